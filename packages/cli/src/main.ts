@@ -1,1 +1,43 @@
-export async function main(argv: string[]): Promise<number> { return argv.length > 0 ? 0 : 1; }
+// The `nself` command line: `nself realtime <command>`, with every command registered from ./commands.
+import { Command, CommanderError } from 'commander';
+import { isUserError } from '@nself/db';
+import { closeDatabase } from './context.js';
+import { registerCommands } from './commands/index.js';
+
+/** Builds the command tree. Exported for tests and for `--help` generation. */
+export function buildProgram(): Command {
+  const program = new Command('nself')
+    .description('nself: self-hosted backend tools')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  const realtime = program
+    .command('realtime')
+    .description('Real-time engine for PostgreSQL: table changes, channels, broadcast with replay, presence')
+    .exitOverride();
+  registerCommands(realtime);
+  return program;
+}
+
+/** Runs the command line and returns the exit status. Errors print one line on stderr, never a stack. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode;
+    }
+    process.stderr.write(`error: ${describe(error)}\n`);
+    return 1;
+  } finally {
+    await closeDatabase();
+  }
+}
+
+function describe(error: unknown): string {
+  if (isUserError(error)) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}

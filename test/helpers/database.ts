@@ -1,0 +1,50 @@
+// Gives each test file its own fresh database on the suite's PostgreSQL (embedded or DATABASE_URL).
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { migrate } from '@nself/db';
+
+export interface TestDatabase {
+  /** Connection string of the fresh database. */
+  readonly url: string;
+  /** A pool on it, for arranging and checking state directly. */
+  readonly pool: pg.Pool;
+  /** Closes the pool and drops the database. */
+  drop(): Promise<void>;
+}
+
+/** The PostgreSQL server the suite runs against (set by scripts/run-tests.mjs). */
+export function adminUrl(): string {
+  const url = process.env.NSELF_TEST_ADMIN_URL;
+  if (!url) throw new Error('NSELF_TEST_ADMIN_URL is not set: run the tests with `npm test`');
+  return url;
+}
+
+/** Creates an empty database; with `{ migrated: true }` the realtime schema is installed too. */
+export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
+  const name = `nself_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 5 });
+  if (options.migrated) await migrate(pool);
+  return {
+    url: url.toString(),
+    pool,
+    async drop() {
+      await pool.end();
+      const client = new pg.Client({ connectionString: adminUrl() });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
