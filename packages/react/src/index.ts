@@ -1,0 +1,2 @@
+// Public surface of @nself/react.
+export {};
