@@ -1,0 +1,65 @@
+// Text frames of both versions: V1 JSON objects and V2 JSON arrays `[join_ref, ref, topic, event, payload]`.
+import type { ProtocolVersion } from './constants.js';
+import { isJsonObject, type Message } from './message.js';
+
+/** A frame that is not a valid protocol message; the server drops it and keeps the socket. */
+export class MalformedMessageError extends Error {
+  override readonly name = 'MalformedMessageError';
+}
+
+/** Encodes a message as a text frame in the given version. V1 frames carry no `join_ref`, as Phoenix's V1 serializer. */
+export function encodeText(message: Message, version: ProtocolVersion): string {
+  if (version === '2.0.0') {
+    return JSON.stringify([message.joinRef, message.ref, message.topic, message.event, message.payload]);
+  }
+  return JSON.stringify({ topic: message.topic, event: message.event, payload: message.payload, ref: message.ref });
+}
+
+/** Decodes a text frame of the given version, throwing MalformedMessageError when it is not a message. */
+export function decodeText(text: string, version: ProtocolVersion): Message {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new MalformedMessageError('frame is not valid JSON');
+  }
+  if (version === '2.0.0' && Array.isArray(value)) return fromArray(value);
+  if (isJsonObject(value)) return fromObject(value);
+  if (Array.isArray(value)) return fromArray(value);
+  throw new MalformedMessageError('frame is neither a message object nor a [join_ref, ref, topic, event, payload] array');
+}
+
+function fromArray(value: unknown[]): Message {
+  if (value.length < 5) throw new MalformedMessageError('message array needs 5 elements: [join_ref, ref, topic, event, payload]');
+  const [joinRef, ref, topic, event, payload] = value;
+  return validated({ joinRef, ref, topic, event, payload });
+}
+
+function fromObject(value: Record<string, unknown>): Message {
+  return validated({
+    joinRef: value['join_ref'] ?? null,
+    ref: value['ref'] ?? null,
+    topic: value['topic'],
+    event: value['event'],
+    payload: value['payload'],
+  });
+}
+
+function validated(raw: { joinRef: unknown; ref: unknown; topic: unknown; event: unknown; payload: unknown }): Message {
+  if (typeof raw.topic !== 'string') throw new MalformedMessageError('message topic must be a string');
+  if (typeof raw.event !== 'string' || raw.event === '') throw new MalformedMessageError('message event must be a non-empty string');
+  return {
+    joinRef: refOf(raw.joinRef, 'join_ref'),
+    ref: refOf(raw.ref, 'ref'),
+    topic: raw.topic,
+    event: raw.event,
+    payload: raw.payload === undefined ? {} : raw.payload,
+  };
+}
+
+function refOf(value: unknown, field: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  throw new MalformedMessageError(`message ${field} must be a string or null`);
+}
