@@ -2,7 +2,7 @@
 
 CREATE TABLE realtime.channels (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  slug        text NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9][a-z0-9._-]*$' AND length(slug) <= 200),
+  slug        text NOT NULL UNIQUE CHECK (length(slug) BETWEEN 1 AND 200 AND slug !~ '[[:space:]]' AND left(slug, 1) <> '-'),
   name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
   type        text NOT NULL DEFAULT 'public' CHECK (type IN ('public', 'private', 'presence')),
   metadata    jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),

@@ -1,0 +1,174 @@
+// Channels: slugs, lookup by id or slug, creation, listing with counts, and deletion.
+import { UserError } from './errors.js';
+import type { Queryable } from './queryable.js';
+import { checkChoice, checkJsonObject } from './validation.js';
+
+/** The channel types of the seed: anyone can join, membership required, or presence-enabled. */
+export const CHANNEL_TYPES = ['public', 'private', 'presence'] as const;
+export type ChannelType = (typeof CHANNEL_TYPES)[number];
+
+/** Longest channel name and slug accepted (the column CHECKs agree). */
+export const MAX_CHANNEL_NAME_LENGTH = 200;
+
+export interface Channel {
+  readonly id: string;
+  readonly slug: string;
+  readonly name: string;
+  readonly type: ChannelType;
+  readonly metadata: Record<string, unknown>;
+  /** Offset of the newest message in the channel's log; 0 when it has none. */
+  readonly lastOffset: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** A channel with the figures that listings show. */
+export interface ChannelSummary extends Channel {
+  readonly members: number;
+  /** Users present in the channel (status online or away). */
+  readonly online: number;
+  readonly messages: number;
+  readonly lastSentAt: Date | null;
+}
+
+interface ChannelRow {
+  id: string;
+  slug: string;
+  name: string;
+  type: ChannelType;
+  metadata: Record<string, unknown>;
+  last_offset: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface ChannelSummaryRow extends ChannelRow {
+  members: number;
+  online: number;
+  messages: number;
+  last_sent_at: Date | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const COLUMNS = 'c.id, c.slug, c.name, c.type, c.metadata, c.last_offset, c.created_at, c.updated_at';
+const SUMMARY_COLUMNS = `${COLUMNS},
+  (SELECT count(*) FROM realtime.channel_members m WHERE m.channel_id = c.id)::int AS members,
+  (SELECT count(*) FROM realtime.presence p WHERE p.channel_id = c.id AND p.status <> 'offline')::int AS online,
+  (SELECT count(*) FROM realtime.messages g WHERE g.channel_id = c.id)::int AS messages,
+  (SELECT max(g.sent_at) FROM realtime.messages g WHERE g.channel_id = c.id) AS last_sent_at`;
+
+/**
+ * The slug of a channel name, also used by the server for the Supabase topic `realtime:<name>`:
+ * lowercase, whitespace runs become `-`, letters, digits and `.`, `_`, `:`, `-` are kept (so `room:1`
+ * and `room1` stay distinct), everything else is dropped, and a leading `-` is removed.
+ */
+export function slugify(name: string): string {
+  const slug = name
+    .normalize('NFKC')
+    .toLowerCase()
+    .trim()
+    .replace(/\s+/gu, '-')
+    .replace(/[^\p{L}\p{N}\p{M}._:-]/gu, '')
+    .replace(/^-+/, '');
+  if (slug.length === 0) {
+    throw new UserError(`channel name "${name}" leaves nothing for a slug; use letters, digits, ".", "_", ":" or "-"`);
+  }
+  if ([...slug].length > MAX_CHANNEL_NAME_LENGTH) {
+    throw new UserError(`channel name is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
+  }
+  return slug;
+}
+
+/** Finds a channel by id or by slug (a name is slugified first); null when there is none. */
+export async function findChannel(db: Queryable, idOrSlug: string): Promise<Channel | null> {
+  let slug: string | null;
+  try {
+    slug = slugify(idOrSlug);
+  } catch {
+    slug = null;
+  }
+  const id = UUID.test(idOrSlug.trim()) ? idOrSlug.trim() : null;
+  if (slug === null && id === null) return null;
+  const { rows } = await db.query<ChannelRow>(
+    `SELECT ${COLUMNS} FROM realtime.channels c
+      WHERE c.id = $1::uuid OR c.slug = $2
+      ORDER BY (c.id = $1::uuid) IS TRUE DESC LIMIT 1`,
+    [id, slug],
+  );
+  return rows[0] ? toChannel(rows[0]) : null;
+}
+
+/** Like `findChannel`, but an unknown channel is a UserError: `unknown channel "x"`. */
+export async function requireChannel(db: Queryable, idOrSlug: string): Promise<Channel> {
+  const channel = await findChannel(db, idOrSlug);
+  if (!channel) throw new UserError(`unknown channel "${idOrSlug}"; \`nself realtime channel list\` shows the channels`);
+  return channel;
+}
+
+export interface NewChannel {
+  readonly name: string;
+  readonly type?: string;
+  readonly metadata?: unknown;
+}
+
+/** Creates a channel; a name whose slug is taken is a UserError naming the existing channel. */
+export async function createChannel(db: Queryable, channel: NewChannel): Promise<Channel> {
+  const name = channel.name.trim();
+  if (name.length === 0) throw new UserError('channel name must not be empty');
+  if ([...name].length > MAX_CHANNEL_NAME_LENGTH) throw new UserError(`channel name is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
+  const type = checkChoice(channel.type ?? 'public', CHANNEL_TYPES, 'channel type');
+  const metadata = checkJsonObject(channel.metadata ?? {}, 'channel metadata');
+  const slug = slugify(name);
+  const { rows } = await db.query<ChannelRow>(
+    `INSERT INTO realtime.channels AS c (slug, name, type, metadata) VALUES ($1, $2, $3, $4::jsonb)
+     ON CONFLICT (slug) DO NOTHING RETURNING ${COLUMNS}`,
+    [slug, name, type, JSON.stringify(metadata)],
+  );
+  if (!rows[0]) {
+    const existing = await findChannel(db, slug);
+    throw new UserError(`a channel with slug "${slug}" already exists (name "${existing?.name ?? slug}", type ${existing?.type ?? 'unknown'})`);
+  }
+  return toChannel(rows[0]);
+}
+
+/** Every channel, optionally of one type, with member, presence and message counts, oldest first. */
+export async function listChannels(db: Queryable, options: { type?: string } = {}): Promise<ChannelSummary[]> {
+  const type = options.type === undefined ? null : checkChoice(options.type, CHANNEL_TYPES, 'channel type');
+  const { rows } = await db.query<ChannelSummaryRow>(
+    `SELECT ${SUMMARY_COLUMNS} FROM realtime.channels c
+      WHERE $1::text IS NULL OR c.type = $1
+      ORDER BY c.created_at, c.slug`,
+    [type],
+  );
+  return rows.map(toSummary);
+}
+
+/** One channel with its counts. */
+export async function channelSummary(db: Queryable, channelId: string): Promise<ChannelSummary> {
+  const { rows } = await db.query<ChannelSummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM realtime.channels c WHERE c.id = $1`, [channelId]);
+  if (!rows[0]) throw new UserError(`unknown channel "${channelId}"`);
+  return toSummary(rows[0]);
+}
+
+/** Deletes a channel with its members, messages and presence; false when it did not exist. */
+export async function deleteChannel(db: Queryable, channelId: string): Promise<boolean> {
+  const result = await db.query('DELETE FROM realtime.channels WHERE id = $1', [channelId]);
+  return (result.rowCount ?? 0) > 0;
+}
+
+function toChannel(row: ChannelRow): Channel {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    type: row.type,
+    metadata: row.metadata,
+    lastOffset: Number(row.last_offset),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toSummary(row: ChannelSummaryRow): ChannelSummary {
+  return { ...toChannel(row), members: row.members, online: row.online, messages: row.messages, lastSentAt: row.last_sent_at };
+}

@@ -1,0 +1,129 @@
+// The broadcast log: appending messages with their channel offset, and reading them back.
+import type { Queryable } from './queryable.js';
+import { checkEventName } from './validation.js';
+
+/** One message of a channel's log. */
+export interface Message {
+  readonly id: string;
+  readonly channelId: string;
+  /** Position in the channel's log: 1, 2, 3… in commit order. */
+  readonly offset: number;
+  readonly event: string;
+  /** The JSON payload, or null for a binary-only message. */
+  readonly payload: unknown;
+  readonly payloadBinary: Buffer | null;
+  readonly sender: string | null;
+  readonly sentAt: Date;
+}
+
+/** How often an event was sent in a channel, and when last. */
+export interface EventCount {
+  readonly event: string;
+  readonly count: number;
+  readonly lastSentAt: Date;
+}
+
+interface MessageRow {
+  id: string;
+  channel_id: string;
+  channel_offset: string;
+  event_type: string;
+  payload: unknown;
+  payload_binary: Buffer | null;
+  sender_id: string | null;
+  sent_at: Date;
+}
+
+const COLUMNS = 'id, channel_id, channel_offset, event_type, payload, payload_binary, sender_id, sent_at';
+
+export interface NewMessage {
+  readonly channelId: string;
+  readonly event: string;
+  readonly payload: unknown;
+  readonly sender?: string | null;
+  readonly payloadBinary?: Buffer | null;
+}
+
+/**
+ * Appends a message through `realtime.append_message`, which takes the channel's next offset and
+ * sends the NOTIFY on `realtime:broadcast` in the same transaction.
+ */
+export async function appendMessage(db: Queryable, message: NewMessage): Promise<Message> {
+  const { rows } = await db.query<MessageRow>(
+    `SELECT ${COLUMNS} FROM realtime.append_message($1, $2, $3::jsonb, $4, $5)`,
+    [
+      message.channelId,
+      checkEventName(message.event),
+      message.payload === undefined || message.payload === null ? null : JSON.stringify(message.payload),
+      message.sender ?? null,
+      message.payloadBinary ?? null,
+    ],
+  );
+  return toMessage(rows[0] as MessageRow);
+}
+
+/** The newest `limit` messages of a channel, oldest first. */
+export async function recentMessages(db: Queryable, channelId: string, limit: number): Promise<Message[]> {
+  const { rows } = await db.query<MessageRow>(
+    `SELECT ${COLUMNS} FROM (
+       SELECT ${COLUMNS} FROM realtime.messages WHERE channel_id = $1 ORDER BY channel_offset DESC LIMIT $2
+     ) newest ORDER BY channel_offset`,
+    [channelId, limit],
+  );
+  return rows.map(toMessage);
+}
+
+export interface ReplayOptions {
+  /** Only messages sent at or after this time. */
+  readonly since?: Date;
+  /** Only messages after this offset (a client that has seen offset N asks for N). */
+  readonly afterOffset?: number;
+  /** At most this many messages (the oldest first). */
+  readonly limit?: number;
+}
+
+/** The messages of a channel since a time and/or after an offset, in offset order. */
+export async function replayMessages(db: Queryable, channelId: string, options: ReplayOptions): Promise<Message[]> {
+  const { rows } = await db.query<MessageRow>(
+    `SELECT ${COLUMNS} FROM realtime.messages
+      WHERE channel_id = $1
+        AND ($2::timestamptz IS NULL OR sent_at >= $2)
+        AND ($3::bigint IS NULL OR channel_offset > $3)
+      ORDER BY channel_offset
+      LIMIT $4`,
+    [channelId, options.since ?? null, options.afterOffset ?? null, options.limit ?? null],
+  );
+  return rows.map(toMessage);
+}
+
+/** The event types sent in a channel during the last `hours`, most recently sent first. */
+export async function eventCounts(db: Queryable, channelId: string, hours: number): Promise<EventCount[]> {
+  const { rows } = await db.query<{ event_type: string; count: number; last_sent: Date }>(
+    `SELECT event_type, count(*)::int AS count, max(sent_at) AS last_sent
+       FROM realtime.messages
+      WHERE channel_id = $1 AND sent_at >= now() - make_interval(secs => $2::numeric * 3600)
+      GROUP BY event_type
+      ORDER BY last_sent DESC, event_type`,
+    [channelId, hours],
+  );
+  return rows.map((row) => ({ event: row.event_type, count: row.count, lastSentAt: row.last_sent }));
+}
+
+/** Deletes the messages older than `hours` (through `realtime.cleanup_messages`); returns how many. */
+export async function deleteOldMessages(db: Queryable, hours: number): Promise<number> {
+  const { rows } = await db.query<{ deleted: number }>('SELECT realtime.cleanup_messages($1) AS deleted', [hours]);
+  return rows[0]?.deleted ?? 0;
+}
+
+function toMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    channelId: row.channel_id,
+    offset: Number(row.channel_offset),
+    event: row.event_type,
+    payload: row.payload,
+    payloadBinary: row.payload_binary,
+    sender: row.sender_id,
+    sentAt: row.sent_at,
+  };
+}
