@@ -12,3 +12,4 @@ export * from './messages.js';
 export * from './presence.js';
 export * from './connections.js';
 export * from './stats.js';
+export * from './capture/index.js';

@@ -1,0 +1,263 @@
+// The change feed: committed table changes in position order, exactly once, surviving lost connections.
+import pg from 'pg';
+import type { Queryable } from '../queryable.js';
+import { tableColumns, type TableColumn } from './lookup.js';
+import { displayTableName, type CaptureEvent, type TableName } from './names.js';
+
+/** One committed change of a subscribed table. */
+export interface Change {
+  /** Place in the change log: dense, starting at 1, in commit order (docs/capture.md). */
+  readonly position: number;
+  /** When the change was made (clock time inside the writing transaction). */
+  readonly commitTimestamp: Date;
+  readonly operation: CaptureEvent;
+  readonly schema: string;
+  readonly table: string;
+  /** The row after the change (INSERT, UPDATE), else null. */
+  readonly new: Record<string, unknown> | null;
+  /** The row before the change (UPDATE, DELETE), else null. */
+  readonly old: Record<string, unknown> | null;
+  /** The table's current columns and their types. */
+  readonly columns: readonly TableColumn[];
+  /** The PostgreSQL backend that made the change. */
+  readonly writerPid: number;
+  readonly subscriptionId: string;
+}
+
+/** Which changes to read: after a position, optionally only some tables. */
+export interface ChangeQuery {
+  /** Read changes with a position greater than this one (0: from the start of the log). */
+  readonly after: number;
+  readonly tables?: readonly TableName[];
+  readonly limit?: number;
+}
+
+/**
+ * Sequences every change committed so far and returns the newest position: the position of "now",
+ * from which a new consumer starts so that it receives exactly the changes committed after this call.
+ */
+export async function currentPosition(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ position: string }>('SELECT realtime.sequence_changes() AS position');
+  return Number(rows[0]?.position ?? 0);
+}
+
+/** Reads sequenced changes after `query.after`, in position order (call `currentPosition` first to sequence). */
+export async function readChanges(db: Queryable, query: ChangeQuery, columns = new ColumnCache()): Promise<Change[]> {
+  const tables = query.tables ?? null;
+  const { rows } = await db.query<{
+    position: string; changed_at: Date; operation: CaptureEvent; schema_name: string; table_name: string;
+    new_record: Record<string, unknown> | null; old_record: Record<string, unknown> | null; writer_pid: number; subscription_id: string;
+  }>(
+    `SELECT position, changed_at, operation, schema_name, table_name, new_record, old_record, writer_pid, subscription_id
+       FROM realtime.changes
+      WHERE position > $1 AND ($2::text[] IS NULL OR (schema_name, table_name) IN (SELECT * FROM unnest($2::text[], $3::text[])))
+      ORDER BY position LIMIT $4`,
+    [query.after, tables?.map((t) => t.schema) ?? null, tables?.map((t) => t.table) ?? null, query.limit ?? 1000],
+  );
+  const changes: Change[] = [];
+  for (const row of rows) {
+    const name = { schema: row.schema_name, table: row.table_name };
+    changes.push({
+      position: Number(row.position),
+      commitTimestamp: row.changed_at,
+      operation: row.operation,
+      schema: row.schema_name,
+      table: row.table_name,
+      new: row.new_record,
+      old: row.old_record,
+      columns: await columns.of(db, name),
+      writerPid: row.writer_pid,
+      subscriptionId: row.subscription_id,
+    });
+  }
+  return changes;
+}
+
+/** Remembers each table's columns so that a batch costs one catalog query per table, not per change. */
+export class ColumnCache {
+  private readonly known = new Map<string, readonly TableColumn[]>();
+
+  /** The columns of `table`, or none when it no longer exists. */
+  async of(db: Queryable, table: TableName): Promise<readonly TableColumn[]> {
+    const key = displayTableName(table);
+    const cached = this.known.get(key);
+    if (cached) return cached;
+    const { rows } = await db.query<{ oid: number | null }>(
+      'SELECT to_regclass(format($$%I.%I$$, $1::text, $2::text))::oid::int AS oid', [table.schema, table.table]);
+    const oid = rows[0]?.oid;
+    const columns = oid ? await tableColumns(db, oid) : [];
+    this.known.set(key, columns);
+    return columns;
+  }
+
+  /** Forgets everything (after DDL may have changed a table). */
+  clear(): void {
+    this.known.clear();
+  }
+}
+
+export interface ChangeFeedOptions {
+  /** Pool for reading the log. */
+  readonly pool: pg.Pool;
+  /** Connection string for the LISTEN connection; defaults to the pool's. */
+  readonly connectionString?: string;
+  /** Start after this position, or at "now" (the default). */
+  readonly from?: number | 'now';
+  /** Only these tables; all subscribed tables when omitted. */
+  readonly tables?: readonly TableName[];
+  /** Receives each batch in order; the feed advances only after it resolves. */
+  readonly onChanges: (changes: readonly Change[]) => Promise<void> | void;
+  /** Told about connection and read failures; the feed keeps retrying. */
+  readonly onError?: (error: Error) => void;
+  /** Most changes per batch (default 500). */
+  readonly batchSize?: number;
+  /** Polling when idle, in ms: grows from `min` to `max` (defaults 10 and 1000; 250 when a table is in poll mode). */
+  readonly pollIntervalMs?: { readonly min: number; readonly max: number };
+}
+
+const RETRY_MAX_MS = 5_000;
+const CHANNEL_REFRESH_MS = 5_000;
+
+/**
+ * Delivers committed changes in position order, each exactly once, starting after a position.
+ * NOTIFY on the tables' channels only wakes it: every wake (and every poll) re-reads the log from the
+ * last delivered position, so changes committed while the LISTEN connection was down, or PostgreSQL
+ * restarted, are delivered when it comes back, and none twice.
+ */
+export class ChangeFeed {
+  private positionValue: number;
+  private running = true;
+  private woken = false;
+  private wakeSleeper: () => void = () => undefined;
+  private listener: pg.Client | undefined;
+  private listening = new Set<string>();
+  private channelsCheckedAt = 0;
+  private pollMode = false;
+  private readonly columns = new ColumnCache();
+  private readonly loop: Promise<void>;
+
+  private constructor(private readonly options: ChangeFeedOptions, start: number) {
+    this.positionValue = start;
+    this.loop = this.run();
+  }
+
+  /** Starts a feed; resolves once the starting position is known (so "now" means now). */
+  static async start(options: ChangeFeedOptions): Promise<ChangeFeed> {
+    const start = options.from === undefined || options.from === 'now' ? await currentPosition(options.pool) : options.from;
+    const feed = new ChangeFeed(options, start);
+    await feed.ready;
+    return feed;
+  }
+
+  /** The position of the last change delivered (or the starting position). */
+  get position(): number {
+    return this.positionValue;
+  }
+
+  /** Stops reading, waits for the batch in hand to be delivered, and closes the LISTEN connection. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    await this.closeListener();
+  }
+
+  private readyResolve: () => void = () => undefined;
+  private readonly ready = new Promise<void>((resolve) => { this.readyResolve = resolve; });
+
+  private async run(): Promise<void> {
+    let idleDelay = this.interval().min;
+    let failures = 0;
+    while (this.running) {
+      let delivered = 0;
+      this.woken = false;
+      try {
+        await this.ensureListening();
+        delivered = await this.step();
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
+        await this.closeListener();
+        this.readyResolve();
+        await this.sleep(Math.min(RETRY_MAX_MS, 100 * 2 ** Math.min(failures, 6)));
+        continue;
+      }
+      this.readyResolve();
+      if (delivered === this.batchSize()) continue;
+      idleDelay = delivered > 0 ? this.interval().min : Math.min(this.interval().max, idleDelay * 2);
+      await this.sleep(idleDelay);
+    }
+    this.readyResolve();
+  }
+
+  /** Sequences, reads one batch after the current position, delivers it; returns how many changes. */
+  private async step(): Promise<number> {
+    const newest = await currentPosition(this.options.pool);
+    if (newest <= this.positionValue) return 0;
+    const changes = (await readChanges(this.options.pool, {
+      after: this.positionValue, tables: this.options.tables, limit: this.batchSize(),
+    }, this.columns)).filter((change) => change.position <= newest);
+    if (changes.length > 0) await this.options.onChanges(changes);
+    const last = changes.at(-1)?.position;
+    this.positionValue = changes.length === this.batchSize() && last !== undefined ? last : newest;
+    return changes.length;
+  }
+
+  private batchSize(): number {
+    return this.options.batchSize ?? 500;
+  }
+
+  private interval(): { min: number; max: number } {
+    return this.options.pollIntervalMs ?? { min: 10, max: this.pollMode ? 250 : 1000 };
+  }
+
+  /** Opens the LISTEN connection if needed and keeps it listening on the watched tables' channels. */
+  private async ensureListening(): Promise<void> {
+    if (this.listener && Date.now() - this.channelsCheckedAt < CHANNEL_REFRESH_MS) return;
+    const { rows } = await this.options.pool.query<{ notify_channel: string; capture: string; schema_name: string; relation_name: string }>(
+      'SELECT notify_channel, capture, schema_name, relation_name FROM realtime.subscriptions WHERE notify_channel IS NOT NULL');
+    const watched = rows.filter((row) => !this.options.tables
+      || this.options.tables.some((t) => t.schema === row.schema_name && t.table === row.relation_name));
+    this.pollMode = watched.some((row) => row.capture === 'poll');
+    if (!this.listener) {
+      const client = new pg.Client({ connectionString: this.options.connectionString ?? this.options.pool.options.connectionString });
+      client.on('notification', () => this.wake());
+      client.on('error', () => { if (this.listener === client) void this.closeListener(); this.wake(); });
+      client.on('end', () => { if (this.listener === client) this.listener = undefined; this.wake(); });
+      await client.connect();
+      this.listener = client;
+      this.listening = new Set();
+      this.columns.clear();
+    }
+    for (const row of watched) {
+      if (this.listening.has(row.notify_channel)) continue;
+      await this.listener.query(`LISTEN ${pg.escapeIdentifier(row.notify_channel)}`);
+      this.listening.add(row.notify_channel);
+    }
+    this.channelsCheckedAt = Date.now();
+  }
+
+  private async closeListener(): Promise<void> {
+    const client = this.listener;
+    this.listener = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  /** Ends the current sleep, or the next one at once if none is in progress (no wake-up is lost). */
+  private wake(): void {
+    this.woken = true;
+    this.wakeSleeper();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken || !this.running) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeSleeper = () => { clearTimeout(timer); this.woken = false; resolve(); };
+    });
+  }
+}

@@ -1,0 +1,88 @@
+// Finds the table a user named, with its columns, and suggests close names when there is none.
+import { UserError } from '../errors.js';
+import type { Queryable } from '../queryable.js';
+import { displayTableName, type TableName } from './names.js';
+
+/** A column of a subscribed table, with its SQL type as `format_type` spells it. */
+export interface TableColumn {
+  readonly name: string;
+  readonly type: string;
+}
+
+/** A table that exists and may be subscribed. */
+export interface ResolvedTable extends TableName {
+  readonly oid: number;
+  readonly columns: readonly TableColumn[];
+}
+
+/**
+ * Looks up `name` in the catalog. Throws a one-line error for a missing table (with close names),
+ * a view or other non-table relation, and any table of the `realtime` schema itself.
+ */
+export async function resolveTable(db: Queryable, name: TableName): Promise<ResolvedTable> {
+  if (name.schema === 'realtime') {
+    throw new UserError(`cannot subscribe to ${displayTableName(name)}: tables of the realtime schema are the engine's own`);
+  }
+  const found = await db.query<{ oid: number; relkind: string }>(
+    `SELECT c.oid::int AS oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [name.schema, name.table],
+  );
+  const relation = found.rows[0];
+  if (!relation) throw new UserError(`table ${displayTableName(name)} does not exist${await suggestionFor(db, name)}`);
+  if (relation.relkind !== 'r' && relation.relkind !== 'p') {
+    throw new UserError(`${displayTableName(name)} is not a table (${describeKind(relation.relkind)}); only tables can be subscribed`);
+  }
+  return { ...name, oid: relation.oid, columns: await tableColumns(db, relation.oid) };
+}
+
+/** The live columns of a table in column order. */
+export async function tableColumns(db: Queryable, oid: number): Promise<TableColumn[]> {
+  const { rows } = await db.query<TableColumn>(
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+      WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [oid],
+  );
+  return rows;
+}
+
+/** `; did you mean public.users?` for up to three user tables whose names are close to `name`, else ''. */
+async function suggestionFor(db: Queryable, name: TableName): Promise<string> {
+  const { rows } = await db.query<TableName>(
+    `SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'realtime')
+        AND n.nspname NOT LIKE 'pg\\_%'`,
+  );
+  const wanted = displayTableName(name).toLowerCase();
+  const close = closestNames(wanted, rows.map(displayTableName), (candidate) => candidate.toLowerCase());
+  return close.length > 0 ? `; did you mean ${close.join(', ')}?` : '';
+}
+
+/** Up to three candidates within a small edit distance of `wanted`, closest first. */
+export function closestNames(wanted: string, candidates: readonly string[], normalise: (text: string) => string = (t) => t): string[] {
+  const limit = Math.max(2, Math.floor(wanted.length / 3));
+  return candidates
+    .map((candidate) => ({ candidate, distance: editDistance(wanted, normalise(candidate)) }))
+    .filter((entry) => entry.distance <= limit)
+    .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate))
+    .slice(0, 3)
+    .map((entry) => entry.candidate);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+function describeKind(relkind: string): string {
+  const kinds: Record<string, string> = { v: 'a view', m: 'a materialized view', f: 'a foreign table', S: 'a sequence', i: 'an index', c: 'a composite type' };
+  return kinds[relkind] ?? `relation kind ${relkind}`;
+}
