@@ -10,8 +10,17 @@ export type OutputFormat = 'table' | 'json';
 export function formatCell(value: Cell): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return formatTimestamp(value);
-  if (typeof value === 'object') return JSON.stringify(value);
+  if (typeof value === 'object') return jsonText(value);
   return String(value);
+}
+
+/** JSON the way psql prints jsonb: `{"device": "mobile", "tags": [1, 2]}`, on one line. */
+export function jsonText(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(jsonText).join(', ')}]`;
+  if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
+    return `{${Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}: ${jsonText(item)}`).join(', ')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /** `2026-01-30 10:30:00` in UTC, as the seed's example outputs show. */

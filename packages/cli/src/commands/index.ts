@@ -1,7 +1,17 @@
 // Registers every `nself realtime` command group on the `realtime` command.
 import type { Command } from 'commander';
+import { useOneLineErrors } from '../args.js';
+import { registerBroadcastCommands } from './broadcast.js';
+import { registerChannelCommands } from './channel.js';
+import { registerConnectionCommands } from './connections.js';
+import { registerPresenceCommands } from './presence.js';
 import { registerSystemCommands } from './system.js';
 
 export function registerCommands(realtime: Command): void {
   registerSystemCommands(realtime);
+  registerChannelCommands(realtime);
+  registerBroadcastCommands(realtime);
+  registerPresenceCommands(realtime);
+  registerConnectionCommands(realtime);
+  useOneLineErrors(realtime);
 }

@@ -1,7 +1,13 @@
-// System commands: init (apply the schema migrations).
+// System commands: init (apply the schema migrations), status, logs, cleanup and stats.
 import type { Command } from 'commander';
-import { migrate } from '@nself/db';
-import { connection } from '../context.js';
+import { cleanupStaleConnections, cleanupStalePresence, collectStats, deleteOldMessages, migrate, STALE_AFTER_SECONDS } from '@nself/db';
+import { addOutputOptions, outputFormat, parseNumberArgument, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
+import { connection, database } from '../context.js';
+import { renderJson, renderTable, type Row } from '../output.js';
+import { registerLogsCommand } from './logs.js';
+import { registerStatusCommand } from './status.js';
+
+const DEFAULT_RETENTION_HOURS = 24;
 
 export function registerSystemCommands(realtime: Command): void {
   realtime
@@ -19,4 +25,44 @@ export function registerSystemCommands(realtime: Command): void {
       for (const migration of result.applied) process.stdout.write(`  applied ${migration.name}\n`);
       for (const object of result.created) process.stdout.write(`  created ${object}\n`);
     });
+
+  registerStatusCommand(realtime);
+  registerLogsCommand(realtime);
+
+  withExamples(
+    realtime.command('cleanup')
+      .description(`Delete messages older than hours (default ${DEFAULT_RETENTION_HOURS}), and mark connections and presence unseen for ${STALE_AFTER_SECONDS} seconds disconnected and offline`)
+      .argument('[hours]', 'message retention in hours', String(DEFAULT_RETENTION_HOURS)),
+    ['nself realtime cleanup', 'nself realtime cleanup 48', '0 */6 * * * nself realtime cleanup   # in a crontab'],
+  ).action(async (hoursText: string) => {
+    const hours = parseNumberArgument(hoursText, 'hours', { min: 0 });
+    const db = await database();
+    const messages = await deleteOldMessages(db, hours);
+    const connections = await cleanupStaleConnections(db, STALE_AFTER_SECONDS);
+    const presence = await cleanupStalePresence(db, STALE_AFTER_SECONDS);
+    process.stdout.write([
+      `Deleted ${plural(messages, 'message')} older than ${hours} hours.`,
+      `Cleaned up ${plural(connections, 'stale connection')} (marked disconnected after ${STALE_AFTER_SECONDS} seconds unseen, or removed after 24 hours disconnected).`,
+      `Set ${plural(presence, 'stale presence row')} offline (unseen for ${STALE_AFTER_SECONDS} seconds).`,
+    ].join('\n') + '\n');
+  });
+
+  addOutputOptions(withExamples(
+    realtime.command('stats')
+      .description('Show statistics: channels, messages, busiest channels, presence, connections')
+      .argument('[json]', 'print JSON (same as --json)'),
+    ['nself realtime stats', 'nself realtime stats --json'],
+  )).action(async (jsonWord: string | undefined, options: OutputOptions) => {
+    const format = outputFormat(options, takeFormatWord([jsonWord]).word);
+    const sections = await collectStats(await database());
+    if (format === 'json') {
+      process.stdout.write(renderJson(Object.fromEntries(sections.map((section) => [section.name, section.rows]))));
+      return;
+    }
+    process.stdout.write(sections.map((section) => `${section.title}\n${renderTable(section.columns, section.rows as readonly Row[])}`).join('\n'));
+  });
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

@@ -1,0 +1,135 @@
+// `nself realtime broadcast|messages|replay|events`: send to a channel's log and read it back.
+import type { Command } from 'commander';
+import {
+  appendMessage, deleteOldMessages, eventCounts, parseTimestamp, recentMessages, replayMessages, requireChannel,
+  type Message,
+} from '@nself/db';
+import {
+  addOutputOptions, missingArgument, outputFormat, parseJsonObjectArgument, parseNumberArgument, readStandardInput,
+  takeFormatWord, withExamples, type OutputOptions,
+} from '../args.js';
+import { database } from '../context.js';
+import { printRows, type Row } from '../output.js';
+
+const MESSAGE_COLUMNS = ['offset', 'event_type', 'sender', 'payload', 'sent_at'];
+const EVENT_COLUMNS = ['event_type', 'count', 'last_sent'];
+const DEFAULT_LIMIT = 50;
+const DEFAULT_RETENTION_HOURS = 24;
+
+/** Registers `broadcast` (with its `broadcast cleanup` form), `messages`, `replay` and `events`. */
+export function registerBroadcastCommands(realtime: Command): void {
+  const broadcast = withExamples(
+    realtime.command('broadcast')
+      .description('Send a message to a channel: it is stored with the next offset and announced with NOTIFY')
+      .usage('<channel> <event> <payload-json> [sender]\n       nself realtime broadcast cleanup [hours=24]')
+      .argument('<channel>', 'channel slug or id')
+      .argument('[event]', 'event name, e.g. user.joined')
+      .argument('[payload-json]', 'a JSON object; "-" reads it from standard input')
+      .argument('[sender]', 'user id of the sender'),
+    [
+      `nself realtime broadcast general user.joined '{"user_id": "123"}'`,
+      `nself realtime broadcast general message.sent '{"text": "Hello"}' user-123`,
+      'nself realtime broadcast general file.shared - < payload.json',
+      'nself realtime broadcast cleanup 48',
+    ],
+  ).addHelpText('after', `
+"broadcast cleanup [hours]" deletes messages older than hours (default ${DEFAULT_RETENTION_HOURS}). It is the
+cleanup form only when "cleanup" is followed by at most one argument, so a channel named "cleanup"
+still takes messages: nself realtime broadcast cleanup some.event '{}'
+`);
+  broadcast.action(async (target: string, event: string | undefined, payloadText: string | undefined, sender: string | undefined) => {
+    if (target === 'cleanup' && payloadText === undefined) {
+      await cleanupMessages(event);
+      return;
+    }
+    if (event === undefined) throw missingArgument(broadcast, 'event');
+    if (payloadText === undefined) throw missingArgument(broadcast, 'payload-json');
+    const payload = parseJsonObjectArgument(payloadText === '-' ? await readStandardInput() : payloadText, 'payload');
+    const db = await database();
+    const channel = await requireChannel(db, target);
+    const message = await appendMessage(db, { channelId: channel.id, event, payload, sender: sender ?? null });
+    process.stdout.write(`Broadcast ${message.event} to channel "${channel.slug}" at offset ${message.offset} (message ${message.id}).\n`);
+  });
+
+  addOutputOptions(withExamples(
+    realtime.command('messages')
+      .description(`Show the newest messages of a channel (default ${DEFAULT_LIMIT}), oldest first`)
+      .argument('<channel>', 'channel slug or id')
+      .argument('[limit]', 'how many messages', String(DEFAULT_LIMIT))
+      .argument('[json]', 'print JSON (same as --json)'),
+    ['nself realtime messages general', 'nself realtime messages general 100', 'nself realtime messages general 50 json'],
+  )).action(async (idOrSlug: string, limitArg: string, jsonWord: string | undefined, options: OutputOptions) => {
+    const { args: [limitText], word } = takeFormatWord([limitArg, jsonWord]);
+    const format = outputFormat(options, word);
+    const limit = parseNumberArgument(limitText ?? String(DEFAULT_LIMIT), 'limit', { min: 1, integer: true });
+    const db = await database();
+    const channel = await requireChannel(db, idOrSlug);
+    printRows(format, MESSAGE_COLUMNS, (await recentMessages(db, channel.id, limit)).map((m) => messageRow(m, channel.slug)));
+  });
+
+  const replay = addOutputOptions(withExamples(
+    realtime.command('replay')
+      .description('Replay the messages of a channel sent since a time, in offset order')
+      .argument('<channel>', 'channel slug or id')
+      .argument('[since]', 'unix seconds, unix milliseconds or ISO 8601 (UTC when no zone is given)')
+      .argument('[json]', 'print JSON (same as --json)')
+      .option('--after <offset>', 'only messages after this offset (resume where a reader left off)')
+      .option('--limit <n>', 'at most this many messages'),
+    [
+      'nself realtime replay general 1643723400',
+      'nself realtime replay general "2026-01-30T10:00:00Z"',
+      'nself realtime replay general 1643723400 json',
+      'nself realtime replay general --after 120 --limit 500',
+    ],
+  ));
+  replay.action(async (idOrSlug: string, sinceArg: string | undefined, jsonWord: string | undefined, options: OutputOptions & { after?: string; limit?: string }) => {
+    const { args: [sinceText], word } = takeFormatWord([sinceArg, jsonWord]);
+    const format = outputFormat(options, word);
+    if (sinceText === undefined && options.after === undefined) throw missingArgument(replay, 'since');
+    const since = sinceText === undefined ? undefined : parseTimestamp(sinceText);
+    const afterOffset = options.after === undefined ? undefined : parseNumberArgument(options.after, '--after', { min: 0, integer: true });
+    const limit = options.limit === undefined ? undefined : parseNumberArgument(options.limit, '--limit', { min: 1, integer: true });
+    const db = await database();
+    const channel = await requireChannel(db, idOrSlug);
+    const messages = await replayMessages(db, channel.id, { since, afterOffset, limit });
+    printRows(format, MESSAGE_COLUMNS, messages.map((m) => messageRow(m, channel.slug)));
+  });
+
+  addOutputOptions(withExamples(
+    realtime.command('events')
+      .description(`List the event types sent in a channel during the last hours (default ${DEFAULT_RETENTION_HOURS})`)
+      .argument('<channel>', 'channel slug or id')
+      .argument('[hours]', 'how far back to look', String(DEFAULT_RETENTION_HOURS))
+      .argument('[json]', 'print JSON (same as --json)'),
+    ['nself realtime events general', 'nself realtime events general 48'],
+  )).action(async (idOrSlug: string, hoursArg: string, jsonWord: string | undefined, options: OutputOptions) => {
+    const { args: [hoursText], word } = takeFormatWord([hoursArg, jsonWord]);
+    const format = outputFormat(options, word);
+    const hours = parseNumberArgument(hoursText ?? String(DEFAULT_RETENTION_HOURS), 'hours', { min: 0 });
+    const db = await database();
+    const channel = await requireChannel(db, idOrSlug);
+    const counts = await eventCounts(db, channel.id, hours);
+    printRows(format, EVENT_COLUMNS, counts.map((count) => ({ event_type: count.event, count: count.count, last_sent: count.lastSentAt })));
+  });
+}
+
+/** `broadcast cleanup [hours]`: deletes old messages only. */
+async function cleanupMessages(hoursText: string | undefined): Promise<void> {
+  const hours = parseNumberArgument(hoursText ?? String(DEFAULT_RETENTION_HOURS), 'hours', { min: 0 });
+  const deleted = await deleteOldMessages(await database(), hours);
+  process.stdout.write(`Deleted ${deleted} ${deleted === 1 ? 'message' : 'messages'} older than ${hours} hours.\n`);
+}
+
+/** A message as `messages` and `replay` print it: the table's columns, then the extra JSON fields. */
+function messageRow(message: Message, channel: string): Row {
+  return {
+    offset: message.offset,
+    event_type: message.event,
+    sender: message.sender,
+    payload: message.payload ?? (message.payloadBinary ? `(binary, ${message.payloadBinary.length} bytes)` : null),
+    sent_at: message.sentAt,
+    id: message.id,
+    channel,
+    ...(message.payloadBinary ? { payload_binary: message.payloadBinary.toString('base64') } : {}),
+  };
+}

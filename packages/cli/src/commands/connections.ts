@@ -1,0 +1,34 @@
+// `nself realtime connections`: the WebSocket connections that servers record.
+import type { Command } from 'commander';
+import { listConnections } from '@nself/db';
+import { addOutputOptions, outputFormat, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
+import { database } from '../context.js';
+import { printRows } from '../output.js';
+
+const COLUMNS = ['user_id', 'connection_id', 'status', 'connected_at', 'seconds_since_seen'];
+
+/** Registers `connections [--all] [--json]`. */
+export function registerConnectionCommands(realtime: Command): void {
+  addOutputOptions(withExamples(
+    realtime.command('connections')
+      .description('Show the connected WebSocket clients, newest first')
+      .argument('[json]', 'print JSON (same as --json)')
+      .option('--all', 'include disconnected connections not yet cleaned up'),
+    ['nself realtime connections', 'nself realtime connections --json', 'nself realtime connections --all'],
+  )).action(async (jsonWord: string | undefined, options: OutputOptions & { all?: boolean }) => {
+    const format = outputFormat(options, takeFormatWord([jsonWord]).word);
+    const connections = await listConnections(await database(), { all: options.all === true });
+    printRows(format, COLUMNS, connections.map((connection) => ({
+      user_id: connection.userId,
+      connection_id: connection.connectionId,
+      status: connection.status,
+      connected_at: connection.connectedAt,
+      seconds_since_seen: connection.secondsSinceSeen,
+      server_id: connection.serverId,
+      remote_address: connection.remoteAddress,
+      user_agent: connection.userAgent,
+      last_seen_at: connection.lastSeenAt,
+      disconnected_at: connection.disconnectedAt,
+    })));
+  });
+}

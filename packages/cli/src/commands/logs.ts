@@ -1,0 +1,93 @@
+// `nself realtime logs [--follow]`: prints the end of the server's log file and, with --follow, what it adds.
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { defaultStateDir, UserError } from '@nself/db';
+import { parseNumberArgument, withExamples } from '../args.js';
+
+const DEFAULT_LINES = 100;
+const CHUNK_BYTES = 64 * 1024;
+const FOLLOW_POLL_MS = 200;
+
+/** Registers `logs`. */
+export function registerLogsCommand(realtime: Command): void {
+  withExamples(
+    realtime.command('logs')
+      .description(`Show the last lines of the server's log (default ${DEFAULT_LINES}); --follow keeps printing new lines until Ctrl+C`)
+      .option('-f, --follow', 'keep printing lines as the server writes them')
+      .option('-n, --lines <n>', 'how many of the last lines to print', String(DEFAULT_LINES)),
+    ['nself realtime logs', 'nself realtime logs --lines 20', 'nself realtime logs --follow'],
+  ).addHelpText('after', '\nThe log is <state dir>/logs/realtime.log (NSELF_DATA_DIR or ./.nself), or REALTIME_LOG_FILE when set.\n')
+    .action(async (options: { follow?: boolean; lines: string }) => {
+      const count = parseNumberArgument(options.lines, '--lines', { min: 0, integer: true });
+      const file = logFilePath();
+      const size = await stat(file).then((info) => info.size, () => {
+        throw new UserError(`no server log at ${file}; start the server with \`nself realtime start\``);
+      });
+      process.stdout.write(await lastLines(file, size, count));
+      if (options.follow) await follow(file, size);
+    });
+}
+
+/** Where the server writes its log: REALTIME_LOG_FILE, else `<state dir>/logs/realtime.log`. */
+export function logFilePath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.REALTIME_LOG_FILE || path.join(defaultStateDir(), 'logs', 'realtime.log'));
+}
+
+/** The last `count` lines of the first `size` bytes of a file, read backwards in chunks. */
+async function lastLines(file: string, size: number, count: number): Promise<string> {
+  if (count === 0 || size === 0) return '';
+  const handle = await open(file, 'r');
+  try {
+    let start = size;
+    let text = '';
+    while (start > 0) {
+      const length = Math.min(CHUNK_BYTES, start);
+      start -= length;
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, start);
+      text = buffer.toString('latin1') + text;
+      if (text.replace(/\n$/, '').split('\n').length > count) break;
+    }
+    const lines = text.replace(/\n$/, '').split('\n').slice(-count);
+    return Buffer.from(`${lines.join('\n')}\n`, 'latin1').toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Prints what is appended after `position` until SIGINT or SIGTERM; starts over when the file shrinks. */
+async function follow(file: string, position: number): Promise<void> {
+  let offset = position;
+  await new Promise<void>((resolve) => {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      readNew(file, offset).then((next) => { offset = next; }, () => undefined).finally(() => { busy = false; });
+    }, FOLLOW_POLL_MS);
+    const stop = () => {
+      clearInterval(timer);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+async function readNew(file: string, offset: number): Promise<number> {
+  const { size } = await stat(file);
+  const from = size < offset ? 0 : offset;
+  if (size === from) return from;
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(size - from);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, from);
+    process.stdout.write(buffer.subarray(0, bytesRead));
+    return from + bytesRead;
+  } finally {
+    await handle.close();
+  }
+}
