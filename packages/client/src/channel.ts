@@ -1,0 +1,503 @@
+// A channel: joins (automatically or with subscribe), rejoins resuming from its last offset, sends, tracks presence.
+import { ChannelEvent, FeatureEvent, TOPIC_PREFIX, encodeBroadcastPush, type Message, type SystemPayload } from '@nself/protocol';
+import type { Connection, ChannelEndpoint, Reply } from './connection.js';
+import { RealtimeError, describeResponse } from './errors.js';
+import {
+  ChannelListeners, type BroadcastCallback, type BroadcastMessage, type PresenceCallback, type SystemCallback, type TableCallback,
+} from './listeners.js';
+import { Outbox, type QueuedSend, type SendReceipt } from './outbox.js';
+import { PresenceTracker, type PresenceState } from './presence.js';
+import { isTableEvent, tableOfChannel, type TableBinding, type TableEvent } from './table-changes.js';
+
+/** Where a channel is in its life. */
+export type ChannelState = 'closed' | 'joining' | 'joined' | 'errored' | 'leaving';
+
+/** Statuses reported to `subscribe(callback)`, as in Supabase Realtime. */
+export type SubscribeStatus = 'SUBSCRIBED' | 'CHANNEL_ERROR' | 'TIMED_OUT' | 'CLOSED';
+
+/** Called on every status change; `error` says why for CHANNEL_ERROR and TIMED_OUT. */
+export type StatusCallback = (status: SubscribeStatus, error?: RealtimeError) => void;
+
+/** Options of `client.channel(name, options)`. */
+export interface ChannelOptions {
+  config?: {
+    broadcast?: {
+      /** Receive my own broadcasts too. @default false */
+      self?: boolean;
+      /** Have the server acknowledge each broadcast, so `send()` resolves once it is stored. @default true */
+      ack?: boolean;
+    };
+    presence?: {
+      /** The key I am tracked under. @default the tracked state's `user_id` or `player_id`, else chosen by the server */
+      key?: string;
+    };
+    /** Join the channel as a private channel (membership required). @default false */
+    private?: boolean;
+  };
+}
+
+/** A broadcast to send. */
+export interface BroadcastInput<T = unknown> {
+  type: 'broadcast';
+  event: string;
+  /** A JSON value, or bytes (ArrayBuffer or typed array). */
+  payload?: T;
+}
+
+/** What the channel needs from its client. */
+export interface ChannelHost {
+  readonly connection: Connection;
+  readonly maxQueuedSends: number;
+  readonly reconnectDelayMs: (tries: number) => number;
+  forget(channel: RealtimeChannel): void;
+}
+
+const encoder = new TextEncoder();
+
+/** A channel of the realtime server, as returned by `client.channel(name)`. */
+export class RealtimeChannel implements ChannelEndpoint {
+  /** The channel's name as given to `client.channel`. */
+  readonly name: string;
+  /** The wire topic: `realtime:<name>`. */
+  readonly topic: string;
+  private current: ChannelState = 'closed';
+  private joinRef: string | null = null;
+  private wanted = false;
+  private subscribedOnce = false;
+  private removed = false;
+  private rejoinTries = 0;
+  private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+  private sentSignature = '';
+  private offset: number | undefined;
+  private readonly ownOffsets = new Set<number>();
+  private trackedState: Record<string, unknown> | undefined;
+  private trackWaiters: Array<{ resolve: () => void; reject: (error: RealtimeError) => void }> = [];
+  private presenceKey: string | undefined;
+  private readonly statusCallbacks = new Set<StatusCallback>();
+  private readonly listeners = new ChannelListeners();
+  private readonly presence: PresenceTracker;
+  private readonly outbox: Outbox;
+  private readonly table: { schema: string; table: string } | undefined;
+
+  constructor(name: string, private readonly options: ChannelOptions, private readonly host: ChannelHost) {
+    if (typeof name !== 'string' || name.trim() === '') {
+      throw new RealtimeError('INVALID_ARGUMENT', 'a channel needs a name, such as client.channel("general")');
+    }
+    if (encoder.encode(TOPIC_PREFIX + name).length > 255) {
+      throw new RealtimeError('INVALID_ARGUMENT', `channel name "${name.slice(0, 40)}…" is too long; at most 246 bytes fit`);
+    }
+    this.name = name;
+    this.topic = TOPIC_PREFIX + name;
+    this.table = tableOfChannel(name);
+    this.presenceKey = options.config?.presence?.key;
+    this.outbox = new Outbox(host.maxQueuedSends, name);
+    this.presence = new PresenceTracker(
+      (change) => this.listeners.dispatchPresence(change),
+      () => this.listeners.dispatchPresence(undefined),
+    );
+  }
+
+  /** The channel's state. */
+  get state(): ChannelState {
+    return this.current;
+  }
+
+  /** The offset of the newest message received (the resume point), or undefined before the first. */
+  get lastOffset(): number | undefined {
+    return this.offset;
+  }
+
+  /** Presence events: `{ event: 'join' | 'leave' }` get `{ key, currentPresence, newPresences, leftPresences, … }`. */
+  on<TState = Record<string, unknown>>(event: 'presence', filter: { event: 'join' | 'leave' }, callback: PresenceCallback<TState>): this;
+  /** Presence `sync`: after every change; read `presenceState()`. */
+  on(event: 'presence', filter: { event: 'sync' }, callback: () => void): this;
+  /** Server `system` messages (for example ResumeUnavailable). */
+  on(event: 'system', callback: SystemCallback): this;
+  /** Supabase style: broadcasts of `filter.event` (or `'*'`), the callback gets the whole message. */
+  on<T = any>(event: 'broadcast', filter: { event: string }, callback: (message: BroadcastMessage<T>) => void): this;
+  /** Supabase style: table changes of any table. */
+  on<TRow = Record<string, any>>(event: 'postgres_changes', filter: TableBinding, callback: TableCallback<TRow>): this;
+  /** On a `realtime:table:<schema>.<table>` channel: that table's INSERT, UPDATE, DELETE or `*` changes. */
+  on<TRow = Record<string, any>>(event: TableEvent, callback: TableCallback<TRow>): this;
+  /** Broadcasts of one event (or `'*'` for all): the callback gets the payload, then the whole message. */
+  on<T = any>(event: string, callback: BroadcastCallback<T>): this;
+  on(event: string, filterOrCallback: unknown, maybeCallback?: unknown): this {
+    const callback = (typeof filterOrCallback === 'function' ? filterOrCallback : maybeCallback) as (...args: never[]) => void;
+    const filter = (typeof filterOrCallback === 'function' ? {} : filterOrCallback ?? {}) as Record<string, unknown>;
+    if (typeof event !== 'string' || event === '' || typeof callback !== 'function') {
+      throw new RealtimeError('INVALID_ARGUMENT', 'on(event, callback) needs an event name and a function, such as on("message.sent", (payload) => …)');
+    }
+    if (event === 'presence') {
+      const presenceEvent = filter['event'];
+      if (presenceEvent !== 'join' && presenceEvent !== 'leave' && presenceEvent !== 'sync') {
+        throw new RealtimeError('INVALID_ARGUMENT', `presence listeners need { event: 'join' | 'leave' | 'sync' }, got ${JSON.stringify(presenceEvent)}`);
+      }
+      this.listeners.addPresence(presenceEvent, callback);
+    } else if (event === 'system') {
+      this.listeners.addSystem(callback as SystemCallback);
+    } else if (event === 'broadcast' && typeof filter['event'] === 'string') {
+      this.listeners.addBroadcast(filter['event'], callback, true);
+    } else if (event === 'postgres_changes') {
+      this.listeners.addTable(tableBinding(filter), callback);
+    } else if (this.table && isTableEvent(event)) {
+      this.listeners.addTable({ event: event.toUpperCase() as TableEvent, ...this.table }, callback);
+    } else {
+      this.listeners.addBroadcast(event, callback, false);
+    }
+    this.reconfigure();
+    return this;
+  }
+
+  /** Joins the channel (it also joins by itself on first use) and reports status changes to `callback`. */
+  subscribe(callback?: StatusCallback): this {
+    this.assertUsable();
+    if (callback) {
+      this.statusCallbacks.add(callback);
+      if (this.current === 'joined') callback('SUBSCRIBED');
+    }
+    if (this.wanted) return this;
+    this.wanted = true;
+    this.subscribedOnce = true;
+    this.host.connection.register(this);
+    this.host.connection.connect();
+    if (this.host.connection.isOpen) this.join();
+    return this;
+  }
+
+  /** Joins unless `subscribe()` or `unsubscribe()` was already called: the seed's examples never call subscribe. */
+  autoJoin(): void {
+    if (!this.subscribedOnce && !this.removed) this.subscribe();
+  }
+
+  /**
+   * Sends a broadcast. Resolves when the server has acknowledged (stored) it; rejects with a
+   * RealtimeError on refusal (REFUSED), timeout (TIMED_OUT), a connection lost before the answer
+   * (CONNECTION_LOST), a full offline queue (QUEUE_FULL) or a closed channel (CLOSED).
+   * While the channel is not joined, sends wait in a bounded queue and go out in order once it is.
+   */
+  send<T = unknown>(message: BroadcastInput<T>): Promise<SendReceipt> {
+    if (typeof message !== 'object' || message === null || message.type !== 'broadcast') {
+      throw new RealtimeError('INVALID_ARGUMENT', `send() takes { type: 'broadcast', event, payload }, got type ${JSON.stringify((message as { type?: unknown } | null)?.type)}`);
+    }
+    if (typeof message.event !== 'string' || message.event === '' || encoder.encode(message.event).length > 255) {
+      throw new RealtimeError('INVALID_ARGUMENT', 'send() needs an event name of 1 to 255 bytes, such as "message.sent"');
+    }
+    const payload = toWirePayload(message.payload);
+    const promise = new Promise<SendReceipt>((resolve, reject) => {
+      const item: QueuedSend = { event: message.event, payload, resolve, reject };
+      if (this.removed) reject(this.closedError());
+      else if (this.current === 'joined' && this.host.connection.isOpen) this.write(item);
+      else this.outbox.add(item);
+    });
+    promise.catch(() => undefined);
+    if (!this.removed) this.autoJoin();
+    return promise;
+  }
+
+  /**
+   * Tracks my presence with `state` (a JSON object), now or as soon as the channel joins, and again
+   * after every reconnect. Resolves when the server has accepted it.
+   */
+  track<TState extends Record<string, unknown>>(state: TState): Promise<void> {
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+      throw new RealtimeError('INVALID_ARGUMENT', 'track() takes a JSON object, such as { user_id: "user-123", status: "online" }');
+    }
+    this.trackedState = state;
+    this.presenceKey ??= keyOfState(state);
+    const promise = new Promise<void>((resolve, reject) => {
+      if (this.removed) return reject(this.closedError());
+      this.trackWaiters.push({ resolve, reject });
+      if (this.current === 'joined' && this.sentSignature === this.signature()) this.sendTrack();
+    });
+    promise.catch(() => undefined);
+    if (!this.removed) {
+      this.reconfigure();
+      this.autoJoin();
+    }
+    return promise;
+  }
+
+  /** Stops tracking my presence. */
+  untrack(): Promise<void> {
+    this.trackedState = undefined;
+    if (this.current !== 'joined') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const ref = this.host.connection.makeRef();
+      this.host.connection.request(this.message(FeatureEvent.presence, { type: 'presence', event: 'untrack' }, ref), ref, (reply) => {
+        if (reply.status === 'ok') resolve();
+        else reject(replyError(reply, `untrack on "${this.name}"`));
+      });
+    });
+  }
+
+  /** Everyone present: presence key → presences (`{ ...trackedState, presence_ref }`). */
+  presenceState<TState = Record<string, unknown>>(): PresenceState<TState> {
+    return this.presence.snapshot() as PresenceState<TState>;
+  }
+
+  /** Leaves the channel for good: waiting sends are rejected, and `client.channel(name)` makes a new one. */
+  async unsubscribe(): Promise<void> {
+    if (this.removed) return;
+    this.wanted = false;
+    clearTimeout(this.rejoinTimer);
+    if ((this.current === 'joined' || this.current === 'joining') && this.host.connection.isOpen && this.joinRef) {
+      this.current = 'leaving';
+      const ref = this.host.connection.makeRef();
+      await new Promise<void>((resolve) => {
+        this.host.connection.request(this.message(ChannelEvent.leave, {}, ref), ref, () => resolve());
+      });
+    }
+    this.close();
+  }
+
+  /** Closes the channel locally (no leave is sent): used by `client.disconnect()`. */
+  close(): void {
+    if (this.removed) return;
+    this.removed = true;
+    this.wanted = false;
+    clearTimeout(this.rejoinTimer);
+    this.current = 'closed';
+    this.joinRef = null;
+    const error = this.closedError();
+    this.outbox.failAll(error);
+    for (const waiter of this.trackWaiters.splice(0)) waiter.reject(error);
+    this.host.connection.unregister(this);
+    this.host.forget(this);
+    this.emit('CLOSED');
+  }
+
+  /** @internal Routes a message of this topic. */
+  handleMessage(message: Message): void {
+    if (message.joinRef !== null && message.joinRef !== this.joinRef) return;
+    const payload = message.payload as Record<string, unknown>;
+    switch (message.event) {
+      case FeatureEvent.broadcast: return this.receiveBroadcast(payload);
+      case FeatureEvent.presenceState: return this.presence.applyState(payload);
+      case FeatureEvent.presenceDiff: return this.presence.applyDiff(payload);
+      case FeatureEvent.postgresChanges: return this.listeners.dispatchTable(payload);
+      case FeatureEvent.system: return this.listeners.dispatchSystem(payload as unknown as SystemPayload);
+      case ChannelEvent.close:
+        if (this.current !== 'leaving') this.close();
+        return;
+      case ChannelEvent.error:
+        this.current = 'errored';
+        this.emit('CHANNEL_ERROR', new RealtimeError('CONNECTION_LOST', `channel "${this.name}" failed on the server; rejoining`));
+        this.scheduleRejoin();
+        return;
+      default:
+    }
+  }
+
+  /** @internal The connection opened (or reopened): join if wanted. */
+  handleOpen(): void {
+    if (this.wanted && this.current !== 'joined' && this.current !== 'joining') this.join();
+  }
+
+  /** @internal The connection dropped: report it; the channel rejoins when it reopens. */
+  handleLost(reason: string): void {
+    clearTimeout(this.rejoinTimer);
+    if (this.current === 'joined' || this.current === 'joining') {
+      this.current = 'errored';
+      this.emit('CHANNEL_ERROR', new RealtimeError('CONNECTION_LOST', reason));
+    }
+  }
+
+  /** @internal A new access token: send it to the server if joined (future joins carry it anyway). */
+  handleToken(token: string | null): void {
+    if (this.current === 'joined' && token) {
+      this.host.connection.send(this.message(ChannelEvent.accessToken, { access_token: token }, this.host.connection.makeRef()));
+    }
+  }
+
+  private join(): void {
+    clearTimeout(this.rejoinTimer);
+    const connection = this.host.connection;
+    const ref = connection.makeRef();
+    const resuming = this.offset !== undefined;
+    this.joinRef = ref;
+    this.current = 'joining';
+    this.sentSignature = this.signature();
+    this.presence.reset();
+    connection.request(this.message(ChannelEvent.join, this.joinPayload(), ref), ref, (reply) => {
+      if (this.joinRef !== ref || this.removed) return;
+      if (reply.status === 'ok') this.joined(reply.response, resuming);
+      else if (reply.status === 'error') {
+        this.current = 'errored';
+        this.emit('CHANNEL_ERROR', replyError(reply, `joining "${this.name}"`));
+        this.scheduleRejoin();
+      } else if (reply.status === 'timeout') {
+        this.current = 'errored';
+        connection.send(this.message(ChannelEvent.leave, {}, connection.makeRef()));
+        this.emit('TIMED_OUT', replyError(reply, `joining "${this.name}"`));
+        this.scheduleRejoin();
+      }
+    });
+  }
+
+  private joined(response: unknown, resuming: boolean): void {
+    const reply = (response ?? {}) as { postgres_changes?: Array<{ id?: unknown }>; resume?: { latest_offset?: unknown } };
+    this.current = 'joined';
+    this.rejoinTries = 0;
+    this.listeners.setBindingIds((reply.postgres_changes ?? []).map((binding) => binding.id));
+    const latest = reply.resume?.latest_offset;
+    if (!resuming && this.offset === undefined && typeof latest === 'number') this.offset = latest;
+    this.emit('SUBSCRIBED');
+    if (this.trackedState && this.presenceEnabled()) this.sendTrack();
+    for (const item of this.outbox.takeAll()) this.write(item);
+  }
+
+  private scheduleRejoin(): void {
+    if (!this.wanted) return;
+    this.rejoinTries += 1;
+    clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = setTimeout(() => {
+      if (this.wanted && this.host.connection.isOpen) this.join();
+    }, this.host.reconnectDelayMs(this.rejoinTries));
+  }
+
+  /** Rejoins with the new configuration when a listener or track() changed what the join must ask for. */
+  private reconfigure(): void {
+    queueMicrotask(() => {
+      if ((this.current === 'joined' || this.current === 'joining') && this.signature() !== this.sentSignature) this.join();
+    });
+  }
+
+  private write(item: QueuedSend): void {
+    const connection = this.host.connection;
+    const ref = connection.makeRef();
+    const frame = encodeBroadcastPush({ joinRef: this.joinRef ?? '', ref, topic: this.topic, event: item.event, meta: {}, payload: item.payload as never });
+    if (this.options.config?.broadcast?.ack === false) {
+      connection.sendBinary(frame);
+      item.resolve({ offset: undefined });
+      return;
+    }
+    connection.request(frame, ref, (reply) => {
+      if (reply.status !== 'ok') return item.reject(replyError(reply, `sending "${item.event}" on "${this.name}"`));
+      const offset = offsetOf(reply.response);
+      if (offset !== undefined && !this.options.config?.broadcast?.self) this.ownOffsets.add(offset);
+      item.resolve({ offset });
+    });
+  }
+
+  private sendTrack(): void {
+    const waiters = this.trackWaiters.splice(0);
+    const ref = this.host.connection.makeRef();
+    const payload = { type: 'presence', event: 'track', payload: this.trackedState };
+    this.host.connection.request(this.message(FeatureEvent.presence, payload, ref), ref, (reply) => {
+      for (const waiter of waiters) {
+        if (reply.status === 'ok') waiter.resolve();
+        else waiter.reject(replyError(reply, `tracking presence on "${this.name}"`));
+      }
+    });
+  }
+
+  private receiveBroadcast(payload: Record<string, unknown>): void {
+    const meta = (payload['meta'] ?? {}) as Record<string, unknown>;
+    const offset = typeof meta['offset'] === 'number' ? meta['offset'] : undefined;
+    if (offset !== undefined) {
+      if (this.offset !== undefined && offset <= this.offset) return;
+      this.offset = offset;
+      const own = this.ownOffsets.delete(offset);
+      for (const earlier of this.ownOffsets) if (earlier < offset) this.ownOffsets.delete(earlier);
+      if (own) return;
+    }
+    this.listeners.dispatchBroadcast({
+      type: 'broadcast',
+      event: String(payload['event'] ?? ''),
+      payload: payload['payload'],
+      meta,
+      offset,
+      id: typeof meta['id'] === 'string' ? meta['id'] : undefined,
+      replayed: meta['replayed'] === true,
+    });
+  }
+
+  private joinPayload(): Record<string, unknown> {
+    const broadcast: Record<string, unknown> = {
+      ack: this.options.config?.broadcast?.ack !== false,
+      self: this.options.config?.broadcast?.self === true,
+    };
+    if (this.offset !== undefined) broadcast['resume'] = { offset: this.offset };
+    const token = this.host.connection.accessToken;
+    return {
+      config: {
+        broadcast,
+        presence: { key: this.presenceKey ?? '', enabled: this.presenceEnabled() },
+        postgres_changes: this.listeners.tableBindings(),
+        private: this.options.config?.private === true,
+      },
+      ...(token ? { access_token: token } : {}),
+    };
+  }
+
+  private presenceEnabled(): boolean {
+    return this.listeners.hasPresence || this.trackedState !== undefined;
+  }
+
+  /** What the join asks for, to tell when a rejoin is needed. */
+  private signature(): string {
+    return JSON.stringify([this.presenceEnabled(), this.presenceKey ?? '', this.listeners.tableBindings()]);
+  }
+
+  private message(event: string, payload: unknown, ref: string): Message {
+    return { joinRef: this.joinRef, ref, topic: this.topic, event, payload };
+  }
+
+  private emit(status: SubscribeStatus, error?: RealtimeError): void {
+    for (const callback of [...this.statusCallbacks]) callback(status, error);
+  }
+
+  private assertUsable(): void {
+    if (this.removed) throw this.closedError();
+  }
+
+  private closedError(): RealtimeError {
+    return new RealtimeError('CLOSED', `channel "${this.name}" is closed; get a new one with client.channel("${this.name}")`);
+  }
+}
+
+/** The RealtimeError for a reply that was not ok. */
+function replyError(reply: Reply, what: string): RealtimeError {
+  if (reply.status === 'timeout') return new RealtimeError('TIMED_OUT', `${what}: no answer from the server in time`);
+  if (reply.status === 'lost') {
+    return new RealtimeError('CONNECTION_LOST', `${what}: the connection dropped before the server answered; it may or may not have been applied`);
+  }
+  return new RealtimeError('REFUSED', `${what}: ${describeResponse(reply.response)}`, reply.response);
+}
+
+/** The offset an acknowledgement reports (`{offset}` or `{meta: {offset}}`), if any. */
+function offsetOf(response: unknown): number | undefined {
+  const record = (response ?? {}) as { offset?: unknown; meta?: { offset?: unknown } };
+  const offset = record.offset ?? record.meta?.offset;
+  return typeof offset === 'number' ? offset : undefined;
+}
+
+/** A presence key from the tracked state: its `user_id` or `player_id`. */
+function keyOfState(state: Record<string, unknown>): string | undefined {
+  for (const field of ['user_id', 'player_id']) {
+    const value = state[field];
+    if (typeof value === 'string' || typeof value === 'number') return String(value);
+  }
+  return undefined;
+}
+
+/** A validated `postgres_changes` filter. */
+function tableBinding(filter: Record<string, unknown>): TableBinding {
+  const event = String(filter['event'] ?? '*').toUpperCase();
+  if (!isTableEvent(event) || typeof filter['schema'] !== 'string') {
+    throw new RealtimeError('INVALID_ARGUMENT', 'postgres_changes listeners need { event: INSERT | UPDATE | DELETE | *, schema, table?, filter? }');
+  }
+  return {
+    event: event as TableEvent,
+    schema: filter['schema'],
+    ...(typeof filter['table'] === 'string' ? { table: filter['table'] } : {}),
+    ...(typeof filter['filter'] === 'string' ? { filter: filter['filter'] } : {}),
+  };
+}
+
+/** A payload as the codec takes it: bytes as Uint8Array, anything else as JSON (undefined → {}). */
+function toWirePayload(payload: unknown): unknown {
+  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
+  if (ArrayBuffer.isView(payload)) return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+  return payload ?? {};
+}
