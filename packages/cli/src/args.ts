@@ -104,7 +104,7 @@ export function missingArgument(command: Command, name: string): UserError {
 export function useOneLineErrors(command: Command): void {
   command.showHelpAfterError(false);
   command.configureOutput({
-    outputError: (text, write) => write(`${text.trimEnd()}; usage: ${commandUsage(command)}\n`),
+    outputError: (text, write) => write(`${text.trim().replace(/\s*\n\s*/g, ' ')}; usage: ${commandUsage(command)}\n`),
   });
   for (const sub of command.commands) useOneLineErrors(sub);
 }

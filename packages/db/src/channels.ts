@@ -59,16 +59,16 @@ const SUMMARY_COLUMNS = `${COLUMNS},
 
 /**
  * The slug of a channel name, also used by the server for the Supabase topic `realtime:<name>`:
- * lowercase, whitespace runs become `-`, letters, digits and `.`, `_`, `:`, `-` are kept (so `room:1`
- * and `room1` stay distinct), everything else is dropped, and a leading `-` is removed.
+ * lowercase; letters, digits and `.`, `_`, `:`, `-` are kept (so `room:1` and `room1` stay distinct) and
+ * everything else is dropped; then runs of whitespace inside become `-` and a leading `-` is removed.
  */
 export function slugify(name: string): string {
   const slug = name
     .normalize('NFKC')
     .toLowerCase()
+    .replace(/[^\p{L}\p{N}\p{M}\s._:-]/gu, '')
     .trim()
     .replace(/\s+/gu, '-')
-    .replace(/[^\p{L}\p{N}\p{M}._:-]/gu, '')
     .replace(/^-+/, '');
   if (slug.length === 0) {
     throw new UserError(`channel name "${name}" leaves nothing for a slug; use letters, digits, ".", "_", ":" or "-"`);

@@ -21,7 +21,7 @@ export function registerBroadcastCommands(realtime: Command): void {
   const broadcast = withExamples(
     realtime.command('broadcast')
       .description('Send a message to a channel: it is stored with the next offset and announced with NOTIFY')
-      .usage('<channel> <event> <payload-json> [sender]\n       nself realtime broadcast cleanup [hours=24]')
+      .usage('<channel> <event> <payload-json> [sender]  (or: cleanup [hours=24])')
       .argument('<channel>', 'channel slug or id')
       .argument('[event]', 'event name, e.g. user.joined')
       .argument('[payload-json]', 'a JSON object; "-" reads it from standard input')
@@ -32,8 +32,7 @@ export function registerBroadcastCommands(realtime: Command): void {
       'nself realtime broadcast general file.shared - < payload.json',
       'nself realtime broadcast cleanup 48',
     ],
-  ).addHelpText('after', `
-"broadcast cleanup [hours]" deletes messages older than hours (default ${DEFAULT_RETENTION_HOURS}). It is the
+  ).addHelpText('after', `"broadcast cleanup [hours]" deletes messages older than hours (default ${DEFAULT_RETENTION_HOURS}). It is the
 cleanup form only when "cleanup" is followed by at most one argument, so a channel named "cleanup"
 still takes messages: nself realtime broadcast cleanup some.event '{}'
 `);

@@ -17,7 +17,7 @@ export function registerLogsCommand(realtime: Command): void {
       .option('-f, --follow', 'keep printing lines as the server writes them')
       .option('-n, --lines <n>', 'how many of the last lines to print', String(DEFAULT_LINES)),
     ['nself realtime logs', 'nself realtime logs --lines 20', 'nself realtime logs --follow'],
-  ).addHelpText('after', '\nThe log is <state dir>/logs/realtime.log (NSELF_DATA_DIR or ./.nself), or REALTIME_LOG_FILE when set.\n')
+  ).addHelpText('after', 'The log is <state dir>/logs/realtime.log (NSELF_DATA_DIR or ./.nself), or REALTIME_LOG_FILE when set.\n')
     .action(async (options: { follow?: boolean; lines: string }) => {
       const count = parseNumberArgument(options.lines, '--lines', { min: 0, integer: true });
       const file = logFilePath();

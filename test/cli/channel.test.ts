@@ -1,0 +1,191 @@
+// `nself realtime channel …`: create, list, get, delete, members, join, leave, against real PostgreSQL.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { realtime } from '../helpers/cli.js';
+import { assertUserError, parseTable, snapshot } from './support.js';
+
+let db: TestDatabase;
+const run = (...args: string[]) => realtime(args, { databaseUrl: db.url });
+before(async () => { db = await createTestDatabase({ migrated: true }); });
+after(async () => { await db.drop(); });
+
+test('channel create makes public, private and presence channels and says so', async () => {
+  for (const [name, type] of [['general', 'public'], ['support', 'private'], ['lobby', 'presence']]) {
+    const result = await run('channel', 'create', name as string, type as string);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`^Created ${type} channel "${name}" \\(slug ${name}, id [0-9a-f-]{36}\\)\\.\\n$`));
+  }
+  const defaulted = await run('channel', 'create', 'Team Alpha');
+  assert.equal(defaulted.code, 0, defaulted.stderr);
+  const { rows } = await db.pool.query('SELECT slug, name, type, metadata FROM realtime.channels ORDER BY created_at');
+  assert.deepEqual(rows, [
+    { slug: 'general', name: 'general', type: 'public', metadata: {} },
+    { slug: 'support', name: 'support', type: 'private', metadata: {} },
+    { slug: 'lobby', name: 'lobby', type: 'presence', metadata: {} },
+    { slug: 'team-alpha', name: 'Team Alpha', type: 'public', metadata: {} },
+  ]);
+});
+
+test('channel create stores metadata JSON, and --json prints the new channel', async () => {
+  const result = await run('channel', 'create', 'helpdesk', 'private', '{"max_members": 10}', '--json');
+  assert.equal(result.code, 0, result.stderr);
+  const printed = JSON.parse(result.stdout);
+  assert.equal(printed.slug, 'helpdesk');
+  assert.equal(printed.type, 'private');
+  assert.deepEqual(printed.metadata, { max_members: 10 });
+  assert.match(printed.created_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  const { rows } = await db.pool.query("SELECT id, metadata FROM realtime.channels WHERE slug = 'helpdesk'");
+  assert.equal(rows[0].id, printed.id);
+  assert.deepEqual(rows[0].metadata, { max_members: 10 });
+});
+
+test('names with quotes, spaces, unicode and SQL text are stored as data', async () => {
+  const names = [`Robert'); DROP TABLE realtime.channels;--`, 'Café "Zürich" 🎉', 'room:1', 'room1', 'chat.room_1', 'doc-42'];
+  for (const name of names) {
+    const result = await run('channel', 'create', name);
+    assert.equal(result.code, 0, `${name}: ${result.stderr}`);
+  }
+  const { rows } = await db.pool.query('SELECT slug, name FROM realtime.channels WHERE name = ANY($1) ORDER BY created_at', [names]);
+  assert.deepEqual(rows, [
+    { slug: 'robert-drop-table-realtime.channels--', name: names[0] },
+    { slug: 'café-zürich', name: names[1] },
+    { slug: 'room:1', name: 'room:1' },
+    { slug: 'room1', name: 'room1' },
+    { slug: 'chat.room_1', name: 'chat.room_1' },
+    { slug: 'doc-42', name: 'doc-42' },
+  ]);
+  const got = await run('channel', 'get', 'café-zürich', '--json');
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(JSON.parse(got.stdout).name, 'Café "Zürich" 🎉');
+  const byName = await run('channel', 'get', 'Café "Zürich" 🎉', 'json');
+  assert.equal(JSON.parse(byName.stdout).slug, 'café-zürich');
+});
+
+test('channel list prints the seed\'s columns, aligned, and filters by type', async () => {
+  await db.pool.query(`INSERT INTO realtime.channel_members (channel_id, user_id)
+                       SELECT id, u FROM realtime.channels, unnest(ARRAY['user-1', 'user-2']) u WHERE slug = 'general'`);
+  await db.pool.query(`INSERT INTO realtime.presence (user_id, channel_id, status)
+                       SELECT 'user-1', id, 'online' FROM realtime.channels WHERE slug = 'general'`);
+  const all = await run('channel', 'list');
+  assert.equal(all.code, 0, all.stderr);
+  const table = parseTable(all.stdout);
+  assert.deepEqual(table.columns, ['id', 'slug', 'name', 'type', 'members', 'online', 'created_at']);
+  const general = table.rows.find((row) => row.slug === 'general');
+  assert.equal(general?.members, '2');
+  assert.equal(general?.online, '1');
+  assert.match(general?.created_at ?? '', /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+  const privateOnly = parseTable((await run('channel', 'list', 'private')).stdout);
+  assert.deepEqual(privateOnly.rows.map((row) => row.slug), ['support', 'helpdesk']);
+});
+
+test('channel list prints JSON with --json, --format json and a trailing json word', async () => {
+  const outputs = await Promise.all([
+    run('channel', 'list', '--json'), run('channel', 'list', '--format', 'json'), run('channel', 'list', 'json'),
+    run('channel', 'list', 'presence', 'json'),
+  ]);
+  for (const output of outputs) assert.equal(output.code, 0, output.stderr);
+  const [flag, format, word, filtered] = outputs.map((output) => JSON.parse(output.stdout));
+  assert.deepEqual(format, flag);
+  assert.deepEqual(word, flag);
+  assert.deepEqual(filtered.map((channel: { slug: string }) => channel.slug), ['lobby']);
+  const general = flag.find((channel: { slug: string }) => channel.slug === 'general');
+  for (const key of ['id', 'slug', 'name', 'type', 'members', 'online', 'created_at']) assert.ok(key in general, key);
+  assert.equal(general.members, 2);
+});
+
+test('channel get finds a channel by slug and by id', async () => {
+  const { rows } = await db.pool.query("SELECT id::text FROM realtime.channels WHERE slug = 'support'");
+  const bySlug = await run('channel', 'get', 'support');
+  assert.equal(bySlug.code, 0, bySlug.stderr);
+  const table = parseTable(bySlug.stdout);
+  assert.equal(table.rows.length, 1);
+  assert.equal(table.rows[0]?.id, rows[0].id);
+  assert.equal(table.rows[0]?.type, 'private');
+  const byId = await run('channel', 'get', rows[0].id, '--json');
+  assert.equal(JSON.parse(byId.stdout).slug, 'support');
+});
+
+test('bad channel input is refused with one line and writes nothing', async () => {
+  const before = await snapshot(db.pool);
+  assertUserError(await run('channel', 'create', 'x', 'secret'), /invalid channel type "secret"; expected one of: public, private, presence/);
+  assertUserError(await run('channel', 'create', 'x', 'public', '{"max_members": 10'), /metadata is not valid JSON: .*position 18/);
+  assertUserError(await run('channel', 'create', 'x', 'public', '{"a": 1,}'), /metadata is not valid JSON: .*at position 8/);
+  assertUserError(await run('channel', 'create', 'x', 'public', '[1, 2]'), /metadata must be a JSON object/);
+  assertUserError(await run('channel', 'create', 'general'), /a channel with slug "general" already exists/);
+  assertUserError(await run('channel', 'create', 'GENERAL'), /a channel with slug "general" already exists/);
+  assertUserError(await run('channel', 'create', '!!!'), /channel name "!!!" leaves nothing for a slug/);
+  assertUserError(await run('channel', 'create'), /missing required argument 'name'; usage: nself realtime channel create .*<name> \[type\] \[metadata-json\]/);
+  assertUserError(await run('channel', 'get', 'nowhere'), /unknown channel "nowhere"/);
+  assertUserError(await run('channel', 'list', 'secret'), /invalid channel type "secret"/);
+  assertUserError(await run('channel', 'list', '--format', 'xml'), /invalid output format "xml"; expected one of: json, table/);
+  assertUserError(await run('channel', 'join', 'general', 'user-9', 'owner'), /invalid role "owner"; expected one of: member, moderator, admin/);
+  assertUserError(await run('channel', 'join', 'nowhere', 'user-9'), /unknown channel "nowhere"/);
+  assertUserError(await run('channel', 'join', 'general'), /missing required argument 'user'/);
+  assertUserError(await run('channel', 'leave', 'general', 'user-9'), /user "user-9" is not a member of channel "general"/);
+  assertUserError(await run('channel', 'members', 'nowhere'), /unknown channel "nowhere"/);
+  assertUserError(await run('channel', 'delete', 'general', 'yes'), /invalid confirmation "yes"; pass "true"/);
+  assertUserError(await run('channel', 'delete', 'nowhere', 'true'), /unknown channel "nowhere"/);
+  assert.equal(await snapshot(db.pool), before);
+});
+
+test('channel join adds members with roles, changes a role, and members lists them', async () => {
+  const joined = await run('channel', 'join', 'support', 'user-123');
+  assert.equal(joined.stdout, 'Added user-123 to channel "support" as member.\n');
+  assert.equal((await run('channel', 'join', 'support', 'user-456', 'moderator')).code, 0);
+  assert.equal((await run('channel', 'join', 'support', 'user-789', 'admin')).code, 0);
+  const again = await run('channel', 'join', 'support', 'user-123');
+  assert.equal(again.stdout, 'user-123 is already a member of channel "support".\n');
+  const promoted = await run('channel', 'join', 'support', 'user-123', 'admin');
+  assert.equal(promoted.stdout, 'Changed the role of user-123 in channel "support" from member to admin.\n');
+  const members = parseTable((await run('channel', 'members', 'support')).stdout);
+  assert.deepEqual(members.columns, ['user_id', 'role', 'joined_at', 'status']);
+  assert.deepEqual(members.rows.map((row) => [row.user_id, row.role]), [['user-123', 'admin'], ['user-456', 'moderator'], ['user-789', 'admin']]);
+  const json = JSON.parse((await run('channel', 'members', 'support', 'json')).stdout);
+  assert.equal(json.length, 3);
+});
+
+test('channel leave removes a member', async () => {
+  const left = await run('channel', 'leave', 'support', 'user-456');
+  assert.equal(left.code, 0, left.stderr);
+  assert.equal(left.stdout, 'Removed user-456 from channel "support".\n');
+  const { rows } = await db.pool.query(
+    "SELECT user_id FROM realtime.channel_members m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'support' ORDER BY 1");
+  assert.deepEqual(rows.map((row) => row.user_id), ['user-123', 'user-789']);
+});
+
+test('channel delete refuses without a terminal, and deletes with "true" or --yes', async () => {
+  await db.pool.query(`SELECT realtime.broadcast('lobby', 'x', '{}')`);
+  const refused = await run('channel', 'delete', 'lobby');
+  assertUserError(refused, /refusing to delete channel "lobby" without confirmation; run `nself realtime channel delete lobby true`/);
+  assert.equal((await db.pool.query("SELECT 1 FROM realtime.channels WHERE slug = 'lobby'")).rowCount, 1);
+  const deleted = await run('channel', 'delete', 'lobby', 'true');
+  assert.equal(deleted.code, 0, deleted.stderr);
+  assert.equal(deleted.stdout, 'Deleted channel "lobby" with 1 messages and 0 members.\n');
+  assert.equal((await db.pool.query("SELECT 1 FROM realtime.channels WHERE slug = 'lobby'")).rowCount, 0);
+  assert.equal((await run('channel', 'delete', 'helpdesk', '--yes')).code, 0);
+  assert.equal((await db.pool.query("SELECT 1 FROM realtime.channels WHERE slug = 'helpdesk'")).rowCount, 0);
+});
+
+test('a data command on an unreachable database names it, without the password', async () => {
+  const result = await realtime(['channel', 'list'], { databaseUrl: 'postgres://someone:hunter2@127.0.0.1:1/appdb' });
+  assertUserError(result, /^error: cannot connect to PostgreSQL at 127\.0\.0\.1:1, database "appdb"/);
+  assert.doesNotMatch(result.stderr, /hunter2/);
+});
+
+test('a database without the realtime schema is refused with the way to install it', async () => {
+  const empty = await createTestDatabase();
+  try {
+    assertUserError(await realtime(['channel', 'list'], { databaseUrl: empty.url }), /the realtime schema is not installed; run `nself realtime init` first/);
+  } finally {
+    await empty.drop();
+  }
+});
+
+test('--help of the channel group and of a command shows examples', async () => {
+  const group = await run('channel', '--help');
+  assert.equal(group.code, 0);
+  for (const name of ['create', 'list', 'get', 'delete', 'members', 'join', 'leave']) assert.match(group.stdout, new RegExp(`\\n  ${name} `));
+  const create = await run('channel', 'create', '--help');
+  assert.match(create.stdout, /Examples:\n {2}\$ nself realtime channel create "general" public/);
+});
