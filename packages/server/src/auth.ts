@@ -1,0 +1,132 @@
+// Client tokens: verifies JWTs (HS256/384/512 with the configured secret) and derives who the client is.
+import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { ConnectError, JoinError, SystemMessage } from '@nself/protocol';
+
+/** Who a token speaks for. Anonymous clients have no user id. */
+export interface Identity {
+  readonly userId: string | null;
+  readonly role: string;
+  readonly claims: JWTPayload;
+  /** Expiry as seconds since the epoch, or null for tokens that do not expire (development mode only). */
+  readonly expiresAt: number | null;
+}
+
+export type TokenProblem = 'missing' | 'expired' | 'missingClaims' | 'malformed' | 'signature' | 'invalidExpiration';
+
+/** A token that cannot be accepted; the texts for each place it is reported come from the protocol catalogue. */
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
+  constructor(readonly problem: TokenProblem, readonly secondsAgo = 0) {
+    super(problem);
+  }
+
+  /** The join reply reason. */
+  get joinReason(): string {
+    switch (this.problem) {
+      case 'expired': return JoinError.tokenExpired(this.secondsAgo);
+      case 'missingClaims': case 'missing': return JoinError.missingClaims;
+      case 'signature': return JoinError.signatureError;
+      case 'invalidExpiration': return JoinError.invalidExpiration;
+      case 'malformed': return JoinError.malformedJwt;
+    }
+  }
+
+  /** The message of the `system` event that closes a channel. */
+  get systemMessage(): string {
+    switch (this.problem) {
+      case 'expired': return SystemMessage.tokenExpired(this.secondsAgo);
+      case 'missingClaims': case 'missing': case 'invalidExpiration': return SystemMessage.missingClaims;
+      case 'signature': return SystemMessage.signatureError;
+      case 'malformed': return SystemMessage.malformedJwt;
+    }
+  }
+
+  /** The HTTP status and `{"error"}` text for a refused upgrade. */
+  get connectError(): { status: number; error: string } {
+    switch (this.problem) {
+      case 'missing': return ConnectError.apiKeyMissing;
+      case 'expired': return ConnectError.tokenExpired;
+      case 'missingClaims': case 'invalidExpiration': return ConnectError.missingClaims;
+      case 'signature': return ConnectError.signatureError;
+      case 'malformed': return ConnectError.malformedJwt;
+    }
+  }
+}
+
+const HASURA_CLAIMS = 'https://hasura.io/jwt/claims';
+const ALGORITHMS = ['HS256', 'HS384', 'HS512'];
+
+/** Verifies tokens with a secret, or, without one (development mode), accepts anyone. */
+export class Authenticator {
+  private readonly key: Uint8Array | undefined;
+
+  constructor(secret: string | undefined) {
+    this.key = secret ? new TextEncoder().encode(secret) : undefined;
+  }
+
+  /** True when no secret is configured and anonymous clients are let in. */
+  get developmentMode(): boolean {
+    return this.key === undefined;
+  }
+
+  /**
+   * The identity of `token`. With a secret the token must be a validly signed JWT with an `exp` in
+   * the future. In development mode a missing or non-JWT token is anonymous, and a JWT's claims are
+   * read without checking the signature (its expiry is still honoured).
+   */
+  async verify(token: string | undefined): Promise<Identity> {
+    if (!token) {
+      if (this.key) throw new TokenError('missing');
+      return { userId: null, role: 'anon', claims: {}, expiresAt: null };
+    }
+    const claims = this.key ? await this.verifySigned(token, this.key) : decodeLoosely(token);
+    if (claims === undefined) return { userId: null, role: 'anon', claims: {}, expiresAt: null };
+    return identityOf(claims, this.key !== undefined);
+  }
+
+  private async verifySigned(token: string, key: Uint8Array): Promise<JWTPayload> {
+    try {
+      const { payload } = await jwtVerify(token, key, { algorithms: ALGORITHMS });
+      return payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw new TokenError('expired', secondsSince(error.payload.exp));
+      if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new TokenError('signature');
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') throw new TokenError('invalidExpiration');
+      if (error instanceof joseErrors.JOSEAlgNotAllowed) throw new TokenError('signature');
+      throw new TokenError('malformed');
+    }
+  }
+}
+
+/** Re-checks an identity's expiry now; throws the expired TokenError when it has passed. */
+export function assertNotExpired(identity: Identity): void {
+  if (identity.expiresAt !== null && identity.expiresAt * 1000 <= Date.now()) {
+    throw new TokenError('expired', secondsSince(identity.expiresAt));
+  }
+}
+
+function decodeLoosely(token: string): JWTPayload | undefined {
+  try {
+    return decodeJwt(token);
+  } catch {
+    return undefined;
+  }
+}
+
+function identityOf(claims: JWTPayload, requireExpiry: boolean): Identity {
+  const exp = claims.exp;
+  if (exp === undefined && requireExpiry) throw new TokenError('missingClaims');
+  if (exp !== undefined && (typeof exp !== 'number' || !Number.isFinite(exp))) throw new TokenError('invalidExpiration');
+  const hasura = claims[HASURA_CLAIMS] as Record<string, unknown> | undefined;
+  const hasuraUser = typeof hasura?.['x-hasura-user-id'] === 'string' ? hasura['x-hasura-user-id'] : undefined;
+  const hasuraRole = typeof hasura?.['x-hasura-default-role'] === 'string' ? hasura['x-hasura-default-role'] : undefined;
+  const userId = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : hasuraUser ?? null;
+  const role = typeof claims['role'] === 'string' ? claims['role'] : hasuraRole ?? (userId ? 'authenticated' : 'anon');
+  const identity = { userId, role, claims, expiresAt: exp ?? null };
+  assertNotExpired(identity);
+  return identity;
+}
+
+function secondsSince(exp: unknown): number {
+  return typeof exp === 'number' ? Math.max(0, Math.floor(Date.now() / 1000 - exp)) : 0;
+}

@@ -1,0 +1,45 @@
+// Client broadcasts on a joined channel: rate and size limits, write access, storing, `self` and `ack`.
+import { MAX_EVENT_LENGTH } from '@nself/db';
+import { isJsonObject, JoinError, PushError, SystemMessage, type Message } from '@nself/protocol';
+import { mayAccess } from './channel-access.js';
+import type { JoinedChannel } from './channel-session.js';
+import type { ClientSocket } from './client-socket.js';
+import type { ServerContext } from './context.js';
+
+/**
+ * Stores and fans out a broadcast push (`{type, event, payload}`; for V2 binary frames the payload
+ * may be bytes). With `ack` the reply comes once the message is stored. Sends to a private channel
+ * by a non-member are dropped without a reply, as Supabase does.
+ */
+export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
+  if (!socket.messages.take()) return channel.shutdown(SystemMessage.tooManyMessages);
+  const body = isJsonObject(message.payload) ? message.payload : {};
+  const event = body['event'];
+  const payload = body['payload'] ?? {};
+  const ack = channel.options.ack;
+  if (typeof event !== 'string' || event.length === 0 || [...event].length > MAX_EVENT_LENGTH) {
+    if (ack) socket.reply(message, 'error', { reason: `broadcast event must be a string of 1 to ${MAX_EVENT_LENGTH} characters` });
+    return;
+  }
+  const binary = payload instanceof Uint8Array ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) : null;
+  const size = binary ? binary.length : Buffer.byteLength(JSON.stringify(payload));
+  if (size > ctx.config.limits.maxPayloadBytes) {
+    if (ack) socket.reply(message, 'error', PushError.payloadSizeExceeded);
+    return;
+  }
+  if (!(await mayAccess(ctx, channel.channel, channel.identity))) {
+    ctx.logger.info({ channel: channel.channel.slug, userId: channel.identity.userId }, 'dropped a broadcast from a non-member of a private channel');
+    return;
+  }
+  try {
+    await ctx.broadcasts.send({
+      channelId: channel.channel.id, event, payload, binary, sender: channel.identity.userId,
+      ...(channel.options.self ? {} : { exclude: channel }),
+    });
+  } catch (error) {
+    ctx.logger.error({ err: error, channel: channel.channel.slug }, 'storing a broadcast failed');
+    if (ack) socket.reply(message, 'error', { reason: JoinError.unableToConnect });
+    return;
+  }
+  if (ack) socket.reply(message, 'ok', {});
+}

@@ -1,0 +1,148 @@
+// One client WebSocket: decoding frames, sending with a bounded buffer, heartbeat timeout, rate windows, cleanup.
+import type { WebSocket } from 'ws';
+import {
+  ChannelEvent, CloseCode, decodeBroadcastPush, decodeText, encodeBroadcast, encodeText, FeatureEvent, MalformedMessageError,
+  type Message, type ProtocolVersion,
+} from '@nself/protocol';
+import type { Message as StoredMessage } from '@nself/db';
+import type { Identity } from './auth.js';
+import type { JoinedChannel } from './channel-session.js';
+import type { ServerContext } from './context.js';
+import { RateWindow } from './rate-window.js';
+
+/** Who connected, as established at the upgrade. */
+export interface SocketInfo {
+  readonly id: string;
+  readonly version: ProtocolVersion;
+  readonly identity: Identity;
+  readonly token: string | undefined;
+  readonly remoteAddress: string | null;
+  readonly userAgent: string | null;
+}
+
+/** A decoded binary broadcast push rides on the message with its raw payload. */
+export type Dispatch = (socket: ClientSocket, message: Message) => Promise<void>;
+
+/** A connected client and the channels it joined. */
+export class ClientSocket {
+  readonly channels = new Map<string, JoinedChannel>();
+  readonly joins: RateWindow;
+  readonly messages: RateWindow;
+  private lastReceivedAt = Date.now();
+  private readonly idleTimer: NodeJS.Timeout;
+  private readonly queues = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly info: SocketInfo,
+    private readonly ctx: ServerContext,
+    private readonly dispatch: Dispatch,
+    private readonly onClosed: (socket: ClientSocket) => void,
+  ) {
+    this.joins = new RateWindow(ctx.config.limits.maxJoinsPerSecond);
+    this.messages = new RateWindow(ctx.config.limits.maxMessagesPerSecond);
+    const idle = ctx.config.limits.idleTimeoutMs;
+    this.idleTimer = setInterval(() => {
+      if (Date.now() - this.lastReceivedAt > idle) this.close(CloseCode.idleTimeout, 'heartbeat timeout');
+    }, Math.max(50, Math.floor(idle / 4)));
+    this.idleTimer.unref();
+    ws.on('message', (data, isBinary) => this.receive(data as Buffer | Buffer[] | ArrayBuffer, isBinary));
+    ws.on('close', () => this.cleanup());
+    ws.on('error', (error) => ctx.logger.debug({ err: error, connectionId: info.id }, 'socket error'));
+  }
+
+  get id(): string {
+    return this.info.id;
+  }
+
+  /** Sends a message as a text frame of the socket's protocol version. */
+  send(message: Message): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (!this.hasRoom()) return;
+    this.ws.send(encodeText(message, this.info.version));
+  }
+
+  /** Replies to a client push with `phx_reply`, echoing its refs. */
+  reply(request: Message, status: 'ok' | 'error', response: unknown): void {
+    this.send({ joinRef: request.joinRef, ref: request.ref, topic: request.topic, event: ChannelEvent.reply, payload: { status, response } });
+  }
+
+  /**
+   * Sends a stored broadcast with `meta` {id, offset} (and `replayed` for a resume): JSON as text,
+   * bytes as a kind-4 binary frame (V2 only; V1 clients cannot receive bytes).
+   */
+  sendBroadcast(topic: string, message: StoredMessage, options: { replayed?: boolean; joinRef?: string | null } = {}): void {
+    const meta = { id: message.id, offset: message.offset, ...(options.replayed ? { replayed: true } : {}) };
+    if (message.payloadBinary) {
+      if (this.info.version !== '2.0.0' || this.closed || !this.hasRoom()) return;
+      this.ws.send(encodeBroadcast({ topic, event: message.event, payload: new Uint8Array(message.payloadBinary), meta }));
+    } else {
+      const payload = { type: 'broadcast', event: message.event, payload: message.payload, meta };
+      this.send({ joinRef: options.joinRef ?? null, ref: null, topic, event: FeatureEvent.broadcast, payload });
+    }
+    this.ctx.metrics.messagesOut.inc({ kind: 'broadcast' });
+  }
+
+  /** Closes the socket with a code; cleanup runs when the close completes. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.ws.close(code, reason);
+    const force = setTimeout(() => this.ws.terminate(), 2_000);
+    force.unref();
+  }
+
+  /** Runs `task` after earlier tasks of the same topic, so one channel's messages are handled in order. */
+  serialize(topic: string, task: () => Promise<void>): Promise<void> {
+    const previous = this.queues.get(topic) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    const settled = next.catch(() => undefined);
+    this.queues.set(topic, settled);
+    void settled.then(() => { if (this.queues.get(topic) === settled) this.queues.delete(topic); });
+    return next;
+  }
+
+  private hasRoom(): boolean {
+    if (this.ws.bufferedAmount <= this.ctx.config.limits.maxSendBufferBytes) return true;
+    this.ctx.logger.warn({ connectionId: this.id, buffered: this.ws.bufferedAmount }, 'closing a slow reader');
+    this.close(CloseCode.slowConsumer, 'slow consumer');
+    return false;
+  }
+
+  private receive(data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): void {
+    this.lastReceivedAt = Date.now();
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    let message: Message;
+    try {
+      message = isBinary ? this.decodeBinary(bytes) : decodeText(bytes.toString('utf8'), this.info.version);
+    } catch (error) {
+      const reason = error instanceof MalformedMessageError ? error.message : String(error);
+      this.ctx.logger.warn({ connectionId: this.id, reason }, 'dropping a malformed message');
+      return;
+    }
+    this.ctx.metrics.messagesIn.inc({ kind: message.event });
+    this.dispatch(this, message).catch((error: unknown) => {
+      this.ctx.logger.error({ err: error, connectionId: this.id, topic: message.topic, event: message.event }, 'handling a message failed');
+    });
+  }
+
+  private decodeBinary(bytes: Buffer): Message {
+    if (this.info.version !== '2.0.0') throw new MalformedMessageError('binary frames need vsn 2.0.0');
+    const push = decodeBroadcastPush(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return {
+      joinRef: push.joinRef || null,
+      ref: push.ref || null,
+      topic: push.topic,
+      event: FeatureEvent.broadcast,
+      payload: { type: 'broadcast', event: push.event, payload: push.payload, ...(Object.keys(push.meta).length ? { meta: push.meta } : {}) },
+    };
+  }
+
+  private cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.idleTimer);
+    for (const channel of [...this.channels.values()]) channel.dispose({ endPresence: false });
+    this.onClosed(this);
+  }
+}

@@ -1,0 +1,121 @@
+// Server configuration from the environment, with defaults that are safe and errors that name the variable.
+import path from 'node:path';
+import { defaultStateDir, UserError } from '@nself/db';
+
+/** Everything the server needs to run; `loadConfig` builds it from the environment. */
+export interface ServerConfig {
+  /** Port to listen on; 0 picks a free one. @default 3100 */
+  readonly port: number;
+  /** Address to bind. @default "0.0.0.0" */
+  readonly host: string;
+  /** PostgreSQL connection string; undefined means the embedded PostgreSQL. */
+  readonly databaseUrl: string | undefined;
+  /** HS256 secret for client JWTs; undefined means development mode (anonymous allowed). */
+  readonly jwtSecret: string | undefined;
+  /** Where structured logs are appended, besides stdout. */
+  readonly logFile: string;
+  readonly logLevel: string;
+  /** Whether logs also go to stdout. @default true */
+  readonly logToStdout: boolean;
+  readonly limits: Limits;
+  /** How often live connections refresh their last-seen time, in ms. @default 15000 */
+  readonly touchIntervalMs: number;
+  /** A connection silent in the database for longer than this is stale and its presence swept, in seconds. @default 90 */
+  readonly staleAfterSeconds: number;
+  /** How often the sweeper runs, in ms. @default 30000 */
+  readonly sweepIntervalMs: number;
+}
+
+/** Limits per connection and per message; each has a safe default and an environment variable. */
+export interface Limits {
+  /** Largest WebSocket frame accepted, in bytes (larger closes with 1009). @default 1048576 */
+  readonly maxFrameBytes: number;
+  /** Largest broadcast or presence payload, in bytes. @default 262144 */
+  readonly maxPayloadBytes: number;
+  /** Channels one connection may join. @default 100 */
+  readonly maxChannelsPerConnection: number;
+  /** Joins per second one connection may make. @default 100 */
+  readonly maxJoinsPerSecond: number;
+  /** Messages per second one connection may send. @default 100 */
+  readonly maxMessagesPerSecond: number;
+  /** Bytes queued for a socket before it is closed as a slow reader. @default 4194304 */
+  readonly maxSendBufferBytes: number;
+  /** A socket that sends nothing (not even a heartbeat) for this long is closed, in ms. @default 60000 */
+  readonly idleTimeoutMs: number;
+}
+
+interface Variable<T> {
+  readonly name: string;
+  readonly fallback: T;
+}
+
+/** Reads the configuration from `env`; throws a UserError naming the variable that is wrong. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const jwtSecret = readSecret(env);
+  if (!jwtSecret && env.NODE_ENV === 'production') {
+    throw new UserError(
+      'NODE_ENV=production needs a JWT secret: set REALTIME_JWT_SECRET (or HASURA_GRAPHQL_JWT_SECRET) so clients must authenticate',
+    );
+  }
+  return {
+    port: integer(env, { name: 'REALTIME_PORT', fallback: 3100 }, 0, 65535),
+    host: env.REALTIME_HOST?.trim() || '0.0.0.0',
+    databaseUrl: env.DATABASE_URL?.trim() || undefined,
+    jwtSecret,
+    logFile: path.resolve(env.REALTIME_LOG_FILE?.trim() || path.join(defaultStateDir(), 'logs', 'realtime.log')),
+    logLevel: logLevel(env),
+    logToStdout: true,
+    touchIntervalMs: integer(env, { name: 'REALTIME_TOUCH_INTERVAL_MS', fallback: 15_000 }, 100, 3_600_000),
+    staleAfterSeconds: integer(env, { name: 'REALTIME_STALE_AFTER_SECONDS', fallback: 90 }, 1, 86_400),
+    sweepIntervalMs: integer(env, { name: 'REALTIME_SWEEP_INTERVAL_MS', fallback: 30_000 }, 100, 3_600_000),
+    limits: {
+      maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
+      maxPayloadBytes: integer(env, { name: 'REALTIME_MAX_PAYLOAD_BYTES', fallback: 262_144 }, 16, 100_000_000),
+      maxChannelsPerConnection: integer(env, { name: 'REALTIME_MAX_CHANNELS_PER_CONNECTION', fallback: 100 }, 1, 100_000),
+      maxJoinsPerSecond: integer(env, { name: 'REALTIME_MAX_JOINS_PER_SECOND', fallback: 100 }, 1, 1_000_000),
+      maxMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
+      maxSendBufferBytes: integer(env, { name: 'REALTIME_MAX_SEND_BUFFER_BYTES', fallback: 4_194_304 }, 1024, 1_000_000_000),
+      idleTimeoutMs: integer(env, { name: 'REALTIME_IDLE_TIMEOUT_MS', fallback: 60_000 }, 100, 3_600_000),
+    },
+  };
+}
+
+/** The HS256 secret from REALTIME_JWT_SECRET, or the `key` of Hasura's JSON HASURA_GRAPHQL_JWT_SECRET. */
+function readSecret(env: NodeJS.ProcessEnv): string | undefined {
+  const plain = env.REALTIME_JWT_SECRET?.trim();
+  if (plain) return plain;
+  const hasura = env.HASURA_GRAPHQL_JWT_SECRET?.trim();
+  if (!hasura) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(hasura);
+  } catch {
+    throw new UserError('HASURA_GRAPHQL_JWT_SECRET is not JSON; expected {"type":"HS256","key":"<secret>"}');
+  }
+  const { type, key } = (parsed ?? {}) as { type?: unknown; key?: unknown };
+  if (type !== undefined && type !== 'HS256') {
+    throw new UserError(`HASURA_GRAPHQL_JWT_SECRET has type "${String(type)}"; only HS256 is supported`);
+  }
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new UserError('HASURA_GRAPHQL_JWT_SECRET has no "key"; expected {"type":"HS256","key":"<secret>"}');
+  }
+  return key;
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+function logLevel(env: NodeJS.ProcessEnv): string {
+  const level = env.REALTIME_LOG_LEVEL?.trim() || 'info';
+  if (!LOG_LEVELS.includes(level)) throw new UserError(`REALTIME_LOG_LEVEL "${level}" is not valid; expected one of: ${LOG_LEVELS.join(', ')}`);
+  return level;
+}
+
+function integer(env: NodeJS.ProcessEnv, variable: Variable<number>, min: number, max: number): number {
+  const raw = env[variable.name]?.trim();
+  if (!raw) return variable.fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new UserError(`${variable.name} "${raw}" is not valid; expected a whole number from ${min} to ${max}`);
+  }
+  return value;
+}

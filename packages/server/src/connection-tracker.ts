@@ -1,0 +1,89 @@
+// Keeps realtime.connections current for this process: last-seen in batches, disconnects in batches,
+// and a sweeper that marks stale connections and ends presence held by dead ones.
+import { cleanupStaleConnections } from '@nself/db';
+import type { ClientSocket } from './client-socket.js';
+import type { ServerContext } from './context.js';
+import { recordDisconnections, touchConnections } from './connection-store.js';
+import { endSessions, sweepSessions } from './presence-store.js';
+
+/** The live sockets of this process and their bookkeeping in the database. */
+export class ConnectionTracker {
+  readonly sockets = new Set<ClientSocket>();
+  private readonly closing = new Set<string>();
+  private flushing: Promise<void> | undefined;
+  private readonly touchTimer: NodeJS.Timeout;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(private readonly ctx: ServerContext) {
+    this.touchTimer = setInterval(() => void this.touch(), ctx.config.touchIntervalMs);
+    this.touchTimer.unref();
+    this.sweepTimer = setInterval(() => void this.sweep(), ctx.config.sweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  add(socket: ClientSocket): void {
+    this.sockets.add(socket);
+    this.ctx.metrics.connections.set(this.sockets.size);
+  }
+
+  /** Records a closed socket: its presence ends and its row is marked disconnected (batched). */
+  closed(socket: ClientSocket): void {
+    this.sockets.delete(socket);
+    this.ctx.metrics.connections.set(this.sockets.size);
+    this.forget(socket.id);
+  }
+
+  /** Records a connection that is gone, whether or not its socket was ever opened. */
+  forget(connectionId: string): void {
+    this.closing.add(connectionId);
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+  }
+
+  /** Waits until every recorded disconnect is written. */
+  async settle(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  /** Stops the timers. */
+  stop(): void {
+    clearInterval(this.touchTimer);
+    clearInterval(this.sweepTimer);
+  }
+
+  /** Ends presence and records disconnection for `ids` now (used at shutdown). */
+  async disconnectAll(ids: readonly string[]): Promise<void> {
+    await endSessions(this.ctx.pool, ids);
+    await recordDisconnections(this.ctx.pool, ids);
+  }
+
+  private async flush(): Promise<void> {
+    const ids = [...this.closing];
+    this.closing.clear();
+    try {
+      await this.disconnectAll(ids);
+    } catch (error) {
+      this.ctx.logger.error({ err: error, connections: ids.length }, 'recording disconnections failed; the sweeper will catch up');
+    } finally {
+      this.flushing = undefined;
+      if (this.closing.size > 0) this.flushing = this.flush();
+    }
+  }
+
+  private async touch(): Promise<void> {
+    try {
+      await touchConnections(this.ctx.pool, [...this.sockets].map((socket) => socket.id));
+    } catch (error) {
+      this.ctx.logger.warn({ err: error }, 'refreshing connection last-seen failed');
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      await cleanupStaleConnections(this.ctx.pool, this.ctx.config.staleAfterSeconds);
+      const swept = await sweepSessions(this.ctx.pool, this.ctx.config.staleAfterSeconds);
+      if (swept > 0) this.ctx.logger.info({ users: swept }, 'presence of stale connections turned offline');
+    } catch (error) {
+      this.ctx.logger.warn({ err: error }, 'sweeping stale connections failed');
+    }
+  }
+}

@@ -1,0 +1,25 @@
+// What every part of a running server shares: configuration, database, logger, metrics, auth and the feeds.
+import type { Pool } from '@nself/db';
+import type { Authenticator } from './auth.js';
+import type { BroadcastFeed } from './broadcast-feed.js';
+import type { ServerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { PostgresChangesExtension } from './postgres-changes.js';
+import type { PresenceFeed } from './presence-feed.js';
+
+export interface ServerContext {
+  readonly config: ServerConfig;
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly auth: Authenticator;
+  readonly broadcasts: BroadcastFeed;
+  readonly presence: PresenceFeed;
+  /** Identifies this process in realtime.connections and realtime.presence_sessions. */
+  readonly serverId: string;
+  /** Delivers table changes; undefined until change capture is wired in, and joins with bindings are refused. */
+  readonly postgresChanges: PostgresChangesExtension | undefined;
+  /** Set once shutdown begins: new joins are refused. */
+  shuttingDown: boolean;
+}

@@ -1,0 +1,92 @@
+// HTTP routes: health, ping, readiness, metrics and REST broadcast, also under the /realtime/v1 prefix, with CORS.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerContext } from './context.js';
+import { batchBroadcast, singleBroadcast, type RestAnswer } from './rest-broadcast.js';
+
+const PREFIX = '/realtime/v1';
+const MAX_BODY_BYTES_SLACK = 64 * 1024;
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, OPTIONS',
+  'access-control-allow-headers': 'authorization, apikey, x-api-key, content-type, x-client-info',
+  'access-control-max-age': '86400',
+};
+
+/** Builds the request handler of the HTTP server. `ready()` tells whether the database answers. */
+export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) {
+  return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const path = url.pathname.startsWith(PREFIX) ? url.pathname.slice(PREFIX.length) || '/' : url.pathname;
+    const method = request.method ?? 'GET';
+    try {
+      if (method === 'OPTIONS') return send(response, { status: 204 });
+      if (method === 'GET' && path === '/healthcheck') return sendText(response, 200, 'ok');
+      if (method === 'GET' && path === '/api/ping') return send(response, { status: 200, body: { message: 'Success' } });
+      if (method === 'GET' && path === '/ready') {
+        return (await ready())
+          ? send(response, { status: 200, body: { status: 'ready' } })
+          : send(response, { status: 503, body: { status: 'unavailable', error: 'the database is unreachable' } });
+      }
+      if (method === 'GET' && path === '/metrics') {
+        response.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
+        response.end(await ctx.metrics.registry.metrics());
+        return;
+      }
+      if (method === 'POST' && path === '/api/broadcast') {
+        const body = await readBody(request, ctx.config.limits.maxPayloadBytes * 10 + MAX_BODY_BYTES_SLACK);
+        return send(response, body ? await batchBroadcast(ctx, request, body) : tooLarge());
+      }
+      const single = method === 'POST' ? path.match(/^\/api\/broadcast\/([^/]+)\/events\/([^/]+)$/) : null;
+      if (single) {
+        const body = await readBody(request, ctx.config.limits.maxPayloadBytes + MAX_BODY_BYTES_SLACK);
+        const [topic, event] = [decode(single[1]), decode(single[2])];
+        if (topic === undefined || event === undefined) return send(response, { status: 400, body: { error: 'topic and event must be URL-encoded' } });
+        return send(response, body ? await singleBroadcast(ctx, request, body, topic, event, url.searchParams) : tooLarge());
+      }
+      return send(response, { status: 404, body: { error: `no route for ${method} ${url.pathname}` } });
+    } catch (error) {
+      ctx.logger.error({ err: error, path }, 'HTTP request failed');
+      if (!response.headersSent) send(response, { status: 500, body: { error: 'internal error' } });
+    }
+  };
+}
+
+function send(response: ServerResponse, answer: RestAnswer): void {
+  const headers: Record<string, string> = { ...CORS };
+  if (answer.body !== undefined) headers['content-type'] = 'application/json';
+  response.writeHead(answer.status, headers);
+  response.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+}
+
+function sendText(response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, { ...CORS, 'content-type': 'text/plain' });
+  response.end(text);
+}
+
+function tooLarge(): RestAnswer {
+  return { status: 413, body: { error: 'request body is too large' } };
+}
+
+function decode(segment: string | undefined): string | undefined {
+  try {
+    return segment === undefined ? undefined : decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a request body up to `limit` bytes; undefined when it is larger. */
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) over = true;
+      else chunks.push(chunk);
+    });
+    request.on('end', () => resolve(over ? undefined : Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}

@@ -1,0 +1,140 @@
+// phx_join and phx_leave: the checks of PROTOCOL.md §4.3 in order, the reply, then delivery starts.
+import { randomUUID } from 'node:crypto';
+import { replayMessages, type Message as StoredMessage } from '@nself/db';
+import { ChannelEvent, CloseCode, JoinError, subTopicOf, type Message } from '@nself/protocol';
+import { assertNotExpired, TokenError, type Identity } from './auth.js';
+import { resolveChannel } from './channel-access.js';
+import { JoinedChannel } from './channel-session.js';
+import type { ClientSocket } from './client-socket.js';
+import type { ServerContext } from './context.js';
+import { JoinPayloadError, readJoinPayload, type JoinRequest } from './join-payload.js';
+import { BindingError } from './postgres-changes.js';
+
+const REPLAY_PAGE = 1000;
+
+/** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
+export async function handleJoin(ctx: ServerContext, socket: ClientSocket, message: Message): Promise<void> {
+  const refuse = (reason: string) => socket.reply(message, 'error', { reason });
+  const subTopic = subTopicOf(message.topic);
+  if (subTopic === undefined) return refuse(JoinError.unmatchedTopic);
+  if (subTopic.trim() === '') return refuse(JoinError.topicNameRequired);
+  if (ctx.shuttingDown) return refuse(JoinError.restarting);
+  if (!socket.joins.take()) {
+    refuse(JoinError.tooManyJoins);
+    socket.close(CloseCode.policyViolation, 'too many joins per second');
+    return;
+  }
+  socket.channels.get(message.topic)?.close();
+  if (socket.channels.size >= ctx.config.limits.maxChannelsPerConnection) return refuse(JoinError.tooManyChannels);
+
+  let request: JoinRequest;
+  try {
+    request = readJoinPayload(message.payload);
+  } catch (error) {
+    if (error instanceof JoinPayloadError || error instanceof BindingError) return refuse(error.message);
+    throw error;
+  }
+  let identity: Identity;
+  try {
+    identity = request.token === undefined ? socket.info.identity : await ctx.auth.verify(request.token);
+    assertNotExpired(identity);
+  } catch (error) {
+    if (error instanceof TokenError) return refuse(error.joinReason);
+    throw error;
+  }
+  if (request.bindings.length > 0 && !ctx.postgresChanges) return refuse(JoinError.postgresChangesUnavailable);
+
+  let lookup;
+  try {
+    lookup = await resolveChannel(ctx, subTopic, identity, request.private);
+  } catch (error) {
+    ctx.logger.error({ err: error, topic: message.topic }, 'join failed on the database');
+    return refuse(JoinError.unableToConnect);
+  }
+  if (lookup.kind === 'invalid') return refuse(JoinError.invalidTopic(subTopic));
+  if (lookup.kind === 'unauthorized') return refuse(JoinError.unauthorized(subTopic));
+  if (socket.channels.has(message.topic) || ctx.shuttingDown) return refuse(JoinError.unknown);
+
+  const channel = new JoinedChannel(ctx, socket, message.topic, subTopic, message.joinRef ?? message.ref, lookup.channel, {
+    self: request.self,
+    ack: request.ack,
+    presence: request.presenceEnabled || lookup.channel.type === 'presence',
+    private: request.private,
+    presenceKey: request.presenceKey || identity.userId || randomUUID(),
+  }, identity, request.token ?? socket.info.token);
+  socket.channels.set(message.topic, channel);
+  const resuming = request.resumeAfter !== undefined;
+  channel.start(resuming);
+
+  let replay: Replay | undefined;
+  if (resuming) {
+    try {
+      replay = await readReplay(ctx, lookup.channel.id, request.resumeAfter ?? 0);
+    } catch (error) {
+      ctx.logger.error({ err: error, topic: message.topic }, 'reading messages to resume failed');
+      channel.dispose({ endPresence: true });
+      return refuse(JoinError.replayFailed);
+    }
+  }
+  const postgresChanges = request.bindings.map(({ id, ...binding }) => ({ ...binding, id }));
+  socket.reply(message, 'ok', { postgres_changes: postgresChanges, ...(replay ? { resume: replay.summary } : {}) });
+  if (replay) {
+    if (!replay.summary.recovered) {
+      channel.push('system', {
+        extension: 'broadcast', status: 'error', channel: subTopic,
+        message: `ResumeUnavailable: messages after offset ${request.resumeAfter} are no longer retained; resuming from offset ${replay.summary.earliest_offset}`,
+      }, channel.joinRef);
+    }
+    channel.finishResume(replay.messages);
+  }
+  if (request.bindings.length > 0 && ctx.postgresChanges) await subscribeChanges(ctx, channel, request);
+}
+
+/** Handles a `phx_leave`: ok reply, then `phx_close`. */
+export function handleLeave(socket: ClientSocket, message: Message): void {
+  const channel = socket.channels.get(message.topic);
+  socket.reply(message, 'ok', {});
+  if (!channel) return;
+  channel.push(ChannelEvent.close, {}, channel.joinRef);
+  channel.dispose({ endPresence: true });
+}
+
+interface Replay {
+  readonly messages: StoredMessage[];
+  readonly summary: { recovered: boolean; offset: number; earliest_offset: number; latest_offset: number };
+}
+
+async function readReplay(ctx: ServerContext, channelId: string, after: number): Promise<Replay> {
+  const messages: StoredMessage[] = [];
+  for (;;) {
+    const page = await replayMessages(ctx.pool, channelId, { afterOffset: messages.at(-1)?.offset ?? after, limit: REPLAY_PAGE });
+    messages.push(...page);
+    if (page.length < REPLAY_PAGE) break;
+  }
+  const { rows } = await ctx.pool.query<{ earliest: string | null; latest: string }>(
+    `SELECT (SELECT min(channel_offset) FROM realtime.messages WHERE channel_id = $1) AS earliest,
+            (SELECT last_offset FROM realtime.channels WHERE id = $1) AS latest`,
+    [channelId],
+  );
+  const latest = Number(rows[0]?.latest ?? 0);
+  const earliest = rows[0]?.earliest === null || rows[0]?.earliest === undefined ? latest + 1 : Number(rows[0].earliest);
+  const recovered = after >= latest || (messages[0]?.offset ?? latest + 1) === after + 1 || after + 1 >= earliest;
+  return { messages, summary: { recovered, offset: after, earliest_offset: earliest, latest_offset: latest } };
+}
+
+async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, request: JoinRequest): Promise<void> {
+  try {
+    const subscription = await ctx.postgresChanges?.subscribe({
+      subTopic: channel.subTopic,
+      bindings: request.bindings,
+      identity: channel.identity,
+      push: (change) => channel.push('postgres_changes', change, null),
+      system: (status, text) => channel.system('postgres_changes', status, text),
+    });
+    if (channel.isDisposed) await subscription?.close();
+    else channel.postgresChanges = subscription;
+  } catch (error) {
+    ctx.logger.error({ err: error, topic: channel.topic }, 'postgres_changes subscription failed');
+    channel.system('postgres_changes', 'error', `Unable to subscribe to changes with given parameters: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

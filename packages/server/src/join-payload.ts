@@ -1,0 +1,55 @@
+// Reads a phx_join payload: the token to use, the channel options, the bindings and a resume offset.
+import { isJsonObject } from '@nself/protocol';
+import { parseBindings, type IdentifiedBinding } from './postgres-changes.js';
+
+/** A join payload read into what the server acts on. */
+export interface JoinRequest {
+  /** The channel token (`access_token`, or legacy `user_token`); undefined means the socket's token. */
+  readonly token: string | undefined;
+  readonly self: boolean;
+  readonly ack: boolean;
+  readonly presenceEnabled: boolean;
+  readonly presenceKey: string;
+  readonly private: boolean;
+  readonly bindings: IdentifiedBinding[];
+  /** Resume after this offset (protocol extension `config.broadcast.resume.offset`). */
+  readonly resumeAfter: number | undefined;
+}
+
+/** A join payload that cannot be accepted; the message is the error reply's reason. */
+export class JoinPayloadError extends Error {
+  override readonly name = 'JoinPayloadError';
+}
+
+/** Reads a join payload; booleans may also be "true"/"false" strings, as other SDKs send them. */
+export function readJoinPayload(payload: unknown): JoinRequest {
+  const body = isJsonObject(payload) ? payload : {};
+  const config = isJsonObject(body['config']) ? body['config'] : {};
+  const broadcast = isJsonObject(config['broadcast']) ? config['broadcast'] : {};
+  const presence = isJsonObject(config['presence']) ? config['presence'] : {};
+  const token = [body['access_token'], body['user_token']].find((value): value is string => typeof value === 'string' && value !== '');
+  const key = presence['key'];
+  return {
+    token: token && !token.startsWith('sb_') ? token : undefined,
+    self: flag(broadcast['self']),
+    ack: flag(broadcast['ack']),
+    presenceEnabled: flag(presence['enabled']),
+    presenceKey: typeof key === 'string' ? key : typeof key === 'number' ? String(key) : '',
+    private: flag(config['private']),
+    bindings: parseBindings(config['postgres_changes']),
+    resumeAfter: resumeOffset(broadcast['resume']),
+  };
+}
+
+function flag(value: unknown): boolean {
+  return value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
+}
+
+function resumeOffset(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const offset = isJsonObject(value) ? value['offset'] : undefined;
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new JoinPayloadError('InvalidResume: broadcast.resume.offset must be a whole number of 0 or more');
+  }
+  return offset;
+}

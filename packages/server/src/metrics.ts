@@ -1,0 +1,33 @@
+// Prometheus metrics of one server instance: connections, channels, messages, delivery latency, listener reconnects.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The metrics a server updates; each server has its own registry so several can run in one process. */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly connections: Gauge;
+  readonly channels: Gauge;
+  readonly messagesIn: Counter<'kind'>;
+  readonly messagesOut: Counter<'kind'>;
+  readonly deliveryLatency: Histogram;
+  readonly listenerReconnects: Counter;
+}
+
+/** Creates the metrics, registered in a fresh registry. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'realtime_process_' });
+  return {
+    registry,
+    connections: new Gauge({ name: 'realtime_connections', help: 'Open WebSocket connections', registers: [registry] }),
+    channels: new Gauge({ name: 'realtime_channels', help: 'Channels joined, over all connections', registers: [registry] }),
+    messagesIn: new Counter({ name: 'realtime_messages_in_total', help: 'Messages received from clients', labelNames: ['kind'], registers: [registry] }),
+    messagesOut: new Counter({ name: 'realtime_messages_out_total', help: 'Messages sent to clients', labelNames: ['kind'], registers: [registry] }),
+    deliveryLatency: new Histogram({
+      name: 'realtime_delivery_latency_seconds',
+      help: 'Time from a broadcast being stored to its delivery to subscribers',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    listenerReconnects: new Counter({ name: 'realtime_listener_reconnects_total', help: 'Reconnections of the database listener', registers: [registry] }),
+  };
+}

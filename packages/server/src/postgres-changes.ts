@@ -1,0 +1,65 @@
+// The seam for `postgres_changes` bindings: a join's bindings are handed to an extension that delivers table changes.
+import { bindingId, isJsonObject, type PostgresChangesBinding } from '@nself/protocol';
+import type { Identity } from './auth.js';
+
+/** A binding with the id echoed in the join reply and repeated in each event's `ids`. */
+export interface IdentifiedBinding extends PostgresChangesBinding {
+  readonly id: number;
+}
+
+/** What an extension gets for one joined channel. */
+export interface PostgresChangesRequest {
+  /** The channel name (topic without `realtime:`). */
+  readonly subTopic: string;
+  readonly bindings: readonly IdentifiedBinding[];
+  readonly identity: Identity;
+  /** Sends one change to the channel: `{ids, data}` as in PROTOCOL.md §7.3. */
+  push(change: { ids: number[]; data: unknown }): void;
+  /** Sends a `system` message of the postgres_changes extension (e.g. "Subscribed to PostgreSQL" once events flow). */
+  system(status: 'ok' | 'error', message: string): void;
+}
+
+/** A live subscription of one joined channel. */
+export interface PostgresChangesSubscription {
+  /** The client sent a new access token: changes from now on are filtered with its claims. */
+  updateIdentity(identity: Identity): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Delivers table changes for `postgres_changes` bindings; the server calls it after the join reply. */
+export interface PostgresChangesExtension {
+  subscribe(request: PostgresChangesRequest): Promise<PostgresChangesSubscription>;
+}
+
+/** A binding that cannot be accepted, with the reason for the join's error reply. */
+export class BindingError extends Error {
+  override readonly name = 'BindingError';
+}
+
+/**
+ * Reads `config.postgres_changes` of a join: each entry needs `event` and `schema` strings, and may
+ * have `table` and `filter` strings and a `select` array of column names.
+ */
+export function parseBindings(value: unknown): IdentifiedBinding[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new BindingError('postgres_changes must be a list of {event, schema, table, filter} bindings');
+  return value.map((entry, index) => {
+    if (!isJsonObject(entry)) throw new BindingError(`postgres_changes[${index}] must be an object like {"event":"*","schema":"public","table":"todos"}`);
+    const { event, schema, table, filter, select } = entry;
+    if (typeof event !== 'string') throw new BindingError(`postgres_changes[${index}].event must be one of *, INSERT, UPDATE, DELETE`);
+    if (typeof schema !== 'string') throw new BindingError(`postgres_changes[${index}].schema must be a schema name`);
+    for (const [name, field] of [['table', table], ['filter', filter]] as const) {
+      if (field !== undefined && field !== null && typeof field !== 'string') throw new BindingError(`postgres_changes[${index}].${name} must be a string`);
+    }
+    if (select !== undefined && (!Array.isArray(select) || !select.every((column) => typeof column === 'string'))) {
+      throw new BindingError(`postgres_changes[${index}].select must be a list of column names`);
+    }
+    const binding: PostgresChangesBinding = {
+      ...(entry as object), event, schema,
+      ...(typeof table === 'string' ? { table } : {}),
+      ...(typeof filter === 'string' ? { filter } : {}),
+      ...(select ? { select: select as string[] } : {}),
+    };
+    return { ...binding, id: bindingId(binding) };
+  });
+}

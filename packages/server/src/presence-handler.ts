@@ -1,0 +1,35 @@
+// Client presence pushes: track (status online, away or offline; online by default) and untrack.
+import { isJsonObject, PushError, SystemMessage, type Message } from '@nself/protocol';
+import { PRESENCE_STATUSES } from '@nself/db';
+import { mayAccess } from './channel-access.js';
+import type { JoinedChannel } from './channel-session.js';
+import type { ClientSocket } from './client-socket.js';
+import type { ServerContext } from './context.js';
+import { endSessions, trackSession } from './presence-store.js';
+
+/**
+ * Tracks or untracks this connection's presence in the channel. The tracked payload becomes the
+ * presence metadata; its `status`, when one of online, away or offline, becomes the stored status.
+ */
+export async function handlePresence(ctx: ServerContext, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
+  if (!socket.messages.take()) return channel.shutdown(SystemMessage.tooManyMessages);
+  const body = isJsonObject(message.payload) ? message.payload : {};
+  const event = typeof body['event'] === 'string' ? body['event'].toLowerCase() : '';
+  if (event === 'untrack') {
+    if (channel.tracked) await endSessions(ctx.pool, [socket.id], channel.channel.id);
+    channel.tracked = false;
+    return socket.reply(message, 'ok', {});
+  }
+  if (event !== 'track') return socket.reply(message, 'error', { reason: `presence event must be "track" or "untrack"` });
+  const payload = body['payload'] ?? {};
+  if (!isJsonObject(payload)) return socket.reply(message, 'error', { reason: PushError.presencePayloadNotMap });
+  if (Buffer.byteLength(JSON.stringify(payload)) > ctx.config.limits.maxPayloadBytes) return channel.shutdown(SystemMessage.trackSizeExceeded);
+  if (!(await mayAccess(ctx, channel.channel, channel.identity))) return socket.reply(message, 'error', {});
+  const requested = payload['status'];
+  const status = typeof requested === 'string' && (PRESENCE_STATUSES as readonly string[]).includes(requested) ? requested : 'online';
+  await trackSession(ctx.pool, {
+    connectionId: socket.id, channelId: channel.channel.id, userId: channel.options.presenceKey, status, metadata: payload, serverId: ctx.serverId,
+  });
+  channel.tracked = true;
+  socket.reply(message, 'ok', {});
+}

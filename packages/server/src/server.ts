@@ -1,0 +1,157 @@
+// Starts and stops a realtime server: database, migrations, listener, feeds, HTTP routes and WebSocket gateway.
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { migrate, openPool, resolveDatabaseUrl, type Pool } from '@nself/db';
+import { CloseCode } from '@nself/protocol';
+import { Authenticator } from './auth.js';
+import { BroadcastFeed, type BroadcastNotification } from './broadcast-feed.js';
+import { loadConfig, type Limits, type ServerConfig } from './config.js';
+import { ConnectionTracker } from './connection-tracker.js';
+import type { ServerContext } from './context.js';
+import { createRoutes } from './http-routes.js';
+import { BROADCAST_CHANNEL, DatabaseListener, PRESENCE_CHANNEL } from './listener.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import type { PostgresChangesExtension } from './postgres-changes.js';
+import { PresenceFeed, type PresenceNotification } from './presence-feed.js';
+import { WebSocketGateway } from './websocket-gateway.js';
+
+/** Options of `startServer`: the environment's configuration, with any field overridden. */
+export interface StartOptions extends Partial<Omit<ServerConfig, 'limits'>> {
+  readonly limits?: Partial<Limits>;
+  /** Environment to read the configuration from. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Builds the extension that delivers `postgres_changes`; without it joins with bindings are refused. */
+  readonly postgresChanges?: (deps: { pool: Pool; logger: Logger; databaseUrl: string }) => PostgresChangesExtension;
+}
+
+/** A running server. */
+export interface RunningServer {
+  readonly port: number;
+  /** `http://host:port` of the server (WebSocket clients use `ws://host:port/realtime/v1`). */
+  readonly url: string;
+  readonly config: ServerConfig;
+  readonly serverId: string;
+  readonly logger: Logger;
+  /** The database listener, e.g. to find its backend pid. */
+  readonly listener: DatabaseListener;
+  /** Closes every socket with 1001, marks connections and presence offline, and releases the database. */
+  close(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 2_000;
+const READY_TIMEOUT_MS = 2_000;
+
+/** Starts a server: applies migrations, starts listening on the database, then opens the port. */
+export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
+  const config = configure(options);
+  const logger = createLogger({ file: config.logFile, level: config.logLevel, stdout: config.logToStdout });
+  const databaseUrl = await resolveDatabaseUrl({ DATABASE_URL: config.databaseUrl ?? '' });
+  const pool = await openPool(databaseUrl, { max: 20 });
+  try {
+    await migrate(pool);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  const metrics = createMetrics();
+  const serverId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const ctx: ServerContext = {
+    config, pool, logger, metrics, serverId,
+    auth: new Authenticator(config.jwtSecret),
+    broadcasts: new BroadcastFeed(pool, logger, metrics),
+    presence: new PresenceFeed(pool, logger),
+    postgresChanges: options.postgresChanges?.({ pool, logger, databaseUrl }),
+    shuttingDown: false,
+  };
+  const listener = new DatabaseListener(databaseUrl, {
+    onNotification: (channel, payload) => {
+      if (channel === BROADCAST_CHANNEL) ctx.broadcasts.notify(payload as BroadcastNotification);
+      else if (channel === PRESENCE_CHANNEL) ctx.presence.notify(payload as PresenceNotification);
+    },
+    onReconnected: () => {
+      metrics.listenerReconnects.inc();
+      ctx.broadcasts.catchUp();
+      ctx.presence.resync();
+    },
+  }, logger);
+  try {
+    await listener.start();
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  const tracker = new ConnectionTracker(ctx);
+  const gateway = new WebSocketGateway(ctx, tracker);
+  const http = createServer(createRoutes(ctx, () => isDatabaseReachable(pool)));
+  http.on('upgrade', (request, socket, head) => {
+    gateway.handleUpgrade(request, socket, head).catch((error: unknown) => {
+      logger.error({ err: error }, 'WebSocket upgrade failed');
+      socket.destroy();
+    });
+  });
+  const port = await listen(http, config.port, config.host);
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  if (ctx.auth.developmentMode) {
+    logger.warn('DEVELOPMENT MODE: no REALTIME_JWT_SECRET or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.');
+  }
+  logger.info({ port, serverId, websocket: `ws://${shownHost}:${port}/realtime/v1/websocket` }, 'realtime server listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      ctx.shuttingDown = true;
+      tracker.stop();
+      const sockets = [...tracker.sockets];
+      for (const socket of sockets) for (const channel of [...socket.channels.values()]) channel.dispose({ endPresence: false });
+      await tracker.disconnectAll(sockets.map((socket) => socket.id)).catch((error: unknown) => logger.error({ err: error }, 'marking connections offline failed'));
+      const allClosed = Promise.all(sockets.map((socket) => new Promise<void>((resolve) => {
+        if (!tracker.sockets.has(socket)) return resolve();
+        const check = setInterval(() => { if (!tracker.sockets.has(socket)) { clearInterval(check); resolve(); } }, 20);
+      })));
+      for (const socket of sockets) socket.close(CloseCode.goingAway, 'server shutting down');
+      await Promise.race([allClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
+      await tracker.settle();
+      gateway.wss.close();
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+      await listener.stop();
+      await pool.end();
+      logger.info({ serverId }, 'realtime server stopped');
+    })();
+    return closing;
+  };
+  return { port, url: `http://${shownHost}:${port}`, config, serverId, logger, listener, close };
+}
+
+function configure(options: StartOptions): ServerConfig {
+  const base = loadConfig(options.env ?? process.env);
+  const { limits, env: _env, postgresChanges: _changes, ...overrides } = options;
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([key, value]) => value !== undefined || key === 'jwtSecret' || key === 'databaseUrl'));
+  return { ...base, ...defined, limits: { ...base.limits, ...limits } } as ServerConfig;
+}
+
+function listen(http: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => {
+      http.off('error', reject);
+      const address = http.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+async function isDatabaseReachable(pool: Pool): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS); });
+  const probe = pool.query('SELECT 1').then(() => true, () => false);
+  try {
+    return await Promise.race([probe, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,21 @@
+// `access_token` pushes: a refreshed token replaces the channel's identity, or closes the channel when it is not valid.
+import { isJsonObject, SystemMessage, type Message } from '@nself/protocol';
+import { TokenError } from './auth.js';
+import { mayAccess } from './channel-access.js';
+import type { JoinedChannel } from './channel-session.js';
+import type { ServerContext } from './context.js';
+
+/** Handles an `access_token` push (no reply, as the client expects none). */
+export async function handleAccessToken(ctx: ServerContext, channel: JoinedChannel, message: Message): Promise<void> {
+  const token = isJsonObject(message.payload) ? message.payload['access_token'] : undefined;
+  if (typeof token !== 'string' || token === '' || token.startsWith('sb_') || token === channel.token) return;
+  let identity;
+  try {
+    identity = await ctx.auth.verify(token);
+  } catch (error) {
+    if (error instanceof TokenError) return channel.shutdown(error.systemMessage);
+    throw error;
+  }
+  if (!(await mayAccess(ctx, channel.channel, identity))) return channel.shutdown(SystemMessage.permissionRevoked(channel.subTopic));
+  await channel.setIdentity(identity, token);
+}

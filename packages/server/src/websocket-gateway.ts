@@ -1,0 +1,87 @@
+// The WebSocket upgrade: endpoint paths, `vsn`, the connect-time token, the connection row, then a ClientSocket.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { ConnectError, PROTOCOL_VERSIONS, type ProtocolVersion } from '@nself/protocol';
+import { TokenError } from './auth.js';
+import { createRouter } from './channel-router.js';
+import { ClientSocket } from './client-socket.js';
+import type { ConnectionTracker } from './connection-tracker.js';
+import { recordConnection } from './connection-store.js';
+import type { ServerContext } from './context.js';
+
+/** Paths that upgrade to the Supabase protocol; `/websocket` and `/` serve clients given just `ws://host:port`. */
+export const WEBSOCKET_PATHS = ['/realtime/v1/websocket', '/socket/websocket', '/websocket', '/'];
+
+/** Accepts upgrades and turns each into a ClientSocket. */
+export class WebSocketGateway {
+  readonly wss: WebSocketServer;
+  private readonly dispatch;
+
+  constructor(private readonly ctx: ServerContext, private readonly tracker: ConnectionTracker) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: ctx.config.limits.maxFrameBytes,
+      perMessageDeflate: false,
+      handleProtocols: () => false,
+    });
+    this.dispatch = createRouter(ctx);
+  }
+
+  /** Handles the HTTP server's `upgrade` event. */
+  async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined);
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (!WEBSOCKET_PATHS.includes(url.pathname.replace(/\/+$/, '') || '/')) {
+      return refuse(socket, 404, `no WebSocket endpoint at ${url.pathname}; use /realtime/v1/websocket`);
+    }
+    const vsn = url.searchParams.get('vsn') ?? '1.0.0';
+    if (!(PROTOCOL_VERSIONS as readonly string[]).includes(vsn)) {
+      return refuse(socket, 400, `unsupported vsn "${vsn}"; expected one of: ${PROTOCOL_VERSIONS.join(', ')}`);
+    }
+    if (this.ctx.shuttingDown) return refuse(socket, 503, 'Realtime is restarting, please standby');
+    const header = request.headers['x-api-key'];
+    const token = (Array.isArray(header) ? header[0] : header) || url.searchParams.get('apikey') || undefined;
+    let identity;
+    try {
+      identity = await this.ctx.auth.verify(token?.startsWith('sb_') && this.ctx.auth.developmentMode ? undefined : token);
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error;
+      return refuse(socket, error.connectError.status, error.connectError.error);
+    }
+    const info = {
+      id: randomUUID(),
+      version: vsn as ProtocolVersion,
+      identity,
+      token,
+      remoteAddress: request.socket.remoteAddress ?? null,
+      userAgent: firstHeader(request.headers['user-agent']),
+    };
+    try {
+      await recordConnection(this.ctx.pool, { connectionId: info.id, userId: identity.userId, serverId: this.ctx.serverId, remoteAddress: info.remoteAddress, userAgent: info.userAgent });
+    } catch (error) {
+      this.ctx.logger.error({ err: error }, 'could not record a connection');
+      return refuse(socket, ConnectError.internal.status, ConnectError.internal.error);
+    }
+    if (socket.destroyed) {
+      this.tracker.forget(info.id);
+      return;
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => {
+      const client = new ClientSocket(ws, info, this.ctx, this.dispatch, (closed) => this.tracker.closed(closed));
+      this.tracker.add(client);
+      this.ctx.logger.debug({ connectionId: info.id, userId: identity.userId, vsn }, 'client connected');
+    });
+  }
+}
+
+function refuse(socket: Duplex, status: number, error: string): void {
+  const body = JSON.stringify({ error });
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+function firstHeader(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
