@@ -60,7 +60,7 @@ async function suggestionFor(db: Queryable, name: TableName): Promise<string> {
 
 /** Up to three candidates within a small edit distance of `wanted`, closest first. */
 export function closestNames(wanted: string, candidates: readonly string[], normalise: (text: string) => string = (t) => t): string[] {
-  const limit = Math.max(2, Math.floor(wanted.length / 3));
+  const limit = Math.max(1, Math.min(3, Math.floor(wanted.length / 4)));
   return candidates
     .map((candidate) => ({ candidate, distance: editDistance(wanted, normalise(candidate)) }))
     .filter((entry) => entry.distance <= limit)
