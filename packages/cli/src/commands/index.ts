@@ -5,10 +5,12 @@ import { registerBroadcastCommands } from './broadcast.js';
 import { registerChannelCommands } from './channel.js';
 import { registerConnectionCommands } from './connections.js';
 import { registerPresenceCommands } from './presence.js';
+import { registerServerCommands } from './server.js';
 import { registerSystemCommands } from './system.js';
 
 export function registerCommands(realtime: Command): void {
   registerSystemCommands(realtime);
+  registerServerCommands(realtime);
   registerChannelCommands(realtime);
   registerBroadcastCommands(realtime);
   registerPresenceCommands(realtime);

@@ -1,0 +1,41 @@
+// `nself realtime start`: runs the realtime server in the foreground until SIGINT or SIGTERM.
+import type { Command } from 'commander';
+import { UserError } from '@nself/db';
+import { loadConfig, startServer } from '@nself/server';
+import { parseNumberArgument, withExamples } from '../args.js';
+
+/** Registers `start`. */
+export function registerServerCommands(realtime: Command): void {
+  withExamples(
+    realtime.command('start')
+      .description('Run the realtime server (WebSocket and HTTP) on REALTIME_PORT (default 3100) until Ctrl+C')
+      .option('-p, --port <port>', 'port to listen on (overrides REALTIME_PORT)')
+      .option('--host <host>', 'address to bind (overrides REALTIME_HOST)'),
+    ['nself realtime start', 'nself realtime start --port 4000', 'REALTIME_JWT_SECRET=... nself realtime start'],
+  ).addHelpText('after', [
+    '',
+    'Environment: DATABASE_URL (else an embedded PostgreSQL), REALTIME_PORT, REALTIME_HOST, REALTIME_JWT_SECRET',
+    'or HASURA_GRAPHQL_JWT_SECRET (without either: development mode, refused when NODE_ENV=production),',
+    'REALTIME_LOG_FILE, REALTIME_LOG_LEVEL and the REALTIME_MAX_* limits.',
+    '',
+  ].join('\n'))
+    .action(async (options: { port?: string; host?: string }) => {
+      const config = loadConfig();
+      const port = options.port === undefined ? config.port : parseNumberArgument(options.port, '--port', { min: 0, integer: true });
+      if (port > 65535) throw new UserError(`--port must be a whole number from 0 to 65535, got "${options.port}"`);
+      const server = await startServer({ port, ...(options.host ? { host: options.host } : {}) });
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+          server.logger.info({ signal }, 'shutting down');
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          server.close().then(resolve, (error: unknown) => {
+            server.logger.error({ err: error }, 'shutdown failed');
+            resolve();
+          });
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}
