@@ -1,0 +1,141 @@
+// Lossless reconnect: a server restarted mid-stream, sends made while offline, the bounded offline queue.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RealtimeClient, RealtimeError, type ConnectionState } from '@nself/client';
+import { startTestRealtime, subscribed, waitFor, type TestRealtime } from './support.js';
+
+let server: TestRealtime;
+const clients: RealtimeClient[] = [];
+
+before(async () => {
+  server = await startTestRealtime();
+});
+
+after(async () => {
+  await Promise.all(clients.map((client) => client.disconnect()));
+  await server.close();
+});
+
+function newClient(options: { maxQueuedSends?: number } = {}): RealtimeClient {
+  const client = new RealtimeClient({ url: server.url, reconnectDelayMs: () => 100, heartbeatIntervalMs: 1000, ...options });
+  clients.push(client);
+  return client;
+}
+
+/** The channel's log: every stored offset, in order. */
+async function logOf(slug: string): Promise<number[]> {
+  const { rows } = await server.db.pool.query<{ offset: string }>(
+    `SELECT m.channel_offset AS offset FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id
+     WHERE c.slug = $1 ORDER BY m.channel_offset`,
+    [slug],
+  );
+  return rows.map((row) => Number(row.offset));
+}
+
+/** Broadcasts `count` messages from SQL, one every few milliseconds. */
+async function produce(slug: string, count: number): Promise<void> {
+  for (let index = 1; index <= count; index++) {
+    await server.db.pool.query('SELECT realtime.broadcast($1, $2, $3::jsonb, NULL)', [slug, 'tick', JSON.stringify({ n: index })]);
+    await sleep(3);
+  }
+}
+
+test('the server restarted during a stream: the received sequence equals the channel log, nothing lost or repeated', async () => {
+  const client = newClient();
+  const states: ConnectionState[] = [];
+  client.onStateChange((state) => states.push(state));
+  const received: number[] = [];
+  const payloads: number[] = [];
+  const channel = client.channel('stream').on<{ n: number }>('tick', (payload, message) => {
+    received.push(message.offset ?? -1);
+    payloads.push(payload.n);
+  });
+  await subscribed(channel);
+
+  const producing = produce('stream', 400);
+  await waitFor('the stream to start', () => received.length >= 50);
+  await server.stop();
+  await waitFor('the client to notice', () => client.state === 'reconnecting');
+  await sleep(300);
+  await server.start();
+  await producing;
+
+  const log = await logOf('stream');
+  assert.equal(log.length, 400);
+  await waitFor('every message of the log', () => received.length >= log.length, 20_000);
+  await sleep(200);
+  assert.deepEqual(received, log);
+  assert.deepEqual(payloads, Array.from({ length: 400 }, (_, index) => index + 1));
+  assert.ok(states.includes('reconnecting') && states.at(-1) === 'open', `states seen: ${states.join(' → ')}`);
+});
+
+test('a channel that had received nothing yet still gets what was sent while it was offline', async () => {
+  const client = newClient();
+  const received: number[] = [];
+  const channel = client.channel('quiet').on<{ n: number }>('tick', (payload) => received.push(payload.n));
+  await subscribed(channel);
+  await server.stop();
+  await waitFor('the client to notice', () => client.state === 'reconnecting');
+  await server.db.pool.query("SELECT realtime.broadcast('quiet', 'tick', '{\"n\": 1}'::jsonb, NULL)");
+  await server.db.pool.query("SELECT realtime.broadcast('quiet', 'tick', '{\"n\": 2}'::jsonb, NULL)");
+  await server.start();
+  await waitFor('both offline messages', () => received.length >= 2);
+  assert.deepEqual(received, [1, 2]);
+});
+
+test('sends made while offline wait, go out in order once rejoined, and are stored once', async () => {
+  const sender = newClient();
+  const listener = newClient();
+  const heard: string[] = [];
+  await subscribed(listener.channel('outbox').on<{ text: string }>('note', (payload) => heard.push(payload.text)));
+  const channel = sender.channel('outbox');
+  await subscribed(channel);
+
+  await server.stop();
+  await waitFor('the sender to notice', () => sender.state === 'reconnecting');
+  const receipts = ['one', 'two', 'three'].map((text) => channel.send({ type: 'broadcast', event: 'note', payload: { text } }));
+  await sleep(200);
+  await server.start();
+  const results = await Promise.all(receipts);
+  assert.equal(results.length, 3);
+  await waitFor('the listener to hear all three', () => heard.length >= 3);
+  await sleep(200);
+  assert.deepEqual(heard, ['one', 'two', 'three']);
+  assert.equal((await logOf('outbox')).length, 3);
+});
+
+test('the offline queue is bounded: one send too many is refused with QUEUE_FULL, the others still go out', async () => {
+  const client = newClient({ maxQueuedSends: 2 });
+  const channel = client.channel('bounded');
+  await subscribed(channel);
+  await server.stop();
+  await waitFor('the client to notice', () => client.state === 'reconnecting');
+  const first = channel.send({ type: 'broadcast', event: 'note', payload: { n: 1 } });
+  const second = channel.send({ type: 'broadcast', event: 'note', payload: { n: 2 } });
+  await assert.rejects(channel.send({ type: 'broadcast', event: 'note', payload: { n: 3 } }), (error: unknown) => {
+    assert.ok(error instanceof RealtimeError);
+    assert.equal(error.code, 'QUEUE_FULL');
+    assert.match(error.message, /channel "bounded" already has 2 messages waiting for the connection; wait for it to reconnect or raise maxQueuedSends/);
+    return true;
+  });
+  await server.start();
+  await Promise.all([first, second]);
+  assert.deepEqual(await logOf('bounded'), [1, 2]);
+});
+
+test('an acknowledged send resolves once stored; unsubscribe rejects what still waits', async () => {
+  const client = newClient();
+  const channel = client.channel('acks');
+  const receipt = await channel.send({ type: 'broadcast', event: 'note', payload: { text: 'stored' } });
+  const log = await logOf('acks');
+  assert.equal(log.length, 1, 'the message is in the log when send() resolves');
+  if (receipt.offset !== undefined) assert.equal(receipt.offset, log[0]);
+
+  await server.stop();
+  await waitFor('the client to notice', () => client.state === 'reconnecting');
+  const waiting = channel.send({ type: 'broadcast', event: 'note', payload: { text: 'never' } });
+  await channel.unsubscribe();
+  await assert.rejects(waiting, /channel "acks" is closed; get a new one with client.channel\("acks"\)/);
+  await server.start();
+});

@@ -1,0 +1,264 @@
+// The seed's "Client SDK Examples" and "Use Case Examples", run as written against the real server and PostgreSQL.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { RealtimeClient, type PresenceChange, type TableChange } from '@nself/client';
+import { runCommand, startTestRealtime, subscribed, waitFor, type TestRealtime } from './support.js';
+
+let server: TestRealtime;
+const clients: RealtimeClient[] = [];
+
+before(async () => {
+  server = await startTestRealtime();
+});
+
+after(async () => {
+  await Promise.all(clients.map((client) => client.disconnect()));
+  await server.close();
+});
+
+function newClient(): RealtimeClient {
+  const client = new RealtimeClient({ url: server.url, apiKey: 'your-api-key', reconnectDelayMs: () => 100 });
+  clients.push(client);
+  return client;
+}
+
+test('Client SDK example: table changes, a broadcast and presence', async () => {
+  await server.db.pool.query('CREATE TABLE public.users (id text PRIMARY KEY, email text NOT NULL)');
+  await runCommand('ɳSelf realtime subscribe public.users', server.db.url);
+  const client = newClient();
+  const seen: string[] = [];
+
+  // Subscribe to table changes
+  const subscription = client
+    .channel('realtime:table:public.users')
+    .on('INSERT', (payload) => {
+      seen.push(`New user: ${payload.new.email}`);
+    })
+    .on('UPDATE', (payload) => {
+      seen.push(`Updated user: ${payload.new.email}`);
+    })
+    .on('DELETE', (payload) => {
+      seen.push(`Deleted user: ${payload.old.id}`);
+    })
+    .subscribe();
+  await subscribed(subscription);
+
+  await server.db.pool.query("INSERT INTO public.users VALUES ('user-123', 'john@example.com')");
+  await server.db.pool.query("UPDATE public.users SET email = 'john.doe@example.com' WHERE id = 'user-123'");
+  await server.db.pool.query("DELETE FROM public.users WHERE id = 'user-123'");
+  await waitFor('three table changes', () => seen.length === 3);
+  assert.deepEqual(seen, ['New user: john@example.com', 'Updated user: john.doe@example.com', 'Deleted user: user-123']);
+
+  // Broadcast message (another client listens on the channel)
+  const heard: unknown[] = [];
+  await subscribed(newClient().channel('general').on('message', (payload) => heard.push(payload)));
+  const channel = client.channel('general');
+  channel.send({
+    type: 'broadcast',
+    event: 'message',
+    payload: { text: 'Hello World!' },
+  });
+  await waitFor('the broadcast', () => heard.length === 1);
+  assert.deepEqual(heard, [{ text: 'Hello World!' }]);
+
+  // Track presence
+  const joined: Array<[string, unknown]> = [];
+  const presence = client.channel('lobby');
+  presence.track({ user_id: 'user-123', status: 'online' });
+  presence.on('presence', { event: 'join' }, ({ key, currentPresence }) => {
+    joined.push([key, currentPresence?.['status']]);
+  });
+  await waitFor('my own presence join', () => joined.length > 0);
+  assert.deepEqual(joined[0], ['user-123', 'online']);
+});
+
+test('Chat Application: presence channel, messages between two users, stored for history', async () => {
+  await server.db.pool.query('CREATE TABLE public.messages (id serial PRIMARY KEY, body text)');
+  const displayed: Record<string, unknown[]> = { alice: [], bob: [] };
+  const senders: Record<string, (text: string) => void> = {};
+
+  const setupChat = async (client: RealtimeClient, currentUser: { id: string }) => {
+    // Initialize channel
+    await runCommand('ɳSelf realtime channel create chat-room-1 presence', server.db.url).catch((error: Error) => {
+      if (!/already exists/.test(error.message)) throw error;
+    });
+    // Subscribe to database for message persistence
+    await runCommand('ɳSelf realtime subscribe public.messages', server.db.url);
+    // Client code
+    const channel = client.channel('chat-room-1');
+    // Track presence
+    channel.track({ user_id: currentUser.id, status: 'online' });
+    // Listen for messages
+    channel.on('message.sent', (payload) => {
+      displayed[currentUser.id]!.push(payload);
+    });
+    // Send message
+    const sendMessage = (text: string) => {
+      channel.send({
+        type: 'broadcast',
+        event: 'message.sent',
+        payload: {
+          text,
+          user_id: currentUser.id,
+          timestamp: Date.now(),
+        },
+      });
+    };
+    senders[currentUser.id] = sendMessage;
+    return channel;
+  };
+
+  const alice = await setupChat(newClient(), { id: 'alice' });
+  const bob = await setupChat(newClient(), { id: 'bob' });
+  await waitFor('both users present', () => Object.keys(alice.presenceState()).length === 2 && Object.keys(bob.presenceState()).length === 2);
+  assert.deepEqual(Object.keys(alice.presenceState()).sort(), ['alice', 'bob']);
+
+  senders['bob']!('Hi Alice!');
+  await waitFor('Alice sees Bob’s message', () => displayed['alice']!.length === 1);
+  assert.equal((displayed['alice']![0] as { text: string; user_id: string }).text, 'Hi Alice!');
+  assert.equal((displayed['alice']![0] as { user_id: string }).user_id, 'bob');
+  assert.deepEqual(displayed['bob'], [], 'a sender does not get its own message back unless it asks for self');
+
+  const history = await runCommand('ɳSelf realtime messages chat-room-1 50 json', server.db.url);
+  assert.match(history, /Hi Alice!/);
+  const online = await runCommand('ɳSelf realtime presence online chat-room-1', server.db.url);
+  assert.match(online, /alice/);
+  assert.match(online, /bob/);
+});
+
+test('Collaborative Editing: cursors as presence, operations as broadcasts', async () => {
+  const applied: unknown[] = [];
+  const shown: Array<Record<string, unknown>> = [];
+  const setupCollaboration = async (client: RealtimeClient, currentUser: { id: string }, documentId: string) => {
+    const channel = client.channel(`doc-${documentId}`);
+    // Track user cursor position
+    channel.track({
+      user_id: currentUser.id,
+      cursor: { line: 0, column: 0 },
+      selection: null,
+    });
+    // Broadcast operations
+    const broadcastOperation = (operation: { operation: { insert: string; at: number } }) => {
+      channel.send({
+        type: 'broadcast',
+        event: 'operation',
+        payload: operation,
+      });
+    };
+    // Listen for operations from other users
+    channel.on('operation', (payload: { operation: unknown }) => {
+      if (currentUser.id === 'reader') applied.push(payload.operation);
+    });
+    // Show collaborators
+    channel.on('presence', { event: 'sync' }, () => {
+      const collaborators = channel.presenceState();
+      if (currentUser.id === 'reader') shown.push(collaborators);
+    });
+    return broadcastOperation;
+  };
+
+  await setupCollaboration(newClient(), { id: 'reader' }, '42');
+  const broadcastOperation = await setupCollaboration(newClient(), { id: 'writer' }, '42');
+  await waitFor('both collaborators shown', () => Object.keys(shown.at(-1) ?? {}).length === 2);
+  const collaborators = shown.at(-1) as Record<string, Array<{ cursor: unknown }>>;
+  assert.deepEqual(Object.keys(collaborators).sort(), ['reader', 'writer']);
+  assert.deepEqual(collaborators['writer']![0]!.cursor, { line: 0, column: 0 });
+
+  broadcastOperation({ operation: { insert: 'Hello', at: 0 } });
+  await waitFor('the operation applied', () => applied.length === 1);
+  assert.deepEqual(applied, [{ insert: 'Hello', at: 0 }]);
+});
+
+test('Live Dashboard: metrics table changes and alerts broadcast from the CLI', async () => {
+  await server.db.pool.query('CREATE TABLE public.metrics (name text PRIMARY KEY, value numeric)');
+  await server.db.pool.query('CREATE TABLE public.events (id serial PRIMARY KEY, kind text)');
+  const charted: unknown[] = [];
+  const refreshed: unknown[] = [];
+  const notifications: unknown[] = [];
+  const client = newClient();
+
+  const setupDashboard = async () => {
+    // Subscribe to metrics tables
+    await runCommand('ɳSelf realtime subscribe public.metrics', server.db.url);
+    await runCommand('ɳSelf realtime subscribe public.events', server.db.url);
+    // Listen for updates
+    const metricsChannel = client.channel('realtime:table:public.metrics');
+    metricsChannel.on('INSERT', (payload: TableChange<{ name: string; value: number }>) => {
+      charted.push(payload.new);
+    });
+    metricsChannel.on('UPDATE', (payload: TableChange<{ name: string; value: number }>) => {
+      refreshed.push(payload.new);
+    });
+    // Subscribe to alert channel
+    const alertChannel = client.channel('system-alerts');
+    alertChannel.on('alert', (payload) => {
+      notifications.push(payload);
+    });
+    return { metricsChannel, alertChannel };
+  };
+
+  const { metricsChannel, alertChannel } = await setupDashboard();
+  await Promise.all([subscribed(metricsChannel), subscribed(alertChannel)]);
+  await server.db.pool.query("INSERT INTO public.metrics VALUES ('cpu', 42.5)");
+  await server.db.pool.query("UPDATE public.metrics SET value = 77 WHERE name = 'cpu'");
+  await runCommand(`ɳSelf realtime broadcast system-alerts alert '{"level": "critical", "text": "CPU high"}'`, server.db.url);
+  await waitFor('chart, refresh and notification', () => charted.length === 1 && refreshed.length === 1 && notifications.length === 1);
+  assert.deepEqual(charted, [{ name: 'cpu', value: 42.5 }]);
+  assert.deepEqual(refreshed, [{ name: 'cpu', value: 77 }]);
+  assert.deepEqual(notifications, [{ level: 'critical', text: 'CPU high' }]);
+});
+
+test('Multiplayer Game: players join, act and leave the lobby', async () => {
+  const announced: string[] = [];
+  const handled: unknown[] = [];
+  const setupGameLobby = async (client: RealtimeClient, currentPlayer: { id: string; character: string; level: number }, gameId: string) => {
+    const lobby = client.channel(`game-${gameId}`);
+    // Track player state
+    lobby.track({
+      player_id: currentPlayer.id,
+      status: 'ready',
+      character: currentPlayer.character,
+      level: currentPlayer.level,
+    });
+    // Broadcast player actions
+    const broadcastAction = (action: { type: string; data: unknown }) => {
+      lobby.send({
+        type: 'broadcast',
+        event: 'player.action',
+        payload: {
+          player_id: currentPlayer.id,
+          action: action.type,
+          data: action.data,
+          timestamp: Date.now(),
+        },
+      });
+    };
+    // Listen for other players' actions
+    lobby.on('player.action', (payload) => {
+      if (currentPlayer.id === 'player-1') handled.push(payload);
+    });
+    // Monitor player presence
+    lobby.on('presence', { event: 'join' }, ({ key }: PresenceChange) => {
+      if (currentPlayer.id === 'player-1') announced.push(`joined ${key}`);
+    });
+    lobby.on('presence', { event: 'leave' }, ({ key }: PresenceChange) => {
+      if (currentPlayer.id === 'player-1') announced.push(`left ${key}`);
+    });
+    return broadcastAction;
+  };
+
+  await setupGameLobby(newClient(), { id: 'player-1', character: 'wizard', level: 5 }, '7');
+  await waitFor('player 1 in the lobby', () => announced.includes('joined player-1'));
+  const second = newClient();
+  const broadcastAction = await setupGameLobby(second, { id: 'player-2', character: 'knight', level: 3 }, '7');
+  await waitFor('player 2 announced', () => announced.includes('joined player-2'));
+
+  broadcastAction({ type: 'move', data: { x: 100, y: 200 } });
+  await waitFor('the action handled', () => handled.length === 1);
+  assert.deepEqual((handled[0] as { action: string; data: unknown }).data, { x: 100, y: 200 });
+  assert.equal((handled[0] as { player_id: string }).player_id, 'player-2');
+
+  await second.disconnect();
+  await waitFor('player 2 left', () => announced.includes('left player-2'));
+  assert.deepEqual(announced, ['joined player-1', 'joined player-2', 'left player-2']);
+});

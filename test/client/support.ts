@@ -1,0 +1,77 @@
+// For client tests: a real realtime server on a fresh database, the seed's runCommand, and waiting for conditions.
+import { startServer } from '@nself/server';
+import { realtime } from '../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+
+/** A running realtime server on its own database. */
+export interface TestRealtime {
+  readonly db: TestDatabase;
+  /** The seed's kind of address: `ws://127.0.0.1:<port>`, no path. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server (clients see the connection drop); `start()` brings it back on the same port. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the server and drops the database. */
+  close(): Promise<void>;
+}
+
+/** Starts a realtime server on a fresh, migrated database. */
+export async function startTestRealtime(): Promise<TestRealtime> {
+  const db = await createTestDatabase({ migrated: true });
+  let server: { port: number; close(): Promise<void> } | undefined = await startServer({ port: 0, databaseUrl: db.url });
+  const port = server.port;
+  return {
+    db,
+    url: `ws://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      await server?.close();
+      server = undefined;
+    },
+    async start() {
+      server ??= await startServer({ port, databaseUrl: db.url });
+    },
+    async close() {
+      await server?.close();
+      server = undefined;
+      await db.drop();
+    },
+  };
+}
+
+/**
+ * Runs one of the seed's `runCommand('ɳSelf realtime …')` lines with the real CLI against `databaseUrl`,
+ * failing with the command's stderr when it exits non-zero. Returns its standard output.
+ */
+export async function runCommand(command: string, databaseUrl: string): Promise<string> {
+  const words = splitWords(command);
+  const start = words.indexOf('realtime');
+  if (start < 0) throw new Error(`not a realtime command: ${command}`);
+  const result = await realtime(words.slice(start + 1), { databaseUrl });
+  if (result.code !== 0) throw new Error(`${command} exited ${result.code}: ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+/** Splits a command line into words, honouring single and double quotes. */
+function splitWords(line: string): string[] {
+  return [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2] ?? match[3] ?? '');
+}
+
+/** Polls `condition` every 20 ms until it holds, failing after `timeoutMs` with `what`. */
+export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Resolves when the channel reports SUBSCRIBED. */
+export function subscribed(channel: { subscribe(callback: (status: string) => void): unknown }): Promise<void> {
+  return new Promise((resolve) => {
+    channel.subscribe((status) => {
+      if (status === 'SUBSCRIBED') resolve();
+    });
+  });
+}

@@ -1,0 +1,75 @@
+// The chat example in headless Chromium: two pages chat and see each other's presence.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { waitFor } from '../client/support.js';
+import { launchBrowser } from '../react/browser.js';
+
+let db: TestDatabase;
+let example: ChildProcess;
+let browser: Browser;
+let siteUrl: string;
+
+/** A port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+before(async () => {
+  db = await createTestDatabase({ migrated: true });
+  const port = await freePort();
+  example = spawn(process.execPath, ['--import', 'tsx', 'examples/chat/server.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, DATABASE_URL: db.url, CHAT_PORT: String(port), REALTIME_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  example.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  example.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  await waitFor(`the example to start (output: ${output})`, () => /open http:\/\/localhost:\d+/.test(output) || example.exitCode !== null, 60_000);
+  assert.equal(example.exitCode, null, `the example exited: ${output}`);
+  siteUrl = `http://localhost:${port}`;
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  if (example && example.exitCode === null) {
+    const exited = new Promise((resolve) => example.once('exit', resolve));
+    example.kill('SIGTERM');
+    await exited;
+  }
+  await db?.drop();
+});
+
+test('two browser pages join the room, see each other online, and chat', async () => {
+  const alice = await browser.newPage();
+  const bob = await browser.newPage();
+  await alice.goto(`${siteUrl}/?name=alice`);
+  await bob.goto(`${siteUrl}/?name=bob`);
+  const online = (page: typeof alice) => page.locator('#online li').allTextContents();
+  await waitFor('both names in both online lists', async () => (await online(alice)).length === 2 && (await online(bob)).length === 2);
+  assert.deepEqual(await online(alice), ['alice', 'bob']);
+  assert.equal(await bob.locator('#online-count').textContent(), '2');
+  assert.equal(await alice.locator('#status').textContent(), 'joined');
+
+  await alice.locator('#text').fill('Hi Bob, it works');
+  await alice.locator('#composer button').click();
+  await waitFor('Bob to read it', async () => (await bob.locator('#messages li').allTextContents()).includes('aliceHi Bob, it works'));
+  await bob.locator('#text').fill('Hi Alice');
+  await bob.locator('#text').press('Enter');
+  await waitFor('Alice to read the answer', async () => (await alice.locator('#messages li').allTextContents()).includes('bobHi Alice'));
+  assert.deepEqual(await alice.locator('#messages li').allTextContents(), ['aliceHi Bob, it works', 'bobHi Alice']);
+
+  await bob.close();
+  await waitFor('Bob to leave Alice’s online list', async () => (await online(alice)).length === 1);
+  assert.deepEqual(await online(alice), ['alice']);
+});
