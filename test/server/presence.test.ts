@@ -1,0 +1,146 @@
+// Conformance: supabase-js presence across clients, two connections of one user, and presence from the CLI.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { RunningServer } from '@nself/server';
+import type { RealtimeChannel } from '@supabase/realtime-js';
+import { realtime } from '../helpers/cli.js';
+import type { TestDatabase } from '../helpers/database.js';
+import { freshDatabase, startTestServer, subscribe, supabase, waitFor } from './support.js';
+
+let db: TestDatabase;
+let server: RunningServer;
+
+before(async () => {
+  db = await freshDatabase();
+  server = await startTestServer(db);
+});
+
+after(async () => {
+  await server.close();
+  await db.drop();
+});
+
+/** A channel that records presence events. */
+function watch(channel: RealtimeChannel) {
+  const events = { joins: [] as string[], leaves: [] as string[], syncs: 0 };
+  channel
+    .on('presence', { event: 'sync' }, () => { events.syncs++; })
+    .on('presence', { event: 'join' }, ({ key }) => { events.joins.push(key); })
+    .on('presence', { event: 'leave' }, ({ key }) => { events.leaves.push(key); });
+  return events;
+}
+
+for (const vsn of ['1.0.0', '2.0.0'] as const) {
+  test(`presence sync, join and leave across two clients (vsn ${vsn})`, async () => {
+    const alice = supabase(server, { vsn });
+    const bob = supabase(server, { vsn });
+    const room = `lobby-${vsn.replace(/\./g, '')}`;
+    try {
+      const a = alice.channel(room, { config: { presence: { key: 'alice' } } });
+      const aliceSees = watch(a);
+      assert.equal((await subscribe(a)).status, 'SUBSCRIBED');
+      await waitFor(() => aliceSees.syncs > 0, 'the first presence sync (presence_state)');
+      assert.equal(await a.track({ name: 'Alice', status: 'online' }), 'ok');
+      await waitFor(() => aliceSees.joins.includes('alice'), 'alice seeing her own join');
+
+      const b = bob.channel(room, { config: { presence: { key: 'bob' } } });
+      const bobSees = watch(b);
+      assert.equal((await subscribe(b)).status, 'SUBSCRIBED');
+      await waitFor(() => 'alice' in b.presenceState(), 'bob receiving alice in presence_state');
+      assert.deepEqual(b.presenceState()['alice']?.map(({ presence_ref: _ref, ...meta }) => meta), [{ name: 'Alice', status: 'online' }]);
+      assert.equal(await b.track({ name: 'Bob', status: 'away' }), 'ok');
+      await waitFor(() => aliceSees.joins.includes('bob'), 'alice seeing bob join');
+      assert.equal((a.presenceState()['bob']?.[0] as { status?: string } | undefined)?.status, 'away');
+
+      const { rows } = await db.pool.query(
+        `SELECT p.user_id, p.status FROM realtime.presence p JOIN realtime.channels c ON c.id = p.channel_id WHERE c.slug = $1 ORDER BY 1`, [room]);
+      assert.deepEqual(rows, [{ user_id: 'alice', status: 'online' }, { user_id: 'bob', status: 'away' }]);
+
+      await bob.removeAllChannels();
+      await waitFor(() => aliceSees.leaves.includes('bob'), 'alice seeing bob leave');
+      assert.deepEqual(Object.keys(a.presenceState()), ['alice']);
+      void bobSees;
+    } finally {
+      await alice.removeAllChannels();
+      await bob.removeAllChannels();
+    }
+  });
+}
+
+test('a user with two connections who closes one stays present; closing both sets them offline', async () => {
+  const tab1 = supabase(server);
+  const tab2 = supabase(server);
+  const observer = supabase(server);
+  try {
+    const watcher = observer.channel('tabs', { config: { presence: { key: 'observer' } } });
+    const seen = watch(watcher);
+    assert.equal((await subscribe(watcher)).status, 'SUBSCRIBED');
+    for (const client of [tab1, tab2]) {
+      const channel = client.channel('tabs', { config: { presence: { key: 'carol' } } });
+      assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
+      assert.equal(await channel.track({ page: 'home' }), 'ok');
+    }
+    await waitFor(() => seen.joins.includes('carol'), 'carol joining');
+    await tab1.removeAllChannels();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.deepEqual(seen.leaves, [], 'closing one of two connections is not a leave');
+    const status = async () => (await db.pool.query(
+      `SELECT p.status FROM realtime.presence p JOIN realtime.channels c ON c.id = p.channel_id WHERE c.slug = 'tabs' AND p.user_id = 'carol'`)).rows[0]?.status;
+    assert.equal(await status(), 'online');
+    await tab2.removeAllChannels();
+    await waitFor(() => seen.leaves.includes('carol'), 'carol leaving once her last connection closed');
+    assert.equal(await status(), 'offline');
+  } finally {
+    await Promise.all([tab1, tab2, observer].map((client) => client.removeAllChannels()));
+  }
+});
+
+test('presence tracked from the CLI joins connected clients, and a client track shows in `presence online`', async () => {
+  const client = supabase(server);
+  try {
+    const channel = client.channel('studio', { config: { presence: { key: 'dave' } } });
+    const seen = watch(channel);
+    assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
+    assert.equal(await channel.track({ status: 'online', editing: 'doc-1' }), 'ok');
+
+    const tracked = await realtime(['presence', 'track', 'erin', 'studio', 'away'], { databaseUrl: db.url });
+    assert.equal(tracked.code, 0, tracked.stderr);
+    await waitFor(() => seen.joins.includes('erin'), 'erin joining from the CLI');
+    assert.equal((channel.presenceState()['erin']?.[0] as { status?: string } | undefined)?.status, 'away');
+
+    const online = await realtime(['presence', 'online', 'studio', '--json'], { databaseUrl: db.url });
+    assert.equal(online.code, 0, online.stderr);
+    const users = (JSON.parse(online.stdout) as Array<{ userId?: string; user_id?: string }>).map((row) => row.userId ?? row.user_id).sort();
+    assert.deepEqual(users, ['dave', 'erin']);
+
+    const offline = await realtime(['presence', 'offline', 'erin', 'studio'], { databaseUrl: db.url });
+    assert.equal(offline.code, 0, offline.stderr);
+    await waitFor(() => seen.leaves.includes('erin'), 'erin leaving from the CLI');
+  } finally {
+    await client.removeAllChannels();
+  }
+});
+
+test('presence of a server process that died is swept offline', async () => {
+  const doomed = await startTestServer(db);
+  const client = supabase(doomed);
+  const channel = client.channel('crashy', { config: { presence: { key: 'frank' } } });
+  assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
+  assert.equal(await channel.track({}), 'ok');
+  await client.removeAllChannels();
+  await doomed.close();
+  // Simulate a crash: the rows a dead process leaves behind (connected, silent, presence online).
+  const { rows: [session] } = await db.pool.query(`SELECT s.connection_id FROM realtime.presence_sessions s LIMIT 1`);
+  assert.equal(session, undefined, 'a clean shutdown ends its sessions');
+  await db.pool.query(`INSERT INTO realtime.connections (connection_id, server_id, last_seen_at) VALUES ('ghost', 'dead', now() - interval '1 hour')`);
+  await db.pool.query(`UPDATE realtime.presence SET status = 'online' WHERE user_id = 'frank'`);
+  await db.pool.query(`INSERT INTO realtime.presence_sessions (connection_id, channel_id, user_id) SELECT 'ghost', channel_id, user_id FROM realtime.presence WHERE user_id = 'frank'`);
+  const sweeper = await startTestServer(db, { sweepIntervalMs: 100, staleAfterSeconds: 60 });
+  try {
+    await waitFor(async () => (await db.pool.query(`SELECT status FROM realtime.presence WHERE user_id = 'frank'`)).rows[0]?.status === 'offline', 'the sweeper');
+    const { rows } = await db.pool.query(`SELECT status FROM realtime.connections WHERE connection_id = 'ghost'`);
+    assert.equal(rows[0]?.status, 'disconnected');
+  } finally {
+    await sweeper.close();
+  }
+});
