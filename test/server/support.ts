@@ -1,4 +1,5 @@
 // For server tests: a server on a fresh database, supabase-js clients over `ws`, tokens, and waiting for conditions.
+import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
@@ -67,4 +68,25 @@ export async function waitFor<T>(check: () => T | undefined | false | Promise<T 
 /** Sleeps. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Sends a raw WebSocket upgrade request; resolves with 101, or the refusal's status and JSON body. */
+export function upgrade(server: { port: number }, pathAndQuery: string): Promise<{ status: number; body?: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1', port: server.port, path: pathAndQuery,
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    req.on('upgrade', (_response, socket) => {
+      socket.destroy();
+      resolve({ status: 101 });
+    });
+    req.on('response', (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text || 'null') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

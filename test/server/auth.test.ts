@@ -1,0 +1,125 @@
+// Conformance: tokens and private channels with supabase-js: members only, exact errors, expiry, refresh.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { addMember, createChannel } from '@nself/db';
+import { loadConfig, type RunningServer } from '@nself/server';
+import type { TestDatabase } from '../helpers/database.js';
+import { freshDatabase, JWT_SECRET, startTestServer, subscribe, supabase, token, upgrade, waitFor } from './support.js';
+
+let db: TestDatabase;
+let server: RunningServer;
+let anonKey: string;
+
+before(async () => {
+  db = await freshDatabase();
+  server = await startTestServer(db, { jwtSecret: JWT_SECRET });
+  anonKey = await token(undefined, { role: 'anon' });
+  const secret = await createChannel(db.pool, { name: 'secret', type: 'private' });
+  await addMember(db.pool, { channelId: secret.id, userId: 'member-1' });
+});
+
+after(async () => {
+  await server.close();
+  await db.drop();
+});
+
+for (const vsn of ['1.0.0', '2.0.0'] as const) {
+  test(`a private channel refuses a non-member with the exact Unauthorized reason and admits a member (vsn ${vsn})`, async () => {
+    const outsider = supabase(server, { key: anonKey, vsn, accessToken: await token('outsider') });
+    const member = supabase(server, { key: anonKey, vsn, accessToken: await token('member-1') });
+    try {
+      await outsider.realtime.setAuth();
+      await member.realtime.setAuth();
+      const refused = await subscribe(outsider.channel('secret', { config: { private: true } }));
+      assert.equal(refused.status, 'CHANNEL_ERROR');
+      assert.equal(refused.error?.message, 'Unauthorized: You do not have permissions to read from this Channel topic: secret');
+
+      const received: unknown[] = [];
+      const admitted = member.channel('secret', { config: { private: true, broadcast: { self: true, ack: true } } })
+        .on('broadcast', { event: 'note' }, (message) => received.push(message.payload));
+      assert.equal((await subscribe(admitted)).status, 'SUBSCRIBED');
+      assert.equal(await admitted.send({ type: 'broadcast', event: 'note', payload: { n: 1 } }), 'ok');
+      await waitFor(() => received.length === 1, 'the member receiving its broadcast');
+    } finally {
+      await outsider.removeAllChannels();
+      await member.removeAllChannels();
+    }
+  });
+}
+
+test('a private channel cannot be joined as public by a non-member either, and a REST send by a non-member is dropped', async () => {
+  const outsider = supabase(server, { key: anonKey, accessToken: await token('outsider') });
+  try {
+    await outsider.realtime.setAuth();
+    const refused = await subscribe(outsider.channel('secret'));
+    assert.equal(refused.status, 'CHANNEL_ERROR');
+    const response = await fetch(`${server.url}/api/broadcast`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', apikey: anonKey, authorization: `Bearer ${await token('outsider')}` },
+      body: JSON.stringify({ messages: [{ topic: 'secret', event: 'x', payload: {}, private: true }] }),
+    });
+    assert.equal(response.status, 202);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM realtime.messages WHERE event_type = 'x'`);
+    assert.equal(rows[0].n, 0, 'the non-member broadcast is not stored');
+  } finally {
+    await outsider.removeAllChannels();
+  }
+});
+
+test('the upgrade is refused without a valid token when a secret is set', async () => {
+  assert.deepEqual(await upgrade(server, '/realtime/v1/websocket?vsn=2.0.0&apikey=not-a-jwt'),
+    { status: 401, body: { error: 'The token provided is not a valid JWT' } });
+  const forged = await token('x', { secret: 'another-secret-of-at-least-32-characters' });
+  assert.deepEqual(await upgrade(server, `/realtime/v1/websocket?vsn=2.0.0&apikey=${forged}`),
+    { status: 401, body: { error: 'Failed to validate JWT signature' } });
+  assert.deepEqual(await upgrade(server, '/realtime/v1/websocket?vsn=2.0.0'), { status: 401, body: { error: 'API key is missing' } });
+  assert.deepEqual(await upgrade(server, `/realtime/v1/websocket?vsn=3.0.0&apikey=${anonKey}`),
+    { status: 400, body: { error: 'unsupported vsn "3.0.0"; expected one of: 1.0.0, 2.0.0' } });
+  assert.equal((await upgrade(server, `/socket/websocket?apikey=${anonKey}`)).status, 101);
+});
+
+test('an expiring access token closes the channel at expiry with the system error, then CLOSED', async () => {
+  const client = supabase(server, { key: anonKey, accessToken: await token('member-1', { expiresInSeconds: 2 }) });
+  try {
+    await client.realtime.setAuth();
+    const system: Array<{ message: string; status: string }> = [];
+    const statuses: string[] = [];
+    const channel = client.channel('expiring').on('system', {}, (payload) => system.push(payload as { message: string; status: string }));
+    channel.subscribe((status) => statuses.push(status));
+    await waitFor(() => statuses.includes('SUBSCRIBED'), 'the join');
+    await waitFor(() => statuses.includes('CLOSED'), 'the channel closing at expiry', 6_000);
+    assert.equal(system[0]?.status, 'error');
+    assert.match(system[0]?.message ?? '', /^Token has expired \d+ seconds ago$/);
+  } finally {
+    await client.removeAllChannels();
+  }
+});
+
+test('a join with an already expired token gets the InvalidJWTToken reason', async () => {
+  const client = supabase(server, { key: anonKey, accessToken: await token('member-1', { expiresInSeconds: -5 }) });
+  try {
+    await client.realtime.setAuth();
+    const result = await subscribe(client.channel('late'));
+    assert.equal(result.status, 'CHANNEL_ERROR');
+    assert.match(result.error?.message ?? '', /^InvalidJWTToken: Token has expired \d+ seconds ago$/);
+  } finally {
+    await client.removeAllChannels();
+  }
+});
+
+test('Hasura claims name the user, and production mode refuses to start without a secret', async () => {
+  const hasura = supabase(server, { key: anonKey });
+  try {
+    const { SignJWT } = await import('jose');
+    const hasuraToken = await new SignJWT({ 'https://hasura.io/jwt/claims': { 'x-hasura-user-id': 'member-1', 'x-hasura-default-role': 'user' } })
+      .setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+    hasura.realtime.setAuth(hasuraToken);
+    assert.equal((await subscribe(hasura.channel('secret', { config: { private: true } }))).status, 'SUBSCRIBED');
+  } finally {
+    await hasura.removeAllChannels();
+  }
+  assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /NODE_ENV=production needs a JWT secret/);
+  assert.equal(loadConfig({ HASURA_GRAPHQL_JWT_SECRET: '{"type":"HS256","key":"abc"}' }).jwtSecret, 'abc');
+  assert.throws(() => loadConfig({ HASURA_GRAPHQL_JWT_SECRET: 'nope' }), /HASURA_GRAPHQL_JWT_SECRET is not JSON/);
+  assert.throws(() => loadConfig({ REALTIME_PORT: 'eighty' }), /REALTIME_PORT "eighty" is not valid; expected a whole number from 0 to 65535/);
+});
