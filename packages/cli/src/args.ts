@@ -1,19 +1,20 @@
 // Parsing and checking command-line arguments: numbers, JSON, output format, stdin, one-line usage errors.
 import { Command } from 'commander';
 import { checkJsonObject, UserError } from '@nself/db';
+import { jsonSyntaxErrorPosition } from './json-position.js';
 import type { OutputFormat } from './output.js';
 
 /** The words that pick an output format, as the seed's trailing `json` does. */
 const FORMAT_WORDS: readonly OutputFormat[] = ['json', 'table'];
 
-/** Parses JSON typed by the user; a syntax error names `what` and the position of the problem. */
+/** Parses JSON typed by the user; a syntax error names `what`, the offending character and its position. */
 export function parseJsonArgument(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
-  } catch (error) {
-    const reason = (error as Error).message.split('\n')[0] ?? '';
-    const where = /position \d+/.test(reason) ? '' : ` at position ${text.length} (end of input)`;
-    throw new UserError(`${what} is not valid JSON: ${reason}${where}`);
+  } catch {
+    const position = Math.max(0, jsonSyntaxErrorPosition(text));
+    const found = position >= text.length ? 'end of input' : `character ${JSON.stringify(text[position])}`;
+    throw new UserError(`${what} is not valid JSON: unexpected ${found} at position ${position}`);
   }
 }
 
