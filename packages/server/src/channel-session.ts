@@ -111,9 +111,9 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber {
     this.close();
   }
 
-  /** Sends `phx_close` for this incarnation and disposes of it. */
+  /** Sends `phx_close` for this incarnation (both refs are its join ref) and disposes of it. */
   close(): void {
-    this.push(ChannelEvent.close, {}, this.joinRef);
+    this.socket.send({ joinRef: this.joinRef, ref: this.joinRef, topic: this.topic, event: ChannelEvent.close, payload: {} });
     this.dispose({ endPresence: true });
   }
 

@@ -84,12 +84,19 @@ export class ClientSocket {
     this.ctx.metrics.messagesOut.inc({ kind: 'broadcast' });
   }
 
-  /** Closes the socket with a code; cleanup runs when the close completes. */
+  /**
+   * Closes the socket with a code; cleanup runs when the close completes. The close frame queues
+   * behind data already sent, so a slow reader sees the code once it catches up (ws ends the
+   * connection itself if the client never answers the close).
+   */
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.ws.close(code, reason);
-    const force = setTimeout(() => this.ws.terminate(), 2_000);
-    force.unref();
+  }
+
+  /** Drops the connection at once (the end of a shutdown's grace period). */
+  terminate(): void {
+    this.ws.terminate();
   }
 
   /** Runs `task` after earlier tasks of the same topic, so one channel's messages are handled in order. */

@@ -1,7 +1,7 @@
 // phx_join and phx_leave: the checks of PROTOCOL.md §4.3 in order, the reply, then delivery starts.
 import { randomUUID } from 'node:crypto';
 import { replayMessages, type Message as StoredMessage } from '@nself/db';
-import { ChannelEvent, CloseCode, JoinError, subTopicOf, type Message } from '@nself/protocol';
+import { CloseCode, JoinError, subTopicOf, type Message } from '@nself/protocol';
 import { assertNotExpired, TokenError, type Identity } from './auth.js';
 import { resolveChannel } from './channel-access.js';
 import { JoinedChannel } from './channel-session.js';
@@ -94,9 +94,7 @@ export async function handleJoin(ctx: ServerContext, socket: ClientSocket, messa
 export function handleLeave(socket: ClientSocket, message: Message): void {
   const channel = socket.channels.get(message.topic);
   socket.reply(message, 'ok', {});
-  if (!channel) return;
-  channel.push(ChannelEvent.close, {}, channel.joinRef);
-  channel.dispose({ endPresence: true });
+  channel?.close();
 }
 
 interface Replay {

@@ -112,6 +112,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       })));
       for (const socket of sockets) socket.close(CloseCode.goingAway, 'server shutting down');
       await Promise.race([allClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
+      for (const socket of tracker.sockets) socket.terminate();
       await tracker.settle();
       gateway.wss.close();
       await new Promise<void>((resolve) => {
