@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { useOneLineErrors } from '../args.js';
 import { registerBroadcastCommands } from './broadcast.js';
+import { registerCaptureCommands } from './capture.js';
 import { registerChannelCommands } from './channel.js';
 import { registerConnectionCommands } from './connections.js';
 import { registerPresenceCommands } from './presence.js';
@@ -15,5 +16,6 @@ export function registerCommands(realtime: Command): void {
   registerBroadcastCommands(realtime);
   registerPresenceCommands(realtime);
   registerConnectionCommands(realtime);
+  registerCaptureCommands(realtime);
   useOneLineErrors(realtime);
 }
