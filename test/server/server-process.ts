@@ -1,0 +1,59 @@
+// Runs `nself realtime start` as a separate process for restart, shutdown and multi-process tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { waitFor } from './support.js';
+
+const BIN = path.join(REPO_ROOT, 'packages', 'cli', 'bin', 'nself.js');
+
+/** A server running in its own process. */
+export interface ServerProcess {
+  readonly port: number;
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts `nself realtime start` on `port` against `databaseUrl` and waits until /healthcheck answers. */
+export async function startServerProcess(databaseUrl: string, port: number, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [BIN, 'realtime', 'start'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env, DATABASE_URL: databaseUrl, REALTIME_PORT: String(port), REALTIME_HOST: '127.0.0.1',
+      REALTIME_LOG_FILE: path.join(os.tmpdir(), `nself-realtime-process-${port}.log`), REALTIME_JWT_SECRET: '', ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${output}`);
+    return fetch(`http://127.0.0.1:${port}/healthcheck`).then((response) => response.ok, () => false);
+  }, `the server process on port ${port}`, 30_000);
+  return {
+    port,
+    child,
+    output: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
