@@ -1,7 +1,7 @@
 // The seed's "Client SDK Examples" and "Use Case Examples", run as written against the real server and PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { RealtimeClient, type PresenceChange, type TableChange } from '@nself/client';
+import { RealtimeClient, type PresenceChange } from '@nself/client';
 import { runCommand, startTestRealtime, subscribed, waitFor, type TestRealtime } from './support.js';
 
 let server: TestRealtime;
@@ -22,32 +22,8 @@ function newClient(): RealtimeClient {
   return client;
 }
 
-test('Client SDK example: table changes, a broadcast and presence', async () => {
-  await server.db.pool.query('CREATE TABLE public.users (id text PRIMARY KEY, email text NOT NULL)');
-  await runCommand('ɳSelf realtime subscribe public.users', server.db.url);
+test('Client SDK example: a broadcast and presence (its table part is in table-changes.test.ts)', async () => {
   const client = newClient();
-  const seen: string[] = [];
-
-  // Subscribe to table changes
-  const subscription = client
-    .channel('realtime:table:public.users')
-    .on('INSERT', (payload) => {
-      seen.push(`New user: ${payload.new.email}`);
-    })
-    .on('UPDATE', (payload) => {
-      seen.push(`Updated user: ${payload.new.email}`);
-    })
-    .on('DELETE', (payload) => {
-      seen.push(`Deleted user: ${payload.old.id}`);
-    })
-    .subscribe();
-  await subscribed(subscription);
-
-  await server.db.pool.query("INSERT INTO public.users VALUES ('user-123', 'john@example.com')");
-  await server.db.pool.query("UPDATE public.users SET email = 'john.doe@example.com' WHERE id = 'user-123'");
-  await server.db.pool.query("DELETE FROM public.users WHERE id = 'user-123'");
-  await waitFor('three table changes', () => seen.length === 3);
-  assert.deepEqual(seen, ['New user: john@example.com', 'Updated user: john.doe@example.com', 'Deleted user: user-123']);
 
   // Broadcast message (another client listens on the channel)
   const heard: unknown[] = [];
@@ -167,45 +143,6 @@ test('Collaborative Editing: cursors as presence, operations as broadcasts', asy
   broadcastOperation({ operation: { insert: 'Hello', at: 0 } });
   await waitFor('the operation applied', () => applied.length === 1);
   assert.deepEqual(applied, [{ insert: 'Hello', at: 0 }]);
-});
-
-test('Live Dashboard: metrics table changes and alerts broadcast from the CLI', async () => {
-  await server.db.pool.query('CREATE TABLE public.metrics (name text PRIMARY KEY, value numeric)');
-  await server.db.pool.query('CREATE TABLE public.events (id serial PRIMARY KEY, kind text)');
-  const charted: unknown[] = [];
-  const refreshed: unknown[] = [];
-  const notifications: unknown[] = [];
-  const client = newClient();
-
-  const setupDashboard = async () => {
-    // Subscribe to metrics tables
-    await runCommand('ɳSelf realtime subscribe public.metrics', server.db.url);
-    await runCommand('ɳSelf realtime subscribe public.events', server.db.url);
-    // Listen for updates
-    const metricsChannel = client.channel('realtime:table:public.metrics');
-    metricsChannel.on('INSERT', (payload: TableChange<{ name: string; value: number }>) => {
-      charted.push(payload.new);
-    });
-    metricsChannel.on('UPDATE', (payload: TableChange<{ name: string; value: number }>) => {
-      refreshed.push(payload.new);
-    });
-    // Subscribe to alert channel
-    const alertChannel = client.channel('system-alerts');
-    alertChannel.on('alert', (payload) => {
-      notifications.push(payload);
-    });
-    return { metricsChannel, alertChannel };
-  };
-
-  const { metricsChannel, alertChannel } = await setupDashboard();
-  await Promise.all([subscribed(metricsChannel), subscribed(alertChannel)]);
-  await server.db.pool.query("INSERT INTO public.metrics VALUES ('cpu', 42.5)");
-  await server.db.pool.query("UPDATE public.metrics SET value = 77 WHERE name = 'cpu'");
-  await runCommand(`ɳSelf realtime broadcast system-alerts alert '{"level": "critical", "text": "CPU high"}'`, server.db.url);
-  await waitFor('chart, refresh and notification', () => charted.length === 1 && refreshed.length === 1 && notifications.length === 1);
-  assert.deepEqual(charted, [{ name: 'cpu', value: 42.5 }]);
-  assert.deepEqual(refreshed, [{ name: 'cpu', value: 77 }]);
-  assert.deepEqual(notifications, [{ level: 'critical', text: 'CPU high' }]);
 });
 
 test('Multiplayer Game: players join, act and leave the lobby', async () => {

@@ -1,4 +1,6 @@
 // For client tests: a real realtime server on a fresh database, the seed's runCommand, and waiting for conditions.
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startServer } from '@nself/server';
 import { realtime } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -19,7 +21,8 @@ export interface TestRealtime {
 /** Starts a realtime server on a fresh, migrated database. */
 export async function startTestRealtime(): Promise<TestRealtime> {
   const db = await createTestDatabase({ migrated: true });
-  let server: { port: number; close(): Promise<void> } | undefined = await startServer({ port: 0, databaseUrl: db.url });
+  const quiet = { logToStdout: false, logFile: path.join(tmpdir(), 'nself-client-tests.log') };
+  let server: { port: number; close(): Promise<void> } | undefined = await startServer({ port: 0, databaseUrl: db.url, ...quiet });
   const port = server.port;
   return {
     db,
@@ -30,7 +33,7 @@ export async function startTestRealtime(): Promise<TestRealtime> {
       server = undefined;
     },
     async start() {
-      server ??= await startServer({ port, databaseUrl: db.url });
+      server ??= await startServer({ port, databaseUrl: db.url, ...quiet });
     },
     async close() {
       await server?.close();
@@ -67,11 +70,19 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
   }
 }
 
-/** Resolves when the channel reports SUBSCRIBED. */
-export function subscribed(channel: { subscribe(callback: (status: string) => void): unknown }): Promise<void> {
-  return new Promise((resolve) => {
-    channel.subscribe((status) => {
-      if (status === 'SUBSCRIBED') resolve();
+/** Resolves when the channel reports SUBSCRIBED; fails after `timeoutMs` with the last status and error seen. */
+export function subscribed(
+  channel: { subscribe(callback: (status: string, error?: Error) => void): unknown },
+  timeoutMs = 10_000,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let last = 'no status';
+    const timer = setTimeout(() => reject(new Error(`channel did not join in time (last: ${last})`)), timeoutMs);
+    channel.subscribe((status, error) => {
+      last = error ? `${status}: ${error.message}` : status;
+      if (status !== 'SUBSCRIBED') return;
+      clearTimeout(timer);
+      resolve();
     });
   });
 }
