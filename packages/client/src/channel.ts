@@ -54,6 +54,13 @@ export interface ChannelHost {
 
 const encoder = new TextEncoder();
 
+/**
+ * The resume offset of a first join: "after the end of the log", so nothing is replayed and the
+ * join reply's `resume.latest_offset` tells where the channel stands, which makes even a channel
+ * that has received nothing yet resumable after a disconnection.
+ */
+const RESUME_FROM_NOW = Number.MAX_SAFE_INTEGER;
+
 /** A channel of the realtime server, as returned by `client.channel(name)`. */
 export class RealtimeChannel implements ChannelEndpoint {
   /** The channel's name as given to `client.channel`. */
@@ -313,14 +320,13 @@ export class RealtimeChannel implements ChannelEndpoint {
     clearTimeout(this.rejoinTimer);
     const connection = this.host.connection;
     const ref = connection.makeRef();
-    const resuming = this.offset !== undefined;
     this.joinRef = ref;
     this.current = 'joining';
     this.sentSignature = this.signature();
     this.presence.reset();
     connection.request(this.message(ChannelEvent.join, this.joinPayload(), ref), ref, (reply) => {
       if (this.joinRef !== ref || this.removed) return;
-      if (reply.status === 'ok') this.joined(reply.response, resuming);
+      if (reply.status === 'ok') this.joined(reply.response);
       else if (reply.status === 'error') {
         this.current = 'errored';
         this.emit('CHANNEL_ERROR', replyError(reply, `joining "${this.name}"`));
@@ -334,13 +340,13 @@ export class RealtimeChannel implements ChannelEndpoint {
     });
   }
 
-  private joined(response: unknown, resuming: boolean): void {
+  private joined(response: unknown): void {
     const reply = (response ?? {}) as { postgres_changes?: Array<{ id?: unknown }>; resume?: { latest_offset?: unknown } };
     this.current = 'joined';
     this.rejoinTries = 0;
     this.listeners.setBindingIds((reply.postgres_changes ?? []).map((binding) => binding.id));
     const latest = reply.resume?.latest_offset;
-    if (!resuming && this.offset === undefined && typeof latest === 'number') this.offset = latest;
+    if (this.offset === undefined && typeof latest === 'number') this.offset = latest;
     this.emit('SUBSCRIBED');
     if (this.trackedState && this.presenceEnabled()) this.sendTrack();
     for (const item of this.outbox.takeAll()) this.write(item);
@@ -417,7 +423,7 @@ export class RealtimeChannel implements ChannelEndpoint {
       ack: this.options.config?.broadcast?.ack !== false,
       self: this.options.config?.broadcast?.self === true,
     };
-    if (this.offset !== undefined) broadcast['resume'] = { offset: this.offset };
+    broadcast['resume'] = { offset: this.offset ?? RESUME_FROM_NOW };
     const token = this.host.connection.accessToken;
     return {
       config: {
