@@ -1,12 +1,14 @@
 // Measures what table capture costs the writer: INSERT TPS with pgbench at 1 and 8 writers, side by side.
 //
-//   node --import tsx bench/capture-writer-cost.ts [--seconds 5] [--rounds 3]
+//   node --import tsx bench/capture-writer-cost.ts [--seconds 5] [--rounds 3] [--async-commit]
 //
 // Runs against DATABASE_URL, or the embedded PostgreSQL when it is unset, in a scratch database that
 // is dropped at the end. Each variant is a table of the same shape receiving single-row INSERTs of
 // about 250 bytes: no trigger, a bare pg_notify trigger, our capture in notify mode, our capture in
 // poll mode (the log row only, no NOTIFY). Variants run interleaved, round after round, and each
 // figure is the median of its rounds, so that background load falls on all variants alike.
+// --async-commit runs pgbench with synchronous_commit=off, taking the disk flush out of each commit so
+// that the CPU and lock costs of the triggers show.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +25,7 @@ interface Variant {
 
 const seconds = numberOption('--seconds', 5);
 const rounds = numberOption('--rounds', 3);
+const asyncCommit = process.argv.includes('--async-commit');
 const WRITER_COUNTS = [1, 8];
 const TABLE_SHAPE = '(id bigserial PRIMARY KEY, author text NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())';
 
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'nself-bench-'));
   try {
     const server = await pool.query<{ version: string; wal_level: string }>("SELECT current_setting('server_version') AS version, current_setting('wal_level') AS wal_level");
-    process.stdout.write(`# PostgreSQL ${server.rows[0]?.version} (wal_level=${server.rows[0]?.wal_level}), ${rounds} rounds of ${seconds} s per figure (median), pgbench single-row INSERTs of ~250 bytes\n`);
+    process.stdout.write(`# PostgreSQL ${server.rows[0]?.version} (wal_level=${server.rows[0]?.wal_level}, synchronous_commit=${asyncCommit ? 'off' : 'on'}), ${rounds} rounds of ${seconds} s per figure (median), pgbench single-row INSERTs of ~250 bytes\n`);
     await migrate(pool);
     const scripts = new Map<string, string>();
     for (const variant of variants) {
@@ -111,7 +114,10 @@ function median(values: readonly number[]): number {
 }
 
 function runPgbench(url: string, script: string, writers: number): number {
-  const result = spawnSync('pgbench', ['-n', '-f', script, '-c', String(writers), '-j', String(Math.min(writers, 2)), '-T', String(seconds), url], { encoding: 'utf8' });
+  const result = spawnSync('pgbench', ['-n', '-f', script, '-c', String(writers), '-j', String(Math.min(writers, 2)), '-T', String(seconds), url], {
+    encoding: 'utf8',
+    env: { ...process.env, PGOPTIONS: asyncCommit ? '-c synchronous_commit=off' : '' },
+  });
   const match = /tps = ([\d.]+)/.exec(result.stdout);
   if (result.status !== 0 || !match) throw new Error(`pgbench failed: ${result.stderr || result.stdout}`);
   return Number(match[1]);

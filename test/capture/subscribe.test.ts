@@ -163,3 +163,18 @@ test('unsubscribe by table name and by id removes triggers, function and record'
   const left = await db.pool.query('SELECT table_name FROM realtime.subscriptions');
   assert.deepEqual(left.rows, [{ table_name: 'public.users' }]);
 });
+
+test('stats reports the capture figures: subscriptions by mode, changes seen, last position, pending', async () => {
+  await db.pool.query("INSERT INTO public.users (email) VALUES ('counted@example.com')");
+  const result = await run('stats', '--json');
+  assert.equal(result.code, 0, result.stderr);
+  const capture = (JSON.parse(result.stdout) as { table_capture: Record<string, unknown>[] }).table_capture[0];
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM realtime.changes');
+  assert.equal(capture?.subscriptions, 1);
+  assert.equal(capture?.notify, 1);
+  assert.equal(capture?.poll, 0);
+  assert.equal(Number(capture?.last_position) + Number(capture?.pending), rows[0].n, 'every logged change is sequenced or pending');
+  assert.ok(Number(capture?.pending) >= 1, 'the new change waits for a consumer to sequence it');
+  const text = await run('stats');
+  assert.match(text.stdout, /Table capture\n subscriptions \| notify \| poll \| changes_seen \| last_position \| pending/);
+});

@@ -221,7 +221,7 @@ export class ChangeFeed {
       || this.options.tables.some((t) => t.schema === row.schema_name && t.table === row.relation_name));
     this.pollMode = watched.some((row) => row.capture === 'poll');
     if (!this.listener) {
-      const client = new pg.Client({ connectionString: this.options.connectionString ?? this.options.pool.options.connectionString });
+      const client = new pg.Client(this.options.connectionString ? { connectionString: this.options.connectionString } : this.options.pool.options);
       client.on('notification', () => this.wake());
       client.on('error', () => { if (this.listener === client) void this.closeListener(); this.wake(); });
       client.on('end', () => { if (this.listener === client) this.listener = undefined; this.wake(); });

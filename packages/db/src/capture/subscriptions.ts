@@ -64,14 +64,9 @@ export async function subscribe(pool: pg.Pool, request: SubscribeRequest): Promi
   if (filter) await validateFilter(pool, table, filter);
   const events = CAPTURE_EVENTS.filter((event) => (request.events ?? DEFAULT_EVENTS).includes(event));
   const capture = request.capture ?? 'notify';
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LOCK_KEY]);
+  return withCaptureLock(pool, async (client) => {
     const existing = await findSubscription(client, table);
-    const same = existing && sameSettings(existing, events, filter?.source ?? null, capture) && existing.state === 'active';
-    if (same) {
-      await client.query('COMMIT');
+    if (existing && sameSettings(existing, events, filter?.source ?? null, capture) && existing.state === 'active') {
       return { action: 'unchanged', subscription: existing };
     }
     const functionName = existing?.functionName ?? await freeFunctionName(client, table);
@@ -88,23 +83,14 @@ export async function subscribe(pool: pg.Pool, request: SubscribeRequest): Promi
     const id = rows[0]?.id ?? '';
     await installCapture(client, { subscriptionId: id, table, functionName, channel: notifyChannel(table), events, filter, capture });
     const subscription = await findSubscription(client, table);
-    await client.query('COMMIT');
     if (!subscription) throw new Error(`subscription of ${displayTableName(table)} vanished`);
     return { action: existing ? 'updated' : 'created', subscription };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Removes a subscription given by table name or id: its triggers, its function and its row. */
 export async function unsubscribe(pool: pg.Pool, target: string): Promise<SubscriptionInfo> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LOCK_KEY]);
+  return withCaptureLock(pool, async (client) => {
     const subscription = UUID.test(target.trim())
       ? (await listSubscriptions(client, { id: target.trim() }))[0]
       : await findSubscription(client, parseTableName(target));
@@ -113,8 +99,19 @@ export async function unsubscribe(pool: pg.Pool, target: string): Promise<Subscr
     }
     await removeCapture(client, { schema: subscription.schema, table: subscription.relation }, subscription.functionName);
     await client.query('DELETE FROM realtime.subscriptions WHERE id = $1', [subscription.id]);
-    await client.query('COMMIT');
     return subscription;
+  });
+}
+
+/** Runs `work` in a transaction holding the capture lock, so concurrent subscribes of one table take turns. */
+async function withCaptureLock<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LOCK_KEY]);
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
