@@ -1,0 +1,93 @@
+// B4: broadcast fan-out, deliveries per server CPU-second and latency, nself against bare ws, Socket.IO rooms and nginx + nchan.
+import { alternate, medianOf, sleep } from './lib/alternate.js';
+import { createBenchDatabase } from './lib/database.js';
+import { LoadClients } from './lib/load-clients.js';
+import { readOptions } from './lib/options.js';
+import { openPublisher, publishPaced } from './lib/publishers.js';
+import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
+import { nchanAvailable, SERVICE_LABELS, startService, type ServiceKind } from './lib/services.js';
+import type { LatencySummary } from './lib/stats.js';
+
+const options = readOptions('node --import tsx bench/b4-broadcast-fanout.ts [options]', {
+  subscribers: { fallback: 500, help: 'subscribers on the channel', min: 1 },
+  rate: { fallback: 100, help: 'messages published per second', min: 1 },
+  payload: { fallback: 100, help: 'payload bytes', min: 40 },
+  seconds: { fallback: 5, help: 'seconds of publishing per run', min: 1 },
+  workers: { fallback: 2, help: 'load-generator processes', min: 1 },
+});
+
+interface Run {
+  readonly deliveries: number;
+  readonly cpu: number;
+  readonly latency: LatencySummary;
+  readonly problems: number;
+}
+
+const started = Date.now();
+const db = await createBenchDatabase();
+const clients = await LoadClients.start(options.workers);
+const sides: ServiceKind[] = ['nself', 'ws', 'socketio', ...(nchanAvailable() ? ['nchan' as const] : [])];
+const topic = 'fanout';
+const nselfEnv = { REALTIME_MAX_MESSAGES_PER_SECOND: '1000000' };
+
+/** One run: subscribers join, the publisher sends at `rate` for the set time, then deliveries are counted. */
+async function measure(side: ServiceKind, rate: number): Promise<Run> {
+  const service = await startService(side, { databaseUrl: db.url, env: nselfEnv });
+  try {
+    const opened = await clients.open(service.target, Array.from({ length: options.subscribers }, () => ({ topic })));
+    if (opened.failed > 0) throw new Error(`${opened.failed} subscribers could not join ${SERVICE_LABELS[side]}: ${opened.failures.join('; ')}`);
+    const publisher = await openPublisher(service.target, [topic]);
+    await sleep(300);
+    await clients.reset(1);
+    const before = service.usage();
+    const sent = await publishPaced(publisher, [topic], rate, options.seconds * 1000, options.payload);
+    await clients.drain((sent[topic] ?? 0) * options.subscribers);
+    const after = service.usage();
+    const report = await clients.report(sent);
+    publisher.close();
+    return { deliveries: report.check.received, cpu: after.cpu - before.cpu, latency: report.latency, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+  } finally {
+    await clients.closeAll();
+    await service.stop();
+  }
+}
+
+try {
+  const runs = await alternate(sides, options.reps, (side) => measure(side, options.rate));
+  const perCpu = (side: ServiceKind) => medianOf(runs.get(side), (run) => run.deliveries / Math.max(run.cpu, 0.01));
+  const ours = perCpu('nself');
+  const maxRate = ours / options.subscribers;
+  const halfRate = Math.max(1, Math.min(5000, Math.floor(maxRate / 2)));
+  process.stderr.write(`  nself at half its CPU-bound maximum rate (${halfRate} msg/s)\n`);
+  const half = await measure('nself', halfRate);
+  const problems = [...runs.values()].flat().reduce((sum, run) => sum + run.problems, 0) + half.problems;
+  const rows = sides.map((side) => {
+    const sideRuns = runs.get(side);
+    return [SERVICE_LABELS[side], fmt(medianOf(sideRuns, (run) => run.deliveries), 0), fmt(medianOf(sideRuns, (run) => run.cpu), 2), fmt(perCpu(side), 0),
+      fmt(medianOf(sideRuns, (run) => run.latency.p50), 2), fmt(medianOf(sideRuns, (run) => run.latency.p99), 2), side === 'nself' ? '1.00×' : ratio(ours, perCpu(side)),
+      sideRuns?.reduce((sum, run) => sum + run.problems, 0) ?? 0];
+  });
+  const targets: TargetCheck[] = [
+    { target: 'deliveries per server CPU-second ≥ 0.75× bare ws', measured: ratio(ours, perCpu('ws')), met: ours >= 0.75 * perCpu('ws') },
+    { target: '≥ 3× Socket.IO', measured: ratio(ours, perCpu('socketio')), met: ours >= 3 * perCpu('socketio') },
+    nchanAvailable()
+      ? { target: 'ahead of nginx + nchan', measured: ratio(ours, perCpu('nchan')), met: ours > perCpu('nchan') }
+      : { target: 'ahead of nginx + nchan', measured: 'nginx with nchan not installed', met: null },
+    { target: `p99 ≤ 25 ms at half the maximum rate (${halfRate} msg/s × ${options.subscribers})`, measured: `${fmt(half.latency.p99, 2)} ms`, met: half.latency.p99 <= 25 },
+  ];
+  publishResult({
+    id: 'B4', title: 'broadcast fan-out per server CPU-second', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, targets, deliveryProblems: problems,
+    tables: [{
+      title: `${options.subscribers} subscribers on one channel, ${options.rate} msg/s of ${options.payload} bytes for ${options.seconds} s (medians of ${options.reps})`,
+      columns: ['server', 'deliveries', 'server CPU s', 'deliveries / CPU s', 'p50 ms', 'p99 ms', 'nself ÷ this', 'gaps+dups+missing'],
+      rows,
+    }],
+    notes: [
+      'Server CPU is the server process only (for nginx: master and worker). nself also stores every broadcast in PostgreSQL (history on); the database\'s own CPU is not counted here.',
+      `The maximum rate is the CPU-bound estimate (deliveries per CPU-second ÷ subscribers = ${fmt(maxRate, 0)} msg/s); the half-rate run measured p50 ${fmt(half.latency.p50, 2)} ms, p99 ${fmt(half.latency.p99, 2)} ms.`,
+    ],
+  });
+} finally {
+  await clients.stop();
+  await db.drop();
+}

@@ -1,0 +1,99 @@
+// Child processes of a benchmark: started pinned to a CPU, awaited until ready, measured (CPU time, RSS) and stopped.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU sets: the server under test gets its own core when there are two or more. */
+export const CPU = {
+  server: availableParallelism() >= 2 ? '1' : '0',
+  load: '0',
+} as const;
+
+/** Seconds of CPU (user + system) a process has used so far, read from /proc. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Resident memory of a process in bytes, read from /proc. */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  return match ? Number(match[1]) * 1024 : Number.NaN;
+}
+
+/** CPU and memory use of several processes together (e.g. nginx master and worker). */
+export function usage(pids: readonly number[]): { cpu: number; rss: number } {
+  let cpu = 0;
+  let rss = 0;
+  for (const pid of pids) {
+    cpu += cpuSeconds(pid);
+    rss += rssBytes(pid);
+  }
+  return { cpu, rss };
+}
+
+/** Starts `command` pinned to `cpus` (through taskset) with stdout piped, stderr kept for errors. */
+export function spawnPinned(cpus: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions } = {}): ChildProcess {
+  return spawn('taskset', ['-c', cpus, command, ...args], {
+    env: options.env ?? process.env,
+    stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * Resolves with the first stdout line that `ready` accepts (returning a value), or rejects with the
+ * child's stderr when it exits first or when `timeoutMs` passes.
+ */
+export function waitForLine<T>(child: ChildProcess, ready: (line: string) => T | undefined, timeoutMs = 30_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    let errors = '';
+    const timer = setTimeout(() => finish(new Error(`not ready after ${timeoutMs} ms: ${errors.trim().split('\n').at(-1) ?? ''}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        const value = ready(line);
+        if (value !== undefined) return finish(undefined, value);
+      }
+    };
+    const onError = (chunk: Buffer) => { errors = (errors + chunk.toString('utf8')).slice(-4000); };
+    const onExit = (code: number | null) => finish(new Error(`exited with ${code} before it was ready: ${errors.trim().split('\n').slice(-3).join(' | ')}`));
+    function finish(error: Error | undefined, value?: T) {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+      child.stdout?.resume();
+      if (error) reject(error);
+      else resolve(value as T);
+    }
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onError);
+    child.once('exit', onExit);
+  });
+}
+
+/** Sends SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
+export function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** The pid of the process taskset started (taskset execs the command, so it is the child's own pid). */
+export function pidOf(child: ChildProcess): number {
+  if (child.pid === undefined) throw new Error('the child process did not start');
+  return child.pid;
+}

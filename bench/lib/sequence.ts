@@ -1,0 +1,54 @@
+// Checks that each stream's numbered messages arrive once each and in order: counts gaps, duplicates and missing tails.
+
+/** What the delivery check found. */
+export interface DeliveryCheck {
+  readonly received: number;
+  /** Messages skipped over (a later number arrived first). */
+  readonly gaps: number;
+  /** Messages received again or out of order. */
+  readonly duplicates: number;
+  /** Messages never received at the end of a stream. */
+  readonly missing: number;
+}
+
+/** Tracks, per stream (a socket and topic), the next sequence number expected. */
+export class SequenceCheck {
+  private readonly next = new Map<string, number>();
+  private receivedCount = 0;
+  private gapCount = 0;
+  private duplicateCount = 0;
+
+  /** Expects `stream` to start at `first` (otherwise it starts at 1). */
+  expect(stream: string, first: number): void {
+    this.next.set(stream, first);
+  }
+
+  /** Records message number `seq` of `stream`. */
+  record(stream: string, seq: number): void {
+    this.receivedCount += 1;
+    const expected = this.next.get(stream) ?? 1;
+    if (seq < expected) {
+      this.duplicateCount += 1;
+      return;
+    }
+    if (seq > expected) this.gapCount += seq - expected;
+    this.next.set(stream, seq + 1);
+  }
+
+  /** The findings, counting as missing every message up to `lastSent` of each stream not yet received. */
+  result(lastSent: (stream: string) => number): DeliveryCheck {
+    let missing = 0;
+    for (const [stream, next] of this.next) missing += Math.max(0, lastSent(stream) - (next - 1));
+    return { received: this.receivedCount, gaps: this.gapCount, duplicates: this.duplicateCount, missing };
+  }
+
+  /** Streams seen so far. */
+  streams(): string[] {
+    return [...this.next.keys()];
+  }
+
+  /** The next number expected on a stream (1 when none arrived yet). */
+  expected(stream: string): number {
+    return this.next.get(stream) ?? 1;
+  }
+}

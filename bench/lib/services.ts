@@ -1,0 +1,160 @@
+// Starts the servers a benchmark compares: ours (as `nself realtime start` ships it), bare `ws`, Socket.IO and nginx with nchan.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CPU, pidOf, spawnPinned, stopChild, usage, waitForLine } from './processes.js';
+import { benchDir, repositoryRoot } from './paths.js';
+import { signToken } from './tokens.js';
+
+/** The kinds of server a benchmark can start. */
+export type ServiceKind = 'nself' | 'ws' | 'socketio' | 'nchan';
+
+/** Where clients reach a server and how they speak to it. */
+export interface Target {
+  readonly kind: ServiceKind;
+  readonly port: number;
+  /** For nself: the JWT clients present (auth is on, as shipped). */
+  readonly token?: string;
+}
+
+/** A running server under test. */
+export interface Service {
+  readonly target: Target;
+  readonly label: string;
+  /** CPU seconds and RSS bytes of the server's processes now. */
+  usage(): { cpu: number; rss: number };
+  stop(): Promise<void>;
+}
+
+/** Human names of each kind, used in result tables. */
+export const SERVICE_LABELS: Record<ServiceKind, string> = {
+  nself: 'nself realtime',
+  ws: 'bare ws',
+  socketio: 'Socket.IO rooms',
+  nchan: 'nginx + nchan',
+};
+
+const NGINX = '/usr/sbin/nginx';
+const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
+const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256';
+
+/** Whether nginx with the nchan module is installed (Debian packages nginx and libnginx-mod-nchan). */
+export function nchanAvailable(): boolean {
+  return existsSync(NGINX) && existsSync(NCHAN_MODULE);
+}
+
+/** Starts a server of `kind`; nself needs `databaseUrl` and may get extra environment (limits). */
+export async function startService(kind: ServiceKind, options: { databaseUrl?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Service> {
+  switch (kind) {
+    case 'nself': return startNself(options.databaseUrl ?? '', options.env ?? {});
+    case 'ws': return startNodeServer(kind, path.join(benchDir, 'servers', 'bare-ws.ts'));
+    case 'socketio': return startNodeServer(kind, path.join(benchDir, 'servers', 'socketio.ts'));
+    case 'nchan': return startNchan();
+  }
+}
+
+function service(kind: ServiceKind, child: ChildProcess, target: Target, pids: () => number[], stop?: () => Promise<void>): Service {
+  return { target, label: SERVICE_LABELS[kind], usage: () => usage(pids()), stop: stop ?? (() => stopChild(child)) };
+}
+
+async function startNself(databaseUrl: string, env: NodeJS.ProcessEnv): Promise<Service> {
+  if (!databaseUrl) throw new Error('the nself server needs a database');
+  const child = spawnPinned(CPU.server, process.execPath, [path.join(repositoryRoot, 'packages', 'cli', 'bin', 'nself.js'), 'realtime', 'start', '--port', '0', '--host', '127.0.0.1'], {
+    env: {
+      ...process.env, DATABASE_URL: databaseUrl, REALTIME_JWT_SECRET: JWT_SECRET, REALTIME_LOG_LEVEL: 'info',
+      REALTIME_LOG_FILE: path.join(tmpdir(), `nself-bench-${process.pid}.log`), NODE_ENV: 'production', ...env,
+    },
+  });
+  const port = await waitForLine(child, (line) => {
+    if (!line.includes('realtime server listening')) return undefined;
+    return (JSON.parse(line) as { port: number }).port;
+  });
+  child.stdout?.resume();
+  const token = await signToken(JWT_SECRET, 'bench-user');
+  return service('nself', child, { kind: 'nself', port, token }, () => [pidOf(child)]);
+}
+
+/** Signs a client token for the nself server started by `startService` (e.g. one per presence member). */
+export function nselfToken(userId: string): Promise<string> {
+  return signToken(JWT_SECRET, userId);
+}
+
+async function startNodeServer(kind: 'ws' | 'socketio', script: string): Promise<Service> {
+  const child = spawnPinned(CPU.server, process.execPath, ['--import', 'tsx', script], { env: { ...process.env, NODE_OPTIONS: '' } });
+  const port = await waitForLine(child, (line) => line.startsWith('{"ready"') ? (JSON.parse(line) as { port: number }).port : undefined);
+  return service(kind, child, { kind, port }, () => [pidOf(child)]);
+}
+
+async function startNchan(): Promise<Service> {
+  if (!nchanAvailable()) throw new Error('nginx with the nchan module is not installed (apt-get install nginx libnginx-mod-nchan)');
+  const prefix = path.join(tmpdir(), `nself-bench-nchan-${process.pid}-${Date.now()}`);
+  mkdirSync(path.join(prefix, 'logs'), { recursive: true });
+  const port = await freePort();
+  writeFileSync(path.join(prefix, 'nginx.conf'), nchanConfig(prefix, port));
+  const child = spawnPinned(CPU.server, NGINX, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')]);
+  await waitForPort(port, child);
+  const pids = () => [pidOf(child), ...childrenOf(pidOf(child))];
+  return service('nchan', child, { kind: 'nchan', port }, pids, () => stopChild(child));
+}
+
+function nchanConfig(prefix: string, port: number): string {
+  return `load_module ${NCHAN_MODULE};
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 65000;
+user root;
+error_log ${prefix}/logs/error.log warn;
+pid ${prefix}/nginx.pid;
+events { worker_connections 60000; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  server {
+    listen 127.0.0.1:${port};
+    location ~ ^/pub/(\\w+)$ { nchan_publisher http; nchan_channel_id $1; nchan_message_buffer_length 1000; nchan_message_timeout 1h; }
+    location ~ ^/sub/(\\w+)$ { nchan_subscriber websocket; nchan_channel_id $1; nchan_subscriber_first_message newest; }
+  }
+}
+`;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('nginx did not open its port within 10 s');
+}
