@@ -130,7 +130,7 @@ test('an acknowledged send resolves once stored; unsubscribe rejects what still 
   const receipt = await channel.send({ type: 'broadcast', event: 'note', payload: { text: 'stored' } });
   const log = await logOf('acks');
   assert.equal(log.length, 1, 'the message is in the log when send() resolves');
-  if (receipt.offset !== undefined) assert.equal(receipt.offset, log[0]);
+  assert.equal(receipt.offset, log[0], 'the receipt carries the stored offset');
 
   await server.stop();
   await waitFor('the client to notice', () => client.state === 'reconnecting');
@@ -138,4 +138,25 @@ test('an acknowledged send resolves once stored; unsubscribe rejects what still 
   await channel.unsubscribe();
   await assert.rejects(waiting, /channel "acks" is closed; get a new one with client.channel\("acks"\)/);
   await server.start();
+});
+
+test('my own messages are not handed back to me when a resume replays them (self: false)', async () => {
+  const me = newClient();
+  const other = newClient();
+  const heard: string[] = [];
+  const mine = me.channel('own').on<{ text: string }>('note', (payload) => heard.push(payload.text));
+  await subscribed(mine);
+  const theirs = other.channel('own');
+  await subscribed(theirs);
+  await theirs.send({ type: 'broadcast', event: 'note', payload: { text: 'from them 1' } });
+  await waitFor('their first message', () => heard.length === 1);
+  await mine.send({ type: 'broadcast', event: 'note', payload: { text: 'from me' } });
+  await server.stop();
+  await waitFor('the client to notice', () => me.state === 'reconnecting');
+  await server.db.pool.query("SELECT realtime.broadcast('own', 'note', '{\"text\": \"from them 2\"}'::jsonb, NULL)");
+  await server.start();
+  await waitFor('their second message', () => heard.length >= 2);
+  await sleep(300);
+  assert.deepEqual(heard, ['from them 1', 'from them 2']);
+  assert.equal((await logOf('own')).length, 3);
 });

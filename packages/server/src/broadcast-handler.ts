@@ -8,7 +8,7 @@ import type { ServerContext } from './context.js';
 
 /**
  * Stores and fans out a broadcast push (`{type, event, payload}`; for V2 binary frames the payload
- * may be bytes). With `ack` the reply comes once the message is stored. Sends to a private channel
+ * may be bytes). With `ack` the reply comes once the message is stored, and carries its `offset`. Sends to a private channel
  * by a non-member are dropped without a reply, as Supabase does.
  */
 export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
@@ -31,15 +31,16 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
     ctx.logger.info({ channel: channel.channel.slug, userId: channel.identity.userId }, 'dropped a broadcast from a non-member of a private channel');
     return;
   }
+  let offset: number;
   try {
-    await ctx.broadcasts.send({
+    ({ offset } = await ctx.broadcasts.send({
       channelId: channel.channel.id, event, payload, binary, sender: channel.identity.userId,
       ...(channel.options.self ? {} : { exclude: channel }),
-    });
+    }));
   } catch (error) {
     ctx.logger.error({ err: error, channel: channel.channel.slug }, 'storing a broadcast failed');
     if (ack) socket.reply(message, 'error', { reason: JoinError.unableToConnect });
     return;
   }
-  if (ack) socket.reply(message, 'ok', {});
+  if (ack) socket.reply(message, 'ok', { offset });
 }
