@@ -1,6 +1,6 @@
 // Registers every `nself realtime` command group on the `realtime` command.
 import type { Command } from 'commander';
-import { useOneLineErrors } from '../args.js';
+import { useOneLineErrors, withExamples } from '../args.js';
 import { registerBroadcastCommands } from './broadcast.js';
 import { registerCaptureCommands } from './capture.js';
 import { registerChannelCommands } from './channel.js';
@@ -17,5 +17,13 @@ export function registerCommands(realtime: Command): void {
   registerPresenceCommands(realtime);
   registerConnectionCommands(realtime);
   registerCaptureCommands(realtime);
+  withExamples(realtime, [
+    'nself realtime init',
+    'nself realtime channel create "general" public',
+    `nself realtime broadcast general user.joined '{"user_id": "123"}'`,
+    'nself realtime replay general 1643723400',
+    'nself realtime presence online general',
+    'nself realtime channel --help',
+  ]);
   useOneLineErrors(realtime);
 }
