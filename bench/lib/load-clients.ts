@@ -11,7 +11,7 @@ import type { SubscriberSpec } from './subscriber-clients.js';
 /** Requests a worker understands. */
 export type WorkerRequest =
   | { cmd: 'open'; target: Target; specs: SubscriberSpec[]; concurrency: number }
-  | { cmd: 'reset'; first: number }
+  | { cmd: 'reset'; first: number; sources: number }
   | { cmd: 'count' }
   | { cmd: 'pause'; count: number }
   | { cmd: 'report'; lastSent: Record<string, number> }
@@ -79,9 +79,12 @@ export class LoadClients {
     };
   }
 
-  /** Forgets what was measured; every healthy stream now expects number `first` next. */
-  async reset(first = 1): Promise<void> {
-    await this.all({ cmd: 'reset', first });
+  /**
+   * Forgets what was measured; every healthy socket now expects number `first` next from each of
+   * `sources` sources (writers numbering from source × SOURCE_STRIDE).
+   */
+  async reset(first = 1, sources = 1): Promise<void> {
+    await this.all({ cmd: 'reset', first, sources });
   }
 
   /**
@@ -110,7 +113,7 @@ export class LoadClients {
     await this.all({ cmd: 'pause', count: countPerWorker });
   }
 
-  /** Merged figures; `lastSent` gives, per topic, the last number published (the rest counts as missing). */
+  /** Merged figures; `lastSent` gives, per topic (or `topic:source`), the last number published (the rest counts as missing). */
   async report(lastSent: Record<string, number>): Promise<LoadReport> {
     const replies = (await this.all({ cmd: 'report', lastSent })).map((reply) => expect<{ latencies: number[]; check: DeliveryCheck; replayTimes: number[]; closedPaused: number; closedHealthy: number }>(reply, 'latencies'));
     const sum = (pick: (check: DeliveryCheck) => number) => replies.reduce((total, reply) => total + pick(reply.check), 0);

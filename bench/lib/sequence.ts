@@ -1,5 +1,8 @@
 // Checks that each stream's numbered messages arrive once each and in order: counts gaps, duplicates and missing tails.
 
+/** Messages of several sources (e.g. concurrent writers) number from source × SOURCE_STRIDE + 1; each source is in order. */
+export const SOURCE_STRIDE = 1_000_000_000;
+
 /** What the delivery check found. */
 export interface DeliveryCheck {
   readonly received: number;

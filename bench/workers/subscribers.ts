@@ -1,6 +1,6 @@
 // Load-generator process: holds many subscriber sockets, timestamps every numbered message, and checks delivery order.
 import type { Socket } from 'node:net';
-import { SequenceCheck } from '../lib/sequence.js';
+import { SequenceCheck, SOURCE_STRIDE } from '../lib/sequence.js';
 import { nowMs } from '../lib/stats.js';
 import { openSubscriber, type Subscriber, type SubscriberSpec } from '../lib/subscriber-clients.js';
 import type { Target } from '../lib/services.js';
@@ -54,7 +54,10 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       latencies = [];
       replayTimes = [];
       check = new SequenceCheck();
-      for (const entry of held) if (!entry.paused) check.expect(String(entry.index), request.first);
+      for (const entry of held) {
+        if (entry.paused) continue;
+        for (let source = 0; source < request.sources; source += 1) check.expect(streamOf(entry.index, source), request.first);
+      }
       return { ok: true };
     case 'count':
       return { received: check.result(() => 0).received };
@@ -66,7 +69,11 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       return { ok: true };
     }
     case 'report': {
-      const result = check.result((stream) => request.lastSent[held[Number(stream)]?.spec.topic ?? ''] ?? 0);
+      const result = check.result((stream) => {
+        const [index, source] = stream.split(':');
+        const topic = held[Number(index)]?.spec.topic ?? '';
+        return request.lastSent[`${topic}:${source}`] ?? request.lastSent[topic] ?? 0;
+      });
       const closed = held.filter((entry) => entry.closedByServer !== undefined);
       return {
         latencies: sample(latencies), check: result, replayTimes,
@@ -102,13 +109,12 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
 
 async function connect(entry: Held, config = entry.spec.config): Promise<void> {
   if (!target) throw new Error('no target');
-  const stream = String(entry.index);
   entry.subscriber = await openSubscriber(target, { ...entry.spec, ...(config ? { config } : {}) }, {
     message: (message) => {
       const receivedAt = nowMs();
       if (entry.paused) return;
       if (message.offset !== undefined) entry.lastOffset = message.offset;
-      check.record(stream, message.s);
+      check.record(streamOf(entry.index, Math.floor(message.s / SOURCE_STRIDE)), message.s % SOURCE_STRIDE);
       if (entry.resumeUntil !== undefined && entry.resumeStartedAt !== undefined && message.s >= entry.resumeUntil) {
         replayTimes.push(receivedAt - entry.resumeStartedAt);
         entry.resumeUntil = undefined;
@@ -117,6 +123,10 @@ async function connect(entry: Held, config = entry.spec.config): Promise<void> {
     },
     closed: (code) => { if (code !== 1000 && code !== 1005) entry.closedByServer = code; },
   });
+}
+
+function streamOf(index: number, source: number): string {
+  return `${index}:${source}`;
 }
 
 async function inBatches<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {

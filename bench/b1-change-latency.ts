@@ -1,0 +1,99 @@
+// B1: commit-to-client latency of table changes through nself (postgres_changes over WebSocket) against a raw LISTEN on a bare pg_notify trigger.
+import { alternate, medianOf } from './lib/alternate.js';
+import { CAPTURED_TABLE, createChangeTables, insertPaced, openChangeSubscribers, RAW_TABLE, RawListener, type ChangeSupport } from './lib/cdc.js';
+import { createBenchDatabase } from './lib/database.js';
+import { LoadClients } from './lib/load-clients.js';
+import { readOptions } from './lib/options.js';
+import { fmt, publishResult, type Table, type TargetCheck } from './lib/report.js';
+import { startService } from './lib/services.js';
+import { medianSummary, summarize, type LatencySummary } from './lib/stats.js';
+
+const options = readOptions('node --import tsx bench/b1-change-latency.ts [options]', {
+  rate: { fallback: 500, help: 'single-row INSERTs per second (one writer)', min: 1 },
+  seconds: { fallback: 4, help: 'seconds of writing per run', min: 1 },
+  subscribers: { fallback: 100, help: 'subscribers of the larger case (the smaller has 1)', min: 1 },
+  body: { fallback: 200, help: 'bytes of text per row', min: 1 },
+  workers: { fallback: 2, help: 'load-generator processes', min: 1 },
+});
+
+type Side = 'raw' | 'nself';
+interface Run {
+  readonly latency: LatencySummary;
+  readonly delivered: number;
+  readonly expected: number;
+  readonly problems: number;
+}
+
+const started = Date.now();
+const db = await createBenchDatabase();
+await createChangeTables(db.pool);
+const service = await startService('nself', { databaseUrl: db.url });
+const clients = await LoadClients.start(options.workers);
+const listener = await RawListener.start(db.url);
+const topic = 'changes';
+const cases = [...new Set([1, options.subscribers])];
+const measured: Array<{ subscribers: number; runs: Map<Side, Run[]>; support: ChangeSupport }> = [];
+
+try {
+  for (const subscribers of cases) {
+    process.stderr.write(`B1 with ${subscribers} subscriber(s)\n`);
+    const support = await openChangeSubscribers(clients, service.target, topic, subscribers);
+    const sides: Side[] = support.supported ? ['raw', 'nself'] : ['raw'];
+    const runs = await alternate(sides, options.reps, async (side): Promise<Run> => {
+      if (side === 'raw') {
+        listener.reset();
+        const written = await insertPaced(db.url, RAW_TABLE, options.rate, options.seconds * 1000, options.body);
+        await listener.drain(written);
+        const check = listener.check.result(() => written);
+        return { latency: summarize(listener.latencies), delivered: check.received, expected: written, problems: check.gaps + check.duplicates + check.missing };
+      }
+      await clients.reset(1);
+      const written = await insertPaced(db.url, CAPTURED_TABLE, options.rate, options.seconds * 1000, options.body);
+      await clients.drain(written * subscribers);
+      const report = await clients.report({ [topic]: written });
+      return { latency: report.latency, delivered: report.check.received, expected: written * subscribers, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+    });
+    measured.push({ subscribers, runs, support });
+    await clients.closeAll();
+  }
+
+  const tables: Table[] = measured.map(({ subscribers, runs, support }) => ({
+    title: `${subscribers} subscriber(s), ${options.rate} INSERTs/s of ~${options.body} bytes for ${options.seconds} s (medians of ${options.reps})`,
+    columns: ['side', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'delivered / expected', 'gaps+dups+missing'],
+    rows: (['raw', 'nself'] as Side[]).map((side) => {
+      const label = side === 'raw' ? 'raw LISTEN (bare pg_notify trigger)' : 'nself postgres_changes';
+      const sideRuns = runs.get(side);
+      if (!sideRuns) return [label, 'not supported by the server yet', '', '', '', '', ''];
+      const latency = medianSummary(sideRuns.map((run) => run.latency));
+      return [label, fmt(latency.p50, 2), fmt(latency.p95, 2), fmt(latency.p99, 2), fmt(latency.max, 2),
+        `${fmt(medianOf(sideRuns, (run) => run.delivered), 0)} / ${fmt(medianOf(sideRuns, (run) => run.expected), 0)}`,
+        sideRuns.reduce((sum, run) => sum + run.problems, 0)];
+    }),
+  }));
+  const largest = measured.at(-1);
+  const ours = largest?.runs.get('nself');
+  const raw = largest?.runs.get('raw');
+  const oursP50 = medianOf(ours, (run) => run.latency.p50);
+  const oursP99 = medianOf(ours, (run) => run.latency.p99);
+  const rawP50 = medianOf(raw, (run) => run.latency.p50);
+  const unmeasured = largest?.support.supported ? undefined : 'not supported by the server yet';
+  const targets: TargetCheck[] = [
+    { target: `p50 ≤ 2 ms at ${largest?.subscribers} subscribers`, measured: unmeasured ?? `${fmt(oursP50, 2)} ms`, met: unmeasured ? null : oursP50 <= 2 },
+    { target: `p99 ≤ 10 ms at ${largest?.subscribers} subscribers`, measured: unmeasured ?? `${fmt(oursP99, 2)} ms`, met: unmeasured ? null : oursP99 <= 10 },
+    { target: 'p50 at most 1 ms above raw LISTEN', measured: unmeasured ?? `+${fmt(oursP50 - rawP50, 2)} ms (raw ${fmt(rawP50, 2)} ms)`, met: unmeasured ? null : oursP50 - rawP50 <= 1 },
+  ];
+  const problems = measured.flatMap(({ runs }) => [...runs.values()].flat()).reduce((sum, run) => sum + run.problems, 0);
+  publishResult({
+    id: 'B1', title: 'commit-to-client latency of table changes', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, tables, targets, deliveryProblems: problems,
+    notes: [
+      'Latency runs from the moment the writer sends the INSERT (its time is in the row) to the moment a subscriber has the change: it includes the commit.',
+      'The baseline is one `pg` client on LISTEN, fed by an AFTER INSERT trigger that only calls pg_notify with the row number and time; it does not fan out.',
+      ...measured.filter(({ support }) => !support.supported).map(({ subscribers, support }) => `nself at ${subscribers} subscriber(s): ${support.reason}.`),
+    ],
+  });
+} finally {
+  await listener.stop();
+  await clients.stop();
+  await service.stop();
+  await db.drop();
+}

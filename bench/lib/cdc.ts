@@ -1,0 +1,150 @@
+// Table-change workloads: the benchmark tables, a raw LISTEN client as the baseline, and INSERT writers (paced or flat out).
+import pg from 'pg';
+import { parseTableName, subscribe } from '@nself/db';
+import type { LoadClients } from './load-clients.js';
+import { SequenceCheck, SOURCE_STRIDE } from './sequence.js';
+import type { Target } from './services.js';
+import { nowMs } from './stats.js';
+import type { SubscriberSpec } from './subscriber-clients.js';
+
+/** The table our capture watches, and the table whose trigger only calls pg_notify. */
+export const CAPTURED_TABLE = 'bench_rows';
+export const RAW_TABLE = 'bench_raw';
+const RAW_CHANNEL = 'bench_raw';
+
+/** Creates both tables (columns s, t, body), the bare pg_notify trigger, and our subscription of INSERTs. */
+export async function createChangeTables(pool: pg.Pool): Promise<void> {
+  for (const table of [CAPTURED_TABLE, RAW_TABLE]) {
+    await pool.query(`CREATE TABLE public.${pg.escapeIdentifier(table)} (id bigserial PRIMARY KEY, s bigint NOT NULL, t double precision NOT NULL, body text NOT NULL)`);
+  }
+  await pool.query(`CREATE FUNCTION public.bench_raw_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_notify(${pg.escapeLiteral(RAW_CHANNEL)}, NEW.s || ',' || NEW.t); RETURN NULL; END $$`);
+  await pool.query(`CREATE TRIGGER bench_raw_notify AFTER INSERT ON public.${pg.escapeIdentifier(RAW_TABLE)} FOR EACH ROW EXECUTE FUNCTION public.bench_raw_notify()`);
+  await subscribe(pool, { table: parseTableName(`public.${CAPTURED_TABLE}`), events: ['INSERT'] });
+}
+
+/** A subscriber joining `topic` with a postgres_changes binding on the captured table's INSERTs. */
+export function changeSubscriber(topic: string): SubscriberSpec {
+  return { topic, config: { broadcast: { self: false }, postgres_changes: [{ event: 'INSERT', schema: 'public', table: CAPTURED_TABLE }] } };
+}
+
+/** The baseline: one `pg` client LISTENing on the bare trigger's channel, timing and checking each notification. */
+export class RawListener {
+  latencies: number[] = [];
+  check = new SequenceCheck();
+
+  private constructor(private readonly client: pg.Client) {
+    client.on('notification', (note) => {
+      const receivedAt = nowMs();
+      const [s, t] = (note.payload ?? '').split(',').map(Number);
+      if (s === undefined || t === undefined) return;
+      this.check.record(`raw:${Math.floor(s / SOURCE_STRIDE)}`, s % SOURCE_STRIDE);
+      this.latencies.push(receivedAt - t);
+    });
+  }
+
+  /** Connects and LISTENs. */
+  static async start(url: string): Promise<RawListener> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`LISTEN ${pg.escapeIdentifier(RAW_CHANNEL)}`);
+    return new RawListener(client);
+  }
+
+  /** Forgets what was measured; each of `sources` writers is expected from number 1. */
+  reset(sources = 1): void {
+    this.latencies = [];
+    this.check = new SequenceCheck();
+    for (let source = 0; source < sources; source += 1) this.check.expect(`raw:${source}`, 1);
+  }
+
+  /** Waits until `expected` notifications arrived, or none arrived for `quietMs`. */
+  async drain(expected: number, quietMs = 1_500): Promise<void> {
+    let last = -1;
+    let lastChange = Date.now();
+    while (this.latencies.length < expected && Date.now() - lastChange < quietMs) {
+      if (this.latencies.length !== last) {
+        last = this.latencies.length;
+        lastChange = Date.now();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.client.end();
+  }
+}
+
+/** INSERT statement of the benchmark tables; `s` numbers the rows, `t` is the time the INSERT was sent. */
+function insertSql(table: string): string {
+  return `INSERT INTO public.${pg.escapeIdentifier(table)} (s, t, body) VALUES ($1, $2, $3)`;
+}
+
+/** One connection inserting `rate` rows per second for `durationMs`; returns how many rows it wrote. */
+export async function insertPaced(url: string, table: string, rate: number, durationMs: number, bodyBytes: number): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const body = 'x'.repeat(bodyBytes);
+  const sql = insertSql(table);
+  const started = nowMs();
+  const limit = Math.round((rate * durationMs) / 1000);
+  let written = 0;
+  try {
+    while (written < limit) {
+      const due = Math.min(limit, Math.floor(((nowMs() - started) * rate) / 1000));
+      if (written >= due) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        continue;
+      }
+      written += 1;
+      await client.query(sql, [written, nowMs(), body]);
+    }
+  } finally {
+    await client.end();
+  }
+  return written;
+}
+
+/**
+ * `writers` connections each inserting as fast as they can for `durationMs` (writer w numbers its
+ * rows from w × SOURCE_STRIDE + 1). `synchronousCommit` false skips the disk flush per commit.
+ * Returns the rows written per writer and the elapsed time.
+ */
+export async function insertFlatOut(url: string, table: string, writers: number, durationMs: number, bodyBytes: number, synchronousCommit: boolean): Promise<{ perWriter: number[]; elapsedMs: number }> {
+  const body = 'x'.repeat(bodyBytes);
+  const sql = insertSql(table);
+  const started = nowMs();
+  const perWriter = await Promise.all(Array.from({ length: writers }, async (_, writer) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    if (!synchronousCommit) await client.query('SET synchronous_commit = off');
+    let written = 0;
+    try {
+      while (nowMs() - started < durationMs) {
+        written += 1;
+        await client.query(sql, [writer * SOURCE_STRIDE + written, nowMs(), body]);
+      }
+    } finally {
+      await client.end();
+    }
+    return written;
+  }));
+  return { perWriter, elapsedMs: nowMs() - started };
+}
+
+/** Whether the server accepted `postgres_changes` joins; when not, why (e.g. the feature is not there yet). */
+export interface ChangeSupport {
+  readonly supported: boolean;
+  readonly reason: string;
+}
+
+/** Opens `count` change subscribers on `topic`; a refused join is reported as "not supported", other failures throw. */
+export async function openChangeSubscribers(clients: LoadClients, target: Target, topic: string, count: number): Promise<ChangeSupport> {
+  const opened = await clients.open(target, Array.from({ length: count }, () => changeSubscriber(topic)));
+  if (opened.failed === 0) return { supported: true, reason: '' };
+  const reason = opened.failures[0] ?? 'join refused';
+  await clients.closeAll();
+  if (/postgres_changes|RealtimeDisabled/i.test(reason)) return { supported: false, reason: `not supported by the server yet (join refused: ${reason})` };
+  throw new Error(`${opened.failed} change subscribers could not join: ${opened.failures.join('; ')}`);
+}
