@@ -8,6 +8,8 @@ export interface SubscriberSpec {
   readonly topic: string;
   readonly config?: Record<string, unknown>;
   readonly token?: string;
+  /** nself: presence to track once joined. */
+  readonly track?: Record<string, unknown>;
 }
 
 /** A numbered message as received: sequence number, send time, and (nself broadcasts) the channel offset. */
@@ -62,6 +64,7 @@ async function openPhoenix(target: Target, spec: SubscriberSpec, events: Subscri
   const topic = `realtime:${spec.topic}`;
   try {
     const joinResponse = await socket.join(topic, { config: spec.config ?? { broadcast: { self: false } } });
+    if (spec.track) await socket.call(topic, 'presence', { type: 'presence', event: 'track', payload: spec.track });
     return { ws: socket.ws, joinResponse, close: () => socket.close() };
   } catch (error) {
     socket.close();
