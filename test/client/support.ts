@@ -18,10 +18,10 @@ export interface TestRealtime {
   close(): Promise<void>;
 }
 
-/** Starts a realtime server on a fresh, migrated database. */
-export async function startTestRealtime(): Promise<TestRealtime> {
+/** Starts a realtime server on a fresh, migrated database; `jwtSecret` turns development mode off. */
+export async function startTestRealtime(options: { jwtSecret?: string } = {}): Promise<TestRealtime> {
   const db = await createTestDatabase({ migrated: true });
-  const quiet = { logToStdout: false, logFile: path.join(tmpdir(), 'nself-client-tests.log') };
+  const quiet = { logToStdout: false, logFile: path.join(tmpdir(), 'nself-client-tests.log'), ...options };
   let server: { port: number; close(): Promise<void> } | undefined = await startServer({ port: 0, databaseUrl: db.url, ...quiet });
   const port = server.port;
   return {
