@@ -134,6 +134,9 @@ export class ChangeFeed {
   private channelsCheckedAt = 0;
   private pollMode = false;
   private readonly columns = new ColumnCache();
+  private readyResolve: () => void = () => undefined;
+  /** Settles after the first attempt to read, so that `start` returns a feed that is already listening. */
+  private readonly ready = new Promise<void>((resolve) => { this.readyResolve = resolve; });
   private readonly loop: Promise<void>;
 
   private constructor(private readonly options: ChangeFeedOptions, start: number) {
@@ -161,9 +164,6 @@ export class ChangeFeed {
     await this.loop;
     await this.closeListener();
   }
-
-  private readyResolve: () => void = () => undefined;
-  private readonly ready = new Promise<void>((resolve) => { this.readyResolve = resolve; });
 
   private async run(): Promise<void> {
     let idleDelay = this.interval().min;
