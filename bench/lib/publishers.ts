@@ -73,11 +73,11 @@ export function numbered(seq: number, padding: string): string {
 
 /**
  * Publishes `rate` messages per second for `durationMs`, round-robin over `topics`, numbering each
- * topic's messages from 1. Returns the last number sent per topic.
+ * topic's messages on from `sent` (from 1 when not given). Returns the last number sent per topic.
  */
-export async function publishPaced(publisher: Publisher, topics: readonly string[], rate: number, durationMs: number, payloadBytes: number): Promise<Record<string, number>> {
+export async function publishPaced(publisher: Publisher, topics: readonly string[], rate: number, durationMs: number, payloadBytes: number, sent: Record<string, number> = {}): Promise<Record<string, number>> {
   const padding = 'x'.repeat(Math.max(0, payloadBytes - 40));
-  const sent: Record<string, number> = Object.fromEntries(topics.map((topic) => [topic, 0]));
+  for (const topic of topics) sent[topic] ??= 0;
   const started = nowMs();
   let total = 0;
   const limit = Math.round((rate * durationMs) / 1000);

@@ -1,0 +1,157 @@
+// B7: stored broadcasts per second, and many clients rejoining at once with replay from their last offset, against raw pg doing the same INSERT+NOTIFY and SELECTs.
+import pg from 'pg';
+import { alternate, medianOf, sleep } from './lib/alternate.js';
+import { createBenchDatabase } from './lib/database.js';
+import { LoadClients } from './lib/load-clients.js';
+import { readOptions } from './lib/options.js';
+import { PhoenixSocket } from './lib/phoenix.js';
+import { numbered, openPublisher, publishPaced } from './lib/publishers.js';
+import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
+import { startService, type Target } from './lib/services.js';
+import { medianSummary, nowMs, summarize, type LatencySummary } from './lib/stats.js';
+import { nselfUrl } from './lib/subscriber-clients.js';
+
+const options = readOptions('node --import tsx bench/b7-history-replay.ts [options]', {
+  publishers: { fallback: 8, help: 'concurrent publishers (connections) storing broadcasts', min: 1 },
+  window: { fallback: 8, help: 'broadcasts each publisher has in flight (awaiting the stored ack)', min: 1 },
+  seconds: { fallback: 3, help: 'seconds of storing as fast as possible per run', min: 1 },
+  clients: { fallback: 300, help: 'clients that drop and rejoin with replay (10 per channel)', min: 10 },
+  rate: { fallback: 200, help: 'live broadcasts per second over the channels during the replay phase', min: 1 },
+  workers: { fallback: 2, help: 'load-generator processes', min: 1 },
+});
+
+type Side = 'nself' | 'raw';
+interface Run {
+  readonly stored: number;
+  readonly replay: LatencySummary;
+  readonly problems: number;
+}
+
+const started = Date.now();
+const db = await createBenchDatabase(25);
+const clients = await LoadClients.start(options.workers);
+const topics = Array.from({ length: Math.max(1, Math.floor(options.clients / 10)) }, (_, index) => `replay${index}`);
+const nselfEnv = { REALTIME_MAX_MESSAGES_PER_SECOND: '1000000', REALTIME_MAX_JOINS_PER_SECOND: '1000000' };
+/** Offsets each channel had when the clients dropped, kept for the raw SELECT side. */
+let dropOffsets: Record<string, number> = {};
+const body = 'x'.repeat(60);
+await db.pool.query('CREATE TABLE public.bench_messages (id bigserial PRIMARY KEY, topic text NOT NULL, payload jsonb NOT NULL, inserted_at timestamptz NOT NULL DEFAULT now())');
+
+/** Stored broadcasts per second: publishers each keep `window` acknowledged broadcasts in flight. */
+async function storeAsFastAsPossible(target: Target): Promise<number> {
+  const sockets = await Promise.all(Array.from({ length: options.publishers }, async (_, index) => {
+    const socket = await PhoenixSocket.connect(nselfUrl(target));
+    await socket.join(`realtime:store${index}`, { config: { broadcast: { ack: true, self: false } } });
+    return socket;
+  }));
+  let stored = 0;
+  const begun = nowMs();
+  const end = begun + options.seconds * 1000;
+  await Promise.all(sockets.flatMap((socket, index) => Array.from({ length: options.window }, async () => {
+    while (nowMs() < end) {
+      await socket.call(`realtime:store${index}`, 'broadcast', { type: 'broadcast', event: 'm', payload: JSON.parse(numbered(stored + 1, body)) as object });
+      stored += 1;
+    }
+  })));
+  const rate = stored / ((nowMs() - begun) / 1000);
+  for (const socket of sockets) socket.close();
+  return rate;
+}
+
+/** Raw pg: the same number of connections each running INSERT + pg_notify in one statement, one after another. */
+async function rawStore(): Promise<number> {
+  const pool = new pg.Pool({ connectionString: db.url, max: options.publishers });
+  let stored = 0;
+  const begun = nowMs();
+  const end = begun + options.seconds * 1000;
+  await Promise.all(Array.from({ length: options.publishers }, async (_, index) => {
+    while (nowMs() < end) {
+      await pool.query(`WITH m AS (INSERT INTO public.bench_messages (topic, payload) VALUES ($1, $2) RETURNING id) SELECT pg_notify('bench_messages', m.id::text) FROM m`, [`store${index}`, numbered(stored + 1, body)]);
+      stored += 1;
+    }
+  }));
+  const rate = stored / ((nowMs() - begun) / 1000);
+  await pool.end();
+  return rate;
+}
+
+/** Clients drop; broadcasts go on; all rejoin at once resuming from their last offsets while live broadcasts continue. */
+async function dropAndReplay(target: Target): Promise<{ replay: LatencySummary; problems: number }> {
+  const opened = await clients.open(target, Array.from({ length: options.clients }, (_, index) => ({ topic: topics[index % topics.length] ?? '' })));
+  if (opened.failed > 0) throw new Error(`${opened.failed} clients could not join: ${opened.failures.join('; ')}`);
+  const publisher = await openPublisher(target, topics);
+  await clients.reset(1);
+  const sent = await publishPaced(publisher, topics, options.rate, 1500, 100);
+  await clients.drain(topics.reduce((sum, topic) => sum + (sent[topic] ?? 0), 0) * 10);
+  await clients.drop();
+  dropOffsets = { ...sent };
+  await publishPaced(publisher, topics, options.rate, 1000, 100, sent);
+  const until = { ...sent };
+  const [resumed] = await Promise.all([clients.resume(until), publishPaced(publisher, topics, options.rate, 1500, 100, sent)]);
+  if (resumed.failed > 0) throw new Error(`${resumed.failed} clients could not rejoin: ${resumed.failures.join('; ')}`);
+  await clients.drain(Number.POSITIVE_INFINITY);
+  const report = await clients.report(sent);
+  publisher.close();
+  await clients.closeAll();
+  return { replay: report.replay, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+}
+
+/** Raw pg: the replay SELECT of every client at once, through a pool the size of the server's. */
+async function rawReplay(): Promise<LatencySummary> {
+  const pool = new pg.Pool({ connectionString: db.url, max: 20 });
+  const { rows } = await pool.query<{ id: string; slug: string }>('SELECT id, slug FROM realtime.channels WHERE slug = ANY($1)', [topics]);
+  const ids = new Map(rows.map((row) => [row.slug, row.id]));
+  const times = await Promise.all(Array.from({ length: options.clients }, async (_, index) => {
+    const topic = topics[index % topics.length] ?? '';
+    const begun = nowMs();
+    await pool.query('SELECT id, event_type, payload, channel_offset FROM realtime.messages WHERE channel_id = $1 AND channel_offset > $2 ORDER BY channel_offset LIMIT 25', [ids.get(topic), dropOffsets[topic] ?? 0]);
+    return nowMs() - begun;
+  }));
+  await pool.end();
+  return summarize(times);
+}
+
+try {
+  const runs = await alternate<Side, Run>(['nself', 'raw'], options.reps, async (side) => {
+    if (side === 'raw') return { stored: await rawStore(), replay: await rawReplay(), problems: 0 };
+    const service = await startService('nself', { databaseUrl: db.url, env: nselfEnv });
+    try {
+      const stored = await storeAsFastAsPossible(service.target);
+      await sleep(500);
+      const { replay, problems } = await dropAndReplay(service.target);
+      return { stored, replay, problems };
+    } finally {
+      await service.stop();
+    }
+  });
+  const stored = (side: Side) => medianOf(runs.get(side), (run) => run.stored);
+  const replay = (side: Side) => medianSummary((runs.get(side) ?? []).map((run) => run.replay));
+  const problems = [...runs.values()].flat().reduce((sum, run) => sum + run.problems, 0);
+  const targets: TargetCheck[] = [
+    { target: '≥ 5,000 stored broadcasts/s', measured: `${fmt(stored('nself'), 0)}/s`, met: stored('nself') >= 5000 },
+    { target: 'stored broadcasts ≥ 0.8× raw INSERT + NOTIFY', measured: ratio(stored('nself'), stored('raw')), met: stored('nself') >= 0.8 * stored('raw') },
+    { target: `${options.clients} clients rejoining at once with replay: p99 ≤ 200 ms`, measured: `${fmt(replay('nself').p99, 1)} ms`, met: replay('nself').p99 <= 200 },
+    { target: 'no gap or duplicate across the replay/live seam', measured: `${problems}`, met: problems === 0 },
+  ];
+  publishResult({
+    id: 'B7', title: 'stored broadcasts and replay on rejoin', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, targets, deliveryProblems: problems,
+    tables: [{
+      title: `storing: ${options.publishers} publishers × ${options.window} in flight for ${options.seconds} s; replay: ${options.clients} clients in ${topics.length} channels (medians of ${options.reps})`,
+      columns: ['side', 'stored / s', '÷ raw', 'replay p50 ms', 'replay p99 ms', 'replay max ms', 'gaps+dups+missing'],
+      rows: (['nself', 'raw'] as Side[]).map((side) => [
+        side === 'nself' ? 'nself (broadcast with ack; rejoin with resume)' : 'raw pg (INSERT + pg_notify; replay SELECT … LIMIT 25)',
+        fmt(stored(side), 0), ratio(stored(side), stored('raw')), fmt(replay(side).p50, 1), fmt(replay(side).p99, 1), fmt(replay(side).max, 1),
+        runs.get(side)?.reduce((sum, run) => sum + run.problems, 0) ?? 0,
+      ]),
+    }],
+    notes: [
+      'Storing: each nself publisher waits for the stored acknowledgement of each broadcast; each raw connection runs one INSERT … RETURNING with pg_notify per message. Both commit one message per transaction.',
+      `Replay: the clients read ${options.rate} broadcasts/s for 1.5 s, drop, miss 1 s of broadcasts, then all rejoin at once with config.broadcast.resume.offset while broadcasts go on. A replay is complete when the client has the last message sent before it rejoined; every client must then have every message once and in order.`,
+      'The raw side runs the replay SELECT of every client at once through a pool of 20 connections (the server\'s pool size), timing each from submission.',
+      'Per-connection message and join limits are raised for this run only, so that a few publisher connections can carry the load.',
+    ],
+  });
+} finally {
+  await clients.stop();
+  await db.drop();
+}
