@@ -1,24 +1,15 @@
 // Tokens: an async accessToken is used on connect and joins, refreshed before it expires, and replaced by setAuth.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
-import { RealtimeClient, type AccessToken, type SubscribeStatus } from '@nself/client';
-import { runCommand, startTestRealtime, subscribed, waitFor, type TestRealtime } from './support.js';
+import type { AccessToken, SubscribeStatus } from '@nself/client';
+import { realtimeSuite, runCommand, subscribed, waitFor } from './support.js';
 
 const SECRET = 'a-test-secret-of-at-least-thirty-two-characters';
-let server: TestRealtime;
-const clients: RealtimeClient[] = [];
-
-before(async () => {
-  server = await startTestRealtime({ jwtSecret: SECRET });
+const suite = realtimeSuite({ jwtSecret: SECRET }, async (server) => {
   await runCommand('ɳSelf realtime channel create team private', server.db.url);
   await runCommand('ɳSelf realtime channel join team user-1', server.db.url);
-});
-
-after(async () => {
-  await Promise.all(clients.map((client) => client.disconnect()));
-  await server.close();
 });
 
 /** A signed token for `userId` that expires in `seconds`. */
@@ -30,11 +21,7 @@ function tokenFor(userId: string, seconds = 3600): Promise<string> {
     .sign(new TextEncoder().encode(SECRET));
 }
 
-function newClient(accessToken: AccessToken): RealtimeClient {
-  const client = new RealtimeClient({ url: server.url, accessToken, reconnectDelayMs: () => 100, heartbeatIntervalMs: 300 });
-  clients.push(client);
-  return client;
-}
+const newClient = (accessToken: AccessToken) => suite.client({ accessToken, heartbeatIntervalMs: 300 });
 
 test('an async accessToken lets a member join a private channel; a non-member is refused with the reason', async () => {
   const member = newClient(() => tokenFor('user-1'));
@@ -80,6 +67,6 @@ test('a short-lived token is refreshed through the accessToken function, so the 
   await sleep(3500);
   assert.ok(calls >= 3, `the token function was called ${calls} times`);
   assert.deepEqual(statuses, ['SUBSCRIBED'], 'the channel was never closed for an expired token');
-  await runCommand(`ɳSelf realtime broadcast team note '{"text": "still here"}'`, server.db.url);
+  await runCommand(`ɳSelf realtime broadcast team note '{"text": "still here"}'`, suite.server.db.url);
   await waitFor('a message after the first token expired', () => heard.length === 1);
 });

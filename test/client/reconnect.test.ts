@@ -1,31 +1,16 @@
 // Lossless reconnect: a server restarted mid-stream, sends made while offline, the bounded offline queue.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RealtimeClient, RealtimeError, type ConnectionState } from '@nself/client';
-import { startTestRealtime, subscribed, waitFor, type TestRealtime } from './support.js';
+import { RealtimeError, type ConnectionState } from '@nself/client';
+import { realtimeSuite, subscribed, waitFor } from './support.js';
 
-let server: TestRealtime;
-const clients: RealtimeClient[] = [];
-
-before(async () => {
-  server = await startTestRealtime();
-});
-
-after(async () => {
-  await Promise.all(clients.map((client) => client.disconnect()));
-  await server.close();
-});
-
-function newClient(options: { maxQueuedSends?: number } = {}): RealtimeClient {
-  const client = new RealtimeClient({ url: server.url, reconnectDelayMs: () => 100, heartbeatIntervalMs: 1000, ...options });
-  clients.push(client);
-  return client;
-}
+const suite = realtimeSuite();
+const newClient = (options: { maxQueuedSends?: number } = {}) => suite.client({ heartbeatIntervalMs: 1000, ...options });
 
 /** The channel's log: every stored offset, in order. */
 async function logOf(slug: string): Promise<number[]> {
-  const { rows } = await server.db.pool.query<{ offset: string }>(
+  const { rows } = await suite.server.db.pool.query<{ offset: string }>(
     `SELECT m.channel_offset AS offset FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id
      WHERE c.slug = $1 ORDER BY m.channel_offset`,
     [slug],
@@ -36,7 +21,7 @@ async function logOf(slug: string): Promise<number[]> {
 /** Broadcasts `count` messages from SQL, one every few milliseconds. */
 async function produce(slug: string, count: number): Promise<void> {
   for (let index = 1; index <= count; index++) {
-    await server.db.pool.query('SELECT realtime.broadcast($1, $2, $3::jsonb, NULL)', [slug, 'tick', JSON.stringify({ n: index })]);
+    await suite.server.db.pool.query('SELECT realtime.broadcast($1, $2, $3::jsonb, NULL)', [slug, 'tick', JSON.stringify({ n: index })]);
     await sleep(3);
   }
 }
@@ -55,10 +40,10 @@ test('the server restarted during a stream: the received sequence equals the cha
 
   const producing = produce('stream', 400);
   await waitFor('the stream to start', () => received.length >= 50);
-  await server.stop();
+  await suite.server.stop();
   await waitFor('the client to notice', () => client.state === 'reconnecting');
   await sleep(300);
-  await server.start();
+  await suite.server.start();
   await producing;
 
   const log = await logOf('stream');
@@ -75,11 +60,11 @@ test('a channel that had received nothing yet still gets what was sent while it 
   const received: number[] = [];
   const channel = client.channel('quiet').on<{ n: number }>('tick', (payload) => received.push(payload.n));
   await subscribed(channel);
-  await server.stop();
+  await suite.server.stop();
   await waitFor('the client to notice', () => client.state === 'reconnecting');
-  await server.db.pool.query("SELECT realtime.broadcast('quiet', 'tick', '{\"n\": 1}'::jsonb, NULL)");
-  await server.db.pool.query("SELECT realtime.broadcast('quiet', 'tick', '{\"n\": 2}'::jsonb, NULL)");
-  await server.start();
+  await suite.server.db.pool.query("SELECT realtime.broadcast('quiet', 'tick', '{\"n\": 1}'::jsonb, NULL)");
+  await suite.server.db.pool.query("SELECT realtime.broadcast('quiet', 'tick', '{\"n\": 2}'::jsonb, NULL)");
+  await suite.server.start();
   await waitFor('both offline messages', () => received.length >= 2);
   assert.deepEqual(received, [1, 2]);
 });
@@ -92,11 +77,11 @@ test('sends made while offline wait, go out in order once rejoined, and are stor
   const channel = sender.channel('outbox');
   await subscribed(channel);
 
-  await server.stop();
+  await suite.server.stop();
   await waitFor('the sender to notice', () => sender.state === 'reconnecting');
   const receipts = ['one', 'two', 'three'].map((text) => channel.send({ type: 'broadcast', event: 'note', payload: { text } }));
   await sleep(200);
-  await server.start();
+  await suite.server.start();
   const results = await Promise.all(receipts);
   assert.equal(results.length, 3);
   await waitFor('the listener to hear all three', () => heard.length >= 3);
@@ -109,7 +94,7 @@ test('the offline queue is bounded: one send too many is refused with QUEUE_FULL
   const client = newClient({ maxQueuedSends: 2 });
   const channel = client.channel('bounded');
   await subscribed(channel);
-  await server.stop();
+  await suite.server.stop();
   await waitFor('the client to notice', () => client.state === 'reconnecting');
   const first = channel.send({ type: 'broadcast', event: 'note', payload: { n: 1 } });
   const second = channel.send({ type: 'broadcast', event: 'note', payload: { n: 2 } });
@@ -119,7 +104,7 @@ test('the offline queue is bounded: one send too many is refused with QUEUE_FULL
     assert.match(error.message, /channel "bounded" already has 2 messages waiting for the connection; wait for it to reconnect or raise maxQueuedSends/);
     return true;
   });
-  await server.start();
+  await suite.server.start();
   await Promise.all([first, second]);
   assert.deepEqual(await logOf('bounded'), [1, 2]);
 });
@@ -132,12 +117,12 @@ test('an acknowledged send resolves once stored; unsubscribe rejects what still 
   assert.equal(log.length, 1, 'the message is in the log when send() resolves');
   assert.equal(receipt.offset, log[0], 'the receipt carries the stored offset');
 
-  await server.stop();
+  await suite.server.stop();
   await waitFor('the client to notice', () => client.state === 'reconnecting');
   const waiting = channel.send({ type: 'broadcast', event: 'note', payload: { text: 'never' } });
   await channel.unsubscribe();
   await assert.rejects(waiting, /channel "acks" is closed; get a new one with client.channel\("acks"\)/);
-  await server.start();
+  await suite.server.start();
 });
 
 test('my own messages are not handed back to me when a resume replays them (self: false)', async () => {
@@ -151,10 +136,10 @@ test('my own messages are not handed back to me when a resume replays them (self
   await theirs.send({ type: 'broadcast', event: 'note', payload: { text: 'from them 1' } });
   await waitFor('their first message', () => heard.length === 1);
   await mine.send({ type: 'broadcast', event: 'note', payload: { text: 'from me' } });
-  await server.stop();
+  await suite.server.stop();
   await waitFor('the client to notice', () => me.state === 'reconnecting');
-  await server.db.pool.query("SELECT realtime.broadcast('own', 'note', '{\"text\": \"from them 2\"}'::jsonb, NULL)");
-  await server.start();
+  await suite.server.db.pool.query("SELECT realtime.broadcast('own', 'note', '{\"text\": \"from them 2\"}'::jsonb, NULL)");
+  await suite.server.start();
   await waitFor('their second message', () => heard.length >= 2);
   await sleep(300);
   assert.deepEqual(heard, ['from them 1', 'from them 2']);

@@ -1,26 +1,11 @@
 // The seed's "Client SDK Examples" and "Use Case Examples", run as written against the real server and PostgreSQL.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { RealtimeClient, type PresenceChange } from '@nself/client';
-import { runCommand, startTestRealtime, subscribed, waitFor, type TestRealtime } from './support.js';
+import { realtimeSuite, runCommand, subscribed, waitFor } from './support.js';
 
-let server: TestRealtime;
-const clients: RealtimeClient[] = [];
-
-before(async () => {
-  server = await startTestRealtime();
-});
-
-after(async () => {
-  await Promise.all(clients.map((client) => client.disconnect()));
-  await server.close();
-});
-
-function newClient(): RealtimeClient {
-  const client = new RealtimeClient({ url: server.url, apiKey: 'your-api-key', reconnectDelayMs: () => 100 });
-  clients.push(client);
-  return client;
-}
+const suite = realtimeSuite();
+const newClient = () => suite.client({ apiKey: 'your-api-key' });
 
 test('Client SDK example: a broadcast and presence (its table part is in table-changes.test.ts)', async () => {
   const client = newClient();
@@ -49,17 +34,17 @@ test('Client SDK example: a broadcast and presence (its table part is in table-c
 });
 
 test('Chat Application: presence channel, messages between two users, stored for history', async () => {
-  await server.db.pool.query('CREATE TABLE public.messages (id serial PRIMARY KEY, body text)');
+  await suite.server.db.pool.query('CREATE TABLE public.messages (id serial PRIMARY KEY, body text)');
   const displayed: Record<string, unknown[]> = { alice: [], bob: [] };
   const senders: Record<string, (text: string) => void> = {};
 
   const setupChat = async (client: RealtimeClient, currentUser: { id: string }) => {
     // Initialize channel
-    await runCommand('ɳSelf realtime channel create chat-room-1 presence', server.db.url).catch((error: Error) => {
+    await runCommand('ɳSelf realtime channel create chat-room-1 presence', suite.server.db.url).catch((error: Error) => {
       if (!/already exists/.test(error.message)) throw error;
     });
     // Subscribe to database for message persistence
-    await runCommand('ɳSelf realtime subscribe public.messages', server.db.url);
+    await runCommand('ɳSelf realtime subscribe public.messages', suite.server.db.url);
     // Client code
     const channel = client.channel('chat-room-1');
     // Track presence
@@ -95,9 +80,9 @@ test('Chat Application: presence channel, messages between two users, stored for
   assert.equal((displayed['alice']![0] as { user_id: string }).user_id, 'bob');
   assert.deepEqual(displayed['bob'], [], 'a sender does not get its own message back unless it asks for self');
 
-  const history = await runCommand('ɳSelf realtime messages chat-room-1 50 json', server.db.url);
+  const history = await runCommand('ɳSelf realtime messages chat-room-1 50 json', suite.server.db.url);
   assert.match(history, /Hi Alice!/);
-  const online = await runCommand('ɳSelf realtime presence online chat-room-1', server.db.url);
+  const online = await runCommand('ɳSelf realtime presence online chat-room-1', suite.server.db.url);
   assert.match(online, /alice/);
   assert.match(online, /bob/);
 });

@@ -1,6 +1,8 @@
 // For client tests: a real realtime server on a fresh database, the seed's runCommand, and waiting for conditions.
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
+import { RealtimeClient, type RealtimeClientOptions } from '@nself/client';
 import { startServer } from '@nself/server';
 import { realtime } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -39,6 +41,38 @@ export async function startTestRealtime(options: { jwtSecret?: string } = {}): P
       await server?.close();
       server = undefined;
       await db.drop();
+    },
+  };
+}
+
+/** A test file's realtime server, and the clients its tests make (all disconnected after the file). */
+export interface RealtimeSuite {
+  readonly server: TestRealtime;
+  /** A client of the server, reconnecting after 100 ms; `options` override any option but the URL. */
+  client(options?: Omit<RealtimeClientOptions, 'url'>): RealtimeClient;
+}
+
+/** Starts a server before the file's tests (then runs `setup`), and stops it and every client after them. */
+export function realtimeSuite(serverOptions: { jwtSecret?: string } = {}, setup?: (server: TestRealtime) => Promise<void>): RealtimeSuite {
+  let running: TestRealtime | undefined;
+  const clients: RealtimeClient[] = [];
+  before(async () => {
+    running = await startTestRealtime(serverOptions);
+    await setup?.(running);
+  });
+  after(async () => {
+    await Promise.all(clients.map((client) => client.disconnect()));
+    await running?.close();
+  });
+  return {
+    get server() {
+      if (!running) throw new Error('the realtime server starts in before(); use it inside tests');
+      return running;
+    },
+    client(options = {}) {
+      const client = new RealtimeClient({ reconnectDelayMs: () => 100, ...options, url: this.server.url });
+      clients.push(client);
+      return client;
     },
   };
 }

@@ -1,27 +1,12 @@
 // The seed's table change examples (`realtime:table:<schema>.<table>` channels) against the real server and PostgreSQL.
 import assert from 'node:assert/strict';
-import { after, before, test, type TestContext } from 'node:test';
-import { RealtimeClient, type TableChange } from '@nself/client';
-import { runCommand, startTestRealtime, subscribed, waitFor, type TestRealtime } from './support.js';
+import { test, type TestContext } from 'node:test';
+import type { TableChange } from '@nself/client';
+import { realtimeSuite, runCommand, subscribed, waitFor } from './support.js';
 
-let server: TestRealtime;
-const clients: RealtimeClient[] = [];
+const suite = realtimeSuite();
 const UNAVAILABLE = /postgres_changes subscriptions are not available on this server/;
-
-before(async () => {
-  server = await startTestRealtime();
-});
-
-after(async () => {
-  await Promise.all(clients.map((client) => client.disconnect()));
-  await server.close();
-});
-
-function newClient(): RealtimeClient {
-  const client = new RealtimeClient({ url: server.url, apiKey: 'your-api-key', reconnectDelayMs: () => 100 });
-  clients.push(client);
-  return client;
-}
+const newClient = () => suite.client({ apiKey: 'your-api-key' });
 
 /**
  * Whether the server delivers table changes. When it does not, the user must see the server's
@@ -43,8 +28,8 @@ async function tableChangesAvailable(t: TestContext, table: string): Promise<boo
 }
 
 test('Client SDK example: INSERT, UPDATE and DELETE of public.users reach the callbacks with new and old rows', async (t) => {
-  await server.db.pool.query('CREATE TABLE public.users (id text PRIMARY KEY, email text NOT NULL)');
-  await runCommand('ɳSelf realtime subscribe public.users', server.db.url);
+  await suite.server.db.pool.query('CREATE TABLE public.users (id text PRIMARY KEY, email text NOT NULL)');
+  await runCommand('ɳSelf realtime subscribe public.users', suite.server.db.url);
   if (!(await tableChangesAvailable(t, 'public.users'))) return;
   const client = newClient();
   const seen: string[] = [];
@@ -64,16 +49,16 @@ test('Client SDK example: INSERT, UPDATE and DELETE of public.users reach the ca
     .subscribe();
   await subscribed(subscription);
 
-  await server.db.pool.query("INSERT INTO public.users VALUES ('user-123', 'john@example.com')");
-  await server.db.pool.query("UPDATE public.users SET email = 'john.doe@example.com' WHERE id = 'user-123'");
-  await server.db.pool.query("DELETE FROM public.users WHERE id = 'user-123'");
+  await suite.server.db.pool.query("INSERT INTO public.users VALUES ('user-123', 'john@example.com')");
+  await suite.server.db.pool.query("UPDATE public.users SET email = 'john.doe@example.com' WHERE id = 'user-123'");
+  await suite.server.db.pool.query("DELETE FROM public.users WHERE id = 'user-123'");
   await waitFor('three table changes', () => seen.length === 3);
   assert.deepEqual(seen, ['New user: john@example.com', 'Updated user: john.doe@example.com', 'Deleted user: user-123']);
 });
 
 test('Live Dashboard: alerts broadcast from the CLI, and metrics table changes', async (t) => {
-  await server.db.pool.query('CREATE TABLE public.metrics (name text PRIMARY KEY, value numeric)');
-  await server.db.pool.query('CREATE TABLE public.events (id serial PRIMARY KEY, kind text)');
+  await suite.server.db.pool.query('CREATE TABLE public.metrics (name text PRIMARY KEY, value numeric)');
+  await suite.server.db.pool.query('CREATE TABLE public.events (id serial PRIMARY KEY, kind text)');
   const charted: unknown[] = [];
   const refreshed: unknown[] = [];
   const notifications: unknown[] = [];
@@ -82,8 +67,8 @@ test('Live Dashboard: alerts broadcast from the CLI, and metrics table changes',
 
   const setupDashboard = async () => {
     // Subscribe to metrics tables
-    await runCommand('ɳSelf realtime subscribe public.metrics', server.db.url);
-    await runCommand('ɳSelf realtime subscribe public.events', server.db.url);
+    await runCommand('ɳSelf realtime subscribe public.metrics', suite.server.db.url);
+    await runCommand('ɳSelf realtime subscribe public.events', suite.server.db.url);
     // Listen for updates
     const metricsChannel = tables ? client.channel('realtime:table:public.metrics') : undefined;
     metricsChannel?.on('INSERT', (payload: TableChange<{ name: string; value: number }>) => {
@@ -102,13 +87,13 @@ test('Live Dashboard: alerts broadcast from the CLI, and metrics table changes',
 
   const { metricsChannel, alertChannel } = await setupDashboard();
   await Promise.all([subscribed(alertChannel), metricsChannel && subscribed(metricsChannel)]);
-  await runCommand(`ɳSelf realtime broadcast system-alerts alert '{"level": "critical", "text": "CPU high"}'`, server.db.url);
+  await runCommand(`ɳSelf realtime broadcast system-alerts alert '{"level": "critical", "text": "CPU high"}'`, suite.server.db.url);
   await waitFor('the notification', () => notifications.length === 1);
   assert.deepEqual(notifications, [{ level: 'critical', text: 'CPU high' }]);
   if (!tables) return;
 
-  await server.db.pool.query("INSERT INTO public.metrics VALUES ('cpu', 42.5)");
-  await server.db.pool.query("UPDATE public.metrics SET value = 77 WHERE name = 'cpu'");
+  await suite.server.db.pool.query("INSERT INTO public.metrics VALUES ('cpu', 42.5)");
+  await suite.server.db.pool.query("UPDATE public.metrics SET value = 77 WHERE name = 'cpu'");
   await waitFor('chart and refresh', () => charted.length === 1 && refreshed.length === 1);
   assert.deepEqual(charted, [{ name: 'cpu', value: 42.5 }]);
   assert.deepEqual(refreshed, [{ name: 'cpu', value: 77 }]);
