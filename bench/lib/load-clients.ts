@@ -91,7 +91,7 @@ export class LoadClients {
    * Waits until `expected` messages were received in all, or the count stops growing for
    * `quietMs`, or `maxMs` passed; resolves with how long the wait took.
    */
-  async drain(expected: number, quietMs = 1_500, maxMs = 30_000): Promise<number> {
+  async drain(expected: number, quietMs = 1_500, maxMs = 60_000): Promise<number> {
     const started = Date.now();
     let last = -1;
     let lastChange = Date.now();
