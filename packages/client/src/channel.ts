@@ -300,10 +300,10 @@ export class RealtimeChannel implements ChannelEndpoint {
     if (this.wanted && this.current !== 'joined' && this.current !== 'joining') this.join();
   }
 
-  /** @internal The connection dropped: report it; the channel rejoins when it reopens. */
+  /** @internal The connection dropped or could not open: report it once; the channel rejoins when it reopens. */
   handleLost(reason: string): void {
     clearTimeout(this.rejoinTimer);
-    if (this.current === 'joined' || this.current === 'joining') {
+    if (this.wanted && this.current !== 'errored') {
       this.current = 'errored';
       this.emit('CHANNEL_ERROR', new RealtimeError('CONNECTION_LOST', reason));
     }

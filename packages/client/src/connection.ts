@@ -110,8 +110,7 @@ export class Connection {
     }
     return new Promise((resolve) => {
       const timer = setTimeout(finish, 1000);
-      const closedWaiters = this.closedWaiters;
-      closedWaiters.push(finish);
+      this.closedWaiters.push(finish);
       function finish(): void {
         clearTimeout(timer);
         resolve();
@@ -167,8 +166,10 @@ export class Connection {
       return;
     }
     this.socket = socket;
+    let opened = false;
     socket.binaryType = 'arraybuffer';
     socket.onopen = () => {
+      opened = true;
       this.tries = 0;
       this.setState('open');
       this.startHeartbeat();
@@ -177,7 +178,8 @@ export class Connection {
     socket.onmessage = (event) => this.receive(event.data);
     socket.onerror = () => undefined;
     socket.onclose = (event) => {
-      if (socket === this.socket) this.lost(`socket closed: ${event.code}${event.reason ? ` (${event.reason})` : ''}`);
+      const detail = `${event.code}${event.reason ? `, ${event.reason}` : ''}`;
+      if (socket === this.socket) this.lost(opened ? `connection closed (${detail})` : `could not connect to ${this.options.url} (${detail})`);
       for (const waiter of this.closedWaiters.splice(0)) waiter();
     };
   }
