@@ -145,3 +145,16 @@ test('my own messages are not handed back to me when a resume replays them (self
   assert.deepEqual(heard, ['from them 1', 'from them 2']);
   assert.equal((await logOf('own')).length, 3);
 });
+
+test('a server that is not up yet: the channel reports it once, naming the address, then joins when the server starts', async () => {
+  await suite.server.stop();
+  const client = newClient();
+  const reports: string[] = [];
+  client.channel('early').subscribe((status, error) => reports.push(error ? `${status}: ${error.message}` : status));
+  await waitFor('the first failed attempt', () => reports.length > 0);
+  await sleep(400);
+  assert.deepEqual(reports, [`CHANNEL_ERROR: could not connect to ${suite.server.url} (1006)`]);
+  await suite.server.start();
+  await waitFor('the join', () => reports.includes('SUBSCRIBED'));
+  assert.equal(client.state, 'open');
+});
