@@ -13,7 +13,7 @@ export interface ServerProcess {
   readonly port: number;
   readonly child: ChildProcess;
   readonly output: () => string;
-  /** Sends a signal and resolves with the exit code. */
+  /** Sends a signal and resolves with the exit code (npm's own when started with `viaNpm`). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -29,15 +29,21 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts `nself realtime start` on `port` against `databaseUrl` and waits until /healthcheck answers. */
-export async function startServerProcess(databaseUrl: string, port: number, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BIN, 'realtime', 'start'], {
+/**
+ * Starts `nself realtime start` (or, with `viaNpm`, `npm start` as the README says) on `port`
+ * against `databaseUrl`, and waits until /healthcheck answers.
+ */
+export async function startServerProcess(databaseUrl: string, port: number, env: Record<string, string> = {}, viaNpm = false): Promise<ServerProcess> {
+  const [command, args] = viaNpm ? ['npm', ['start', '--silent']] : [process.execPath, [BIN, 'realtime', 'start']];
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: {
       ...process.env, DATABASE_URL: databaseUrl, REALTIME_PORT: String(port), REALTIME_HOST: '127.0.0.1',
       REALTIME_LOG_FILE: path.join(os.tmpdir(), `nself-realtime-process-${port}.log`), REALTIME_JWT_SECRET: '', ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // npm runs the server under a shell that does not pass signals on: signal the whole group.
+    detached: viaNpm,
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
@@ -52,7 +58,10 @@ export async function startServerProcess(databaseUrl: string, port: number, env:
     child,
     output: () => output,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        if (viaNpm) process.kill(-child.pid, signal);
+        else child.kill(signal);
+      }
       return exited;
     },
   };
