@@ -1,0 +1,49 @@
+// Broadcasts through the client: bytes and JSON, self delivery, wildcard and Supabase-style listeners, refusals.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RealtimeError, type BroadcastMessage } from '@nself/client';
+import { realtimeSuite, subscribed, waitFor } from './support.js';
+
+const suite = realtimeSuite();
+
+test('bytes sent as an ArrayBuffer arrive as the same bytes; JSON arrives as JSON', async () => {
+  const sender = suite.client();
+  const receiver = suite.client();
+  const received: Array<{ event: string; payload: unknown }> = [];
+  await subscribed(receiver.channel('mixed').on('*', (payload, message) => received.push({ event: message.event, payload })));
+  const channel = sender.channel('mixed');
+  await channel.send({ type: 'broadcast', event: 'blob', payload: new Uint8Array([0, 1, 2, 250]).buffer });
+  await channel.send({ type: 'broadcast', event: 'json', payload: { nested: { list: [1, 'two', null] } } });
+  await waitFor('both messages', () => received.length === 2);
+  assert.equal(received[0]!.event, 'blob');
+  assert.deepEqual([...(received[0]!.payload as Uint8Array)], [0, 1, 2, 250]);
+  assert.deepEqual(received[1], { event: 'json', payload: { nested: { list: [1, 'two', null] } } });
+});
+
+test('with self on I receive my own message, with its offset; the Supabase listener form gets the whole message', async () => {
+  const client = suite.client();
+  const envelopes: BroadcastMessage[] = [];
+  const channel = client.channel('echo', { config: { broadcast: { self: true } } })
+    .on('broadcast', { event: 'ping' }, (message) => envelopes.push(message));
+  const receipt = await channel.send({ type: 'broadcast', event: 'ping', payload: { n: 1 } });
+  await waitFor('my own message', () => envelopes.length === 1);
+  assert.equal(envelopes[0]!.type, 'broadcast');
+  assert.equal(envelopes[0]!.event, 'ping');
+  assert.deepEqual(envelopes[0]!.payload, { n: 1 });
+  assert.equal(envelopes[0]!.offset, receipt.offset);
+  assert.equal(channel.lastOffset, receipt.offset);
+});
+
+test('a payload over the server limit is refused: send rejects with REFUSED and the server’s reason, nothing is stored', async () => {
+  const client = suite.client();
+  const channel = client.channel('big');
+  await subscribed(channel);
+  await assert.rejects(channel.send({ type: 'broadcast', event: 'huge', payload: { text: 'x'.repeat(300_000) } }), (error: unknown) => {
+    assert.ok(error instanceof RealtimeError);
+    assert.equal(error.code, 'REFUSED');
+    assert.equal(error.message, 'sending "huge" on "big": payload_size_exceeded');
+    return true;
+  });
+  const { rows } = await suite.server.db.pool.query("SELECT count(*)::int AS n FROM realtime.messages WHERE event_type = 'huge'");
+  assert.deepEqual(rows, [{ n: 0 }]);
+});
