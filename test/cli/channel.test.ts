@@ -1,8 +1,10 @@
 // `nself realtime channel …`: create, list, get, delete, members, join, leave, against real PostgreSQL.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { realtime } from '../helpers/cli.js';
+import { realtime, REPO_ROOT } from '../helpers/cli.js';
 import { assertUserError, parseTable, snapshot } from './support.js';
 
 let db: TestDatabase;
@@ -165,6 +167,38 @@ test('channel delete refuses without a terminal, and deletes with "true" or --ye
   assert.equal((await db.pool.query("SELECT 1 FROM realtime.channels WHERE slug = 'lobby'")).rowCount, 0);
   assert.equal((await run('channel', 'delete', 'helpdesk', '--yes')).code, 0);
   assert.equal((await db.pool.query("SELECT 1 FROM realtime.channels WHERE slug = 'helpdesk'")).rowCount, 0);
+});
+
+/** Runs `channel delete <slug>` on a pseudo-terminal (util-linux `script`) and answers its question. */
+function deleteOnTerminal(slug: string, answer: string): Promise<{ code: number | null; output: string }> {
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(REPO_ROOT, 'packages/cli/bin/nself.js'))} realtime channel delete ${slug}`;
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, DATABASE_URL: db.url }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  let answered = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (!answered && output.includes('[y/N]')) {
+      answered = true;
+      child.stdin.write(`${answer}\n`);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+test('channel delete asks on a terminal and deletes only on yes', async () => {
+  await run('channel', 'create', 'asked');
+  const kept = await deleteOnTerminal('asked', 'n');
+  assert.equal(kept.code, 0, kept.output);
+  assert.match(kept.output, /Delete channel "asked" with 0 messages and 0 members\? \[y\/N\]/);
+  assert.match(kept.output, /Cancelled: channel "asked" was kept\./);
+  assert.equal((await db.pool.query("SELECT 1 FROM realtime.channels WHERE slug = 'asked'")).rowCount, 1);
+  const deleted = await deleteOnTerminal('asked', 'y');
+  assert.equal(deleted.code, 0, deleted.output);
+  assert.match(deleted.output, /Deleted channel "asked" with 0 messages and 0 members\./);
+  assert.equal((await db.pool.query("SELECT 1 FROM realtime.channels WHERE slug = 'asked'")).rowCount, 0);
 });
 
 test('a data command on an unreachable database names it, without the password', async () => {
