@@ -27,6 +27,11 @@ export interface ChannelSummary extends Channel {
   readonly members: number;
   /** Users present in the channel (status online or away). */
   readonly online: number;
+}
+
+/** One channel with its stored messages counted too (a scan of its log, so not done for listings). */
+export interface ChannelDetails extends ChannelSummary {
+  /** Messages stored now (cleanup removes old ones; `lastOffset` counts every message ever sent). */
   readonly messages: number;
   readonly lastSentAt: Date | null;
 }
@@ -45,6 +50,9 @@ interface ChannelRow {
 interface ChannelSummaryRow extends ChannelRow {
   members: number;
   online: number;
+}
+
+interface ChannelDetailsRow extends ChannelSummaryRow {
   messages: number;
   last_sent_at: Date | null;
 }
@@ -53,7 +61,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const COLUMNS = 'c.id, c.slug, c.name, c.type, c.metadata, c.last_offset, c.created_at, c.updated_at';
 const SUMMARY_COLUMNS = `${COLUMNS},
   (SELECT count(*) FROM realtime.channel_members m WHERE m.channel_id = c.id)::int AS members,
-  (SELECT count(*) FROM realtime.presence p WHERE p.channel_id = c.id AND p.status <> 'offline')::int AS online,
+  (SELECT count(*) FROM realtime.presence p WHERE p.channel_id = c.id AND p.status <> 'offline')::int AS online`;
+const DETAILS_COLUMNS = `${SUMMARY_COLUMNS},
   (SELECT count(*) FROM realtime.messages g WHERE g.channel_id = c.id)::int AS messages,
   (SELECT max(g.sent_at) FROM realtime.messages g WHERE g.channel_id = c.id) AS last_sent_at`;
 
@@ -143,11 +152,12 @@ export async function listChannels(db: Queryable, options: { type?: string } = {
   return rows.map(toSummary);
 }
 
-/** One channel with its counts. */
-export async function channelSummary(db: Queryable, channelId: string): Promise<ChannelSummary> {
-  const { rows } = await db.query<ChannelSummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM realtime.channels c WHERE c.id = $1`, [channelId]);
-  if (!rows[0]) throw new UserError(`unknown channel "${channelId}"`);
-  return toSummary(rows[0]);
+/** One channel with its member, presence and message counts. */
+export async function channelDetails(db: Queryable, channelId: string): Promise<ChannelDetails> {
+  const { rows } = await db.query<ChannelDetailsRow>(`SELECT ${DETAILS_COLUMNS} FROM realtime.channels c WHERE c.id = $1`, [channelId]);
+  const row = rows[0];
+  if (!row) throw new UserError(`unknown channel "${channelId}"`);
+  return { ...toSummary(row), messages: row.messages, lastSentAt: row.last_sent_at };
 }
 
 /** Deletes a channel with its members, messages and presence; false when it did not exist. */
@@ -170,5 +180,5 @@ function toChannel(row: ChannelRow): Channel {
 }
 
 function toSummary(row: ChannelSummaryRow): ChannelSummary {
-  return { ...toChannel(row), members: row.members, online: row.online, messages: row.messages, lastSentAt: row.last_sent_at };
+  return { ...toChannel(row), members: row.members, online: row.online };
 }

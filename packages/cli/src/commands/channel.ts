@@ -2,8 +2,8 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import {
-  CHANNEL_TYPES, MEMBER_ROLES, addMember, channelSummary, checkChoice, createChannel, deleteChannel, listChannels,
-  listMembers, removeMember, requireChannel, UserError, type ChannelSummary,
+  CHANNEL_TYPES, MEMBER_ROLES, addMember, channelDetails, checkChoice, createChannel, deleteChannel, listChannels,
+  listMembers, removeMember, requireChannel, UserError, type ChannelDetails, type ChannelSummary,
 } from '@nself/db';
 import { addOutputOptions, outputFormat, parseJsonObjectArgument, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
 import { database } from '../context.js';
@@ -38,7 +38,7 @@ export function registerChannelCommands(realtime: Command): void {
     checkChoice(type, CHANNEL_TYPES, 'channel type');
     const metadata = metadataText === undefined ? {} : parseJsonObjectArgument(metadataText, 'metadata');
     const db = await database();
-    const created = await channelSummary(db, (await createChannel(db, { name, type, metadata })).id);
+    const created = await channelDetails(db, (await createChannel(db, { name, type, metadata })).id);
     if (format === 'json') process.stdout.write(renderJson(channelRow(created)));
     else process.stdout.write(`Created ${created.type} channel "${created.name}" (slug ${created.slug}, id ${created.id}).\n`);
   });
@@ -66,7 +66,7 @@ export function registerChannelCommands(realtime: Command): void {
   )).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
     const format = outputFormat(options, takeFormatWord([jsonWord]).word);
     const db = await database();
-    const found = await channelSummary(db, (await requireChannel(db, idOrSlug)).id);
+    const found = await channelDetails(db, (await requireChannel(db, idOrSlug)).id);
     if (format === 'json') process.stdout.write(renderJson(channelRow(found)));
     else printRows(format, DETAIL_COLUMNS, [channelRow(found)]);
   });
@@ -83,7 +83,7 @@ export function registerChannelCommands(realtime: Command): void {
       throw new UserError(`invalid confirmation "${confirm}"; pass "true" to delete without asking`);
     }
     const db = await database();
-    const target = await channelSummary(db, (await requireChannel(db, idOrSlug)).id);
+    const target = await channelDetails(db, (await requireChannel(db, idOrSlug)).id);
     const what = `channel "${target.slug}" with ${target.messages} messages and ${target.members} members`;
     if (confirm !== 'true' && !options.yes && !(await confirmOnTerminal(`Delete ${what}? [y/N] `, target.slug))) {
       process.stdout.write(`Cancelled: channel "${target.slug}" was kept.\n`);
@@ -143,7 +143,7 @@ export function registerChannelCommands(realtime: Command): void {
 }
 
 /** A channel as listings print it: the seed's columns first, then the extra JSON fields. */
-function channelRow(channel: ChannelSummary): Row {
+function channelRow(channel: ChannelSummary | ChannelDetails): Row {
   return {
     id: channel.id,
     slug: channel.slug,
@@ -152,9 +152,8 @@ function channelRow(channel: ChannelSummary): Row {
     members: channel.members,
     online: channel.online,
     created_at: channel.createdAt,
-    messages: channel.messages,
     last_offset: channel.lastOffset,
-    last_sent_at: channel.lastSentAt,
+    ...('messages' in channel ? { messages: channel.messages, last_sent_at: channel.lastSentAt } : {}),
     metadata: channel.metadata,
     updated_at: channel.updatedAt,
   };
