@@ -1,6 +1,7 @@
 // Lossless reconnect: a server restarted mid-stream, sends made while offline, the bounded offline queue.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createServer, connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RealtimeError, type ConnectionState } from '@nself/client';
 import { realtimeSuite, subscribed, waitFor } from './support.js';
@@ -158,3 +159,57 @@ test('a server that is not up yet: the channel reports it once, naming the addre
   await waitFor('the join', () => reports.includes('SUBSCRIBED'));
   assert.equal(client.state, 'open');
 });
+
+test('a connection that silently stops carrying data is caught by heartbeats; the client reconnects and misses nothing', async () => {
+  const proxy = await startFreezableProxy(suite.server.port);
+  try {
+    const client = suite.client({ url: `ws://127.0.0.1:${proxy.port}`, heartbeatIntervalMs: 200 });
+    const reasons: string[] = [];
+    client.onStateChange((state, detail) => reasons.push(`${state}${detail.reason ? `: ${detail.reason}` : ''}`));
+    const received: number[] = [];
+    await subscribed(client.channel('silent').on<{ n: number }>('tick', (payload) => received.push(payload.n)));
+    proxy.freeze();
+    await produce('silent', 5);
+    await waitFor('the heartbeat timeout', () => reasons.includes('reconnecting: heartbeat timeout'));
+    await waitFor('all five messages', () => received.length >= 5);
+    await sleep(200);
+    assert.deepEqual(received, [1, 2, 3, 4, 5]);
+    assert.equal(client.state, 'open');
+  } finally {
+    proxy.close();
+  }
+});
+
+/** A TCP proxy to `port` whose current connections can be frozen: bytes stop flowing, nothing is closed. */
+async function startFreezableProxy(port: number): Promise<{ port: number; freeze(): void; close(): void }> {
+  const sockets: Socket[] = [];
+  let live: Array<[Socket, Socket]> = [];
+  const server = createServer((downstream) => {
+    const upstream = connect(port, '127.0.0.1');
+    downstream.pipe(upstream);
+    upstream.pipe(downstream);
+    for (const socket of [downstream, upstream]) {
+      socket.on('error', () => undefined);
+      sockets.push(socket);
+    }
+    live.push([downstream, upstream]);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    freeze() {
+      for (const [downstream, upstream] of live) {
+        downstream.unpipe(upstream);
+        upstream.unpipe(downstream);
+        downstream.pause();
+        upstream.pause();
+      }
+      live = [];
+    },
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}

@@ -48,8 +48,8 @@ export async function startTestRealtime(options: { jwtSecret?: string } = {}): P
 /** A test file's realtime server, and the clients its tests make (all disconnected after the file). */
 export interface RealtimeSuite {
   readonly server: TestRealtime;
-  /** A client of the server, reconnecting after 100 ms; `options` override any option but the URL. */
-  client(options?: Omit<RealtimeClientOptions, 'url'>): RealtimeClient;
+  /** A client of the server (or of `options.url`), reconnecting after 100 ms unless `options` say otherwise. */
+  client(options?: Partial<RealtimeClientOptions>): RealtimeClient;
 }
 
 /** Starts a server before the file's tests (then runs `setup`), and stops it and every client after them. */
@@ -70,7 +70,7 @@ export function realtimeSuite(serverOptions: { jwtSecret?: string } = {}, setup?
       return running;
     },
     client(options = {}) {
-      const client = new RealtimeClient({ reconnectDelayMs: () => 100, ...options, url: this.server.url });
+      const client = new RealtimeClient({ reconnectDelayMs: () => 100, ...options, url: options.url ?? this.server.url });
       clients.push(client);
       return client;
     },

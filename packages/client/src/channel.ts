@@ -1,13 +1,14 @@
 // A channel: joins (automatically or with subscribe), rejoins resuming from its last offset, sends, tracks presence.
 import { ChannelEvent, FeatureEvent, TOPIC_PREFIX, encodeBroadcastPush, type Message, type SystemPayload } from '@nself/protocol';
-import type { Connection, ChannelEndpoint, Reply } from './connection.js';
-import { RealtimeError, describeResponse } from './errors.js';
+import type { Connection, ChannelEndpoint } from './connection.js';
+import { RealtimeError, replyError } from './errors.js';
 import {
   ChannelListeners, type BroadcastCallback, type BroadcastMessage, type PresenceCallback, type SystemCallback, type TableCallback,
 } from './listeners.js';
-import { Outbox, type QueuedSend, type SendReceipt } from './outbox.js';
-import { PresenceTracker, type PresenceState } from './presence.js';
-import { isTableEvent, tableOfChannel, type TableBinding, type TableEvent } from './table-changes.js';
+import { Outbox, receiptOf, wirePayload, type QueuedSend, type SendReceipt } from './outbox.js';
+import { PresenceTracker, presenceKeyOf, type PresenceState } from './presence.js';
+import { joinPayload, type ChannelOptions } from './join-config.js';
+import { tableOfChannel, type TableBinding, type TableEvent } from './table-changes.js';
 
 /** Where a channel is in its life. */
 export type ChannelState = 'closed' | 'joining' | 'joined' | 'errored' | 'leaving';
@@ -17,24 +18,6 @@ export type SubscribeStatus = 'SUBSCRIBED' | 'CHANNEL_ERROR' | 'TIMED_OUT' | 'CL
 
 /** Called on every status change; `error` says why for CHANNEL_ERROR and TIMED_OUT. */
 export type StatusCallback = (status: SubscribeStatus, error?: RealtimeError) => void;
-
-/** Options of `client.channel(name, options)`. */
-export interface ChannelOptions {
-  config?: {
-    broadcast?: {
-      /** Receive my own broadcasts too. @default false */
-      self?: boolean;
-      /** Have the server acknowledge each broadcast, so `send()` resolves once it is stored. @default true */
-      ack?: boolean;
-    };
-    presence?: {
-      /** The key I am tracked under. @default the tracked state's `user_id` or `player_id`, else chosen by the server */
-      key?: string;
-    };
-    /** Join the channel as a private channel (membership required). @default false */
-    private?: boolean;
-  };
-}
 
 /** A broadcast to send. */
 export interface BroadcastInput<T = unknown> {
@@ -53,13 +36,6 @@ export interface ChannelHost {
 }
 
 const encoder = new TextEncoder();
-
-/**
- * The resume offset of a first join: "after the end of the log", so nothing is replayed and the
- * join reply's `resume.latest_offset` tells where the channel stands, which makes even a channel
- * that has received nothing yet resumable after a disconnection.
- */
-const RESUME_FROM_NOW = Number.MAX_SAFE_INTEGER;
 
 /** A channel of the realtime server, as returned by `client.channel(name)`. */
 export class RealtimeChannel implements ChannelEndpoint {
@@ -124,33 +100,12 @@ export class RealtimeChannel implements ChannelEndpoint {
   on<T = any>(event: 'broadcast', filter: { event: string }, callback: (message: BroadcastMessage<T>) => void): this;
   /** Supabase style: table changes of any table. */
   on<TRow = Record<string, any>>(event: 'postgres_changes', filter: TableBinding, callback: TableCallback<TRow>): this;
-  /** On a `realtime:table:<schema>.<table>` channel: that table's INSERT, UPDATE, DELETE or `*` changes. */
-  on<TRow = Record<string, any>>(event: TableEvent, callback: TableCallback<TRow>): this;
+  /** On a `realtime:table:<schema>.<table>` channel: that table's INSERT, UPDATE or DELETE changes (`'*'`: all of them). */
+  on<TRow = Record<string, any>>(event: Exclude<TableEvent, '*'>, callback: TableCallback<TRow>): this;
   /** Broadcasts of one event (or `'*'` for all): the callback gets the payload, then the whole message. */
   on<T = any>(event: string, callback: BroadcastCallback<T>): this;
   on(event: string, filterOrCallback: unknown, maybeCallback?: unknown): this {
-    const callback = (typeof filterOrCallback === 'function' ? filterOrCallback : maybeCallback) as (...args: never[]) => void;
-    const filter = (typeof filterOrCallback === 'function' ? {} : filterOrCallback ?? {}) as Record<string, unknown>;
-    if (typeof event !== 'string' || event === '' || typeof callback !== 'function') {
-      throw new RealtimeError('INVALID_ARGUMENT', 'on(event, callback) needs an event name and a function, such as on("message.sent", (payload) => …)');
-    }
-    if (event === 'presence') {
-      const presenceEvent = filter['event'];
-      if (presenceEvent !== 'join' && presenceEvent !== 'leave' && presenceEvent !== 'sync') {
-        throw new RealtimeError('INVALID_ARGUMENT', `presence listeners need { event: 'join' | 'leave' | 'sync' }, got ${JSON.stringify(presenceEvent)}`);
-      }
-      this.listeners.addPresence(presenceEvent, callback);
-    } else if (event === 'system') {
-      this.listeners.addSystem(callback as SystemCallback);
-    } else if (event === 'broadcast' && typeof filter['event'] === 'string') {
-      this.listeners.addBroadcast(filter['event'], callback, true);
-    } else if (event === 'postgres_changes') {
-      this.listeners.addTable(tableBinding(filter), callback);
-    } else if (this.table && isTableEvent(event)) {
-      this.listeners.addTable({ event: event.toUpperCase() as TableEvent, ...this.table }, callback);
-    } else {
-      this.listeners.addBroadcast(event, callback, false);
-    }
+    this.listeners.register(event, filterOrCallback, maybeCallback, this.table);
     this.reconfigure();
     return this;
   }
@@ -189,7 +144,7 @@ export class RealtimeChannel implements ChannelEndpoint {
     if (typeof message.event !== 'string' || message.event === '' || encoder.encode(message.event).length > 255) {
       throw new RealtimeError('INVALID_ARGUMENT', 'send() needs an event name of 1 to 255 bytes, such as "message.sent"');
     }
-    const payload = toWirePayload(message.payload);
+    const payload = wirePayload(message.payload);
     const promise = new Promise<SendReceipt>((resolve, reject) => {
       const item: QueuedSend = { event: message.event, payload, resolve, reject };
       if (this.removed) reject(this.closedError());
@@ -210,7 +165,7 @@ export class RealtimeChannel implements ChannelEndpoint {
       throw new RealtimeError('INVALID_ARGUMENT', 'track() takes a JSON object, such as { user_id: "user-123", status: "online" }');
     }
     this.trackedState = state;
-    this.presenceKey ??= keyOfState(state);
+    this.presenceKey ??= presenceKeyOf(state);
     const promise = new Promise<void>((resolve, reject) => {
       if (this.removed) return reject(this.closedError());
       this.trackWaiters.push({ resolve, reject });
@@ -379,7 +334,7 @@ export class RealtimeChannel implements ChannelEndpoint {
     }
     connection.request(frame, ref, (reply) => {
       if (reply.status !== 'ok') return item.reject(replyError(reply, `sending "${item.event}" on "${this.name}"`));
-      const offset = offsetOf(reply.response);
+      const { offset } = receiptOf(reply.response);
       if (offset !== undefined && !this.options.config?.broadcast?.self) this.ownOffsets.add(offset);
       item.resolve({ offset });
     });
@@ -419,21 +374,13 @@ export class RealtimeChannel implements ChannelEndpoint {
   }
 
   private joinPayload(): Record<string, unknown> {
-    const broadcast: Record<string, unknown> = {
-      ack: this.options.config?.broadcast?.ack !== false,
-      self: this.options.config?.broadcast?.self === true,
-    };
-    broadcast['resume'] = { offset: this.offset ?? RESUME_FROM_NOW };
-    const token = this.host.connection.accessToken;
-    return {
-      config: {
-        broadcast,
-        presence: { key: this.presenceKey ?? '', enabled: this.presenceEnabled() },
-        postgres_changes: this.listeners.tableBindings(),
-        private: this.options.config?.private === true,
-      },
-      ...(token ? { access_token: token } : {}),
-    };
+    return joinPayload({
+      options: this.options,
+      offset: this.offset,
+      presence: { key: this.presenceKey, enabled: this.presenceEnabled() },
+      bindings: this.listeners.tableBindings(),
+      token: this.host.connection.accessToken,
+    });
   }
 
   private presenceEnabled(): boolean {
@@ -460,50 +407,4 @@ export class RealtimeChannel implements ChannelEndpoint {
   private closedError(): RealtimeError {
     return new RealtimeError('CLOSED', `channel "${this.name}" is closed; get a new one with client.channel("${this.name}")`);
   }
-}
-
-/** The RealtimeError for a reply that was not ok. */
-function replyError(reply: Reply, what: string): RealtimeError {
-  if (reply.status === 'timeout') return new RealtimeError('TIMED_OUT', `${what}: no answer from the server in time`);
-  if (reply.status === 'lost') {
-    return new RealtimeError('CONNECTION_LOST', `${what}: the connection dropped before the server answered; it may or may not have been applied`);
-  }
-  return new RealtimeError('REFUSED', `${what}: ${describeResponse(reply.response)}`, reply.response);
-}
-
-/** The offset an acknowledgement reports (`{offset}` or `{meta: {offset}}`), if any. */
-function offsetOf(response: unknown): number | undefined {
-  const record = (response ?? {}) as { offset?: unknown; meta?: { offset?: unknown } };
-  const offset = record.offset ?? record.meta?.offset;
-  return typeof offset === 'number' ? offset : undefined;
-}
-
-/** A presence key from the tracked state: its `user_id` or `player_id`. */
-function keyOfState(state: Record<string, unknown>): string | undefined {
-  for (const field of ['user_id', 'player_id']) {
-    const value = state[field];
-    if (typeof value === 'string' || typeof value === 'number') return String(value);
-  }
-  return undefined;
-}
-
-/** A validated `postgres_changes` filter. */
-function tableBinding(filter: Record<string, unknown>): TableBinding {
-  const event = String(filter['event'] ?? '*').toUpperCase();
-  if (!isTableEvent(event) || typeof filter['schema'] !== 'string') {
-    throw new RealtimeError('INVALID_ARGUMENT', 'postgres_changes listeners need { event: INSERT | UPDATE | DELETE | *, schema, table?, filter? }');
-  }
-  return {
-    event: event as TableEvent,
-    schema: filter['schema'],
-    ...(typeof filter['table'] === 'string' ? { table: filter['table'] } : {}),
-    ...(typeof filter['filter'] === 'string' ? { filter: filter['filter'] } : {}),
-  };
-}
-
-/** A payload as the codec takes it: bytes as Uint8Array, anything else as JSON (undefined → {}). */
-function toWirePayload(payload: unknown): unknown {
-  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
-  if (ArrayBuffer.isView(payload)) return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
-  return payload ?? {};
 }

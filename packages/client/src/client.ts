@@ -1,6 +1,7 @@
 // RealtimeClient: the entry point of the SDK, holding the connection and the channels.
 import { reconnectDelay } from './backoff.js';
-import { RealtimeChannel, type ChannelHost, type ChannelOptions } from './channel.js';
+import { RealtimeChannel, type ChannelHost } from './channel.js';
+import type { ChannelOptions } from './join-config.js';
 import { Connection, type ConnectionState, type StateChangeDetail } from './connection.js';
 import { resolveOptions, type RealtimeClientOptions } from './options.js';
 

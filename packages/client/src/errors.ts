@@ -1,4 +1,5 @@
 // The errors the client reports: one class with a code, each message saying what happened and what to do.
+import type { Reply } from './connection.js';
 
 /** What went wrong, as a stable code applications can switch on. */
 export type RealtimeErrorCode =
@@ -42,4 +43,13 @@ export function describeResponse(response: unknown): string {
     if (values.length > 0) return values.join(', ');
   }
   return 'the server refused without a reason';
+}
+
+/** The RealtimeError for a reply that was not ok. */
+export function replyError(reply: Reply, what: string): RealtimeError {
+  if (reply.status === 'timeout') return new RealtimeError('TIMED_OUT', `${what}: no answer from the server in time`);
+  if (reply.status === 'lost') {
+    return new RealtimeError('CONNECTION_LOST', `${what}: the connection dropped before the server answered; it may or may not have been applied`);
+  }
+  return new RealtimeError('REFUSED', `${what}: ${describeResponse(reply.response)}`, reply.response);
 }

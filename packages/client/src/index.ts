@@ -1,7 +1,8 @@
 // Public surface of @nself/client: the client, channels, and the types of what callbacks receive.
 export { RealtimeClient } from './client.js';
 export { RealtimeChannel } from './channel.js';
-export type { BroadcastInput, ChannelOptions, ChannelState, StatusCallback, SubscribeStatus } from './channel.js';
+export type { BroadcastInput, ChannelState, StatusCallback, SubscribeStatus } from './channel.js';
+export type { ChannelOptions } from './join-config.js';
 export type { ConnectionState, StateChangeDetail } from './connection.js';
 export { RealtimeError } from './errors.js';
 export type { RealtimeErrorCode } from './errors.js';

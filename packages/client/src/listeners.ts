@@ -1,7 +1,8 @@
 // A channel's listeners: broadcast events by name, presence join/leave/sync, table changes and system messages.
 import type { SystemPayload } from '@nself/protocol';
+import { RealtimeError } from './errors.js';
 import type { PresenceChange } from './presence.js';
-import { changeMatches, toTableChange, type TableBinding, type TableChange } from './table-changes.js';
+import { changeMatches, isTableEvent, toTableChange, type TableBinding, type TableChange, type TableEvent } from './table-changes.js';
 
 /** A broadcast as listeners receive it (the Supabase envelope, plus its place in the channel's log). */
 export interface BroadcastMessage<T = unknown> {
@@ -37,21 +38,34 @@ export class ChannelListeners {
   private readonly systems: SystemCallback[] = [];
   private bindingIds: unknown[] = [];
 
-  /** Adds a broadcast listener (`'*'` for every event); `envelope` passes the whole message as the only argument. */
-  addBroadcast(event: string, callback: AnyCallback, envelope: boolean): void {
-    this.broadcasts.push({ event: event.toLowerCase(), callback, envelope });
-  }
-
-  addPresence(event: 'join' | 'leave' | 'sync', callback: AnyCallback): void {
-    this.presences.push({ event, callback });
-  }
-
-  addTable(binding: TableBinding, callback: AnyCallback): void {
-    this.tables.push({ binding, callback });
-  }
-
-  addSystem(callback: SystemCallback): void {
-    this.systems.push(callback);
+  /**
+   * Adds the listener an `on(event, [filter,] callback)` call describes: presence, system, Supabase-style
+   * broadcast or postgres_changes, a table event on the channel of `table`, or else a broadcast event.
+   * Throws a RealtimeError saying what is expected when the arguments do not fit.
+   */
+  register(event: string, filterOrCallback: unknown, maybeCallback: unknown, table: { schema: string; table: string } | undefined): void {
+    const callback = (typeof filterOrCallback === 'function' ? filterOrCallback : maybeCallback) as AnyCallback;
+    const filter = (typeof filterOrCallback === 'function' ? {} : filterOrCallback ?? {}) as Record<string, unknown>;
+    if (typeof event !== 'string' || event === '' || typeof callback !== 'function') {
+      throw new RealtimeError('INVALID_ARGUMENT', 'on(event, callback) needs an event name and a function, such as on("message.sent", (payload) => …)');
+    }
+    if (event === 'presence') {
+      const presenceEvent = filter['event'];
+      if (presenceEvent !== 'join' && presenceEvent !== 'leave' && presenceEvent !== 'sync') {
+        throw new RealtimeError('INVALID_ARGUMENT', `presence listeners need { event: 'join' | 'leave' | 'sync' }, got ${JSON.stringify(presenceEvent)}`);
+      }
+      this.presences.push({ event: presenceEvent, callback });
+    } else if (event === 'system') {
+      this.systems.push(callback as SystemCallback);
+    } else if (event === 'broadcast' && typeof filter['event'] === 'string') {
+      this.broadcasts.push({ event: filter['event'].toLowerCase(), callback, envelope: true });
+    } else if (event === 'postgres_changes') {
+      this.tables.push({ binding: tableBinding(filter), callback });
+    } else if (table && isTableEvent(event)) {
+      this.tables.push({ binding: { event: event.toUpperCase() as TableEvent, ...table }, callback });
+    } else {
+      this.broadcasts.push({ event: event.toLowerCase(), callback, envelope: false });
+    }
   }
 
   get hasPresence(): boolean {
@@ -100,4 +114,18 @@ export class ChannelListeners {
   dispatchSystem(payload: SystemPayload): void {
     for (const callback of this.systems) callback(payload);
   }
+}
+
+/** A validated `postgres_changes` filter. */
+function tableBinding(filter: Record<string, unknown>): TableBinding {
+  const event = String(filter['event'] ?? '*').toUpperCase();
+  if (!isTableEvent(event) || typeof filter['schema'] !== 'string') {
+    throw new RealtimeError('INVALID_ARGUMENT', 'postgres_changes listeners need { event: INSERT | UPDATE | DELETE | *, schema, table?, filter? }');
+  }
+  return {
+    event: event as TableEvent,
+    schema: filter['schema'],
+    ...(typeof filter['table'] === 'string' ? { table: filter['table'] } : {}),
+    ...(typeof filter['filter'] === 'string' ? { filter: filter['filter'] } : {}),
+  };
 }

@@ -43,3 +43,17 @@ export class Outbox {
     for (const item of this.takeAll()) item.reject(error);
   }
 }
+
+/** The receipt of an acknowledgement: the offset it reports (`{offset}` or `{meta: {offset}}`), if any. */
+export function receiptOf(response: unknown): SendReceipt {
+  const record = (response ?? {}) as { offset?: unknown; meta?: { offset?: unknown } };
+  const offset = record.offset ?? record.meta?.offset;
+  return { offset: typeof offset === 'number' ? offset : undefined };
+}
+
+/** A payload as the codec takes it: bytes as Uint8Array, anything else as JSON (undefined → {}). */
+export function wirePayload(payload: unknown): unknown {
+  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
+  if (ArrayBuffer.isView(payload)) return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+  return payload ?? {};
+}

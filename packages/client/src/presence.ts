@@ -113,3 +113,12 @@ function normalize(raw: RawState): PresenceState {
   }
   return state;
 }
+
+/** A presence key from the tracked state: its `user_id` or `player_id`. */
+export function presenceKeyOf(state: Record<string, unknown>): string | undefined {
+  for (const field of ['user_id', 'player_id']) {
+    const value = state[field];
+    if (typeof value === 'string' || typeof value === 'number') return String(value);
+  }
+  return undefined;
+}

@@ -1,0 +1,55 @@
+// What a channel asks for when it joins: its options, the offset to resume after, presence and table bindings.
+import type { TableBinding } from './table-changes.js';
+
+/** Options of `client.channel(name, options)`. */
+export interface ChannelOptions {
+  config?: {
+    broadcast?: {
+      /** Receive my own broadcasts too. @default false */
+      self?: boolean;
+      /** Have the server acknowledge each broadcast, so `send()` resolves once it is stored. @default true */
+      ack?: boolean;
+    };
+    presence?: {
+      /** The key I am tracked under. @default the tracked state's `user_id` or `player_id`, else chosen by the server */
+      key?: string;
+    };
+    /** Join the channel as a private channel (membership required). @default false */
+    private?: boolean;
+  };
+}
+
+/**
+ * The resume offset of a first join: "after the end of the log", so nothing is replayed and the
+ * join reply's `resume.latest_offset` tells where the channel stands, which makes even a channel
+ * that has received nothing yet resumable after a disconnection.
+ */
+const RESUME_FROM_NOW = Number.MAX_SAFE_INTEGER;
+
+/** Everything a join payload depends on. */
+export interface JoinInputs {
+  readonly options: ChannelOptions;
+  /** The last offset received, if any. */
+  readonly offset: number | undefined;
+  readonly presence: { readonly key: string | undefined; readonly enabled: boolean };
+  readonly bindings: TableBinding[];
+  readonly token: string | null;
+}
+
+/** The `phx_join` payload: `config` (broadcast with resume, presence, postgres_changes, private) and the access token. */
+export function joinPayload(inputs: JoinInputs): Record<string, unknown> {
+  const config = inputs.options.config;
+  return {
+    config: {
+      broadcast: {
+        ack: config?.broadcast?.ack !== false,
+        self: config?.broadcast?.self === true,
+        resume: { offset: inputs.offset ?? RESUME_FROM_NOW },
+      },
+      presence: { key: inputs.presence.key ?? '', enabled: inputs.presence.enabled },
+      postgres_changes: inputs.bindings,
+      private: config?.private === true,
+    },
+    ...(inputs.token ? { access_token: inputs.token } : {}),
+  };
+}
