@@ -47,3 +47,19 @@ test('a payload over the server limit is refused: send rejects with REFUSED and 
   const { rows } = await suite.server.db.pool.query("SELECT count(*)::int AS n FROM realtime.messages WHERE event_type = 'huge'");
   assert.deepEqual(rows, [{ n: 0 }]);
 });
+
+test('a channel left and asked for again at once is a new channel that joins and receives', async () => {
+  const client = suite.client();
+  const first = client.channel('again');
+  await subscribed(first);
+  const leaving = first.unsubscribe();
+  const second = client.channel('again');
+  assert.notEqual(second, first);
+  const heard: unknown[] = [];
+  second.on('note', (payload) => heard.push(payload));
+  await leaving;
+  await subscribed(second);
+  await suite.server.db.pool.query(`SELECT realtime.broadcast('again', 'note', '{"n": 1}'::jsonb, NULL)`);
+  await waitFor('the message on the new channel', () => heard.length === 1);
+  assert.equal(first.state, 'closed');
+});

@@ -202,6 +202,7 @@ export class RealtimeChannel implements ChannelEndpoint {
     if (this.removed) return;
     this.wanted = false;
     clearTimeout(this.rejoinTimer);
+    this.host.forget(this);
     if ((this.current === 'joined' || this.current === 'joining') && this.host.connection.isOpen && this.joinRef) {
       this.current = 'leaving';
       const ref = this.host.connection.makeRef();
