@@ -64,7 +64,7 @@ export function waitForLine<T>(child: ChildProcess, ready: (line: string) => T |
       }
     };
     const onError = (chunk: Buffer) => { errors = (errors + chunk.toString('utf8')).slice(-4000); };
-    const onExit = (code: number | null) => finish(new Error(`exited with ${code} before it was ready: ${errors.trim().split('\n').slice(-3).join(' | ')}`));
+    const onExit = (code: number | null) => finish(new Error(`exited with ${code} before it was ready: ${firstError(errors)}`));
     function finish(error: Error | undefined, value?: T) {
       clearTimeout(timer);
       child.stdout?.off('data', onData);
@@ -77,6 +77,12 @@ export function waitForLine<T>(child: ChildProcess, ready: (line: string) => T |
     child.stderr?.on('data', onError);
     child.once('exit', onExit);
   });
+}
+
+/** The line of a process's stderr that names its error (else its last line). */
+function firstError(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  return lines.find((line) => /^(error|\w*Error)\b|error:/i.test(line.trim()))?.trim() ?? lines.at(-1) ?? '';
 }
 
 /** Sends SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */

@@ -1,5 +1,4 @@
 // Publishers for each server kind, and a pacer that publishes numbered, timestamped messages at a fixed rate.
-import http from 'node:http';
 import WebSocket from 'ws';
 import { PhoenixSocket } from './phoenix.js';
 import type { Target } from './services.js';
@@ -32,15 +31,9 @@ export async function openPublisher(target: Target, topics: readonly string[]): 
       return { publish: (topic, json) => ws.send(`42["publish",${JSON.stringify(topic)},${json}]`), close: () => ws.close() };
     }
     case 'nchan': {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-      return {
-        publish: (topic, json) => {
-          const request = http.request({ host: '127.0.0.1', port: target.port, path: `/pub/${encodeURIComponent(topic)}`, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) } }, (response) => response.resume());
-          request.on('error', () => undefined);
-          request.end(json);
-        },
-        close: () => agent.destroy(),
-      };
+      // A WebSocket publisher keeps the messages of a channel in order (parallel HTTP POSTs would not).
+      const sockets = new Map(await Promise.all(topics.map(async (topic) => [topic, await openSocket(`ws://127.0.0.1:${target.port}/pub/${encodeURIComponent(topic)}`)] as const)));
+      return { publish: (topic, json) => sockets.get(topic)?.send(json), close: () => { for (const ws of sockets.values()) ws.close(); } };
     }
   }
 }

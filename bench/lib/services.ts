@@ -48,7 +48,11 @@ export function nchanAvailable(): boolean {
 /** Starts a server of `kind`; nself needs `databaseUrl` and may get extra environment (limits). */
 export async function startService(kind: ServiceKind, options: { databaseUrl?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Service> {
   switch (kind) {
-    case 'nself': return startNself(options.databaseUrl ?? '', options.env ?? {});
+    case 'nself': return startNself(options.databaseUrl ?? '', options.env ?? {}).catch((error: unknown) => {
+      // Once more: a build running in the same tree can replace the compiled server while it loads.
+      process.stderr.write(`  nself did not start (${error instanceof Error ? error.message : String(error)}); trying again\n`);
+      return startNself(options.databaseUrl ?? '', options.env ?? {});
+    });
     case 'ws': return startNodeServer(kind, path.join(benchDir, 'servers', 'bare-ws.ts'));
     case 'socketio': return startNodeServer(kind, path.join(benchDir, 'servers', 'socketio.ts'));
     case 'nchan': return startNchan();
@@ -118,7 +122,7 @@ http {
   scgi_temp_path ${prefix}/scgi;
   server {
     listen 127.0.0.1:${port};
-    location ~ ^/pub/(\\w+)$ { nchan_publisher http; nchan_channel_id $1; nchan_message_buffer_length 1000; nchan_message_timeout 1h; }
+    location ~ ^/pub/(\\w+)$ { nchan_publisher websocket; nchan_channel_id $1; nchan_message_buffer_length 1000; nchan_message_timeout 1h; }
     location ~ ^/sub/(\\w+)$ { nchan_subscriber websocket; nchan_channel_id $1; nchan_subscriber_first_message newest; }
   }
 }
