@@ -18,7 +18,7 @@ export interface ServerContext {
   readonly presence: PresenceFeed;
   /** Identifies this process in realtime.connections and realtime.presence_sessions. */
   readonly serverId: string;
-  /** Delivers table changes; undefined until change capture is wired in, and joins with bindings are refused. */
+  /** Delivers table changes; when undefined, joins with bindings are refused. */
   readonly postgresChanges: PostgresChangesExtension | undefined;
   /** Set once shutdown begins: new joins are refused. */
   shuttingDown: boolean;

@@ -126,6 +126,7 @@ async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, requ
       subTopic: channel.subTopic,
       bindings: request.bindings,
       identity: channel.identity,
+      ...(request.changesResumeAfter !== undefined ? { resumeAfter: request.changesResumeAfter } : {}),
       push: (change) => channel.push('postgres_changes', change, null),
       system: (status, text) => channel.system('postgres_changes', status, text),
     });

@@ -14,6 +14,8 @@ export interface JoinRequest {
   readonly bindings: IdentifiedBinding[];
   /** Resume after this offset (protocol extension `config.broadcast.resume.offset`). */
   readonly resumeAfter: number | undefined;
+  /** Resume table changes after this log position (protocol extension `config.postgres_changes_resume.position`). */
+  readonly changesResumeAfter: number | undefined;
 }
 
 /** A join payload that cannot be accepted; the message is the error reply's reason. */
@@ -38,6 +40,7 @@ export function readJoinPayload(payload: unknown): JoinRequest {
     private: flag(config['private']),
     bindings: parseBindings(config['postgres_changes']),
     resumeAfter: resumeOffset(broadcast['resume']),
+    changesResumeAfter: changesResumePosition(config['postgres_changes_resume']),
   };
 }
 
@@ -52,4 +55,13 @@ function resumeOffset(value: unknown): number | undefined {
     throw new JoinPayloadError('InvalidResume: broadcast.resume.offset must be a whole number of 0 or more');
   }
   return offset;
+}
+
+function changesResumePosition(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const position = isJsonObject(value) ? value['position'] : undefined;
+  if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) {
+    throw new JoinPayloadError('InvalidResume: postgres_changes_resume.position must be a whole number of 0 or more');
+  }
+  return position;
 }

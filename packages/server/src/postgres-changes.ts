@@ -13,6 +13,8 @@ export interface PostgresChangesRequest {
   readonly subTopic: string;
   readonly bindings: readonly IdentifiedBinding[];
   readonly identity: Identity;
+  /** Deliver every matching change after this log position first (`config.postgres_changes_resume.position`). */
+  readonly resumeAfter?: number;
   /** Sends one change to the channel: `{ids, data}` as in PROTOCOL.md §7.3. */
   push(change: { ids: number[]; data: unknown }): void;
   /** Sends a `system` message of the postgres_changes extension (e.g. "Subscribed to PostgreSQL" once events flow). */
@@ -29,6 +31,8 @@ export interface PostgresChangesSubscription {
 /** Delivers table changes for `postgres_changes` bindings; the server calls it after the join reply. */
 export interface PostgresChangesExtension {
   subscribe(request: PostgresChangesRequest): Promise<PostgresChangesSubscription>;
+  /** Stops delivering (server shutdown). */
+  close?(): Promise<void>;
 }
 
 /** A binding that cannot be accepted, with the reason for the join's error reply. */

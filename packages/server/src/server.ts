@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
 import { PresenceFeed, type PresenceNotification } from './presence-feed.js';
+import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './websocket-gateway.js';
 
 /** Options of `startServer`: the environment's configuration, with any field overridden. */
@@ -22,8 +23,8 @@ export interface StartOptions extends Partial<Omit<ServerConfig, 'limits'>> {
   readonly limits?: Partial<Limits>;
   /** Environment to read the configuration from. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
-  /** Builds the extension that delivers `postgres_changes`; without it joins with bindings are refused. */
-  readonly postgresChanges?: (deps: { pool: Pool; logger: Logger; databaseUrl: string }) => PostgresChangesExtension;
+  /** Builds the extension that delivers `postgres_changes`. @default table changes from the capture log */
+  readonly postgresChanges?: (deps: TableChangesOptions) => PostgresChangesExtension;
 }
 
 /** A running server. */
@@ -57,12 +58,12 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   }
   const metrics = createMetrics();
   const serverId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const auth = new Authenticator(config.jwtSecret);
   const ctx: ServerContext = {
-    config, pool, logger, metrics, serverId,
-    auth: new Authenticator(config.jwtSecret),
+    config, pool, logger, metrics, serverId, auth,
     broadcasts: new BroadcastFeed(pool, logger, metrics),
     presence: new PresenceFeed(pool, logger),
-    postgresChanges: options.postgresChanges?.({ pool, logger, databaseUrl }),
+    postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode }),
     shuttingDown: false,
   };
   const listener = new DatabaseListener(databaseUrl, {
@@ -120,6 +121,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         http.closeAllConnections();
       });
       await listener.stop();
+      await ctx.postgresChanges?.close?.();
       await pool.end();
       logger.info({ serverId }, 'realtime server stopped');
     })();

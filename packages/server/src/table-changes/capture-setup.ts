@@ -1,0 +1,65 @@
+// Makes sure the tables a join watches are captured, with at least the events it needs, as `nself realtime subscribe` would.
+import { findSubscription, subscribe, UserError, type CaptureEvent, type Pool, type SubscriptionInfo } from '@nself/db';
+import type { TableInfo } from './catalog.js';
+
+/** A table and the events a subscription needs from it. */
+export interface CaptureNeed {
+  readonly info: TableInfo;
+  readonly events: ReadonlySet<CaptureEvent>;
+}
+
+const SETUP_LOCK = 'nself_realtime_server_capture_setup';
+
+/**
+ * Sets up capture where it is missing: a table not yet subscribed gets the needed events; a
+ * subscribed one keeps its events, filter and capture mode, and gains the events it lacks. The
+ * subscriptions are ordinary ones, so `nself realtime subscriptions` lists them and `unsubscribe`
+ * removes them. Server processes take turns (an advisory lock), so concurrent joins never drop each
+ * other's events; within a process, calls are queued so that at most one pool connection waits.
+ */
+export class CaptureSetup {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly pool: Pool) {}
+
+  /** Resolves once every table in `needs` is captured with its events; throws a UserError when a table cannot be. */
+  async ensure(needs: Iterable<CaptureNeed>): Promise<void> {
+    const missing: CaptureNeed[] = [];
+    for (const need of needs) if (!covers(await findSubscription(this.pool, need.info), need.events)) missing.push(need);
+    if (missing.length === 0) return;
+    const run = this.queue.then(() => this.install(missing));
+    this.queue = run.catch(() => undefined);
+    await run;
+  }
+
+  private async install(needs: readonly CaptureNeed[]): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [SETUP_LOCK]);
+      for (const need of needs) {
+        const existing = await findSubscription(this.pool, need.info);
+        if (covers(existing, need.events)) continue;
+        const events = new Set<CaptureEvent>([...(existing?.events ?? []), ...need.events]);
+        try {
+          await subscribe(this.pool, {
+            table: need.info, events: [...events], filter: existing?.filter ?? null,
+            ...(existing ? { capture: existing.capture } : {}),
+          });
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (code === '42501') {
+            throw new UserError(`the server cannot capture ${need.info.schema}.${need.info.table} (${(error as Error).message}); run \`nself realtime subscribe ${need.info.schema}.${need.info.table}\` as its owner`);
+          }
+          throw error;
+        }
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [SETUP_LOCK]).catch(() => undefined);
+      client.release();
+    }
+  }
+}
+
+function covers(existing: SubscriptionInfo | undefined, events: ReadonlySet<CaptureEvent>): boolean {
+  return existing !== undefined && existing.state === 'active' && [...events].every((event) => existing.events.includes(event));
+}

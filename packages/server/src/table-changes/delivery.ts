@@ -1,0 +1,169 @@
+// Fans one batch of changes out to subscriptions: bindings and filters matched, access checked once per audience, frames sent in order.
+import type { Change, Pool } from '@nself/db';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { AccessChecker } from './access.js';
+import type { Audience } from './audience.js';
+import type { TableCatalog, TableInfo } from './catalog.js';
+import { evaluateFilters } from './filter-sql.js';
+import { changeData, type ChangeView } from './frame.js';
+import { tableKey, type ResolvedBinding } from './plan.js';
+import type { TableSubscription } from './subscription.js';
+
+/** What delivering needs from the server. */
+export interface DeliveryContext {
+  readonly pool: Pool;
+  readonly catalog: TableCatalog;
+  readonly access: AccessChecker;
+  readonly logger: Logger;
+  readonly metrics: Metrics | undefined;
+}
+
+interface Match {
+  readonly subscription: TableSubscription;
+  readonly index: number;
+  readonly bindings: readonly ResolvedBinding[];
+}
+
+interface Outgoing {
+  readonly position: number;
+  readonly subscription: TableSubscription;
+  readonly ids: number[];
+  readonly data: unknown;
+}
+
+const UNAUTHORIZED = 'Error 401: Unauthorized';
+const NO_PRIMARY_KEY = 'Error 400: Bad Request, no primary key';
+
+/**
+ * Delivers `changes` (in position order) to `subscriptions`: each subscription gets, in order, one
+ * frame per change after its cursor that matches at least one of its bindings and that its audience
+ * may see; then every cursor moves to `upTo`. TRUNCATE is never sent. Throws only on connection
+ * trouble (the caller retries the batch; cursors make the retry send nothing twice); a check that
+ * fails for another reason is logged and hides the change from the audience concerned.
+ */
+export async function deliverBatch(ctx: DeliveryContext, changes: readonly Change[], subscriptions: readonly TableSubscription[], upTo: number): Promise<void> {
+  const outgoing: Outgoing[] = [];
+  for (const tableChanges of groupByTable(changes.filter((change) => change.operation !== 'TRUNCATE'))) {
+    const first = tableChanges[0] as Change;
+    const interested = subscriptions.filter((subscription) => subscription.watches(first.schema, first.table));
+    if (interested.length === 0) continue;
+    const info = await ctx.catalog.describe(first);
+    if (!info) continue;
+    const passes = await filterResults(ctx, info, tableChanges, interested);
+    const matches: Match[] = [];
+    for (const subscription of interested) {
+      tableChanges.forEach((change, index) => {
+        if (change.position <= subscription.cursor) return;
+        const bindings = subscription.matching(change, (binding) => passes.get(binding.filterKey)?.[index] ?? true);
+        if (bindings.length > 0) matches.push({ subscription, index, bindings });
+      });
+    }
+    const views = new Map<string, Map<number, ChangeView>>();
+    for (const [key, group] of groupByAudience(matches)) {
+      const indexes = [...new Set(group.map((match) => match.index))];
+      views.set(key, await viewsFor(ctx, group[0]?.subscription.audience as Audience, info, tableChanges, indexes));
+    }
+    for (const match of matches) {
+      const view = views.get(match.subscription.audience.key)?.get(match.index);
+      if (!view) continue;
+      const change = tableChanges[match.index] as Change;
+      outgoing.push({
+        position: change.position,
+        subscription: match.subscription,
+        ids: match.bindings.map((binding) => binding.id),
+        data: changeData(change, info, narrowToSelect(view, match.bindings, info)),
+      });
+    }
+  }
+  outgoing.sort((a, b) => a.position - b.position);
+  for (const frame of outgoing) {
+    frame.subscription.deliver(frame.position, { ids: frame.ids, data: frame.data });
+    ctx.metrics?.messagesOut.inc({ kind: 'postgres_changes' });
+  }
+  for (const subscription of subscriptions) subscription.cursor = Math.max(subscription.cursor, upTo);
+}
+
+function groupByTable(changes: readonly Change[]): Change[][] {
+  const groups = new Map<string, Change[]>();
+  for (const change of changes) {
+    const key = tableKey(change.schema, change.table);
+    const group = groups.get(key) ?? [];
+    group.push(change);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+function groupByAudience(matches: readonly Match[]): Map<string, Match[]> {
+  const groups = new Map<string, Match[]>();
+  for (const match of matches) {
+    const key = match.subscription.audience.key;
+    groups.set(key, [...(groups.get(key) ?? []), match]);
+  }
+  return groups;
+}
+
+/** For each distinct filter of the interested bindings, whether each change passes it (DELETEs test the old row). */
+async function filterResults(ctx: DeliveryContext, info: TableInfo, changes: readonly Change[], interested: readonly TableSubscription[]): Promise<Map<string, boolean[]>> {
+  const filters = new Map<string, ResolvedBinding['conditions']>();
+  for (const subscription of interested) {
+    for (const binding of subscription.bindings) {
+      if (binding.conditions.length > 0 && binding.table === info.table && binding.schema === info.schema) filters.set(binding.filterKey, binding.conditions);
+    }
+  }
+  const results = new Map<string, boolean[]>();
+  if (filters.size === 0) return results;
+  const keys = [...filters.keys()];
+  try {
+    const rows = await evaluateFilters(ctx.pool, info, changes.map((change) => (change.operation === 'DELETE' ? change.old : change.new) ?? {}), [...filters.values()]);
+    keys.forEach((key, filterIndex) => results.set(key, rows.map((row) => row[filterIndex] ?? false)));
+  } catch (error) {
+    if (isTransient(error)) throw error;
+    ctx.logger.warn({ err: error, table: `${info.schema}.${info.table}` }, 'evaluating postgres_changes filters failed; filtered bindings receive nothing from this batch');
+    for (const key of keys) results.set(key, changes.map(() => false));
+  }
+  return results;
+}
+
+/** How `audience` sees each of the changes at `indexes`; a change it may not see has no entry. */
+async function viewsFor(ctx: DeliveryContext, audience: Audience, info: TableInfo, changes: readonly Change[], indexes: readonly number[]): Promise<Map<number, ChangeView>> {
+  const views = new Map<number, ChangeView>();
+  try {
+    const shown = await ctx.access.readableColumns(audience, info);
+    if (shown.size === 0) return views;
+    if (audience.service || !info.rowSecurity) {
+      for (const index of indexes) views.set(index, { shown, oldKeysOnly: false, errors: null });
+      return views;
+    }
+    const problem = info.primaryKey.length === 0 ? NO_PRIMARY_KEY : info.primaryKey.every((column) => shown.has(column)) ? null : UNAUTHORIZED;
+    if (problem) {
+      for (const index of indexes) views.set(index, { shown, oldKeysOnly: true, errors: [problem] });
+      return views;
+    }
+    const checked = indexes.filter((index) => changes[index]?.operation !== 'DELETE');
+    const visible = await ctx.access.visibleRecords(audience, info, checked.map((index) => changes[index]?.new ?? {}));
+    for (const index of indexes) {
+      const isDelete = changes[index]?.operation === 'DELETE';
+      if (isDelete || visible.has(checked.indexOf(index))) views.set(index, { shown, oldKeysOnly: isDelete, errors: null });
+    }
+  } catch (error) {
+    if (isTransient(error)) throw error;
+    ctx.logger.warn({ err: error, role: audience.role, table: `${info.schema}.${info.table}` }, 'checking access to table changes failed; the changes are withheld from this role');
+    views.clear();
+  }
+  return views;
+}
+
+/** With `select` on every matching binding, only the selected columns and the primary key are shown. */
+function narrowToSelect(view: ChangeView, bindings: readonly ResolvedBinding[], info: TableInfo): ChangeView {
+  if (bindings.some((binding) => binding.select === null)) return view;
+  const wanted = new Set([...info.primaryKey, ...bindings.flatMap((binding) => binding.select ?? [])]);
+  return { ...view, shown: new Set([...view.shown].filter((name) => wanted.has(name))) };
+}
+
+/** Connection-level failures, worth retrying the batch for: no SQLSTATE (a socket error), or classes 08 (connection), 53 (resources), 57 (operator intervention). */
+export function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || /^(08|53|57)/.test(code);
+}

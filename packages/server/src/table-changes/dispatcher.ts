@@ -1,0 +1,97 @@
+// The one change feed of a server process, fanned out to every table change subscription, with catch-up for late joiners.
+import { ChangeFeed, currentPosition, readChanges, type Change } from '@nself/db';
+import { deliverBatch, isTransient, type DeliveryContext } from './delivery.js';
+import type { TableSubscription } from './subscription.js';
+
+const CATCH_UP_PAGE = 500;
+const RETRY_MS = 500;
+
+/**
+ * Runs a single ChangeFeed (started with the first subscription) and hands each batch to the live
+ * subscriptions. A subscription whose start lies behind the feed (a resume, or a join that raced a
+ * batch) first reads its tables' changes from the log up to the feed's newest batch, then goes live
+ * at once, in the same turn of the event loop: its cursor makes the seam free of gaps and duplicates.
+ */
+export class ChangeDispatcher {
+  private feed: ChangeFeed | undefined;
+  private starting: Promise<void> | undefined;
+  /** The newest position of any batch handed to the live subscriptions so far. */
+  private claimed = 0;
+  private readonly live = new Set<TableSubscription>();
+
+  constructor(private readonly ctx: DeliveryContext & { readonly databaseUrl: string }) {}
+
+  /** Starts the feed if it is not running yet. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      const from = await currentPosition(this.ctx.pool);
+      this.claimed = from;
+      this.feed = await ChangeFeed.start({
+        pool: this.ctx.pool,
+        connectionString: this.ctx.databaseUrl,
+        from,
+        onChanges: (changes) => this.dispatch(changes),
+        onError: (error) => this.ctx.logger.warn({ err: error }, 'table change feed interrupted; it reconnects and re-reads from its position'),
+      });
+    })().catch((error: unknown) => {
+      this.starting = undefined;
+      throw error;
+    });
+    return this.starting;
+  }
+
+  /**
+   * Adds a subscription: catches it up from its cursor, then makes it live. Runs in the background;
+   * `onFailure` is told if catching up fails for a reason other than a lost connection (those are retried).
+   */
+  add(subscription: TableSubscription, onFailure: (error: Error) => void): void {
+    void this.catchUp(subscription).catch((error: unknown) => {
+      if (subscription.closed) return;
+      this.ctx.logger.error({ err: error }, 'catching up a table change subscription failed');
+      onFailure(error instanceof Error ? error : new Error(String(error)));
+    });
+  }
+
+  /** Stops delivering to a subscription. */
+  remove(subscription: TableSubscription): void {
+    subscription.closed = true;
+    this.live.delete(subscription);
+  }
+
+  /** Stops the feed. */
+  async stop(): Promise<void> {
+    for (const subscription of this.live) subscription.closed = true;
+    this.live.clear();
+    await this.starting?.catch(() => undefined);
+    await this.feed?.stop();
+  }
+
+  private async dispatch(changes: readonly Change[]): Promise<void> {
+    const last = changes.at(-1)?.position ?? this.claimed;
+    this.claimed = Math.max(this.claimed, last);
+    const subscriptions = [...this.live];
+    await deliverBatch(this.ctx, changes, subscriptions, last);
+  }
+
+  private async catchUp(subscription: TableSubscription): Promise<void> {
+    await this.start();
+    while (!subscription.closed) {
+      const target = this.claimed;
+      if (subscription.cursor >= target) {
+        this.live.add(subscription);
+        return;
+      }
+      try {
+        const page = await readChanges(this.ctx.pool, { after: subscription.cursor, tables: subscription.tables, limit: CATCH_UP_PAGE });
+        const within = page.filter((change) => change.position <= target);
+        const lastRead = page.at(-1)?.position;
+        const upTo = page.length === CATCH_UP_PAGE && lastRead !== undefined && lastRead <= target ? lastRead : target;
+        await deliverBatch(this.ctx, within, [subscription], upTo);
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        this.ctx.logger.warn({ err: error }, 'catching up a table change subscription: database unreachable, retrying');
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+    }
+  }
+}

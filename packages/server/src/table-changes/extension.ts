@@ -1,0 +1,82 @@
+// The postgres_changes extension of the server: checks a join's bindings, sets up capture, and subscribes the channel.
+import { SystemMessage } from '@nself/protocol';
+import { UserError, type Pool } from '@nself/db';
+import type { Identity } from '../auth.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription } from '../postgres-changes.js';
+import { AccessChecker } from './access.js';
+import { audienceOf } from './audience.js';
+import { CaptureSetup } from './capture-setup.js';
+import { TableCatalog } from './catalog.js';
+import { ChangeDispatcher } from './dispatcher.js';
+import { planSubscription, SubscriptionError, type PlanContext } from './plan.js';
+import { startPoint } from './resume.js';
+import { TableSubscription } from './subscription.js';
+
+/** What the extension needs from the server. */
+export interface TableChangesOptions {
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly databaseUrl: string;
+  /** No JWT secret is configured: clients without a token see every change (see `audienceOf`). */
+  readonly developmentMode: boolean;
+  readonly metrics?: Metrics;
+}
+
+/** The extension, with `close` to stop its change feed when the server stops. */
+export interface TableChanges extends PostgresChangesExtension {
+  close(): Promise<void>;
+}
+
+const INACTIVE: PostgresChangesSubscription = { updateIdentity: async () => undefined, close: async () => undefined };
+
+/** Creates the extension that delivers table changes to `postgres_changes` bindings. */
+export function createTableChanges(options: TableChangesOptions): TableChanges {
+  const catalog = new TableCatalog(options.pool);
+  const access = new AccessChecker(options.pool);
+  const plans: PlanContext = { pool: options.pool, catalog, access };
+  const capture = new CaptureSetup(options.pool);
+  const dispatcher = new ChangeDispatcher({ ...plans, logger: options.logger, metrics: options.metrics, databaseUrl: options.databaseUrl });
+
+  return {
+    async subscribe(request: PostgresChangesRequest): Promise<PostgresChangesSubscription> {
+      const audience = audienceOf(request.identity, options.developmentMode);
+      let plan;
+      try {
+        plan = await planSubscription(plans, request.bindings, audience);
+        await capture.ensure(plan.tables.values()).catch((error: unknown) => {
+          throw error instanceof UserError ? new SubscriptionError(error.message) : error;
+        });
+      } catch (error) {
+        if (!(error instanceof SubscriptionError)) throw error;
+        request.system('error', error.message);
+        return INACTIVE;
+      }
+      await dispatcher.start();
+      const start = await startPoint(options.pool, request.resumeAfter);
+      const tables = [...plan.tables.values()].map(({ info }) => ({ schema: info.schema, table: info.table }));
+      const subscription = new TableSubscription(plan.bindings, audience, tables, start.position, request.push);
+      request.system('ok', SystemMessage.subscribedToPostgres);
+      if (start.notice) request.system('error', start.notice);
+      dispatcher.add(subscription, (error) => request.system('error', `Unable to deliver table changes: ${error.message}`));
+      return {
+        async updateIdentity(identity: Identity): Promise<void> {
+          const renewed = audienceOf(identity, options.developmentMode);
+          try {
+            await planSubscription(plans, request.bindings, renewed);
+            subscription.audience = renewed;
+          } catch (error) {
+            if (!(error instanceof SubscriptionError)) throw error;
+            dispatcher.remove(subscription);
+            request.system('error', error.message);
+          }
+        },
+        async close(): Promise<void> {
+          dispatcher.remove(subscription);
+        },
+      };
+    },
+    close: () => dispatcher.stop(),
+  };
+}

@@ -1,0 +1,51 @@
+// Evaluates binding filters in PostgreSQL, with each value cast to its column's type, for a batch of rows at once.
+import { escapeIdentifier } from 'pg';
+import type { Queryable } from '@nself/db';
+import type { TableInfo } from './catalog.js';
+import type { FilterCondition } from './filter.js';
+
+const COMPARISONS: Record<string, string> = { eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' };
+const IS_TESTS: Record<string, string> = { null: 'IS NULL', true: 'IS TRUE', false: 'IS FALSE', unknown: 'IS UNKNOWN' };
+
+/**
+ * For each row (a captured record) and each filter (a list of conditions, all of which must hold),
+ * whether the row passes: `result[row][filter]`. A NULL column value fails ordinary comparisons.
+ * Values reach PostgreSQL as bound JSON and are converted by the column's own input function
+ * (`jsonb_populate_record`), so `id=eq.7` compares integers and `at=gt.2026-01-01` timestamps.
+ */
+export async function evaluateFilters(
+  db: Queryable, table: TableInfo, rows: readonly Record<string, unknown>[], filters: readonly (readonly FilterCondition[])[],
+): Promise<boolean[][]> {
+  if (rows.length === 0 || filters.length === 0) return rows.map(() => []);
+  const params: unknown[] = [rows.map((row) => JSON.stringify(row))];
+  const tests = filters.map((conditions) => conditions.length === 0 ? 'true'
+    : `coalesce(${conditions.map((condition) => conditionSql(table, condition, params)).join(' AND ')}, false)`);
+  const { rows: results } = await db.query<{ passes: boolean[] }>(
+    `SELECT ARRAY[${tests.join(', ')}]::boolean[] AS passes
+       FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(doc, idx)
+       CROSS JOIN LATERAL jsonb_populate_record(NULL::${table.sqlName}, u.doc) AS r
+      ORDER BY u.idx`,
+    params,
+  );
+  return results.map((result) => result.passes);
+}
+
+/**
+ * Checks that every condition can be evaluated on `table`: each value must be valid input for its
+ * column's type and the operator must exist for it. Throws PostgreSQL's error otherwise.
+ */
+export async function checkFilterValues(db: Queryable, table: TableInfo, conditions: readonly FilterCondition[]): Promise<void> {
+  await evaluateFilters(db, table, [{}], [conditions]);
+}
+
+function conditionSql(table: TableInfo, condition: FilterCondition, params: unknown[]): string {
+  const column = escapeIdentifier(condition.column);
+  const left = `r.${column}`;
+  if (condition.operator === 'is') return `(${left} ${IS_TESTS[condition.values[0] ?? 'null']})`;
+  if (condition.operator === 'in') {
+    params.push(JSON.stringify(condition.values.map((value) => ({ [condition.column]: value }))));
+    return `(${left} = ANY (ARRAY(SELECT x.${column} FROM jsonb_populate_recordset(NULL::${table.sqlName}, $${params.length}::jsonb) AS x)))`;
+  }
+  params.push(JSON.stringify({ [condition.column]: condition.values[0] }));
+  return `(${left} ${COMPARISONS[condition.operator]} (jsonb_populate_record(NULL::${table.sqlName}, $${params.length}::jsonb)).${column})`;
+}

@@ -1,0 +1,59 @@
+// The `data` of a postgres_changes event (PROTOCOL.md §7.3), shaped for one subscriber's visible columns.
+import type { Change } from '@nself/db';
+import type { FrameColumn, TableInfo } from './catalog.js';
+
+/** The `data` object of an event frame, plus `position` (this server's extension: the change's place in the log). */
+export interface ChangeData {
+  readonly schema: string;
+  readonly table: string;
+  readonly commit_timestamp: string;
+  readonly type: 'INSERT' | 'UPDATE' | 'DELETE';
+  readonly columns: readonly FrameColumn[];
+  readonly record?: Record<string, unknown>;
+  readonly old_record?: Record<string, unknown>;
+  readonly errors: string[] | null;
+  readonly position: number;
+}
+
+/** How one subscriber sees one change. */
+export interface ChangeView {
+  /** Columns the subscriber may see (its role's SELECT privileges, narrowed by the bindings' `select`). */
+  readonly shown: ReadonlySet<string>;
+  /** `old_record` keeps only the primary key (DELETEs seen through row-level security, as in Supabase). */
+  readonly oldKeysOnly: boolean;
+  /** Errors to report instead of the row (`Error 401: Unauthorized`, …); the records are then empty. */
+  readonly errors: string[] | null;
+}
+
+/**
+ * The event data of `change` as `view` allows. `record` is sent for INSERT and UPDATE, `old_record`
+ * for UPDATE and DELETE with the columns of the table's replica identity (the primary key by
+ * default, every column with REPLICA IDENTITY FULL). `bytea` values are hex without `\x`.
+ */
+export function changeData(change: Change, table: TableInfo, view: ChangeView): ChangeData {
+  const type = change.operation as ChangeData['type'];
+  const columns = table.columns.filter((column) => view.shown.has(column.name));
+  const bytea = new Set(columns.filter((column) => column.type === 'bytea').map((column) => column.name));
+  const oldColumns = new Set((view.oldKeysOnly ? table.primaryKey : table.identityColumns).filter((name) => view.shown.has(name)));
+  const empty = view.errors !== null;
+  return {
+    schema: change.schema,
+    table: change.table,
+    commit_timestamp: change.commitTimestamp.toISOString(),
+    type,
+    columns,
+    ...(type !== 'DELETE' ? { record: empty ? {} : pick(change.new, view.shown, bytea) } : {}),
+    ...(type !== 'INSERT' ? { old_record: empty ? {} : pick(change.old, oldColumns, bytea) } : {}),
+    errors: view.errors,
+    position: change.position,
+  };
+}
+
+function pick(row: Record<string, unknown> | null, names: ReadonlySet<string>, bytea: ReadonlySet<string>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(row ?? {})) {
+    if (!names.has(name)) continue;
+    result[name] = bytea.has(name) && typeof value === 'string' && value.startsWith('\\x') ? value.slice(2) : value;
+  }
+  return result;
+}

@@ -1,0 +1,120 @@
+// Turns a join's bindings into a checked plan: the tables they cover, the events each needs, their filters.
+import { resolveTable, UserError, type CaptureEvent, type Pool } from '@nself/db';
+import type { IdentifiedBinding } from '../postgres-changes.js';
+import { AccessError, type AccessChecker } from './access.js';
+import type { Audience } from './audience.js';
+import { tablesOfSchema, type TableCatalog, type TableInfo } from './catalog.js';
+import { FilterSyntaxError, parseChangeFilter, type FilterCondition } from './filter.js';
+import { checkFilterValues } from './filter-sql.js';
+
+export const BINDING_EVENTS = ['*', 'INSERT', 'UPDATE', 'DELETE'] as const;
+export type BindingEvent = (typeof BINDING_EVENTS)[number];
+
+/** A binding ready for matching: event upper-cased, `table` null for every table of the schema. */
+export interface ResolvedBinding {
+  readonly id: number;
+  readonly event: BindingEvent;
+  readonly schema: string;
+  readonly table: string | null;
+  readonly conditions: readonly FilterCondition[];
+  /** The filter's text: bindings with the same text share one evaluation. */
+  readonly filterKey: string;
+  /** Columns asked for with `select` (the primary key is always added), or null for all. */
+  readonly select: readonly string[] | null;
+}
+
+/** What a subscription covers: its bindings and, per table, the events capture must record. */
+export interface SubscriptionPlan {
+  readonly bindings: readonly ResolvedBinding[];
+  readonly tables: ReadonlyMap<string, { readonly info: TableInfo; readonly events: ReadonlySet<CaptureEvent> }>;
+}
+
+/** A binding that cannot be subscribed; the message is the `system` error the client receives (PROTOCOL.md §7.6). */
+export class SubscriptionError extends Error {
+  override readonly name = 'SubscriptionError';
+  constructor(reason: string, binding?: IdentifiedBinding) {
+    super(binding
+      ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${binding.filter ?? ''}]]: ${reason}`
+      : `Unable to subscribe to changes with given parameters: ${reason}`);
+  }
+}
+
+/** What planning needs. */
+export interface PlanContext {
+  readonly pool: Pool;
+  readonly catalog: TableCatalog;
+  readonly access: AccessChecker;
+}
+
+/** Checks every binding for `audience` and resolves its tables; throws a SubscriptionError naming the first problem. */
+export async function planSubscription(ctx: PlanContext, bindings: readonly IdentifiedBinding[], audience: Audience): Promise<SubscriptionPlan> {
+  const resolved: ResolvedBinding[] = [];
+  const tables = new Map<string, { info: TableInfo; events: Set<CaptureEvent> }>();
+  for (const binding of bindings) {
+    try {
+      const { result, infos } = await resolveBinding(ctx, binding, audience);
+      resolved.push(result);
+      const events: CaptureEvent[] = result.event === '*' ? ['INSERT', 'UPDATE', 'DELETE'] : [result.event];
+      for (const info of infos) {
+        const key = tableKey(info.schema, info.table);
+        const entry = tables.get(key) ?? { info, events: new Set<CaptureEvent>() };
+        for (const event of events) entry.events.add(event);
+        tables.set(key, entry);
+      }
+    } catch (error) {
+      if (error instanceof UserError || error instanceof AccessError || error instanceof FilterSyntaxError) {
+        throw new SubscriptionError(error.message, binding);
+      }
+      throw error;
+    }
+  }
+  return { bindings: resolved, tables };
+}
+
+/** The key of a table in maps: schema and name, unambiguous. */
+export function tableKey(schema: string, table: string): string {
+  return `${schema}\u0000${table}`;
+}
+
+async function resolveBinding(ctx: PlanContext, binding: IdentifiedBinding, audience: Audience): Promise<{ result: ResolvedBinding; infos: TableInfo[] }> {
+  const event = binding.event.toUpperCase() as BindingEvent;
+  if (!BINDING_EVENTS.includes(event)) throw new UserError(`event "${binding.event}" is not one of ${BINDING_EVENTS.join(', ')}`);
+  if (binding.schema === '*' || binding.schema.trim() === '') throw new UserError('schema must name one schema, such as public');
+  if (binding.schema === 'realtime') throw new UserError("tables of the realtime schema are the engine's own and cannot be watched");
+  const wildcard = binding.table === undefined || binding.table === '*';
+  const conditions = parseChangeFilter(binding.filter);
+  const select = binding.select ?? null;
+  if (wildcard && (conditions.length > 0 || select)) throw new UserError('filter and select need a table; they are not accepted with every table of a schema');
+  const base = { id: binding.id, event, schema: binding.schema, conditions, filterKey: binding.filter?.trim() ?? '', select };
+  if (wildcard) {
+    const infos: TableInfo[] = [];
+    for (const name of await tablesOfSchema(ctx.pool, binding.schema)) {
+      const info = await ctx.catalog.describe(name);
+      if (info && (audience.service || (await ctx.access.readableColumns(audience, info)).size > 0)) infos.push(info);
+    }
+    return { result: { ...base, table: null }, infos };
+  }
+  const table = binding.table as string;
+  await resolveTable(ctx.pool, { schema: binding.schema, table });
+  const info = await ctx.catalog.describe({ schema: binding.schema, table });
+  if (!info) throw new UserError(`table ${binding.schema}.${table} does not exist`);
+  await ctx.access.assertCanRead(audience, info);
+  const readable = await ctx.access.readableColumns(audience, info);
+  const uses = [
+    ...conditions.map((condition) => ({ column: condition.column, where: 'filter' })),
+    ...(select ?? []).map((column) => ({ column, where: 'select' })),
+  ];
+  for (const { column, where } of uses) {
+    if (!info.columns.some((known) => known.name === column)) throw new UserError(`invalid column for ${where} ${column}`);
+    if (!readable.has(column)) throw new UserError(`role "${audience.role}" may not SELECT column ${column} of ${binding.schema}.${table}`);
+  }
+  if (conditions.length > 0) {
+    try {
+      await checkFilterValues(ctx.pool, info, conditions);
+    } catch (error) {
+      if (/^(22|42)/.test(String((error as { code?: unknown }).code))) throw new UserError(`invalid filter "${binding.filter}": ${(error as Error).message}`);
+      throw error;
+    }
+  }
+  return { result: { ...base, table }, infos: [info] };
+}

@@ -1,0 +1,28 @@
+// Where a subscription starts: now, or after a position a resuming client gives, with a notice when that is no longer possible.
+import { currentPosition, type Queryable } from '@nself/db';
+
+/** The position to deliver after, and the `system` error to send when it is not the one asked for. */
+export interface StartPoint {
+  readonly position: number;
+  readonly notice: string | undefined;
+}
+
+/**
+ * The start of a subscription. Without `after` it is the newest position now (call it once capture
+ * is in place, so every later change is delivered). With `after` it is that position when every
+ * change since is still in the log; otherwise the notice says from where delivery resumes instead.
+ */
+export async function startPoint(db: Queryable, after: number | undefined): Promise<StartPoint> {
+  const latest = await currentPosition(db);
+  if (after === undefined) return { position: latest, notice: undefined };
+  if (after > latest) {
+    return { position: latest, notice: `ResumeUnavailable: position ${after} is ahead of the change log, whose latest position is ${latest}; resuming from position ${latest}` };
+  }
+  const { rows } = await db.query<{ earliest: string | null }>('SELECT min(position) AS earliest FROM realtime.changes WHERE position IS NOT NULL');
+  const earliest = rows[0]?.earliest === null || rows[0]?.earliest === undefined ? latest + 1 : Number(rows[0].earliest);
+  if (after + 1 >= earliest) return { position: after, notice: undefined };
+  return {
+    position: earliest - 1,
+    notice: `ResumeUnavailable: table changes after position ${after} are no longer retained; resuming from position ${earliest - 1}`,
+  };
+}

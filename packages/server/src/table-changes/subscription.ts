@@ -1,0 +1,48 @@
+// One joined channel's table change subscription: its bindings, its audience, and how far it has been delivered.
+import type { Change, TableName } from '@nself/db';
+import type { Audience } from './audience.js';
+import type { ResolvedBinding } from './plan.js';
+
+/** An event frame's payload: the matching binding ids and the change data. */
+export interface ChangeEvent {
+  readonly ids: number[];
+  readonly data: unknown;
+}
+
+/** A channel's bindings with the state the dispatcher keeps for it. */
+export class TableSubscription {
+  /** Position of the last change delivered or passed over: only later ones are sent. */
+  cursor: number;
+  closed = false;
+
+  constructor(
+    readonly bindings: readonly ResolvedBinding[],
+    public audience: Audience,
+    /** The tables resolved at join, read directly when catching up. */
+    readonly tables: readonly TableName[],
+    start: number,
+    private readonly send: (event: ChangeEvent) => void,
+  ) {
+    this.cursor = start;
+  }
+
+  /** True when some binding may match changes of this table (before filters). */
+  watches(schema: string, table: string): boolean {
+    return this.bindings.some((binding) => binding.schema === schema && (binding.table === null || binding.table === table));
+  }
+
+  /** The bindings that match `change`, given whether each binding's filter passes. */
+  matching(change: Change, filterPasses: (binding: ResolvedBinding) => boolean): ResolvedBinding[] {
+    return this.bindings.filter((binding) => binding.schema === change.schema
+      && (binding.table === null || binding.table === change.table)
+      && (binding.event === '*' || binding.event === change.operation)
+      && filterPasses(binding));
+  }
+
+  /** Sends one change, unless the subscription was closed meanwhile. */
+  deliver(position: number, event: ChangeEvent): void {
+    if (this.closed || position <= this.cursor) return;
+    this.cursor = position;
+    this.send(event);
+  }
+}
