@@ -1,32 +1,21 @@
 // Conformance: tokens and private channels with supabase-js: members only, exact errors, expiry, refresh.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { addMember, createChannel } from '@nself/db';
-import { loadConfig, type RunningServer } from '@nself/server';
-import type { TestDatabase } from '../helpers/database.js';
-import { freshDatabase, JWT_SECRET, startTestServer, subscribe, supabase, token, upgrade, waitFor } from './support.js';
+import { loadConfig } from '@nself/server';
+import { JWT_SECRET, subscribe, supabase, token, upgrade, waitFor, useTestServer } from './support.js';
 
-let db: TestDatabase;
-let server: RunningServer;
 let anonKey: string;
-
-before(async () => {
-  db = await freshDatabase();
-  server = await startTestServer(db, { jwtSecret: JWT_SECRET });
+const env = useTestServer({ jwtSecret: JWT_SECRET }, async (db) => {
   anonKey = await token(undefined, { role: 'anon' });
   const secret = await createChannel(db.pool, { name: 'secret', type: 'private' });
   await addMember(db.pool, { channelId: secret.id, userId: 'member-1' });
 });
 
-after(async () => {
-  await server.close();
-  await db.drop();
-});
-
 for (const vsn of ['1.0.0', '2.0.0'] as const) {
   test(`a private channel refuses a non-member with the exact Unauthorized reason and admits a member (vsn ${vsn})`, async () => {
-    const outsider = supabase(server, { key: anonKey, vsn, accessToken: await token('outsider') });
-    const member = supabase(server, { key: anonKey, vsn, accessToken: await token('member-1') });
+    const outsider = supabase(env.server, { key: anonKey, vsn, accessToken: await token('outsider') });
+    const member = supabase(env.server, { key: anonKey, vsn, accessToken: await token('member-1') });
     try {
       await outsider.realtime.setAuth();
       await member.realtime.setAuth();
@@ -48,18 +37,18 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
 }
 
 test('a private channel cannot be joined as public by a non-member either, and a REST send by a non-member is dropped', async () => {
-  const outsider = supabase(server, { key: anonKey, accessToken: await token('outsider') });
+  const outsider = supabase(env.server, { key: anonKey, accessToken: await token('outsider') });
   try {
     await outsider.realtime.setAuth();
     const refused = await subscribe(outsider.channel('secret'));
     assert.equal(refused.status, 'CHANNEL_ERROR');
-    const response = await fetch(`${server.url}/api/broadcast`, {
+    const response = await fetch(`${env.server.url}/api/broadcast`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', apikey: anonKey, authorization: `Bearer ${await token('outsider')}` },
       body: JSON.stringify({ messages: [{ topic: 'secret', event: 'x', payload: {}, private: true }] }),
     });
     assert.equal(response.status, 202);
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM realtime.messages WHERE event_type = 'x'`);
+    const { rows } = await env.db.pool.query(`SELECT count(*)::int AS n FROM realtime.messages WHERE event_type = 'x'`);
     assert.equal(rows[0].n, 0, 'the non-member broadcast is not stored');
   } finally {
     await outsider.removeAllChannels();
@@ -67,19 +56,19 @@ test('a private channel cannot be joined as public by a non-member either, and a
 });
 
 test('the upgrade is refused without a valid token when a secret is set', async () => {
-  assert.deepEqual(await upgrade(server, '/realtime/v1/websocket?vsn=2.0.0&apikey=not-a-jwt'),
+  assert.deepEqual(await upgrade(env.server, '/realtime/v1/websocket?vsn=2.0.0&apikey=not-a-jwt'),
     { status: 401, body: { error: 'The token provided is not a valid JWT' } });
   const forged = await token('x', { secret: 'another-secret-of-at-least-32-characters' });
-  assert.deepEqual(await upgrade(server, `/realtime/v1/websocket?vsn=2.0.0&apikey=${forged}`),
+  assert.deepEqual(await upgrade(env.server, `/realtime/v1/websocket?vsn=2.0.0&apikey=${forged}`),
     { status: 401, body: { error: 'Failed to validate JWT signature' } });
-  assert.deepEqual(await upgrade(server, '/realtime/v1/websocket?vsn=2.0.0'), { status: 401, body: { error: 'API key is missing' } });
-  assert.deepEqual(await upgrade(server, `/realtime/v1/websocket?vsn=3.0.0&apikey=${anonKey}`),
+  assert.deepEqual(await upgrade(env.server, '/realtime/v1/websocket?vsn=2.0.0'), { status: 401, body: { error: 'API key is missing' } });
+  assert.deepEqual(await upgrade(env.server, `/realtime/v1/websocket?vsn=3.0.0&apikey=${anonKey}`),
     { status: 400, body: { error: 'unsupported vsn "3.0.0"; expected one of: 1.0.0, 2.0.0' } });
-  assert.equal((await upgrade(server, `/socket/websocket?apikey=${anonKey}`)).status, 101);
+  assert.equal((await upgrade(env.server, `/socket/websocket?apikey=${anonKey}`)).status, 101);
 });
 
 test('an expiring access token closes the channel at expiry with the system error, then CLOSED', async () => {
-  const client = supabase(server, { key: anonKey, accessToken: await token('member-1', { expiresInSeconds: 2 }) });
+  const client = supabase(env.server, { key: anonKey, accessToken: await token('member-1', { expiresInSeconds: 2 }) });
   try {
     await client.realtime.setAuth();
     const system: Array<{ message: string; status: string }> = [];
@@ -96,7 +85,7 @@ test('an expiring access token closes the channel at expiry with the system erro
 });
 
 test('a join with an already expired token gets the InvalidJWTToken reason', async () => {
-  const client = supabase(server, { key: anonKey, accessToken: await token('member-1', { expiresInSeconds: -5 }) });
+  const client = supabase(env.server, { key: anonKey, accessToken: await token('member-1', { expiresInSeconds: -5 }) });
   try {
     await client.realtime.setAuth();
     const result = await subscribe(client.channel('late'));
@@ -108,7 +97,7 @@ test('a join with an already expired token gets the InvalidJWTToken reason', asy
 });
 
 test('Hasura claims name the user, and production mode refuses to start without a secret', async () => {
-  const hasura = supabase(server, { key: anonKey });
+  const hasura = supabase(env.server, { key: anonKey });
   try {
     const { SignJWT } = await import('jose');
     const hasuraToken = await new SignJWT({ 'https://hasura.io/jwt/claims': { 'x-hasura-user-id': 'member-1', 'x-hasura-default-role': 'user' } })

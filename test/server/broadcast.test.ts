@@ -1,28 +1,15 @@
 // Conformance: unmodified supabase-js broadcasts through the server, with `self` and `ack`, on vsn 1.0.0 and 2.0.0.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { RunningServer } from '@nself/server';
-import type { TestDatabase } from '../helpers/database.js';
-import { freshDatabase, startTestServer, subscribe, supabase, waitFor } from './support.js';
+import { describe, test } from 'node:test';
+import { startTestServer, subscribe, supabase, waitFor, useTestServer } from './support.js';
 
-let db: TestDatabase;
-let server: RunningServer;
-
-before(async () => {
-  db = await freshDatabase();
-  server = await startTestServer(db);
-});
-
-after(async () => {
-  await server.close();
-  await db.drop();
-});
+const env = useTestServer();
 
 for (const vsn of ['1.0.0', '2.0.0'] as const) {
   describe(`broadcast, vsn ${vsn}`, () => {
     test('a broadcast reaches the other subscriber, is stored with its offset, and is not echoed without self', async () => {
-      const sender = supabase(server, { vsn });
-      const receiver = supabase(server, { vsn });
+      const sender = supabase(env.server, { vsn });
+      const receiver = supabase(env.server, { vsn });
       const room = `room-${vsn.replace(/\./g, '')}`;
       try {
         const received: unknown[] = [];
@@ -36,7 +23,7 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
         assert.equal(message.event, 'hello');
         assert.deepEqual(message.payload, { text: 'hi' });
         assert.equal(message.meta.offset, 1);
-        const { rows } = await db.pool.query(
+        const { rows } = await env.db.pool.query(
           `SELECT m.channel_offset::int AS offset, m.event_type, m.payload FROM realtime.messages m
              JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = $1`, [room]);
         assert.deepEqual(rows, [{ offset: 1, event_type: 'hello', payload: { text: 'hi' } }]);
@@ -49,7 +36,7 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
     });
 
     test('with self and ack, the sender gets its own broadcast and send() resolves once stored', async () => {
-      const client = supabase(server, { vsn });
+      const client = supabase(env.server, { vsn });
       const room = `self-ack-${vsn.replace(/\./g, '')}`;
       try {
         const received: Array<{ payload: unknown }> = [];
@@ -58,7 +45,7 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
         assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
         for (let index = 0; index < 5; index++) {
           assert.equal(await channel.send({ type: 'broadcast', event: 'ping', payload: { index } }), 'ok');
-          const { rows } = await db.pool.query(
+          const { rows } = await env.db.pool.query(
             `SELECT count(*)::int AS n FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = $1`, [room]);
           assert.equal(rows[0].n, index + 1, 'an acknowledged broadcast is already stored');
         }
@@ -72,8 +59,8 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
 }
 
 test('binary payloads travel as kind-4 frames between vsn 2.0.0 clients', async () => {
-  const sender = supabase(server);
-  const receiver = supabase(server);
+  const sender = supabase(env.server);
+  const receiver = supabase(env.server);
   try {
     const received: Array<{ payload: unknown }> = [];
     const a = sender.channel('bytes');
@@ -91,13 +78,13 @@ test('binary payloads travel as kind-4 frames between vsn 2.0.0 clients', async 
 });
 
 test('an oversized acknowledged broadcast is refused with payload_size_exceeded and not stored', async () => {
-  const small = await startTestServer(db, { limits: { maxPayloadBytes: 100 } });
+  const small = await startTestServer(env.db, { limits: { maxPayloadBytes: 100 } });
   const client = supabase(small);
   try {
     const channel = client.channel('oversize', { config: { broadcast: { ack: true } } });
     assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
     assert.equal(await channel.send({ type: 'broadcast', event: 'big', payload: { text: 'x'.repeat(200) } }), 'error');
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'oversize'`);
+    const { rows } = await env.db.pool.query(`SELECT count(*)::int AS n FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'oversize'`);
     assert.equal(rows[0].n, 0);
   } finally {
     await client.removeAllChannels();

@@ -1,36 +1,23 @@
 // Every way in reaches supabase-js subscribers: the CLI, SQL, another server process; and nothing is lost
 // when the listener's connection is killed or the server restarts.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { RunningServer } from '@nself/server';
+import { test } from 'node:test';
 import { realtime } from '../helpers/cli.js';
-import type { TestDatabase } from '../helpers/database.js';
 import { RawClient } from './raw-client.js';
 import { freePort, startServerProcess } from './server-process.js';
-import { freshDatabase, sleep, startTestServer, subscribe, supabase, waitFor } from './support.js';
+import { sleep, subscribe, supabase, waitFor, useTestServer } from './support.js';
 
-let db: TestDatabase;
-let server: RunningServer;
-
-before(async () => {
-  db = await freshDatabase();
-  server = await startTestServer(db);
-});
-
-after(async () => {
-  await server.close();
-  await db.drop();
-});
+const env = useTestServer();
 
 test('a CLI broadcast and a SQL realtime.broadcast() reach a supabase-js subscriber', async () => {
-  const client = supabase(server);
+  const client = supabase(env.server);
   try {
     const received: Array<{ event: string; payload: unknown }> = [];
     const channel = client.channel('general').on('broadcast', { event: '*' }, (message) => received.push(message as { event: string; payload: unknown }));
     assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
-    const result = await realtime(['broadcast', 'general', 'user.joined', '{"user_id":"123"}'], { databaseUrl: db.url });
+    const result = await realtime(['broadcast', 'general', 'user.joined', '{"user_id":"123"}'], { databaseUrl: env.db.url });
     assert.equal(result.code, 0, result.stderr);
-    await db.pool.query(`SELECT realtime.broadcast('general', 'from.sql', '{"n": 2}'::jsonb)`);
+    await env.db.pool.query(`SELECT realtime.broadcast('general', 'from.sql', '{"n": 2}'::jsonb)`);
     await waitFor(() => received.length === 2, 'both broadcasts');
     assert.deepEqual(received.map(({ event, payload }) => ({ event, payload })), [
       { event: 'user.joined', payload: { user_id: '123' } },
@@ -43,8 +30,8 @@ test('a CLI broadcast and a SQL realtime.broadcast() reach a supabase-js subscri
 
 test('two server processes on one database exchange broadcasts and presence', async () => {
   const [portA, portB] = [await freePort(), await freePort()];
-  const a = await startServerProcess(db.url, portA);
-  const b = await startServerProcess(db.url, portB);
+  const a = await startServerProcess(env.db.url, portA);
+  const b = await startServerProcess(env.db.url, portB);
   const onA = supabase({ port: portA });
   const onB = supabase({ port: portB });
   try {
@@ -73,7 +60,7 @@ test('two server processes on one database exchange broadcasts and presence', as
 });
 
 test('killing the LISTEN connection during a stream of broadcasts loses none, duplicates none, keeps order', async () => {
-  const clients = [supabase(server), supabase(server, { vsn: '1.0.0' })];
+  const clients = [supabase(env.server), supabase(env.server, { vsn: '1.0.0' })];
   try {
     const logs: number[][] = [[], []];
     for (const [index, client] of clients.entries()) {
@@ -83,15 +70,15 @@ test('killing the LISTEN connection during a stream of broadcasts loses none, du
     const total = 300;
     const writer = (async () => {
       for (let n = 1; n <= total; n++) {
-        await db.pool.query(`SELECT realtime.broadcast('stream', 'tick', $1::jsonb)`, [JSON.stringify({ n })]);
+        await env.db.pool.query(`SELECT realtime.broadcast('stream', 'tick', $1::jsonb)`, [JSON.stringify({ n })]);
         if (n % 50 === 0) await sleep(20);
       }
     })();
     for (let kill = 0; kill < 3; kill++) {
       await sleep(60);
-      await server.listener.ready();
-      const pid = await server.listener.backendPid();
-      await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+      await env.server.listener.ready();
+      const pid = await env.server.listener.backendPid();
+      await env.db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
     }
     await writer;
     await waitFor(() => logs.every((log) => log.length >= total), 'every tick on both clients', 20_000);
@@ -99,7 +86,7 @@ test('killing the LISTEN connection during a stream of broadcasts loses none, du
     const expected = Array.from({ length: total }, (_, index) => index + 1);
     assert.deepEqual(logs[0], expected);
     assert.deepEqual(logs[1], expected);
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await fetch(`${env.server.url}/metrics`)).text();
     assert.match(metrics, /^realtime_listener_reconnects_total [1-9]/m);
   } finally {
     await Promise.all(clients.map((client) => client.removeAllChannels()));
@@ -108,34 +95,34 @@ test('killing the LISTEN connection during a stream of broadcasts loses none, du
 
 test('after a server restart supabase-js reconnects by itself, and resume by offset replays what was missed', async () => {
   const port = await freePort();
-  let process = await startServerProcess(db.url, port);
+  let serverProcess = await startServerProcess(env.db.url, port);
   const client = supabase({ port });
   try {
     const received: string[] = [];
     const channel = client.channel('restartable').on('broadcast', { event: 'step' }, (message) => received.push((message.payload as { step: string }).step));
     assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
-    await db.pool.query(`SELECT realtime.broadcast('restartable', 'step', '{"step":"before"}')`);
+    await env.db.pool.query(`SELECT realtime.broadcast('restartable', 'step', '{"step":"before"}')`);
     await waitFor(() => received.includes('before'), 'the broadcast before the restart');
 
     const raw = await RawClient.open({ port });
     await raw.join('realtime:restartable', '1', { presence: { key: 'grace', enabled: true } });
     raw.send(['1', '2', 'realtime:restartable', 'presence', { type: 'presence', event: 'track', payload: { here: true } }]);
     await raw.reply('2');
-    const pid = process.child.pid;
-    const connectionsOf = async (status: string) => (await db.pool.query(
+    const pid = serverProcess.child.pid;
+    const connectionsOf = async (status: string) => (await env.db.pool.query(
       `SELECT count(*)::int AS n FROM realtime.connections WHERE server_id LIKE $1 AND status = $2`, [`%:${pid}:%`, status])).rows[0].n as number;
     assert.equal(await connectionsOf('connected'), 2);
-    assert.equal(await process.stop('SIGTERM'), 0, 'SIGTERM exits 0');
+    assert.equal(await serverProcess.stop('SIGTERM'), 0, 'SIGTERM exits 0');
     assert.equal(await raw.closed(), 1001, 'sockets are closed with 1001 at shutdown');
     assert.equal(await connectionsOf('connected'), 0, 'its connections are marked disconnected');
     assert.equal(await connectionsOf('disconnected'), 2);
-    const { rows } = await db.pool.query(`SELECT status FROM realtime.presence WHERE user_id = 'grace'`);
+    const { rows } = await env.db.pool.query(`SELECT status FROM realtime.presence WHERE user_id = 'grace'`);
     assert.deepEqual(rows, [{ status: 'offline' }], 'its presence is turned offline');
 
-    await db.pool.query(`SELECT realtime.broadcast('restartable', 'step', '{"step":"while-down"}')`);
-    process = await startServerProcess(db.url, port);
+    await env.db.pool.query(`SELECT realtime.broadcast('restartable', 'step', '{"step":"while-down"}')`);
+    serverProcess = await startServerProcess(env.db.url, port);
     await waitFor(() => channel.state === 'joined', 'supabase-js rejoining after the restart', 15_000);
-    await db.pool.query(`SELECT realtime.broadcast('restartable', 'step', '{"step":"after"}')`);
+    await env.db.pool.query(`SELECT realtime.broadcast('restartable', 'step', '{"step":"after"}')`);
     await waitFor(() => received.includes('after'), 'the broadcast after the restart');
 
     const resumed = await RawClient.open({ port });
@@ -149,6 +136,6 @@ test('after a server restart supabase-js reconnects by itself, and resume by off
     await resumed.close();
   } finally {
     await client.removeAllChannels();
-    await process.stop('SIGINT');
+    await serverProcess.stop('SIGINT');
   }
 });

@@ -1,24 +1,11 @@
 // Conformance: supabase-js presence across clients, two connections of one user, and presence from the CLI.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { RunningServer } from '@nself/server';
+import { test } from 'node:test';
 import type { RealtimeChannel } from '@supabase/realtime-js';
 import { realtime } from '../helpers/cli.js';
-import type { TestDatabase } from '../helpers/database.js';
-import { freshDatabase, startTestServer, subscribe, supabase, waitFor } from './support.js';
+import { startTestServer, subscribe, supabase, waitFor, useTestServer } from './support.js';
 
-let db: TestDatabase;
-let server: RunningServer;
-
-before(async () => {
-  db = await freshDatabase();
-  server = await startTestServer(db);
-});
-
-after(async () => {
-  await server.close();
-  await db.drop();
-});
+const env = useTestServer();
 
 /** A channel that records presence events. */
 function watch(channel: RealtimeChannel) {
@@ -32,8 +19,8 @@ function watch(channel: RealtimeChannel) {
 
 for (const vsn of ['1.0.0', '2.0.0'] as const) {
   test(`presence sync, join and leave across two clients (vsn ${vsn})`, async () => {
-    const alice = supabase(server, { vsn });
-    const bob = supabase(server, { vsn });
+    const alice = supabase(env.server, { vsn });
+    const bob = supabase(env.server, { vsn });
     const room = `lobby-${vsn.replace(/\./g, '')}`;
     try {
       const a = alice.channel(room, { config: { presence: { key: 'alice' } } });
@@ -52,7 +39,7 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
       await waitFor(() => aliceSees.joins.includes('bob'), 'alice seeing bob join');
       assert.equal((a.presenceState()['bob']?.[0] as { status?: string } | undefined)?.status, 'away');
 
-      const { rows } = await db.pool.query(
+      const { rows } = await env.db.pool.query(
         `SELECT p.user_id, p.status FROM realtime.presence p JOIN realtime.channels c ON c.id = p.channel_id WHERE c.slug = $1 ORDER BY 1`, [room]);
       assert.deepEqual(rows, [{ user_id: 'alice', status: 'online' }, { user_id: 'bob', status: 'away' }]);
 
@@ -68,9 +55,9 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
 }
 
 test('a user with two connections who closes one stays present; closing both sets them offline', async () => {
-  const tab1 = supabase(server);
-  const tab2 = supabase(server);
-  const observer = supabase(server);
+  const tab1 = supabase(env.server);
+  const tab2 = supabase(env.server);
+  const observer = supabase(env.server);
   try {
     const watcher = observer.channel('tabs', { config: { presence: { key: 'observer' } } });
     const seen = watch(watcher);
@@ -84,7 +71,7 @@ test('a user with two connections who closes one stays present; closing both set
     await tab1.removeAllChannels();
     await new Promise((resolve) => setTimeout(resolve, 400));
     assert.deepEqual(seen.leaves, [], 'closing one of two connections is not a leave');
-    const status = async () => (await db.pool.query(
+    const status = async () => (await env.db.pool.query(
       `SELECT p.status FROM realtime.presence p JOIN realtime.channels c ON c.id = p.channel_id WHERE c.slug = 'tabs' AND p.user_id = 'carol'`)).rows[0]?.status;
     assert.equal(await status(), 'online');
     await tab2.removeAllChannels();
@@ -96,24 +83,24 @@ test('a user with two connections who closes one stays present; closing both set
 });
 
 test('presence tracked from the CLI joins connected clients, and a client track shows in `presence online`', async () => {
-  const client = supabase(server);
+  const client = supabase(env.server);
   try {
     const channel = client.channel('studio', { config: { presence: { key: 'dave' } } });
     const seen = watch(channel);
     assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
     assert.equal(await channel.track({ status: 'online', editing: 'doc-1' }), 'ok');
 
-    const tracked = await realtime(['presence', 'track', 'erin', 'studio', 'away'], { databaseUrl: db.url });
+    const tracked = await realtime(['presence', 'track', 'erin', 'studio', 'away'], { databaseUrl: env.db.url });
     assert.equal(tracked.code, 0, tracked.stderr);
     await waitFor(() => seen.joins.includes('erin'), 'erin joining from the CLI');
     assert.equal((channel.presenceState()['erin']?.[0] as { status?: string } | undefined)?.status, 'away');
 
-    const online = await realtime(['presence', 'online', 'studio', '--json'], { databaseUrl: db.url });
+    const online = await realtime(['presence', 'online', 'studio', '--json'], { databaseUrl: env.db.url });
     assert.equal(online.code, 0, online.stderr);
     const users = (JSON.parse(online.stdout) as Array<{ userId?: string; user_id?: string }>).map((row) => row.userId ?? row.user_id).sort();
     assert.deepEqual(users, ['dave', 'erin']);
 
-    const offline = await realtime(['presence', 'offline', 'erin', 'studio'], { databaseUrl: db.url });
+    const offline = await realtime(['presence', 'offline', 'erin', 'studio'], { databaseUrl: env.db.url });
     assert.equal(offline.code, 0, offline.stderr);
     await waitFor(() => seen.leaves.includes('erin'), 'erin leaving from the CLI');
   } finally {
@@ -122,7 +109,7 @@ test('presence tracked from the CLI joins connected clients, and a client track 
 });
 
 test('presence of a server process that died is swept offline', async () => {
-  const doomed = await startTestServer(db);
+  const doomed = await startTestServer(env.db);
   const client = supabase(doomed);
   const channel = client.channel('crashy', { config: { presence: { key: 'frank' } } });
   assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
@@ -130,15 +117,15 @@ test('presence of a server process that died is swept offline', async () => {
   await client.removeAllChannels();
   await doomed.close();
   // Simulate a crash: the rows a dead process leaves behind (connected, silent, presence online).
-  const { rows: [session] } = await db.pool.query(`SELECT s.connection_id FROM realtime.presence_sessions s LIMIT 1`);
+  const { rows: [session] } = await env.db.pool.query(`SELECT s.connection_id FROM realtime.presence_sessions s LIMIT 1`);
   assert.equal(session, undefined, 'a clean shutdown ends its sessions');
-  await db.pool.query(`INSERT INTO realtime.connections (connection_id, server_id, last_seen_at) VALUES ('ghost', 'dead', now() - interval '1 hour')`);
-  await db.pool.query(`UPDATE realtime.presence SET status = 'online' WHERE user_id = 'frank'`);
-  await db.pool.query(`INSERT INTO realtime.presence_sessions (connection_id, channel_id, user_id) SELECT 'ghost', channel_id, user_id FROM realtime.presence WHERE user_id = 'frank'`);
-  const sweeper = await startTestServer(db, { sweepIntervalMs: 100, staleAfterSeconds: 60 });
+  await env.db.pool.query(`INSERT INTO realtime.connections (connection_id, server_id, last_seen_at) VALUES ('ghost', 'dead', now() - interval '1 hour')`);
+  await env.db.pool.query(`UPDATE realtime.presence SET status = 'online' WHERE user_id = 'frank'`);
+  await env.db.pool.query(`INSERT INTO realtime.presence_sessions (connection_id, channel_id, user_id) SELECT 'ghost', channel_id, user_id FROM realtime.presence WHERE user_id = 'frank'`);
+  const sweeper = await startTestServer(env.db, { sweepIntervalMs: 100, staleAfterSeconds: 60 });
   try {
-    await waitFor(async () => (await db.pool.query(`SELECT status FROM realtime.presence WHERE user_id = 'frank'`)).rows[0]?.status === 'offline', 'the sweeper');
-    const { rows } = await db.pool.query(`SELECT status FROM realtime.connections WHERE connection_id = 'ghost'`);
+    await waitFor(async () => (await env.db.pool.query(`SELECT status FROM realtime.presence WHERE user_id = 'frank'`)).rows[0]?.status === 'offline', 'the sweeper');
+    const { rows } = await env.db.pool.query(`SELECT status FROM realtime.connections WHERE connection_id = 'ghost'`);
     assert.equal(rows[0]?.status, 'disconnected');
   } finally {
     await sweeper.close();

@@ -1,30 +1,18 @@
 // Protocol semantics with a raw client: heartbeat, replies, leave and close, duplicate joins, bad input, limits.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { RunningServer } from '@nself/server';
-import type { TestDatabase } from '../helpers/database.js';
+import { test } from 'node:test';
+import type { PostgresChangesExtension } from '@nself/server';
 import { RawClient } from './raw-client.js';
-import { freshDatabase, sleep, startTestServer, waitFor } from './support.js';
+import { sleep, startTestServer, waitFor, useTestServer } from './support.js';
 
-let db: TestDatabase;
-let server: RunningServer;
-
-before(async () => {
-  db = await freshDatabase();
-  server = await startTestServer(db);
-});
-
-after(async () => {
-  await server.close();
-  await db.drop();
-});
+const env = useTestServer();
 
 test('heartbeats get an ok reply on the phoenix topic; V1 replies carry no join_ref', async () => {
-  const v2 = await RawClient.open(server);
+  const v2 = await RawClient.open(env.server);
   v2.send([null, '9', 'phoenix', 'heartbeat', {}]);
   assert.deepEqual(await v2.reply('9'), [null, '9', 'phoenix', 'phx_reply', { status: 'ok', response: {} }]);
   await v2.close();
-  const v1 = await RawClient.open(server, 'vsn=1.0.0&apikey=dev');
+  const v1 = await RawClient.open(env.server, 'vsn=1.0.0&apikey=dev');
   const frames: string[] = [];
   v1.ws.on('message', (data) => frames.push(data.toString()));
   v1.send({ topic: 'phoenix', event: 'heartbeat', payload: {}, ref: '3' });
@@ -34,7 +22,7 @@ test('heartbeats get an ok reply on the phoenix topic; V1 replies carry no join_
 });
 
 test('join, leave and phx_close; unmatched topics and empty names get the exact errors', async () => {
-  const client = await RawClient.open(server);
+  const client = await RawClient.open(env.server);
   assert.deepEqual(await client.join('realtime:room1', '1'), ['1', '1', 'realtime:room1', 'phx_reply', { status: 'ok', response: { postgres_changes: [] } }]);
   client.send(['1', '2', 'realtime:room1', 'phx_leave', {}]);
   assert.deepEqual(await client.reply('2'), ['1', '2', 'realtime:room1', 'phx_reply', { status: 'ok', response: {} }]);
@@ -47,7 +35,7 @@ test('join, leave and phx_close; unmatched topics and empty names get the exact 
 });
 
 test('a second join of the same topic closes the old incarnation first', async () => {
-  const client = await RawClient.open(server);
+  const client = await RawClient.open(env.server);
   await client.join('realtime:twice', '1');
   const reply = await client.join('realtime:twice', '2');
   assert.equal((reply[4] as { status: string }).status, 'ok');
@@ -57,18 +45,24 @@ test('a second join of the same topic closes the old incarnation first', async (
   await client.close();
 });
 
-test('postgres_changes bindings are refused with a clear reason until table changes are available', async () => {
-  const client = await RawClient.open(server);
-  const reply = await client.join('realtime:todos', '1', { postgres_changes: [{ event: '*', schema: 'public', table: 'todos' }] });
-  assert.deepEqual(reply[4], {
-    status: 'error', response: { reason: 'RealtimeDisabledForConfiguration: postgres_changes subscriptions are not available on this server' },
-  });
-  await client.close();
+test('a server built without table changes refuses postgres_changes bindings with a clear reason', async () => {
+  const withoutChanges = await startTestServer(env.db, { postgresChanges: () => undefined as unknown as PostgresChangesExtension });
+  const client = await RawClient.open(withoutChanges);
+  try {
+    const reply = await client.join('realtime:todos', '1', { postgres_changes: [{ event: '*', schema: 'public', table: 'todos' }] });
+    assert.deepEqual(reply[4], {
+      status: 'error', response: { reason: 'RealtimeDisabledForConfiguration: postgres_changes subscriptions are not available on this server' },
+    });
+    assert.equal(((await client.join('realtime:plain', '2'))[4] as { status: string }).status, 'ok', 'joins without bindings still work');
+  } finally {
+    await client.close();
+    await withoutChanges.close();
+  }
 });
 
 test('malformed frames are dropped without harming the socket, its channels or other clients', async () => {
-  const victim = await RawClient.open(server);
-  const bystander = await RawClient.open(server);
+  const victim = await RawClient.open(env.server);
+  const bystander = await RawClient.open(env.server);
   await victim.join('realtime:fuzz', '1');
   await bystander.join('realtime:fuzz', '1');
   const garbage: unknown[] = [
@@ -104,7 +98,7 @@ test('malformed frames are dropped without harming the socket, its channels or o
 });
 
 test('an oversized frame closes only that socket with 1009', async () => {
-  const small = await startTestServer(db, { limits: { maxFrameBytes: 2048 } });
+  const small = await startTestServer(env.db, { limits: { maxFrameBytes: 2048 } });
   const client = await RawClient.open(small);
   const other = await RawClient.open(small);
   client.send(['1', '1', 'realtime:big', 'phx_join', { pad: 'x'.repeat(4096) }]);
@@ -116,7 +110,7 @@ test('an oversized frame closes only that socket with 1009', async () => {
 });
 
 test('channel, join and message limits answer with the hosted error texts', async () => {
-  const strict = await startTestServer(db, { limits: { maxChannelsPerConnection: 2, maxJoinsPerSecond: 1000, maxMessagesPerSecond: 5 } });
+  const strict = await startTestServer(env.db, { limits: { maxChannelsPerConnection: 2, maxJoinsPerSecond: 1000, maxMessagesPerSecond: 5 } });
   try {
     const client = await RawClient.open(strict);
     await client.join('realtime:a', '1');
@@ -128,7 +122,7 @@ test('channel, join and message limits answer with the hosted error texts', asyn
     await client.expect((frame) => frame[3] === 'phx_close' && frame[2] === 'realtime:a', 'phx_close after the limit');
     await client.close();
 
-    const joiner = await startTestServer(db, { limits: { maxJoinsPerSecond: 2 } });
+    const joiner = await startTestServer(env.db, { limits: { maxJoinsPerSecond: 2 } });
     const flood = await RawClient.open(joiner);
     for (const ref of ['1', '2', '3']) flood.send([ref, ref, `realtime:j${ref}`, 'phx_join', {}]);
     assert.deepEqual((await flood.reply('3'))[4], { status: 'error', response: { reason: 'ClientJoinRateLimitReached: Too many joins per second' } });
@@ -140,14 +134,14 @@ test('channel, join and message limits answer with the hosted error texts', asyn
 });
 
 test('a silent socket is closed after the idle timeout, and a slow reader is closed with 4008', async () => {
-  const quick = await startTestServer(db, { limits: { idleTimeoutMs: 300, maxSendBufferBytes: 1024 } });
+  const quick = await startTestServer(env.db, { limits: { idleTimeoutMs: 300, maxSendBufferBytes: 1024 } });
   try {
     const silent = await RawClient.open(quick);
     assert.equal(await silent.closed(3_000), 4000);
   } finally {
     await quick.close();
   }
-  const tight = await startTestServer(db, { limits: { maxSendBufferBytes: 65_536 } });
+  const tight = await startTestServer(env.db, { limits: { maxSendBufferBytes: 65_536 } });
   try {
     const healthy = await RawClient.open(tight);
     await healthy.join('realtime:firehose', '1');
@@ -156,9 +150,9 @@ test('a silent socket is closed after the idle timeout, and a slow reader is clo
     await slow.join('realtime:firehose', '1');
     slow.ws.pause();
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const { rows: [channel] } = await db.pool.query(`SELECT id FROM realtime.channels WHERE slug = 'firehose'`);
+    const { rows: [channel] } = await env.db.pool.query(`SELECT id FROM realtime.channels WHERE slug = 'firehose'`);
     for (let index = 0; index < 150; index++) {
-      await db.pool.query(`SELECT realtime.append_message($1, 'fill', $2::jsonb)`, [channel.id, JSON.stringify({ pad: 'x'.repeat(100_000) })]);
+      await env.db.pool.query(`SELECT realtime.append_message($1, 'fill', $2::jsonb)`, [channel.id, JSON.stringify({ pad: 'x'.repeat(100_000) })]);
     }
     await waitFor(() => healthy.frames.filter((frame) => frame[3] === 'broadcast').length === 150, 'the healthy reader getting everything');
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
@@ -172,49 +166,49 @@ test('a silent socket is closed after the idle timeout, and a slow reader is clo
 });
 
 test('HTTP: healthcheck, ping, readiness, metrics, CORS, and REST broadcasts reaching subscribers', async () => {
-  const health = await fetch(`${server.url}/healthcheck`);
+  const health = await fetch(`${env.server.url}/healthcheck`);
   assert.equal(health.status, 200);
   assert.equal(await health.text(), 'ok');
   for (const path of ['/api/ping', '/realtime/v1/api/ping']) {
-    const ping = await fetch(`${server.url}${path}`);
+    const ping = await fetch(`${env.server.url}${path}`);
     assert.deepEqual(await ping.json(), { message: 'Success' });
   }
-  assert.equal((await fetch(`${server.url}/ready`)).status, 200);
-  const preflight = await fetch(`${server.url}/api/broadcast`, { method: 'OPTIONS' });
+  assert.equal((await fetch(`${env.server.url}/ready`)).status, 200);
+  const preflight = await fetch(`${env.server.url}/api/broadcast`, { method: 'OPTIONS' });
   assert.equal(preflight.status, 204);
   assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
 
-  const listener = await RawClient.open(server);
+  const listener = await RawClient.open(env.server);
   await listener.join('realtime:rest-room', '1');
-  const batch = await fetch(`${server.url}/realtime/v1/api/broadcast?apikey=dev&vsn=2.0.0`, {
+  const batch = await fetch(`${env.server.url}/realtime/v1/api/broadcast?apikey=dev&vsn=2.0.0`, {
     method: 'POST', headers: { 'content-type': 'application/json', apikey: 'dev' },
     body: JSON.stringify({ messages: [{ topic: 'rest-room', event: 'from-rest', payload: { n: 1 } }] }),
   });
   assert.equal(batch.status, 202);
   await listener.expect((frame) => frame[3] === 'broadcast' && (frame[4] as { event?: string }).event === 'from-rest', 'the batch broadcast');
-  const single = await fetch(`${server.url}/api/broadcast/${encodeURIComponent('rest-room')}/events/${encodeURIComponent('one shot')}`, {
+  const single = await fetch(`${env.server.url}/api/broadcast/${encodeURIComponent('rest-room')}/events/${encodeURIComponent('one shot')}`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ y: 2 }),
   });
   assert.equal(single.status, 202);
   const frame = await listener.expect((candidate) => (candidate[4] as { event?: string }).event === 'one shot', 'the single broadcast');
   assert.deepEqual((frame[4] as { payload: unknown }).payload, { y: 2 });
-  const binary = await fetch(`${server.url}/api/broadcast/rest-room/events/bytes`, {
+  const binary = await fetch(`${env.server.url}/api/broadcast/rest-room/events/bytes`, {
     method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array([7, 8]),
   });
   assert.equal(binary.status, 202);
   const kind4 = await waitFor(() => listener.binaries[0], 'the kind-4 frame');
   assert.equal(kind4[0], 4);
   assert.deepEqual([...kind4.subarray(kind4.length - 2)], [7, 8]);
-  const wrongType = await fetch(`${server.url}/api/broadcast/rest-room/events/x`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+  const wrongType = await fetch(`${env.server.url}/api/broadcast/rest-room/events/x`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
   assert.equal(wrongType.status, 415);
   assert.deepEqual(await wrongType.json(), { error: 'Unsupported Media Type. Use application/json or application/octet-stream' });
-  const invalid = await fetch(`${server.url}/api/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"messages":[{"event":"x"}]}' });
+  const invalid = await fetch(`${env.server.url}/api/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"messages":[{"event":"x"}]}' });
   assert.equal(invalid.status, 422);
   assert.deepEqual(await invalid.json(), { errors: { 'messages[0]': ['needs a string topic and a non-empty string event'] } });
   await listener.close();
 
   await sleep(50);
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (await fetch(`${env.server.url}/metrics`)).text();
   for (const name of ['realtime_connections', 'realtime_channels', 'realtime_messages_in_total', 'realtime_messages_out_total',
     'realtime_delivery_latency_seconds_bucket', 'realtime_listener_reconnects_total']) {
     assert.match(metrics, new RegExp(`^${name}`, 'm'), name);

@@ -2,6 +2,7 @@
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
@@ -89,4 +90,34 @@ export function upgrade(server: { port: number }, pathAndQuery: string): Promise
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * A server on a fresh database for the tests of one file: started before them (then `setup` runs on
+ * the database), stopped and dropped after.
+ */
+export function useTestServer(
+  options: StartOptions = {},
+  setup?: (db: TestDatabase) => Promise<void>,
+): { readonly db: TestDatabase; readonly server: RunningServer } {
+  const state: { db?: TestDatabase; server?: RunningServer } = {};
+  before(async () => {
+    state.db = await freshDatabase();
+    state.server = await startTestServer(state.db, options);
+    await setup?.(state.db);
+  });
+  after(async () => {
+    await state.server?.close();
+    await state.db?.drop();
+  });
+  return {
+    get db() {
+      if (!state.db) throw new Error('the test database is not ready yet');
+      return state.db;
+    },
+    get server() {
+      if (!state.server) throw new Error('the test server is not ready yet');
+      return state.server;
+    },
+  };
 }

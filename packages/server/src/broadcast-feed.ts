@@ -39,8 +39,8 @@ interface Pending {
 
 interface ChannelFeed {
   readonly channelId: string;
-  /** Offset of the newest message delivered here; undefined until the starting point is read. */
-  lastOffset: number | undefined;
+  /** Offset of the newest message delivered here. */
+  lastOffset: number;
   readonly subscribers: Set<BroadcastSubscriber>;
   readonly pending: Map<number, Pending>;
   /** Senders (user ids, '' for anonymous) of this process's appends still in flight. */
@@ -60,19 +60,21 @@ export class BroadcastFeed {
 
   constructor(private readonly pool: Pool, private readonly logger: Logger, private readonly metrics: Metrics) {}
 
-  /** Adds a subscriber; it receives every message of the channel committed from now on. */
-  subscribe(channelId: string, subscriber: BroadcastSubscriber): void {
+  /**
+   * Adds a subscriber. `knownOffset` is the channel's last offset as read during the join, before
+   * its reply: a channel new to this process starts there, so nothing committed after the reply is
+   * missed; on a channel already followed, the subscriber receives what this process has not yet delivered.
+   */
+  subscribe(channelId: string, subscriber: BroadcastSubscriber, knownOffset: number): void {
     const existing = this.feeds.get(channelId);
     if (existing) {
       existing.subscribers.add(subscriber);
       return;
     }
-    const feed: ChannelFeed = {
-      channelId, lastOffset: undefined, subscribers: new Set([subscriber]), pending: new Map(), inflight: new Map(),
+    this.feeds.set(channelId, {
+      channelId, lastOffset: knownOffset, subscribers: new Set([subscriber]), pending: new Map(), inflight: new Map(),
       holdBack: new Map(), catchUp: false, draining: false, again: false,
-    };
-    this.feeds.set(channelId, feed);
-    void this.start(feed);
+    });
   }
 
   /** Removes a subscriber; the channel's state is dropped with its last subscriber. */
@@ -117,7 +119,7 @@ export class BroadcastFeed {
     const feed = this.feeds.get(note.channel_id);
     if (!feed) return;
     const offset = Number(note.offset);
-    if (feed.pending.has(offset) || (feed.lastOffset !== undefined && offset <= feed.lastOffset)) return;
+    if (feed.pending.has(offset) || offset <= feed.lastOffset) return;
     const message: StoredMessage | undefined = 'payload' in note
       ? { id: note.id, channelId: note.channel_id, offset, event: note.event, payload: note.payload, payloadBinary: null, sender: note.sender, sentAt: new Date(note.sent_at) }
       : undefined;
@@ -133,21 +135,7 @@ export class BroadcastFeed {
     }
   }
 
-  private async start(feed: ChannelFeed): Promise<void> {
-    try {
-      const { rows } = await this.pool.query<{ last_offset: string }>('SELECT last_offset FROM realtime.channels WHERE id = $1', [feed.channelId]);
-      feed.lastOffset = Number(rows[0]?.last_offset ?? 0);
-    } catch (error) {
-      this.logger.error({ err: error, channelId: feed.channelId }, 'could not read the channel offset; retrying');
-      setTimeout(() => void this.start(feed), 500).unref();
-      return;
-    }
-    for (const offset of feed.pending.keys()) if (offset <= feed.lastOffset) feed.pending.delete(offset);
-    void this.drain(feed);
-  }
-
   private async drain(feed: ChannelFeed): Promise<void> {
-    if (feed.lastOffset === undefined) return;
     if (feed.draining) {
       feed.again = true;
       return;
@@ -169,7 +157,7 @@ export class BroadcastFeed {
 
   private async drainOnce(feed: ChannelFeed): Promise<void> {
     for (;;) {
-      const next = (feed.lastOffset ?? 0) + 1;
+      const next = feed.lastOffset + 1;
       const entry = feed.pending.get(next);
       if (entry?.message && (entry.local || !feed.inflight.has(entry.sender ?? ''))) {
         this.deliver(feed, entry.message);
@@ -178,7 +166,7 @@ export class BroadcastFeed {
       const behind = feed.catchUp || [...feed.pending.keys()].some((offset) => offset >= next);
       if (!behind || feed.inflight.size > 0 && !feed.catchUp) return;
       feed.catchUp = false;
-      const rows = await replayMessages(this.pool, feed.channelId, { afterOffset: feed.lastOffset ?? 0, limit: FETCH_LIMIT });
+      const rows = await replayMessages(this.pool, feed.channelId, { afterOffset: feed.lastOffset, limit: FETCH_LIMIT });
       if (rows.length === 0) {
         // Notified offsets that are no longer stored (deleted by retention): nothing to deliver.
         for (const offset of feed.pending.keys()) if (!feed.pending.get(offset)?.local) feed.pending.delete(offset);
@@ -193,7 +181,7 @@ export class BroadcastFeed {
       if (rows.length === FETCH_LIMIT) feed.catchUp = true;
       for (const row of rows) {
         const entry = feed.pending.get(row.offset);
-        if (!entry?.message || row.offset !== (feed.lastOffset ?? 0) + 1) break;
+        if (!entry?.message || row.offset !== feed.lastOffset + 1) break;
         if (!entry.local && feed.inflight.has(entry.sender ?? '')) break;
         this.deliver(feed, entry.message);
       }

@@ -53,7 +53,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber {
   /** Starts delivery: broadcasts (held back while `resuming`), presence, and the token expiry timer. */
   start(resuming: boolean): void {
     if (resuming) this.held = [];
-    this.ctx.broadcasts.subscribe(this.channel.id, this);
+    this.ctx.broadcasts.subscribe(this.channel.id, this, this.channel.lastOffset);
     if (this.options.presence) this.ctx.presence.subscribe(this.channel.id, this);
     this.scheduleExpiry();
     this.ctx.metrics.channels.inc();
