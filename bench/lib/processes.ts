@@ -36,12 +36,21 @@ export function usage(pids: readonly number[]): { cpu: number; rss: number } {
   return { cpu, rss };
 }
 
+/** Children still running; they are sent SIGTERM if the benchmark exits early (e.g. on an error). */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGTERM');
+});
+
 /** Starts `command` pinned to `cpus` (through taskset) with stdout piped, stderr kept for errors. */
 export function spawnPinned(cpus: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions } = {}): ChildProcess {
-  return spawn('taskset', ['-c', cpus, command, ...args], {
+  const child = spawn('taskset', ['-c', cpus, command, ...args], {
     env: options.env ?? process.env,
     stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
 }
 
 /**
