@@ -31,6 +31,7 @@ export interface BroadcastInput<T = unknown> {
 export interface ChannelHost {
   readonly connection: Connection;
   readonly maxQueuedSends: number;
+  readonly timeoutMs: number;
   readonly reconnectDelayMs: (tries: number) => number;
   forget(channel: RealtimeChannel): void;
 }
@@ -52,6 +53,10 @@ export class RealtimeChannel implements ChannelEndpoint {
   private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
   private sentSignature = '';
   private offset: number | undefined;
+  /** Log position of the newest table change received (resume point of table changes). */
+  private changePosition: number | undefined;
+  /** Until the server confirms table changes flow, SUBSCRIBED waits (at most `timeoutMs`). */
+  private tablesTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly ownOffsets = new Set<number>();
   private trackedState: Record<string, unknown> | undefined;
   private trackWaiters: Array<{ resolve: () => void; reject: (error: RealtimeError) => void }> = [];
@@ -219,6 +224,7 @@ export class RealtimeChannel implements ChannelEndpoint {
     this.removed = true;
     this.wanted = false;
     clearTimeout(this.rejoinTimer);
+    clearTimeout(this.tablesTimer);
     this.current = 'closed';
     this.joinRef = null;
     const error = this.closedError();
@@ -237,8 +243,8 @@ export class RealtimeChannel implements ChannelEndpoint {
       case FeatureEvent.broadcast: return this.receiveBroadcast(payload);
       case FeatureEvent.presenceState: return this.presence.applyState(payload);
       case FeatureEvent.presenceDiff: return this.presence.applyDiff(payload);
-      case FeatureEvent.postgresChanges: return this.listeners.dispatchTable(payload);
-      case FeatureEvent.system: return this.listeners.dispatchSystem(payload as unknown as SystemPayload);
+      case FeatureEvent.postgresChanges: return this.receiveChange(payload);
+      case FeatureEvent.system: return this.receiveSystem(payload as unknown as SystemPayload);
       case ChannelEvent.close:
         if (this.current !== 'leaving') this.close();
         return;
@@ -303,9 +309,37 @@ export class RealtimeChannel implements ChannelEndpoint {
     this.listeners.setBindingIds((reply.postgres_changes ?? []).map((binding) => binding.id));
     const latest = reply.resume?.latest_offset;
     if (this.offset === undefined && typeof latest === 'number') this.offset = latest;
-    this.emit('SUBSCRIBED');
+    clearTimeout(this.tablesTimer);
+    if (this.listeners.tableBindings().length > 0) this.tablesTimer = setTimeout(() => this.tablesReady(), this.host.timeoutMs);
+    else this.emit('SUBSCRIBED');
     if (this.trackedState && this.presenceEnabled()) this.sendTrack();
     for (const item of this.outbox.takeAll()) this.write(item);
+  }
+
+  /** Table changes flow (the server said so, or stayed silent for `timeoutMs`): now the channel is SUBSCRIBED. */
+  private tablesReady(): void {
+    if (this.tablesTimer === undefined) return;
+    clearTimeout(this.tablesTimer);
+    this.tablesTimer = undefined;
+    if (this.current === 'joined') this.emit('SUBSCRIBED');
+  }
+
+  private receiveSystem(payload: SystemPayload): void {
+    if (payload.extension === 'postgres_changes') {
+      if (payload.status === 'ok') this.tablesReady();
+      else this.emit('CHANNEL_ERROR', new RealtimeError('REFUSED', `table changes on "${this.name}": ${payload.message}`, payload));
+    }
+    this.listeners.dispatchSystem(payload);
+  }
+
+  /** Delivers a table change once: changes at or below the last log position received are repeats. */
+  private receiveChange(frame: Record<string, unknown>): void {
+    const position = (frame['data'] as { position?: unknown } | undefined)?.position;
+    if (typeof position === 'number') {
+      if (this.changePosition !== undefined && position <= this.changePosition) return;
+      this.changePosition = position;
+    }
+    this.listeners.dispatchTable(frame);
   }
 
   private scheduleRejoin(): void {
@@ -378,6 +412,7 @@ export class RealtimeChannel implements ChannelEndpoint {
     return joinPayload({
       options: this.options,
       offset: this.offset,
+      changePosition: this.changePosition,
       presence: { key: this.presenceKey, enabled: this.presenceEnabled() },
       bindings: this.listeners.tableBindings(),
       token: this.host.connection.accessToken,

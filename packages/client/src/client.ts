@@ -26,6 +26,7 @@ export class RealtimeClient {
     this.host = {
       connection: this.connection,
       maxQueuedSends: resolved.maxQueuedSends,
+      timeoutMs: resolved.timeoutMs,
       reconnectDelayMs: resolved.reconnectDelayMs,
       forget: (channel) => {
         if (this.channels.get(channel.topic) === channel) this.channels.delete(channel.topic);

@@ -31,12 +31,17 @@ export interface JoinInputs {
   readonly options: ChannelOptions;
   /** The last offset received, if any. */
   readonly offset: number | undefined;
+  /** The log position of the last table change received, if any. */
+  readonly changePosition: number | undefined;
   readonly presence: { readonly key: string | undefined; readonly enabled: boolean };
   readonly bindings: TableBinding[];
   readonly token: string | null;
 }
 
-/** The `phx_join` payload: `config` (broadcast with resume, presence, postgres_changes, private) and the access token. */
+/**
+ * The `phx_join` payload: `config` (broadcast with its resume offset, presence, postgres_changes with
+ * the position to resume table changes after, private) and the access token.
+ */
 export function joinPayload(inputs: JoinInputs): Record<string, unknown> {
   const config = inputs.options.config;
   return {
@@ -49,6 +54,9 @@ export function joinPayload(inputs: JoinInputs): Record<string, unknown> {
       presence: { key: inputs.presence.key ?? '', enabled: inputs.presence.enabled },
       postgres_changes: inputs.bindings,
       private: config?.private === true,
+      ...(inputs.changePosition !== undefined && inputs.bindings.length > 0
+        ? { postgres_changes_resume: { position: inputs.changePosition } }
+        : {}),
     },
     ...(inputs.token ? { access_token: inputs.token } : {}),
   };

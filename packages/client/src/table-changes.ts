@@ -29,6 +29,8 @@ export interface TableChange<TRow = Record<string, unknown>> {
   /** The row before the change (UPDATE, DELETE; only its key columns unless the table has REPLICA IDENTITY FULL), else `{}`. */
   readonly old: Partial<TRow>;
   readonly errors: string[] | null;
+  /** The change's position in the server's change log, when the server numbers changes. */
+  readonly position: number | undefined;
 }
 
 const TABLE_CHANNEL = /^realtime:table:([^.]+)\.(.+)$/;
@@ -53,6 +55,7 @@ interface RawChange {
   record?: Record<string, unknown>;
   old_record?: Record<string, unknown>;
   errors?: string[] | null;
+  position?: number;
 }
 
 /** True when a change event frame (`{ids, data}`) is for `binding`, whose join reply id is `id` (if the server gave one). */
@@ -79,6 +82,7 @@ export function toTableChange<TRow>(data: RawChange): TableChange<TRow> {
     new: (type === 'DELETE' ? {} : convertRow(data.record ?? {}, columns)) as TRow,
     old: (type === 'INSERT' ? {} : convertRow(data.old_record ?? {}, columns)) as Partial<TRow>,
     errors: data.errors ?? null,
+    position: typeof data.position === 'number' ? data.position : undefined,
   };
 }
 
