@@ -2,7 +2,7 @@
 import { StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { RealtimeClient } from '@nself/client';
-import { RealtimeProvider, useChannel, usePresence } from '@nself/react';
+import { RealtimeProvider, useChannel, usePresence, useTableChanges } from '@nself/react';
 
 const params = new URLSearchParams(location.search);
 const currentUser = { id: params.get('user') ?? 'anonymous' };
@@ -39,12 +39,23 @@ function Me({ roomId }: { roomId: string }) {
   return null;
 }
 
+function Notes({ table }: { table: string }) {
+  const { changes, status } = useTableChanges<{ id: number; body: string }>(table, { event: 'INSERT' });
+  return (
+    <div>
+      <div data-testid="table-status">{status}</div>
+      {changes.map((change) => <div key={change.new.id} className="note">{change.new.body}</div>)}
+    </div>
+  );
+}
+
 function App({ roomId }: { roomId: string }) {
   const [inRoom, setInRoom] = useState(true);
   return (
     <>
       <button data-testid="toggle" onClick={() => setInRoom(!inRoom)}>{inRoom ? 'Leave' : 'Enter'}</button>
       {inRoom && <><Me roomId={roomId} /><ChatRoom roomId={roomId} /></>}
+      {params.get('table') && <Notes table={params.get('table')!} />}
     </>
   );
 }

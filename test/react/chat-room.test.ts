@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
-import { startTestRealtime, waitFor, type TestRealtime } from '../client/support.js';
+import { runCommand, startTestRealtime, waitFor, type TestRealtime } from '../client/support.js';
 import { launchBrowser, serveFiles } from './browser.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -48,11 +48,11 @@ after(async () => {
   await server?.close();
 });
 
-async function openRoom(user: string): Promise<Page> {
+async function openRoom(user: string, extra = ''): Promise<Page> {
   const page = await browser.newPage();
   page.on('pageerror', (error) => process.stderr.write(`page error (${user}): ${error.message}\n`));
   await page.addInitScript(COUNT_FRAMES);
-  await page.goto(`${site.url}/?user=${user}&room=room-1&realtime=${encodeURIComponent(server.url)}`);
+  await page.goto(`${site.url}/?user=${user}&room=room-1&realtime=${encodeURIComponent(server.url)}${extra}`);
   return page;
 }
 
@@ -85,4 +85,14 @@ test('unmounting the ChatRoom leaves the channel: the other page sees one person
   await waitFor('carol to have left', async () => !(await text(dave, 'who'))?.includes('carol'));
   assert.equal(await frames(carol, 'phx_leave realtime:room-1'), 1);
   assert.ok(!(await text(dave, 'who'))?.includes('carol'));
+});
+
+test('useTableChanges lists the rows inserted into a subscribed table', async () => {
+  await server.db.pool.query('CREATE TABLE public.notes (id serial PRIMARY KEY, body text NOT NULL)');
+  await runCommand('ɳSelf realtime subscribe public.notes INSERT', server.db.url);
+  const page = await openRoom('erin', '&table=public.notes');
+  await waitFor('the table channel to join', async () => (await text(page, 'table-status')) === 'joined');
+  await server.db.pool.query("INSERT INTO public.notes (body) VALUES ('first note'), ('second note')");
+  await waitFor('both notes on the page', async () => (await page.locator('.note').count()) === 2);
+  assert.deepEqual(await page.locator('.note').allTextContents(), ['first note', 'second note']);
 });
