@@ -86,6 +86,20 @@ export function outputFormat(options: OutputOptions, word?: OutputFormat): Outpu
   return 'table';
 }
 
+/** Makes `command` a listing: a trailing `[json]` argument, `--json`, `--format`, and examples in its help. */
+export function asListing(command: Command, examples: readonly string[]): Command {
+  return addOutputOptions(withExamples(command.argument('[json]', 'print JSON (same as --json)'), examples));
+}
+
+/**
+ * For a listing's action: splits the trailing format word off its optional arguments (the last of
+ * `args` being the `[json]` slot) and resolves the output format with the options.
+ */
+export function resolveOutput(args: readonly (string | undefined)[], options: OutputOptions): { args: (string | undefined)[]; format: OutputFormat } {
+  const { args: rest, word } = takeFormatWord(args);
+  return { args: rest, format: outputFormat(options, word) };
+}
+
 /** `nself realtime channel create <name> [type] [metadata-json]`: the full usage line of a command. */
 export function commandUsage(command: Command): string {
   const names: string[] = [];

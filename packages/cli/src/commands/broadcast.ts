@@ -5,8 +5,8 @@ import {
   type Message,
 } from '@nself/db';
 import {
-  addOutputOptions, missingArgument, outputFormat, parseJsonObjectArgument, parseNumberArgument, readStandardInput,
-  takeFormatWord, withExamples, type OutputOptions,
+  asListing, missingArgument, parseJsonObjectArgument, parseNumberArgument, readStandardInput, resolveOutput,
+  withExamples, type OutputOptions,
 } from '../args.js';
 import { database } from '../context.js';
 import { printRows, type Row } from '../output.js';
@@ -50,28 +50,25 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
     process.stdout.write(`Broadcast ${message.event} to channel "${channel.slug}" at offset ${message.offset} (message ${message.id}).\n`);
   });
 
-  addOutputOptions(withExamples(
+  asListing(
     realtime.command('messages')
       .description(`Show the newest messages of a channel (default ${DEFAULT_LIMIT}), oldest first`)
       .argument('<channel>', 'channel slug or id')
-      .argument('[limit]', 'how many messages', String(DEFAULT_LIMIT))
-      .argument('[json]', 'print JSON (same as --json)'),
+      .argument('[limit]', 'how many messages', String(DEFAULT_LIMIT)),
     ['nself realtime messages general', 'nself realtime messages general 100', 'nself realtime messages general 50 json'],
-  )).action(async (idOrSlug: string, limitArg: string, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [limitText], word } = takeFormatWord([limitArg, jsonWord]);
-    const format = outputFormat(options, word);
+  ).action(async (idOrSlug: string, limitArg: string, jsonWord: string | undefined, options: OutputOptions) => {
+    const { args: [limitText], format } = resolveOutput([limitArg, jsonWord], options);
     const limit = parseNumberArgument(limitText ?? String(DEFAULT_LIMIT), 'limit', { min: 1, integer: true });
     const db = await database();
     const channel = await requireChannel(db, idOrSlug);
     printRows(format, MESSAGE_COLUMNS, (await recentMessages(db, channel.id, limit)).map((m) => messageRow(m, channel.slug)));
   });
 
-  const replay = addOutputOptions(withExamples(
+  const replay = asListing(
     realtime.command('replay')
       .description('Replay the messages of a channel sent since a time, in offset order')
       .argument('<channel>', 'channel slug or id')
       .argument('[since]', 'unix seconds, unix milliseconds or ISO 8601 (UTC when no zone is given)')
-      .argument('[json]', 'print JSON (same as --json)')
       .option('--after <offset>', 'only messages after this offset (resume where a reader left off)')
       .option('--limit <n>', 'at most this many messages'),
     [
@@ -80,10 +77,9 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
       'nself realtime replay general 1643723400 json',
       'nself realtime replay general --after 120 --limit 500',
     ],
-  ));
+  );
   replay.action(async (idOrSlug: string, sinceArg: string | undefined, jsonWord: string | undefined, options: OutputOptions & { after?: string; limit?: string }) => {
-    const { args: [sinceText], word } = takeFormatWord([sinceArg, jsonWord]);
-    const format = outputFormat(options, word);
+    const { args: [sinceText], format } = resolveOutput([sinceArg, jsonWord], options);
     if (sinceText === undefined && options.after === undefined) throw missingArgument(replay, 'since');
     const since = sinceText === undefined ? undefined : parseTimestamp(sinceText);
     const afterOffset = options.after === undefined ? undefined : parseNumberArgument(options.after, '--after', { min: 0, integer: true });
@@ -94,16 +90,14 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
     printRows(format, MESSAGE_COLUMNS, messages.map((m) => messageRow(m, channel.slug)));
   });
 
-  addOutputOptions(withExamples(
+  asListing(
     realtime.command('events')
       .description(`List the event types sent in a channel during the last hours (default ${DEFAULT_RETENTION_HOURS})`)
       .argument('<channel>', 'channel slug or id')
-      .argument('[hours]', 'how far back to look', String(DEFAULT_RETENTION_HOURS))
-      .argument('[json]', 'print JSON (same as --json)'),
+      .argument('[hours]', 'how far back to look', String(DEFAULT_RETENTION_HOURS)),
     ['nself realtime events general', 'nself realtime events general 48'],
-  )).action(async (idOrSlug: string, hoursArg: string, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [hoursText], word } = takeFormatWord([hoursArg, jsonWord]);
-    const format = outputFormat(options, word);
+  ).action(async (idOrSlug: string, hoursArg: string, jsonWord: string | undefined, options: OutputOptions) => {
+    const { args: [hoursText], format } = resolveOutput([hoursArg, jsonWord], options);
     const hours = parseNumberArgument(hoursText ?? String(DEFAULT_RETENTION_HOURS), 'hours', { min: 0 });
     const db = await database();
     const channel = await requireChannel(db, idOrSlug);

@@ -5,7 +5,9 @@ import {
   CHANNEL_TYPES, MEMBER_ROLES, addMember, channelDetails, checkChoice, createChannel, deleteChannel, listChannels,
   listMembers, removeMember, requireChannel, UserError, type ChannelDetails, type ChannelSummary,
 } from '@nself/db';
-import { addOutputOptions, outputFormat, parseJsonObjectArgument, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
+import {
+  addOutputOptions, asListing, outputFormat, parseJsonObjectArgument, resolveOutput, withExamples, type OutputOptions,
+} from '../args.js';
 import { database } from '../context.js';
 import { printRows, renderJson, type Row } from '../output.js';
 
@@ -43,28 +45,25 @@ export function registerChannelCommands(realtime: Command): void {
     else process.stdout.write(`Created ${created.type} channel "${created.name}" (slug ${created.slug}, id ${created.id}).\n`);
   });
 
-  addOutputOptions(withExamples(
+  asListing(
     channel.command('list')
       .description('List channels with their member and online counts')
-      .argument('[type]', `only channels of this type: ${CHANNEL_TYPES.join(', ')}`)
-      .argument('[json]', 'print JSON (same as --json)'),
+      .argument('[type]', `only channels of this type: ${CHANNEL_TYPES.join(', ')}`),
     ['nself realtime channel list', 'nself realtime channel list private', 'nself realtime channel list --format json'],
-  )).action(async (typeArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [type], word } = takeFormatWord([typeArg, jsonWord]);
-    const format = outputFormat(options, word);
+  ).action(async (typeArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
+    const { args: [type], format } = resolveOutput([typeArg, jsonWord], options);
     if (type !== undefined) checkChoice(type, CHANNEL_TYPES, 'channel type');
     const channels = await listChannels(await database(), type === undefined ? {} : { type });
     printRows(format, LIST_COLUMNS, channels.map(channelRow));
   });
 
-  addOutputOptions(withExamples(
+  asListing(
     channel.command('get')
       .description('Show one channel, by slug or id')
-      .argument('<channel>', 'channel slug or id')
-      .argument('[json]', 'print JSON (same as --json)'),
+      .argument('<channel>', 'channel slug or id'),
     ['nself realtime channel get general', 'nself realtime channel get 6f1c2a9e-0d7b-4c55-9a36-1f0e2b7d8c41 --json'],
-  )).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
-    const format = outputFormat(options, takeFormatWord([jsonWord]).word);
+  ).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
+    const { format } = resolveOutput([jsonWord], options);
     const db = await database();
     const found = await channelDetails(db, (await requireChannel(db, idOrSlug)).id);
     if (format === 'json') process.stdout.write(renderJson(channelRow(found)));
@@ -93,14 +92,13 @@ export function registerChannelCommands(realtime: Command): void {
     process.stdout.write(`Deleted ${what}.\n`);
   });
 
-  addOutputOptions(withExamples(
+  asListing(
     channel.command('members')
       .description('List the members of a channel with their roles and presence there')
-      .argument('<channel>', 'channel slug or id')
-      .argument('[json]', 'print JSON (same as --json)'),
+      .argument('<channel>', 'channel slug or id'),
     ['nself realtime channel members general', 'nself realtime channel members general json'],
-  )).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
-    const format = outputFormat(options, takeFormatWord([jsonWord]).word);
+  ).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
+    const { format } = resolveOutput([jsonWord], options);
     const db = await database();
     const members = await listMembers(db, (await requireChannel(db, idOrSlug)).id);
     printRows(format, MEMBER_COLUMNS, members.map((member) => ({

@@ -1,7 +1,7 @@
 // `nself realtime connections`: the WebSocket connections that servers record.
 import type { Command } from 'commander';
 import { listConnections } from '@nself/db';
-import { addOutputOptions, outputFormat, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
+import { asListing, resolveOutput, type OutputOptions } from '../args.js';
 import { database } from '../context.js';
 import { printRows } from '../output.js';
 
@@ -9,14 +9,13 @@ const COLUMNS = ['user_id', 'connection_id', 'status', 'connected_at', 'seconds_
 
 /** Registers `connections [--all] [--json]`. */
 export function registerConnectionCommands(realtime: Command): void {
-  addOutputOptions(withExamples(
+  asListing(
     realtime.command('connections')
       .description('Show the connected WebSocket clients, newest first')
-      .argument('[json]', 'print JSON (same as --json)')
       .option('--all', 'include disconnected connections not yet cleaned up'),
     ['nself realtime connections', 'nself realtime connections --json', 'nself realtime connections --all'],
-  )).action(async (jsonWord: string | undefined, options: OutputOptions & { all?: boolean }) => {
-    const format = outputFormat(options, takeFormatWord([jsonWord]).word);
+  ).action(async (jsonWord: string | undefined, options: OutputOptions & { all?: boolean }) => {
+    const { format } = resolveOutput([jsonWord], options);
     const connections = await listConnections(await database(), { all: options.all === true });
     printRows(format, COLUMNS, connections.map((connection) => ({
       user_id: connection.userId,

@@ -5,7 +5,7 @@ import {
   requireChannel, setOffline, STALE_AFTER_SECONDS, trackPresence, UserError, type Channel, type Presence, type Queryable,
 } from '@nself/db';
 import {
-  addOutputOptions, outputFormat, parseJsonObjectArgument, parseNumberArgument, takeFormatWord, withExamples,
+  asListing, parseJsonObjectArgument, parseNumberArgument, resolveOutput, withExamples,
   type OutputOptions,
 } from '../args.js';
 import { database } from '../context.js';
@@ -46,16 +46,14 @@ export function registerPresenceCommands(realtime: Command): void {
     process.stdout.write(`${tracked.userId} is ${tracked.status} ${where(channel)}.\n`);
   });
 
-  addOutputOptions(withExamples(
+  asListing(
     presence.command('get')
       .description('Show a user\'s presence in a channel, or everywhere (global and every channel)')
       .argument('<user>', 'user id')
-      .argument('[channel]', 'channel slug or id')
-      .argument('[json]', 'print JSON (same as --json)'),
+      .argument('[channel]', 'channel slug or id'),
     ['nself realtime presence get user-123 general', 'nself realtime presence get user-123', 'nself realtime presence get user-123 general json'],
-  )).action(async (userId: string, channelArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [channelText], word } = takeFormatWord([channelArg, jsonWord]);
-    const format = outputFormat(options, word);
+  ).action(async (userId: string, channelArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
+    const { args: [channelText], format } = resolveOutput([channelArg, jsonWord], options);
     const db = await database();
     const channel = await optionalChannel(db, channelText);
     const rows = await getPresence(db, userId, channel?.id);
@@ -63,29 +61,25 @@ export function registerPresenceCommands(realtime: Command): void {
     printRows(format, PRESENCE_COLUMNS, rows.map(presenceRow));
   });
 
-  addOutputOptions(withExamples(
+  asListing(
     presence.command('online')
       .description('List users present (online or away) in a channel, or anywhere when no channel is given')
-      .argument('[channel]', 'channel slug or id')
-      .argument('[json]', 'print JSON (same as --json)'),
+      .argument('[channel]', 'channel slug or id'),
     ['nself realtime presence online general', 'nself realtime presence online', 'nself realtime presence online general json'],
-  )).action(async (channelArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [channelText], word } = takeFormatWord([channelArg, jsonWord]);
-    const format = outputFormat(options, word);
+  ).action(async (channelArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
+    const { args: [channelText], format } = resolveOutput([channelArg, jsonWord], options);
     const db = await database();
     const channel = await optionalChannel(db, channelText);
     printRows(format, PRESENCE_COLUMNS, (await listPresent(db, channel?.id)).map(presenceRow));
   });
 
-  addOutputOptions(withExamples(
+  asListing(
     presence.command('count')
       .description('Count the users present (online or away) in a channel, or anywhere')
-      .argument('[channel]', 'channel slug or id')
-      .argument('[json]', 'print JSON (same as --json)'),
+      .argument('[channel]', 'channel slug or id'),
     ['nself realtime presence count general', 'nself realtime presence count'],
-  )).action(async (channelArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [channelText], word } = takeFormatWord([channelArg, jsonWord]);
-    const format = outputFormat(options, word);
+  ).action(async (channelArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
+    const { args: [channelText], format } = resolveOutput([channelArg, jsonWord], options);
     const db = await database();
     const channel = await optionalChannel(db, channelText);
     const online = await countPresent(db, channel?.id);
@@ -107,13 +101,12 @@ export function registerPresenceCommands(realtime: Command): void {
     process.stdout.write(`${userId} is offline ${scope}.\n`);
   });
 
-  addOutputOptions(withExamples(
+  asListing(
     presence.command('stats')
-      .description('Count users by status (a user counts once, by their most present status) and channels with presence')
-      .argument('[json]', 'print JSON (same as --json)'),
+      .description('Count users by status (a user counts once, by their most present status) and channels with presence'),
     ['nself realtime presence stats', 'nself realtime presence stats --json'],
-  )).action(async (jsonWord: string | undefined, options: OutputOptions) => {
-    const format = outputFormat(options, takeFormatWord([jsonWord]).word);
+  ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
+    const { format } = resolveOutput([jsonWord], options);
     const stats = await presenceStats(await database());
     printRows(format, STATS_COLUMNS, [{
       online: stats.online, away: stats.away, offline: stats.offline, total_users: stats.totalUsers, total_channels: stats.totalChannels,

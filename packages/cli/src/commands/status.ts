@@ -1,7 +1,7 @@
 // `nself realtime status`: database reachability, schema version, server health and row counts.
 import type { Command } from 'commander';
 import { currentVersion, describeDatabase, latestVersion, resolveDatabaseUrl, schemaCounts, type SchemaCounts } from '@nself/db';
-import { addOutputOptions, outputFormat, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
+import { asListing, resolveOutput, type OutputOptions } from '../args.js';
 import { connection } from '../context.js';
 import { renderJson } from '../output.js';
 
@@ -16,13 +16,12 @@ interface StatusReport {
 
 /** Registers `status`. */
 export function registerStatusCommand(realtime: Command): void {
-  addOutputOptions(withExamples(
+  asListing(
     realtime.command('status')
-      .description('Show the database, the schema version, whether the server answers, and row counts')
-      .argument('[json]', 'print JSON (same as --json)'),
+      .description('Show the database, the schema version, whether the server answers, and row counts'),
     ['nself realtime status', 'nself realtime status --json'],
-  )).action(async (jsonWord: string | undefined, options: OutputOptions) => {
-    const format = outputFormat(options, takeFormatWord([jsonWord]).word);
+  ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
+    const { format } = resolveOutput([jsonWord], options);
     const report = await collectStatus();
     process.stdout.write(format === 'json' ? renderJson(report) : renderStatus(report));
     if (!report.database.reachable) process.exitCode = 1;

@@ -1,7 +1,7 @@
 // System commands: init (apply the schema migrations), status, logs, cleanup and stats.
 import type { Command } from 'commander';
 import { cleanupStaleConnections, cleanupStalePresence, collectStats, deleteOldMessages, migrate, STALE_AFTER_SECONDS } from '@nself/db';
-import { addOutputOptions, outputFormat, parseNumberArgument, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
+import { asListing, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
 import { connection, database } from '../context.js';
 import { renderJson, renderTable, type Row } from '../output.js';
 import { registerLogsCommand } from './logs.js';
@@ -47,13 +47,12 @@ export function registerSystemCommands(realtime: Command): void {
     ].join('\n') + '\n');
   });
 
-  addOutputOptions(withExamples(
+  asListing(
     realtime.command('stats')
-      .description('Show statistics: channels, messages, busiest channels, presence, connections')
-      .argument('[json]', 'print JSON (same as --json)'),
+      .description('Show statistics: channels, messages, busiest channels, presence, connections'),
     ['nself realtime stats', 'nself realtime stats --json'],
-  )).action(async (jsonWord: string | undefined, options: OutputOptions) => {
-    const format = outputFormat(options, takeFormatWord([jsonWord]).word);
+  ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
+    const { format } = resolveOutput([jsonWord], options);
     const sections = await collectStats(await database());
     if (format === 'json') {
       process.stdout.write(renderJson(Object.fromEntries(sections.map((section) => [section.name, section.rows]))));
