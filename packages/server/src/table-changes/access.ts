@@ -3,26 +3,20 @@ import { escapeIdentifier } from 'pg';
 import type { Pool, PoolClient } from '@nself/db';
 import type { Audience } from './audience.js';
 import type { TableInfo } from './catalog.js';
+import { rowPolicy } from './policies.js';
 
 /** A subscriber cannot read a table at all; the message says why and what to do. */
 export class AccessError extends Error {
   override readonly name = 'AccessError';
 }
 
-const FRESH_FOR_MS = 5_000;
-
-/** Answers privilege and row-level security questions for audiences, keeping column privileges for a few seconds. */
+/** Answers privilege and row-level security questions for audiences, as of the moment they are asked (a REVOKE applies to the next batch). */
 export class AccessChecker {
-  private readonly columns = new Map<string, { names: ReadonlySet<string>; readAt: number }>();
-
   constructor(private readonly pool: Pool) {}
 
   /** Columns of `table` the audience may select (none when it has no USAGE on the schema). */
   async readableColumns(audience: Audience, table: TableInfo): Promise<ReadonlySet<string>> {
     if (audience.service) return new Set(table.columns.map((column) => column.name));
-    const key = `${audience.role}\u0000${table.oid}`;
-    const cached = this.columns.get(key);
-    if (cached && Date.now() - cached.readAt < FRESH_FOR_MS) return cached.names;
     let rows: { name: string }[];
     try {
       ({ rows } = await this.pool.query<{ name: string }>(
@@ -37,9 +31,7 @@ export class AccessChecker {
       }
       throw error;
     }
-    const names = new Set(rows.map((row) => row.name));
-    this.columns.set(key, { names, readAt: Date.now() });
-    return names;
+    return new Set(rows.map((row) => row.name));
   }
 
   /** Throws an AccessError unless the audience may select from `table` and the server may act as its role. */
@@ -49,22 +41,26 @@ export class AccessChecker {
     if (readable.size === 0) {
       throw new AccessError(`role "${audience.role}" may not SELECT from ${table.schema}.${table.table}`);
     }
-    if (table.rowSecurity) await this.asRole(audience, async () => undefined);
+    await this.asRole(audience, async () => undefined);
   }
 
   /**
-   * Which of `records` (rows captured from INSERT or UPDATE) the audience may see under the table's
-   * row-level security: each is looked up by primary key as that role, with the token's claims set,
-   * in one query. Returns the indexes of the visible records.
+   * Which of `records` (rows as captured from INSERT or UPDATE) the audience may see under the
+   * table's row-level security. The role's SELECT policies are evaluated over the captured values,
+   * as that role and with the token's claims set, in one query for the whole batch: a row is judged
+   * as it was written, even if it has changed or gone since. Returns the indexes of the visible records.
    */
   async visibleRecords(audience: Audience, table: TableInfo, records: readonly Record<string, unknown>[]): Promise<Set<number>> {
-    if (records.length === 0) return new Set();
-    const keyMatch = table.primaryKey
-      .map((column) => `t.${escapeIdentifier(column)} = (jsonb_populate_record(NULL::${table.sqlName}, u.doc)).${escapeIdentifier(column)}`)
-      .join(' AND ');
+    const all = new Set(records.map((_, index) => index));
+    if (records.length === 0 || audience.service) return all;
+    const policy = await rowPolicy(this.pool, audience.role, table.oid);
+    if (policy.kind === 'bypass') return all;
+    if (policy.kind === 'deny') return new Set();
     const rows = await this.asRole(audience, async (client) => (await client.query<{ idx: number }>(
-      `SELECT (u.idx - 1)::int AS idx FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(doc, idx)
-        WHERE EXISTS (SELECT 1 FROM ${table.sqlName} AS t WHERE ${keyMatch})`,
+      `SELECT (u.realtime_change_index - 1)::int AS idx
+         FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(realtime_change_row, realtime_change_index)
+         CROSS JOIN LATERAL jsonb_populate_record(NULL::${table.sqlName}, u.realtime_change_row) AS ${escapeIdentifier(table.table)}
+        WHERE ${policy.expression}`,
       [records.map((record) => JSON.stringify(record))],
     )).rows);
     return new Set(rows.map((row) => row.idx));

@@ -32,9 +32,6 @@ interface Outgoing {
   readonly data: unknown;
 }
 
-const UNAUTHORIZED = 'Error 401: Unauthorized';
-const NO_PRIMARY_KEY = 'Error 400: Bad Request, no primary key';
-
 /**
  * Delivers `changes` (in position order) to `subscriptions`: each subscription gets, in order, one
  * frame per change after its cursor that matches at least one of its bindings and that its audience
@@ -132,21 +129,11 @@ async function viewsFor(ctx: DeliveryContext, audience: Audience, info: TableInf
   try {
     const shown = await ctx.access.readableColumns(audience, info);
     if (shown.size === 0) return views;
-    if (audience.service || !info.rowSecurity) {
-      for (const index of indexes) views.set(index, { shown, oldKeysOnly: false, errors: null });
-      return views;
-    }
-    const problem = info.primaryKey.length === 0 ? NO_PRIMARY_KEY : info.primaryKey.every((column) => shown.has(column)) ? null : UNAUTHORIZED;
-    if (problem) {
-      for (const index of indexes) views.set(index, { shown, oldKeysOnly: true, errors: [problem] });
-      return views;
-    }
     const checked = indexes.filter((index) => changes[index]?.operation !== 'DELETE');
     const visible = await ctx.access.visibleRecords(audience, info, checked.map((index) => changes[index]?.new ?? {}));
-    for (const index of indexes) {
-      const isDelete = changes[index]?.operation === 'DELETE';
-      if (isDelete || visible.has(checked.indexOf(index))) views.set(index, { shown, oldKeysOnly: isDelete, errors: null });
-    }
+    const rowSecured = info.rowSecurity && !audience.service;
+    checked.forEach((index, position) => { if (visible.has(position)) views.set(index, { shown, oldKeysOnly: false }); });
+    for (const index of indexes) if (changes[index]?.operation === 'DELETE') views.set(index, { shown, oldKeysOnly: rowSecured });
   } catch (error) {
     if (isTransient(error)) throw error;
     ctx.logger.warn({ err: error, role: audience.role, table: `${info.schema}.${info.table}` }, 'checking access to table changes failed; the changes are withheld from this role');

@@ -11,7 +11,7 @@ export interface ChangeData {
   readonly columns: readonly FrameColumn[];
   readonly record?: Record<string, unknown>;
   readonly old_record?: Record<string, unknown>;
-  readonly errors: string[] | null;
+  readonly errors: null;
   readonly position: number;
 }
 
@@ -21,8 +21,6 @@ export interface ChangeView {
   readonly shown: ReadonlySet<string>;
   /** `old_record` keeps only the primary key (DELETEs seen through row-level security, as in Supabase). */
   readonly oldKeysOnly: boolean;
-  /** Errors to report instead of the row (`Error 401: Unauthorized`, …); the records are then empty. */
-  readonly errors: string[] | null;
 }
 
 /**
@@ -35,16 +33,15 @@ export function changeData(change: Change, table: TableInfo, view: ChangeView): 
   const columns = table.columns.filter((column) => view.shown.has(column.name));
   const bytea = new Set(columns.filter((column) => column.type === 'bytea').map((column) => column.name));
   const oldColumns = new Set((view.oldKeysOnly ? table.primaryKey : table.identityColumns).filter((name) => view.shown.has(name)));
-  const empty = view.errors !== null;
   return {
     schema: change.schema,
     table: change.table,
     commit_timestamp: change.commitTimestamp.toISOString(),
     type,
     columns,
-    ...(type !== 'DELETE' ? { record: empty ? {} : pick(change.new, view.shown, bytea) } : {}),
-    ...(type !== 'INSERT' ? { old_record: empty ? {} : pick(change.old, oldColumns, bytea) } : {}),
-    errors: view.errors,
+    ...(type !== 'DELETE' ? { record: pick(change.new, view.shown, bytea) } : {}),
+    ...(type !== 'INSERT' ? { old_record: pick(change.old, oldColumns, bytea) } : {}),
+    errors: null,
     position: change.position,
   };
 }
