@@ -120,7 +120,7 @@ export class RealtimeChannel implements ChannelEndpoint {
     this.assertUsable();
     if (callback) {
       this.statusCallbacks.add(callback);
-      if (this.current === 'joined') callback('SUBSCRIBED');
+      if (this.current === 'joined' && this.tablesTimer === undefined) callback('SUBSCRIBED');
     }
     if (this.wanted) return this;
     this.wanted = true;
