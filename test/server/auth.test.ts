@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addMember, createChannel } from '@nself/db';
 import { loadConfig } from '@nself/server';
-import { JWT_SECRET, subscribe, supabase, token, upgrade, waitFor, useTestServer } from './support.js';
+import { RawClient } from './raw-client.js';
+import { JWT_SECRET, sleep, subscribe, supabase, token, upgrade, useTestServer, waitFor } from './support.js';
 
 let anonKey: string;
 const env = useTestServer({ jwtSecret: JWT_SECRET }, async (db) => {
@@ -111,4 +112,30 @@ test('Hasura claims name the user, and production mode refuses to start without 
   assert.equal(loadConfig({ HASURA_GRAPHQL_JWT_SECRET: '{"type":"HS256","key":"abc"}' }).jwtSecret, 'abc');
   assert.throws(() => loadConfig({ HASURA_GRAPHQL_JWT_SECRET: 'nope' }), /HASURA_GRAPHQL_JWT_SECRET is not JSON/);
   assert.throws(() => loadConfig({ REALTIME_PORT: 'eighty' }), /REALTIME_PORT "eighty" is not valid; expected a whole number from 0 to 65535/);
+});
+
+test('access_token refreshes: a new token outlives the old expiry, a bad one or a revoked membership closes the channel', async () => {
+  const client = await RawClient.open(env.server, `vsn=2.0.0&apikey=${anonKey}`);
+  try {
+    const short = await token('member-1', { expiresInSeconds: 2 });
+    assert.equal(((await client.join('realtime:secret', '1', { private: true }, { access_token: short }))[4] as { status: string }).status, 'ok');
+    client.send(['1', '2', 'realtime:secret', 'access_token', { access_token: await token('member-1', { expiresInSeconds: 3600 }) }]);
+    await sleep(2_500);
+    assert.equal(client.frames.find((frame) => frame[3] === 'phx_close'), undefined, 'the refreshed token keeps the channel open past the old expiry');
+
+    client.send(['1', '3', 'realtime:secret', 'access_token', { access_token: await token('outsider') }]);
+    const revoked = await client.expect((frame) => frame[3] === 'system', 'the revocation');
+    assert.deepEqual(revoked, ['1', null, 'realtime:secret', 'system', {
+      extension: 'system', status: 'error', message: 'You no longer have permission to read from this Channel topic: secret', channel: 'secret',
+    }]);
+    await client.expect((frame) => frame[3] === 'phx_close' && frame[0] === '1', 'phx_close after the revocation');
+
+    assert.equal(((await client.join('realtime:open-room', '4'))[4] as { status: string }).status, 'ok');
+    client.send(['4', '5', 'realtime:open-room', 'access_token', { access_token: 'garbage' }]);
+    const malformed = await client.expect((frame) => frame[3] === 'system' && frame[2] === 'realtime:open-room', 'the malformed token error');
+    assert.equal((malformed[4] as { message: string }).message, 'The token provided is not a valid JWT');
+    await client.expect((frame) => frame[3] === 'phx_close' && frame[2] === 'realtime:open-room', 'phx_close after the bad token');
+  } finally {
+    await client.close();
+  }
 });

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RealtimeChannel } from '@supabase/realtime-js';
+import { createChannel } from '@nself/db';
 import { realtime } from '../helpers/cli.js';
+import { RawClient } from './raw-client.js';
 import { startTestServer, subscribe, supabase, waitFor, useTestServer } from './support.js';
 
 const env = useTestServer();
@@ -129,5 +131,28 @@ test('presence of a server process that died is swept offline', async () => {
     assert.equal(rows[0]?.status, 'disconnected');
   } finally {
     await sweeper.close();
+  }
+});
+
+test('a presence channel sends presence_state even to a client that did not ask for presence; a tracked status is honoured', async () => {
+  await createChannel(env.db.pool, { name: 'hall', type: 'presence' });
+  const client = await RawClient.open(env.server);
+  try {
+    await client.join('realtime:hall', '1', {}, {});
+    const state = await client.expect((frame) => frame[3] === 'presence_state', 'presence_state');
+    assert.deepEqual(state, ['1', null, 'realtime:hall', 'presence_state', {}]);
+    client.send(['1', '2', 'realtime:hall', 'presence', { type: 'presence', event: 'TRACK', payload: { status: 'away', mood: 'quiet' } }]);
+    assert.deepEqual((await client.reply('2'))[4], { status: 'ok', response: {} });
+    const diff = await client.expect((frame) => frame[3] === 'presence_diff', 'the diff of its own track');
+    const joins = (diff[4] as { joins: Record<string, { metas: Array<Record<string, unknown>> }> }).joins;
+    const [key] = Object.keys(joins);
+    assert.ok(key, 'a generated presence key');
+    const { phx_ref: ref, ...meta } = joins[key]?.metas[0] ?? {};
+    assert.equal(typeof ref, 'string');
+    assert.deepEqual(meta, { status: 'away', mood: 'quiet' });
+    const { rows } = await env.db.pool.query(`SELECT status, metadata FROM realtime.presence WHERE user_id = $1`, [key]);
+    assert.deepEqual(rows, [{ status: 'away', metadata: { status: 'away', mood: 'quiet' } }]);
+  } finally {
+    await client.close();
   }
 });
