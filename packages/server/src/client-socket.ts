@@ -20,7 +20,7 @@ export interface SocketInfo {
   readonly userAgent: string | null;
 }
 
-/** A decoded binary broadcast push rides on the message with its raw payload. */
+/** Handles one decoded message of a socket (binary broadcast pushes arrive as `broadcast` messages with byte payloads). */
 export type Dispatch = (socket: ClientSocket, message: Message) => Promise<void>;
 
 /** A connected client and the channels it joined. */

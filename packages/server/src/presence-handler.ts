@@ -1,5 +1,5 @@
 // Client presence pushes: track (status online, away or offline; online by default) and untrack.
-import { isJsonObject, PushError, SystemMessage, type Message } from '@nself/protocol';
+import { isJsonObject, JoinError, PushError, SystemMessage, type Message } from '@nself/protocol';
 import { PRESENCE_STATUSES } from '@nself/db';
 import { mayAccess } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
@@ -16,7 +16,7 @@ export async function handlePresence(ctx: ServerContext, socket: ClientSocket, c
   const body = isJsonObject(message.payload) ? message.payload : {};
   const event = typeof body['event'] === 'string' ? body['event'].toLowerCase() : '';
   if (event === 'untrack') {
-    if (channel.tracked) await endSessions(ctx.pool, [socket.id], channel.channel.id);
+    if (channel.tracked && !(await stored(ctx, socket, message, () => endSessions(ctx.pool, [socket.id], channel.channel.id)))) return;
     channel.tracked = false;
     return socket.reply(message, 'ok', {});
   }
@@ -27,9 +27,22 @@ export async function handlePresence(ctx: ServerContext, socket: ClientSocket, c
   if (!(await mayAccess(ctx, channel.channel, channel.identity))) return socket.reply(message, 'error', {});
   const requested = payload['status'];
   const status = typeof requested === 'string' && (PRESENCE_STATUSES as readonly string[]).includes(requested) ? requested : 'online';
-  await trackSession(ctx.pool, {
+  const tracked = await stored(ctx, socket, message, () => trackSession(ctx.pool, {
     connectionId: socket.id, channelId: channel.channel.id, userId: channel.options.presenceKey, status, metadata: payload, serverId: ctx.serverId,
-  });
+  }));
+  if (!tracked) return;
   channel.tracked = true;
   socket.reply(message, 'ok', {});
+}
+
+/** Runs a presence write; when the database fails, replies with an error and returns false. */
+async function stored(ctx: ServerContext, socket: ClientSocket, message: Message, write: () => Promise<void>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    ctx.logger.error({ err: error, topic: message.topic }, 'storing presence failed');
+    socket.reply(message, 'error', { reason: JoinError.unableToConnect });
+    return false;
+  }
 }
