@@ -1,7 +1,7 @@
 // Parses the points in time users type: unix seconds, unix milliseconds or ISO 8601.
 import { UserError } from './errors.js';
 
-const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 const ACCEPTED = 'expected unix seconds (1643723400), unix milliseconds (1643723400000) or ISO 8601 (2026-01-30T10:00:00Z)';
 
 /**
@@ -20,7 +20,7 @@ export function parseTimestamp(text: string): Date {
   const iso = ISO_8601.exec(value);
   if (!iso) throw new UserError(`invalid timestamp "${text}"; ${ACCEPTED}`);
   const [, year, month, day, hour = '00', minute = '00', second = '00', fraction = '', zone = 'Z'] = iso;
-  const normalisedZone = zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
+  const normalisedZone = zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.length > 3 ? zone.slice(-2) : '00'}`;
   const millis = fraction ? fraction.slice(0, 4).padEnd(4, '0') : '';
   const date = new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}${millis}${normalisedZone}`);
   // Date accepts 2026-02-31 by rolling over; reject days and times that do not exist.
