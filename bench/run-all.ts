@@ -15,7 +15,7 @@ const BENCHMARKS: ReadonlyArray<readonly [id: string, script: string, args: read
   ['B5', 'b5-connections.ts', ['--connections', '1000', '--idle', '3']],
   ['B6', 'b6-presence.ts', ['--members', '200', '--seconds', '3']],
   ['B7', 'b7-history-replay.ts', ['--clients', '200', '--seconds', '2']],
-  ['B8', 'b8-slow-consumers.ts', ['--seconds', '4']],
+  ['B8', 'b8-slow-consumers.ts', ['--rate', '50', '--seconds', '4']],
 ];
 
 const only = process.argv.slice(2).filter((arg) => /^B\d$/i.test(arg)).map((arg) => arg.toUpperCase());

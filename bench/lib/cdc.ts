@@ -11,6 +11,8 @@ import type { SubscriberSpec } from './subscriber-clients.js';
 export const CAPTURED_TABLE = 'bench_rows';
 export const RAW_TABLE = 'bench_raw';
 const RAW_CHANNEL = 'bench_raw';
+/** The role in the subscribers' tokens (see tokens.ts). */
+const SUBSCRIBER_ROLE = 'authenticated';
 
 /** Creates both tables (columns s, t, body), the bare pg_notify trigger, and our subscription of INSERTs. */
 export async function createChangeTables(pool: pg.Pool): Promise<void> {
@@ -21,6 +23,9 @@ export async function createChangeTables(pool: pg.Pool): Promise<void> {
     BEGIN PERFORM pg_notify(${pg.escapeLiteral(RAW_CHANNEL)}, NEW.s || ',' || NEW.t); RETURN NULL; END $$`);
   await pool.query(`CREATE TRIGGER bench_raw_notify AFTER INSERT ON public.${pg.escapeIdentifier(RAW_TABLE)} FOR EACH ROW EXECUTE FUNCTION public.bench_raw_notify()`);
   await subscribe(pool, { table: parseTableName(`public.${CAPTURED_TABLE}`), events: ['INSERT'] });
+  // Subscribers connect with the role of their token, `authenticated`, which may read the captured table.
+  await pool.query(`DO $$ BEGIN CREATE ROLE ${pg.escapeIdentifier(SUBSCRIBER_ROLE)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+  await pool.query(`GRANT SELECT ON public.${pg.escapeIdentifier(CAPTURED_TABLE)} TO ${pg.escapeIdentifier(SUBSCRIBER_ROLE)}`);
 }
 
 /** A subscriber joining `topic` with a postgres_changes binding on the captured table's INSERTs. */
@@ -145,6 +150,6 @@ export async function openChangeSubscribers(clients: LoadClients, target: Target
   if (opened.failed === 0) return { supported: true, reason: '' };
   const reason = opened.failures[0] ?? 'join refused';
   await clients.closeAll();
-  if (/postgres_changes|RealtimeDisabled/i.test(reason)) return { supported: false, reason: `not supported by the server yet (join refused: ${reason})` };
+  if (/RealtimeDisabled/i.test(reason)) return { supported: false, reason: `not supported by the server yet (join refused: ${reason})` };
   throw new Error(`${opened.failed} change subscribers could not join: ${opened.failures.join('; ')}`);
 }

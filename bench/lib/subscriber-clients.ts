@@ -53,7 +53,12 @@ export function nselfUrl(target: Target, token = target.token): string {
 async function openPhoenix(target: Target, spec: SubscriberSpec, events: SubscriberEvents): Promise<Subscriber> {
   const socket = await PhoenixSocket.connect(nselfUrl(target, spec.token));
   socket.ws.on('close', (code) => events.closed?.(code));
-  socket.onFrame = (frame) => onPhoenixFrame(frame, events);
+  const changesReady = Array.isArray(spec.config?.['postgres_changes']) ? postgresChangesReady(socket) : undefined;
+  const onFrame = socket.onFrame;
+  socket.onFrame = (frame) => {
+    onFrame(frame);
+    onPhoenixFrame(frame, events);
+  };
   socket.onRaw = (raw) => {
     // Broadcasts and table changes are read without parsing the whole frame, so the load generator stays light.
     if (raw.includes('"presence_')) return false;
@@ -65,11 +70,28 @@ async function openPhoenix(target: Target, spec: SubscriberSpec, events: Subscri
   try {
     const joinResponse = await socket.join(topic, { config: spec.config ?? { broadcast: { self: false } } });
     if (spec.track) await socket.call(topic, 'presence', { type: 'presence', event: 'track', payload: spec.track });
+    await changesReady;
     return { ws: socket.ws, joinResponse, close: () => socket.close() };
   } catch (error) {
     socket.close();
     throw error;
   }
+}
+
+const CHANGES_READY_TIMEOUT_MS = 15_000;
+
+/** Resolves when the server says table changes flow ("Subscribed to PostgreSQL"); rejects with its error message. */
+function postgresChangesReady(socket: PhoenixSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('postgres_changes: no "Subscribed to PostgreSQL" within 15 s')), CHANGES_READY_TIMEOUT_MS);
+    socket.onFrame = (frame) => {
+      const payload = frame[4] as { extension?: string; status?: string; message?: string };
+      if (frame[3] !== 'system' || payload.extension !== 'postgres_changes') return;
+      clearTimeout(timer);
+      if (payload.status === 'ok') resolve();
+      else reject(new Error(`postgres_changes: ${payload.message ?? 'subscription refused'}`));
+    };
+  });
 }
 
 /** Presence frames, parsed in full: each join in a presence_diff whose meta is numbered. */
