@@ -88,7 +88,7 @@ test('status on an unreachable database says so, names it without the password, 
 });
 
 test('logs says where the log should be and how to start the server when there is none', async () => {
-  const result = await realtime(['logs'], { databaseUrl: db.url, env: { NSELF_DATA_DIR: scratch } });
+  const result = await realtime(['logs'], { databaseUrl: db.url, env: { NSELF_DATA_DIR: scratch, REALTIME_LOG_FILE: '' } });
   assertUserError(result, new RegExp(`no server log at ${path.join(scratch, 'logs', 'realtime.log').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}; start the server with \`nself realtime start\``));
 });
 
@@ -97,7 +97,7 @@ test('logs prints the last 100 lines, or --lines N', async () => {
   await rm(path.dirname(file), { recursive: true, force: true });
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, Array.from({ length: 150 }, (_, i) => `line ${i + 1} ✓`).join('\n') + '\n');
-  const all = await realtime(['logs'], { databaseUrl: db.url, env: { NSELF_DATA_DIR: scratch } });
+  const all = await realtime(['logs'], { databaseUrl: db.url, env: { NSELF_DATA_DIR: scratch, REALTIME_LOG_FILE: '' } });
   assert.equal(all.code, 0, all.stderr);
   const lines = all.stdout.trimEnd().split('\n');
   assert.equal(lines.length, 100);
