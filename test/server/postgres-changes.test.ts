@@ -4,6 +4,8 @@ import { after, before, test } from 'node:test';
 import type { RealtimePostgresChangesPayload } from '@supabase/supabase-js';
 import type { RunningServer } from '@nself/server';
 import type { TestDatabase } from '../helpers/database.js';
+import { realtime } from '../helpers/cli.js';
+import { freePort, startServerProcess } from './server-process.js';
 import { freshDatabase, JWT_SECRET, startTestServer, subscribe, supabase, token, waitFor } from './support.js';
 
 type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
@@ -73,7 +75,7 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
   });
 }
 
-test('joining sets up capture of the table with the events the bindings need, as subscriptions lists it', async () => {
+test('joining sets up capture of the table with the events the bindings need, as `nself realtime subscriptions` lists it', async () => {
   await db.pool.query('CREATE TABLE notes_capture (id int PRIMARY KEY)');
   const client = supabase(server, { key: serviceKey });
   try {
@@ -93,6 +95,11 @@ test('joining sets up capture of the table with the events the bindings need, as
     await waitFor(() => seen.system.length > 1, 'the second system message');
     const { rows: after } = await db.pool.query(`SELECT events FROM realtime.subscriptions WHERE table_name = 'public.notes_capture'`);
     assert.deepEqual(after.map((row) => row.events), [['INSERT', 'DELETE']], 'events are added, never taken away');
+
+    const listed = await realtime(['subscriptions', '--json'], { databaseUrl: db.url });
+    assert.equal(listed.code, 0, listed.stderr);
+    const entry = (JSON.parse(listed.stdout) as Array<{ table: string; events: string; state: string }>).find((row) => row.table === 'public.notes_capture');
+    assert.deepEqual([entry?.events, entry?.state], ['INSERT,DELETE', 'active']);
   } finally {
     await client.removeAllChannels();
   }
@@ -223,5 +230,54 @@ test('bad bindings get the subscription error as a system message, naming what w
     assert.equal(rows[0].n, 0);
   } finally {
     await client.removeAllChannels();
+  }
+});
+
+test('select narrows the columns sent to those asked for and the primary key', async () => {
+  const client = supabase(server, { key: serviceKey });
+  const seen = recorder();
+  try {
+    const channel = client.channel('selected')
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'todos', select: ['title'] } as { event: 'INSERT'; schema: string; table: string }, (payload) => seen.changes.push(payload))
+      .on('system', {}, (payload) => seen.system.push(payload as { status: string; message: string }));
+    assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
+    await waitFor(() => seen.system.length > 0, 'the system message');
+    assert.equal(seen.system[0]?.status, 'ok', seen.system[0]?.message);
+    const { rows: [row] } = await db.pool.query(`INSERT INTO todos (title, priority) VALUES ('narrow', 5) RETURNING id`);
+    await waitFor(() => seen.changes.length === 1, 'the insert');
+    assert.deepEqual(seen.changes[0]?.new, { id: row.id, title: 'narrow' });
+  } finally {
+    await client.removeAllChannels();
+  }
+});
+
+test('two server processes on one database each deliver the table changes to their own subscribers', async () => {
+  const [portA, portB] = [await freePort(), await freePort()];
+  const a = await startServerProcess(db.url, portA);
+  const b = await startServerProcess(db.url, portB);
+  const onA = supabase({ port: portA });
+  const onB = supabase({ port: portB });
+  try {
+    const seenOnA: Change[] = [];
+    const seenOnB: Change[] = [];
+    const systemOnA: string[] = [];
+    const systemOnB: string[] = [];
+    const channelA = onA.channel('shared-lists')
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'lists' }, (payload) => seenOnA.push(payload))
+      .on('system', {}, (payload) => systemOnA.push((payload as { message: string }).message));
+    const channelB = onB.channel('shared-lists')
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'lists' }, (payload) => seenOnB.push(payload))
+      .on('system', {}, (payload) => systemOnB.push((payload as { message: string }).message));
+    assert.equal((await subscribe(channelA)).status, 'SUBSCRIBED');
+    assert.equal((await subscribe(channelB)).status, 'SUBSCRIBED');
+    await waitFor(() => systemOnA.includes('Subscribed to PostgreSQL') && systemOnB.includes('Subscribed to PostgreSQL'), 'both subscriptions');
+    await db.pool.query(`INSERT INTO lists VALUES (77, 'both')`);
+    await waitFor(() => seenOnA.length === 1 && seenOnB.length === 1, 'the insert on both processes');
+    assert.deepEqual([seenOnA[0]?.new, seenOnB[0]?.new], [{ id: 77, name: 'both' }, { id: 77, name: 'both' }]);
+  } finally {
+    await onA.removeAllChannels();
+    await onB.removeAllChannels();
+    assert.equal(await a.stop(), 0);
+    assert.equal(await b.stop(), 0);
   }
 });
