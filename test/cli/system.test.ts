@@ -15,7 +15,7 @@ import { assertUserError, parseTable, snapshot } from './support.js';
 let db: TestDatabase;
 let scratch: string;
 let closedPort: number;
-const run = (...args: string[]) => realtime(args, { databaseUrl: db.url, env: { REALTIME_PORT: String(closedPort) } });
+const run = (...args: string[]) => realtime(args, { databaseUrl: db.url, env: { REALTIME_PORT: String(closedPort), REALTIME_HOST: '' } });
 
 before(async () => {
   db = await createTestDatabase({ migrated: true });
@@ -70,7 +70,7 @@ test('status says "running" when the server answers its health check', async () 
 test('status works on a database without the schema and says "not installed"', async () => {
   const empty = await createTestDatabase();
   try {
-    const result = await realtime(['status'], { databaseUrl: empty.url, env: { REALTIME_PORT: String(closedPort) } });
+    const result = await realtime(['status'], { databaseUrl: empty.url, env: { REALTIME_PORT: String(closedPort), REALTIME_HOST: '' } });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /\n {2}schema +not installed \(latest version \d+\); run `nself realtime init`\n/);
     assert.doesNotMatch(result.stdout, /channels/);
@@ -80,7 +80,7 @@ test('status works on a database without the schema and says "not installed"', a
 });
 
 test('status on an unreachable database says so, names it without the password, and exits 1', async () => {
-  const result = await realtime(['status'], { databaseUrl: 'postgres://someone:hunter2@127.0.0.1:1/appdb', env: { REALTIME_PORT: String(closedPort) } });
+  const result = await realtime(['status'], { databaseUrl: 'postgres://someone:hunter2@127.0.0.1:1/appdb', env: { REALTIME_PORT: String(closedPort), REALTIME_HOST: '' } });
   assert.equal(result.code, 1);
   assert.match(result.stdout, /\n {2}database +127\.0\.0\.1:1, database "appdb": unreachable \(cannot connect to PostgreSQL/);
   assert.match(result.stdout, /\n {2}server +not running/);
