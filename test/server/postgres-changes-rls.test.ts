@@ -148,6 +148,29 @@ test('a filter on a column the role may not select, a table it may not read, and
   }
 });
 
+test('a role dropped while subscribed stops receiving, and nobody else is held up', async () => {
+  const doomed = `rt_doomed_${randomBytes(4).toString('hex')}`;
+  await db.pool.query(`CREATE ROLE ${doomed} NOLOGIN; GRANT USAGE ON SCHEMA public TO ${doomed}; GRANT SELECT ON payroll TO ${doomed}`);
+  const victim = supabase(server, { key: await token(undefined, { role: doomed }), accessToken: await token('erin', { role: doomed }) });
+  const service = supabase(server, { key: await token(undefined, { role: 'service_role' }) });
+  try {
+    await victim.realtime.setAuth();
+    const ofVictim = await watch(victim, 'doomed', { table: 'payroll' });
+    const ofService = await watch(service, 'payroll-service', { table: 'payroll' });
+    await db.pool.query('INSERT INTO payroll VALUES (10, 1)');
+    await waitFor(() => ofVictim.changes.length === 1, 'the first row while the role exists');
+    await db.pool.query(`DROP OWNED BY ${doomed}; DROP ROLE ${doomed}`);
+    await db.pool.query('INSERT INTO payroll VALUES (11, 2)');
+    await waitFor(() => ofService.changes.length === 2, 'the service role receiving both rows');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(ofVictim.changes.length, 1);
+  } finally {
+    await victim.removeAllChannels();
+    await service.removeAllChannels();
+    await db.pool.query(`DROP ROLE IF EXISTS ${doomed}`);
+  }
+});
+
 test('a new access token switches whose rows the channel receives', async () => {
   const client = await userClient('alice');
   try {

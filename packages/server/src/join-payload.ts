@@ -39,8 +39,8 @@ export function readJoinPayload(payload: unknown): JoinRequest {
     presenceKey: typeof key === 'string' ? key : typeof key === 'number' ? String(key) : '',
     private: flag(config['private']),
     bindings: parseBindings(config['postgres_changes']),
-    resumeAfter: resumeOffset(broadcast['resume']),
-    changesResumeAfter: changesResumePosition(config['postgres_changes_resume']),
+    resumeAfter: resumePoint(broadcast['resume'], 'offset', 'broadcast.resume.offset'),
+    changesResumeAfter: resumePoint(config['postgres_changes_resume'], 'position', 'postgres_changes_resume.position'),
   };
 }
 
@@ -48,20 +48,12 @@ function flag(value: unknown): boolean {
   return value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
 }
 
-function resumeOffset(value: unknown): number | undefined {
+/** A resume point `value[field]`: absent, or a whole number of 0 or more (else the join is refused naming `name`). */
+function resumePoint(value: unknown, field: string, name: string): number | undefined {
   if (value === undefined || value === null) return undefined;
-  const offset = isJsonObject(value) ? value['offset'] : undefined;
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-    throw new JoinPayloadError('InvalidResume: broadcast.resume.offset must be a whole number of 0 or more');
+  const point = isJsonObject(value) ? value[field] : undefined;
+  if (typeof point !== 'number' || !Number.isSafeInteger(point) || point < 0) {
+    throw new JoinPayloadError(`InvalidResume: ${name} must be a whole number of 0 or more`);
   }
-  return offset;
-}
-
-function changesResumePosition(value: unknown): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const position = isJsonObject(value) ? value['position'] : undefined;
-  if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) {
-    throw new JoinPayloadError('InvalidResume: postgres_changes_resume.position must be a whole number of 0 or more');
-  }
-  return position;
+  return point;
 }

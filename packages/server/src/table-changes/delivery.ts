@@ -2,7 +2,7 @@
 import type { Change, Pool } from '@nself/db';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { AccessChecker } from './access.js';
+import { AccessError, type AccessChecker } from './access.js';
 import type { Audience } from './audience.js';
 import type { TableCatalog, TableInfo } from './catalog.js';
 import { evaluateFilters } from './filter-sql.js';
@@ -41,7 +41,8 @@ interface Outgoing {
  */
 export async function deliverBatch(ctx: DeliveryContext, changes: readonly Change[], subscriptions: readonly TableSubscription[], upTo: number): Promise<void> {
   const outgoing: Outgoing[] = [];
-  for (const tableChanges of groupByTable(changes.filter((change) => change.operation !== 'TRUNCATE'))) {
+  const byTable = groupBy(changes.filter((change) => change.operation !== 'TRUNCATE'), (change) => tableKey(change.schema, change.table));
+  for (const tableChanges of byTable.values()) {
     const first = tableChanges[0] as Change;
     const interested = subscriptions.filter((subscription) => subscription.watches(first.schema, first.table));
     if (interested.length === 0) continue;
@@ -57,7 +58,7 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
       });
     }
     const views = new Map<string, Map<number, ChangeView>>();
-    for (const [key, group] of groupByAudience(matches)) {
+    for (const [key, group] of groupBy(matches, (match) => match.subscription.audience.key)) {
       const indexes = [...new Set(group.map((match) => match.index))];
       views.set(key, await viewsFor(ctx, group[0]?.subscription.audience as Audience, info, tableChanges, indexes));
     }
@@ -81,22 +82,13 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
   for (const subscription of subscriptions) subscription.cursor = Math.max(subscription.cursor, upTo);
 }
 
-function groupByTable(changes: readonly Change[]): Change[][] {
-  const groups = new Map<string, Change[]>();
-  for (const change of changes) {
-    const key = tableKey(change.schema, change.table);
-    const group = groups.get(key) ?? [];
-    group.push(change);
-    groups.set(key, group);
-  }
-  return [...groups.values()];
-}
-
-function groupByAudience(matches: readonly Match[]): Map<string, Match[]> {
-  const groups = new Map<string, Match[]>();
-  for (const match of matches) {
-    const key = match.subscription.audience.key;
-    groups.set(key, [...(groups.get(key) ?? []), match]);
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
   }
   return groups;
 }
@@ -149,8 +141,12 @@ function narrowToSelect(view: ChangeView, bindings: readonly ResolvedBinding[], 
   return { ...view, shown: new Set([...view.shown].filter((name) => wanted.has(name))) };
 }
 
-/** Connection-level failures, worth retrying the batch for: no SQLSTATE (a socket error), or classes 08 (connection), 53 (resources), 57 (operator intervention). */
+/**
+ * Connection-level failures, worth retrying the batch for: a socket error (no SQLSTATE), or SQLSTATE
+ * classes 08 (connection), 53 (resources), 57 (operator intervention). An AccessError never is.
+ */
 export function isTransient(error: unknown): boolean {
+  if (error instanceof AccessError) return false;
   const code = (error as { code?: unknown }).code;
   return typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || /^(08|53|57)/.test(code);
 }
