@@ -11,7 +11,7 @@ import type { SubscriberSpec } from './subscriber-clients.js';
 /** Requests a worker understands. */
 export type WorkerRequest =
   | { cmd: 'open'; target: Target; specs: SubscriberSpec[]; concurrency: number }
-  | { cmd: 'reset'; first: number; sources: number }
+  | { cmd: 'reset'; first: number; sources: number; ordered: boolean }
   | { cmd: 'count' }
   | { cmd: 'pause'; count: number }
   | { cmd: 'report'; lastSent: Record<string, number> }
@@ -81,10 +81,11 @@ export class LoadClients {
 
   /**
    * Forgets what was measured; every healthy socket now expects number `first` next from each of
-   * `sources` sources (writers numbering from source × SOURCE_STRIDE).
+   * `sources` sources (writers numbering from source × SOURCE_STRIDE); `ordered` false checks only
+   * that each number arrives once.
    */
-  async reset(first = 1, sources = 1): Promise<void> {
-    await this.all({ cmd: 'reset', first, sources });
+  async reset(first = 1, sources = 1, ordered = true): Promise<void> {
+    await this.all({ cmd: 'reset', first, sources, ordered });
   }
 
   /**

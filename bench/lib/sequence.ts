@@ -14,21 +14,38 @@ export interface DeliveryCheck {
   readonly missing: number;
 }
 
-/** Tracks, per stream (a socket and topic), the next sequence number expected. */
+/**
+ * Tracks, per stream (a socket and topic), the next sequence number expected. An unordered check
+ * (for messages whose order is not promised, such as joins of different presence members) counts
+ * only duplicates and missing numbers.
+ */
 export class SequenceCheck {
   private readonly next = new Map<string, number>();
+  private readonly seen = new Map<string, Set<number>>();
+  private readonly first = new Map<string, number>();
   private receivedCount = 0;
   private gapCount = 0;
   private duplicateCount = 0;
 
+  constructor(private readonly ordered = true) {}
+
   /** Expects `stream` to start at `first` (otherwise it starts at 1). */
   expect(stream: string, first: number): void {
     this.next.set(stream, first);
+    this.first.set(stream, first);
   }
 
   /** Records message number `seq` of `stream`. */
   record(stream: string, seq: number): void {
     this.receivedCount += 1;
+    if (!this.ordered) {
+      const seen = this.seen.get(stream) ?? new Set<number>();
+      this.seen.set(stream, seen);
+      if (seen.has(seq)) this.duplicateCount += 1;
+      seen.add(seq);
+      this.next.set(stream, Math.max(this.next.get(stream) ?? 1, seq + 1));
+      return;
+    }
     const expected = this.next.get(stream) ?? 1;
     if (seq < expected) {
       this.duplicateCount += 1;
@@ -41,7 +58,10 @@ export class SequenceCheck {
   /** The findings, counting as missing every message up to `lastSent` of each stream not yet received. */
   result(lastSent: (stream: string) => number): DeliveryCheck {
     let missing = 0;
-    for (const [stream, next] of this.next) missing += Math.max(0, lastSent(stream) - (next - 1));
+    for (const [stream, next] of this.next) {
+      const first = this.first.get(stream) ?? 1;
+      missing += this.ordered ? Math.max(0, lastSent(stream) - (next - 1)) : Math.max(0, lastSent(stream) - first + 1 - (this.seen.get(stream)?.size ?? 0));
+    }
     return { received: this.receivedCount, gaps: this.gapCount, duplicates: this.duplicateCount, missing };
   }
 

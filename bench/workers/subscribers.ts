@@ -53,7 +53,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
     case 'reset':
       latencies = [];
       replayTimes = [];
-      check = new SequenceCheck();
+      check = new SequenceCheck(request.ordered);
       for (const entry of held) {
         if (entry.paused) continue;
         for (let source = 0; source < request.sources; source += 1) check.expect(streamOf(entry.index, source), request.first);
