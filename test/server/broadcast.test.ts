@@ -91,3 +91,30 @@ test('an oversized acknowledged broadcast is refused with payload_size_exceeded 
     await small.close();
   }
 });
+
+test('concurrent senders: everyone gets every other sender\'s broadcast once, in offset order, and never their own', async () => {
+  const clients = Array.from({ length: 5 }, () => supabase(env.server));
+  try {
+    const logs: Array<Array<{ from: number; offset: number }>> = clients.map(() => []);
+    const channels = clients.map((client, index) => client.channel('crowd')
+      .on('broadcast', { event: 'say' }, (message) => {
+        logs[index]?.push({ from: (message.payload as { from: number }).from, offset: (message as unknown as { meta: { offset: number } }).meta.offset });
+      }));
+    for (const channel of channels) assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
+    const perSender = 20;
+    await Promise.all(channels.map(async (channel, from) => {
+      for (let index = 0; index < perSender; index++) await channel.send({ type: 'broadcast', event: 'say', payload: { from } });
+    }));
+    const expected = perSender * (clients.length - 1);
+    await waitFor(() => logs.every((log) => log.length >= expected), 'every broadcast from the others', 15_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const [index, log] of logs.entries()) {
+      assert.equal(log.length, expected, `client ${index} got each broadcast once`);
+      assert.equal(log.filter((entry) => entry.from === index).length, 0, `client ${index} never got its own`);
+      const offsets = log.map((entry) => entry.offset);
+      assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), `client ${index} got them in offset order`);
+    }
+  } finally {
+    await Promise.all(clients.map((client) => client.removeAllChannels()));
+  }
+});

@@ -1,11 +1,13 @@
 // Delivers each channel's stored broadcasts to this process's subscribers, once each and in offset order.
 //
 // Every broadcast is stored by realtime.append_message, which gives it the channel's next offset and
-// sends a NOTIFY. This process learns of a message either from that NOTIFY (any source, any process)
-// or, for its own clients' sends, right after the INSERT returns. Per channel it keeps the last offset
-// it delivered; a message is delivered only when it is the next offset, gaps are read back from
+// sends a NOTIFY. This process learns of a message from that NOTIFY (any source, any process) or, for
+// its own clients' sends, right after the INSERT commits. Per channel it keeps the last offset it
+// delivered; a message is delivered only when it is the next offset, gaps are read back from
 // realtime.messages (offsets commit in order, so a notified offset N means all below N are readable),
-// and after the listener reconnects every channel is read from its last offset.
+// and after the listener reconnects every channel is read from its last offset. A sender that did
+// not ask for `self` is recorded against the message id before the commit, so whichever path
+// delivers the message first, the sender never gets it back.
 import type { Message as StoredMessage, Pool } from '@nself/db';
 import { appendMessage, replayMessages } from '@nself/db';
 import type { Logger } from './logger.js';
@@ -29,12 +31,15 @@ export interface BroadcastNotification {
   readonly payload?: unknown;
 }
 
-interface Pending {
-  /** The full row, or undefined when only the notification (without its payload) is known. */
-  message?: StoredMessage;
-  /** Sent by a client of this process and returned by its INSERT (so its sender is known). */
-  local: boolean;
-  sender: string | null;
+/** A broadcast to store, from a client of this process, the REST endpoint, or the server itself. */
+export interface OutgoingBroadcast {
+  readonly channelId: string;
+  readonly event: string;
+  readonly payload: unknown;
+  readonly binary: Buffer | null;
+  readonly sender: string | null;
+  /** The subscriber that sent it and did not ask for `self`. */
+  readonly exclude?: BroadcastSubscriber;
 }
 
 interface ChannelFeed {
@@ -42,9 +47,8 @@ interface ChannelFeed {
   /** Offset of the newest message delivered here. */
   lastOffset: number;
   readonly subscribers: Set<BroadcastSubscriber>;
-  readonly pending: Map<number, Pending>;
-  /** Senders (user ids, '' for anonymous) of this process's appends still in flight. */
-  readonly inflight: Map<string, number>;
+  /** Known offsets not yet delivered: the full row, or null when only a notification without payload came. */
+  readonly pending: Map<number, StoredMessage | null>;
   /** Message id → subscriber key that must not receive it (`self: false`). */
   readonly holdBack: Map<string, string>;
   catchUp: boolean;
@@ -53,6 +57,7 @@ interface ChannelFeed {
 }
 
 const FETCH_LIMIT = 1000;
+const RETRY_MS = 500;
 
 /** The per-channel ordered fan-out of stored broadcasts for one server process. */
 export class BroadcastFeed {
@@ -72,8 +77,8 @@ export class BroadcastFeed {
       return;
     }
     this.feeds.set(channelId, {
-      channelId, lastOffset: knownOffset, subscribers: new Set([subscriber]), pending: new Map(), inflight: new Map(),
-      holdBack: new Map(), catchUp: false, draining: false, again: false,
+      channelId, lastOffset: knownOffset, subscribers: new Set([subscriber]), pending: new Map(), holdBack: new Map(),
+      catchUp: false, draining: false, again: false,
     });
   }
 
@@ -82,49 +87,42 @@ export class BroadcastFeed {
     const feed = this.feeds.get(channelId);
     if (!feed) return;
     feed.subscribers.delete(subscriber);
-    if (feed.subscribers.size === 0 && feed.inflight.size === 0) this.feeds.delete(channelId);
+    if (feed.subscribers.size === 0) this.feeds.delete(channelId);
   }
 
-  /**
-   * Stores a message sent by a subscriber of this process and delivers it; `exclude` (the sender,
-   * unless it asked for `self`) does not receive it. Resolves once the message is stored.
-   */
-  async send(input: { channelId: string; event: string; payload: unknown; binary: Buffer | null; sender: string | null; exclude?: BroadcastSubscriber }): Promise<StoredMessage> {
-    const feed = this.feeds.get(input.channelId);
-    const senderKey = input.sender ?? '';
-    if (feed) feed.inflight.set(senderKey, (feed.inflight.get(senderKey) ?? 0) + 1);
+  /** Stores a broadcast (in its own transaction) and delivers it here at once. Resolves once it is committed. */
+  async send(outgoing: OutgoingBroadcast): Promise<StoredMessage> {
+    const client = await this.pool.connect();
+    let feed: ChannelFeed | undefined;
+    let message: StoredMessage | undefined;
     try {
-      const message = await appendMessage(this.pool, {
-        channelId: input.channelId, event: input.event, payload: input.binary ? null : input.payload,
-        payloadBinary: input.binary, sender: input.sender,
+      await client.query('BEGIN');
+      message = await appendMessage(client, {
+        channelId: outgoing.channelId, event: outgoing.event, payload: outgoing.binary ? null : outgoing.payload,
+        payloadBinary: outgoing.binary, sender: outgoing.sender,
       });
-      if (feed) {
-        if (input.exclude) feed.holdBack.set(message.id, input.exclude.key);
-        feed.pending.set(message.offset, { message, local: true, sender: message.sender });
-      }
-      return message;
-    } finally {
-      if (feed) {
-        const left = (feed.inflight.get(senderKey) ?? 1) - 1;
-        if (left > 0) feed.inflight.set(senderKey, left);
-        else feed.inflight.delete(senderKey);
-        if (feed.subscribers.size === 0 && feed.inflight.size === 0 && this.feeds.get(feed.channelId) === feed) this.feeds.delete(feed.channelId);
-        else void this.drain(feed);
-      }
+      feed = this.feeds.get(outgoing.channelId);
+      if (feed && outgoing.exclude) feed.holdBack.set(message.id, outgoing.exclude.key);
+      await client.query('COMMIT');
+      client.release();
+    } catch (error) {
+      if (message) feed?.holdBack.delete(message.id);
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release(error instanceof Error ? error : undefined);
+      throw error;
     }
+    this.accept(feed, message);
+    return message;
   }
 
   /** Handles a `realtime:broadcast` notification. */
   notify(note: BroadcastNotification): void {
     const feed = this.feeds.get(note.channel_id);
     if (!feed) return;
-    const offset = Number(note.offset);
-    if (feed.pending.has(offset) || offset <= feed.lastOffset) return;
-    const message: StoredMessage | undefined = 'payload' in note
-      ? { id: note.id, channelId: note.channel_id, offset, event: note.event, payload: note.payload, payloadBinary: null, sender: note.sender, sentAt: new Date(note.sent_at) }
-      : undefined;
-    feed.pending.set(offset, { message, local: false, sender: note.sender });
-    void this.drain(feed);
+    const message: StoredMessage | null = 'payload' in note
+      ? { id: note.id, channelId: note.channel_id, offset: Number(note.offset), event: note.event, payload: note.payload, payloadBinary: null, sender: note.sender, sentAt: new Date(note.sent_at) }
+      : null;
+    this.accept(feed, message, Number(note.offset));
   }
 
   /** After the listener reconnected: notifications may have been lost, so every channel is read from its last offset. */
@@ -133,6 +131,12 @@ export class BroadcastFeed {
       feed.catchUp = true;
       void this.drain(feed);
     }
+  }
+
+  private accept(feed: ChannelFeed | undefined, message: StoredMessage | null, offset = message?.offset ?? 0): void {
+    if (!feed || offset <= feed.lastOffset || feed.pending.get(offset)) return;
+    feed.pending.set(offset, message);
+    void this.drain(feed);
   }
 
   private async drain(feed: ChannelFeed): Promise<void> {
@@ -149,7 +153,7 @@ export class BroadcastFeed {
     } catch (error) {
       this.logger.error({ err: error, channelId: feed.channelId }, 'broadcast delivery failed; retrying');
       feed.catchUp = true;
-      setTimeout(() => void this.drain(feed), 500).unref();
+      setTimeout(() => void this.drain(feed), RETRY_MS).unref();
     } finally {
       feed.draining = false;
     }
@@ -158,33 +162,23 @@ export class BroadcastFeed {
   private async drainOnce(feed: ChannelFeed): Promise<void> {
     for (;;) {
       const next = feed.lastOffset + 1;
-      const entry = feed.pending.get(next);
-      if (entry?.message && (entry.local || !feed.inflight.has(entry.sender ?? ''))) {
-        this.deliver(feed, entry.message);
+      const message = feed.pending.get(next);
+      if (message) {
+        this.deliver(feed, message);
         continue;
       }
-      const behind = feed.catchUp || [...feed.pending.keys()].some((offset) => offset >= next);
-      if (!behind || feed.inflight.size > 0 && !feed.catchUp) return;
+      if (!feed.catchUp && feed.pending.size === 0) return;
       feed.catchUp = false;
       const rows = await replayMessages(this.pool, feed.channelId, { afterOffset: feed.lastOffset, limit: FETCH_LIMIT });
       if (rows.length === 0) {
         // Notified offsets that are no longer stored (deleted by retention): nothing to deliver.
-        for (const offset of feed.pending.keys()) if (!feed.pending.get(offset)?.local) feed.pending.delete(offset);
+        feed.pending.clear();
         return;
       }
-      for (const row of rows) {
-        const known = feed.pending.get(row.offset);
-        if (!known?.local) feed.pending.set(row.offset, { message: row, local: false, sender: row.sender });
-      }
+      for (const row of rows) feed.pending.set(row.offset, row);
       // Offsets below the first stored one were deleted: skip them.
       if (rows[0] && rows[0].offset > next) feed.lastOffset = rows[0].offset - 1;
       if (rows.length === FETCH_LIMIT) feed.catchUp = true;
-      for (const row of rows) {
-        const entry = feed.pending.get(row.offset);
-        if (!entry?.message || row.offset !== feed.lastOffset + 1) break;
-        if (!entry.local && feed.inflight.has(entry.sender ?? '')) break;
-        this.deliver(feed, entry.message);
-      }
     }
   }
 
