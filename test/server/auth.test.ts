@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addMember, createChannel } from '@nself/db';
 import { loadConfig } from '@nself/server';
+import { realtime } from '../helpers/cli.js';
 import { RawClient } from './raw-client.js';
 import { JWT_SECRET, sleep, subscribe, supabase, token, upgrade, useTestServer, waitFor } from './support.js';
 
@@ -28,6 +29,12 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
       const admitted = member.channel('secret', { config: { private: true, broadcast: { self: true, ack: true } } })
         .on('broadcast', { event: 'note' }, (message) => received.push(message.payload));
       assert.equal((await subscribe(admitted)).status, 'SUBSCRIBED');
+      const listed = await realtime(['connections', '--json'], { databaseUrl: env.db.url });
+      assert.equal(listed.code, 0, listed.stderr);
+      const rows = (JSON.parse(listed.stdout) as Array<{ user_id: string | null; server_id: string; status: string }>)
+        .filter((row) => row.server_id === env.server.serverId);
+      assert.ok(rows.length >= 2 && rows.every((row) => row.status === 'connected' && row.user_id === null),
+        '`nself realtime connections` lists the live sockets (their apikey is anonymous)');
       assert.equal(await admitted.send({ type: 'broadcast', event: 'note', payload: { n: 1 } }), 'ok');
       await waitFor(() => received.length === 1, 'the member receiving its broadcast');
     } finally {
