@@ -59,8 +59,8 @@ export async function startService(kind: ServiceKind, options: { databaseUrl?: s
   }
 }
 
-function service(kind: ServiceKind, child: ChildProcess, target: Target, pids: () => number[], stop?: () => Promise<void>): Service {
-  return { target, label: SERVICE_LABELS[kind], usage: () => usage(pids()), stop: stop ?? (() => stopChild(child)) };
+function service(kind: ServiceKind, child: ChildProcess, target: Target, pids: () => number[]): Service {
+  return { target, label: SERVICE_LABELS[kind], usage: () => usage(pids()), stop: () => stopChild(child) };
 }
 
 async function startNself(databaseUrl: string, env: NodeJS.ProcessEnv): Promise<Service> {
@@ -100,7 +100,7 @@ async function startNchan(): Promise<Service> {
   const child = spawnPinned(CPU.server, NGINX, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')]);
   await waitForPort(port, child);
   const pids = () => [pidOf(child), ...childrenOf(pidOf(child))];
-  return service('nchan', child, { kind: 'nchan', port }, pids, () => stopChild(child));
+  return service('nchan', child, { kind: 'nchan', port }, pids);
 }
 
 function nchanConfig(prefix: string, port: number): string {

@@ -22,16 +22,12 @@ export interface Numbered {
 /** What a subscriber reports. */
 export interface SubscriberEvents {
   message(message: Numbered): void;
-  /** nself presence_state received, with the number of keys in it. */
-  presenceState?(keys: number): void;
   closed?(code: number): void;
 }
 
 /** An open, joined subscriber. */
 export interface Subscriber {
   readonly ws: WebSocket;
-  /** The reply to an nself join (e.g. its `resume` summary). */
-  readonly joinResponse: Record<string, unknown>;
   close(): void;
 }
 
@@ -54,6 +50,7 @@ async function openPhoenix(target: Target, spec: SubscriberSpec, events: Subscri
   const socket = await PhoenixSocket.connect(nselfUrl(target, spec.token));
   socket.ws.on('close', (code) => events.closed?.(code));
   const changesReady = Array.isArray(spec.config?.['postgres_changes']) ? postgresChangesReady(socket) : undefined;
+  changesReady?.catch(() => undefined); // Awaited after the join; a failed join must not leave it unhandled.
   const onFrame = socket.onFrame;
   socket.onFrame = (frame) => {
     onFrame(frame);
@@ -68,10 +65,10 @@ async function openPhoenix(target: Target, spec: SubscriberSpec, events: Subscri
   };
   const topic = `realtime:${spec.topic}`;
   try {
-    const joinResponse = await socket.join(topic, { config: spec.config ?? { broadcast: { self: false } } });
+    await socket.join(topic, { config: spec.config ?? { broadcast: { self: false } } });
     if (spec.track) await socket.call(topic, 'presence', { type: 'presence', event: 'track', payload: spec.track });
     await changesReady;
-    return { ws: socket.ws, joinResponse, close: () => socket.close() };
+    return { ws: socket.ws, close: () => socket.close() };
   } catch (error) {
     socket.close();
     throw error;
@@ -94,15 +91,13 @@ function postgresChangesReady(socket: PhoenixSocket): Promise<void> {
   });
 }
 
-/** Presence frames, parsed in full: each join in a presence_diff whose meta is numbered. */
+/** Presence diffs, parsed in full: each join whose meta is numbered. */
 function onPhoenixFrame(frame: Frame, events: SubscriberEvents): void {
   const event = frame[3];
   const payload = frame[4];
   if (event === 'presence_diff') {
     const joins = payload['joins'] as Record<string, { metas: Numbered[] }> | undefined;
     for (const entry of Object.values(joins ?? {})) for (const meta of entry.metas) if (typeof meta.s === 'number') events.message({ s: meta.s, t: meta.t });
-  } else if (event === 'presence_state') {
-    events.presenceState?.(Object.keys(payload).length);
   }
 }
 
@@ -110,7 +105,7 @@ function onPhoenixFrame(frame: Frame, events: SubscriberEvents): void {
  * Reads `"s":<n>`, `"t":<ms>` and, when present, `"offset":<n>` from a frame's text: the numbered
  * body of every benchmark message (a broadcast payload, or a row with columns s and t).
  */
-export function readNumbered(text: string): Numbered | undefined {
+function readNumbered(text: string): Numbered | undefined {
   const s = numberAfter(text, '"s":');
   const t = numberAfter(text, '"t":');
   if (s === undefined || t === undefined) return undefined;
@@ -130,7 +125,7 @@ function numberAfter(text: string, key: string): number | undefined {
 function openPlain(url: string, events: SubscriberEvents): Promise<Subscriber> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.once('open', () => resolve({ ws, joinResponse: {}, close: () => ws.close() }));
+    ws.once('open', () => resolve({ ws, close: () => ws.close() }));
     ws.once('error', reject);
     ws.on('close', (code) => events.closed?.(code));
     ws.on('message', (data) => {
@@ -157,7 +152,7 @@ function openSocketIo(target: Target, spec: SubscriberSpec, events: SubscriberEv
       } else if (text.startsWith('40')) {
         ws.send(`420${JSON.stringify(['join', spec.topic])}`);
       } else if (text.startsWith('430')) {
-        resolve({ ws, joinResponse: {}, close: () => ws.close() });
+        resolve({ ws, close: () => ws.close() });
       }
     });
   });
