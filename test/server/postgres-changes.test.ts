@@ -138,6 +138,28 @@ test('filters eq, neq, lt, gt, gte, in and is select the rows each binding recei
   }
 });
 
+test('filter values may be quoted, with escapes, and comma-joined conditions must all hold', async () => {
+  const client = supabase(server, { key: serviceKey });
+  const both: string[] = [];
+  const quoted: string[] = [];
+  const system = recorder().system;
+  try {
+    const channel = client.channel('grammar')
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'todos', filter: 'title=eq."a,b",priority=gt.1' }, (payload) => both.push(`${(payload.new as { title: string }).title}/${(payload.new as { priority: number }).priority}`))
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'todos', filter: 'title=in.("say \\"hi\\"",other)' }, (payload) => quoted.push((payload.new as { title: string }).title))
+      .on('system', {}, (payload) => system.push(payload as { status: string; message: string }));
+    assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
+    await waitFor(() => system.length > 0, 'the system message');
+    assert.equal(system[0]?.status, 'ok', system[0]?.message);
+    await db.pool.query(`INSERT INTO todos (title, priority) VALUES ('a,b', 1), ('a,b', 2), ('say "hi"', 0), ('other', 0), ('a', 5)`);
+    await waitFor(() => both.length === 1 && quoted.length === 2, 'the matching inserts');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual([both, quoted], [['a,b/2'], ['say "hi"', 'other']]);
+  } finally {
+    await client.removeAllChannels();
+  }
+});
+
 test('UPDATE and DELETE filters: DELETEs are matched on the old row; REPLICA IDENTITY FULL gives the whole old row', async () => {
   await db.pool.query(`INSERT INTO items VALUES (1, 'keep'), (2, 'drop')`);
   const client = supabase(server, { key: serviceKey });
@@ -213,6 +235,11 @@ test('bad bindings get the subscription error as a system message, naming what w
     [{ event: 'INSERT', schema: 'public', table: 'todos', filter: 'missing=eq.3' }, /invalid column for filter missing/],
     [{ event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority=eq.high' }, /invalid filter "priority=eq\.high": invalid input syntax for type integer/],
     [{ event: 'INSERT', schema: 'realtime', table: 'messages' }, /realtime schema/],
+    [{ event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority=in.(1,2' }, /unbalanced parentheses/],
+    [{ event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority=is.maybe' }, /is accepts null, true, false, unknown, found "maybe"/],
+    [{ event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority' }, /"priority" has no column=op\.value/],
+    [{ event: 'TRUNCATE', schema: 'public', table: 'todos' }, /event "TRUNCATE" is not one of \*, INSERT, UPDATE, DELETE/],
+    [{ event: 'INSERT', schema: 'public', filter: 'id=eq.1' }, /filter and select need a table/],
   ];
   try {
     for (const [index, [binding, expected]] of cases.entries()) {

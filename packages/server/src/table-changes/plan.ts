@@ -7,6 +7,7 @@ import { tablesOfSchema, type TableCatalog, type TableInfo } from './catalog.js'
 import { FilterSyntaxError, parseChangeFilter, type FilterCondition } from './filter.js';
 import { checkFilterValues } from './filter-sql.js';
 
+/** Events a binding may ask for; `*` is every one of the others. */
 export const BINDING_EVENTS = ['*', 'INSERT', 'UPDATE', 'DELETE'] as const;
 export type BindingEvent = (typeof BINDING_EVENTS)[number];
 
