@@ -151,6 +151,7 @@ test('cleanup deletes old messages, cleans stale connections and presence, and s
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, [
     'Deleted 1 message older than 24 hours.',
+    'Deleted 0 table changes older than 24 hours.',
     'Cleaned up 2 stale connections (marked disconnected after 300 seconds unseen, or removed after 24 hours disconnected).',
     'Set 1 stale presence row offline (unseen for 300 seconds).',
     '',

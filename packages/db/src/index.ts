@@ -13,3 +13,5 @@ export * from './presence.js';
 export * from './connections.js';
 export * from './stats.js';
 export * from './capture/index.js';
+export * from './history.js';
+export * from './retention.js';

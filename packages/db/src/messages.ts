@@ -109,12 +109,6 @@ export async function eventCounts(db: Queryable, channelId: string, hours: numbe
   return rows.map((row) => ({ event: row.event_type, count: row.count, lastSentAt: row.last_sent }));
 }
 
-/** Deletes the messages older than `hours` (through `realtime.cleanup_messages`); returns how many. */
-export async function deleteOldMessages(db: Queryable, hours: number): Promise<number> {
-  const { rows } = await db.query<{ deleted: number }>('SELECT realtime.cleanup_messages($1) AS deleted', [hours]);
-  return rows[0]?.deleted ?? 0;
-}
-
 function toMessage(row: MessageRow): Message {
   return {
     id: row.id,

@@ -1,8 +1,8 @@
 // `nself realtime broadcast|messages|replay|events`: send to a channel's log and read it back.
 import type { Command } from 'commander';
 import {
-  appendMessage, deleteOldMessages, eventCounts, parseTimestamp, recentMessages, replayMessages, requireChannel,
-  type Message,
+  appendMessage, configuredRetentionHours, eventCounts, parseTimestamp, recentMessages, replayMessages, requireChannel,
+  trimChannelLogs, type Message,
 } from '@nself/db';
 import {
   asListing, missingArgument, parseJsonObjectArgument, parseNumberArgument, readStandardInput, resolveOutput,
@@ -14,7 +14,7 @@ import { printRows, type Row } from '../output.js';
 const MESSAGE_COLUMNS = ['offset', 'event_type', 'sender', 'payload', 'sent_at'];
 const EVENT_COLUMNS = ['event_type', 'count', 'last_sent'];
 const DEFAULT_LIMIT = 50;
-const DEFAULT_RETENTION_HOURS = 24;
+const DEFAULT_EVENT_HOURS = 24;
 
 /** Registers `broadcast` (with its `broadcast cleanup` form), `messages`, `replay` and `events`. */
 export function registerBroadcastCommands(realtime: Command): void {
@@ -32,7 +32,8 @@ export function registerBroadcastCommands(realtime: Command): void {
       'nself realtime broadcast general file.shared - < payload.json',
       'nself realtime broadcast cleanup 48',
     ],
-  ).addHelpText('after', `"broadcast cleanup [hours]" deletes messages older than hours (default ${DEFAULT_RETENTION_HOURS}). It is the
+  ).addHelpText('after', `"broadcast cleanup [hours]" deletes messages older than hours (default REALTIME_RETENTION_HOURS, else 24;
+a channel's own {"retention_hours": n} metadata wins). It is the
 cleanup form only when "cleanup" is followed by at most one argument, so a channel named "cleanup"
 still takes messages: nself realtime broadcast cleanup some.event '{}'
 `);
@@ -92,13 +93,13 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
 
   asListing(
     realtime.command('events')
-      .description(`List the event types sent in a channel during the last hours (default ${DEFAULT_RETENTION_HOURS})`)
+      .description(`List the event types sent in a channel during the last hours (default ${DEFAULT_EVENT_HOURS})`)
       .argument('<channel>', 'channel slug or id')
-      .argument('[hours]', 'how far back to look', String(DEFAULT_RETENTION_HOURS)),
+      .argument('[hours]', 'how far back to look', String(DEFAULT_EVENT_HOURS)),
     ['nself realtime events general', 'nself realtime events general 48'],
   ).action(async (idOrSlug: string, hoursArg: string, jsonWord: string | undefined, options: OutputOptions) => {
     const { args: [hoursText], format } = resolveOutput([hoursArg, jsonWord], options);
-    const hours = parseNumberArgument(hoursText ?? String(DEFAULT_RETENTION_HOURS), 'hours', { min: 0 });
+    const hours = parseNumberArgument(hoursText ?? String(DEFAULT_EVENT_HOURS), 'hours', { min: 0 });
     const db = await database();
     const channel = await requireChannel(db, idOrSlug);
     const counts = await eventCounts(db, channel.id, hours);
@@ -106,10 +107,10 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
   });
 }
 
-/** `broadcast cleanup [hours]`: deletes old messages only. */
+/** `broadcast cleanup [hours]`: trims the channel logs only. */
 async function cleanupMessages(hoursText: string | undefined): Promise<void> {
-  const hours = parseNumberArgument(hoursText ?? String(DEFAULT_RETENTION_HOURS), 'hours', { min: 0 });
-  const deleted = await deleteOldMessages(await database(), hours);
+  const hours = hoursText === undefined ? configuredRetentionHours() : parseNumberArgument(hoursText, 'hours', { min: 0 });
+  const deleted = await trimChannelLogs(await database(), hours);
   process.stdout.write(`Deleted ${deleted} ${deleted === 1 ? 'message' : 'messages'} older than ${hours} hours.\n`);
 }
 

@@ -1,13 +1,14 @@
 // System commands: init (apply the schema migrations), status, logs, cleanup and stats.
 import type { Command } from 'commander';
-import { cleanupStaleConnections, cleanupStalePresence, collectStats, deleteOldMessages, migrate, STALE_AFTER_SECONDS } from '@nself/db';
+import {
+  cleanupStaleConnections, cleanupStalePresence, collectStats, configuredRetentionHours, migrate, STALE_AFTER_SECONDS, trimChangeLog,
+  trimChannelLogs,
+} from '@nself/db';
 import { asListing, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
 import { connection, database } from '../context.js';
 import { renderJson, renderTable, type Row } from '../output.js';
 import { registerLogsCommand } from './logs.js';
 import { registerStatusCommand } from './status.js';
-
-const DEFAULT_RETENTION_HOURS = 24;
 
 export function registerSystemCommands(realtime: Command): void {
   realtime
@@ -31,17 +32,19 @@ export function registerSystemCommands(realtime: Command): void {
 
   withExamples(
     realtime.command('cleanup')
-      .description(`Delete messages older than hours (default ${DEFAULT_RETENTION_HOURS}), and mark connections and presence unseen for ${STALE_AFTER_SECONDS} seconds disconnected and offline`)
-      .argument('[hours]', 'message retention in hours', String(DEFAULT_RETENTION_HOURS)),
+      .description(`Delete messages and table changes older than hours (default REALTIME_RETENTION_HOURS, else 24; a channel's {"retention_hours": n} metadata wins for its messages), and mark connections and presence unseen for ${STALE_AFTER_SECONDS} seconds disconnected and offline`)
+      .argument('[hours]', 'retention in hours'),
     ['nself realtime cleanup', 'nself realtime cleanup 48', '0 */6 * * * nself realtime cleanup   # in a crontab'],
-  ).action(async (hoursText: string) => {
-    const hours = parseNumberArgument(hoursText, 'hours', { min: 0 });
+  ).action(async (hoursText: string | undefined) => {
+    const hours = hoursText === undefined ? configuredRetentionHours() : parseNumberArgument(hoursText, 'hours', { min: 0 });
     const db = await database();
-    const messages = await deleteOldMessages(db, hours);
+    const messages = await trimChannelLogs(db, hours);
+    const changes = await trimChangeLog(db, hours);
     const connections = await cleanupStaleConnections(db, STALE_AFTER_SECONDS);
     const presence = await cleanupStalePresence(db, STALE_AFTER_SECONDS);
     process.stdout.write([
       `Deleted ${plural(messages, 'message')} older than ${hours} hours.`,
+      `Deleted ${plural(changes, 'table change')} older than ${hours} hours.`,
       `Cleaned up ${plural(connections, 'stale connection')} (marked disconnected after ${STALE_AFTER_SECONDS} seconds unseen, or removed after 24 hours disconnected).`,
       `Set ${plural(presence, 'stale presence row')} offline (unseen for ${STALE_AFTER_SECONDS} seconds).`,
     ].join('\n') + '\n');
