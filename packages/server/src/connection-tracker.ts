@@ -21,6 +21,7 @@ export class ConnectionTracker {
     this.sweepTimer.unref();
   }
 
+  /** Counts a newly opened socket. */
   add(socket: ClientSocket): void {
     this.sockets.add(socket);
     this.ctx.metrics.connections.set(this.sockets.size);

@@ -131,10 +131,11 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
 }
 
 function configure(options: StartOptions): ServerConfig {
-  const base = loadConfig(options.env ?? process.env);
-  const { limits, env: _env, postgresChanges: _changes, ...overrides } = options;
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([key, value]) => value !== undefined || key === 'jwtSecret' || key === 'databaseUrl'));
-  return { ...base, ...defined, limits: { ...base.limits, ...limits } } as ServerConfig;
+  const { limits, env, postgresChanges: _extension, ...overrides } = options;
+  const base = loadConfig(env ?? process.env);
+  // An explicit undefined jwtSecret or databaseUrl means none: development mode, the embedded PostgreSQL.
+  const given = Object.entries(overrides).filter(([key, value]) => value !== undefined || key === 'jwtSecret' || key === 'databaseUrl');
+  return { ...base, ...Object.fromEntries(given), limits: { ...base.limits, ...limits } } as ServerConfig;
 }
 
 function listen(http: Server, port: number, host: string): Promise<number> {
