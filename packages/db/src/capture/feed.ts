@@ -157,6 +157,12 @@ export class ChangeFeed {
     return this.positionValue;
   }
 
+  /** Listens at once on the channels of tables subscribed since the feed last looked, and reads the log. */
+  refresh(): void {
+    this.channelsCheckedAt = 0;
+    this.wake();
+  }
+
   /** Stops reading, waits for the batch in hand to be delivered, and closes the LISTEN connection. */
   async stop(): Promise<void> {
     this.running = false;

@@ -22,14 +22,18 @@ export class CaptureSetup {
 
   constructor(private readonly pool: Pool) {}
 
-  /** Resolves once every table in `needs` is captured with its events; throws a UserError when a table cannot be. */
-  async ensure(needs: Iterable<CaptureNeed>): Promise<void> {
+  /**
+   * Resolves once every table in `needs` is captured with its events, with true when some capture
+   * had to be set up; throws a UserError when a table cannot be captured.
+   */
+  async ensure(needs: Iterable<CaptureNeed>): Promise<boolean> {
     const missing: CaptureNeed[] = [];
     for (const need of needs) if (!covers(await findSubscription(this.pool, need.info), need.events)) missing.push(need);
-    if (missing.length === 0) return;
+    if (missing.length === 0) return false;
     const run = this.queue.then(() => this.install(missing));
     this.queue = run.catch(() => undefined);
     await run;
+    return true;
   }
 
   private async install(needs: readonly CaptureNeed[]): Promise<void> {

@@ -52,6 +52,11 @@ export class ChangeDispatcher {
     });
   }
 
+  /** Makes the feed listen on tables whose capture was just set up, so their first changes are not left to polling. */
+  refresh(): void {
+    this.feed?.refresh();
+  }
+
   /** Stops delivering to a subscription. */
   remove(subscription: TableSubscription): void {
     subscription.closed = true;

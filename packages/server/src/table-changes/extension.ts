@@ -43,9 +43,10 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
     async subscribe(request: PostgresChangesRequest): Promise<PostgresChangesSubscription> {
       const audience = audienceOf(request.identity, options.developmentMode);
       let plan;
+      let captureAdded;
       try {
         plan = await planSubscription(plans, request.bindings, audience);
-        await capture.ensure(plan.tables.values()).catch((error: unknown) => {
+        captureAdded = await capture.ensure(plan.tables.values()).catch((error: unknown) => {
           throw error instanceof UserError ? new SubscriptionError(error.message) : error;
         });
       } catch (error) {
@@ -54,6 +55,7 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
         return INACTIVE;
       }
       await dispatcher.start();
+      if (captureAdded) dispatcher.refresh();
       const start = await startPoint(options.pool, request.resumeAfter);
       const tables = [...plan.tables.values()].map(({ info }) => ({ schema: info.schema, table: info.table }));
       const subscription = new TableSubscription(plan.bindings, audience, tables, start.position, request.push);
