@@ -23,7 +23,7 @@ test('heartbeats get an ok reply on the phoenix topic; V1 replies carry no join_
 
 test('join, leave and phx_close; unmatched topics and empty names get the exact errors', async () => {
   const client = await RawClient.open(env.server);
-  assert.deepEqual(await client.join('realtime:room1', '1'), ['1', '1', 'realtime:room1', 'phx_reply', { status: 'ok', response: { postgres_changes: [] } }]);
+  assert.deepEqual(await client.join('realtime:room1', '1'), ['1', '1', 'realtime:room1', 'phx_reply', { status: 'ok', response: { postgres_changes: [], broadcast: { latest_offset: 0 } } }]);
   client.send(['1', '2', 'realtime:room1', 'phx_leave', {}]);
   assert.deepEqual(await client.reply('2'), ['1', '2', 'realtime:room1', 'phx_reply', { status: 'ok', response: {} }]);
   await client.expect((frame) => frame[3] === 'phx_close' && frame[0] === '1' && frame[1] === '1', 'phx_close with the join ref');

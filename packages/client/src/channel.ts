@@ -303,11 +303,11 @@ export class RealtimeChannel implements ChannelEndpoint {
   }
 
   private joined(response: unknown): void {
-    const reply = (response ?? {}) as { postgres_changes?: Array<{ id?: unknown }>; resume?: { latest_offset?: unknown } };
+    const reply = (response ?? {}) as { postgres_changes?: Array<{ id?: unknown }>; broadcast?: { latest_offset?: unknown } };
     this.current = 'joined';
     this.rejoinTries = 0;
     this.listeners.setBindingIds((reply.postgres_changes ?? []).map((binding) => binding.id));
-    const latest = reply.resume?.latest_offset;
+    const latest = reply.broadcast?.latest_offset;
     if (this.offset === undefined && typeof latest === 'number') this.offset = latest;
     clearTimeout(this.tablesTimer);
     if (this.listeners.tableBindings().length > 0) this.tablesTimer = setTimeout(() => this.tablesReady(), this.host.timeoutMs);
@@ -326,6 +326,9 @@ export class RealtimeChannel implements ChannelEndpoint {
 
   private receiveSystem(payload: SystemPayload): void {
     if (payload.extension === 'postgres_changes') {
+      // "Subscribed to PostgreSQL" says where delivery starts: the resume point until a change arrives.
+      const start = (payload as { position?: unknown }).position;
+      if (payload.status === 'ok' && typeof start === 'number' && this.changePosition === undefined) this.changePosition = start;
       if (payload.status === 'ok') this.tablesReady();
       else this.emit('CHANNEL_ERROR', new RealtimeError('REFUSED', `table changes on "${this.name}": ${payload.message}`, payload));
     }

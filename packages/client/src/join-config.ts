@@ -19,13 +19,6 @@ export interface ChannelOptions {
   };
 }
 
-/**
- * The resume offset of a first join: "after the end of the log", so nothing is replayed and the
- * join reply's `resume.latest_offset` tells where the channel stands, which makes even a channel
- * that has received nothing yet resumable after a disconnection.
- */
-const RESUME_FROM_NOW = Number.MAX_SAFE_INTEGER;
-
 /** Everything a join payload depends on. */
 export interface JoinInputs {
   readonly options: ChannelOptions;
@@ -39,8 +32,10 @@ export interface JoinInputs {
 }
 
 /**
- * The `phx_join` payload: `config` (broadcast with its resume offset, presence, postgres_changes with
- * the position to resume table changes after, private) and the access token.
+ * The `phx_join` payload: `config` (broadcast with the offset to resume after once one is known,
+ * presence, postgres_changes with the position to resume table changes after, private) and the
+ * access token. A first join sends no offset: its reply's `broadcast.latest_offset` becomes the
+ * resume point, so even a channel that has received nothing yet resumes without a gap.
  */
 export function joinPayload(inputs: JoinInputs): Record<string, unknown> {
   const config = inputs.options.config;
@@ -49,7 +44,7 @@ export function joinPayload(inputs: JoinInputs): Record<string, unknown> {
       broadcast: {
         ack: config?.broadcast?.ack !== false,
         self: config?.broadcast?.self === true,
-        resume: { offset: inputs.offset ?? RESUME_FROM_NOW },
+        ...(inputs.offset !== undefined ? { resume: { offset: inputs.offset } } : {}),
       },
       presence: { key: inputs.presence.key ?? '', enabled: inputs.presence.enabled },
       postgres_changes: inputs.bindings,

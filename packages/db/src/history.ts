@@ -1,5 +1,5 @@
 // A channel's log as readers see it: the offsets still retained, and pages of it read by offset or time.
-import { replayMessages, type Message } from './messages.js';
+import { recentMessages, replayMessages, type Message } from './messages.js';
 import type { Queryable } from './queryable.js';
 
 /** Which offsets of a channel's log can still be read. */
@@ -66,4 +66,14 @@ export async function readAfter(db: Queryable, channelId: string, after: number,
   const first = messages[0]?.offset;
   const complete = after >= bounds.latest || first === after + 1 || (first === undefined && after + 1 >= bounds.earliest);
   return { messages, complete, ...bounds };
+}
+
+/**
+ * Supabase's replay window: the newest `limit` messages sent at or after `since`, oldest first, and
+ * whether older ones since then were left out.
+ */
+export async function readRecentSince(db: Queryable, channelId: string, since: Date, limit: number): Promise<{ messages: Message[]; truncated: boolean }> {
+  const messages = await recentMessages(db, channelId, limit + 1, since);
+  const truncated = messages.length > limit;
+  return { messages: truncated ? messages.slice(1) : messages, truncated };
 }

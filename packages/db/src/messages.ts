@@ -62,13 +62,15 @@ export async function appendMessage(db: Queryable, message: NewMessage): Promise
   return toMessage(rows[0] as MessageRow);
 }
 
-/** The newest `limit` messages of a channel, oldest first. */
-export async function recentMessages(db: Queryable, channelId: string, limit: number): Promise<Message[]> {
+/** The newest `limit` messages of a channel (only those sent at or after `since`, when given), oldest first. */
+export async function recentMessages(db: Queryable, channelId: string, limit: number, since?: Date): Promise<Message[]> {
   const { rows } = await db.query<MessageRow>(
     `SELECT ${COLUMNS} FROM (
-       SELECT ${COLUMNS} FROM realtime.messages WHERE channel_id = $1 ORDER BY channel_offset DESC LIMIT $2
+       SELECT ${COLUMNS} FROM realtime.messages
+        WHERE channel_id = $1 AND ($3::timestamptz IS NULL OR sent_at >= $3)
+        ORDER BY channel_offset DESC LIMIT $2
      ) newest ORDER BY channel_offset`,
-    [channelId, limit],
+    [channelId, limit, since ?? null],
   );
   return rows.map(toMessage);
 }

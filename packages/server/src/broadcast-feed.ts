@@ -69,17 +69,22 @@ export class BroadcastFeed {
    * Adds a subscriber. `knownOffset` is the channel's last offset as read during the join, before
    * its reply: a channel new to this process starts there, so nothing committed after the reply is
    * missed; on a channel already followed, the subscriber receives what this process has not yet delivered.
+   * Returns the offset after which the subscriber receives every message.
    */
-  subscribe(channelId: string, subscriber: BroadcastSubscriber, knownOffset: number): void {
+  subscribe(channelId: string, subscriber: BroadcastSubscriber, knownOffset: number): number {
     const existing = this.feeds.get(channelId);
     if (existing) {
       existing.subscribers.add(subscriber);
-      return;
+      return existing.lastOffset;
     }
-    this.feeds.set(channelId, {
+    const feed: ChannelFeed = {
       channelId, lastOffset: knownOffset, subscribers: new Set([subscriber]), pending: new Map(), holdBack: new Map(),
-      catchUp: false, draining: false, again: false,
-    });
+      catchUp: true, draining: false, again: false,
+    };
+    this.feeds.set(channelId, feed);
+    // A message committed after `knownOffset` was read, but notified before this feed existed, is read back now.
+    void this.drain(feed);
+    return knownOffset;
   }
 
   /** Removes a subscriber; the channel's state is dropped with its last subscriber. */

@@ -50,13 +50,17 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber {
     public token: string | undefined,
   ) {}
 
-  /** Starts delivery: broadcasts (held back while `resuming`), presence, and the token expiry timer. */
-  start(resuming: boolean): void {
+  /**
+   * Starts delivery: broadcasts (held back while `resuming`), presence, and the token expiry timer.
+   * Returns the offset after which live broadcasts reach this channel.
+   */
+  start(resuming: boolean): number {
     if (resuming) this.held = [];
-    this.ctx.broadcasts.subscribe(this.channel.id, this, this.channel.lastOffset);
+    const liveAfter = this.ctx.broadcasts.subscribe(this.channel.id, this, this.channel.lastOffset);
     if (this.options.presence) this.ctx.presence.subscribe(this.channel.id, this);
     this.scheduleExpiry();
     this.ctx.metrics.channels.inc();
+    return liveAfter;
   }
 
   /** Sends replayed messages (marked `replayed`), then the live ones that arrived meanwhile, without duplicates. */

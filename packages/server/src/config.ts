@@ -1,6 +1,6 @@
 // Server configuration from the environment, with defaults that are safe and errors that name the variable.
 import path from 'node:path';
-import { defaultStateDir, UserError } from '@nself/db';
+import { configuredRetentionHours, defaultStateDir, UserError } from '@nself/db';
 
 /** Everything the server needs to run; `loadConfig` builds it from the environment. */
 export interface ServerConfig {
@@ -24,6 +24,12 @@ export interface ServerConfig {
   readonly staleAfterSeconds: number;
   /** How often the sweeper runs, in ms. @default 30000 */
   readonly sweepIntervalMs: number;
+  /** Most messages one `config.broadcast.replay` join receives (Supabase's cap). @default 25 */
+  readonly replayMax: number;
+  /** Hours each channel's messages and the table change log are kept, unless a channel's metadata sets `retention_hours`. @default 24 */
+  readonly retentionHours: number;
+  /** How often the server trims logs past their retention, in ms. @default 300000 */
+  readonly retentionIntervalMs: number;
 }
 
 /** Limits per connection and per message; each has a safe default and an environment variable. */
@@ -68,6 +74,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     touchIntervalMs: integer(env, { name: 'REALTIME_TOUCH_INTERVAL_MS', fallback: 15_000 }, 100, 3_600_000),
     staleAfterSeconds: integer(env, { name: 'REALTIME_STALE_AFTER_SECONDS', fallback: 90 }, 1, 86_400),
     sweepIntervalMs: integer(env, { name: 'REALTIME_SWEEP_INTERVAL_MS', fallback: 30_000 }, 100, 3_600_000),
+    replayMax: integer(env, { name: 'REALTIME_REPLAY_MAX', fallback: 25 }, 1, 100_000),
+    retentionHours: configuredRetentionHours(env),
+    retentionIntervalMs: integer(env, { name: 'REALTIME_RETENTION_INTERVAL_MS', fallback: 300_000 }, 100, 86_400_000),
     limits: {
       maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
       maxPayloadBytes: integer(env, { name: 'REALTIME_MAX_PAYLOAD_BYTES', fallback: 262_144 }, 16, 100_000_000),

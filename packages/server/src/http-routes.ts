@@ -1,6 +1,7 @@
-// HTTP routes: health, ping, readiness, metrics and REST broadcast, also under the /realtime/v1 prefix, with CORS.
+// HTTP routes: health, ping, readiness, metrics, REST broadcast and channel history, also under the /realtime/v1 prefix, with CORS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerContext } from './context.js';
+import { channelHistory, HISTORY_PATH } from './history-routes.js';
 import { batchBroadcast, singleBroadcast, type RestAnswer } from './rest-broadcast.js';
 
 const PREFIX = '/realtime/v1';
@@ -42,6 +43,12 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
         const [topic, event] = [decode(single[1]), decode(single[2])];
         if (topic === undefined || event === undefined) return send(response, { status: 400, body: { error: 'topic and event must be URL-encoded' } });
         return send(response, body ? await singleBroadcast(ctx, request, body, topic, event, url.searchParams) : tooLarge());
+      }
+      const history = method === 'GET' ? path.match(HISTORY_PATH) : null;
+      if (history) {
+        const channel = decode(history[1]);
+        if (channel === undefined) return send(response, { status: 400, body: { error: 'the channel must be URL-encoded' } });
+        return send(response, await channelHistory(ctx, request, channel, url.searchParams));
       }
       return send(response, { status: 404, body: { error: `no route for ${method} ${url.pathname}` } });
     } catch (error) {

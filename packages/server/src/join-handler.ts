@@ -1,16 +1,15 @@
 // phx_join and phx_leave: the checks of PROTOCOL.md §4.3 in order, the reply, then delivery starts.
 import { randomUUID } from 'node:crypto';
-import { replayMessages, type Message as StoredMessage } from '@nself/db';
 import { CloseCode, JoinError, subTopicOf, type Message } from '@nself/protocol';
 import { assertNotExpired, TokenError, type Identity } from './auth.js';
 import { resolveChannel } from './channel-access.js';
 import { JoinedChannel } from './channel-session.js';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
+import { readJoinHistory, type JoinHistory } from './join-history.js';
 import { JoinPayloadError, readJoinPayload, type JoinRequest } from './join-payload.js';
 import { BindingError } from './postgres-changes.js';
-
-const REPLAY_PAGE = 1000;
+import { ReplayOptionError } from './replay-option.js';
 
 /** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
 export async function handleJoin(ctx: ServerContext, socket: ClientSocket, message: Message): Promise<void> {
@@ -31,7 +30,7 @@ export async function handleJoin(ctx: ServerContext, socket: ClientSocket, messa
   try {
     request = readJoinPayload(message.payload);
   } catch (error) {
-    if (error instanceof JoinPayloadError || error instanceof BindingError) return refuse(error.message);
+    if (error instanceof JoinPayloadError || error instanceof BindingError || error instanceof ReplayOptionError) return refuse(error.message);
     throw error;
   }
   let identity: Identity;
@@ -63,29 +62,24 @@ export async function handleJoin(ctx: ServerContext, socket: ClientSocket, messa
     presenceKey: request.presenceKey || identity.userId || randomUUID(),
   }, identity, request.token ?? socket.info.token);
   socket.channels.set(message.topic, channel);
-  const resuming = request.resumeAfter !== undefined;
-  channel.start(resuming);
+  const withHistory = request.resumeAfter !== undefined || request.replay !== undefined;
+  const liveAfter = channel.start(withHistory);
 
-  let replay: Replay | undefined;
-  if (resuming) {
+  let history: JoinHistory | undefined;
+  if (withHistory) {
     try {
-      replay = await readReplay(ctx, lookup.channel.id, request.resumeAfter ?? 0);
+      history = await readJoinHistory(ctx, lookup.channel.id, request);
     } catch (error) {
-      ctx.logger.error({ err: error, topic: message.topic }, 'reading messages to resume failed');
+      ctx.logger.error({ err: error, topic: message.topic }, 'reading messages to resume or replay failed');
       channel.dispose({ endPresence: true });
       return refuse(JoinError.replayFailed);
     }
   }
   const postgresChanges = request.bindings.map(({ id, ...binding }) => ({ ...binding, id }));
-  socket.reply(message, 'ok', { postgres_changes: postgresChanges, ...(replay ? { resume: replay.summary } : {}) });
-  if (replay) {
-    if (!replay.summary.recovered) {
-      channel.push('system', {
-        extension: 'broadcast', status: 'error', channel: subTopic,
-        message: `ResumeUnavailable: messages after offset ${request.resumeAfter} are no longer retained; resuming from offset ${replay.summary.earliest_offset}`,
-      }, channel.joinRef);
-    }
-    channel.finishResume(replay.messages);
+  socket.reply(message, 'ok', { postgres_changes: postgresChanges, broadcast: { latest_offset: liveAfter }, ...history?.reply });
+  if (history) {
+    if (history.notice) channel.push('system', { extension: 'broadcast', status: 'error', channel: subTopic, message: history.notice }, channel.joinRef);
+    channel.finishResume(history.messages);
   }
   if (request.bindings.length > 0 && ctx.postgresChanges) await subscribeChanges(ctx, channel, request);
 }
@@ -95,29 +89,6 @@ export function handleLeave(socket: ClientSocket, message: Message): void {
   const channel = socket.channels.get(message.topic);
   socket.reply(message, 'ok', {});
   channel?.close();
-}
-
-interface Replay {
-  readonly messages: StoredMessage[];
-  readonly summary: { recovered: boolean; offset: number; earliest_offset: number; latest_offset: number };
-}
-
-async function readReplay(ctx: ServerContext, channelId: string, after: number): Promise<Replay> {
-  const messages: StoredMessage[] = [];
-  for (;;) {
-    const page = await replayMessages(ctx.pool, channelId, { afterOffset: messages.at(-1)?.offset ?? after, limit: REPLAY_PAGE });
-    messages.push(...page);
-    if (page.length < REPLAY_PAGE) break;
-  }
-  const { rows } = await ctx.pool.query<{ earliest: string | null; latest: string }>(
-    `SELECT (SELECT min(channel_offset) FROM realtime.messages WHERE channel_id = $1) AS earliest,
-            (SELECT last_offset FROM realtime.channels WHERE id = $1) AS latest`,
-    [channelId],
-  );
-  const latest = Number(rows[0]?.latest ?? 0);
-  const earliest = rows[0]?.earliest === null || rows[0]?.earliest === undefined ? latest + 1 : Number(rows[0].earliest);
-  const recovered = after >= latest || (messages[0]?.offset ?? latest + 1) === after + 1 || after + 1 >= earliest;
-  return { messages, summary: { recovered, offset: after, earliest_offset: earliest, latest_offset: latest } };
 }
 
 async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, request: JoinRequest): Promise<void> {

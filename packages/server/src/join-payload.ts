@@ -1,6 +1,7 @@
-// Reads a phx_join payload: the token to use, the channel options, the bindings and a resume offset.
+// Reads a phx_join payload: the token to use, the channel options, the bindings, a replay window and resume points.
 import { isJsonObject } from '@nself/protocol';
 import { parseBindings, type IdentifiedBinding } from './postgres-changes.js';
+import { readReplayOption, type ReplayOption } from './replay-option.js';
 
 /** A join payload read into what the server acts on. */
 export interface JoinRequest {
@@ -12,6 +13,8 @@ export interface JoinRequest {
   readonly presenceKey: string;
   readonly private: boolean;
   readonly bindings: IdentifiedBinding[];
+  /** Replay stored messages since a time (Supabase's `config.broadcast.replay`). */
+  readonly replay: ReplayOption | undefined;
   /** Resume after this offset (protocol extension `config.broadcast.resume.offset`). */
   readonly resumeAfter: number | undefined;
   /** Resume table changes after this log position (protocol extension `config.postgres_changes_resume.position`). */
@@ -23,7 +26,7 @@ export class JoinPayloadError extends Error {
   override readonly name = 'JoinPayloadError';
 }
 
-/** Reads a join payload; booleans may also be "true"/"false" strings, as other SDKs send them. */
+/** Reads a join payload; booleans may also be "true"/"false" strings, as other SDKs send them. Throws JoinPayloadError or ReplayOptionError. */
 export function readJoinPayload(payload: unknown): JoinRequest {
   const body = isJsonObject(payload) ? payload : {};
   const config = isJsonObject(body['config']) ? body['config'] : {};
@@ -39,6 +42,7 @@ export function readJoinPayload(payload: unknown): JoinRequest {
     presenceKey: typeof key === 'string' ? key : typeof key === 'number' ? String(key) : '',
     private: flag(config['private']),
     bindings: parseBindings(config['postgres_changes']),
+    replay: readReplayOption(broadcast['replay']),
     resumeAfter: resumePoint(broadcast['resume'], 'offset', 'broadcast.resume.offset'),
     changesResumeAfter: resumePoint(config['postgres_changes_resume'], 'position', 'postgres_changes_resume.position'),
   };

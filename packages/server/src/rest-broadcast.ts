@@ -81,7 +81,7 @@ async function deliver(ctx: ServerContext, identity: Identity, outgoing: readonl
 }
 
 /** The caller's identity from `Authorization: Bearer`, else the `apikey` header or query; undefined when refused. */
-async function authenticate(ctx: ServerContext, request: IncomingMessage): Promise<Identity | undefined> {
+export async function authenticate(ctx: ServerContext, request: IncomingMessage): Promise<Identity | undefined> {
   const bearer = request.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
   const apikey = headerValue(request.headers['apikey']) ?? new URL(request.url ?? '/', 'http://localhost').searchParams.get('apikey') ?? undefined;
   const token = [bearer, apikey].find((value) => value && !value.startsWith('sb_'));

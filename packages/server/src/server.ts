@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
 import { PresenceFeed, type PresenceNotification } from './presence-feed.js';
+import { startRetentionSweeper } from './retention-sweeper.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './websocket-gateway.js';
 
@@ -84,6 +85,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     throw error;
   }
   const tracker = new ConnectionTracker(ctx);
+  const retention = startRetentionSweeper(ctx);
   const gateway = new WebSocketGateway(ctx, tracker);
   const http = createServer(createRoutes(ctx, () => isDatabaseReachable(pool)));
   http.on('upgrade', (request, socket, head) => {
@@ -104,6 +106,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     closing ??= (async () => {
       ctx.shuttingDown = true;
       tracker.stop();
+      await retention.stop();
       const sockets = [...tracker.sockets];
       for (const socket of sockets) for (const channel of [...socket.channels.values()]) channel.dispose({ endPresence: false });
       await tracker.disconnectAll(sockets.map((socket) => socket.id)).catch((error: unknown) => logger.error({ err: error }, 'marking connections offline failed'));

@@ -1,0 +1,78 @@
+// REST history: GET /api/channels/:channel/messages reads a channel's log by offset or time, one page at a time.
+import type { IncomingMessage } from 'node:http';
+import { findChannel, isUserError, parseTimestamp, readHistory, type Message as StoredMessage } from '@nself/db';
+import { JoinError, RestError } from '@nself/protocol';
+import { mayAccess } from './channel-access.js';
+import type { ServerContext } from './context.js';
+import { authenticate, type RestAnswer } from './rest-broadcast.js';
+
+/** Page size when `limit` is not given, and the largest one accepted. */
+const HISTORY_PAGE = { default: 100, max: 1000 } as const;
+
+/** The route's path: the channel's slug, name or id, URL-encoded. */
+export const HISTORY_PATH = /^\/api\/channels\/([^/]+)\/messages$/;
+
+/**
+ * Answers `GET /api/channels/:channel/messages?after=<offset>&since=<time>&limit=<n>`: the channel's
+ * messages after `after` and sent at or after `since`, oldest first, at most `limit`, with
+ * `next_after` to read the next page (null at the end) and the log's `earliest_offset` and
+ * `latest_offset`. Private channels answer their members only, as joining does.
+ */
+export async function channelHistory(ctx: ServerContext, request: IncomingMessage, channelName: string, query: URLSearchParams): Promise<RestAnswer> {
+  const identity = await authenticate(ctx, request);
+  if (!identity) return RestError.unauthorized;
+  const params = readParams(query);
+  if ('error' in params) return { status: 422, body: { error: params.error } };
+  const channel = await findChannel(ctx.pool, channelName);
+  if (!channel) return { status: 404, body: { error: `no channel "${channelName}"; give its name, slug or id` } };
+  if (!(await mayAccess(ctx, channel, identity))) return { status: 403, body: { error: JoinError.unauthorized(channelName) } };
+  const page = await readHistory(ctx.pool, channel.id, params);
+  return {
+    status: 200,
+    body: {
+      channel: channel.slug,
+      messages: page.messages.map(messageBody),
+      next_after: page.nextAfter,
+      earliest_offset: page.earliest,
+      latest_offset: page.latest,
+      // Explicit when messages right after `after` were deleted by retention: nothing is skipped silently.
+      ...(params.after !== undefined ? { recovered: params.after + 1 >= page.earliest || params.after >= page.latest } : {}),
+    },
+  };
+}
+
+function readParams(query: URLSearchParams): { after?: number; since?: Date; limit: number } | { error: string } {
+  const afterText = query.get('after');
+  const sinceText = query.get('since');
+  const limitText = query.get('limit');
+  const after = afterText === null ? undefined : wholeNumber(afterText, 0);
+  if (after === null) return { error: `after must be an offset: a whole number of 0 or more, got "${afterText}"` };
+  const limit = limitText === null ? HISTORY_PAGE.default : wholeNumber(limitText, 1);
+  if (limit === null || limit > HISTORY_PAGE.max) return { error: `limit must be a whole number from 1 to ${HISTORY_PAGE.max}, got "${limitText}"` };
+  let since: Date | undefined;
+  try {
+    since = sinceText === null ? undefined : parseTimestamp(sinceText);
+  } catch (error) {
+    if (isUserError(error)) return { error: `since: ${error.message}` };
+    throw error;
+  }
+  return { ...(after !== undefined ? { after } : {}), ...(since ? { since } : {}), limit };
+}
+
+function wholeNumber(text: string, min: number): number | null {
+  if (!/^\d{1,15}$/.test(text)) return null;
+  const value = Number(text);
+  return value >= min ? value : null;
+}
+
+function messageBody(message: StoredMessage): Record<string, unknown> {
+  return {
+    id: message.id,
+    offset: message.offset,
+    event: message.event,
+    payload: message.payload,
+    ...(message.payloadBinary ? { payload_binary: message.payloadBinary.toString('base64') } : {}),
+    sender: message.sender,
+    sent_at: message.sentAt.toISOString(),
+  };
+}

@@ -1,0 +1,43 @@
+// Trims channel logs and the table change log past their retention, on a timer, while the server runs.
+import { trimChangeLog, trimChannelLogs } from '@nself/db';
+import type { ServerContext } from './context.js';
+
+/** A running retention sweeper; `stop` ends it and waits for a pass in progress. */
+export interface RetentionSweeper {
+  /** Runs one pass now (the timer runs them every `retentionIntervalMs`). */
+  sweep(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts trimming every `config.retentionIntervalMs`: messages older than their channel's retention
+ * (`retention_hours` in its metadata, else `config.retentionHours`), and table changes older than
+ * `config.retentionHours`. A failed pass is logged and the next one tries again.
+ */
+export function startRetentionSweeper(ctx: ServerContext): RetentionSweeper {
+  let running: Promise<void> | undefined;
+  const sweep = (): Promise<void> => {
+    running ??= (async () => {
+      try {
+        const hours = ctx.config.retentionHours;
+        const messages = await trimChannelLogs(ctx.pool, hours);
+        const changes = await trimChangeLog(ctx.pool, hours);
+        if (messages > 0 || changes > 0) ctx.logger.info({ messages, changes, hours }, 'retention: deleted old messages and table changes');
+      } catch (error) {
+        ctx.logger.error({ err: error }, 'retention sweep failed; the next one tries again');
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+  const timer = setInterval(() => void sweep(), ctx.config.retentionIntervalMs);
+  timer.unref();
+  return {
+    sweep,
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
