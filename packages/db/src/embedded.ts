@@ -63,6 +63,14 @@ export async function stopEmbeddedPostgres(stateDir = defaultStateDir()): Promis
   return true;
 }
 
+/** Restarts the embedded PostgreSQL under `stateDir` (`pg_ctl restart -m fast`): every connection to it is dropped. */
+export async function restartEmbeddedPostgres(stateDir = defaultStateDir()): Promise<void> {
+  const dataDir = path.join(stateDir, 'postgres', 'data');
+  const logFile = path.join(dataDir, 'server.log');
+  const result = await runPgCtl(['restart', '-D', dataDir, '-l', logFile, '-m', 'fast', '-w', '-t', String(START_TIMEOUT_MS / 1000)]);
+  if (result.code !== 0) throw new UserError(`could not restart the embedded PostgreSQL in ${dataDir}: ${result.output.trim()}`);
+}
+
 function urlOf(instance: InstanceFile): string {
   return `postgres://${instance.user}:${encodeURIComponent(instance.password)}@127.0.0.1:${instance.port}/${DATABASE}`;
 }
