@@ -3,11 +3,17 @@ import { escapeIdentifier } from 'pg';
 import type { Pool, PoolClient } from '@nself/db';
 import type { Audience } from './audience.js';
 import type { TableInfo } from './catalog.js';
-import { rowPolicy } from './policies.js';
+import { rowPolicy, type RowPolicy } from './policies.js';
 
 /** A subscriber cannot read a table at all; the message says why and what to do. */
 export class AccessError extends Error {
   override readonly name = 'AccessError';
+}
+
+/** The columns and rows a role may read of one table. */
+export interface RoleAccess {
+  readonly shown: ReadonlySet<string>;
+  readonly policy: RowPolicy;
 }
 
 /** Answers privilege and row-level security questions for audiences, as of the moment they are asked (a REVOKE applies to the next batch). */
@@ -44,18 +50,22 @@ export class AccessChecker {
     await this.asRole(audience, async () => undefined);
   }
 
+  /** What a role may read of `table` as of now: its columns and its row policy (everything for the service role). */
+  async roleAccess(audience: Audience, table: TableInfo): Promise<RoleAccess> {
+    if (audience.service) return { shown: await this.readableColumns(audience, table), policy: { kind: 'bypass' } };
+    const [shown, policy] = await Promise.all([this.readableColumns(audience, table), rowPolicy(this.pool, audience.role, table.oid)]);
+    return { shown, policy };
+  }
+
   /**
-   * Which of `records` (rows as captured from INSERT or UPDATE) the audience may see under the
-   * table's row-level security. The role's SELECT policies are evaluated over the captured values,
-   * as that role and with the token's claims set, in one query for the whole batch: a row is judged
-   * as it was written, even if it has changed or gone since. Returns the indexes of the visible records.
+   * Which of `records` (rows as captured from INSERT or UPDATE) the audience may see under `policy`,
+   * its role's row policy for the table. The policy is evaluated over the captured values, as that
+   * role and with the token's claims set, in one query for the whole batch: a row is judged as it was
+   * written, even if it has changed or gone since. Returns the indexes of the visible records.
    */
-  async visibleRecords(audience: Audience, table: TableInfo, records: readonly Record<string, unknown>[]): Promise<Set<number>> {
-    const all = new Set(records.map((_, index) => index));
-    if (records.length === 0 || audience.service) return all;
-    const policy = await rowPolicy(this.pool, audience.role, table.oid);
-    if (policy.kind === 'bypass') return all;
-    if (policy.kind === 'deny') return new Set();
+  async visibleRecords(audience: Audience, table: TableInfo, policy: RowPolicy, records: readonly Record<string, unknown>[]): Promise<Set<number>> {
+    if (policy.kind === 'bypass') return new Set(records.map((_, index) => index));
+    if (policy.kind === 'deny' || records.length === 0) return new Set();
     const rows = await this.asRole(audience, async (client) => (await client.query<{ idx: number }>(
       `SELECT (u.realtime_change_index - 1)::int AS idx
          FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(realtime_change_row, realtime_change_index)

@@ -2,8 +2,8 @@
 import type { Change, Pool } from '@nself/db';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { AccessError, type AccessChecker } from './access.js';
-import type { Audience } from './audience.js';
+import { AccessError, type AccessChecker, type RoleAccess } from './access.js';
+import { SERVICE_ROLE, type Audience } from './audience.js';
 import type { TableCatalog, TableInfo } from './catalog.js';
 import { evaluateFilters } from './filter-sql.js';
 import { changeData, type ChangeView } from './frame.js';
@@ -18,6 +18,9 @@ export interface DeliveryContext {
   readonly logger: Logger;
   readonly metrics: Metrics | undefined;
 }
+
+/** Audiences whose row checks run at the same time, each on its own pooled connection. */
+const PARALLEL_CHECKS = 4;
 
 interface Match {
   readonly subscription: TableSubscription;
@@ -58,9 +61,20 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
       });
     }
     const views = new Map<string, Map<number, ChangeView>>();
-    for (const [key, group] of groupBy(matches, (match) => match.subscription.audience.key)) {
-      const indexes = [...new Set(group.map((match) => match.index))];
-      views.set(key, await viewsFor(ctx, group[0]?.subscription.audience as Audience, info, tableChanges, indexes));
+    const roles = new Map<string, Promise<RoleAccess>>();
+    const accessOf = (audience: Audience): Promise<RoleAccess> => {
+      const key = audience.service ? `\u0000${SERVICE_ROLE}` : audience.role;
+      const known = roles.get(key) ?? ctx.access.roleAccess(audience, info);
+      roles.set(key, known);
+      return known;
+    };
+    const groups = [...groupBy(matches, (match) => match.subscription.audience.key)];
+    for (let start = 0; start < groups.length; start += PARALLEL_CHECKS) {
+      await Promise.all(groups.slice(start, start + PARALLEL_CHECKS).map(async ([key, group]) => {
+        const audience = group[0]?.subscription.audience as Audience;
+        const indexes = [...new Set(group.map((match) => match.index))];
+        views.set(key, await viewsFor(ctx, audience, () => accessOf(audience), info, tableChanges, indexes));
+      }));
     }
     for (const match of matches) {
       const view = views.get(match.subscription.audience.key)?.get(match.index);
@@ -116,13 +130,15 @@ async function filterResults(ctx: DeliveryContext, info: TableInfo, changes: rea
 }
 
 /** How `audience` sees each of the changes at `indexes`; a change it may not see has no entry. */
-async function viewsFor(ctx: DeliveryContext, audience: Audience, info: TableInfo, changes: readonly Change[], indexes: readonly number[]): Promise<Map<number, ChangeView>> {
+async function viewsFor(
+  ctx: DeliveryContext, audience: Audience, accessOf: () => Promise<RoleAccess>, info: TableInfo, changes: readonly Change[], indexes: readonly number[],
+): Promise<Map<number, ChangeView>> {
   const views = new Map<number, ChangeView>();
   try {
-    const shown = await ctx.access.readableColumns(audience, info);
+    const { shown, policy } = await accessOf();
     if (shown.size === 0) return views;
     const checked = indexes.filter((index) => changes[index]?.operation !== 'DELETE');
-    const visible = await ctx.access.visibleRecords(audience, info, checked.map((index) => changes[index]?.new ?? {}));
+    const visible = await ctx.access.visibleRecords(audience, info, policy, checked.map((index) => changes[index]?.new ?? {}));
     const rowSecured = info.rowSecurity && !audience.service;
     checked.forEach((index, position) => { if (visible.has(position)) views.set(index, { shown, oldKeysOnly: false }); });
     for (const index of indexes) if (changes[index]?.operation === 'DELETE') views.set(index, { shown, oldKeysOnly: rowSecured });
