@@ -1,11 +1,8 @@
 // B1: commit-to-client latency of table changes through nself (postgres_changes over WebSocket) against a raw LISTEN on a bare pg_notify trigger.
-import { alternate, medianOf } from './lib/alternate.js';
-import { CAPTURED_TABLE, createChangeTables, insertPaced, openChangeSubscribers, RAW_TABLE, RawListener, type ChangeSupport } from './lib/cdc.js';
-import { createBenchDatabase } from './lib/database.js';
-import { LoadClients } from './lib/load-clients.js';
+import { medianOf } from './lib/alternate.js';
+import { CAPTURED_TABLE, insertPaced, RAW_TABLE, startChangeRig, type ChangeSide } from './lib/cdc.js';
 import { readOptions } from './lib/options.js';
 import { fmt, publishResult, type Table, type TargetCheck } from './lib/report.js';
-import { startService } from './lib/services.js';
 import { medianSummary, summarize, type LatencySummary } from './lib/stats.js';
 
 const options = readOptions('node --import tsx bench/b1-change-latency.ts [options]', {
@@ -16,7 +13,6 @@ const options = readOptions('node --import tsx bench/b1-change-latency.ts [optio
   workers: { fallback: 2, help: 'load-generator processes', min: 1 },
 });
 
-type Side = 'raw' | 'nself';
 interface Run {
   readonly latency: LatencySummary;
   readonly delivered: number;
@@ -25,42 +21,28 @@ interface Run {
 }
 
 const started = Date.now();
-const db = await createBenchDatabase();
-await createChangeTables(db.pool);
-const service = await startService('nself', { databaseUrl: db.url });
-const clients = await LoadClients.start(options.workers);
-const listener = await RawListener.start(db.url);
-const topic = 'changes';
-const cases = [...new Set([1, options.subscribers])];
-const measured: Array<{ subscribers: number; runs: Map<Side, Run[]>; support: ChangeSupport }> = [];
+const rig = await startChangeRig(options.workers);
 
 try {
-  for (const subscribers of cases) {
-    process.stderr.write(`B1 with ${subscribers} subscriber(s)\n`);
-    const support = await openChangeSubscribers(clients, service.target, topic, subscribers);
-    const sides: Side[] = support.supported ? ['raw', 'nself'] : ['raw'];
-    const runs = await alternate(sides, options.reps, async (side): Promise<Run> => {
-      if (side === 'raw') {
-        listener.reset();
-        const written = await insertPaced(db.url, RAW_TABLE, options.rate, options.seconds * 1000, options.body);
-        await listener.drain(written);
-        const check = listener.check.result(() => written);
-        return { latency: summarize(listener.latencies), delivered: check.received, expected: written, problems: check.gaps + check.duplicates + check.missing };
-      }
-      await clients.reset(1);
-      const written = await insertPaced(db.url, CAPTURED_TABLE, options.rate, options.seconds * 1000, options.body);
-      await clients.drain(written * subscribers);
-      const report = await clients.report({ [topic]: written });
-      return { latency: report.latency, delivered: report.check.received, expected: written * subscribers, problems: report.check.gaps + report.check.duplicates + report.check.missing };
-    });
-    measured.push({ subscribers, runs, support });
-    await clients.closeAll();
-  }
+  const measured = await rig.measure('B1', [1, options.subscribers], options.reps, async (side, subscribers): Promise<Run> => {
+    if (side === 'raw') {
+      rig.listener.reset();
+      const written = await insertPaced(rig.url, RAW_TABLE, options.rate, options.seconds * 1000, options.body);
+      await rig.listener.drain(written);
+      const check = rig.listener.check.result(() => written);
+      return { latency: summarize(rig.listener.latencies), delivered: check.received, expected: written, problems: check.gaps + check.duplicates + check.missing };
+    }
+    await rig.clients.reset(1);
+    const written = await insertPaced(rig.url, CAPTURED_TABLE, options.rate, options.seconds * 1000, options.body);
+    await rig.clients.drain(written * subscribers);
+    const report = await rig.clients.report({ [rig.topic]: written });
+    return { latency: report.latency, delivered: report.check.received, expected: written * subscribers, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+  });
 
   const tables: Table[] = measured.map(({ subscribers, runs, support }) => ({
     title: `${subscribers} subscriber(s), ${options.rate} INSERTs/s of ~${options.body} bytes for ${options.seconds} s (medians of ${options.reps})`,
     columns: ['side', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'delivered / expected', 'gaps+dups+missing'],
-    rows: (['raw', 'nself'] as Side[]).map((side) => {
+    rows: (['raw', 'nself'] as ChangeSide[]).map((side) => {
       const label = side === 'raw' ? 'raw LISTEN (bare pg_notify trigger)' : 'nself postgres_changes';
       const sideRuns = runs.get(side);
       if (!sideRuns) return [label, 'not supported by the server yet', '', '', '', '', ''];
@@ -92,8 +74,5 @@ try {
     ],
   });
 } finally {
-  await listener.stop();
-  await clients.stop();
-  await service.stop();
-  await db.drop();
+  await rig.close();
 }

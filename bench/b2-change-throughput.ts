@@ -1,11 +1,8 @@
 // B2: table changes delivered per second with no loss, nself (postgres_changes) against raw LISTEN on a bare pg_notify trigger, 8 writers flat out.
-import { alternate, medianOf } from './lib/alternate.js';
-import { CAPTURED_TABLE, createChangeTables, insertFlatOut, openChangeSubscribers, RAW_TABLE, RawListener, type ChangeSupport } from './lib/cdc.js';
-import { createBenchDatabase } from './lib/database.js';
-import { LoadClients } from './lib/load-clients.js';
+import { medianOf } from './lib/alternate.js';
+import { CAPTURED_TABLE, insertFlatOut, RAW_TABLE, startChangeRig, type ChangeSide } from './lib/cdc.js';
 import { readOptions } from './lib/options.js';
 import { fmt, publishResult, ratio, type Table, type TargetCheck } from './lib/report.js';
-import { startService } from './lib/services.js';
 import { nowMs } from './lib/stats.js';
 
 const options = readOptions('node --import tsx bench/b2-change-throughput.ts [options]', {
@@ -17,7 +14,6 @@ const options = readOptions('node --import tsx bench/b2-change-throughput.ts [op
   workers: { fallback: 2, help: 'load-generator processes', min: 1 },
 });
 
-type Side = 'raw' | 'nself';
 interface Run {
   /** Changes written per second. */
   readonly written: number;
@@ -28,49 +24,35 @@ interface Run {
 }
 
 const started = Date.now();
-const db = await createBenchDatabase();
-await createChangeTables(db.pool);
-const service = await startService('nself', { databaseUrl: db.url });
-const clients = await LoadClients.start(options.workers);
-const listener = await RawListener.start(db.url);
-const topic = 'changes';
-const cases = [...new Set([1, options.subscribers])];
-const measured: Array<{ subscribers: number; runs: Map<Side, Run[]>; support: ChangeSupport }> = [];
+const rig = await startChangeRig(options.workers);
 
 try {
-  for (const subscribers of cases) {
-    process.stderr.write(`B2 with ${subscribers} subscriber(s)\n`);
-    const support = await openChangeSubscribers(clients, service.target, topic, subscribers);
-    const sides: Side[] = support.supported ? ['raw', 'nself'] : ['raw'];
-    const runs = await alternate(sides, options.reps, async (side): Promise<Run> => {
-      const table = side === 'raw' ? RAW_TABLE : CAPTURED_TABLE;
-      if (side === 'raw') listener.reset(options.writers);
-      else await clients.reset(1, options.writers);
-      const begun = nowMs();
-      const { perWriter, elapsedMs } = await insertFlatOut(db.url, table, options.writers, options.seconds * 1000, options.body, options.sync === 1);
-      const total = perWriter.reduce((sum, count) => sum + count, 0);
-      const lastSent = Object.fromEntries(perWriter.map((count, writer) => [`${topic}:${writer}`, count]));
-      if (side === 'raw') {
-        await listener.drain(total);
-        const seconds = (nowMs() - begun) / 1000;
-        const check = listener.check.result((stream) => perWriter[Number(stream.split(':')[1])] ?? 0);
-        const lag = [...listener.latencies].sort((a, b) => a - b);
-        return { written: total / (elapsedMs / 1000), delivered: (check.received - check.duplicates) / seconds, lagP99: lag[Math.floor(lag.length * 0.99)] ?? Number.NaN, problems: check.gaps + check.duplicates + check.missing };
-      }
-      await clients.drain(total * subscribers);
+  const measured = await rig.measure('B2', [1, options.subscribers], options.reps, async (side, subscribers): Promise<Run> => {
+    const table = side === 'raw' ? RAW_TABLE : CAPTURED_TABLE;
+    if (side === 'raw') rig.listener.reset(options.writers);
+    else await rig.clients.reset(1, options.writers);
+    const begun = nowMs();
+    const { perWriter, elapsedMs } = await insertFlatOut(rig.url, table, options.writers, options.seconds * 1000, options.body, options.sync === 1);
+    const total = perWriter.reduce((sum, count) => sum + count, 0);
+    const lastSent = Object.fromEntries(perWriter.map((count, writer) => [`${rig.topic}:${writer}`, count]));
+    if (side === 'raw') {
+      await rig.listener.drain(total);
       const seconds = (nowMs() - begun) / 1000;
-      const report = await clients.report(lastSent);
-      return { written: total / (elapsedMs / 1000), delivered: (report.check.received - report.check.duplicates) / subscribers / seconds, lagP99: report.latency.p99, problems: report.check.gaps + report.check.duplicates + report.check.missing };
-    });
-    measured.push({ subscribers, runs, support });
-    await clients.closeAll();
-  }
+      const check = rig.listener.check.result((stream) => perWriter[Number(stream.split(':')[1])] ?? 0);
+      const lag = [...rig.listener.latencies].sort((a, b) => a - b);
+      return { written: total / (elapsedMs / 1000), delivered: (check.received - check.duplicates) / seconds, lagP99: lag[Math.floor(lag.length * 0.99)] ?? Number.NaN, problems: check.gaps + check.duplicates + check.missing };
+    }
+    await rig.clients.drain(total * subscribers);
+    const seconds = (nowMs() - begun) / 1000;
+    const report = await rig.clients.report(lastSent);
+    return { written: total / (elapsedMs / 1000), delivered: (report.check.received - report.check.duplicates) / subscribers / seconds, lagP99: report.latency.p99, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+  });
 
-  const rateOf = (subscribers: number, side: Side) => medianOf(measured.find((entry) => entry.subscribers === subscribers)?.runs.get(side), (run) => run.delivered);
+  const rateOf = (subscribers: number, side: ChangeSide) => medianOf(measured.find((entry) => entry.subscribers === subscribers)?.runs.get(side), (run) => run.delivered);
   const tables: Table[] = measured.map(({ subscribers, runs }) => ({
     title: `${subscribers} subscriber(s), ${options.writers} writers flat out for ${options.seconds} s, synchronous_commit ${options.sync === 1 ? 'on' : 'off'} (medians of ${options.reps})`,
     columns: ['side', 'written / s', 'delivered / s per subscriber', '÷ raw', 'lag p99 ms', 'gaps+dups+missing'],
-    rows: (['raw', 'nself'] as Side[]).map((side) => {
+    rows: (['raw', 'nself'] as ChangeSide[]).map((side) => {
       const label = side === 'raw' ? 'raw LISTEN (bare pg_notify trigger)' : 'nself postgres_changes';
       const sideRuns = runs.get(side);
       if (!sideRuns) return [label, 'not supported by the server yet', '', '', '', ''];
@@ -98,8 +80,5 @@ try {
     ],
   });
 } finally {
-  await listener.stop();
-  await clients.stop();
-  await service.stop();
-  await db.drop();
+  await rig.close();
 }

@@ -1,9 +1,11 @@
-// Table-change workloads: the benchmark tables, a raw LISTEN client as the baseline, and INSERT writers (paced or flat out).
+// Table-change workloads: the benchmark tables, a raw LISTEN client as the baseline, INSERT writers (paced or flat out), and the rig B1 and B2 share.
 import pg from 'pg';
 import { parseTableName, subscribe } from '@nself/db';
-import type { LoadClients } from './load-clients.js';
+import { alternate } from './alternate.js';
+import { createBenchDatabase } from './database.js';
+import { LoadClients } from './load-clients.js';
 import { SequenceCheck, SOURCE_STRIDE } from './sequence.js';
-import type { Target } from './services.js';
+import { startService, type Target } from './services.js';
 import { nowMs } from './stats.js';
 import type { SubscriberSpec } from './subscriber-clients.js';
 
@@ -15,7 +17,7 @@ const RAW_CHANNEL = 'bench_raw';
 const SUBSCRIBER_ROLE = 'authenticated';
 
 /** Creates both tables (columns s, t, body), the bare pg_notify trigger, and our subscription of INSERTs. */
-export async function createChangeTables(pool: pg.Pool): Promise<void> {
+async function createChangeTables(pool: pg.Pool): Promise<void> {
   for (const table of [CAPTURED_TABLE, RAW_TABLE]) {
     await pool.query(`CREATE TABLE public.${pg.escapeIdentifier(table)} (id bigserial PRIMARY KEY, s bigint NOT NULL, t double precision NOT NULL, body text NOT NULL)`);
   }
@@ -29,7 +31,7 @@ export async function createChangeTables(pool: pg.Pool): Promise<void> {
 }
 
 /** A subscriber joining `topic` with a postgres_changes binding on the captured table's INSERTs. */
-export function changeSubscriber(topic: string): SubscriberSpec {
+function changeSubscriber(topic: string): SubscriberSpec {
   return { topic, config: { broadcast: { self: false }, postgres_changes: [{ event: 'INSERT', schema: 'public', table: CAPTURED_TABLE }] } };
 }
 
@@ -145,11 +147,67 @@ export interface ChangeSupport {
 }
 
 /** Opens `count` change subscribers on `topic`; a refused join is reported as "not supported", other failures throw. */
-export async function openChangeSubscribers(clients: LoadClients, target: Target, topic: string, count: number): Promise<ChangeSupport> {
+async function openChangeSubscribers(clients: LoadClients, target: Target, topic: string, count: number): Promise<ChangeSupport> {
   const opened = await clients.open(target, Array.from({ length: count }, () => changeSubscriber(topic)));
   if (opened.failed === 0) return { supported: true, reason: '' };
   const reason = opened.failures[0] ?? 'join refused';
   await clients.closeAll();
   if (/RealtimeDisabled/i.test(reason)) return { supported: false, reason: `not supported by the server yet (join refused: ${reason})` };
   throw new Error(`${opened.failed} change subscribers could not join: ${opened.failures.join('; ')}`);
+}
+
+/** Which side of a table-change comparison runs. */
+export type ChangeSide = 'raw' | 'nself';
+
+/** What a table-change benchmark runs against: a database with both tables, our server, load processes and the raw listener. */
+export interface ChangeRig {
+  readonly url: string;
+  readonly clients: LoadClients;
+  readonly listener: RawListener;
+  /** The topic change subscribers join. */
+  readonly topic: string;
+  /**
+   * For each subscriber count: opens that many change subscribers, then runs `once` for the raw
+   * side and ours alternately `reps` times (ours only when the server took the subscriptions).
+   */
+  measure<R>(label: string, subscriberCounts: readonly number[], reps: number, once: (side: ChangeSide, subscribers: number) => Promise<R>): Promise<Array<ChangeCase<R>>>;
+  close(): Promise<void>;
+}
+
+/** The measurements of one subscriber count: each side's runs, and whether the server took the subscriptions. */
+export interface ChangeCase<R> {
+  readonly subscribers: number;
+  readonly runs: Map<ChangeSide, R[]>;
+  readonly support: ChangeSupport;
+}
+
+/** Creates the database and tables, starts nself as shipped, the load processes and the raw listener. */
+export async function startChangeRig(workers: number): Promise<ChangeRig> {
+  const db = await createBenchDatabase();
+  await createChangeTables(db.pool);
+  const service = await startService('nself', { databaseUrl: db.url });
+  const clients = await LoadClients.start(workers);
+  const listener = await RawListener.start(db.url);
+  const topic = 'changes';
+  return {
+    url: db.url, clients, listener, topic,
+    async measure<R>(label: string, subscriberCounts: readonly number[], reps: number, once: (side: ChangeSide, subscribers: number) => Promise<R>): Promise<Array<ChangeCase<R>>> {
+      const cases: Array<ChangeCase<R>> = [];
+      for (const subscribers of new Set(subscriberCounts)) {
+        process.stderr.write(`${label} with ${subscribers} subscriber(s)\n`);
+        const support = await openChangeSubscribers(clients, service.target, topic, subscribers);
+        const sides: ChangeSide[] = support.supported ? ['raw', 'nself'] : ['raw'];
+        const runs = await alternate<ChangeSide, R>(sides, reps, (side) => once(side, subscribers));
+        cases.push({ subscribers, runs, support });
+        await clients.closeAll();
+      }
+      return cases;
+    },
+    async close() {
+      await listener.stop();
+      await clients.stop();
+      await service.stop();
+      await db.drop();
+    },
+  };
 }
