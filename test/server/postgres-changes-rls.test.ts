@@ -3,13 +3,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import type { RealtimePostgresChangesPayload, SupabaseClient } from '@supabase/supabase-js';
+import type { SupabaseClient } from '@supabase/supabase-js';
 import type { RunningServer } from '@nself/server';
 import { adminUrl, type TestDatabase } from '../helpers/database.js';
-import { freshDatabase, JWT_SECRET, startTestServer, subscribe, supabase, token, waitFor } from './support.js';
-
-type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
-type System = { status: string; message: string };
+import { settle, watchChanges, type Change } from './postgres-changes-support.js';
+import { freshDatabase, JWT_SECRET, startTestServer, supabase, token, waitFor } from './support.js';
 
 const role = `rt_reader_${randomBytes(4).toString('hex')}`;
 let db: TestDatabase;
@@ -45,26 +43,15 @@ async function userClient(sub: string, vsn: '1.0.0' | '2.0.0' = '2.0.0'): Promis
   return client;
 }
 
-/** Subscribes `client` to every change of `table` and returns what it records, once events flow. */
-async function watch(client: SupabaseClient, name: string, binding: { table: string; filter?: string }): Promise<{ changes: Change[]; system: System[] }> {
-  const seen = { changes: [] as Change[], system: [] as System[] };
-  const channel = client.channel(name)
-    .on('postgres_changes', { event: '*', schema: 'public', ...binding }, (payload) => seen.changes.push(payload))
-    .on('system', {}, (payload) => seen.system.push(payload as System));
-  assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
-  await waitFor(() => seen.system.length > 0, `the system message of ${name}`);
-  return seen;
-}
-
 for (const vsn of ['1.0.0', '2.0.0'] as const) {
   test(`with row-level security each user receives only their own rows, without the columns their role may not select (vsn ${vsn})`, async () => {
     const alice = await userClient('alice', vsn);
     const bob = await userClient('bob', vsn);
     const service = supabase(server, { key: await token(undefined, { role: 'service_role' }), vsn });
     try {
-      const ofAlice = await watch(alice, `alice-${vsn}`, { table: 'notes' });
-      const ofBob = await watch(bob, `bob-${vsn}`, { table: 'notes' });
-      const ofService = await watch(service, `service-${vsn}`, { table: 'notes' });
+      const ofAlice = await watchChanges(alice, `alice-${vsn}`, [{ event: '*', schema: 'public', table: 'notes' }]);
+      const ofBob = await watchChanges(bob, `bob-${vsn}`, [{ event: '*', schema: 'public', table: 'notes' }]);
+      const ofService = await watchChanges(service, `service-${vsn}`, [{ event: '*', schema: 'public', table: 'notes' }]);
       assert.equal(ofAlice.system[0]?.message, 'Subscribed to PostgreSQL');
 
       const { rows } = await db.pool.query<{ id: number }>(
@@ -75,7 +62,7 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
       await db.pool.query('DELETE FROM notes WHERE id = ANY($1)', [[a1, b1]]);
       await waitFor(() => ofService.changes.length === 7, 'every change on the service role');
       await waitFor(() => ofAlice.changes.length === 4 && ofBob.changes.length === 5, 'each user receiving theirs');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await settle();
 
       // Rows are judged as they were written, although a1 and b1 are gone by the time the changes are read.
       const summary = (changes: Change[]) => changes.map((change) => [change.eventType, change.new, change.old]);
@@ -111,8 +98,8 @@ test('restrictive policies narrow what the permissive ones allow, and a policy m
   const carol = await userClient('carol');
   const dave = await userClient('dave');
   try {
-    const ofCarol = await watch(carol, 'carol', { table: 'notes' });
-    const ofDave = await watch(dave, 'dave', { table: 'notes' });
+    const ofCarol = await watchChanges(carol, 'carol', [{ event: '*', schema: 'public', table: 'notes' }]);
+    const ofDave = await watchChanges(dave, 'dave', [{ event: '*', schema: 'public', table: 'notes' }]);
     await db.pool.query(`INSERT INTO muted VALUES ('dave')`);
     await db.pool.query(`INSERT INTO notes (owner, body) VALUES ('carol', 'draft'), ('carol', 'final'), ('dave', 'anything')`);
     await waitFor(() => ofCarol.changes.length === 1, "carol's published note");
@@ -131,12 +118,12 @@ test('a filter on a column the role may not select, a table it may not read, and
   const stranger = supabase(server, { key: await token(undefined, { role: 'no_such_role' }), accessToken: await token('carol', { role: 'no_such_role' }) });
   try {
     await stranger.realtime.setAuth();
-    const hidden = await watch(alice, 'hidden-filter', { table: 'notes', filter: 'secret=eq.s1' });
+    const hidden = await watchChanges(alice, 'hidden-filter', [{ event: '*', schema: 'public', table: 'notes', filter: 'secret=eq.s1' }]);
     assert.equal(hidden.system[0]?.status, 'error');
     assert.match(hidden.system[0]?.message ?? '', new RegExp(`role "${role}" may not SELECT column secret of public\\.notes`));
-    const payroll = await watch(alice, 'payroll', { table: 'payroll' });
+    const payroll = await watchChanges(alice, 'payroll', [{ event: '*', schema: 'public', table: 'payroll' }]);
     assert.match(payroll.system[0]?.message ?? '', new RegExp(`role "${role}" may not SELECT from public\\.payroll`));
-    const unknown = await watch(stranger, 'unknown-role', { table: 'notes' });
+    const unknown = await watchChanges(stranger, 'unknown-role', [{ event: '*', schema: 'public', table: 'notes' }]);
     assert.match(unknown.system[0]?.message ?? '', /the token's role "no_such_role" does not exist in the database/);
 
     await db.pool.query(`INSERT INTO payroll VALUES (1, 100)`);
@@ -155,14 +142,14 @@ test('a role dropped while subscribed stops receiving, and nobody else is held u
   const service = supabase(server, { key: await token(undefined, { role: 'service_role' }) });
   try {
     await victim.realtime.setAuth();
-    const ofVictim = await watch(victim, 'doomed', { table: 'payroll' });
-    const ofService = await watch(service, 'payroll-service', { table: 'payroll' });
+    const ofVictim = await watchChanges(victim, 'doomed', [{ event: '*', schema: 'public', table: 'payroll' }]);
+    const ofService = await watchChanges(service, 'payroll-service', [{ event: '*', schema: 'public', table: 'payroll' }]);
     await db.pool.query('INSERT INTO payroll VALUES (10, 1)');
     await waitFor(() => ofVictim.changes.length === 1, 'the first row while the role exists');
     await db.pool.query(`DROP OWNED BY ${doomed}; DROP ROLE ${doomed}`);
     await db.pool.query('INSERT INTO payroll VALUES (11, 2)');
     await waitFor(() => ofService.changes.length === 2, 'the service role receiving both rows');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await settle();
     assert.equal(ofVictim.changes.length, 1);
   } finally {
     await victim.removeAllChannels();
@@ -174,7 +161,7 @@ test('a role dropped while subscribed stops receiving, and nobody else is held u
 test('a new access token switches whose rows the channel receives', async () => {
   const client = await userClient('alice');
   try {
-    const seen = await watch(client, 'switching', { table: 'notes' });
+    const seen = await watchChanges(client, 'switching', [{ event: '*', schema: 'public', table: 'notes' }]);
     await db.pool.query(`INSERT INTO notes (owner, body) VALUES ('alice', 'first')`);
     await waitFor(() => seen.changes.length === 1, "alice's row");
     client.realtime.setAuth(await token('bob', { role }));
