@@ -90,9 +90,9 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber {
     this.ctx.metrics.messagesOut.inc({ kind: 'presence_diff' });
   }
 
-  /** Sends a `system` message on this channel. */
-  system(extension: 'system' | 'postgres_changes', status: 'ok' | 'error', message: string): void {
-    this.push(FeatureEvent.system, { extension, status, message, channel: this.subTopic }, this.joinRef);
+  /** Sends a `system` message on this channel, with any `extra` fields after the usual ones. */
+  system(extension: 'system' | 'postgres_changes', status: 'ok' | 'error', message: string, extra: Record<string, unknown> = {}): void {
+    this.push(FeatureEvent.system, { extension, status, message, channel: this.subTopic, ...extra }, this.joinRef);
   }
 
   /** Pushes an event on this channel. */

@@ -99,7 +99,7 @@ async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, requ
       identity: channel.identity,
       ...(request.changesResumeAfter !== undefined ? { resumeAfter: request.changesResumeAfter } : {}),
       push: (change) => channel.push('postgres_changes', change, null),
-      system: (status, text) => channel.system('postgres_changes', status, text),
+      system: (status, text, extra) => channel.system('postgres_changes', status, text, extra),
     });
     if (channel.isDisposed) await subscription?.close();
     else channel.postgresChanges = subscription;

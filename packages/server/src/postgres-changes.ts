@@ -17,8 +17,11 @@ export interface PostgresChangesRequest {
   readonly resumeAfter?: number;
   /** Sends one change to the channel: `{ids, data}` as in PROTOCOL.md §7.3. */
   push(change: { ids: number[]; data: unknown }): void;
-  /** Sends a `system` message of the postgres_changes extension (e.g. "Subscribed to PostgreSQL" once events flow). */
-  system(status: 'ok' | 'error', message: string): void;
+  /**
+   * Sends a `system` message of the postgres_changes extension (e.g. "Subscribed to PostgreSQL" once
+   * events flow, with `extra` fields such as the log `position` delivery starts after).
+   */
+  system(status: 'ok' | 'error', message: string, extra?: Record<string, unknown>): void;
 }
 
 /** A live subscription of one joined channel. */

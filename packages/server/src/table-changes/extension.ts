@@ -59,7 +59,7 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
       const start = await startPoint(options.pool, request.resumeAfter);
       const tables = [...plan.tables.values()].map(({ info }) => ({ schema: info.schema, table: info.table }));
       const subscription = new TableSubscription(plan.bindings, audience, tables, start.position, request.push);
-      request.system('ok', SystemMessage.subscribedToPostgres);
+      request.system('ok', SystemMessage.subscribedToPostgres, { position: start.position });
       if (start.notice) request.system('error', start.notice);
       dispatcher.add(subscription, (error) => request.system('error', `Unable to deliver table changes: ${error.message}`));
       return {
