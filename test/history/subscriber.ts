@@ -31,13 +31,22 @@ export class OffsetSubscriber {
     });
   }
 
-  /** Connects to the server on `port` and joins `realtime:<channel>` with `broadcast` options; resolves with the join reply. */
-  static async join(port: number, channel: string, broadcast: Record<string, unknown> = {}): Promise<{ subscriber: OffsetSubscriber; reply: Reply }> {
+  /**
+   * Connects to the server on `port` and joins `realtime:<channel>` with `broadcast` options (as a
+   * private channel with `token`'s identity when asked); resolves with the join reply.
+   */
+  static async join(
+    port: number, channel: string, broadcast: Record<string, unknown> = {}, options: { private?: boolean; token?: string } = {},
+  ): Promise<{ subscriber: OffsetSubscriber; reply: Reply }> {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/realtime/v1/websocket?vsn=2.0.0&apikey=dev`);
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
     const subscriber = new OffsetSubscriber(ws);
     const reply = await subscriber.request(['1', '1', `realtime:${channel}`, 'phx_join', {
-      config: { broadcast: { self: false, ack: false, ...broadcast }, presence: { key: '', enabled: false }, postgres_changes: [], private: false },
+      config: {
+        broadcast: { self: false, ack: false, ...broadcast }, presence: { key: '', enabled: false }, postgres_changes: [],
+        private: options.private === true,
+      },
+      ...(options.token ? { access_token: options.token } : {}),
     }], '1');
     return { subscriber, reply };
   }
