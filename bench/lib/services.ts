@@ -1,9 +1,10 @@
 // Starts the servers a benchmark compares: ours (as `nself realtime start` ships it), bare `ws`, Socket.IO and nginx with nchan.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { findFreePort } from '@nself/db';
 import { CPU, pidOf, spawnPinned, stopChild, usage, waitForLine } from './processes.js';
 import { benchDir, repositoryRoot } from './paths.js';
 import { signToken } from './tokens.js';
@@ -95,7 +96,7 @@ async function startNchan(): Promise<Service> {
   if (!nchanAvailable()) throw new Error('nginx with the nchan module is not installed (apt-get install nginx libnginx-mod-nchan)');
   const prefix = path.join(tmpdir(), `nself-bench-nchan-${process.pid}-${Date.now()}`);
   mkdirSync(path.join(prefix, 'logs'), { recursive: true });
-  const port = await freePort();
+  const port = await findFreePort();
   writeFileSync(path.join(prefix, 'nginx.conf'), nchanConfig(prefix, port));
   const child = spawnPinned(CPU.server, NGINX, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')]);
   await waitForPort(port, child);
@@ -137,17 +138,6 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 10_000;

@@ -1,27 +1,18 @@
 // The chat example in headless Chromium: two pages chat and see each other's presence.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { waitFor } from '../client/support.js';
 import { launchBrowser } from '../react/browser.js';
+import { freePort } from '../server/server-process.js';
 
 let db: TestDatabase;
 let example: ChildProcess;
 let browser: Browser;
 let siteUrl: string;
-
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 before(async () => {
   db = await createTestDatabase({ migrated: true });

@@ -41,7 +41,7 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
       try {
         const received: Array<{ payload: unknown }> = [];
         const channel = client.channel(room, { config: { broadcast: { self: true, ack: true } } })
-          .on('broadcast', { event: 'ping' }, (message) => received.push(message as { payload: unknown }));
+          .on('broadcast', { event: 'ping' }, (message) => received.push(message as unknown as { payload: unknown }));
         assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
         for (let index = 0; index < 5; index++) {
           assert.equal(await channel.send({ type: 'broadcast', event: 'ping', payload: { index } }), 'ok');
@@ -64,7 +64,7 @@ test('binary payloads travel as kind-4 frames between vsn 2.0.0 clients', async 
   try {
     const received: Array<{ payload: unknown }> = [];
     const a = sender.channel('bytes');
-    const b = receiver.channel('bytes').on('broadcast', { event: 'blob' }, (message) => received.push(message as { payload: unknown }));
+    const b = receiver.channel('bytes').on('broadcast', { event: 'blob' }, (message) => received.push(message as unknown as { payload: unknown }));
     assert.equal((await subscribe(a)).status, 'SUBSCRIBED');
     assert.equal((await subscribe(b)).status, 'SUBSCRIBED');
     await a.send({ type: 'broadcast', event: 'blob', payload: new Uint8Array([1, 2, 3]).buffer });

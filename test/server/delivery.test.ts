@@ -13,7 +13,7 @@ test('a CLI broadcast and a SQL realtime.broadcast() reach a supabase-js subscri
   const client = supabase(env.server);
   try {
     const received: Array<{ event: string; payload: unknown }> = [];
-    const channel = client.channel('general').on('broadcast', { event: '*' }, (message) => received.push(message as { event: string; payload: unknown }));
+    const channel = client.channel('general').on('broadcast', { event: '*' }, (message) => received.push(message as unknown as { event: string; payload: unknown }));
     assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
     const result = await realtime(['broadcast', 'general', 'user.joined', '{"user_id":"123"}'], { databaseUrl: env.db.url });
     assert.equal(result.code, 0, result.stderr);

@@ -1,6 +1,5 @@
 // Runs `nself realtime start` as a separate process for restart, shutdown and multi-process tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -18,16 +17,7 @@ export interface ServerProcess {
 }
 
 /** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+export { findFreePort as freePort } from '@nself/db';
 
 /**
  * Starts `nself realtime start` (or, with `viaNpm`, `npm start` as the README says) on `port`

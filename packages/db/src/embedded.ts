@@ -221,7 +221,8 @@ async function isPortFree(port: number): Promise<boolean> {
   });
 }
 
-async function findFreePort(): Promise<number> {
+/** A TCP port on loopback that nothing listens on right now. */
+export async function findFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
