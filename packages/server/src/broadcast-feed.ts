@@ -192,14 +192,17 @@ export class BroadcastFeed {
     feed.lastOffset = message.offset;
     const excluded = feed.holdBack.get(message.id);
     feed.holdBack.delete(message.id);
+    let delivered = 0;
     for (const subscriber of feed.subscribers) {
       if (subscriber.key === excluded) continue;
       try {
         subscriber.deliverBroadcast(message);
+        delivered += 1;
       } catch (error) {
         this.logger.error({ err: error }, 'delivering a broadcast to a subscriber failed');
       }
     }
+    if (delivered > 0) this.metrics.messagesOut.inc({ kind: 'broadcast' }, delivered);
     this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - message.sentAt.getTime()) / 1000);
   }
 }

@@ -2,13 +2,14 @@
 import type { WebSocket } from 'ws';
 import {
   ChannelEvent, CloseCode, decodeBroadcastPush, decodeText, encodeBroadcast, encodeText, FeatureEvent, MalformedMessageError,
-  type Message, type ProtocolVersion,
+  type JsonObject, type Message, type ProtocolVersion,
 } from '@nself/protocol';
 import type { Message as StoredMessage } from '@nself/db';
 import type { Identity } from './auth.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { ServerContext } from './context.js';
 import { RateWindow } from './rate-window.js';
+import { encodedOnce } from './shared-frames.js';
 
 /** Who connected, as established at the upgrade. */
 export interface SocketInfo {
@@ -58,9 +59,21 @@ export class ClientSocket {
 
   /** Sends a message as a text frame of the socket's protocol version. */
   send(message: Message): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    if (!this.hasRoom()) return;
+    if (!this.canSend()) return;
     this.ws.send(encodeText(message, this.info.version));
+  }
+
+  /**
+   * Sends a push (no ref) whose frame is the same for every socket of this protocol version that
+   * sends one built on `source` with this topic, event and join ref (a broadcast, one table change for
+   * a group of subscribers): `payloadOf` and the encoding run once, and the same bytes go to each socket.
+   */
+  sendShared(source: object, head: { readonly topic: string; readonly event: string; readonly joinRef: string | null }, payloadOf: () => unknown): void {
+    if (!this.canSend()) return;
+    const { version } = this.info;
+    const variant = `${version}\u0000${head.topic}\u0000${head.event}\u0000${head.joinRef ?? '\u0001'}`;
+    const frame = encodedOnce(source, variant, () => Buffer.from(encodeText({ ...head, ref: null, payload: payloadOf() }, version)));
+    this.ws.send(frame, { binary: false });
   }
 
   /** Replies to a client push with `phx_reply`, echoing its refs. */
@@ -70,18 +83,26 @@ export class ClientSocket {
 
   /**
    * Sends a stored broadcast with `meta` {id, offset} (and `replayed` for a resume): JSON as text,
-   * bytes as a kind-4 binary frame (V2 only; V1 clients cannot receive bytes).
+   * bytes as a kind-4 binary frame (V2 only; V1 clients cannot receive bytes). A live broadcast's
+   * frame is encoded once per protocol version and topic and shared by every socket that sends it;
+   * the broadcast feed counts live deliveries in the metrics, replayed ones are counted here.
    */
   sendBroadcast(topic: string, message: StoredMessage, options: { replayed?: boolean; joinRef?: string | null } = {}): void {
-    const meta = { id: message.id, offset: message.offset, ...(options.replayed ? { replayed: true } : {}) };
+    const replayed = options.replayed === true;
+    const meta = (): JsonObject => ({ id: message.id, offset: message.offset, ...(replayed ? { replayed: true } : {}) });
+    const payload = (): unknown => ({ type: 'broadcast', event: message.event, payload: message.payload, meta: meta() });
+    const head = { topic, event: FeatureEvent.broadcast, joinRef: options.joinRef ?? null };
     if (message.payloadBinary) {
-      if (this.info.version !== '2.0.0' || this.closed || !this.hasRoom()) return;
-      this.ws.send(encodeBroadcast({ topic, event: message.event, payload: new Uint8Array(message.payloadBinary), meta }));
+      const bytes = message.payloadBinary;
+      if (this.info.version !== '2.0.0' || !this.canSend()) return;
+      const encode = (): Uint8Array => encodeBroadcast({ topic, event: message.event, payload: new Uint8Array(bytes), meta: meta() });
+      this.ws.send(replayed ? encode() : encodedOnce(message, `binary\u0000${topic}`, encode));
+    } else if (replayed) {
+      this.send({ ...head, ref: null, payload: payload() });
     } else {
-      const payload = { type: 'broadcast', event: message.event, payload: message.payload, meta };
-      this.send({ joinRef: options.joinRef ?? null, ref: null, topic, event: FeatureEvent.broadcast, payload });
+      this.sendShared(message, head, payload);
     }
-    this.ctx.metrics.messagesOut.inc({ kind: 'broadcast' });
+    if (replayed) this.ctx.metrics.messagesOut.inc({ kind: 'broadcast' });
   }
 
   /**
@@ -107,6 +128,12 @@ export class ClientSocket {
     this.queues.set(topic, settled);
     void settled.then(() => { if (this.queues.get(topic) === settled) this.queues.delete(topic); });
     return next;
+  }
+
+  /** True when the socket is open and its send buffer is under the cap (a slow reader over the cap is closed). */
+  private canSend(): boolean {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return false;
+    return this.hasRoom();
   }
 
   private hasRoom(): boolean {

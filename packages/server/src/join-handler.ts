@@ -1,6 +1,6 @@
 // phx_join and phx_leave: the checks of PROTOCOL.md §4.3 in order, the reply, then delivery starts.
 import { randomUUID } from 'node:crypto';
-import { CloseCode, JoinError, subTopicOf, type Message } from '@nself/protocol';
+import { CloseCode, FeatureEvent, JoinError, subTopicOf, type Message } from '@nself/protocol';
 import { assertNotExpired, TokenError, type Identity } from './auth.js';
 import { resolveChannel } from './channel-access.js';
 import { JoinedChannel } from './channel-session.js';
@@ -98,7 +98,7 @@ async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, requ
       bindings: request.bindings,
       identity: channel.identity,
       ...(request.changesResumeAfter !== undefined ? { resumeAfter: request.changesResumeAfter } : {}),
-      push: (change) => channel.push('postgres_changes', change, null),
+      push: (change) => channel.socket.sendShared(change, { topic: channel.topic, event: FeatureEvent.postgresChanges, joinRef: null }, () => change),
       system: (status, text, extra) => channel.system('postgres_changes', status, text, extra),
     });
     if (channel.isDisposed) await subscription?.close();

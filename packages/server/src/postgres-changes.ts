@@ -15,7 +15,10 @@ export interface PostgresChangesRequest {
   readonly identity: Identity;
   /** Deliver every matching change after this log position first (`config.postgres_changes_resume.position`). */
   readonly resumeAfter?: number;
-  /** Sends one change to the channel: `{ids, data}` as in PROTOCOL.md §7.3. */
+  /**
+   * Sends one change to the channel: `{ids, data}` as in PROTOCOL.md §7.3. Channels handed the same
+   * object share its encoded frame, so the object must not be changed after it was pushed.
+   */
   push(change: { ids: number[]; data: unknown }): void;
   /**
    * Sends a `system` message of the postgres_changes extension (e.g. "Subscribed to PostgreSQL" once

@@ -8,7 +8,7 @@ import type { TableCatalog, TableInfo } from './catalog.js';
 import { evaluateFilters } from './filter-sql.js';
 import { changeData, type ChangeView } from './frame.js';
 import { tableKey, type ResolvedBinding } from './plan.js';
-import type { TableSubscription } from './subscription.js';
+import type { ChangeEvent, TableSubscription } from './subscription.js';
 
 /** What delivering needs from the server. */
 export interface DeliveryContext {
@@ -31,8 +31,7 @@ interface Match {
 interface Outgoing {
   readonly position: number;
   readonly subscription: TableSubscription;
-  readonly ids: number[];
-  readonly data: unknown;
+  readonly event: ChangeEvent;
 }
 
 /**
@@ -76,23 +75,26 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
         views.set(key, await viewsFor(ctx, audience, () => accessOf(audience), info, tableChanges, indexes));
       }));
     }
+    // Subscribers that see a change alike share one event object, so its frame is built and encoded once.
+    const events = new Map<string, ChangeEvent>();
     for (const match of matches) {
       const view = views.get(match.subscription.audience.key)?.get(match.index);
       if (!view) continue;
       const change = tableChanges[match.index] as Change;
-      outgoing.push({
-        position: change.position,
-        subscription: match.subscription,
-        ids: match.bindings.map((binding) => binding.id),
-        data: changeData(change, info, narrowToSelect(view, match.bindings, info)),
-      });
+      const ids = match.bindings.map((binding) => binding.id);
+      const narrowed = narrowToSelect(view, match.bindings, info);
+      const key = `${match.index}|${narrowed.oldKeysOnly ? 1 : 0}|${ids.join(',')}|${[...narrowed.shown].join('\u0000')}`;
+      let event = events.get(key);
+      if (!event) {
+        event = { ids, data: changeData(change, info, narrowed) };
+        events.set(key, event);
+      }
+      outgoing.push({ position: change.position, subscription: match.subscription, event });
     }
   }
   outgoing.sort((a, b) => a.position - b.position);
-  for (const frame of outgoing) {
-    frame.subscription.deliver(frame.position, { ids: frame.ids, data: frame.data });
-    ctx.metrics?.messagesOut.inc({ kind: 'postgres_changes' });
-  }
+  for (const frame of outgoing) frame.subscription.deliver(frame.position, frame.event);
+  if (outgoing.length > 0) ctx.metrics?.messagesOut.inc({ kind: 'postgres_changes' }, outgoing.length);
   for (const subscription of subscriptions) subscription.cursor = Math.max(subscription.cursor, upTo);
 }
 
