@@ -26,17 +26,18 @@ export async function startSwitchableProxy(targetPort: number): Promise<Switchab
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
+  const cut = () => {
+    online = false;
+    for (const socket of sockets) socket.destroy();
+  };
   return {
     port: typeof address === 'object' && address ? address.port : 0,
-    cut() {
-      online = false;
-      for (const socket of sockets) socket.destroy();
-    },
+    cut,
     restore() {
       online = true;
     },
     close() {
-      this.cut();
+      cut();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
