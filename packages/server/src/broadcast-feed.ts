@@ -8,7 +8,7 @@
 // and after the listener reconnects every channel is read from its last offset. A sender that did
 // not ask for `self` is recorded against the message id before the commit, so whichever path
 // delivers the message first, the sender never gets it back.
-import type { Message as StoredMessage, Pool } from '@nself/db';
+import type { Message as StoredMessage, Pool, PoolClient } from '@nself/db';
 import { appendMessage, replayMessages } from '@nself/db';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -42,6 +42,13 @@ export interface OutgoingBroadcast {
   readonly exclude?: BroadcastSubscriber;
 }
 
+/** A broadcast waiting for its channel's write in flight, with its caller's promise. */
+interface QueuedWrite {
+  readonly outgoing: OutgoingBroadcast;
+  readonly resolve: (message: StoredMessage) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface ChannelFeed {
   readonly channelId: string;
   /** Offset of the newest message delivered here. */
@@ -57,11 +64,15 @@ interface ChannelFeed {
 }
 
 const FETCH_LIMIT = 1000;
+/** The most broadcasts of one channel stored in one transaction. */
+const MAX_BATCH = 100;
 const RETRY_MS = 500;
 
 /** The per-channel ordered fan-out of stored broadcasts for one server process. */
 export class BroadcastFeed {
   private readonly feeds = new Map<string, ChannelFeed>();
+  /** Channel id → broadcasts queued behind the channel's write in flight (present while one is in flight). */
+  private readonly writes = new Map<string, QueuedWrite[]>();
 
   constructor(private readonly pool: Pool, private readonly logger: Logger, private readonly metrics: Metrics) {}
 
@@ -95,29 +106,73 @@ export class BroadcastFeed {
     if (feed.subscribers.size === 0) this.feeds.delete(channelId);
   }
 
-  /** Stores a broadcast (in its own transaction) and delivers it here at once. Resolves once it is committed. */
-  async send(outgoing: OutgoingBroadcast): Promise<StoredMessage> {
-    const client = await this.pool.connect();
-    let feed: ChannelFeed | undefined;
-    let message: StoredMessage | undefined;
+  /**
+   * Stores a broadcast and delivers it here at once. Resolves once it is committed. Broadcasts sent to
+   * one channel while an earlier write to it is in flight are queued, in the order of the calls, and
+   * stored together in one transaction (group commit): they get consecutive offsets in that order,
+   * and each caller's promise settles after the commit with its own message.
+   */
+  send(outgoing: OutgoingBroadcast): Promise<StoredMessage> {
+    return new Promise((resolve, reject) => {
+      const queued = this.writes.get(outgoing.channelId);
+      if (queued) {
+        queued.push({ outgoing, resolve, reject });
+        return;
+      }
+      this.writes.set(outgoing.channelId, [{ outgoing, resolve, reject }]);
+      void this.writeQueued(outgoing.channelId);
+    });
+  }
+
+  /** Stores the channel's queued broadcasts, a batch per transaction, until none are left. */
+  private async writeQueued(channelId: string): Promise<void> {
+    const queue = this.writes.get(channelId) ?? [];
+    while (queue.length > 0) {
+      const batch = queue.splice(0, MAX_BATCH);
+      if (!(await this.storeBatch(batch)) && batch.length > 1) {
+        // One bad message must not fail the others: each is tried in its own transaction.
+        for (const write of batch) await this.storeBatch([write]);
+      }
+    }
+    this.writes.delete(channelId);
+  }
+
+  /**
+   * Stores `batch` in one transaction, then delivers each message here and settles each caller with
+   * it. Returns false when the transaction failed (a lone write is then rejected with the error).
+   */
+  private async storeBatch(batch: readonly QueuedWrite[]): Promise<boolean> {
+    const stored: Array<{ message: StoredMessage; feed: ChannelFeed | undefined }> = [];
+    let client: PoolClient | undefined;
     try {
+      client = await this.pool.connect();
       await client.query('BEGIN');
-      message = await appendMessage(client, {
-        channelId: outgoing.channelId, event: outgoing.event, payload: outgoing.binary ? null : outgoing.payload,
-        payloadBinary: outgoing.binary, sender: outgoing.sender,
-      });
-      feed = this.feeds.get(outgoing.channelId);
-      if (feed && outgoing.exclude) feed.holdBack.set(message.id, outgoing.exclude.key);
+      for (const { outgoing } of batch) {
+        const message = await appendMessage(client, {
+          channelId: outgoing.channelId, event: outgoing.event, payload: outgoing.binary ? null : outgoing.payload,
+          payloadBinary: outgoing.binary, sender: outgoing.sender,
+        });
+        const feed = this.feeds.get(outgoing.channelId);
+        if (feed && outgoing.exclude) feed.holdBack.set(message.id, outgoing.exclude.key);
+        stored.push({ message, feed });
+      }
       await client.query('COMMIT');
       client.release();
     } catch (error) {
-      if (message) feed?.holdBack.delete(message.id);
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release(error instanceof Error ? error : undefined);
-      throw error;
+      for (const { message, feed } of stored) feed?.holdBack.delete(message.id);
+      if (client) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        client.release(error instanceof Error ? error : undefined);
+      }
+      if (batch.length > 1) return false;
+      batch[0]?.reject(error);
+      return true;
     }
-    this.accept(feed, message);
-    return message;
+    stored.forEach(({ message, feed }, index) => {
+      this.accept(feed, message);
+      batch[index]?.resolve(message);
+    });
+    return true;
   }
 
   /** Handles a `realtime:broadcast` notification. */

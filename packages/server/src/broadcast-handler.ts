@@ -9,7 +9,7 @@ import type { ServerContext } from './context.js';
 /**
  * Stores and fans out a broadcast push (`{type, event, payload}`; for V2 binary frames the payload
  * may be bytes). With `ack` the reply comes once the message is stored, and carries its `offset`. Sends to a private channel
- * by a non-member are dropped without a reply, as Supabase does.
+ * by a non-member are dropped without a reply, as Supabase does. Resolves once the broadcast is queued for storing.
  */
 export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
   if (!socket.messages.take()) return channel.shutdown(SystemMessage.tooManyMessages);
@@ -31,16 +31,15 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
     ctx.logger.info({ channel: channel.channel.slug, userId: channel.identity.userId }, 'dropped a broadcast from a non-member of a private channel');
     return;
   }
-  let offset: number;
-  try {
-    ({ offset } = await ctx.broadcasts.send({
-      channelId: channel.channel.id, event, payload, binary, sender: channel.identity.userId,
-      ...(channel.options.self ? {} : { exclude: channel }),
-    }));
-  } catch (error) {
+  // Not awaited: the next message of this topic is handled as soon as this one is queued. The feed
+  // stores a channel's broadcasts in the order they were sent, those queued meanwhile in one commit.
+  void ctx.broadcasts.send({
+    channelId: channel.channel.id, event, payload, binary, sender: channel.identity.userId,
+    ...(channel.options.self ? {} : { exclude: channel }),
+  }).then(({ offset }) => {
+    if (ack) socket.reply(message, 'ok', { offset });
+  }, (error: unknown) => {
     ctx.logger.error({ err: error, channel: channel.channel.slug }, 'storing a broadcast failed');
     if (ack) socket.reply(message, 'error', { reason: JoinError.unableToConnect });
-    return;
-  }
-  if (ack) socket.reply(message, 'ok', { offset });
+  });
 }
