@@ -30,7 +30,6 @@ export class ClientSocket {
   readonly joins: RateWindow;
   readonly messages: RateWindow;
   private lastReceivedAt = Date.now();
-  private readonly idleTimer: NodeJS.Timeout;
   private readonly queues = new Map<string, Promise<void>>();
   private closed = false;
 
@@ -43,11 +42,6 @@ export class ClientSocket {
   ) {
     this.joins = new RateWindow(ctx.config.limits.maxJoinsPerSecond);
     this.messages = new RateWindow(ctx.config.limits.maxMessagesPerSecond);
-    const idle = ctx.config.limits.idleTimeoutMs;
-    this.idleTimer = setInterval(() => {
-      if (Date.now() - this.lastReceivedAt > idle) this.close(CloseCode.idleTimeout, 'heartbeat timeout');
-    }, Math.max(50, Math.floor(idle / 4)));
-    this.idleTimer.unref();
     ws.on('message', (data, isBinary) => this.receive(data as Buffer | Buffer[] | ArrayBuffer, isBinary));
     ws.on('close', () => this.cleanup());
     ws.on('error', (error) => ctx.logger.debug({ err: error, connectionId: info.id }, 'socket error'));
@@ -115,6 +109,11 @@ export class ClientSocket {
     this.ws.close(code, reason);
   }
 
+  /** Closes the socket when nothing came from the client for longer than the idle timeout (called by the server's idle sweep). */
+  closeIfIdle(now: number): void {
+    if (now - this.lastReceivedAt > this.ctx.config.limits.idleTimeoutMs) this.close(CloseCode.idleTimeout, 'heartbeat timeout');
+  }
+
   /** Drops the connection at once (the end of a shutdown's grace period). */
   terminate(): void {
     this.ws.terminate();
@@ -175,7 +174,6 @@ export class ClientSocket {
   private cleanup(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.idleTimer);
     for (const channel of [...this.channels.values()]) channel.dispose({ endPresence: false });
     this.onClosed(this);
   }

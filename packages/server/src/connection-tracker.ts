@@ -1,5 +1,5 @@
 // Keeps realtime.connections current for this process: last-seen in batches, disconnects in batches,
-// and a sweeper that marks stale connections and ends presence held by dead ones.
+// a sweeper that marks stale connections and ends presence held by dead ones, and one idle check for all sockets.
 import { cleanupStaleConnections } from '@nself/db';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
@@ -13,12 +13,16 @@ export class ConnectionTracker {
   private flushing: Promise<void> | undefined;
   private readonly touchTimer: NodeJS.Timeout;
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly idleTimer: NodeJS.Timeout;
 
   constructor(private readonly ctx: ServerContext) {
     this.touchTimer = setInterval(() => void this.touch(), ctx.config.touchIntervalMs);
     this.touchTimer.unref();
     this.sweepTimer = setInterval(() => void this.sweep(), ctx.config.sweepIntervalMs);
     this.sweepTimer.unref();
+    // One timer for every socket: a silent one is closed within a quarter of the idle timeout after it expires.
+    this.idleTimer = setInterval(() => this.closeIdle(), Math.max(50, Math.floor(ctx.config.limits.idleTimeoutMs / 4)));
+    this.idleTimer.unref();
   }
 
   /** Counts a newly opened socket. */
@@ -49,6 +53,7 @@ export class ConnectionTracker {
   stop(): void {
     clearInterval(this.touchTimer);
     clearInterval(this.sweepTimer);
+    clearInterval(this.idleTimer);
   }
 
   /** Ends presence and records disconnection for `ids` now (used at shutdown). */
@@ -68,6 +73,11 @@ export class ConnectionTracker {
       this.flushing = undefined;
       if (this.closing.size > 0) this.flushing = this.flush();
     }
+  }
+
+  private closeIdle(): void {
+    const now = Date.now();
+    for (const socket of this.sockets) socket.closeIfIdle(now);
   }
 
   private async touch(): Promise<void> {
