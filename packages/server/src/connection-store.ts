@@ -10,12 +10,19 @@ export interface ConnectionRecord {
   readonly userAgent: string | null;
 }
 
-/** Records a new connection as connected. */
-export async function recordConnection(db: Queryable, connection: ConnectionRecord): Promise<void> {
+/** Records new connections as connected, in one statement. */
+export async function recordConnections(db: Queryable, connections: readonly ConnectionRecord[]): Promise<void> {
+  if (connections.length === 0) return;
   await db.query(
     `INSERT INTO realtime.connections (connection_id, user_id, server_id, remote_address, user_agent)
-     VALUES ($1, $2, $3, $4, $5)`,
-    [connection.connectionId, connection.userId, connection.serverId, connection.remoteAddress, connection.userAgent],
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])`,
+    [
+      connections.map((connection) => connection.connectionId),
+      connections.map((connection) => connection.userId),
+      connections.map((connection) => connection.serverId),
+      connections.map((connection) => connection.remoteAddress),
+      connections.map((connection) => connection.userAgent),
+    ],
   );
 }
 

@@ -1,14 +1,15 @@
-// Keeps realtime.connections current for this process: last-seen in batches, disconnects in batches,
+// Keeps realtime.connections current for this process: new rows, last-seen and disconnects in batches,
 // a sweeper that marks stale connections and ends presence held by dead ones, and one idle check for all sockets.
 import { cleanupStaleConnections } from '@nself/db';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
-import { recordDisconnections, touchConnections } from './connection-store.js';
+import { recordConnections, recordDisconnections, touchConnections, type ConnectionRecord } from './connection-store.js';
 import { endSessions, sweepSessions } from './presence-store.js';
 
 /** The live sockets of this process and their bookkeeping in the database. */
 export class ConnectionTracker {
   readonly sockets = new Set<ClientSocket>();
+  private readonly opening: ConnectionRecord[] = [];
   private readonly closing = new Set<string>();
   private flushing: Promise<void> | undefined;
   private readonly touchTimer: NodeJS.Timeout;
@@ -38,10 +39,19 @@ export class ConnectionTracker {
     this.forget(socket.id);
   }
 
+  /**
+   * Records a new connection without waiting for the database: rows of connections opened in the
+   * same turn of the event loop are inserted together, always before any disconnect recorded after them.
+   */
+  record(connection: ConnectionRecord): void {
+    this.opening.push(connection);
+    this.scheduleFlush();
+  }
+
   /** Records a connection that is gone, whether or not its socket was ever opened. */
   forget(connectionId: string): void {
     this.closing.add(connectionId);
-    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+    this.scheduleFlush();
   }
 
   /** Waits until every recorded disconnect is written. */
@@ -56,22 +66,37 @@ export class ConnectionTracker {
     clearInterval(this.idleTimer);
   }
 
-  /** Ends presence and records disconnection for `ids` now (used at shutdown). */
+  /** Ends presence and records disconnection for `ids` now, once the rows queued before are written (used at shutdown). */
   async disconnectAll(ids: readonly string[]): Promise<void> {
+    await this.settle();
+    await this.writeDisconnects(ids);
+  }
+
+  private scheduleFlush(): void {
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+  }
+
+  private async writeDisconnects(ids: readonly string[]): Promise<void> {
     await endSessions(this.ctx.pool, ids);
     await recordDisconnections(this.ctx.pool, ids);
   }
 
   private async flush(): Promise<void> {
+    const opened = this.opening.splice(0);
     const ids = [...this.closing];
     this.closing.clear();
     try {
-      await this.disconnectAll(ids);
+      await recordConnections(this.ctx.pool, opened);
+    } catch (error) {
+      this.ctx.logger.error({ err: error, connections: opened.length }, 'recording new connections failed');
+    }
+    try {
+      if (ids.length > 0) await this.writeDisconnects(ids);
     } catch (error) {
       this.ctx.logger.error({ err: error, connections: ids.length }, 'recording disconnections failed; the sweeper will catch up');
     } finally {
       this.flushing = undefined;
-      if (this.closing.size > 0) this.flushing = this.flush();
+      if (this.closing.size > 0 || this.opening.length > 0) this.flushing = this.flush();
     }
   }
 

@@ -1,14 +1,13 @@
-// The WebSocket upgrade: endpoint paths, `vsn`, the connect-time token, the connection row, then a ClientSocket.
+// The WebSocket upgrade: endpoint paths, `vsn`, the connect-time token, then a ClientSocket (its connection row is written in a batch).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { ConnectError, PROTOCOL_VERSIONS, type ProtocolVersion } from '@nself/protocol';
+import { PROTOCOL_VERSIONS, type ProtocolVersion } from '@nself/protocol';
 import { TokenError } from './auth.js';
 import { createRouter } from './channel-router.js';
 import { ClientSocket } from './client-socket.js';
 import type { ConnectionTracker } from './connection-tracker.js';
-import { recordConnection } from './connection-store.js';
 import type { ServerContext } from './context.js';
 
 /** Paths that upgrade to the Supabase protocol; `/websocket` and `/` serve clients given just `ws://host:port`. */
@@ -58,12 +57,7 @@ export class WebSocketGateway {
       remoteAddress: request.socket.remoteAddress ?? null,
       userAgent: firstHeader(request.headers['user-agent']),
     };
-    try {
-      await recordConnection(this.ctx.pool, { connectionId: info.id, userId: identity.userId, serverId: this.ctx.serverId, remoteAddress: info.remoteAddress, userAgent: info.userAgent });
-    } catch (error) {
-      this.ctx.logger.error({ err: error }, 'could not record a connection');
-      return refuse(socket, ConnectError.internal.status, ConnectError.internal.error);
-    }
+    this.tracker.record({ connectionId: info.id, userId: identity.userId, serverId: this.ctx.serverId, remoteAddress: info.remoteAddress, userAgent: info.userAgent });
     if (socket.destroyed) {
       this.tracker.forget(info.id);
       return;
