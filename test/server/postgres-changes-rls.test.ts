@@ -158,6 +158,39 @@ test('a role dropped while subscribed stops receiving, and nobody else is held u
   }
 });
 
+test('privileges, policies, role attributes and memberships changed while subscribed apply from the next change on', async () => {
+  const readers = `rt_secret_readers_${randomBytes(4).toString('hex')}`;
+  const client = await userClient('alice');
+  try {
+    const seen = await watchChanges(client, 'changing-rights', [{ event: 'INSERT', schema: 'public', table: 'notes' }]);
+    // Each step changes the catalog, inserts a row of bob and one of alice, then a marker row of alice:
+    // changes arrive in commit order, so once the marker is in, so is everything before it.
+    const step = async (change: string | null, body: string): Promise<Array<Record<string, unknown>>> => {
+      if (change) await db.pool.query(change);
+      await db.pool.query(`INSERT INTO notes (owner, body, secret) VALUES ('bob', $1, 'hidden'), ('alice', $1, 'hidden')`, [body]);
+      const { rows: [marker] } = await db.pool.query<{ id: number }>(`INSERT INTO notes (owner, body) VALUES ('alice', 'marker') RETURNING id`);
+      await waitFor(() => seen.changes.some((c) => (c.new as { id?: number }).id === marker?.id), `the marker row after: ${change ?? 'no change'}`);
+      return seen.changes.splice(0).map((c) => c.new as Record<string, unknown>)
+        .filter((row) => row['id'] !== marker?.id).map(({ id: _id, ...rest }) => rest);
+    };
+    assert.deepEqual(await step(null, 'before'), [{ owner: 'alice', body: 'before' }]);
+    assert.deepEqual(await step(`REVOKE SELECT (body) ON notes FROM ${role}`, 'revoked'), [{ owner: 'alice' }], 'a revoked column is left out at once');
+    assert.deepEqual(await step(`GRANT SELECT (body) ON notes TO ${role}`, 'granted'), [{ owner: 'alice', body: 'granted' }]);
+    await db.pool.query(`CREATE ROLE ${readers} NOLOGIN; GRANT SELECT (secret) ON notes TO ${readers}`);
+    assert.deepEqual(await step(`GRANT ${readers} TO ${role}`, 'member'), [{ owner: 'alice', body: 'member', secret: 'hidden' }], 'a column granted through a new membership is shown');
+    assert.deepEqual(await step(`REVOKE ${readers} FROM ${role}`, 'left'), [{ owner: 'alice', body: 'left' }]);
+    assert.deepEqual(await step(`ALTER ROLE ${role} BYPASSRLS`, 'bypass'), [{ owner: 'bob', body: 'bypass' }, { owner: 'alice', body: 'bypass' }], 'BYPASSRLS shows every row');
+    assert.deepEqual(await step(`ALTER ROLE ${role} NOBYPASSRLS`, 'policed'), [{ owner: 'alice', body: 'policed' }]);
+    assert.deepEqual(await step('ALTER POLICY own_notes ON notes USING (true)', 'open'), [{ owner: 'bob', body: 'open' }, { owner: 'alice', body: 'open' }], 'an altered policy applies');
+    assert.deepEqual(await step(`ALTER POLICY own_notes ON notes USING (owner = current_setting('request.jwt.claims', true)::jsonb ->> 'sub')`, 'own'), [{ owner: 'alice', body: 'own' }]);
+  } finally {
+    await client.removeAllChannels();
+    await db.pool.query(`GRANT SELECT (id, owner, body) ON notes TO ${role}; ALTER ROLE ${role} NOBYPASSRLS`);
+    await db.pool.query(`DROP OWNED BY ${readers}; DROP ROLE ${readers}`).catch(() => undefined);
+    await db.pool.query(`ALTER POLICY own_notes ON notes USING (owner = current_setting('request.jwt.claims', true)::jsonb ->> 'sub')`);
+  }
+});
+
 test('a new access token switches whose rows the channel receives', async () => {
   const client = await userClient('alice');
   try {

@@ -1,4 +1,5 @@
 // One client WebSocket: decoding frames, sending with a bounded buffer, heartbeat timeout, rate windows, cleanup.
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
   ChannelEvent, CloseCode, decodeBroadcastPush, decodeText, encodeBroadcast, encodeText, FeatureEvent, MalformedMessageError,
@@ -10,6 +11,7 @@ import type { JoinedChannel } from './channel-session.js';
 import type { ServerContext } from './context.js';
 import { RateWindow } from './rate-window.js';
 import { encodedOnce } from './shared-frames.js';
+import { serverFrame } from './websocket-frame.js';
 
 /** Who connected, as established at the upgrade. */
 export interface SocketInfo {
@@ -24,6 +26,9 @@ export interface SocketInfo {
 /** Handles one decoded message of a socket (binary broadcast pushes arrive as `broadcast` messages with byte payloads). */
 export type Dispatch = (socket: ClientSocket, message: Message) => Promise<void>;
 
+/** Frames gathered while corked beyond this many bytes are handed to the system at once. */
+const CORK_FLUSH_BYTES = 64 * 1024;
+
 /** A connected client and the channels it joined. */
 export class ClientSocket {
   readonly channels = new Map<string, JoinedChannel>();
@@ -32,9 +37,15 @@ export class ClientSocket {
   private lastReceivedAt = Date.now();
   private readonly queues = new Map<string, Promise<void>>();
   private closed = false;
+  /** The TCP socket is corked until the end of the current tick, gathering this tick's frames into one write. */
+  private corked = false;
+  /** Bytes written since the socket was corked (strings counted by their length). */
+  private corkedBytes = 0;
 
   constructor(
     private readonly ws: WebSocket,
+    /** The connection `ws` writes to (the upgraded HTTP socket). */
+    private readonly transport: Duplex,
     readonly info: SocketInfo,
     private readonly ctx: ServerContext,
     private readonly dispatch: Dispatch,
@@ -54,7 +65,7 @@ export class ClientSocket {
   /** Sends a message as a text frame of the socket's protocol version. */
   send(message: Message): void {
     if (!this.canSend()) return;
-    this.ws.send(encodeText(message, this.info.version));
+    this.write(encodeText(message, this.info.version));
   }
 
   /**
@@ -66,8 +77,7 @@ export class ClientSocket {
     if (!this.canSend()) return;
     const { version } = this.info;
     const variant = `${version}\u0000${head.topic}\u0000${head.event}\u0000${head.joinRef ?? '\u0001'}`;
-    const frame = encodedOnce(source, variant, () => Buffer.from(encodeText({ ...head, ref: null, payload: payloadOf() }, version)));
-    this.ws.send(frame, { binary: false });
+    this.writeFrame(encodedOnce(source, variant, () => serverFrame(Buffer.from(encodeText({ ...head, ref: null, payload: payloadOf() }, version)), 'text')));
   }
 
   /** Replies to a client push with `phx_reply`, echoing its refs. */
@@ -90,7 +100,8 @@ export class ClientSocket {
       const bytes = message.payloadBinary;
       if (this.info.version !== '2.0.0' || !this.canSend()) return;
       const encode = (): Uint8Array => encodeBroadcast({ topic, event: message.event, payload: new Uint8Array(bytes), meta: meta() });
-      this.ws.send(replayed ? encode() : encodedOnce(message, `binary\u0000${topic}`, encode));
+      if (replayed) this.write(encode());
+      else this.writeFrame(encodedOnce(message, `binary\u0000${topic}`, () => serverFrame(encode(), 'binary')));
     } else if (replayed) {
       this.send({ ...head, ref: null, payload: payload() });
     } else {
@@ -129,14 +140,59 @@ export class ClientSocket {
     return next;
   }
 
+  /** Sends one message through `ws` (text for a string, binary for bytes). */
+  private write(data: string | Uint8Array): void {
+    const text = typeof data === 'string';
+    this.corkForThisTick();
+    this.ws.send(data, { binary: !text });
+    this.written(text ? data.length : data.byteLength);
+  }
+
+  /**
+   * Writes a whole WebSocket frame shared by many sockets straight to the connection, in order with
+   * what `ws` writes (the server sends no fragmented or compressed messages, so `ws` never holds a
+   * frame back); the bytes count in `bufferedAmount` as any other.
+   */
+  private writeFrame(frame: Buffer): void {
+    this.corkForThisTick();
+    this.transport.write(frame);
+    this.written(frame.byteLength);
+  }
+
+  /**
+   * Frames sent to this socket in the same tick (a batch of table changes, the broadcasts of one group
+   * commit, a replay) leave in one system call: the TCP socket is corked at the first and uncorked
+   * once the tick's work is done, or as soon as CORK_FLUSH_BYTES are waiting.
+   */
+  private corkForThisTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.transport.cork();
+    process.nextTick(() => this.uncork());
+  }
+
+  private written(bytes: number): void {
+    if (!this.corked) return;
+    this.corkedBytes += bytes;
+    if (this.corkedBytes >= CORK_FLUSH_BYTES) this.uncork();
+  }
+
+  private uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.corkedBytes = 0;
+    this.transport.uncork();
+  }
+
   /** True when the socket is open and its send buffer is under the cap (a slow reader over the cap is closed). */
   private canSend(): boolean {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return false;
     return this.hasRoom();
   }
 
+  /** The bytes still queued from earlier ticks (what this tick corked is on its way) must be under the cap. */
   private hasRoom(): boolean {
-    if (this.ws.bufferedAmount <= this.ctx.config.limits.maxSendBufferBytes) return true;
+    if (this.ws.bufferedAmount - this.corkedBytes <= this.ctx.config.limits.maxSendBufferBytes) return true;
     this.ctx.logger.warn({ connectionId: this.id, buffered: this.ws.bufferedAmount }, 'closing a slow reader');
     this.close(CloseCode.slowConsumer, 'slow consumer');
     return false;

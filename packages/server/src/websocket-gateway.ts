@@ -63,7 +63,7 @@ export class WebSocketGateway {
       return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      const client = new ClientSocket(ws, info, this.ctx, this.dispatch, (closed) => this.tracker.closed(closed));
+      const client = new ClientSocket(ws, socket, info, this.ctx, this.dispatch, (closed) => this.tracker.closed(closed));
       this.tracker.add(client);
       this.ctx.logger.debug({ connectionId: info.id, userId: identity.userId, vsn }, 'client connected');
     });

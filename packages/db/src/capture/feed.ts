@@ -22,6 +22,11 @@ export interface Change {
   /** The PostgreSQL backend that made the change. */
   readonly writerPid: number;
   readonly subscriptionId: string;
+  /**
+   * The table's `realtime.access_version` in the snapshot the change was read in (null when not read):
+   * while it stays the same, so does every privilege and row policy of the table.
+   */
+  readonly accessVersion: string | null;
 }
 
 /** Which changes to read: after a position, optionally only some tables. */
@@ -41,19 +46,42 @@ export async function currentPosition(db: Queryable): Promise<number> {
   return Number(rows[0]?.position ?? 0);
 }
 
+/** A row of realtime.changes as the feed reads it. */
+interface ChangeRow {
+  position: string; changed_at: Date; operation: CaptureEvent; schema_name: string; table_name: string;
+  new_record: Record<string, unknown> | null; old_record: Record<string, unknown> | null; writer_pid: number; subscription_id: string;
+  access_version?: string | null;
+}
+
 /** Reads sequenced changes after `query.after`, in position order (call `currentPosition` first to sequence). */
 export async function readChanges(db: Queryable, query: ChangeQuery, columns = new ColumnCache()): Promise<Change[]> {
   const tables = query.tables ?? null;
-  const { rows } = await db.query<{
-    position: string; changed_at: Date; operation: CaptureEvent; schema_name: string; table_name: string;
-    new_record: Record<string, unknown> | null; old_record: Record<string, unknown> | null; writer_pid: number; subscription_id: string;
-  }>(
+  const { rows } = await db.query<ChangeRow>(
     `SELECT position, changed_at, operation, schema_name, table_name, new_record, old_record, writer_pid, subscription_id
        FROM realtime.changes
       WHERE position > $1 AND ($2::text[] IS NULL OR (schema_name, table_name) IN (SELECT * FROM unnest($2::text[], $3::text[])))
       ORDER BY position LIMIT $4`,
     [query.after, tables?.map((t) => t.schema) ?? null, tables?.map((t) => t.table) ?? null, query.limit ?? 1000],
   );
+  return toChanges(db, rows, columns);
+}
+
+/**
+ * Sequences what has committed and reads the page after `query.after` up to the newest position, in
+ * one round trip (`realtime.next_changes`). Returns the page, each change with its table's access
+ * version, and the newest position.
+ */
+export async function nextChanges(db: Queryable, query: ChangeQuery, columns = new ColumnCache()): Promise<{ newest: number; changes: Change[] }> {
+  const tables = query.tables ?? null;
+  const { rows } = await db.query<Omit<ChangeRow, 'position'> & { newest: string; position: string | null }>(
+    'SELECT * FROM realtime.next_changes($1, $2::text[], $3::text[], $4)',
+    [query.after, tables?.map((t) => t.schema) ?? null, tables?.map((t) => t.table) ?? null, query.limit ?? 1000],
+  );
+  const page = rows.filter((row): row is typeof row & { position: string } => row.position !== null);
+  return { newest: Number(rows[0]?.newest ?? query.after), changes: await toChanges(db, page, columns) };
+}
+
+async function toChanges(db: Queryable, rows: readonly ChangeRow[], columns: ColumnCache): Promise<Change[]> {
   const changes: Change[] = [];
   for (const row of rows) {
     const name = { schema: row.schema_name, table: row.table_name };
@@ -68,6 +96,7 @@ export async function readChanges(db: Queryable, query: ChangeQuery, columns = n
       columns: await columns.of(db, name),
       writerPid: row.writer_pid,
       subscriptionId: row.subscription_id,
+      accessVersion: row.access_version ?? null,
     });
   }
   return changes;
@@ -199,11 +228,10 @@ export class ChangeFeed {
 
   /** Sequences, reads one batch after the current position, delivers it; returns how many changes. */
   private async step(): Promise<number> {
-    const newest = await currentPosition(this.options.pool);
-    if (newest <= this.positionValue) return 0;
-    const changes = (await readChanges(this.options.pool, {
+    const { newest, changes } = await nextChanges(this.options.pool, {
       after: this.positionValue, tables: this.options.tables, limit: this.batchSize(),
-    }, this.columns)).filter((change) => change.position <= newest);
+    }, this.columns);
+    if (newest <= this.positionValue) return 0;
     if (changes.length > 0) await this.options.onChanges(changes);
     const last = changes.at(-1)?.position;
     this.positionValue = changes.length === this.batchSize() && last !== undefined ? last : newest;
@@ -262,8 +290,14 @@ export class ChangeFeed {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wakeSleeper = () => { clearTimeout(timer); this.woken = false; resolve(); };
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeSleeper = () => undefined;
+        this.woken = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeSleeper = done;
     });
   }
 }

@@ -16,8 +16,18 @@ export interface RoleAccess {
   readonly policy: RowPolicy;
 }
 
-/** Answers privilege and row-level security questions for audiences, as of the moment they are asked (a REVOKE applies to the next batch). */
+/** Most (role, table) answers kept for reuse; the oldest is dropped beyond that. */
+const KEPT_ANSWERS = 1_000;
+
+/**
+ * Answers privilege and row-level security questions for audiences. `roleAccess` answers as of the
+ * snapshot that read the changes at hand: it reuses an answer while the table's access version (read
+ * in that snapshot) is the one the answer was given under, so a REVOKE committed before a change is
+ * applied to that change.
+ */
 export class AccessChecker {
+  private readonly answers = new Map<string, { readonly version: string; readonly table: TableInfo; readonly access: Promise<RoleAccess> }>();
+
   constructor(private readonly pool: Pool) {}
 
   /** Columns of `table` the audience may select (none when it has no USAGE on the schema). */
@@ -50,8 +60,26 @@ export class AccessChecker {
     await this.asRole(audience, async () => undefined);
   }
 
-  /** What a role may read of `table` as of now: its columns and its row policy (everything for the service role). */
-  async roleAccess(audience: Audience, table: TableInfo): Promise<RoleAccess> {
+  /**
+   * What a role may read of `table`: its columns and its row policy (everything for the service role).
+   * With `version` (the table's access version where the changes were read), a previous answer given
+   * under the same version for the same description of the table is reused; without it, the catalog
+   * is asked now.
+   */
+  roleAccess(audience: Audience, table: TableInfo, version: string | null): Promise<RoleAccess> {
+    if (version === null) return this.readRoleAccess(audience, table);
+    const key = `${table.oid}\u0000${audience.service ? '' : audience.role}`;
+    const known = this.answers.get(key);
+    if (known?.version === version && known.table === table) return known.access;
+    const access = this.readRoleAccess(audience, table);
+    this.answers.delete(key);
+    this.answers.set(key, { version, table, access });
+    access.catch(() => { if (this.answers.get(key)?.access === access) this.answers.delete(key); });
+    if (this.answers.size > KEPT_ANSWERS) this.answers.delete(this.answers.keys().next().value as string);
+    return access;
+  }
+
+  private async readRoleAccess(audience: Audience, table: TableInfo): Promise<RoleAccess> {
     if (audience.service) return { shown: await this.readableColumns(audience, table), policy: { kind: 'bypass' } };
     const [shown, policy] = await Promise.all([this.readableColumns(audience, table), rowPolicy(this.pool, audience.role, table.oid)]);
     return { shown, policy };

@@ -60,10 +60,11 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
       });
     }
     const views = new Map<string, Map<number, ChangeView>>();
+    const viewOf = internedViews();
     const roles = new Map<string, Promise<RoleAccess>>();
     const accessOf = (audience: Audience): Promise<RoleAccess> => {
       const key = audience.service ? `\u0000${SERVICE_ROLE}` : audience.role;
-      const known = roles.get(key) ?? ctx.access.roleAccess(audience, info);
+      const known = roles.get(key) ?? ctx.access.roleAccess(audience, info, first.accessVersion);
       roles.set(key, known);
       return known;
     };
@@ -72,22 +73,25 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
       await Promise.all(groups.slice(start, start + PARALLEL_CHECKS).map(async ([key, group]) => {
         const audience = group[0]?.subscription.audience as Audience;
         const indexes = [...new Set(group.map((match) => match.index))];
-        views.set(key, await viewsFor(ctx, audience, () => accessOf(audience), info, tableChanges, indexes));
+        views.set(key, await viewsFor(ctx, audience, () => accessOf(audience), info, tableChanges, indexes, viewOf));
       }));
     }
-    // Subscribers that see a change alike share one event object, so its frame is built and encoded once.
-    const events = new Map<string, ChangeEvent>();
+    // Subscribers that see a change alike (the same view, bindings and select) share one event object,
+    // so its frame is built and encoded once.
+    const events = new Map<ChangeView, Map<string, ChangeEvent>>();
     for (const match of matches) {
       const view = views.get(match.subscription.audience.key)?.get(match.index);
       if (!view) continue;
       const change = tableChanges[match.index] as Change;
       const ids = match.bindings.map((binding) => binding.id);
-      const narrowed = narrowToSelect(view, match.bindings, info);
-      const key = `${match.index}|${narrowed.oldKeysOnly ? 1 : 0}|${ids.join(',')}|${[...narrowed.shown].join('\u0000')}`;
-      let event = events.get(key);
+      const selected = selectedColumns(match.bindings);
+      const key = `${match.index}|${ids.join(',')}|${selected?.join('\u0000') ?? ''}`;
+      const alike = events.get(view) ?? new Map<string, ChangeEvent>();
+      events.set(view, alike);
+      let event = alike.get(key);
       if (!event) {
-        event = { ids, data: changeData(change, info, narrowed) };
-        events.set(key, event);
+        event = { ids, data: changeData(change, info, selected ? narrowToSelect(view, selected, info) : view) };
+        alike.set(key, event);
       }
       outgoing.push({ position: change.position, subscription: match.subscription, event });
     }
@@ -131,9 +135,23 @@ async function filterResults(ctx: DeliveryContext, info: TableInfo, changes: rea
   return results;
 }
 
+/** One view object per (columns shown, old keys only), so audiences of one role share their views and events. */
+function internedViews(): (shown: ReadonlySet<string>, oldKeysOnly: boolean) => ChangeView {
+  const known = new Map<ReadonlySet<string>, [ChangeView, ChangeView]>();
+  return (shown, oldKeysOnly) => {
+    let pair = known.get(shown);
+    if (!pair) {
+      pair = [{ shown, oldKeysOnly: false }, { shown, oldKeysOnly: true }];
+      known.set(shown, pair);
+    }
+    return pair[oldKeysOnly ? 1 : 0];
+  };
+}
+
 /** How `audience` sees each of the changes at `indexes`; a change it may not see has no entry. */
 async function viewsFor(
   ctx: DeliveryContext, audience: Audience, accessOf: () => Promise<RoleAccess>, info: TableInfo, changes: readonly Change[], indexes: readonly number[],
+  viewOf: (shown: ReadonlySet<string>, oldKeysOnly: boolean) => ChangeView,
 ): Promise<Map<number, ChangeView>> {
   const views = new Map<number, ChangeView>();
   try {
@@ -142,8 +160,8 @@ async function viewsFor(
     const checked = indexes.filter((index) => changes[index]?.operation !== 'DELETE');
     const visible = await ctx.access.visibleRecords(audience, info, policy, checked.map((index) => changes[index]?.new ?? {}));
     const rowSecured = info.rowSecurity && !audience.service;
-    checked.forEach((index, position) => { if (visible.has(position)) views.set(index, { shown, oldKeysOnly: false }); });
-    for (const index of indexes) if (changes[index]?.operation === 'DELETE') views.set(index, { shown, oldKeysOnly: rowSecured });
+    checked.forEach((index, position) => { if (visible.has(position)) views.set(index, viewOf(shown, false)); });
+    for (const index of indexes) if (changes[index]?.operation === 'DELETE') views.set(index, viewOf(shown, rowSecured));
   } catch (error) {
     if (isTransient(error)) throw error;
     ctx.logger.warn({ err: error, role: audience.role, table: `${info.schema}.${info.table}` }, 'checking access to table changes failed; the changes are withheld from this role');
@@ -152,10 +170,15 @@ async function viewsFor(
   return views;
 }
 
-/** With `select` on every matching binding, only the selected columns and the primary key are shown. */
-function narrowToSelect(view: ChangeView, bindings: readonly ResolvedBinding[], info: TableInfo): ChangeView {
-  if (bindings.some((binding) => binding.select === null)) return view;
-  const wanted = new Set([...info.primaryKey, ...bindings.flatMap((binding) => binding.select ?? [])]);
+/** The columns asked for when every matching binding has `select` (sorted, without repeats), else null: all of them. */
+function selectedColumns(bindings: readonly ResolvedBinding[]): string[] | null {
+  if (bindings.some((binding) => binding.select === null)) return null;
+  return [...new Set(bindings.flatMap((binding) => binding.select ?? []))].sort();
+}
+
+/** The view narrowed to the selected columns and the primary key. */
+function narrowToSelect(view: ChangeView, selected: readonly string[], info: TableInfo): ChangeView {
+  const wanted = new Set([...info.primaryKey, ...selected]);
   return { ...view, shown: new Set([...view.shown].filter((name) => wanted.has(name))) };
 }
 
