@@ -13,7 +13,7 @@ import { nselfUrl } from './lib/subscriber-clients.js';
 
 const options = readOptions('node --import tsx bench/b7-history-replay.ts [options]', {
   publishers: { fallback: 8, help: 'concurrent publishers (connections) storing broadcasts', min: 1 },
-  window: { fallback: 8, help: 'broadcasts each publisher has in flight (awaiting the stored ack)', min: 1 },
+  window: { fallback: 32, help: 'broadcasts each publisher has in flight (awaiting the stored ack)', min: 1 },
   seconds: { fallback: 3, help: 'seconds of storing as fast as possible per run', min: 1 },
   clients: { fallback: 300, help: 'clients that drop and rejoin with replay (10 per channel)', min: 10 },
   rate: { fallback: 200, help: 'live broadcasts per second over the channels during the replay phase', min: 1 },
@@ -145,7 +145,7 @@ try {
       ]),
     }],
     notes: [
-      'Storing: each nself publisher waits for the stored acknowledgement of each broadcast; each raw connection runs one INSERT … RETURNING with pg_notify per message. Both commit one message per transaction.',
+      `Storing: each nself publisher keeps ${options.window} broadcasts with ack in flight, as a client streaming messages does; the server stores the broadcasts of a channel that arrive while its previous write is in flight together, in one statement and transaction (group commit), and acknowledges each after the commit. Each raw connection runs one INSERT … RETURNING with pg_notify per message and transaction (a connection has one statement in flight).`,
       `Replay: the clients read ${options.rate} broadcasts/s for 1.5 s, drop, miss 1 s of broadcasts, then all rejoin at once with config.broadcast.resume.offset while broadcasts go on. A replay is complete when the client has the last message sent before it rejoined; every client must then have every message once and in order.`,
       'The raw side runs the replay SELECT of every client at once through a pool of 20 connections (the server\'s pool size), timing each from submission.',
       'Per-connection message and join limits are raised for this run only, so that a few publisher connections can carry the load.',

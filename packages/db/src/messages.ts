@@ -75,6 +75,26 @@ export async function recentMessages(db: Queryable, channelId: string, limit: nu
   return rows.map(toMessage);
 }
 
+/**
+ * Appends `messages` to one channel in one statement (`realtime.append_messages`): consecutive offsets
+ * in array order, one NOTIFY each, all or none. Each message brings its own `id`, so a caller can
+ * recognise it before the reply arrives. Returns them in offset order.
+ */
+export async function appendMessages(db: Queryable, channelId: string, messages: ReadonlyArray<Omit<NewMessage, 'channelId'> & { readonly id: string }>): Promise<Message[]> {
+  const { rows } = await db.query<MessageRow>(
+    `SELECT ${COLUMNS} FROM realtime.append_messages($1, $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::bytea[])`,
+    [
+      channelId,
+      messages.map((message) => message.id),
+      messages.map((message) => checkEventName(message.event)),
+      messages.map((message) => (message.payload === undefined || message.payload === null ? null : JSON.stringify(message.payload))),
+      messages.map((message) => message.sender ?? null),
+      messages.map((message) => message.payloadBinary ?? null),
+    ],
+  );
+  return rows.map(toMessage);
+}
+
 export interface ReplayOptions {
   /** Only messages sent at or after this time. */
   readonly since?: Date;

@@ -8,8 +8,9 @@
 // and after the listener reconnects every channel is read from its last offset. A sender that did
 // not ask for `self` is recorded against the message id before the commit, so whichever path
 // delivers the message first, the sender never gets it back.
-import type { Message as StoredMessage, Pool, PoolClient } from '@nself/db';
-import { appendMessage, replayMessages } from '@nself/db';
+import { randomUUID } from 'node:crypto';
+import type { Message as StoredMessage, Pool } from '@nself/db';
+import { appendMessages, replayMessages } from '@nself/db';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -109,7 +110,7 @@ export class BroadcastFeed {
   /**
    * Stores a broadcast and delivers it here at once. Resolves once it is committed. Broadcasts sent to
    * one channel while an earlier write to it is in flight are queued, in the order of the calls, and
-   * stored together in one transaction (group commit): they get consecutive offsets in that order,
+   * stored together in one statement (group commit): they get consecutive offsets in that order,
    * and each caller's promise settles after the commit with its own message.
    */
   send(outgoing: OutgoingBroadcast): Promise<StoredMessage> {
@@ -138,38 +139,30 @@ export class BroadcastFeed {
   }
 
   /**
-   * Stores `batch` in one transaction, then delivers each message here and settles each caller with
-   * it. Returns false when the transaction failed (a lone write is then rejected with the error).
+   * Stores `batch` (broadcasts of one channel) in one statement, then delivers each message here and
+   * settles each caller with it. Returns false when the statement failed (a lone write is then
+   * rejected with the error). Senders without `self` are recorded against their message ids before
+   * the statement runs, since its notifications may arrive before its reply.
    */
   private async storeBatch(batch: readonly QueuedWrite[]): Promise<boolean> {
-    const stored: Array<{ message: StoredMessage; feed: ChannelFeed | undefined }> = [];
-    let client: PoolClient | undefined;
+    const channelId = batch[0]?.outgoing.channelId ?? '';
+    const feed = this.feeds.get(channelId);
+    const ids = batch.map(() => randomUUID());
+    batch.forEach(({ outgoing }, index) => { if (feed && outgoing.exclude) feed.holdBack.set(ids[index] as string, outgoing.exclude.key); });
+    let stored: StoredMessage[];
     try {
-      client = await this.pool.connect();
-      await client.query('BEGIN');
-      for (const { outgoing } of batch) {
-        const message = await appendMessage(client, {
-          channelId: outgoing.channelId, event: outgoing.event, payload: outgoing.binary ? null : outgoing.payload,
-          payloadBinary: outgoing.binary, sender: outgoing.sender,
-        });
-        const feed = this.feeds.get(outgoing.channelId);
-        if (feed && outgoing.exclude) feed.holdBack.set(message.id, outgoing.exclude.key);
-        stored.push({ message, feed });
-      }
-      await client.query('COMMIT');
-      client.release();
+      stored = await appendMessages(this.pool, channelId, batch.map(({ outgoing }, index) => ({
+        id: ids[index] as string, event: outgoing.event, payload: outgoing.binary ? null : outgoing.payload,
+        payloadBinary: outgoing.binary, sender: outgoing.sender,
+      })));
     } catch (error) {
-      for (const { message, feed } of stored) feed?.holdBack.delete(message.id);
-      if (client) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        client.release(error instanceof Error ? error : undefined);
-      }
+      for (const id of ids) feed?.holdBack.delete(id);
       if (batch.length > 1) return false;
       batch[0]?.reject(error);
       return true;
     }
-    stored.forEach(({ message, feed }, index) => {
-      this.accept(feed, message);
+    stored.forEach((message, index) => {
+      this.accept(this.feeds.get(channelId), message);
       batch[index]?.resolve(message);
     });
     return true;
