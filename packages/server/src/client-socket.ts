@@ -11,6 +11,7 @@ import type { JoinedChannel } from './channel-session.js';
 import type { ServerContext } from './context.js';
 import { RateWindow } from './rate-window.js';
 import { encodedOnce } from './shared-frames.js';
+import { TickCorkedWriter } from './tick-corking.js';
 import { serverFrame } from './websocket-frame.js';
 
 /** Who connected, as established at the upgrade. */
@@ -26,9 +27,6 @@ export interface SocketInfo {
 /** Handles one decoded message of a socket (binary broadcast pushes arrive as `broadcast` messages with byte payloads). */
 export type Dispatch = (socket: ClientSocket, message: Message) => Promise<void>;
 
-/** Frames gathered while corked beyond this many bytes are handed to the system at once. */
-const CORK_FLUSH_BYTES = 64 * 1024;
-
 /** A connected client and the channels it joined. */
 export class ClientSocket {
   readonly channels = new Map<string, JoinedChannel>();
@@ -37,10 +35,7 @@ export class ClientSocket {
   private lastReceivedAt = Date.now();
   private readonly queues = new Map<string, Promise<void>>();
   private closed = false;
-  /** The TCP socket is corked until the end of the current tick, gathering this tick's frames into one write. */
-  private corked = false;
-  /** Bytes written since the socket was corked (strings counted by their length). */
-  private corkedBytes = 0;
+  private readonly writer: TickCorkedWriter;
 
   constructor(
     private readonly ws: WebSocket,
@@ -51,6 +46,7 @@ export class ClientSocket {
     private readonly dispatch: Dispatch,
     private readonly onClosed: (socket: ClientSocket) => void,
   ) {
+    this.writer = new TickCorkedWriter(transport);
     this.joins = new RateWindow(ctx.config.limits.maxJoinsPerSecond);
     this.messages = new RateWindow(ctx.config.limits.maxMessagesPerSecond);
     ws.on('message', (data, isBinary) => this.receive(data as Buffer | Buffer[] | ArrayBuffer, isBinary));
@@ -143,9 +139,9 @@ export class ClientSocket {
   /** Sends one message through `ws` (text for a string, binary for bytes). */
   private write(data: string | Uint8Array): void {
     const text = typeof data === 'string';
-    this.corkForThisTick();
+    this.writer.beforeWrite();
     this.ws.send(data, { binary: !text });
-    this.written(text ? data.length : data.byteLength);
+    this.writer.afterWrite(text ? data.length : data.byteLength);
   }
 
   /**
@@ -154,34 +150,9 @@ export class ClientSocket {
    * frame back); the bytes count in `bufferedAmount` as any other.
    */
   private writeFrame(frame: Buffer): void {
-    this.corkForThisTick();
+    this.writer.beforeWrite();
     this.transport.write(frame);
-    this.written(frame.byteLength);
-  }
-
-  /**
-   * Frames sent to this socket in the same tick (a batch of table changes, the broadcasts of one group
-   * commit, a replay) leave in one system call: the TCP socket is corked at the first and uncorked
-   * once the tick's work is done, or as soon as CORK_FLUSH_BYTES are waiting.
-   */
-  private corkForThisTick(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.transport.cork();
-    process.nextTick(() => this.uncork());
-  }
-
-  private written(bytes: number): void {
-    if (!this.corked) return;
-    this.corkedBytes += bytes;
-    if (this.corkedBytes >= CORK_FLUSH_BYTES) this.uncork();
-  }
-
-  private uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.corkedBytes = 0;
-    this.transport.uncork();
+    this.writer.afterWrite(frame.byteLength);
   }
 
   /** True when the socket is open and its send buffer is under the cap (a slow reader over the cap is closed). */
@@ -192,7 +163,7 @@ export class ClientSocket {
 
   /** The bytes still queued from earlier ticks (what this tick corked is on its way) must be under the cap. */
   private hasRoom(): boolean {
-    if (this.ws.bufferedAmount - this.corkedBytes <= this.ctx.config.limits.maxSendBufferBytes) return true;
+    if (this.ws.bufferedAmount - this.writer.held <= this.ctx.config.limits.maxSendBufferBytes) return true;
     this.ctx.logger.warn({ connectionId: this.id, buffered: this.ws.bufferedAmount }, 'closing a slow reader');
     this.close(CloseCode.slowConsumer, 'slow consumer');
     return false;
