@@ -2,6 +2,7 @@
 import type { Pool } from '@nself/db';
 import type { Authenticator } from './auth.js';
 import type { BroadcastFeed } from './broadcast-feed.js';
+import type { ChannelDirectory } from './channel-directory.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -14,6 +15,7 @@ export interface ServerContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly auth: Authenticator;
+  readonly channels: ChannelDirectory;
   readonly broadcasts: BroadcastFeed;
   readonly presence: PresenceFeed;
   /** Identifies this process in realtime.connections and realtime.presence_sessions. */

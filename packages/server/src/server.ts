@@ -6,6 +6,7 @@ import { migrate, openPool, resolveDatabaseUrl, type Pool } from '@nself/db';
 import { CloseCode } from '@nself/protocol';
 import { Authenticator } from './auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast-feed.js';
+import { ChannelDirectory } from './channel-directory.js';
 import { loadConfig, type Limits, type ServerConfig } from './config.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
@@ -62,6 +63,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const auth = new Authenticator(config.jwtSecret);
   const ctx: ServerContext = {
     config, pool, logger, metrics, serverId, auth,
+    channels: new ChannelDirectory(pool),
     broadcasts: new BroadcastFeed(pool, logger, metrics),
     presence: new PresenceFeed(pool, logger),
     postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode }),
