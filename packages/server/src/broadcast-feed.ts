@@ -13,10 +13,8 @@ import { appendMessage, replayMessages } from '@nself/db';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
-/** A joined channel of one socket, as the feed sees it. */
+/** A joined channel of one socket, as the feed sees it (each join is its own subscriber). */
 export interface BroadcastSubscriber {
-  /** Unique per socket and join, so a sender's own message can be held back from it. */
-  readonly key: string;
   deliverBroadcast(message: StoredMessage): void;
 }
 
@@ -56,8 +54,8 @@ interface ChannelFeed {
   readonly subscribers: Set<BroadcastSubscriber>;
   /** Known offsets not yet delivered: the full row, or null when only a notification without payload came. */
   readonly pending: Map<number, StoredMessage | null>;
-  /** Message id → subscriber key that must not receive it (`self: false`). */
-  readonly holdBack: Map<string, string>;
+  /** Message id → the subscriber that must not receive it (`self: false`). */
+  readonly holdBack: Map<string, BroadcastSubscriber>;
   catchUp: boolean;
   draining: boolean;
   again: boolean;
@@ -153,7 +151,7 @@ export class BroadcastFeed {
           payloadBinary: outgoing.binary, sender: outgoing.sender,
         });
         const feed = this.feeds.get(outgoing.channelId);
-        if (feed && outgoing.exclude) feed.holdBack.set(message.id, outgoing.exclude.key);
+        if (feed && outgoing.exclude) feed.holdBack.set(message.id, outgoing.exclude);
         stored.push({ message, feed });
       }
       await client.query('COMMIT');
@@ -249,7 +247,7 @@ export class BroadcastFeed {
     feed.holdBack.delete(message.id);
     let delivered = 0;
     for (const subscriber of feed.subscribers) {
-      if (subscriber.key === excluded) continue;
+      if (subscriber === excluded) continue;
       try {
         subscriber.deliverBroadcast(message);
         delivered += 1;

@@ -4,6 +4,7 @@ import type { Authenticator } from './auth.js';
 import type { BroadcastFeed } from './broadcast-feed.js';
 import type { ChannelDirectory } from './channel-directory.js';
 import type { ServerConfig } from './config.js';
+import type { ExpiryWatch } from './expiry-watch.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
@@ -18,6 +19,8 @@ export interface ServerContext {
   readonly channels: ChannelDirectory;
   readonly broadcasts: BroadcastFeed;
   readonly presence: PresenceFeed;
+  /** Closes joined channels whose token expired. */
+  readonly expiries: ExpiryWatch;
   /** Identifies this process in realtime.connections and realtime.presence_sessions. */
   readonly serverId: string;
   /** Delivers table changes; when undefined, joins with bindings are refused. */

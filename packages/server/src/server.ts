@@ -10,6 +10,7 @@ import { ChannelDirectory } from './channel-directory.js';
 import { loadConfig, type Limits, type ServerConfig } from './config.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
+import { ExpiryWatch } from './expiry-watch.js';
 import { createRoutes } from './http-routes.js';
 import { BROADCAST_CHANNEL, DatabaseListener, PRESENCE_CHANNEL } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
@@ -66,6 +67,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     channels: new ChannelDirectory(pool),
     broadcasts: new BroadcastFeed(pool, logger, metrics),
     presence: new PresenceFeed(pool, logger),
+    expiries: new ExpiryWatch(),
     postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode }),
     shuttingDown: false,
   };
@@ -108,6 +110,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     closing ??= (async () => {
       ctx.shuttingDown = true;
       tracker.stop();
+      ctx.expiries.stop();
       await retention.stop();
       const sockets = [...tracker.sockets];
       for (const socket of sockets) for (const channel of [...socket.channels.values()]) channel.dispose({ endPresence: false });
