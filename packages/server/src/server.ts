@@ -18,6 +18,7 @@ import { createMetrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
 import { PresenceFeed, type PresenceNotification } from './presence-feed.js';
 import { startRetentionSweeper } from './retention-sweeper.js';
+import { SharedReads } from './shared-reads.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './websocket-gateway.js';
 
@@ -67,6 +68,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     channels: new ChannelDirectory(pool),
     broadcasts: new BroadcastFeed(pool, logger, metrics),
     presence: new PresenceFeed(pool, logger),
+    histories: new SharedReads(),
     expiries: new ExpiryWatch(),
     postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode }),
     shuttingDown: false,
