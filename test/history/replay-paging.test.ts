@@ -72,6 +72,25 @@ test('a join that resumes after offset 0 gets all 10,000 messages replayed in or
   subscriber.close();
 });
 
+test('joins resuming from the same offset at once, while messages keep coming, each get every later message once and in order', async () => {
+  await setup.db.pool.query("INSERT INTO realtime.channels (slug, name) VALUES ('shared-resume', 'shared-resume')");
+  await broadcast('shared-resume', 1, 50);
+  const live = (async () => {
+    for (let n = 51; n <= 80; n += 5) await broadcast('shared-resume', n, n + 4);
+  })();
+  const joined = await Promise.all(Array.from({ length: 12 }, (_, index) =>
+    OffsetSubscriber.join(setup.server.port, 'shared-resume', { resume: { offset: index % 2 === 0 ? 20 : 35 } })));
+  await live;
+  const log = await logOffsets(setup.db.pool, 'shared-resume');
+  await waitFor(() => joined.every(({ subscriber }) => subscriber.offsets.at(-1) === log.at(-1)), 'every subscriber reaching the last message', 10_000).catch(() => undefined);
+  assertExactlyOnceInOrder(log.filter((offset) => offset > 20), new Map(joined.filter((_, index) => index % 2 === 0).map(({ subscriber }, index) => [`after 20 #${index}`, subscriber.offsets])));
+  assertExactlyOnceInOrder(log.filter((offset) => offset > 35), new Map(joined.filter((_, index) => index % 2 === 1).map(({ subscriber }, index) => [`after 35 #${index}`, subscriber.offsets])));
+  for (const { subscriber, reply } of joined) {
+    assert.equal((reply.response['resume'] as { recovered: boolean }).recovered, true);
+    subscriber.close();
+  }
+});
+
 test('config.broadcast.replay on public, presence and private channels: the newest 25 (the cap), oldest first, then paging back by offset', async () => {
   await setup.db.pool.query(`INSERT INTO realtime.channels (slug, name, type) VALUES
     ('replay-public', 'replay-public', 'public'), ('replay-presence', 'replay-presence', 'presence'), ('replay-private', 'replay-private', 'private')`);

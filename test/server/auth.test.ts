@@ -63,6 +63,55 @@ test('a private channel cannot be joined as public by a non-member either, and a
   }
 });
 
+test('a channel made private in SQL or deleted by the CLI while the server runs is seen by the next join', async () => {
+  const client = await RawClient.open(env.server, `vsn=2.0.0&apikey=${anonKey}`);
+  const status = (frame: unknown[]) => (frame[4] as { status: string }).status;
+  try {
+    assert.equal(status(await client.join('realtime:turns-private', '1', {}, { access_token: await token('outsider') })), 'ok');
+    await env.db.pool.query(`UPDATE realtime.channels SET type = 'private' WHERE slug = $1`, ['turns-private']);
+    const refused = await client.join('realtime:turns-private', '2', {}, { access_token: await token('outsider') });
+    assert.deepEqual(refused[4], { status: 'error', response: { reason: 'Unauthorized: You do not have permissions to read from this Channel topic: turns-private' } });
+
+    assert.equal(status(await client.join('realtime:doomed', '3')), 'ok');
+    const before = await env.db.pool.query<{ id: string }>(`SELECT id FROM realtime.channels WHERE slug = $1`, ['doomed']);
+    const deleted = await realtime(['channel', 'delete', 'doomed', 'true'], { databaseUrl: env.db.url });
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal(status(await client.join('realtime:doomed', '4', { private: true })), 'error', 'a deleted channel has no members to admit');
+    assert.equal(status(await client.join('realtime:doomed', '5')), 'ok');
+    const after = await env.db.pool.query<{ id: string }>(`SELECT id FROM realtime.channels WHERE slug = $1`, ['doomed']);
+    assert.notEqual(after.rows[0]?.id, before.rows[0]?.id, 'the join created the channel anew');
+  } finally {
+    await client.close();
+  }
+});
+
+test('joins sent at once to several channels each get their own channel and access check', async () => {
+  const client = await RawClient.open(env.server, `vsn=2.0.0&apikey=${anonKey}`);
+  try {
+    const { rows } = await env.db.pool.query<{ id: string }>(`SELECT id FROM realtime.channels WHERE slug = 'secret'`);
+    const secretId = rows[0]?.id ?? '';
+    const member = await token('member-1');
+    const joins: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+      ['realtime:together-a', {}, {}],
+      ['realtime:together-b', {}, {}],
+      ['realtime:secret', { private: true }, { access_token: member }],
+      ['realtime:Secret', { private: true }, { access_token: await token('outsider') }],
+      [`realtime:${secretId.toUpperCase()}`, { private: true }, { access_token: member }],
+      ['realtime:together-a ', {}, {}],
+    ];
+    joins.forEach(([topic, config, extra], index) => {
+      const ref = String(index + 1);
+      client.send([ref, ref, topic, 'phx_join', { config: { broadcast: { self: false }, private: false, ...config }, ...extra }]);
+    });
+    const statuses = await Promise.all(joins.map(async (_, index) => ((await client.reply(String(index + 1)))[4] as { status: string }).status));
+    assert.deepEqual(statuses, ['ok', 'ok', 'ok', 'error', 'ok', 'ok']);
+    const created = await env.db.pool.query<{ slug: string }>(`SELECT slug FROM realtime.channels WHERE slug LIKE 'together-%' ORDER BY slug`);
+    assert.deepEqual(created.rows.map((row) => row.slug), ['together-a', 'together-b']);
+  } finally {
+    await client.close();
+  }
+});
+
 test('the upgrade is refused without a valid token when a secret is set', async () => {
   assert.deepEqual(await upgrade(env.server, '/realtime/v1/websocket?vsn=2.0.0&apikey=not-a-jwt'),
     { status: 401, body: { error: 'The token provided is not a valid JWT' } });
@@ -73,6 +122,23 @@ test('the upgrade is refused without a valid token when a secret is set', async 
   assert.deepEqual(await upgrade(env.server, `/realtime/v1/websocket?vsn=3.0.0&apikey=${anonKey}`),
     { status: 400, body: { error: 'unsupported vsn "3.0.0"; expected one of: 1.0.0, 2.0.0' } });
   assert.equal((await upgrade(env.server, `/socket/websocket?apikey=${anonKey}`)).status, 101);
+});
+
+test('a token accepted before is refused once it expires, at the upgrade and at a join', async () => {
+  const shortLived = await token('member-1', { expiresInSeconds: 2 });
+  assert.equal((await upgrade(env.server, `/realtime/v1/websocket?vsn=2.0.0&apikey=${shortLived}`)).status, 101);
+  const client = await RawClient.open(env.server, `vsn=2.0.0&apikey=${anonKey}`);
+  try {
+    assert.equal(((await client.join('realtime:reused', '1', {}, { access_token: shortLived }))[4] as { status: string }).status, 'ok');
+    await sleep(2_200);
+    assert.deepEqual(await upgrade(env.server, `/realtime/v1/websocket?vsn=2.0.0&apikey=${shortLived}`),
+      { status: 401, body: { error: 'Token has expired' } });
+    const refused = (await client.join('realtime:reused-again', '2', {}, { access_token: shortLived }))[4] as { status: string; response: { reason: string } };
+    assert.equal(refused.status, 'error');
+    assert.match(refused.response.reason, /^InvalidJWTToken: Token has expired \d+ seconds ago$/);
+  } finally {
+    await client.close();
+  }
 });
 
 test('an expiring access token closes the channel at expiry with the system error, then CLOSED', async () => {

@@ -90,21 +90,38 @@ export function slugify(name: string): string {
 
 /** Finds a channel by id or by slug (a name is slugified first); null when there is none. */
 export async function findChannel(db: Queryable, idOrSlug: string): Promise<Channel | null> {
-  let slug: string | null;
-  try {
-    slug = slugify(idOrSlug);
-  } catch {
-    slug = null;
-  }
-  const id = UUID.test(idOrSlug.trim()) ? idOrSlug.trim() : null;
-  if (slug === null && id === null) return null;
+  return (await findChannels(db, [idOrSlug])).get(idOrSlug) ?? null;
+}
+
+/**
+ * Finds several channels in one query, each by id or by slug as `findChannel` does (a key that is a
+ * channel's id names that channel before any channel whose slug it is); keys with no channel are absent.
+ */
+export async function findChannels(db: Queryable, idsOrSlugs: readonly string[]): Promise<Map<string, Channel>> {
+  const keys = idsOrSlugs.map((key) => ({ key, id: UUID.test(key.trim()) ? key.trim().toLowerCase() : null, slug: slugOrNull(key) }));
+  const ids = keys.flatMap(({ id }) => (id === null ? [] : [id]));
+  const slugs = keys.flatMap(({ slug }) => (slug === null ? [] : [slug]));
+  const found = new Map<string, Channel>();
+  if (ids.length === 0 && slugs.length === 0) return found;
   const { rows } = await db.query<ChannelRow>(
-    `SELECT ${COLUMNS} FROM realtime.channels c
-      WHERE c.id = $1::uuid OR c.slug = $2
-      ORDER BY (c.id = $1::uuid) IS TRUE DESC LIMIT 1`,
-    [id, slug],
+    `SELECT ${COLUMNS} FROM realtime.channels c WHERE c.id = ANY($1::uuid[]) OR c.slug = ANY($2::text[])`,
+    [ids, slugs],
   );
-  return rows[0] ? toChannel(rows[0]) : null;
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const bySlug = new Map(rows.map((row) => [row.slug, row]));
+  for (const { key, id, slug } of keys) {
+    const row = (id === null ? undefined : byId.get(id)) ?? (slug === null ? undefined : bySlug.get(slug));
+    if (row) found.set(key, toChannel(row));
+  }
+  return found;
+}
+
+function slugOrNull(name: string): string | null {
+  try {
+    return slugify(name);
+  } catch {
+    return null;
+  }
 }
 
 /** Like `findChannel`, but an unknown channel is a UserError: `unknown channel "x"`. */

@@ -55,18 +55,26 @@ export class TokenError extends Error {
 
 const HASURA_CLAIMS = 'https://hasura.io/jwt/claims';
 const ALGORITHMS = ['HS256', 'HS384', 'HS512'];
+/** The most verified tokens remembered; the oldest is forgotten first. */
+const MAX_REMEMBERED_TOKENS = 4096;
 
-/** Verifies tokens with a secret, or, without one (development mode), accepts anyone. */
+/**
+ * Verifies tokens with a secret, or, without one (development mode), accepts anyone. A token string
+ * verified before is not verified again until its `exp`: the identity it gave is reused (the same
+ * string carries the same signature and claims, so the outcome cannot differ), and concurrent
+ * verifications of one string share one check.
+ */
 export class Authenticator {
-  private readonly key: Uint8Array | undefined;
+  private readonly keys: HmacKeys | undefined;
+  private readonly verified = new Map<string, Promise<Identity>>();
 
   constructor(secret: string | undefined) {
-    this.key = secret ? new TextEncoder().encode(secret) : undefined;
+    this.keys = secret ? new HmacKeys(new TextEncoder().encode(secret)) : undefined;
   }
 
   /** True when no secret is configured and anonymous clients are let in. */
   get developmentMode(): boolean {
-    return this.key === undefined;
+    return this.keys === undefined;
   }
 
   /**
@@ -76,25 +84,60 @@ export class Authenticator {
    */
   async verify(token: string | undefined): Promise<Identity> {
     if (!token) {
-      if (this.key) throw new TokenError('missing');
+      if (this.keys) throw new TokenError('missing');
       return { userId: null, role: 'anon', claims: {}, expiresAt: null };
     }
-    const claims = this.key ? await this.verifySigned(token, this.key) : decodeLoosely(token);
-    if (claims === undefined) return { userId: null, role: 'anon', claims: {}, expiresAt: null };
-    return identityOf(claims, this.key !== undefined);
+    if (!this.keys) {
+      const claims = decodeLoosely(token);
+      return claims === undefined ? { userId: null, role: 'anon', claims: {}, expiresAt: null } : identityOf(claims, false);
+    }
+    const known = this.verified.get(token);
+    if (known) {
+      const identity = await known;
+      if (identity.expiresAt !== null && identity.expiresAt * 1000 > Date.now()) return identity;
+      this.verified.delete(token);
+    }
+    return this.verifyOnce(token, this.keys);
   }
 
-  private async verifySigned(token: string, key: Uint8Array): Promise<JWTPayload> {
-    try {
-      const { payload } = await jwtVerify(token, key, { algorithms: ALGORITHMS });
-      return payload;
-    } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new TokenError('expired', secondsSince(error.payload.exp));
-      if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new TokenError('signature');
-      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') throw new TokenError('invalidExpiration');
-      if (error instanceof joseErrors.JOSEAlgNotAllowed) throw new TokenError('signature');
-      throw new TokenError('malformed');
+  private verifyOnce(token: string, keys: HmacKeys): Promise<Identity> {
+    const pending = verifySigned(token, keys).then((claims) => identityOf(claims, true));
+    this.verified.set(token, pending);
+    pending.catch(() => { if (this.verified.get(token) === pending) this.verified.delete(token); });
+    if (this.verified.size > MAX_REMEMBERED_TOKENS) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
     }
+    return pending;
+  }
+}
+
+/** The secret imported once per HMAC algorithm, instead of once per verification. */
+class HmacKeys {
+  private readonly imported = new Map<string, Promise<CryptoKey>>();
+
+  constructor(private readonly secret: Uint8Array<ArrayBuffer>) {}
+
+  forAlgorithm(alg: string): Promise<CryptoKey> {
+    let key = this.imported.get(alg);
+    if (!key) {
+      key = crypto.subtle.importKey('raw', this.secret, { name: 'HMAC', hash: `SHA-${alg.slice(2)}` }, false, ['verify']);
+      this.imported.set(alg, key);
+    }
+    return key;
+  }
+}
+
+async function verifySigned(token: string, keys: HmacKeys): Promise<JWTPayload> {
+  try {
+    const { payload } = await jwtVerify(token, (header) => keys.forAlgorithm(header.alg), { algorithms: ALGORITHMS });
+    return payload;
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) throw new TokenError('expired', secondsSince(error.payload.exp));
+    if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new TokenError('signature');
+    if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') throw new TokenError('invalidExpiration');
+    if (error instanceof joseErrors.JOSEAlgNotAllowed) throw new TokenError('signature');
+    throw new TokenError('malformed');
   }
 }
 

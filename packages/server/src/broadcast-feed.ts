@@ -14,10 +14,8 @@ import { appendMessages, replayMessages } from '@nself/db';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
-/** A joined channel of one socket, as the feed sees it. */
+/** A joined channel of one socket, as the feed sees it (each join is its own subscriber). */
 export interface BroadcastSubscriber {
-  /** Unique per socket and join, so a sender's own message can be held back from it. */
-  readonly key: string;
   deliverBroadcast(message: StoredMessage): void;
 }
 
@@ -57,8 +55,8 @@ interface ChannelFeed {
   readonly subscribers: Set<BroadcastSubscriber>;
   /** Known offsets not yet delivered: the full row, or null when only a notification without payload came. */
   readonly pending: Map<number, StoredMessage | null>;
-  /** Message id → subscriber key that must not receive it (`self: false`). */
-  readonly holdBack: Map<string, string>;
+  /** Message id → the subscriber that must not receive it (`self: false`). */
+  readonly holdBack: Map<string, BroadcastSubscriber>;
   catchUp: boolean;
   draining: boolean;
   again: boolean;
@@ -148,7 +146,7 @@ export class BroadcastFeed {
     const channelId = batch[0]?.outgoing.channelId ?? '';
     const feed = this.feeds.get(channelId);
     const ids = batch.map(() => randomUUID());
-    batch.forEach(({ outgoing }, index) => { if (feed && outgoing.exclude) feed.holdBack.set(ids[index] as string, outgoing.exclude.key); });
+    batch.forEach(({ outgoing }, index) => { if (feed && outgoing.exclude) feed.holdBack.set(ids[index] as string, outgoing.exclude); });
     let stored: StoredMessage[];
     try {
       stored = await appendMessages(this.pool, channelId, batch.map(({ outgoing }, index) => ({
@@ -242,7 +240,7 @@ export class BroadcastFeed {
     feed.holdBack.delete(message.id);
     let delivered = 0;
     for (const subscriber of feed.subscribers) {
-      if (subscriber.key === excluded) continue;
+      if (subscriber === excluded) continue;
       try {
         subscriber.deliverBroadcast(message);
         delivered += 1;

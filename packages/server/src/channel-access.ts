@@ -22,7 +22,7 @@ export async function resolveChannel(ctx: ServerContext, subTopic: string, ident
   } catch {
     return { kind: 'invalid' };
   }
-  let channel = await findChannel(ctx.pool, slug);
+  let channel = await ctx.channels.find(slug);
   if (!channel) {
     if (wantsPrivate) return { kind: 'unauthorized' };
     channel = await createPublic(ctx, subTopic, slug);

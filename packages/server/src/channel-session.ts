@@ -1,11 +1,11 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
-import { randomUUID } from 'node:crypto';
 import type { Channel, Message as StoredMessage } from '@nself/db';
 import { ChannelEvent, FeatureEvent, SystemMessage } from '@nself/protocol';
 import type { Identity } from './auth.js';
 import type { BroadcastSubscriber } from './broadcast-feed.js';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
+import type { Expiring } from './expiry-watch.js';
 import type { PostgresChangesSubscription } from './postgres-changes.js';
 import type { PresenceMap, PresenceSubscriber } from './presence-feed.js';
 import { endSessions } from './presence-store.js';
@@ -24,15 +24,13 @@ export interface ChannelOptions {
   readonly presenceKey: string;
 }
 
-const MAX_TIMER_MS = 2_147_483_647;
-
 /** A channel joined on a socket. */
-export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber {
-  readonly key = randomUUID();
+export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, Expiring {
   /** True once the client tracked presence here. */
   tracked = false;
   postgresChanges: PostgresChangesSubscription | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  /** The second under which the token expiry is filed in the server's expiry watch. */
+  private expirySecond: number | undefined;
   private disposed = false;
   /** While a resume replay runs, live broadcasts wait here. */
   private held: StoredMessage[] | undefined;
@@ -47,11 +45,10 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber {
     readonly channel: Channel,
     readonly options: ChannelOptions,
     public identity: Identity,
-    public token: string | undefined,
   ) {}
 
   /**
-   * Starts delivery: broadcasts (held back while `resuming`), presence, and the token expiry timer.
+   * Starts delivery: broadcasts (held back while `resuming`), presence, and the watch of the token's expiry.
    * Returns the offset after which live broadcasts reach this channel.
    */
   start(resuming: boolean): number {
@@ -100,10 +97,9 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber {
     this.socket.send({ joinRef, ref: null, topic: this.topic, event, payload });
   }
 
-  /** Replaces the token (after an `access_token` message) and re-arms the expiry timer. */
-  async setIdentity(identity: Identity, token: string): Promise<void> {
+  /** Replaces the identity (after an `access_token` message) and watches the new token's expiry. */
+  async setIdentity(identity: Identity): Promise<void> {
     this.identity = identity;
-    this.token = token;
     this.scheduleExpiry();
     await this.postgresChanges?.updateIdentity(identity);
   }
@@ -128,7 +124,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber {
   dispose(options: { endPresence: boolean }): void {
     if (this.disposed) return;
     this.disposed = true;
-    clearTimeout(this.expiryTimer);
+    this.cancelExpiry();
     this.ctx.broadcasts.unsubscribe(this.channel.id, this);
     if (this.options.presence) this.ctx.presence.unsubscribe(this.channel.id, this);
     if (this.socket.channels.get(this.topic) === this) this.socket.channels.delete(this.topic);
@@ -149,18 +145,26 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber {
     this.socket.sendBroadcast(this.topic, message, replayed ? { replayed: true, joinRef: this.joinRef } : {});
   }
 
+  /** Called by the expiry watch once the token's expiry second has passed. */
+  expire(): void {
+    this.expirySecond = undefined;
+    if (this.disposed) return;
+    if (this.identity.expiresAt !== null && this.identity.expiresAt * 1000 <= Date.now()) {
+      this.shutdown(SystemMessage.tokenExpired(Math.floor(Date.now() / 1000 - this.identity.expiresAt)));
+    } else {
+      this.scheduleExpiry();
+    }
+  }
+
   private scheduleExpiry(): void {
-    clearTimeout(this.expiryTimer);
+    this.cancelExpiry();
     const expiresAt = this.identity.expiresAt;
-    if (expiresAt === null) return;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, expiresAt * 1000 - Date.now()));
-    this.expiryTimer = setTimeout(() => {
-      if (this.identity.expiresAt !== null && this.identity.expiresAt * 1000 <= Date.now()) {
-        this.shutdown(SystemMessage.tokenExpired(Math.floor(Date.now() / 1000 - this.identity.expiresAt)));
-      } else {
-        this.scheduleExpiry();
-      }
-    }, delay);
-    this.expiryTimer.unref();
+    if (expiresAt !== null) this.expirySecond = this.ctx.expiries.schedule(this, expiresAt);
+  }
+
+  private cancelExpiry(): void {
+    if (this.expirySecond === undefined) return;
+    this.ctx.expiries.cancel(this, this.expirySecond);
+    this.expirySecond = undefined;
   }
 }

@@ -19,21 +19,40 @@ export interface SocketInfo {
   readonly id: string;
   readonly version: ProtocolVersion;
   readonly identity: Identity;
-  readonly token: string | undefined;
-  readonly remoteAddress: string | null;
-  readonly userAgent: string | null;
 }
 
 /** Handles one decoded message of a socket (binary broadcast pushes arrive as `broadcast` messages with byte payloads). */
 export type Dispatch = (socket: ClientSocket, message: Message) => Promise<void>;
 
+/** Told when a socket has closed and cleaned up. */
+export interface SocketRegistry {
+  closed(socket: ClientSocket): void;
+}
+
+/** The ClientSocket of each open WebSocket: its event handlers are shared by every socket instead of closures per socket. */
+const clients = new WeakMap<WebSocket, ClientSocket>();
+
+function onMessage(this: WebSocket, data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): void {
+  clients.get(this)?.receive(data, isBinary);
+}
+
+function onClose(this: WebSocket): void {
+  clients.get(this)?.cleanup();
+}
+
+function onError(this: WebSocket, error: Error): void {
+  const client = clients.get(this);
+  client?.ctx.logger.debug({ err: error, connectionId: client.id }, 'socket error');
+}
+
 /** A connected client and the channels it joined. */
 export class ClientSocket {
   readonly channels = new Map<string, JoinedChannel>();
-  readonly joins: RateWindow;
-  readonly messages: RateWindow;
+  private joinWindow: RateWindow | undefined;
+  private messageWindow: RateWindow | undefined;
   private lastReceivedAt = Date.now();
-  private readonly queues = new Map<string, Promise<void>>();
+  /** Per topic, the tail of its queue of messages being handled (created on first use). */
+  private queues: Map<string, Promise<void>> | undefined;
   private closed = false;
   private readonly writer: TickCorkedWriter;
 
@@ -42,16 +61,27 @@ export class ClientSocket {
     /** The connection `ws` writes to (the upgraded HTTP socket). */
     private readonly transport: Duplex,
     readonly info: SocketInfo,
-    private readonly ctx: ServerContext,
+    readonly ctx: ServerContext,
     private readonly dispatch: Dispatch,
-    private readonly onClosed: (socket: ClientSocket) => void,
+    private readonly registry: SocketRegistry,
   ) {
     this.writer = new TickCorkedWriter(transport);
-    this.joins = new RateWindow(ctx.config.limits.maxJoinsPerSecond);
-    this.messages = new RateWindow(ctx.config.limits.maxMessagesPerSecond);
-    ws.on('message', (data, isBinary) => this.receive(data as Buffer | Buffer[] | ArrayBuffer, isBinary));
-    ws.on('close', () => this.cleanup());
-    ws.on('error', (error) => ctx.logger.debug({ err: error, connectionId: info.id }, 'socket error'));
+    clients.set(ws, this);
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+  }
+
+  /** Joins allowed per second (the window is created on the first join). */
+  get joins(): RateWindow {
+    this.joinWindow ??= new RateWindow(this.ctx.config.limits.maxJoinsPerSecond);
+    return this.joinWindow;
+  }
+
+  /** Broadcast and presence messages allowed per second (created on the first such message). */
+  get messages(): RateWindow {
+    this.messageWindow ??= new RateWindow(this.ctx.config.limits.maxMessagesPerSecond);
+    return this.messageWindow;
   }
 
   get id(): string {
@@ -128,11 +158,16 @@ export class ClientSocket {
 
   /** Runs `task` after earlier tasks of the same topic, so one channel's messages are handled in order. */
   serialize(topic: string, task: () => Promise<void>): Promise<void> {
-    const previous = this.queues.get(topic) ?? Promise.resolve();
+    const queues = this.queues ??= new Map();
+    const previous = queues.get(topic) ?? Promise.resolve();
     const next = previous.then(task, task);
     const settled = next.catch(() => undefined);
-    this.queues.set(topic, settled);
-    void settled.then(() => { if (this.queues.get(topic) === settled) this.queues.delete(topic); });
+    queues.set(topic, settled);
+    void settled.then(() => {
+      if (queues.get(topic) !== settled) return;
+      queues.delete(topic);
+      if (queues.size === 0 && this.queues === queues) this.queues = undefined;
+    });
     return next;
   }
 
@@ -169,7 +204,8 @@ export class ClientSocket {
     return false;
   }
 
-  private receive(data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): void {
+  /** Decodes and dispatches a frame from the client. */
+  receive(data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): void {
     this.lastReceivedAt = Date.now();
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     let message: Message;
@@ -198,10 +234,12 @@ export class ClientSocket {
     };
   }
 
-  private cleanup(): void {
+  /** Runs once the socket has closed: its channels stop and the registry forgets it. */
+  cleanup(): void {
     if (this.closed) return;
     this.closed = true;
+    clients.delete(this.ws);
     for (const channel of [...this.channels.values()]) channel.dispose({ endPresence: false });
-    this.onClosed(this);
+    this.registry.closed(this);
   }
 }

@@ -6,6 +6,9 @@ import type { ServerContext } from './context.js';
 import { recordConnections, recordDisconnections, touchConnections, type ConnectionRecord } from './connection-store.js';
 import { endSessions, sweepSessions } from './presence-store.js';
 
+/** How long a new connection's row waits for others to be inserted with it. */
+const RECORD_BATCH_MS = 10;
+
 /** The live sockets of this process and their bookkeeping in the database. */
 export class ConnectionTracker {
   readonly sockets = new Set<ClientSocket>();
@@ -40,8 +43,9 @@ export class ConnectionTracker {
   }
 
   /**
-   * Records a new connection without waiting for the database: rows of connections opened in the
-   * same turn of the event loop are inserted together, always before any disconnect recorded after them.
+   * Records a new connection without waiting for the database: rows of connections opened within
+   * RECORD_BATCH_MS of each other (or while a write is in flight) are inserted together, always before
+   * any disconnect recorded after them.
    */
   record(connection: ConnectionRecord): void {
     this.opening.push(connection);
@@ -73,7 +77,7 @@ export class ConnectionTracker {
   }
 
   private scheduleFlush(): void {
-    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+    this.flushing ??= new Promise<void>((resolve) => setTimeout(resolve, RECORD_BATCH_MS)).then(() => this.flush());
   }
 
   private async writeDisconnects(ids: readonly string[]): Promise<void> {

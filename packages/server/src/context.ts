@@ -2,11 +2,15 @@
 import type { Pool } from '@nself/db';
 import type { Authenticator } from './auth.js';
 import type { BroadcastFeed } from './broadcast-feed.js';
+import type { ChannelDirectory } from './channel-directory.js';
 import type { ServerConfig } from './config.js';
+import type { ExpiryWatch } from './expiry-watch.js';
+import type { JoinHistory } from './join-history.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
 import type { PresenceFeed } from './presence-feed.js';
+import type { SharedReads } from './shared-reads.js';
 
 export interface ServerContext {
   readonly config: ServerConfig;
@@ -14,8 +18,13 @@ export interface ServerContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly auth: Authenticator;
+  readonly channels: ChannelDirectory;
   readonly broadcasts: BroadcastFeed;
   readonly presence: PresenceFeed;
+  /** Resume and replay reads of joins, shared between joins asking the same at once. */
+  readonly histories: SharedReads<JoinHistory>;
+  /** Closes joined channels whose token expired. */
+  readonly expiries: ExpiryWatch;
   /** Identifies this process in realtime.connections and realtime.presence_sessions. */
   readonly serverId: string;
   /** Delivers table changes; when undefined, joins with bindings are refused. */

@@ -60,7 +60,7 @@ export async function handleJoin(ctx: ServerContext, socket: ClientSocket, messa
     presence: request.presenceEnabled || lookup.channel.type === 'presence',
     private: request.private,
     presenceKey: request.presenceKey || identity.userId || randomUUID(),
-  }, identity, request.token ?? socket.info.token);
+  }, identity);
   socket.channels.set(message.topic, channel);
   const withHistory = request.resumeAfter !== undefined || request.replay !== undefined;
   const liveAfter = channel.start(withHistory);

@@ -1,4 +1,5 @@
-// What a join receives from the channel's log before the live stream: a resume after an offset and/or Supabase's replay window.
+// What a join receives from the channel's log before the live stream: a resume after an offset and/or Supabase's replay window
+// (joins asking the same of the same channel at once share one read).
 import { readAfter, readRecentSince, type Message as StoredMessage } from '@nself/db';
 import type { ServerContext } from './context.js';
 import { replayLimit, type ReplayOption } from './replay-option.js';
@@ -15,16 +16,26 @@ export interface JoinHistory {
 /**
  * Reads what a join asked for: with `resumeAfter`, every stored message after it (and whether the
  * log still held all of them); with `replay`, the newest messages since its time, at most
- * `replayMax`. Both together give their union.
+ * `replayMax`. Both together give their union. Joins of the same channel asking for the same range
+ * while an identical read is queued share it (the result is read after each of them asked).
  */
-export async function readJoinHistory(
+export function readJoinHistory(
   ctx: ServerContext, channelId: string, request: { resumeAfter: number | undefined; replay: ReplayOption | undefined },
+): Promise<JoinHistory> {
+  const { resumeAfter, replay } = request;
+  const limit = replay ? replayLimit(replay, ctx.config.replayMax) : undefined;
+  const key = [channelId, resumeAfter ?? '', replay?.since.getTime() ?? '', limit ?? ''].join('\u0000');
+  return ctx.histories.read(key, () => readFromLog(ctx, channelId, resumeAfter, replay && limit !== undefined ? { since: replay.since, limit } : undefined));
+}
+
+async function readFromLog(
+  ctx: ServerContext, channelId: string, resumeAfter: number | undefined, replay: { since: Date; limit: number } | undefined,
 ): Promise<JoinHistory> {
   const byOffset = new Map<number, StoredMessage>();
   const reply: Record<string, unknown> = {};
   let notice: string | undefined;
-  if (request.resumeAfter !== undefined) {
-    const after = request.resumeAfter;
+  if (resumeAfter !== undefined) {
+    const after = resumeAfter;
     const resumed = await readAfter(ctx.pool, channelId, after);
     for (const message of resumed.messages) byOffset.set(message.offset, message);
     reply['resume'] = { recovered: resumed.complete, offset: after, earliest_offset: resumed.earliest, latest_offset: resumed.latest };
@@ -32,8 +43,8 @@ export async function readJoinHistory(
       notice = `ResumeUnavailable: messages after offset ${after} are no longer retained; resuming from offset ${resumed.earliest}`;
     }
   }
-  if (request.replay) {
-    const window = await readRecentSince(ctx.pool, channelId, request.replay.since, replayLimit(request.replay, ctx.config.replayMax));
+  if (replay) {
+    const window = await readRecentSince(ctx.pool, channelId, replay.since, replay.limit);
     for (const message of window.messages) byOffset.set(message.offset, message);
     reply['replay'] = {
       count: window.messages.length,

@@ -6,9 +6,11 @@ import { migrate, openPool, resolveDatabaseUrl, type Pool } from '@nself/db';
 import { CloseCode } from '@nself/protocol';
 import { Authenticator } from './auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast-feed.js';
+import { ChannelDirectory } from './channel-directory.js';
 import { loadConfig, type Limits, type ServerConfig } from './config.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
+import { ExpiryWatch } from './expiry-watch.js';
 import { createRoutes } from './http-routes.js';
 import { BROADCAST_CHANNEL, DatabaseListener, PRESENCE_CHANNEL } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
@@ -16,6 +18,7 @@ import { createMetrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
 import { PresenceFeed, type PresenceNotification } from './presence-feed.js';
 import { startRetentionSweeper } from './retention-sweeper.js';
+import { SharedReads } from './shared-reads.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './websocket-gateway.js';
 
@@ -62,8 +65,11 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const auth = new Authenticator(config.jwtSecret);
   const ctx: ServerContext = {
     config, pool, logger, metrics, serverId, auth,
+    channels: new ChannelDirectory(pool),
     broadcasts: new BroadcastFeed(pool, logger, metrics),
     presence: new PresenceFeed(pool, logger),
+    histories: new SharedReads(),
+    expiries: new ExpiryWatch(),
     postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode }),
     shuttingDown: false,
   };
@@ -106,6 +112,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     closing ??= (async () => {
       ctx.shuttingDown = true;
       tracker.stop();
+      ctx.expiries.stop();
       await retention.stop();
       const sockets = [...tracker.sockets];
       for (const socket of sockets) for (const channel of [...socket.channels.values()]) channel.dispose({ endPresence: false });

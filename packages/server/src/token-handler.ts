@@ -8,7 +8,7 @@ import type { ServerContext } from './context.js';
 /** Handles an `access_token` push (no reply, as the client expects none). */
 export async function handleAccessToken(ctx: ServerContext, channel: JoinedChannel, message: Message): Promise<void> {
   const token = isJsonObject(message.payload) ? message.payload['access_token'] : undefined;
-  if (typeof token !== 'string' || token === '' || token.startsWith('sb_') || token === channel.token) return;
+  if (typeof token !== 'string' || token === '' || token.startsWith('sb_')) return;
   let identity;
   try {
     identity = await ctx.auth.verify(token);
@@ -16,6 +16,8 @@ export async function handleAccessToken(ctx: ServerContext, channel: JoinedChann
     if (error instanceof TokenError) return channel.shutdown(error.systemMessage);
     throw error;
   }
+  // The token the channel already has (a verified token string gives back the same identity).
+  if (identity === channel.identity) return;
   if (!(await mayAccess(ctx, channel.channel, identity))) return channel.shutdown(SystemMessage.permissionRevoked(channel.subTopic));
-  await channel.setIdentity(identity, token);
+  await channel.setIdentity(identity);
 }

@@ -2,11 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
-import { PROTOCOL_VERSIONS, type ProtocolVersion } from '@nself/protocol';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { PROTOCOL_VERSIONS } from '@nself/protocol';
 import { TokenError } from './auth.js';
 import { createRouter } from './channel-router.js';
-import { ClientSocket } from './client-socket.js';
+import { ClientSocket, type SocketInfo } from './client-socket.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
 
@@ -30,14 +30,15 @@ export class WebSocketGateway {
 
   /** Handles the HTTP server's `upgrade` event. */
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreError);
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!WEBSOCKET_PATHS.includes(url.pathname.replace(/\/+$/, '') || '/')) {
       return refuse(socket, 404, `no WebSocket endpoint at ${url.pathname}; use /realtime/v1/websocket`);
     }
-    const vsn = url.searchParams.get('vsn') ?? '1.0.0';
-    if (!(PROTOCOL_VERSIONS as readonly string[]).includes(vsn)) {
-      return refuse(socket, 400, `unsupported vsn "${vsn}"; expected one of: ${PROTOCOL_VERSIONS.join(', ')}`);
+    const requested = url.searchParams.get('vsn') ?? '1.0.0';
+    const version = PROTOCOL_VERSIONS[(PROTOCOL_VERSIONS as readonly string[]).indexOf(requested)];
+    if (version === undefined) {
+      return refuse(socket, 400, `unsupported vsn "${requested}"; expected one of: ${PROTOCOL_VERSIONS.join(', ')}`);
     }
     if (this.ctx.shuttingDown) return refuse(socket, 503, 'Realtime is restarting, please standby');
     const header = request.headers['x-api-key'];
@@ -49,26 +50,26 @@ export class WebSocketGateway {
       if (!(error instanceof TokenError)) throw error;
       return refuse(socket, error.connectError.status, error.connectError.error);
     }
-    const info = {
-      id: randomUUID(),
-      version: vsn as ProtocolVersion,
-      identity,
-      token,
-      remoteAddress: request.socket.remoteAddress ?? null,
-      userAgent: firstHeader(request.headers['user-agent']),
-    };
-    this.tracker.record({ connectionId: info.id, userId: identity.userId, serverId: this.ctx.serverId, remoteAddress: info.remoteAddress, userAgent: info.userAgent });
+    const info: SocketInfo = { id: randomUUID(), version, identity };
+    this.tracker.record({
+      connectionId: info.id, userId: identity.userId, serverId: this.ctx.serverId,
+      remoteAddress: request.socket.remoteAddress ?? null, userAgent: firstHeader(request.headers['user-agent']),
+    });
     if (socket.destroyed) {
       this.tracker.forget(info.id);
       return;
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => {
-      const client = new ClientSocket(ws, socket, info, this.ctx, this.dispatch, (closed) => this.tracker.closed(closed));
-      this.tracker.add(client);
-      this.ctx.logger.debug({ connectionId: info.id, userId: identity.userId, vsn }, 'client connected');
-    });
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.open(ws, socket, info));
+  }
+
+  private open(ws: WebSocket, socket: Duplex, info: SocketInfo): void {
+    this.tracker.add(new ClientSocket(ws, socket, info, this.ctx, this.dispatch, this.tracker));
+    this.ctx.logger.debug({ connectionId: info.id, userId: info.identity.userId, vsn: info.version }, 'client connected');
   }
 }
+
+/** The error listener of a raw socket (errors end it; the WebSocket layer reports what matters): shared, so it keeps no upgrade state alive. */
+function ignoreError(): void {}
 
 function refuse(socket: Duplex, status: number, error: string): void {
   const body = JSON.stringify({ error });
