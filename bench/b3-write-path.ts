@@ -20,7 +20,7 @@ interface Row {
 
 const started = Date.now();
 const output = await new Promise<string>((resolve, reject) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(benchDir, 'capture-writer-cost.ts'), '--seconds', String(options.seconds), '--rounds', String(options.reps)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(benchDir, 'capture-writer-cost.ts'), '--seconds', String(options.seconds), '--reps', String(options.reps)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let text = '';
   child.stdout.on('data', (chunk: Buffer) => {
     text += chunk.toString('utf8');

@@ -1,6 +1,6 @@
 // Measures what table capture costs the writer: INSERT TPS with pgbench at 1 and 8 writers, side by side.
 //
-//   node --import tsx bench/capture-writer-cost.ts [--seconds 5] [--rounds 3] [--async-commit]
+//   node --import tsx bench/capture-writer-cost.ts [--seconds 5] [--reps 3] [--async-commit]
 //
 // Runs against DATABASE_URL, or the embedded PostgreSQL when it is unset, in a scratch database that
 // is dropped at the end. Each variant is a table of the same shape receiving single-row INSERTs of
@@ -16,6 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { migrate, parseTableName, resolveDatabaseUrl, subscribe } from '@nself/db';
+import { readOptions } from './lib/options.js';
 
 interface Variant {
   readonly name: string;
@@ -23,9 +24,11 @@ interface Variant {
   readonly setup: (pool: pg.Pool) => Promise<void>;
 }
 
-const seconds = numberOption('--seconds', 5);
-const rounds = numberOption('--rounds', 3);
-const asyncCommit = process.argv.includes('--async-commit');
+const ASYNC_COMMIT = '--async-commit';
+const asyncCommit = process.argv.includes(ASYNC_COMMIT);
+const { seconds, reps: rounds } = readOptions(`node --import tsx bench/capture-writer-cost.ts [${ASYNC_COMMIT}] [options]`, {
+  seconds: { fallback: 5, help: 'seconds of pgbench per figure', min: 1 },
+}, process.argv.slice(2).filter((arg) => arg !== ASYNC_COMMIT));
 const WRITER_COUNTS = [1, 8];
 const TABLE_SHAPE = '(id bigserial PRIMARY KEY, author text NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())';
 
@@ -99,12 +102,6 @@ async function main(): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
   }
-}
-
-function numberOption(flag: string, fallback: number): number {
-  const index = process.argv.indexOf(flag);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
-  return Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
 function median(values: readonly number[]): number {
