@@ -112,6 +112,18 @@ test('joins sent at once to several channels each get their own channel and acce
   }
 });
 
+test('clients joining a new channel at once all join the one channel created for them', async () => {
+  const clients = await Promise.all(Array.from({ length: 8 }, () => RawClient.open(env.server, `vsn=2.0.0&apikey=${anonKey}`)));
+  try {
+    const replies = await Promise.all(clients.map((client, index) => client.join(index % 2 === 0 ? 'realtime:fresh-crowd' : 'realtime:Fresh-Crowd', '1')));
+    assert.deepEqual(replies.map((reply) => (reply[4] as { status: string }).status), Array.from({ length: 8 }, () => 'ok'));
+    const { rows } = await env.db.pool.query<{ name: string }>(`SELECT name FROM realtime.channels WHERE slug = 'fresh-crowd'`);
+    assert.equal(rows.length, 1);
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+});
+
 test('the upgrade is refused without a valid token when a secret is set', async () => {
   assert.deepEqual(await upgrade(env.server, '/realtime/v1/websocket?vsn=2.0.0&apikey=not-a-jwt'),
     { status: 401, body: { error: 'The token provided is not a valid JWT' } });

@@ -1,6 +1,6 @@
 // Which channel a topic names, and who may read and send there: public channels are created on first
 // join, private channels admit only their members (realtime.channel_members).
-import { createChannel, findChannel, isMember, isUserError, slugify, type Channel } from '@nself/db';
+import { isMember, slugify, type Channel } from '@nself/db';
 import type { Identity } from './auth.js';
 import type { ServerContext } from './context.js';
 
@@ -25,7 +25,7 @@ export async function resolveChannel(ctx: ServerContext, subTopic: string, ident
   let channel = await ctx.channels.find(slug);
   if (!channel) {
     if (wantsPrivate) return { kind: 'unauthorized' };
-    channel = await createPublic(ctx, subTopic, slug);
+    channel = await ctx.channels.createPublic(subTopic, slug);
     if (!channel) return { kind: 'invalid' };
   }
   if (channel.type === 'private' || wantsPrivate) {
@@ -39,20 +39,4 @@ export async function mayAccess(ctx: ServerContext, channel: Channel, identity: 
   if (channel.type !== 'private') return true;
   if (!identity.userId) return false;
   return isMember(ctx.pool, channel.id, identity.userId);
-}
-
-async function createPublic(ctx: ServerContext, name: string, slug: string): Promise<Channel | null> {
-  try {
-    return await createChannel(ctx.pool, { name: name.trim() || slug, type: 'public' });
-  } catch (error) {
-    // Another join created it first, or the name is not acceptable as a channel.
-    const existing = await findChannel(ctx.pool, slug);
-    if (existing) return existing;
-    if (isUserError(error) || isCheckViolation(error)) return null;
-    throw error;
-  }
-}
-
-function isCheckViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23514';
 }

@@ -1,5 +1,6 @@
-// Channel lookups of joins: the lookups asked for while one is in flight are answered together by the next query.
-import { findChannels, type Channel, type Pool } from '@nself/db';
+// Channel lookups of joins (those asked for while one is in flight are answered together by the next query),
+// and the creation of public channels on first join (joins racing to create one channel share one creation).
+import { createChannel, findChannel, findChannels, isUserError, type Channel, type Pool } from '@nself/db';
 
 interface Waiter {
   readonly resolve: (channel: Channel | null) => void;
@@ -15,8 +16,25 @@ interface Waiter {
 export class ChannelDirectory {
   private waiting = new Map<string, Waiter[]>();
   private inFlight = false;
+  /** Channel name → the creation in flight of that public channel. */
+  private readonly creating = new Map<string, Promise<Channel | null>>();
 
   constructor(private readonly pool: Pool) {}
+
+  /**
+   * Creates the public channel `name` (slug `slug`) for a join that found none, or returns the one
+   * created meanwhile; null when the name is not acceptable as a channel. Joins asking while a
+   * creation of the same name is in flight share it.
+   */
+  createPublic(name: string, slug: string): Promise<Channel | null> {
+    const channelName = name.trim() || slug;
+    let creation = this.creating.get(channelName);
+    if (!creation) {
+      creation = this.create(channelName, slug).finally(() => this.creating.delete(channelName));
+      this.creating.set(channelName, creation);
+    }
+    return creation;
+  }
 
   /** The channel with this slug (or id), null when there is none. */
   find(slug: string): Promise<Channel | null> {
@@ -43,4 +61,20 @@ export class ChannelDirectory {
     }
     this.inFlight = false;
   }
+
+  private async create(name: string, slug: string): Promise<Channel | null> {
+    try {
+      return await createChannel(this.pool, { name, type: 'public' });
+    } catch (error) {
+      // Another join (or process) created it first, or the name is not acceptable as a channel.
+      const existing = await findChannel(this.pool, slug);
+      if (existing) return existing;
+      if (isUserError(error) || isCheckViolation(error)) return null;
+      throw error;
+    }
+  }
+}
+
+function isCheckViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23514';
 }
