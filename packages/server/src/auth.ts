@@ -1,6 +1,7 @@
 // Client tokens: verifies JWTs (HS256/384/512 with the configured secret) and derives who the client is.
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { ConnectError, JoinError, SystemMessage } from '@nself/protocol';
+import { RecentAnswers } from './recent-answers.js';
 
 /** Who a token speaks for. Anonymous clients have no user id. */
 export interface Identity {
@@ -66,7 +67,7 @@ const MAX_REMEMBERED_TOKENS = 4096;
  */
 export class Authenticator {
   private readonly keys: HmacKeys | undefined;
-  private readonly verified = new Map<string, Promise<Identity>>();
+  private readonly verified = new RecentAnswers<Promise<Identity>>(MAX_REMEMBERED_TOKENS);
 
   constructor(secret: string | undefined) {
     this.keys = secret ? new HmacKeys(new TextEncoder().encode(secret)) : undefined;
@@ -102,12 +103,7 @@ export class Authenticator {
 
   private verifyOnce(token: string, keys: HmacKeys): Promise<Identity> {
     const pending = verifySigned(token, keys).then((claims) => identityOf(claims, true));
-    this.verified.set(token, pending);
-    pending.catch(() => { if (this.verified.get(token) === pending) this.verified.delete(token); });
-    if (this.verified.size > MAX_REMEMBERED_TOKENS) {
-      const oldest = this.verified.keys().next().value;
-      if (oldest !== undefined) this.verified.delete(oldest);
-    }
+    this.verified.remember(token, pending, pending);
     return pending;
   }
 }

@@ -1,6 +1,7 @@
 // Per-subscriber access to captured rows: the columns a role may select, and which rows its row-level security lets it see.
 import { escapeIdentifier } from 'pg';
 import type { Pool, PoolClient } from '@nself/db';
+import { RecentAnswers } from '../recent-answers.js';
 import type { Audience } from './audience.js';
 import type { TableInfo } from './catalog.js';
 import { rowPolicy, type RowPolicy } from './policies.js';
@@ -26,7 +27,7 @@ const KEPT_ANSWERS = 1_000;
  * applied to that change.
  */
 export class AccessChecker {
-  private readonly answers = new Map<string, { readonly version: string; readonly table: TableInfo; readonly access: Promise<RoleAccess> }>();
+  private readonly answers = new RecentAnswers<{ readonly version: string; readonly table: TableInfo; readonly access: Promise<RoleAccess> }>(KEPT_ANSWERS);
 
   constructor(private readonly pool: Pool) {}
 
@@ -72,10 +73,7 @@ export class AccessChecker {
     const known = this.answers.get(key);
     if (known?.version === version && known.table === table) return known.access;
     const access = this.readRoleAccess(audience, table);
-    this.answers.delete(key);
-    this.answers.set(key, { version, table, access });
-    access.catch(() => { if (this.answers.get(key)?.access === access) this.answers.delete(key); });
-    if (this.answers.size > KEPT_ANSWERS) this.answers.delete(this.answers.keys().next().value as string);
+    this.answers.remember(key, { version, table, access }, access);
     return access;
   }
 
