@@ -41,6 +41,11 @@ const targets: TargetCheck[] = [1, 8].map((writers) => ({
   measured: ratio(tps('capture, notify mode', writers), tps('bare pg_notify trigger', writers)),
   met: tps('capture, notify mode', writers) >= 0.9 * tps('bare pg_notify trigger', writers),
 }));
+targets.push(...[1, 8].map((writers) => ({
+  target: `capture (notify mode) with a feed running (positions at commit) ≥ 0.9× bare pg_notify trigger at ${writers} writer(s)`,
+  measured: ratio(tps('capture, notify mode, feed running', writers), tps('bare pg_notify trigger', writers)),
+  met: tps('capture, notify mode, feed running', writers) >= 0.9 * tps('bare pg_notify trigger', writers),
+})));
 targets.push({
   target: 'capture without a NOTIFY per transaction (poll mode) ≥ 0.75× no trigger at 8 writers',
   measured: ratio(tps('capture, poll mode', 8), tps('no trigger', 8)),
@@ -57,6 +62,6 @@ publishResult({
   }],
   notes: [
     header.replace(/^# /, ''),
-    'Writes only: no server runs. Every transaction that sends NOTIFY takes the cluster-wide notify lock at commit, so the bare pg_notify trigger is the ceiling for any NOTIFY-per-transaction capture.',
+    'Writes only: no server runs. "feed running" marks the log as wanted by a change feed (capture_state.announce_until), as a running server does: then each transaction positions its changes and announces them on realtime:changes as it commits. Every transaction that sends NOTIFY takes the cluster-wide notify lock at commit, so the bare pg_notify trigger is the ceiling for any NOTIFY-per-transaction capture.',
   ],
 });

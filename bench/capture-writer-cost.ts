@@ -4,7 +4,8 @@
 //
 // Runs against DATABASE_URL, or the embedded PostgreSQL when it is unset, in a scratch database that
 // is dropped at the end. Each variant is a table of the same shape receiving single-row INSERTs of
-// about 250 bytes: no trigger, a bare pg_notify trigger, our capture in notify mode, our capture in
+// about 250 bytes: no trigger, a bare pg_notify trigger, our capture in notify mode (with no feed
+// running, and with one: then writers position and announce their changes at commit), our capture in
 // poll mode (the log row only, no NOTIFY). Variants run interleaved, round after round, and each
 // figure is the median of its rounds, so that background load falls on all variants alike.
 // --async-commit runs pgbench with synchronous_commit=off, taking the disk flush out of each commit so
@@ -22,6 +23,8 @@ interface Variant {
   readonly name: string;
   readonly table: string;
   readonly setup: (pool: pg.Pool) => Promise<void>;
+  /** Runs while a change feed wants announcements (capture_state.announce_until). */
+  readonly announced?: boolean;
 }
 
 const ASYNC_COMMIT = '--async-commit';
@@ -47,6 +50,13 @@ const variants: Variant[] = [
     name: 'capture, notify mode',
     table: 'bench_capture_notify',
     setup: async (pool) => { await subscribe(pool, { table: parseTableName('public.bench_capture_notify'), capture: 'notify' }); },
+  },
+  {
+    // The same table while a change feed wants announcements: writers position their changes at commit.
+    name: 'capture, notify mode, feed running',
+    table: 'bench_capture_announced',
+    setup: async (pool) => { await subscribe(pool, { table: parseTableName('public.bench_capture_announced'), capture: 'notify' }); },
+    announced: true,
   },
   {
     name: 'capture, poll mode',
@@ -85,6 +95,7 @@ async function main(): Promise<void> {
           await pool.query('SELECT realtime.sequence_changes(10000000)');
           await pool.query('TRUNCATE realtime.changes');
           await pool.query('CHECKPOINT').catch(() => undefined);
+          await pool.query(`UPDATE realtime.capture_state SET announce_until = ${variant.announced ? "now() + interval '1 hour'" : 'NULL'}`);
           const tps = runPgbench(url.toString(), scripts.get(variant.name) ?? '', writers);
           const key = `${variant.name}|${writers}`;
           samples.set(key, [...(samples.get(key) ?? []), tps]);

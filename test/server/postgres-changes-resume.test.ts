@@ -74,7 +74,7 @@ test('terminating the feed connection during a stream of inserts loses and repea
         await new Promise((resolve) => setTimeout(resolve, 120));
         const { rows } = await db.pool.query(
           `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN "realtime:table:%'`);
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN "realtime:%'`);
         terminated += rows.filter((row) => row.done).length;
       }
     })();

@@ -1,6 +1,7 @@
 // The change feed: committed table changes in position order, exactly once, surviving lost connections.
 import pg from 'pg';
 import type { Queryable } from '../queryable.js';
+import { ANNOUNCE_CHANNEL, Announcements, type ChangeRow } from './announcements.js';
 import { tableColumns, type TableColumn } from './lookup.js';
 import { displayTableName, type CaptureEvent, type TableName } from './names.js';
 
@@ -44,13 +45,6 @@ export interface ChangeQuery {
 export async function currentPosition(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ position: string }>('SELECT realtime.sequence_changes() AS position');
   return Number(rows[0]?.position ?? 0);
-}
-
-/** A row of realtime.changes as the feed reads it. */
-interface ChangeRow {
-  position: string; changed_at: Date; operation: CaptureEvent; schema_name: string; table_name: string;
-  new_record: Record<string, unknown> | null; old_record: Record<string, unknown> | null; writer_pid: number; subscription_id: string;
-  access_version?: string | null;
 }
 
 /** Reads sequenced changes after `query.after`, in position order (call `currentPosition` first to sequence). */
@@ -163,6 +157,8 @@ export class ChangeFeed {
   private channelsCheckedAt = 0;
   private pollMode = false;
   private readonly columns = new ColumnCache();
+  private readonly announcements = new Announcements();
+  private loggedAt = 0;
   private readyResolve: () => void = () => undefined;
   /** Settles after the first attempt to read, so that `start` returns a feed that is already listening. */
   private readonly ready = new Promise<void>((resolve) => { this.readyResolve = resolve; });
@@ -226,15 +222,33 @@ export class ChangeFeed {
     this.readyResolve();
   }
 
-  /** Sequences, reads one batch after the current position, delivers it; returns how many changes. */
+  /**
+   * Delivers one batch after the current position and returns how many changes it had: the announced
+   * changes that continue it, or else (and at least once per idle interval, for what no
+   * announcement covers: poll-mode tables, asynchronous commits) a page of the log.
+   */
   private async step(): Promise<number> {
+    const announced = Date.now() - this.loggedAt < this.interval().max ? this.announcements.takeAfter(this.positionValue, this.batchSize()) : undefined;
+    if (announced) {
+      const wanted = this.options.tables;
+      const rows = wanted ? announced.rows.filter((row) => wanted.some((t) => t.schema === row.schema_name && t.table === row.table_name)) : announced.rows;
+      const changes = await toChanges(this.options.pool, rows, this.columns);
+      if (changes.length > 0) await this.options.onChanges(changes);
+      this.positionValue = announced.last;
+      return changes.length;
+    }
+    this.loggedAt = Date.now();
     const { newest, changes } = await nextChanges(this.options.pool, {
       after: this.positionValue, tables: this.options.tables, limit: this.batchSize(),
     }, this.columns);
-    if (newest <= this.positionValue) return 0;
+    if (newest <= this.positionValue) {
+      this.announcements.through(this.positionValue);
+      return 0;
+    }
     if (changes.length > 0) await this.options.onChanges(changes);
     const last = changes.at(-1)?.position;
     this.positionValue = changes.length === this.batchSize() && last !== undefined ? last : newest;
+    this.announcements.through(this.positionValue);
     return changes.length;
   }
 
@@ -246,30 +260,57 @@ export class ChangeFeed {
     return this.options.pollIntervalMs ?? { min: 10, max: this.pollMode ? 250 : 1000 };
   }
 
-  /** Opens the LISTEN connection if needed and keeps it listening on the watched tables' channels. */
+  /**
+   * Opens the LISTEN connection if needed and keeps it listening on `realtime:changes` and on the
+   * channels of watched notify-mode tables that do not announce their changes there.
+   */
   private async ensureListening(): Promise<void> {
     if (this.listener && Date.now() - this.channelsCheckedAt < CHANNEL_REFRESH_MS) return;
-    const { rows } = await this.options.pool.query<{ notify_channel: string; capture: string; schema_name: string; relation_name: string }>(
-      'SELECT notify_channel, capture, schema_name, relation_name FROM realtime.subscriptions WHERE notify_channel IS NOT NULL');
+    const { rows } = await this.options.pool.query<{ notify_channel: string; capture: string; schema_name: string; relation_name: string; announced_at_commit: boolean }>(
+      'SELECT notify_channel, capture, schema_name, relation_name, announced_at_commit FROM realtime.subscriptions WHERE notify_channel IS NOT NULL');
+    const announcing = await this.wantAnnouncements();
     const watched = rows.filter((row) => !this.options.tables
       || this.options.tables.some((t) => t.schema === row.schema_name && t.table === row.relation_name));
     this.pollMode = watched.some((row) => row.capture === 'poll');
     if (!this.listener) {
       const client = new pg.Client(this.options.connectionString ? { connectionString: this.options.connectionString } : this.options.pool.options);
-      client.on('notification', () => this.wake());
+      client.on('notification', (note) => {
+        if (note.channel === ANNOUNCE_CHANNEL) this.announcements.add(note.payload ?? '');
+        else this.announcements.needLog();
+        this.wake();
+      });
       client.on('error', () => { if (this.listener === client) void this.closeListener(); this.wake(); });
       client.on('end', () => { if (this.listener === client) this.listener = undefined; this.wake(); });
       await client.connect();
       this.listener = client;
       this.listening = new Set();
       this.columns.clear();
+      this.announcements.clear();
+      await client.query(`LISTEN ${pg.escapeIdentifier(ANNOUNCE_CHANNEL)}`);
     }
     for (const row of watched) {
+      if (announcing && row.capture === 'notify' && row.announced_at_commit) continue;
       if (this.listening.has(row.notify_channel)) continue;
       await this.listener.query(`LISTEN ${pg.escapeIdentifier(row.notify_channel)}`);
       this.listening.add(row.notify_channel);
     }
     this.channelsCheckedAt = Date.now();
+  }
+
+  /**
+   * Asks writers to announce their changes for the next minute (renewed long before it ends, so the
+   * row is written about every 15 s); false when this role may not, and the tables' channels are needed.
+   */
+  private async wantAnnouncements(): Promise<boolean> {
+    try {
+      await this.options.pool.query(
+        `UPDATE realtime.capture_state SET announce_until = now() + interval '60 seconds'
+          WHERE announce_until IS NULL OR announce_until < now() + interval '45 seconds'`);
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === '42501') return false;
+      throw error;
+    }
   }
 
   private async closeListener(): Promise<void> {

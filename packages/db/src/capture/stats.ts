@@ -11,7 +11,7 @@ export const captureStatsSection: StatsSection = {
       `SELECT (SELECT count(*) FROM realtime.subscriptions)::int AS subscriptions,
               (SELECT count(*) FROM realtime.subscriptions WHERE capture = 'notify')::int AS notify,
               (SELECT count(*) FROM realtime.subscriptions WHERE capture = 'poll')::int AS poll,
-              (SELECT coalesce(sum(changes_seen), 0) FROM realtime.subscriptions)::bigint AS changes_seen,
+              (SELECT coalesce(sum(changes_seen), 0) FROM realtime.subscription_counts())::bigint AS changes_seen,
               (SELECT last_position FROM realtime.capture_state) AS last_position,
               (SELECT count(*) FROM realtime.changes WHERE position IS NULL)::int AS pending,
               (SELECT count(*) FROM realtime.changes WHERE position IS NOT NULL AND changed_at >= now() - interval '24 hours')::int AS changes_24h,

@@ -31,6 +31,8 @@ export interface SubscriptionInfo {
   readonly createdAt: Date;
   readonly changesSeen: number;
   readonly lastChangeAt: Date | null;
+  /** Notify mode: its transactions position their changes at commit and announce them on `realtime:changes`. */
+  readonly announcedAtCommit: boolean;
   /** `active`, `table missing`, or which capture triggers are missing. */
   readonly state: string;
 }
@@ -71,14 +73,15 @@ export async function subscribe(pool: pg.Pool, request: SubscribeRequest): Promi
     }
     const functionName = existing?.functionName ?? await freeFunctionName(client, table);
     const { rows } = await client.query<{ id: string }>(
-      `INSERT INTO realtime.subscriptions (table_name, schema_name, relation_name, events, filter, capture, function_name, notify_channel)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO realtime.subscriptions (table_name, schema_name, relation_name, events, filter, capture, function_name, notify_channel, announced_at_commit)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (table_name) DO UPDATE
          SET schema_name = EXCLUDED.schema_name, relation_name = EXCLUDED.relation_name,
              function_name = EXCLUDED.function_name, events = EXCLUDED.events, filter = EXCLUDED.filter,
-             capture = EXCLUDED.capture, notify_channel = EXCLUDED.notify_channel, updated_at = now()
+             capture = EXCLUDED.capture, notify_channel = EXCLUDED.notify_channel,
+             announced_at_commit = EXCLUDED.announced_at_commit, updated_at = now()
        RETURNING id`,
-      [displayTableName(table), table.schema, table.table, events, filter?.source ?? null, capture, functionName, notifyChannel(table)],
+      [displayTableName(table), table.schema, table.table, events, filter?.source ?? null, capture, functionName, notifyChannel(table), capture === 'notify'],
     );
     const id = rows[0]?.id ?? '';
     await installCapture(client, { subscriptionId: id, table, functionName, channel: notifyChannel(table), events, filter, capture });
@@ -130,11 +133,11 @@ export async function listSubscriptions(db: Queryable, only: { id?: string; tabl
   const { rows } = await db.query<{
     id: string; table_name: string; schema_name: string | null; relation_name: string | null; events: string[];
     filter: string | null; capture: CaptureMode; notify_channel: string | null; function_name: string | null;
-    created_at: Date; changes_seen: string; last_change_at: Date | null;
+    created_at: Date; changes_seen: string; last_change_at: Date | null; announced_at_commit: boolean;
   }>(
     `SELECT id, table_name, schema_name, relation_name, events, filter, capture, notify_channel, function_name,
-            created_at, changes_seen, last_change_at
-       FROM realtime.subscriptions
+            created_at, counts.changes_seen, counts.last_change_at, announced_at_commit
+       FROM realtime.subscriptions JOIN realtime.subscription_counts() AS counts ON counts.subscription_id = id
       WHERE ($1::uuid IS NULL OR id = $1::uuid)
         AND ($2::text IS NULL OR (schema_name = $2 AND relation_name = $3) OR (schema_name IS NULL AND table_name = $4))
       ORDER BY table_name`,
@@ -160,6 +163,7 @@ export async function listSubscriptions(db: Queryable, only: { id?: string; tabl
       createdAt: row.created_at,
       changesSeen: Number(row.changes_seen),
       lastChangeAt: row.last_change_at,
+      announcedAtCommit: row.announced_at_commit,
       state: installed === null ? 'table missing' : missing.length > 0 ? `triggers missing: ${missing.join(', ')}` : 'active',
     });
   }
@@ -167,7 +171,9 @@ export async function listSubscriptions(db: Queryable, only: { id?: string; tabl
 }
 
 function sameSettings(existing: SubscriptionInfo, events: readonly CaptureEvent[], filter: string | null, capture: CaptureMode): boolean {
-  return existing.events.join(',') === events.join(',') && existing.filter === filter && existing.capture === capture;
+  // A notify-mode subscription from before positions at commit is installed anew to gain them.
+  return existing.events.join(',') === events.join(',') && existing.filter === filter && existing.capture === capture
+    && existing.announcedAtCommit === (capture === 'notify');
 }
 
 /** The seed's function name, or its hashed form when another table's subscription already uses it. */

@@ -78,7 +78,9 @@ function triggerSql(spec: CaptureSpec, event: CaptureEvent): string {
 
 /**
  * The trigger function: writes the change to realtime.changes and, in notify mode, sends the seed's
- * payload on the table's channel, or a pointer to the log row when the payload would not fit.
+ * payload on the table's channel, or a pointer to the log row when the payload would not fit. In
+ * notify mode the row is marked `at_commit`: the writing transaction positions it as it commits
+ * (migration 0006), as it already waits for NOTIFY's commit lock there.
  * SECURITY DEFINER with a fixed search_path, so any role that may write the table can capture.
  */
 function triggerFunctionSql(spec: CaptureSpec): string {
@@ -104,8 +106,8 @@ DECLARE
 BEGIN
   IF TG_OP IN ('INSERT', 'UPDATE') THEN v_new := to_jsonb(NEW); END IF;
   IF TG_OP IN ('UPDATE', 'DELETE') THEN v_old := to_jsonb(OLD); END IF;
-  INSERT INTO realtime.changes (subscription_id, schema_name, table_name, operation, new_record, old_record)
-  VALUES (${escapeLiteral(spec.subscriptionId)}, ${schema}, ${table}, TG_OP, v_new, v_old)
+  INSERT INTO realtime.changes (subscription_id, schema_name, table_name, operation, new_record, old_record, at_commit)
+  VALUES (${escapeLiteral(spec.subscriptionId)}, ${schema}, ${table}, TG_OP, v_new, v_old, ${spec.capture === 'notify'})
   RETURNING id INTO v_id;${notify}
   RETURN NULL;
 END

@@ -1,0 +1,149 @@
+// Changes positioned by their own transaction at commit and announced on realtime:changes, and every way back to the log.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { ChangeFeed, currentPosition, migrate, parseTableName, readChanges, subscribe, type Change } from '@nself/db';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+
+const table = parseTableName('public.notes');
+let db: TestDatabase;
+
+before(async () => {
+  db = await createTestDatabase({ migrated: true });
+  await db.pool.query('CREATE TABLE public.notes (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, body text)');
+  await subscribe(db.pool, { table });
+});
+after(async () => { await db.drop(); });
+
+/** Collects what a feed on public.notes delivers until `stop`. */
+async function collect(): Promise<{ received: Change[]; stop: () => Promise<void> }> {
+  const received: Change[] = [];
+  const feed = await ChangeFeed.start({ pool: db.pool, tables: [table], onChanges: (batch) => { received.push(...batch); } });
+  return { received, stop: () => feed.stop() };
+}
+
+async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Positions are dense and each writer's rows arrive in its commit order, once. */
+function assertWriterOrder(changes: readonly Change[], writers: number, rows: number): void {
+  assert.equal(changes.length, writers * rows, 'every change arrives once');
+  for (let i = 1; i < changes.length; i += 1) assert.equal(changes[i]!.position, changes[i - 1]!.position + 1, `dense at ${i}`);
+  const next = new Map<number, number>();
+  for (const change of changes) {
+    const row = change.new as { writer: number; seq: number };
+    assert.equal(row.seq, next.get(row.writer) ?? 0, `writer ${row.writer} in its commit order`);
+    next.set(row.writer, row.seq + 1);
+  }
+}
+
+test('while a feed runs, a committed transaction announces its positioned changes on realtime:changes', async () => {
+  const feed = await collect();
+  const listener = new pg.Client({ connectionString: db.url });
+  await listener.connect();
+  const notes: string[] = [];
+  listener.on('notification', (note) => { if (note.channel === 'realtime:changes') notes.push(note.payload ?? ''); });
+  await listener.query('LISTEN "realtime:changes"');
+  try {
+    await db.pool.query("INSERT INTO public.notes (writer, seq, body) VALUES (1, 0, 'announced')");
+    await until(() => notes.length > 0 && feed.received.length > 0, 'the announcement and the delivery');
+    const note = JSON.parse(notes[0] ?? '{}') as { first: number; last: number; changes: { op: string; new: { body: string }; version: string }[] };
+    assert.equal(note.last, note.first, 'one change, one position');
+    assert.equal(note.changes[0]?.op, 'INSERT');
+    assert.equal(note.changes[0]?.new.body, 'announced');
+    assert.match(note.changes[0]?.version ?? '', /^[0-9a-f]{64}$/, 'with the access version of its table');
+    assert.equal(feed.received[0]?.position, note.first, 'the feed delivers it at the announced position');
+    const [logged] = await readChanges(db.pool, { after: note.first - 1, tables: [table], limit: 1 });
+    assert.equal(logged?.position, note.first, 'the log holds it at the same position');
+  } finally {
+    await listener.end();
+    await feed.stop();
+  }
+});
+
+test('writers with synchronous_commit off and on, side by side, arrive once each, dense and in each writer\'s order', async () => {
+  const feed = await collect();
+  const writers = 6;
+  const rows = 150;
+  try {
+    await Promise.all(Array.from({ length: writers }, async (_, writer) => {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        if (writer % 2 === 1) await client.query('SET synchronous_commit = off');
+        for (let seq = 0; seq < rows; seq += 1) await client.query('INSERT INTO public.notes (writer, seq) VALUES ($1, $2)', [100 + writer, seq]);
+      } finally {
+        await client.end();
+      }
+    }));
+    await until(() => feed.received.length >= writers * rows, `${writers * rows} changes`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  } finally {
+    await feed.stop();
+  }
+  assertWriterOrder(feed.received, writers, rows);
+});
+
+test('a transaction too large for a notification is delivered from the log, in order', async () => {
+  const feed = await collect();
+  try {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      for (let seq = 0; seq < 120; seq += 1) await client.query('INSERT INTO public.notes (writer, seq, body) VALUES (200, $1, $2)', [seq, 'x'.repeat(300)]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (201, 0)');
+    await until(() => feed.received.length >= 121, '121 changes');
+  } finally {
+    await feed.stop();
+  }
+  assert.equal(feed.received.length, 121, 'every change once');
+  for (let i = 1; i < feed.received.length; i += 1) assert.equal(feed.received[i]!.position, feed.received[i - 1]!.position + 1, `dense at ${i}`);
+  assert.deepEqual(feed.received.map((change) => (change.new as { seq: number }).seq), [...Array.from({ length: 120 }, (_, seq) => seq), 0], 'in commit order');
+});
+
+test('a notify-mode subscription made before migration 0006 positions at commit after it', async () => {
+  const old = await createTestDatabase();
+  try {
+    await migrate(old.pool, 5);
+    await old.pool.query('CREATE TABLE public.legacy (id bigserial PRIMARY KEY, body text)');
+    // What `subscribe` installed up to migration 0005: the seed's function, without at_commit.
+    const { rows } = await old.pool.query<{ id: string }>(
+      `INSERT INTO realtime.subscriptions (table_name, schema_name, relation_name, events, capture, function_name, notify_channel)
+       VALUES ('public.legacy', 'public', 'legacy', ARRAY['INSERT'], 'notify', 'notify_public_legacy', 'realtime:table:public.legacy') RETURNING id`);
+    await old.pool.query(`CREATE FUNCTION realtime.notify_public_legacy() RETURNS trigger
+      LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+      DECLARE v_new jsonb; v_old jsonb; v_id bigint;
+      BEGIN
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN v_new := to_jsonb(NEW); END IF;
+        INSERT INTO realtime.changes (subscription_id, schema_name, table_name, operation, new_record, old_record)
+        VALUES ('${rows[0]?.id}', 'public', 'legacy', TG_OP, v_new, v_old)
+        RETURNING id INTO v_id;
+        PERFORM pg_notify('realtime:table:public.legacy', '{}');
+        RETURN NULL;
+      END $fn$`);
+    await old.pool.query('CREATE TRIGGER realtime_insert_legacy AFTER INSERT ON public.legacy FOR EACH ROW EXECUTE FUNCTION realtime.notify_public_legacy()');
+    await old.pool.query("INSERT INTO public.legacy (body) VALUES ('before')");
+
+    await migrate(old.pool);
+    const state = await old.pool.query<{ announced_at_commit: boolean }>('SELECT announced_at_commit FROM realtime.subscriptions');
+    assert.equal(state.rows[0]?.announced_at_commit, true, 'the subscription now announces at commit');
+    await old.pool.query("UPDATE realtime.capture_state SET announce_until = now() + interval '1 minute'");
+    await old.pool.query("INSERT INTO public.legacy (body) VALUES ('after')");
+    const logged = await old.pool.query<{ body: string; at_commit: boolean; position: string | null }>(
+      "SELECT new_record->>'body' AS body, at_commit, position FROM realtime.changes ORDER BY id");
+    // No sequencing round ran: the second commit numbered the waiting change first, then its own.
+    assert.deepEqual(logged.rows.map((row) => [row.body, row.at_commit, row.position]), [['before', false, '1'], ['after', true, '2']]);
+    assert.equal(await currentPosition(old.pool), 2);
+  } finally {
+    await old.drop();
+  }
+});
