@@ -1,6 +1,6 @@
 // B1: commit-to-client latency of table changes through nself (postgres_changes over WebSocket) against a raw LISTEN on a bare pg_notify trigger.
 import { medianOf } from './lib/alternate.js';
-import { CAPTURED_TABLE, insertPaced, RAW_TABLE, startChangeRig, type ChangeSide } from './lib/cdc.js';
+import { CHANGE_SIDE_LABELS, insertPaced, startChangeRig, type ChangeSide } from './lib/cdc.js';
 import { readOptions } from './lib/options.js';
 import { fmt, publishResult, type Table, type TargetCheck } from './lib/report.js';
 import { medianSummary, summarize, type LatencySummary } from './lib/stats.js';
@@ -21,29 +21,30 @@ interface Run {
 }
 
 const started = Date.now();
-const rig = await startChangeRig(options.workers);
+const rig = await startChangeRig(options.workers, options.body);
 
 try {
   const measured = await rig.measure('B1', [1, options.subscribers], options.reps, async (side, subscribers): Promise<Run> => {
     if (side === 'raw') {
       rig.listener.reset();
-      const written = await insertPaced(rig.url, RAW_TABLE, options.rate, options.seconds * 1000, options.body);
+      const written = await insertPaced(rig.url, rig.tableOf(side), options.rate, options.seconds * 1000, options.body);
       await rig.listener.drain(written);
       const check = rig.listener.check.result(() => written);
       return { latency: summarize(rig.listener.latencies), delivered: check.received, expected: written, problems: check.gaps + check.duplicates + check.missing };
     }
-    await rig.clients.reset(1);
-    const written = await insertPaced(rig.url, CAPTURED_TABLE, options.rate, options.seconds * 1000, options.body);
-    await rig.clients.drain(written * subscribers);
-    const report = await rig.clients.report({ [rig.topic]: written });
+    const clients = rig.clientsOf(side);
+    await clients.reset(1);
+    const written = await insertPaced(rig.url, rig.tableOf(side), options.rate, options.seconds * 1000, options.body);
+    await clients.drain(written * subscribers);
+    const report = await clients.report({ [rig.topic]: written });
     return { latency: report.latency, delivered: report.check.received, expected: written * subscribers, problems: report.check.gaps + report.check.duplicates + report.check.missing };
   });
 
   const tables: Table[] = measured.map(({ subscribers, runs, support }) => ({
     title: `${subscribers} subscriber(s), ${options.rate} INSERTs/s of ~${options.body} bytes for ${options.seconds} s (medians of ${options.reps})`,
     columns: ['side', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'delivered / expected', 'gaps+dups+missing'],
-    rows: (['raw', 'nself'] as ChangeSide[]).map((side) => {
-      const label = side === 'raw' ? 'raw LISTEN (bare pg_notify trigger)' : 'nself postgres_changes';
+    rows: (['raw', 'fanout', 'nself'] as ChangeSide[]).map((side) => {
+      const label = CHANGE_SIDE_LABELS[side];
       const sideRuns = runs.get(side);
       if (!sideRuns) return [label, 'not supported by the server yet', '', '', '', '', ''];
       const latency = medianSummary(sideRuns.map((run) => run.latency));
@@ -58,6 +59,7 @@ try {
   const oursP50 = medianOf(ours, (run) => run.latency.p50);
   const oursP99 = medianOf(ours, (run) => run.latency.p99);
   const rawP50 = medianOf(raw, (run) => run.latency.p50);
+  const fanout = largest?.runs.get('fanout');
   const unmeasured = largest?.support.supported ? undefined : 'not supported by the server yet';
   const targets: TargetCheck[] = [
     { target: `p50 ≤ 2 ms at ${largest?.subscribers} subscribers`, measured: unmeasured ?? `${fmt(oursP50, 2)} ms`, met: unmeasured ? null : oursP50 <= 2 },
@@ -70,6 +72,8 @@ try {
     notes: [
       'Latency runs from the moment the writer sends the INSERT (its time is in the row) to the moment a subscriber has the change: it includes the commit.',
       'The baseline is one `pg` client on LISTEN, fed by an AFTER INSERT trigger that only calls pg_notify with the row number and time; it does not fan out.',
+      'The fan-out baseline is a bare `ws` server on the server core that LISTENs itself (same trigger) and writes each notification, as a JSON text of the row\'s size, to every subscriber as one pre-serialised frame: fan-out on this machine with no capture, protocol or checks.',
+      `At ${largest?.subscribers} subscribers the fan-out baseline measured p50 ${fmt(medianOf(fanout, (run) => run.latency.p50), 2)} ms and p99 ${fmt(medianOf(fanout, (run) => run.latency.p99), 2)} ms: the latency this machine gives ${largest?.subscribers} × ${options.rate} deliveries/s before any work of ours.`,
       ...measured.filter(({ support }) => !support.supported).map(({ subscribers, support }) => `nself at ${subscribers} subscriber(s): ${support.reason}.`),
     ],
   });

@@ -1,6 +1,6 @@
 // B2: table changes delivered per second with no loss, nself (postgres_changes) against raw LISTEN on a bare pg_notify trigger, 8 writers flat out.
 import { medianOf } from './lib/alternate.js';
-import { CAPTURED_TABLE, insertFlatOut, RAW_TABLE, startChangeRig, type ChangeSide } from './lib/cdc.js';
+import { CHANGE_SIDE_LABELS, insertFlatOut, startChangeRig, type ChangeSide } from './lib/cdc.js';
 import { readOptions } from './lib/options.js';
 import { fmt, publishResult, ratio, type Table, type TargetCheck } from './lib/report.js';
 import { nowMs } from './lib/stats.js';
@@ -24,13 +24,13 @@ interface Run {
 }
 
 const started = Date.now();
-const rig = await startChangeRig(options.workers);
+const rig = await startChangeRig(options.workers, options.body);
 
 try {
   const measured = await rig.measure('B2', [1, options.subscribers], options.reps, async (side, subscribers): Promise<Run> => {
-    const table = side === 'raw' ? RAW_TABLE : CAPTURED_TABLE;
+    const table = rig.tableOf(side);
     if (side === 'raw') rig.listener.reset(options.writers);
-    else await rig.clients.reset(1, options.writers);
+    else await rig.clientsOf(side).reset(1, options.writers);
     const begun = nowMs();
     const { perWriter, elapsedMs } = await insertFlatOut(rig.url, table, options.writers, options.seconds * 1000, options.body, options.sync === 1);
     const total = perWriter.reduce((sum, count) => sum + count, 0);
@@ -42,9 +42,10 @@ try {
       const lag = [...rig.listener.latencies].sort((a, b) => a - b);
       return { written: total / (elapsedMs / 1000), delivered: (check.received - check.duplicates) / seconds, lagP99: lag[Math.floor(lag.length * 0.99)] ?? Number.NaN, problems: check.gaps + check.duplicates + check.missing };
     }
-    await rig.clients.drain(total * subscribers);
+    const clients = rig.clientsOf(side);
+    await clients.drain(total * subscribers);
     const seconds = (nowMs() - begun) / 1000;
-    const report = await rig.clients.report(lastSent);
+    const report = await clients.report(lastSent);
     return { written: total / (elapsedMs / 1000), delivered: (report.check.received - report.check.duplicates) / subscribers / seconds, lagP99: report.latency.p99, problems: report.check.gaps + report.check.duplicates + report.check.missing };
   });
 
@@ -52,8 +53,8 @@ try {
   const tables: Table[] = measured.map(({ subscribers, runs }) => ({
     title: `${subscribers} subscriber(s), ${options.writers} writers flat out for ${options.seconds} s, synchronous_commit ${options.sync === 1 ? 'on' : 'off'} (medians of ${options.reps})`,
     columns: ['side', 'written / s', 'delivered / s per subscriber', '÷ raw', 'lag p99 ms', 'gaps+dups+missing'],
-    rows: (['raw', 'nself'] as ChangeSide[]).map((side) => {
-      const label = side === 'raw' ? 'raw LISTEN (bare pg_notify trigger)' : 'nself postgres_changes';
+    rows: (['raw', 'fanout', 'nself'] as ChangeSide[]).map((side) => {
+      const label = CHANGE_SIDE_LABELS[side];
       const sideRuns = runs.get(side);
       if (!sideRuns) return [label, 'not supported by the server yet', '', '', '', ''];
       return [label, fmt(medianOf(sideRuns, (run) => run.written), 0), fmt(medianOf(sideRuns, (run) => run.delivered), 0),
@@ -76,6 +77,7 @@ try {
     notes: [
       'Rates count distinct changes per subscriber from the first INSERT to the last delivery, so a subscriber that falls behind lowers its rate. Writers run in the benchmark process with `pg`, one row per transaction.',
       'When the writers, not the delivery, are the limit, both sides deliver what was written: the "written / s" column shows it.',
+      'The fan-out baseline is a bare `ws` server that LISTENs itself (same bare trigger) and writes each notification, as a JSON text of the row\'s size, to every subscriber: fan-out on this machine with no capture, protocol or checks.',
       ...measured.filter(({ support }) => !support.supported).map(({ subscribers, support }) => `nself at ${subscribers} subscriber(s): ${support.reason}.`),
     ],
   });

@@ -1,4 +1,4 @@
-// Table-change workloads: the benchmark tables, a raw LISTEN client as the baseline, INSERT writers (paced or flat out), and the rig B1 and B2 share.
+// Table-change workloads: the benchmark tables, a raw LISTEN client and a LISTEN + bare ws fan-out as baselines, INSERT writers (paced or flat out), and the rig B1 and B2 share.
 import pg from 'pg';
 import { parseTableName, subscribe } from '@nself/db';
 import { alternate } from './alternate.js';
@@ -9,21 +9,25 @@ import { startService, type Target } from './services.js';
 import { nowMs } from './stats.js';
 import type { SubscriberSpec } from './subscriber-clients.js';
 
-/** The table our capture watches, and the table whose trigger only calls pg_notify. */
+/** The table our capture watches, and the tables whose trigger only calls pg_notify (raw LISTEN; LISTEN + bare ws fan-out). */
 export const CAPTURED_TABLE = 'bench_rows';
 export const RAW_TABLE = 'bench_raw';
+export const FANOUT_TABLE = 'bench_fanout';
 const RAW_CHANNEL = 'bench_raw';
+const FANOUT_CHANNEL = 'bench_fanout';
 /** The role in the subscribers' tokens (see tokens.ts). */
 const SUBSCRIBER_ROLE = 'authenticated';
 
-/** Creates both tables (columns s, t, body), the bare pg_notify trigger, and our subscription of INSERTs. */
+/** Creates the tables (columns s, t, body), the bare pg_notify triggers, and our subscription of INSERTs. */
 async function createChangeTables(pool: pg.Pool): Promise<void> {
-  for (const table of [CAPTURED_TABLE, RAW_TABLE]) {
+  for (const table of [CAPTURED_TABLE, RAW_TABLE, FANOUT_TABLE]) {
     await pool.query(`CREATE TABLE public.${pg.escapeIdentifier(table)} (id bigserial PRIMARY KEY, s bigint NOT NULL, t double precision NOT NULL, body text NOT NULL)`);
   }
-  await pool.query(`CREATE FUNCTION public.bench_raw_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN PERFORM pg_notify(${pg.escapeLiteral(RAW_CHANNEL)}, NEW.s || ',' || NEW.t); RETURN NULL; END $$`);
-  await pool.query(`CREATE TRIGGER bench_raw_notify AFTER INSERT ON public.${pg.escapeIdentifier(RAW_TABLE)} FOR EACH ROW EXECUTE FUNCTION public.bench_raw_notify()`);
+  for (const [table, channel] of [[RAW_TABLE, RAW_CHANNEL], [FANOUT_TABLE, FANOUT_CHANNEL]] as const) {
+    await pool.query(`CREATE FUNCTION public.${pg.escapeIdentifier(`${table}_notify`)}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_notify(${pg.escapeLiteral(channel)}, NEW.s || ',' || NEW.t); RETURN NULL; END $$`);
+    await pool.query(`CREATE TRIGGER ${pg.escapeIdentifier(`${table}_notify`)} AFTER INSERT ON public.${pg.escapeIdentifier(table)} FOR EACH ROW EXECUTE FUNCTION public.${pg.escapeIdentifier(`${table}_notify`)}()`);
+  }
   await subscribe(pool, { table: parseTableName(`public.${CAPTURED_TABLE}`), events: ['INSERT'] });
   // Subscribers connect with the role of their token, `authenticated`, which may read the captured table.
   await pool.query(`DO $$ BEGIN CREATE ROLE ${pg.escapeIdentifier(SUBSCRIBER_ROLE)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
@@ -156,19 +160,30 @@ async function openChangeSubscribers(clients: LoadClients, target: Target, topic
   throw new Error(`${opened.failed} change subscribers could not join: ${opened.failures.join('; ')}`);
 }
 
-/** Which side of a table-change comparison runs. */
-export type ChangeSide = 'raw' | 'nself';
+/** Which side of a table-change comparison runs: raw LISTEN, LISTEN fanned out by bare ws, or ours. */
+export type ChangeSide = 'raw' | 'fanout' | 'nself';
 
-/** What a table-change benchmark runs against: a database with both tables, our server, load processes and the raw listener. */
+/** How each side appears in result tables. */
+export const CHANGE_SIDE_LABELS: Record<ChangeSide, string> = {
+  raw: 'raw LISTEN (bare pg_notify trigger)',
+  fanout: 'raw LISTEN + bare ws fan-out',
+  nself: 'nself postgres_changes',
+};
+
+/** What a table-change benchmark runs against: a database with the tables, our server, the bare ws fan-out, load processes and the raw listener. */
 export interface ChangeRig {
   readonly url: string;
-  readonly clients: LoadClients;
+  /** The subscribers of a side that has them (ours, or the bare ws fan-out's). */
+  clientsOf(side: 'fanout' | 'nself'): LoadClients;
+  /** The table a side's writers insert into. */
+  tableOf(side: ChangeSide): string;
   readonly listener: RawListener;
   /** The topic change subscribers join. */
   readonly topic: string;
   /**
-   * For each subscriber count: opens that many change subscribers, then runs `once` for the raw
-   * side and ours alternately `reps` times (ours only when the server took the subscriptions).
+   * For each subscriber count: opens that many change subscribers on our server and on the bare ws
+   * fan-out, then runs `once` for the raw side, the fan-out and ours in turn, `reps` times (ours
+   * only when the server took the subscriptions).
    */
   measure<R>(label: string, subscriberCounts: readonly number[], reps: number, once: (side: ChangeSide, subscribers: number) => Promise<R>): Promise<Array<ChangeCase<R>>>;
   close(): Promise<void>;
@@ -181,31 +196,40 @@ export interface ChangeCase<R> {
   readonly support: ChangeSupport;
 }
 
-/** Creates the database and tables, starts nself as shipped, the load processes and the raw listener. */
-export async function startChangeRig(workers: number): Promise<ChangeRig> {
+/** Creates the database and tables, starts nself as shipped, the bare ws fan-out, the load processes and the raw listener. */
+export async function startChangeRig(workers: number, rowBytes: number): Promise<ChangeRig> {
   const db = await createBenchDatabase();
   await createChangeTables(db.pool);
-  const service = await startService('nself', { databaseUrl: db.url });
-  const clients = await LoadClients.start(workers);
-  const listener = await RawListener.start(db.url);
   const topic = 'changes';
+  const service = await startService('nself', { databaseUrl: db.url });
+  const fanout = await startService('ws', { env: { BARE_WS_LISTEN: JSON.stringify({ url: db.url, channel: FANOUT_CHANNEL, room: topic, pad: rowBytes }) } });
+  const clients = await LoadClients.start(workers);
+  const fanoutClients = await LoadClients.start(workers);
+  const listener = await RawListener.start(db.url);
   return {
-    url: db.url, clients, listener, topic,
+    url: db.url, listener, topic,
+    clientsOf: (side) => (side === 'nself' ? clients : fanoutClients),
+    tableOf: (side) => (side === 'raw' ? RAW_TABLE : side === 'fanout' ? FANOUT_TABLE : CAPTURED_TABLE),
     async measure<R>(label: string, subscriberCounts: readonly number[], reps: number, once: (side: ChangeSide, subscribers: number) => Promise<R>): Promise<Array<ChangeCase<R>>> {
       const cases: Array<ChangeCase<R>> = [];
       for (const subscribers of new Set(subscriberCounts)) {
         process.stderr.write(`${label} with ${subscribers} subscriber(s)\n`);
         const support = await openChangeSubscribers(clients, service.target, topic, subscribers);
-        const sides: ChangeSide[] = support.supported ? ['raw', 'nself'] : ['raw'];
+        const fanned = await fanoutClients.open(fanout.target, Array.from({ length: subscribers }, () => ({ topic })));
+        if (fanned.failed > 0) throw new Error(`${fanned.failed} bare ws subscribers could not connect: ${fanned.failures.join('; ')}`);
+        const sides: ChangeSide[] = support.supported ? ['raw', 'fanout', 'nself'] : ['raw', 'fanout'];
         const runs = await alternate<ChangeSide, R>(sides, reps, (side) => once(side, subscribers));
         cases.push({ subscribers, runs, support });
         await clients.closeAll();
+        await fanoutClients.closeAll();
       }
       return cases;
     },
     async close() {
       await listener.stop();
       await clients.stop();
+      await fanoutClients.stop();
+      await fanout.stop();
       await service.stop();
       await db.drop();
     },

@@ -46,7 +46,7 @@ export function nchanAvailable(): boolean {
   return existsSync(NGINX) && existsSync(NCHAN_MODULE);
 }
 
-/** Starts a server of `kind`; nself needs `databaseUrl` and may get extra environment (limits). */
+/** Starts a server of `kind`; nself needs `databaseUrl`; any may get extra environment (nself: limits; bare ws: BARE_WS_LISTEN). */
 export async function startService(kind: ServiceKind, options: { databaseUrl?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Service> {
   switch (kind) {
     case 'nself': return startNself(options.databaseUrl ?? '', options.env ?? {}).catch((error: unknown) => {
@@ -54,8 +54,8 @@ export async function startService(kind: ServiceKind, options: { databaseUrl?: s
       process.stderr.write(`  nself did not start (${error instanceof Error ? error.message : String(error)}); trying again\n`);
       return startNself(options.databaseUrl ?? '', options.env ?? {});
     });
-    case 'ws': return startNodeServer(kind, path.join(benchDir, 'servers', 'bare-ws.ts'));
-    case 'socketio': return startNodeServer(kind, path.join(benchDir, 'servers', 'socketio.ts'));
+    case 'ws': return startNodeServer(kind, path.join(benchDir, 'servers', 'bare-ws.ts'), options.env ?? {});
+    case 'socketio': return startNodeServer(kind, path.join(benchDir, 'servers', 'socketio.ts'), options.env ?? {});
     case 'nchan': return startNchan();
   }
 }
@@ -86,8 +86,8 @@ export function nselfToken(userId: string): Promise<string> {
   return signToken(JWT_SECRET, userId);
 }
 
-async function startNodeServer(kind: 'ws' | 'socketio', script: string): Promise<Service> {
-  const child = spawnPinned(CPU.server, process.execPath, ['--import', 'tsx', script], { env: { ...process.env, NODE_OPTIONS: '' } });
+async function startNodeServer(kind: 'ws' | 'socketio', script: string, env: NodeJS.ProcessEnv): Promise<Service> {
+  const child = spawnPinned(CPU.server, process.execPath, ['--import', 'tsx', script], { env: { ...process.env, NODE_OPTIONS: '', ...env } });
   const port = await waitForLine(child, (line) => line.startsWith('{"ready"') ? (JSON.parse(line) as { port: number }).port : undefined);
   return service(kind, child, { kind, port }, () => [pidOf(child)]);
 }

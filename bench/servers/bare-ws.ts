@@ -1,7 +1,9 @@
 // Baseline: a bare `ws` server. Publishers (path /pub) send a text; it goes as one pre-serialised frame to every socket of the room; anything else is echoed.
+// With BARE_WS_LISTEN ({"url","channel","room","pad"}) it also LISTENs on a PostgreSQL channel and fans every notification out to the room.
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import * as wsModule from 'ws';
+import pg from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 type FrameBuilder = { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] };
@@ -39,6 +41,21 @@ function broadcast(room: string, data: Buffer): void {
     socket.uncork();
   }
 }
+
+/** The raw side of table changes with a fan-out: each `s,t` notification as a numbered JSON text the size of a row. */
+async function relayNotifications(spec: { url: string; channel: string; room: string; pad: number }): Promise<void> {
+  const client = new pg.Client({ connectionString: spec.url });
+  await client.connect();
+  const body = JSON.stringify('x'.repeat(spec.pad));
+  client.on('notification', (note) => {
+    const [s, t] = (note.payload ?? '').split(',');
+    broadcast(spec.room, Buffer.from(`{"s":${s},"t":${t},"body":${body}}`));
+  });
+  await client.query(`LISTEN ${pg.escapeIdentifier(spec.channel)}`);
+}
+
+const relay = process.env['BARE_WS_LISTEN'];
+if (relay) await relayNotifications(JSON.parse(relay) as { url: string; channel: string; room: string; pad: number });
 
 http.listen(0, '127.0.0.1', () => {
   const address = http.address();

@@ -6,6 +6,9 @@
 -- True for rows that their own transaction positions at commit (notify mode). Rows without it, and
 -- rows of transactions that commit asynchronously, are positioned by realtime.sequence_changes().
 ALTER TABLE realtime.changes ADD COLUMN at_commit boolean NOT NULL DEFAULT false;
+-- The committed changes a writer positioning at commit must number before its own, found without
+-- walking the at_commit rows (poll mode, capture functions from before this migration).
+CREATE INDEX changes_unannounced_idx ON realtime.changes (xid, id) WHERE position IS NULL AND NOT at_commit;
 
 -- True when the subscription's capture function marks its rows at_commit, so that every transaction
 -- writing them sends a `realtime:changes` notification and a feed needs no LISTEN on the table's channel.
@@ -22,77 +25,99 @@ ALTER TABLE realtime.capture_state ALTER COLUMN counted_through SET NOT NULL;
 -- position at commit only before it, so that without a feed they pay nothing for announcements.
 ALTER TABLE realtime.capture_state ADD COLUMN announce_until timestamptz;
 
--- Gives positions at commit, as a sequencing round of its own: under the capture_state row lock it
--- numbers every committed change still without a position (in xid order, as the sequencer does),
--- then the transaction's own at_commit changes, and holds the lock until it has committed and is
--- visible. Whoever takes the lock next (a writer or a sequencing round) sees these positions, so
--- positions stay dense, are never given behind a reader, and a transaction whose commit was visible
--- before another's began comes first (one session's transactions keep their order). When another
--- transaction holds the lock it does not wait: its rows are left to the next round, so concurrent
--- writers never queue on one another here. Rows of asynchronous commits are numbered only by a later
--- round, once a synchronous commit has put them on disk, so no position can be lost in a crash after
--- a reader saw it. It sends on `realtime:changes` the positions and the changes in position order,
--- each with its table's access_version read at commit (READ COMMITTED only: other isolation levels
--- read an older snapshot), or only the positions when the changes do not fit in a notification.
--- Without a feed that wants announcements (capture_state.announce_until) it leaves everything to the
--- sequencer. The first firing of a transaction numbers all its rows so far; later firings return at once.
+-- Transactions whose at_commit changes were left unpositioned while a feed wanted announcements (the
+-- lock was taken, or the commit is asynchronous): the next writer to position numbers them first, so
+-- that a change never overtakes one committed before it, and a round forgets those it has numbered.
+CREATE TABLE realtime.unpositioned_commits (xid xid8 PRIMARY KEY);
+
+-- Gives positions at commit. Under the capture_state row lock it numbers first every committed change
+-- still waiting for a position (those of poll mode, and of transactions that had to leave theirs:
+-- realtime.unpositioned_commits), in xid order as a round does, then the transaction's own at_commit
+-- changes, and it holds the lock until its commit is visible. Whoever takes the lock next (a writer
+-- or a round) sees these positions, so positions stay dense, are never given behind a reader, and a
+-- change never overtakes one whose commit was visible before this transaction began committing (so
+-- each session keeps its order). When another transaction holds the lock it does not wait: it leaves its changes, marked, to
+-- the next writer or round, so concurrent writers never queue on one another here. An asynchronous
+-- commit always leaves them: it could be lost in a crash after a reader saw it, and its position
+-- given again; the next synchronous commit flushes it to disk before its own positions show. Then it
+-- sends on `realtime:changes` the positions and the changes in position order, each with its table's
+-- access_version read at commit (READ COMMITTED only: other isolation levels read an older snapshot),
+-- or only the positions when the changes do not fit in a notification. Without a feed that wants
+-- announcements (capture_state.announce_until) it leaves everything to the rounds, unmarked. The
+-- first firing of a transaction numbers all its rows so far; later firings return at once.
 CREATE FUNCTION realtime.position_at_commit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v_last bigint;
-  v_count bigint;
-  v_through bigint;
-  v_changes text;
+  v_next bigint;
+  v_waiting xid8[];
+  v_change record;
+  v_through bigint := NEW.id;
+  v_read_committed boolean := current_setting('transaction_isolation') = 'read committed';
+  v_versions jsonb := '{}';
+  v_table text;
+  v_changes text := '';
 BEGIN
   IF NEW.id <= coalesce(nullif(current_setting('realtime.positioned_through', true), '')::bigint, 0) THEN
     RETURN NULL;
   END IF;
-  IF NOT coalesce((SELECT announce_until > now() FROM realtime.capture_state), false) THEN
+  IF NOT coalesce((SELECT announce_until > now() FROM realtime.capture_state WHERE id), false) THEN
     RETURN NULL;
   END IF;
   IF current_setting('synchronous_commit') <> 'off' THEN
-    SELECT last_position INTO v_last FROM realtime.capture_state FOR UPDATE SKIP LOCKED;
+    SELECT last_position INTO v_last FROM realtime.capture_state WHERE id FOR UPDATE SKIP LOCKED;
   END IF;
   IF v_last IS NULL THEN
-    -- Left to the next round: a feed is only told to read the log.
+    -- Left to the next writer or round, marked; a feed is only told to read the log.
     IF current_setting('realtime.unpositioned_noted', true) IS DISTINCT FROM 'on' THEN
+      INSERT INTO realtime.unpositioned_commits VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING;
       PERFORM pg_notify('realtime:changes', '{"first":null}');
       PERFORM set_config('realtime.unpositioned_noted', 'on', true);
     END IF;
     RETURN NULL;
   END IF;
-  WITH pending AS (
-    SELECT id, row_number() OVER (ORDER BY xid = pg_current_xact_id(), xid, id) AS n
-      FROM realtime.changes
-     WHERE position IS NULL AND (at_commit OR xid <> pg_current_xact_id())
-  ), numbered AS (
-    UPDATE realtime.changes AS c SET position = v_last + pending.n
-      FROM pending WHERE c.id = pending.id
-    RETURNING c.id, c.xid, c.position, c.changed_at, c.operation, c.schema_name, c.table_name, c.subscription_id,
-              c.new_record, c.old_record, c.writer_pid
-  ), versions AS (
-    SELECT t.schema_name, t.table_name, realtime.access_version(t.schema_name, t.table_name) AS version
-      FROM (SELECT DISTINCT numbered.schema_name, numbered.table_name FROM numbered) AS t
-     WHERE current_setting('transaction_isolation') = 'read committed'
-  )
-  SELECT count(*), max(numbered.id) FILTER (WHERE numbered.xid = pg_current_xact_id()),
-         CASE WHEN count(*) = count(versions.version) THEN string_agg(jsonb_build_object(
-           'at', numbered.changed_at, 'op', numbered.operation, 'schema', numbered.schema_name, 'table', numbered.table_name,
-           'sub', numbered.subscription_id, 'new', numbered.new_record, 'old', numbered.old_record,
-           'pid', numbered.writer_pid, 'version', versions.version)::text, ',' ORDER BY numbered.position) END
-    INTO v_count, v_through, v_changes
-    FROM numbered LEFT JOIN versions ON versions.schema_name = numbered.schema_name AND versions.table_name = numbered.table_name;
-  IF v_count = 0 THEN
+  WITH waiting AS (
+    DELETE FROM realtime.unpositioned_commits WHERE xid <> pg_current_xact_id() RETURNING xid
+  ) SELECT array_agg(xid) INTO v_waiting FROM waiting;
+  v_next := v_last;
+  -- One change at a time, each found and numbered through an index (a set-based UPDATE … FROM gets a
+  -- generic plan that scans the whole log).
+  FOR v_change IN
+    SELECT * FROM (
+      SELECT c.id, c.xid, c.changed_at, c.operation, c.schema_name, c.table_name, c.subscription_id, c.new_record, c.old_record, c.writer_pid, 0 AS mine
+        FROM realtime.changes AS c WHERE c.xid = ANY (v_waiting) AND c.position IS NULL AND c.at_commit
+      UNION ALL
+      SELECT c.id, c.xid, c.changed_at, c.operation, c.schema_name, c.table_name, c.subscription_id, c.new_record, c.old_record, c.writer_pid, 0
+        FROM realtime.changes AS c WHERE c.position IS NULL AND NOT c.at_commit AND c.xid <> pg_current_xact_id()
+      UNION ALL
+      SELECT c.id, c.xid, c.changed_at, c.operation, c.schema_name, c.table_name, c.subscription_id, c.new_record, c.old_record, c.writer_pid, 1
+        FROM realtime.changes AS c WHERE c.xid = pg_current_xact_id() AND c.position IS NULL AND c.at_commit
+    ) AS pending ORDER BY pending.mine, pending.xid, pending.id
+  LOOP
+    v_next := v_next + 1;
+    UPDATE realtime.changes SET position = v_next WHERE id = v_change.id;
+    IF v_change.mine = 1 THEN v_through := greatest(v_through, v_change.id); END IF;
+    IF v_changes IS NOT NULL AND v_read_committed THEN
+      v_table := jsonb_build_array(v_change.schema_name, v_change.table_name)::text;
+      IF NOT v_versions ? v_table THEN
+        v_versions := v_versions || jsonb_build_object(v_table, realtime.access_version(v_change.schema_name, v_change.table_name));
+      END IF;
+      v_changes := v_changes || CASE WHEN v_changes = '' THEN '' ELSE ',' END || jsonb_build_object(
+        'at', v_change.changed_at, 'op', v_change.operation, 'schema', v_change.schema_name, 'table', v_change.table_name,
+        'sub', v_change.subscription_id, 'new', v_change.new_record, 'old', v_change.old_record,
+        'pid', v_change.writer_pid, 'version', v_versions ->> v_table)::text;
+      IF octet_length(v_changes) >= 7800 THEN v_changes := NULL; END IF;
+    ELSE
+      v_changes := NULL;
+    END IF;
+  END LOOP;
+  IF v_next = v_last THEN
     RETURN NULL;
   END IF;
-  UPDATE realtime.capture_state SET last_position = v_last + v_count, sequenced_at = now();
-  PERFORM set_config('realtime.positioned_through', coalesce(v_through, NEW.id)::text, true);
-  IF v_changes IS NOT NULL AND octet_length(v_changes) < 7800 THEN
-    PERFORM pg_notify('realtime:changes', '{"first":' || (v_last + 1) || ',"last":' || (v_last + v_count)
-      || ',"changes":[' || v_changes || ']}');
-  ELSE
-    PERFORM pg_notify('realtime:changes', '{"first":' || (v_last + 1) || ',"last":' || (v_last + v_count) || '}');
-  END IF;
+  UPDATE realtime.capture_state SET last_position = v_next, sequenced_at = now() WHERE id;
+  PERFORM set_config('realtime.positioned_through', v_through::text, true);
+  PERFORM pg_notify('realtime:changes', '{"first":' || (v_last + 1) || ',"last":' || v_next
+    || CASE WHEN v_changes IS NULL THEN '' ELSE ',"changes":[' || v_changes || ']' END || '}');
   RETURN NULL;
 END
 $$;
@@ -130,7 +155,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The sequencer as in migration 0002, which now also brings the counts of changes positioned at
--- commit up to date; a round is idle (no lock, no write) only when both are done.
+-- commit up to date and forgets the unpositioned commits it numbered; a round is idle (no lock, no
+-- write) only when there is nothing to number or count.
 CREATE OR REPLACE FUNCTION realtime.sequence_changes(p_limit integer DEFAULT 10000) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -161,6 +187,8 @@ BEGIN
   IF v_count > 0 THEN
     UPDATE realtime.capture_state SET last_position = v_last + v_count, counted_through = v_last + v_count, sequenced_at = now();
   END IF;
+  DELETE FROM realtime.unpositioned_commits AS u
+   WHERE NOT EXISTS (SELECT 1 FROM realtime.changes AS c WHERE c.xid = u.xid AND c.position IS NULL);
   RETURN v_last + v_count;
 END
 $$;
