@@ -3,8 +3,8 @@
 -- in one `realtime:changes` notification, so a change feed delivers them without reading the log
 -- (docs/capture.md, "Positions at commit").
 
--- True for rows that their own transaction positions at commit (notify mode). Rows without it, and
--- rows of transactions that commit asynchronously, are positioned by realtime.sequence_changes().
+-- True for rows that their own transaction positions at commit (notify mode, synchronous commit);
+-- the others are positioned by realtime.sequence_changes() or the next writer positioning at commit.
 ALTER TABLE realtime.changes ADD COLUMN at_commit boolean NOT NULL DEFAULT false;
 -- The committed changes a writer positioning at commit must number before its own, found without
 -- walking the at_commit rows (poll mode, capture functions from before this migration).
@@ -225,9 +225,11 @@ BEGIN
   LOOP
     v_definition := pg_catalog.pg_get_functiondef(v_function.oid);
     CONTINUE WHEN position('TG_OP, v_new, v_old)' IN v_definition) = 0;
-    v_definition := replace(replace(v_definition,
+    v_definition := replace(replace(replace(v_definition,
       'operation, new_record, old_record)', 'operation, new_record, old_record, at_commit)'),
-      'TG_OP, v_new, v_old)', 'TG_OP, v_new, v_old, true)');
+      'TG_OP, v_new, v_old)', 'TG_OP, v_new, v_old, current_setting(''synchronous_commit'') <> ''off'')'),
+      'RETURNING id INTO v_id;', 'RETURNING id INTO v_id;
+  IF current_setting(''synchronous_commit'') = ''off'' THEN PERFORM pg_notify(''realtime:changes'', ''{"first":null}''); END IF;');
     BEGIN
       EXECUTE v_definition;
       UPDATE realtime.subscriptions SET announced_at_commit = true WHERE id = v_function.id;

@@ -79,8 +79,9 @@ function triggerSql(spec: CaptureSpec, event: CaptureEvent): string {
 /**
  * The trigger function: writes the change to realtime.changes and, in notify mode, sends the seed's
  * payload on the table's channel, or a pointer to the log row when the payload would not fit. In
- * notify mode the row is marked `at_commit`: the writing transaction positions it as it commits
- * (migration 0006), as it already waits for NOTIFY's commit lock there.
+ * notify mode a synchronously committing transaction marks the row `at_commit`, to position it as it
+ * commits (migration 0006); an asynchronous one leaves it to a sequencing round and tells a feed to
+ * read the log.
  * SECURITY DEFINER with a fixed search_path, so any role that may write the table can capture.
  */
 function triggerFunctionSql(spec: CaptureSpec): string {
@@ -95,7 +96,9 @@ function triggerFunctionSql(spec: CaptureSpec): string {
   IF octet_length(v_payload) >= ${NOTIFY_PAYLOAD_LIMIT} THEN
     v_payload := v_head || ',"change_id":' || v_id || ',"truncated":true}';
   END IF;
-  PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_payload);`;
+  PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_payload);
+  IF NOT v_at_commit THEN PERFORM pg_notify('realtime:changes', '{"first":null}'); END IF;`;
+  const atCommit = spec.capture === 'notify' ? "current_setting('synchronous_commit') <> 'off'" : 'false';
   const body = `
 DECLARE
   v_new jsonb;
@@ -103,11 +106,12 @@ DECLARE
   v_id bigint;
   v_head text;
   v_payload text;
+  v_at_commit boolean := ${atCommit};
 BEGIN
   IF TG_OP IN ('INSERT', 'UPDATE') THEN v_new := to_jsonb(NEW); END IF;
   IF TG_OP IN ('UPDATE', 'DELETE') THEN v_old := to_jsonb(OLD); END IF;
   INSERT INTO realtime.changes (subscription_id, schema_name, table_name, operation, new_record, old_record, at_commit)
-  VALUES (${escapeLiteral(spec.subscriptionId)}, ${schema}, ${table}, TG_OP, v_new, v_old, ${spec.capture === 'notify'})
+  VALUES (${escapeLiteral(spec.subscriptionId)}, ${schema}, ${table}, TG_OP, v_new, v_old, v_at_commit)
   RETURNING id INTO v_id;${notify}
   RETURN NULL;
 END
