@@ -66,6 +66,24 @@ test('while a feed runs, a committed transaction announces its positioned change
   }
 });
 
+test('a feed that wants no announcements leaves every change to the rounds, and still delivers each once, in order', async () => {
+  await db.pool.query('UPDATE realtime.capture_state SET announce_until = NULL');
+  const received: Change[] = [];
+  const feed = await ChangeFeed.start({ pool: db.pool, tables: [table], announcements: false, onChanges: (batch) => { received.push(...batch); } });
+  try {
+    for (let seq = 0; seq < 20; seq += 1) await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (300, $1)', [seq]);
+    await until(() => received.length >= 20, '20 changes');
+    const state = await db.pool.query<{ announce_until: Date | null }>('SELECT announce_until FROM realtime.capture_state');
+    assert.equal(state.rows[0]?.announce_until, null, 'writers were never asked to announce');
+  } finally {
+    await feed.stop();
+  }
+  assertWriterOrder(received, 1, 20);
+  const marked = await db.pool.query<{ n: string }>(
+    "SELECT count(*) AS n FROM realtime.changes WHERE (new_record->>'writer')::int = 300 AND at_commit");
+  assert.equal(marked.rows[0]?.n, '20', 'the rows are marked; the rounds numbered them');
+});
+
 test('writers with synchronous_commit off and on, side by side, arrive once each, dense and in each writer\'s order', async () => {
   const feed = await collect();
   const writers = 6;

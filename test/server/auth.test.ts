@@ -197,6 +197,9 @@ test('Hasura claims name the user, and production mode refuses to start without 
   assert.equal(loadConfig({ HASURA_GRAPHQL_JWT_SECRET: '{"type":"HS256","key":"abc"}' }).jwtSecret, 'abc');
   assert.throws(() => loadConfig({ HASURA_GRAPHQL_JWT_SECRET: 'nope' }), /HASURA_GRAPHQL_JWT_SECRET is not JSON/);
   assert.throws(() => loadConfig({ REALTIME_PORT: 'eighty' }), /REALTIME_PORT "eighty" is not valid; expected a whole number from 0 to 65535/);
+  assert.equal(loadConfig({}).changesAtCommit, true);
+  assert.equal(loadConfig({ REALTIME_CHANGES_AT_COMMIT: 'off' }).changesAtCommit, false);
+  assert.throws(() => loadConfig({ REALTIME_CHANGES_AT_COMMIT: 'maybe' }), /REALTIME_CHANGES_AT_COMMIT "maybe" is not valid; expected one of: true, 1, on, yes, false, 0, off, no/);
 });
 
 test('access_token refreshes: a new token outlives the old expiry, a bad one or a revoked membership closes the channel', async () => {

@@ -30,6 +30,8 @@ export interface ServerConfig {
   readonly retentionHours: number;
   /** How often the server trims logs past their retention, in ms. @default 300000 */
   readonly retentionIntervalMs: number;
+  /** Notify-mode writers position and announce their changes at commit while the server runs (docs/capture.md). @default true */
+  readonly changesAtCommit: boolean;
 }
 
 /** Limits per connection and per message; each has a safe default and an environment variable. */
@@ -77,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     replayMax: integer(env, { name: 'REALTIME_REPLAY_MAX', fallback: 25 }, 1, 100_000),
     retentionHours: configuredRetentionHours(env),
     retentionIntervalMs: integer(env, { name: 'REALTIME_RETENTION_INTERVAL_MS', fallback: 300_000 }, 100, 86_400_000),
+    changesAtCommit: boolean(env, { name: 'REALTIME_CHANGES_AT_COMMIT', fallback: true }),
     limits: {
       maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
       maxPayloadBytes: integer(env, { name: 'REALTIME_MAX_PAYLOAD_BYTES', fallback: 262_144 }, 16, 100_000_000),
@@ -117,6 +120,17 @@ function logLevel(env: NodeJS.ProcessEnv): string {
   const level = env.REALTIME_LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(level)) throw new UserError(`REALTIME_LOG_LEVEL "${level}" is not valid; expected one of: ${LOG_LEVELS.join(', ')}`);
   return level;
+}
+
+const TRUE_WORDS = ['true', '1', 'on', 'yes'];
+const FALSE_WORDS = ['false', '0', 'off', 'no'];
+
+function boolean(env: NodeJS.ProcessEnv, variable: Variable<boolean>): boolean {
+  const raw = env[variable.name]?.trim().toLowerCase();
+  if (!raw) return variable.fallback;
+  if (TRUE_WORDS.includes(raw)) return true;
+  if (FALSE_WORDS.includes(raw)) return false;
+  throw new UserError(`${variable.name} "${env[variable.name]?.trim()}" is not valid; expected one of: ${[...TRUE_WORDS, ...FALSE_WORDS].join(', ')}`);
 }
 
 function integer(env: NodeJS.ProcessEnv, variable: Variable<number>, min: number, max: number): number {

@@ -134,6 +134,12 @@ export interface ChangeFeedOptions {
   readonly onError?: (error: Error) => void;
   /** Most changes per batch (default 500). */
   readonly batchSize?: number;
+  /**
+   * Ask notify-mode writers to position their changes at commit and announce them (default true;
+   * capture.md, "Positions at commit"); false leaves every change to sequencing rounds, at no cost
+   * to the writers.
+   */
+  readonly announcements?: boolean;
   /** Polling when idle, in ms: grows from `min` to `max` (defaults 10 and 1000; 250 when a table is in poll mode). */
   readonly pollIntervalMs?: { readonly min: number; readonly max: number };
 }
@@ -299,9 +305,11 @@ export class ChangeFeed {
 
   /**
    * Asks writers to announce their changes for the next minute (renewed long before it ends, so the
-   * row is written about every 15 s); false when this role may not, and the tables' channels are needed.
+   * row is written about every 15 s); false when announcements are not wanted or this role may not
+   * ask, and the tables' channels are needed.
    */
   private async wantAnnouncements(): Promise<boolean> {
+    if (this.options.announcements === false) return false;
     try {
       await this.options.pool.query(
         `UPDATE realtime.capture_state SET announce_until = now() + interval '60 seconds'

@@ -19,7 +19,7 @@ export class ChangeDispatcher {
   private claimed = 0;
   private readonly live = new Set<TableSubscription>();
 
-  constructor(private readonly ctx: DeliveryContext & { readonly databaseUrl: string }) {}
+  constructor(private readonly ctx: DeliveryContext & { readonly databaseUrl: string; readonly changesAtCommit: boolean }) {}
 
   /** Starts the feed if it is not running yet. */
   start(): Promise<void> {
@@ -30,6 +30,7 @@ export class ChangeDispatcher {
         pool: this.ctx.pool,
         connectionString: this.ctx.databaseUrl,
         from,
+        announcements: this.ctx.changesAtCommit,
         onChanges: (changes) => this.dispatch(changes),
         onError: (error) => this.ctx.logger.warn({ err: error }, 'table change feed interrupted; it reconnects and re-reads from its position'),
       });

@@ -21,6 +21,8 @@ export interface TableChangesOptions {
   readonly databaseUrl: string;
   /** No JWT secret is configured: clients without a token see every change (see `audienceOf`). */
   readonly developmentMode: boolean;
+  /** Notify-mode writers position and announce their changes at commit (REALTIME_CHANGES_AT_COMMIT). */
+  readonly changesAtCommit: boolean;
   readonly metrics?: Metrics;
 }
 
@@ -37,7 +39,9 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
   const access = new AccessChecker(options.pool);
   const plans: PlanContext = { pool: options.pool, catalog, access };
   const capture = new CaptureSetup(options.pool);
-  const dispatcher = new ChangeDispatcher({ ...plans, logger: options.logger, metrics: options.metrics, databaseUrl: options.databaseUrl });
+  const dispatcher = new ChangeDispatcher({
+    ...plans, logger: options.logger, metrics: options.metrics, databaseUrl: options.databaseUrl, changesAtCommit: options.changesAtCommit,
+  });
 
   return {
     async subscribe(request: PostgresChangesRequest): Promise<PostgresChangesSubscription> {
