@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { ChangeFeed, currentPosition, parseTableName, readChanges, subscribe, type Change } from '@nself/db';
+import { assertCommitOrder } from '../helpers/change-order.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 const WRITERS = 8;
@@ -30,22 +31,6 @@ async function writeConcurrently(writers: number, rows: number, from = 0): Promi
       await client.end();
     }
   }));
-}
-
-/** Asserts positions are dense and increasing and each writer's rows arrive in that writer's commit order. */
-function assertCommitOrder(changes: readonly Change[], writers: number, rows: number, from = 0): void {
-  assert.equal(changes.length, writers * rows, 'every change arrives');
-  for (let i = 1; i < changes.length; i += 1) {
-    assert.equal(changes[i]!.position, changes[i - 1]!.position + 1, `positions are dense at index ${i}`);
-  }
-  const next = new Map<number, number>();
-  for (const change of changes) {
-    const row = change.new as { writer: number; seq: number };
-    const expected = next.get(row.writer) ?? from;
-    assert.equal(row.seq, expected, `writer ${row.writer}: seq ${row.seq} arrives after ${expected - 1}, once`);
-    next.set(row.writer, expected + 1);
-  }
-  assert.equal(next.size, writers);
 }
 
 test('8 concurrent writers x 1,000 rows: a reader consuming meanwhile gets all 8,000 once, in commit order', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { ChangeFeed, currentPosition, migrate, parseTableName, readChanges, subscribe, type Change } from '@nself/db';
+import { assertCommitOrder } from '../helpers/change-order.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 const table = parseTableName('public.notes');
@@ -27,18 +28,6 @@ async function until(check: () => boolean, what: string, ms = 30_000): Promise<v
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Positions are dense and each writer's rows arrive in its commit order, once. */
-function assertWriterOrder(changes: readonly Change[], writers: number, rows: number): void {
-  assert.equal(changes.length, writers * rows, 'every change arrives once');
-  for (let i = 1; i < changes.length; i += 1) assert.equal(changes[i]!.position, changes[i - 1]!.position + 1, `dense at ${i}`);
-  const next = new Map<number, number>();
-  for (const change of changes) {
-    const row = change.new as { writer: number; seq: number };
-    assert.equal(row.seq, next.get(row.writer) ?? 0, `writer ${row.writer} in its commit order`);
-    next.set(row.writer, row.seq + 1);
   }
 }
 
@@ -78,7 +67,7 @@ test('a feed that wants no announcements leaves every change to the rounds, and 
   } finally {
     await feed.stop();
   }
-  assertWriterOrder(received, 1, 20);
+  assertCommitOrder(received, 1, 20);
   const marked = await db.pool.query<{ n: string }>(
     "SELECT count(*) AS n FROM realtime.changes WHERE (new_record->>'writer')::int = 300 AND at_commit");
   assert.equal(marked.rows[0]?.n, '20', 'the rows are marked; the rounds numbered them');
@@ -104,7 +93,7 @@ test('writers with synchronous_commit off and on, side by side, arrive once each
   } finally {
     await feed.stop();
   }
-  assertWriterOrder(feed.received, writers, rows);
+  assertCommitOrder(feed.received, writers, rows);
 });
 
 test('a transaction too large for a notification is delivered from the log, in order', async () => {

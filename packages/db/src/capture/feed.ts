@@ -236,8 +236,7 @@ export class ChangeFeed {
   private async step(): Promise<number> {
     const announced = Date.now() - this.loggedAt < this.interval().max ? this.announcements.takeAfter(this.positionValue, this.batchSize()) : undefined;
     if (announced) {
-      const wanted = this.options.tables;
-      const rows = wanted ? announced.rows.filter((row) => wanted.some((t) => t.schema === row.schema_name && t.table === row.table_name)) : announced.rows;
+      const rows = announced.rows.filter((row) => this.watches(row.schema_name, row.table_name));
       const changes = await toChanges(this.options.pool, rows, this.columns);
       if (changes.length > 0) await this.options.onChanges(changes);
       this.positionValue = announced.last;
@@ -258,6 +257,11 @@ export class ChangeFeed {
     return changes.length;
   }
 
+  /** Whether the feed delivers changes of this table (every table when `tables` is omitted). */
+  private watches(schema: string, table: string): boolean {
+    return !this.options.tables || this.options.tables.some((t) => t.schema === schema && t.table === table);
+  }
+
   private batchSize(): number {
     return this.options.batchSize ?? 500;
   }
@@ -275,8 +279,7 @@ export class ChangeFeed {
     const { rows } = await this.options.pool.query<{ notify_channel: string; capture: string; schema_name: string; relation_name: string; announced_at_commit: boolean }>(
       'SELECT notify_channel, capture, schema_name, relation_name, announced_at_commit FROM realtime.subscriptions WHERE notify_channel IS NOT NULL');
     const announcing = await this.wantAnnouncements();
-    const watched = rows.filter((row) => !this.options.tables
-      || this.options.tables.some((t) => t.schema === row.schema_name && t.table === row.relation_name));
+    const watched = rows.filter((row) => this.watches(row.schema_name, row.relation_name));
     this.pollMode = watched.some((row) => row.capture === 'poll');
     if (!this.listener) {
       const client = new pg.Client(this.options.connectionString ? { connectionString: this.options.connectionString } : this.options.pool.options);
