@@ -96,6 +96,36 @@ test('writers with synchronous_commit off and on, side by side, arrive once each
   assertCommitOrder(feed.received, writers, rows);
 });
 
+test('a commit that finds the position lock taken is numbered before the next writer\'s own changes; a round then forgets it', async () => {
+  await db.pool.query("UPDATE realtime.capture_state SET announce_until = now() + interval '1 minute'");
+  await db.pool.query('SELECT realtime.sequence_changes()');
+  const holder = await db.pool.connect();
+  const early = await db.pool.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('SELECT last_position FROM realtime.capture_state FOR UPDATE');
+    await early.query('INSERT INTO public.notes (writer, seq) VALUES (400, 0)');
+    const listed = await db.pool.query<{ pid: number; n: number }>('SELECT pid, cardinality(xids) AS n FROM realtime.unpositioned_writers');
+    const earlyPid = (await early.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    assert.deepEqual(listed.rows, [{ pid: earlyPid, n: 1 }], 'the writer that found the lock taken lists its transaction');
+    await holder.query('ROLLBACK');
+
+    await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (401, 0)');
+    const logged = await db.pool.query<{ writer: string; position: string | null }>(
+      "SELECT new_record->>'writer' AS writer, position FROM realtime.changes WHERE (new_record->>'writer')::int IN (400, 401) ORDER BY id");
+    assert.equal(logged.rows.length, 2);
+    assert.ok(logged.rows.every((row) => row.position !== null), 'the next committer numbered both, with no round');
+    assert.equal(Number(logged.rows[1]!.position), Number(logged.rows[0]!.position) + 1, 'the earlier commit first');
+
+    await db.pool.query('SELECT realtime.sequence_changes()');
+    const left = await db.pool.query('SELECT * FROM realtime.unpositioned_writers');
+    assert.equal(left.rowCount, 0, 'a round forgets lists whose transactions are all numbered');
+  } finally {
+    holder.release();
+    early.release();
+  }
+});
+
 test('a transaction too large for a notification is delivered from the log, in order', async () => {
   const feed = await collect();
   try {
