@@ -2,11 +2,8 @@
 -- (docs/capture.md, "Positions at commit"). realtime.unpositioned_commits took an insert from every
 -- transaction that found the position lock taken and a delete from the next writer to position; the
 -- dead rows stayed until a vacuum, and every positioning writer scanned them: after a minute of 8
--- concurrent writers, 5 MB, which cost each single-row transaction 0.4 ms more. Each backend now
--- keeps one row that only it updates, and sequencing rounds drop the rows whose transactions are all
--- numbered. Also, realtime.position_at_commit() runs its statements on plans made once per session:
--- PL/pgSQL planned its query of pending changes anew in every transaction, because the custom plans
--- looked cheaper than the generic one.
+-- concurrent writers, 5 MB, which cost each later single-row transaction 0.4 ms more. Each backend
+-- now keeps one row that only it updates, and sequencing rounds drop the lists they have numbered.
 
 -- The transactions of a backend (pid) that left their at_commit changes unpositioned while a feed
 -- wanted announcements; the next writer to position numbers their changes first. Only the backend
@@ -16,6 +13,11 @@ CREATE TABLE realtime.unpositioned_writers (
   xids xid8[] NOT NULL
 ) WITH (fillfactor = 50);
 
+-- The listed transactions whose changes the last writer to position numbered: a backend drops those
+-- from its list when it next extends it (every later writer numbers, and names here, every
+-- transaction still listed, so a transaction leaves its list only once its changes are numbered).
+ALTER TABLE realtime.capture_state ADD COLUMN numbered_waiting xid8[] NOT NULL DEFAULT '{}';
+
 -- Transactions listed before this migration keep their place (pid 0 is no backend's).
 INSERT INTO realtime.unpositioned_writers
   SELECT 0, array_agg(xid) FROM realtime.unpositioned_commits HAVING count(*) > 0;
@@ -23,7 +25,7 @@ DROP TABLE realtime.unpositioned_commits;
 
 -- As in migration 0006, with the waiting transactions read from realtime.unpositioned_writers.
 CREATE OR REPLACE FUNCTION realtime.position_at_commit() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v_last bigint;
   v_next bigint;
@@ -45,18 +47,18 @@ BEGIN
     SELECT last_position INTO v_last FROM realtime.capture_state WHERE id FOR UPDATE SKIP LOCKED;
   END IF;
   IF v_last IS NULL THEN
-    -- Left to the next writer or round, marked; a feed is only told to read the log.
+    -- Left to the next writer or round, listed; a feed is only told to read the log.
     IF current_setting('realtime.unpositioned_noted', true) IS DISTINCT FROM 'on' THEN
       INSERT INTO realtime.unpositioned_writers AS w VALUES (pg_backend_pid(), ARRAY[pg_current_xact_id()])
       ON CONFLICT (pid) DO UPDATE SET xids = ARRAY(
-        SELECT x FROM unnest(w.xids) AS x WHERE EXISTS (SELECT FROM realtime.changes AS c WHERE c.xid = x AND c.position IS NULL)
+        SELECT x FROM unnest(w.xids) AS x, realtime.capture_state AS cs WHERE cs.id AND NOT x = ANY (cs.numbered_waiting)
       ) || pg_current_xact_id();
       PERFORM pg_notify('realtime:changes', '{"first":null}');
       PERFORM set_config('realtime.unpositioned_noted', 'on', true);
     END IF;
     RETURN NULL;
   END IF;
-  SELECT array_agg(x) INTO v_waiting FROM realtime.unpositioned_writers AS w, unnest(w.xids) AS x WHERE x <> pg_current_xact_id();
+  v_waiting := ARRAY(SELECT x FROM realtime.unpositioned_writers AS w, unnest(w.xids) AS x WHERE x <> pg_current_xact_id());
   v_next := v_last;
   -- One change at a time, each found and numbered through an index (a set-based UPDATE … FROM gets a
   -- generic plan that scans the whole log).
@@ -92,7 +94,7 @@ BEGIN
   IF v_next = v_last THEN
     RETURN NULL;
   END IF;
-  UPDATE realtime.capture_state SET last_position = v_next, sequenced_at = now() WHERE id;
+  UPDATE realtime.capture_state SET last_position = v_next, sequenced_at = now(), numbered_waiting = v_waiting WHERE id;
   PERFORM set_config('realtime.positioned_through', v_through::text, true);
   PERFORM pg_notify('realtime:changes', '{"first":' || (v_last + 1) || ',"last":' || v_next
     || CASE WHEN v_changes IS NULL THEN '' ELSE ',"changes":[' || v_changes || ']' END || '}');
@@ -100,7 +102,7 @@ BEGIN
 END
 $$;
 
--- The sequencer as in migration 0006, which forgets a writer's list once all its changes are numbered.
+-- The sequencer as in migration 0006, which forgets the lists of transactions it has numbered.
 CREATE OR REPLACE FUNCTION realtime.sequence_changes(p_limit integer DEFAULT 10000) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -126,16 +128,18 @@ BEGIN
       FROM (SELECT subscription_id, count(*) AS n, max(changed_at) AS latest FROM numbered GROUP BY subscription_id) AS totals
      WHERE s.id = totals.subscription_id
     RETURNING 1
+  ), forgotten AS (
+    -- Lists as this snapshot sees them, once it has numbered everything: a list its backend extends
+    -- meanwhile names a transaction this snapshot cannot see, and stays.
+    DELETE FROM realtime.unpositioned_writers AS w
+     USING (SELECT s.pid, s.xids FROM realtime.unpositioned_writers AS s) AS seen
+     WHERE w.pid = seen.pid AND w.xids = seen.xids AND (SELECT count(*) FROM pending) < p_limit
+    RETURNING 1
   )
   SELECT (SELECT count(*) FROM numbered) INTO v_count;
   IF v_count > 0 THEN
     UPDATE realtime.capture_state SET last_position = v_last + v_count, counted_through = v_last + v_count, sequenced_at = now();
   END IF;
-  -- Only a list as it was read: one its backend extends meanwhile names a transaction this snapshot cannot see.
-  DELETE FROM realtime.unpositioned_writers AS w
-   USING (SELECT s.pid, s.xids FROM realtime.unpositioned_writers AS s
-           WHERE NOT EXISTS (SELECT FROM unnest(s.xids) AS x, realtime.changes AS c WHERE c.xid = x AND c.position IS NULL)) AS done
-   WHERE w.pid = done.pid AND w.xids = done.xids;
   RETURN v_last + v_count;
 END
 $$;
