@@ -107,12 +107,9 @@ BEGIN
 END
 $$;
 
--- The sequencer as in migration 0006, which forgets the lists of transactions it has numbered, and
--- whose statements, like those of a change feed's read (realtime.next_changes), are planned at every
--- call with the log's size at the time: a plan kept for the session, made while the log was empty,
--- scans the whole log as it grows (12 ms per read at 20,000 rows) until the next analyze.
+-- The sequencer as in migration 0006, which forgets the lists of transactions it has numbered.
 CREATE OR REPLACE FUNCTION realtime.sequence_changes(p_limit integer DEFAULT 10000) RETURNS bigint
-LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
   v_last bigint;
   v_count bigint;
@@ -151,4 +148,3 @@ BEGIN
   RETURN v_last + v_count;
 END
 $$;
-ALTER FUNCTION realtime.next_changes(bigint, text[], text[], integer) SET plan_cache_mode = force_custom_plan;
