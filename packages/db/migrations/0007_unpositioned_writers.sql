@@ -24,9 +24,12 @@ INSERT INTO realtime.unpositioned_writers
 DROP TABLE realtime.unpositioned_commits;
 
 -- As in migration 0006, with the waiting transactions read from realtime.unpositioned_writers, and
--- plans that follow the log's size.
+-- its statements planned at every call with the log's size at the time: PL/pgSQL keeps a generic plan
+-- for the session once it looks as cheap as the custom ones, and one made while the log was empty
+-- (after a vacuum or analyze of an empty log) went on scanning the whole log as it grew, until the
+-- next analyze.
 CREATE OR REPLACE FUNCTION realtime.position_at_commit() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
   v_last bigint;
   v_next bigint;
@@ -62,25 +65,23 @@ BEGIN
   v_waiting := ARRAY(SELECT x FROM realtime.unpositioned_writers AS w, unnest(w.xids) AS x WHERE x <> pg_current_xact_id());
   v_next := v_last;
   -- One change at a time, each numbered through its tuple id (a set-based UPDATE … FROM gets a generic
-  -- plan that scans the whole log). The query is planned for every transaction (EXECUTE), with the
-  -- log's size at the time: a plan kept for the session, made while the log was empty, would scan the
-  -- whole log as it grows.
-  FOR v_change IN EXECUTE
-    'SELECT * FROM (
+  -- plan that scans the whole log).
+  FOR v_change IN
+    SELECT * FROM (
        SELECT c.ctid, c.id, c.xid, c.changed_at, c.operation, c.schema_name, c.table_name, c.subscription_id, c.new_record, c.old_record, c.writer_pid, 0 AS mine
-         FROM realtime.changes AS c WHERE c.xid = ANY ($1) AND c.position IS NULL AND c.at_commit
+         FROM realtime.changes AS c WHERE c.xid = ANY (v_waiting) AND c.position IS NULL AND c.at_commit
        UNION ALL
        SELECT c.ctid, c.id, c.xid, c.changed_at, c.operation, c.schema_name, c.table_name, c.subscription_id, c.new_record, c.old_record, c.writer_pid, 0
          FROM realtime.changes AS c WHERE c.position IS NULL AND NOT c.at_commit AND c.xid <> pg_current_xact_id()
        UNION ALL
        SELECT c.ctid, c.id, c.xid, c.changed_at, c.operation, c.schema_name, c.table_name, c.subscription_id, c.new_record, c.old_record, c.writer_pid, 1
          FROM realtime.changes AS c WHERE c.xid = pg_current_xact_id() AND c.position IS NULL AND c.at_commit
-     ) AS pending ORDER BY pending.mine, pending.xid, pending.id' USING v_waiting
+     ) AS pending ORDER BY pending.mine, pending.xid, pending.id
   LOOP
     v_next := v_next + 1;
     -- Nobody else writes these rows meanwhile: they are this transaction's, or committed ones that
-    -- only the holder of the capture_state lock numbers. Planned each time too, for the same reason.
-    EXECUTE 'UPDATE realtime.changes SET position = $1 WHERE ctid = $2' USING v_next, v_change.ctid;
+    -- only the holder of the capture_state lock numbers.
+    UPDATE realtime.changes SET position = v_next WHERE ctid = v_change.ctid;
     IF v_change.mine = 1 THEN v_through := greatest(v_through, v_change.id); END IF;
     IF v_changes IS NOT NULL AND v_read_committed THEN
       v_table := jsonb_build_array(v_change.schema_name, v_change.table_name)::text;
