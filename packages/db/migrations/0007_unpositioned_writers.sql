@@ -24,12 +24,9 @@ INSERT INTO realtime.unpositioned_writers
 DROP TABLE realtime.unpositioned_commits;
 
 -- As in migration 0006, with the waiting transactions read from realtime.unpositioned_writers, and
--- its statements planned at every call with the log's size at the time: PL/pgSQL keeps a generic plan
--- for the session once it looks as cheap as the custom ones, and one made while the log was empty
--- (after a vacuum or analyze of an empty log) went on scanning the whole log as it grew, until the
--- next analyze.
+-- each change numbered through its tuple id.
 CREATE OR REPLACE FUNCTION realtime.position_at_commit() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v_last bigint;
   v_next bigint;
