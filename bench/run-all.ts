@@ -12,7 +12,7 @@ const BENCHMARKS: ReadonlyArray<readonly [id: string, script: string, args: read
   ['B2', 'b2-change-throughput.ts', ['--seconds', '3']],
   ['B3', 'b3-write-path.ts', ['--seconds', '2']],
   ['B4', 'b4-broadcast-fanout.ts', ['--subscribers', '300', '--seconds', '3']],
-  ['B5', 'b5-connections.ts', ['--connections', '1000', '--idle', '3']],
+  ['B5', 'b5-connections.ts', ['--connections', '10000', '--idle', '3']],
   ['B6', 'b6-presence.ts', ['--members', '200', '--seconds', '3']],
   ['B7', 'b7-history-replay.ts', ['--clients', '200', '--seconds', '2']],
   ['B8', 'b8-slow-consumers.ts', ['--rate', '50', '--seconds', '4']],

@@ -57,9 +57,11 @@ export class LoadClients {
   }
 
   /** Starts `count` worker processes on the load CPU. */
-  static async start(count: number): Promise<LoadClients> {
+  static async start(count: number, openFiles?: number): Promise<LoadClients> {
     const script = path.join(benchDir, 'workers', 'subscribers.ts');
-    const workers = Array.from({ length: count }, () => spawnPinned(CPU.load, process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const workers = Array.from({ length: count }, () => spawnPinned(CPU.load, process.execPath, ['--import', 'tsx', script], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(openFiles !== undefined ? { openFiles } : {}),
+    }));
     const clients = new LoadClients(workers);
     await clients.all({ cmd: 'close' });
     return clients;

@@ -42,9 +42,24 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGTERM');
 });
 
-/** Starts `command` pinned to `cpus` (through taskset) with stdout piped, stderr kept for errors. */
-export function spawnPinned(cpus: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions } = {}): ChildProcess {
-  const child = spawn('taskset', ['-c', cpus, command, ...args], {
+/** The soft and hard limits of open files of this process, from /proc. */
+export function openFileLimits(): { soft: number; hard: number } {
+  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  const value = (text: string | undefined) => (text === undefined || text === 'unlimited' ? Number.POSITIVE_INFINITY : Number(text));
+  return { soft: value(match?.[1]), hard: value(match?.[2]) };
+}
+
+/**
+ * Starts `command` pinned to `cpus` (through taskset) with stdout piped, stderr kept for errors.
+ * `openFiles` raises the child's open-file limit (through prlimit) when this process's is lower; above
+ * the hard limit that needs root, and the child then fails to start with prlimit's reason.
+ */
+export function spawnPinned(cpus: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions; openFiles?: number } = {}): ChildProcess {
+  const pinned = ['taskset', '-c', cpus, command, ...args];
+  const [program = 'taskset', ...rest] = options.openFiles !== undefined && options.openFiles > openFileLimits().soft
+    ? ['prlimit', `--nofile=${options.openFiles}`, ...pinned]
+    : pinned;
+  const child = spawn(program, rest, {
     env: options.env ?? process.env,
     stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
   });

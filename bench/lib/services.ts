@@ -46,16 +46,23 @@ export function nchanAvailable(): boolean {
   return existsSync(NGINX) && existsSync(NCHAN_MODULE);
 }
 
-/** Starts a server of `kind`; nself needs `databaseUrl`; any may get extra environment (nself: limits; bare ws: BARE_WS_LISTEN). */
-export async function startService(kind: ServiceKind, options: { databaseUrl?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Service> {
+/** How a service is started: nself needs `databaseUrl`; any may get extra environment (nself: limits; bare ws: BARE_WS_LISTEN) and a higher open-file limit. */
+export interface ServiceOptions {
+  readonly databaseUrl?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly openFiles?: number;
+}
+
+/** Starts a server of `kind`. */
+export async function startService(kind: ServiceKind, options: ServiceOptions = {}): Promise<Service> {
   switch (kind) {
-    case 'nself': return startNself(options.databaseUrl ?? '', options.env ?? {}).catch((error: unknown) => {
+    case 'nself': return startNself(options).catch((error: unknown) => {
       // Once more: a build running in the same tree can replace the compiled server while it loads.
       process.stderr.write(`  nself did not start (${error instanceof Error ? error.message : String(error)}); trying again\n`);
-      return startNself(options.databaseUrl ?? '', options.env ?? {});
+      return startNself(options);
     });
-    case 'ws': return startNodeServer(kind, path.join(benchDir, 'servers', 'bare-ws.ts'), options.env ?? {});
-    case 'socketio': return startNodeServer(kind, path.join(benchDir, 'servers', 'socketio.ts'), options.env ?? {});
+    case 'ws': return startNodeServer(kind, path.join(benchDir, 'servers', 'bare-ws.ts'), options);
+    case 'socketio': return startNodeServer(kind, path.join(benchDir, 'servers', 'socketio.ts'), options);
     case 'nchan': return startNchan();
   }
 }
@@ -64,13 +71,14 @@ function service(kind: ServiceKind, child: ChildProcess, target: Target, pids: (
   return { target, label: SERVICE_LABELS[kind], usage: () => usage(pids()), stop: () => stopChild(child) };
 }
 
-async function startNself(databaseUrl: string, env: NodeJS.ProcessEnv): Promise<Service> {
+async function startNself({ databaseUrl, env, openFiles }: ServiceOptions): Promise<Service> {
   if (!databaseUrl) throw new Error('the nself server needs a database');
   const child = spawnPinned(CPU.server, process.execPath, [path.join(repositoryRoot, 'packages', 'cli', 'bin', 'nself.js'), 'realtime', 'start', '--port', '0', '--host', '127.0.0.1'], {
     env: {
       ...process.env, DATABASE_URL: databaseUrl, REALTIME_JWT_SECRET: JWT_SECRET, REALTIME_LOG_LEVEL: 'info',
       REALTIME_LOG_FILE: path.join(tmpdir(), `nself-bench-${process.pid}.log`), NODE_ENV: 'production', ...env,
     },
+    ...(openFiles !== undefined ? { openFiles } : {}),
   });
   const port = await waitForLine(child, (line) => {
     if (!line.includes('realtime server listening')) return undefined;
@@ -86,8 +94,10 @@ export function nselfToken(userId: string): Promise<string> {
   return signToken(JWT_SECRET, userId);
 }
 
-async function startNodeServer(kind: 'ws' | 'socketio', script: string, env: NodeJS.ProcessEnv): Promise<Service> {
-  const child = spawnPinned(CPU.server, process.execPath, ['--import', 'tsx', script], { env: { ...process.env, NODE_OPTIONS: '', ...env } });
+async function startNodeServer(kind: 'ws' | 'socketio', script: string, { env, openFiles }: ServiceOptions): Promise<Service> {
+  const child = spawnPinned(CPU.server, process.execPath, ['--import', 'tsx', script], {
+    env: { ...process.env, NODE_OPTIONS: '', ...env }, ...(openFiles !== undefined ? { openFiles } : {}),
+  });
   const port = await waitForLine(child, (line) => line.startsWith('{"ready"') ? (JSON.parse(line) as { port: number }).port : undefined);
   return service(kind, child, { kind, port }, () => [pidOf(child)]);
 }
