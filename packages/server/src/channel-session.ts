@@ -9,6 +9,7 @@ import type { Expiring } from './expiry-watch.js';
 import type { PostgresChangesSubscription } from './postgres-changes.js';
 import type { PresenceMap, PresenceSubscriber } from './presence-feed.js';
 import { endSessions } from './presence-store.js';
+import { sharedHead, type SharedHead } from './shared-frames.js';
 
 /** The channel options of a join (`config` of phx_join). */
 export interface ChannelOptions {
@@ -35,6 +36,8 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   /** While a resume replay runs, live broadcasts wait here. */
   private held: StoredMessage[] | undefined;
   private replayedUpTo = 0;
+  /** The head of live broadcasts sent here (join ref null, as Supabase sends them). */
+  private readonly broadcastHead: SharedHead;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -45,7 +48,9 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     readonly channel: Channel,
     readonly options: ChannelOptions,
     public identity: Identity,
-  ) {}
+  ) {
+    this.broadcastHead = sharedHead(socket.info.version, topic, FeatureEvent.broadcast, null);
+  }
 
   /**
    * Starts delivery: broadcasts (held back while `resuming`), presence, and the watch of the token's expiry.
@@ -142,7 +147,8 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   }
 
   private sendStored(message: StoredMessage, replayed: boolean): void {
-    this.socket.sendBroadcast(this.topic, message, replayed ? { replayed: true, joinRef: this.joinRef } : {});
+    if (replayed) this.socket.sendReplayed(this.topic, this.joinRef, message);
+    else this.socket.sendBroadcast(this.broadcastHead, message);
   }
 
   /** Called by the expiry watch once the token's expiry second has passed. */

@@ -10,7 +10,7 @@ import type { Identity } from './auth.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { ServerContext } from './context.js';
 import { RateWindow } from './rate-window.js';
-import { encodedOnce } from './shared-frames.js';
+import { encodedOnce, type SharedHead } from './shared-frames.js';
 import { TickCorkedWriter } from './tick-corking.js';
 import { serverFrame } from './websocket-frame.js';
 
@@ -95,15 +95,16 @@ export class ClientSocket {
   }
 
   /**
-   * Sends a push (no ref) whose frame is the same for every socket of this protocol version that
-   * sends one built on `source` with this topic, event and join ref (a broadcast, one table change for
-   * a group of subscribers): `payloadOf` and the encoding run once, and the same bytes go to each socket.
+   * Sends a push (no ref) whose frame is the same for every socket of `head`'s protocol version that
+   * sends one built on `source` with this head (a broadcast, one table change for a group of
+   * subscribers): `payloadOf` and the encoding run once, and the same bytes go to each socket.
+   * `head` must be of this socket's protocol version.
    */
-  sendShared(source: object, head: { readonly topic: string; readonly event: string; readonly joinRef: string | null }, payloadOf: () => unknown): void {
+  sendShared(source: object, head: SharedHead, payloadOf: () => unknown): void {
     if (!this.canSend()) return;
-    const { version } = this.info;
-    const variant = `${version}\u0000${head.topic}\u0000${head.event}\u0000${head.joinRef ?? '\u0001'}`;
-    this.writeFrame(encodedOnce(source, variant, () => serverFrame(Buffer.from(encodeText({ ...head, ref: null, payload: payloadOf() }, version)), 'text')));
+    this.writeFrame(encodedOnce(source, head.variant, () => serverFrame(Buffer.from(encodeText({
+      topic: head.topic, event: head.event, joinRef: head.joinRef, ref: null, payload: payloadOf(),
+    }, head.version)), 'text')));
   }
 
   /** Replies to a client push with `phx_reply`, echoing its refs. */
@@ -112,28 +113,32 @@ export class ClientSocket {
   }
 
   /**
-   * Sends a stored broadcast with `meta` {id, offset} (and `replayed` for a resume): JSON as text,
-   * bytes as a kind-4 binary frame (V2 only; V1 clients cannot receive bytes). A live broadcast's
-   * frame is encoded once per protocol version and topic and shared by every socket that sends it;
-   * the broadcast feed counts live deliveries in the metrics, replayed ones are counted here.
+   * Sends a live stored broadcast with `meta` {id, offset}: JSON as text, bytes as a kind-4 binary
+   * frame (V2 only; V1 clients cannot receive bytes). Its frame is encoded once per head (protocol
+   * version and topic) and shared by every socket that sends it; the broadcast feed counts these
+   * deliveries in the metrics. `head` must be of this socket's protocol version.
    */
-  sendBroadcast(topic: string, message: StoredMessage, options: { replayed?: boolean; joinRef?: string | null } = {}): void {
-    const replayed = options.replayed === true;
-    const meta = (): JsonObject => ({ id: message.id, offset: message.offset, ...(replayed ? { replayed: true } : {}) });
-    const payload = (): unknown => ({ type: 'broadcast', event: message.event, payload: message.payload, meta: meta() });
-    const head = { topic, event: FeatureEvent.broadcast, joinRef: options.joinRef ?? null };
+  sendBroadcast(head: SharedHead, message: StoredMessage): void {
     if (message.payloadBinary) {
+      if (head.version !== '2.0.0' || !this.canSend()) return;
       const bytes = message.payloadBinary;
-      if (this.info.version !== '2.0.0' || !this.canSend()) return;
-      const encode = (): Uint8Array => encodeBroadcast({ topic, event: message.event, payload: new Uint8Array(bytes), meta: meta() });
-      if (replayed) this.write(encode());
-      else this.writeFrame(encodedOnce(message, `binary\u0000${topic}`, () => serverFrame(encode(), 'binary')));
-    } else if (replayed) {
-      this.send({ ...head, ref: null, payload: payload() });
+      this.writeFrame(encodedOnce(message, head.variant, () => serverFrame(encodeBroadcast({
+        topic: head.topic, event: message.event, payload: new Uint8Array(bytes), meta: broadcastMeta(message, false),
+      }), 'binary')));
     } else {
-      this.sendShared(message, head, payload);
+      this.sendShared(message, head, () => broadcastPayload(message, false));
     }
-    if (replayed) this.ctx.metrics.messagesOut.inc({ kind: 'broadcast' });
+  }
+
+  /** Sends a broadcast replayed on a resume (meta marked `replayed`), encoded for this socket alone, and counts it. */
+  sendReplayed(topic: string, joinRef: string | null, message: StoredMessage): void {
+    if (message.payloadBinary) {
+      if (this.info.version !== '2.0.0' || !this.canSend()) return;
+      this.write(encodeBroadcast({ topic, event: message.event, payload: new Uint8Array(message.payloadBinary), meta: broadcastMeta(message, true) }));
+    } else {
+      this.send({ topic, event: FeatureEvent.broadcast, joinRef, ref: null, payload: broadcastPayload(message, true) });
+    }
+    this.ctx.metrics.messagesOut.inc({ kind: 'broadcast' });
   }
 
   /**
@@ -242,4 +247,14 @@ export class ClientSocket {
     for (const channel of [...this.channels.values()]) channel.dispose({ endPresence: false });
     this.registry.closed(this);
   }
+}
+
+/** The `meta` of a stored broadcast as clients receive it. */
+function broadcastMeta(message: StoredMessage, replayed: boolean): JsonObject {
+  return { id: message.id, offset: message.offset, ...(replayed ? { replayed: true } : {}) };
+}
+
+/** The payload of a `broadcast` push of a stored text broadcast. */
+function broadcastPayload(message: StoredMessage, replayed: boolean): unknown {
+  return { type: 'broadcast', event: message.event, payload: message.payload, meta: broadcastMeta(message, replayed) };
 }

@@ -10,6 +10,7 @@ import { readJoinHistory, type JoinHistory } from './join-history.js';
 import { JoinPayloadError, readJoinPayload, type JoinRequest } from './join-payload.js';
 import { BindingError } from './postgres-changes.js';
 import { ReplayOptionError } from './replay-option.js';
+import { sharedHead } from './shared-frames.js';
 
 /** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
 export async function handleJoin(ctx: ServerContext, socket: ClientSocket, message: Message): Promise<void> {
@@ -92,13 +93,14 @@ export function handleLeave(socket: ClientSocket, message: Message): void {
 }
 
 async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, request: JoinRequest): Promise<void> {
+  const head = sharedHead(channel.socket.info.version, channel.topic, FeatureEvent.postgresChanges, null);
   try {
     const subscription = await ctx.postgresChanges?.subscribe({
       subTopic: channel.subTopic,
       bindings: request.bindings,
       identity: channel.identity,
       ...(request.changesResumeAfter !== undefined ? { resumeAfter: request.changesResumeAfter } : {}),
-      push: (change) => channel.socket.sendShared(change, { topic: channel.topic, event: FeatureEvent.postgresChanges, joinRef: null }, () => change),
+      push: (change) => channel.socket.sendShared(change, head, () => change),
       system: (status, text, extra) => channel.system('postgres_changes', status, text, extra),
     });
     if (channel.isDisposed) await subscription?.close();

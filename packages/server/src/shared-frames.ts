@@ -1,5 +1,22 @@
 // Frames that many sockets receive alike (a broadcast, a table change), encoded once per variant instead of once per recipient.
 
+import type { ProtocolVersion } from '@nself/protocol';
+
+/** The head of a frame that many sockets of one protocol version receive alike, with its variant's name built once. */
+export interface SharedHead {
+  readonly version: ProtocolVersion;
+  readonly topic: string;
+  readonly event: string;
+  readonly joinRef: string | null;
+  /** Names everything besides the source that the frame depends on (see `encodedOnce`). */
+  readonly variant: string;
+}
+
+/** The head of pushes of `event` on `topic` to sockets of `version` (made once per joined channel, not per delivery). */
+export function sharedHead(version: ProtocolVersion, topic: string, event: string, joinRef: string | null): SharedHead {
+  return { version, topic, event, joinRef, variant: `${version}\u0000${topic}\u0000${event}\u0000${joinRef ?? '\u0001'}` };
+}
+
 const encodings = new WeakMap<object, Map<string, Buffer | Uint8Array>>();
 
 /**
