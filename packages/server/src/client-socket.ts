@@ -10,7 +10,7 @@ import type { Identity } from './auth.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { ServerContext } from './context.js';
 import { RateWindow } from './rate-window.js';
-import { encodedOnce, type SharedHead } from './shared-frames.js';
+import { encodedOnce, sharedHead, type SharedHead } from './shared-frames.js';
 import { TickCorkedWriter } from './tick-corking.js';
 import { serverFrame } from './websocket-frame.js';
 
@@ -130,13 +130,22 @@ export class ClientSocket {
     }
   }
 
-  /** Sends a broadcast replayed on a resume (meta marked `replayed`), encoded for this socket alone, and counts it. */
+  /**
+   * Sends a broadcast replayed on a resume (meta marked `replayed`) and counts it. Clients that rejoin
+   * with the same range share the read of it, and those of one protocol version and join ref share
+   * each replayed frame too.
+   */
   sendReplayed(topic: string, joinRef: string | null, message: StoredMessage): void {
+    const head = sharedHead(this.info.version, topic, FeatureEvent.broadcast, joinRef);
+    const variant = `${head.variant}\u0000replayed`;
     if (message.payloadBinary) {
-      if (this.info.version !== '2.0.0' || !this.canSend()) return;
-      this.write(encodeBroadcast({ topic, event: message.event, payload: new Uint8Array(message.payloadBinary), meta: broadcastMeta(message, true) }));
+      if (head.version !== '2.0.0' || !this.canSend()) return;
+      const bytes = message.payloadBinary;
+      this.writeFrame(encodedOnce(message, variant, () => serverFrame(encodeBroadcast({
+        topic, event: message.event, payload: new Uint8Array(bytes), meta: broadcastMeta(message, true),
+      }), 'binary')));
     } else {
-      this.send({ topic, event: FeatureEvent.broadcast, joinRef, ref: null, payload: broadcastPayload(message, true) });
+      this.sendShared(message, { ...head, variant }, () => broadcastPayload(message, true));
     }
     this.ctx.metrics.messagesOut.inc({ kind: 'broadcast' });
   }
