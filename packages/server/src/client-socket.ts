@@ -113,21 +113,12 @@ export class ClientSocket {
   }
 
   /**
-   * Sends a live stored broadcast with `meta` {id, offset}: JSON as text, bytes as a kind-4 binary
-   * frame (V2 only; V1 clients cannot receive bytes). Its frame is encoded once per head (protocol
-   * version and topic) and shared by every socket that sends it; the broadcast feed counts these
-   * deliveries in the metrics. `head` must be of this socket's protocol version.
+   * Sends a live stored broadcast with `meta` {id, offset}. Its frame is encoded once per head
+   * (protocol version and topic) and shared by every socket that sends it; the broadcast feed counts
+   * these deliveries in the metrics. `head` must be of this socket's protocol version.
    */
   sendBroadcast(head: SharedHead, message: StoredMessage): void {
-    if (message.payloadBinary) {
-      if (head.version !== '2.0.0' || !this.canSend()) return;
-      const bytes = message.payloadBinary;
-      this.writeFrame(encodedOnce(message, head.variant, () => serverFrame(encodeBroadcast({
-        topic: head.topic, event: message.event, payload: new Uint8Array(bytes), meta: broadcastMeta(message, false),
-      }), 'binary')));
-    } else {
-      this.sendShared(message, head, () => broadcastPayload(message, false));
-    }
+    this.sendStored(head, message, false);
   }
 
   /**
@@ -137,16 +128,7 @@ export class ClientSocket {
    */
   sendReplayed(topic: string, joinRef: string | null, message: StoredMessage): void {
     const head = sharedHead(this.info.version, topic, FeatureEvent.broadcast, joinRef);
-    const variant = `${head.variant}\u0000replayed`;
-    if (message.payloadBinary) {
-      if (head.version !== '2.0.0' || !this.canSend()) return;
-      const bytes = message.payloadBinary;
-      this.writeFrame(encodedOnce(message, variant, () => serverFrame(encodeBroadcast({
-        topic, event: message.event, payload: new Uint8Array(bytes), meta: broadcastMeta(message, true),
-      }), 'binary')));
-    } else {
-      this.sendShared(message, { ...head, variant }, () => broadcastPayload(message, true));
-    }
+    this.sendStored({ ...head, variant: `${head.variant}\u0000replayed` }, message, true);
     this.ctx.metrics.messagesOut.inc({ kind: 'broadcast' });
   }
 
@@ -186,6 +168,19 @@ export class ClientSocket {
   }
 
   /** Sends one message through `ws` (text for a string, binary for bytes). */
+  /** A stored broadcast as a shared frame: JSON as text, bytes as a kind-4 binary frame (V2 only; V1 clients cannot receive bytes). */
+  private sendStored(head: SharedHead, message: StoredMessage, replayed: boolean): void {
+    const bytes = message.payloadBinary;
+    if (!bytes) {
+      this.sendShared(message, head, () => broadcastPayload(message, replayed));
+      return;
+    }
+    if (head.version !== '2.0.0' || !this.canSend()) return;
+    this.writeFrame(encodedOnce(message, head.variant, () => serverFrame(encodeBroadcast({
+      topic: head.topic, event: message.event, payload: new Uint8Array(bytes), meta: broadcastMeta(message, replayed),
+    }), 'binary')));
+  }
+
   private write(data: string | Uint8Array): void {
     const text = typeof data === 'string';
     this.writer.beforeWrite();
