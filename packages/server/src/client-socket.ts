@@ -167,7 +167,6 @@ export class ClientSocket {
     return next;
   }
 
-  /** Sends one message through `ws` (text for a string, binary for bytes). */
   /** A stored broadcast as a shared frame: JSON as text, bytes as a kind-4 binary frame (V2 only; V1 clients cannot receive bytes). */
   private sendStored(head: SharedHead, message: StoredMessage, replayed: boolean): void {
     const bytes = message.payloadBinary;
@@ -181,6 +180,7 @@ export class ClientSocket {
     }), 'binary')));
   }
 
+  /** Sends one message through `ws` (text for a string, binary for bytes). */
   private write(data: string | Uint8Array): void {
     const text = typeof data === 'string';
     this.writer.beforeWrite();
