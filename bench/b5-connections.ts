@@ -32,10 +32,11 @@ interface Run {
 const started = Date.now();
 const db = await createBenchDatabase();
 // Every socket is a file on both ends; a margin covers the servers' own files and database connections.
-const openFiles = options.connections + 256;
+const OPEN_FILES_MARGIN = 256;
+const openFiles = options.connections + OPEN_FILES_MARGIN;
 const { hard: openFilesAllowed } = openFileLimits();
 if (openFiles > openFilesAllowed) {
-  process.stderr.write(`B5 with ${options.connections} connections needs ${openFiles} open files per process, above this machine's hard limit of ${openFilesAllowed} (ulimit -Hn): use --connections ${openFilesAllowed - 256} or fewer, or raise the limit as root.\n`);
+  process.stderr.write(`B5 with ${options.connections} connections needs ${openFiles} open files per process, above this machine's hard limit of ${openFilesAllowed} (ulimit -Hn): use --connections ${openFilesAllowed - OPEN_FILES_MARGIN} or fewer, or raise the limit as root.\n`);
   process.exit(2);
 }
 const clients = await LoadClients.start(options.workers, openFiles);
