@@ -7,8 +7,9 @@ import { readOptions } from './lib/options.js';
 import { PhoenixSocket } from './lib/phoenix.js';
 import { numbered, openPublisher, publishPaced } from './lib/publishers.js';
 import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
+import { fetchServerHistogram, type ServerHistogram } from './lib/server-metrics.js';
 import { startService, type Target } from './lib/services.js';
-import { medianSummary, nowMs, summarize, type LatencySummary } from './lib/stats.js';
+import { median, medianSummary, nowMs, summarize, type LatencySummary } from './lib/stats.js';
 import { nselfUrl } from './lib/subscriber-clients.js';
 
 const options = readOptions('node --import tsx bench/b7-history-replay.ts [options]', {
@@ -24,6 +25,10 @@ type Side = 'nself' | 'raw';
 interface Run {
   readonly stored: number;
   readonly replay: LatencySummary;
+  /** nself: the part of each replay until the client's WebSocket was open. */
+  readonly replayConnect: LatencySummary | undefined;
+  /** nself: the rejoins' time from phx_join arriving to its reply, as the server measured it. */
+  readonly serverJoins: ServerHistogram | undefined;
   readonly problems: number;
 }
 
@@ -76,7 +81,7 @@ async function rawStore(): Promise<number> {
 }
 
 /** Clients drop; broadcasts go on; all rejoin at once resuming from their last offsets while live broadcasts continue. */
-async function dropAndReplay(target: Target): Promise<{ replay: LatencySummary; problems: number }> {
+async function dropAndReplay(target: Target): Promise<{ replay: LatencySummary; replayConnect: LatencySummary; serverJoins: ServerHistogram; problems: number }> {
   const opened = await clients.open(target, Array.from({ length: options.clients }, (_, index) => ({ topic: topics[index % topics.length] ?? '' })));
   if (opened.failed > 0) throw new Error(`${opened.failed} clients could not join: ${opened.failures.join('; ')}`);
   const publisher = await openPublisher(target, topics);
@@ -90,10 +95,11 @@ async function dropAndReplay(target: Target): Promise<{ replay: LatencySummary; 
   const [resumed] = await Promise.all([clients.resume(until), publishPaced(publisher, topics, options.rate, 1500, 100, sent)]);
   if (resumed.failed > 0) throw new Error(`${resumed.failed} clients could not rejoin: ${resumed.failures.join('; ')}`);
   await clients.drain(Number.POSITIVE_INFINITY);
+  const serverJoins = await fetchServerHistogram(target, 'realtime_join_duration_seconds', 'history', 'read');
   const report = await clients.report(sent);
   publisher.close();
   await clients.closeAll();
-  return { replay: report.replay, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+  return { replay: report.replay, replayConnect: report.replayConnect, serverJoins, problems: report.check.gaps + report.check.duplicates + report.check.missing };
 }
 
 /** Raw pg: the replay SELECT of every client at once, through a pool the size of the server's. */
@@ -113,19 +119,23 @@ async function rawReplay(): Promise<LatencySummary> {
 
 try {
   const runs = await alternate<Side, Run>(['nself', 'raw'], options.reps, async (side) => {
-    if (side === 'raw') return { stored: await rawStore(), replay: await rawReplay(), problems: 0 };
+    if (side === 'raw') return { stored: await rawStore(), replay: await rawReplay(), replayConnect: undefined, serverJoins: undefined, problems: 0 };
     const service = await startService('nself', { databaseUrl: db.url, env: nselfEnv });
     try {
       const stored = await storeAsFastAsPossible(service.target);
       await sleep(500);
-      const { replay, problems } = await dropAndReplay(service.target);
-      return { stored, replay, problems };
+      return { stored, ...await dropAndReplay(service.target) };
     } finally {
       await service.stop();
     }
   });
   const stored = (side: Side) => medianOf(runs.get(side), (run) => run.stored);
   const replay = (side: Side) => medianSummary((runs.get(side) ?? []).map((run) => run.replay));
+  const connects = (runs.get('nself') ?? []).flatMap((run) => (run.replayConnect ? [run.replayConnect] : []));
+  const replayConnect = connects.length > 0 ? medianSummary(connects) : undefined;
+  const serverJoins = (runs.get('nself') ?? []).flatMap((run) => (run.serverJoins ? [run.serverJoins] : []));
+  const serverJoinMean = median(serverJoins.map((joins) => (joins.sumSeconds / joins.count) * 1000));
+  const serverJoinP99 = median(serverJoins.map((joins) => joins.bucketBound(0.99) * 1000));
   const problems = [...runs.values()].flat().reduce((sum, run) => sum + run.problems, 0);
   const targets: TargetCheck[] = [
     { target: '≥ 5,000 stored broadcasts/s', measured: `${fmt(stored('nself'), 0)}/s`, met: stored('nself') >= 5000 },
@@ -137,16 +147,18 @@ try {
     id: 'B7', title: 'stored broadcasts and replay on rejoin', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, targets, deliveryProblems: problems,
     tables: [{
       title: `storing: ${options.publishers} publishers × ${options.window} in flight for ${options.seconds} s; replay: ${options.clients} clients in ${topics.length} channels (medians of ${options.reps})`,
-      columns: ['side', 'stored / s', '÷ raw', 'replay p50 ms', 'replay p99 ms', 'replay max ms', 'gaps+dups+missing'],
+      columns: ['side', 'stored / s', '÷ raw', 'replay p50 ms', 'replay p99 ms', 'replay max ms', 'of it, connect p50 / p99 ms', 'server: join to reply, mean / p99 ms', 'gaps+dups+missing'],
       rows: (['nself', 'raw'] as Side[]).map((side) => [
         side === 'nself' ? 'nself (broadcast with ack; rejoin with resume)' : 'raw pg (INSERT + pg_notify; replay SELECT … LIMIT 25)',
         fmt(stored(side), 0), ratio(stored(side), stored('raw')), fmt(replay(side).p50, 1), fmt(replay(side).p99, 1), fmt(replay(side).max, 1),
+        side === 'nself' && replayConnect ? `${fmt(replayConnect.p50, 1)} / ${fmt(replayConnect.p99, 1)}` : '–',
+        side === 'nself' ? `${fmt(serverJoinMean, 1)} / ≤ ${fmt(serverJoinP99, 0)}` : '–',
         runs.get(side)?.reduce((sum, run) => sum + run.problems, 0) ?? 0,
       ]),
     }],
     notes: [
       `Storing: each nself publisher keeps ${options.window} broadcasts with ack in flight, as a client streaming messages does; the server stores the broadcasts of a channel that arrive while its previous write is in flight together, in one statement and transaction (group commit), and acknowledges each after the commit. Each raw connection runs one INSERT … RETURNING with pg_notify per message and transaction (a connection has one statement in flight).`,
-      `Replay: the clients read ${options.rate} broadcasts/s for 1.5 s, drop, miss 1 s of broadcasts, then all rejoin at once with config.broadcast.resume.offset while broadcasts go on. A replay is complete when the client has the last message sent before it rejoined; every client must then have every message once and in order.`,
+      `Replay: the clients read ${options.rate} broadcasts/s for 1.5 s, drop, miss 1 s of broadcasts, then all rejoin at once with config.broadcast.resume.offset while broadcasts go on. A replay is complete when the client has the last message sent before it rejoined; every client must then have every message once and in order. "Of it, connect" is the part until the client's new WebSocket was open, before its join was sent.`,
       'The raw side runs the replay SELECT of every client at once through a pool of 20 connections (the server\'s pool size), timing each from submission.',
       'Per-connection message and join limits are raised for this run only, so that a few publisher connections can carry the load.',
     ],

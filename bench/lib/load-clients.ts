@@ -24,14 +24,27 @@ export type WorkerReply =
   | { ok: true }
   | { received: number }
   | { opened: number; failed: number; failures: string[]; elapsedMs: number; joinTimes: number[] }
-  | { latencies: number[]; check: DeliveryCheck; replayTimes: number[]; closedPaused: number; closedHealthy: number }
+  | WorkerReport
   | { error: string };
+
+/** A worker's figures: latency samples, its delivery check, and per resumed client the replay's times. */
+export interface WorkerReport {
+  readonly latencies: number[];
+  readonly check: DeliveryCheck;
+  /** From the reconnect to the last replayed message, and the part of it until the WebSocket was open. */
+  readonly replayTimes: number[];
+  readonly replayConnectTimes: number[];
+  readonly closedPaused: number;
+  readonly closedHealthy: number;
+}
 
 /** What all workers measured together. */
 export interface LoadReport {
   readonly latency: LatencySummary;
   readonly check: DeliveryCheck;
   readonly replay: LatencySummary;
+  /** The part of each replay until its WebSocket was open (the connect, before the join). */
+  readonly replayConnect: LatencySummary;
   /** Sockets the server closed: stopped readers, and healthy ones. */
   readonly closedPaused: number;
   readonly closedHealthy: number;
@@ -118,12 +131,13 @@ export class LoadClients {
 
   /** Merged figures; `lastSent` gives, per topic (or `topic:source`), the last number published (the rest counts as missing). */
   async report(lastSent: Record<string, number>): Promise<LoadReport> {
-    const replies = (await this.all({ cmd: 'report', lastSent })).map((reply) => expect<{ latencies: number[]; check: DeliveryCheck; replayTimes: number[]; closedPaused: number; closedHealthy: number }>(reply, 'latencies'));
+    const replies = (await this.all({ cmd: 'report', lastSent })).map((reply) => expect<WorkerReport>(reply, 'latencies'));
     const sum = (pick: (check: DeliveryCheck) => number) => replies.reduce((total, reply) => total + pick(reply.check), 0);
     return {
       latency: summarize(replies.flatMap((reply) => reply.latencies)),
       check: { received: sum((check) => check.received), gaps: sum((check) => check.gaps), duplicates: sum((check) => check.duplicates), missing: sum((check) => check.missing) },
       replay: summarize(replies.flatMap((reply) => reply.replayTimes)),
+      replayConnect: summarize(replies.flatMap((reply) => reply.replayConnectTimes)),
       closedPaused: replies.reduce((total, reply) => total + reply.closedPaused, 0),
       closedHealthy: replies.reduce((total, reply) => total + reply.closedHealthy, 0),
     };

@@ -23,6 +23,8 @@ export interface Numbered {
 export interface SubscriberEvents {
   message(message: Numbered): void;
   closed?(code: number): void;
+  /** nself: the WebSocket is open, before the join is sent. */
+  connected?(): void;
 }
 
 /** An open, joined subscriber. */
@@ -48,6 +50,7 @@ export function nselfUrl(target: Target, token = target.token): string {
 
 async function openPhoenix(target: Target, spec: SubscriberSpec, events: SubscriberEvents): Promise<Subscriber> {
   const socket = await PhoenixSocket.connect(nselfUrl(target, spec.token));
+  events.connected?.();
   socket.ws.on('close', (code) => events.closed?.(code));
   const changesReady = Array.isArray(spec.config?.['postgres_changes']) ? postgresChangesReady(socket) : undefined;
   changesReady?.catch(() => undefined); // Awaited after the join; a failed join must not leave it unhandled.

@@ -14,8 +14,9 @@ interface Held {
   paused: boolean;
   lastOffset: number;
   closedByServer: number | undefined;
-  /** While resuming: when the join was sent, and the sequence number that completes the replay. */
+  /** While resuming: when the reconnect began and when its WebSocket was open, and the sequence number that completes the replay. */
   resumeStartedAt?: number;
+  resumeConnectedAt?: number;
   resumeUntil?: number;
 }
 
@@ -23,6 +24,7 @@ const MAX_SAMPLES = 200_000;
 const held: Held[] = [];
 let latencies: number[] = [];
 let replayTimes: number[] = [];
+let replayConnectTimes: number[] = [];
 let check = new SequenceCheck();
 let target: Target | undefined;
 
@@ -53,6 +55,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
     case 'reset':
       latencies = [];
       replayTimes = [];
+      replayConnectTimes = [];
       check = new SequenceCheck(request.ordered);
       for (const entry of held) {
         if (entry.paused) continue;
@@ -76,7 +79,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       });
       const closed = held.filter((entry) => entry.closedByServer !== undefined);
       return {
-        latencies: sample(latencies), check: result, replayTimes,
+        latencies: sample(latencies), check: result, replayTimes, replayConnectTimes,
         closedPaused: closed.filter((entry) => entry.paused).length, closedHealthy: closed.filter((entry) => !entry.paused).length,
       };
     }
@@ -117,11 +120,13 @@ async function connect(entry: Held, config = entry.spec.config): Promise<void> {
       check.record(streamOf(entry.index, Math.floor(message.s / SOURCE_STRIDE)), message.s % SOURCE_STRIDE);
       if (entry.resumeUntil !== undefined && entry.resumeStartedAt !== undefined && message.s >= entry.resumeUntil) {
         replayTimes.push(receivedAt - entry.resumeStartedAt);
+        replayConnectTimes.push((entry.resumeConnectedAt ?? receivedAt) - entry.resumeStartedAt);
         entry.resumeUntil = undefined;
       }
       if (latencies.length < MAX_SAMPLES * 4) latencies.push(receivedAt - message.t);
     },
     closed: (code) => { if (code !== 1000 && code !== 1005) entry.closedByServer = code; },
+    connected: () => { entry.resumeConnectedAt = nowMs(); },
   });
 }
 

@@ -210,8 +210,9 @@ test('HTTP: healthcheck, ping, readiness, metrics, CORS, and REST broadcasts rea
   await sleep(50);
   const metrics = await (await fetch(`${env.server.url}/metrics`)).text();
   for (const name of ['realtime_connections', 'realtime_channels', 'realtime_messages_in_total', 'realtime_messages_out_total',
-    'realtime_delivery_latency_seconds_bucket', 'realtime_listener_reconnects_total']) {
+    'realtime_delivery_latency_seconds_bucket', 'realtime_join_duration_seconds_bucket', 'realtime_listener_reconnects_total']) {
     assert.match(metrics, new RegExp(`^${name}`, 'm'), name);
   }
   assert.match(metrics, /^realtime_messages_out_total\{kind="broadcast"\} [1-9]/m);
+  assert.match(metrics, /^realtime_join_duration_seconds_count\{history="none"\} [1-9]/m);
 });

@@ -1,5 +1,5 @@
 // A channel's log as readers see it: the offsets still retained, and pages of it read by offset or time.
-import { recentMessages, replayMessages, type Message } from './messages.js';
+import { recentMessages, replayBoundedPage, type BoundedPage, type Message } from './messages.js';
 import type { Queryable } from './queryable.js';
 
 /** Which offsets of a channel's log can still be read. */
@@ -27,42 +27,36 @@ export interface HistoryQuery {
   readonly limit: number;
 }
 
-/** The offsets a reader of the channel can still get: everything from `earliest` to `latest`. */
-export async function logBounds(db: Queryable, channelId: string): Promise<LogBounds> {
-  const { rows } = await db.query<{ earliest: string | null; latest: string | null }>(
-    `SELECT (SELECT min(channel_offset) FROM realtime.messages WHERE channel_id = $1) AS earliest,
-            (SELECT last_offset FROM realtime.channels WHERE id = $1) AS latest`,
-    [channelId],
-  );
-  const latest = Number(rows[0]?.latest ?? 0);
-  const earliest = rows[0]?.earliest === null || rows[0]?.earliest === undefined ? latest + 1 : Number(rows[0].earliest);
-  return { earliest, latest };
+/** The offsets a reader of the channel can still get, as read with a page. */
+function boundsOf(page: BoundedPage): LogBounds {
+  return { earliest: page.oldestStored ?? page.newest + 1, latest: page.newest };
 }
 
 /**
- * Reads one page of a channel's history in offset order. The bounds are read after the page, so a
- * page that ends below `latest` always has a `nextAfter`.
+ * Reads one page of a channel's history in offset order, with the log's bounds of the same snapshot,
+ * so a page that ends below `latest` always has a `nextAfter`.
  */
 export async function readHistory(db: Queryable, channelId: string, query: HistoryQuery): Promise<HistoryPage> {
-  const messages = await replayMessages(db, channelId, { afterOffset: query.after, since: query.since, limit: query.limit });
-  const bounds = await logBounds(db, channelId);
-  const last = messages.at(-1)?.offset;
-  const nextAfter = messages.length === query.limit && last !== undefined && last < bounds.latest ? last : null;
-  return { messages, nextAfter, ...bounds };
+  const page = await replayBoundedPage(db, channelId, { afterOffset: query.after, since: query.since, limit: query.limit });
+  const bounds = boundsOf(page);
+  const last = page.messages.at(-1)?.offset;
+  const nextAfter = page.messages.length === query.limit && last !== undefined && last < bounds.latest ? last : null;
+  return { messages: page.messages, nextAfter, ...bounds };
 }
 
 /**
- * Every message after `after`, in offset order, read in pages of `pageSize`; and whether the log
- * still held all of them (false when retention already deleted some of those right after `after`).
+ * Every message after `after`, in offset order, read in pages of `pageSize` (one round trip when
+ * they fit in one); and whether the log still held all of them (false when retention already
+ * deleted some of those right after `after`). The bounds are those read with the last page.
  */
 export async function readAfter(db: Queryable, channelId: string, after: number, pageSize = 1000): Promise<{ messages: Message[]; complete: boolean } & LogBounds> {
   const messages: Message[] = [];
-  for (;;) {
-    const page = await replayMessages(db, channelId, { afterOffset: messages.at(-1)?.offset ?? after, limit: pageSize });
-    messages.push(...page);
-    if (page.length < pageSize) break;
-  }
-  const bounds = await logBounds(db, channelId);
+  let page: BoundedPage;
+  do {
+    page = await replayBoundedPage(db, channelId, { afterOffset: messages.at(-1)?.offset ?? after, limit: pageSize });
+    messages.push(...page.messages);
+  } while (page.messages.length === pageSize);
+  const bounds = boundsOf(page);
   const first = messages[0]?.offset;
   const complete = after >= bounds.latest || first === after + 1 || (first === undefined && after + 1 >= bounds.earliest);
   return { messages, complete, ...bounds };

@@ -118,6 +118,39 @@ export async function replayMessages(db: Queryable, channelId: string, options: 
   return rows.map(toMessage);
 }
 
+/** A page of `replayMessages`, with the channel's oldest stored offset (null when none is) and newest offset, all read in one snapshot. */
+export interface BoundedPage {
+  readonly messages: Message[];
+  readonly oldestStored: number | null;
+  readonly newest: number;
+}
+
+/** `replayMessages` and the channel's log bounds in one statement (one round trip, one snapshot). */
+export async function replayBoundedPage(db: Queryable, channelId: string, options: ReplayOptions): Promise<BoundedPage> {
+  const { rows } = await db.query<Partial<MessageRow> & { oldest_stored: string | null; newest: string | null }>(
+    `SELECT bounds.oldest_stored, bounds.newest, page.*
+       FROM (SELECT (SELECT min(channel_offset) FROM realtime.messages WHERE channel_id = $1) AS oldest_stored,
+                    (SELECT last_offset FROM realtime.channels WHERE id = $1) AS newest) AS bounds
+       LEFT JOIN LATERAL (
+         SELECT ${COLUMNS} FROM realtime.messages
+          WHERE channel_id = $1
+            AND ($2::timestamptz IS NULL OR sent_at >= $2)
+            AND ($3::bigint IS NULL OR channel_offset > $3)
+          ORDER BY channel_offset
+          LIMIT $4
+       ) AS page ON true
+      ORDER BY page.channel_offset`,
+    [channelId, options.since ?? null, options.afterOffset ?? null, options.limit ?? null],
+  );
+  const first = rows[0];
+  return {
+    // With no message in the page, the one row holds only the bounds.
+    messages: rows.filter((row) => typeof row.id === 'string').map((row) => toMessage(row as MessageRow)),
+    oldestStored: first?.oldest_stored === null || first?.oldest_stored === undefined ? null : Number(first.oldest_stored),
+    newest: Number(first?.newest ?? 0),
+  };
+}
+
 /** The event types sent in a channel during the last `hours`, most recently sent first. */
 export async function eventCounts(db: Queryable, channelId: string, hours: number): Promise<EventCount[]> {
   const { rows } = await db.query<{ event_type: string; count: number; last_sent: Date }>(

@@ -1,5 +1,6 @@
 // phx_join and phx_leave: the checks of PROTOCOL.md §4.3 in order, the reply, then delivery starts.
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { CloseCode, FeatureEvent, JoinError, subTopicOf, type Message } from '@nself/protocol';
 import { assertNotExpired, TokenError, type Identity } from './auth.js';
 import { resolveChannel } from './channel-access.js';
@@ -14,6 +15,7 @@ import { sharedHead } from './shared-frames.js';
 
 /** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
 export async function handleJoin(ctx: ServerContext, socket: ClientSocket, message: Message): Promise<void> {
+  const arrivedAt = performance.now();
   const refuse = (reason: string) => socket.reply(message, 'error', { reason });
   const subTopic = subTopicOf(message.topic);
   if (subTopic === undefined) return refuse(JoinError.unmatchedTopic);
@@ -78,6 +80,7 @@ export async function handleJoin(ctx: ServerContext, socket: ClientSocket, messa
   }
   const postgresChanges = request.bindings.map(({ id, ...binding }) => ({ ...binding, id }));
   socket.reply(message, 'ok', { postgres_changes: postgresChanges, broadcast: { latest_offset: liveAfter }, ...history?.reply });
+  ctx.metrics.joinDuration.observe({ history: history ? 'read' : 'none' }, (performance.now() - arrivedAt) / 1000);
   if (history) {
     if (history.notice) channel.push('system', { extension: 'broadcast', status: 'error', channel: subTopic, message: history.notice }, channel.joinRef);
     channel.finishResume(history.messages);

@@ -1,4 +1,4 @@
-// Prometheus metrics of one server instance: connections, channels, messages, delivery latency, listener reconnects.
+// Prometheus metrics of one server instance: connections, channels, messages, delivery latency, join time, listener reconnects.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The metrics a server updates; each server has its own registry so several can run in one process. */
@@ -9,6 +9,7 @@ export interface Metrics {
   readonly messagesIn: Counter<'kind'>;
   readonly messagesOut: Counter<'kind'>;
   readonly deliveryLatency: Histogram;
+  readonly joinDuration: Histogram<'history'>;
   readonly listenerReconnects: Counter;
 }
 
@@ -26,6 +27,13 @@ export function createMetrics(): Metrics {
       name: 'realtime_delivery_latency_seconds',
       help: 'Time from a broadcast being stored to its delivery to subscribers',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    joinDuration: new Histogram({
+      name: 'realtime_join_duration_seconds',
+      help: 'Time from a phx_join arriving to its ok reply; history="read" when it resumed or replayed from the log',
+      labelNames: ['history'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
     listenerReconnects: new Counter({ name: 'realtime_listener_reconnects_total', help: 'Reconnections of the database listener', registers: [registry] }),
