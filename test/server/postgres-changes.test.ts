@@ -101,6 +101,18 @@ test('filters eq, neq, lt, gt, gte, in and is select the rows each binding recei
   });
 }));
 
+test('/metrics times each delivered table change once, however many subscribers received it', () => asService(async (client) => {
+  await db.pool.query('CREATE TABLE notes_timed (id int PRIMARY KEY)');
+  const count = async () => Number(/^realtime_change_delivery_latency_seconds_count (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 'NaN');
+  const first = await watchChanges(client, 'timed-1', [{ event: 'INSERT', schema: 'public', table: 'notes_timed' }]);
+  const second = await watchChanges(client, 'timed-2', [{ event: 'INSERT', schema: 'public', table: 'notes_timed' }]);
+  const before = await count();
+  await db.pool.query('INSERT INTO notes_timed VALUES (1), (2), (3)');
+  await waitFor(() => first.changes.length === 3 && second.changes.length === 3, 'both subscribers have the three inserts');
+  await settle();
+  assert.equal(await count() - before, 3);
+}));
+
 test('filter values may be quoted, with escapes, and comma-joined conditions must all hold', () => asService(async (client) => {
   const seen = await watchChanges(client, 'grammar', [
     { event: 'INSERT', schema: 'public', table: 'todos', filter: 'title=eq."a,b",priority=gt.1' },

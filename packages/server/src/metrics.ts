@@ -1,4 +1,4 @@
-// Prometheus metrics of one server instance: connections, channels, messages, delivery latency, join time, listener reconnects.
+// Prometheus metrics of one server instance: connections, channels, messages, delivery latencies, join time, listener reconnects.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The metrics a server updates; each server has its own registry so several can run in one process. */
@@ -9,6 +9,7 @@ export interface Metrics {
   readonly messagesIn: Counter<'kind'>;
   readonly messagesOut: Counter<'kind'>;
   readonly deliveryLatency: Histogram;
+  readonly changeDeliveryLatency: Histogram;
   readonly joinDuration: Histogram<'history'>;
   readonly listenerReconnects: Counter;
 }
@@ -26,6 +27,12 @@ export function createMetrics(): Metrics {
     deliveryLatency: new Histogram({
       name: 'realtime_delivery_latency_seconds',
       help: 'Time from a broadcast being stored to its delivery to subscribers',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    changeDeliveryLatency: new Histogram({
+      name: 'realtime_change_delivery_latency_seconds',
+      help: 'Time from a table change (its clock time in the writing transaction) to its delivery to subscribers',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),

@@ -99,7 +99,17 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
   outgoing.sort((a, b) => a.position - b.position);
   for (const frame of outgoing) frame.subscription.deliver(frame.position, frame.event);
   if (outgoing.length > 0) ctx.metrics?.messagesOut.inc({ kind: 'postgres_changes' }, outgoing.length);
+  observeLatencies(ctx.metrics, changes, new Set(outgoing.map((frame) => frame.position)));
   for (const subscription of subscriptions) subscription.cursor = Math.max(subscription.cursor, upTo);
+}
+
+/** Records, once per change delivered to anyone, the time from the change to its delivery. */
+function observeLatencies(metrics: Metrics | undefined, changes: readonly Change[], delivered: ReadonlySet<number>): void {
+  if (!metrics || delivered.size === 0) return;
+  const now = Date.now();
+  for (const change of changes) {
+    if (delivered.has(change.position)) metrics.changeDeliveryLatency.observe(Math.max(0, now - change.commitTimestamp.getTime()) / 1000);
+  }
 }
 
 function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
