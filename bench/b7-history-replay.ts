@@ -7,7 +7,7 @@ import { readOptions } from './lib/options.js';
 import { PhoenixSocket } from './lib/phoenix.js';
 import { numbered, openPublisher, publishPaced } from './lib/publishers.js';
 import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
-import { fetchServerHistogram, type ServerHistogram } from './lib/server-metrics.js';
+import { bucketBound, gaugeIn, histogramIn, meanOf, observedBetween, scrapeServer, type ServerHistogram } from './lib/server-metrics.js';
 import { startService, type Target } from './lib/services.js';
 import { median, medianSummary, nowMs, summarize, type LatencySummary } from './lib/stats.js';
 import { nselfUrl } from './lib/subscriber-clients.js';
@@ -18,18 +18,34 @@ const options = readOptions('node --import tsx bench/b7-history-replay.ts [optio
   seconds: { fallback: 3, help: 'seconds of storing as fast as possible per run', min: 1 },
   clients: { fallback: 300, help: 'clients that drop and rejoin with replay (10 per channel)', min: 10 },
   rate: { fallback: 200, help: 'live broadcasts per second over the channels during the replay phase', min: 1 },
+  spread: { fallback: 1000, help: 'ms over which the clients rejoin evenly in a second replay phase (0: only the rejoin at once)', min: 0 },
   workers: { fallback: 2, help: 'load-generator processes', min: 1 },
 });
 
-type Side = 'nself' | 'raw';
+type Side = 'nself' | 'ws' | 'raw';
+
+/** One replay phase of the nself side: the clients drop, miss broadcasts, and rejoin with resume. */
+interface Rejoin {
+  readonly replay: LatencySummary;
+  /** The part of each replay until the client's new WebSocket was open. */
+  readonly connect: LatencySummary;
+  /** The rejoins' time from phx_join arriving to its reply, as the server measured it. */
+  readonly serverJoins: ServerHistogram;
+  /** The server's event-loop delay over the phase, p99 and max, in ms. */
+  readonly serverLoopDelay: { readonly p99: number; readonly max: number };
+  /** The load processes' event-loop delay p99 over the phase (how late they were to read what arrived). */
+  readonly loadDelayP99Ms: number;
+  readonly problems: number;
+}
+
 interface Run {
   readonly stored: number;
-  readonly replay: LatencySummary;
-  /** nself: the part of each replay until the client's WebSocket was open. */
-  readonly replayConnect: LatencySummary | undefined;
-  /** nself: the rejoins' time from phx_join arriving to its reply, as the server measured it. */
-  readonly serverJoins: ServerHistogram | undefined;
-  readonly problems: number;
+  /** nself: clients rejoining at once, then spread over `--spread` ms. */
+  readonly rejoins: readonly Rejoin[];
+  /** Bare ws: the same clients only connecting, at once, then spread over `--spread` ms. */
+  readonly connects: readonly LatencySummary[];
+  /** Raw pg: the replay SELECTs. */
+  readonly rawReplay: LatencySummary | undefined;
 }
 
 const started = Date.now();
@@ -80,8 +96,8 @@ async function rawStore(): Promise<number> {
   return rate;
 }
 
-/** Clients drop; broadcasts go on; all rejoin at once resuming from their last offsets while live broadcasts continue. */
-async function dropAndReplay(target: Target): Promise<{ replay: LatencySummary; replayConnect: LatencySummary; serverJoins: ServerHistogram; problems: number }> {
+/** Clients drop; broadcasts go on; all rejoin (at once, or evenly over `spreadMs`) resuming from their last offsets while live broadcasts continue. */
+async function dropAndReplay(target: Target, spreadMs: number): Promise<Rejoin> {
   const opened = await clients.open(target, Array.from({ length: options.clients }, (_, index) => ({ topic: topics[index % topics.length] ?? '' })));
   if (opened.failed > 0) throw new Error(`${opened.failed} clients could not join: ${opened.failures.join('; ')}`);
   const publisher = await openPublisher(target, topics);
@@ -92,14 +108,39 @@ async function dropAndReplay(target: Target): Promise<{ replay: LatencySummary; 
   dropOffsets = { ...sent };
   await publishPaced(publisher, topics, options.rate, 1000, 100, sent);
   const until = { ...sent };
-  const [resumed] = await Promise.all([clients.resume(until), publishPaced(publisher, topics, options.rate, 1500, 100, sent)]);
+  const joinsBefore = histogramIn(await scrapeServer(target), JOIN_HISTOGRAM, 'history', 'read');
+  const [resumed] = await Promise.all([clients.resume(until, spreadMs), publishPaced(publisher, topics, options.rate, 1500 + spreadMs, 100, sent)]);
   if (resumed.failed > 0) throw new Error(`${resumed.failed} clients could not rejoin: ${resumed.failures.join('; ')}`);
   await clients.drain(Number.POSITIVE_INFINITY);
-  const serverJoins = await fetchServerHistogram(target, 'realtime_join_duration_seconds', 'history', 'read');
+  const scrape = await scrapeServer(target);
+  const serverJoins = observedBetween(joinsBefore, histogramIn(scrape, JOIN_HISTOGRAM, 'history', 'read'));
+  const serverLoopDelay = { p99: gaugeIn(scrape, `${LOOP_LAG}_p99_seconds`) * 1000, max: gaugeIn(scrape, `${LOOP_LAG}_max_seconds`) * 1000 };
   const report = await clients.report(sent);
   publisher.close();
   await clients.closeAll();
-  return { replay: report.replay, replayConnect: report.replayConnect, serverJoins, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+  return { replay: report.replay, connect: report.replayConnect, serverJoins, serverLoopDelay, loadDelayP99Ms: report.loadLoopDelayP99Ms, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+}
+
+const JOIN_HISTOGRAM = 'realtime_join_duration_seconds';
+const LOOP_LAG = 'realtime_process_nodejs_eventloop_lag';
+
+/** Bare ws: the rejoin's connects alone (no join, no replay), at once and spread as the nself clients do them: this machine's floor. */
+async function bareConnects(): Promise<LatencySummary[]> {
+  const service = await startService('ws', { databaseUrl: db.url });
+  try {
+    const specs = Array.from({ length: options.clients }, (_, index) => ({ topic: topics[index % topics.length] ?? '' }));
+    const connects: LatencySummary[] = [];
+    for (const spreadMs of options.spread > 0 ? [0, options.spread] : [0]) {
+      const opened = await clients.open(service.target, specs, options.clients, spreadMs);
+      if (opened.failed > 0) throw new Error(`${opened.failed} bare ws clients could not connect: ${opened.failures.join('; ')}`);
+      connects.push(opened.join);
+      await clients.closeAll();
+      await sleep(500);
+    }
+    return connects;
+  } finally {
+    await service.stop();
+  }
 }
 
 /** Raw pg: the replay SELECT of every client at once, through a pool the size of the server's. */
@@ -118,47 +159,68 @@ async function rawReplay(): Promise<LatencySummary> {
 }
 
 try {
-  const runs = await alternate<Side, Run>(['nself', 'raw'], options.reps, async (side) => {
-    if (side === 'raw') return { stored: await rawStore(), replay: await rawReplay(), replayConnect: undefined, serverJoins: undefined, problems: 0 };
+  const runs = await alternate<Side, Run>(['nself', 'ws', 'raw'], options.reps, async (side) => {
+    if (side === 'raw') return { stored: await rawStore(), rejoins: [], connects: [], rawReplay: await rawReplay() };
+    if (side === 'ws') return { stored: Number.NaN, rejoins: [], connects: await bareConnects(), rawReplay: undefined };
     const service = await startService('nself', { databaseUrl: db.url, env: nselfEnv });
     try {
       const stored = await storeAsFastAsPossible(service.target);
       await sleep(500);
-      return { stored, ...await dropAndReplay(service.target) };
+      const rejoins = [await dropAndReplay(service.target, 0)];
+      if (options.spread > 0) rejoins.push(await dropAndReplay(service.target, options.spread));
+      return { stored, rejoins, connects: [], rawReplay: undefined };
     } finally {
       await service.stop();
     }
   });
   const stored = (side: Side) => medianOf(runs.get(side), (run) => run.stored);
-  const replay = (side: Side) => medianSummary((runs.get(side) ?? []).map((run) => run.replay));
-  const connects = (runs.get('nself') ?? []).flatMap((run) => (run.replayConnect ? [run.replayConnect] : []));
-  const replayConnect = connects.length > 0 ? medianSummary(connects) : undefined;
-  const serverJoins = (runs.get('nself') ?? []).flatMap((run) => (run.serverJoins ? [run.serverJoins] : []));
-  const serverJoinMean = median(serverJoins.map((joins) => (joins.sumSeconds / joins.count) * 1000));
-  const serverJoinP99 = median(serverJoins.map((joins) => joins.bucketBound(0.99) * 1000));
-  const problems = [...runs.values()].flat().reduce((sum, run) => sum + run.problems, 0);
+  const nselfRuns = runs.get('nself') ?? [];
+  const phases = options.spread > 0 ? [0, 1] : [0];
+  const phase = (index: number) => nselfRuns.flatMap((run) => run.rejoins[index] ?? []);
+  const replayOf = (index: number) => medianSummary(phase(index).map((rejoin) => rejoin.replay));
+  const rawReplaySummary = medianSummary((runs.get('raw') ?? []).flatMap((run) => run.rawReplay ?? []));
+  const bareRow = (index: number) => {
+    const connect = medianSummary((runs.get('ws') ?? []).flatMap((run) => run.connects[index] ?? []));
+    return [`bare ws: the same clients only connecting${index === 0 ? ' at once' : `, evenly within ${fmt(options.spread / 1000, 1)} s`}`, '–', '–', '–', '–', '–',
+      `${fmt(connect.p50, 1)} / ${fmt(connect.p99, 1)}`, '–', '–', '–', 0];
+  };
+  const spreadLabel = `rejoining evenly within ${fmt(options.spread / 1000, 1)} s`;
+  const problems = nselfRuns.reduce((sum, run) => sum + run.rejoins.reduce((total, rejoin) => total + rejoin.problems, 0), 0);
   const targets: TargetCheck[] = [
     { target: '≥ 5,000 stored broadcasts/s', measured: `${fmt(stored('nself'), 0)}/s`, met: stored('nself') >= 5000 },
     { target: 'stored broadcasts ≥ 0.8× raw INSERT + NOTIFY', measured: ratio(stored('nself'), stored('raw')), met: stored('nself') >= 0.8 * stored('raw') },
-    { target: `${options.clients} clients rejoining at once with replay: p99 ≤ 200 ms`, measured: `${fmt(replay('nself').p99, 1)} ms`, met: replay('nself').p99 <= 200 },
+    { target: `${options.clients} clients rejoining at once with replay: p99 ≤ 200 ms`, measured: `${fmt(replayOf(0).p99, 1)} ms`, met: replayOf(0).p99 <= 200 },
+    ...(options.spread > 0 ? [{ target: `${options.clients} clients ${spreadLabel} (PERFORMANCE-ANCHORS' B7): p99 ≤ 200 ms`, measured: `${fmt(replayOf(1).p99, 1)} ms`, met: replayOf(1).p99 <= 200 }] : []),
     { target: 'no gap or duplicate across the replay/live seam', measured: `${problems}`, met: problems === 0 },
   ];
+  const nselfRow = (index: number) => {
+    const connect = medianSummary(phase(index).map((rejoin) => rejoin.connect));
+    const joins = phase(index).map((rejoin) => rejoin.serverJoins);
+    const replay = replayOf(index);
+    return [
+      index === 0 ? 'nself (broadcast with ack; rejoin at once with resume)' : `nself, ${spreadLabel}`,
+      index === 0 ? fmt(stored('nself'), 0) : '–', index === 0 ? ratio(stored('nself'), stored('raw')) : '–',
+      fmt(replay.p50, 1), fmt(replay.p99, 1), fmt(replay.max, 1), `${fmt(connect.p50, 1)} / ${fmt(connect.p99, 1)}`,
+      `${fmt(median(joins.map((histogram) => meanOf(histogram) * 1000)), 1)} / ≤ ${fmt(median(joins.map((histogram) => bucketBound(histogram, 0.99) * 1000)), 0)}`,
+      `${fmt(median(phase(index).map((rejoin) => rejoin.serverLoopDelay.p99)), 0)} / ${fmt(median(phase(index).map((rejoin) => rejoin.serverLoopDelay.max)), 0)}`,
+      fmt(median(phase(index).map((rejoin) => rejoin.loadDelayP99Ms)), 1),
+      phase(index).reduce((sum, rejoin) => sum + rejoin.problems, 0),
+    ];
+  };
   publishResult({
     id: 'B7', title: 'stored broadcasts and replay on rejoin', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, targets, deliveryProblems: problems,
     tables: [{
       title: `storing: ${options.publishers} publishers × ${options.window} in flight for ${options.seconds} s; replay: ${options.clients} clients in ${topics.length} channels (medians of ${options.reps})`,
-      columns: ['side', 'stored / s', '÷ raw', 'replay p50 ms', 'replay p99 ms', 'replay max ms', 'of it, connect p50 / p99 ms', 'server: join to reply, mean / p99 ms', 'gaps+dups+missing'],
-      rows: (['nself', 'raw'] as Side[]).map((side) => [
-        side === 'nself' ? 'nself (broadcast with ack; rejoin with resume)' : 'raw pg (INSERT + pg_notify; replay SELECT … LIMIT 25)',
-        fmt(stored(side), 0), ratio(stored(side), stored('raw')), fmt(replay(side).p50, 1), fmt(replay(side).p99, 1), fmt(replay(side).max, 1),
-        side === 'nself' && replayConnect ? `${fmt(replayConnect.p50, 1)} / ${fmt(replayConnect.p99, 1)}` : '–',
-        side === 'nself' ? `${fmt(serverJoinMean, 1)} / ≤ ${fmt(serverJoinP99, 0)}` : '–',
-        runs.get(side)?.reduce((sum, run) => sum + run.problems, 0) ?? 0,
-      ]),
+      columns: ['side', 'stored / s', '÷ raw', 'replay p50 ms', 'replay p99 ms', 'replay max ms', 'of it, connect p50 / p99 ms', 'server: join to reply, mean / p99 ms', 'server: event-loop delay p99 / max ms', 'load processes: event-loop delay p99 ms', 'gaps+dups+missing'],
+      rows: [
+        ...phases.flatMap((index) => [nselfRow(index), bareRow(index)]),
+        ['raw pg (INSERT + pg_notify; replay SELECT … LIMIT 25)', fmt(stored('raw'), 0), '1.00×', fmt(rawReplaySummary.p50, 1), fmt(rawReplaySummary.p99, 1), fmt(rawReplaySummary.max, 1), '–', '–', '–', '–', 0],
+      ],
     }],
     notes: [
       `Storing: each nself publisher keeps ${options.window} broadcasts with ack in flight, as a client streaming messages does; the server stores the broadcasts of a channel that arrive while its previous write is in flight together, in one statement and transaction (group commit), and acknowledges each after the commit. Each raw connection runs one INSERT … RETURNING with pg_notify per message and transaction (a connection has one statement in flight).`,
-      `Replay: the clients read ${options.rate} broadcasts/s for 1.5 s, drop, miss 1 s of broadcasts, then all rejoin at once with config.broadcast.resume.offset while broadcasts go on. A replay is complete when the client has the last message sent before it rejoined; every client must then have every message once and in order. "Of it, connect" is the part until the client's new WebSocket was open, before its join was sent.`,
+      `Replay: the clients read ${options.rate} broadcasts/s for 1.5 s, drop, miss 1 s of broadcasts, then all rejoin at once with config.broadcast.resume.offset while broadcasts go on${options.spread > 0 ? `; in a second phase they do the same, rejoining evenly over ${options.spread} ms (each replay timed from its own rejoin)` : ''}. A replay is complete when the client has the last message sent before it rejoined; every client must then have every message once and in order. "Of it, connect" is the part until the client's new WebSocket was open, before its join was sent; "server: join to reply" is the time from a rejoin's phx_join to its reply as the server measured it (\`realtime_join_duration_seconds\`, history="read"; p99 as the upper bound of its histogram bucket).`,
+      'The bare ws rows time the same number of clients connecting to a bare `ws` server (no token, join or replay), at once and spread alike, from the same load processes: what this machine gives the connects alone.',
       'The raw side runs the replay SELECT of every client at once through a pool of 20 connections (the server\'s pool size), timing each from submission.',
       'Per-connection message and join limits are raised for this run only, so that a few publisher connections can carry the load.',
     ],

@@ -10,13 +10,13 @@ import type { SubscriberSpec } from './subscriber-clients.js';
 
 /** Requests a worker understands. */
 export type WorkerRequest =
-  | { cmd: 'open'; target: Target; specs: SubscriberSpec[]; concurrency: number }
+  | { cmd: 'open'; target: Target; specs: SubscriberSpec[]; concurrency: number; spreadMs: number }
   | { cmd: 'reset'; first: number; sources: number; ordered: boolean }
   | { cmd: 'count' }
   | { cmd: 'pause'; count: number }
   | { cmd: 'report'; lastSent: Record<string, number> }
   | { cmd: 'drop' }
-  | { cmd: 'resume'; until: Record<string, number> }
+  | { cmd: 'resume'; until: Record<string, number>; spreadMs: number }
   | { cmd: 'close' };
 
 /** Replies of a worker. */
@@ -34,6 +34,8 @@ export interface WorkerReport {
   /** From the reconnect to the last replayed message, and the part of it until the WebSocket was open. */
   readonly replayTimes: number[];
   readonly replayConnectTimes: number[];
+  /** p99 of the process's event-loop delay since the last reset, in ms. */
+  readonly loopDelayP99Ms: number;
   readonly closedPaused: number;
   readonly closedHealthy: number;
 }
@@ -45,6 +47,8 @@ export interface LoadReport {
   readonly replay: LatencySummary;
   /** The part of each replay until its WebSocket was open (the connect, before the join). */
   readonly replayConnect: LatencySummary;
+  /** The largest p99 event-loop delay of the load processes since the last reset, in ms (a busy load generator delays what it measures). */
+  readonly loadLoopDelayP99Ms: number;
   /** Sockets the server closed: stopped readers, and healthy ones. */
   readonly closedPaused: number;
   readonly closedHealthy: number;
@@ -80,10 +84,13 @@ export class LoadClients {
     return clients;
   }
 
-  /** Opens the subscribers, spread evenly over the workers, at most `concurrency` connecting at once per worker. */
-  async open(target: Target, specs: readonly SubscriberSpec[], concurrency = 50): Promise<OpenResult> {
+  /**
+   * Opens the subscribers, spread evenly over the workers: at most `concurrency` connecting at once per
+   * worker, or, with `spreadMs`, each starting at its even share of that time (no cap).
+   */
+  async open(target: Target, specs: readonly SubscriberSpec[], concurrency = 50, spreadMs = 0): Promise<OpenResult> {
     const shares = this.workers.map((_, index) => specs.filter((_, spec) => spec % this.workers.length === index));
-    const replies = await Promise.all(shares.map((share, index) => this.ask(index, { cmd: 'open', target, specs: share, concurrency })));
+    const replies = await Promise.all(shares.map((share, index) => this.ask(index, { cmd: 'open', target, specs: share, concurrency, spreadMs })));
     const opened = replies.map((reply) => expect<{ opened: number; failed: number; failures: string[]; elapsedMs: number; joinTimes: number[] }>(reply, 'opened'));
     return {
       opened: opened.reduce((sum, reply) => sum + reply.opened, 0),
@@ -138,6 +145,7 @@ export class LoadClients {
       check: { received: sum((check) => check.received), gaps: sum((check) => check.gaps), duplicates: sum((check) => check.duplicates), missing: sum((check) => check.missing) },
       replay: summarize(replies.flatMap((reply) => reply.replayTimes)),
       replayConnect: summarize(replies.flatMap((reply) => reply.replayConnectTimes)),
+      loadLoopDelayP99Ms: Math.max(...replies.map((reply) => reply.loopDelayP99Ms)),
       closedPaused: replies.reduce((total, reply) => total + reply.closedPaused, 0),
       closedHealthy: replies.reduce((total, reply) => total + reply.closedHealthy, 0),
     };
@@ -148,9 +156,12 @@ export class LoadClients {
     await this.all({ cmd: 'drop' });
   }
 
-  /** Reconnects every socket at once, joining with `resume` from its last offset; `until` is the last number each topic's replay must reach. */
-  async resume(until: Record<string, number>): Promise<{ failed: number; failures: string[] }> {
-    const replies = (await this.all({ cmd: 'resume', until })).map((reply) => expect<{ failed: number; failures: string[] }>(reply, 'opened'));
+  /**
+   * Reconnects every socket, joining with `resume` from its last offset: all at once, or spread evenly
+   * over `spreadMs`; `until` is the last number each topic's replay must reach.
+   */
+  async resume(until: Record<string, number>, spreadMs = 0): Promise<{ failed: number; failures: string[] }> {
+    const replies = (await this.all({ cmd: 'resume', until, spreadMs })).map((reply) => expect<{ failed: number; failures: string[] }>(reply, 'opened'));
     return { failed: replies.reduce((total, reply) => total + reply.failed, 0), failures: replies.flatMap((reply) => reply.failures).slice(0, 3) };
   }
 

@@ -1,34 +1,56 @@
-// Reads a histogram from the nself server's Prometheus endpoint: what the server itself measured.
+// Reads the nself server's Prometheus endpoint: what the server itself measured (histograms, gauges).
 import type { Target } from './services.js';
 
-/** A histogram's observations, and the upper bound of the bucket that holds a quantile of them. */
+/** The text of the server's `/metrics`. Reading it also restarts the event-loop delay gauges (prom-client resets them on every scrape). */
+export async function scrapeServer(target: Target): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${target.port}/metrics`)).text();
+}
+
+/** A gauge's value in a scrape (NaN when absent). */
+export function gaugeIn(scrape: string, name: string): number {
+  const line = scrape.split('\n').find((candidate) => candidate.startsWith(`${name} `));
+  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
+}
+
+/** A histogram's cumulative buckets (upper bound in seconds → observations at or below it), count and sum. */
 export interface ServerHistogram {
   readonly count: number;
   readonly sumSeconds: number;
-  /** Upper bound (seconds) of the first bucket holding at least `q` of the observations. */
-  bucketBound(q: number): number;
+  readonly buckets: ReadonlyMap<number, number>;
 }
 
-/** The histogram `name` with label `label="value"`, fetched from the server's `/metrics`. */
-export async function fetchServerHistogram(target: Target, name: string, label: string, value: string): Promise<ServerHistogram> {
-  const text = await (await fetch(`http://127.0.0.1:${target.port}/metrics`)).text();
+/** The histogram `name` with label `label="value"` in a scrape. */
+export function histogramIn(scrape: string, name: string, label: string, value: string): ServerHistogram {
   const selector = `${label}="${value}"`;
-  const buckets: { le: number; count: number }[] = [];
+  const buckets = new Map<number, number>();
   let count = 0;
   let sumSeconds = 0;
-  for (const line of text.split('\n')) {
+  for (const line of scrape.split('\n')) {
     if (!line.startsWith(name) || !line.includes(selector)) continue;
-    const [series, figure] = line.split(' ');
+    const [series = '', figure] = line.split(' ');
     const number = Number(figure);
-    if (series?.startsWith(`${name}_bucket`)) {
+    if (series.startsWith(`${name}_bucket`)) {
       const le = /le="([^"]+)"/.exec(series)?.[1];
-      buckets.push({ le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), count: number });
-    } else if (series?.startsWith(`${name}_count`)) count = number;
-    else if (series?.startsWith(`${name}_sum`)) sumSeconds = number;
+      buckets.set(le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), number);
+    } else if (series.startsWith(`${name}_count`)) count = number;
+    else if (series.startsWith(`${name}_sum`)) sumSeconds = number;
   }
-  buckets.sort((a, b) => a.le - b.le);
-  return {
-    count, sumSeconds,
-    bucketBound: (q) => buckets.find((bucket) => bucket.count >= q * count)?.le ?? Number.NaN,
-  };
+  return { count, sumSeconds, buckets };
+}
+
+/** What was observed between two readings of the same histogram. */
+export function observedBetween(before: ServerHistogram, after: ServerHistogram): ServerHistogram {
+  const buckets = new Map([...after.buckets].map(([le, count]) => [le, count - (before.buckets.get(le) ?? 0)]));
+  return { count: after.count - before.count, sumSeconds: after.sumSeconds - before.sumSeconds, buckets };
+}
+
+/** The upper bound (seconds) of the first bucket holding at least the fraction `q` of the observations. */
+export function bucketBound(histogram: ServerHistogram, q: number): number {
+  const bounds = [...histogram.buckets.keys()].sort((a, b) => a - b);
+  return bounds.find((le) => (histogram.buckets.get(le) ?? 0) >= q * histogram.count) ?? Number.NaN;
+}
+
+/** The mean observation in seconds (NaN when there is none). */
+export function meanOf(histogram: ServerHistogram): number {
+  return histogram.count > 0 ? histogram.sumSeconds / histogram.count : Number.NaN;
 }

@@ -1,5 +1,6 @@
 // Load-generator process: holds many subscriber sockets, timestamps every numbered message, and checks delivery order.
 import type { Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SequenceCheck, SOURCE_STRIDE } from '../lib/sequence.js';
 import { nowMs } from '../lib/stats.js';
 import { openSubscriber, type Subscriber, type SubscriberSpec } from '../lib/subscriber-clients.js';
@@ -26,6 +27,9 @@ let latencies: number[] = [];
 let replayTimes: number[] = [];
 let replayConnectTimes: number[] = [];
 let check = new SequenceCheck();
+/** How late this process's event loop ran since the last reset: a busy load generator delays what it measures. */
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
 let target: Target | undefined;
 
 process.on('message', (request: WorkerRequest) => {
@@ -41,7 +45,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       const joinTimes: number[] = [];
       const fresh = request.specs.map((spec, offset) => ({ index: held.length + offset, spec, subscriber: undefined, paused: false, lastOffset: 0, closedByServer: undefined }) as Held);
       held.push(...fresh);
-      await inBatches(fresh, request.concurrency, async (entry) => {
+      const openOne = async (entry: Held) => {
         const begun = nowMs();
         try {
           await connect(entry);
@@ -49,10 +53,16 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
         } catch (error) {
           failures.push(error instanceof Error ? error.message : String(error));
         }
-      });
+      };
+      if (request.spreadMs > 0) await Promise.all(fresh.map(async (entry, index) => {
+        await waitUntil(started + (request.spreadMs * index) / fresh.length);
+        await openOne(entry);
+      }));
+      else await inBatches(fresh, request.concurrency, openOne);
       return { opened: fresh.length - failures.length, failures: failures.slice(0, 3), failed: failures.length, elapsedMs: nowMs() - started, joinTimes };
     }
     case 'reset':
+      loopDelay.reset();
       latencies = [];
       replayTimes = [];
       replayConnectTimes = [];
@@ -79,7 +89,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       });
       const closed = held.filter((entry) => entry.closedByServer !== undefined);
       return {
-        latencies: sample(latencies), check: result, replayTimes, replayConnectTimes,
+        latencies: sample(latencies), check: result, replayTimes, replayConnectTimes, loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
         closedPaused: closed.filter((entry) => entry.paused).length, closedHealthy: closed.filter((entry) => !entry.paused).length,
       };
     }
@@ -92,7 +102,9 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       return { ok: true };
     case 'resume': {
       const failures: string[] = [];
-      await Promise.all(held.map(async (entry) => {
+      const begun = nowMs();
+      await Promise.all(held.map(async (entry, index) => {
+        await waitUntil(begun + (request.spreadMs * index) / held.length);
         entry.resumeStartedAt = nowMs();
         entry.resumeUntil = request.until[entry.spec.topic] ?? 0;
         try {
@@ -128,6 +140,11 @@ async function connect(entry: Held, config = entry.spec.config): Promise<void> {
     closed: (code) => { if (code !== 1000 && code !== 1005) entry.closedByServer = code; },
     connected: () => { entry.resumeConnectedAt = nowMs(); },
   });
+}
+
+/** Resolves at `time` (on the `nowMs` clock); at once when it has passed. */
+async function waitUntil(time: number): Promise<void> {
+  if (time > nowMs()) await new Promise((resolve) => setTimeout(resolve, time - nowMs()));
 }
 
 function streamOf(index: number, source: number): string {
