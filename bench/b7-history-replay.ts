@@ -7,7 +7,7 @@ import { readOptions } from './lib/options.js';
 import { PhoenixSocket } from './lib/phoenix.js';
 import { numbered, openPublisher, publishPaced } from './lib/publishers.js';
 import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
-import { bucketBound, gaugeIn, histogramIn, meanOf, observedBetween, scrapeServer, type ServerHistogram } from './lib/server-metrics.js';
+import { bucketBound, combined, gaugeIn, histogramIn, meanOf, observedBetween, scrapeServer, type ServerHistogram } from './lib/server-metrics.js';
 import { startService, type Target } from './lib/services.js';
 import { median, medianSummary, nowMs, summarize, type LatencySummary } from './lib/stats.js';
 import { nselfUrl } from './lib/subscriber-clients.js';
@@ -108,12 +108,12 @@ async function dropAndReplay(target: Target, spreadMs: number): Promise<Rejoin> 
   dropOffsets = { ...sent };
   await publishPaced(publisher, topics, options.rate, 1000, 100, sent);
   const until = { ...sent };
-  const joinsBefore = histogramIn(await scrapeServer(target), JOIN_HISTOGRAM, 'history', 'read');
+  const joinsBefore = histogramIn(await scrapeServer(target), JOIN_HISTOGRAM, 'history="read"');
   const [resumed] = await Promise.all([clients.resume(until, spreadMs), publishPaced(publisher, topics, options.rate, 1500 + spreadMs, 100, sent)]);
   if (resumed.failed > 0) throw new Error(`${resumed.failed} clients could not rejoin: ${resumed.failures.join('; ')}`);
   await clients.drain(Number.POSITIVE_INFINITY);
   const scrape = await scrapeServer(target);
-  const serverJoins = observedBetween(joinsBefore, histogramIn(scrape, JOIN_HISTOGRAM, 'history', 'read'));
+  const serverJoins = observedBetween(joinsBefore, histogramIn(scrape, JOIN_HISTOGRAM, 'history="read"'));
   const serverLoopDelay = { p99: gaugeIn(scrape, `${LOOP_LAG}_p99_seconds`) * 1000, max: gaugeIn(scrape, `${LOOP_LAG}_max_seconds`) * 1000 };
   const report = await clients.report(sent);
   publisher.close();
@@ -201,7 +201,7 @@ try {
       index === 0 ? 'nself (broadcast with ack; rejoin at once with resume)' : `nself, ${spreadLabel}`,
       index === 0 ? fmt(stored('nself'), 0) : '–', index === 0 ? ratio(stored('nself'), stored('raw')) : '–',
       fmt(replay.p50, 1), fmt(replay.p99, 1), fmt(replay.max, 1), `${fmt(connect.p50, 1)} / ${fmt(connect.p99, 1)}`,
-      `${fmt(median(joins.map((histogram) => meanOf(histogram) * 1000)), 1)} / ≤ ${fmt(median(joins.map((histogram) => bucketBound(histogram, 0.99) * 1000)), 0)}`,
+      `${fmt(meanOf(combined(joins)) * 1000, 1)} / ≤ ${fmt(bucketBound(combined(joins), 0.99) * 1000, 0)}`,
       `${fmt(median(phase(index).map((rejoin) => rejoin.serverLoopDelay.p99)), 0)} / ${fmt(median(phase(index).map((rejoin) => rejoin.serverLoopDelay.max)), 0)}`,
       fmt(median(phase(index).map((rejoin) => rejoin.loadDelayP99Ms)), 1),
       phase(index).reduce((sum, rejoin) => sum + rejoin.problems, 0),
@@ -219,7 +219,7 @@ try {
     }],
     notes: [
       `Storing: each nself publisher keeps ${options.window} broadcasts with ack in flight, as a client streaming messages does; the server stores the broadcasts of a channel that arrive while its previous write is in flight together, in one statement and transaction (group commit), and acknowledges each after the commit. Each raw connection runs one INSERT … RETURNING with pg_notify per message and transaction (a connection has one statement in flight).`,
-      `Replay: the clients read ${options.rate} broadcasts/s for 1.5 s, drop, miss 1 s of broadcasts, then all rejoin at once with config.broadcast.resume.offset while broadcasts go on${options.spread > 0 ? `; in a second phase they do the same, rejoining evenly over ${options.spread} ms (each replay timed from its own rejoin)` : ''}. A replay is complete when the client has the last message sent before it rejoined; every client must then have every message once and in order. "Of it, connect" is the part until the client's new WebSocket was open, before its join was sent; "server: join to reply" is the time from a rejoin's phx_join to its reply as the server measured it (\`realtime_join_duration_seconds\`, history="read"; p99 as the upper bound of its histogram bucket).`,
+      `Replay: the clients read ${options.rate} broadcasts/s for 1.5 s, drop, miss 1 s of broadcasts, then all rejoin at once with config.broadcast.resume.offset while broadcasts go on${options.spread > 0 ? `; in a second phase they do the same, rejoining evenly over ${options.spread} ms (each replay timed from its own rejoin)` : ''}. A replay is complete when the client has the last message sent before it rejoined; every client must then have every message once and in order. "Of it, connect" is the part until the client's new WebSocket was open, before its join was sent; "server: join to reply" is the time from a rejoin's phx_join to its reply as the server measured it (\`realtime_join_duration_seconds\`, history="read"; over all repetitions, the p99 as the upper bound of its histogram bucket).`,
       'The bare ws rows time the same number of clients connecting to a bare `ws` server (no token, join or replay), at once and spread alike, from the same load processes: what this machine gives the connects alone.',
       'The raw side runs the replay SELECT of every client at once through a pool of 20 connections (the server\'s pool size), timing each from submission.',
       'Per-connection message and join limits are raised for this run only, so that a few publisher connections can carry the load.',

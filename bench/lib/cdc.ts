@@ -173,6 +173,8 @@ export const CHANGE_SIDE_LABELS: Record<ChangeSide, string> = {
 /** What a table-change benchmark runs against: a database with the tables, our server, the bare ws fan-out, load processes and the raw listener. */
 export interface ChangeRig {
   readonly url: string;
+  /** Our server, e.g. to read its `/metrics`. */
+  readonly nself: Target;
   /** The subscribers of a side that has them (ours, or the bare ws fan-out's). */
   clientsOf(side: 'fanout' | 'nself'): LoadClients;
   /** The table a side's writers insert into. */
@@ -207,7 +209,7 @@ export async function startChangeRig(workers: number, rowBytes: number): Promise
   const fanoutClients = await LoadClients.start(workers);
   const listener = await RawListener.start(db.url);
   return {
-    url: db.url, listener, topic,
+    url: db.url, listener, topic, nself: service.target,
     clientsOf: (side) => (side === 'nself' ? clients : fanoutClients),
     tableOf: (side) => (side === 'raw' ? RAW_TABLE : side === 'fanout' ? FANOUT_TABLE : CAPTURED_TABLE),
     async measure<R>(label: string, subscriberCounts: readonly number[], reps: number, once: (side: ChangeSide, subscribers: number) => Promise<R>): Promise<Array<ChangeCase<R>>> {

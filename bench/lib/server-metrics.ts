@@ -19,9 +19,8 @@ export interface ServerHistogram {
   readonly buckets: ReadonlyMap<number, number>;
 }
 
-/** The histogram `name` with label `label="value"` in a scrape. */
-export function histogramIn(scrape: string, name: string, label: string, value: string): ServerHistogram {
-  const selector = `${label}="${value}"`;
+/** The histogram `name` in a scrape; `selector` picks the series of one label value, as `history="read"`. */
+export function histogramIn(scrape: string, name: string, selector = ''): ServerHistogram {
   const buckets = new Map<number, number>();
   let count = 0;
   let sumSeconds = 0;
@@ -42,6 +41,17 @@ export function histogramIn(scrape: string, name: string, label: string, value: 
 export function observedBetween(before: ServerHistogram, after: ServerHistogram): ServerHistogram {
   const buckets = new Map([...after.buckets].map(([le, count]) => [le, count - (before.buckets.get(le) ?? 0)]));
   return { count: after.count - before.count, sumSeconds: after.sumSeconds - before.sumSeconds, buckets };
+}
+
+/** Several readings' observations together (the runs of one side). */
+export function combined(histograms: readonly ServerHistogram[]): ServerHistogram {
+  const buckets = new Map<number, number>();
+  for (const histogram of histograms) for (const [le, count] of histogram.buckets) buckets.set(le, (buckets.get(le) ?? 0) + count);
+  return {
+    count: histograms.reduce((sum, histogram) => sum + histogram.count, 0),
+    sumSeconds: histograms.reduce((sum, histogram) => sum + histogram.sumSeconds, 0),
+    buckets,
+  };
 }
 
 /** The upper bound (seconds) of the first bucket holding at least the fraction `q` of the observations. */
