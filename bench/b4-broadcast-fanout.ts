@@ -6,7 +6,8 @@ import { readOptions } from './lib/options.js';
 import { openPublisher, publishPaced } from './lib/publishers.js';
 import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
 import { nchanAvailable, SERVICE_LABELS, startService, type ServiceKind } from './lib/services.js';
-import type { LatencySummary } from './lib/stats.js';
+import { bucketBound, combined, histogramIn, observedBetween, scrapeServer, type ServerHistogram } from './lib/server-metrics.js';
+import { median, type LatencySummary } from './lib/stats.js';
 
 const options = readOptions('node --import tsx bench/b4-broadcast-fanout.ts [options]', {
   subscribers: { fallback: 500, help: 'subscribers on the channel', min: 1 },
@@ -21,7 +22,13 @@ interface Run {
   readonly cpu: number;
   readonly latency: LatencySummary;
   readonly problems: number;
+  /** nself: from each broadcast's store statement to its delivery, as the server measured it. */
+  readonly serverLatency: ServerHistogram | undefined;
+  /** The load processes' event-loop delay p99 over the run, in ms. */
+  readonly loadDelayP99Ms: number;
 }
+
+const SERVER_LATENCY = 'realtime_delivery_latency_seconds';
 
 const started = Date.now();
 const db = await createBenchDatabase();
@@ -39,17 +46,28 @@ async function measure(side: ServiceKind, rate: number): Promise<Run> {
     const publisher = await openPublisher(service.target, [topic]);
     await sleep(300);
     await clients.reset(1);
+    const storedBefore = side === 'nself' ? histogramIn(await scrapeServer(service.target), SERVER_LATENCY) : undefined;
     const before = service.usage();
     const sent = await publishPaced(publisher, [topic], rate, options.seconds * 1000, options.payload);
     await clients.drain((sent[topic] ?? 0) * options.subscribers);
     const after = service.usage();
+    const serverLatency = storedBefore ? observedBetween(storedBefore, histogramIn(await scrapeServer(service.target), SERVER_LATENCY)) : undefined;
     const report = await clients.report(sent);
     publisher.close();
-    return { deliveries: report.check.received, cpu: after.cpu - before.cpu, latency: report.latency, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+    return {
+      deliveries: report.check.received, cpu: after.cpu - before.cpu, latency: report.latency, problems: report.check.gaps + report.check.duplicates + report.check.missing,
+      serverLatency, loadDelayP99Ms: report.loadLoopDelayP99Ms,
+    };
   } finally {
     await clients.closeAll();
     await service.stop();
   }
+}
+
+/** The server's own p50 and p99 (bucket bounds) over runs. */
+function serverBounds(runs: readonly Run[]): string {
+  const histogram = combined(runs.flatMap((run) => run.serverLatency ?? []));
+  return `≤ ${fmt(bucketBound(histogram, 0.5) * 1000, 1)} / ≤ ${fmt(bucketBound(histogram, 0.99) * 1000, 1)}`;
 }
 
 try {
@@ -65,6 +83,7 @@ try {
     const sideRuns = runs.get(side);
     return [SERVICE_LABELS[side], fmt(medianOf(sideRuns, (run) => run.deliveries), 0), fmt(medianOf(sideRuns, (run) => run.cpu), 2), fmt(perCpu(side), 0),
       fmt(medianOf(sideRuns, (run) => run.latency.p50), 2), fmt(medianOf(sideRuns, (run) => run.latency.p99), 2), side === 'nself' ? '1.00×' : ratio(ours, perCpu(side)),
+      side === 'nself' ? serverBounds(sideRuns ?? []) : '–', fmt(median((sideRuns ?? []).map((run) => run.loadDelayP99Ms)), 1),
       sideRuns?.reduce((sum, run) => sum + run.problems, 0) ?? 0];
   });
   const targets: TargetCheck[] = [
@@ -79,12 +98,13 @@ try {
     id: 'B4', title: 'broadcast fan-out per server CPU-second', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, targets, deliveryProblems: problems,
     tables: [{
       title: `${options.subscribers} subscribers on one channel, ${options.rate} msg/s of ${options.payload} bytes for ${options.seconds} s (medians of ${options.reps})`,
-      columns: ['server', 'deliveries', 'server CPU s', 'deliveries / CPU s', 'p50 ms', 'p99 ms', 'nself ÷ this', 'gaps+dups+missing'],
+      columns: ['server', 'deliveries', 'server CPU s', 'deliveries / CPU s', 'p50 ms', 'p99 ms', 'nself ÷ this', 'server: stored to delivered, p50 / p99 ≤ ms', 'load processes: event-loop delay p99 ms', 'gaps+dups+missing'],
       rows,
     }],
     notes: [
       'Server CPU is the server process only (for nginx: master and worker). nself also stores every broadcast in PostgreSQL (history on); the database\'s own CPU is not counted here.',
-      `The maximum rate is the CPU-bound estimate (deliveries per CPU-second ÷ subscribers = ${fmt(maxRate, 0)} msg/s); the half-rate run measured p50 ${fmt(half.latency.p50, 2)} ms, p99 ${fmt(half.latency.p99, 2)} ms.`,
+      `The maximum rate is the CPU-bound estimate (deliveries per CPU-second ÷ subscribers = ${fmt(maxRate, 0)} msg/s); the half-rate run measured p50 ${fmt(half.latency.p50, 2)} ms, p99 ${fmt(half.latency.p99, 2)} ms (the server: ${serverBounds([half])} from store to delivery).`,
+      '"Server: stored to delivered" is what the server measured (`realtime_delivery_latency_seconds`, from the statement that stores a broadcast to its frames written to every subscriber, the commit included; over all repetitions, each figure the upper bound of its histogram bucket); the rest of the latency is the kernel and the load processes, whose event-loop delay (p99 over the run) shows how late they were to read what arrived.',
     ],
   });
 } finally {
