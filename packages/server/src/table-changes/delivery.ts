@@ -29,7 +29,7 @@ interface Match {
 }
 
 interface Outgoing {
-  readonly position: number;
+  readonly change: Change;
   readonly subscription: TableSubscription;
   readonly event: ChangeEvent;
 }
@@ -93,22 +93,25 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
         event = { ids, data: changeData(change, info, selected ? narrowToSelect(view, selected, info) : view) };
         alike.set(key, event);
       }
-      outgoing.push({ position: change.position, subscription: match.subscription, event });
+      outgoing.push({ change, subscription: match.subscription, event });
     }
   }
-  outgoing.sort((a, b) => a.position - b.position);
-  for (const frame of outgoing) frame.subscription.deliver(frame.position, frame.event);
+  outgoing.sort((a, b) => a.change.position - b.change.position);
+  for (const frame of outgoing) frame.subscription.deliver(frame.change.position, frame.event);
   if (outgoing.length > 0) ctx.metrics?.messagesOut.inc({ kind: 'postgres_changes' }, outgoing.length);
-  observeLatencies(ctx.metrics, changes, new Set(outgoing.map((frame) => frame.position)));
+  observeLatencies(ctx.metrics, outgoing);
   for (const subscription of subscriptions) subscription.cursor = Math.max(subscription.cursor, upTo);
 }
 
-/** Records, once per change delivered to anyone, the time from the change to its delivery. */
-function observeLatencies(metrics: Metrics | undefined, changes: readonly Change[], delivered: ReadonlySet<number>): void {
-  if (!metrics || delivered.size === 0) return;
+/** Records, once per change delivered to anyone, the time from the change to its delivery (`outgoing` is in position order). */
+function observeLatencies(metrics: Metrics | undefined, outgoing: readonly Outgoing[]): void {
+  if (!metrics) return;
   const now = Date.now();
-  for (const change of changes) {
-    if (delivered.has(change.position)) metrics.changeDeliveryLatency.observe(Math.max(0, now - change.commitTimestamp.getTime()) / 1000);
+  let previous: Change | undefined;
+  for (const { change } of outgoing) {
+    if (change === previous) continue;
+    previous = change;
+    metrics.changeDeliveryLatency.observe(Math.max(0, now - change.commitTimestamp.getTime()) / 1000);
   }
 }
 
