@@ -1,5 +1,9 @@
 // `nself realtime init`: creates the schema, is a no-op the second time, migrates older versions forward.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { latestVersion, migrate } from '@nself/db';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -62,4 +66,19 @@ test('an unreachable database is named, without its password', async () => {
   assert.match(result.stderr, /^error: cannot connect to PostgreSQL at 127\.0\.0\.1:1, database "appdb"/);
   assert.doesNotMatch(result.stderr, /hunter2/);
   assert.equal(result.stderr.trim().split('\n').length, 1);
+});
+
+test('run by root, an embedded PostgreSQL under a private directory is refused, naming the directory and the ways out', { skip: userInfo().uid !== 0 && 'only root starts the embedded PostgreSQL as another user' }, async () => {
+  const privateDir = await mkdtemp(path.join(tmpdir(), 'nself-private-')); // mode 700, as root's home
+  try {
+    const stateDir = path.join(privateDir, 'state');
+    const result = await realtime(['init'], { databaseUrl: '', env: { NSELF_DATA_DIR: stateDir } });
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr.trim(), `error: the embedded PostgreSQL runs as the system user "postgres" when started by root, and it cannot enter ${privateDir} (mode 700), `
+      + `above its data directory ${path.join(stateDir, 'postgres', 'data')}. Set NSELF_DATA_DIR to a directory it can reach (for example /var/lib/nself), `
+      + `allow it in with \`chmod o+x ${privateDir}\`, run as another user, or set DATABASE_URL to your own PostgreSQL.`);
+    assert.equal(existsSync(path.join(stateDir, 'instance.json')), false, 'no half-made instance is left to start');
+  } finally {
+    await rm(privateDir, { recursive: true, force: true });
+  }
 });

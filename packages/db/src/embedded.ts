@@ -95,6 +95,7 @@ async function loadOrInitialise(home: string, dataDir: string): Promise<Instance
 async function initialiseCluster(dataDir: string, instance: InstanceFile): Promise<void> {
   const ids = isRoot() ? await ensurePostgresUser() : undefined;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (ids) await assertReachable(dataDir, ids);
   const scratch = await mkdtemp(path.join(tmpdir(), 'nself-initdb-'));
   const passwordFile = path.join(scratch, 'password');
   await writeFile(passwordFile, instance.password + '\n', { mode: 0o600 });
@@ -113,6 +114,26 @@ async function initialiseCluster(dataDir: string, instance: InstanceFile): Promi
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Run as root, PostgreSQL runs as the `postgres` user, which must be able to enter every directory
+ * above its data directory; a private one (such as root's home, mode 700) stops initdb with a bare
+ * "Permission denied", so it is named here with the ways out.
+ */
+async function assertReachable(dataDir: string, ids: { uid: number; gid: number }): Promise<void> {
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    const { mode, uid, gid } = await stat(dir);
+    const searchable = uid === ids.uid ? (mode & 0o100) !== 0 : gid === ids.gid ? (mode & 0o010) !== 0 : (mode & 0o001) !== 0;
+    if (!searchable) {
+      throw new UserError(
+        `the embedded PostgreSQL runs as the system user "${POSTGRES_USER}" when started by root, and it cannot enter ${dir} `
+        + `(mode ${(mode & 0o777).toString(8)}), above its data directory ${dataDir}. Set NSELF_DATA_DIR to a directory it can reach `
+        + `(for example /var/lib/nself), allow it in with \`chmod o+x ${dir}\`, run as another user, or set DATABASE_URL to your own PostgreSQL.`,
+      );
+    }
+    if (path.dirname(dir) === dir) return;
   }
 }
 
