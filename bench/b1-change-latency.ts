@@ -3,7 +3,7 @@ import { medianOf } from './lib/alternate.js';
 import { CHANGE_SIDE_LABELS, insertPaced, startChangeRig, type ChangeSide } from './lib/cdc.js';
 import { readOptions } from './lib/options.js';
 import { fmt, publishResult, type Table, type TargetCheck } from './lib/report.js';
-import { bucketBound, combined, histogramIn, observedBetween, scrapeServer, type ServerHistogram } from './lib/server-metrics.js';
+import { formatBounds, histogramIn, observedBetween, scrapeServer, type ServerHistogram } from './lib/server-metrics.js';
 import { median, medianSummary, summarize, type LatencySummary } from './lib/stats.js';
 
 const options = readOptions('node --import tsx bench/b1-change-latency.ts [options]', {
@@ -61,11 +61,10 @@ try {
       if (!sideRuns) return [label, 'not supported by the server yet', '', '', '', '', '', '', ''];
       const latency = medianSummary(sideRuns.map((run) => run.latency));
       const server = sideRuns.flatMap((run) => run.serverLatency ?? []);
-      const bound = (q: number) => fmt(bucketBound(combined(server), q) * 1000, 1);
       const loadDelays = sideRuns.flatMap((run) => run.loadDelayP99Ms ?? []);
       return [label, fmt(latency.p50, 2), fmt(latency.p95, 2), fmt(latency.p99, 2), fmt(latency.max, 2),
         `${fmt(medianOf(sideRuns, (run) => run.delivered), 0)} / ${fmt(medianOf(sideRuns, (run) => run.expected), 0)}`,
-        server.length > 0 ? `≤ ${bound(0.5)} / ≤ ${bound(0.99)}` : '–',
+        server.length > 0 ? formatBounds(server) : '–',
         loadDelays.length > 0 ? fmt(median(loadDelays), 1) : '–',
         sideRuns.reduce((sum, run) => sum + run.problems, 0)];
     }),

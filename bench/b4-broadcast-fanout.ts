@@ -6,7 +6,7 @@ import { readOptions } from './lib/options.js';
 import { openPublisher, publishPaced } from './lib/publishers.js';
 import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
 import { nchanAvailable, SERVICE_LABELS, startService, type ServiceKind } from './lib/services.js';
-import { bucketBound, combined, histogramIn, observedBetween, scrapeServer, type ServerHistogram } from './lib/server-metrics.js';
+import { formatBounds, histogramIn, observedBetween, scrapeServer, type ServerHistogram } from './lib/server-metrics.js';
 import { median, type LatencySummary } from './lib/stats.js';
 
 const options = readOptions('node --import tsx bench/b4-broadcast-fanout.ts [options]', {
@@ -66,8 +66,7 @@ async function measure(side: ServiceKind, rate: number): Promise<Run> {
 
 /** The server's own p50 and p99 (bucket bounds) over runs. */
 function serverBounds(runs: readonly Run[]): string {
-  const histogram = combined(runs.flatMap((run) => run.serverLatency ?? []));
-  return `≤ ${fmt(bucketBound(histogram, 0.5) * 1000, 1)} / ≤ ${fmt(bucketBound(histogram, 0.99) * 1000, 1)}`;
+  return formatBounds(runs.flatMap((run) => run.serverLatency ?? []));
 }
 
 try {

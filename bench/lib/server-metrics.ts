@@ -1,4 +1,5 @@
 // Reads the nself server's Prometheus endpoint: what the server itself measured (histograms, gauges).
+import { fmt } from './report.js';
 import type { Target } from './services.js';
 
 /** The text of the server's `/metrics`. Reading it also restarts the event-loop delay gauges (prom-client resets them on every scrape). */
@@ -63,4 +64,11 @@ export function bucketBound(histogram: ServerHistogram, q: number): number {
 /** The mean observation in seconds (NaN when there is none). */
 export function meanOf(histogram: ServerHistogram): number {
   return histogram.count > 0 ? histogram.sumSeconds / histogram.count : Number.NaN;
+}
+
+/** "≤ p50 / ≤ p99" in ms, as the upper bounds of the buckets of the histograms taken together. */
+export function formatBounds(histograms: readonly ServerHistogram[]): string {
+  const all = combined(histograms);
+  const bound = (q: number) => fmt(bucketBound(all, q) * 1000, 1);
+  return `≤ ${bound(0.5)} / ≤ ${bound(0.99)}`;
 }

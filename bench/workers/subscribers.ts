@@ -1,6 +1,7 @@
 // Load-generator process: holds many subscriber sockets, timestamps every numbered message, and checks delivery order.
 import type { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { sleep } from '../lib/alternate.js';
 import { SequenceCheck, SOURCE_STRIDE } from '../lib/sequence.js';
 import { nowMs } from '../lib/stats.js';
 import { openSubscriber, type Subscriber, type SubscriberSpec } from '../lib/subscriber-clients.js';
@@ -144,7 +145,7 @@ async function connect(entry: Held, config = entry.spec.config): Promise<void> {
 
 /** Resolves at `time` (on the `nowMs` clock); at once when it has passed. */
 async function waitUntil(time: number): Promise<void> {
-  if (time > nowMs()) await new Promise((resolve) => setTimeout(resolve, time - nowMs()));
+  if (time > nowMs()) await sleep(time - nowMs());
 }
 
 function streamOf(index: number, source: number): string {

@@ -104,17 +104,21 @@ export interface ReplayOptions {
   readonly limit?: number;
 }
 
+/** A page of a channel's messages in offset order; parameters: channel id, since, after offset, limit (see `replayParameters`). */
+const REPLAY_PAGE = `SELECT ${COLUMNS} FROM realtime.messages
+  WHERE channel_id = $1
+    AND ($2::timestamptz IS NULL OR sent_at >= $2)
+    AND ($3::bigint IS NULL OR channel_offset > $3)
+  ORDER BY channel_offset
+  LIMIT $4`;
+
+function replayParameters(channelId: string, options: ReplayOptions): unknown[] {
+  return [channelId, options.since ?? null, options.afterOffset ?? null, options.limit ?? null];
+}
+
 /** The messages of a channel since a time and/or after an offset, in offset order. */
 export async function replayMessages(db: Queryable, channelId: string, options: ReplayOptions): Promise<Message[]> {
-  const { rows } = await db.query<MessageRow>(
-    `SELECT ${COLUMNS} FROM realtime.messages
-      WHERE channel_id = $1
-        AND ($2::timestamptz IS NULL OR sent_at >= $2)
-        AND ($3::bigint IS NULL OR channel_offset > $3)
-      ORDER BY channel_offset
-      LIMIT $4`,
-    [channelId, options.since ?? null, options.afterOffset ?? null, options.limit ?? null],
-  );
+  const { rows } = await db.query<MessageRow>(REPLAY_PAGE, replayParameters(channelId, options));
   return rows.map(toMessage);
 }
 
@@ -131,16 +135,9 @@ export async function replayBoundedPage(db: Queryable, channelId: string, option
     `SELECT bounds.oldest_stored, bounds.newest, page.*
        FROM (SELECT (SELECT min(channel_offset) FROM realtime.messages WHERE channel_id = $1) AS oldest_stored,
                     (SELECT last_offset FROM realtime.channels WHERE id = $1) AS newest) AS bounds
-       LEFT JOIN LATERAL (
-         SELECT ${COLUMNS} FROM realtime.messages
-          WHERE channel_id = $1
-            AND ($2::timestamptz IS NULL OR sent_at >= $2)
-            AND ($3::bigint IS NULL OR channel_offset > $3)
-          ORDER BY channel_offset
-          LIMIT $4
-       ) AS page ON true
+       LEFT JOIN LATERAL (${REPLAY_PAGE}) AS page ON true
       ORDER BY page.channel_offset`,
-    [channelId, options.since ?? null, options.afterOffset ?? null, options.limit ?? null],
+    replayParameters(channelId, options),
   );
   const first = rows[0];
   return {
