@@ -96,6 +96,40 @@ test('writers with synchronous_commit off and on, side by side, arrive once each
   assertCommitOrder(feed.received, writers, rows);
 });
 
+test('writers under REPEATABLE READ and SERIALIZABLE commit beside writers that position at commit, and arrive once each, in order', async () => {
+  const feed = await collect();
+  const isolations = ['READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE', 'READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE'];
+  const rows = 60;
+  try {
+    await Promise.all(isolations.map(async (isolation, writer) => {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        for (let seq = 0; seq < rows; seq += 1) {
+          // The snapshot is taken by the first statement, before the other writers' commits meanwhile.
+          await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
+          await client.query('SELECT 1');
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          await client.query('INSERT INTO public.notes (writer, seq) VALUES ($1, $2)', [500 + writer, seq]);
+          await client.query('COMMIT');
+        }
+      } finally {
+        await client.end();
+      }
+    }));
+    await until(() => feed.received.length >= isolations.length * rows, `${isolations.length * rows} changes`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  } finally {
+    await feed.stop();
+  }
+  assertCommitOrder(feed.received, isolations.length, rows);
+  const marked = await db.pool.query<{ writer: number; at_commit: boolean; n: number }>(
+    `SELECT (new_record->>'writer')::int AS writer, at_commit, count(*)::int AS n FROM realtime.changes
+      WHERE (new_record->>'writer')::int BETWEEN 500 AND 505 GROUP BY 1, 2 ORDER BY 1, 2`);
+  assert.deepEqual(marked.rows.map((row) => [row.writer, row.at_commit]), isolations.map((isolation, writer) => [500 + writer, isolation === 'READ COMMITTED']),
+    'only READ COMMITTED rows are marked to be positioned at their commit');
+});
+
 test('a commit that finds the position lock taken is numbered before the next writer\'s own changes; a round then forgets it', async () => {
   await db.pool.query("UPDATE realtime.capture_state SET announce_until = now() + interval '1 minute'");
   await db.pool.query('SELECT realtime.sequence_changes()');
@@ -126,6 +160,76 @@ test('a commit that finds the position lock taken is numbered before the next wr
   }
 });
 
+test('a writer that found no request and committed before a feed asked is numbered before the writers positioning after the request', async () => {
+  await db.pool.query('UPDATE realtime.capture_state SET announce_until = NULL');
+  await db.pool.query('SELECT realtime.sequence_changes()');
+  await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (600, 0)');
+  await db.pool.query('SELECT realtime.request_announcements()');
+  await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (601, 0)');
+  const logged = await db.pool.query<{ writer: string; position: string | null }>(
+    "SELECT new_record->>'writer' AS writer, position FROM realtime.changes WHERE (new_record->>'writer')::int IN (600, 601) ORDER BY id");
+  assert.deepEqual(logged.rows.map((row) => row.writer), ['600', '601']);
+  assert.ok(logged.rows.every((row) => row.position !== null), 'both numbered without a round after the second commit');
+  assert.ok(Number(logged.rows[0]!.position) < Number(logged.rows[1]!.position), 'the commit before the request comes first');
+});
+
+test('a request for announcements waits for a writer still looking for one, then numbers its change first', async () => {
+  await db.pool.query('UPDATE realtime.capture_state SET announce_until = NULL');
+  await db.pool.query('SELECT realtime.sequence_changes()');
+  const writer = await db.pool.connect();
+  try {
+    // Constraints checked at once: the writer looks for a request at the INSERT and holds on until it commits.
+    await writer.query('BEGIN');
+    await writer.query('SET CONSTRAINTS ALL IMMEDIATE');
+    await writer.query('INSERT INTO public.notes (writer, seq) VALUES (610, 0)');
+    await assert.rejects(db.pool.query('SELECT realtime.request_announcements()'), { code: '55P03' }, 'by default a request gives up after 100 ms, and is asked again later');
+    let granted = false;
+    const request = db.pool.query('SELECT realtime.request_announcements(60, 10000)').then(() => { granted = true; });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(granted, false, 'the request waits while the writer has not committed');
+    await writer.query('COMMIT');
+    await request;
+  } finally {
+    writer.release();
+  }
+  await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (611, 0)');
+  const logged = await db.pool.query<{ writer: string; position: string | null }>(
+    "SELECT new_record->>'writer' AS writer, position FROM realtime.changes WHERE (new_record->>'writer')::int IN (610, 611) ORDER BY position");
+  assert.deepEqual(logged.rows.map((row) => row.writer), ['610', '611'], 'numbered in commit order');
+  assert.ok(logged.rows.every((row) => row.position !== null));
+});
+
+test('a feed that stops asking leaves the request to lapse, listens on the table again, and delivers every change', async () => {
+  const received: Change[] = [];
+  const feed = await ChangeFeed.start({ pool: db.pool, tables: [table], onChanges: (batch) => { received.push(...batch); } });
+  const requestedFor = async () => {
+    const { rows } = await db.pool.query<{ seconds: number }>('SELECT extract(epoch FROM announce_until - clock_timestamp())::float8 AS seconds FROM realtime.capture_state');
+    return rows[0]?.seconds ?? 0;
+  };
+  try {
+    feed.askForAnnouncements(false);
+    // Close to its end: a feed that asks would renew it at its next look.
+    await db.pool.query("UPDATE realtime.capture_state SET announce_until = clock_timestamp() + interval '20 seconds'");
+    feed.refresh();
+    await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (620, 0)');
+    await until(() => received.length >= 1, 'the first change');
+    // The feed looks at its request at least every 5 s.
+    await new Promise((resolve) => setTimeout(resolve, 5_500));
+    assert.ok(await requestedFor() < 15, 'not renewed');
+    await db.pool.query('UPDATE realtime.capture_state SET announce_until = NULL');
+    for (let seq = 1; seq < 10; seq += 1) await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (620, $1)', [seq]);
+    await until(() => received.length >= 10, '10 changes with no request in force');
+
+    feed.askForAnnouncements(true);
+    for (let seq = 10; seq < 20; seq += 1) await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (620, $1)', [seq]);
+    await until(() => received.length >= 20, '20 changes');
+    assert.ok(await requestedFor() > 50, 'asked again for the next minute');
+  } finally {
+    await feed.stop();
+  }
+  assertCommitOrder(received, 1, 20);
+});
+
 test('a transaction too large for a notification is delivered from the log, in order', async () => {
   const feed = await collect();
   try {
@@ -145,6 +249,35 @@ test('a transaction too large for a notification is delivered from the log, in o
   assert.equal(feed.received.length, 121, 'every change once');
   for (let i = 1; i < feed.received.length; i += 1) assert.equal(feed.received[i]!.position, feed.received[i - 1]!.position + 1, `dense at ${i}`);
   assert.deepEqual(feed.received.map((change) => (change.new as { seq: number }).seq), [...Array.from({ length: 120 }, (_, seq) => seq), 0], 'in commit order');
+});
+
+test('a capture function installed before migration 0009 marks its rows only under READ COMMITTED after it', async () => {
+  const old = await createTestDatabase();
+  try {
+    await migrate(old.pool, 8);
+    await old.pool.query('CREATE TABLE public.older (id bigserial PRIMARY KEY, body text)');
+    await subscribe(old.pool, { table: parseTableName('public.older') });
+    // The function as `subscribe` wrote it up to migration 0008.
+    const { rows: [definition] } = await old.pool.query<{ text: string }>("SELECT pg_get_functiondef('realtime.notify_public_older'::regproc) AS text");
+    const isolated = "(current_setting('synchronous_commit') <> 'off' AND current_setting('transaction_isolation') = 'read committed')";
+    assert.ok(definition?.text.includes(isolated));
+    await old.pool.query(definition!.text.replace(isolated, "current_setting('synchronous_commit') <> 'off'"));
+
+    await migrate(old.pool);
+    const client = await old.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await client.query("INSERT INTO public.older (body) VALUES ('repeatable')");
+      await client.query('COMMIT');
+      await client.query("INSERT INTO public.older (body) VALUES ('read committed')");
+    } finally {
+      client.release();
+    }
+    const logged = await old.pool.query<{ body: string; at_commit: boolean }>("SELECT new_record->>'body' AS body, at_commit FROM realtime.changes ORDER BY id");
+    assert.deepEqual(logged.rows.map((row) => [row.body, row.at_commit]), [['repeatable', false], ['read committed', true]]);
+  } finally {
+    await old.drop();
+  }
 });
 
 test('a notify-mode subscription made before migration 0006 positions at commit after it', async () => {

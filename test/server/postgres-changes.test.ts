@@ -7,7 +7,7 @@ import { realtime } from '../helpers/cli.js';
 import type { TestDatabase } from '../helpers/database.js';
 import { settle, watchChanges, type Change } from './postgres-changes-support.js';
 import { freePort, startServerProcess } from './server-process.js';
-import { freshDatabase, JWT_SECRET, startTestServer, supabase, token, waitFor } from './support.js';
+import { freshDatabase, JWT_SECRET, sleep, startTestServer, supabase, token, waitFor } from './support.js';
 
 let db: TestDatabase;
 let server: RunningServer;
@@ -112,6 +112,34 @@ test('/metrics times each delivered table change once, however many subscribers 
   await settle();
   assert.equal(await count() - before, 3);
 }));
+
+test('once its last table change subscriber has left, the server stops renewing its request for positions at commit, and asks again at the next join', async () => {
+  const requestedFor = async () => (await db.pool.query<{ seconds: number }>(
+    'SELECT extract(epoch FROM announce_until - clock_timestamp())::float8 AS seconds FROM realtime.capture_state')).rows[0]?.seconds ?? 0;
+  await db.pool.query('CREATE TABLE quiet_notes (id int PRIMARY KEY)');
+  const client = supabase(server, { key: serviceKey });
+  try {
+    const seen = await watchChanges(client, 'quiet-1', [{ event: 'INSERT', schema: 'public', table: 'quiet_notes' }]);
+    await db.pool.query('INSERT INTO quiet_notes VALUES (1)');
+    await waitFor(() => seen.changes.length === 1, 'the first change');
+    assert.ok(await requestedFor() > 30, 'asked while subscribed');
+
+    await client.removeAllChannels();
+    await settle();
+    // Close to its end: a server that still asks renews it within 5 s.
+    await db.pool.query("UPDATE realtime.capture_state SET announce_until = clock_timestamp() + interval '20 seconds'");
+    await sleep(5_500);
+    assert.ok(await requestedFor() < 15, 'not renewed with nobody subscribed');
+
+    const again = await watchChanges(client, 'quiet-2', [{ event: 'INSERT', schema: 'public', table: 'quiet_notes' }]);
+    await waitFor(async () => (await requestedFor()) > 50, 'the request renewed at the join');
+    await db.pool.query('INSERT INTO quiet_notes VALUES (2)');
+    await waitFor(() => again.changes.length === 1, 'the change after joining again');
+    assert.equal((again.changes[0]?.new as { id: number }).id, 2);
+  } finally {
+    await client.removeAllChannels();
+  }
+});
 
 test('filter values may be quoted, with escapes, and comma-joined conditions must all hold', () => asService(async (client) => {
   const seen = await watchChanges(client, 'grammar', [

@@ -165,6 +165,8 @@ export class ChangeFeed {
   private readonly columns = new ColumnCache();
   private readonly announcements = new Announcements();
   private loggedAt = 0;
+  /** Whether this feed asks writers for announcements now (see `askForAnnouncements`). */
+  private asking: boolean;
   private readyResolve: () => void = () => undefined;
   /** Settles after the first attempt to read, so that `start` returns a feed that is already listening. */
   private readonly ready = new Promise<void>((resolve) => { this.readyResolve = resolve; });
@@ -172,6 +174,7 @@ export class ChangeFeed {
 
   private constructor(private readonly options: ChangeFeedOptions, start: number) {
     this.positionValue = start;
+    this.asking = options.announcements !== false;
     this.loop = this.run();
   }
 
@@ -192,6 +195,18 @@ export class ChangeFeed {
   refresh(): void {
     this.channelsCheckedAt = 0;
     this.wake();
+  }
+
+  /**
+   * Starts or stops asking writers for announcements (only when the feed was started with them
+   * allowed). A feed nobody reads from stops asking, so that writers stop paying for positions at
+   * commit once the request lapses (within a minute); it then listens on the tables' channels again.
+   */
+  askForAnnouncements(wanted: boolean): void {
+    const asking = wanted && this.options.announcements !== false;
+    if (asking === this.asking) return;
+    this.asking = asking;
+    this.refresh();
   }
 
   /** Stops reading, waits for the batch in hand to be delivered, and closes the LISTEN connection. */
@@ -297,29 +312,36 @@ export class ChangeFeed {
       this.announcements.clear();
       await client.query(`LISTEN ${pg.escapeIdentifier(ANNOUNCE_CHANNEL)}`);
     }
-    for (const row of watched) {
-      if (announcing && row.capture === 'notify' && row.announced_at_commit) continue;
-      if (this.listening.has(row.notify_channel)) continue;
-      await this.listener.query(`LISTEN ${pg.escapeIdentifier(row.notify_channel)}`);
-      this.listening.add(row.notify_channel);
+    const wanted = new Set(watched
+      .filter((row) => !(announcing && row.capture === 'notify' && row.announced_at_commit))
+      .map((row) => row.notify_channel));
+    for (const channel of wanted) {
+      if (this.listening.has(channel)) continue;
+      await this.listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      this.listening.add(channel);
+    }
+    // Channels whose changes are announced now would only send the feed to the log.
+    for (const channel of this.listening) {
+      if (wanted.has(channel)) continue;
+      await this.listener.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
+      this.listening.delete(channel);
     }
     this.channelsCheckedAt = Date.now();
   }
 
   /**
-   * Asks writers to announce their changes for the next minute (renewed long before it ends, so the
-   * row is written about every 15 s); false when announcements are not wanted or this role may not
-   * ask, and the tables' channels are needed.
+   * Asks writers to announce their changes for the next minute (`realtime.request_announcements`,
+   * which writes the request about every 15 s); false when this feed does not ask, this role may not,
+   * or the request waited too long on writers this time, and the tables' channels are needed.
    */
   private async wantAnnouncements(): Promise<boolean> {
-    if (this.options.announcements === false) return false;
+    if (!this.asking) return false;
     try {
-      await this.options.pool.query(
-        `UPDATE realtime.capture_state SET announce_until = now() + interval '60 seconds'
-          WHERE announce_until IS NULL OR announce_until < now() + interval '45 seconds'`);
+      await this.options.pool.query('SELECT realtime.request_announcements()');
       return true;
     } catch (error) {
-      if ((error as { code?: string }).code === '42501') return false;
+      const code = (error as { code?: string }).code;
+      if (code === '42501' || code === '55P03') return false;
       throw error;
     }
   }

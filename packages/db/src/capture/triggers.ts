@@ -79,9 +79,9 @@ function triggerSql(spec: CaptureSpec, event: CaptureEvent): string {
 /**
  * The trigger function: writes the change to realtime.changes and, in notify mode, sends the seed's
  * payload on the table's channel, or a pointer to the log row when the payload would not fit. In
- * notify mode a synchronously committing transaction marks the row `at_commit`, to position it as it
- * commits (migration 0006); an asynchronous one leaves it to a sequencing round and tells a feed to
- * read the log.
+ * notify mode a synchronously committing transaction under READ COMMITTED marks the row `at_commit`,
+ * to position it as it commits (migrations 0006 and 0009); any other leaves it to the next writer that
+ * positions or a sequencing round, and tells a feed to read the log.
  * SECURITY DEFINER with a fixed search_path, so any role that may write the table can capture.
  */
 function triggerFunctionSql(spec: CaptureSpec): string {
@@ -98,7 +98,10 @@ function triggerFunctionSql(spec: CaptureSpec): string {
   END IF;
   PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_payload);
   IF NOT v_at_commit THEN PERFORM pg_notify('realtime:changes', '{"first":null}'); END IF;`;
-  const atCommit = spec.capture === 'notify' ? "current_setting('synchronous_commit') <> 'off'" : 'false';
+  // Only a synchronous commit under READ COMMITTED positions at commit (migrations 0006 and 0009).
+  const atCommit = spec.capture === 'notify'
+    ? "(current_setting('synchronous_commit') <> 'off' AND current_setting('transaction_isolation') = 'read committed')"
+    : 'false';
   const body = `
 DECLARE
   v_new jsonb;

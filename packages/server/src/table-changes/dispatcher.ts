@@ -18,6 +18,8 @@ export class ChangeDispatcher {
   /** The newest position of any batch handed to the live subscriptions so far. */
   private claimed = 0;
   private readonly live = new Set<TableSubscription>();
+  /** Every subscription added and not removed, live or catching up. */
+  private readonly subscribed = new Set<TableSubscription>();
 
   constructor(private readonly ctx: DeliveryContext & { readonly databaseUrl: string; readonly changesAtCommit: boolean }) {}
 
@@ -34,6 +36,7 @@ export class ChangeDispatcher {
         onChanges: (changes) => this.dispatch(changes),
         onError: (error) => this.ctx.logger.warn({ err: error }, 'table change feed interrupted; it reconnects and re-reads from its position'),
       });
+      if (this.subscribed.size === 0) this.feed.askForAnnouncements(false);
     })().catch((error: unknown) => {
       this.starting = undefined;
       throw error;
@@ -46,6 +49,8 @@ export class ChangeDispatcher {
    * `onFailure` is told if catching up fails for a reason other than a lost connection (those are retried).
    */
   add(subscription: TableSubscription, onFailure: (error: Error) => void): void {
+    this.subscribed.add(subscription);
+    this.feed?.askForAnnouncements(true);
     void this.catchUp(subscription).catch((error: unknown) => {
       if (subscription.closed) return;
       this.ctx.logger.error({ err: error }, 'catching up a table change subscription failed');
@@ -58,10 +63,12 @@ export class ChangeDispatcher {
     this.feed?.refresh();
   }
 
-  /** Stops delivering to a subscription. */
+  /** Stops delivering to a subscription; with none left, the feed stops asking writers for announcements. */
   remove(subscription: TableSubscription): void {
     subscription.closed = true;
     this.live.delete(subscription);
+    this.subscribed.delete(subscription);
+    if (this.subscribed.size === 0) this.feed?.askForAnnouncements(false);
   }
 
   /** Stops the feed. */
