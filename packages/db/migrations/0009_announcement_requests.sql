@@ -65,7 +65,7 @@ END
 $$;
 
 -- As in migration 0008, looking for a request under the shared advisory lock and against the clock, and
--- only under READ COMMITTED.
+-- only under READ COMMITTED (so the access versions it announces are always read at commit).
 CREATE OR REPLACE FUNCTION realtime.position_at_commit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -152,7 +152,7 @@ BEGIN
     -- only the holder of the capture_state lock numbers.
     UPDATE realtime.changes SET position = v_next WHERE ctid = v_change.ctid;
     IF v_change.mine = 1 THEN v_through := greatest(v_through, v_change.id); END IF;
-    IF v_changes IS NOT NULL AND v_read_committed THEN
+    IF v_changes IS NOT NULL THEN
       v_table := jsonb_build_array(v_change.schema_name, v_change.table_name)::text;
       IF NOT v_versions ? v_table THEN
         v_versions := v_versions || jsonb_build_object(v_table, realtime.access_version(v_change.schema_name, v_change.table_name));
@@ -162,8 +162,6 @@ BEGIN
         'sub', v_change.subscription_id, 'new', v_change.new_record, 'old', v_change.old_record,
         'pid', v_change.writer_pid, 'version', v_versions ->> v_table)::text;
       IF octet_length(v_changes) >= 7800 THEN v_changes := NULL; END IF;
-    ELSE
-      v_changes := NULL;
     END IF;
   END LOOP;
   CLOSE v_pending;
