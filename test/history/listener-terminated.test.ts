@@ -31,7 +31,8 @@ test('the LISTEN connection terminated every 1.5 s during a stream, and once mor
       if (streaming && (await terminateListener())) terminations++;
     }
   })();
-  await publishStream(setup.db.pool, { channel: 'flaky', total: 4_000, batch: 5, workers: 2, pauseMs: 10 });
+  // Slow enough for several terminations however fast the machine publishes.
+  await publishStream(setup.db.pool, { channel: 'flaky', total: 4_000, batch: 5, workers: 2, pauseMs: 20 });
   streaming = false;
   await killer;
   assert.ok(terminations >= 3, `the listener was terminated ${terminations} times during the stream`);
