@@ -23,9 +23,13 @@ export function checkUserId(userId: string): string {
   return userId;
 }
 
+/** Characters PostgreSQL text cannot hold: NUL, and surrogate halves without their other half. */
+const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Why `event` is not an accepted event name (1 to 255 UTF-8 bytes), or undefined when it is one. */
 export function eventNameProblem(event: string): string | undefined {
   if (event.length === 0) return 'event name must not be empty';
+  if (UNSTORABLE_TEXT.test(event)) return 'event name must not contain a NUL character or half of a UTF-16 surrogate pair';
   const bytes = Buffer.byteLength(event, 'utf8');
   if (bytes > MAX_EVENT_BYTES) return `event name is ${bytes} bytes in UTF-8; at most ${MAX_EVENT_BYTES} bytes are accepted`;
   return undefined;

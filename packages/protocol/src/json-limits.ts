@@ -1,4 +1,4 @@
-// Limits on client JSON that JSON.parse does not enforce: nesting depth, and numbers a 64-bit float cannot keep exactly.
+// Limits on client JSON that JSON.parse does not enforce: nesting depth, numbers a 64-bit float cannot keep exactly, strings PostgreSQL cannot store.
 
 /** What client JSON may be: its deepest nesting of arrays and objects. */
 export interface JsonLimits {
@@ -42,9 +42,11 @@ const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
 /**
- * Checks the text of a valid JSON document (one JSON.parse accepted) against `limits`, and that every
+ * Checks the text of a valid JSON document (one JSON.parse accepted) against `limits`, that every
  * number in it parses to a float that prints back as the same number, so that what is stored and
- * delivered is what was sent (`1e400` would become null, `12345678901234567890` lose digits).
+ * delivered is what was sent (`1e400` would become null, `12345678901234567890` lose digits), and
+ * that its strings can be stored (no `\u0000`, no unpaired surrogate escape: PostgreSQL's jsonb
+ * refuses both, and a refused message would fail the commit of the messages stored with it).
  * Throws JsonValueError naming the first problem and its path. One pass; strings are skipped with
  * indexOf, and only numbers of more than 15 characters or with an exponent are examined closely.
  */
@@ -73,6 +75,29 @@ export function checkJsonText(text: string, limits: JsonLimits = DEFAULT_JSON_LI
     } else {
       index++;
     }
+  }
+  if (text.includes('\\u')) checkEscapes(text);
+}
+
+/**
+ * A `\u` escape that may be one PostgreSQL cannot store in jsonb, preceded by an even number of
+ * backslashes (so that its backslash is not itself escaped). Group 1 is the escape: a whole surrogate
+ * pair (fine), NUL, or a surrogate half alone.
+ */
+const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u0000|\\u[dD][89a-fA-F][0-9a-fA-F]{2})/g;
+const SURROGATE_PAIR_LENGTH = 12;
+
+/** Throws JsonValueError for the first string escape that PostgreSQL cannot store. */
+function checkEscapes(text: string): void {
+  UNSTORABLE_ESCAPE.lastIndex = 0;
+  for (let match = UNSTORABLE_ESCAPE.exec(text); match; match = UNSTORABLE_ESCAPE.exec(text)) {
+    const escape = match[1]!;
+    if (escape.length === SURROGATE_PAIR_LENGTH) continue;
+    const at = match.index + match[0].length - escape.length;
+    const problem = escape === '\\u0000'
+      ? 'string escape \\u0000 cannot be stored (PostgreSQL text has no NUL character)'
+      : `string escape ${escape} is half of a UTF-16 surrogate pair and cannot be stored as UTF-8`;
+    throw new JsonValueError(problem, pathAt(text, at));
   }
 }
 

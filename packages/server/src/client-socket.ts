@@ -61,6 +61,8 @@ export class ClientSocket {
   private lastReceivedAt = Date.now();
   /** Per topic, the tail of its queue of messages being handled (created on first use). */
   private queues: Map<string, Promise<void>> | undefined;
+  /** Tasks queued by `serialize` and not yet settled, over all topics. */
+  private inFlight = 0;
   private closed = false;
   private readonly writer: TickCorkedWriter;
 
@@ -190,14 +192,20 @@ export class ClientSocket {
     this.ws.terminate();
   }
 
-  /** Runs `task` after earlier tasks of the same topic, so one channel's messages are handled in order. */
+  /**
+   * Runs `task` after earlier tasks of the same topic, so one channel's messages are handled in order.
+   * While more than `maxMessagesInFlight` tasks wait, the socket stops reading (TCP pushes back on the
+   * client) until half of them are done, so a client cannot queue messages faster than they are handled.
+   */
   serialize(topic: string, task: () => Promise<void>): Promise<void> {
     const queues = this.queues ??= new Map();
     const previous = queues.get(topic) ?? Promise.resolve();
     const next = previous.then(task, task);
     const settled = next.catch(() => undefined);
     queues.set(topic, settled);
+    if (++this.inFlight > this.ctx.config.limits.maxMessagesInFlight && !this.ws.isPaused) this.ws.pause();
     void settled.then(() => {
+      if (--this.inFlight <= this.ctx.config.limits.maxMessagesInFlight / 2 && this.ws.isPaused && !this.closed) this.ws.resume();
       if (queues.get(topic) !== settled) return;
       queues.delete(topic);
       if (queues.size === 0 && this.queues === queues) this.queues = undefined;
