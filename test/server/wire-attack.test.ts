@@ -188,3 +188,44 @@ test('a heartbeat flood closes the socket with 1008; heartbeats at a client\'s p
   assert.equal(steady.closeCode, undefined);
   await steady.close();
 });
+
+test('strings PostgreSQL cannot store (\\u0000, half a surrogate pair) are refused before storing, so they never fail a shared commit', async () => {
+  const client = await RawClient.open(env.server);
+  await client.join('realtime:strings', '1', { broadcast: { self: false, ack: true } });
+  client.send(String.raw`["1","2","realtime:strings","broadcast",{"type":"broadcast","event":"s","payload":{"t":"\ud800"}}]`);
+  assert.deepEqual((await client.reply('2'))[4], {
+    status: 'error', response: { reason: String.raw`InvalidPayload: payload.t: string escape \ud800 is half of a UTF-16 surrogate pair and cannot be stored as UTF-8` },
+  });
+  client.send(String.raw`["1","3","realtime:strings","broadcast",{"type":"broadcast","event":"s","payload":{"t":"a\u0000b"}}]`);
+  assert.match(((await client.reply('3'))[4] as { response: { reason: string } }).response.reason, /string escape \\u0000 cannot be stored/);
+  client.send(String.raw`["1","4","realtime:strings","broadcast",{"type":"broadcast","event":"s","payload":{"t":"\ud83d\ude00 \\u0000"}}]`);
+  assert.equal(((await client.reply('4'))[4] as { status: string }).status, 'ok', 'a whole pair and an escaped backslash are fine');
+  const rest = await postJson('/api/broadcast/strings/events/s', String.raw`{"list":["ok","\udc00"]}`);
+  assert.equal(rest.status, 422);
+  assert.deepEqual(await rest.json(), { errors: { 'payload.list[1]': [String.raw`string escape \udc00 is half of a UTF-16 surrogate pair and cannot be stored as UTF-8`] } });
+  client.send(String.raw`["1","5","realtime:strings","broadcast",{"type":"broadcast","event":"a\u0000b","payload":{}}]`);
+  assert.equal(((await client.reply('5'))[4] as { status: string }).status, 'error');
+  const stored = await env.db.pool.query<{ payload: unknown }>(
+    "SELECT m.payload FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'strings'",
+  );
+  assert.deepEqual(stored.rows.map((row) => row.payload), [{ t: '\u{1F600} \\u0000' }]);
+  await client.close();
+});
+
+test('with at most 2 messages in flight, a burst of 60 joins and broadcasts is read on as they are handled, and all are answered', async () => {
+  const narrow = await startTestServer(env.db, { limits: { maxMessagesInFlight: 2, maxJoinsPerSecond: 1000, maxMessagesPerSecond: 1000 } });
+  try {
+    const client = await RawClient.open(narrow);
+    for (let index = 0; index < 30; index++) {
+      client.send([`j${index}`, `j${index}`, `realtime:inflight-${index % 10}`, 'phx_join', { config: { broadcast: { ack: true } } }]);
+      client.send([`j${index}`, `b${index}`, `realtime:inflight-${index % 10}`, 'broadcast', { type: 'broadcast', event: 'e', payload: { index } }]);
+    }
+    const replies = await Promise.all(Array.from({ length: 30 }, (_, index) => client.reply(`b${index}`)));
+    assert.deepEqual(replies.map((reply) => (reply[4] as { status: string }).status), Array(30).fill('ok'));
+    client.send([null, 'hb', 'phoenix', 'heartbeat', {}]);
+    await client.reply('hb');
+    await client.close();
+  } finally {
+    await narrow.close();
+  }
+});

@@ -48,14 +48,23 @@ export function decodeBroadcastPush(frame: Uint8Array, limits: JsonLimits = DEFA
     return text;
   });
   const [joinRef, ref, topic, event, metaText] = fields as [string, string, string, string, string];
-  const rest = frame.subarray(offset);
+  const refused = (error: JsonValueError, field: string) => new RefusedPayloadError(
+    { joinRef: joinRef || null, ref: ref || null, topic, event: FeatureEvent.broadcast, payload: { type: 'broadcast', event, payload: {} } },
+    refusedPayloadReason(error, /^\$/, field),
+  );
+  let meta: JsonObject;
+  let payload: Json | Uint8Array;
   try {
-    return { joinRef, ref, topic, event, meta: parseMeta(metaText, limits), payload: decodePayload(rest, encoding, limits) };
+    meta = parseMeta(metaText, limits);
   } catch (error) {
-    if (!(error instanceof JsonValueError)) throw error;
-    const envelope = { joinRef: joinRef || null, ref: ref || null, topic, event: FeatureEvent.broadcast, payload: { type: 'broadcast', event, payload: {} } };
-    throw new RefusedPayloadError(envelope, refusedPayloadReason(error));
+    throw error instanceof JsonValueError ? refused(error, 'meta') : error;
   }
+  try {
+    payload = decodePayload(frame.subarray(offset), encoding, limits);
+  } catch (error) {
+    throw error instanceof JsonValueError ? refused(error, 'payload') : error;
+  }
+  return { joinRef, ref, topic, event, meta, payload };
 }
 
 /** Encodes a kind-4 user broadcast; JSON payloads get encoding 1, bytes encoding 0. */

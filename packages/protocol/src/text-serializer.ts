@@ -21,10 +21,13 @@ export class RefusedPayloadError extends MalformedMessageError {
   }
 }
 
-/** The error reply's reason for a payload over the JSON limits; `path` is within the payload (`$` for the whole). */
-export function refusedPayloadReason(error: JsonValueError, framePrefix = /^\$/): string {
-  const path = error.path.replace(framePrefix, 'payload');
-  return `InvalidPayload: ${path === 'payload' ? 'the payload' : path} ${error.problem}`;
+/**
+ * The error reply's reason for JSON over the limits, naming where: the path of the problem, with
+ * `prefix` (the frame's own part, up to the message payload) replaced by `base`.
+ */
+export function refusedPayloadReason(error: JsonValueError, prefix: RegExp, base = ''): string {
+  const path = `${base}${error.path.replace(prefix, '')}`.replace(/^\./, '');
+  return `InvalidPayload: ${path || 'payload'}: ${error.problem}`;
 }
 
 /** Encodes a message as a text frame in the given version. V1 frames carry no `join_ref`, as Phoenix's V1 serializer. */
