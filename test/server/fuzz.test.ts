@@ -154,6 +154,15 @@ function decodeLikeServer(frame: string | Uint8Array, version: ProtocolVersion):
   }
 }
 
+/** Hostile V2 frames on the joined channel `realtime:fuzz`, mixed into the socket run: each must be refused, never fail a handler. */
+const HOSTILE = [
+  `["1","h1","realtime:fuzz","broadcast",{"type":"broadcast","event":"d","payload":${'['.repeat(20_000)}${']'.repeat(20_000)}}]`,
+  '["1","h2","realtime:fuzz","broadcast",{"type":"broadcast","event":"n","payload":{"n":1e400}}]',
+  '["1","h3","realtime:fuzz","broadcast",{"type":"broadcast","event":"s","payload":{"s":"\\ud800"}}]',
+  `["1","h4","realtime:fuzz","broadcast",{"type":"broadcast","event":"${'€'.repeat(200)}","payload":{}}]`,
+  `["1","h5","realtime:fuzz","presence",{"type":"presence","event":"track","payload":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}]`,
+];
+
 /** `count` generated frames for a socket of `version` (binary ones only for V2), about half of them mutated. */
 function* frames(random: Random, count: number, version: ProtocolVersion): Generator<string | Uint8Array> {
   for (let index = 0; index < count; index++) {
@@ -189,7 +198,7 @@ test('120,000 generated frames and join payloads through the decoders: no unexpe
   assert.ok(Date.now() - startedAt < 45_000, 'the unit run stays well under a minute');
 });
 
-test('4,000 generated frames over real sockets: the server answers a heartbeat after, logs no handler failure, heap bounded', async () => {
+test('4,000 generated frames (and hostile ones among them) over real sockets: the server answers a heartbeat after, logs no handler failure, heap bounded', async () => {
   const logFile = path.join(os.tmpdir(), `nself-realtime-fuzz-${process.pid}.log`);
   const server = await startTestServer(env.db, {
     logFile, limits: { maxJoinsPerSecond: 1_000_000, maxMessagesPerSecond: 1_000_000, maxHeartbeatsPerSecond: 1_000_000 },
@@ -199,7 +208,12 @@ test('4,000 generated frames over real sockets: the server answers a heartbeat a
     const before = settledHeap();
     for (const version of ['2.0.0', '1.0.0'] as const) {
       const client = await RawClient.open(server, `vsn=${version}&apikey=dev`);
-      for (const frame of frames(random, 2_000, version)) client.send(typeof frame === 'string' ? frame : Buffer.from(frame));
+      if (version === '2.0.0') await client.join('realtime:fuzz', '1', { broadcast: { self: true, ack: true }, presence: { key: 'k', enabled: true } });
+      let sent = 0;
+      for (const frame of frames(random, 2_000, version)) {
+        client.send(typeof frame === 'string' ? frame : Buffer.from(frame));
+        if (version === '2.0.0' && ++sent % 100 === 0) client.send(HOSTILE[(sent / 100) % HOSTILE.length]!);
+      }
       client.send(version === '2.0.0' ? [null, 'last', 'phoenix', 'heartbeat', {}] : { topic: 'phoenix', event: 'heartbeat', payload: {}, ref: 'last' });
       if (version === '2.0.0') {
         await client.expect((frame) => frame[1] === 'last', 'the heartbeat reply after the fuzzed frames', 30_000);
