@@ -189,7 +189,7 @@ test('a heartbeat flood closes the socket with 1008; heartbeats at a client\'s p
   await steady.close();
 });
 
-test('strings PostgreSQL cannot store (\\u0000, half a surrogate pair) are refused before storing, so they never fail a shared commit', async () => {
+test('strings PostgreSQL cannot store (\\u0000, half a surrogate pair) are refused before storing, with the path and the escape named', async () => {
   const client = await RawClient.open(env.server);
   await client.join('realtime:strings', '1', { broadcast: { self: false, ack: true } });
   client.send(String.raw`["1","2","realtime:strings","broadcast",{"type":"broadcast","event":"s","payload":{"t":"\ud800"}}]`);
