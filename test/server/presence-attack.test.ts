@@ -192,3 +192,22 @@ test('NOTIFY on realtime:presence carries ids, never the metadata', async () => 
     await listener.end();
   }
 });
+
+test('any presence key a client chooses is an ordinary key, __proto__ too; a key longer than 255 characters is refused at join', async () => {
+  const tracker = await RawClient.open(env.server, `vsn=2.0.0&apikey=${await token('odd')}`);
+  const viewer = await RawClient.open(env.server, `vsn=2.0.0&apikey=${await token('viewer')}`);
+  try {
+    await viewer.join('realtime:odd-keys', '1', { presence: { key: 'viewer', enabled: true } });
+    await tracker.join('realtime:odd-keys', '1', { presence: { key: '__proto__', enabled: true } });
+    tracker.send(['1', '2', 'realtime:odd-keys', 'presence', { type: 'presence', event: 'track', payload: { here: true } }]);
+    assert.deepEqual((await tracker.reply('2'))[4], { status: 'ok', response: {} });
+    await waitFor(() => Object.keys(viewer.presence('realtime:odd-keys')).includes('__proto__'), 'the presence under "__proto__"');
+    assert.deepEqual(viewer.presence('realtime:odd-keys')['__proto__'], [{ here: true }]);
+
+    const refused = await tracker.join('realtime:long-key', '3', { presence: { key: 'k'.repeat(256), enabled: true } });
+    assert.deepEqual(refused[4], { status: 'error', response: { reason: 'presence.key must be at most 255 characters' } });
+  } finally {
+    await tracker.close();
+    await viewer.close();
+  }
+});
