@@ -38,8 +38,10 @@ export interface ServerConfig {
 export interface Limits {
   /** Largest WebSocket frame accepted, in bytes (larger closes with 1009). @default 1048576 */
   readonly maxFrameBytes: number;
-  /** Largest broadcast or presence payload, in bytes. @default 262144 */
+  /** Largest broadcast payload, in bytes. @default 262144 */
   readonly maxPayloadBytes: number;
+  /** Largest presence payload one track holds (every joiner receives all of them), in bytes. @default 16384 */
+  readonly maxPresenceBytes: number;
   /** Channels one connection may join. @default 100 */
   readonly maxChannelsPerConnection: number;
   /** Joins per second one connection may make. @default 100 */
@@ -83,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     limits: {
       maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
       maxPayloadBytes: integer(env, { name: 'REALTIME_MAX_PAYLOAD_BYTES', fallback: 262_144 }, 16, 100_000_000),
+      maxPresenceBytes: integer(env, { name: 'REALTIME_MAX_PRESENCE_BYTES', fallback: 16_384 }, 16, 100_000_000),
       maxChannelsPerConnection: integer(env, { name: 'REALTIME_MAX_CHANNELS_PER_CONNECTION', fallback: 100 }, 1, 100_000),
       maxJoinsPerSecond: integer(env, { name: 'REALTIME_MAX_JOINS_PER_SECOND', fallback: 100 }, 1, 1_000_000),
       maxMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
