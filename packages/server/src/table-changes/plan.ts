@@ -35,7 +35,7 @@ export class SubscriptionError extends Error {
   override readonly name = 'SubscriptionError';
   constructor(reason: string, binding?: IdentifiedBinding) {
     super(binding
-      ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${binding.filter ?? ''}]]: ${reason}`
+      ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${shortened(binding.filter ?? '')}]]: ${reason}`
       : `Unable to subscribe to changes with given parameters: ${reason}`);
   }
 }
@@ -43,6 +43,13 @@ export class SubscriptionError extends Error {
 /** How much one join may ask for: bindings, and the size of each filter. */
 export interface PlanLimits extends FilterLimits {
   readonly maxBindingsPerJoin: number;
+}
+
+/** Longest filter text repeated in an error; a longer one is cut with an ellipsis. */
+const ECHOED_FILTER_LENGTH = 200;
+
+function shortened(text: string): string {
+  return text.length > ECHOED_FILTER_LENGTH ? `${text.slice(0, ECHOED_FILTER_LENGTH)}…` : text;
 }
 
 /** What planning needs. */
