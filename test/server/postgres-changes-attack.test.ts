@@ -88,7 +88,7 @@ test('with REPLICA IDENTITY FULL a DELETE reaches only users whose policy let th
     const ofAlice = await watchChanges(alice, 'deletes-alice', [{ event: 'DELETE', schema: 'public', table: 'docs' }]);
     const ofBob = await watchChanges(bob, 'deletes-bob', [{ event: 'DELETE', schema: 'public', table: 'docs' }]);
     await db.pool.query('DELETE FROM docs WHERE id IN (2, 3)');
-    await waitFor(() => ofAlice.changes.length === 1 && ofBob.changes.length === 1, 'each owner the DELETE of their row');
+    await waitFor(() => ofAlice.changes.length > 0 && ofBob.changes.length > 0, 'each owner the DELETE of their row');
     await settle();
     assert.deepEqual(summary(ofAlice.changes), [['DELETE', {}, { id: 2 }]]);
     assert.deepEqual(summary(ofBob.changes), [['DELETE', {}, { id: 3 }]]);
