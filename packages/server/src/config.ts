@@ -52,6 +52,14 @@ export interface Limits {
   readonly maxSendBufferBytes: number;
   /** A socket that sends nothing (not even a heartbeat) for this long is closed, in ms. @default 60000 */
   readonly idleTimeoutMs: number;
+  /** Most values one `in.(…)` of a postgres_changes filter may list (Supabase's cap). @default 100 */
+  readonly maxFilterValues: number;
+  /** Longest postgres_changes filter, in characters. @default 4096 */
+  readonly maxFilterLength: number;
+  /** Most postgres_changes bindings one join may carry. @default 100 */
+  readonly maxBindingsPerJoin: number;
+  /** Time one statement judging postgres_changes filters may take before its filters fail for this batch, in ms. @default 1000 */
+  readonly filterBudgetMs: number;
 }
 
 interface Variable<T> {
@@ -91,6 +99,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       maxMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
       maxSendBufferBytes: integer(env, { name: 'REALTIME_MAX_SEND_BUFFER_BYTES', fallback: 4_194_304 }, 1024, 1_000_000_000),
       idleTimeoutMs: integer(env, { name: 'REALTIME_IDLE_TIMEOUT_MS', fallback: 60_000 }, 100, 3_600_000),
+      maxFilterValues: integer(env, { name: 'REALTIME_MAX_FILTER_VALUES', fallback: 100 }, 1, 100_000),
+      maxFilterLength: integer(env, { name: 'REALTIME_MAX_FILTER_LENGTH', fallback: 4096 }, 16, 1_000_000),
+      maxBindingsPerJoin: integer(env, { name: 'REALTIME_MAX_BINDINGS_PER_JOIN', fallback: 100 }, 1, 100_000),
+      filterBudgetMs: integer(env, { name: 'REALTIME_FILTER_BUDGET_MS', fallback: 1000 }, 10, 600_000),
     },
   };
 }
