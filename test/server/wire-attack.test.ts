@@ -105,6 +105,35 @@ test('a stored message that cannot be framed for V2 is skipped for those sockets
   }
 });
 
+test('a binary message with a 600-byte event stored before the byte limit is skipped for V2 sockets; later messages flow, live and on resume', async () => {
+  const client = supabase(env.server, { vsn: '2.0.0' });
+  const received: string[] = [];
+  try {
+    const channel = client.channel('legacy').on('broadcast', { event: '*' }, (message) => received.push(String(message.event)));
+    assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
+    // As a database upgraded with such a row in it: migration 0015 adds its CHECK as NOT VALID, keeping old rows.
+    await env.db.pool.query(`
+      ALTER TABLE realtime.messages DROP CONSTRAINT IF EXISTS messages_event_type_at_most_255_bytes;
+      SELECT realtime.append_message(id, '${WIDE_EVENT}', NULL, NULL, '\\x010203'::bytea) FROM realtime.channels WHERE slug = 'legacy';
+      ALTER TABLE realtime.messages ADD CONSTRAINT messages_event_type_at_most_255_bytes CHECK (octet_length(event_type) BETWEEN 1 AND 255) NOT VALID;
+    `);
+    assert.equal((await postJson('/api/broadcast/legacy/events/after', '{}')).status, 202);
+    await waitFor(() => received.includes('after'), 'the broadcast after the legacy one');
+    assert.deepEqual(received, ['after']);
+
+    const resumer = await RawClient.open(env.server);
+    await resumer.join('realtime:legacy', '1', { broadcast: { self: false, ack: false, resume: { offset: 0 } } });
+    await resumer.expect((frame) => (frame[4] as { event?: string }).event === 'after', 'the replayed broadcast after the legacy one');
+    assert.equal((await postJson('/api/broadcast/legacy/events/live', '{}')).status, 202);
+    await resumer.expect((frame) => (frame[4] as { event?: string }).event === 'live', 'a live broadcast after the resume');
+    await waitFor(() => received.includes('live'), 'the live broadcast at the supabase-js client');
+    assert.equal(resumer.binaries.length, 0);
+    await resumer.close();
+  } finally {
+    await client.removeAllChannels();
+  }
+});
+
 test('numbers that a float cannot keep exactly are refused, over WebSocket and REST, and nothing is stored', async () => {
   const client = await RawClient.open(env.server);
   await client.join('realtime:numbers', '1', { broadcast: { self: false, ack: true } });

@@ -22,13 +22,6 @@ export class JsonValueError extends Error {
   }
 }
 
-/** Parses client JSON and checks it against `limits`: throws SyntaxError for invalid JSON, JsonValueError for JSON over the limits. */
-export function parseClientJson(text: string, limits: JsonLimits = DEFAULT_JSON_LIMITS): unknown {
-  const value: unknown = JSON.parse(text);
-  checkJsonText(text, limits);
-  return value;
-}
-
 /** Paths in errors are cut after this many characters (a path into deep nesting is as long as the nesting). */
 const MAX_PATH_LENGTH = 120;
 const QUOTE = 0x22;

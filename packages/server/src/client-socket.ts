@@ -106,7 +106,7 @@ export class ClientSocket {
 
   /**
    * Reserves a place for a channel being joined, counting joins still in flight (joins of different
-   * topics run concurrently), so that the channel limit holds however joins interleave. False when
+   * topics run concurrently), so that the channel limit holds however joins interleave. Undefined when
    * the socket is at its limit. The returned release is to be called once the channel is added or the join ends.
    */
   reserveChannel(): (() => void) | undefined {
