@@ -1,9 +1,14 @@
 // Checks on values that reach the realtime tables, shared by the CLI and the server.
 import { UserError } from './errors.js';
 
-/** Longest user id, event name and channel name accepted (the column CHECKs agree). */
+/** Longest user id and channel name accepted, in characters (the column CHECKs agree). */
 export const MAX_USER_ID_LENGTH = 255;
-export const MAX_EVENT_LENGTH = 255;
+/**
+ * Longest event name accepted, in UTF-8 bytes: the V2 binary broadcast frame gives the event a
+ * one-byte length, so a longer name could be stored but never delivered to V2 clients (the column
+ * CHECK agrees, from migration 0015).
+ */
+export const MAX_EVENT_BYTES = 255;
 
 /** Returns `value` when it is one of `allowed`, else throws naming the accepted values. */
 export function checkChoice<T extends string>(value: string, allowed: readonly T[], what: string): T {
@@ -18,10 +23,22 @@ export function checkUserId(userId: string): string {
   return userId;
 }
 
-/** An event name such as `user.joined`: 1 to 255 characters. */
+/** Characters PostgreSQL text cannot hold: NUL, and surrogate halves without their other half. */
+const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why `event` is not an accepted event name (1 to 255 UTF-8 bytes), or undefined when it is one. */
+export function eventNameProblem(event: string): string | undefined {
+  if (event.length === 0) return 'event name must not be empty';
+  if (UNSTORABLE_TEXT.test(event)) return 'event name must not contain a NUL character or half of a UTF-16 surrogate pair';
+  const bytes = Buffer.byteLength(event, 'utf8');
+  if (bytes > MAX_EVENT_BYTES) return `event name is ${bytes} bytes in UTF-8; at most ${MAX_EVENT_BYTES} bytes are accepted`;
+  return undefined;
+}
+
+/** An event name such as `user.joined`: 1 to 255 bytes in UTF-8. */
 export function checkEventName(event: string): string {
-  if (event.length === 0) throw new UserError('event name must not be empty');
-  if ([...event].length > MAX_EVENT_LENGTH) throw new UserError(`event name is longer than ${MAX_EVENT_LENGTH} characters`);
+  const problem = eventNameProblem(event);
+  if (problem) throw new UserError(problem);
   return event;
 }
 

@@ -1,7 +1,8 @@
 // V2 binary broadcast frames: decoding the client's kind-3 push and encoding the server's kind-4 broadcast.
-import { BinaryKind, PayloadEncoding } from './constants.js';
+import { BinaryKind, FeatureEvent, PayloadEncoding } from './constants.js';
+import { checkJsonText, DEFAULT_JSON_LIMITS, JsonValueError, type JsonLimits } from './json-limits.js';
 import { isJsonObject, type Json, type JsonObject } from './message.js';
-import { MalformedMessageError } from './text-serializer.js';
+import { MalformedMessageError, RefusedPayloadError, refusedPayloadReason } from './text-serializer.js';
 
 /** A client broadcast push decoded from a kind-3 frame. */
 export interface BroadcastPush {
@@ -28,8 +29,11 @@ const MAX_FIELD = 255;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
-/** Decodes a kind-3 user broadcast push; throws MalformedMessageError for any other or truncated frame. */
-export function decodeBroadcastPush(frame: Uint8Array): BroadcastPush {
+/**
+ * Decodes a kind-3 user broadcast push; throws MalformedMessageError for any other or truncated frame,
+ * and RefusedPayloadError when its JSON payload or metadata is over `limits`.
+ */
+export function decodeBroadcastPush(frame: Uint8Array, limits: JsonLimits = DEFAULT_JSON_LIMITS): BroadcastPush {
   if (frame.length < PUSH_HEADER) throw new MalformedMessageError('binary frame is shorter than its header');
   if (frame[0] !== BinaryKind.userBroadcastPush) {
     throw new MalformedMessageError(`binary frame kind ${frame[0]} is not supported; expected ${BinaryKind.userBroadcastPush}`);
@@ -44,8 +48,23 @@ export function decodeBroadcastPush(frame: Uint8Array): BroadcastPush {
     return text;
   });
   const [joinRef, ref, topic, event, metaText] = fields as [string, string, string, string, string];
-  const rest = frame.subarray(offset);
-  return { joinRef, ref, topic, event, meta: parseMeta(metaText), payload: decodePayload(rest, encoding) };
+  const refused = (error: JsonValueError, field: string) => new RefusedPayloadError(
+    { joinRef: joinRef || null, ref: ref || null, topic, event: FeatureEvent.broadcast, payload: { type: 'broadcast', event, payload: {} } },
+    refusedPayloadReason(error, /^\$/, field),
+  );
+  let meta: JsonObject;
+  let payload: Json | Uint8Array;
+  try {
+    meta = parseMeta(metaText, limits);
+  } catch (error) {
+    throw error instanceof JsonValueError ? refused(error, 'meta') : error;
+  }
+  try {
+    payload = decodePayload(frame.subarray(offset), encoding, limits);
+  } catch (error) {
+    throw error instanceof JsonValueError ? refused(error, 'payload') : error;
+  }
+  return { joinRef, ref, topic, event, meta, payload };
 }
 
 /** Encodes a kind-4 user broadcast; JSON payloads get encoding 1, bytes encoding 0. */
@@ -76,23 +95,27 @@ function decodeUtf8(bytes: Uint8Array): string {
   }
 }
 
-function parseMeta(text: string): JsonObject {
+function parseMeta(text: string, limits: JsonLimits): JsonObject {
   if (text === '') return {};
-  const value = parseJson(text, 'metadata');
+  const value = parseJson(text, 'metadata', limits);
   if (!isJsonObject(value)) throw new MalformedMessageError('binary frame metadata must be a JSON object');
   return value;
 }
 
-function decodePayload(bytes: Uint8Array, encoding: number | undefined): Json | Uint8Array {
+function decodePayload(bytes: Uint8Array, encoding: number | undefined, limits: JsonLimits): Json | Uint8Array {
   if (encoding === PayloadEncoding.binary) return bytes.slice();
-  if (encoding === PayloadEncoding.json) return parseJson(decodeUtf8(bytes), 'payload');
+  if (encoding === PayloadEncoding.json) return parseJson(decodeUtf8(bytes), 'payload', limits);
   throw new MalformedMessageError(`binary frame payload encoding ${encoding} is not supported; expected 0 (binary) or 1 (JSON)`);
 }
 
-function parseJson(text: string, what: string): Json {
+/** Parses a JSON field of the frame; throws MalformedMessageError when it is not JSON, JsonValueError when it is over `limits`. */
+function parseJson(text: string, what: string, limits: JsonLimits): Json {
+  let value: Json;
   try {
-    return JSON.parse(text) as Json;
+    value = JSON.parse(text) as Json;
   } catch {
     throw new MalformedMessageError(`binary frame ${what} is not valid JSON`);
   }
+  checkJsonText(text, limits);
+  return value;
 }

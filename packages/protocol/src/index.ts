@@ -2,6 +2,7 @@
 export * from './constants.js';
 export * from './errors.js';
 export * from './message.js';
+export * from './json-limits.js';
 export * from './text-serializer.js';
 export * from './binary-serializer.js';
 export * from './bindings.js';

@@ -1,10 +1,33 @@
 // Text frames of both versions: V1 JSON objects and V2 JSON arrays `[join_ref, ref, topic, event, payload]`.
 import type { ProtocolVersion } from './constants.js';
+import { checkJsonText, DEFAULT_JSON_LIMITS, JsonValueError, type JsonLimits } from './json-limits.js';
 import { isJsonObject, type Message } from './message.js';
 
 /** A frame that is not a valid protocol message; the server drops it and keeps the socket. */
 export class MalformedMessageError extends Error {
-  override readonly name = 'MalformedMessageError';
+  override readonly name: string = 'MalformedMessageError';
+}
+
+/**
+ * A frame that is a message, but whose JSON is over the limits (too deep, or a number that would not
+ * be kept exactly): the server answers it as a refused push. `envelope` is the message with an empty
+ * payload; `reason` is the error reply's text.
+ */
+export class RefusedPayloadError extends MalformedMessageError {
+  override readonly name = 'RefusedPayloadError';
+
+  constructor(readonly envelope: Message, readonly reason: string) {
+    super(reason);
+  }
+}
+
+/**
+ * The error reply's reason for JSON over the limits, naming where: the path of the problem, with
+ * `prefix` (the frame's own part, up to the message payload) replaced by `base`.
+ */
+export function refusedPayloadReason(error: JsonValueError, prefix: RegExp, base = ''): string {
+  const path = `${base}${error.path.replace(prefix, '')}`.replace(/^\./, '');
+  return `InvalidPayload: ${path || 'payload'}: ${error.problem}`;
 }
 
 /** Encodes a message as a text frame in the given version. V1 frames carry no `join_ref`, as Phoenix's V1 serializer. */
@@ -15,18 +38,29 @@ export function encodeText(message: Message, version: ProtocolVersion): string {
   return JSON.stringify({ topic: message.topic, event: message.event, payload: message.payload, ref: message.ref });
 }
 
-/** Decodes a text frame of the given version, throwing MalformedMessageError when it is not a message. */
-export function decodeText(text: string, version: ProtocolVersion): Message {
+/**
+ * Decodes a text frame of the given version, throwing MalformedMessageError when it is not a message,
+ * and RefusedPayloadError when it is one whose JSON is over `limits`.
+ */
+export function decodeText(text: string, version: ProtocolVersion, limits: JsonLimits = DEFAULT_JSON_LIMITS): Message {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     throw new MalformedMessageError('frame is not valid JSON');
   }
-  if (version === '2.0.0' && Array.isArray(value)) return fromArray(value);
-  if (isJsonObject(value)) return fromObject(value);
-  if (Array.isArray(value)) return fromArray(value);
-  throw new MalformedMessageError('frame is neither a message object nor a [join_ref, ref, topic, event, payload] array');
+  let message: Message;
+  if (version === '2.0.0' && Array.isArray(value)) message = fromArray(value);
+  else if (isJsonObject(value)) message = fromObject(value);
+  else if (Array.isArray(value)) message = fromArray(value);
+  else throw new MalformedMessageError('frame is neither a message object nor a [join_ref, ref, topic, event, payload] array');
+  try {
+    checkJsonText(text, limits);
+  } catch (error) {
+    if (!(error instanceof JsonValueError)) throw error;
+    throw new RefusedPayloadError({ ...message, payload: {} }, refusedPayloadReason(error, Array.isArray(value) ? /^\$\[4\]/ : /^\$\.payload/));
+  }
+  return message;
 }
 
 function fromArray(value: unknown[]): Message {

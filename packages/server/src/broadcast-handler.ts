@@ -1,5 +1,5 @@
 // Client broadcasts on a joined channel: rate and size limits, write access, storing, `self` and `ack`.
-import { MAX_EVENT_LENGTH } from '@nself/db';
+import { eventNameProblem } from '@nself/db';
 import { isJsonObject, JoinError, PushError, SystemMessage, type Message } from '@nself/protocol';
 import { mayAccess } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
@@ -17,8 +17,9 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
   const event = body['event'];
   const payload = body['payload'] ?? {};
   const ack = channel.options.ack;
-  if (typeof event !== 'string' || event.length === 0 || [...event].length > MAX_EVENT_LENGTH) {
-    if (ack) socket.reply(message, 'error', { reason: `broadcast event must be a string of 1 to ${MAX_EVENT_LENGTH} characters` });
+  const eventProblem = typeof event === 'string' ? eventNameProblem(event) : 'event name must be a string';
+  if (typeof event !== 'string' || eventProblem) {
+    if (ack) socket.reply(message, 'error', { reason: `InvalidEvent: ${eventProblem}` });
     return;
   }
   const binary = payload instanceof Uint8Array ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) : null;

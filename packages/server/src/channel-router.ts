@@ -1,20 +1,26 @@
 // Routes each client message to its handler: heartbeat, join, leave, broadcast, presence, access_token.
-import { ChannelEvent, FeatureEvent, JoinError, PHOENIX_TOPIC, type Message } from '@nself/protocol';
+import { ChannelEvent, CloseCode, FeatureEvent, JoinError, PHOENIX_TOPIC, SystemMessage, type Message } from '@nself/protocol';
 import { handleBroadcast } from './broadcast-handler.js';
-import type { ClientSocket } from './client-socket.js';
+import type { ClientSocket, Dispatch } from './client-socket.js';
 import type { ServerContext } from './context.js';
 import { handleJoin, handleLeave } from './join-handler.js';
 import { handlePresence } from './presence-handler.js';
 import { handleAccessToken } from './token-handler.js';
 
 /** Builds the dispatcher a socket calls for every decoded message. */
-export function createRouter(ctx: ServerContext): (socket: ClientSocket, message: Message) => Promise<void> {
-  return async (socket, message) => {
+export function createRouter(ctx: ServerContext): Dispatch {
+  return async (socket, message, refusal) => {
     if (message.topic === PHOENIX_TOPIC) {
-      if (message.event === ChannelEvent.heartbeat) socket.reply(message, 'ok', {});
+      if (message.event !== ChannelEvent.heartbeat) return;
+      if (!socket.heartbeats.take()) {
+        socket.close(CloseCode.policyViolation, 'too many heartbeats per second');
+        return;
+      }
+      if (refusal !== undefined) socket.reply(message, 'error', { reason: refusal });
+      else socket.reply(message, 'ok', {});
       return;
     }
-    await socket.serialize(message.topic, () => route(ctx, socket, message));
+    await socket.serialize(message.topic, () => refusal === undefined ? route(ctx, socket, message) : refuse(socket, message, refusal));
   };
 }
 
@@ -35,4 +41,19 @@ async function route(ctx: ServerContext, socket: ClientSocket, message: Message)
     case ChannelEvent.accessToken: return handleAccessToken(ctx, channel, message);
     default: return;
   }
+}
+
+/**
+ * Answers a message whose JSON was over the limits, without acting on it: an error reply with the
+ * reason, except for broadcasts, which are answered only on channels joined with `ack` (as any
+ * refused broadcast) and count against the message rate like accepted ones. A `phx_leave` still leaves.
+ */
+async function refuse(socket: ClientSocket, message: Message, reason: string): Promise<void> {
+  if (message.event === ChannelEvent.leave) return handleLeave(socket, message);
+  if (message.event === FeatureEvent.broadcast) {
+    const channel = socket.channels.get(message.topic);
+    if (!socket.messages.take()) return channel?.shutdown(SystemMessage.tooManyMessages);
+    if (!channel?.options.ack) return;
+  }
+  if (message.ref !== null) socket.reply(message, 'error', { reason });
 }

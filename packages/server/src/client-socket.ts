@@ -3,12 +3,13 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
   ChannelEvent, CloseCode, decodeBroadcastPush, decodeText, encodeBroadcast, encodeText, FeatureEvent, MalformedMessageError,
-  type JsonObject, type Message, type ProtocolVersion,
+  RefusedPayloadError, type JsonLimits, type JsonObject, type Message, type ProtocolVersion,
 } from '@nself/protocol';
 import type { Message as StoredMessage } from '@nself/db';
 import type { Identity } from './auth.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { ServerContext } from './context.js';
+import { receivedKind } from './metrics.js';
 import { RateWindow } from './rate-window.js';
 import { encodedOnce, sharedHead, type SharedHead } from './shared-frames.js';
 import { TickCorkedWriter } from './tick-corking.js';
@@ -21,8 +22,12 @@ export interface SocketInfo {
   readonly identity: Identity;
 }
 
-/** Handles one decoded message of a socket (binary broadcast pushes arrive as `broadcast` messages with byte payloads). */
-export type Dispatch = (socket: ClientSocket, message: Message) => Promise<void>;
+/**
+ * Handles one decoded message of a socket (binary broadcast pushes arrive as `broadcast` messages with
+ * byte payloads). With `refusal`, the message's payload was over the JSON limits (and is left empty):
+ * it is answered with that reason instead of being handled.
+ */
+export type Dispatch = (socket: ClientSocket, message: Message, refusal?: string) => Promise<void>;
 
 /** Told when a socket has closed and cleaned up. */
 export interface SocketRegistry {
@@ -50,9 +55,14 @@ export class ClientSocket {
   readonly channels = new Map<string, JoinedChannel>();
   private joinWindow: RateWindow | undefined;
   private messageWindow: RateWindow | undefined;
+  private heartbeatWindow: RateWindow | undefined;
+  /** Joins past the channel-count check that have not yet added their channel (or given up). */
+  private pendingJoins = 0;
   private lastReceivedAt = Date.now();
   /** Per topic, the tail of its queue of messages being handled (created on first use). */
   private queues: Map<string, Promise<void>> | undefined;
+  /** Tasks queued by `serialize` and not yet settled, over all topics. */
+  private inFlight = 0;
   private closed = false;
   private readonly writer: TickCorkedWriter;
 
@@ -84,14 +94,43 @@ export class ClientSocket {
     return this.messageWindow;
   }
 
+  /** Heartbeats allowed per second (created on the first heartbeat). */
+  get heartbeats(): RateWindow {
+    this.heartbeatWindow ??= new RateWindow(this.ctx.config.limits.maxHeartbeatsPerSecond);
+    return this.heartbeatWindow;
+  }
+
   get id(): string {
     return this.info.id;
+  }
+
+  /**
+   * Reserves a place for a channel being joined, counting joins still in flight (joins of different
+   * topics run concurrently), so that the channel limit holds however joins interleave. Undefined when
+   * the socket is at its limit. The returned release is to be called once the channel is added or the join ends.
+   */
+  reserveChannel(): (() => void) | undefined {
+    if (this.channels.size + this.pendingJoins >= this.ctx.config.limits.maxChannelsPerConnection) return undefined;
+    this.pendingJoins++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.pendingJoins--;
+    };
   }
 
   /** Sends a message as a text frame of the socket's protocol version. */
   send(message: Message): void {
     if (!this.canSend()) return;
-    this.write(encodeText(message, this.info.version));
+    let text: string;
+    try {
+      text = encodeText(message, this.info.version);
+    } catch (error) {
+      this.ctx.logger.warn({ err: error, connectionId: this.id, topic: message.topic, event: message.event }, 'skipping a message that cannot be encoded');
+      return;
+    }
+    this.write(text);
   }
 
   /**
@@ -102,9 +141,10 @@ export class ClientSocket {
    */
   sendShared(source: object, head: SharedHead, payloadOf: () => unknown): void {
     if (!this.canSend()) return;
-    this.writeFrame(encodedOnce(source, head.variant, () => serverFrame(Buffer.from(encodeText({
+    const frame = encodedOnce(source, head.variant, () => serverFrame(Buffer.from(encodeText({
       topic: head.topic, event: head.event, joinRef: head.joinRef, ref: null, payload: payloadOf(),
-    }, head.version)), 'text')));
+    }, head.version)), 'text'), (error) => this.unencodable(error, head));
+    if (frame) this.writeFrame(frame);
   }
 
   /** Replies to a client push with `phx_reply`, echoing its refs. */
@@ -152,14 +192,20 @@ export class ClientSocket {
     this.ws.terminate();
   }
 
-  /** Runs `task` after earlier tasks of the same topic, so one channel's messages are handled in order. */
+  /**
+   * Runs `task` after earlier tasks of the same topic, so one channel's messages are handled in order.
+   * While more than `maxMessagesInFlight` tasks wait, the socket stops reading (TCP pushes back on the
+   * client) until half of them are done, so a client cannot queue messages faster than they are handled.
+   */
   serialize(topic: string, task: () => Promise<void>): Promise<void> {
     const queues = this.queues ??= new Map();
     const previous = queues.get(topic) ?? Promise.resolve();
     const next = previous.then(task, task);
     const settled = next.catch(() => undefined);
     queues.set(topic, settled);
+    if (++this.inFlight > this.ctx.config.limits.maxMessagesInFlight && !this.ws.isPaused) this.ws.pause();
     void settled.then(() => {
+      if (--this.inFlight <= this.ctx.config.limits.maxMessagesInFlight / 2 && this.ws.isPaused && !this.closed) this.ws.resume();
       if (queues.get(topic) !== settled) return;
       queues.delete(topic);
       if (queues.size === 0 && this.queues === queues) this.queues = undefined;
@@ -175,9 +221,22 @@ export class ClientSocket {
       return;
     }
     if (head.version !== '2.0.0' || !this.canSend()) return;
-    this.writeFrame(encodedOnce(message, head.variant, () => serverFrame(encodeBroadcast({
+    const frame = encodedOnce(message, head.variant, () => serverFrame(encodeBroadcast({
       topic: head.topic, event: message.event, payload: new Uint8Array(bytes), meta: broadcastMeta(message, replayed),
-    }), 'binary')));
+    }), 'binary'), (error) => this.unencodable(error, head, message));
+    if (frame) this.writeFrame(frame);
+  }
+
+  /**
+   * Logs a frame that cannot be encoded for this socket's variant (a binary broadcast whose topic or
+   * event does not fit the V2 frame's one-byte lengths, a payload too deep to stringify). That frame
+   * is skipped by every socket of the variant, and later messages flow on.
+   */
+  private unencodable(error: unknown, head: SharedHead, message?: StoredMessage): void {
+    this.ctx.logger.warn({
+      err: error, topic: head.topic, event: head.event, version: head.version,
+      ...(message ? { messageId: message.id, offset: message.offset } : {}),
+    }, 'skipping a message that cannot be framed for this protocol version');
   }
 
   /** Sends one message through `ws` (text for a string, binary for bytes). */
@@ -213,27 +272,38 @@ export class ClientSocket {
     return false;
   }
 
-  /** Decodes and dispatches a frame from the client. */
+  /**
+   * Decodes and dispatches a frame from the client. The metrics count it under its event when that
+   * is one of the protocol's, else under `other`; a frame whose JSON is over the limits is dispatched
+   * as a refusal.
+   */
   receive(data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): void {
     this.lastReceivedAt = Date.now();
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    const limits: JsonLimits = { maxDepth: this.ctx.config.limits.maxJsonDepth };
     let message: Message;
+    let refusal: string | undefined;
     try {
-      message = isBinary ? this.decodeBinary(bytes) : decodeText(bytes.toString('utf8'), this.info.version);
+      message = isBinary ? this.decodeBinary(bytes, limits) : decodeText(bytes.toString('utf8'), this.info.version, limits);
     } catch (error) {
-      const reason = error instanceof MalformedMessageError ? error.message : String(error);
-      this.ctx.logger.warn({ connectionId: this.id, reason }, 'dropping a malformed message');
-      return;
+      if (error instanceof RefusedPayloadError) {
+        message = error.envelope;
+        refusal = error.reason;
+      } else {
+        const reason = error instanceof MalformedMessageError ? error.message : String(error);
+        this.ctx.logger.warn({ connectionId: this.id, reason }, 'dropping a malformed message');
+        return;
+      }
     }
-    this.ctx.metrics.messagesIn.inc({ kind: message.event });
-    this.dispatch(this, message).catch((error: unknown) => {
+    this.ctx.metrics.messagesIn.inc({ kind: receivedKind(message.event) });
+    this.dispatch(this, message, refusal).catch((error: unknown) => {
       this.ctx.logger.error({ err: error, connectionId: this.id, topic: message.topic, event: message.event }, 'handling a message failed');
     });
   }
 
-  private decodeBinary(bytes: Buffer): Message {
+  private decodeBinary(bytes: Buffer, limits: JsonLimits): Message {
     if (this.info.version !== '2.0.0') throw new MalformedMessageError('binary frames need vsn 2.0.0');
-    const push = decodeBroadcastPush(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const push = decodeBroadcastPush(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), limits);
     return {
       joinRef: push.joinRef || null,
       ref: push.ref || null,

@@ -48,6 +48,12 @@ export interface Limits {
   readonly maxJoinsPerSecond: number;
   /** Messages per second one connection may send. @default 100 */
   readonly maxMessagesPerSecond: number;
+  /** Heartbeats per second one connection may send (more closes it with 1008). @default 10 */
+  readonly maxHeartbeatsPerSecond: number;
+  /** Messages of one connection waiting to be handled; beyond it the server stops reading the connection until half are done. @default 256 */
+  readonly maxMessagesInFlight: number;
+  /** Deepest nesting of arrays and objects in a client's JSON (a frame or a REST body); deeper is refused. @default 100 */
+  readonly maxJsonDepth: number;
   /** Bytes queued for a socket before it is closed as a slow reader. @default 4194304 */
   readonly maxSendBufferBytes: number;
   /** A socket that sends nothing (not even a heartbeat) for this long is closed, in ms. @default 60000 */
@@ -97,6 +103,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       maxChannelsPerConnection: integer(env, { name: 'REALTIME_MAX_CHANNELS_PER_CONNECTION', fallback: 100 }, 1, 100_000),
       maxJoinsPerSecond: integer(env, { name: 'REALTIME_MAX_JOINS_PER_SECOND', fallback: 100 }, 1, 1_000_000),
       maxMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
+      maxHeartbeatsPerSecond: integer(env, { name: 'REALTIME_MAX_HEARTBEATS_PER_SECOND', fallback: 10 }, 1, 1_000_000),
+      maxMessagesInFlight: integer(env, { name: 'REALTIME_MAX_MESSAGES_IN_FLIGHT', fallback: 256 }, 2, 1_000_000),
+      maxJsonDepth: integer(env, { name: 'REALTIME_MAX_JSON_DEPTH', fallback: 100 }, 8, 1_000),
       maxSendBufferBytes: integer(env, { name: 'REALTIME_MAX_SEND_BUFFER_BYTES', fallback: 4_194_304 }, 1024, 1_000_000_000),
       idleTimeoutMs: integer(env, { name: 'REALTIME_IDLE_TIMEOUT_MS', fallback: 60_000 }, 100, 3_600_000),
       maxFilterValues: integer(env, { name: 'REALTIME_MAX_FILTER_VALUES', fallback: 100 }, 1, 100_000),

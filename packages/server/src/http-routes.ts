@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerContext } from './context.js';
 import { channelHistory, HISTORY_PATH } from './history-routes.js';
 import { batchBroadcast, singleBroadcast, type RestAnswer } from './rest-broadcast.js';
+import { refusedJsonBody } from './rest-json.js';
 
 const PREFIX = '/realtime/v1';
 const MAX_BODY_BYTES_SLACK = 64 * 1024;
@@ -35,14 +36,16 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
       }
       if (method === 'POST' && path === '/api/broadcast') {
         const body = await readBody(request, ctx.config.limits.maxPayloadBytes * 10 + MAX_BODY_BYTES_SLACK);
-        return send(response, body ? await batchBroadcast(ctx, request, body) : tooLarge());
+        if (!body) return send(response, tooLarge());
+        return send(response, refusedJsonBody(ctx, request, body, '') ?? await batchBroadcast(ctx, request, body));
       }
       const single = method === 'POST' ? path.match(/^\/api\/broadcast\/([^/]+)\/events\/([^/]+)$/) : null;
       if (single) {
         const body = await readBody(request, ctx.config.limits.maxPayloadBytes + MAX_BODY_BYTES_SLACK);
         const [topic, event] = [decode(single[1]), decode(single[2])];
         if (topic === undefined || event === undefined) return send(response, { status: 400, body: { error: 'topic and event must be URL-encoded' } });
-        return send(response, body ? await singleBroadcast(ctx, request, body, topic, event, url.searchParams) : tooLarge());
+        if (!body) return send(response, tooLarge());
+        return send(response, refusedJsonBody(ctx, request, body, 'payload') ?? await singleBroadcast(ctx, request, body, topic, event, url.searchParams));
       }
       const history = method === 'GET' ? path.match(HISTORY_PATH) : null;
       if (history) {

@@ -27,7 +27,20 @@ export async function handleJoin(ctx: ServerContext, socket: ClientSocket, messa
     return;
   }
   socket.channels.get(message.topic)?.close();
-  if (socket.channels.size >= ctx.config.limits.maxChannelsPerConnection) return refuse(JoinError.tooManyChannels);
+  const releaseChannel = socket.reserveChannel();
+  if (!releaseChannel) return refuse(JoinError.tooManyChannels);
+  try {
+    await joinChannel(ctx, socket, message, subTopic, releaseChannel, arrivedAt);
+  } finally {
+    releaseChannel();
+  }
+}
+
+/** The checks after the channel limit, the reply, and the start of delivery; `releaseChannel` gives back the reserved place once the channel counts. */
+async function joinChannel(
+  ctx: ServerContext, socket: ClientSocket, message: Message, subTopic: string, releaseChannel: () => void, arrivedAt: number,
+): Promise<void> {
+  const refuse = (reason: string) => socket.reply(message, 'error', { reason });
 
   let request: JoinRequest;
   try {
@@ -65,6 +78,7 @@ export async function handleJoin(ctx: ServerContext, socket: ClientSocket, messa
     presenceKey: request.presenceKey || identity.userId || randomUUID(),
   }, identity);
   socket.channels.set(message.topic, channel);
+  releaseChannel();
   const withHistory = request.resumeAfter !== undefined || request.replay !== undefined;
   const liveAfter = channel.start(withHistory);
 

@@ -14,6 +14,14 @@ export interface Metrics {
   readonly listenerReconnects: Counter;
 }
 
+/** Events clients send that the server handles: the `kind` of a received message is one of these or `other`. */
+const CLIENT_EVENTS: ReadonlySet<string> = new Set(['phx_join', 'phx_leave', 'heartbeat', 'broadcast', 'presence', 'access_token']);
+
+/** The `kind` label of a message received with `event`: labels come from a fixed set, never from what a client sent. */
+export function receivedKind(event: string): string {
+  return CLIENT_EVENTS.has(event) ? event : 'other';
+}
+
 /** Latency buckets (seconds): fine below 10 ms, where a realtime server should deliver. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 

@@ -1,5 +1,6 @@
 // REST broadcasts: POST /api/broadcast (batch) and POST /api/broadcast/:topic/events/:event (one), answered 202.
 import type { IncomingMessage } from 'node:http';
+import { eventNameProblem } from '@nself/db';
 import { isJsonObject, RestError } from '@nself/protocol';
 import { TokenError, type Identity } from './auth.js';
 import { mayAccess, resolveChannel } from './channel-access.js';
@@ -65,6 +66,8 @@ export async function singleBroadcast(ctx: ServerContext, request: IncomingMessa
 
 async function deliver(ctx: ServerContext, identity: Identity, outgoing: readonly Outgoing[]): Promise<RestAnswer> {
   for (const message of outgoing) {
+    const eventProblem = eventNameProblem(message.event);
+    if (eventProblem) return invalid('event', eventProblem);
     const size = message.binary ? message.binary.length : Buffer.byteLength(JSON.stringify(message.payload));
     if (size > ctx.config.limits.maxPayloadBytes) return RestError.payloadTooLarge;
   }

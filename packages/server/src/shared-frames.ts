@@ -17,23 +17,37 @@ export function sharedHead(version: ProtocolVersion, topic: string, event: strin
   return { version, topic, event, joinRef, variant: `${version}\u0000${topic}\u0000${event}\u0000${joinRef ?? '\u0001'}` };
 }
 
-const encodings = new WeakMap<object, Map<string, Buffer | Uint8Array>>();
+/** Marks a variant whose encoding failed, so that it is neither retried nor reported again. */
+const UNENCODABLE = Symbol('unencodable');
+
+const encodings = new WeakMap<object, Map<string, Buffer | Uint8Array | typeof UNENCODABLE>>();
 
 /**
  * The frame `encode` builds for `source` in the variant `variant` (protocol version, topic, …),
  * encoded on the first call and returned as is to every later caller with the same source object and
  * variant. `variant` must name everything besides `source` that the frame depends on. The cache lives
- * as long as `source` does.
+ * as long as `source` does. When `encode` throws, `failed` is told once and every caller gets
+ * undefined: a frame that cannot be built is skipped, never a reason to stop sending.
  */
-export function encodedOnce<T extends Buffer | Uint8Array>(source: object, variant: string, encode: () => T): T {
+export function encodedOnce<T extends Buffer | Uint8Array>(
+  source: object, variant: string, encode: () => T, failed: (error: unknown) => void,
+): T | undefined {
   let variants = encodings.get(source);
   if (!variants) {
     variants = new Map();
     encodings.set(source, variants);
   }
-  const known = variants.get(variant) as T | undefined;
+  const known = variants.get(variant) as T | typeof UNENCODABLE | undefined;
+  if (known === UNENCODABLE) return undefined;
   if (known) return known;
-  const frame = encode();
+  let frame: T;
+  try {
+    frame = encode();
+  } catch (error) {
+    variants.set(variant, UNENCODABLE);
+    failed(error);
+    return undefined;
+  }
   variants.set(variant, frame);
   return frame;
 }

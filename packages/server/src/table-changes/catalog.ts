@@ -35,7 +35,9 @@ export class TableCatalog {
     const cached = this.known.get(key);
     if (cached && Date.now() - cached.readAt < FRESH_FOR_MS) return cached.info;
     const info = await readTableInfo(this.db, table);
-    this.known.set(key, { info, readAt: Date.now() });
+    // Only tables that exist are kept: names a client makes up are not remembered one by one.
+    if (info) this.known.set(key, { info, readAt: Date.now() });
+    else this.known.delete(key);
     return info;
   }
 
