@@ -67,7 +67,9 @@ export class AccessWatch {
     let set = this.joined.get(id);
     if (!set) this.joined.set(id, (set = new Set()));
     set.add(channel);
-    if (this.reconnectedAt > since || (this.changedAt.get(id) ?? -1) > since) this.recheck(channel, false);
+    // After a reconnect during the join, messages may have been stored without a notification seen here: a full re-check.
+    if (this.reconnectedAt > since) this.recheck(channel, true);
+    else if ((this.changedAt.get(id) ?? -1) > since) this.recheck(channel, false);
   }
 
   /** Stops watching a joined channel (it was closed). */
@@ -134,25 +136,32 @@ export class AccessWatch {
 
   private async checkQueued(): Promise<void> {
     while (this.queued.size > 0) {
-      const batch = [...this.queued].filter(([channel]) => !channel.isDisposed);
+      const batch = [...this.queued].filter(([channel]) => !channel.isDisposed).map(([channel, full]) => ({ channel, full, userId: channel.identity.userId }));
       this.queued = new Map();
       let access: Map<string, ChannelAccess>;
       try {
-        access = await channelAccess(this.pool, unique(batch.map(([channel]) => channel.channel.id)),
-          unique(batch.flatMap(([channel]) => (channel.identity.userId ? [channel.identity.userId] : []))));
+        access = await channelAccess(this.pool, unique(batch.map(({ channel }) => channel.channel.id)),
+          unique(batch.flatMap(({ userId }) => (userId ? [userId] : []))));
       } catch (error) {
         this.logger.error({ err: error }, 're-checking channel access failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-        for (const [channel, full] of batch) {
-          const queued = this.queued.get(channel);
-          if (queued !== undefined) channel.accessCheckDone(undefined);
-          this.queued.set(channel, full || queued === true);
-        }
+        for (const { channel, full } of batch) this.requeue(channel, full);
         continue;
       }
-      for (const [channel, full] of batch) this.apply(channel, access.get(channel.channel.id), full);
+      for (const { channel, full, userId } of batch) {
+        // A token of another user arrived meanwhile: that user is checked again.
+        if (channel.identity.userId !== userId) this.requeue(channel, full);
+        else this.apply(channel, access.get(channel.channel.id), full);
+      }
     }
     this.checking = false;
+  }
+
+  /** Queues a check again for a channel that still holds from the check that could not decide (one hold per queued check). */
+  private requeue(channel: JoinedChannel, full: boolean): void {
+    const queued = this.queued.get(channel);
+    if (queued !== undefined) channel.accessCheckDone(undefined);
+    this.queued.set(channel, full || queued === true);
   }
 
   /** Closes the joined channel when its channel is gone or private without it among the members; else lets it go on. */
