@@ -203,6 +203,23 @@ test('an operator creating a name a client\'s join created takes that channel ov
   }
 });
 
+test('an operator creating as public a name a client\'s join created takes it over and keeps its messages and subscribers', async () => {
+  const early = await joinAs('nora', 'agora');
+  try {
+    await early.channel.send({ type: 'broadcast', event: 'note', payload: { n: 1 } });
+    await waitFor(() => early.seen.notes.length === 1, 'the first note echoed');
+    assert.match(await cli('channel', 'create', 'Agora', 'public', '{"topic":"town"}'),
+      /^Took over channel "agora", which a client's join had created: it is now the public channel "Agora" \(id [0-9a-f-]+\); its messages and joined clients are kept\.\n$/);
+    const { rows } = await env.db.pool.query(`SELECT c.name, c.metadata, c.created_by_join, (SELECT count(*)::int FROM realtime.messages m WHERE m.channel_id = c.id) AS messages FROM realtime.channels c WHERE slug = 'agora'`);
+    assert.deepEqual(rows, [{ name: 'Agora', metadata: { topic: 'town' }, created_by_join: false, messages: 1 }]);
+    await cli('broadcast', 'agora', 'note', '{"n":2}');
+    await waitFor(() => early.seen.notes.length === 2, 'the subscriber still receiving');
+    assert.deepEqual(early.seen.system, []);
+  } finally {
+    await closeAll(early.client);
+  }
+});
+
 test('a channel deleted while subscribed closes its subscribers with a system message', async () => {
   const june = await joinAs('june', 'ephemeral');
   try {

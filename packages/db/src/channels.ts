@@ -26,7 +26,7 @@ export interface Channel {
 
 /** A channel an operator created, telling whether it took over a channel that a client's join had created. */
 export interface CreatedChannel extends Channel {
-  /** The name belonged to a channel created by a client's join: that channel (same id) is now this one, its earlier messages deleted. */
+  /** The name belonged to a channel created by a client's join: that channel (same id) is now this one (made private, its earlier messages deleted). */
   readonly tookOverJoinChannel: boolean;
 }
 
@@ -148,9 +148,9 @@ export interface NewChannel {
 
 /**
  * Creates a channel. A name whose slug belongs to a channel that a client's join created is taken over:
- * that channel (same id) gets this name, type and metadata, becomes the operator's, and its earlier
- * messages are deleted; clients joined to it keep it only while the new type admits them. Any other
- * taken slug is a UserError naming the existing channel.
+ * that channel (same id) gets this name, type and metadata and becomes the operator's; made private, its
+ * earlier messages (written by anyone) are deleted, and its joined clients that are not members are
+ * closed out by the servers. Any other taken slug is a UserError naming the existing channel.
  */
 export async function createChannel(db: Queryable, channel: NewChannel): Promise<CreatedChannel> {
   const name = checkChannelName(channel.name);
@@ -165,7 +165,7 @@ export async function createChannel(db: Queryable, channel: NewChannel): Promise
         WHERE c.created_by_join
        RETURNING ${COLUMNS}, c.xmax <> 0 AS took_over
      ), cleared AS (
-       DELETE FROM realtime.messages m USING created WHERE m.channel_id = created.id AND created.took_over
+       DELETE FROM realtime.messages m USING created WHERE m.channel_id = created.id AND created.took_over AND created.type = 'private'
      )
      SELECT * FROM created`,
     [slug, name, type, JSON.stringify(metadata)],

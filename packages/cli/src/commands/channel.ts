@@ -44,7 +44,10 @@ export function registerChannelCommands(realtime: Command): void {
     const created = await channelDetails(db, id);
     if (format === 'json') process.stdout.write(renderJson(channelRow(created)));
     else if (tookOverJoinChannel) {
-      process.stdout.write(`Took over channel "${created.slug}", which a client's join had created: it is now the ${created.type} channel "${created.name}" (id ${created.id}); its earlier messages were deleted, and joined clients the new type does not admit were disconnected from it.\n`);
+      const what = created.type === 'private'
+        ? 'its earlier messages were deleted, and joined clients that are not members are disconnected from it'
+        : 'its messages and joined clients are kept';
+      process.stdout.write(`Took over channel "${created.slug}", which a client's join had created: it is now the ${created.type} channel "${created.name}" (id ${created.id}); ${what}.\n`);
     } else process.stdout.write(`Created ${created.type} channel "${created.name}" (slug ${created.slug}, id ${created.id}).\n`);
   });
 
