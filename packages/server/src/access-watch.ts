@@ -114,7 +114,8 @@ export class AccessWatch {
   witness(channelId: string, offset: number): void {
     if (!this.joined.has(channelId) && this.joinsInFlight === 0) return;
     if (offset > (this.notified.get(channelId) ?? 0)) this.notified.set(channelId, offset);
-    for (const channel of [...(this.holding.get(channelId) ?? [])]) channel.releaseHeld();
+    const holding = this.holding.get(channelId);
+    if (holding) for (const channel of [...holding]) channel.releaseHeld();
   }
 
   /** After the listener reconnected: access notifications may have been lost, so every joined channel is re-checked. */
