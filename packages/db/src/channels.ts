@@ -18,8 +18,16 @@ export interface Channel {
   readonly metadata: Record<string, unknown>;
   /** Offset of the newest message in the channel's log; 0 when it has none. */
   readonly lastOffset: number;
+  /** True while the channel is one that a client's join created (public, set up by nobody). */
+  readonly createdByJoin: boolean;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+}
+
+/** A channel an operator created, telling whether it took over a channel that a client's join had created. */
+export interface CreatedChannel extends Channel {
+  /** The name belonged to a channel created by a client's join: that channel (same id) is now this one (made private, its earlier messages deleted). */
+  readonly tookOverJoinChannel: boolean;
 }
 
 /** A channel with the figures that listings show. */
@@ -43,6 +51,7 @@ interface ChannelRow {
   type: ChannelType;
   metadata: Record<string, unknown>;
   last_offset: string;
+  created_by_join: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -58,7 +67,7 @@ interface ChannelDetailsRow extends ChannelSummaryRow {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const COLUMNS = 'c.id, c.slug, c.name, c.type, c.metadata, c.last_offset, c.created_at, c.updated_at';
+const COLUMNS = 'c.id, c.slug, c.name, c.type, c.metadata, c.last_offset, c.created_by_join, c.created_at, c.updated_at';
 const SUMMARY_COLUMNS = `${COLUMNS},
   (SELECT count(*) FROM realtime.channel_members m WHERE m.channel_id = c.id)::int AS members,
   (SELECT count(*) FROM realtime.presence p WHERE p.channel_id = c.id AND p.status <> 'offline')::int AS online`;
@@ -137,24 +146,56 @@ export interface NewChannel {
   readonly metadata?: unknown;
 }
 
-/** Creates a channel; a name whose slug is taken is a UserError naming the existing channel. */
-export async function createChannel(db: Queryable, channel: NewChannel): Promise<Channel> {
-  const name = channel.name.trim();
-  if (name.length === 0) throw new UserError('channel name must not be empty');
-  if ([...name].length > MAX_CHANNEL_NAME_LENGTH) throw new UserError(`channel name is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
+/**
+ * Creates a channel. A name whose slug belongs to a channel that a client's join created is taken over:
+ * that channel (same id) gets this name, type and metadata and becomes the operator's; made private, its
+ * earlier messages (written by anyone) are deleted, and its joined clients that are not members are
+ * closed out by the servers. Any other taken slug is a UserError naming the existing channel.
+ */
+export async function createChannel(db: Queryable, channel: NewChannel): Promise<CreatedChannel> {
+  const name = checkChannelName(channel.name);
   const type = checkChoice(channel.type ?? 'public', CHANNEL_TYPES, 'channel type');
   const metadata = checkJsonObject(channel.metadata ?? {}, 'channel metadata');
   const slug = slugify(name);
-  const { rows } = await db.query<ChannelRow>(
-    `INSERT INTO realtime.channels AS c (slug, name, type, metadata) VALUES ($1, $2, $3, $4::jsonb)
-     ON CONFLICT (slug) DO NOTHING RETURNING ${COLUMNS}`,
+  const { rows } = await db.query<ChannelRow & { took_over: boolean }>(
+    `WITH created AS (
+       INSERT INTO realtime.channels AS c (slug, name, type, metadata) VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (slug) DO UPDATE
+          SET name = EXCLUDED.name, type = EXCLUDED.type, metadata = EXCLUDED.metadata, created_by_join = false, updated_at = now()
+        WHERE c.created_by_join
+       RETURNING ${COLUMNS}, c.xmax <> 0 AS took_over
+     ), cleared AS (
+       DELETE FROM realtime.messages m USING created WHERE m.channel_id = created.id AND created.took_over AND created.type = 'private'
+     )
+     SELECT * FROM created`,
     [slug, name, type, JSON.stringify(metadata)],
   );
   if (!rows[0]) {
     const existing = await findChannel(db, slug);
     throw new UserError(`a channel with slug "${slug}" already exists (name "${existing?.name ?? slug}", type ${existing?.type ?? 'unknown'})`);
   }
-  return toChannel(rows[0]);
+  return { ...toChannel(rows[0]), tookOverJoinChannel: rows[0].took_over };
+}
+
+/**
+ * Creates the public channel of a client's join to a name nobody set up, marked as created by a join
+ * (an operator's `createChannel` of that name takes it over); null when the slug is taken meanwhile.
+ */
+export async function createJoinChannel(db: Queryable, name: string): Promise<Channel | null> {
+  const checked = checkChannelName(name);
+  const { rows } = await db.query<ChannelRow>(
+    `INSERT INTO realtime.channels AS c (slug, name, type, created_by_join) VALUES ($1, $2, 'public', true)
+     ON CONFLICT (slug) DO NOTHING RETURNING ${COLUMNS}`,
+    [slugify(checked), checked],
+  );
+  return rows[0] ? toChannel(rows[0]) : null;
+}
+
+function checkChannelName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed.length === 0) throw new UserError('channel name must not be empty');
+  if ([...trimmed].length > MAX_CHANNEL_NAME_LENGTH) throw new UserError(`channel name is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
+  return trimmed;
 }
 
 /** Every channel, optionally of one type, with member, presence and message counts, oldest first. */
@@ -191,6 +232,7 @@ function toChannel(row: ChannelRow): Channel {
     type: row.type,
     metadata: row.metadata,
     lastOffset: Number(row.last_offset),
+    createdByJoin: row.created_by_join,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -1,4 +1,5 @@
 // Channel membership: who belongs to a channel and with which role.
+import type { ChannelType } from './channels.js';
 import { UserError } from './errors.js';
 import type { Queryable } from './queryable.js';
 import { checkChoice, checkUserId } from './validation.js';
@@ -73,4 +74,30 @@ export async function listMembers(db: Queryable, channelId: string): Promise<Mem
     [channelId],
   );
   return rows.map((row) => ({ userId: row.user_id, role: row.role, joinedAt: row.joined_at, status: row.status }));
+}
+
+/** What a re-check of access needs to know about one channel, read in one snapshot. */
+export interface ChannelAccess {
+  readonly type: ChannelType;
+  /** The channel's last offset in the same snapshot: every message up to it committed before the members were read. */
+  readonly lastOffset: number;
+  /** Those of the users asked about who are members. */
+  readonly members: ReadonlySet<string>;
+}
+
+/**
+ * The type, last offset and members among `userIds` of each channel in `channelIds`, in one statement
+ * (one snapshot); a channel that no longer exists is absent from the map.
+ */
+export async function channelAccess(db: Queryable, channelIds: readonly string[], userIds: readonly string[]): Promise<Map<string, ChannelAccess>> {
+  const { rows } = await db.query<{ id: string; type: ChannelType; last_offset: string; members: string[] }>(
+    `SELECT c.id, c.type, c.last_offset,
+            coalesce(array_agg(m.user_id) FILTER (WHERE m.user_id IS NOT NULL), '{}') AS members
+       FROM realtime.channels c
+       LEFT JOIN realtime.channel_members m ON m.channel_id = c.id AND m.user_id = ANY($2::text[])
+      WHERE c.id = ANY($1::uuid[])
+      GROUP BY c.id`,
+    [channelIds, userIds],
+  );
+  return new Map(rows.map((row) => [row.id, { type: row.type, lastOffset: Number(row.last_offset), members: new Set(row.members) }]));
 }

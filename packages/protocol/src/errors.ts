@@ -31,6 +31,8 @@ export const SystemMessage = {
   malformedJwt: 'The token provided is not a valid JWT',
   signatureError: 'Failed to validate JWT signature',
   permissionRevoked: (subTopic: string) => `You no longer have permission to read from this Channel topic: ${subTopic}`,
+  /** Not a hosted Supabase text (its channels are not stored): the channel was deleted while joined. */
+  channelDeleted: (subTopic: string) => `Channel was deleted: ${subTopic}`,
   tooManyMessages: 'Too many messages per second',
   trackSizeExceeded: 'Track message size exceeded',
   serverDisconnect: 'Server requested disconnect',

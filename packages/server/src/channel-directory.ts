@@ -1,6 +1,7 @@
 // Channel lookups of joins (those asked for while one is in flight are answered together by the next query),
-// and the creation of public channels on first join (joins racing to create one channel share one creation).
-import { createChannel, findChannel, findChannels, isUserError, type Channel, type Pool } from '@nself/db';
+// and the creation of public channels on first join (joins racing to create one channel share one creation;
+// such a channel is marked as created by a join, so an operator creating that name takes it over).
+import { createJoinChannel, findChannel, findChannels, isUserError, type Channel, type Pool } from '@nself/db';
 
 interface Waiter {
   readonly resolve: (channel: Channel | null) => void;
@@ -64,14 +65,13 @@ export class ChannelDirectory {
 
   private async create(name: string, slug: string): Promise<Channel | null> {
     try {
-      return await createChannel(this.pool, { name, type: 'public' });
+      const created = await createJoinChannel(this.pool, name);
+      if (created) return created;
     } catch (error) {
-      // Another join (or process) created it first, or the name is not acceptable as a channel.
-      const existing = await findChannel(this.pool, slug);
-      if (existing) return existing;
-      if (isUserError(error) || isCheckViolation(error)) return null;
-      throw error;
+      if (!isUserError(error) && !isCheckViolation(error)) throw error;
     }
+    // Another join (or process) created it first, or the name is not acceptable as a channel.
+    return findChannel(this.pool, slug);
   }
 }
 

@@ -1,5 +1,5 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
-import type { Channel, Message as StoredMessage } from '@nself/db';
+import type { Channel, ChannelType, Message as StoredMessage } from '@nself/db';
 import { ChannelEvent, FeatureEvent, SystemMessage } from '@nself/protocol';
 import type { Identity } from './auth.js';
 import type { BroadcastSubscriber } from './broadcast-feed.js';
@@ -38,6 +38,12 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   private replayedUpTo = 0;
   /** The head of live broadcasts sent here (join ref null, as Supabase sends them). */
   private readonly broadcastHead: SharedHead;
+  /** Re-checks of access in flight: broadcasts wait until none is left. */
+  private accessChecks = 0;
+  /** Every message up to this offset committed before the last check of access (the join's, or a full re-check). */
+  private accessCheckedThrough: number;
+  /** Broadcasts (live or replayed) waiting for access to allow them, in offset order. */
+  private readonly accessHeld: Array<{ readonly message: StoredMessage; readonly replayed: boolean }> = [];
 
   constructor(
     private readonly ctx: ServerContext,
@@ -45,19 +51,23 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     readonly topic: string,
     readonly subTopic: string,
     readonly joinRef: string | null,
-    readonly channel: Channel,
+    /** The channel as of the last check of access (its type follows the re-checks). */
+    public channel: Channel,
     readonly options: ChannelOptions,
     public identity: Identity,
   ) {
     this.broadcastHead = sharedHead(socket.info.version, topic, FeatureEvent.broadcast, null);
+    this.accessCheckedThrough = channel.lastOffset;
   }
 
   /**
-   * Starts delivery: broadcasts (held back while `resuming`), presence, and the watch of the token's expiry.
+   * Starts delivery: broadcasts (held back while `resuming`), presence, and the watches of the token's expiry
+   * and of access (`accessSince` is the access watch's `beginJoin` from before the join's check).
    * Returns the offset after which live broadcasts reach this channel.
    */
-  start(resuming: boolean): number {
+  start(resuming: boolean, accessSince: number): number {
     if (resuming) this.held = [];
+    this.ctx.access.register(this, accessSince);
     const liveAfter = this.ctx.broadcasts.subscribe(this.channel.id, this, this.channel.lastOffset);
     if (this.options.presence) this.ctx.presence.subscribe(this.channel.id, this);
     this.scheduleExpiry();
@@ -109,6 +119,42 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     await this.postgresChanges?.updateIdentity(identity);
   }
 
+  /** A re-check of access starts: broadcasts wait for its outcome. */
+  holdForAccessCheck(): void {
+    this.accessChecks++;
+  }
+
+  /**
+   * A re-check of access let the channel go on (or gave up, with no outcome): the channel's current type,
+   * and after a full re-check the offset through which messages committed before it.
+   */
+  accessCheckDone(outcome: { type: ChannelType; checkedThrough?: number } | undefined): void {
+    this.accessChecks--;
+    if (outcome) {
+      if (outcome.type !== this.channel.type) this.channel = { ...this.channel, type: outcome.type };
+      if (outcome.checkedThrough !== undefined) this.accessCheckedThrough = Math.max(this.accessCheckedThrough, outcome.checkedThrough);
+    }
+    this.releaseHeld();
+  }
+
+  /** A re-check of access found it lost: the held broadcasts are dropped and the channel shut down with `message`. */
+  revoke(message: string): void {
+    this.accessChecks--;
+    this.accessHeld.length = 0;
+    this.shutdown(message);
+  }
+
+  /** Sends the held broadcasts that access now allows, in order. */
+  releaseHeld(): void {
+    while (this.accessHeld.length > 0) {
+      const first = this.accessHeld[0];
+      if (!first || !this.accessAllows(first.message.offset)) return;
+      this.accessHeld.shift();
+      this.send(first.message, first.replayed);
+    }
+    this.ctx.access.stopsHolding(this);
+  }
+
   /** Shuts the channel down from the server side: a system error, then `phx_close`. */
   shutdown(message: string): void {
     if (this.disposed) return;
@@ -130,6 +176,8 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     if (this.disposed) return;
     this.disposed = true;
     this.cancelExpiry();
+    this.accessHeld.length = 0;
+    this.ctx.access.unregister(this);
     this.ctx.broadcasts.unsubscribe(this.channel.id, this);
     if (this.options.presence) this.ctx.presence.unsubscribe(this.channel.id, this);
     if (this.socket.channels.get(this.topic) === this) this.socket.channels.delete(this.topic);
@@ -146,7 +194,25 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     return this.disposed;
   }
 
+  /** Sends a stored message now when access allows it and nothing waits before it; else it waits. */
   private sendStored(message: StoredMessage, replayed: boolean): void {
+    if (this.accessHeld.length === 0 && this.accessAllows(message.offset)) return this.send(message, replayed);
+    if (this.accessHeld.length === 0) this.ctx.access.startsHolding(this);
+    this.accessHeld.push({ message, replayed });
+  }
+
+  /**
+   * Whether access allows a message now: no re-check in flight, and in a private channel the message is
+   * known to have committed before the last check, or the listener has seen it (and so every access
+   * change before it).
+   */
+  private accessAllows(offset: number): boolean {
+    if (this.accessChecks > 0) return false;
+    if (this.channel.type !== 'private') return true;
+    return offset <= this.accessCheckedThrough || offset <= this.ctx.access.notifiedThrough(this.channel.id);
+  }
+
+  private send(message: StoredMessage, replayed: boolean): void {
     if (replayed) this.socket.sendReplayed(this.topic, this.joinRef, message);
     else this.socket.sendBroadcast(this.broadcastHead, message);
   }

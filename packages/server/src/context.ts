@@ -1,5 +1,6 @@
 // What every part of a running server shares: configuration, database, logger, metrics, auth and the feeds.
 import type { Pool } from '@nself/db';
+import type { AccessWatch } from './access-watch.js';
 import type { Authenticator } from './auth.js';
 import type { BroadcastFeed } from './broadcast-feed.js';
 import type { ChannelDirectory } from './channel-directory.js';
@@ -21,6 +22,8 @@ export interface ServerContext {
   readonly channels: ChannelDirectory;
   readonly broadcasts: BroadcastFeed;
   readonly presence: PresenceFeed;
+  /** Re-checks joined channels' access when membership or a channel changes, and closes those that lost it. */
+  readonly access: AccessWatch;
   /** Resume and replay reads of joins, shared between joins asking the same at once. */
   readonly histories: SharedReads<JoinHistory>;
   /** Closes joined channels whose token expired. */

@@ -15,6 +15,16 @@ import { sharedHead } from './shared-frames.js';
 
 /** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
 export async function handleJoin(ctx: ServerContext, socket: ClientSocket, message: Message): Promise<void> {
+  // Access changes notified while the join checks access are re-checked once the channel is registered.
+  const accessSince = ctx.access.beginJoin();
+  try {
+    await join(ctx, socket, message, accessSince);
+  } finally {
+    ctx.access.endJoin();
+  }
+}
+
+async function join(ctx: ServerContext, socket: ClientSocket, message: Message, accessSince: number): Promise<void> {
   const arrivedAt = performance.now();
   const refuse = (reason: string) => socket.reply(message, 'error', { reason });
   const subTopic = subTopicOf(message.topic);
@@ -80,7 +90,7 @@ async function joinChannel(
   socket.channels.set(message.topic, channel);
   releaseChannel();
   const withHistory = request.resumeAfter !== undefined || request.replay !== undefined;
-  const liveAfter = channel.start(withHistory);
+  const liveAfter = channel.start(withHistory, accessSince);
 
   let history: JoinHistory | undefined;
   if (withHistory) {

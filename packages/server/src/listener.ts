@@ -1,10 +1,11 @@
-// The database listener: one dedicated connection LISTENing on realtime:broadcast and realtime:presence,
+// The database listener: one dedicated connection LISTENing on realtime:broadcast, realtime:presence and realtime:access,
 // reconnecting with backoff; after every reconnect it reports so that missed rows are read back.
 import pg from 'pg';
 import type { Logger } from './logger.js';
 
 export const BROADCAST_CHANNEL = 'realtime:broadcast';
 export const PRESENCE_CHANNEL = 'realtime:presence';
+export const ACCESS_CHANNEL = 'realtime:access';
 
 export interface ListenerHandlers {
   onNotification(channel: string, payload: unknown): void;
@@ -67,7 +68,7 @@ export class DatabaseListener {
     client.on('notification', (note) => this.dispatch(note.channel, note.payload));
     try {
       await client.connect();
-      await client.query(`LISTEN "${BROADCAST_CHANNEL}"; LISTEN "${PRESENCE_CHANNEL}"`);
+      await client.query(`LISTEN "${BROADCAST_CHANNEL}"; LISTEN "${PRESENCE_CHANNEL}"; LISTEN "${ACCESS_CHANNEL}"`);
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { migrate, openPool, resolveDatabaseUrl, type Pool } from '@nself/db';
 import { CloseCode } from '@nself/protocol';
+import { AccessWatch, type AccessNotification } from './access-watch.js';
 import { Authenticator } from './auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast-feed.js';
 import { ChannelDirectory } from './channel-directory.js';
@@ -12,7 +13,7 @@ import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './expiry-watch.js';
 import { createRoutes } from './http-routes.js';
-import { BROADCAST_CHANNEL, DatabaseListener, PRESENCE_CHANNEL } from './listener.js';
+import { ACCESS_CHANNEL, BROADCAST_CHANNEL, DatabaseListener, PRESENCE_CHANNEL } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
@@ -68,6 +69,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     channels: new ChannelDirectory(pool),
     broadcasts: new BroadcastFeed(pool, logger, metrics),
     presence: new PresenceFeed(pool, logger),
+    access: new AccessWatch(pool, logger),
     histories: new SharedReads(),
     expiries: new ExpiryWatch(),
     postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, limits: config.limits }),
@@ -75,11 +77,16 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   };
   const listener = new DatabaseListener(databaseUrl, {
     onNotification: (channel, payload) => {
-      if (channel === BROADCAST_CHANNEL) ctx.broadcasts.notify(payload as BroadcastNotification);
-      else if (channel === PRESENCE_CHANNEL) ctx.presence.notify(payload as PresenceNotification);
+      if (channel === BROADCAST_CHANNEL) {
+        const note = payload as BroadcastNotification;
+        ctx.access.witness(note.channel_id, Number(note.offset));
+        ctx.broadcasts.notify(note);
+      } else if (channel === PRESENCE_CHANNEL) ctx.presence.notify(payload as PresenceNotification);
+      else if (channel === ACCESS_CHANNEL) ctx.access.notify(payload as AccessNotification);
     },
     onReconnected: () => {
       metrics.listenerReconnects.inc();
+      ctx.access.reconnected();
       ctx.broadcasts.catchUp();
       ctx.presence.resync();
     },

@@ -24,7 +24,7 @@ export function registerChannelCommands(realtime: Command): void {
 
   const create = addOutputOptions(withExamples(
     channel.command('create')
-      .description('Create a channel; its slug is the lowercased name with spaces turned into "-"')
+      .description('Create a channel; its slug is the lowercased name with spaces turned into "-". A channel that a client\'s join created with that name is taken over')
       .argument('<name>', 'channel name, e.g. "general"')
       .argument('[type]', `channel type: ${CHANNEL_TYPES.join(', ')}`, 'public')
       .argument('[metadata-json]', 'a JSON object stored with the channel'),
@@ -40,9 +40,15 @@ export function registerChannelCommands(realtime: Command): void {
     checkChoice(type, CHANNEL_TYPES, 'channel type');
     const metadata = metadataText === undefined ? {} : parseJsonObjectArgument(metadataText, 'metadata');
     const db = await database();
-    const created = await channelDetails(db, (await createChannel(db, { name, type, metadata })).id);
+    const { id, tookOverJoinChannel } = await createChannel(db, { name, type, metadata });
+    const created = await channelDetails(db, id);
     if (format === 'json') process.stdout.write(renderJson(channelRow(created)));
-    else process.stdout.write(`Created ${created.type} channel "${created.name}" (slug ${created.slug}, id ${created.id}).\n`);
+    else if (tookOverJoinChannel) {
+      const what = created.type === 'private'
+        ? 'its earlier messages were deleted, and joined clients that are not members are disconnected from it'
+        : 'its messages and joined clients are kept';
+      process.stdout.write(`Took over channel "${created.slug}", which a client's join had created: it is now the ${created.type} channel "${created.name}" (id ${created.id}); ${what}.\n`);
+    } else process.stdout.write(`Created ${created.type} channel "${created.name}" (slug ${created.slug}, id ${created.id}).\n`);
   });
 
   asListing(

@@ -1,0 +1,274 @@
+// Channel access follows membership live: removed members, channels made private or deleted, and names taken over by an operator.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RealtimeChannel } from '@supabase/realtime-js';
+import type { SupabaseClient } from '@supabase/supabase-js';
+import { addMember, createChannel } from '@nself/db';
+import { realtime } from '../helpers/cli.js';
+import { RawClient, type Frame } from './raw-client.js';
+import { JWT_SECRET, sleep, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
+
+let anonKey: string;
+const env = useTestServer({ jwtSecret: JWT_SECRET }, async () => {
+  anonKey = await token(undefined, { role: 'anon' });
+});
+
+const cli = async (...args: string[]) => {
+  const result = await realtime(args, { databaseUrl: env.db.url });
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout;
+};
+
+/** A supabase-js client of `user` on a channel, recording what it sees. */
+async function joinAs(user: string, name: string, config: { private?: boolean; presence?: boolean } = {}) {
+  const client = supabase(env.server, { key: anonKey, accessToken: await token(user) });
+  await client.realtime.setAuth();
+  const seen = { notes: [] as unknown[], system: [] as Array<{ status: string; message: string }>, statuses: [] as string[], leaves: [] as string[] };
+  const channel = client.channel(name, { config: { private: config.private ?? false, broadcast: { self: true }, presence: { key: user, enabled: config.presence ?? false } } })
+    .on('broadcast', { event: 'note' }, (message) => seen.notes.push(message.payload))
+    .on('system', {}, (payload: { status: string; message: string }) => seen.system.push(payload))
+    .on('presence', { event: 'leave' }, ({ key }) => { seen.leaves.push(key); });
+  const subscribed = new Promise<string>((resolve) => channel.subscribe((status) => {
+    seen.statuses.push(status);
+    resolve(status);
+  }));
+  assert.equal(await subscribed, 'SUBSCRIBED', `${user} subscribes to ${name}`);
+  return { client, channel, seen };
+}
+
+/** A raw connection of `user` joined to `name`: every frame it gets is kept, to show that nothing follows the close. */
+async function rawJoin(user: string, name: string, isPrivate: boolean): Promise<RawClient> {
+  const raw = await RawClient.open(env.server, `vsn=2.0.0&apikey=${anonKey}`);
+  const reply = await raw.join(`realtime:${name}`, '1', { private: isPrivate }, { access_token: await token(user) });
+  assert.equal((reply[4] as { status: string }).status, 'ok', `${user} joins ${name} on a raw socket`);
+  return raw;
+}
+
+const broadcastsOf = (raw: RawClient) => raw.frames.filter((frame) => frame[3] === 'broadcast');
+const isClose = (frame: Frame) => frame[3] === 'phx_close';
+
+async function restSend(user: string, name: string, payload: unknown): Promise<void> {
+  const response = await fetch(`${env.server.url}/api/broadcast`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', apikey: anonKey, authorization: `Bearer ${await token(user)}` },
+    body: JSON.stringify({ messages: [{ topic: name, event: 'note', payload, private: true }] }),
+  });
+  assert.equal(response.status, 202);
+}
+
+async function closeAll(...clients: Array<SupabaseClient | RawClient>): Promise<void> {
+  for (const client of clients) {
+    if (client instanceof RawClient) await client.close();
+    else await client.removeAllChannels();
+  }
+}
+
+test('a member removed with `channel leave` is closed out of the private channel at once, gets nothing after, and her presence leaves', async () => {
+  const vault = await createChannel(env.db.pool, { name: 'vault', type: 'private' });
+  await addMember(env.db.pool, { channelId: vault.id, userId: 'alice' });
+  await addMember(env.db.pool, { channelId: vault.id, userId: 'bob' });
+  const alice = await joinAs('alice', 'vault', { private: true, presence: true });
+  const bob = await joinAs('bob', 'vault', { private: true, presence: true });
+  const aliceRaw = await rawJoin('alice', 'vault', true);
+  try {
+    assert.equal(await alice.channel.track({ name: 'Alice' }), 'ok');
+    await waitFor(() => 'alice' in bob.channel.presenceState(), 'bob seeing alice present');
+    await cli('broadcast', 'vault', 'note', '{"n":1}');
+    await waitFor(() => alice.seen.notes.length === 1 && broadcastsOf(aliceRaw).length === 1, 'alice receiving the first note');
+
+    assert.match(await cli('channel', 'leave', 'vault', 'alice'), /Removed alice from channel "vault"/);
+    const revoked = 'You no longer have permission to read from this Channel topic: vault';
+    await waitFor(() => alice.seen.statuses.includes('CLOSED'), 'alice\'s channel closed');
+    assert.deepEqual(alice.seen.system.map(({ status, message }) => ({ status, message })), [{ status: 'error', message: revoked }]);
+    const closed = await aliceRaw.expect(isClose, 'phx_close on the raw socket');
+    const systemFrame = aliceRaw.frames.find((frame) => frame[3] === 'system');
+    assert.deepEqual(systemFrame?.[4], { extension: 'system', status: 'error', message: revoked, channel: 'vault' });
+    assert.ok(aliceRaw.frames.indexOf(systemFrame as Frame) < aliceRaw.frames.indexOf(closed), 'the system error comes before phx_close');
+    await waitFor(() => bob.seen.leaves.includes('alice'), 'bob seeing alice\'s presence leave');
+    assert.equal('alice' in bob.channel.presenceState(), false);
+
+    await cli('broadcast', 'vault', 'note', '{"n":2}');
+    await restSend('bob', 'vault', { n: 3 });
+    await waitFor(() => bob.seen.notes.length === 3, 'bob receiving all three notes');
+    await sleep(300);
+    assert.deepEqual(alice.seen.notes, [{ n: 1 }], 'alice receives nothing after her removal');
+    assert.deepEqual(broadcastsOf(aliceRaw).map((frame) => (frame[4] as { payload: unknown }).payload), [{ n: 1 }]);
+    assert.equal(aliceRaw.frames.at(-1), closed, 'nothing follows phx_close on alice\'s socket');
+  } finally {
+    await closeAll(alice.client, bob.client, aliceRaw);
+  }
+});
+
+test('a role change keeps the member joined; a message stored right after a removal, in its transaction or the next, never reaches the removed member', async () => {
+  const den = await createChannel(env.db.pool, { name: 'den', type: 'private' });
+  for (const userId of ['carol', 'dave']) await addMember(env.db.pool, { channelId: den.id, userId });
+  const dave = await joinAs('dave', 'den', { private: true });
+  const carolRaw = await rawJoin('carol', 'den', true);
+  try {
+    assert.match(await cli('channel', 'join', 'den', 'carol', 'admin'), /from member to admin/);
+    await cli('broadcast', 'den', 'note', '{"n":1}');
+    await waitFor(() => broadcastsOf(carolRaw).length === 1 && dave.seen.notes.length === 1, 'both receiving after the role change');
+
+    const client = await env.db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`DELETE FROM realtime.channel_members WHERE channel_id = $1 AND user_id = 'carol'`, [den.id]);
+      await client.query(`SELECT realtime.broadcast('den', 'note', '{"n":2}')`);
+      await client.query('COMMIT');
+      await client.query(`SELECT realtime.broadcast('den', 'note', '{"n":3}')`);
+    } finally {
+      client.release();
+    }
+    await carolRaw.expect(isClose, 'carol\'s phx_close');
+    await waitFor(() => dave.seen.notes.length === 3, 'dave receiving every note');
+    await sleep(300);
+    assert.deepEqual(broadcastsOf(carolRaw).map((frame) => (frame[4] as { payload: unknown }).payload), [{ n: 1 }]);
+    assert.deepEqual(dave.seen.system, [], 'dave, still a member, was not closed');
+  } finally {
+    await closeAll(dave.client, carolRaw);
+  }
+});
+
+test('a removal during a flood of sends from a member on the same server: nothing stored after it reaches the removed member', async () => {
+  const flood = await createChannel(env.db.pool, { name: 'flood', type: 'private' });
+  for (const userId of ['erin', 'frank']) await addMember(env.db.pool, { channelId: flood.id, userId });
+  const erinRaw = await rawJoin('erin', 'flood', true);
+  const frankRaw = await rawJoin('frank', 'flood', true);
+  let sending = true;
+  try {
+    let sent = 0;
+    const sender = (async () => {
+      while (sending) {
+        frankRaw.send([null, null, 'realtime:flood', 'broadcast', { type: 'broadcast', event: 'note', payload: { n: sent++ } }]);
+        await sleep(1);
+      }
+    })();
+    await waitFor(() => broadcastsOf(erinRaw).length > 20, 'erin receiving the flood');
+    await env.db.pool.query(`DELETE FROM realtime.channel_members WHERE channel_id = $1 AND user_id = 'erin'`, [flood.id]);
+    // Every offset above this one was stored after the removal had committed.
+    const { rows } = await env.db.pool.query<{ last_offset: string }>('SELECT last_offset FROM realtime.channels WHERE id = $1', [flood.id]);
+    const removedAt = Number(rows[0]?.last_offset);
+    await erinRaw.expect(isClose, 'erin\'s phx_close');
+    await sleep(200);
+    sending = false;
+    await sender;
+    const offsets = broadcastsOf(erinRaw).map((frame) => (frame[4] as { meta: { offset: number } }).meta.offset);
+    assert.ok(offsets.length > 0 && offsets.every((offset) => offset <= removedAt),
+      `erin got offsets up to ${Math.max(...offsets)}, the removal was at ${removedAt}`);
+    const stored = await env.db.pool.query<{ last: string }>('SELECT max(channel_offset) AS last FROM realtime.messages WHERE channel_id = $1', [flood.id]);
+    assert.ok(Number(stored.rows[0]?.last) > removedAt, 'the flood went on being stored after the removal');
+  } finally {
+    sending = false;
+    await closeAll(erinRaw, frankRaw);
+  }
+});
+
+test('a non-member joined to a public channel that is made private is closed; a member stays and keeps receiving', async () => {
+  const gina = await joinAs('gina', 'plaza');
+  const hank = await joinAs('hank', 'plaza');
+  try {
+    const plaza = await env.db.pool.query<{ id: string }>(`SELECT id FROM realtime.channels WHERE slug = 'plaza'`);
+    await addMember(env.db.pool, { channelId: plaza.rows[0]?.id ?? '', userId: 'gina' });
+    await env.db.pool.query(`UPDATE realtime.channels SET type = 'private' WHERE slug = 'plaza'`);
+    await waitFor(() => hank.seen.statuses.includes('CLOSED'), 'hank\'s channel closed');
+    assert.deepEqual(hank.seen.system.map(({ message }) => message), ['You no longer have permission to read from this Channel topic: plaza']);
+    await cli('broadcast', 'plaza', 'note', '{"n":1}');
+    await waitFor(() => gina.seen.notes.length === 1, 'gina, a member, receiving the note');
+    await sleep(200);
+    assert.deepEqual(hank.seen.notes, []);
+    assert.deepEqual(gina.seen.system, []);
+  } finally {
+    await closeAll(gina.client, hank.client);
+  }
+});
+
+test('an operator creating a name a client\'s join created takes that channel over: non-members are closed, earlier messages deleted', async () => {
+  const squatter = await joinAs('ivan', 'treasury');
+  try {
+    await squatter.channel.send({ type: 'broadcast', event: 'note', payload: { fake: true } });
+    await waitFor(() => squatter.seen.notes.length === 1, 'the squatter\'s note stored and echoed');
+    const output = await cli('channel', 'create', 'treasury', 'private');
+    assert.match(output, /^Took over channel "treasury", which a client's join had created: it is now the private channel "treasury"/);
+    await waitFor(() => squatter.seen.statuses.includes('CLOSED'), 'the squatter closed out');
+    assert.deepEqual(squatter.seen.system.map(({ message }) => message), ['You no longer have permission to read from this Channel topic: treasury']);
+    const { rows } = await env.db.pool.query(`SELECT c.type, c.created_by_join, (SELECT count(*)::int FROM realtime.messages m WHERE m.channel_id = c.id) AS messages FROM realtime.channels c WHERE slug = 'treasury'`);
+    assert.deepEqual(rows, [{ type: 'private', created_by_join: false, messages: 0 }]);
+    const again = await realtime(['channel', 'create', 'treasury', 'private'], { databaseUrl: env.db.url });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /a channel with slug "treasury" already exists \(name "treasury", type private\)/, 'an operator\'s channel is never taken over');
+    const refused = await subscribe(squatter.client.channel('treasury'));
+    assert.equal(refused.status, 'CHANNEL_ERROR', 'the squatter cannot join again');
+  } finally {
+    await closeAll(squatter.client);
+  }
+});
+
+test('an operator creating as public a name a client\'s join created takes it over and keeps its messages and subscribers', async () => {
+  const early = await joinAs('nora', 'agora');
+  try {
+    await early.channel.send({ type: 'broadcast', event: 'note', payload: { n: 1 } });
+    await waitFor(() => early.seen.notes.length === 1, 'the first note echoed');
+    assert.match(await cli('channel', 'create', 'Agora', 'public', '{"topic":"town"}'),
+      /^Took over channel "agora", which a client's join had created: it is now the public channel "Agora" \(id [0-9a-f-]+\); its messages and joined clients are kept\.\n$/);
+    const { rows } = await env.db.pool.query(`SELECT c.name, c.metadata, c.created_by_join, (SELECT count(*)::int FROM realtime.messages m WHERE m.channel_id = c.id) AS messages FROM realtime.channels c WHERE slug = 'agora'`);
+    assert.deepEqual(rows, [{ name: 'Agora', metadata: { topic: 'town' }, created_by_join: false, messages: 1 }]);
+    await cli('broadcast', 'agora', 'note', '{"n":2}');
+    await waitFor(() => early.seen.notes.length === 2, 'the subscriber still receiving');
+    assert.deepEqual(early.seen.system, []);
+  } finally {
+    await closeAll(early.client);
+  }
+});
+
+test('a channel deleted while subscribed closes its subscribers with a system message', async () => {
+  const june = await joinAs('june', 'ephemeral');
+  try {
+    assert.match(await cli('channel', 'delete', 'ephemeral', 'true'), /Deleted channel "ephemeral"/);
+    await waitFor(() => june.seen.statuses.includes('CLOSED'), 'june\'s channel closed');
+    assert.deepEqual(june.seen.system.map(({ status, message }) => ({ status, message })), [{ status: 'error', message: 'Channel was deleted: ephemeral' }]);
+  } finally {
+    await closeAll(june.client);
+  }
+});
+
+test('a removal whose notification was lost while the database listener was down closes the channel once it reconnects', async () => {
+  const bunker = await createChannel(env.db.pool, { name: 'bunker', type: 'private' });
+  await addMember(env.db.pool, { channelId: bunker.id, userId: 'kim' });
+  const kimRaw = await rawJoin('kim', 'bunker', true);
+  const client = await env.db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`DELETE FROM realtime.channel_members WHERE channel_id = $1 AND user_id = 'kim'`, [bunker.id]);
+    const pid = await env.server.listener.backendPid();
+    await env.db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+    await waitFor(async () => (await env.db.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, 'the listener\'s backend gone');
+    await client.query(`SELECT realtime.broadcast('bunker', 'note', '{"n":1}')`);
+    await client.query('COMMIT');
+    await kimRaw.expect(isClose, 'kim\'s phx_close after the reconnect', 10_000);
+    await sleep(200);
+    assert.deepEqual(broadcastsOf(kimRaw), [], 'the note stored with the removal never reached kim');
+  } finally {
+    client.release();
+    await closeAll(kimRaw);
+  }
+});
+
+test('while the database listener is down, a send on this server does not reach a member removed meanwhile', async () => {
+  const cellar = await createChannel(env.db.pool, { name: 'cellar', type: 'private' });
+  for (const userId of ['lena', 'milo']) await addMember(env.db.pool, { channelId: cellar.id, userId });
+  const lenaRaw = await rawJoin('lena', 'cellar', true);
+  const miloRaw = await rawJoin('milo', 'cellar', true);
+  try {
+    const pid = await env.server.listener.backendPid();
+    await env.db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+    await waitFor(async () => (await env.db.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, 'the listener\'s backend gone');
+    // The removal's notification is lost; the send below is stored after it and delivered by this server directly.
+    await env.db.pool.query(`DELETE FROM realtime.channel_members WHERE channel_id = $1 AND user_id = 'lena'`, [cellar.id]);
+    miloRaw.send(['1', '9', 'realtime:cellar', 'broadcast', { type: 'broadcast', event: 'note', payload: { n: 1 } }]);
+    await lenaRaw.expect(isClose, 'lena\'s phx_close after the reconnect', 10_000);
+    await sleep(200);
+    assert.deepEqual(broadcastsOf(lenaRaw), [], 'the note stored after the removal never reached lena');
+  } finally {
+    await closeAll(lenaRaw, miloRaw);
+  }
+});
