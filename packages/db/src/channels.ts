@@ -1,7 +1,7 @@
 // Channels: slugs, lookup by id or slug, creation, listing with counts, and deletion.
 import { UserError } from './errors.js';
 import type { Queryable } from './queryable.js';
-import { checkChoice, checkJsonObject } from './validation.js';
+import { checkChoice, checkJsonObject, checkPrintable } from './validation.js';
 
 /** The channel types of the seed: anyone can join, membership required, or presence-enabled. */
 export const CHANNEL_TYPES = ['public', 'private', 'presence'] as const;
@@ -137,11 +137,20 @@ export interface NewChannel {
   readonly metadata?: unknown;
 }
 
+/**
+ * A channel name as stored: trimmed, 1 to 200 characters, no control characters (`checkPrintable`).
+ * Throws a UserError saying what is wrong and what is accepted.
+ */
+export function checkChannelName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed.length === 0) throw new UserError('channel name must not be empty');
+  if ([...trimmed].length > MAX_CHANNEL_NAME_LENGTH) throw new UserError(`channel name is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
+  return checkPrintable(trimmed, 'channel name');
+}
+
 /** Creates a channel; a name whose slug is taken is a UserError naming the existing channel. */
 export async function createChannel(db: Queryable, channel: NewChannel): Promise<Channel> {
-  const name = channel.name.trim();
-  if (name.length === 0) throw new UserError('channel name must not be empty');
-  if ([...name].length > MAX_CHANNEL_NAME_LENGTH) throw new UserError(`channel name is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
+  const name = checkChannelName(channel.name);
   const type = checkChoice(channel.type ?? 'public', CHANNEL_TYPES, 'channel type');
   const metadata = checkJsonObject(channel.metadata ?? {}, 'channel metadata');
   const slug = slugify(name);
