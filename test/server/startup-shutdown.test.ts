@@ -37,7 +37,7 @@ test('development mode listens on 127.0.0.1 only and says so; REALTIME_HOST or a
     assert.equal(development.server.config.host, '127.0.0.1');
     assert.equal(await reachable('127.0.0.1', development.server.port), true);
     if (externalAddress) assert.equal(await reachable(externalAddress, development.server.port), false, `reached on ${externalAddress}`);
-    assert.match(await development.log(), /development mode: listening on 127\.0\.0\.1 only; set REALTIME_HOST=0\.0\.0\.0 and a JWT secret to accept other machines/);
+    assert.match(await development.log(), /DEVELOPMENT MODE: .*listening on 127\.0\.0\.1 only; set REALTIME_HOST=0\.0\.0\.0 and a JWT secret to accept other machines/);
   } finally {
     await development.server.close();
   }
