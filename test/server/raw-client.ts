@@ -59,4 +59,31 @@ export class RawClient {
   closed(timeoutMs = 5_000): Promise<number> {
     return waitFor(() => this.closeCode, 'the socket to close', timeoutMs);
   }
+
+  /**
+   * The presence of `topic` as Phoenix's rules make it from the frames received so far: the last
+   * presence_state, then each presence_diff (leaves remove metas by `phx_ref`). Metas are given
+   * without their refs, sorted, so that tests compare what users see.
+   */
+  presence(topic: string): Record<string, Array<Record<string, unknown>>> {
+    type Metas = Array<Record<string, unknown>>;
+    let start = this.frames.length - 1;
+    while (start >= 0 && !(this.frames[start]?.[2] === topic && this.frames[start]?.[3] === 'presence_state')) start--;
+    if (start < 0) return {};
+    const state = new Map<string, Metas>(Object.entries(this.frames[start]?.[4] as Record<string, { metas: Metas }>).map(([key, { metas }]) => [key, [...metas]]));
+    for (const frame of this.frames.slice(start + 1)) {
+      if (frame[2] !== topic || frame[3] !== 'presence_diff') continue;
+      const { joins, leaves } = frame[4] as { joins: Record<string, { metas: Metas }>; leaves: Record<string, { metas: Metas }> };
+      for (const [key, { metas }] of Object.entries(joins)) state.set(key, [...(state.get(key) ?? []), ...metas]);
+      for (const [key, { metas }] of Object.entries(leaves)) {
+        const left = new Set(metas.map((meta) => meta['phx_ref']));
+        const remaining = (state.get(key) ?? []).filter((meta) => !left.has(meta['phx_ref']));
+        if (remaining.length > 0) state.set(key, remaining);
+        else state.delete(key);
+      }
+    }
+    return Object.fromEntries([...state].map(([key, metas]) => [key, metas
+      .map(({ phx_ref: _ref, phx_ref_prev: _prev, ...meta }) => meta)
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))]));
+  }
 }

@@ -21,7 +21,7 @@ export interface ChannelOptions {
   readonly presence: boolean;
   /** The client asked for a private channel. */
   readonly private: boolean;
-  /** Presence key: the configured key, else the user id, else a random id for this join. */
+  /** Presence key viewers see: the configured key, else the user id, else a random id for this join (stored presence is the token's user). */
   readonly presenceKey: string;
 }
 

@@ -38,8 +38,10 @@ export interface ServerConfig {
 export interface Limits {
   /** Largest WebSocket frame accepted, in bytes (larger closes with 1009). @default 1048576 */
   readonly maxFrameBytes: number;
-  /** Largest broadcast or presence payload, in bytes. @default 262144 */
+  /** Largest broadcast payload, in bytes. @default 262144 */
   readonly maxPayloadBytes: number;
+  /** Largest presence payload one track holds (every joiner receives all of them), in bytes. @default 16384 */
+  readonly maxPresenceBytes: number;
   /** Channels one connection may join. @default 100 */
   readonly maxChannelsPerConnection: number;
   /** Joins per second one connection may make. @default 100 */
@@ -56,6 +58,14 @@ export interface Limits {
   readonly maxRestMessagesPerSecond: number;
   /** Channels that do not exist yet one REST broadcast request may create. @default 10 */
   readonly maxRestNewChannels: number;
+  /** Most values one `in.(…)` of a postgres_changes filter may list (Supabase's cap). @default 100 */
+  readonly maxFilterValues: number;
+  /** Longest postgres_changes filter, in characters. @default 4096 */
+  readonly maxFilterLength: number;
+  /** Most postgres_changes bindings one join may carry. @default 100 */
+  readonly maxBindingsPerJoin: number;
+  /** Time one statement judging postgres_changes filters may take before its filters fail for this batch, in ms. @default 1000 */
+  readonly filterBudgetMs: number;
 }
 
 /** Shortest HS256 secret accepted in production, in bytes (RFC 7518 §3.2: at least the hash's size). */
@@ -93,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     limits: {
       maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
       maxPayloadBytes: configuredMaxPayloadBytes(env),
+      maxPresenceBytes: integer(env, { name: 'REALTIME_MAX_PRESENCE_BYTES', fallback: 16_384 }, 16, 100_000_000),
       maxChannelsPerConnection: integer(env, { name: 'REALTIME_MAX_CHANNELS_PER_CONNECTION', fallback: 100 }, 1, 100_000),
       maxJoinsPerSecond: integer(env, { name: 'REALTIME_MAX_JOINS_PER_SECOND', fallback: 100 }, 1, 1_000_000),
       maxMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
@@ -101,11 +112,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       maxBatchMessages: integer(env, { name: 'REALTIME_MAX_BATCH_MESSAGES', fallback: 100 }, 1, 100_000),
       maxRestMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_REST_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
       maxRestNewChannels: integer(env, { name: 'REALTIME_MAX_REST_NEW_CHANNELS', fallback: 10 }, 0, 100_000),
+      maxFilterValues: integer(env, { name: 'REALTIME_MAX_FILTER_VALUES', fallback: 100 }, 1, 100_000),
+      maxFilterLength: integer(env, { name: 'REALTIME_MAX_FILTER_LENGTH', fallback: 4096 }, 16, 1_000_000),
+      maxBindingsPerJoin: integer(env, { name: 'REALTIME_MAX_BINDINGS_PER_JOIN', fallback: 100 }, 1, 100_000),
+      filterBudgetMs: integer(env, { name: 'REALTIME_FILTER_BUDGET_MS', fallback: 1000 }, 10, 600_000),
     },
   };
 }
 
-/** REALTIME_MAX_PAYLOAD_BYTES: the largest broadcast or presence payload, in bytes, for the server and the CLI alike. */
+/** REALTIME_MAX_PAYLOAD_BYTES: the largest broadcast payload, in bytes, for the server and the CLI alike. */
 export function configuredMaxPayloadBytes(env: NodeJS.ProcessEnv = process.env): number {
   return integer(env, { name: 'REALTIME_MAX_PAYLOAD_BYTES', fallback: 262_144 }, 16, 100_000_000);
 }

@@ -33,19 +33,30 @@ export function readJoinPayload(payload: unknown): JoinRequest {
   const broadcast = isJsonObject(config['broadcast']) ? config['broadcast'] : {};
   const presence = isJsonObject(config['presence']) ? config['presence'] : {};
   const token = [body['access_token'], body['user_token']].find((value): value is string => typeof value === 'string' && value !== '');
-  const key = presence['key'];
   return {
     token: token && !token.startsWith('sb_') ? token : undefined,
     self: flag(broadcast['self']),
     ack: flag(broadcast['ack']),
     presenceEnabled: flag(presence['enabled']),
-    presenceKey: typeof key === 'string' ? key : typeof key === 'number' ? String(key) : '',
+    presenceKey: presenceKeyOf(presence['key']),
     private: flag(config['private']),
     bindings: parseBindings(config['postgres_changes']),
     replay: readReplayOption(broadcast['replay']),
     resumeAfter: resumePoint(broadcast['resume'], 'offset', 'broadcast.resume.offset'),
     changesResumeAfter: resumePoint(config['postgres_changes_resume'], 'position', 'postgres_changes_resume.position'),
   };
+}
+
+/** The most characters of a presence key (as stored with a presence session). */
+const MAX_PRESENCE_KEY_LENGTH = 255;
+
+/** `config.presence.key` as a string ('' when absent: the server picks one); a longer key than stored is refused. */
+function presenceKeyOf(value: unknown): string {
+  const key = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+  if ([...key].length > MAX_PRESENCE_KEY_LENGTH) {
+    throw new JoinPayloadError(`presence.key must be at most ${MAX_PRESENCE_KEY_LENGTH} characters`);
+  }
+  return key;
 }
 
 function flag(value: unknown): boolean {

@@ -1,14 +1,15 @@
-// Keeps each channel's presence (who is online) for this process and sends presence_state and presence_diff.
+// Keeps each channel's presence (who is present) for this process and sends presence_state and presence_diff.
 //
-// realtime.presence is the source of truth: a trigger notifies `realtime:presence` on every change,
-// from a WebSocket track in any process, the CLI or SQL. Per channel with subscribers here, the feed
-// holds the present users (loaded from the table, then kept current by notifications) and turns
-// each change into a diff. After the listener reconnects it reloads and diffs, so nothing is missed.
+// The tables are the source of truth: realtime.presence_sessions holds each WebSocket track (its
+// presence key and metadata), realtime.presence each user's stored presence (also written by the
+// CLI and SQL). Triggers notify `realtime:presence` with the ids of what changed, never the data;
+// per channel with subscribers here, the feed reads those presences again, one read at a time, and
+// turns what changed into one diff. After the listener reconnects it reloads and diffs, so nothing is missed.
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Pool } from '@nself/db';
 import type { Logger } from './logger.js';
-import { presentUsers, type StoredPresence } from './presence-store.js';
+import { sessionPresenceId, userPresenceId, visiblePresences, type PresenceIds, type VisiblePresence } from './presence-store.js';
 
 /** One presence entry as clients see it: the tracked payload plus a unique `phx_ref`. */
 export type PresenceMeta = Record<string, unknown> & { phx_ref: string; phx_ref_prev?: string };
@@ -21,28 +22,32 @@ export interface PresenceSubscriber {
   sendPresenceDiff(diff: { joins: PresenceMap; leaves: PresenceMap }): void;
 }
 
-/** What the NOTIFY on `realtime:presence` says. */
+/** What the NOTIFY on `realtime:presence` says: a session (`connection_id`) or a stored presence (`user_id`) changed. */
 export interface PresenceNotification {
-  readonly operation: string;
-  readonly user_id: string;
   readonly channel_id: string | null;
-  readonly status: string;
-  readonly metadata: Record<string, unknown>;
+  readonly connection_id?: string;
+  readonly user_id?: string | null;
 }
 
 interface Entry {
+  readonly key: string;
   readonly data: Record<string, unknown>;
   readonly meta: PresenceMeta;
 }
 
 interface ChannelPresence {
   readonly channelId: string;
+  /** Presences by id; undefined until the first load. */
   entries: Map<string, Entry> | undefined;
   readonly subscribers: Set<PresenceSubscriber>;
-  /** Notifications that arrived while the state was loading. */
-  readonly buffered: PresenceNotification[];
   /** Subscribers waiting for the first load to get their presence_state. */
   readonly waiting: Set<PresenceSubscriber>;
+  /** Sessions and users to read again. */
+  readonly changedConnections: Set<string>;
+  readonly changedUsers: Set<string>;
+  /** Read the whole channel again (first load, after a reconnect). */
+  reloadAll: boolean;
+  reading: boolean;
 }
 
 /** The presence of every channel that has presence subscribers in this process. */
@@ -55,9 +60,12 @@ export class PresenceFeed {
   subscribe(channelId: string, subscriber: PresenceSubscriber): void {
     let channel = this.channels.get(channelId);
     if (!channel) {
-      channel = { channelId, entries: undefined, subscribers: new Set(), buffered: [], waiting: new Set() };
+      channel = {
+        channelId, entries: undefined, subscribers: new Set(), waiting: new Set(),
+        changedConnections: new Set(), changedUsers: new Set(), reloadAll: true, reading: false,
+      };
       this.channels.set(channelId, channel);
-      void this.load(channel);
+      void this.read(channel);
     }
     channel.subscribers.add(subscriber);
     if (channel.entries) subscriber.sendPresenceState(stateOf(channel.entries));
@@ -73,64 +81,86 @@ export class PresenceFeed {
     if (channel.subscribers.size === 0) this.channels.delete(channelId);
   }
 
-  /** Handles a `realtime:presence` notification. */
+  /** Handles a `realtime:presence` notification: what it names is read again. */
   notify(note: PresenceNotification): void {
     if (!note.channel_id) return;
     const channel = this.channels.get(note.channel_id);
     if (!channel) return;
-    if (!channel.entries) {
-      channel.buffered.push(note);
-      return;
-    }
-    const present = note.operation !== 'DELETE' && note.status !== 'offline';
-    this.apply(channel, note.user_id, present ? dataOf({ userId: note.user_id, status: note.status, metadata: note.metadata }) : undefined);
+    if (typeof note.connection_id === 'string') channel.changedConnections.add(note.connection_id);
+    if (typeof note.user_id === 'string') channel.changedUsers.add(note.user_id);
+    void this.read(channel);
   }
 
   /** After the listener reconnected: reload every channel and send what changed. */
   resync(): void {
-    for (const channel of this.channels.values()) if (channel.entries) void this.load(channel);
+    for (const channel of this.channels.values()) {
+      channel.reloadAll = true;
+      void this.read(channel);
+    }
   }
 
-  private async load(channel: ChannelPresence): Promise<void> {
-    let users: StoredPresence[];
+  /** Reads what is pending for a channel, one read at a time, until nothing is; a failed read is retried. */
+  private async read(channel: ChannelPresence): Promise<void> {
+    if (channel.reading) return;
+    channel.reading = true;
     try {
-      users = await presentUsers(this.pool, channel.channelId);
-    } catch (error) {
-      this.logger.error({ err: error, channelId: channel.channelId }, 'could not load presence; retrying');
-      setTimeout(() => { if (this.channels.get(channel.channelId) === channel) void this.load(channel); }, 500).unref();
-      return;
+      while (this.channels.get(channel.channelId) === channel && (channel.reloadAll || channel.changedConnections.size + channel.changedUsers.size > 0)) {
+        const only: PresenceIds | undefined = channel.reloadAll
+          ? undefined
+          : { connectionIds: [...channel.changedConnections], userIds: [...channel.changedUsers] };
+        channel.reloadAll = false;
+        channel.changedConnections.clear();
+        channel.changedUsers.clear();
+        let found: VisiblePresence[];
+        try {
+          found = await visiblePresences(this.pool, channel.channelId, only);
+        } catch (error) {
+          this.logger.error({ err: error, channelId: channel.channelId }, 'could not read presence; retrying');
+          if (only) {
+            for (const id of only.connectionIds) channel.changedConnections.add(id);
+            for (const id of only.userIds) channel.changedUsers.add(id);
+          } else {
+            channel.reloadAll = true;
+          }
+          setTimeout(() => { if (this.channels.get(channel.channelId) === channel) void this.read(channel); }, 500).unref();
+          return;
+        }
+        if (this.channels.get(channel.channelId) !== channel) return;
+        this.apply(channel, found, only);
+      }
+    } finally {
+      channel.reading = false;
     }
-    if (this.channels.get(channel.channelId) !== channel) return;
+  }
+
+  /** Applies a read: on the first load sends presence_state to the waiting, afterwards one diff of what changed. */
+  private apply(channel: ChannelPresence, found: readonly VisiblePresence[], only: PresenceIds | undefined): void {
     if (!channel.entries) {
-      channel.entries = new Map(users.map((user) => [user.userId, entryOf(dataOf(user))]));
+      channel.entries = new Map(found.map((presence) => [presence.id, entryOf(presence)]));
       for (const subscriber of channel.waiting) subscriber.sendPresenceState(stateOf(channel.entries));
       channel.waiting.clear();
-    } else {
-      const loaded = new Map(users.map((user) => [user.userId, dataOf(user)]));
-      for (const key of [...channel.entries.keys()]) if (!loaded.has(key)) this.apply(channel, key, undefined);
-      for (const [key, data] of loaded) this.apply(channel, key, data);
+      return;
     }
-    for (const note of channel.buffered.splice(0)) this.notify(note);
-  }
-
-  /** Sets one key's presence (undefined = gone) and sends the diff, if anything changed. */
-  private apply(channel: ChannelPresence, key: string, data: Record<string, unknown> | undefined): void {
     const entries = channel.entries;
-    if (!entries) return;
-    const previous = entries.get(key);
-    if (data === undefined && previous === undefined) return;
-    if (data !== undefined && previous !== undefined && isDeepStrictEqual(previous.data, data)) return;
-    const joins: PresenceMap = {};
-    const leaves: PresenceMap = {};
-    if (previous) {
-      leaves[key] = { metas: [previous.meta] };
-      entries.delete(key);
+    const read = only ? [...only.connectionIds.map(sessionPresenceId), ...only.userIds.map(userPresenceId)] : [...entries.keys()];
+    const current = new Map(found.map((presence) => [presence.id, presence]));
+    const joins = emptyMap();
+    const leaves = emptyMap();
+    for (const id of new Set([...read, ...current.keys()])) {
+      const previous = entries.get(id);
+      const now = current.get(id);
+      if (previous && now && previous.key === now.key && isDeepStrictEqual(previous.data, now.data)) continue;
+      if (previous) {
+        addMeta(leaves, previous.key, previous.meta);
+        entries.delete(id);
+      }
+      if (now) {
+        const entry = entryOf(now, previous?.meta.phx_ref);
+        entries.set(id, entry);
+        addMeta(joins, entry.key, entry.meta);
+      }
     }
-    if (data !== undefined) {
-      const entry = entryOf(data, previous?.meta.phx_ref);
-      entries.set(key, entry);
-      joins[key] = { metas: [entry.meta] };
-    }
+    if (Object.keys(joins).length === 0 && Object.keys(leaves).length === 0) return;
     for (const subscriber of channel.subscribers) {
       if (channel.waiting.has(subscriber)) continue;
       subscriber.sendPresenceDiff({ joins, leaves });
@@ -138,19 +168,23 @@ export class PresenceFeed {
   }
 }
 
-/** What clients see of a stored presence: its metadata (the tracked payload) with its status. */
-function dataOf(user: StoredPresence): Record<string, unknown> {
-  return { status: user.status, ...user.metadata };
+function entryOf(presence: VisiblePresence, previousRef?: string): Entry {
+  const meta: PresenceMeta = { ...presence.data, phx_ref: randomBytes(9).toString('base64url') };
+  if (previousRef) meta.phx_ref_prev = previousRef;
+  return { key: presence.key, data: presence.data, meta };
 }
 
-function entryOf(data: Record<string, unknown>, previousRef?: string): Entry {
-  const meta: PresenceMeta = { ...data, phx_ref: randomBytes(9).toString('base64url') };
-  if (previousRef) meta.phx_ref_prev = previousRef;
-  return { data, meta };
+/** A map without a prototype, so that any key a client chooses (`__proto__` too) is an ordinary key. */
+function emptyMap(): PresenceMap {
+  return Object.create(null) as PresenceMap;
+}
+
+function addMeta(map: PresenceMap, key: string, meta: PresenceMeta): void {
+  (map[key] ??= { metas: [] }).metas.push(meta);
 }
 
 function stateOf(entries: Map<string, Entry>): PresenceMap {
-  const state: PresenceMap = {};
-  for (const [key, entry] of entries) state[key] = { metas: [entry.meta] };
+  const state = emptyMap();
+  for (const entry of entries.values()) addMeta(state, entry.key, entry.meta);
   return state;
 }

@@ -8,8 +8,9 @@ import type { ServerContext } from './context.js';
 import { endSessions, trackSession } from './presence-store.js';
 
 /**
- * Tracks or untracks this connection's presence in the channel. The tracked payload becomes the
- * presence metadata; its `status`, when one of online, away or offline, becomes the stored status.
+ * Tracks or untracks this connection's presence in the channel. Viewers see the tracked payload under
+ * the join's presence key; the stored presence of the token's user (see `storedUserOf`) takes it as
+ * metadata, and its `status`, when one of online, away or offline, as status.
  */
 export async function handlePresence(ctx: ServerContext, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
   if (!socket.messages.take()) return channel.shutdown(SystemMessage.tooManyMessages);
@@ -23,16 +24,26 @@ export async function handlePresence(ctx: ServerContext, socket: ClientSocket, c
   if (event !== 'track') return socket.reply(message, 'error', { reason: `presence event must be "track" or "untrack"` });
   const payload = body['payload'] ?? {};
   if (!isJsonObject(payload)) return socket.reply(message, 'error', { reason: PushError.presencePayloadNotMap });
-  if (Buffer.byteLength(JSON.stringify(payload)) > ctx.config.limits.maxPayloadBytes) return channel.shutdown(SystemMessage.trackSizeExceeded);
+  if (Buffer.byteLength(JSON.stringify(payload)) > ctx.config.limits.maxPresenceBytes) return channel.shutdown(SystemMessage.trackSizeExceeded);
   if (!(await mayAccess(ctx, channel.channel, channel.identity))) return socket.reply(message, 'error', {});
   const requested = payload['status'];
   const status = typeof requested === 'string' && (PRESENCE_STATUSES as readonly string[]).includes(requested) ? requested : 'online';
   const tracked = await stored(ctx, socket, message, () => trackSession(ctx.pool, {
-    connectionId: socket.id, channelId: channel.channel.id, userId: channel.options.presenceKey, status, metadata: payload, serverId: ctx.serverId,
+    connectionId: socket.id, channelId: channel.channel.id, userId: storedUserOf(ctx, channel), presenceKey: channel.options.presenceKey,
+    status, metadata: payload, serverId: ctx.serverId,
   }));
   if (!tracked) return;
   channel.tracked = true;
   socket.reply(message, 'ok', {});
+}
+
+/**
+ * Whose stored presence a track writes: the token's user. A token without a user writes none, except
+ * in development mode, where no token is verified and any client may claim any user anyway: there
+ * the presence key stands for the user, so `presence online` lists anonymous clients by their key.
+ */
+function storedUserOf(ctx: ServerContext, channel: JoinedChannel): string | null {
+  return channel.identity.userId ?? (ctx.auth.developmentMode ? channel.options.presenceKey : null);
 }
 
 /** Runs a presence write; when the database fails, replies with an error and returns false. */

@@ -72,7 +72,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     histories: new SharedReads(),
     expiries: new ExpiryWatch(),
     restRates: new CallerRates(config.limits.maxRestMessagesPerSecond),
-    postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit }),
+    postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, limits: config.limits }),
     shuttingDown: false,
   };
   const listener = new DatabaseListener(databaseUrl, {

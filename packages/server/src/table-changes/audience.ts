@@ -17,18 +17,21 @@ export interface Audience {
 export const SERVICE_ROLE = 'service_role';
 
 /**
- * The audience of an identity. A token with role `service_role` sees everything. So does a client
- * without any token in development mode (no JWT secret configured), which has no role to check
- * against; a client that presents a JWT in development mode is checked under that JWT's role.
+ * The audience of an identity. A token with role `service_role` sees everything. A client without
+ * any token in development mode (no JWT secret configured) acts as `anonymousRole`, the database's
+ * anonymous role when it has one (as Supabase's anon key does); without such a role it sees
+ * everything, having no role to be checked against. A client that presents a JWT in development mode
+ * is checked under that JWT's role.
  */
-export function audienceOf(identity: Identity, developmentMode: boolean): Audience {
+export function audienceOf(identity: Identity, developmentMode: boolean, anonymousRole: string | null): Audience {
   const claims = identity.claims as Record<string, unknown>;
-  const tokenless = Object.keys(claims).length === 0;
-  const service = identity.role === SERVICE_ROLE || (developmentMode && tokenless);
+  const anonymous = developmentMode && Object.keys(claims).length === 0;
+  const service = identity.role === SERVICE_ROLE || (anonymous && anonymousRole === null);
+  const role = anonymous && anonymousRole !== null ? anonymousRole : identity.role;
   return {
-    key: service ? SERVICE_ROLE : `${identity.role}\u0000${JSON.stringify(claims)}`,
+    key: service ? SERVICE_ROLE : `${role}\u0000${JSON.stringify(claims)}`,
     service,
-    role: identity.role,
+    role,
     claims,
     userId: identity.userId,
   };

@@ -1,6 +1,7 @@
 // Makes sure the tables a join watches are captured, with at least the events it needs, as `nself realtime subscribe` would.
 import { findSubscription, subscribe, UserError, type CaptureEvent, type Pool, type SubscriptionInfo } from '@nself/db';
 import type { TableInfo } from './catalog.js';
+import { isSystemSchema } from './plan.js';
 
 /** A table and the events a subscription needs from it. */
 export interface CaptureNeed {
@@ -16,6 +17,7 @@ const SETUP_LOCK = 'nself_realtime_server_capture_setup';
  * subscriptions are ordinary ones, so `nself realtime subscriptions` lists them and `unsubscribe`
  * removes them. Server processes take turns (an advisory lock), so concurrent joins never drop each
  * other's events; within a process, calls are queued so that at most one pool connection waits.
+ * Capture is never set up in PostgreSQL's own schemas (`information_schema`, `pg_*`).
  */
 export class CaptureSetup {
   private queue: Promise<unknown> = Promise.resolve();
@@ -29,6 +31,11 @@ export class CaptureSetup {
   async ensure(needs: Iterable<CaptureNeed>): Promise<boolean> {
     const missing: CaptureNeed[] = [];
     for (const need of needs) if (!covers(await findSubscription(this.pool, need.info), need.events)) missing.push(need);
+    const system = missing.find((need) => isSystemSchema(need.info.schema));
+    if (system) {
+      const name = `${system.info.schema}.${system.info.table}`;
+      throw new UserError(`the server never sets up capture in PostgreSQL's own schema ${system.info.schema}; ${name} is not captured with the events asked for (an operator may run \`nself realtime subscribe ${name}\`)`);
+    }
     if (missing.length === 0) return false;
     const run = this.queue.then(() => this.install(missing));
     this.queue = run.catch(() => undefined);

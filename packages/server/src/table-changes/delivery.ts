@@ -1,26 +1,27 @@
 // Fans one batch of changes out to subscriptions: bindings and filters matched, access checked once per audience, frames sent in order.
-import type { Change, Pool } from '@nself/db';
-import type { Logger } from '../logger.js';
+import type { Change } from '@nself/db';
 import type { Metrics } from '../metrics.js';
-import { AccessError, type AccessChecker, type RoleAccess } from './access.js';
+import type { AccessChecker, RoleAccess } from './access.js';
 import { SERVICE_ROLE, type Audience } from './audience.js';
 import type { TableCatalog, TableInfo } from './catalog.js';
-import { evaluateFilters } from './filter-sql.js';
+import { judgeFilters, type JudgeContext } from './filter-judge.js';
 import { changeData, type ChangeView } from './frame.js';
 import { tableKey, type ResolvedBinding } from './plan.js';
 import type { ChangeEvent, TableSubscription } from './subscription.js';
+import { isTransient } from './transient.js';
 
 /** What delivering needs from the server. */
-export interface DeliveryContext {
-  readonly pool: Pool;
+export interface DeliveryContext extends JudgeContext {
   readonly catalog: TableCatalog;
   readonly access: AccessChecker;
-  readonly logger: Logger;
   readonly metrics: Metrics | undefined;
 }
 
 /** Audiences whose row checks run at the same time, each on its own pooled connection. */
 const PARALLEL_CHECKS = 4;
+
+/** Subscriptions whose filters hold at most this many values in all are delivered before the others. */
+const LIGHT_FILTER_WEIGHT = 100;
 
 interface Match {
   readonly subscription: TableSubscription;
@@ -37,11 +38,19 @@ interface Outgoing {
 /**
  * Delivers `changes` (in position order) to `subscriptions`: each subscription gets, in order, one
  * frame per change after its cursor that matches at least one of its bindings and that its audience
- * may see; then every cursor moves to `upTo`. TRUNCATE is never sent. Throws only on connection
- * trouble (the caller retries the batch; cursors make the retry send nothing twice); a check that
- * fails for another reason is logged and hides the change from the audience concerned.
+ * may see; then every cursor moves to `upTo`. TRUNCATE is never sent. Subscriptions with light
+ * filters (most) are served first, so that heavy filters delay only their own subscribers. Throws
+ * only on connection trouble (the caller retries the batch; cursors make the retry send nothing
+ * twice); a check that fails for another reason is logged and hides the change from the audience concerned.
  */
 export async function deliverBatch(ctx: DeliveryContext, changes: readonly Change[], subscriptions: readonly TableSubscription[], upTo: number): Promise<void> {
+  const light = subscriptions.filter((subscription) => subscription.filterWeight <= LIGHT_FILTER_WEIGHT);
+  const heavy = subscriptions.filter((subscription) => subscription.filterWeight > LIGHT_FILTER_WEIGHT);
+  await deliverTo(ctx, changes, light, upTo);
+  if (heavy.length > 0) await deliverTo(ctx, changes, heavy, upTo);
+}
+
+async function deliverTo(ctx: DeliveryContext, changes: readonly Change[], subscriptions: readonly TableSubscription[], upTo: number): Promise<void> {
   const outgoing: Outgoing[] = [];
   const byTable = groupBy(changes.filter((change) => change.operation !== 'TRUNCATE'), (change) => tableKey(change.schema, change.table));
   for (const tableChanges of byTable.values()) {
@@ -50,17 +59,6 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
     if (interested.length === 0) continue;
     const info = await ctx.catalog.describe(first);
     if (!info) continue;
-    const passes = await filterResults(ctx, info, tableChanges, interested);
-    const matches: Match[] = [];
-    for (const subscription of interested) {
-      tableChanges.forEach((change, index) => {
-        if (change.position <= subscription.cursor) return;
-        const bindings = subscription.matching(change, (binding) => passes.get(binding.filterKey)?.[index] ?? true);
-        if (bindings.length > 0) matches.push({ subscription, index, bindings });
-      });
-    }
-    const views = new Map<string, Map<number, ChangeView>>();
-    const viewOf = internedViews();
     const roles = new Map<string, Promise<RoleAccess>>();
     const accessOf = (audience: Audience): Promise<RoleAccess> => {
       const key = audience.service ? `\u0000${SERVICE_ROLE}` : audience.role;
@@ -68,6 +66,26 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
       roles.set(key, known);
       return known;
     };
+    const verdicts = await judgeFilters(ctx, info, tableChanges, filtersOf(interested, info));
+    const keysOnly = await rowSecuredAudiences(ctx, info, tableChanges, interested, accessOf);
+    const matches: Match[] = [];
+    for (const subscription of interested) {
+      const secured = keysOnly.has(subscription.audience.key);
+      const late = new Set<ResolvedBinding>();
+      tableChanges.forEach((change, index) => {
+        if (change.position <= subscription.cursor) return;
+        const bindings = subscription.matching(change, (binding) => {
+          if (binding.conditions.length === 0) return true;
+          const verdict = verdicts.passes(binding.filterKey, index, secured);
+          if (verdict === undefined) late.add(binding);
+          return verdict === true;
+        });
+        if (bindings.length > 0) matches.push({ subscription, index, bindings });
+      });
+      for (const binding of late) subscription.report(overBudgetNotice(binding, info, ctx.filterBudgetMs));
+    }
+    const views = new Map<string, Map<number, ChangeView>>();
+    const viewOf = internedViews();
     const groups = [...groupBy(matches, (match) => match.subscription.audience.key)];
     for (let start = 0; start < groups.length; start += PARALLEL_CHECKS) {
       await Promise.all(groups.slice(start, start + PARALLEL_CHECKS).map(async ([key, group]) => {
@@ -103,6 +121,12 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
   for (const subscription of subscriptions) subscription.cursor = Math.max(subscription.cursor, upTo);
 }
 
+/** The `system` error of a binding whose filter could not be judged in time. */
+function overBudgetNotice(binding: ResolvedBinding, info: TableInfo, budgetMs: number): string {
+  return `Unable to deliver table changes to binding [event: ${binding.event}, schema: ${info.schema}, table: ${info.table}, filters: [${binding.filterKey}]]: `
+    + `judging its filter took longer than ${budgetMs} ms; the changes of this batch were withheld from it`;
+}
+
 /** Records, once per change delivered to anyone, the time from the change to its delivery (`outgoing` is in position order). */
 function observeLatencies(metrics: Metrics | undefined, outgoing: readonly Outgoing[]): void {
   if (!metrics) return;
@@ -126,26 +150,38 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string
   return groups;
 }
 
-/** For each distinct filter of the interested bindings, whether each change passes it (DELETEs test the old row). */
-async function filterResults(ctx: DeliveryContext, info: TableInfo, changes: readonly Change[], interested: readonly TableSubscription[]): Promise<Map<string, boolean[]>> {
+/** The distinct filters of the interested bindings on `info`, by filter key. */
+function filtersOf(interested: readonly TableSubscription[], info: TableInfo): Map<string, ResolvedBinding['conditions']> {
   const filters = new Map<string, ResolvedBinding['conditions']>();
   for (const subscription of interested) {
     for (const binding of subscription.bindings) {
       if (binding.conditions.length > 0 && binding.table === info.table && binding.schema === info.schema) filters.set(binding.filterKey, binding.conditions);
     }
   }
-  const results = new Map<string, boolean[]>();
-  if (filters.size === 0) return results;
-  const keys = [...filters.keys()];
-  try {
-    const rows = await evaluateFilters(ctx.pool, info, changes.map((change) => (change.operation === 'DELETE' ? change.old : change.new) ?? {}), [...filters.values()]);
-    keys.forEach((key, filterIndex) => results.set(key, rows.map((row) => row[filterIndex] ?? false)));
-  } catch (error) {
-    if (isTransient(error)) throw error;
-    ctx.logger.warn({ err: error, table: `${info.schema}.${info.table}` }, 'evaluating postgres_changes filters failed; filtered bindings receive nothing from this batch');
-    for (const key of keys) results.set(key, changes.map(() => false));
-  }
-  return results;
+  return filters;
+}
+
+/**
+ * The keys of the audiences row-level security applies to on `info` (not the service role, nor a role
+ * that bypasses it), when the batch has DELETEs: their DELETE filters are judged on the primary key
+ * alone. An audience whose access cannot be read counts as one (its changes are withheld anyway).
+ */
+async function rowSecuredAudiences(
+  ctx: DeliveryContext, info: TableInfo, changes: readonly Change[], interested: readonly TableSubscription[], accessOf: (audience: Audience) => Promise<RoleAccess>,
+): Promise<Set<string>> {
+  const secured = new Set<string>();
+  if (!info.rowSecurity || !changes.some((change) => change.operation === 'DELETE')) return secured;
+  const audiences = new Map(interested.map((subscription) => [subscription.audience.key, subscription.audience]));
+  await Promise.all([...audiences.values()].map(async (audience) => {
+    if (audience.service) return;
+    try {
+      if ((await accessOf(audience)).policy.kind !== 'bypass') secured.add(audience.key);
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      secured.add(audience.key);
+    }
+  }));
+  return secured;
 }
 
 /** One view object per (columns shown, old keys only), so audiences of one role share their views and events. */
@@ -170,17 +206,30 @@ async function viewsFor(
   try {
     const { shown, policy } = await accessOf();
     if (shown.size === 0) return views;
-    const checked = indexes.filter((index) => changes[index]?.operation !== 'DELETE');
-    const visible = await ctx.access.visibleRecords(audience, info, policy, checked.map((index) => changes[index]?.new ?? {}));
-    const rowSecured = info.rowSecurity && !audience.service;
-    checked.forEach((index, position) => { if (visible.has(position)) views.set(index, viewOf(shown, false)); });
-    for (const index of indexes) if (changes[index]?.operation === 'DELETE') views.set(index, viewOf(shown, rowSecured));
+    // Under row-level security `old_record` carries only the primary key. A DELETE is judged on its
+    // old row when that row is complete (REPLICA IDENTITY FULL); otherwise, as in Supabase, it is
+    // sent with the primary key alone, unless the role may see no row at all.
+    const rowSecured = info.rowSecurity && policy.kind !== 'bypass';
+    const judgesDeletes = rowSecured && (completeOldRow(info) || policy.kind === 'deny');
+    const checked = indexes.filter((index) => changes[index]?.operation !== 'DELETE' || judgesDeletes);
+    const rows = checked.map((index) => {
+      const change = changes[index] as Change;
+      return (change.operation === 'DELETE' ? change.old : change.new) ?? {};
+    });
+    const visible = await ctx.access.visibleRecords(audience, info, policy, rows);
+    checked.forEach((index, position) => { if (visible.has(position)) views.set(index, viewOf(shown, rowSecured)); });
+    if (!judgesDeletes) for (const index of indexes) if (changes[index]?.operation === 'DELETE') views.set(index, viewOf(shown, rowSecured));
   } catch (error) {
     if (isTransient(error)) throw error;
     ctx.logger.warn({ err: error, role: audience.role, table: `${info.schema}.${info.table}` }, 'checking access to table changes failed; the changes are withheld from this role');
     views.clear();
   }
   return views;
+}
+
+/** The captured old row is whole as far as the table declares it: REPLICA IDENTITY FULL. */
+function completeOldRow(info: TableInfo): boolean {
+  return info.identityColumns.length === info.columns.length;
 }
 
 /** The columns asked for when every matching binding has `select` (sorted, without repeats), else null: all of them. */
@@ -193,14 +242,4 @@ function selectedColumns(bindings: readonly ResolvedBinding[]): string[] | null 
 function narrowToSelect(view: ChangeView, selected: readonly string[], info: TableInfo): ChangeView {
   const wanted = new Set([...info.primaryKey, ...selected]);
   return { ...view, shown: new Set([...view.shown].filter((name) => wanted.has(name))) };
-}
-
-/**
- * Connection-level failures, worth retrying the batch for: a socket error (no SQLSTATE), or SQLSTATE
- * classes 08 (connection), 53 (resources), 57 (operator intervention). An AccessError never is.
- */
-export function isTransient(error: unknown): boolean {
-  if (error instanceof AccessError) return false;
-  const code = (error as { code?: unknown }).code;
-  return typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || /^(08|53|57)/.test(code);
 }

@@ -1,6 +1,7 @@
 // The one change feed of a server process, fanned out to every table change subscription, with catch-up for late joiners.
 import { ChangeFeed, currentPosition, readChanges, type Change } from '@nself/db';
-import { deliverBatch, isTransient, type DeliveryContext } from './delivery.js';
+import { deliverBatch, type DeliveryContext } from './delivery.js';
+import { isTransient } from './transient.js';
 import type { TableSubscription } from './subscription.js';
 
 const CATCH_UP_PAGE = 500;

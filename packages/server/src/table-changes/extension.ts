@@ -2,11 +2,12 @@
 import { SystemMessage } from '@nself/protocol';
 import { UserError, type Pool } from '@nself/db';
 import type { Identity } from '../auth.js';
+import type { Limits } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription } from '../postgres-changes.js';
 import { AccessChecker } from './access.js';
-import { audienceOf } from './audience.js';
+import { audienceOf, type Audience } from './audience.js';
 import { CaptureSetup } from './capture-setup.js';
 import { TableCatalog } from './catalog.js';
 import { ChangeDispatcher } from './dispatcher.js';
@@ -19,10 +20,14 @@ export interface TableChangesOptions {
   readonly pool: Pool;
   readonly logger: Logger;
   readonly databaseUrl: string;
-  /** No JWT secret is configured: clients without a token see every change (see `audienceOf`). */
+  /** No JWT secret is configured: clients without a token act as the anonymous role, or see every change without one (see `audienceOf`). */
   readonly developmentMode: boolean;
+  /** The role clients without a token act as in development mode, when the database has it. @default 'anon' */
+  readonly anonymousRole?: string;
   /** Notify-mode writers position and announce their changes at commit (REALTIME_CHANGES_AT_COMMIT). */
   readonly changesAtCommit: boolean;
+  /** Bounds on bindings and filters, and the time judging filters may take. */
+  readonly limits: Pick<Limits, 'maxFilterValues' | 'maxFilterLength' | 'maxBindingsPerJoin' | 'filterBudgetMs'>;
   readonly metrics?: Metrics;
 }
 
@@ -37,15 +42,23 @@ const INACTIVE: PostgresChangesSubscription = { updateIdentity: async () => unde
 export function createTableChanges(options: TableChangesOptions): TableChanges {
   const catalog = new TableCatalog(options.pool);
   const access = new AccessChecker(options.pool);
-  const plans: PlanContext = { pool: options.pool, catalog, access };
+  const plans: PlanContext = { pool: options.pool, catalog, access, limits: options.limits };
   const capture = new CaptureSetup(options.pool);
   const dispatcher = new ChangeDispatcher({
     ...plans, logger: options.logger, metrics: options.metrics, databaseUrl: options.databaseUrl, changesAtCommit: options.changesAtCommit,
+    filterBudgetMs: options.limits.filterBudgetMs,
   });
+  const anonymousRole = options.anonymousRole ?? 'anon';
+  /** The audience of `identity`; in development mode, looks up whether the database has the anonymous role. */
+  const audienceFor = async (identity: Identity): Promise<Audience> => {
+    if (!options.developmentMode) return audienceOf(identity, false, null);
+    const { rowCount } = await options.pool.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [anonymousRole]);
+    return audienceOf(identity, true, rowCount ? anonymousRole : null);
+  };
 
   return {
     async subscribe(request: PostgresChangesRequest): Promise<PostgresChangesSubscription> {
-      const audience = audienceOf(request.identity, options.developmentMode);
+      const audience = await audienceFor(request.identity);
       let plan;
       let captureAdded;
       try {
@@ -62,13 +75,13 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
       if (captureAdded) dispatcher.refresh();
       const start = await startPoint(options.pool, request.resumeAfter);
       const tables = [...plan.tables.values()].map(({ info }) => ({ schema: info.schema, table: info.table }));
-      const subscription = new TableSubscription(plan.bindings, audience, tables, start.position, request.push);
+      const subscription = new TableSubscription(plan.bindings, audience, tables, start.position, request.push, (message) => request.system('error', message));
       request.system('ok', SystemMessage.subscribedToPostgres, { position: start.position });
       if (start.notice) request.system('error', start.notice);
       dispatcher.add(subscription, (error) => request.system('error', `Unable to deliver table changes: ${error.message}`));
       return {
         async updateIdentity(identity: Identity): Promise<void> {
-          const renewed = audienceOf(identity, options.developmentMode);
+          const renewed = await audienceFor(identity);
           try {
             await planSubscription(plans, request.bindings, renewed);
             subscription.audience = renewed;

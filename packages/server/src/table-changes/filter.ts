@@ -14,6 +14,12 @@ export interface FilterCondition {
   readonly values: readonly string[];
 }
 
+/** How large a filter may be: values in one `in.(…)` list, and characters in all. */
+export interface FilterLimits {
+  readonly maxFilterValues: number;
+  readonly maxFilterLength: number;
+}
+
 /** A filter that cannot be read; the message says what was wrong and what is accepted. */
 export class FilterSyntaxError extends Error {
   override readonly name = 'FilterSyntaxError';
@@ -24,13 +30,18 @@ const ACCEPTED = `expected column=op.value joined by commas, with op one of ${FI
 /**
  * Parses a binding's `filter`, such as `user_id=eq.42,status=in.(open,"on hold")`. An empty or
  * blank filter has no conditions. Values may be double-quoted (`name=eq."a,b"`, `\` escapes).
+ * A filter longer than `limits.maxFilterLength` characters, or an `in` list of more than
+ * `limits.maxFilterValues` values, is refused (filters are judged for every change of the table).
  */
-export function parseChangeFilter(filter: string | undefined): FilterCondition[] {
+export function parseChangeFilter(filter: string | undefined, limits: FilterLimits): FilterCondition[] {
   if (filter === undefined || filter.trim() === '') return [];
-  return splitTopLevel(filter, ',', filter).map((part) => parseCondition(part.trim(), filter));
+  if (filter.length > limits.maxFilterLength) {
+    throw new FilterSyntaxError(`filter is too long: ${filter.length} characters. Maximum ${limits.maxFilterLength}`);
+  }
+  return splitTopLevel(filter, ',', filter).map((part) => parseCondition(part.trim(), filter, limits));
 }
 
-function parseCondition(text: string, filter: string): FilterCondition {
+function parseCondition(text: string, filter: string, limits: FilterLimits): FilterCondition {
   const fail = (what: string): never => {
     throw new FilterSyntaxError(`Error parsing \`filter\` params: ${what} in "${filter}"; ${ACCEPTED}`);
   };
@@ -48,6 +59,7 @@ function parseCondition(text: string, filter: string): FilterCondition {
     const inner = raw.slice(1, -1);
     const values = inner.trim() === '' ? [] : splitTopLevel(inner, ',', filter).map((value) => unquote(value.trim(), filter));
     if (values.length === 0) fail('in needs at least one value');
+    if (values.length > limits.maxFilterValues) throw new FilterSyntaxError(`too many values for 'in' filter. Maximum ${limits.maxFilterValues}`);
     return { column, operator, values };
   }
   const value = unquote(raw, filter);
@@ -89,4 +101,9 @@ function unquote(value: string, filter: string): string {
     throw new FilterSyntaxError(`Error parsing \`filter\` params: unterminated quote in "${filter}"; ${ACCEPTED}`);
   }
   return value.slice(1, -1).replace(/\\(.)/g, '$1');
+}
+
+/** The work judging `conditions` takes per row, counted in values compared (at least one per condition). */
+export function filterWeight(conditions: readonly FilterCondition[]): number {
+  return conditions.reduce((sum, condition) => sum + Math.max(1, condition.values.length), 0);
 }

@@ -19,14 +19,15 @@ export interface ChangeData {
 export interface ChangeView {
   /** Columns the subscriber may see (its role's SELECT privileges, narrowed by the bindings' `select`). */
   readonly shown: ReadonlySet<string>;
-  /** `old_record` keeps only the primary key (DELETEs seen through row-level security, as in Supabase). */
+  /** `old_record` keeps only the primary key (UPDATEs and DELETEs seen through row-level security, as in Supabase). */
   readonly oldKeysOnly: boolean;
 }
 
 /**
  * The event data of `change` as `view` allows. `record` is sent for INSERT and UPDATE, `old_record`
  * for UPDATE and DELETE with the columns of the table's replica identity (the primary key by
- * default, every column with REPLICA IDENTITY FULL). `bytea` values are hex without `\x`.
+ * default, every column with REPLICA IDENTITY FULL), or only the primary key when the view says so.
+ * `bytea` values are hex without `\x`.
  */
 export function changeData(change: Change, table: TableInfo, view: ChangeView): ChangeData {
   const type = change.operation as ChangeData['type'];

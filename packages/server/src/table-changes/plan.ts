@@ -4,7 +4,7 @@ import type { IdentifiedBinding } from '../postgres-changes.js';
 import { AccessError, type AccessChecker } from './access.js';
 import type { Audience } from './audience.js';
 import { tablesOfSchema, type TableCatalog, type TableInfo } from './catalog.js';
-import { FilterSyntaxError, parseChangeFilter, type FilterCondition } from './filter.js';
+import { FilterSyntaxError, parseChangeFilter, type FilterCondition, type FilterLimits } from './filter.js';
 import { checkFilterValues } from './filter-sql.js';
 
 /** Events a binding may ask for; `*` is every one of the others. */
@@ -35,9 +35,21 @@ export class SubscriptionError extends Error {
   override readonly name = 'SubscriptionError';
   constructor(reason: string, binding?: IdentifiedBinding) {
     super(binding
-      ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${binding.filter ?? ''}]]: ${reason}`
+      ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${shortened(binding.filter ?? '')}]]: ${reason}`
       : `Unable to subscribe to changes with given parameters: ${reason}`);
   }
+}
+
+/** How much one join may ask for: bindings, and the size of each filter. */
+export interface PlanLimits extends FilterLimits {
+  readonly maxBindingsPerJoin: number;
+}
+
+/** Longest filter text repeated in an error; a longer one is cut with an ellipsis. */
+const ECHOED_FILTER_LENGTH = 200;
+
+function shortened(text: string): string {
+  return text.length > ECHOED_FILTER_LENGTH ? `${text.slice(0, ECHOED_FILTER_LENGTH)}…` : text;
 }
 
 /** What planning needs. */
@@ -45,10 +57,22 @@ export interface PlanContext {
   readonly pool: Pool;
   readonly catalog: TableCatalog;
   readonly access: AccessChecker;
+  readonly limits: PlanLimits;
+}
+
+/**
+ * True for PostgreSQL's own schemas: `information_schema` and every `pg_` schema (`pg_catalog`,
+ * `pg_toast`, temporary schemas), a prefix PostgreSQL reserves for itself.
+ */
+export function isSystemSchema(schema: string): boolean {
+  return schema === 'information_schema' || schema.startsWith('pg_');
 }
 
 /** Checks every binding for `audience` and resolves its tables; throws a SubscriptionError naming the first problem. */
 export async function planSubscription(ctx: PlanContext, bindings: readonly IdentifiedBinding[], audience: Audience): Promise<SubscriptionPlan> {
+  if (bindings.length > ctx.limits.maxBindingsPerJoin) {
+    throw new SubscriptionError(`too many postgres_changes bindings: ${bindings.length}. Maximum ${ctx.limits.maxBindingsPerJoin} per join`);
+  }
   const resolved: ResolvedBinding[] = [];
   const tables = new Map<string, { info: TableInfo; events: Set<CaptureEvent> }>();
   for (const binding of bindings) {
@@ -82,8 +106,9 @@ async function resolveBinding(ctx: PlanContext, binding: IdentifiedBinding, audi
   if (!BINDING_EVENTS.includes(event)) throw new UserError(`event "${binding.event}" is not one of ${BINDING_EVENTS.join(', ')}`);
   if (binding.schema === '*' || binding.schema.trim() === '') throw new UserError('schema must name one schema, such as public');
   if (binding.schema === 'realtime') throw new UserError("tables of the realtime schema are the engine's own and cannot be watched");
+  if (isSystemSchema(binding.schema) && !audience.service) throw new UserError(`tables of the ${binding.schema} schema are PostgreSQL's own; only the service role may watch them`);
   const wildcard = binding.table === undefined || binding.table === '*';
-  const conditions = parseChangeFilter(binding.filter);
+  const conditions = parseChangeFilter(binding.filter, ctx.limits);
   const select = binding.select ?? null;
   if (wildcard && (conditions.length > 0 || select)) throw new UserError('filter and select need a table; they are not accepted with every table of a schema');
   const base = { id: binding.id, event, schema: binding.schema, conditions, filterKey: binding.filter?.trim() ?? '', select };

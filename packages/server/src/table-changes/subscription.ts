@@ -1,6 +1,7 @@
 // One joined channel's table change subscription: its bindings, its audience, and how far it has been delivered.
 import type { Change, TableName } from '@nself/db';
 import type { Audience } from './audience.js';
+import { filterWeight } from './filter.js';
 import type { ResolvedBinding } from './plan.js';
 
 /** An event frame's payload: the matching binding ids and the change data. */
@@ -14,6 +15,8 @@ export class TableSubscription {
   /** Position of the last change delivered or passed over: only later ones are sent. */
   cursor: number;
   closed = false;
+  /** How many filter values its bindings hold in all: the work its filters take per change. */
+  readonly filterWeight: number;
 
   constructor(
     readonly bindings: readonly ResolvedBinding[],
@@ -22,8 +25,11 @@ export class TableSubscription {
     readonly tables: readonly TableName[],
     start: number,
     private readonly send: (event: ChangeEvent) => void,
+    /** Tells the subscriber about trouble delivering to it (a `system` error). */
+    readonly report: (message: string) => void,
   ) {
     this.cursor = start;
+    this.filterWeight = bindings.reduce((sum, binding) => sum + filterWeight(binding.conditions), 0);
   }
 
   /** True when some binding may match changes of this table (before filters). */
