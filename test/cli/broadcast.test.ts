@@ -91,9 +91,9 @@ test('payloads with quotes, unicode and SQL text are stored as data', async () =
   assert.equal(message.sender, `user '; --`);
 });
 
-test('a 1 MB payload round-trips through broadcast (from standard input) and messages json', async () => {
+test('a 1 MB payload round-trips through broadcast (from standard input) and messages json, under a raised REALTIME_MAX_PAYLOAD_BYTES', async () => {
   const payload = { blob: 'x'.repeat(1024 * 1024), tail: 'é' };
-  const result = await realtime(['broadcast', 'quiet', 'big.one', '-'], { databaseUrl: db.url, input: JSON.stringify(payload) });
+  const result = await realtime(['broadcast', 'quiet', 'big.one', '-'], { databaseUrl: db.url, input: JSON.stringify(payload), env: { REALTIME_MAX_PAYLOAD_BYTES: '2097152' } });
   assert.equal(result.code, 0, result.stderr);
   const [message] = JSON.parse((await run('messages', 'quiet', '1', 'json')).stdout);
   assert.equal(message.event_type, 'big.one');

@@ -204,7 +204,7 @@ test('HTTP: healthcheck, ping, readiness, metrics, CORS, and REST broadcasts rea
   assert.deepEqual(await wrongType.json(), { error: 'Unsupported Media Type. Use application/json or application/octet-stream' });
   const invalid = await fetch(`${env.server.url}/api/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"messages":[{"event":"x"}]}' });
   assert.equal(invalid.status, 422);
-  assert.deepEqual(await invalid.json(), { errors: { 'messages[0]': ['needs a string topic and a non-empty string event'] } });
+  assert.deepEqual(await invalid.json(), { errors: { 'messages[0].topic': ['must be a string: the channel name'] } });
   await listener.close();
 
   await sleep(50);

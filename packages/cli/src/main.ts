@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '@nself/db';
 import { closeDatabase } from './context.js';
+import { terminalText } from './output.js';
 import { registerCommands } from './commands/index.js';
 
 /** Builds the command tree. Exported for tests and for `--help` generation. */
@@ -29,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode;
     }
-    process.stderr.write(`error: ${describe(error)}\n`);
+    process.stderr.write(`error: ${terminalText(describe(error), { keepNewlines: true })}\n`);
     return 1;
   } finally {
     await closeDatabase();

@@ -6,12 +6,40 @@ export type Row = Record<string, Cell>;
 /** How a listing is printed. */
 export type OutputFormat = 'table' | 'json';
 
-/** Renders one cell the way psql does: empty for null, ISO-like text for dates, JSON for objects. */
+/**
+ * Control characters data may carry (C0, DEL, C1, bidirectional overrides and isolates): written raw,
+ * a channel name, event, user id or payload could clear the operator's screen, move the cursor or
+ * forge rows. The CLI never writes them from data; they are shown escaped instead.
+ */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
+const CONTROL_CHARACTERS_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
+
+/** Those of CONTROL_CHARACTERS that JSON.stringify leaves raw in its output (it escapes C0 itself). */
+const CONTROL_CHARACTERS_JSON_KEEPS = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** `\n`, `\x1b` for a C0/C1 control or DEL, `\u202e` for a bidirectional control: visible, as a JS string would say it. */
+function escapeControl(character: string): string {
+  const code = character.codePointAt(0) ?? 0;
+  return SHORT_ESCAPES[character] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+}
+
+/** Text safe for a terminal: every control character escaped; with `keepNewlines`, line breaks (the CLI's own) stay. */
+export function terminalText(text: string, options: { keepNewlines?: boolean } = {}): string {
+  return text.replace(options.keepNewlines ? CONTROL_CHARACTERS_BUT_NEWLINE : CONTROL_CHARACTERS, escapeControl);
+}
+
+/** Writes a message to standard output, control characters of the data in it escaped (`terminalText`). */
+export function say(text: string): void {
+  process.stdout.write(terminalText(text, { keepNewlines: true }));
+}
+
+/** Renders one cell the way psql does: empty for null, ISO-like text for dates, JSON for objects; control characters escaped. */
 export function formatCell(value: Cell): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return formatTimestamp(value);
-  if (typeof value === 'object') return jsonText(value);
-  return String(value);
+  if (typeof value === 'object') return terminalText(jsonText(value));
+  return terminalText(String(value));
 }
 
 /** JSON the way psql prints jsonb: `{"device": "mobile", "tags": [1, 2]}`, on one line. */
@@ -42,9 +70,12 @@ export function renderTable(columns: readonly string[], rows: readonly Row[]): s
   return lines.join('\n') + '\n';
 }
 
-/** JSON with dates as ISO strings, pretty-printed. */
+/**
+ * JSON with dates as ISO strings, pretty-printed. JSON escapes C0 controls itself; DEL, C1 and
+ * bidirectional controls are written as `\u` escapes too (the same JSON value).
+ */
 export function renderJson(value: unknown): string {
-  return JSON.stringify(value, null, 2) + '\n';
+  return JSON.stringify(value, null, 2).replace(CONTROL_CHARACTERS_JSON_KEEPS, (character) => `\\u${(character.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`) + '\n';
 }
 
 /** Prints rows in the requested format. */
@@ -53,6 +84,6 @@ export function printRows(format: OutputFormat, columns: readonly string[], rows
 }
 
 function displayWidth(text: string): number {
-  // Newlines would break alignment; count code points so that unicode names line up.
-  return [...text.replace(/\n/g, '\\n')].length;
+  // Cells hold no control characters (formatCell escapes them); count code points so that unicode names line up.
+  return [...text].length;
 }

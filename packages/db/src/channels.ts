@@ -1,7 +1,7 @@
 // Channels: slugs, lookup by id or slug, creation, listing with counts, and deletion.
 import { UserError } from './errors.js';
 import type { Queryable } from './queryable.js';
-import { checkChoice, checkJsonObject } from './validation.js';
+import { checkChoice, checkJsonObject, checkPrintable } from './validation.js';
 
 /** The channel types of the seed: anyone can join, membership required, or presence-enabled. */
 export const CHANNEL_TYPES = ['public', 'private', 'presence'] as const;
@@ -147,6 +147,17 @@ export interface NewChannel {
 }
 
 /**
+ * A channel name as stored: trimmed, 1 to 200 characters, no control characters (`checkPrintable`).
+ * Throws a UserError saying what is wrong and what is accepted.
+ */
+export function checkChannelName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed.length === 0) throw new UserError('channel name must not be empty');
+  if ([...trimmed].length > MAX_CHANNEL_NAME_LENGTH) throw new UserError(`channel name is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
+  return checkPrintable(trimmed, 'channel name');
+}
+
+/**
  * Creates a channel. A name whose slug belongs to a channel that a client's join created is taken over:
  * that channel (same id) gets this name, type and metadata and becomes the operator's; made private, its
  * earlier messages (written by anyone) are deleted, and its joined clients that are not members are
@@ -189,13 +200,6 @@ export async function createJoinChannel(db: Queryable, name: string): Promise<Ch
     [slugify(checked), checked],
   );
   return rows[0] ? toChannel(rows[0]) : null;
-}
-
-function checkChannelName(name: string): string {
-  const trimmed = name.trim();
-  if (trimmed.length === 0) throw new UserError('channel name must not be empty');
-  if ([...trimmed].length > MAX_CHANNEL_NAME_LENGTH) throw new UserError(`channel name is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
-  return trimmed;
 }
 
 /** Every channel, optionally of one type, with member, presence and message counts, oldest first. */

@@ -1,4 +1,5 @@
 // The broadcast log: appending messages with their channel offset, and reading them back.
+import type pg from 'pg';
 import type { Queryable } from './queryable.js';
 import { checkEventName } from './validation.js';
 
@@ -93,6 +94,36 @@ export async function appendMessages(db: Queryable, channelId: string, messages:
     ],
   );
   return rows.map(toMessage);
+}
+
+/** A message to append with `appendMessagesOfChannels`: its channel, and an id chosen by the caller. */
+export type IdentifiedMessage = NewMessage & { readonly id: string };
+
+/**
+ * Appends messages of several channels in one transaction: all are stored or none. Each channel's
+ * messages get consecutive offsets in the order given (channels are locked in id order, so two such
+ * batches never deadlock). Returns the stored messages in the order given.
+ */
+export async function appendMessagesOfChannels(pool: pg.Pool, messages: readonly IdentifiedMessage[]): Promise<Message[]> {
+  const byChannel = new Map<string, IdentifiedMessage[]>();
+  for (const message of messages) byChannel.set(message.channelId, [...(byChannel.get(message.channelId) ?? []), message]);
+  const client = await pool.connect();
+  const stored = new Map<string, Message>();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    for (const channelId of [...byChannel.keys()].sort()) {
+      for (const message of await appendMessages(client, channelId, byChannel.get(channelId) ?? [])) stored.set(message.id, message);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    // A connection that cannot even roll back is discarded rather than returned to the pool.
+    await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError; });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+  return messages.map((message) => stored.get(message.id) as Message);
 }
 
 export interface ReplayOptions {

@@ -48,3 +48,23 @@ export function checkJsonObject(value: unknown, what: string): Record<string, un
   const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
   throw new UserError(`${what} must be a JSON object like {"key": "value"}, got ${kind}`);
 }
+
+/**
+ * Characters a name shown at a terminal may not hold: C0 controls, DEL, C1 controls, and the
+ * bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069), which can clear a screen,
+ * move the cursor or reorder what an operator reads. Migration 0013 refuses the same in SQL.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
+/** `value` when it holds no character of UNPRINTABLE, else a UserError naming the first one and its position. */
+export function checkPrintable(value: string, what: string): string {
+  const match = UNPRINTABLE.exec(value);
+  if (!match) return value;
+  const position = [...value.slice(0, match.index)].length + 1;
+  const code = `U+${(match[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  throw new UserError(
+    `${what} contains the control character ${code} at position ${position}; ` +
+    'letters, digits, punctuation, symbols and spaces are accepted, but no control characters (U+0000–U+001F, U+007F–U+009F) ' +
+    'or bidirectional overrides (U+202A–U+202E, U+2066–U+2069)',
+  );
+}

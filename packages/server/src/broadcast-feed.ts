@@ -10,7 +10,7 @@
 // delivers the message first, the sender never gets it back.
 import { randomUUID } from 'node:crypto';
 import type { Message as StoredMessage, Pool } from '@nself/db';
-import { appendMessages, replayMessages } from '@nself/db';
+import { appendMessages, appendMessagesOfChannels, replayMessages } from '@nself/db';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -72,6 +72,10 @@ export class BroadcastFeed {
   private readonly feeds = new Map<string, ChannelFeed>();
   /** Channel id → broadcasts queued behind the channel's write in flight (present while one is in flight). */
   private readonly writes = new Map<string, QueuedWrite[]>();
+  /** Sends accepted and not yet settled, and who waits for there to be none (`closeWrites`). */
+  private unsettled = 0;
+  private readonly settledWaiters: Array<() => void> = [];
+  private writesClosed = false;
 
   constructor(private readonly pool: Pool, private readonly logger: Logger, private readonly metrics: Metrics) {}
 
@@ -112,7 +116,7 @@ export class BroadcastFeed {
    * and each caller's promise settles after the commit with its own message.
    */
   send(outgoing: OutgoingBroadcast): Promise<StoredMessage> {
-    return new Promise((resolve, reject) => {
+    return this.tracked(() => new Promise((resolve, reject) => {
       const queued = this.writes.get(outgoing.channelId);
       if (queued) {
         queued.push({ outgoing, resolve, reject });
@@ -120,7 +124,46 @@ export class BroadcastFeed {
       }
       this.writes.set(outgoing.channelId, [{ outgoing, resolve, reject }]);
       void this.writeQueued(outgoing.channelId);
+    }));
+  }
+
+  /**
+   * Stores broadcasts of any channels in one transaction, all or none (a REST batch), then delivers
+   * them here. Resolves with the stored messages in the order given once they are committed.
+   */
+  sendAll(outgoing: readonly OutgoingBroadcast[]): Promise<StoredMessage[]> {
+    return this.tracked(async () => {
+      const stored = await appendMessagesOfChannels(this.pool, outgoing.map((message) => ({
+        id: randomUUID(), channelId: message.channelId, event: message.event, payload: message.binary ? null : message.payload,
+        payloadBinary: message.binary, sender: message.sender,
+      })));
+      for (const message of stored) this.accept(this.feeds.get(message.channelId), message);
+      return stored;
     });
+  }
+
+  /**
+   * Refuses every send from now on (shutdown), and resolves once each broadcast accepted before is
+   * committed or failed and its caller's promise settled, so its ack can go out before the socket closes.
+   */
+  async closeWrites(): Promise<void> {
+    this.writesClosed = true;
+    if (this.unsettled > 0) await new Promise<void>((resolve) => this.settledWaiters.push(resolve));
+    // Let the callers' own reactions to their settled promises (the acks) run first.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Starts `start`'s write and counts it as unsettled until it settles; refused once writes are closed. */
+  private tracked<T>(start: () => Promise<T>): Promise<T> {
+    if (this.writesClosed) return Promise.reject(new Error('the server is shutting down and stores no more broadcasts'));
+    const write = start();
+    this.unsettled += 1;
+    const settle = () => {
+      this.unsettled -= 1;
+      if (this.unsettled === 0) for (const resolve of this.settledWaiters.splice(0)) resolve();
+    };
+    write.then(settle, settle);
+    return write;
   }
 
   /** Stores the channel's queued broadcasts, a batch per transaction, until none are left. */

@@ -6,7 +6,7 @@ import { configuredRetentionHours, defaultStateDir, UserError } from '@nself/db'
 export interface ServerConfig {
   /** Port to listen on; 0 picks a free one. @default 3100 */
   readonly port: number;
-  /** Address to bind. @default "0.0.0.0" */
+  /** Address to bind. @default "0.0.0.0" with a JWT secret, "127.0.0.1" in development mode */
   readonly host: string;
   /** PostgreSQL connection string; undefined means the embedded PostgreSQL. */
   readonly databaseUrl: string | undefined;
@@ -58,6 +58,12 @@ export interface Limits {
   readonly maxSendBufferBytes: number;
   /** A socket that sends nothing (not even a heartbeat) for this long is closed, in ms. @default 60000 */
   readonly idleTimeoutMs: number;
+  /** Messages one `POST /api/broadcast` may carry. @default 100 */
+  readonly maxBatchMessages: number;
+  /** REST broadcast messages per second one caller (token user, or address when anonymous) may send. @default 100 */
+  readonly maxRestMessagesPerSecond: number;
+  /** Channels that do not exist yet one REST broadcast request may create. @default 10 */
+  readonly maxRestNewChannels: number;
   /** Most values one `in.(…)` of a postgres_changes filter may list (Supabase's cap). @default 100 */
   readonly maxFilterValues: number;
   /** Longest postgres_changes filter, in characters. @default 4096 */
@@ -67,6 +73,9 @@ export interface Limits {
   /** Time one statement judging postgres_changes filters may take before its filters fail for this batch, in ms. @default 1000 */
   readonly filterBudgetMs: number;
 }
+
+/** Shortest HS256 secret accepted in production, in bytes (RFC 7518 §3.2: at least the hash's size). */
+export const MIN_SECRET_BYTES = 32;
 
 interface Variable<T> {
   readonly name: string;
@@ -81,9 +90,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       'NODE_ENV=production needs a JWT secret: set REALTIME_JWT_SECRET (or HASURA_GRAPHQL_JWT_SECRET) so clients must authenticate',
     );
   }
+  checkSecretStrength(jwtSecret, env);
   return {
     port: integer(env, { name: 'REALTIME_PORT', fallback: 3100 }, 0, 65535),
-    host: env.REALTIME_HOST?.trim() || '0.0.0.0',
+    host: env.REALTIME_HOST?.trim() || defaultHost(jwtSecret),
     databaseUrl: env.DATABASE_URL?.trim() || undefined,
     jwtSecret,
     logFile: path.resolve(env.REALTIME_LOG_FILE?.trim() || path.join(defaultStateDir(), 'logs', 'realtime.log')),
@@ -98,7 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     changesAtCommit: boolean(env, { name: 'REALTIME_CHANGES_AT_COMMIT', fallback: true }),
     limits: {
       maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
-      maxPayloadBytes: integer(env, { name: 'REALTIME_MAX_PAYLOAD_BYTES', fallback: 262_144 }, 16, 100_000_000),
+      maxPayloadBytes: configuredMaxPayloadBytes(env),
       maxPresenceBytes: integer(env, { name: 'REALTIME_MAX_PRESENCE_BYTES', fallback: 16_384 }, 16, 100_000_000),
       maxChannelsPerConnection: integer(env, { name: 'REALTIME_MAX_CHANNELS_PER_CONNECTION', fallback: 100 }, 1, 100_000),
       maxJoinsPerSecond: integer(env, { name: 'REALTIME_MAX_JOINS_PER_SECOND', fallback: 100 }, 1, 1_000_000),
@@ -108,12 +118,47 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       maxJsonDepth: integer(env, { name: 'REALTIME_MAX_JSON_DEPTH', fallback: 100 }, 8, 1_000),
       maxSendBufferBytes: integer(env, { name: 'REALTIME_MAX_SEND_BUFFER_BYTES', fallback: 4_194_304 }, 1024, 1_000_000_000),
       idleTimeoutMs: integer(env, { name: 'REALTIME_IDLE_TIMEOUT_MS', fallback: 60_000 }, 100, 3_600_000),
+      maxBatchMessages: integer(env, { name: 'REALTIME_MAX_BATCH_MESSAGES', fallback: 100 }, 1, 100_000),
+      maxRestMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_REST_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
+      maxRestNewChannels: integer(env, { name: 'REALTIME_MAX_REST_NEW_CHANNELS', fallback: 10 }, 0, 100_000),
       maxFilterValues: integer(env, { name: 'REALTIME_MAX_FILTER_VALUES', fallback: 100 }, 1, 100_000),
       maxFilterLength: integer(env, { name: 'REALTIME_MAX_FILTER_LENGTH', fallback: 4096 }, 16, 1_000_000),
       maxBindingsPerJoin: integer(env, { name: 'REALTIME_MAX_BINDINGS_PER_JOIN', fallback: 100 }, 1, 100_000),
       filterBudgetMs: integer(env, { name: 'REALTIME_FILTER_BUDGET_MS', fallback: 1000 }, 10, 600_000),
     },
   };
+}
+
+/** REALTIME_MAX_PAYLOAD_BYTES: the largest broadcast payload, in bytes, for the server and the CLI alike. */
+export function configuredMaxPayloadBytes(env: NodeJS.ProcessEnv = process.env): number {
+  return integer(env, { name: 'REALTIME_MAX_PAYLOAD_BYTES', fallback: 262_144 }, 16, 100_000_000);
+}
+
+/**
+ * The address bound when REALTIME_HOST is not set: every interface once clients must bring a valid
+ * token, only the loopback interface in development mode (where anyone who can connect is let in).
+ */
+export function defaultHost(jwtSecret: string | undefined): string {
+  return jwtSecret ? '0.0.0.0' : '127.0.0.1';
+}
+
+/**
+ * Refuses, under NODE_ENV=production, an HS256 secret shorter than MIN_SECRET_BYTES: such a secret
+ * can be guessed offline from any one token. Elsewhere a short secret is allowed (`secretWarning` says why not).
+ */
+export function checkSecretStrength(jwtSecret: string | undefined, env: NodeJS.ProcessEnv): void {
+  if (jwtSecret === undefined || env.NODE_ENV !== 'production' || Buffer.byteLength(jwtSecret) >= MIN_SECRET_BYTES) return;
+  throw new UserError(
+    `the JWT secret is ${Buffer.byteLength(jwtSecret)} bytes; NODE_ENV=production needs at least ${MIN_SECRET_BYTES} random bytes ` +
+    '(make one with `openssl rand -base64 32` and set it as REALTIME_JWT_SECRET and in your auth service)',
+  );
+}
+
+/** The warning to log at start for a JWT secret shorter than MIN_SECRET_BYTES; undefined when it is long enough. */
+export function secretWarning(jwtSecret: string | undefined): string | undefined {
+  if (jwtSecret === undefined || Buffer.byteLength(jwtSecret) >= MIN_SECRET_BYTES) return undefined;
+  return `WEAK JWT SECRET: it is ${Buffer.byteLength(jwtSecret)} bytes, and anyone holding one token can guess a secret that short and sign their own. ` +
+    `Use at least ${MIN_SECRET_BYTES} random bytes (\`openssl rand -base64 32\`); NODE_ENV=production refuses a shorter one.`;
 }
 
 /** The HS256 secret from REALTIME_JWT_SECRET, or the `key` of Hasura's JSON HASURA_GRAPHQL_JWT_SECRET. */

@@ -3,6 +3,7 @@ import type { Pool } from '@nself/db';
 import type { AccessWatch } from './access-watch.js';
 import type { Authenticator } from './auth.js';
 import type { BroadcastFeed } from './broadcast-feed.js';
+import type { CallerRates } from './caller-rates.js';
 import type { ChannelDirectory } from './channel-directory.js';
 import type { ServerConfig } from './config.js';
 import type { ExpiryWatch } from './expiry-watch.js';
@@ -26,6 +27,8 @@ export interface ServerContext {
   readonly access: AccessWatch;
   /** Resume and replay reads of joins, shared between joins asking the same at once. */
   readonly histories: SharedReads<JoinHistory>;
+  /** REST broadcast messages per caller per second. */
+  readonly restRates: CallerRates;
   /** Closes joined channels whose token expired. */
   readonly expiries: ExpiryWatch;
   /** Identifies this process in realtime.connections and realtime.presence_sessions. */

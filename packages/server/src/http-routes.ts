@@ -34,6 +34,7 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
         response.end(await ctx.metrics.registry.metrics());
         return;
       }
+      if (method === 'POST' && ctx.shuttingDown) return send(response, { status: 503, body: { message: 'Realtime is restarting, please standby' } });
       if (method === 'POST' && path === '/api/broadcast') {
         const body = await readBody(request, ctx.config.limits.maxPayloadBytes * 10 + MAX_BODY_BYTES_SLACK);
         if (!body) return send(response, tooLarge());

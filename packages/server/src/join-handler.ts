@@ -40,15 +40,18 @@ async function join(ctx: ServerContext, socket: ClientSocket, message: Message, 
   const releaseChannel = socket.reserveChannel();
   if (!releaseChannel) return refuse(JoinError.tooManyChannels);
   try {
-    await joinChannel(ctx, socket, message, subTopic, releaseChannel, arrivedAt);
+    await joinChannel(ctx, socket, message, subTopic, releaseChannel, arrivedAt, accessSince);
   } finally {
     releaseChannel();
   }
 }
 
-/** The checks after the channel limit, the reply, and the start of delivery; `releaseChannel` gives back the reserved place once the channel counts. */
+/**
+ * The checks after the channel limit, the reply, and the start of delivery; `releaseChannel` gives back
+ * the reserved place once the channel counts, and `accessSince` marks the access changes to re-check.
+ */
 async function joinChannel(
-  ctx: ServerContext, socket: ClientSocket, message: Message, subTopic: string, releaseChannel: () => void, arrivedAt: number,
+  ctx: ServerContext, socket: ClientSocket, message: Message, subTopic: string, releaseChannel: () => void, arrivedAt: number, accessSince: number,
 ): Promise<void> {
   const refuse = (reason: string) => socket.reply(message, 'error', { reason });
 

@@ -1,8 +1,14 @@
 // REST broadcasts: POST /api/broadcast (batch) and POST /api/broadcast/:topic/events/:event (one), answered 202.
+//
+// A request is all or nothing: every message is checked (channel name, event, payload) before any
+// channel is created or any message stored, a bad one is answered 422 naming it, and the messages
+// are then stored in one transaction. Callers are rate limited per token user (per address when
+// anonymous), a batch has a size limit, and one request creates only a few channels.
 import type { IncomingMessage } from 'node:http';
-import { eventNameProblem } from '@nself/db';
+import { checkChannelName, checkEventName, isUserError, slugify } from '@nself/db';
 import { isJsonObject, RestError } from '@nself/protocol';
 import { TokenError, type Identity } from './auth.js';
+import type { OutgoingBroadcast } from './broadcast-feed.js';
 import { mayAccess, resolveChannel } from './channel-access.js';
 import type { ServerContext } from './context.js';
 
@@ -13,12 +19,23 @@ export interface RestAnswer {
 }
 
 interface Outgoing {
+  /** How problems name this message's fields: `messages[1].` in a batch, nothing for a single message. */
+  readonly at: string;
   readonly topic: string;
   readonly event: string;
   readonly payload: unknown;
   readonly binary: Buffer | null;
   readonly private: boolean;
 }
+
+/** What is wrong with a request, per field (`messages[1].topic`), in the shape of Supabase's 422 bodies. */
+type Problems = Record<string, string[]>;
+
+/** Supabase's answers to a batch over the limit and to a caller over its rate. */
+const TOO_MANY_MESSAGES = 'Too many messages to broadcast, please reduce the batch size';
+const RATE_EXCEEDED = 'You have exceeded your rate limit';
+/** A string escape `\u0000` in JSON text (not an escaped backslash followed by "u0000"): PostgreSQL's jsonb refuses it. */
+const JSON_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
 
 /** Handles `POST /api/broadcast` with `{"messages":[{topic, event, payload, private?}]}`. */
 export async function batchBroadcast(ctx: ServerContext, request: IncomingMessage, body: Buffer): Promise<RestAnswer> {
@@ -28,18 +45,29 @@ export async function batchBroadcast(ctx: ServerContext, request: IncomingMessag
   try {
     parsed = JSON.parse(body.toString('utf8') || '{}');
   } catch {
-    return invalid('body', 'must be JSON like {"messages":[{"topic":"room1","event":"hello","payload":{}}]}');
+    return invalid({ body: ['must be JSON like {"messages":[{"topic":"room1","event":"hello","payload":{}}]}'] });
   }
   const messages = isJsonObject(parsed) ? parsed['messages'] : undefined;
-  if (!Array.isArray(messages) || messages.length === 0) return invalid('messages', 'must be a non-empty list of {topic, event, payload}');
+  if (!Array.isArray(messages) || messages.length === 0) return invalid({ messages: ['must be a non-empty list of {topic, event, payload}'] });
+  const { maxBatchMessages } = ctx.config.limits;
+  if (messages.length > maxBatchMessages) {
+    return { status: 429, body: { message: TOO_MANY_MESSAGES, max_messages: maxBatchMessages } };
+  }
+  const problems: Problems = {};
   const outgoing: Outgoing[] = [];
   for (const [index, entry] of messages.entries()) {
-    if (!isJsonObject(entry) || typeof entry['topic'] !== 'string' || typeof entry['event'] !== 'string' || entry['event'] === '') {
-      return invalid(`messages[${index}]`, 'needs a string topic and a non-empty string event');
+    if (!isJsonObject(entry)) {
+      problems[`messages[${index}]`] = ['must be an object like {"topic":"room1","event":"hello","payload":{}}'];
+      continue;
     }
-    outgoing.push({ topic: entry['topic'], event: entry['event'], payload: entry['payload'] ?? {}, binary: null, private: entry['private'] === true });
+    const topic = entry['topic'];
+    const event = entry['event'];
+    if (typeof topic !== 'string') problems[`messages[${index}].topic`] = ['must be a string: the channel name'];
+    if (typeof event !== 'string' || event === '') problems[`messages[${index}].event`] = ['must be a non-empty string'];
+    if (typeof topic !== 'string' || typeof event !== 'string' || event === '') continue;
+    outgoing.push({ at: `messages[${index}].`, topic, event, payload: entry['payload'] ?? {}, binary: null, private: entry['private'] === true });
   }
-  return deliver(ctx, identity, outgoing);
+  return deliver(ctx, request, identity, outgoing, problems);
 }
 
 /** Handles `POST /api/broadcast/:topic/events/:event` with a JSON or binary body. */
@@ -53,34 +81,85 @@ export async function singleBroadcast(ctx: ServerContext, request: IncomingMessa
     binary = body;
   } else if (type === 'application/json' || type === '') {
     try {
-      payload = JSON.parse(body.toString('utf8') || '{}');
+      payload = JSON.parse(body.toString('utf8') || '{}') ?? {};
     } catch {
-      return invalid('payload', 'must be JSON');
+      return invalid({ payload: ['must be JSON'] });
     }
   } else {
     return RestError.unsupportedMediaType;
   }
-  if (event === '') return invalid('event', 'must not be empty');
-  return deliver(ctx, identity, [{ topic, event, payload, binary, private: query.get('private') === 'true' }]);
+  if (event === '') return invalid({ event: ['must not be empty'] });
+  return deliver(ctx, request, identity, [{ at: '', topic, event, payload, binary, private: query.get('private') === 'true' }], {});
 }
 
-async function deliver(ctx: ServerContext, identity: Identity, outgoing: readonly Outgoing[]): Promise<RestAnswer> {
-  for (const message of outgoing) {
-    const eventProblem = eventNameProblem(message.event);
-    if (eventProblem) return invalid('event', eventProblem);
-    const size = message.binary ? message.binary.length : Buffer.byteLength(JSON.stringify(message.payload));
-    if (size > ctx.config.limits.maxPayloadBytes) return RestError.payloadTooLarge;
+/**
+ * Checks the caller's rate, every message (adding to the `problems` found while reading the request),
+ * then the channels the request would create; only when all pass are the channels created and the
+ * messages stored, in one transaction.
+ */
+async function deliver(ctx: ServerContext, request: IncomingMessage, identity: Identity, outgoing: readonly Outgoing[], problems: Problems): Promise<RestAnswer> {
+  const { limits } = ctx.config;
+  // Development mode reads tokens without checking them, so their user is no one's to count by there.
+  const anonymous = identity.userId === null || ctx.auth.developmentMode;
+  const caller = anonymous ? `address:${request.socket.remoteAddress ?? ''}` : `user:${identity.userId}`;
+  if (!ctx.restRates.take(caller, Math.max(1, outgoing.length))) {
+    return { status: 429, body: { message: RATE_EXCEEDED, max_messages_per_second: limits.maxRestMessagesPerSecond } };
   }
-  for (const message of outgoing) {
-    const lookup = await resolveChannel(ctx, message.topic, identity, message.private);
-    if (lookup.kind === 'invalid') return invalid('topic', `"${message.topic}" is not a valid channel name`);
-    // Private messages the token may not send are dropped silently (still 202), as Supabase does.
-    if (lookup.kind === 'unauthorized' || !(await mayAccess(ctx, lookup.channel, identity))) continue;
-    await ctx.broadcasts.send({
-      channelId: lookup.channel.id, event: message.event, payload: message.payload, binary: message.binary, sender: identity.userId,
+  const slugs = outgoing.map((message) => {
+    const found = messageProblems(ctx, message);
+    for (const [name, problem] of Object.entries(found)) problems[`${message.at}${name}`] = [problem];
+    return found['topic'] === undefined ? slugify(message.topic) : undefined;
+  });
+  if (Object.keys(problems).length > 0) return invalid(problems);
+
+  const wanted = [...new Set(slugs.filter((slug, index): slug is string => slug !== undefined && !outgoing[index]?.private))];
+  const existing = await Promise.all(wanted.map((slug) => ctx.channels.find(slug)));
+  const missing = wanted.filter((_slug, index) => existing[index] === null);
+  if (missing.length > limits.maxRestNewChannels) {
+    return invalid({
+      messages: [`would create ${missing.length} channels that do not exist; one request may create at most ${limits.maxRestNewChannels} ` +
+        '(create channels with `nself realtime channel create`, or send in smaller requests)'],
     });
   }
+
+  const toStore: OutgoingBroadcast[] = [];
+  for (const message of outgoing) {
+    const lookup = await resolveChannel(ctx, message.topic, identity, message.private);
+    if (lookup.kind === 'invalid') return invalid({ [`${message.at}topic`]: [`"${message.topic}" is not a valid channel name`] });
+    // Private messages the token may not send are dropped silently (still 202), as Supabase does.
+    if (lookup.kind === 'unauthorized' || !(await mayAccess(ctx, lookup.channel, identity))) continue;
+    toStore.push({ channelId: lookup.channel.id, event: message.event, payload: message.payload, binary: message.binary, sender: identity.userId });
+  }
+  if (toStore.length > 0) await ctx.broadcasts.sendAll(toStore);
   return { status: 202 };
+}
+
+/** What is wrong with one message, by field (`topic`, `event`, `payload`); empty when it can be stored. */
+function messageProblems(ctx: ServerContext, message: Outgoing): Record<string, string> {
+  const problems: Record<string, string> = {};
+  const topicProblem = userErrorOf(() => { slugify(message.topic); checkChannelName(message.topic); });
+  if (topicProblem) problems['topic'] = topicProblem;
+  const eventProblem = userErrorOf(() => checkEventName(message.event));
+  if (eventProblem) problems['event'] = eventProblem;
+  if (message.binary) {
+    if (message.binary.length > ctx.config.limits.maxPayloadBytes) problems['payload'] = RestError.payloadTooLarge.body.errors.payload[0];
+    return problems;
+  }
+  const json = JSON.stringify(message.payload);
+  if (Buffer.byteLength(json) > ctx.config.limits.maxPayloadBytes) problems['payload'] = RestError.payloadTooLarge.body.errors.payload[0];
+  else if (JSON_NUL.test(json)) problems['payload'] = 'must not contain the character U+0000 in a string or key (PostgreSQL cannot store it in JSON)';
+  return problems;
+}
+
+/** The message of the UserError `check` throws, or undefined when it passes. */
+function userErrorOf(check: () => unknown): string | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (error) {
+    if (isUserError(error)) return error.message;
+    throw error;
+  }
 }
 
 /** The caller's identity from `Authorization: Bearer`, else the `apikey` header or query; undefined when refused. */
@@ -100,6 +179,6 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function invalid(field: string, problem: string): RestAnswer {
-  return { status: 422, body: { errors: { [field]: [problem] } } };
+function invalid(problems: Problems): RestAnswer {
+  return { status: 422, body: { errors: problems } };
 }

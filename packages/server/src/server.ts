@@ -7,8 +7,9 @@ import { CloseCode } from '@nself/protocol';
 import { AccessWatch, type AccessNotification } from './access-watch.js';
 import { Authenticator } from './auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast-feed.js';
+import { CallerRates } from './caller-rates.js';
 import { ChannelDirectory } from './channel-directory.js';
-import { loadConfig, type Limits, type ServerConfig } from './config.js';
+import { checkSecretStrength, defaultHost, loadConfig, secretWarning, type Limits, type ServerConfig } from './config.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './expiry-watch.js';
@@ -72,6 +73,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     access: new AccessWatch(pool, logger),
     histories: new SharedReads(),
     expiries: new ExpiryWatch(),
+    restRates: new CallerRates(config.limits.maxRestMessagesPerSecond),
     postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, limits: config.limits }),
     shuttingDown: false,
   };
@@ -109,9 +111,13 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   });
   const port = await listen(http, config.port, config.host);
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  if (ctx.auth.developmentMode) {
+  if (ctx.auth.developmentMode && isLoopback(config.host)) {
+    logger.warn(`DEVELOPMENT MODE: no REALTIME_JWT_SECRET or HASURA_GRAPHQL_JWT_SECRET is set, so anyone who can connect gets in without a valid token; listening on ${config.host} only; set REALTIME_HOST=0.0.0.0 and a JWT secret to accept other machines`);
+  } else if (ctx.auth.developmentMode) {
     logger.warn('DEVELOPMENT MODE: no REALTIME_JWT_SECRET or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.');
   }
+  const weakSecret = secretWarning(config.jwtSecret);
+  if (weakSecret) logger.warn(weakSecret);
   logger.info({ port, serverId, websocket: `ws://${shownHost}:${port}/realtime/v1/websocket` }, 'realtime server listening');
 
   let closing: Promise<void> | undefined;
@@ -120,9 +126,11 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       ctx.shuttingDown = true;
       tracker.stop();
       ctx.expiries.stop();
-      await retention.stop();
+      // No new broadcasts are taken; those already taken commit and get their acks before any socket closes.
       const sockets = [...tracker.sockets];
       for (const socket of sockets) for (const channel of [...socket.channels.values()]) channel.dispose({ endPresence: false });
+      await Promise.race([ctx.broadcasts.closeWrites(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
+      await retention.stop();
       await tracker.disconnectAll(sockets.map((socket) => socket.id)).catch((error: unknown) => logger.error({ err: error }, 'marking connections offline failed'));
       const allClosed = Promise.all(sockets.map((socket) => new Promise<void>((resolve) => {
         if (!tracker.sockets.has(socket)) return resolve();
@@ -149,10 +157,18 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
 
 function configure(options: StartOptions): ServerConfig {
   const { limits, env, postgresChanges: _extension, ...overrides } = options;
-  const base = loadConfig(env ?? process.env);
+  const environment = env ?? process.env;
+  const base = loadConfig(environment);
   // An explicit undefined jwtSecret or databaseUrl means none: development mode, the embedded PostgreSQL.
   const given = Object.entries(overrides).filter(([key, value]) => value !== undefined || key === 'jwtSecret' || key === 'databaseUrl');
-  return { ...base, ...Object.fromEntries(given), limits: { ...base.limits, ...limits } } as ServerConfig;
+  const config = { ...base, ...Object.fromEntries(given), limits: { ...base.limits, ...limits } } as ServerConfig;
+  // The secret may come from the options: the default address and the secret check follow the one used.
+  checkSecretStrength(config.jwtSecret, environment);
+  return { ...config, host: overrides.host ?? (environment.REALTIME_HOST?.trim() || defaultHost(config.jwtSecret)) };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 function listen(http: Server, port: number, host: string): Promise<number> {

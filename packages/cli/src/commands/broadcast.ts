@@ -2,14 +2,15 @@
 import type { Command } from 'commander';
 import {
   appendMessage, configuredRetentionHours, eventCounts, parseTimestamp, recentMessages, replayMessages, requireChannel,
-  trimChannelLogs, type Message,
+  trimChannelLogs, UserError, type Message,
 } from '@nself/db';
 import {
   asListing, missingArgument, parseJsonObjectArgument, parseNumberArgument, readStandardInput, resolveOutput,
   withExamples, type OutputOptions,
 } from '../args.js';
+import { configuredMaxPayloadBytes } from '@nself/server';
 import { database } from '../context.js';
-import { printRows, type Row } from '../output.js';
+import { printRows, say, type Row } from '../output.js';
 
 const MESSAGE_COLUMNS = ['offset', 'event_type', 'sender', 'payload', 'sent_at'];
 const EVENT_COLUMNS = ['event_type', 'count', 'last_sent'];
@@ -45,10 +46,11 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
     if (event === undefined) throw missingArgument(broadcast, 'event');
     if (payloadText === undefined) throw missingArgument(broadcast, 'payload-json');
     const payload = parseJsonObjectArgument(payloadText === '-' ? await readStandardInput() : payloadText, 'payload');
+    checkPayloadSize(payload);
     const db = await database();
     const channel = await requireChannel(db, target);
     const message = await appendMessage(db, { channelId: channel.id, event, payload, sender: sender ?? null });
-    process.stdout.write(`Broadcast ${message.event} to channel "${channel.slug}" at offset ${message.offset} (message ${message.id}).\n`);
+    say(`Broadcast ${message.event} to channel "${channel.slug}" at offset ${message.offset} (message ${message.id}).\n`);
   });
 
   asListing(
@@ -111,7 +113,7 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
 async function cleanupMessages(hoursText: string | undefined): Promise<void> {
   const hours = hoursText === undefined ? configuredRetentionHours() : parseNumberArgument(hoursText, 'hours', { min: 0 });
   const deleted = await trimChannelLogs(await database(), hours);
-  process.stdout.write(`Deleted ${deleted} ${deleted === 1 ? 'message' : 'messages'} older than ${hours} hours.\n`);
+  say(`Deleted ${deleted} ${deleted === 1 ? 'message' : 'messages'} older than ${hours} hours.\n`);
 }
 
 /** A message as `messages` and `replay` print it: the table's columns, then the extra JSON fields. */
@@ -126,4 +128,13 @@ function messageRow(message: Message, channel: string): Row {
     channel,
     ...(message.payloadBinary ? { payload_binary: message.payloadBinary.toString('base64') } : {}),
   };
+}
+
+/** Refuses a payload the server would refuse (REALTIME_MAX_PAYLOAD_BYTES), before anything is stored. */
+function checkPayloadSize(payload: unknown): void {
+  const size = Buffer.byteLength(JSON.stringify(payload));
+  const limit = configuredMaxPayloadBytes();
+  if (size > limit) {
+    throw new UserError(`payload is ${size} bytes, over the limit of ${limit} bytes (REALTIME_MAX_PAYLOAD_BYTES); nothing was stored`);
+  }
 }

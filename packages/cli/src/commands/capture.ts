@@ -6,7 +6,7 @@ import {
 } from '@nself/db';
 import { addOutputOptions, parseNumberArgument, outputFormat, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
 import { database } from '../context.js';
-import { printRows } from '../output.js';
+import { printRows, say, terminalText } from '../output.js';
 
 const LIST_COLUMNS = ['id', 'table', 'events', 'filter', 'capture', 'changes_seen', 'last_change_at', 'created_at', 'state'];
 
@@ -27,12 +27,12 @@ export function registerCaptureCommands(realtime: Command): void {
     const result = await subscribe(await database(), { table: parseTableName(tableText), events, filter: filter ?? null, capture: options.capture });
     const s = result.subscription;
     if (result.action === 'unchanged') {
-      process.stdout.write(`${s.table} is already subscribed with these settings; nothing changed (subscription ${s.id}).\n`);
+      say(`${s.table} is already subscribed with these settings; nothing changed (subscription ${s.id}).\n`);
       return;
     }
     const verb = result.action === 'created' ? 'Subscribed to' : 'Updated the subscription of';
     const name = { schema: s.schema, table: s.relation };
-    process.stdout.write([
+    say([
       `${verb} ${s.table}: ${s.events.join(', ')}${s.filter ? ` where ${s.filter}` : ''}`,
       `  subscription  ${s.id}`,
       `  function      realtime.${s.functionName}()`,
@@ -49,7 +49,7 @@ export function registerCaptureCommands(realtime: Command): void {
     ['nself realtime unsubscribe public.users', 'nself realtime unsubscribe 3f0e…-uuid'],
   ).action(async (target: string) => {
     const removed = await unsubscribe(await database(), target);
-    process.stdout.write(`Unsubscribed ${removed.table}: removed its triggers, function realtime.${removed.functionName}() and subscription ${removed.id}.\n`);
+    say(`Unsubscribed ${removed.table}: removed its triggers, function realtime.${removed.functionName}() and subscription ${removed.id}.\n`);
   });
 
   addOutputOptions(withExamples(
@@ -104,10 +104,10 @@ async function listen(tableText: string, options: ListenOptions): Promise<void> 
   let failed: Error | undefined;
   const feed = await ChangeFeed.start({
     pool, from: options.from, tables: [name],
-    onChanges: (changes) => { for (const change of changes) process.stdout.write(render(change, subscription.channel, options.json)); },
+    onChanges: (changes) => { for (const change of changes) say(render(change, subscription.channel, options.json)); },
     onError: (error) => { failed ??= error; },
   });
-  process.stderr.write(`Listening to ${subscription.table} after position ${feed.position}${options.seconds === undefined ? ' (Ctrl+C to stop)' : ` for ${options.seconds} s`}.\n`);
+  process.stderr.write(terminalText(`Listening to ${subscription.table} after position ${feed.position}${options.seconds === undefined ? ' (Ctrl+C to stop)' : ` for ${options.seconds} s`}.\n`, { keepNewlines: true }));
   await new Promise<void>((resolve) => {
     const finish = () => resolve();
     process.once('SIGINT', finish);
@@ -115,7 +115,7 @@ async function listen(tableText: string, options: ListenOptions): Promise<void> 
     if (options.seconds !== undefined) setTimeout(finish, options.seconds * 1000).unref();
   });
   await feed.stop();
-  process.stderr.write(`Stopped at position ${feed.position}; continue with --from ${feed.position}.${failed ? ` (last database error: ${failed.message})` : ''}\n`);
+  process.stderr.write(terminalText(`Stopped at position ${feed.position}; continue with --from ${feed.position}.${failed ? ` (last database error: ${failed.message})` : ''}\n`, { keepNewlines: true }));
 }
 
 /** The seed's psql-style lines, or one JSON object per line. */

@@ -9,7 +9,7 @@ import {
   addOutputOptions, asListing, outputFormat, parseJsonObjectArgument, resolveOutput, withExamples, type OutputOptions,
 } from '../args.js';
 import { database } from '../context.js';
-import { printRows, renderJson, type Row } from '../output.js';
+import { printRows, renderJson, say, type Row } from '../output.js';
 
 const LIST_COLUMNS = ['id', 'slug', 'name', 'type', 'members', 'online', 'created_at'];
 const DETAIL_COLUMNS = ['id', 'slug', 'name', 'type', 'members', 'online', 'messages', 'last_offset', 'metadata', 'created_at'];
@@ -42,13 +42,13 @@ export function registerChannelCommands(realtime: Command): void {
     const db = await database();
     const { id, tookOverJoinChannel } = await createChannel(db, { name, type, metadata });
     const created = await channelDetails(db, id);
-    if (format === 'json') process.stdout.write(renderJson(channelRow(created)));
+    if (format === 'json') say(renderJson(channelRow(created)));
     else if (tookOverJoinChannel) {
       const what = created.type === 'private'
         ? 'its earlier messages were deleted, and joined clients that are not members are disconnected from it'
         : 'its messages and joined clients are kept';
-      process.stdout.write(`Took over channel "${created.slug}", which a client's join had created: it is now the ${created.type} channel "${created.name}" (id ${created.id}); ${what}.\n`);
-    } else process.stdout.write(`Created ${created.type} channel "${created.name}" (slug ${created.slug}, id ${created.id}).\n`);
+      say(`Took over channel "${created.slug}", which a client's join had created: it is now the ${created.type} channel "${created.name}" (id ${created.id}); ${what}.\n`);
+    } else say(`Created ${created.type} channel "${created.name}" (slug ${created.slug}, id ${created.id}).\n`);
   });
 
   asListing(
@@ -72,7 +72,7 @@ export function registerChannelCommands(realtime: Command): void {
     const { format } = resolveOutput([jsonWord], options);
     const db = await database();
     const found = await channelDetails(db, (await requireChannel(db, idOrSlug)).id);
-    if (format === 'json') process.stdout.write(renderJson(channelRow(found)));
+    if (format === 'json') say(renderJson(channelRow(found)));
     else printRows(format, DETAIL_COLUMNS, [channelRow(found)]);
   });
 
@@ -91,11 +91,11 @@ export function registerChannelCommands(realtime: Command): void {
     const target = await channelDetails(db, (await requireChannel(db, idOrSlug)).id);
     const what = `channel "${target.slug}" with ${target.messages} messages and ${target.members} members`;
     if (confirm !== 'true' && !options.yes && !(await confirmOnTerminal(`Delete ${what}? [y/N] `, target.slug))) {
-      process.stdout.write(`Cancelled: channel "${target.slug}" was kept.\n`);
+      say(`Cancelled: channel "${target.slug}" was kept.\n`);
       return;
     }
     await deleteChannel(db, target.id);
-    process.stdout.write(`Deleted ${what}.\n`);
+    say(`Deleted ${what}.\n`);
   });
 
   asListing(
@@ -129,7 +129,7 @@ export function registerChannelCommands(realtime: Command): void {
       : change.previousRole === change.role
         ? `${userId} is already a ${change.role} of channel "${target.slug}".`
         : `Changed the role of ${userId} in channel "${target.slug}" from ${change.previousRole} to ${change.role}.`;
-    process.stdout.write(`${message}\n`);
+    say(`${message}\n`);
   });
 
   withExamples(
@@ -142,7 +142,7 @@ export function registerChannelCommands(realtime: Command): void {
     const db = await database();
     const target = await requireChannel(db, idOrSlug);
     await removeMember(db, target, userId);
-    process.stdout.write(`Removed ${userId} from channel "${target.slug}".\n`);
+    say(`Removed ${userId} from channel "${target.slug}".\n`);
   });
 }
 

@@ -9,7 +9,7 @@ import {
   type OutputOptions,
 } from '../args.js';
 import { database } from '../context.js';
-import { printRows, renderJson, type Row } from '../output.js';
+import { printRows, renderJson, say, type Row } from '../output.js';
 
 const PRESENCE_COLUMNS = ['user_id', 'channel', 'status', 'metadata', 'last_seen_at', 'seconds_ago'];
 const STATS_COLUMNS = ['online', 'away', 'offline', 'total_users', 'total_channels'];
@@ -43,7 +43,7 @@ export function registerPresenceCommands(realtime: Command): void {
     const db = await database();
     const channel = channelArg === undefined || channelArg === GLOBAL ? null : await requireChannel(db, channelArg);
     const tracked = await trackPresence(db, { userId, channelId: channel?.id ?? null, status, metadata });
-    process.stdout.write(`${tracked.userId} is ${tracked.status} ${where(channel)}.\n`);
+    say(`${tracked.userId} is ${tracked.status} ${where(channel)}.\n`);
   });
 
   asListing(
@@ -83,7 +83,7 @@ export function registerPresenceCommands(realtime: Command): void {
     const db = await database();
     const channel = await optionalChannel(db, channelText);
     const online = await countPresent(db, channel?.id);
-    process.stdout.write(format === 'json' ? renderJson({ channel: channel?.slug ?? null, online }) : `${online}\n`);
+    say(format === 'json' ? renderJson({ channel: channel?.slug ?? null, online }) : `${online}\n`);
   });
 
   withExamples(
@@ -98,7 +98,7 @@ export function registerPresenceCommands(realtime: Command): void {
     const changed = await setOffline(db, userId, channel?.id);
     if (changed === 0) throw new UserError(`no presence recorded for user "${userId}"${channel ? ` in channel "${channel.slug}"` : ''}`);
     const scope = channel ? `in channel "${channel.slug}"` : `everywhere (${changed} presence ${changed === 1 ? 'row' : 'rows'})`;
-    process.stdout.write(`${userId} is offline ${scope}.\n`);
+    say(`${userId} is offline ${scope}.\n`);
   });
 
   asListing(
@@ -121,7 +121,7 @@ export function registerPresenceCommands(realtime: Command): void {
   ).action(async (timeoutText: string) => {
     const timeout = parseNumberArgument(timeoutText, 'timeout-seconds', { min: 0 });
     const changed = await cleanupStalePresence(await database(), timeout);
-    process.stdout.write(`Set ${changed} stale presence ${changed === 1 ? 'row' : 'rows'} offline (unseen for ${timeout} seconds).\n`);
+    say(`Set ${changed} stale presence ${changed === 1 ? 'row' : 'rows'} offline (unseen for ${timeout} seconds).\n`);
   });
 }
 

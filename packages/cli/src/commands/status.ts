@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { currentVersion, describeDatabase, latestVersion, resolveDatabaseUrl, schemaCounts, type SchemaCounts } from '@nself/db';
 import { asListing, resolveOutput, type OutputOptions } from '../args.js';
 import { connection } from '../context.js';
-import { renderJson } from '../output.js';
+import { renderJson, say } from '../output.js';
 
 const HEALTH_TIMEOUT_MS = 1000;
 
@@ -23,7 +23,7 @@ export function registerStatusCommand(realtime: Command): void {
   ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
     const report = await collectStatus();
-    process.stdout.write(format === 'json' ? renderJson(report) : renderStatus(report));
+    say(format === 'json' ? renderJson(report) : renderStatus(report));
     if (!report.database.reachable) process.exitCode = 1;
   });
 }

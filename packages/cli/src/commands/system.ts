@@ -6,7 +6,7 @@ import {
 } from '@nself/db';
 import { asListing, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
 import { connection, database } from '../context.js';
-import { renderJson, renderTable, type Row } from '../output.js';
+import { renderJson, renderTable, say, type Row } from '../output.js';
 import { registerLogsCommand } from './logs.js';
 import { registerStatusCommand } from './status.js';
 
@@ -18,13 +18,13 @@ export function registerSystemCommands(realtime: Command): void {
     .action(async () => {
       const result = await migrate(await connection());
       if (result.applied.length === 0) {
-        process.stdout.write(`Realtime schema is up to date (version ${result.toVersion}); nothing to do.\n`);
+        say(`Realtime schema is up to date (version ${result.toVersion}); nothing to do.\n`);
         return;
       }
       const from = result.fromVersion === 0 ? 'Created the realtime schema' : `Migrated the realtime schema from version ${result.fromVersion}`;
-      process.stdout.write(`${from} to version ${result.toVersion}.\n`);
-      for (const migration of result.applied) process.stdout.write(`  applied ${migration.name}\n`);
-      for (const object of result.created) process.stdout.write(`  created ${object}\n`);
+      say(`${from} to version ${result.toVersion}.\n`);
+      for (const migration of result.applied) say(`  applied ${migration.name}\n`);
+      for (const object of result.created) say(`  created ${object}\n`);
     });
 
   registerStatusCommand(realtime);
@@ -42,7 +42,7 @@ export function registerSystemCommands(realtime: Command): void {
     const changes = await trimChangeLog(db, hours);
     const connections = await cleanupStaleConnections(db, STALE_AFTER_SECONDS);
     const presence = await cleanupStalePresence(db, STALE_AFTER_SECONDS);
-    process.stdout.write([
+    say([
       `Deleted ${plural(messages, 'message')} older than ${hours} hours.`,
       `Deleted ${plural(changes, 'table change')} older than ${hours} hours.`,
       `Cleaned up ${plural(connections, 'stale connection')} (marked disconnected after ${STALE_AFTER_SECONDS} seconds unseen, or removed after 24 hours disconnected).`,
@@ -58,10 +58,10 @@ export function registerSystemCommands(realtime: Command): void {
     const { format } = resolveOutput([jsonWord], options);
     const sections = await collectStats(await database());
     if (format === 'json') {
-      process.stdout.write(renderJson(Object.fromEntries(sections.map((section) => [section.name, section.rows]))));
+      say(renderJson(Object.fromEntries(sections.map((section) => [section.name, section.rows]))));
       return;
     }
-    process.stdout.write(sections.map((section) => `${section.title}\n${renderTable(section.columns, section.rows as readonly Row[])}`).join('\n'));
+    say(sections.map((section) => `${section.title}\n${renderTable(section.columns, section.rows as readonly Row[])}`).join('\n'));
   });
 }
 

@@ -1,0 +1,91 @@
+// The CLI under attack: data with terminal escape sequences is shown escaped, never written raw; names
+// with control characters are refused; a payload the server would refuse is refused before it is stored.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { migrate } from '@nself/db';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { realtime } from '../helpers/cli.js';
+import { assertUserError, parseTable, snapshot } from './support.js';
+
+let db: TestDatabase;
+const run = (args: string[], input?: string, env?: Record<string, string>) =>
+  realtime(args, { databaseUrl: db.url, ...(input === undefined ? {} : { input }), ...(env ? { env } : {}) });
+before(async () => { db = await createTestDatabase({ migrated: true }); });
+after(async () => { await db.drop(); });
+
+/** Any character a terminal acts on instead of printing, but the line break. */
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+const CLEAR_SCREEN = '\u001b[2J\u001b[H';
+const FORGED_ROW = '\n evil | public | 0 | 0';
+
+test('tables and JSON show control characters of names, events, user ids, metadata and payloads escaped', async () => {
+  const { rows: [channel] } = await db.pool.query<{ id: string }>(
+    "INSERT INTO realtime.channels (slug, name, metadata) VALUES ('lobby', 'lobby', $1::jsonb) RETURNING id",
+    [JSON.stringify({ note: `\u202egnp.exe${CLEAR_SCREEN}`, c1: '\u009b31m' })]);
+  await db.pool.query("INSERT INTO realtime.channel_members (channel_id, user_id) VALUES ($1, $2)", [channel?.id, `mallory${CLEAR_SCREEN}${FORGED_ROW}`]);
+  await db.pool.query('SELECT realtime.append_message($1, $2, $3::jsonb, $4)',
+    [channel?.id, `evt${CLEAR_SCREEN}`, JSON.stringify({ text: `hi${CLEAR_SCREEN}\u0085\u2066` }), `sender\u0007`]);
+
+  for (const args of [['channel', 'list'], ['channel', 'get', 'lobby'], ['channel', 'members', 'lobby'], ['messages', 'lobby'], ['events', 'lobby']]) {
+    const result = await run(args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stdout, RAW_CONTROL, `${args.join(' ')} wrote a raw control character`);
+    parseTable(result.stdout);
+  }
+  const members = parseTable((await run(['channel', 'members', 'lobby'])).stdout);
+  assert.equal(members.rows.length, 1, 'no forged row');
+  assert.equal(members.rows[0]?.['user_id'], 'mallory\\x1b[2J\\x1b[H\\n evil | public | 0 | 0');
+  const messages = parseTable((await run(['messages', 'lobby'])).stdout);
+  assert.equal(messages.rows[0]?.['event_type'], 'evt\\x1b[2J\\x1b[H');
+  assert.equal(messages.rows[0]?.['sender'], 'sender\\x07');
+  assert.match(messages.rows[0]?.['payload'] ?? '', /\\u001b\[2J.*\\x85\\u2066/);
+  assert.match((await run(['channel', 'get', 'lobby'])).stdout, /\\u202egnp\.exe\\u001b\[2J/);
+
+  for (const args of [['channel', 'list', '--format', 'json'], ['messages', 'lobby', 'json'], ['channel', 'members', 'lobby', 'json']]) {
+    const result = await run(args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stdout, RAW_CONTROL, `${args.join(' ')} wrote a raw control character`);
+    JSON.parse(result.stdout);
+  }
+  const json = JSON.parse((await run(['messages', 'lobby', 'json'])).stdout) as Array<{ payload: { text: string } }>;
+  assert.equal(json[0]?.payload.text, `hi${CLEAR_SCREEN}\u0085\u2066`, 'the JSON value is unchanged');
+});
+
+test('a channel name with a control or bidirectional character is refused, naming the character and what is accepted', async () => {
+  const before = await snapshot(db.pool);
+  for (const [name, code, position] of [[`evil${CLEAR_SCREEN}`, 'U\\+001B', 5], ['file\u202etxt.exe', 'U\\+202E', 5], ['tab\u0085', 'U\\+0085', 4]] as const) {
+    const result = await run(['channel', 'create', name]);
+    assertUserError(result, new RegExp(`channel name contains the control character ${code} at position ${position}; letters, digits, punctuation, symbols and spaces are accepted`));
+    assert.doesNotMatch(result.stderr, RAW_CONTROL);
+  }
+  assert.equal(await snapshot(db.pool), before);
+});
+
+test('broadcast refuses a payload over REALTIME_MAX_PAYLOAD_BYTES before touching the database', async () => {
+  await run(['channel', 'create', 'bulk']);
+  const before = await snapshot(db.pool);
+  const huge = JSON.stringify({ blob: 'x'.repeat(20 * 1024 * 1024) });
+  assertUserError(await run(['broadcast', 'bulk', 'big', '-'], huge),
+    new RegExp(`payload is ${Buffer.byteLength(huge)} bytes, over the limit of 262144 bytes \\(REALTIME_MAX_PAYLOAD_BYTES\\); nothing was stored`));
+  assertUserError(await run(['broadcast', 'bulk', 'small', '{"text":"more than sixteen bytes"}'], undefined, { REALTIME_MAX_PAYLOAD_BYTES: '16' }),
+    /payload is 34 bytes, over the limit of 16 bytes/);
+  assert.equal(await snapshot(db.pool), before);
+  assert.equal((await run(['broadcast', 'bulk', 'ok', '{"text":"fits"}'])).code, 0);
+});
+
+test('migration 0013 repairs channel names stored with control characters before it, then refuses new ones', async () => {
+  const old = await createTestDatabase();
+  try {
+    await migrate(old.pool, 12);
+    await old.pool.query("INSERT INTO realtime.channels (slug, name) VALUES ('clear', 'clear' || chr(27) || '[2J'), ('x' || chr(7), 'bell')");
+    await migrate(old.pool);
+    const { rows } = await old.pool.query<{ slug: string; name: string }>('SELECT slug, name FROM realtime.channels ORDER BY name');
+    assert.deepEqual(rows, [{ slug: 'x_', name: 'bell' }, { slug: 'clear', name: 'clear\ufffd[2J' }]);
+    const { rows: [constraint] } = await old.pool.query<{ convalidated: boolean }>(
+      "SELECT convalidated FROM pg_constraint WHERE conname = 'channels_printable_names'");
+    assert.equal(constraint?.convalidated, true);
+    await assert.rejects(old.pool.query("UPDATE realtime.channels SET name = 'a' || chr(155) WHERE slug = 'clear'"), /channels_printable_names/);
+  } finally {
+    await old.drop();
+  }
+});
