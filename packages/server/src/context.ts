@@ -5,12 +5,11 @@ import type { BroadcastFeed } from './broadcast-feed.js';
 import type { ChannelDirectory } from './channel-directory.js';
 import type { ServerConfig } from './config.js';
 import type { ExpiryWatch } from './expiry-watch.js';
-import type { JoinHistory } from './join-history.js';
+import type { HistoryReads } from './history-reads.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
 import type { PresenceFeed } from './presence-feed.js';
-import type { SharedReads } from './shared-reads.js';
 
 export interface ServerContext {
   readonly config: ServerConfig;
@@ -21,8 +20,8 @@ export interface ServerContext {
   readonly channels: ChannelDirectory;
   readonly broadcasts: BroadcastFeed;
   readonly presence: PresenceFeed;
-  /** Resume and replay reads of joins, shared between joins asking the same at once. */
-  readonly histories: SharedReads<JoinHistory>;
+  /** Reads of channel logs (resume, replay, REST history): bounded pages, a few at a time, shared between joins asking the same at once. */
+  readonly history: HistoryReads;
   /** Closes joined channels whose token expired. */
   readonly expiries: ExpiryWatch;
   /** Identifies this process in realtime.connections and realtime.presence_sessions. */

@@ -11,6 +11,7 @@ import { loadConfig, type Limits, type ServerConfig } from './config.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './expiry-watch.js';
+import { HistoryReads } from './history-reads.js';
 import { createRoutes } from './http-routes.js';
 import { BROADCAST_CHANNEL, DatabaseListener, PRESENCE_CHANNEL } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
@@ -18,7 +19,6 @@ import { createMetrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
 import { PresenceFeed, type PresenceNotification } from './presence-feed.js';
 import { startRetentionSweeper } from './retention-sweeper.js';
-import { SharedReads } from './shared-reads.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './websocket-gateway.js';
 
@@ -68,7 +68,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     channels: new ChannelDirectory(pool),
     broadcasts: new BroadcastFeed(pool, logger, metrics),
     presence: new PresenceFeed(pool, logger),
-    histories: new SharedReads(),
+    history: new HistoryReads(pool),
     expiries: new ExpiryWatch(),
     postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit }),
     shuttingDown: false,
