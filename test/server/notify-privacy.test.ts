@@ -66,7 +66,7 @@ test('a database login without SELECT hears no row of a table the server capture
     assert.deepEqual(watched.changes.map((change) => change.eventType), ['INSERT', 'UPDATE', 'DELETE']);
     assert.equal((watched.changes[1]?.new as { salary?: number }).salary, 876543, 'the subscriber gets the rows, read from the log');
     await waitFor(() => received.length === 2, 'both private broadcasts at the member');
-    assert.deepEqual(received.map((payload) => (payload as { payload: { secret: string } }).payload.secret), ['vault-ws-secret-123', 'vault-sql-secret-456']);
+    assert.deepEqual(received.map((payload) => (payload as { secret: string }).secret), ['vault-ws-secret-123', 'vault-sql-secret-456']);
 
     await waitFor(() => notes.filter((note) => note.channel === 'realtime:broadcast').length >= 2
       && notes.filter((note) => note.channel === 'realtime:table:public.payroll').length >= 3, 'the notifications at the login');
