@@ -58,6 +58,8 @@ export class ClientSocket {
   private queues: Map<string, Promise<void>> | undefined;
   private closed = false;
   private readonly writer: TickCorkedWriter;
+  /** The wait for the connection to drain that replays of this socket share, while one is under way. */
+  private drainWait: Promise<void> | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -141,21 +143,26 @@ export class ClientSocket {
    * never past the send-buffer cap.
    */
   async drained(bytes: number): Promise<boolean> {
-    while (this.isOpen() && this.ws.bufferedAmount > bytes) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          this.transport.off('drain', done);
-          this.transport.off('close', done);
-          resolve();
-        };
-        // `drain` comes once the connection's own buffer empties; the timer covers bytes that `ws` still holds.
-        const timer = setTimeout(done, DRAIN_POLL_MS);
-        this.transport.once('drain', done);
-        this.transport.once('close', done);
-      });
-    }
+    while (this.isOpen() && this.ws.bufferedAmount > bytes) await this.nextDrain();
     return this.isOpen();
+  }
+
+  /** Resolves when the connection drains or closes, or after a short while (every waiter of the socket shares one wait). */
+  private nextDrain(): Promise<void> {
+    this.drainWait ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.transport.off('drain', done);
+        this.transport.off('close', done);
+        this.drainWait = undefined;
+        resolve();
+      };
+      // `drain` comes once the connection's own buffer empties; the timer covers bytes that `ws` still holds.
+      const timer = setTimeout(done, DRAIN_POLL_MS);
+      this.transport.once('drain', done);
+      this.transport.once('close', done);
+    });
+    return this.drainWait;
   }
 
   /**
