@@ -1,6 +1,6 @@
 // Reading a 20 MB log many times at once: resumes and REST pages stay within a bounded memory, and every reader gets every message once, in order.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort, startServerProcess, type ServerProcess } from '../server/server-process.js';
 import { waitFor } from '../server/support.js';
@@ -23,13 +23,20 @@ before(async () => {
   await db.pool.query(
     "SELECT realtime.broadcast('archive', 'page', jsonb_build_object('n', n, 'blob', repeat(md5(n::text), $1 / 32)), NULL) FROM generate_series(1, $2) AS n",
     [PAYLOAD_CHARS, MESSAGES]);
+});
+
+after(async () => {
+  await db?.drop();
+});
+
+/** Each test measures a server process of its own, from its idle size. */
+beforeEach(async () => {
   // A small heap, as a container would give it: reads that hold a whole log for each reader cannot fit.
   server = await startServerProcess(db.url, await freePort(), { NODE_OPTIONS: '--max-old-space-size=256' });
 });
 
-after(async () => {
+afterEach(async () => {
   await server?.stop();
-  await db?.drop();
 });
 
 /** The server's resident memory as its /metrics reports it. */
