@@ -7,9 +7,9 @@
 // channel it keeps the last offset it delivered; a message is delivered only when it is the next
 // offset, and what is missing is read back in one page per channel for every notification that came
 // meanwhile (offsets commit in order, so a notified offset N means all below N are readable), bounded
-// in rows and bytes; after the listener reconnects every channel is read from its last offset. A sender that did
-// not ask for `self` is recorded against the message id before the commit, so whichever path
-// delivers the message first, the sender never gets it back.
+// in rows and bytes; after the listener reconnects every channel is read from its last offset. A
+// sender that did not ask for `self` is recorded against the message id before the commit, so
+// whichever path delivers the message first, the sender never gets it back.
 import { randomUUID } from 'node:crypto';
 import type { Message as StoredMessage, Pool } from '@nself/db';
 import { appendMessages, replayPage } from '@nself/db';
