@@ -8,7 +8,7 @@ export const HISTORY_PAGE_BYTES = 1_048_576;
 /** Most messages in one page of a join's stream. */
 const STREAM_PAGE_ROWS = 500;
 /** History reads that run at once; the others wait their turn, so memory spent on pages stays bounded. */
-export const MAX_CONCURRENT_HISTORY_READS = 4;
+const MAX_CONCURRENT_HISTORY_READS = 4;
 
 /** Lets at most `size` tasks run at once, the others in the order they asked. */
 class Gate {
