@@ -13,9 +13,12 @@ export class OffsetSubscriber {
   readonly replayed: number[] = [];
   /** `system` messages received on the channel. */
   readonly systems: Array<Record<string, unknown>> = [];
+  /** The close code, once the socket closed. */
+  closeCode: number | undefined;
   private readonly replies = new Map<string, (reply: Reply) => void>();
 
   private constructor(private readonly ws: WebSocket) {
+    ws.on('close', (code) => { this.closeCode = code; });
     ws.on('message', (data: Buffer, binary) => {
       if (binary) return;
       const [, ref, , event, payload] = JSON.parse(data.toString()) as [string | null, string | null, string, string, Record<string, unknown>];
@@ -58,6 +61,15 @@ export class OffsetSubscriber {
     }, intervalMs);
     timer.unref();
     this.ws.once('close', () => clearInterval(timer));
+  }
+
+  /** Stops reading from the socket (the server's frames queue up), as a slow client does, until `resume`. */
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
   }
 
   close(): void {

@@ -1,5 +1,5 @@
-// A channel's log as readers see it: the offsets still retained, and pages of it read by offset or time.
-import { recentMessages, replayBoundedPage, type BoundedPage, type Message } from './messages.js';
+// A channel's log as readers see it: the offsets still retained, and pages of it bounded in rows and bytes, read by offset or time.
+import { replayBoundedPage, replayPage, type BoundedPage, type Message, type ReplayPage } from './messages.js';
 import type { Queryable } from './queryable.js';
 
 /** Which offsets of a channel's log can still be read. */
@@ -23,8 +23,10 @@ export interface HistoryQuery {
   readonly after?: number;
   /** Only messages sent at or after this time. */
   readonly since?: Date;
-  /** Page size. */
+  /** Most messages in the page. */
   readonly limit: number;
+  /** The page ends with the message whose payload reaches this many bytes (it has at least one message). */
+  readonly maxBytes: number;
 }
 
 /** The offsets a reader of the channel can still get, as read with a page. */
@@ -34,40 +36,67 @@ function boundsOf(page: BoundedPage): LogBounds {
 
 /**
  * Reads one page of a channel's history in offset order, with the log's bounds of the same snapshot,
- * so a page that ends below `latest` always has a `nextAfter`.
+ * so a page that ends below `latest` (at its `limit` or its `maxBytes`) always has a `nextAfter`.
  */
 export async function readHistory(db: Queryable, channelId: string, query: HistoryQuery): Promise<HistoryPage> {
-  const page = await replayBoundedPage(db, channelId, { afterOffset: query.after, since: query.since, limit: query.limit });
+  const page = await replayBoundedPage(db, channelId, { afterOffset: query.after, since: query.since, limit: query.limit, maxBytes: query.maxBytes });
   const bounds = boundsOf(page);
   const last = page.messages.at(-1)?.offset;
-  const nextAfter = page.messages.length === query.limit && last !== undefined && last < bounds.latest ? last : null;
+  const nextAfter = page.full && last !== undefined && last < bounds.latest ? last : null;
   return { messages: page.messages, nextAfter, ...bounds };
 }
 
-/**
- * Every message after `after`, in offset order, read in pages of `pageSize` (one round trip when
- * they fit in one); and whether the log still held all of them (false when retention already
- * deleted some of those right after `after`). The bounds are those read with the last page.
- */
-export async function readAfter(db: Queryable, channelId: string, after: number, pageSize = 1000): Promise<{ messages: Message[]; complete: boolean } & LogBounds> {
-  const messages: Message[] = [];
-  let page: BoundedPage;
-  do {
-    page = await replayBoundedPage(db, channelId, { afterOffset: messages.at(-1)?.offset ?? after, limit: pageSize });
-    messages.push(...page.messages);
-  } while (page.messages.length === pageSize);
-  const bounds = boundsOf(page);
-  const first = messages[0]?.offset;
-  const complete = after >= bounds.latest || first === after + 1 || (first === undefined && after + 1 >= bounds.earliest);
-  return { messages, complete, ...bounds };
+/** The log's bounds (see `LogBounds`), read without any message. */
+export async function readLogBounds(db: Queryable, channelId: string): Promise<LogBounds> {
+  const { rows } = await db.query<{ oldest_stored: string | null; newest: string | null }>(
+    `SELECT (SELECT min(channel_offset) FROM realtime.messages WHERE channel_id = $1) AS oldest_stored,
+            (SELECT last_offset FROM realtime.channels WHERE id = $1) AS newest`,
+    [channelId],
+  );
+  const newest = Number(rows[0]?.newest ?? 0);
+  const oldest = rows[0]?.oldest_stored;
+  return { earliest: oldest === null || oldest === undefined ? newest + 1 : Number(oldest), latest: newest };
+}
+
+/** What Supabase's replay window holds: the newest `limit` messages sent at or after a time. */
+export interface ReplayWindow {
+  readonly count: number;
+  /** Offsets of its oldest and newest message, null when it is empty. */
+  readonly firstOffset: number | null;
+  readonly lastOffset: number | null;
+  /** True when older messages since that time were left out. */
+  readonly truncated: boolean;
+}
+
+/** Measures Supabase's replay window without reading a payload (its messages are then read in pages). */
+export async function readReplayWindow(db: Queryable, channelId: string, since: Date, limit: number): Promise<ReplayWindow> {
+  const { rows } = await db.query<{ count: number; first: string | null; last: string | null; truncated: boolean }>(
+    `SELECT count(*) FILTER (WHERE n <= $3)::int AS count, min(channel_offset) FILTER (WHERE n <= $3) AS first,
+            max(channel_offset) AS last, count(*) > $3 AS truncated
+       FROM (SELECT channel_offset, row_number() OVER (ORDER BY channel_offset DESC) AS n
+               FROM realtime.messages WHERE channel_id = $1 AND sent_at >= $2
+              ORDER BY channel_offset DESC LIMIT $3 + 1) AS newest`,
+    [channelId, since, limit],
+  );
+  const row = rows[0];
+  return {
+    count: row?.count ?? 0,
+    firstOffset: row?.first === null || row?.first === undefined ? null : Number(row.first),
+    lastOffset: row?.last === null || row?.last === undefined ? null : Number(row.last),
+    truncated: row?.truncated ?? false,
+  };
 }
 
 /**
- * Supabase's replay window: the newest `limit` messages sent at or after `since`, oldest first, and
- * whether older ones since then were left out.
+ * Which stored messages a join streams, after a cursor: every message after `anyTimeAfter`, and at or
+ * below it those sent at or after `since` (Supabase's replay window; none without `since`).
  */
-export async function readRecentSince(db: Queryable, channelId: string, since: Date, limit: number): Promise<{ messages: Message[]; truncated: boolean }> {
-  const messages = await recentMessages(db, channelId, limit + 1, since);
-  const truncated = messages.length > limit;
-  return { messages: truncated ? messages.slice(1) : messages, truncated };
+export interface StreamRange {
+  readonly anyTimeAfter: number;
+  readonly since: Date | undefined;
+}
+
+/** The next page of a join's stream after `cursor`, bounded in rows and bytes. */
+export function readStreamPage(db: Queryable, channelId: string, range: StreamRange, cursor: number, page: { limit: number; maxBytes: number }): Promise<ReplayPage> {
+  return replayPage(db, channelId, { afterOffset: cursor, since: range.since, sinceOnlyUpTo: range.anyTimeAfter, ...page });
 }

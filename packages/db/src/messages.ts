@@ -129,40 +129,76 @@ export async function appendMessagesOfChannels(pool: pg.Pool, messages: readonly
 export interface ReplayOptions {
   /** Only messages sent at or after this time. */
   readonly since?: Date;
+  /** `since` holds back only messages up to this offset; those after it are read whenever they were sent. */
+  readonly sinceOnlyUpTo?: number;
   /** Only messages after this offset (a client that has seen offset N asks for N). */
   readonly afterOffset?: number;
   /** At most this many messages (the oldest first). */
   readonly limit?: number;
+  /**
+   * Stop the page once its payloads reach this many bytes (the message that reaches it is the page's
+   * last; a page always has its first message, however large).
+   */
+  readonly maxBytes?: number;
 }
 
-/** A page of a channel's messages in offset order; parameters: channel id, since, after offset, limit (see `replayParameters`). */
-const REPLAY_PAGE = `SELECT ${COLUMNS} FROM realtime.messages
-  WHERE channel_id = $1
-    AND ($2::timestamptz IS NULL OR sent_at >= $2)
-    AND ($3::bigint IS NULL OR channel_offset > $3)
-  ORDER BY channel_offset
-  LIMIT $4`;
+/**
+ * A page of a channel's messages in offset order; parameters: channel id, since, after offset, limit,
+ * most bytes, since only up to (see `replayParameters`). A payload's size is the one recorded when it
+ * was appended (migration 0012), else measured; `cut` is true on every row when the byte budget left
+ * messages of the page out. The payloads themselves are read only for the rows returned.
+ */
+const REPLAY_PAGE = `SELECT ${COLUMNS}, cut FROM (
+    SELECT ${COLUMNS}, bytes_before, bool_or(bytes_before >= $5) OVER () AS cut FROM (
+      SELECT ${COLUMNS}, sum(size) OVER (ORDER BY channel_offset ROWS UNBOUNDED PRECEDING) - size AS bytes_before FROM (
+        SELECT ${COLUMNS},
+               coalesce(payload_bytes, coalesce(octet_length(payload::text), 0) + coalesce(octet_length(payload_binary), 0)) AS size
+          FROM realtime.messages
+         WHERE channel_id = $1
+           AND ($2::timestamptz IS NULL OR sent_at >= $2 OR channel_offset > $6::bigint)
+           AND ($3::bigint IS NULL OR channel_offset > $3)
+         ORDER BY channel_offset
+         LIMIT $4
+      ) AS first_rows
+    ) AS measured
+  ) AS sized
+  WHERE bytes_before < $5
+  ORDER BY channel_offset`;
+
+/** No byte budget: larger than any page. */
+const UNLIMITED_BYTES = '9223372036854775807';
 
 function replayParameters(channelId: string, options: ReplayOptions): unknown[] {
-  return [channelId, options.since ?? null, options.afterOffset ?? null, options.limit ?? null];
+  return [channelId, options.since ?? null, options.afterOffset ?? null, options.limit ?? null, options.maxBytes ?? UNLIMITED_BYTES,
+    options.sinceOnlyUpTo ?? null];
 }
 
 /** The messages of a channel since a time and/or after an offset, in offset order. */
 export async function replayMessages(db: Queryable, channelId: string, options: ReplayOptions): Promise<Message[]> {
-  const { rows } = await db.query<MessageRow>(REPLAY_PAGE, replayParameters(channelId, options));
-  return rows.map(toMessage);
+  return (await replayPage(db, channelId, options)).messages;
+}
+
+/** A page of `replayMessages`, and whether it stopped at its `limit` or `maxBytes` (more may follow it). */
+export interface ReplayPage {
+  readonly messages: Message[];
+  readonly full: boolean;
+}
+
+/** One page of `replayMessages`, bounded by `limit` and `maxBytes`. */
+export async function replayPage(db: Queryable, channelId: string, options: ReplayOptions): Promise<ReplayPage> {
+  const { rows } = await db.query<MessageRow & { cut: boolean }>(REPLAY_PAGE, replayParameters(channelId, options));
+  return { messages: rows.map(toMessage), full: rows.length === options.limit || rows[0]?.cut === true };
 }
 
 /** A page of `replayMessages`, with the channel's oldest stored offset (null when none is) and newest offset, all read in one snapshot. */
-export interface BoundedPage {
-  readonly messages: Message[];
+export interface BoundedPage extends ReplayPage {
   readonly oldestStored: number | null;
   readonly newest: number;
 }
 
-/** `replayMessages` and the channel's log bounds in one statement (one round trip, one snapshot). */
+/** `replayPage` and the channel's log bounds in one statement (one round trip, one snapshot). */
 export async function replayBoundedPage(db: Queryable, channelId: string, options: ReplayOptions): Promise<BoundedPage> {
-  const { rows } = await db.query<Partial<MessageRow> & { oldest_stored: string | null; newest: string | null }>(
+  const { rows } = await db.query<Partial<MessageRow> & { oldest_stored: string | null; newest: string | null; cut: boolean | null }>(
     `SELECT bounds.oldest_stored, bounds.newest, page.*
        FROM (SELECT (SELECT min(channel_offset) FROM realtime.messages WHERE channel_id = $1) AS oldest_stored,
                     (SELECT last_offset FROM realtime.channels WHERE id = $1) AS newest) AS bounds
@@ -171,9 +207,11 @@ export async function replayBoundedPage(db: Queryable, channelId: string, option
     replayParameters(channelId, options),
   );
   const first = rows[0];
+  // With no message in the page, the one row holds only the bounds.
+  const messages = rows.filter((row) => typeof row.id === 'string').map((row) => toMessage(row as MessageRow));
   return {
-    // With no message in the page, the one row holds only the bounds.
-    messages: rows.filter((row) => typeof row.id === 'string').map((row) => toMessage(row as MessageRow)),
+    messages,
+    full: messages.length === options.limit || first?.cut === true,
     oldestStored: first?.oldest_stored === null || first?.oldest_stored === undefined ? null : Number(first.oldest_stored),
     newest: Number(first?.newest ?? 0),
   };

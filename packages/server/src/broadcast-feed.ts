@@ -1,33 +1,34 @@
 // Delivers each channel's stored broadcasts to this process's subscribers, once each and in offset order.
 //
 // Every broadcast is stored by realtime.append_message, which gives it the channel's next offset and
-// sends a NOTIFY. This process learns of a message from that NOTIFY (any source, any process) or, for
-// its own clients' sends, right after the INSERT commits. Per channel it keeps the last offset it
-// delivered; a message is delivered only when it is the next offset, gaps are read back from
-// realtime.messages (offsets commit in order, so a notified offset N means all below N are readable),
-// and after the listener reconnects every channel is read from its last offset. A sender that did
-// not ask for `self` is recorded against the message id before the commit, so whichever path
-// delivers the message first, the sender never gets it back.
+// sends a NOTIFY with the message's id and offset only (any database login may LISTEN). This process
+// learns of a message from that NOTIFY (any source, any process) and reads it back from
+// realtime.messages, or, for its own clients' sends, has it right after the INSERT commits. Per
+// channel it keeps the last offset it delivered; a message is delivered only when it is the next
+// offset, and what is missing is read back in one page per channel for every notification that came
+// meanwhile (offsets commit in order, so a notified offset N means all below N are readable), bounded
+// in rows and bytes; after the listener reconnects every channel is read from its last offset. A
+// sender that did not ask for `self` is recorded against the message id before the commit, so
+// whichever path delivers the message first, the sender never gets it back.
 import { randomUUID } from 'node:crypto';
 import type { Message as StoredMessage, Pool } from '@nself/db';
-import { appendMessages, appendMessagesOfChannels, replayMessages } from '@nself/db';
+import { appendMessages, appendMessagesOfChannels, replayPage } from '@nself/db';
+import { HISTORY_PAGE_BYTES } from './history-reads.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
 /** A joined channel of one socket, as the feed sees it (each join is its own subscriber). */
 export interface BroadcastSubscriber {
   deliverBroadcast(message: StoredMessage): void;
+  /** Told instead of `deliverBroadcast` of a message it must not receive (its own, sent without `self`). */
+  passBroadcast?(message: StoredMessage): void;
 }
 
-/** What the NOTIFY on `realtime:broadcast` says. */
+/** What the NOTIFY on `realtime:broadcast` says: where a stored message is, never what it says (migration 0012). */
 export interface BroadcastNotification {
   readonly id: string;
   readonly channel_id: string;
   readonly offset: number;
-  readonly event: string;
-  readonly sender: string | null;
-  readonly sent_at: string;
-  readonly payload?: unknown;
 }
 
 /** A broadcast to store, from a client of this process, the REST endpoint, or the server itself. */
@@ -53,7 +54,7 @@ interface ChannelFeed {
   /** Offset of the newest message delivered here. */
   lastOffset: number;
   readonly subscribers: Set<BroadcastSubscriber>;
-  /** Known offsets not yet delivered: the full row, or null when only a notification without payload came. */
+  /** Known offsets not yet delivered: the full row (this process stored it), or null when only its notification came. */
   readonly pending: Map<number, StoredMessage | null>;
   /** Message id → the subscriber that must not receive it (`self: false`). */
   readonly holdBack: Map<string, BroadcastSubscriber>;
@@ -62,7 +63,9 @@ interface ChannelFeed {
   again: boolean;
 }
 
+/** Most messages, and payload bytes, read back for a channel at once. */
 const FETCH_LIMIT = 1000;
+const FETCH_BYTES = HISTORY_PAGE_BYTES;
 /** The most broadcasts of one channel stored in one transaction. */
 const MAX_BATCH = 100;
 const RETRY_MS = 500;
@@ -209,14 +212,9 @@ export class BroadcastFeed {
     return true;
   }
 
-  /** Handles a `realtime:broadcast` notification. */
+  /** Handles a `realtime:broadcast` notification: the message is read back with the channel's next read. */
   notify(note: BroadcastNotification): void {
-    const feed = this.feeds.get(note.channel_id);
-    if (!feed) return;
-    const message: StoredMessage | null = 'payload' in note
-      ? { id: note.id, channelId: note.channel_id, offset: Number(note.offset), event: note.event, payload: note.payload, payloadBinary: null, sender: note.sender, sentAt: new Date(note.sent_at) }
-      : null;
-    this.accept(feed, message, Number(note.offset));
+    this.accept(this.feeds.get(note.channel_id), null, Number(note.offset));
   }
 
   /** After the listener reconnected: notifications may have been lost, so every channel is read from its last offset. */
@@ -263,7 +261,8 @@ export class BroadcastFeed {
       }
       if (!feed.catchUp && feed.pending.size === 0) return;
       feed.catchUp = false;
-      const rows = await replayMessages(this.pool, feed.channelId, { afterOffset: feed.lastOffset, limit: FETCH_LIMIT });
+      const page = await replayPage(this.pool, feed.channelId, { afterOffset: feed.lastOffset, limit: FETCH_LIMIT, maxBytes: FETCH_BYTES });
+      const rows = page.messages;
       if (rows.length === 0) {
         // Notified offsets that are no longer stored (deleted by retention): nothing to deliver.
         feed.pending.clear();
@@ -272,7 +271,7 @@ export class BroadcastFeed {
       for (const row of rows) feed.pending.set(row.offset, row);
       // Offsets below the first stored one were deleted: skip them.
       if (rows[0] && rows[0].offset > next) feed.lastOffset = rows[0].offset - 1;
-      if (rows.length === FETCH_LIMIT) feed.catchUp = true;
+      if (page.full) feed.catchUp = true;
     }
   }
 
@@ -283,7 +282,10 @@ export class BroadcastFeed {
     feed.holdBack.delete(message.id);
     let delivered = 0;
     for (const subscriber of feed.subscribers) {
-      if (subscriber === excluded) continue;
+      if (subscriber === excluded) {
+        subscriber.passBroadcast?.(message);
+        continue;
+      }
       try {
         subscriber.deliverBroadcast(message);
         delivered += 1;

@@ -1,5 +1,5 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
-import type { Channel, ChannelType, Message as StoredMessage } from '@nself/db';
+import type { Channel, ChannelType, Message as StoredMessage, StreamRange } from '@nself/db';
 import { ChannelEvent, FeatureEvent, SystemMessage } from '@nself/protocol';
 import type { Identity } from './auth.js';
 import type { BroadcastSubscriber } from './broadcast-feed.js';
@@ -10,6 +10,9 @@ import type { PostgresChangesSubscription } from './postgres-changes.js';
 import type { PresenceMap, PresenceSubscriber } from './presence-feed.js';
 import { endSessions } from './presence-store.js';
 import { sharedHead, type SharedHead } from './shared-frames.js';
+
+/** The bytes a streaming replay lets wait in a socket's send buffer (at most half the buffer's cap). */
+const STREAM_BUFFER_BYTES = 1_048_576;
 
 /** The channel options of a join (`config` of phx_join). */
 export interface ChannelOptions {
@@ -33,9 +36,14 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   /** The second under which the token expiry is filed in the server's expiry watch. */
   private expirySecond: number | undefined;
   private disposed = false;
-  /** While a resume replay runs, live broadcasts wait here. */
-  private held: StoredMessage[] | undefined;
-  private replayedUpTo = 0;
+  /**
+   * While the stored messages a join asked for stream: the newest offset the feed delivered here
+   * meanwhile (such messages are sent from the log instead), and the offsets of this channel's own
+   * broadcasts without `self`, which the stream leaves out.
+   */
+  private streaming: { liveSeen: number; readonly own: Set<number> } | undefined;
+  /** Live broadcasts up to this offset were streamed from the log already, or precede what the join asked for. */
+  private streamedUpTo = 0;
   /** The head of live broadcasts sent here (join ref null, as Supabase sends them). */
   private readonly broadcastHead: SharedHead;
   /** Re-checks of access in flight: broadcasts wait until none is left. */
@@ -61,12 +69,12 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   }
 
   /**
-   * Starts delivery: broadcasts (held back while `resuming`), presence, and the watches of the token's expiry
-   * and of access (`accessSince` is the access watch's `beginJoin` from before the join's check).
+   * Starts delivery: broadcasts (sent from the log while `streaming`), presence, and the watches of the
+   * token's expiry and of access (`accessSince` is the access watch's `beginJoin` from before the join's check).
    * Returns the offset after which live broadcasts reach this channel.
    */
-  start(resuming: boolean, accessSince: number): number {
-    if (resuming) this.held = [];
+  start(streaming: boolean, accessSince: number): number {
+    if (streaming) this.streaming = { liveSeen: 0, own: new Set() };
     this.ctx.access.register(this, accessSince);
     const liveAfter = this.ctx.broadcasts.subscribe(this.channel.id, this, this.channel.lastOffset);
     if (this.options.presence) this.ctx.presence.subscribe(this.channel.id, this);
@@ -75,22 +83,44 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     return liveAfter;
   }
 
-  /** Sends replayed messages (marked `replayed`), then the live ones that arrived meanwhile, without duplicates. */
-  finishResume(replayed: readonly StoredMessage[]): void {
-    for (const message of replayed) this.sendStored(message, true);
-    this.replayedUpTo = replayed.at(-1)?.offset ?? 0;
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (const message of held) this.deliverBroadcast(message);
+  /**
+   * Streams the stored messages a join asked for (marked `replayed`) from `start`, a page at a time,
+   * each message written once the socket has drained to its share of the send buffer, so a replay
+   * never holds more than a page here nor fills the buffer past its cap. Then the live stream takes
+   * over with no gap and no duplicate: live messages that arrived meanwhile are read from the log
+   * too. Stops early when the channel or socket closes; rejects when a page cannot be read.
+   */
+  async streamHistory(start: { cursor: number; range: StreamRange }, liveAfter: number): Promise<void> {
+    const streaming = this.streaming;
+    if (!streaming) return;
+    const buffered = Math.min(STREAM_BUFFER_BYTES, Math.floor(this.ctx.config.limits.maxSendBufferBytes / 2));
+    let cursor = start.cursor;
+    while (cursor < Math.max(liveAfter, streaming.liveSeen)) {
+      const page = await this.ctx.history.streamPage(this.channel.id, start.range, cursor);
+      if (page.messages.length === 0) break;
+      for (const message of page.messages) {
+        if (!(await this.socket.drained(buffered)) || this.disposed) return;
+        if (!streaming.own.has(message.offset)) this.sendStored(message, true);
+        cursor = message.offset;
+      }
+    }
+    this.streamedUpTo = cursor;
+    this.streaming = undefined;
   }
 
   deliverBroadcast(message: StoredMessage): void {
-    if (this.held) {
-      this.held.push(message);
+    if (this.streaming) {
+      this.streaming.liveSeen = message.offset;
       return;
     }
-    if (message.offset <= this.replayedUpTo) return;
+    if (message.offset <= this.streamedUpTo) return;
     this.sendStored(message, false);
+  }
+
+  passBroadcast(message: StoredMessage): void {
+    if (!this.streaming) return;
+    this.streaming.liveSeen = message.offset;
+    this.streaming.own.add(message.offset);
   }
 
   sendPresenceState(state: PresenceMap): void {

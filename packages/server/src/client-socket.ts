@@ -34,6 +34,9 @@ export interface SocketRegistry {
   closed(socket: ClientSocket): void;
 }
 
+/** How often a socket waiting to drain looks again when the connection says nothing. */
+const DRAIN_POLL_MS = 50;
+
 /** The ClientSocket of each open WebSocket: its event handlers are shared by every socket instead of closures per socket. */
 const clients = new WeakMap<WebSocket, ClientSocket>();
 
@@ -65,6 +68,8 @@ export class ClientSocket {
   private inFlight = 0;
   private closed = false;
   private readonly writer: TickCorkedWriter;
+  /** The wait for the connection to drain that replays of this socket share, while one is under way. */
+  private drainWait: Promise<void> | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -173,6 +178,34 @@ export class ClientSocket {
   }
 
   /**
+   * Resolves once at most `bytes` are queued for the client (at once when that is so already), with
+   * false when the socket closed meanwhile: a long replay is written only as fast as the client reads,
+   * never past the send-buffer cap.
+   */
+  async drained(bytes: number): Promise<boolean> {
+    while (this.isOpen() && this.ws.bufferedAmount > bytes) await this.nextDrain();
+    return this.isOpen();
+  }
+
+  /** Resolves when the connection drains or closes, or after a short while (every waiter of the socket shares one wait). */
+  private nextDrain(): Promise<void> {
+    this.drainWait ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.transport.off('drain', done);
+        this.transport.off('close', done);
+        this.drainWait = undefined;
+        resolve();
+      };
+      // `drain` comes once the connection's own buffer empties; the timer covers bytes that `ws` still holds.
+      const timer = setTimeout(done, DRAIN_POLL_MS);
+      this.transport.once('drain', done);
+      this.transport.once('close', done);
+    });
+    return this.drainWait;
+  }
+
+  /**
    * Closes the socket with a code; cleanup runs when the close completes. The close frame queues
    * behind data already sent, so a slow reader sees the code once it catches up (ws ends the
    * connection itself if the client never answers the close).
@@ -260,8 +293,11 @@ export class ClientSocket {
 
   /** True when the socket is open and its send buffer is under the cap (a slow reader over the cap is closed). */
   private canSend(): boolean {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return false;
-    return this.hasRoom();
+    return this.isOpen() && this.hasRoom();
+  }
+
+  private isOpen(): boolean {
+    return !this.closed && this.ws.readyState === this.ws.OPEN;
   }
 
   /** The bytes still queued from earlier ticks (what this tick corked is on its way) must be under the cap. */

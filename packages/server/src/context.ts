@@ -7,12 +7,11 @@ import type { CallerRates } from './caller-rates.js';
 import type { ChannelDirectory } from './channel-directory.js';
 import type { ServerConfig } from './config.js';
 import type { ExpiryWatch } from './expiry-watch.js';
-import type { JoinHistory } from './join-history.js';
+import type { HistoryReads } from './history-reads.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
 import type { PresenceFeed } from './presence-feed.js';
-import type { SharedReads } from './shared-reads.js';
 
 export interface ServerContext {
   readonly config: ServerConfig;
@@ -25,8 +24,8 @@ export interface ServerContext {
   readonly presence: PresenceFeed;
   /** Re-checks joined channels' access when membership or a channel changes, and closes those that lost it. */
   readonly access: AccessWatch;
-  /** Resume and replay reads of joins, shared between joins asking the same at once. */
-  readonly histories: SharedReads<JoinHistory>;
+  /** Reads of channel logs (resume, replay, REST history): bounded pages, a few at a time, shared between joins asking the same at once. */
+  readonly history: HistoryReads;
   /** REST broadcast messages per caller per second. */
   readonly restRates: CallerRates;
   /** Closes joined channels whose token expired. */

@@ -4,6 +4,7 @@ import { findChannel, isUserError, parseTimestamp, readHistory, type Message as 
 import { JoinError, RestError } from '@nself/protocol';
 import { mayAccess } from './channel-access.js';
 import type { ServerContext } from './context.js';
+import { HISTORY_PAGE_BYTES } from './history-reads.js';
 import { authenticate, type RestAnswer } from './rest-broadcast.js';
 
 /** Page size when `limit` is not given, and the largest one accepted. */
@@ -14,9 +15,10 @@ export const HISTORY_PATH = /^\/api\/channels\/([^/]+)\/messages$/;
 
 /**
  * Answers `GET /api/channels/:channel/messages?after=<offset>&since=<time>&limit=<n>`: the channel's
- * messages after `after` and sent at or after `since`, oldest first, at most `limit`, with
- * `next_after` to read the next page (null at the end) and the log's `earliest_offset` and
- * `latest_offset`. Private channels answer their members only, as joining does.
+ * messages after `after` and sent at or after `since`, oldest first, at most `limit` and ending with
+ * the message whose payload brings the page to HISTORY_PAGE_BYTES, with `next_after` to read the next
+ * page (null at the end) and the log's `earliest_offset` and `latest_offset`. Private channels answer
+ * their members only, as joining does. Reads take turns with the server's other history reads.
  */
 export async function channelHistory(ctx: ServerContext, request: IncomingMessage, channelName: string, query: URLSearchParams): Promise<RestAnswer> {
   const identity = await authenticate(ctx, request);
@@ -26,7 +28,7 @@ export async function channelHistory(ctx: ServerContext, request: IncomingMessag
   const channel = await findChannel(ctx.pool, channelName);
   if (!channel) return { status: 404, body: { error: `no channel "${channelName}"; give its name, slug or id` } };
   if (!(await mayAccess(ctx, channel, identity))) return { status: 403, body: { error: JoinError.unauthorized(channelName) } };
-  const page = await readHistory(ctx.pool, channel.id, params);
+  const page = await ctx.history.run(() => readHistory(ctx.pool, channel.id, { ...params, maxBytes: HISTORY_PAGE_BYTES }));
   return {
     status: 200,
     body: {

@@ -7,7 +7,7 @@ import { resolveChannel } from './channel-access.js';
 import { JoinedChannel } from './channel-session.js';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
-import { readJoinHistory, type JoinHistory } from './join-history.js';
+import { readJoinHistory, streamStart, type JoinHistory } from './join-history.js';
 import { JoinPayloadError, readJoinPayload, type JoinRequest } from './join-payload.js';
 import { BindingError } from './postgres-changes.js';
 import { ReplayOptionError } from './replay-option.js';
@@ -110,7 +110,11 @@ async function joinChannel(
   ctx.metrics.joinDuration.observe({ history: history ? 'read' : 'none' }, (performance.now() - arrivedAt) / 1000);
   if (history) {
     if (history.notice) channel.push('system', { extension: 'broadcast', status: 'error', channel: subTopic, message: history.notice }, channel.joinRef);
-    channel.finishResume(history.messages);
+    // Not awaited: the stream goes at the client's pace while the join's other work and the topic's next messages go on.
+    channel.streamHistory(streamStart(history, liveAfter), liveAfter).catch((error: unknown) => {
+      ctx.logger.error({ err: error, topic: message.topic }, 'streaming messages to resume or replay failed');
+      channel.shutdown(JoinError.replayFailed);
+    });
   }
   if (request.bindings.length > 0 && ctx.postgresChanges) await subscribeChanges(ctx, channel, request);
 }

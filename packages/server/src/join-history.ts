@@ -1,23 +1,26 @@
-// What a join receives from the channel's log before the live stream: a resume after an offset and/or Supabase's replay window
-// (joins asking the same of the same channel at once share one read).
-import { readAfter, readRecentSince, type Message as StoredMessage } from '@nself/db';
+// What a join receives from the channel's log before the live stream: a resume after an offset and/or Supabase's replay window,
+// measured before the reply (joins asking the same of the same channel at once share the read) and then streamed in pages.
+import { readLogBounds, readReplayWindow, type LogBounds, type ReplayWindow, type StreamRange } from '@nself/db';
 import type { ServerContext } from './context.js';
 import { replayLimit, type ReplayOption } from './replay-option.js';
 
-/** The stored messages a join sends first (oldest first, each once), what its reply says about them, and any notice. */
+/** What a join's reply says about the stored messages it receives first, and where they are. */
 export interface JoinHistory {
-  readonly messages: StoredMessage[];
   /** Fields added to the join reply's `response`: `resume` and/or `replay`. */
   readonly reply: Record<string, unknown>;
   /** The ResumeUnavailable text, when messages after the resume offset are no longer retained. */
   readonly notice: string | undefined;
+  readonly resumeAfter: number | undefined;
+  readonly bounds: LogBounds;
+  /** Supabase's replay window and its `since`, when the join asked for one. */
+  readonly replay: { readonly since: Date; readonly window: ReplayWindow } | undefined;
 }
 
 /**
- * Reads what a join asked for: with `resumeAfter`, every stored message after it (and whether the
- * log still held all of them); with `replay`, the newest messages since its time, at most
- * `replayMax`. Both together give their union. Joins of the same channel asking for the same range
- * while an identical read is queued share it (the result is read after each of them asked).
+ * Measures what a join asked for, without reading a payload: with `resumeAfter`, every stored message
+ * after it (and whether the log still holds all of them); with `replay`, the newest messages since
+ * its time, at most `replayMax`. Both together give their union. Joins of the same channel asking for
+ * the same range while an identical read is queued share it (the result is read after each of them asked).
  */
 export function readJoinHistory(
   ctx: ServerContext, channelId: string, request: { resumeAfter: number | undefined; replay: ReplayOption | undefined },
@@ -25,33 +28,40 @@ export function readJoinHistory(
   const { resumeAfter, replay } = request;
   const limit = replay ? replayLimit(replay, ctx.config.replayMax) : undefined;
   const key = [channelId, resumeAfter ?? '', replay?.since.getTime() ?? '', limit ?? ''].join('\u0000');
-  return ctx.histories.read(key, () => readFromLog(ctx, channelId, resumeAfter, replay && limit !== undefined ? { since: replay.since, limit } : undefined));
+  return ctx.history.plan(key, () => measure(ctx, channelId, resumeAfter, replay && limit !== undefined ? { since: replay.since, limit } : undefined));
 }
 
-async function readFromLog(
+async function measure(
   ctx: ServerContext, channelId: string, resumeAfter: number | undefined, replay: { since: Date; limit: number } | undefined,
 ): Promise<JoinHistory> {
-  const byOffset = new Map<number, StoredMessage>();
   const reply: Record<string, unknown> = {};
   let notice: string | undefined;
+  const bounds = await readLogBounds(ctx.pool, channelId);
   if (resumeAfter !== undefined) {
-    const after = resumeAfter;
-    const resumed = await readAfter(ctx.pool, channelId, after);
-    for (const message of resumed.messages) byOffset.set(message.offset, message);
-    reply['resume'] = { recovered: resumed.complete, offset: after, earliest_offset: resumed.earliest, latest_offset: resumed.latest };
-    if (!resumed.complete) {
-      notice = `ResumeUnavailable: messages after offset ${after} are no longer retained; resuming from offset ${resumed.earliest}`;
+    // The retained part of a log has no hole, so nothing is missing when it starts right after the offset.
+    const recovered = resumeAfter >= bounds.latest || resumeAfter + 1 >= bounds.earliest;
+    reply['resume'] = { recovered, offset: resumeAfter, earliest_offset: bounds.earliest, latest_offset: bounds.latest };
+    if (!recovered) {
+      notice = `ResumeUnavailable: messages after offset ${resumeAfter} are no longer retained; resuming from offset ${bounds.earliest}`;
     }
   }
+  let measured: JoinHistory['replay'];
   if (replay) {
-    const window = await readRecentSince(ctx.pool, channelId, replay.since, replay.limit);
-    for (const message of window.messages) byOffset.set(message.offset, message);
-    reply['replay'] = {
-      count: window.messages.length,
-      first_offset: window.messages[0]?.offset ?? null,
-      last_offset: window.messages.at(-1)?.offset ?? null,
-      truncated: window.truncated,
-    };
+    const window = await readReplayWindow(ctx.pool, channelId, replay.since, replay.limit);
+    measured = { since: replay.since, window };
+    reply['replay'] = { count: window.count, first_offset: window.firstOffset, last_offset: window.lastOffset, truncated: window.truncated };
   }
-  return { messages: [...byOffset.values()].sort((a, b) => a.offset - b.offset), reply, notice };
+  return { reply, notice, resumeAfter, bounds, replay: measured };
+}
+
+/**
+ * Where a join's stream starts and what it holds, given the offset after which live broadcasts reach
+ * it: everything after the resume offset (or, without one, after `liveAfter`), and below that the
+ * replay window's messages. The stream ends where the live messages take over.
+ */
+export function streamStart(history: JoinHistory, liveAfter: number): { cursor: number; range: StreamRange } {
+  const anyTimeAfter = history.resumeAfter !== undefined ? Math.min(history.resumeAfter, history.bounds.latest) : liveAfter;
+  const first = history.replay?.window.firstOffset;
+  const cursor = first === null || first === undefined ? anyTimeAfter : Math.min(anyTimeAfter, first - 1);
+  return { cursor, range: { anyTimeAfter, since: history.replay?.since } };
 }

@@ -13,6 +13,7 @@ import { checkSecretStrength, defaultHost, loadConfig, secretWarning, type Limit
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './expiry-watch.js';
+import { HistoryReads } from './history-reads.js';
 import { createRoutes } from './http-routes.js';
 import { ACCESS_CHANNEL, BROADCAST_CHANNEL, DatabaseListener, PRESENCE_CHANNEL } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
@@ -20,7 +21,6 @@ import { createMetrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
 import { PresenceFeed, type PresenceNotification } from './presence-feed.js';
 import { startRetentionSweeper } from './retention-sweeper.js';
-import { SharedReads } from './shared-reads.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './websocket-gateway.js';
 
@@ -71,7 +71,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     broadcasts: new BroadcastFeed(pool, logger, metrics),
     presence: new PresenceFeed(pool, logger),
     access: new AccessWatch(pool, logger),
-    histories: new SharedReads(),
+    history: new HistoryReads(pool),
     expiries: new ExpiryWatch(),
     restRates: new CallerRates(config.limits.maxRestMessagesPerSecond),
     postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, limits: config.limits }),

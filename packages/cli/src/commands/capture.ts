@@ -24,7 +24,10 @@ export function registerCaptureCommands(realtime: Command): void {
       `nself realtime subscribe public.comments INSERT,UPDATE "post_id = '123'"`, 'nself realtime subscribe public.metrics --capture poll'],
   ).action(async (tableText: string, eventsText: string | undefined, filter: string | undefined, options: { capture: CaptureMode }) => {
     const events = eventsText === undefined ? undefined : parseEvents(eventsText);
-    const result = await subscribe(await database(), { table: parseTableName(tableText), events, filter: filter ?? null, capture: options.capture });
+    // An operator's subscription keeps the seed's NOTIFY payload with the rows, for psql LISTEN (docs/capture.md).
+    const result = await subscribe(await database(), {
+      table: parseTableName(tableText), events, filter: filter ?? null, capture: options.capture, notifyRows: true,
+    });
     const s = result.subscription;
     if (result.action === 'unchanged') {
       say(`${s.table} is already subscribed with these settings; nothing changed (subscription ${s.id}).\n`);

@@ -1,9 +1,28 @@
 // The change feed: committed table changes in position order, exactly once, surviving lost connections.
 import pg from 'pg';
 import type { Queryable } from '../queryable.js';
-import { ANNOUNCE_CHANNEL, Announcements, type ChangeRow } from './announcements.js';
 import { tableColumns, type TableColumn } from './lookup.js';
 import { displayTableName, type CaptureEvent, type TableName } from './names.js';
+
+/**
+ * The channel on which transactions that position their changes at commit announce the positions
+ * (migrations 0006 and 0012): a wake-up with no rows, since any database login may LISTEN.
+ */
+const ANNOUNCE_CHANNEL = 'realtime:changes';
+
+/** A change as the log gives it. */
+interface ChangeRow {
+  position: string | number;
+  changed_at: Date;
+  operation: CaptureEvent;
+  schema_name: string;
+  table_name: string;
+  new_record: Record<string, unknown> | null;
+  old_record: Record<string, unknown> | null;
+  writer_pid: number;
+  subscription_id: string;
+  access_version?: string | null;
+}
 
 /** One committed change of a subscribed table. */
 export interface Change {
@@ -163,8 +182,6 @@ export class ChangeFeed {
   private channelsCheckedAt = 0;
   private pollMode = false;
   private readonly columns = new ColumnCache();
-  private readonly announcements = new Announcements();
-  private loggedAt = 0;
   /** Whether this feed asks writers for announcements now (see `askForAnnouncements`). */
   private asking: boolean;
   private readyResolve: () => void = () => undefined;
@@ -244,31 +261,17 @@ export class ChangeFeed {
   }
 
   /**
-   * Delivers one batch after the current position and returns how many changes it had: the announced
-   * changes that continue it, or else (and at least once per idle interval, for what no
-   * announcement covers: poll-mode tables, asynchronous commits) a page of the log.
+   * Delivers one batch of the log after the current position and returns how many changes it had.
+   * Notifications only wake the feed: it reads what they announce from the log with its own privileges.
    */
   private async step(): Promise<number> {
-    const announced = Date.now() - this.loggedAt < this.interval().max ? this.announcements.takeAfter(this.positionValue, this.batchSize()) : undefined;
-    if (announced) {
-      const rows = announced.rows.filter((row) => this.watches(row.schema_name, row.table_name));
-      const changes = await toChanges(this.options.pool, rows, this.columns);
-      if (changes.length > 0) await this.options.onChanges(changes);
-      this.positionValue = announced.last;
-      return changes.length;
-    }
-    this.loggedAt = Date.now();
     const { newest, changes } = await nextChanges(this.options.pool, {
       after: this.positionValue, tables: this.options.tables, limit: this.batchSize(),
     }, this.columns);
-    if (newest <= this.positionValue) {
-      this.announcements.through(this.positionValue);
-      return 0;
-    }
+    if (newest <= this.positionValue) return 0;
     if (changes.length > 0) await this.options.onChanges(changes);
     const last = changes.at(-1)?.position;
     this.positionValue = changes.length === this.batchSize() && last !== undefined ? last : newest;
-    this.announcements.through(this.positionValue);
     return changes.length;
   }
 
@@ -298,18 +301,13 @@ export class ChangeFeed {
     this.pollMode = watched.some((row) => row.capture === 'poll');
     if (!this.listener) {
       const client = new pg.Client(this.options.connectionString ? { connectionString: this.options.connectionString } : this.options.pool.options);
-      client.on('notification', (note) => {
-        if (note.channel === ANNOUNCE_CHANNEL) this.announcements.add(note.payload ?? '');
-        else this.announcements.needLog();
-        this.wake();
-      });
+      client.on('notification', () => this.wake());
       client.on('error', () => { if (this.listener === client) void this.closeListener(); this.wake(); });
       client.on('end', () => { if (this.listener === client) this.listener = undefined; this.wake(); });
       await client.connect();
       this.listener = client;
       this.listening = new Set();
       this.columns.clear();
-      this.announcements.clear();
       await client.query(`LISTEN ${pg.escapeIdentifier(ANNOUNCE_CHANNEL)}`);
     }
     const wanted = new Set(watched

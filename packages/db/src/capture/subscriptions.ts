@@ -9,12 +9,18 @@ import { resolveTable } from './lookup.js';
 import { CAPTURE_EVENTS, displayTableName, notifyChannel, parseTableName, triggerFunctionName, type CaptureEvent, type TableName } from './names.js';
 import { installCapture, installedEvents, removeCapture, type CaptureMode } from './triggers.js';
 
-/** What `subscribe` asks for. Events default to all four; capture defaults to notify. */
+/** What `subscribe` asks for. Events default to all four; capture defaults to notify; rows are not notified unless asked. */
 export interface SubscribeRequest {
   readonly table: TableName;
   readonly events?: readonly CaptureEvent[];
   readonly filter?: string | null;
   readonly capture?: CaptureMode;
+  /**
+   * Notify mode: send the seed's payload, with the changed rows, on the table's channel, which any
+   * database login may LISTEN to (an operator's `nself realtime subscribe`). Otherwise the channel
+   * carries only where each change is in the log.
+   */
+  readonly notifyRows?: boolean;
 }
 
 /** One subscription as `subscriptions` shows it, with the honest state of its triggers. */
@@ -26,6 +32,8 @@ export interface SubscriptionInfo {
   readonly events: CaptureEvent[];
   readonly filter: string | null;
   readonly capture: CaptureMode;
+  /** Notify mode: the table's channel carries the changed rows (see `SubscribeRequest.notifyRows`). */
+  readonly notifyRows: boolean;
   readonly channel: string;
   readonly functionName: string;
   readonly createdAt: Date;
@@ -66,25 +74,26 @@ export async function subscribe(pool: pg.Pool, request: SubscribeRequest): Promi
   if (filter) await validateFilter(pool, table, filter);
   const events = CAPTURE_EVENTS.filter((event) => (request.events ?? DEFAULT_EVENTS).includes(event));
   const capture = request.capture ?? 'notify';
+  const notifyRows = capture === 'notify' && request.notifyRows === true;
   return withCaptureLock(pool, async (client) => {
     const existing = await findSubscription(client, table);
-    if (existing && sameSettings(existing, events, filter?.source ?? null, capture) && existing.state === 'active') {
+    if (existing && sameSettings(existing, events, filter?.source ?? null, capture, notifyRows) && existing.state === 'active') {
       return { action: 'unchanged', subscription: existing };
     }
     const functionName = existing?.functionName ?? await freeFunctionName(client, table);
     const { rows } = await client.query<{ id: string }>(
-      `INSERT INTO realtime.subscriptions (table_name, schema_name, relation_name, events, filter, capture, function_name, notify_channel, announced_at_commit)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      `INSERT INTO realtime.subscriptions (table_name, schema_name, relation_name, events, filter, capture, function_name, notify_channel, announced_at_commit, notify_rows)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (table_name) DO UPDATE
          SET schema_name = EXCLUDED.schema_name, relation_name = EXCLUDED.relation_name,
              function_name = EXCLUDED.function_name, events = EXCLUDED.events, filter = EXCLUDED.filter,
              capture = EXCLUDED.capture, notify_channel = EXCLUDED.notify_channel,
-             announced_at_commit = EXCLUDED.announced_at_commit, updated_at = now()
+             announced_at_commit = EXCLUDED.announced_at_commit, notify_rows = EXCLUDED.notify_rows, updated_at = now()
        RETURNING id`,
-      [displayTableName(table), table.schema, table.table, events, filter?.source ?? null, capture, functionName, notifyChannel(table), capture === 'notify'],
+      [displayTableName(table), table.schema, table.table, events, filter?.source ?? null, capture, functionName, notifyChannel(table), capture === 'notify', notifyRows],
     );
     const id = rows[0]?.id ?? '';
-    await installCapture(client, { subscriptionId: id, table, functionName, channel: notifyChannel(table), events, filter, capture });
+    await installCapture(client, { subscriptionId: id, table, functionName, channel: notifyChannel(table), events, filter, capture, notifyRows });
     const subscription = await findSubscription(client, table);
     if (!subscription) throw new Error(`subscription of ${displayTableName(table)} vanished`);
     return { action: existing ? 'updated' : 'created', subscription };
@@ -133,10 +142,10 @@ export async function listSubscriptions(db: Queryable, only: { id?: string; tabl
   const { rows } = await db.query<{
     id: string; table_name: string; schema_name: string | null; relation_name: string | null; events: string[];
     filter: string | null; capture: CaptureMode; notify_channel: string | null; function_name: string | null;
-    created_at: Date; changes_seen: string; last_change_at: Date | null; announced_at_commit: boolean;
+    created_at: Date; changes_seen: string; last_change_at: Date | null; announced_at_commit: boolean; notify_rows: boolean;
   }>(
     `SELECT id, table_name, schema_name, relation_name, events, filter, capture, notify_channel, function_name,
-            created_at, counts.changes_seen, counts.last_change_at, announced_at_commit
+            created_at, counts.changes_seen, counts.last_change_at, announced_at_commit, notify_rows
        FROM realtime.subscriptions JOIN realtime.subscription_counts() AS counts ON counts.subscription_id = id
       WHERE ($1::uuid IS NULL OR id = $1::uuid)
         AND ($2::text IS NULL OR (schema_name = $2 AND relation_name = $3) OR (schema_name IS NULL AND table_name = $4))
@@ -158,6 +167,7 @@ export async function listSubscriptions(db: Queryable, only: { id?: string; tabl
       events,
       filter: row.filter,
       capture: row.capture,
+      notifyRows: row.notify_rows,
       channel: row.notify_channel ?? notifyChannel(name),
       functionName: row.function_name ?? triggerFunctionName(name),
       createdAt: row.created_at,
@@ -170,10 +180,10 @@ export async function listSubscriptions(db: Queryable, only: { id?: string; tabl
   return result;
 }
 
-function sameSettings(existing: SubscriptionInfo, events: readonly CaptureEvent[], filter: string | null, capture: CaptureMode): boolean {
+function sameSettings(existing: SubscriptionInfo, events: readonly CaptureEvent[], filter: string | null, capture: CaptureMode, notifyRows: boolean): boolean {
   // A notify-mode subscription from before positions at commit is installed anew to gain them.
   return existing.events.join(',') === events.join(',') && existing.filter === filter && existing.capture === capture
-    && existing.announcedAtCommit === (capture === 'notify');
+    && existing.announcedAtCommit === (capture === 'notify') && existing.notifyRows === notifyRows;
 }
 
 /** The seed's function name, or its hashed form when another table's subscription already uses it. */

@@ -19,6 +19,12 @@ export interface CaptureSpec {
   readonly events: readonly CaptureEvent[];
   readonly filter: RowFilter | null;
   readonly capture: CaptureMode;
+  /**
+   * Notify mode: the table's channel carries the seed's payload with the changed rows (a table an
+   * operator subscribed from the CLI: any database login may read it). Otherwise it carries only
+   * where the change is in the log.
+   */
+  readonly notifyRows: boolean;
 }
 
 /** NOTIFY refuses payloads of 8000 bytes or more; larger changes send a pointer to the log row. */
@@ -77,9 +83,9 @@ function triggerSql(spec: CaptureSpec, event: CaptureEvent): string {
 }
 
 /**
- * The trigger function: writes the change to realtime.changes and, in notify mode, sends the seed's
- * payload on the table's channel, or a pointer to the log row when the payload would not fit. In
- * notify mode a synchronously committing transaction under READ COMMITTED marks the row `at_commit`,
+ * The trigger function: writes the change to realtime.changes and, in notify mode, sends on the
+ * table's channel the seed's payload (`notifyRows`), or a pointer to the log row when the rows are
+ * not to be sent or would not fit. In notify mode a synchronously committing transaction under READ COMMITTED marks the row `at_commit`,
  * to position it as it commits (migrations 0006 and 0009); any other leaves it to the next writer that
  * positions or a sequencing round, and tells a feed to read the log.
  * SECURITY DEFINER with a fixed search_path, so any role that may write the table can capture.
@@ -88,14 +94,17 @@ function triggerFunctionSql(spec: CaptureSpec): string {
   const schema = escapeLiteral(spec.table.schema);
   const table = escapeLiteral(spec.table.table);
   const header = escapeLiteral(`,"schema":${JSON.stringify(spec.table.schema)},"table":${JSON.stringify(spec.table.table)}`);
-  const notify = spec.capture !== 'notify' ? '' : `
-  v_head := '{"timestamp":' || floor(extract(epoch FROM now()))::bigint || ',"operation":"' || TG_OP || '"' || ${header};
+  // Without rows, the notification says only where the change is in the log, which its readers read with their own privileges.
+  const payload = spec.notifyRows ? `
   v_payload := v_head
     || CASE WHEN v_new IS NULL THEN '' ELSE ',"new":' || v_new::text END
     || CASE WHEN v_old IS NULL THEN '' ELSE ',"old":' || v_old::text END || '}';
   IF octet_length(v_payload) >= ${NOTIFY_PAYLOAD_LIMIT} THEN
     v_payload := v_head || ',"change_id":' || v_id || ',"truncated":true}';
-  END IF;
+  END IF;` : `
+  v_payload := v_head || ',"change_id":' || v_id || '}';`;
+  const notify = spec.capture !== 'notify' ? '' : `
+  v_head := '{"timestamp":' || floor(extract(epoch FROM now()))::bigint || ',"operation":"' || TG_OP || '"' || ${header};${payload}
   PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_payload);
   IF NOT v_at_commit THEN PERFORM pg_notify('realtime:changes', '{"first":null}'); END IF;`;
   // Only a synchronous commit under READ COMMITTED positions at commit (migrations 0006 and 0009).

@@ -13,7 +13,8 @@ const SETUP_LOCK = 'nself_realtime_server_capture_setup';
 
 /**
  * Sets up capture where it is missing: a table not yet subscribed gets the needed events; a
- * subscribed one keeps its events, filter and capture mode, and gains the events it lacks. The
+ * subscribed one keeps its events, filter, capture mode and notified rows, and gains the events it
+ * lacks; a table subscribed here sends no rows in NOTIFY, only positions. The
  * subscriptions are ordinary ones, so `nself realtime subscriptions` lists them and `unsubscribe`
  * removes them. Server processes take turns (an advisory lock), so concurrent joins never drop each
  * other's events; within a process, calls are queued so that at most one pool connection waits.
@@ -54,7 +55,8 @@ export class CaptureSetup {
         try {
           await subscribe(this.pool, {
             table: need.info, events: [...events], filter: existing?.filter ?? null,
-            ...(existing ? { capture: existing.capture } : {}),
+            // A table the server captures for its joins never sends rows in NOTIFY; one an operator subscribed keeps doing so.
+            ...(existing ? { capture: existing.capture, notifyRows: existing.notifyRows } : {}),
           });
         } catch (error) {
           const code = (error as { code?: string }).code;

@@ -1,0 +1,58 @@
+// Reads of channel logs for joins and REST history: a few at a time, identical ones shared, each page bounded in rows and bytes.
+import { readStreamPage, type Pool, type ReplayPage, type StreamRange } from '@nself/db';
+import type { JoinHistory } from './join-history.js';
+import { SharedReads } from './shared-reads.js';
+
+/** The payload bytes at which a page of history ends (REST pages, resume and replay streams, the broadcast feed's reads). */
+export const HISTORY_PAGE_BYTES = 1_048_576;
+/** Most messages in one page of a join's stream. */
+const STREAM_PAGE_ROWS = 500;
+/** History reads that run at once; the others wait their turn, so memory spent on pages stays bounded. */
+const MAX_CONCURRENT_HISTORY_READS = 4;
+
+/** Lets at most `size` tasks run at once, the others in the order they asked. */
+class Gate {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running += 1;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
+    }
+  }
+}
+
+/** The server's reads of channel logs. */
+export class HistoryReads {
+  private readonly plans = new SharedReads<JoinHistory>();
+  private readonly pages = new SharedReads<ReplayPage>();
+  private readonly gate = new Gate(MAX_CONCURRENT_HISTORY_READS);
+
+  constructor(private readonly pool: Pool) {}
+
+  /** Runs a read of history when its turn comes. */
+  run<T>(read: () => Promise<T>): Promise<T> {
+    return this.gate.run(read);
+  }
+
+  /** A join's measure of its history (`readJoinHistory`), shared by the joins that ask the same at once. */
+  plan(key: string, load: () => Promise<JoinHistory>): Promise<JoinHistory> {
+    return this.plans.read(key, () => this.run(load));
+  }
+
+  /** The next page of a join's stream after `cursor`, shared by the joins at the same place at once. */
+  streamPage(channelId: string, range: StreamRange, cursor: number): Promise<ReplayPage> {
+    const key = [channelId, cursor, range.anyTimeAfter, range.since?.getTime() ?? ''].join('\u0000');
+    return this.pages.read(key, () => this.run(() => readStreamPage(this.pool, channelId, range, cursor, {
+      limit: STREAM_PAGE_ROWS, maxBytes: HISTORY_PAGE_BYTES,
+    })));
+  }
+}

@@ -1,0 +1,145 @@
+// What any database login can LISTEN to: positions only, never rows of tables it may not read nor messages of private channels.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import pg from 'pg';
+import { addMember, createChannel, migrate, parseTableName, subscribe as subscribeTable } from '@nself/db';
+import { adminUrl, createTestDatabase } from '../helpers/database.js';
+import { realtime } from '../helpers/cli.js';
+import { watchChanges } from './postgres-changes-support.js';
+import { JWT_SECRET, sleep, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
+
+const spy = `rt_spy_${randomBytes(4).toString('hex')}`;
+const password = randomBytes(12).toString('hex');
+const env = useTestServer({ jwtSecret: JWT_SECRET }, async (db) => {
+  await db.pool.query(`CREATE ROLE ${spy} LOGIN PASSWORD '${password}'`);
+  await db.pool.query('CREATE TABLE public.payroll (id int PRIMARY KEY, name text NOT NULL, salary int NOT NULL)');
+  await db.pool.query('ALTER TABLE public.payroll REPLICA IDENTITY FULL');
+  await db.pool.query('CREATE TABLE public.directory (id int PRIMARY KEY, name text NOT NULL)');
+  const vault = await createChannel(db.pool, { name: 'vault', type: 'private' });
+  await addMember(db.pool, { channelId: vault.id, userId: 'member-1' });
+});
+
+after(async () => {
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  await admin.query(`DROP ROLE IF EXISTS ${spy}`).finally(() => admin.end());
+});
+
+/** A connection of the low-privilege login, LISTENing on `channels` and recording what arrives. */
+async function listenAsSpy(channels: readonly string[]): Promise<{ client: pg.Client; notes: Array<{ channel: string; payload: string }> }> {
+  const url = new URL(env.db.url);
+  url.username = spy;
+  url.password = password;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  const notes: Array<{ channel: string; payload: string }> = [];
+  client.on('notification', (note) => notes.push({ channel: note.channel, payload: note.payload ?? '' }));
+  for (const channel of channels) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+  return { client, notes };
+}
+
+test('a database login without SELECT hears no row of a table the server captures, and no private message, while subscribers get both', async () => {
+  const service = supabase(env.server, { key: await token(undefined, { role: 'service_role' }) });
+  const member = supabase(env.server, { key: await token(undefined, { role: 'anon' }), accessToken: await token('member-1') });
+  const { client: spyClient, notes } = await listenAsSpy(['realtime:table:public.payroll', 'realtime:changes', 'realtime:broadcast']);
+  try {
+    await assert.rejects(spyClient.query('SELECT * FROM public.payroll'), { code: '42501' }, 'the login may not read the table');
+    await assert.rejects(spyClient.query('SELECT * FROM realtime.messages'), { code: '42501' }, 'nor the broadcast log');
+
+    // The server captures public.payroll for this join (it was not subscribed before).
+    const watched = await watchChanges(service, 'payroll-watch', [{ event: '*', schema: 'public', table: 'payroll' }]);
+    assert.equal(watched.system[0]?.message, 'Subscribed to PostgreSQL');
+    await member.realtime.setAuth();
+    const received: unknown[] = [];
+    const vault = member.channel('vault', { config: { private: true, broadcast: { self: true, ack: true } } })
+      .on('broadcast', { event: '*' }, (message) => received.push(message.payload));
+    assert.equal((await subscribe(vault)).status, 'SUBSCRIBED');
+
+    await env.db.pool.query("INSERT INTO public.payroll VALUES (1, 'secret-name-xyz', 987654)");
+    await env.db.pool.query('UPDATE public.payroll SET salary = 876543 WHERE id = 1');
+    await env.db.pool.query('DELETE FROM public.payroll WHERE id = 1');
+    assert.equal(await vault.send({ type: 'broadcast', event: 'memo-ws', payload: { secret: 'vault-ws-secret-123' } }), 'ok');
+    await env.db.pool.query(`SELECT realtime.broadcast('vault', 'memo-sql', '{"secret": "vault-sql-secret-456"}', 'member-1')`);
+
+    await waitFor(() => watched.changes.length === 3, 'the three changes at the subscriber');
+    assert.deepEqual(watched.changes.map((change) => change.eventType), ['INSERT', 'UPDATE', 'DELETE']);
+    assert.equal((watched.changes[1]?.new as { salary?: number }).salary, 876543, 'the subscriber gets the rows, read from the log');
+    await waitFor(() => received.length === 2, 'both private broadcasts at the member');
+    assert.deepEqual(received.map((payload) => (payload as { secret: string }).secret), ['vault-ws-secret-123', 'vault-sql-secret-456']);
+
+    await waitFor(() => notes.filter((note) => note.channel === 'realtime:broadcast').length >= 2
+      && notes.filter((note) => note.channel === 'realtime:table:public.payroll').length >= 3, 'the notifications at the login');
+    await sleep(300);
+    for (const secret of ['secret-name-xyz', '987654', '876543', 'vault-ws-secret-123', 'vault-sql-secret-456', 'memo-ws', 'memo-sql', 'member-1']) {
+      assert.deepEqual(notes.filter((note) => note.payload.includes(secret)), [], `no notification carries "${secret}"`);
+    }
+    for (const note of notes.filter((n) => n.channel === 'realtime:broadcast')) {
+      assert.deepEqual(Object.keys(JSON.parse(note.payload)).sort(), ['channel_id', 'id', 'offset']);
+    }
+    for (const note of notes.filter((n) => n.channel === 'realtime:table:public.payroll')) {
+      const pointer = JSON.parse(note.payload) as Record<string, unknown>;
+      assert.ok(!('new' in pointer) && !('old' in pointer), 'a captured table says where the change is, not what it is');
+      assert.equal(typeof pointer['change_id'], 'number');
+    }
+    for (const note of notes.filter((n) => n.channel === 'realtime:changes')) {
+      assert.ok(!('changes' in JSON.parse(note.payload)), 'announcements carry positions only');
+    }
+  } finally {
+    await spyClient.end();
+    await service.removeAllChannels();
+    await member.removeAllChannels();
+  }
+});
+
+test('a table an operator subscribed with the CLI keeps the seed payload with its rows, which any login may LISTEN to', async () => {
+  const subscribed = await realtime(['subscribe', 'public.directory'], { databaseUrl: env.db.url });
+  assert.equal(subscribed.code, 0, subscribed.stderr);
+  const { client: spyClient, notes } = await listenAsSpy(['realtime:table:public.directory']);
+  try {
+    await env.db.pool.query("INSERT INTO public.directory VALUES (7, 'listed-name')");
+    await waitFor(() => notes.length === 1, 'the seed notification');
+    const note = JSON.parse(notes[0]?.payload ?? '{}') as { operation: string; new: { name: string } };
+    assert.equal(note.operation, 'INSERT');
+    assert.equal(note.new.name, 'listed-name');
+  } finally {
+    await spyClient.end();
+  }
+});
+
+test('a capture function made before migration 0012 sends positions only after it, until an operator subscribes the table again', async () => {
+  const old = await createTestDatabase();
+  const listener = new pg.Client({ connectionString: old.url });
+  try {
+    await migrate(old.pool, 9);
+    await old.pool.query('CREATE TABLE public.ledger (id int PRIMARY KEY, amount int NOT NULL)');
+    // What `subscribe` installed up to migration 0011: the seed's payload with the rows, for every subscription.
+    await old.pool.query('ALTER TABLE realtime.subscriptions ADD COLUMN notify_rows boolean NOT NULL DEFAULT false');
+    await subscribeTable(old.pool, { table: parseTableName('public.ledger'), notifyRows: true });
+    await old.pool.query('ALTER TABLE realtime.subscriptions DROP COLUMN notify_rows');
+    await listener.connect();
+    const notes: string[] = [];
+    listener.on('notification', (note) => notes.push(note.payload ?? ''));
+    await listener.query('LISTEN "realtime:table:public.ledger"');
+    await old.pool.query('INSERT INTO public.ledger VALUES (1, 111111)');
+    await waitFor(() => notes.length === 1, 'the notification before the migration');
+    assert.match(notes[0] ?? '', /111111/, 'the rows rode along before');
+
+    await migrate(old.pool);
+    await old.pool.query('INSERT INTO public.ledger VALUES (2, 222222)');
+    await waitFor(() => notes.length === 2, 'the notification after the migration');
+    const pointer = JSON.parse(notes[1] ?? '{}') as Record<string, unknown>;
+    assert.ok(!(notes[1] ?? '').includes('222222') && !('new' in pointer), 'no row after the migration');
+    const { rows } = await old.pool.query("SELECT new_record->>'amount' AS amount FROM realtime.changes WHERE id = $1", [pointer['change_id']]);
+    assert.deepEqual(rows, [{ amount: '222222' }], 'the pointer leads to the change in the log');
+
+    const again = await realtime(['subscribe', 'public.ledger'], { databaseUrl: old.url });
+    assert.equal(again.code, 0, again.stderr);
+    await old.pool.query('INSERT INTO public.ledger VALUES (3, 333333)');
+    await waitFor(() => notes.length === 3, 'the notification after subscribing again');
+    assert.match(notes[2] ?? '', /333333/, 'the operator asked for the rows again');
+  } finally {
+    await listener.end().catch(() => undefined);
+    await old.drop();
+  }
+});
