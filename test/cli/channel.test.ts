@@ -117,6 +117,7 @@ test('bad channel input is refused with one line and writes nothing', async () =
   assertUserError(await run('channel', 'create', 'general'), /a channel with slug "general" already exists/);
   assertUserError(await run('channel', 'create', 'GENERAL'), /a channel with slug "general" already exists/);
   assertUserError(await run('channel', 'create', '!!!'), /channel name "!!!" leaves nothing for a slug/);
+  assertUserError(await run('channel', 'create', '€'.repeat(100)), /channel name is 300 bytes in UTF-8; at most 246 bytes are accepted/);
   assertUserError(await run('channel', 'create'), /missing required argument 'name'; usage: nself realtime channel create .*<name> \[type\] \[metadata-json\]/);
   assertUserError(await run('channel', 'get', 'nowhere'), /unknown channel "nowhere"/);
   assertUserError(await run('channel', 'list', 'secret'), /invalid channel type "secret"/);

@@ -258,3 +258,22 @@ test('with at most 2 messages in flight, a burst of 60 joins and broadcasts is r
     await narrow.close();
   }
 });
+
+test('a payload under the server limit that the database measures over its cap gets payload_size_exceeded and 422, not a failure', async () => {
+  // Compact JSON of 20,000 small keys is about 240 KB; PostgreSQL's text of the same jsonb has a space
+  // after every ':' and ',', about 40 KB more, over the database's 262144 bytes.
+  const payload = Object.fromEntries(Array.from({ length: 20_000 }, (_, index) => [`k${index}`, 1]));
+  const compact = JSON.stringify(payload);
+  assert.ok(Buffer.byteLength(compact) < 262_144 && Buffer.byteLength(compact) > 230_000, `compact size ${Buffer.byteLength(compact)}`);
+  const client = await RawClient.open(env.server);
+  await client.join('realtime:spaced', '1', { broadcast: { self: false, ack: true } });
+  client.send(JSON.stringify(['1', '2', 'realtime:spaced', 'broadcast', { type: 'broadcast', event: 'spaced', payload }]));
+  assert.deepEqual((await client.reply('2'))[4], { status: 'error', response: 'payload_size_exceeded' });
+  const rest = await postJson('/api/broadcast/spaced/events/spaced', compact);
+  assert.equal(rest.status, 422);
+  assert.deepEqual(await rest.json(), { errors: { payload: ['Payload size exceeds tenant limit'] } });
+  client.send(JSON.stringify(['1', '3', 'realtime:spaced', 'broadcast', { type: 'broadcast', event: 'small', payload: { n: 1 } }]));
+  assert.equal(((await client.reply('3'))[4] as { status: string }).status, 'ok');
+  assert.equal(await storedCount('spaced'), 1);
+  await client.close();
+});

@@ -9,6 +9,8 @@ export type ChannelType = (typeof CHANNEL_TYPES)[number];
 
 /** Longest channel name and slug accepted (the column CHECKs agree). */
 export const MAX_CHANNEL_NAME_LENGTH = 200;
+/** The most bytes of UTF-8 in a channel name: `realtime:` and the name fit a binary frame's 255-byte topic. */
+export const MAX_CHANNEL_NAME_BYTES = 246;
 
 export interface Channel {
   readonly id: string;
@@ -147,13 +149,18 @@ export interface NewChannel {
 }
 
 /**
- * A channel name as stored: trimmed, 1 to 200 characters, no control characters (`checkPrintable`).
- * Throws a UserError saying what is wrong and what is accepted.
+ * A channel name as stored: trimmed, 1 to 200 characters and at most 246 bytes of UTF-8 (so that its
+ * topic `realtime:<name>` fits the one-byte topic length of a binary broadcast frame), no control
+ * characters (`checkPrintable`). Throws a UserError saying what is wrong and what is accepted.
  */
 export function checkChannelName(name: string): string {
   const trimmed = name.trim();
   if (trimmed.length === 0) throw new UserError('channel name must not be empty');
   if ([...trimmed].length > MAX_CHANNEL_NAME_LENGTH) throw new UserError(`channel name is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
+  const bytes = Buffer.byteLength(trimmed, 'utf8');
+  if (bytes > MAX_CHANNEL_NAME_BYTES) {
+    throw new UserError(`channel name is ${bytes} bytes in UTF-8; at most ${MAX_CHANNEL_NAME_BYTES} bytes are accepted, so that its topic "realtime:<name>" fits a binary broadcast frame`);
+  }
   return checkPrintable(trimmed, 'channel name');
 }
 

@@ -1,5 +1,5 @@
 // Client broadcasts on a joined channel: rate and size limits, write access, storing, `self` and `ack`.
-import { eventNameProblem } from '@nself/db';
+import { eventNameProblem, isPayloadOverLimit } from '@nself/db';
 import { isJsonObject, JoinError, PushError, SystemMessage, type Message } from '@nself/protocol';
 import { mayAccess } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
@@ -40,6 +40,15 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
   }).then(({ offset }) => {
     if (ack) socket.reply(message, 'ok', { offset });
   }, (error: unknown) => {
+    if (isPayloadOverLimit(error)) {
+      if (ack) socket.reply(message, 'error', PushError.payloadSizeExceeded);
+      return;
+    }
+    if (ctx.shuttingDown) {
+      // Refused by a shutdown that began after it was checked: the client sends it again to the next server.
+      if (ack) socket.reply(message, 'error', { reason: JoinError.restarting });
+      return;
+    }
     ctx.logger.error({ err: error, channel: channel.channel.slug }, 'storing a broadcast failed');
     if (ack) socket.reply(message, 'error', { reason: JoinError.unableToConnect });
   });

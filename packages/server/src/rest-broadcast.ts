@@ -5,7 +5,7 @@
 // are then stored in one transaction. Callers are rate limited per token user (per address when
 // anonymous), a batch has a size limit, and one request creates only a few channels.
 import type { IncomingMessage } from 'node:http';
-import { checkChannelName, checkEventName, isUserError, slugify } from '@nself/db';
+import { checkChannelName, checkEventName, isPayloadOverLimit, isUserError, slugify } from '@nself/db';
 import { isJsonObject, RestError } from '@nself/protocol';
 import { TokenError, type Identity } from './auth.js';
 import type { OutgoingBroadcast } from './broadcast-feed.js';
@@ -130,7 +130,13 @@ async function deliver(ctx: ServerContext, request: IncomingMessage, identity: I
     if (lookup.kind === 'unauthorized' || !(await mayAccess(ctx, lookup.channel, identity))) continue;
     toStore.push({ channelId: lookup.channel.id, event: message.event, payload: message.payload, binary: message.binary, sender: identity.userId });
   }
-  if (toStore.length > 0) await ctx.broadcasts.sendAll(toStore);
+  if (toStore.length === 0) return { status: 202 };
+  try {
+    await ctx.broadcasts.sendAll(toStore);
+  } catch (error) {
+    if (isPayloadOverLimit(error)) return RestError.payloadTooLarge;
+    throw error;
+  }
   return { status: 202 };
 }
 
