@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import type { SupabaseClient } from '@supabase/supabase-js';
-import { createTableChanges, type RunningServer } from '@nself/server';
+import type { RunningServer } from '@nself/server';
 import { adminUrl, type TestDatabase } from '../helpers/database.js';
 import { settle, watchChanges, type Change } from './postgres-changes-support.js';
 import { RawClient } from './raw-client.js';
@@ -153,7 +153,7 @@ test('in development mode a client without a token acts as the anonymous role wh
   await db.pool.query(`CREATE ROLE ${anonymous} NOLOGIN; GRANT USAGE ON SCHEMA public TO ${anonymous};
     CREATE TABLE listed (id int PRIMARY KEY, body text); GRANT SELECT ON listed TO ${anonymous};
     CREATE TABLE unlisted (id int PRIMARY KEY, password_hash text)`);
-  const development = await startTestServer(db, { postgresChanges: (deps) => createTableChanges({ ...deps, anonymousRole: anonymous }) });
+  const development = await startTestServer(db, { anonymousRole: anonymous });
   const client = supabase(development);
   try {
     const hidden = await watchChanges(client, 'dev-unlisted', [{ event: '*', schema: 'public', table: 'unlisted' }]);

@@ -39,8 +39,8 @@ test('a batch [ok, bad, ok] stores nothing and answers 422 naming the bad entry;
   await listener.join('realtime:atomic-a', '1', {}, { access_token: await token('listener') });
   const good = (topic: string, n: number) => ({ topic, event: 'ok', payload: { n } });
   const cases: Array<[string, unknown, string, RegExp]> = [
-    ['an event longer than 255 characters', { topic: 'atomic-a', event: 'e'.repeat(256), payload: {} }, 'messages[1].event', /longer than 255/],
-    ['a payload holding U+0000', { topic: 'atomic-a', event: 'x', payload: { text: 'a\u0000b' } }, 'messages[1].payload', /U\+0000/],
+    ['an event longer than 255 characters', { topic: 'atomic-a', event: 'e'.repeat(256), payload: {} }, 'messages[1].event', /is 256 bytes in UTF-8; at most 255 bytes are accepted/],
+    ['a payload holding U+0000', { topic: 'atomic-a', event: 'x', payload: { text: 'a\u0000b' } }, 'messages[1].payload.text', /\\u0000 cannot be stored/],
     ['a payload over the limit', { topic: 'atomic-a', event: 'x', payload: { text: 'a'.repeat(300_000) } }, 'messages[1].payload', /Payload size exceeds tenant limit/],
     ['a topic without letters or digits', { topic: '!!!', event: 'x', payload: {} }, 'messages[1].topic', /leaves nothing for a slug/],
     ['a topic with an escape sequence', { topic: 'atomic-\u001b[2J', event: 'x', payload: {} }, 'messages[1].topic', /U\+001B at position 8/],
@@ -66,10 +66,14 @@ test('a batch [ok, bad, ok] stores nothing and answers 422 naming the bad entry;
 test('the single endpoint checks the same way: a NUL in the payload or a long event is a 422, not a 500', async () => {
   const nul = await post('alice', { text: '\u0000' }, '/api/broadcast/single-room/events/x');
   assert.equal(nul.status, 422);
-  assert.match((nul.body as { errors: { payload: string[] } }).errors.payload[0] ?? '', /U\+0000/);
+  assert.match((nul.body as { errors: Record<string, string[]> }).errors['payload.text']?.[0] ?? '', /\\u0000 cannot be stored/);
   const long = await post('alice', {}, `/api/broadcast/single-room/events/${'e'.repeat(256)}`);
   assert.equal(long.status, 422);
   assert.deepEqual(Object.keys((long.body as { errors: object }).errors), ['event']);
+  const deep = '{"a":'.repeat(500) + '1' + '}'.repeat(500);
+  assert.equal((await post('alice', deep, '/api/broadcast/single-room/events/x')).status, 422, 'too deep, from a caller with a token');
+  const anonymous = await fetch(`${env.server.url}/api/broadcast/single-room/events/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
+  assert.equal(anonymous.status, 401, 'a caller without a token learns nothing about its body');
   // An escaped backslash followed by "u0000" is ordinary text.
   assert.equal((await post('alice', { text: '\\u0000' }, '/api/broadcast/single-room/events/x')).status, 202);
   assert.equal((await stored('single-room')).length, 1);

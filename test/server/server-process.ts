@@ -29,7 +29,7 @@ export async function startServerProcess(databaseUrl: string, port: number, env:
     cwd: REPO_ROOT,
     env: {
       ...process.env, DATABASE_URL: databaseUrl, REALTIME_PORT: String(port), REALTIME_HOST: '127.0.0.1',
-      REALTIME_LOG_FILE: path.join(os.tmpdir(), `nself-realtime-process-${port}.log`), REALTIME_JWT_SECRET: '', ...env,
+      REALTIME_LOG_FILE: path.join(os.tmpdir(), `nself-realtime-process-${port}.log`), REALTIME_JWT_SECRET: '', REALTIME_ANONYMOUS_ROLE: '', ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     // npm runs the server under a shell that does not pass signals on: signal the whole group.

@@ -13,12 +13,16 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 export const JWT_SECRET = 'test-secret-with-at-least-32-characters-long';
 export const transport = WebSocket as unknown as WebSocketLikeConstructor;
 
-/** Starts a server on `db` with logs in a temporary file (not on stdout). */
+/**
+ * Starts a server on `db` with logs in a temporary file (not on stdout). Clients without a token act as
+ * no database role (they see every table change in development mode), whichever roles the cluster has.
+ */
 export async function startTestServer(db: TestDatabase, options: StartOptions = {}): Promise<RunningServer> {
   return startServer({
     port: 0,
     host: '127.0.0.1',
     databaseUrl: db.url,
+    anonymousRole: null,
     logToStdout: false,
     logFile: path.join(os.tmpdir(), `nself-realtime-test-${process.pid}.log`),
     env: {},

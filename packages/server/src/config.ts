@@ -32,6 +32,11 @@ export interface ServerConfig {
   readonly retentionIntervalMs: number;
   /** Notify-mode writers position and announce their changes at commit while the server runs (docs/capture.md). @default true */
   readonly changesAtCommit: boolean;
+  /**
+   * The database role that clients without a token act as for table changes in development mode, when
+   * the database has it (Supabase's `anon`); null: such clients see every table change. @default "anon"
+   */
+  readonly anonymousRole: string | null;
 }
 
 /** Limits per connection and per message; each has a safe default and an environment variable. */
@@ -106,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     retentionHours: configuredRetentionHours(env),
     retentionIntervalMs: integer(env, { name: 'REALTIME_RETENTION_INTERVAL_MS', fallback: 300_000 }, 100, 86_400_000),
     changesAtCommit: boolean(env, { name: 'REALTIME_CHANGES_AT_COMMIT', fallback: true }),
+    anonymousRole: env.REALTIME_ANONYMOUS_ROLE === undefined ? 'anon' : env.REALTIME_ANONYMOUS_ROLE.trim() || null,
     limits: {
       maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
       maxPayloadBytes: configuredMaxPayloadBytes(env),

@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerContext } from './context.js';
 import { channelHistory, HISTORY_PATH } from './history-routes.js';
 import { batchBroadcast, singleBroadcast, type RestAnswer } from './rest-broadcast.js';
-import { refusedJsonBody } from './rest-json.js';
 
 const PREFIX = '/realtime/v1';
 const MAX_BODY_BYTES_SLACK = 64 * 1024;
@@ -38,7 +37,7 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
       if (method === 'POST' && path === '/api/broadcast') {
         const body = await readBody(request, ctx.config.limits.maxPayloadBytes * 10 + MAX_BODY_BYTES_SLACK);
         if (!body) return send(response, tooLarge());
-        return send(response, refusedJsonBody(ctx, request, body, '') ?? await batchBroadcast(ctx, request, body));
+        return send(response, await batchBroadcast(ctx, request, body));
       }
       const single = method === 'POST' ? path.match(/^\/api\/broadcast\/([^/]+)\/events\/([^/]+)$/) : null;
       if (single) {
@@ -46,7 +45,7 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
         const [topic, event] = [decode(single[1]), decode(single[2])];
         if (topic === undefined || event === undefined) return send(response, { status: 400, body: { error: 'topic and event must be URL-encoded' } });
         if (!body) return send(response, tooLarge());
-        return send(response, refusedJsonBody(ctx, request, body, 'payload') ?? await singleBroadcast(ctx, request, body, topic, event, url.searchParams));
+        return send(response, await singleBroadcast(ctx, request, body, topic, event, url.searchParams));
       }
       const history = method === 'GET' ? path.match(HISTORY_PATH) : null;
       if (history) {

@@ -6,4 +6,3 @@ export type {
   IdentifiedBinding, PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription,
 } from './postgres-changes.js';
 export { WEBSOCKET_PATHS } from './websocket-gateway.js';
-export { createTableChanges, type TableChangesOptions } from './table-changes/index.js';

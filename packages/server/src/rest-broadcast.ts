@@ -11,6 +11,7 @@ import { TokenError, type Identity } from './auth.js';
 import type { OutgoingBroadcast } from './broadcast-feed.js';
 import { mayAccess, resolveChannel } from './channel-access.js';
 import type { ServerContext } from './context.js';
+import { refusedJsonBody } from './rest-json.js';
 
 /** An HTTP answer: status, and a JSON body or none. */
 export interface RestAnswer {
@@ -34,13 +35,13 @@ type Problems = Record<string, string[]>;
 /** Supabase's answers to a batch over the limit and to a caller over its rate. */
 const TOO_MANY_MESSAGES = 'Too many messages to broadcast, please reduce the batch size';
 const RATE_EXCEEDED = 'You have exceeded your rate limit';
-/** A string escape `\u0000` in JSON text (not an escaped backslash followed by "u0000"): PostgreSQL's jsonb refuses it. */
-const JSON_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
 
 /** Handles `POST /api/broadcast` with `{"messages":[{topic, event, payload, private?}]}`. */
 export async function batchBroadcast(ctx: ServerContext, request: IncomingMessage, body: Buffer): Promise<RestAnswer> {
   const identity = await authenticate(ctx, request);
   if (!identity) return RestError.unauthorized;
+  const refused = refusedJsonBody(ctx, request, body, '');
+  if (refused) return refused;
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8') || '{}');
@@ -74,6 +75,8 @@ export async function batchBroadcast(ctx: ServerContext, request: IncomingMessag
 export async function singleBroadcast(ctx: ServerContext, request: IncomingMessage, body: Buffer, topic: string, event: string, query: URLSearchParams): Promise<RestAnswer> {
   const identity = await authenticate(ctx, request);
   if (!identity) return RestError.unauthorized;
+  const refused = refusedJsonBody(ctx, request, body, 'payload');
+  if (refused) return refused;
   const type = (request.headers['content-type'] ?? 'application/json').split(';')[0]?.trim().toLowerCase();
   let payload: unknown = null;
   let binary: Buffer | null = null;
@@ -151,9 +154,7 @@ function messageProblems(ctx: ServerContext, message: Outgoing): Record<string, 
     if (message.binary.length > ctx.config.limits.maxPayloadBytes) problems['payload'] = RestError.payloadTooLarge.body.errors.payload[0];
     return problems;
   }
-  const json = JSON.stringify(message.payload);
-  if (Buffer.byteLength(json) > ctx.config.limits.maxPayloadBytes) problems['payload'] = RestError.payloadTooLarge.body.errors.payload[0];
-  else if (JSON_NUL.test(json)) problems['payload'] = 'must not contain the character U+0000 in a string or key (PostgreSQL cannot store it in JSON)';
+  if (Buffer.byteLength(JSON.stringify(message.payload)) > ctx.config.limits.maxPayloadBytes) problems['payload'] = RestError.payloadTooLarge.body.errors.payload[0];
   return problems;
 }
 

@@ -74,7 +74,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     history: new HistoryReads(pool),
     expiries: new ExpiryWatch(),
     restRates: new CallerRates(config.limits.maxRestMessagesPerSecond),
-    postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, limits: config.limits }),
+    postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, anonymousRole: config.anonymousRole, limits: config.limits }),
     shuttingDown: false,
   };
   const listener = new DatabaseListener(databaseUrl, {

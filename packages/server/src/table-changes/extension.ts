@@ -22,8 +22,8 @@ export interface TableChangesOptions {
   readonly databaseUrl: string;
   /** No JWT secret is configured: clients without a token act as the anonymous role, or see every change without one (see `audienceOf`). */
   readonly developmentMode: boolean;
-  /** The role clients without a token act as in development mode, when the database has it. @default 'anon' */
-  readonly anonymousRole?: string;
+  /** The role clients without a token act as in development mode, when the database has it (REALTIME_ANONYMOUS_ROLE); null for none. */
+  readonly anonymousRole: string | null;
   /** Notify-mode writers position and announce their changes at commit (REALTIME_CHANGES_AT_COMMIT). */
   readonly changesAtCommit: boolean;
   /** Bounds on bindings and filters, and the time judging filters may take. */
@@ -48,10 +48,10 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
     ...plans, logger: options.logger, metrics: options.metrics, databaseUrl: options.databaseUrl, changesAtCommit: options.changesAtCommit,
     filterBudgetMs: options.limits.filterBudgetMs,
   });
-  const anonymousRole = options.anonymousRole ?? 'anon';
+  const { anonymousRole } = options;
   /** The audience of `identity`; in development mode, looks up whether the database has the anonymous role. */
   const audienceFor = async (identity: Identity): Promise<Audience> => {
-    if (!options.developmentMode) return audienceOf(identity, false, null);
+    if (!options.developmentMode || anonymousRole === null) return audienceOf(identity, options.developmentMode, null);
     const { rowCount } = await options.pool.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [anonymousRole]);
     return audienceOf(identity, true, rowCount ? anonymousRole : null);
   };
