@@ -1,24 +1,12 @@
 // Table changes against a hostile subscriber: nothing of a row leaks through `old`, DELETEs or DELETE filters under row-level security, and system schemas stay shut.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import pg from 'pg';
-import type { SupabaseClient } from '@supabase/supabase-js';
-import type { RunningServer } from '@nself/server';
-import { adminUrl, type TestDatabase } from '../helpers/database.js';
-import { settle, watchChanges, type Change } from './postgres-changes-support.js';
+import { test } from 'node:test';
+import { settle, useRoleServer, watchChanges, type Change } from './postgres-changes-support.js';
 import { RawClient } from './raw-client.js';
-import { freshDatabase, JWT_SECRET, startTestServer, supabase, token, waitFor } from './support.js';
+import { startTestServer, supabase, token, waitFor } from './support.js';
 
-const role = `rt_user_${randomBytes(4).toString('hex')}`;
-let db: TestDatabase;
-let server: RunningServer;
-
-before(async () => {
-  db = await freshDatabase();
-  server = await startTestServer(db, { jwtSecret: JWT_SECRET });
-  await db.pool.query(`CREATE ROLE ${role} NOLOGIN`);
-  await db.pool.query(`
+const env = useRoleServer('rt_user', (role) => `
     GRANT USAGE ON SCHEMA public TO ${role};
     CREATE FUNCTION token_sub() RETURNS text LANGUAGE sql STABLE AS $$ SELECT current_setting('request.jwt.claims', true)::jsonb ->> 'sub' $$;
     CREATE TABLE docs (id int PRIMARY KEY, owner text NOT NULL, body text, salary int);
@@ -30,40 +18,24 @@ before(async () => {
     CREATE POLICY own_docs ON docs FOR SELECT TO ${role} USING (owner = token_sub());
     CREATE POLICY own_keyed ON keyed FOR SELECT TO ${role} USING (owner = token_sub());
   `);
-});
-
-after(async () => {
-  await server?.close();
-  await db?.drop();
-  const admin = new pg.Client({ connectionString: adminUrl() });
-  await admin.connect();
-  await admin.query(`DROP ROLE IF EXISTS ${role}`).finally(() => admin.end());
-});
-
-/** A supabase-js client whose socket and channels carry a token for `sub` with the test role. */
-async function userClient(sub: string): Promise<SupabaseClient> {
-  const client = supabase(server, { key: await token(undefined, { role }), accessToken: await token(sub, { role }) });
-  await client.realtime.setAuth();
-  return client;
-}
 
 const summary = (changes: Change[]) => changes.map((change) => [change.eventType, change.new, change.old]);
 
 test('an UPDATE that hands a row to a user shows them only its key in old, live and on a resume from position 0', async () => {
-  const bob = await userClient('bob');
-  const service = supabase(server, { key: await token(undefined, { role: 'service_role' }) });
+  const bob = await env.userClient('bob');
+  const service = supabase(env.server, { key: await token(undefined, { role: 'service_role' }) });
   try {
     const ofBob = await watchChanges(bob, 'handed', [{ event: 'UPDATE', schema: 'public', table: 'docs' }]);
     const ofService = await watchChanges(service, 'handed-service', [{ event: 'UPDATE', schema: 'public', table: 'docs' }]);
-    await db.pool.query(`INSERT INTO docs VALUES (1, 'alice', 'plans of alice', 150000)`);
-    await db.pool.query(`UPDATE docs SET owner = 'bob', body = 'public now', salary = 0 WHERE id = 1`);
+    await env.db.pool.query(`INSERT INTO docs VALUES (1, 'alice', 'plans of alice', 150000)`);
+    await env.db.pool.query(`UPDATE docs SET owner = 'bob', body = 'public now', salary = 0 WHERE id = 1`);
     await waitFor(() => ofBob.changes.length === 1 && ofService.changes.length === 1, 'the UPDATE');
     assert.deepEqual(summary(ofBob.changes), [['UPDATE', { id: 1, owner: 'bob', body: 'public now', salary: 0 }, { id: 1 }]],
       'the row as alice had it is not shown to bob');
     assert.deepEqual(ofService.changes[0]?.old, { id: 1, owner: 'alice', body: 'plans of alice', salary: 150000 }, 'the service role sees the whole old row');
 
-    const bobToken = await token('bob', { role });
-    const raw = await RawClient.open(server, `vsn=2.0.0&apikey=${bobToken}`);
+    const bobToken = await token('bob', { role: env.role });
+    const raw = await RawClient.open(env.server, `vsn=2.0.0&apikey=${bobToken}`);
     try {
       await raw.join('realtime:replayed', '1', {
         postgres_changes: [{ event: 'UPDATE', schema: 'public', table: 'docs' }], postgres_changes_resume: { position: 0 },
@@ -81,13 +53,13 @@ test('an UPDATE that hands a row to a user shows them only its key in old, live 
 });
 
 test('with REPLICA IDENTITY FULL a DELETE reaches only users whose policy let them see the row, with its key alone', async () => {
-  const alice = await userClient('alice');
-  const bob = await userClient('bob');
+  const alice = await env.userClient('alice');
+  const bob = await env.userClient('bob');
   try {
-    await db.pool.query(`INSERT INTO docs VALUES (2, 'alice', 'a', 1), (3, 'bob', 'b', 2)`);
+    await env.db.pool.query(`INSERT INTO docs VALUES (2, 'alice', 'a', 1), (3, 'bob', 'b', 2)`);
     const ofAlice = await watchChanges(alice, 'deletes-alice', [{ event: 'DELETE', schema: 'public', table: 'docs' }]);
     const ofBob = await watchChanges(bob, 'deletes-bob', [{ event: 'DELETE', schema: 'public', table: 'docs' }]);
-    await db.pool.query('DELETE FROM docs WHERE id IN (2, 3)');
+    await env.db.pool.query('DELETE FROM docs WHERE id IN (2, 3)');
     await waitFor(() => ofAlice.changes.length > 0 && ofBob.changes.length > 0, 'each owner the DELETE of their row');
     await settle();
     assert.deepEqual(summary(ofAlice.changes), [['DELETE', {}, { id: 2 }]]);
@@ -99,11 +71,11 @@ test('with REPLICA IDENTITY FULL a DELETE reaches only users whose policy let th
 });
 
 test('a DELETE filter on a hidden value never matches under row-level security; on the key it does, and the service role is judged on the whole row', async () => {
-  const bob = await userClient('bob');
-  const service = supabase(server, { key: await token(undefined, { role: 'service_role' }) });
+  const bob = await env.userClient('bob');
+  const service = supabase(env.server, { key: await token(undefined, { role: 'service_role' }) });
   try {
-    await db.pool.query(`INSERT INTO keyed VALUES (10, 'alice', 150000), (11, 'alice', 50000), (12, 'alice', 1)`);
-    await db.pool.query(`INSERT INTO docs VALUES (20, 'bob', 'x', 150000)`);
+    await env.db.pool.query(`INSERT INTO keyed VALUES (10, 'alice', 150000), (11, 'alice', 50000), (12, 'alice', 1)`);
+    await env.db.pool.query(`INSERT INTO docs VALUES (20, 'bob', 'x', 150000)`);
     const rich = await watchChanges(bob, 'rich', [
       { event: 'DELETE', schema: 'public', table: 'keyed', filter: 'salary=gt.100000' },
       { event: 'DELETE', schema: 'public', table: 'docs', filter: 'salary=gt.100000' },
@@ -111,8 +83,8 @@ test('a DELETE filter on a hidden value never matches under row-level security; 
     const byKey = await watchChanges(bob, 'by-key', [{ event: 'DELETE', schema: 'public', table: 'keyed', filter: 'id=eq.12' }]);
     const unfiltered = await watchChanges(bob, 'unfiltered', [{ event: 'DELETE', schema: 'public', table: 'keyed' }]);
     const ofService = await watchChanges(service, 'rich-service', [{ event: 'DELETE', schema: 'public', table: 'keyed', filter: 'salary=gt.100000' }]);
-    await db.pool.query('DELETE FROM keyed WHERE id IN (10, 11, 12)');
-    await db.pool.query('DELETE FROM docs WHERE id = 20');
+    await env.db.pool.query('DELETE FROM keyed WHERE id IN (10, 11, 12)');
+    await env.db.pool.query('DELETE FROM docs WHERE id = 20');
     await waitFor(() => unfiltered.changes.length === 3 && byKey.changes.length === 1 && ofService.changes.length === 1, 'the DELETEs');
     await settle();
     // The default replica identity keeps only the key: which rows bob could see cannot be known, so
@@ -128,8 +100,8 @@ test('a DELETE filter on a hidden value never matches under row-level security; 
 });
 
 test('system schemas are refused to users, and a join never sets up capture in them', async () => {
-  const bob = await userClient('bob');
-  const service = supabase(server, { key: await token(undefined, { role: 'service_role' }) });
+  const bob = await env.userClient('bob');
+  const service = supabase(env.server, { key: await token(undefined, { role: 'service_role' }) });
   try {
     for (const [schema, table] of [['pg_catalog', 'pg_authid'], ['information_schema', 'sql_features'], ['pg_toast', '*']] as const) {
       const refused = await watchChanges(bob, `system-${schema}`, [{ event: '*', schema, ...(table === '*' ? {} : { table }) }]);
@@ -139,7 +111,7 @@ test('system schemas are refused to users, and a join never sets up capture in t
     const uncaptured = await watchChanges(service, 'system-service', [{ event: '*', schema: 'information_schema', table: 'sql_features' }]);
     assert.equal(uncaptured.system[0]?.status, 'error');
     assert.match(uncaptured.system[0]?.message ?? '', /the server never sets up capture in PostgreSQL's own schema information_schema/);
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    const { rows } = await env.db.pool.query(`SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname IN ('information_schema', 'pg_catalog') AND NOT t.tgisinternal`);
     assert.equal(rows[0]?.n, 0, 'no trigger in a system schema');
   } finally {
@@ -150,10 +122,10 @@ test('system schemas are refused to users, and a join never sets up capture in t
 
 test('in development mode a client without a token acts as the anonymous role when the database has one', async () => {
   const anonymous = `rt_anon_${randomBytes(4).toString('hex')}`;
-  await db.pool.query(`CREATE ROLE ${anonymous} NOLOGIN; GRANT USAGE ON SCHEMA public TO ${anonymous};
+  await env.db.pool.query(`CREATE ROLE ${anonymous} NOLOGIN; GRANT USAGE ON SCHEMA public TO ${anonymous};
     CREATE TABLE listed (id int PRIMARY KEY, body text); GRANT SELECT ON listed TO ${anonymous};
     CREATE TABLE unlisted (id int PRIMARY KEY, password_hash text)`);
-  const development = await startTestServer(db, { anonymousRole: anonymous });
+  const development = await startTestServer(env.db, { anonymousRole: anonymous });
   const client = supabase(development);
   try {
     const hidden = await watchChanges(client, 'dev-unlisted', [{ event: '*', schema: 'public', table: 'unlisted' }]);
@@ -161,13 +133,13 @@ test('in development mode a client without a token acts as the anonymous role wh
     assert.match(hidden.system[0]?.message ?? '', new RegExp(`role "${anonymous}" may not SELECT from public\\.unlisted`));
     const shown = await watchChanges(client, 'dev-listed', [{ event: '*', schema: 'public', table: 'listed' }]);
     assert.equal(shown.system[0]?.message, 'Subscribed to PostgreSQL');
-    await db.pool.query(`INSERT INTO unlisted VALUES (1, 'hash'); INSERT INTO listed VALUES (1, 'hello')`);
+    await env.db.pool.query(`INSERT INTO unlisted VALUES (1, 'hash'); INSERT INTO listed VALUES (1, 'hello')`);
     await waitFor(() => shown.changes.length === 1, 'the readable table');
     await settle();
     assert.deepEqual(hidden.changes, []);
   } finally {
     await client.removeAllChannels();
     await development.close();
-    await db.pool.query(`DROP TABLE listed, unlisted; DROP OWNED BY ${anonymous}; DROP ROLE ${anonymous}`);
+    await env.db.pool.query(`DROP TABLE listed, unlisted; DROP OWNED BY ${anonymous}; DROP ROLE ${anonymous}`);
   }
 });

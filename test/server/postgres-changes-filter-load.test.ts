@@ -1,49 +1,23 @@
 // Table change filters under attack: bounded in size, and judged so that costly filters delay only their own subscribers.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import pg from 'pg';
-import type { SupabaseClient } from '@supabase/supabase-js';
-import type { RunningServer } from '@nself/server';
-import { adminUrl, type TestDatabase } from '../helpers/database.js';
-import { watchChanges, type Watched } from './postgres-changes-support.js';
+import { test } from 'node:test';
+import { useRoleServer, watchChanges, type Watched } from './postgres-changes-support.js';
 import { RawClient, type Frame } from './raw-client.js';
-import { freshDatabase, JWT_SECRET, sleep, startTestServer, supabase, token, waitFor } from './support.js';
+import { sleep, token, waitFor } from './support.js';
 
-const role = `rt_filterer_${randomBytes(4).toString('hex')}`;
 const FILTER_BUDGET_MS = 250;
-let db: TestDatabase;
-let server: RunningServer;
 
-before(async () => {
-  db = await freshDatabase();
-  server = await startTestServer(db, { jwtSecret: JWT_SECRET, limits: { filterBudgetMs: FILTER_BUDGET_MS } });
-  await db.pool.query(`CREATE ROLE ${role} NOLOGIN`);
-  await db.pool.query(`
+const env = useRoleServer('rt_filterer', (role) => `
     GRANT USAGE ON SCHEMA public TO ${role};
     CREATE TABLE feed (id serial PRIMARY KEY, n int NOT NULL, body text);
     GRANT SELECT ON feed TO ${role};
-  `);
-});
-
-after(async () => {
-  await server?.close();
-  await db?.drop();
-  const admin = new pg.Client({ connectionString: adminUrl() });
-  await admin.connect();
-  await admin.query(`DROP ROLE IF EXISTS ${role}`).finally(() => admin.end());
-});
-
-async function userClient(sub: string): Promise<SupabaseClient> {
-  const client = supabase(server, { key: await token(undefined, { role }), accessToken: await token(sub, { role }) });
-  await client.realtime.setAuth();
-  return client;
-}
+  `, { limits: { filterBudgetMs: FILTER_BUDGET_MS } });
 
 /** An attacker's raw connection with a user token of the test role. */
 async function attackerSocket(): Promise<{ socket: RawClient; accessToken: string }> {
-  const accessToken = await token('mallory', { role });
-  return { socket: await RawClient.open(server, `vsn=2.0.0&apikey=${accessToken}`), accessToken };
+  const accessToken = await token('mallory', { role: env.role });
+  return { socket: await RawClient.open(env.server, `vsn=2.0.0&apikey=${accessToken}`), accessToken };
 }
 
 /** The postgres_changes system messages of `topic` on a raw connection. */
@@ -70,7 +44,7 @@ async function slowestDelivery(watched: Watched, rows: number): Promise<number> 
   for (let row = 0; row < rows; row += 1) {
     const before = watched.changes.length;
     const started = Date.now();
-    await db.pool.query('INSERT INTO feed (n, body) VALUES (1, $1)', [`probe ${row}`]);
+    await env.db.pool.query('INSERT INTO feed (n, body) VALUES (1, $1)', [`probe ${row}`]);
     await waitFor(() => watched.changes.length > before, 'the probe row', 60_000);
     slowest = Math.max(slowest, Date.now() - started);
     await sleep(100);
@@ -79,7 +53,7 @@ async function slowestDelivery(watched: Watched, rows: number): Promise<number> 
 }
 
 test('filters and joins beyond the limits are refused with the reason', async () => {
-  const client = await userClient('alice');
+  const client = await env.userClient('alice');
   try {
     const many = await watchChanges(client, 'many-values', [{ event: '*', schema: 'public', table: 'feed', filter: heavyFilter(101, 0) }]);
     assert.equal(many.system[0]?.status, 'error');
@@ -97,7 +71,7 @@ test('filters and joins beyond the limits are refused with the reason', async ()
 });
 
 test("one connection's heavy filters leave another subscriber's deliveries quick", async () => {
-  const victim = await userClient('victor');
+  const victim = await env.userClient('victor');
   const { socket, accessToken } = await attackerSocket();
   try {
     const watched = await watchChanges(victim, 'victim', [{ event: 'INSERT', schema: 'public', table: 'feed' }]);
@@ -131,22 +105,22 @@ test("one connection's heavy filters leave another subscriber's deliveries quick
 });
 
 test('a filter that cannot be judged within the budget fails only its own binding, with a system error', async () => {
-  await db.pool.query(`
+  await env.db.pool.query(`
     CREATE FUNCTION slow_equal(int, int) RETURNS boolean LANGUAGE plpgsql STRICT IMMUTABLE AS $$ BEGIN PERFORM pg_sleep(2); RETURN $1 = $2; END $$;
     CREATE DOMAIN sluggish AS int;
     CREATE FUNCTION sluggish_equal(sluggish, sluggish) RETURNS boolean LANGUAGE sql STRICT IMMUTABLE AS $$ SELECT slow_equal($1::int, $2::int) $$;
     CREATE OPERATOR = (LEFTARG = sluggish, RIGHTARG = sluggish, FUNCTION = sluggish_equal);
     CREATE TABLE gauges (id serial PRIMARY KEY, level sluggish);
-    GRANT SELECT ON gauges TO ${role};
+    GRANT SELECT ON gauges TO ${env.role};
   `);
-  const victim = await userClient('victor');
+  const victim = await env.userClient('victor');
   const { socket, accessToken } = await attackerSocket();
   try {
     const watched = await watchChanges(victim, 'gauges-victim', [{ event: 'INSERT', schema: 'public', table: 'gauges', filter: 'id=gt.0' }]);
     const outcome = await attackerJoin(socket, accessToken, 'realtime:sluggish', [{ event: 'INSERT', schema: 'public', table: 'gauges', filter: 'level=eq.7' }]);
     assert.equal(outcome.message, 'Subscribed to PostgreSQL');
     const started = Date.now();
-    await db.pool.query('INSERT INTO gauges (level) VALUES (7)');
+    await env.db.pool.query('INSERT INTO gauges (level) VALUES (7)');
     await waitFor(() => watched.changes.length === 1, "the victim's change", 20_000);
     const took = Date.now() - started;
     assert.ok(took < 2_000, `the victim waited ${took} ms`);

@@ -1,23 +1,11 @@
 // Conformance: table changes under each token's role: row-level security per user, hidden columns, refused tables and roles.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import pg from 'pg';
-import type { SupabaseClient } from '@supabase/supabase-js';
-import type { RunningServer } from '@nself/server';
-import { adminUrl, type TestDatabase } from '../helpers/database.js';
-import { settle, watchChanges, type Change } from './postgres-changes-support.js';
-import { freshDatabase, JWT_SECRET, startTestServer, supabase, token, waitFor } from './support.js';
+import { test } from 'node:test';
+import { settle, useRoleServer, watchChanges, type Change } from './postgres-changes-support.js';
+import { supabase, token, waitFor } from './support.js';
 
-const role = `rt_reader_${randomBytes(4).toString('hex')}`;
-let db: TestDatabase;
-let server: RunningServer;
-
-before(async () => {
-  db = await freshDatabase();
-  server = await startTestServer(db, { jwtSecret: JWT_SECRET });
-  await db.pool.query(`CREATE ROLE ${role} NOLOGIN`);
-  await db.pool.query(`
+const env = useRoleServer('rt_reader', (role) => `
     CREATE TABLE notes (id serial PRIMARY KEY, owner text NOT NULL, body text, secret text);
     GRANT USAGE ON SCHEMA public TO ${role};
     GRANT SELECT (id, owner, body) ON notes TO ${role};
@@ -26,40 +14,24 @@ before(async () => {
       USING (owner = current_setting('request.jwt.claims', true)::jsonb ->> 'sub');
     CREATE TABLE payroll (id int PRIMARY KEY, amount int);
   `);
-});
-
-after(async () => {
-  await server?.close();
-  await db?.drop();
-  const admin = new pg.Client({ connectionString: adminUrl() });
-  await admin.connect();
-  await admin.query(`DROP ROLE IF EXISTS ${role}`).finally(() => admin.end());
-});
-
-/** A supabase-js client whose socket and channels carry a token for `sub` with the test role. */
-async function userClient(sub: string, vsn: '1.0.0' | '2.0.0' = '2.0.0'): Promise<SupabaseClient> {
-  const client = supabase(server, { key: await token(undefined, { role }), vsn, accessToken: await token(sub, { role }) });
-  await client.realtime.setAuth();
-  return client;
-}
 
 for (const vsn of ['1.0.0', '2.0.0'] as const) {
   test(`with row-level security each user receives only their own rows, without the columns their role may not select (vsn ${vsn})`, async () => {
-    const alice = await userClient('alice', vsn);
-    const bob = await userClient('bob', vsn);
-    const service = supabase(server, { key: await token(undefined, { role: 'service_role' }), vsn });
+    const alice = await env.userClient('alice', vsn);
+    const bob = await env.userClient('bob', vsn);
+    const service = supabase(env.server, { key: await token(undefined, { role: 'service_role' }), vsn });
     try {
       const ofAlice = await watchChanges(alice, `alice-${vsn}`, [{ event: '*', schema: 'public', table: 'notes' }]);
       const ofBob = await watchChanges(bob, `bob-${vsn}`, [{ event: '*', schema: 'public', table: 'notes' }]);
       const ofService = await watchChanges(service, `service-${vsn}`, [{ event: '*', schema: 'public', table: 'notes' }]);
       assert.equal(ofAlice.system[0]?.message, 'Subscribed to PostgreSQL');
 
-      const { rows } = await db.pool.query<{ id: number }>(
+      const { rows } = await env.db.pool.query<{ id: number }>(
         `INSERT INTO notes (owner, body, secret) VALUES ('alice', 'a1', 's1'), ('bob', 'b1', 's2'), ('alice', 'a2', 's3') RETURNING id`);
       const [a1, b1, a2] = rows.map((row) => row.id) as [number, number, number];
-      await db.pool.query(`UPDATE notes SET body = 'b1!' WHERE id = $1`, [b1]);
-      await db.pool.query(`UPDATE notes SET owner = 'bob' WHERE id = $1`, [a2]);
-      await db.pool.query('DELETE FROM notes WHERE id = ANY($1)', [[a1, b1]]);
+      await env.db.pool.query(`UPDATE notes SET body = 'b1!' WHERE id = $1`, [b1]);
+      await env.db.pool.query(`UPDATE notes SET owner = 'bob' WHERE id = $1`, [a2]);
+      await env.db.pool.query('DELETE FROM notes WHERE id = ANY($1)', [[a1, b1]]);
       await waitFor(() => ofService.changes.length === 7, 'every change on the service role');
       await waitFor(() => ofAlice.changes.length === 4 && ofBob.changes.length === 5, 'each user receiving theirs');
       await settle();
@@ -89,19 +61,19 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
 }
 
 test('restrictive policies narrow what the permissive ones allow, and a policy may consult other tables', async () => {
-  await db.pool.query(`
+  await env.db.pool.query(`
     CREATE TABLE muted (owner text PRIMARY KEY);
-    GRANT SELECT ON muted TO ${role};
-    CREATE POLICY not_drafts ON notes AS RESTRICTIVE FOR SELECT TO ${role} USING (body IS DISTINCT FROM 'draft');
-    CREATE POLICY not_muted ON notes AS RESTRICTIVE FOR SELECT TO ${role} USING (NOT EXISTS (SELECT 1 FROM muted m WHERE m.owner = notes.owner));
+    GRANT SELECT ON muted TO ${env.role};
+    CREATE POLICY not_drafts ON notes AS RESTRICTIVE FOR SELECT TO ${env.role} USING (body IS DISTINCT FROM 'draft');
+    CREATE POLICY not_muted ON notes AS RESTRICTIVE FOR SELECT TO ${env.role} USING (NOT EXISTS (SELECT 1 FROM muted m WHERE m.owner = notes.owner));
   `);
-  const carol = await userClient('carol');
-  const dave = await userClient('dave');
+  const carol = await env.userClient('carol');
+  const dave = await env.userClient('dave');
   try {
     const ofCarol = await watchChanges(carol, 'carol', [{ event: '*', schema: 'public', table: 'notes' }]);
     const ofDave = await watchChanges(dave, 'dave', [{ event: '*', schema: 'public', table: 'notes' }]);
-    await db.pool.query(`INSERT INTO muted VALUES ('dave')`);
-    await db.pool.query(`INSERT INTO notes (owner, body) VALUES ('carol', 'draft'), ('carol', 'final'), ('dave', 'anything')`);
+    await env.db.pool.query(`INSERT INTO muted VALUES ('dave')`);
+    await env.db.pool.query(`INSERT INTO notes (owner, body) VALUES ('carol', 'draft'), ('carol', 'final'), ('dave', 'anything')`);
     await waitFor(() => ofCarol.changes.length === 1, "carol's published note");
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.deepEqual(ofCarol.changes.map((change) => (change.new as { body: string }).body), ['final']);
@@ -109,24 +81,24 @@ test('restrictive policies narrow what the permissive ones allow, and a policy m
   } finally {
     await carol.removeAllChannels();
     await dave.removeAllChannels();
-    await db.pool.query('DROP POLICY not_drafts ON notes; DROP POLICY not_muted ON notes');
+    await env.db.pool.query('DROP POLICY not_drafts ON notes; DROP POLICY not_muted ON notes');
   }
 });
 
 test('a filter on a column the role may not select, a table it may not read, and a role the database lacks are refused', async () => {
-  const alice = await userClient('alice');
-  const stranger = supabase(server, { key: await token(undefined, { role: 'no_such_role' }), accessToken: await token('carol', { role: 'no_such_role' }) });
+  const alice = await env.userClient('alice');
+  const stranger = supabase(env.server, { key: await token(undefined, { role: 'no_such_role' }), accessToken: await token('carol', { role: 'no_such_role' }) });
   try {
     await stranger.realtime.setAuth();
     const hidden = await watchChanges(alice, 'hidden-filter', [{ event: '*', schema: 'public', table: 'notes', filter: 'secret=eq.s1' }]);
     assert.equal(hidden.system[0]?.status, 'error');
-    assert.match(hidden.system[0]?.message ?? '', new RegExp(`role "${role}" may not SELECT column secret of public\\.notes`));
+    assert.match(hidden.system[0]?.message ?? '', new RegExp(`role "${env.role}" may not SELECT column secret of public\\.notes`));
     const payroll = await watchChanges(alice, 'payroll', [{ event: '*', schema: 'public', table: 'payroll' }]);
-    assert.match(payroll.system[0]?.message ?? '', new RegExp(`role "${role}" may not SELECT from public\\.payroll`));
+    assert.match(payroll.system[0]?.message ?? '', new RegExp(`role "${env.role}" may not SELECT from public\\.payroll`));
     const unknown = await watchChanges(stranger, 'unknown-role', [{ event: '*', schema: 'public', table: 'notes' }]);
     assert.match(unknown.system[0]?.message ?? '', /the token's role "no_such_role" does not exist in the database/);
 
-    await db.pool.query(`INSERT INTO payroll VALUES (1, 100)`);
+    await env.db.pool.query(`INSERT INTO payroll VALUES (1, 100)`);
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.deepEqual([hidden.changes, payroll.changes, unknown.changes], [[], [], []], 'refused bindings receive nothing');
   } finally {
@@ -137,73 +109,73 @@ test('a filter on a column the role may not select, a table it may not read, and
 
 test('a role dropped while subscribed stops receiving, and nobody else is held up', async () => {
   const doomed = `rt_doomed_${randomBytes(4).toString('hex')}`;
-  await db.pool.query(`CREATE ROLE ${doomed} NOLOGIN; GRANT USAGE ON SCHEMA public TO ${doomed}; GRANT SELECT ON payroll TO ${doomed}`);
-  const victim = supabase(server, { key: await token(undefined, { role: doomed }), accessToken: await token('erin', { role: doomed }) });
-  const service = supabase(server, { key: await token(undefined, { role: 'service_role' }) });
+  await env.db.pool.query(`CREATE ROLE ${doomed} NOLOGIN; GRANT USAGE ON SCHEMA public TO ${doomed}; GRANT SELECT ON payroll TO ${doomed}`);
+  const victim = supabase(env.server, { key: await token(undefined, { role: doomed }), accessToken: await token('erin', { role: doomed }) });
+  const service = supabase(env.server, { key: await token(undefined, { role: 'service_role' }) });
   try {
     await victim.realtime.setAuth();
     const ofVictim = await watchChanges(victim, 'doomed', [{ event: '*', schema: 'public', table: 'payroll' }]);
     const ofService = await watchChanges(service, 'payroll-service', [{ event: '*', schema: 'public', table: 'payroll' }]);
-    await db.pool.query('INSERT INTO payroll VALUES (10, 1)');
+    await env.db.pool.query('INSERT INTO payroll VALUES (10, 1)');
     await waitFor(() => ofVictim.changes.length === 1, 'the first row while the role exists');
-    await db.pool.query(`DROP OWNED BY ${doomed}; DROP ROLE ${doomed}`);
-    await db.pool.query('INSERT INTO payroll VALUES (11, 2)');
+    await env.db.pool.query(`DROP OWNED BY ${doomed}; DROP ROLE ${doomed}`);
+    await env.db.pool.query('INSERT INTO payroll VALUES (11, 2)');
     await waitFor(() => ofService.changes.length === 2, 'the service role receiving both rows');
     await settle();
     assert.equal(ofVictim.changes.length, 1);
   } finally {
     await victim.removeAllChannels();
     await service.removeAllChannels();
-    await db.pool.query(`DROP ROLE IF EXISTS ${doomed}`);
+    await env.db.pool.query(`DROP ROLE IF EXISTS ${doomed}`);
   }
 });
 
 test('privileges, policies, role attributes and memberships changed while subscribed apply from the next change on', async () => {
   const readers = `rt_secret_readers_${randomBytes(4).toString('hex')}`;
-  const client = await userClient('alice');
+  const client = await env.userClient('alice');
   try {
     const seen = await watchChanges(client, 'changing-rights', [{ event: 'INSERT', schema: 'public', table: 'notes' }]);
     // Each step changes the catalog, inserts a row of bob and one of alice, then a marker row of alice:
     // changes arrive in commit order, so once the marker is in, so is everything before it.
     const step = async (change: string | null, body: string): Promise<Array<Record<string, unknown>>> => {
-      if (change) await db.pool.query(change);
-      await db.pool.query(`INSERT INTO notes (owner, body, secret) VALUES ('bob', $1, 'hidden'), ('alice', $1, 'hidden')`, [body]);
-      const { rows: [marker] } = await db.pool.query<{ id: number }>(`INSERT INTO notes (owner, body) VALUES ('alice', 'marker') RETURNING id`);
+      if (change) await env.db.pool.query(change);
+      await env.db.pool.query(`INSERT INTO notes (owner, body, secret) VALUES ('bob', $1, 'hidden'), ('alice', $1, 'hidden')`, [body]);
+      const { rows: [marker] } = await env.db.pool.query<{ id: number }>(`INSERT INTO notes (owner, body) VALUES ('alice', 'marker') RETURNING id`);
       await waitFor(() => seen.changes.some((c) => (c.new as { id?: number }).id === marker?.id), `the marker row after: ${change ?? 'no change'}`);
       return seen.changes.splice(0).map((c) => c.new as Record<string, unknown>)
         .filter((row) => row['id'] !== marker?.id).map(({ id: _id, ...rest }) => rest);
     };
     assert.deepEqual(await step(null, 'before'), [{ owner: 'alice', body: 'before' }]);
-    assert.deepEqual(await step(`REVOKE SELECT (body) ON notes FROM ${role}`, 'revoked'), [{ owner: 'alice' }], 'a revoked column is left out at once');
-    assert.deepEqual(await step(`GRANT SELECT (body) ON notes TO ${role}`, 'granted'), [{ owner: 'alice', body: 'granted' }]);
-    await db.pool.query(`CREATE ROLE ${readers} NOLOGIN; GRANT SELECT (secret) ON notes TO ${readers}`);
-    assert.deepEqual(await step(`GRANT ${readers} TO ${role}`, 'member'), [{ owner: 'alice', body: 'member', secret: 'hidden' }], 'a column granted through a new membership is shown');
-    assert.deepEqual(await step(`REVOKE ${readers} FROM ${role}`, 'left'), [{ owner: 'alice', body: 'left' }]);
-    assert.deepEqual(await step(`ALTER ROLE ${role} BYPASSRLS`, 'bypass'), [{ owner: 'bob', body: 'bypass' }, { owner: 'alice', body: 'bypass' }], 'BYPASSRLS shows every row');
-    assert.deepEqual(await step(`ALTER ROLE ${role} NOBYPASSRLS`, 'policed'), [{ owner: 'alice', body: 'policed' }]);
+    assert.deepEqual(await step(`REVOKE SELECT (body) ON notes FROM ${env.role}`, 'revoked'), [{ owner: 'alice' }], 'a revoked column is left out at once');
+    assert.deepEqual(await step(`GRANT SELECT (body) ON notes TO ${env.role}`, 'granted'), [{ owner: 'alice', body: 'granted' }]);
+    await env.db.pool.query(`CREATE ROLE ${readers} NOLOGIN; GRANT SELECT (secret) ON notes TO ${readers}`);
+    assert.deepEqual(await step(`GRANT ${readers} TO ${env.role}`, 'member'), [{ owner: 'alice', body: 'member', secret: 'hidden' }], 'a column granted through a new membership is shown');
+    assert.deepEqual(await step(`REVOKE ${readers} FROM ${env.role}`, 'left'), [{ owner: 'alice', body: 'left' }]);
+    assert.deepEqual(await step(`ALTER ROLE ${env.role} BYPASSRLS`, 'bypass'), [{ owner: 'bob', body: 'bypass' }, { owner: 'alice', body: 'bypass' }], 'BYPASSRLS shows every row');
+    assert.deepEqual(await step(`ALTER ROLE ${env.role} NOBYPASSRLS`, 'policed'), [{ owner: 'alice', body: 'policed' }]);
     assert.deepEqual(await step('ALTER POLICY own_notes ON notes USING (true)', 'open'), [{ owner: 'bob', body: 'open' }, { owner: 'alice', body: 'open' }], 'an altered policy applies');
     assert.deepEqual(await step(`ALTER POLICY own_notes ON notes USING (owner = current_setting('request.jwt.claims', true)::jsonb ->> 'sub')`, 'own'), [{ owner: 'alice', body: 'own' }]);
   } finally {
     await client.removeAllChannels();
-    await db.pool.query(`GRANT SELECT (id, owner, body) ON notes TO ${role}; ALTER ROLE ${role} NOBYPASSRLS`);
-    await db.pool.query(`DROP OWNED BY ${readers}; DROP ROLE ${readers}`).catch(() => undefined);
-    await db.pool.query(`ALTER POLICY own_notes ON notes USING (owner = current_setting('request.jwt.claims', true)::jsonb ->> 'sub')`);
+    await env.db.pool.query(`GRANT SELECT (id, owner, body) ON notes TO ${env.role}; ALTER ROLE ${env.role} NOBYPASSRLS`);
+    await env.db.pool.query(`DROP OWNED BY ${readers}; DROP ROLE ${readers}`).catch(() => undefined);
+    await env.db.pool.query(`ALTER POLICY own_notes ON notes USING (owner = current_setting('request.jwt.claims', true)::jsonb ->> 'sub')`);
   }
 });
 
 test('a new access token switches whose rows the channel receives', async () => {
-  const client = await userClient('alice');
+  const client = await env.userClient('alice');
   try {
     const seen = await watchChanges(client, 'switching', [{ event: '*', schema: 'public', table: 'notes' }]);
-    await db.pool.query(`INSERT INTO notes (owner, body) VALUES ('alice', 'first')`);
+    await env.db.pool.query(`INSERT INTO notes (owner, body) VALUES ('alice', 'first')`);
     await waitFor(() => seen.changes.length === 1, "alice's row");
-    client.realtime.setAuth(await token('bob', { role }));
+    client.realtime.setAuth(await token('bob', { role: env.role }));
     await waitFor(async () => {
-      await db.pool.query(`INSERT INTO notes (owner, body) VALUES ('bob', 'probe')`);
+      await env.db.pool.query(`INSERT INTO notes (owner, body) VALUES ('bob', 'probe')`);
       await new Promise((resolve) => setTimeout(resolve, 100));
       return seen.changes.some((change) => (change.new as { owner?: string }).owner === 'bob');
     }, "bob's rows after the token changed");
-    await db.pool.query(`INSERT INTO notes (owner, body) VALUES ('alice', 'after')`);
+    await env.db.pool.query(`INSERT INTO notes (owner, body) VALUES ('alice', 'after')`);
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(seen.changes.some((change) => (change.new as { body?: string }).body === 'after'), false, "alice's later rows are no longer sent");
   } finally {

@@ -1,7 +1,12 @@
-// For table change tests: a supabase-js channel with postgres_changes bindings that records what it receives.
+// For table change tests: a supabase-js channel with postgres_changes bindings that records what it receives, and a server with a role for users' tokens.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
+import pg from 'pg';
 import type { RealtimePostgresChangesPayload, SupabaseClient } from '@supabase/supabase-js';
-import { subscribe, waitFor } from './support.js';
+import type { RunningServer, StartOptions } from '@nself/server';
+import { adminUrl, type TestDatabase } from '../helpers/database.js';
+import { freshDatabase, JWT_SECRET, startTestServer, subscribe, supabase, token, waitFor } from './support.js';
 
 export type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
 
@@ -51,4 +56,46 @@ export async function watchChanges(client: SupabaseClient, name: string, binding
 /** Waits a little longer, so that a change that should not arrive would have. */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 300));
+}
+
+/** A server with a JWT secret on a fresh database, and a NOLOGIN role for the tokens of the file's users. */
+export interface RoleServer {
+  readonly role: string;
+  readonly db: TestDatabase;
+  readonly server: RunningServer;
+  /** A supabase-js client whose socket and channels carry a token for `sub` with the role. */
+  userClient(sub: string, vsn?: '1.0.0' | '2.0.0'): Promise<SupabaseClient>;
+}
+
+/**
+ * Before the file's tests: a fresh database, a server on it with `options`, a role named from `prefix`,
+ * and `setupSql(role)` run (tables, grants, policies); after them, all of it dropped.
+ */
+export function useRoleServer(prefix: string, setupSql: (role: string) => string, options: StartOptions = {}): RoleServer {
+  const role = `${prefix}_${randomBytes(4).toString('hex')}`;
+  let db: TestDatabase | undefined;
+  let server: RunningServer | undefined;
+  before(async () => {
+    db = await freshDatabase();
+    server = await startTestServer(db, { jwtSecret: JWT_SECRET, ...options });
+    await db.pool.query(`CREATE ROLE ${role} NOLOGIN`);
+    await db.pool.query(setupSql(role));
+  });
+  after(async () => {
+    await server?.close();
+    await db?.drop();
+    const admin = new pg.Client({ connectionString: adminUrl() });
+    await admin.connect();
+    await admin.query(`DROP ROLE IF EXISTS ${role}`).finally(() => admin.end());
+  });
+  return {
+    role,
+    get db() { return db as TestDatabase; },
+    get server() { return server as RunningServer; },
+    async userClient(sub, vsn = '2.0.0') {
+      const client = supabase(this.server, { key: await token(undefined, { role }), vsn, accessToken: await token(sub, { role }) });
+      await client.realtime.setAuth();
+      return client;
+    },
+  };
 }
