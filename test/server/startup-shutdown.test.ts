@@ -94,6 +94,10 @@ test('a shutdown in the middle of a burst acks every broadcast it stored before 
   await sleep(200);
   const closing = server.close();
   await sleep(300);
+  send('late');
+  const late = await client.reply('late');
+  assert.deepEqual(late[4], { status: 'error', response: { reason: 'RealtimeRestarting: Realtime is restarting, please standby' } },
+    'a broadcast sent once the shutdown began is refused with the text that makes clients send it again elsewhere');
   await locker.query('COMMIT');
   await locker.end();
   await closing;

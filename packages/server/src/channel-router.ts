@@ -29,7 +29,8 @@ async function route(ctx: ServerContext, socket: ClientSocket, message: Message)
   const channel = socket.channels.get(message.topic);
   if (!channel) {
     if (message.event === ChannelEvent.leave) return handleLeave(socket, message);
-    if (message.ref !== null) socket.reply(message, 'error', { reason: JoinError.unmatchedTopic });
+    // During a shutdown every channel is already closed: the client is told to send again elsewhere.
+    if (message.ref !== null) socket.reply(message, 'error', { reason: ctx.shuttingDown ? JoinError.restarting : JoinError.unmatchedTopic });
     return;
   }
   // A message of an older incarnation of this channel is stale; messages without a join_ref are kept.
