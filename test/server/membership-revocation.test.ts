@@ -272,3 +272,57 @@ test('while the database listener is down, a send on this server does not reach 
     await closeAll(lenaRaw, miloRaw);
   }
 });
+
+// TRUNCATE fires no row trigger; these two empty tables every other test uses, so they come last.
+test('TRUNCATE of the membership table closes members out of private channels; nothing stored after reaches them, and public channels go on', async () => {
+  const safe = await createChannel(env.db.pool, { name: 'safe', type: 'private' });
+  await addMember(env.db.pool, { channelId: safe.id, userId: 'olga' });
+  const olga = await joinAs('olga', 'safe', { private: true });
+  const olgaRaw = await rawJoin('olga', 'safe', true);
+  const passer = await joinAs('pete', 'square');
+  try {
+    await cli('broadcast', 'safe', 'note', '{"n":1}');
+    await waitFor(() => olga.seen.notes.length === 1 && broadcastsOf(olgaRaw).length === 1, 'olga receiving the first note');
+
+    const client = await env.db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('TRUNCATE realtime.channel_members');
+      await client.query(`SELECT realtime.broadcast('safe', 'note', '{"n":2}')`);
+      await client.query('COMMIT');
+      await client.query(`SELECT realtime.broadcast('safe', 'note', '{"n":3}')`);
+    } finally {
+      client.release();
+    }
+    await cli('broadcast', 'safe', 'note', '{"n":4}');
+    const revoked = 'You no longer have permission to read from this Channel topic: safe';
+    await waitFor(() => olga.seen.statuses.includes('CLOSED'), 'olga\'s channel closed');
+    assert.deepEqual(olga.seen.system.map(({ status, message }) => ({ status, message })), [{ status: 'error', message: revoked }]);
+    const closed = await olgaRaw.expect(isClose, 'phx_close on olga\'s raw socket');
+    await cli('broadcast', 'safe', 'note', '{"n":5}');
+    await cli('broadcast', 'square', 'note', '{"n":1}');
+    await waitFor(() => passer.seen.notes.length === 1, 'the public channel still receiving');
+    await sleep(300);
+    assert.deepEqual(olga.seen.notes, [{ n: 1 }], 'olga receives nothing stored after the truncate');
+    assert.deepEqual(broadcastsOf(olgaRaw).map((frame) => (frame[4] as { payload: unknown }).payload), [{ n: 1 }]);
+    assert.equal(olgaRaw.frames.at(-1), closed, 'nothing follows phx_close on olga\'s socket');
+    assert.deepEqual(passer.seen.system, [], 'a public channel is not closed');
+  } finally {
+    await closeAll(olga.client, olgaRaw, passer.client);
+  }
+});
+
+test('TRUNCATE of the channel table closes every subscriber with `Channel was deleted`', async () => {
+  const quinn = await joinAs('quinn', 'lounge');
+  const quinnRaw = await rawJoin('quinn', 'lounge', false);
+  try {
+    await env.db.pool.query('TRUNCATE realtime.channels CASCADE');
+    await waitFor(() => quinn.seen.statuses.includes('CLOSED'), 'quinn\'s channel closed');
+    assert.deepEqual(quinn.seen.system.map(({ status, message }) => ({ status, message })), [{ status: 'error', message: 'Channel was deleted: lounge' }]);
+    await quinnRaw.expect(isClose, 'phx_close on quinn\'s raw socket');
+    assert.deepEqual(quinnRaw.frames.find((frame) => frame[3] === 'system')?.[4],
+      { extension: 'system', status: 'error', message: 'Channel was deleted: lounge', channel: 'lounge' });
+  } finally {
+    await closeAll(quinn.client, quinnRaw);
+  }
+});

@@ -92,6 +92,36 @@ test('a database login without SELECT hears no row of a table the server capture
   }
 });
 
+test('presence and access notifications carry ids, never the name of a private channel', async () => {
+  const hidden = await createChannel(env.db.pool, { name: 'hidden-room-xyz', type: 'private' });
+  for (const userId of ['member-2', 'member-3']) await addMember(env.db.pool, { channelId: hidden.id, userId });
+  const member = supabase(env.server, { key: await token(undefined, { role: 'anon' }), accessToken: await token('member-2') });
+  const { client: spyClient, notes } = await listenAsSpy(['realtime:presence', 'realtime:access']);
+  try {
+    await member.realtime.setAuth();
+    const room = member.channel('hidden-room-xyz', { config: { private: true, presence: { key: 'member-2', enabled: true } } });
+    assert.equal((await subscribe(room)).status, 'SUBSCRIBED');
+    assert.equal(await room.track({ mood: 'quiet' }), 'ok');
+    const tracked = await realtime(['presence', 'track', 'member-3', 'hidden-room-xyz', 'away'], { databaseUrl: env.db.url });
+    assert.equal(tracked.code, 0, tracked.stderr);
+    await env.db.pool.query(`DELETE FROM realtime.presence WHERE channel_id = $1 AND user_id = 'member-3'`, [hidden.id]);
+    await env.db.pool.query(`DELETE FROM realtime.channel_members WHERE channel_id = $1 AND user_id = 'member-3'`, [hidden.id]);
+
+    const stored = () => notes.filter((note) => note.channel === 'realtime:presence' && !('connection_id' in JSON.parse(note.payload)));
+    await waitFor(() => stored().length >= 3 && notes.some((note) => note.channel === 'realtime:access'), 'the presence and access notifications at the login');
+    await sleep(200);
+    assert.deepEqual(notes.filter((note) => note.payload.includes('hidden-room-xyz')), [], 'no notification names the private channel');
+    for (const note of stored()) {
+      assert.deepEqual(Object.keys(JSON.parse(note.payload)).sort(), ['channel_id', 'operation', 'user_id'], `a stored presence's notification: ${note.payload}`);
+    }
+    const changes = stored().map((note) => { const { user_id, operation } = JSON.parse(note.payload) as Record<string, string>; return `${user_id} ${operation}`; });
+    for (const change of ['member-2 INSERT', 'member-3 INSERT', 'member-3 DELETE']) assert.ok(changes.includes(change), `${change} among ${changes.join(', ')}`);
+  } finally {
+    await spyClient.end();
+    await member.removeAllChannels();
+  }
+});
+
 test('a table an operator subscribed with the CLI keeps the seed payload with its rows, which any login may LISTEN to', async () => {
   const subscribed = await realtime(['subscribe', 'public.directory'], { databaseUrl: env.db.url });
   assert.equal(subscribed.code, 0, subscribed.stderr);

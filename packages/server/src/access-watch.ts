@@ -3,25 +3,27 @@
 // the listener has seen every access change committed before them.
 //
 // A trigger notifies `realtime:access` with ids only when a member is removed or changed, or a channel's
-// type changes or the channel is deleted (migration 0010). Notifications of one listener connection arrive
-// in commit order and are handled here before the broadcast notifications that follow them. A broadcast of
-// a private channel reaches a joined channel only once (a) no re-check of its access is in flight and (b) the
-// message is known to have committed before the last check of its access (the join's, or a full re-check
-// after a reconnect, read the channel's last offset in the same snapshot) or its own `realtime:broadcast`
-// notification has arrived, so every access change committed before it has been seen. A message stored after
-// a member's removal therefore never reaches that member, whichever path (notification, this process's own
-// send, a read back) brings it. A join's check races the notifications that arrive while it runs: those are
-// recorded, and the joined channel is re-checked when it registers.
+// type changes or the channel is deleted (migration 0010), and with `{"all": true}` when either table is
+// truncated (migration 0016), which re-checks every joined channel as a reconnect does. Notifications of
+// one listener connection arrive in commit order and are handled here before the broadcast notifications
+// that follow them. A broadcast of a private channel reaches a joined channel only once (a) no re-check of
+// its access is in flight and (b) the message is known to have committed before the last check of its
+// access (the join's, or a full re-check after a reconnect, read the channel's last offset in the same
+// snapshot) or its own `realtime:broadcast` notification has arrived, so every access change committed
+// before it has been seen. A message stored after a member's removal therefore never reaches that member,
+// whichever path (notification, this process's own send, a read back) brings it. A join's check races the
+// notifications that arrive while it runs: those are recorded, and the joined channel is re-checked when it
+// registers.
 import { channelAccess, type ChannelAccess, type Pool } from '@nself/db';
 import { SystemMessage } from '@nself/protocol';
 import type { JoinedChannel } from './channel-session.js';
 import type { Logger } from './logger.js';
 
-/** What the NOTIFY on `realtime:access` says: the channel, and the user when one membership changed. */
-export interface AccessNotification {
-  readonly channel_id: string;
-  readonly user_id?: string;
-}
+/**
+ * What the NOTIFY on `realtime:access` says: the channel, and the user when one membership changed; or
+ * `all` when a TRUNCATE may have changed any channel.
+ */
+export type AccessNotification = { readonly all: true } | { readonly channel_id: string; readonly user_id?: string };
 
 const RETRY_MS = 500;
 
@@ -41,8 +43,8 @@ export class AccessWatch {
   private joinsInFlight = 0;
   /** While joins are in flight: channel id → sequence of its latest access notification. */
   private readonly changedAt = new Map<string, number>();
-  /** While joins are in flight: sequence of the latest reconnect, when every channel may have changed. */
-  private reconnectedAt = -1;
+  /** While joins are in flight: sequence of the latest reconnect or truncate, when every channel may have changed. */
+  private everyChannelChangedAt = -1;
 
   constructor(private readonly pool: Pool, private readonly logger: Logger) {}
 
@@ -57,7 +59,7 @@ export class AccessWatch {
     this.joinsInFlight--;
     if (this.joinsInFlight > 0) return;
     this.changedAt.clear();
-    this.reconnectedAt = -1;
+    this.everyChannelChangedAt = -1;
     for (const channelId of this.notified.keys()) if (!this.joined.has(channelId)) this.notified.delete(channelId);
   }
 
@@ -67,8 +69,8 @@ export class AccessWatch {
     let set = this.joined.get(id);
     if (!set) this.joined.set(id, (set = new Set()));
     set.add(channel);
-    // After a reconnect during the join, messages may have been stored without a notification seen here: a full re-check.
-    if (this.reconnectedAt > since) this.recheck(channel, true);
+    // After a reconnect or truncate during the join, messages may have been stored without a notification seen here: a full re-check.
+    if (this.everyChannelChangedAt > since) this.recheck(channel, true);
     else if ((this.changedAt.get(id) ?? -1) > since) this.recheck(channel, false);
   }
 
@@ -103,6 +105,7 @@ export class AccessWatch {
 
   /** Handles a `realtime:access` notification: the joined channels it concerns hold broadcasts back and are re-checked. */
   notify(note: AccessNotification): void {
+    if ('all' in note) return this.recheckEveryChannel();
     this.sequence++;
     if (this.joinsInFlight > 0) this.changedAt.set(note.channel_id, this.sequence);
     for (const channel of this.joined.get(note.channel_id) ?? []) {
@@ -120,8 +123,13 @@ export class AccessWatch {
 
   /** After the listener reconnected: access notifications may have been lost, so every joined channel is re-checked. */
   reconnected(): void {
+    this.recheckEveryChannel();
+  }
+
+  /** Every joined channel, and every join in flight, holds broadcasts back and is re-checked in full. */
+  private recheckEveryChannel(): void {
     this.sequence++;
-    if (this.joinsInFlight > 0) this.reconnectedAt = this.sequence;
+    if (this.joinsInFlight > 0) this.everyChannelChangedAt = this.sequence;
     for (const set of this.joined.values()) for (const channel of set) this.recheck(channel, true);
   }
 
