@@ -98,10 +98,10 @@ export class PresenceFeed {
   /**
    * Runs `write`, the store of a track of `bytes` by `connectionId`, when the channel's presence stays
    * within `maxStateBytes` with it (replacing the connection's own presence); returns false, without
-   * writing, when it would not (a failed write rejects). The size is this process's state of the channel when it has one loaded,
-   * otherwise the database's sum of the channel's presence (one aggregate). Tracks of one channel are
-   * admitted one at a time, and an admitted track counts until the feed applies it, so tracks arriving
-   * together cannot all fit under the cap at once.
+   * writing, when it would not (a failed write rejects). The size is this process's state of the
+   * channel when it has one loaded, otherwise the database's sum of the channel's presence (one
+   * aggregate). Tracks of one channel are admitted one at a time, and an admitted track counts until
+   * the feed applies it, so tracks arriving together cannot all fit under the cap at once.
    */
   admitTrack(channelId: string, connectionId: string, bytes: number, maxStateBytes: number, write: () => Promise<void>): Promise<boolean> {
     const previous = this.admissions.get(channelId) ?? Promise.resolve();
