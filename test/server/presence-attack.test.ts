@@ -1,4 +1,4 @@
-// Presence under attack: a presence key naming another user, large metadata, oversized tracks, what NOTIFY carries.
+// Presence under attack: a presence key naming another user, large metadata, oversized tracks, a channel filled by one user, what NOTIFY carries.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
@@ -8,7 +8,7 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { loadConfig } from '@nself/server';
 import { realtime } from '../helpers/cli.js';
 import { RawClient } from './raw-client.js';
-import { JWT_SECRET, sleep, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
+import { JWT_SECRET, sleep, startTestServer, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
 
 const MAX_PRESENCE_BYTES = 16_384;
 const env = useTestServer({ jwtSecret: JWT_SECRET });
@@ -160,6 +160,67 @@ test('a presence larger than REALTIME_MAX_PRESENCE_BYTES is refused with "Track 
   } finally {
     await client.close();
   }
+});
+
+test('one user\'s many sockets cannot fill a channel\'s presence past REALTIME_MAX_PRESENCE_STATE_BYTES; a joiner still gets its presence_state', async () => {
+  const limits = { maxPresenceBytes: 8192, maxPresenceStateBytes: 65_536, maxSendBufferBytes: 98_304 };
+  const server = await startTestServer(env.db, { jwtSecret: JWT_SECRET, limits });
+  const attackerToken = await token('mallory');
+  const sockets: RawClient[] = [];
+  const victim = supabase(server, { key: await token('victim'), accessToken: await token('victim') });
+  const blob = { blob: 'm'.repeat(8000) };
+  const SOCKETS = 100;
+  /** Every attacker socket tracks `blob` at once; resolves with the replies' responses. */
+  const trackAll = (ref: string) => Promise.all(sockets.map(async (socket) => {
+    socket.send(['1', ref, 'realtime:plaza', 'presence', { type: 'presence', event: 'track', payload: blob }]);
+    return (await socket.reply(ref))[4] as { status: string; response: { reason?: string } };
+  }));
+  try {
+    // The attacker joins with 100 sockets, without presence (no state of the channel is loaded), and tracks 8 KB on each at once.
+    for (let i = 0; i < SOCKETS; i += 1) sockets.push(await RawClient.open(server, `vsn=2.0.0&apikey=${attackerToken}`));
+    await Promise.all(sockets.map((socket, i) => socket.join('realtime:plaza', '1', { presence: { key: `mallory-${i}`, enabled: false } })));
+    const replies = await trackAll('2');
+    const accepted = replies.filter((reply) => reply.status === 'ok').length;
+    assert.ok(accepted >= 1 && accepted * Buffer.byteLength(JSON.stringify(blob)) <= limits.maxPresenceStateBytes, `${accepted} tracks accepted`);
+    const full = "PresenceStateFull: the channel's presence is over REALTIME_MAX_PRESENCE_STATE_BYTES (65536 bytes); untrack or track less";
+    assert.deepEqual(replies.filter((reply) => reply.status !== 'ok'), Array.from({ length: SOCKETS - accepted }, () => ({ status: 'error', response: { reason: full } })));
+    const { rows } = await env.db.pool.query(
+      `SELECT count(*)::int AS tracked FROM realtime.presence_sessions s JOIN realtime.channels c ON c.id = s.channel_id WHERE c.slug = 'plaza'`);
+    assert.deepEqual(rows, [{ tracked: accepted }], 'refused tracks store nothing');
+
+    // A supabase-js client joins with presence and tracks once subscribed: it gets the whole presence_state and stays subscribed.
+    const statuses: string[] = [];
+    let synced = 0;
+    const channel = victim.channel('plaza', { config: { presence: { key: 'victim' } } }).on('presence', { event: 'sync' }, () => { synced += 1; });
+    const tracked = new Promise<string>((resolve) => channel.subscribe((status) => {
+      statuses.push(status);
+      if (status === 'SUBSCRIBED') void channel.track({ status: 'online' }).then(resolve);
+    }));
+    assert.equal(await tracked, 'ok');
+    await waitFor(() => synced > 0 && shown(channel)['victim'] && Object.keys(channel.presenceState()).length === accepted + 1, 'the sync of every accepted presence and the victim\'s');
+
+    // The attacker tries again with every socket, now that this process holds the channel's state: the refused stay refused.
+    const again = await trackAll('3');
+    assert.equal(again.filter((reply) => reply.status === 'ok').length, accepted);
+    await sleep(500);
+    assert.deepEqual(statuses, ['SUBSCRIBED'], 'the victim was never closed (4008) or rejoined');
+    assert.equal(victim.realtime.isConnected(), true);
+    assert.deepEqual(shown(channel)['victim'], [{ status: 'online' }]);
+    for (const socket of sockets) assert.equal(socket.closeCode, undefined, 'the channel stays joined and the socket open');
+  } finally {
+    await victim.removeAllChannels();
+    await Promise.all(sockets.map((socket) => socket.close()));
+    await server.close();
+  }
+});
+
+test('REALTIME_MAX_PRESENCE_STATE_BYTES defaults to 1048576 and must be below REALTIME_MAX_SEND_BUFFER_BYTES', () => {
+  assert.equal(loadConfig({}).limits.maxPresenceStateBytes, 1_048_576);
+  assert.equal(loadConfig({ REALTIME_MAX_PRESENCE_STATE_BYTES: '65536' }).limits.maxPresenceStateBytes, 65_536);
+  assert.throws(() => loadConfig({ REALTIME_MAX_PRESENCE_STATE_BYTES: '4194304' }),
+    /REALTIME_MAX_PRESENCE_STATE_BYTES \(4194304\) must be below REALTIME_MAX_SEND_BUFFER_BYTES \(4194304\)/);
+  assert.throws(() => loadConfig({ REALTIME_MAX_SEND_BUFFER_BYTES: '524288' }),
+    /REALTIME_MAX_PRESENCE_STATE_BYTES \(1048576\) must be below REALTIME_MAX_SEND_BUFFER_BYTES \(524288\)/);
 });
 
 test('REALTIME_MAX_PRESENCE_BYTES sets the presence limit and names what it accepts', () => {

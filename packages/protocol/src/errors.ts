@@ -44,6 +44,9 @@ export const PushError = {
   /** Ack'd broadcast over the payload limit: the response is this bare string. */
   payloadSizeExceeded: 'payload_size_exceeded',
   presencePayloadNotMap: 'Presence track payload must be a map',
+  /** Not a Supabase text (it has no cap on a channel's presence): the track would make the channel's presence_state too large. */
+  presenceStateFull: (maxBytes: number) =>
+    `PresenceStateFull: the channel's presence is over REALTIME_MAX_PRESENCE_STATE_BYTES (${maxBytes} bytes); untrack or track less`,
 } as const;
 
 /** Errors of the HTTP upgrade, sent as `{"error": …}` with the given status. */

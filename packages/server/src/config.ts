@@ -47,6 +47,8 @@ export interface Limits {
   readonly maxPayloadBytes: number;
   /** Largest presence payload one track holds (every joiner receives all of them), in bytes. @default 16384 */
   readonly maxPresenceBytes: number;
+  /** Largest presence one channel holds, the sum of its presences' JSON (its presence_state); always below `maxSendBufferBytes`. @default 1048576 */
+  readonly maxPresenceStateBytes: number;
   /** Channels one connection may join. @default 100 */
   readonly maxChannelsPerConnection: number;
   /** Joins per second one connection may make. @default 100 */
@@ -96,7 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     );
   }
   checkSecretStrength(jwtSecret, env);
-  return {
+  const config: ServerConfig = {
     port: integer(env, { name: 'REALTIME_PORT', fallback: 3100 }, 0, 65535),
     host: env.REALTIME_HOST?.trim() || defaultHost(jwtSecret),
     databaseUrl: env.DATABASE_URL?.trim() || undefined,
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
       maxPayloadBytes: configuredMaxPayloadBytes(env),
       maxPresenceBytes: integer(env, { name: 'REALTIME_MAX_PRESENCE_BYTES', fallback: 16_384 }, 16, 100_000_000),
+      maxPresenceStateBytes: integer(env, { name: 'REALTIME_MAX_PRESENCE_STATE_BYTES', fallback: 1_048_576 }, 1024, 1_000_000_000),
       maxChannelsPerConnection: integer(env, { name: 'REALTIME_MAX_CHANNELS_PER_CONNECTION', fallback: 100 }, 1, 100_000),
       maxJoinsPerSecond: integer(env, { name: 'REALTIME_MAX_JOINS_PER_SECOND', fallback: 100 }, 1, 1_000_000),
       maxMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
@@ -133,6 +136,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       filterBudgetMs: integer(env, { name: 'REALTIME_FILTER_BUDGET_MS', fallback: 1000 }, 10, 600_000),
     },
   };
+  checkPresenceStateLimit(config.limits);
+  return config;
+}
+
+/**
+ * REALTIME_MAX_PRESENCE_STATE_BYTES must be below REALTIME_MAX_SEND_BUFFER_BYTES: every client joining
+ * with presence receives the channel's whole presence_state, and a larger one closes it as a slow reader.
+ */
+export function checkPresenceStateLimit(limits: Pick<Limits, 'maxPresenceStateBytes' | 'maxSendBufferBytes'>): void {
+  if (limits.maxPresenceStateBytes < limits.maxSendBufferBytes) return;
+  throw new UserError(
+    `REALTIME_MAX_PRESENCE_STATE_BYTES (${limits.maxPresenceStateBytes}) must be below REALTIME_MAX_SEND_BUFFER_BYTES (${limits.maxSendBufferBytes}): ` +
+    'every joiner receives the whole presence_state, and a larger one closes it as a slow reader',
+  );
 }
 
 /** REALTIME_MAX_PAYLOAD_BYTES: the largest broadcast payload, in bytes, for the server and the CLI alike. */

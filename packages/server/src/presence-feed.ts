@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Pool } from '@nself/db';
 import type { Logger } from './logger.js';
-import { sessionPresenceId, userPresenceId, visiblePresences, type PresenceIds, type VisiblePresence } from './presence-store.js';
+import { presenceBytes, sessionPresenceId, userPresenceId, visiblePresences, type PresenceIds, type VisiblePresence } from './presence-store.js';
 
 /** One presence entry as clients see it: the tracked payload plus a unique `phx_ref`. */
 export type PresenceMeta = Record<string, unknown> & { phx_ref: string; phx_ref_prev?: string };
@@ -33,12 +33,16 @@ interface Entry {
   readonly key: string;
   readonly data: Record<string, unknown>;
   readonly meta: PresenceMeta;
+  /** Bytes of the meta's JSON, as every joiner receives it. */
+  readonly bytes: number;
 }
 
 interface ChannelPresence {
   readonly channelId: string;
   /** Presences by id; undefined until the first load. */
   entries: Map<string, Entry> | undefined;
+  /** Sum of the entries' `bytes`: the size of the channel's presence_state. */
+  bytes: number;
   readonly subscribers: Set<PresenceSubscriber>;
   /** Subscribers waiting for the first load to get their presence_state. */
   readonly waiting: Set<PresenceSubscriber>;
@@ -53,6 +57,13 @@ interface ChannelPresence {
 /** The presence of every channel that has presence subscribers in this process. */
 export class PresenceFeed {
   private readonly channels = new Map<string, ChannelPresence>();
+  /**
+   * Tracks this process admitted and has not seen applied yet, by channel: bytes by session presence id.
+   * They count toward the channel's size, so tracks arriving together cannot all fit under the cap at once.
+   */
+  private readonly claims = new Map<string, Map<string, number>>();
+  /** The last admission of a track waiting or running, by channel. */
+  private readonly admissions = new Map<string, Promise<void>>();
 
   constructor(private readonly pool: Pool, private readonly logger: Logger) {}
 
@@ -61,7 +72,7 @@ export class PresenceFeed {
     let channel = this.channels.get(channelId);
     if (!channel) {
       channel = {
-        channelId, entries: undefined, subscribers: new Set(), waiting: new Set(),
+        channelId, entries: undefined, bytes: 0, subscribers: new Set(), waiting: new Set(),
         changedConnections: new Set(), changedUsers: new Set(), reloadAll: true, reading: false,
       };
       this.channels.set(channelId, channel);
@@ -78,7 +89,56 @@ export class PresenceFeed {
     if (!channel) return;
     channel.subscribers.delete(subscriber);
     channel.waiting.delete(subscriber);
-    if (channel.subscribers.size === 0) this.channels.delete(channelId);
+    if (channel.subscribers.size === 0) {
+      this.channels.delete(channelId);
+      this.claims.delete(channelId);
+    }
+  }
+
+  /**
+   * Runs `write`, the store of a track of `bytes` by `connectionId`, when the channel's presence stays
+   * within `maxStateBytes` with it (replacing the connection's own presence); returns false, without
+   * writing, when it would not (a failed write rejects). The size is this process's state of the
+   * channel when it has one loaded, otherwise the database's sum of the channel's presence (one
+   * aggregate). Tracks of one channel are admitted one at a time, and an admitted track counts until
+   * the feed applies it, so tracks arriving together cannot all fit under the cap at once.
+   */
+  admitTrack(channelId: string, connectionId: string, bytes: number, maxStateBytes: number, write: () => Promise<void>): Promise<boolean> {
+    const previous = this.admissions.get(channelId) ?? Promise.resolve();
+    const admitted = previous.then(() => this.admitNow(channelId, sessionPresenceId(connectionId), bytes, maxStateBytes, write));
+    const settled = admitted.then(() => undefined, () => undefined);
+    this.admissions.set(channelId, settled);
+    void settled.then(() => { if (this.admissions.get(channelId) === settled) this.admissions.delete(channelId); });
+    return admitted;
+  }
+
+  private async admitNow(channelId: string, id: string, bytes: number, maxStateBytes: number, write: () => Promise<void>): Promise<boolean> {
+    const stored = this.channels.get(channelId)?.entries ? 0 : await presenceBytes(this.pool, channelId, id);
+    const channel = this.channels.get(channelId);
+    const loaded = channel?.entries;
+    let total = channel && loaded ? channel.bytes - (loaded.get(id)?.bytes ?? 0) : stored;
+    const claims = this.claims.get(channelId) ?? new Map<string, number>();
+    for (const [claimant, claimed] of claims) {
+      if (claimant !== id) total += claimed - (loaded?.get(claimant)?.bytes ?? 0);
+    }
+    if (total + bytes > maxStateBytes) return false;
+    claims.set(id, bytes);
+    this.claims.set(channelId, claims);
+    let written = false;
+    try {
+      await write();
+      written = true;
+    } finally {
+      // A failed write holds nothing; without loaded state the database's sum counts the track from now on.
+      if (!written || !this.channels.get(channelId)?.entries) this.dropClaim(channelId, id);
+    }
+    return true;
+  }
+
+  private dropClaim(channelId: string, id: string): void {
+    const claims = this.claims.get(channelId);
+    if (!claims?.delete(id)) return;
+    if (claims.size === 0) this.claims.delete(channelId);
   }
 
   /** Handles a `realtime:presence` notification: what it names is read again. */
@@ -137,6 +197,11 @@ export class PresenceFeed {
   private apply(channel: ChannelPresence, found: readonly VisiblePresence[], only: PresenceIds | undefined): void {
     if (!channel.entries) {
       channel.entries = new Map(found.map((presence) => [presence.id, entryOf(presence)]));
+      channel.bytes = 0;
+      for (const [id, entry] of channel.entries) {
+        channel.bytes += entry.bytes;
+        this.dropClaim(channel.channelId, id);
+      }
       for (const subscriber of channel.waiting) subscriber.sendPresenceState(stateOf(channel.entries));
       channel.waiting.clear();
       return;
@@ -147,16 +212,19 @@ export class PresenceFeed {
     const joins = emptyMap();
     const leaves = emptyMap();
     for (const id of new Set([...read, ...current.keys()])) {
+      this.dropClaim(channel.channelId, id);
       const previous = entries.get(id);
       const now = current.get(id);
       if (previous && now && previous.key === now.key && isDeepStrictEqual(previous.data, now.data)) continue;
       if (previous) {
         addMeta(leaves, previous.key, previous.meta);
         entries.delete(id);
+        channel.bytes -= previous.bytes;
       }
       if (now) {
         const entry = entryOf(now, previous?.meta.phx_ref);
         entries.set(id, entry);
+        channel.bytes += entry.bytes;
         addMeta(joins, entry.key, entry.meta);
       }
     }
@@ -171,7 +239,7 @@ export class PresenceFeed {
 function entryOf(presence: VisiblePresence, previousRef?: string): Entry {
   const meta: PresenceMeta = { ...presence.data, phx_ref: randomBytes(9).toString('base64url') };
   if (previousRef) meta.phx_ref_prev = previousRef;
-  return { key: presence.key, data: presence.data, meta };
+  return { key: presence.key, data: presence.data, meta, bytes: Buffer.byteLength(JSON.stringify(meta)) };
 }
 
 /** A map without a prototype, so that any key a client chooses (`__proto__` too) is an ordinary key. */

@@ -8,7 +8,8 @@ import type { ServerContext } from './context.js';
 import { endSessions, trackSession } from './presence-store.js';
 
 /**
- * Tracks or untracks this connection's presence in the channel. Viewers see the tracked payload under
+ * Tracks or untracks this connection's presence in the channel; a track that would make the channel's
+ * presence larger than `maxPresenceStateBytes` is refused and stores nothing. Viewers see the tracked payload under
  * the join's presence key; the stored presence of the token's user (see `storedUserOf`) takes it as
  * metadata, and its `status`, when one of online, away or offline, as status.
  */
@@ -24,18 +25,27 @@ export async function handlePresence(ctx: ServerContext, socket: ClientSocket, c
   if (event !== 'track') return socket.reply(message, 'error', { reason: `presence event must be "track" or "untrack"` });
   const payload = body['payload'] ?? {};
   if (!isJsonObject(payload)) return socket.reply(message, 'error', { reason: PushError.presencePayloadNotMap });
-  if (Buffer.byteLength(JSON.stringify(payload)) > ctx.config.limits.maxPresenceBytes) return channel.shutdown(SystemMessage.trackSizeExceeded);
+  const bytes = Buffer.byteLength(JSON.stringify(payload));
+  if (bytes > ctx.config.limits.maxPresenceBytes) return channel.shutdown(SystemMessage.trackSizeExceeded);
   if (!(await mayAccess(ctx, channel.channel, channel.identity))) return socket.reply(message, 'error', {});
   const requested = payload['status'];
   const status = typeof requested === 'string' && (PRESENCE_STATUSES as readonly string[]).includes(requested) ? requested : 'online';
-  const tracked = await stored(ctx, socket, message, () => trackSession(ctx.pool, {
-    connectionId: socket.id, channelId: channel.channel.id, userId: storedUserOf(ctx, channel), presenceKey: channel.options.presenceKey,
-    status, metadata: payload, serverId: ctx.serverId,
-  }));
+  const { maxPresenceStateBytes } = ctx.config.limits;
+  let admitted = false;
+  const tracked = await stored(ctx, socket, message, async () => {
+    admitted = await ctx.presence.admitTrack(channel.channel.id, socket.id, bytes + META_OVERHEAD_BYTES, maxPresenceStateBytes, () => trackSession(ctx.pool, {
+      connectionId: socket.id, channelId: channel.channel.id, userId: storedUserOf(ctx, channel), presenceKey: channel.options.presenceKey,
+      status, metadata: payload, serverId: ctx.serverId,
+    }));
+  });
   if (!tracked) return;
+  if (!admitted) return socket.reply(message, 'error', { reason: PushError.presenceStateFull(maxPresenceStateBytes) });
   channel.tracked = true;
   socket.reply(message, 'ok', {});
 }
+
+/** What a meta adds to its payload's JSON: the `phx_ref` (and `phx_ref_prev`) viewers receive with it. */
+const META_OVERHEAD_BYTES = 64;
 
 /**
  * Whose stored presence a track writes: the token's user. A token without a user writes none, except

@@ -74,3 +74,25 @@ export async function visiblePresences(db: Queryable, channelId: string, only?: 
   );
   return rows;
 }
+
+/**
+ * The bytes of a channel's presence as viewers see it (the JSON of each visible presence, as the
+ * database prints it), leaving out the presence `exceptPresenceId`: one aggregate, for a process
+ * that holds no state of the channel.
+ */
+export async function presenceBytes(db: Queryable, channelId: string, exceptPresenceId: string): Promise<number> {
+  const { rows } = await db.query<{ bytes: string }>(
+    `SELECT coalesce(sum(bytes), 0) AS bytes FROM (
+       SELECT octet_length(s.metadata::text) AS bytes
+         FROM realtime.presence_sessions s
+        WHERE s.channel_id = $1 AND 's:' || s.connection_id <> $2
+       UNION ALL
+       SELECT octet_length((jsonb_build_object('status', p.status) || p.metadata)::text)
+         FROM realtime.presence p
+        WHERE p.channel_id = $1 AND p.status <> 'offline'
+          AND NOT EXISTS (SELECT 1 FROM realtime.presence_sessions s WHERE s.channel_id = p.channel_id AND s.user_id = p.user_id)
+     ) visible`,
+    [channelId, exceptPresenceId],
+  );
+  return Number(rows[0]?.bytes ?? 0);
+}

@@ -9,7 +9,7 @@ import { Authenticator } from './auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast-feed.js';
 import { CallerRates } from './caller-rates.js';
 import { ChannelDirectory } from './channel-directory.js';
-import { checkSecretStrength, defaultHost, loadConfig, secretWarning, type Limits, type ServerConfig } from './config.js';
+import { checkPresenceStateLimit, checkSecretStrength, defaultHost, loadConfig, secretWarning, type Limits, type ServerConfig } from './config.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './expiry-watch.js';
@@ -164,6 +164,7 @@ function configure(options: StartOptions): ServerConfig {
   const config = { ...base, ...Object.fromEntries(given), limits: { ...base.limits, ...limits } } as ServerConfig;
   // The secret may come from the options: the default address and the secret check follow the one used.
   checkSecretStrength(config.jwtSecret, environment);
+  checkPresenceStateLimit(config.limits);
   return { ...config, host: overrides.host ?? (environment.REALTIME_HOST?.trim() || defaultHost(config.jwtSecret)) };
 }
 
