@@ -73,6 +73,26 @@ test('broadcast refuses a payload over REALTIME_MAX_PAYLOAD_BYTES before touchin
   assert.equal((await run(['broadcast', 'bulk', 'ok', '{"text":"fits"}'])).code, 0);
 });
 
+test('JSON arguments the server would refuse are refused, naming the path and the problem: inexact numbers, deep nesting, NUL', async () => {
+  await run(['channel', 'create', 'nums']);
+  await run(['channel', 'create', 'vip', 'private']);
+  const before = await snapshot(db.pool);
+  assertUserError(await run(['broadcast', 'nums', 'n', '-'], '{"n":12345678901234567890,"d":1e400}'),
+    /^error: payload\.n: number 12345678901234567890 has more precision than a 64-bit float keeps \(it would become 12345678901234567000\); send it as a string$/);
+  assertUserError(await run(['broadcast', 'nums', 'n', '{"d":1e400}']), /^error: payload\.d: number 1e400 is beyond the range of a 64-bit float; send it as a string$/);
+  const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
+  assertUserError(await run(['broadcast', 'nums', 'n', '-'], deep), /^error: payload\.a\.a\..*: nests deeper than 100 levels of arrays and objects$/);
+  assertUserError(await run(['broadcast', 'nums', 'n', '-'], '['.repeat(5000)), /^error: payload is not valid JSON: it nests too deeply to say where$/);
+  const twelve = '{"a":'.repeat(12) + '1' + '}'.repeat(12);
+  assertUserError(await run(['broadcast', 'nums', 'n', twelve], undefined, { REALTIME_MAX_JSON_DEPTH: '10' }), /nests deeper than 10 levels/);
+  assertUserError(await run(['channel', 'create', 'meta', 'public', '{"list":[1,{"big":1e999}]}']), /^error: metadata\.list\[1\]\.big: number 1e999 is beyond the range/);
+  assertUserError(await run(['presence', 'track', 'alice', 'vip', 'online', '{"note":"a\\u0000b"}']), /^error: metadata\.note: string escape \\u0000 cannot be stored/);
+  assert.equal(await snapshot(db.pool), before, 'nothing was stored');
+  assert.equal((await run(['broadcast', 'nums', 'n', '{"n":"12345678901234567890","f":0.1,"i":9007199254740991}'])).code, 0);
+  const { rows } = await db.pool.query<{ payload: unknown }>("SELECT m.payload FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'nums'");
+  assert.deepEqual(rows.map((row) => row.payload), [{ n: '12345678901234567890', f: 0.1, i: 9007199254740991 }]);
+});
+
 test('migration 0013 repairs channel names stored with control characters before it, then refuses new ones', async () => {
   const old = await createTestDatabase();
   try {

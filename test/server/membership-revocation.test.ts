@@ -6,7 +6,7 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { addMember, createChannel } from '@nself/db';
 import { realtime } from '../helpers/cli.js';
 import { RawClient, type Frame } from './raw-client.js';
-import { JWT_SECRET, sleep, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
+import { JWT_SECRET, sleep, startTestServer, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
 
 let anonKey: string;
 const env = useTestServer({ jwtSecret: JWT_SECRET }, async () => {
@@ -273,6 +273,55 @@ test('while the database listener is down, a send on this server does not reach 
   }
 });
 
+test('the service role (a verified token) sends to private channels over REST and joins them, and keeps them when they change; a forged one in development mode does not', async () => {
+  const vault = await createChannel(env.db.pool, { name: 'strongroom', type: 'private' });
+  await addMember(env.db.pool, { channelId: vault.id, userId: 'alice' });
+  const service = await token('ops', { role: 'service_role' });
+  const send = async (server: { url: string }, bearer: string, n: number) => {
+    const response = await fetch(`${server.url}/api/broadcast`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+      body: JSON.stringify({ messages: [{ topic: 'strongroom', event: 'note', payload: { n }, private: true }] }),
+    });
+    assert.equal(response.status, 202);
+  };
+  const stored = async () => (await env.db.pool.query<{ n: number }>(
+    `SELECT (payload->>'n')::int AS n FROM realtime.messages WHERE channel_id = $1 ORDER BY channel_offset`, [vault.id])).rows.map((row) => row.n);
+  const alice = await rawJoin('alice', 'strongroom', true);
+  const raw = await RawClient.open(env.server, `vsn=2.0.0&apikey=${anonKey}`);
+  const development = await startTestServer(env.db, { jwtSecret: undefined });
+  try {
+    await send(env.server, service, 1);
+    await send(env.server, await token('mallory'), 2);
+    assert.deepEqual(await stored(), [1], 'the service role\'s message is stored, a non-member\'s dropped');
+    await waitFor(() => broadcastsOf(alice).length === 1, 'alice receiving the service role\'s message');
+
+    const joined = await raw.join('realtime:strongroom', '1', { private: true }, { access_token: service });
+    assert.equal((joined[4] as { status: string }).status, 'ok', 'the service role joins the private channel');
+    const forged = await token('ops', { role: 'service_role', secret: 'not-the-secret-but-long-enough-to-sign-with' });
+    await send(development, forged, 3);
+    const devRaw = await RawClient.open(development, 'vsn=2.0.0&apikey=dev');
+    try {
+      const refused = await devRaw.join('realtime:strongroom', '1', { private: true }, { access_token: forged });
+      assert.match(JSON.stringify(refused[4]), /Unauthorized: You do not have permissions to read from this Channel topic: strongroom/);
+    } finally {
+      await devRaw.close();
+    }
+    assert.deepEqual(await stored(), [1], 'development mode does not honour a service_role claim it cannot verify for private channels');
+
+    // A channel made private re-checks who is joined: the service role stays, a non-member is closed.
+    await createChannel(env.db.pool, { name: 'atrium', type: 'public' });
+    await raw.join('realtime:atrium', '2', {}, { access_token: service });
+    const mallory = await rawJoin('mallory', 'atrium', false);
+    await env.db.pool.query(`UPDATE realtime.channels SET type = 'private' WHERE slug = 'atrium'`);
+    await mallory.expect(isClose, 'mallory\'s phx_close');
+    await cli('broadcast', 'atrium', 'note', '{"n":4}');
+    await raw.expect((frame) => frame[2] === 'realtime:atrium' && frame[3] === 'broadcast', 'the service role still receiving in atrium');
+    assert.equal(raw.frames.some((frame) => frame[3] === 'phx_close'), false, 'the service role was not closed');
+    await mallory.close();
+  } finally {
+    await development.close();
+    await closeAll(alice, raw);
 // TRUNCATE fires no row trigger; these two empty tables every other test uses, so they come last.
 test('TRUNCATE of the membership table closes members out of private channels; nothing stored after reaches them, and public channels go on', async () => {
   const safe = await createChannel(env.db.pool, { name: 'safe', type: 'private' });

@@ -76,11 +76,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Sends a raw WebSocket upgrade request; resolves with 101, or the refusal's status and JSON body. */
-export function upgrade(server: { port: number }, pathAndQuery: string): Promise<{ status: number; body?: unknown }> {
+export function upgrade(server: { port: number }, pathAndQuery: string, headers: Record<string, string> = {}): Promise<{ status: number; body?: unknown }> {
   return new Promise((resolve, reject) => {
     const req = request({
       host: '127.0.0.1', port: server.port, path: pathAndQuery,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
     });
     req.on('upgrade', (_response, socket) => {
       socket.destroy();

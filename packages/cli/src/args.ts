@@ -1,21 +1,46 @@
 // Parsing and checking command-line arguments: numbers, JSON, output format, stdin, one-line usage errors.
 import { Command } from 'commander';
 import { checkJsonObject, UserError } from '@nself/db';
+import { checkJsonText, JsonValueError } from '@nself/protocol';
+import { configuredMaxJsonDepth } from '@nself/server';
 import { jsonSyntaxErrorPosition } from './json-position.js';
 import type { OutputFormat } from './output.js';
 
 /** The words that pick an output format, as the seed's trailing `json` does. */
 const FORMAT_WORDS: readonly OutputFormat[] = ['json', 'table'];
 
-/** Parses JSON typed by the user; a syntax error names `what`, the offending character and its position. */
+/**
+ * Parses JSON typed by the user. A syntax error names `what`, the offending character and its position;
+ * JSON the server would refuse (nesting deeper than REALTIME_MAX_JSON_DEPTH, numbers a 64-bit float
+ * cannot keep exactly, `\u0000`) names the path and the problem, so nothing is changed on the way.
+ */
 export function parseJsonArgument(text: string, what: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
-    const position = Math.max(0, jsonSyntaxErrorPosition(text));
-    const found = position >= text.length ? 'end of input' : `character ${JSON.stringify(text[position])}`;
-    throw new UserError(`${what} is not valid JSON: unexpected ${found} at position ${position}`);
+    throw new UserError(`${what} is not valid JSON: ${syntaxProblem(text)}`);
   }
+  try {
+    checkJsonText(text, { maxDepth: configuredMaxJsonDepth() });
+  } catch (error) {
+    if (!(error instanceof JsonValueError)) throw error;
+    throw new UserError(`${what}${error.path.slice(1)}: ${error.problem}`);
+  }
+  return value;
+}
+
+/** Where invalid JSON goes wrong: the offending character and its position (just "too deeply nested" when finding it would overflow the stack). */
+function syntaxProblem(text: string): string {
+  let position: number;
+  try {
+    position = Math.max(0, jsonSyntaxErrorPosition(text));
+  } catch (error) {
+    if (error instanceof RangeError) return 'it nests too deeply to say where';
+    throw error;
+  }
+  const found = position >= text.length ? 'end of input' : `character ${JSON.stringify(text[position])}`;
+  return `unexpected ${found} at position ${position}`;
 }
 
 /** Parses a JSON object typed by the user (metadata, payloads). */

@@ -56,6 +56,8 @@ export function jsonSyntaxErrorPosition(text: string): number {
     if (index < text.length) fail();
     return -1;
   } catch (position) {
-    return position as number;
+    // Anything but a position (a RangeError from nesting deeper than the stack) is not ours to answer.
+    if (typeof position !== 'number') throw position;
+    return position;
   }
 }

@@ -58,6 +58,14 @@ export const ConnectError = {
   signatureError: { status: 401, error: 'Failed to validate JWT signature' },
   tooManyConnections: { status: 429, error: 'Too many connected users' },
   internal: { status: 500, error: 'Error connecting to Realtime' },
+  /** Not a hosted Supabase text: a web page whose `Origin` may not connect (REST requests get the same 403). */
+  originNotAllowed: (origin: string, developmentMode: boolean) => ({
+    status: 403,
+    error: developmentMode
+      ? `Origin ${origin} is not allowed: without a JWT secret only pages served from localhost may connect; ` +
+        'to allow it, add it to REALTIME_ALLOWED_ORIGINS (comma-separated origins, or * for any)'
+      : `Origin ${origin} is not allowed: it is not in REALTIME_ALLOWED_ORIGINS`,
+  }),
 } as const;
 
 /** Error bodies of the REST endpoints. */

@@ -16,6 +16,7 @@
 // registers.
 import { channelAccess, type ChannelAccess, type Pool } from '@nself/db';
 import { SystemMessage } from '@nself/protocol';
+import { passesMembership } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { Logger } from './logger.js';
 
@@ -173,12 +174,12 @@ export class AccessWatch {
     this.queued.set(channel, full || queued === true);
   }
 
-  /** Closes the joined channel when its channel is gone or private without it among the members; else lets it go on. */
+  /** Closes the joined channel when its channel is gone, or private and it neither a member nor the service role; else lets it go on. */
   private apply(channel: JoinedChannel, access: ChannelAccess | undefined, full: boolean): void {
     if (channel.isDisposed) return;
     if (!access) return channel.revoke(SystemMessage.channelDeleted(channel.subTopic));
     const userId = channel.identity.userId;
-    if (access.type === 'private' && !(userId && access.members.has(userId))) {
+    if (access.type === 'private' && !passesMembership(channel.identity) && !(userId && access.members.has(userId))) {
       return channel.revoke(SystemMessage.permissionRevoked(channel.subTopic));
     }
     channel.accessCheckDone({ type: access.type, ...(full ? { checkedThrough: access.lastOffset } : {}) });

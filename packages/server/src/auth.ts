@@ -10,6 +10,8 @@ export interface Identity {
   readonly claims: JWTPayload;
   /** Expiry as seconds since the epoch, or null for tokens that do not expire (development mode only). */
   readonly expiresAt: number | null;
+  /** Whether the token's signature was checked with the secret (never in development mode). */
+  readonly verified: boolean;
 }
 
 export type TokenProblem = 'missing' | 'expired' | 'missingClaims' | 'malformed' | 'signature' | 'invalidExpiration';
@@ -86,11 +88,11 @@ export class Authenticator {
   async verify(token: string | undefined): Promise<Identity> {
     if (!token) {
       if (this.keys) throw new TokenError('missing');
-      return { userId: null, role: 'anon', claims: {}, expiresAt: null };
+      return { userId: null, role: 'anon', claims: {}, expiresAt: null, verified: false };
     }
     if (!this.keys) {
       const claims = decodeLoosely(token);
-      return claims === undefined ? { userId: null, role: 'anon', claims: {}, expiresAt: null } : identityOf(claims, false);
+      return claims === undefined ? { userId: null, role: 'anon', claims: {}, expiresAt: null, verified: false } : identityOf(claims, false);
     }
     const known = this.verified.get(token);
     if (known) {
@@ -152,16 +154,17 @@ function decodeLoosely(token: string): JWTPayload | undefined {
   }
 }
 
-function identityOf(claims: JWTPayload, requireExpiry: boolean): Identity {
+/** The identity a token's claims give; `verified` tokens (signature checked) must carry an `exp`. */
+function identityOf(claims: JWTPayload, verified: boolean): Identity {
   const exp = claims.exp;
-  if (exp === undefined && requireExpiry) throw new TokenError('missingClaims');
+  if (exp === undefined && verified) throw new TokenError('missingClaims');
   if (exp !== undefined && (typeof exp !== 'number' || !Number.isFinite(exp))) throw new TokenError('invalidExpiration');
   const hasura = claims[HASURA_CLAIMS] as Record<string, unknown> | undefined;
   const hasuraUser = typeof hasura?.['x-hasura-user-id'] === 'string' ? hasura['x-hasura-user-id'] : undefined;
   const hasuraRole = typeof hasura?.['x-hasura-default-role'] === 'string' ? hasura['x-hasura-default-role'] : undefined;
   const userId = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : hasuraUser ?? null;
   const role = typeof claims['role'] === 'string' ? claims['role'] : hasuraRole ?? (userId ? 'authenticated' : 'anon');
-  const identity = { userId, role, claims, expiresAt: exp ?? null };
+  const identity = { userId, role, claims, expiresAt: exp ?? null, verified };
   assertNotExpired(identity);
   return identity;
 }

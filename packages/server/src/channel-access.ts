@@ -1,8 +1,9 @@
 // Which channel a topic names, and who may read and send there: public channels are created on first
-// join, private channels admit only their members (realtime.channel_members).
+// join, private channels admit only their members (realtime.channel_members) and the service role.
 import { isMember, slugify, type Channel } from '@nself/db';
 import type { Identity } from './auth.js';
 import type { ServerContext } from './context.js';
+import { SERVICE_ROLE } from './table-changes/audience.js';
 
 /** The outcome of resolving a join's channel. */
 export type ChannelLookup =
@@ -13,7 +14,7 @@ export type ChannelLookup =
 /**
  * Finds the channel of a sub-topic and checks read access. An unknown channel is created as public,
  * unless the client asked for a private one. A private channel (by its type, or asked for) needs
- * the identity's user to be a member.
+ * the identity's user to be a member, or the identity to be the service role.
  */
 export async function resolveChannel(ctx: ServerContext, subTopic: string, identity: Identity, wantsPrivate: boolean): Promise<ChannelLookup> {
   let slug: string;
@@ -34,9 +35,18 @@ export async function resolveChannel(ctx: ServerContext, subTopic: string, ident
   return { kind: 'ok', channel };
 }
 
-/** Whether the identity may send to (or track presence in) a channel: anyone in public ones, members in private ones. */
+/** Whether the identity may send to (or track presence in) a channel: anyone in public ones, members and the service role in private ones. */
 export async function mayAccess(ctx: ServerContext, channel: Channel, identity: Identity): Promise<boolean> {
-  if (channel.type !== 'private') return true;
+  if (channel.type !== 'private' || passesMembership(identity)) return true;
   if (!identity.userId) return false;
   return isMember(ctx.pool, channel.id, identity.userId);
+}
+
+/**
+ * Whether the identity passes every private channel's membership check: a verified token with role
+ * `service_role`, as Supabase's service role bypasses channel authorisation. Development mode verifies
+ * no token, so there a `service_role` claim is no member of anything.
+ */
+export function passesMembership(identity: Identity): boolean {
+  return identity.verified && identity.role === SERVICE_ROLE;
 }

@@ -37,6 +37,11 @@ export interface ServerConfig {
    * the database has it (Supabase's `anon`); null: such clients see every table change. @default "anon"
    */
   readonly anonymousRole: string | null;
+  /**
+   * Origins of web pages allowed to connect besides those development mode admits (pages on localhost);
+   * `*` allows any. With a JWT secret and none listed, every origin may connect. @default []
+   */
+  readonly allowedOrigins: readonly string[];
 }
 
 /** Limits per connection and per message; each has a safe default and an environment variable. */
@@ -114,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     retentionIntervalMs: integer(env, { name: 'REALTIME_RETENTION_INTERVAL_MS', fallback: 300_000 }, 100, 86_400_000),
     changesAtCommit: boolean(env, { name: 'REALTIME_CHANGES_AT_COMMIT', fallback: true }),
     anonymousRole: env.REALTIME_ANONYMOUS_ROLE === undefined ? 'anon' : env.REALTIME_ANONYMOUS_ROLE.trim() || null,
+    allowedOrigins: allowedOrigins(env),
     limits: {
       maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
       maxPayloadBytes: configuredMaxPayloadBytes(env),
@@ -124,7 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       maxMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
       maxHeartbeatsPerSecond: integer(env, { name: 'REALTIME_MAX_HEARTBEATS_PER_SECOND', fallback: 10 }, 1, 1_000_000),
       maxMessagesInFlight: integer(env, { name: 'REALTIME_MAX_MESSAGES_IN_FLIGHT', fallback: 256 }, 2, 1_000_000),
-      maxJsonDepth: integer(env, { name: 'REALTIME_MAX_JSON_DEPTH', fallback: 100 }, 8, 1_000),
+      maxJsonDepth: configuredMaxJsonDepth(env),
       maxSendBufferBytes: integer(env, { name: 'REALTIME_MAX_SEND_BUFFER_BYTES', fallback: 4_194_304 }, 1024, 1_000_000_000),
       idleTimeoutMs: integer(env, { name: 'REALTIME_IDLE_TIMEOUT_MS', fallback: 60_000 }, 100, 3_600_000),
       maxBatchMessages: integer(env, { name: 'REALTIME_MAX_BATCH_MESSAGES', fallback: 100 }, 1, 100_000),
@@ -155,6 +161,11 @@ export function checkPresenceStateLimit(limits: Pick<Limits, 'maxPresenceStateBy
 /** REALTIME_MAX_PAYLOAD_BYTES: the largest broadcast payload, in bytes, for the server and the CLI alike. */
 export function configuredMaxPayloadBytes(env: NodeJS.ProcessEnv = process.env): number {
   return integer(env, { name: 'REALTIME_MAX_PAYLOAD_BYTES', fallback: 262_144 }, 16, 100_000_000);
+}
+
+/** REALTIME_MAX_JSON_DEPTH: the deepest nesting of client JSON, for the server and the CLI alike. */
+export function configuredMaxJsonDepth(env: NodeJS.ProcessEnv = process.env): number {
+  return integer(env, { name: 'REALTIME_MAX_JSON_DEPTH', fallback: 100 }, 8, 1_000);
 }
 
 /**
@@ -204,6 +215,19 @@ function readSecret(env: NodeJS.ProcessEnv): string | undefined {
     throw new UserError('HASURA_GRAPHQL_JWT_SECRET has no "key"; expected {"type":"HS256","key":"<secret>"}');
   }
   return key;
+}
+
+/** REALTIME_ALLOWED_ORIGINS: comma-separated origins (`https://app.example.com`, `http://localhost:5173`) or `*`. */
+function allowedOrigins(env: NodeJS.ProcessEnv): string[] {
+  const entries = (env.REALTIME_ALLOWED_ORIGINS ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  return entries.map((entry) => {
+    if (entry === '*') return entry;
+    const url = URL.canParse(entry) ? new URL(entry) : undefined;
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.pathname !== '/' || url.search || url.hash || url.username) {
+      throw new UserError(`REALTIME_ALLOWED_ORIGINS entry "${entry}" is not an origin; expected http(s)://host[:port] such as https://app.example.com, or *`);
+    }
+    return url.origin;
+  });
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerContext } from './context.js';
 import { channelHistory, HISTORY_PATH } from './history-routes.js';
+import { originRefusal } from './origin-policy.js';
 import { batchBroadcast, singleBroadcast, type RestAnswer } from './rest-broadcast.js';
 
 const PREFIX = '/realtime/v1';
@@ -20,6 +21,8 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
     const path = url.pathname.startsWith(PREFIX) ? url.pathname.slice(PREFIX.length) || '/' : url.pathname;
     const method = request.method ?? 'GET';
     try {
+      const refusal = originRefusal(request.headers.origin, ctx.config.allowedOrigins, ctx.auth.developmentMode);
+      if (refusal) return send(response, { status: refusal.status, body: { error: refusal.error } });
       if (method === 'OPTIONS') return send(response, { status: 204 });
       if (method === 'GET' && path === '/healthcheck') return sendText(response, 200, 'ok');
       if (method === 'GET' && path === '/api/ping') return send(response, { status: 200, body: { message: 'Success' } });

@@ -9,6 +9,7 @@ import { createRouter } from './channel-router.js';
 import { ClientSocket, type SocketInfo } from './client-socket.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
+import { originRefusal } from './origin-policy.js';
 
 /** Paths that upgrade to the Supabase protocol; `/websocket` and `/` serve clients given just `ws://host:port`. */
 export const WEBSOCKET_PATHS = ['/realtime/v1/websocket', '/socket/websocket', '/websocket', '/'];
@@ -35,6 +36,8 @@ export class WebSocketGateway {
     if (!WEBSOCKET_PATHS.includes(url.pathname.replace(/\/+$/, '') || '/')) {
       return refuse(socket, 404, `no WebSocket endpoint at ${url.pathname}; use /realtime/v1/websocket`);
     }
+    const refusal = originRefusal(request.headers.origin, this.ctx.config.allowedOrigins, this.ctx.auth.developmentMode);
+    if (refusal) return refuse(socket, refusal.status, refusal.error);
     const requested = url.searchParams.get('vsn') ?? '1.0.0';
     const version = PROTOCOL_VERSIONS[(PROTOCOL_VERSIONS as readonly string[]).indexOf(requested)];
     if (version === undefined) {
@@ -73,7 +76,7 @@ function ignoreError(): void {}
 
 function refuse(socket: Duplex, status: number, error: string): void {
   const body = JSON.stringify({ error });
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
