@@ -322,6 +322,9 @@ test('the service role (a verified token) sends to private channels over REST an
   } finally {
     await development.close();
     await closeAll(alice, raw);
+  }
+});
+
 // TRUNCATE fires no row trigger; these two empty tables every other test uses, so they come last.
 test('TRUNCATE of the membership table closes members out of private channels; nothing stored after reaches them, and public channels go on', async () => {
   const safe = await createChannel(env.db.pool, { name: 'safe', type: 'private' });
