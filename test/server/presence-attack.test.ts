@@ -214,13 +214,14 @@ test('one user\'s many sockets cannot fill a channel\'s presence past REALTIME_M
   }
 });
 
-test('REALTIME_MAX_PRESENCE_STATE_BYTES defaults to 1048576 and must be below REALTIME_MAX_SEND_BUFFER_BYTES', () => {
+test('REALTIME_MAX_PRESENCE_STATE_BYTES defaults to 1048576 (half a smaller send buffer), and set explicitly must be below REALTIME_MAX_SEND_BUFFER_BYTES', () => {
   assert.equal(loadConfig({}).limits.maxPresenceStateBytes, 1_048_576);
   assert.equal(loadConfig({ REALTIME_MAX_PRESENCE_STATE_BYTES: '65536' }).limits.maxPresenceStateBytes, 65_536);
+  assert.equal(loadConfig({ REALTIME_MAX_SEND_BUFFER_BYTES: '524288' }).limits.maxPresenceStateBytes, 262_144);
   assert.throws(() => loadConfig({ REALTIME_MAX_PRESENCE_STATE_BYTES: '4194304' }),
     /REALTIME_MAX_PRESENCE_STATE_BYTES \(4194304\) must be below REALTIME_MAX_SEND_BUFFER_BYTES \(4194304\)/);
-  assert.throws(() => loadConfig({ REALTIME_MAX_SEND_BUFFER_BYTES: '524288' }),
-    /REALTIME_MAX_PRESENCE_STATE_BYTES \(1048576\) must be below REALTIME_MAX_SEND_BUFFER_BYTES \(524288\)/);
+  assert.throws(() => loadConfig({ REALTIME_MAX_SEND_BUFFER_BYTES: '524288', REALTIME_MAX_PRESENCE_STATE_BYTES: '524288' }),
+    /REALTIME_MAX_PRESENCE_STATE_BYTES \(524288\) must be below REALTIME_MAX_SEND_BUFFER_BYTES \(524288\)/);
 });
 
 test('REALTIME_MAX_PRESENCE_BYTES sets the presence limit and names what it accepts', () => {

@@ -52,7 +52,7 @@ export interface Limits {
   readonly maxPayloadBytes: number;
   /** Largest presence payload one track holds (every joiner receives all of them), in bytes. @default 16384 */
   readonly maxPresenceBytes: number;
-  /** Largest presence one channel holds, the sum of its presences' JSON (its presence_state); always below `maxSendBufferBytes`. @default 1048576 */
+  /** Largest presence one channel holds, the sum of its presences' JSON (its presence_state); always below `maxSendBufferBytes`. @default 1048576, or half the send buffer when that is less */
   readonly maxPresenceStateBytes: number;
   /** Channels one connection may join. @default 100 */
   readonly maxChannelsPerConnection: number;
@@ -124,14 +124,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
       maxPayloadBytes: configuredMaxPayloadBytes(env),
       maxPresenceBytes: integer(env, { name: 'REALTIME_MAX_PRESENCE_BYTES', fallback: 16_384 }, 16, 100_000_000),
-      maxPresenceStateBytes: integer(env, { name: 'REALTIME_MAX_PRESENCE_STATE_BYTES', fallback: 1_048_576 }, 1024, 1_000_000_000),
+      maxPresenceStateBytes: integer(env, { name: 'REALTIME_MAX_PRESENCE_STATE_BYTES', fallback: defaultPresenceStateBytes(sendBufferBytes(env)) }, 1024, 1_000_000_000),
       maxChannelsPerConnection: integer(env, { name: 'REALTIME_MAX_CHANNELS_PER_CONNECTION', fallback: 100 }, 1, 100_000),
       maxJoinsPerSecond: integer(env, { name: 'REALTIME_MAX_JOINS_PER_SECOND', fallback: 100 }, 1, 1_000_000),
       maxMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
       maxHeartbeatsPerSecond: integer(env, { name: 'REALTIME_MAX_HEARTBEATS_PER_SECOND', fallback: 10 }, 1, 1_000_000),
       maxMessagesInFlight: integer(env, { name: 'REALTIME_MAX_MESSAGES_IN_FLIGHT', fallback: 256 }, 2, 1_000_000),
       maxJsonDepth: configuredMaxJsonDepth(env),
-      maxSendBufferBytes: integer(env, { name: 'REALTIME_MAX_SEND_BUFFER_BYTES', fallback: 4_194_304 }, 1024, 1_000_000_000),
+      maxSendBufferBytes: sendBufferBytes(env),
       idleTimeoutMs: integer(env, { name: 'REALTIME_IDLE_TIMEOUT_MS', fallback: 60_000 }, 100, 3_600_000),
       maxBatchMessages: integer(env, { name: 'REALTIME_MAX_BATCH_MESSAGES', fallback: 100 }, 1, 100_000),
       maxRestMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_REST_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
@@ -144,6 +144,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   };
   checkPresenceStateLimit(config.limits);
   return config;
+}
+
+/** REALTIME_MAX_SEND_BUFFER_BYTES: bytes queued for a socket before it is closed as a slow reader. */
+function sendBufferBytes(env: NodeJS.ProcessEnv): number {
+  return integer(env, { name: 'REALTIME_MAX_SEND_BUFFER_BYTES', fallback: 4_194_304 }, 1024, 1_000_000_000);
+}
+
+/** The presence a channel holds when REALTIME_MAX_PRESENCE_STATE_BYTES is not set: 1 MiB, or half the send buffer when that is less. */
+export function defaultPresenceStateBytes(maxSendBufferBytes: number): number {
+  return Math.min(1_048_576, Math.floor(maxSendBufferBytes / 2));
 }
 
 /**

@@ -9,7 +9,7 @@ import { Authenticator } from './auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast-feed.js';
 import { CallerRates } from './caller-rates.js';
 import { ChannelDirectory } from './channel-directory.js';
-import { checkPresenceStateLimit, checkSecretStrength, defaultHost, loadConfig, secretWarning, type Limits, type ServerConfig } from './config.js';
+import { checkPresenceStateLimit, checkSecretStrength, defaultHost, defaultPresenceStateBytes, loadConfig, secretWarning, type Limits, type ServerConfig } from './config.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './expiry-watch.js';
@@ -161,7 +161,11 @@ function configure(options: StartOptions): ServerConfig {
   const base = loadConfig(environment);
   // An explicit undefined jwtSecret or databaseUrl means none: development mode, the embedded PostgreSQL.
   const given = Object.entries(overrides).filter(([key, value]) => value !== undefined || key === 'jwtSecret' || key === 'databaseUrl');
-  const config = { ...base, ...Object.fromEntries(given), limits: { ...base.limits, ...limits } } as ServerConfig;
+  // A send buffer given here, with no presence cap set anywhere, brings the default cap under it.
+  const presenceCap = limits?.maxSendBufferBytes !== undefined && limits.maxPresenceStateBytes === undefined && environment.REALTIME_MAX_PRESENCE_STATE_BYTES === undefined
+    ? { maxPresenceStateBytes: defaultPresenceStateBytes(limits.maxSendBufferBytes) }
+    : {};
+  const config = { ...base, ...Object.fromEntries(given), limits: { ...base.limits, ...limits, ...presenceCap } } as ServerConfig;
   // The secret may come from the options: the default address and the secret check follow the one used.
   checkSecretStrength(config.jwtSecret, environment);
   checkPresenceStateLimit(config.limits);
