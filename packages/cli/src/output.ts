@@ -1,4 +1,5 @@
 // Prints command results: psql-like aligned tables, or JSON when asked for.
+import { UNPRINTABLE_CHARACTERS } from '@nself/db';
 
 export type Cell = string | number | boolean | null | undefined | Date | object;
 export type Row = Record<string, Cell>;
@@ -11,8 +12,7 @@ export type OutputFormat = 'table' | 'json';
  * a channel name, event, user id or payload could clear the operator's screen, move the cursor or
  * forge rows. The CLI never writes them from data; they are shown escaped instead.
  */
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
-const CONTROL_CHARACTERS_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
+const CONTROL_CHARACTERS = new RegExp(UNPRINTABLE_CHARACTERS.source, 'gu');
 
 /** Those of CONTROL_CHARACTERS that JSON.stringify leaves raw in its output (it escapes C0 itself). */
 const CONTROL_CHARACTERS_JSON_KEEPS = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
@@ -26,7 +26,7 @@ function escapeControl(character: string): string {
 
 /** Text safe for a terminal: every control character escaped; with `keepNewlines`, line breaks (the CLI's own) stay. */
 export function terminalText(text: string, options: { keepNewlines?: boolean } = {}): string {
-  return text.replace(options.keepNewlines ? CONTROL_CHARACTERS_BUT_NEWLINE : CONTROL_CHARACTERS, escapeControl);
+  return text.replace(CONTROL_CHARACTERS, (character) => (options.keepNewlines && character === '\n' ? character : escapeControl(character)));
 }
 
 /** Writes a message to standard output, control characters of the data in it escaped (`terminalText`). */

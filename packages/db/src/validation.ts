@@ -54,11 +54,11 @@ export function checkJsonObject(value: unknown, what: string): Record<string, un
  * bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069), which can clear a screen,
  * move the cursor or reorder what an operator reads. Migration 0013 refuses the same in SQL.
  */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+export const UNPRINTABLE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
 
-/** `value` when it holds no character of UNPRINTABLE, else a UserError naming the first one and its position. */
+/** `value` when it holds no character of UNPRINTABLE_CHARACTERS, else a UserError naming the first one and its position. */
 export function checkPrintable(value: string, what: string): string {
-  const match = UNPRINTABLE.exec(value);
+  const match = UNPRINTABLE_CHARACTERS.exec(value);
   if (!match) return value;
   const position = [...value.slice(0, match.index)].length + 1;
   const code = `U+${(match[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;

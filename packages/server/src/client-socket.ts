@@ -68,6 +68,8 @@ export class ClientSocket {
   private inFlight = 0;
   private closed = false;
   private readonly writer: TickCorkedWriter;
+  /** The bounds on a client's JSON, as configured (the same for every frame). */
+  private readonly jsonLimits: JsonLimits;
   /** The wait for the connection to drain that replays of this socket share, while one is under way. */
   private drainWait: Promise<void> | undefined;
 
@@ -81,6 +83,7 @@ export class ClientSocket {
     private readonly registry: SocketRegistry,
   ) {
     this.writer = new TickCorkedWriter(transport);
+    this.jsonLimits = { maxDepth: ctx.config.limits.maxJsonDepth };
     clients.set(ws, this);
     ws.on('message', onMessage);
     ws.on('close', onClose);
@@ -316,11 +319,10 @@ export class ClientSocket {
   receive(data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): void {
     this.lastReceivedAt = Date.now();
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    const limits: JsonLimits = { maxDepth: this.ctx.config.limits.maxJsonDepth };
     let message: Message;
     let refusal: string | undefined;
     try {
-      message = isBinary ? this.decodeBinary(bytes, limits) : decodeText(bytes.toString('utf8'), this.info.version, limits);
+      message = isBinary ? this.decodeBinary(bytes) : decodeText(bytes.toString('utf8'), this.info.version, this.jsonLimits);
     } catch (error) {
       if (error instanceof RefusedPayloadError) {
         message = error.envelope;
@@ -337,9 +339,9 @@ export class ClientSocket {
     });
   }
 
-  private decodeBinary(bytes: Buffer, limits: JsonLimits): Message {
+  private decodeBinary(bytes: Buffer): Message {
     if (this.info.version !== '2.0.0') throw new MalformedMessageError('binary frames need vsn 2.0.0');
-    const push = decodeBroadcastPush(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), limits);
+    const push = decodeBroadcastPush(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), this.jsonLimits);
     return {
       joinRef: push.joinRef || null,
       ref: push.ref || null,
