@@ -44,6 +44,13 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
       const client = new pg.Client({ connectionString: adminUrl() });
       await client.connect();
       try {
+        // A replication slot keeps its database from being dropped (and its WAL forever).
+        await client.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL', [name]);
+        await client.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, [name])
+          .catch(async () => {
+            await new Promise((resolve) => setTimeout(resolve, 500));
+            await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [name]);
+          });
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await client.end();

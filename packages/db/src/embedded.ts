@@ -147,8 +147,8 @@ async function startCluster(dataDir: string, port: number): Promise<void> {
     "-c listen_addresses=127.0.0.1",
     "-c unix_socket_directories=''",
     '-c wal_level=logical',
-    '-c max_wal_senders=10',
-    '-c max_replication_slots=10',
+    '-c max_wal_senders=40',
+    '-c max_replication_slots=40',
     '-c max_connections=200',
   ].join(' ');
   const logFile = path.join(dataDir, 'server.log');

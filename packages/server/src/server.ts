@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import { migrate, openPool, resolveDatabaseUrl, type Pool } from '@nself/db';
+import { migrate, openPool, resolveDatabaseUrl, setUpCapturePath, type CapturePath, type Pool } from '@nself/db';
 import { CloseCode } from '@nself/protocol';
 import { AccessWatch, type AccessNotification } from './access-watch.js';
 import { Authenticator } from './auth.js';
@@ -62,6 +62,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     await pool.end();
     throw error;
   }
+  const capture = await setUpCapturePath(pool).catch((error: unknown): CapturePath => ({
+    path: 'trigger', slot: '', reason: `setting up capture from the write-ahead log failed (${(error as Error).message}); table changes are captured by triggers`,
+  }));
   const metrics = createMetrics();
   const serverId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const auth = new Authenticator(config.jwtSecret);
@@ -74,7 +77,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     history: new HistoryReads(pool),
     expiries: new ExpiryWatch(),
     restRates: new CallerRates(config.limits.maxRestMessagesPerSecond),
-    postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, anonymousRole: config.anonymousRole, limits: config.limits }),
+    postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, capturePath: capture.path, anonymousRole: config.anonymousRole, limits: config.limits }),
     shuttingDown: false,
   };
   const listener = new DatabaseListener(databaseUrl, {
@@ -116,6 +119,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   } else if (ctx.auth.developmentMode) {
     logger.warn('DEVELOPMENT MODE: no REALTIME_JWT_SECRET or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.');
   }
+  if (capture.path === 'wal') logger.info(capture.reason);
+  else logger.warn(capture.reason);
   const weakSecret = secretWarning(config.jwtSecret);
   if (weakSecret) logger.warn(weakSecret);
   logger.info({ port, serverId, websocket: `ws://${shownHost}:${port}/realtime/v1/websocket` }, 'realtime server listening');

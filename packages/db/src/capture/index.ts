@@ -7,3 +7,4 @@ export * from './triggers.js';
 export * from './subscriptions.js';
 export * from './feed.js';
 export * from './stats.js';
+export * from './wal/index.js';

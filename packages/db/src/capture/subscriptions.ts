@@ -31,7 +31,8 @@ export interface SubscriptionInfo {
   readonly relation: string;
   readonly events: CaptureEvent[];
   readonly filter: string | null;
-  readonly capture: CaptureMode;
+  /** `wal`: captured from the write-ahead log for the server's joins, with no trigger. */
+  readonly capture: CaptureMode | 'wal';
   /** Notify mode: the table's channel carries the changed rows (see `SubscribeRequest.notifyRows`). */
   readonly notifyRows: boolean;
   readonly channel: string;
@@ -109,7 +110,7 @@ export async function unsubscribe(pool: pg.Pool, target: string): Promise<Subscr
     if (!subscription) {
       throw new UserError(`no subscription for ${target}; \`nself realtime subscriptions\` lists them by table and id`);
     }
-    await removeCapture(client, { schema: subscription.schema, table: subscription.relation }, subscription.functionName);
+    if (subscription.capture !== 'wal') await removeCapture(client, { schema: subscription.schema, table: subscription.relation }, subscription.functionName);
     await client.query('DELETE FROM realtime.subscriptions WHERE id = $1', [subscription.id]);
     return subscription;
   });
@@ -141,7 +142,7 @@ export async function findSubscription(db: Queryable, table: TableName): Promise
 export async function listSubscriptions(db: Queryable, only: { id?: string; table?: TableName } = {}): Promise<SubscriptionInfo[]> {
   const { rows } = await db.query<{
     id: string; table_name: string; schema_name: string | null; relation_name: string | null; events: string[];
-    filter: string | null; capture: CaptureMode; notify_channel: string | null; function_name: string | null;
+    filter: string | null; capture: CaptureMode | 'wal'; notify_channel: string | null; function_name: string | null;
     created_at: Date; changes_seen: string; last_change_at: Date | null; announced_at_commit: boolean; notify_rows: boolean;
   }>(
     `SELECT id, table_name, schema_name, relation_name, events, filter, capture, notify_channel, function_name,
@@ -158,7 +159,7 @@ export async function listSubscriptions(db: Queryable, only: { id?: string; tabl
       ? { schema: row.schema_name, table: row.relation_name } : parseTableName(row.table_name);
     const events = row.events as CaptureEvent[];
     const installed = await installedEvents(db, name);
-    const missing = installed ? events.filter((event) => !installed.includes(event)) : [];
+    const missing = installed && row.capture !== 'wal' ? events.filter((event) => !installed.includes(event)) : [];
     result.push({
       id: row.id,
       table: displayTableName(name),

@@ -83,7 +83,8 @@ function triggerSql(spec: CaptureSpec, event: CaptureEvent): string {
 }
 
 /**
- * The trigger function: writes the change to realtime.changes and, in notify mode, sends on the
+ * The trigger function: writes the change to realtime.changes (unless the WAL path is set up, which
+ * writes the log itself) and, in notify mode, sends on the
  * table's channel the seed's payload (`notifyRows`), or a pointer to the log row when the rows are
  * not to be sent or would not fit. In notify mode a synchronously committing transaction under READ COMMITTED marks the row `at_commit`,
  * to position it as it commits (migrations 0006 and 0009); any other leaves it to the next writer that
@@ -111,6 +112,19 @@ function triggerFunctionSql(spec: CaptureSpec): string {
   const atCommit = spec.capture === 'notify'
     ? "(current_setting('synchronous_commit') <> 'off' AND current_setting('transaction_isolation') = 'read committed')"
     : 'false';
+  // With the WAL path set up, the log comes from the WAL: the function only sends its notification.
+  const walNotify = spec.capture !== 'notify' ? '' : spec.notifyRows ? `
+    v_payload := v_head
+      || CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN ',"new":' || to_jsonb(NEW)::text ELSE '' END
+      || CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN ',"old":' || to_jsonb(OLD)::text ELSE '' END || '}';
+    IF octet_length(v_payload) >= ${NOTIFY_PAYLOAD_LIMIT} THEN v_payload := v_head || ',"truncated":true}'; END IF;
+    PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_payload);` : `
+    PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_head || '}');`;
+  const walBranch = `
+  IF realtime.wal_capture_active() THEN${spec.capture !== 'notify' ? '' : `
+    v_head := '{"timestamp":' || floor(extract(epoch FROM now()))::bigint || ',"operation":"' || TG_OP || '"' || ${header};`}${walNotify}
+    RETURN NULL;
+  END IF;`;
   const body = `
 DECLARE
   v_new jsonb;
@@ -119,7 +133,7 @@ DECLARE
   v_head text;
   v_payload text;
   v_at_commit boolean := ${atCommit};
-BEGIN
+BEGIN${walBranch}
   IF TG_OP IN ('INSERT', 'UPDATE') THEN v_new := to_jsonb(NEW); END IF;
   IF TG_OP IN ('UPDATE', 'DELETE') THEN v_old := to_jsonb(OLD); END IF;
   INSERT INTO realtime.changes (subscription_id, schema_name, table_name, operation, new_record, old_record, at_commit)

@@ -1,5 +1,5 @@
 // Makes sure the tables a join watches are captured, with at least the events it needs, as `nself realtime subscribe` would.
-import { findSubscription, subscribe, UserError, type CaptureEvent, type Pool, type SubscriptionInfo } from '@nself/db';
+import { findSubscription, subscribe, UserError, watchForWal, type CaptureEvent, type Pool, type SubscriptionInfo } from '@nself/db';
 import type { TableInfo } from './catalog.js';
 import { isSystemSchema } from './plan.js';
 
@@ -10,6 +10,9 @@ export interface CaptureNeed {
 }
 
 const SETUP_LOCK = 'nself_realtime_server_capture_setup';
+
+/** Which path captures table changes: the WAL (a registration per table or schema) or triggers. */
+export type CapturePathName = 'wal' | 'trigger';
 
 /**
  * Sets up capture where it is missing: a table not yet subscribed gets the needed events; a
@@ -23,13 +26,21 @@ const SETUP_LOCK = 'nself_realtime_server_capture_setup';
 export class CaptureSetup {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly pool: Pool, private readonly path: CapturePathName) {}
 
   /**
-   * Resolves once every table in `needs` is captured with its events, with true when some capture
-   * had to be set up; throws a UserError when a table cannot be captured.
+   * Resolves once every table in `needs` (and, on the WAL path, every table to come in `schemas`) is
+   * captured with its events, with true when some capture had to be set up; throws a UserError when
+   * a table cannot be captured. On the WAL path this only records what to capture, in the realtime
+   * schema: no trigger, no DDL in the application's schemas.
    */
-  async ensure(needs: Iterable<CaptureNeed>): Promise<boolean> {
+  async ensure(needs: Iterable<CaptureNeed>, schemas: readonly string[] = []): Promise<boolean> {
+    if (this.path === 'wal') {
+      const tables = [...needs].map(({ info }) => ({ schema: info.schema, table: info.table }));
+      const system = [...tables.map((t) => t.schema), ...schemas].find(isSystemSchema);
+      if (system) throw new UserError(`PostgreSQL's own schema ${system} is not published for logical decoding; its tables cannot be captured`);
+      return watchForWal(this.pool, tables, schemas);
+    }
     const missing: CaptureNeed[] = [];
     for (const need of needs) if (!covers(await findSubscription(this.pool, need.info), need.events)) missing.push(need);
     const system = missing.find((need) => isSystemSchema(need.info.schema));
@@ -56,7 +67,8 @@ export class CaptureSetup {
           await subscribe(this.pool, {
             table: need.info, events: [...events], filter: existing?.filter ?? null,
             // A table the server captures for its joins never sends rows in NOTIFY; one an operator subscribed keeps doing so.
-            ...(existing ? { capture: existing.capture, notifyRows: existing.notifyRows } : {}),
+            // A table registered for the WAL path (before the database lost logical decoding) gets triggers.
+            ...(existing && existing.capture !== 'wal' ? { capture: existing.capture, notifyRows: existing.notifyRows } : {}),
           });
         } catch (error) {
           const code = (error as { code?: string }).code;
@@ -74,5 +86,5 @@ export class CaptureSetup {
 }
 
 function covers(existing: SubscriptionInfo | undefined, events: ReadonlySet<CaptureEvent>): boolean {
-  return existing !== undefined && existing.state === 'active' && [...events].every((event) => existing.events.includes(event));
+  return existing !== undefined && existing.capture !== 'wal' && existing.state === 'active' && [...events].every((event) => existing.events.includes(event));
 }

@@ -1,6 +1,6 @@
 // The postgres_changes extension of the server: checks a join's bindings, sets up capture, and subscribes the channel.
 import { SystemMessage } from '@nself/protocol';
-import { UserError, type Pool } from '@nself/db';
+import { UserError, WalConsumer, type Pool } from '@nself/db';
 import type { Identity } from '../auth.js';
 import type { Limits } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -8,7 +8,7 @@ import type { Metrics } from '../metrics.js';
 import type { PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription } from '../postgres-changes.js';
 import { AccessChecker } from './access.js';
 import { audienceOf, type Audience } from './audience.js';
-import { CaptureSetup } from './capture-setup.js';
+import { CaptureSetup, type CapturePathName } from './capture-setup.js';
 import { TableCatalog } from './catalog.js';
 import { ChangeDispatcher } from './dispatcher.js';
 import { planSubscription, SubscriptionError, type PlanContext } from './plan.js';
@@ -24,8 +24,10 @@ export interface TableChangesOptions {
   readonly developmentMode: boolean;
   /** The role clients without a token act as in development mode, when the database has it (REALTIME_ANONYMOUS_ROLE); null for none. */
   readonly anonymousRole: string | null;
-  /** Notify-mode writers position and announce their changes at commit (REALTIME_CHANGES_AT_COMMIT). */
+  /** Notify-mode writers position and announce their changes at commit (REALTIME_CHANGES_AT_COMMIT; trigger path only). */
   readonly changesAtCommit: boolean;
+  /** The capture path the server runs (`setUpCapturePath` at start): on the WAL path this process also competes to consume the slot. */
+  readonly capturePath: CapturePathName;
   /** Bounds on bindings and filters, and the time judging filters may take. */
   readonly limits: Pick<Limits, 'maxFilterValues' | 'maxFilterLength' | 'maxBindingsPerJoin' | 'filterBudgetMs'>;
   readonly metrics?: Metrics;
@@ -43,11 +45,18 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
   const catalog = new TableCatalog(options.pool);
   const access = new AccessChecker(options.pool);
   const plans: PlanContext = { pool: options.pool, catalog, access, limits: options.limits };
-  const capture = new CaptureSetup(options.pool);
+  const capture = new CaptureSetup(options.pool, options.capturePath);
+  const wal = options.capturePath === 'wal';
   const dispatcher = new ChangeDispatcher({
-    ...plans, logger: options.logger, metrics: options.metrics, databaseUrl: options.databaseUrl, changesAtCommit: options.changesAtCommit,
+    ...plans, logger: options.logger, metrics: options.metrics, databaseUrl: options.databaseUrl, changesAtCommit: options.changesAtCommit && !wal,
     filterBudgetMs: options.limits.filterBudgetMs,
   });
+  const consumer = wal ? new WalConsumer({
+    pool: options.pool,
+    connection: { connectionString: options.databaseUrl },
+    onLeading: (leading) => options.logger.info(leading ? 'this process reads table changes from the write-ahead log' : 'this process stopped reading the write-ahead log'),
+    onError: (error, loud) => (loud ? options.logger.error({ err: error }, error.message) : options.logger.warn({ err: error }, 'reading the write-ahead log was interrupted; retrying')),
+  }) : undefined;
   const { anonymousRole } = options;
   /** The audience of `identity`; in development mode, looks up whether the database has the anonymous role. */
   const audienceFor = async (identity: Identity): Promise<Audience> => {
@@ -63,7 +72,8 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
       let captureAdded;
       try {
         plan = await planSubscription(plans, request.bindings, audience);
-        captureAdded = await capture.ensure(plan.tables.values()).catch((error: unknown) => {
+        const schemas = [...new Set(plan.bindings.filter((binding) => binding.table === null).map((binding) => binding.schema))];
+        captureAdded = await capture.ensure(plan.tables.values(), schemas).catch((error: unknown) => {
           throw error instanceof UserError ? new SubscriptionError(error.message) : error;
         });
       } catch (error) {
@@ -96,6 +106,9 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
         },
       };
     },
-    close: () => dispatcher.stop(),
+    async close(): Promise<void> {
+      await dispatcher.stop();
+      await consumer?.stop();
+    },
   };
 }

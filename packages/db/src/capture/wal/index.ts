@@ -1,0 +1,5 @@
+// Capture from the write-ahead log: setup, the consumer, and what it captures.
+export * from './setup.js';
+export * from './watches.js';
+export * from './consumer.js';
+export { formatLsn, parseLsn, type Lsn } from './pgoutput.js';

@@ -1,0 +1,114 @@
+// Decides between the WAL and trigger capture paths, and sets up the WAL path: publication, slot, event trigger.
+import { escapeIdentifier, escapeLiteral } from 'pg';
+import type { Queryable } from '../../queryable.js';
+
+/** The publication every WAL consumer of a database reads: all tables, partitions under their root. */
+export const WAL_PUBLICATION = 'nself_realtime';
+const EVENT_TRIGGER = 'nself_realtime_replica_identity';
+
+/** Which capture path runs, and why. */
+export interface CapturePath {
+  readonly path: 'wal' | 'trigger';
+  /** One line for logs and `status`: why this path, and for the trigger path, how to get the WAL path. */
+  readonly reason: string;
+  readonly slot: string;
+  /** Set when a slot had to be made again after changes were logged from an earlier one: why, for a loud report. */
+  readonly gap?: string;
+}
+
+/** The one-line fix for a database without logical decoding. */
+export const WAL_LEVEL_FIX = "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL";
+
+/** The replication slot name of the database `db` is connected to. */
+export async function walSlotName(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ slot: string }>('SELECT realtime.wal_slot_name() AS slot');
+  return rows[0]?.slot ?? '';
+}
+
+/**
+ * Sets up the WAL path where the database and the role allow it, and says which path runs: the
+ * publication (a superuser's to create: it covers all tables), the event trigger that keeps tables
+ * writable under it, and the slot (the REPLICATION attribute). Idempotent; when something is missing
+ * and cannot be made, answers the trigger path with the reason and the fix.
+ */
+export async function setUpCapturePath(db: Queryable): Promise<CapturePath> {
+  const { rows } = await db.query<{
+    wal_level: string; slot: string; role: string; superuser: boolean; replication: boolean; publication: boolean; slot_exists: boolean; plugin: string | null;
+  }>(`SELECT current_setting('wal_level') AS wal_level, realtime.wal_slot_name() AS slot, current_user AS role,
+             r.rolsuper AS superuser, r.rolsuper OR r.rolreplication AS replication,
+             EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1) AS publication,
+             s.slot_name IS NOT NULL AS slot_exists, s.plugin
+        FROM pg_catalog.pg_roles AS r
+        LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = realtime.wal_slot_name()
+       WHERE r.rolname = current_user`, [WAL_PUBLICATION]);
+  const state = rows[0];
+  if (!state) throw new Error('the current role is not in pg_roles');
+  const { slot } = state;
+  const noReplication = `the role ${state.role} has no REPLICATION attribute to read the slot ${slot} (ALTER ROLE ${escapeIdentifier(state.role)} REPLICATION)`;
+  let gap: string | undefined;
+  const trigger = (reason: string): CapturePath => ({ path: 'trigger', reason, slot });
+  if (state.wal_level !== 'logical') {
+    await db.query('UPDATE realtime.capture_state SET wal_capture = false WHERE wal_capture');
+    return trigger(`wal_level is ${state.wal_level}, not logical: table changes are captured by triggers, at a cost to every write (${WAL_LEVEL_FIX})`);
+  }
+  if (!state.publication) {
+    if (!state.superuser) return trigger(`the publication ${WAL_PUBLICATION} does not exist and only a superuser may create it (FOR ALL TABLES): run \`nself realtime init\` once as a superuser`);
+    await db.query(`CREATE PUBLICATION ${escapeIdentifier(WAL_PUBLICATION)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
+  }
+  if (state.superuser) await keepTablesWritable(db);
+  if (!state.slot_exists) {
+    if (!state.replication) return trigger(noReplication);
+    await db.query(`SELECT pg_catalog.pg_create_logical_replication_slot(${escapeLiteral(slot)}, 'pgoutput')`);
+    gap = await recordGap(db, `the replication slot ${slot} was missing (dropped) and was made again: changes committed while there was none are not in the log`);
+  } else if (state.plugin !== 'pgoutput') {
+    return trigger(`the replication slot ${slot} exists with the plugin ${state.plugin ?? 'none'}, not pgoutput; drop it (\`nself realtime cleanup --slots\`)`);
+  }
+  if (!state.replication) return trigger(noReplication);
+  await db.query('UPDATE realtime.capture_state SET wal_capture = true WHERE NOT wal_capture');
+  return { path: 'wal', reason: `wal_level is logical: table changes are read from the write-ahead log (slot ${slot}, publication ${WAL_PUBLICATION})`, slot, ...(gap ? { gap } : {}) };
+}
+
+/**
+ * A publication FOR ALL TABLES refuses UPDATE and DELETE on tables without a replica identity: give
+ * existing ones REPLICA IDENTITY FULL, and make the event trigger that does so for tables to come.
+ */
+async function keepTablesWritable(db: Queryable): Promise<void> {
+  const { rows } = await db.query<{ exists: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = $1) AS exists', [EVENT_TRIGGER]);
+  if (rows[0]?.exists) return;
+  const { rows: tables } = await db.query<{ name: string }>(
+    `SELECT c.oid::regclass::text AS name FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' AND c.relreplident = 'd'
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index AS i WHERE i.indrelid = c.oid AND i.indisprimary)
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`);
+  for (const table of tables) await db.query(`ALTER TABLE ${table.name} REPLICA IDENTITY FULL`);
+  await db.query(`CREATE EVENT TRIGGER ${escapeIdentifier(EVENT_TRIGGER)} ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE') EXECUTE FUNCTION realtime.keep_replica_identity()`);
+}
+
+/**
+ * Changes after the newest position may be missing from the log (a slot dropped, lost or made again
+ * after changes were logged from an earlier one): a resume from before here is answered as unavailable.
+ */
+export async function recordGap(db: Queryable, reason: string): Promise<string | undefined> {
+  const { rowCount } = await db.query(
+    `UPDATE realtime.capture_state SET wal_gap_after = last_position, wal_gap_reason = $1, wal_commit_lsn = NULL, wal_change_index = 0
+      WHERE wal_commit_lsn IS NOT NULL`, [reason]);
+  return rowCount ? reason : undefined;
+}
+
+/**
+ * Drops the slot and switches capture back to triggers, for a slot nobody reads (`cleanup --slots`);
+ * returns whether there was a slot. Refuses while a consumer reads it.
+ */
+export async function dropWalSlot(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ slot: string; exists: boolean; active: boolean }>(
+    `SELECT realtime.wal_slot_name() AS slot, s.slot_name IS NOT NULL AS exists, coalesce(s.active, false) AS active
+       FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = realtime.wal_slot_name()`);
+  const state = rows[0];
+  if (!state?.exists) return false;
+  if (state.active) throw new Error(`the replication slot ${state.slot} is being read by a running server; stop it first`);
+  await db.query('UPDATE realtime.capture_state SET wal_capture = false');
+  await recordGap(db, `the replication slot ${state.slot} was dropped: changes it held and had not delivered were lost`);
+  await db.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [state.slot]);
+  return true;
+}
