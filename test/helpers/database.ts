@@ -58,3 +58,9 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
     },
   };
 }
+
+/** Whether table changes of this database come from the write-ahead log (a server set that path up) rather than triggers. */
+export async function capturesFromWal(pool: pg.Pool): Promise<boolean> {
+  const { rows } = await pool.query<{ wal: boolean }>('SELECT realtime.wal_capture_active() AS wal');
+  return rows[0]?.wal === true;
+}

@@ -34,7 +34,12 @@ test('cleanup keeps each channel for its own retention_hours (else the global 24
   const subscribed = await realtime(['subscribe', 'public.things', 'INSERT'], { databaseUrl: setup.db.url });
   assert.equal(subscribed.code, 0, subscribed.stderr);
   await setup.db.pool.query("INSERT INTO public.things (label) VALUES ('old'), ('old'), ('new')");
-  await setup.db.pool.query('SELECT realtime.sequence_changes()');
+  // On the WAL path the server logs the changes a moment after their commit.
+  await waitFor(async () => {
+    await setup.db.pool.query('SELECT realtime.sequence_changes()');
+    const { rows } = await setup.db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM realtime.changes WHERE table_name = 'things' AND position IS NOT NULL`);
+    return rows[0]?.n === '3' || undefined;
+  }, 'the three changes in the log');
   await setup.db.pool.query("UPDATE realtime.changes SET changed_at = changed_at - interval '30 hours' WHERE new_record ->> 'label' = 'old'");
 
   const result = await realtime(['cleanup'], { databaseUrl: setup.db.url, env: { REALTIME_RETENTION_HOURS: '' } });

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { capturesFromWal } from '../helpers/database.js';
 import { settle, useRoleServer, watchChanges, type Change } from './postgres-changes-support.js';
 import { RawClient } from './raw-client.js';
 import { startTestServer, supabase, token, waitFor } from './support.js';
@@ -85,14 +86,16 @@ test('a DELETE filter on a hidden value never matches under row-level security; 
     const ofService = await watchChanges(service, 'rich-service', [{ event: 'DELETE', schema: 'public', table: 'keyed', filter: 'salary=gt.100000' }]);
     await env.db.pool.query('DELETE FROM keyed WHERE id IN (10, 11, 12)');
     await env.db.pool.query('DELETE FROM docs WHERE id = 20');
-    await waitFor(() => unfiltered.changes.length === 3 && byKey.changes.length === 1 && ofService.changes.length === 1, 'the DELETEs');
+    // From the WAL, a DELETE under the default replica identity holds only the key, even for the service role.
+    const wholeOldRow = !(await capturesFromWal(env.db.pool));
+    await waitFor(() => unfiltered.changes.length === 3 && byKey.changes.length === 1 && ofService.changes.length === (wholeOldRow ? 1 : 0), 'the DELETEs');
     await settle();
     // The default replica identity keeps only the key: which rows bob could see cannot be known, so
     // every DELETE reaches him with its key alone, as in Supabase; a filter cannot tell them apart.
     assert.deepEqual(summary(unfiltered.changes), [['DELETE', {}, { id: 10 }], ['DELETE', {}, { id: 11 }], ['DELETE', {}, { id: 12 }]]);
     assert.deepEqual(summary(rich.changes), [], 'no filter on a hidden column reveals which rows matched, even on his own row');
     assert.deepEqual(summary(byKey.changes), [['DELETE', {}, { id: 12 }]]);
-    assert.deepEqual(summary(ofService.changes), [['DELETE', {}, { id: 10 }]]);
+    assert.deepEqual(summary(ofService.changes), wholeOldRow ? [['DELETE', {}, { id: 10 }]] : []);
   } finally {
     await bob.removeAllChannels();
     await service.removeAllChannels();

@@ -1,6 +1,7 @@
 // Table changes that survive trouble: a killed feed connection mid-stream, a client that resumes by position, a server restart.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { caughtUp } from '@nself/db';
 import type { RunningServer } from '@nself/server';
 import type { TestDatabase } from '../helpers/database.js';
 import { RawClient, type Frame } from './raw-client.js';
@@ -126,7 +127,7 @@ function v1Changes(client: RawClient, topic: string): ChangeFrame[] {
 
 test('resuming from a position the log no longer retains says so, then continues from the oldest retained change', async () => {
   await insertEvents(['old 1', 'old 2']);
-  const { rows: [{ newest }] } = await db.pool.query('SELECT realtime.sequence_changes() AS newest');
+  const newest = await caughtUp(db.pool);
   await db.pool.query('DELETE FROM realtime.changes WHERE position <= $1', [Number(newest) - 1]);
   const client = await RawClient.open(server);
   await joinEvents(client, 'realtime:retained', '1', 0);

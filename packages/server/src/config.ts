@@ -1,6 +1,6 @@
 // Server configuration from the environment, with defaults that are safe and errors that name the variable.
 import path from 'node:path';
-import { configuredRetentionHours, defaultStateDir, UserError } from '@nself/db';
+import { CAPTURE_CHOICES, configuredRetentionHours, defaultStateDir, UserError, type CaptureChoice } from '@nself/db';
 
 /** Everything the server needs to run; `loadConfig` builds it from the environment. */
 export interface ServerConfig {
@@ -32,6 +32,8 @@ export interface ServerConfig {
   readonly retentionIntervalMs: number;
   /** Notify-mode writers position and announce their changes at commit while the server runs (docs/capture.md). @default true */
   readonly changesAtCommit: boolean;
+  /** How table changes are captured: from the write-ahead log where possible (`auto`), only from it (`wal`), or by triggers (`trigger`). @default "auto" */
+  readonly capture: CaptureChoice;
   /**
    * The database role that clients without a token act as for table changes in development mode, when
    * the database has it (Supabase's `anon`); null: such clients see every table change. @default "anon"
@@ -118,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     retentionHours: configuredRetentionHours(env),
     retentionIntervalMs: integer(env, { name: 'REALTIME_RETENTION_INTERVAL_MS', fallback: 300_000 }, 100, 86_400_000),
     changesAtCommit: boolean(env, { name: 'REALTIME_CHANGES_AT_COMMIT', fallback: true }),
+    capture: captureChoice(env),
     anonymousRole: env.REALTIME_ANONYMOUS_ROLE === undefined ? 'anon' : env.REALTIME_ANONYMOUS_ROLE.trim() || null,
     allowedOrigins: allowedOrigins(env),
     limits: {
@@ -246,6 +249,12 @@ function logLevel(env: NodeJS.ProcessEnv): string {
   const level = env.REALTIME_LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(level)) throw new UserError(`REALTIME_LOG_LEVEL "${level}" is not valid; expected one of: ${LOG_LEVELS.join(', ')}`);
   return level;
+}
+
+function captureChoice(env: NodeJS.ProcessEnv): CaptureChoice {
+  const choice = env.REALTIME_CAPTURE?.trim().toLowerCase() || 'auto';
+  if (!(CAPTURE_CHOICES as readonly string[]).includes(choice)) throw new UserError(`REALTIME_CAPTURE "${env.REALTIME_CAPTURE?.trim()}" is not valid; expected one of: ${CAPTURE_CHOICES.join(', ')}`);
+  return choice as CaptureChoice;
 }
 
 const TRUE_WORDS = ['true', '1', 'on', 'yes'];

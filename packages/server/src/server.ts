@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import { migrate, openPool, resolveDatabaseUrl, setUpCapturePath, type CapturePath, type Pool } from '@nself/db';
+import { migrate, openPool, resolveDatabaseUrl, setUpCapturePath, UserError, type CapturePath, type Pool } from '@nself/db';
 import { CloseCode } from '@nself/protocol';
 import { AccessWatch, type AccessNotification } from './access-watch.js';
 import { Authenticator } from './auth.js';
@@ -62,9 +62,16 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     await pool.end();
     throw error;
   }
-  const capture = await setUpCapturePath(pool).catch((error: unknown): CapturePath => ({
-    path: 'trigger', slot: '', reason: `setting up capture from the write-ahead log failed (${(error as Error).message}); table changes are captured by triggers`,
-  }));
+  let capture: CapturePath;
+  try {
+    capture = await setUpCapturePath(pool, config.capture);
+  } catch (error) {
+    if (config.capture === 'wal') {
+      await pool.end();
+      throw new UserError((error as Error).message);
+    }
+    capture = { path: 'trigger', slot: '', reason: `setting up capture from the write-ahead log failed (${(error as Error).message}); table changes are captured by triggers` };
+  }
   const metrics = createMetrics();
   const serverId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const auth = new Authenticator(config.jwtSecret);

@@ -1,7 +1,7 @@
 // Table change capture commands: subscribe, unsubscribe, subscriptions, listen.
 import { Command, Option } from 'commander';
 import {
-  CAPTURE_MODES, ChangeFeed, currentPosition, findSubscription, listSubscriptions, parseEvents, parseTableName,
+  CAPTURE_MODES, ChangeFeed, WalConsumer, currentPosition, findSubscription, listSubscriptions, parseEvents, parseTableName,
   resolveTable, subscribe, triggerName, unsubscribe, displayTableName, UserError, type Change, type CaptureMode,
 } from '@nself/db';
 import { addOutputOptions, parseNumberArgument, outputFormat, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
@@ -105,9 +105,14 @@ async function listen(tableText: string, options: ListenOptions): Promise<void> 
     throw new UserError(`${displayTableName(name)} is not subscribed; run \`nself realtime subscribe ${displayTableName(name)}\` first`);
   }
   let failed: Error | undefined;
+  // On the WAL path the log is written by whichever process consumes the slot: this one, when no server runs.
+  const { rows } = await pool.query<{ wal: boolean }>('SELECT realtime.wal_capture_active() AS wal');
+  const consumer = rows[0]?.wal ? new WalConsumer({ pool, connection: pool.options, onError: (error) => { failed = error; } }) : undefined;
+  const events = new Set(subscription.events);
   const feed = await ChangeFeed.start({
     pool, from: options.from, tables: [name],
-    onChanges: (changes) => { for (const change of changes) say(render(change, subscription.channel, options.json)); },
+    // The WAL path logs every event of a captured table; the subscription names the ones to show.
+    onChanges: (changes) => { for (const change of changes) if (events.has(change.operation)) say(render(change, subscription.channel, options.json)); },
     onError: (error) => { failed ??= error; },
   });
   process.stderr.write(terminalText(`Listening to ${subscription.table} after position ${feed.position}${options.seconds === undefined ? ' (Ctrl+C to stop)' : ` for ${options.seconds} s`}.\n`, { keepNewlines: true }));
@@ -118,6 +123,7 @@ async function listen(tableText: string, options: ListenOptions): Promise<void> 
     if (options.seconds !== undefined) setTimeout(finish, options.seconds * 1000).unref();
   });
   await feed.stop();
+  await consumer?.stop();
   process.stderr.write(terminalText(`Stopped at position ${feed.position}; continue with --from ${feed.position}.${failed ? ` (last database error: ${failed.message})` : ''}\n`, { keepNewlines: true }));
 }
 

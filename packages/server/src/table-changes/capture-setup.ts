@@ -38,7 +38,7 @@ export class CaptureSetup {
     if (this.path === 'wal') {
       const tables = [...needs].map(({ info }) => ({ schema: info.schema, table: info.table }));
       const system = [...tables.map((t) => t.schema), ...schemas].find(isSystemSchema);
-      if (system) throw new UserError(`PostgreSQL's own schema ${system} is not published for logical decoding; its tables cannot be captured`);
+      if (system) throw new UserError(`the server never sets up capture in PostgreSQL's own schema ${system}: its tables are not published for logical decoding`);
       return watchForWal(this.pool, tables, schemas);
     }
     const missing: CaptureNeed[] = [];

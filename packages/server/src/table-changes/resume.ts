@@ -18,8 +18,17 @@ export async function startPoint(db: Queryable, after: number | undefined): Prom
   if (after > latest) {
     return { position: latest, notice: `ResumeUnavailable: position ${after} is ahead of the change log, whose latest position is ${latest}; resuming from position ${latest}` };
   }
-  const { rows } = await db.query<{ earliest: string | null }>('SELECT min(position) AS earliest FROM realtime.changes WHERE position IS NOT NULL');
+  const { rows } = await db.query<{ earliest: string | null; gap: string | null; reason: string | null }>(
+    `SELECT (SELECT min(position) FROM realtime.changes WHERE position IS NOT NULL) AS earliest, wal_gap_after AS gap, wal_gap_reason AS reason
+       FROM realtime.capture_state`);
   const earliest = rows[0]?.earliest === null || rows[0]?.earliest === undefined ? latest + 1 : Number(rows[0].earliest);
+  const gap = rows[0]?.gap === null || rows[0]?.gap === undefined ? undefined : Number(rows[0].gap);
+  if (gap !== undefined && after < gap) {
+    return {
+      position: after,
+      notice: `ResumeUnavailable: table changes committed after position ${gap} may be missing (${rows[0]?.reason ?? 'the replication slot was made again'}); delivering what the log holds after position ${after}`,
+    };
+  }
   if (after + 1 >= earliest) return { position: after, notice: undefined };
   return {
     position: earliest - 1,

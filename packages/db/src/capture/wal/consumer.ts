@@ -229,7 +229,8 @@ class StreamSession {
         this.record(message.relationId, 'INSERT', message.new, null, false);
         return;
       case 'update':
-        this.record(message.relationId, 'UPDATE', message.new, message.old ?? message.key, message.old === null);
+        // Without a changed key the stream sends no old tuple: the key is the new row's (Supabase's old_record).
+        this.record(message.relationId, 'UPDATE', message.new, message.old ?? message.key ?? message.new, message.old === null);
         return;
       case 'delete':
         this.record(message.relationId, 'DELETE', null, message.old ?? message.key, message.old === null);

@@ -3,3 +3,4 @@ export * from './setup.js';
 export * from './watches.js';
 export * from './consumer.js';
 export { formatLsn, parseLsn, type Lsn } from './pgoutput.js';
+export * from './caught-up.js';

@@ -6,6 +6,10 @@ import type { Queryable } from '../../queryable.js';
 export const WAL_PUBLICATION = 'nself_realtime';
 const EVENT_TRIGGER = 'nself_realtime_replica_identity';
 
+/** What an operator asks for (REALTIME_CAPTURE): the WAL path where the database allows it, only it, or triggers. */
+export const CAPTURE_CHOICES = ['auto', 'wal', 'trigger'] as const;
+export type CaptureChoice = (typeof CAPTURE_CHOICES)[number];
+
 /** Which capture path runs, and why. */
 export interface CapturePath {
   readonly path: 'wal' | 'trigger';
@@ -31,7 +35,17 @@ export async function walSlotName(db: Queryable): Promise<string> {
  * writable under it, and the slot (the REPLICATION attribute). Idempotent; when something is missing
  * and cannot be made, answers the trigger path with the reason and the fix.
  */
-export async function setUpCapturePath(db: Queryable): Promise<CapturePath> {
+export async function setUpCapturePath(db: Queryable, choice: CaptureChoice = 'auto'): Promise<CapturePath> {
+  if (choice === 'trigger') {
+    await db.query('UPDATE realtime.capture_state SET wal_capture = false WHERE wal_capture');
+    return { path: 'trigger', reason: 'REALTIME_CAPTURE=trigger: table changes are captured by triggers', slot: await walSlotName(db) };
+  }
+  const path = await setUpWal(db);
+  if (choice === 'wal' && path.path !== 'wal') throw new Error(`REALTIME_CAPTURE=wal, but ${path.reason}`);
+  return path;
+}
+
+async function setUpWal(db: Queryable): Promise<CapturePath> {
   const { rows } = await db.query<{
     wal_level: string; slot: string; role: string; superuser: boolean; replication: boolean; publication: boolean; slot_exists: boolean; plugin: string | null;
   }>(`SELECT current_setting('wal_level') AS wal_level, realtime.wal_slot_name() AS slot, current_user AS role,
