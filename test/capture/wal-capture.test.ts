@@ -29,7 +29,11 @@ async function settled(): Promise<number> {
   for (;;) {
     const { rows } = await db.pool.query<{ position: string }>(`SELECT position FROM realtime.changes WHERE new_record->>'name' = $1 AND position IS NOT NULL`, [mark]);
     if (rows[0]) return Number(rows[0].position);
-    if (Date.now() > deadline) throw new Error('the consumer logged nothing for 30 s');
+    if (Date.now() > deadline) {
+      const slot = await db.pool.query('SELECT active, active_pid, confirmed_flush_lsn::text, pg_current_wal_lsn()::text AS now FROM pg_replication_slots WHERE slot_name = realtime.wal_slot_name()');
+      const leading = consumers.map((consumer) => consumer.leading);
+      throw new Error(`the consumer logged nothing for 30 s: slot ${JSON.stringify(slot.rows)}, leading ${JSON.stringify(leading)}, errors ${JSON.stringify(errors.slice(-5))}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
