@@ -2,4 +2,5 @@
 export * from './setup.js';
 export * from './watches.js';
 export * from './consumer.js';
+export * from './slot-health.js';
 export { formatLsn, parseLsn, type Lsn } from './pgoutput.js';
