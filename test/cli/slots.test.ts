@@ -119,7 +119,7 @@ test('cleanup --slots refuses while a consumer reads the slot, and drops it when
   const dropped = await run(['cleanup', '--slots']);
   assert.equal(dropped.code, 0, dropped.stderr);
   assert.match(dropped.stdout, new RegExp(`^Dropped the replication slot ${slot}: it kept [\\d.]+ \\w+ of WAL`));
-  assert.match(dropped.stdout, /\nRecorded a gap: the replication slot .* was dropped/, 'the consumer had logged the rows written above: a resume from before now cannot be complete');
+  assert.match(dropped.stdout, /\nRecorded a gap after the newest position: the replication slot .* was dropped/, 'the consumer had logged the rows written above: a resume from before now cannot be complete');
   assert.match(dropped.stdout, /captured by triggers until a server reads the WAL again/);
   assert.equal((await db.pool.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot])).rowCount, 0);
   const state = (await db.pool.query('SELECT wal_capture, wal_gap_after = last_position AS gap_now FROM realtime.capture_state')).rows[0];

@@ -14,7 +14,7 @@ export async function cleanupSlots(): Promise<void> {
   }
   say([
     `Dropped the replication slot ${dropped.slot}: it kept ${formatBytes(slot.retainedBytes ?? 0)} of WAL, ${formatBytes(slot.lagBytes ?? 0)} of it not yet confirmed by a consumer.`,
-    ...(dropped.gap ? [`Recorded a gap: ${dropped.gap}; resumes from before now are answered as unavailable.`] : []),
+    ...(dropped.gap ? [`Recorded a gap after the newest position: ${dropped.gap}.`] : []),
     'Table changes are captured by triggers until a server reads the WAL again: a server that starts makes the slot anew.',
   ].join('\n') + '\n');
 }
