@@ -76,7 +76,7 @@ function pathReason(path: 'wal' | 'trigger', row: HealthRow): string {
   if (row.wal_level !== 'logical') return `wal_level is ${row.wal_level}, not logical: table changes are captured by triggers, at a cost to every write (${WAL_LEVEL_FIX})`;
   if (!row.publication) return `the publication ${WAL_PUBLICATION} does not exist: table changes are captured by triggers until a server started as a superuser makes it`;
   if (!row.exists) return `there is no replication slot ${row.slot}: table changes are captured by triggers until a server starts and makes it (its role needs the REPLICATION attribute)`;
-  return `the slot ${row.slot} exists but no server has switched capture to it: table changes are captured by triggers until a server with the REPLICATION attribute starts`;
+  return `the slot ${row.slot} exists but capture is not switched to it (REALTIME_CAPTURE=trigger, or the server's role lacks the REPLICATION attribute): table changes are captured by triggers`;
 }
 
 /**
