@@ -44,6 +44,8 @@ export interface ServerConfig {
    * `*` allows any. With a JWT secret and none listed, every origin may connect. @default []
    */
   readonly allowedOrigins: readonly string[];
+  /** A replication slot no consumer has read for longer than this is reported as an error, about once a minute, in seconds. @default 300 */
+  readonly slotStaleSeconds: number;
 }
 
 /** Limits per connection and per message; each has a safe default and an environment variable. */
@@ -123,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     capture: captureChoice(env),
     anonymousRole: env.REALTIME_ANONYMOUS_ROLE === undefined ? 'anon' : env.REALTIME_ANONYMOUS_ROLE.trim() || null,
     allowedOrigins: allowedOrigins(env),
+    slotStaleSeconds: configuredSlotStaleSeconds(env),
     limits: {
       maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
       maxPayloadBytes: configuredMaxPayloadBytes(env),
@@ -179,6 +182,11 @@ export function configuredMaxPayloadBytes(env: NodeJS.ProcessEnv = process.env):
 /** REALTIME_MAX_JSON_DEPTH: the deepest nesting of client JSON, for the server and the CLI alike. */
 export function configuredMaxJsonDepth(env: NodeJS.ProcessEnv = process.env): number {
   return integer(env, { name: 'REALTIME_MAX_JSON_DEPTH', fallback: 100 }, 8, 1_000);
+}
+
+/** REALTIME_SLOT_STALE_SECONDS: how long a replication slot may go unread before the server and `status` warn, for both. */
+export function configuredSlotStaleSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  return integer(env, { name: 'REALTIME_SLOT_STALE_SECONDS', fallback: 300 }, 1, 31_536_000);
 }
 
 /**

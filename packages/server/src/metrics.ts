@@ -1,4 +1,4 @@
-// Prometheus metrics of one server instance: connections, channels, messages, delivery latencies, join time, listener reconnects.
+// Prometheus metrics of one server instance: connections, channels, messages, delivery latencies, join time, listener reconnects, WAL consumer.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The metrics a server updates; each server has its own registry so several can run in one process. */
@@ -12,6 +12,8 @@ export interface Metrics {
   readonly changeDeliveryLatency: Histogram;
   readonly joinDuration: Histogram<'history'>;
   readonly listenerReconnects: Counter;
+  /** 1 while this process consumes the replication slot (the elected WAL consumer), else 0. */
+  readonly walConsumerLeading: Gauge;
 }
 
 /** Events clients send that the server handles: the `kind` of a received message is one of these or `other`. */
@@ -55,5 +57,6 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     listenerReconnects: new Counter({ name: 'realtime_listener_reconnects_total', help: 'Reconnections of the database listener', registers: [registry] }),
+    walConsumerLeading: new Gauge({ name: 'realtime_wal_consumer_leading', help: 'Whether this process consumes the replication slot (1) or not (0)', registers: [registry] }),
   };
 }

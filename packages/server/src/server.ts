@@ -21,6 +21,7 @@ import { createMetrics } from './metrics.js';
 import type { PostgresChangesExtension } from './postgres-changes.js';
 import { PresenceFeed, type PresenceNotification } from './presence-feed.js';
 import { startRetentionSweeper } from './retention-sweeper.js';
+import { registerSlotGauges, startSlotWatch } from './slot-monitor.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './websocket-gateway.js';
 
@@ -73,6 +74,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     capture = { path: 'trigger', slot: '', reason: `setting up capture from the write-ahead log failed (${(error as Error).message}); table changes are captured by triggers` };
   }
   const metrics = createMetrics();
+  registerSlotGauges(metrics.registry, pool);
   const serverId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const auth = new Authenticator(config.jwtSecret);
   const ctx: ServerContext = {
@@ -111,6 +113,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   }
   const tracker = new ConnectionTracker(ctx);
   const retention = startRetentionSweeper(ctx);
+  const slotWatch = startSlotWatch(pool, logger, config.slotStaleSeconds);
   const gateway = new WebSocketGateway(ctx, tracker);
   const http = createServer(createRoutes(ctx, () => isDatabaseReachable(pool)));
   http.on('upgrade', (request, socket, head) => {
@@ -143,6 +146,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       for (const socket of sockets) for (const channel of [...socket.channels.values()]) channel.dispose({ endPresence: false });
       await Promise.race([ctx.broadcasts.closeWrites(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
       await retention.stop();
+      slotWatch.stop();
       await tracker.disconnectAll(sockets.map((socket) => socket.id)).catch((error: unknown) => logger.error({ err: error }, 'marking connections offline failed'));
       const allClosed = Promise.all(sockets.map((socket) => new Promise<void>((resolve) => {
         if (!tracker.sockets.has(socket)) return resolve();

@@ -1,6 +1,10 @@
-// `nself realtime status`: database reachability, schema version, server health and row counts.
+// `nself realtime status`: database reachability, schema version, server health, row counts, and the table changes' capture path and slot.
 import type { Command } from 'commander';
-import { currentVersion, describeDatabase, latestVersion, resolveDatabaseUrl, schemaCounts, type SchemaCounts } from '@nself/db';
+import {
+  currentVersion, describeDatabase, formatBytes, latestVersion, readSlotHealth, resolveDatabaseUrl, schemaCounts, slotWarnings, type SchemaCounts,
+  type SlotHealth,
+} from '@nself/db';
+import { configuredSlotStaleSeconds } from '@nself/server';
 import { asListing, resolveOutput, type OutputOptions } from '../args.js';
 import { connection } from '../context.js';
 import { renderJson, say } from '../output.js';
@@ -12,17 +16,19 @@ interface StatusReport {
   readonly schema: { readonly installed: number | null; readonly latest: number; readonly state: string };
   readonly server: { readonly url: string; readonly running: boolean };
   readonly counts: SchemaCounts | null;
+  /** The capture path and the replication slot, with what to act on; null until the schema is current. */
+  readonly tableChanges: (SlotHealth & { readonly warnings: readonly string[] }) | null;
 }
 
 /** Registers `status`. */
 export function registerStatusCommand(realtime: Command): void {
   asListing(
     realtime.command('status')
-      .description('Show the database, the schema version, whether the server answers, and row counts'),
+      .description('Show the database, the schema version, whether the server answers, row counts, and how table changes are captured (the replication slot and its lag)'),
     ['nself realtime status', 'nself realtime status --json'],
   ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
-    const report = await collectStatus();
+    const report = await collectStatus(configuredSlotStaleSeconds());
     say(format === 'json' ? renderJson(report) : renderStatus(report));
     if (!report.database.reachable) process.exitCode = 1;
   });
@@ -33,30 +39,34 @@ export function healthcheckUrl(env: NodeJS.ProcessEnv = process.env): string {
   return `http://${env.REALTIME_HOST || '127.0.0.1'}:${env.REALTIME_PORT || '3100'}/healthcheck`;
 }
 
-async function collectStatus(): Promise<StatusReport> {
+/** Everything `status` reports; a slot unread for longer than `staleSeconds` is a warning. */
+async function collectStatus(staleSeconds: number): Promise<StatusReport> {
   const latest = await latestVersion();
   const url = healthcheckUrl();
-  const [databaseState, running] = await Promise.all([inspectDatabase(latest), serverAnswers(url)]);
+  const [databaseState, running] = await Promise.all([inspectDatabase(latest, staleSeconds), serverAnswers(url)]);
   return { ...databaseState, server: { url, running } };
 }
 
-async function inspectDatabase(latest: number): Promise<Omit<StatusReport, 'server'>> {
+async function inspectDatabase(latest: number, staleSeconds: number): Promise<Omit<StatusReport, 'server'>> {
   let target = 'the configured database';
   try {
     target = describeDatabase(await resolveDatabaseUrl());
     const pool = await connection();
     const installed = await currentVersion(pool);
     const state = installed === 0 ? 'not installed' : installed < latest ? 'outdated' : 'up to date';
+    const health = state === 'up to date' ? await readSlotHealth(pool) : null;
     return {
       database: { target, reachable: true },
       schema: { installed, latest, state },
       counts: installed === 0 ? null : await schemaCounts(pool),
+      tableChanges: health && { ...health, warnings: slotWarnings(health, staleSeconds) },
     };
   } catch (error) {
     return {
       database: { target, reachable: false, error: (error as Error).message.split('\n')[0] ?? '' },
       schema: { installed: null, latest, state: 'unknown' },
       counts: null,
+      tableChanges: null,
     };
   }
 }
@@ -88,8 +98,30 @@ function renderStatus(report: StatusReport): string {
       ['connections', String(counts.connections)],
     );
   }
+  const text = `Realtime status\n${aligned(lines)}`;
+  return report.tableChanges ? `${text}\nTable changes\n${aligned(tableChangesLines(report.tableChanges))}` : text;
+}
+
+function aligned(lines: readonly [string, string][]): string {
   const width = Math.max(...lines.map(([label]) => label.length));
-  return `Realtime status\n${lines.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n')}\n`;
+  return lines.map(([label, value]) => `  ${label.padEnd(width)}  ${value}\n`).join('');
+}
+
+function tableChangesLines(health: NonNullable<StatusReport['tableChanges']>): [string, string][] {
+  const { slot } = health;
+  const lines: [string, string][] = [['path', `${health.path}: ${health.reason}`]];
+  if (slot.exists) {
+    const since = slot.secondsSinceRead === null ? 'no read on record' : `last read ${Math.round(slot.secondsSinceRead)} s ago`;
+    lines.push(
+      ['slot', `${slot.name}, ${slot.active ? `active (read by backend pid ${slot.activePid})` : 'not active (no consumer reads it)'}`],
+      ['lag', `${formatBytes(slot.lagBytes ?? 0)} not yet confirmed, ${formatBytes(slot.retainedBytes ?? 0)} of WAL retained; ${since}`],
+      ['wal_status', `${slot.walStatus ?? 'unknown'} (max_slot_wal_keep_size ${health.maxSlotWalKeepBytes === null ? 'unlimited' : formatBytes(health.maxSlotWalKeepBytes)})`],
+    );
+  } else {
+    lines.push(['slot', `${slot.name}: does not exist`]);
+  }
+  for (const warning of health.warnings) lines.push(['WARNING', warning]);
+  return lines;
 }
 
 function schemaLine(schema: StatusReport['schema']): string {

@@ -1,13 +1,14 @@
-// System commands: init (apply the schema migrations), status, logs, cleanup and stats.
+// System commands: init (apply the schema migrations), status, logs, cleanup (of old data, or of the replication slot) and stats.
 import type { Command } from 'commander';
 import {
   cleanupStaleConnections, cleanupStalePresence, collectStats, configuredRetentionHours, migrate, STALE_AFTER_SECONDS, trimChangeLog,
-  trimChannelLogs,
+  trimChannelLogs, UserError,
 } from '@nself/db';
 import { asListing, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
 import { connection, database } from '../context.js';
 import { renderJson, renderTable, say, type Row } from '../output.js';
 import { registerLogsCommand } from './logs.js';
+import { cleanupSlots } from './slot-cleanup.js';
 import { registerStatusCommand } from './status.js';
 
 export function registerSystemCommands(realtime: Command): void {
@@ -32,10 +33,16 @@ export function registerSystemCommands(realtime: Command): void {
 
   withExamples(
     realtime.command('cleanup')
-      .description(`Delete messages and table changes older than hours (default REALTIME_RETENTION_HOURS, else 24; a channel's {"retention_hours": n} metadata wins for its messages), and mark connections and presence unseen for ${STALE_AFTER_SECONDS} seconds disconnected and offline`)
-      .argument('[hours]', 'retention in hours'),
-    ['nself realtime cleanup', 'nself realtime cleanup 48', '0 */6 * * * nself realtime cleanup   # in a crontab'],
-  ).action(async (hoursText: string | undefined) => {
+      .description(`Delete messages and table changes older than hours (default REALTIME_RETENTION_HOURS, else 24; a channel's {"retention_hours": n} metadata wins for its messages), and mark connections and presence unseen for ${STALE_AFTER_SECONDS} seconds disconnected and offline; with --slots, drop the replication slot instead`)
+      .argument('[hours]', 'retention in hours')
+      .option('--slots', "drop this database's replication slot, which keeps WAL until it is read: refused while a server reads it; table changes are then captured by triggers until a server starts again"),
+    ['nself realtime cleanup', 'nself realtime cleanup 48', '0 */6 * * * nself realtime cleanup   # in a crontab', 'nself realtime cleanup --slots'],
+  ).action(async (hoursText: string | undefined, options: { slots?: boolean }) => {
+    if (options.slots) {
+      if (hoursText !== undefined) throw new UserError(`cleanup --slots drops the replication slot and takes no hours, got "${hoursText}"; run \`nself realtime cleanup ${hoursText}\` on its own`);
+      await cleanupSlots();
+      return;
+    }
     const hours = hoursText === undefined ? configuredRetentionHours() : parseNumberArgument(hoursText, 'hours', { min: 0 });
     const db = await database();
     const messages = await trimChannelLogs(db, hours);

@@ -1,6 +1,7 @@
-// The table capture section of `nself realtime stats`: subscriptions, log size and sequencing progress.
+// The table capture sections of `nself realtime stats`: subscriptions, log size and sequencing progress; the replication slot's lag.
 import type { Queryable } from '../queryable.js';
 import { registerStatsSection, type StatsSection } from '../stats.js';
+import { readSlotHealth } from './wal/slot-health.js';
 
 /** Capture figures: subscriptions by mode, the newest position, changes waiting to be sequenced, log volume. */
 export const captureStatsSection: StatsSection = {
@@ -25,4 +26,21 @@ export const captureStatsSection: StatsSection = {
   },
 };
 
+/** The capture path and the replication slot: whether a consumer reads it, and how far behind it is in bytes and seconds. */
+export const walSlotStatsSection: StatsSection = {
+  name: 'replication_slot',
+  title: 'Replication slot',
+  async collect(db: Queryable) {
+    const { path, slot } = await readSlotHealth(db);
+    return {
+      columns: ['path', 'slot', 'exists', 'active', 'lag_bytes', 'retained_bytes', 'seconds_since_read', 'wal_status'],
+      rows: [{
+        path, slot: slot.name, exists: slot.exists, active: slot.active, lag_bytes: slot.lagBytes, retained_bytes: slot.retainedBytes,
+        seconds_since_read: slot.secondsSinceRead === null ? null : Math.round(slot.secondsSinceRead), wal_status: slot.walStatus,
+      }],
+    };
+  },
+};
+
 registerStatsSection(captureStatsSection);
+registerStatsSection(walSlotStatsSection);

@@ -54,7 +54,10 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
   const consumer = wal ? new WalConsumer({
     pool: options.pool,
     connection: { connectionString: options.databaseUrl },
-    onLeading: (leading) => options.logger.info(leading ? 'this process reads table changes from the write-ahead log' : 'this process stopped reading the write-ahead log'),
+    onLeading: (leading) => {
+      options.metrics?.walConsumerLeading.set(leading ? 1 : 0);
+      options.logger.info(leading ? 'this process reads table changes from the write-ahead log' : 'this process stopped reading the write-ahead log');
+    },
     onError: (error, loud) => (loud ? options.logger.error({ err: error }, error.message) : options.logger.warn({ err: error }, 'reading the write-ahead log was interrupted; retrying')),
   }) : undefined;
   const { anonymousRole } = options;

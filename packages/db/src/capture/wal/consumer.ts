@@ -25,6 +25,11 @@ const MAX_BATCH = 1000;
 /** Queued messages at which the stream is paused, and resumed. */
 const PAUSE_AT = 20_000;
 const RESUME_AT = 5_000;
+/**
+ * How often the leading consumer records that it reads the slot (capture_state.wal_consumer_seen_at,
+ * the lag in seconds of `status` and /metrics): at most this often, and at least every 1.5 times it.
+ */
+const SEEN_EVERY_MS = 10_000;
 /** Every consumer of every process takes this lock of its database's session to read the slot. */
 const LEADER_LOCK = 7_305_211_486_027_640_141n;
 
@@ -96,21 +101,26 @@ export class WalConsumer {
       if (path.path !== 'wal') throw new Error(`the WAL capture path is not available: ${path.reason}`);
       if (path.gap) this.options.onError?.(new Error(`${path.gap}; resumes from before now are answered as unavailable`), true);
       const session = new StreamSession(this.options.pool, stream);
-      await session.prepare();
       try {
-        await stream.start({
-          slot: path.slot, publication: WAL_PUBLICATION, startLsn: 0n,
-          onMessage: (message) => session.push({ message }),
-          onKeepalive: (walEnd) => session.push({ keepalive: walEnd }),
-        });
-      } catch (error) {
-        await this.answerStartFailure(error, path.slot);
+        await session.prepare();
+        try {
+          await stream.start({
+            slot: path.slot, publication: WAL_PUBLICATION, startLsn: 0n,
+            onMessage: (message) => session.push({ message }),
+            onKeepalive: (walEnd) => session.push({ keepalive: walEnd }),
+          });
+        } catch (error) {
+          await this.answerStartFailure(error, path.slot);
+          return true;
+        }
+        this.setLeading(true);
+        session.recordSeenWhileLeading();
+        const ended = await Promise.race([stream.ended, session.failed]);
+        if (ended && this.running) throw ended;
         return true;
+      } finally {
+        session.close();
       }
-      this.setLeading(true);
-      const ended = await Promise.race([stream.ended, session.failed]);
-      if (ended && this.running) throw ended;
-      return true;
     } finally {
       this.stream = undefined;
       await stream.close().catch(() => undefined);
@@ -166,6 +176,9 @@ class StreamSession {
   private writtenLsn: Lsn = 0n;
   private writtenIndex = 0;
   private textual = new Set<number>();
+  /** When this session last recorded itself in capture_state.wal_consumer_seen_at (ms), and the timer that asks again. */
+  private seenAt = 0;
+  private seenTimer: NodeJS.Timeout | undefined;
   private failResolve: (error: Error) => void = () => undefined;
   readonly failed = new Promise<Error>((resolve) => { this.failResolve = resolve; });
 
@@ -180,6 +193,22 @@ class StreamSession {
       this.writtenLsn = parseLsn(state.lsn);
       this.writtenIndex = state.index;
     }
+  }
+
+  /**
+   * Records now, and then regularly, that a consumer reads the slot: an idle stream may bring no
+   * keepalive, so a timer queues an empty one, whose flush records it. Queued, not written
+   * directly: a consumer stuck on a write records nothing.
+   */
+  recordSeenWhileLeading(): void {
+    this.seenTimer = setInterval(() => this.push({ keepalive: 0n }), SEEN_EVERY_MS / 2);
+    this.seenTimer.unref();
+    this.push({ keepalive: 0n });
+  }
+
+  close(): void {
+    clearInterval(this.seenTimer);
+    this.seenTimer = undefined;
   }
 
   push(item: QueueItem): void {
@@ -306,6 +335,14 @@ class StreamSession {
       this.writtenIndex = last.index;
     }
     if (confirmable > 0n) this.stream.confirm(confirmable);
+    await this.recordSeen();
+  }
+
+  /** One cheap UPDATE, at most every SEEN_EVERY_MS: PostgreSQL does not keep when a slot was last read. */
+  private async recordSeen(): Promise<void> {
+    if (this.seenTimer === undefined || Date.now() - this.seenAt < SEEN_EVERY_MS) return;
+    this.seenAt = Date.now();
+    await this.pool.query('UPDATE realtime.capture_state SET wal_consumer_seen_at = now()');
   }
 
   private async write(changes: readonly WalChange[]): Promise<void> {

@@ -2,5 +2,6 @@
 export * from './setup.js';
 export * from './watches.js';
 export * from './consumer.js';
+export * from './slot-health.js';
 export { formatLsn, parseLsn, type Lsn } from './pgoutput.js';
 export * from './caught-up.js';

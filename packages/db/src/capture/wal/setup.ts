@@ -1,5 +1,7 @@
 // Decides between the WAL and trigger capture paths, and sets up the WAL path: publication, slot, event trigger.
+import type pg from 'pg';
 import { escapeIdentifier, escapeLiteral } from 'pg';
+import { UserError } from '../../errors.js';
 import type { Queryable } from '../../queryable.js';
 
 /** The publication every WAL consumer of a database reads: all tables, partitions under their root. */
@@ -73,6 +75,8 @@ async function setUpWal(db: Queryable): Promise<CapturePath> {
   if (!state.slot_exists) {
     if (!state.replication) return trigger(noReplication);
     await db.query(`SELECT pg_catalog.pg_create_logical_replication_slot(${escapeLiteral(slot)}, 'pgoutput')`);
+    // A new slot counts as read now: its age without a consumer is measured from here (`staleSlotWarning`).
+    await db.query('UPDATE realtime.capture_state SET wal_consumer_seen_at = now()');
     gap = await recordGap(db, `the replication slot ${slot} was missing (dropped) and was made again: changes committed while there was none are not in the log`);
   } else if (state.plugin !== 'pgoutput') {
     return trigger(`the replication slot ${slot} exists with the plugin ${state.plugin ?? 'none'}, not pgoutput; drop it (\`nself realtime cleanup --slots\`)`);
@@ -110,19 +114,43 @@ export async function recordGap(db: Queryable, reason: string): Promise<string |
   return rowCount ? reason : undefined;
 }
 
+/** What `dropWalSlot` dropped: the slot, and the gap it recorded when changes had been logged from it. */
+export interface DroppedSlot {
+  readonly slot: string;
+  readonly gap: string | undefined;
+}
+
 /**
- * Drops the slot and switches capture back to triggers, for a slot nobody reads (`cleanup --slots`);
- * returns whether there was a slot. Refuses while a consumer reads it.
+ * Drops the slot and switches capture back to triggers, for a slot nobody reads (`cleanup --slots`),
+ * in one transaction: nothing changes when the slot cannot be dropped. Returns undefined when there
+ * is no slot. Refuses while a consumer reads it.
  */
-export async function dropWalSlot(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ slot: string; exists: boolean; active: boolean }>(
-    `SELECT realtime.wal_slot_name() AS slot, s.slot_name IS NOT NULL AS exists, coalesce(s.active, false) AS active
-       FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = realtime.wal_slot_name()`);
-  const state = rows[0];
-  if (!state?.exists) return false;
-  if (state.active) throw new Error(`the replication slot ${state.slot} is being read by a running server; stop it first`);
-  await db.query('UPDATE realtime.capture_state SET wal_capture = false');
-  await recordGap(db, `the replication slot ${state.slot} was dropped: changes it held and had not delivered were lost`);
-  await db.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [state.slot]);
-  return true;
+export async function dropWalSlot(pool: pg.Pool): Promise<DroppedSlot | undefined> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ slot: string; exists: boolean; active_pid: number | null }>(
+      `SELECT realtime.wal_slot_name() AS slot, s.slot_name IS NOT NULL AS exists, s.active_pid
+         FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = realtime.wal_slot_name()`);
+    const state = rows[0];
+    if (!state?.exists) {
+      await client.query('ROLLBACK');
+      return undefined;
+    }
+    const refusal = (pid: number | null) => new UserError(`the replication slot ${state.slot} is being read by a running server (backend pid ${pid ?? 'unknown'}); stop it first`);
+    if (state.active_pid !== null) throw refusal(state.active_pid);
+    await client.query('UPDATE realtime.capture_state SET wal_capture = false');
+    const gap = await recordGap(client, `the replication slot ${state.slot} was dropped: changes it held and had not delivered were lost`);
+    await client.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [state.slot]).catch((error: unknown) => {
+      // 55006: a consumer took the slot since the check above.
+      throw (error as { code?: string }).code === '55006' ? refusal(null) : error;
+    });
+    await client.query('COMMIT');
+    return { slot: state.slot, gap };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }
