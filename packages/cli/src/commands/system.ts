@@ -1,7 +1,7 @@
 // System commands: init (apply the schema migrations), status, logs, cleanup (of old data, or of the replication slot) and stats.
 import type { Command } from 'commander';
 import {
-  cleanupStaleConnections, cleanupStalePresence, collectStats, configuredRetentionHours, migrate, STALE_AFTER_SECONDS, trimChangeLog,
+  cleanupStaleConnections, cleanupStalePresence, collectStats, configuredRetentionHours, migrate, publishForWal, STALE_AFTER_SECONDS, trimChangeLog,
   trimChannelLogs, UserError,
 } from '@nself/db';
 import { asListing, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
@@ -17,15 +17,17 @@ export function registerSystemCommands(realtime: Command): void {
     .description('Create or upgrade the realtime schema in the database (safe to run again)')
     .addHelpText('after', '\nExample:\n  $ nself realtime init\n')
     .action(async () => {
-      const result = await migrate(await connection());
+      const pool = await connection();
+      const result = await migrate(pool);
       if (result.applied.length === 0) {
         say(`Realtime schema is up to date (version ${result.toVersion}); nothing to do.\n`);
-        return;
+      } else {
+        const from = result.fromVersion === 0 ? 'Created the realtime schema' : `Migrated the realtime schema from version ${result.fromVersion}`;
+        say(`${from} to version ${result.toVersion}.\n`);
+        for (const migration of result.applied) say(`  applied ${migration.name}\n`);
+        for (const object of result.created) say(`  created ${object}\n`);
       }
-      const from = result.fromVersion === 0 ? 'Created the realtime schema' : `Migrated the realtime schema from version ${result.fromVersion}`;
-      say(`${from} to version ${result.toVersion}.\n`);
-      for (const migration of result.applied) say(`  applied ${migration.name}\n`);
-      for (const object of result.created) say(`  created ${object}\n`);
+      say(`${await publishForWal(pool)}\n`);
     });
 
   registerStatusCommand(realtime);

@@ -20,6 +20,8 @@ export interface WalConsumerOptions {
   readonly retryMs?: number;
 }
 
+/** How soon a reader whose stream ended tries to read again. */
+const RESTART_MS = 100;
 /** Most changes in one logged batch; a larger transaction is logged in several. */
 const MAX_BATCH = 1000;
 /** Queued messages at which the stream is paused, and resumed. */
@@ -81,12 +83,14 @@ export class WalConsumer {
         const led = await this.leadOnce();
         failures = led ? 0 : failures;
       } catch (error) {
-        failures += 1;
+        failures = this.leadingValue ? 0 : failures + 1;
         this.options.onError?.(error instanceof Error ? error : new Error(String(error)), false);
-      } finally {
-        this.setLeading(false);
       }
-      await this.sleep(Math.min(5_000, (this.options.retryMs ?? 1_000) * 2 ** Math.min(failures, 2)));
+      // A reader whose stream ended tries again at once (its old connection may hold the slot a moment
+      // longer); the others, and repeated failures, wait.
+      const wasLeading = this.leadingValue;
+      this.setLeading(false);
+      await this.sleep(wasLeading ? RESTART_MS : Math.min(5_000, (this.options.retryMs ?? 1_000) * 2 ** Math.min(failures, 2)));
     }
   }
 

@@ -47,6 +47,26 @@ export async function setUpCapturePath(db: Queryable, choice: CaptureChoice = 'a
   return path;
 }
 
+/**
+ * The superuser's part of the WAL path, for `nself realtime init`: the publication and the event
+ * trigger, so that a server running as a plain role with the REPLICATION attribute can make the slot.
+ * Makes no slot (WAL is kept only once a consumer is about to read it). Returns one line to print.
+ */
+export async function publishForWal(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ wal_level: string; superuser: boolean; publication: boolean }>(
+    `SELECT current_setting('wal_level') AS wal_level, (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1) AS publication`, [WAL_PUBLICATION]);
+  const state = rows[0];
+  if (state?.wal_level !== 'logical') return `Table changes: wal_level is ${state?.wal_level ?? 'unknown'}, so they will be captured by triggers (for capture from the write-ahead log: ${WAL_LEVEL_FIX}).`;
+  if (!state.superuser) {
+    return state.publication ? `Table changes: the publication ${WAL_PUBLICATION} exists; a server reads them from the write-ahead log.`
+      : `Table changes: run \`nself realtime init\` once as a superuser to create the publication ${WAL_PUBLICATION} (FOR ALL TABLES), or they are captured by triggers.`;
+  }
+  if (!state.publication) await db.query(`CREATE PUBLICATION ${escapeIdentifier(WAL_PUBLICATION)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
+  await keepTablesWritable(db);
+  return `Table changes: publication ${WAL_PUBLICATION} ready; a server reads them from the write-ahead log.`;
+}
+
 async function setUpWal(db: Queryable): Promise<CapturePath> {
   const { rows } = await db.query<{
     wal_level: string; slot: string; role: string; superuser: boolean; replication: boolean; publication: boolean; slot_exists: boolean; plugin: string | null;
