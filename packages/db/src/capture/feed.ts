@@ -11,7 +11,7 @@ import { displayTableName, type CaptureEvent, type TableName } from './names.js'
 const ANNOUNCE_CHANNEL = 'realtime:changes';
 
 /** A change as the log gives it. */
-interface ChangeRow {
+export interface ChangeRow {
   position: string | number;
   changed_at: Date;
   operation: CaptureEvent;
@@ -20,7 +20,7 @@ interface ChangeRow {
   new_record: Record<string, unknown> | null;
   old_record: Record<string, unknown> | null;
   writer_pid: number;
-  subscription_id: string;
+  subscription_id: string | null;
   access_version?: string | null;
 }
 
@@ -39,9 +39,10 @@ export interface Change {
   readonly old: Record<string, unknown> | null;
   /** The table's current columns and their types. */
   readonly columns: readonly TableColumn[];
-  /** The PostgreSQL backend that made the change. */
+  /** The PostgreSQL backend that made the change (0 when read from the write-ahead log, which does not say). */
   readonly writerPid: number;
-  readonly subscriptionId: string;
+  /** The table's subscription; null for a table captured as part of a watched schema. */
+  readonly subscriptionId: string | null;
   /**
    * The table's `realtime.access_version` in the snapshot the change was read in (null when not read):
    * while it stays the same, so does every privilege and row policy of the table.
@@ -188,6 +189,8 @@ export class ChangeFeed {
   /** Settles after the first attempt to read, so that `start` returns a feed that is already listening. */
   private readonly ready = new Promise<void>((resolve) => { this.readyResolve = resolve; });
   private readonly loop: Promise<void>;
+  /** Reads of the log and offered changes take turns, so that each change is delivered once, in order. */
+  private turn: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly options: ChangeFeedOptions, start: number) {
     this.positionValue = start;
@@ -226,6 +229,29 @@ export class ChangeFeed {
     this.refresh();
   }
 
+  /**
+   * Delivers changes this process has just logged (the WAL consumer's batch, read back by its own
+   * statement) without reading the log again: only when they continue the feed's position, else the
+   * feed reads them from the log as usual. Saves the announcement's trip and a query per batch.
+   */
+  offer(rows: readonly ChangeRow[]): Promise<void> {
+    return this.inTurn(async () => {
+      const first = rows[0];
+      const last = rows.at(-1);
+      if (!this.running || !first || !last || Number(first.position) !== this.positionValue + 1) return;
+      const watched = rows.filter((row) => this.watches(row.schema_name, row.table_name));
+      const changes = await toChanges(this.options.pool, watched, this.columns);
+      if (changes.length > 0) await this.options.onChanges(changes);
+      this.positionValue = Number(last.position);
+    });
+  }
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(work);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
   /** Stops reading, waits for the batch in hand to be delivered, and closes the LISTEN connection. */
   async stop(): Promise<void> {
     this.running = false;
@@ -242,7 +268,7 @@ export class ChangeFeed {
       this.woken = false;
       try {
         await this.ensureListening();
-        delivered = await this.step();
+        delivered = await this.inTurn(() => this.step());
         failures = 0;
       } catch (error) {
         failures += 1;

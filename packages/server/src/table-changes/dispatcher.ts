@@ -1,5 +1,5 @@
 // The one change feed of a server process, fanned out to every table change subscription, with catch-up for late joiners.
-import { ChangeFeed, currentPosition, readChanges, type Change } from '@nself/db';
+import { ChangeFeed, currentPosition, readChanges, type Change, type ChangeRow } from '@nself/db';
 import { deliverBatch, type DeliveryContext } from './delivery.js';
 import { isTransient } from './transient.js';
 import type { TableSubscription } from './subscription.js';
@@ -57,6 +57,11 @@ export class ChangeDispatcher {
       this.ctx.logger.error({ err: error }, 'catching up a table change subscription failed');
       onFailure(error instanceof Error ? error : new Error(String(error)));
     });
+  }
+
+  /** Changes this process's WAL consumer just logged: delivered at once when they continue the feed (`ChangeFeed.offer`). */
+  offer(rows: readonly ChangeRow[]): void {
+    this.feed?.offer(rows).catch((error: unknown) => this.ctx.logger.warn({ err: error }, 'delivering logged table changes failed; the feed reads them from the log'));
   }
 
   /** Makes the feed listen on tables whose capture was just set up, so their first changes are not left to polling. */

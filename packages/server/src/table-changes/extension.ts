@@ -59,6 +59,7 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
       options.logger.info(leading ? 'this process reads table changes from the write-ahead log' : 'this process stopped reading the write-ahead log');
     },
     onError: (error, loud) => (loud ? options.logger.error({ err: error }, error.message) : options.logger.warn({ err: error }, 'reading the write-ahead log was interrupted; retrying')),
+    onLogged: (rows) => dispatcher.offer(rows),
   }) : undefined;
   const { anonymousRole } = options;
   /** The audience of `identity`; in development mode, looks up whether the database has the anonymous role. */

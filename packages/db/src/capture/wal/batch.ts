@@ -1,6 +1,7 @@
 // Writes decoded WAL changes to realtime.changes in one statement per batch: positions, rows as to_jsonb gives them, the announcement.
 import { escapeIdentifier } from 'pg';
 import type { Queryable } from '../../queryable.js';
+import type { ChangeRow } from '../feed.js';
 import type { CaptureEvent } from '../names.js';
 import { formatLsn, UNCHANGED_TOAST, type Lsn, type RelationColumn, type TupleValue } from './pgoutput.js';
 
@@ -27,11 +28,8 @@ export interface WalChange {
   readonly oldIsKey: boolean;
 }
 
-/** Where the log stands after a batch: the WAL place of its last change, and its positions. */
-export interface WrittenBatch {
-  readonly first: number;
-  readonly last: number;
-}
+/** A change as the batch logged it: the log's row, with its table's access version in the batch's snapshot. */
+export type LoggedRow = ChangeRow & { readonly access_version: string | null };
 
 const JSON_TYPES = new Set([114, 3802]); // json, jsonb: their text is JSON already
 
@@ -59,11 +57,11 @@ export function rowText(relation: WalRelation, tuple: readonly TupleValue[], key
 /**
  * Logs `changes` (in WAL order) after the newest position in one statement, records their WAL place
  * in realtime.capture_state, counts them in their subscriptions, and announces the positions on
- * `realtime:changes` at commit. Refuses (returns null) when the log already holds a change at or
+ * `realtime:changes` at commit; returns the logged rows. Refuses (returns null) when the log already holds a change at or
  * after the first one's WAL place: another consumer wrote it. Relations named in `textual` are
  * logged with their values as text (their table is gone, or its type no longer reads them).
  */
-export async function writeBatch(db: Queryable, changes: readonly WalChange[], textual: ReadonlySet<number> = new Set()): Promise<WrittenBatch | null> {
+export async function writeBatch(db: Queryable, changes: readonly WalChange[], textual: ReadonlySet<number> = new Set()): Promise<LoggedRow[] | null> {
   const first = changes[0];
   const last = changes.at(-1);
   if (!first || !last) return null;
@@ -82,7 +80,7 @@ export async function writeBatch(db: Queryable, changes: readonly WalChange[], t
     const fresh = change.new ? rowText(change.relation, change.new, false, change.oldIsKey ? null : change.old) : null;
     return { change, old, fresh };
   });
-  const { rows: result } = await db.query<{ base: string | null }>(
+  const { rows: logged } = await db.query<LoggedRow>(
     `WITH input AS (
        SELECT * FROM unnest($1::int[], $2::text[], $3::jsonb[], $4::text[], $5::jsonb[], $6::text[], $7::uuid[], $8::timestamptz[])
          WITH ORDINALITY AS i(rel, operation, new_text, new_absent, old_text, old_absent, subscription_id, changed_at, ord)
@@ -98,17 +96,21 @@ export async function writeBatch(db: Queryable, changes: readonly WalChange[], t
        SELECT state.base + i.ord, i.subscription_id, ($14::text[])[i.rel], ($15::text[])[i.rel], i.operation,
               ${convert('new_text', 'new_absent::text[]')}, ${convert('old_text', 'old_absent::text[]')}, 0, i.changed_at
          FROM state, input AS i
-       RETURNING subscription_id, changed_at
+       RETURNING position, changed_at, operation, schema_name, table_name, new_record, old_record, writer_pid, subscription_id
      ), counted AS (
        UPDATE realtime.subscriptions AS s
           SET changes_seen = s.changes_seen + totals.n, last_change_at = greatest(s.last_change_at, totals.latest)
          FROM (SELECT subscription_id, count(*) AS n, max(changed_at) AS latest FROM written GROUP BY subscription_id) AS totals
         WHERE s.id = totals.subscription_id
        RETURNING 1
+     ), versions AS (
+       SELECT t.schema_name, t.table_name, realtime.access_version(t.schema_name, t.table_name) AS access_version
+         FROM (SELECT DISTINCT schema_name, table_name FROM written) AS t
      )
-     SELECT state.base, pg_notify('realtime:changes', json_build_object('first', state.base + 1, 'last', state.base + $9)::text),
-            (SELECT count(*) FROM counted) AS counted
-       FROM state`,
+     SELECT w.*, v.access_version, (SELECT count(*) FROM counted) AS counted,
+            (SELECT pg_notify('realtime:changes', json_build_object('first', base + 1, 'last', base + $9)::text) FROM state) AS announced
+       FROM written AS w JOIN versions AS v USING (schema_name, table_name)
+      ORDER BY w.position`,
     [
       rows.map(({ change }) => slot.get(change.relation.relationId)),
       rows.map(({ change }) => change.operation),
@@ -125,9 +127,7 @@ export async function writeBatch(db: Queryable, changes: readonly WalChange[], t
       relations.map((relation) => relation.name),
     ],
   );
-  const base = result[0]?.base;
-  if (base === undefined || base === null) return null;
-  return { first: Number(base) + 1, last: Number(base) + changes.length };
+  return logged.length === 0 ? null : logged;
 }
 
 /** A text[] literal of `names`, or null for none (an array of arrays cannot be unnested row by row). */

@@ -1,7 +1,7 @@
 // The WAL consumer: one per database at a time (elected by an advisory lock), it decodes the slot and logs changes in batches.
 import type pg from 'pg';
 import type { CaptureEvent } from '../names.js';
-import { writeBatch, type WalChange, type WalRelation } from './batch.js';
+import { writeBatch, type LoggedRow, type WalChange, type WalRelation } from './batch.js';
 import { parseLsn, type Lsn, type PgOutputMessage, type TupleValue } from './pgoutput.js';
 import { CaptureRegistry, REGISTRY_TABLES } from './registry.js';
 import { ReplicationStream } from './replication-stream.js';
@@ -16,6 +16,8 @@ export interface WalConsumerOptions {
   readonly onLeading?: (leading: boolean) => void;
   /** Told about trouble; the consumer keeps retrying. `loud` marks what an operator must hear (a slot lost). */
   readonly onError?: (error: Error, loud: boolean) => void;
+  /** Handed each batch this process logged, once committed, so that it can deliver it without reading it back. */
+  readonly onLogged?: (rows: readonly LoggedRow[]) => void;
   /** How long to wait before trying again to become the consumer (ms, default 1000). */
   readonly retryMs?: number;
 }
@@ -104,7 +106,7 @@ export class WalConsumer {
       const path = await setUpCapturePath(this.options.pool);
       if (path.path !== 'wal') throw new Error(`the WAL capture path is not available: ${path.reason}`);
       if (path.gap) this.options.onError?.(new Error(`${path.gap}; resumes from before now are answered as unavailable`), true);
-      const session = new StreamSession(this.options.pool, stream);
+      const session = new StreamSession(this.options.pool, stream, this.options.onLogged);
       try {
         await session.prepare();
         try {
@@ -186,7 +188,7 @@ class StreamSession {
   private failResolve: (error: Error) => void = () => undefined;
   readonly failed = new Promise<Error>((resolve) => { this.failResolve = resolve; });
 
-  constructor(private readonly pool: pg.Pool, private readonly stream: ReplicationStream) {}
+  constructor(private readonly pool: pg.Pool, private readonly stream: ReplicationStream, private readonly onLogged?: (rows: readonly LoggedRow[]) => void) {}
 
   async prepare(): Promise<void> {
     await this.registry.load(this.pool);
@@ -350,14 +352,17 @@ class StreamSession {
   }
 
   private async write(changes: readonly WalChange[]): Promise<void> {
+    let logged: LoggedRow[] | null;
     try {
-      if (await writeBatch(this.pool, changes, this.textual) === null) throw new Error('another consumer logged these changes: stepping down');
+      logged = await writeBatch(this.pool, changes, this.textual);
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       if (!/^(42|22)/.test(code)) throw error;
       // A table dropped or changed since the change: log its values as text rather than stop.
       for (const change of changes) this.textual.add(change.relation.relationId);
-      if (await writeBatch(this.pool, changes, this.textual) === null) throw new Error('another consumer logged these changes: stepping down');
+      logged = await writeBatch(this.pool, changes, this.textual);
     }
+    if (logged === null) throw new Error('another consumer logged these changes: stepping down');
+    this.onLogged?.(logged);
   }
 }

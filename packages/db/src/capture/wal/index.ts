@@ -5,3 +5,4 @@ export * from './consumer.js';
 export * from './slot-health.js';
 export { formatLsn, parseLsn, type Lsn } from './pgoutput.js';
 export * from './caught-up.js';
+export type { LoggedRow } from './batch.js';
