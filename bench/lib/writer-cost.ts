@@ -263,13 +263,22 @@ function serverLogWarnings(setups: Record<Variant, Setup>): string[] {
     }
     const counts = new Map<string, number>();
     for (const line of text.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
-      if ((entry.level ?? 0) < 40) continue;
+      const entry = parseLogLine(line);
+      if (!entry || (entry.level ?? 0) < 40) continue;
       const message = `${entry.level && entry.level >= 50 ? 'error' : 'warning'}: ${entry.msg ?? ''}${entry.err?.message ? ` (${entry.err.message})` : ''}`;
       counts.set(message, (counts.get(message) ?? 0) + 1);
     }
     for (const [message, count] of counts) warnings.push(`${VARIANT_LABELS[variant]} server, ${count}×: ${message}`);
   }
   return warnings;
+}
+
+/** One JSON line of a server log; undefined for anything else (a line cut short when a server was stopped). */
+function parseLogLine(line: string): { level?: number; msg?: string; err?: { message?: string } } | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+  } catch {
+    return undefined;
+  }
 }
