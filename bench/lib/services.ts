@@ -89,9 +89,9 @@ async function startNself({ databaseUrl, env, openFiles }: ServiceOptions): Prom
   return service('nself', child, { kind: 'nself', port, token }, () => [pidOf(child)]);
 }
 
-/** Signs a client token for the nself server started by `startService` (e.g. one per presence member). */
-export function nselfToken(userId: string): Promise<string> {
-  return signToken(JWT_SECRET, userId);
+/** Signs a client token for the nself server started by `startService` (e.g. one per presence member); role `authenticated` unless given. */
+export function nselfToken(userId: string, role?: string): Promise<string> {
+  return signToken(JWT_SECRET, userId, role);
 }
 
 async function startNodeServer(kind: 'ws' | 'socketio', script: string, { env, openFiles }: ServiceOptions): Promise<Service> {

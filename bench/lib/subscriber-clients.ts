@@ -81,7 +81,7 @@ async function openPhoenix(target: Target, spec: SubscriberSpec, events: Subscri
 const CHANGES_READY_TIMEOUT_MS = 15_000;
 
 /** Resolves when the server says table changes flow ("Subscribed to PostgreSQL"); rejects with its error message. */
-function postgresChangesReady(socket: PhoenixSocket): Promise<void> {
+export function postgresChangesReady(socket: PhoenixSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('postgres_changes: no "Subscribed to PostgreSQL" within 15 s')), CHANGES_READY_TIMEOUT_MS);
     socket.onFrame = (frame) => {
