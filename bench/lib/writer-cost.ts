@@ -144,9 +144,6 @@ async function createSetups(scratch: string): Promise<Record<Variant, Setup>> {
   const wal = await setup(await database(), 'bench_wal', { capture: 'auto', logFile: path.join(scratch, 'server-wal.log') });
 
   const triggerDb = await database();
-  // REALTIME_CAPTURE=trigger chooses the trigger path; a physical slot under the name of the
-  // database's WAL slot (it reserves no WAL) makes a server that does not read that setting take it too.
-  await triggerDb.pool.query('SELECT pg_catalog.pg_create_physical_replication_slot(realtime.wal_slot_name())');
   const trigger = await setup(triggerDb, 'bench_trigger', { capture: 'trigger', logFile: path.join(scratch, 'server-trigger.log') });
 
   const seedDb = await database();

@@ -193,6 +193,32 @@ test('a capture trigger in WAL mode only notifies: psql LISTEN gets the seed pay
   }
 });
 
+test('a table registered and written at once is captured from its registration on, in WAL order; unregistered, no more', async (t) => {
+  if (walLevel !== 'logical') return t.skip('wal_level is not logical');
+  await db.pool.query('CREATE TABLE public.fresh (id int PRIMARY KEY); CREATE TABLE public.same_tx (id int PRIMARY KEY)');
+  const from = await settled();
+  // Registered and written in one transaction, and registered then written straight after.
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await watchForWal(client, [parseTableName('public.same_tx')], []);
+    await client.query('INSERT INTO public.same_tx VALUES (1)');
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+  await watchForWal(db.pool, [parseTableName('public.fresh')], []);
+  for (let id = 1; id <= 20; id += 1) await db.pool.query('INSERT INTO public.fresh VALUES ($1)', [id]);
+  const changes = await logged(from, 21, ['public.same_tx', 'public.fresh']);
+  assert.deepEqual(changes.map((change) => `${change.table}:${(change.new as { id: number }).id}`),
+    ['same_tx:1', ...Array.from({ length: 20 }, (_, i) => `fresh:${i + 1}`)]);
+  await db.pool.query(`DELETE FROM realtime.subscriptions WHERE table_name = 'public.fresh'`);
+  await db.pool.query('INSERT INTO public.fresh VALUES (100)');
+  const after = await settled();
+  const more = await readChanges(db.pool, { after: from, tables: [parseTableName('public.fresh')], limit: 100 });
+  assert.equal(more.length, 20, `nothing logged for a table no longer captured (log at ${after})`);
+});
+
 test('killing the consumer mid-stream: another takes over and nothing is lost or repeated', async (t) => {
   if (walLevel !== 'logical') return t.skip('wal_level is not logical');
   startConsumer();

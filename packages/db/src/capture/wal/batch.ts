@@ -1,4 +1,5 @@
 // Writes decoded WAL changes to realtime.changes in one statement per batch: positions, rows as to_jsonb gives them, the announcement.
+import { createHash } from 'node:crypto';
 import { escapeIdentifier } from 'pg';
 import type { Queryable } from '../../queryable.js';
 import type { ChangeRow } from '../feed.js';
@@ -32,6 +33,8 @@ export interface WalChange {
 export type LoggedRow = ChangeRow & { readonly access_version: string | null };
 
 const JSON_TYPES = new Set([114, 3802]); // json, jsonb: their text is JSON already
+/** Batches of at most this many tables run as prepared statements. */
+const NAMED_UP_TO_TABLES = 2;
 
 /**
  * A row as a JSON object of text values (json and jsonb values as themselves), for
@@ -80,8 +83,7 @@ export async function writeBatch(db: Queryable, changes: readonly WalChange[], t
     const fresh = change.new ? rowText(change.relation, change.new, false, change.oldIsKey ? null : change.old) : null;
     return { change, old, fresh };
   });
-  const { rows: logged } = await db.query<LoggedRow>(
-    `WITH input AS (
+  const text = `WITH input AS (
        SELECT * FROM unnest($1::int[], $2::text[], $3::jsonb[], $4::text[], $5::jsonb[], $6::text[], $7::uuid[], $8::timestamptz[])
          WITH ORDINALITY AS i(rel, operation, new_text, new_absent, old_text, old_absent, subscription_id, changed_at, ord)
      ), state AS (
@@ -103,15 +105,20 @@ export async function writeBatch(db: Queryable, changes: readonly WalChange[], t
          FROM (SELECT subscription_id, count(*) AS n, max(changed_at) AS latest FROM written GROUP BY subscription_id) AS totals
         WHERE s.id = totals.subscription_id
        RETURNING 1
-     ), versions AS (
+     ), versions AS MATERIALIZED (
        SELECT t.schema_name, t.table_name, realtime.access_version(t.schema_name, t.table_name) AS access_version
          FROM (SELECT DISTINCT schema_name, table_name FROM written) AS t
      )
      SELECT w.*, v.access_version, (SELECT count(*) FROM counted) AS counted,
             (SELECT pg_notify('realtime:changes', json_build_object('first', base + 1, 'last', base + $9)::text) FROM state) AS announced
        FROM written AS w JOIN versions AS v USING (schema_name, table_name)
-      ORDER BY w.position`,
-    [
+      ORDER BY w.position`;
+  // Named, so that each connection plans the statement of a set of tables once (planning was half its
+  // cost); only for a few tables, so that the statements a connection keeps stay few.
+  const { rows: logged } = await db.query<LoggedRow>({
+    ...(relations.length <= NAMED_UP_TO_TABLES ? { name: `nself_wal_batch_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` } : {}),
+    text,
+    values: [
       rows.map(({ change }) => slot.get(change.relation.relationId)),
       rows.map(({ change }) => change.operation),
       rows.map(({ fresh }) => fresh?.text ?? null),
@@ -126,7 +133,7 @@ export async function writeBatch(db: Queryable, changes: readonly WalChange[], t
       relations.map((relation) => relation.schema),
       relations.map((relation) => relation.name),
     ],
-  );
+  });
   return logged.length === 0 ? null : logged;
 }
 

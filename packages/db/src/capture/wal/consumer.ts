@@ -26,9 +26,8 @@ export interface WalConsumerOptions {
 const RESTART_MS = 100;
 /** Most changes in one logged batch; a larger transaction is logged in several. */
 const MAX_BATCH = 1000;
-/** Queued messages at which the stream is paused, and resumed. */
+/** Queued messages at which the stream is paused, until the consumer takes them. */
 const PAUSE_AT = 20_000;
-const RESUME_AT = 5_000;
 /**
  * How often the leading consumer records that it reads the slot (capture_state.wal_consumer_seen_at,
  * the lag in seconds of `status` and /metrics): at most this often, and at least every 1.5 times it.
@@ -45,7 +44,6 @@ interface OpenTransaction {
   /** Changes of the transaction already in the log when this consumer started (a takeover). */
   readonly skip: number;
   ordinal: number;
-  registryChanged: boolean;
 }
 
 /**
@@ -230,14 +228,17 @@ class StreamSession {
     this.draining = true;
     try {
       while (this.queue.length > 0) {
-        const item = this.queue.shift() as QueueItem;
-        if (this.paused && this.queue.length <= RESUME_AT) {
+        // What has arrived is one batch (or several of MAX_BATCH), logged before what arrives meanwhile.
+        const items = this.queue.splice(0);
+        if (this.paused) {
           this.paused = false;
           this.stream.resume();
         }
-        if ('keepalive' in item) this.onKeepalive(item.keepalive);
-        else await this.handle(item.message);
-        if (this.batch.length >= MAX_BATCH) await this.flush();
+        for (const item of items) {
+          if ('keepalive' in item) this.onKeepalive(item.keepalive);
+          else this.handle(item.message);
+          if (this.batch.length >= MAX_BATCH) await this.flush();
+        }
         if (this.queue.length === 0) await this.flush();
       }
     } catch (error) {
@@ -248,7 +249,7 @@ class StreamSession {
     }
   }
 
-  private async handle(message: PgOutputMessage): Promise<void> {
+  private handle(message: PgOutputMessage): void {
     switch (message.tag) {
       case 'relation':
         this.relations.set(message.relationId, message);
@@ -256,7 +257,7 @@ class StreamSession {
         return;
       case 'begin': {
         const skip = message.finalLsn < this.writtenLsn ? Number.MAX_SAFE_INTEGER : message.finalLsn === this.writtenLsn ? this.writtenIndex : 0;
-        this.transaction = { commitLsn: message.finalLsn, commitTime: message.commitTime, skip, ordinal: 0, registryChanged: false };
+        this.transaction = { commitLsn: message.finalLsn, commitTime: message.commitTime, skip, ordinal: 0 };
         this.loggedByTriggers = new Set();
         return;
       }
@@ -273,16 +274,10 @@ class StreamSession {
       case 'truncate':
         for (const relationId of message.relationIds) this.record(relationId, 'TRUNCATE', null, null, false);
         return;
-      case 'commit': {
-        const transaction = this.transaction;
+      case 'commit':
         this.transaction = undefined;
-        if (transaction?.registryChanged) {
-          await this.flush();
-          await this.registry.load(this.pool);
-        }
         this.handledEnd = message.endLsn;
         return;
-      }
       default:
         return;
     }
@@ -293,7 +288,7 @@ class StreamSession {
     const relation = this.relations.get(relationId);
     if (!transaction || !relation) throw new Error(`the WAL stream sent a ${operation} outside a transaction or for an undescribed relation ${relationId}`);
     if (relation.schema === 'realtime') {
-      if (REGISTRY_TABLES.has(relation.name)) transaction.registryChanged = true;
+      if (REGISTRY_TABLES.has(relation.name)) this.registry.apply(relation.name, relation.columns, operation, fresh, old);
       if (relation.name === 'changes' && operation === 'INSERT' && fresh) this.forgetLoggedByTrigger(relation, fresh);
       return;
     }
