@@ -146,9 +146,9 @@ test('a capture function made before migration 0012 sends positions only after i
     await migrate(old.pool, 9);
     await old.pool.query('CREATE TABLE public.ledger (id int PRIMARY KEY, amount int NOT NULL)');
     // What `subscribe` installed up to migration 0011: the seed's payload with the rows, for every subscription.
-    // Today's generator calls realtime.wal_capture_active() (migration 0016): stand in for it until the migration.
+    // Today's generator reads capture_state.wal_capture (migration 0016): stand in for it until the migration.
     await old.pool.query(`ALTER TABLE realtime.subscriptions ADD COLUMN notify_rows boolean NOT NULL DEFAULT false;
-      CREATE FUNCTION realtime.wal_capture_active() RETURNS boolean LANGUAGE sql AS 'SELECT false'`);
+      ALTER TABLE realtime.capture_state ADD COLUMN wal_capture boolean NOT NULL DEFAULT false`);
     await subscribeTable(old.pool, { table: parseTableName('public.ledger'), notifyRows: true });
     await old.pool.query('ALTER TABLE realtime.subscriptions DROP COLUMN notify_rows');
     await listener.connect();
@@ -159,7 +159,7 @@ test('a capture function made before migration 0012 sends positions only after i
     await waitFor(() => notes.length === 1, 'the notification before the migration');
     assert.match(notes[0] ?? '', /111111/, 'the rows rode along before');
 
-    await old.pool.query('DROP FUNCTION realtime.wal_capture_active()');
+    await old.pool.query('ALTER TABLE realtime.capture_state DROP COLUMN wal_capture');
     await migrate(old.pool);
     await old.pool.query('INSERT INTO public.ledger VALUES (2, 222222)');
     await waitFor(() => notes.length === 2, 'the notification after the migration');
