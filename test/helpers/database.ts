@@ -52,6 +52,8 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
             await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [name]);
           });
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        // The WAL consumer's replication origin is named after the slot (shared by the cluster).
+        await client.query(`SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE 'nself\\_realtime\\_' || $1 || '%'`, [name]);
       } finally {
         await client.end();
       }

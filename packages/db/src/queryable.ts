@@ -1,5 +1,5 @@
-// The database handle every data operation takes: a pool, or one client of it inside a transaction.
+// The database handle every data operation takes: a pool, one client of it inside a transaction, or a connection of its own.
 import type pg from 'pg';
 
-/** A pool or a checked-out client; data operations accept either so callers can wrap them in a transaction. */
-export type Queryable = pg.Pool | pg.PoolClient;
+/** A pool, a checked-out client or a client of its own; data operations accept any so callers can wrap them in a transaction. */
+export type Queryable = pg.Pool | pg.PoolClient | pg.Client;

@@ -4,6 +4,7 @@ import type { CaptureEvent } from '../names.js';
 import { writeBatch, type LoggedRow, type WalChange, type WalRelation } from './batch.js';
 import { parseLsn, type Lsn, type PgOutputMessage, type TupleValue } from './pgoutput.js';
 import { CaptureRegistry, REGISTRY_TABLES } from './registry.js';
+import { LogWriter } from './log-writer.js';
 import { ReplicationStream } from './replication-stream.js';
 import { recordGap, setUpCapturePath, WAL_PUBLICATION } from './setup.js';
 
@@ -104,12 +105,13 @@ export class WalConsumer {
       const path = await setUpCapturePath(this.options.pool);
       if (path.path !== 'wal') throw new Error(`the WAL capture path is not available: ${path.reason}`);
       if (path.gap) this.options.onError?.(new Error(`${path.gap}; resumes from before now are answered as unavailable`), true);
-      const session = new StreamSession(this.options.pool, stream, this.options.onLogged);
+      const writer = await LogWriter.open(this.options.connection, path.slot);
+      const session = new StreamSession(this.options.pool, writer.client, stream, this.options.onLogged);
       try {
         await session.prepare();
         try {
           await stream.start({
-            slot: path.slot, publication: WAL_PUBLICATION, startLsn: 0n,
+            slot: path.slot, publication: WAL_PUBLICATION, startLsn: 0n, skipOrigins: writer.skipsOwnWrites,
             onMessage: (message) => session.push({ message }),
             onKeepalive: (walEnd) => session.push({ keepalive: walEnd }),
           });
@@ -124,6 +126,7 @@ export class WalConsumer {
         return true;
       } finally {
         session.close();
+        await writer.close();
       }
     } finally {
       this.stream = undefined;
@@ -172,8 +175,6 @@ class StreamSession {
   private paused = false;
   private transaction: OpenTransaction | undefined;
   private batch: WalChange[] = [];
-  /** Tables whose rows this transaction's capture triggers logged themselves (trigger path): not logged again. */
-  private loggedByTriggers = new Set<string>();
   /** The end of the last transaction wholly handled; confirmed once the batch holding it is written. */
   private handledEnd: Lsn = 0n;
   /** The WAL place of the newest change in the log: transactions up to it were logged by an earlier consumer. */
@@ -186,7 +187,13 @@ class StreamSession {
   private failResolve: (error: Error) => void = () => undefined;
   readonly failed = new Promise<Error>((resolve) => { this.failResolve = resolve; });
 
-  constructor(private readonly pool: pg.Pool, private readonly stream: ReplicationStream, private readonly onLogged?: (rows: readonly LoggedRow[]) => void) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    /** The consumer's own connection for the log's batches (`LogWriter`). */
+    private readonly writer: pg.Client,
+    private readonly stream: ReplicationStream,
+    private readonly onLogged?: (rows: readonly LoggedRow[]) => void,
+  ) {}
 
   async prepare(): Promise<void> {
     await this.registry.load(this.pool);
@@ -258,7 +265,6 @@ class StreamSession {
       case 'begin': {
         const skip = message.finalLsn < this.writtenLsn ? Number.MAX_SAFE_INTEGER : message.finalLsn === this.writtenLsn ? this.writtenIndex : 0;
         this.transaction = { commitLsn: message.finalLsn, commitTime: message.commitTime, skip, ordinal: 0 };
-        this.loggedByTriggers = new Set();
         return;
       }
       case 'insert':
@@ -349,13 +355,13 @@ class StreamSession {
   private async write(changes: readonly WalChange[]): Promise<void> {
     let logged: LoggedRow[] | null;
     try {
-      logged = await writeBatch(this.pool, changes, this.textual);
+      logged = await writeBatch(this.writer, changes, this.textual);
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       if (!/^(42|22)/.test(code)) throw error;
       // A table dropped or changed since the change: log its values as text rather than stop.
       for (const change of changes) this.textual.add(change.relation.relationId);
-      logged = await writeBatch(this.pool, changes, this.textual);
+      logged = await writeBatch(this.writer, changes, this.textual);
     }
     if (logged === null) throw new Error('another consumer logged these changes: stepping down');
     this.onLogged?.(logged);

@@ -40,6 +40,8 @@ export interface StartOptions {
   readonly publication: string;
   /** Where to start; 0n lets the slot start at its confirmed_flush_lsn. */
   readonly startLsn: Lsn;
+  /** Leave out changes made under a replication origin (PostgreSQL 16 and later: pgoutput's `origin 'none'`). */
+  readonly skipOrigins?: boolean;
   /** Called for every decoded pgoutput message, in stream order, with the XLogData's WAL start position. */
   onMessage(message: PgOutputMessage, walStart: Lsn): void;
   /** Called for each primary keepalive with its walEnd (the server's current end of WAL). */
@@ -101,7 +103,7 @@ export class ReplicationStream {
    */
   start(options: StartOptions): Promise<void> {
     const sql = `START_REPLICATION SLOT ${quoteIdentifier(options.slot)} LOGICAL ${formatLsn(options.startLsn)} `
-      + `(proto_version '1', publication_names '${options.publication.replaceAll("'", "''")}')`;
+      + `(proto_version '1', publication_names '${options.publication.replaceAll("'", "''")}'${options.skipOrigins ? ", origin 'none'" : ''})`;
     const connection = this.wire();
     if (options.startLsn > this.confirmed) this.confirmed = options.startLsn;
     return new Promise((resolve, reject) => {
