@@ -1,6 +1,6 @@
 // PostgreSQL restarted mid-stream: table changes resume from the slot (or the triggers' log) with nothing lost or repeated.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
@@ -42,7 +42,7 @@ test('PostgreSQL restarted while rows are written: the subscriber gets every com
     const total = 300;
     for (let id = 1; id <= total; id += 1) {
       if (id === 100) {
-        const restarted = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', cluster.version, cluster.name, 'restart'], { encoding: 'utf8' });
+        const restarted: SpawnSyncReturns<string> = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', cluster.version, cluster.name, 'restart'], { encoding: 'utf8' });
         assert.equal(restarted.status, 0, restarted.stderr);
       }
       // A write cut by the restart is tried again; ON CONFLICT keeps one that did commit from counting twice.
