@@ -92,6 +92,7 @@ export class WalConsumer {
         try {
           await stream.start({
             slot: path.slot, publication: WAL_PUBLICATION, startLsn: 0n, skipOrigins: writer.skipsOwnWrites,
+            ignoresRelation: (relationId) => session.ignores(relationId),
             onMessage: (message) => session.push({ message }),
             onKeepalive: (walEnd) => session.push({ keepalive: walEnd }),
           });

@@ -42,6 +42,8 @@ export interface StartOptions {
   readonly startLsn: Lsn;
   /** Leave out changes made under a replication origin (PostgreSQL 16 and later: pgoutput's `origin 'none'`). */
   readonly skipOrigins?: boolean;
+  /** Row changes of relations this answers true for are dropped undecoded (tables the consumer never logs). */
+  ignoresRelation?(relationId: number): boolean;
   /** Called for every decoded pgoutput message, in stream order, with the XLogData's WAL start position. */
   onMessage(message: PgOutputMessage, walStart: Lsn): void;
   /** Called for each primary keepalive with its walEnd (the server's current end of WAL). */
@@ -169,7 +171,11 @@ export class ReplicationStream {
   private receive(chunk: Buffer, options: StartOptions): void {
     const kind = chunk[0];
     if (kind === 0x77) { // 'w' XLogData: walStart, walEnd, sendTime, then the pgoutput message
-      options.onMessage(decodePgOutput(chunk.subarray(25)), chunk.readBigUInt64BE(1));
+      const data = chunk.subarray(25);
+      const tag = data[0];
+      // 'I', 'U', 'D' name their relation first: skip decoding the rows of ignored ones.
+      if ((tag === 0x49 || tag === 0x55 || tag === 0x44) && data.length >= 5 && options.ignoresRelation?.(data.readUInt32BE(1))) return;
+      options.onMessage(decodePgOutput(data), chunk.readBigUInt64BE(1));
     } else if (kind === 0x6b) { // 'k' primary keepalive: walEnd, sendTime, replyRequested
       options.onKeepalive?.(chunk.readBigUInt64BE(1));
       if (chunk[17] === 1) this.sendStatus();

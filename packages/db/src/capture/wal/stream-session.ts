@@ -31,6 +31,8 @@ export class StreamSession {
   private readonly registry = new CaptureRegistry();
   private readonly relations = new Map<number, WalRelation & { readonly replicaIdentity: string }>();
   private readonly queue: QueueItem[] = [];
+  /** Relations whose rows are dropped undecoded (`ignores`), known from their Relation messages as they arrive. */
+  private readonly ignored = new Set<number>();
   private draining = false;
   private paused = false;
   private transaction: OpenTransaction | undefined;
@@ -82,7 +84,21 @@ export class StreamSession {
     this.seenTimer = undefined;
   }
 
+  /**
+   * Rows the session would drop anyway, known by their relation: the realtime schema's own tables
+   * other than the registry and the log (the broadcast log, presence, connections), so that their
+   * rows, often large, are neither decoded nor queued.
+   */
+  ignores(relationId: number): boolean {
+    return this.ignored.has(relationId);
+  }
+
   push(item: QueueItem): void {
+    if ('message' in item && item.message.tag === 'relation') {
+      const { relationId, schema, name } = item.message;
+      if (schema === 'realtime' && name !== 'changes' && !REGISTRY_TABLES.has(name)) this.ignored.add(relationId);
+      else this.ignored.delete(relationId);
+    }
     this.queue.push(item);
     if (!this.paused && this.queue.length >= PAUSE_AT) {
       this.paused = true;
