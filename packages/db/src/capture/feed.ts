@@ -327,7 +327,7 @@ export class ChangeFeed {
     this.pollMode = watched.some((row) => row.capture === 'poll');
     if (!this.listener) {
       const client = new pg.Client(this.options.connectionString ? { connectionString: this.options.connectionString } : this.options.pool.options);
-      client.on('notification', () => this.wake());
+      client.on('notification', (note) => { if (!this.delivered(note)) this.wake(); });
       client.on('error', () => { if (this.listener === client) void this.closeListener(); this.wake(); });
       client.on('end', () => { if (this.listener === client) this.listener = undefined; this.wake(); });
       await client.connect();
@@ -367,6 +367,20 @@ export class ChangeFeed {
       const code = (error as { code?: string }).code;
       if (code === '42501' || code === '55P03') return false;
       throw error;
+    }
+  }
+
+  /**
+   * Whether `note` announces only positions this feed has delivered: the batch the WAL consumer of
+   * this process just logged and offered (`offer`), whose announcement needs no read of the log.
+   */
+  private delivered(note: pg.Notification): boolean {
+    if (note.channel !== ANNOUNCE_CHANNEL || !note.payload) return false;
+    try {
+      const { last } = JSON.parse(note.payload) as { last?: unknown };
+      return typeof last === 'number' && last <= this.positionValue;
+    } catch {
+      return false;
     }
   }
 

@@ -62,7 +62,7 @@ export async function publishForWal(db: Queryable): Promise<string> {
     return state.publication ? `Table changes: the publication ${WAL_PUBLICATION} exists; a server reads them from the write-ahead log.`
       : `Table changes: run \`nself realtime init\` once as a superuser to create the publication ${WAL_PUBLICATION} (FOR ALL TABLES), or they are captured by triggers.`;
   }
-  if (!state.publication) await db.query(`CREATE PUBLICATION ${escapeIdentifier(WAL_PUBLICATION)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
+  if (!state.publication) await createPublication(db);
   await keepTablesWritable(db);
   return `Table changes: publication ${WAL_PUBLICATION} ready; a server reads them from the write-ahead log.`;
 }
@@ -89,7 +89,7 @@ async function setUpWal(db: Queryable): Promise<CapturePath> {
   }
   if (!state.publication) {
     if (!state.superuser) return trigger(`the publication ${WAL_PUBLICATION} does not exist and only a superuser may create it (FOR ALL TABLES): run \`nself realtime init\` once as a superuser`);
-    await db.query(`CREATE PUBLICATION ${escapeIdentifier(WAL_PUBLICATION)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
+    await createPublication(db);
   }
   if (state.superuser) await keepTablesWritable(db);
   if (!state.slot_exists) {
@@ -104,6 +104,11 @@ async function setUpWal(db: Queryable): Promise<CapturePath> {
   if (!state.replication) return trigger(noReplication);
   await db.query('UPDATE realtime.capture_state SET wal_capture = true WHERE NOT wal_capture');
   return { path: 'wal', reason: `wal_level is logical: table changes are read from the write-ahead log (slot ${slot}, publication ${WAL_PUBLICATION})`, slot, ...(gap ? { gap } : {}) };
+}
+
+/** The publication every WAL consumer of the database reads: all tables, partitions under their root. */
+async function createPublication(db: Queryable): Promise<void> {
+  await db.query(`CREATE PUBLICATION ${escapeIdentifier(WAL_PUBLICATION)} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
 }
 
 /**

@@ -24,12 +24,14 @@ interface OpenTransaction {
   /** Changes of the transaction already in the log when this consumer started (a takeover). */
   readonly skip: number;
   ordinal: number;
+  /** Whether any change of this transaction waits in the batch (only those can have been logged by a trigger too). */
+  batched: boolean;
 }
 
 /** One leadership: the stream's messages in order, turned into logged batches and confirmations. */
 export class StreamSession {
   private readonly registry = new CaptureRegistry();
-  private readonly relations = new Map<number, WalRelation & { readonly replicaIdentity: string }>();
+  private readonly relations = new Map<number, WalRelation>();
   private readonly queue: QueueItem[] = [];
   /** Relations whose rows are dropped undecoded (`ignores`), known from their Relation messages as they arrive. */
   private readonly ignored = new Set<number>();
@@ -140,7 +142,7 @@ export class StreamSession {
         return;
       case 'begin': {
         const skip = message.finalLsn < this.writtenLsn ? Number.MAX_SAFE_INTEGER : message.finalLsn === this.writtenLsn ? this.writtenIndex : 0;
-        this.transaction = { commitLsn: message.finalLsn, commitTime: message.commitTime, skip, ordinal: 0 };
+        this.transaction = { commitLsn: message.finalLsn, commitTime: message.commitTime, skip, ordinal: 0, batched: false };
         return;
       }
       case 'insert':
@@ -171,13 +173,15 @@ export class StreamSession {
     if (!transaction || !relation) throw new Error(`the WAL stream sent a ${operation} outside a transaction or for an undescribed relation ${relationId}`);
     if (relation.schema === 'realtime') {
       if (REGISTRY_TABLES.has(relation.name)) this.registry.apply(relation.name, relation.columns, operation, fresh, old);
-      if (relation.name === 'changes' && operation === 'INSERT' && fresh) this.forgetLoggedByTrigger(relation, fresh);
+      // Most rows of realtime.changes are this consumer's own batches coming back: no change of theirs waits.
+      if (relation.name === 'changes' && operation === 'INSERT' && fresh && transaction.batched) this.forgetLoggedByTrigger(relation, fresh);
       return;
     }
     transaction.ordinal += 1;
     if (transaction.ordinal <= transaction.skip) return;
     const captured = this.registry.capture(relation.schema, relation.name);
     if (!captured) return;
+    transaction.batched = true;
     this.batch.push({
       commitLsn: transaction.commitLsn, index: transaction.ordinal, commitTime: transaction.commitTime, operation, relation,
       subscriptionId: captured.subscriptionId, new: fresh, old, oldIsKey,
