@@ -88,7 +88,7 @@ async function joinChannel(
     ack: request.ack,
     presence: request.presenceEnabled || lookup.channel.type === 'presence',
     private: request.private,
-    presenceKey: request.presenceKey || identity.userId || randomUUID(),
+    presenceKey: request.presenceKey || randomUUID(),
   }, identity);
   socket.channels.set(message.topic, channel);
   releaseChannel();
