@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CloseCode, FeatureEvent, JoinError, subTopicOf, type Message } from '@nself/protocol';
+import { stringifyExact } from '@nself/db';
 import { assertNotExpired, TokenError, type Identity } from './auth.js';
 import { resolveChannel } from './channel-access.js';
 import { JoinedChannel } from './channel-session.js';
@@ -134,7 +135,8 @@ async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, requ
       bindings: request.bindings,
       identity: channel.identity,
       ...(request.changesResumeAfter !== undefined ? { resumeAfter: request.changesResumeAfter } : {}),
-      push: (change) => channel.socket.sendShared(change, head, () => change),
+      // Rows may hold numbers a JavaScript number cannot (int8 beyond 2^53): their digits go out as read.
+      push: (change) => channel.socket.sendShared(change, head, () => change, stringifyExact),
       system: (status, text, extra) => channel.system('postgres_changes', status, text, extra),
     });
     if (channel.isDisposed) await subscription?.close();
