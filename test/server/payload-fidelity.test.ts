@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
 import { RawClient } from './raw-client.js';
-import { useTestServer } from './support.js';
+import { useTestServer, waitFor } from './support.js';
 
 for (const capture of ['auto', 'trigger'] as const) {
   const path = capture === 'auto' ? 'the path the database allows' : 'the trigger path';
@@ -11,12 +11,14 @@ for (const capture of ['auto', 'trigger'] as const) {
     // The database's own time zone is not UTC, and the writer below picks yet another one.
     await db.pool.query(`ALTER DATABASE ${pg.escapeIdentifier(new URL(db.url).pathname.slice(1))} SET timezone TO 'America/New_York'`);
     await db.pool.query('CREATE TABLE ledger (id int8 PRIMARY KEY, amount numeric, ratio float8, at timestamptz, day timestamp, ids int8[])');
+    await db.pool.query('CREATE TABLE keyless (body text)');
+    await db.pool.query('CREATE TABLE documents (id int PRIMARY KEY, title text, body text, note text)');
   });
 
-  /** Joins `realtime:<topic>` for the INSERTs of `ledger` and waits until the subscription is live. */
-  async function watchLedger(topic: string): Promise<RawClient> {
+  /** Joins `realtime:<topic>` for the INSERTs of `table` and waits until the subscription is live. */
+  async function watchLedger(topic: string, table = 'ledger'): Promise<RawClient> {
     const client = await RawClient.open(env.server);
-    const reply = await client.join(`realtime:${topic}`, '1', { postgres_changes: [{ event: 'INSERT', schema: 'public', table: 'ledger' }] });
+    const reply = await client.join(`realtime:${topic}`, '1', { postgres_changes: [{ event: 'INSERT', schema: 'public', table }] });
     assert.equal(reply[4]['status'], 'ok');
     await client.expect((frame) => frame[3] === 'system' && frame[4]['message'] === 'Subscribed to PostgreSQL', 'the subscription to be live');
     return client;
@@ -60,6 +62,37 @@ for (const capture of ['auto', 'trigger'] as const) {
       const record = (frame[4]['data'] as { record: Record<string, unknown> }).record;
       assert.equal(record['at'], '2026-01-02T03:04:05.678901+00:00');
       assert.equal(record['day'], '2026-01-02T03:04:05');
+    } finally {
+      await client.close();
+    }
+  });
+
+  test(`${path}: an INSERT into a table without a primary key carries Error 400 and no values, as hosted`, async () => {
+    const client = await watchLedger(`keyless-${capture}`, 'keyless');
+    try {
+      await insertFromTokyo("INSERT INTO keyless (body) VALUES ('secret-ish')");
+      const frame = await client.expect((candidate) => candidate[3] === 'postgres_changes', 'the change');
+      const data = frame[4]['data'] as { record: Record<string, unknown>; errors: string[] | null; type: string };
+      assert.equal(data.type, 'INSERT');
+      assert.deepEqual(data.errors, ['Error 400: Bad Request, no primary key']);
+      assert.deepEqual(data.record, {});
+    } finally {
+      await client.close();
+    }
+  });
+
+  test(`${path}: a change over 1 MiB carries Error 413 and only its values of 64 bytes or less, as hosted`, async () => {
+    const client = await watchLedger(`large-${capture}`, 'documents');
+    try {
+      await insertFromTokyo(`INSERT INTO documents (id, title, body) VALUES (7, 'Short title', repeat('x', 1100000))`);
+      await insertFromTokyo(`INSERT INTO documents (id, title, body) VALUES (8, 'Fits', repeat('y', 1000))`);
+      await waitFor(() => client.frames.filter((frame) => frame[3] === 'postgres_changes').length === 2, 'both changes');
+      const [large, fits] = client.frames.filter((frame) => frame[3] === 'postgres_changes')
+        .map((frame) => frame[4]['data'] as { record: Record<string, unknown>; errors: string[] | null });
+      assert.deepEqual(large?.errors, ['Error 413: Payload Too Large']);
+      assert.deepEqual(large?.record, { id: 7, title: 'Short title' });
+      assert.equal(fits?.errors, null);
+      assert.equal((fits?.record['body'] as string).length, 1000);
     } finally {
       await client.close();
     }
