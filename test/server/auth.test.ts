@@ -193,7 +193,7 @@ test('Hasura claims name the user, and production mode refuses to start without 
   } finally {
     await hasura.removeAllChannels();
   }
-  assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /NODE_ENV=production needs a JWT secret/);
+  assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /NODE_ENV=production needs a way to verify client tokens: set REALTIME_JWT_SECRET/);
   assert.equal(loadConfig({ HASURA_GRAPHQL_JWT_SECRET: '{"type":"HS256","key":"abc"}' }).jwtSecret, 'abc');
   assert.throws(() => loadConfig({ HASURA_GRAPHQL_JWT_SECRET: 'nope' }), /HASURA_GRAPHQL_JWT_SECRET is not JSON/);
   assert.throws(() => loadConfig({ REALTIME_PORT: 'eighty' }), /REALTIME_PORT "eighty" is not valid; expected a whole number from 0 to 65535/);

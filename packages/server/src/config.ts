@@ -10,8 +10,12 @@ export interface ServerConfig {
   readonly host: string;
   /** PostgreSQL connection string; undefined means the embedded PostgreSQL. */
   readonly databaseUrl: string | undefined;
-  /** HS256 secret for client JWTs; undefined means development mode (anonymous allowed). */
+  /** HS256/384/512 secret for client JWTs. With no secret, public key or JWKS: development mode (anonymous allowed). */
   readonly jwtSecret: string | undefined;
+  /** Public key for RS*, PS*, ES* and EdDSA client JWTs: PEM, a JWK or a JWKS, as text. */
+  readonly jwtPublicKey: string | undefined;
+  /** A JWKS for client JWTs: an http(s) URL (fetched and cached) or a file. */
+  readonly jwksUrl: string | undefined;
   /** Where structured logs are appended, besides stdout. */
   readonly logFile: string;
   readonly logLevel: string;
@@ -100,18 +104,21 @@ interface Variable<T> {
 
 /** Reads the configuration from `env`; throws a UserError naming the variable that is wrong. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const jwtSecret = readSecret(env);
-  if (!jwtSecret && env.NODE_ENV === 'production') {
+  const { secret: jwtSecret, publicKey: jwtPublicKey, jwksUrl } = readJwtKeys(env);
+  const verifies = Boolean(jwtSecret || jwtPublicKey || jwksUrl);
+  if (!verifies && env.NODE_ENV === 'production') {
     throw new UserError(
-      'NODE_ENV=production needs a JWT secret: set REALTIME_JWT_SECRET (or HASURA_GRAPHQL_JWT_SECRET) so clients must authenticate',
+      'NODE_ENV=production needs a way to verify client tokens: set REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY or REALTIME_JWKS_URL (or HASURA_GRAPHQL_JWT_SECRET)',
     );
   }
   checkSecretStrength(jwtSecret, env);
   const config: ServerConfig = {
     port: integer(env, { name: 'REALTIME_PORT', fallback: 3100 }, 0, 65535),
-    host: env.REALTIME_HOST?.trim() || defaultHost(jwtSecret),
+    host: env.REALTIME_HOST?.trim() || defaultHost(verifies),
     databaseUrl: env.DATABASE_URL?.trim() || undefined,
     jwtSecret,
+    jwtPublicKey,
+    jwksUrl,
     logFile: path.resolve(env.REALTIME_LOG_FILE?.trim() || path.join(defaultStateDir(), 'logs', 'realtime.log')),
     logLevel: logLevel(env),
     logToStdout: true,
@@ -193,8 +200,13 @@ export function configuredSlotStaleSeconds(env: NodeJS.ProcessEnv = process.env)
  * The address bound when REALTIME_HOST is not set: every interface once clients must bring a valid
  * token, only the loopback interface in development mode (where anyone who can connect is let in).
  */
-export function defaultHost(jwtSecret: string | undefined): string {
-  return jwtSecret ? '0.0.0.0' : '127.0.0.1';
+export function defaultHost(verifiesTokens: boolean): string {
+  return verifiesTokens ? '0.0.0.0' : '127.0.0.1';
+}
+
+/** Whether `config` verifies client tokens (a secret, a public key or a JWKS), so that development mode is off. */
+export function verifiesTokens(config: Pick<ServerConfig, 'jwtSecret' | 'jwtPublicKey' | 'jwksUrl'>): boolean {
+  return Boolean(config.jwtSecret || config.jwtPublicKey || config.jwksUrl);
 }
 
 /**
@@ -216,26 +228,38 @@ export function secretWarning(jwtSecret: string | undefined): string | undefined
     `Use at least ${MIN_SECRET_BYTES} random bytes (\`openssl rand -base64 32\`); NODE_ENV=production refuses a shorter one.`;
 }
 
-/** The HS256 secret from REALTIME_JWT_SECRET, or the `key` of Hasura's JSON HASURA_GRAPHQL_JWT_SECRET. */
-function readSecret(env: NodeJS.ProcessEnv): string | undefined {
-  const plain = env.REALTIME_JWT_SECRET?.trim();
-  if (plain) return plain;
+const HASURA_FORMS = '{"type":"HS256","key":"<secret>"}, {"type":"RS256","key":"<PEM public key>"} or {"jwk_url":"https://…/jwks.json"}';
+const HASURA_TYPES = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA'];
+
+/**
+ * The keys client tokens are verified with: REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY and
+ * REALTIME_JWKS_URL; where those are unset, Hasura's JSON HASURA_GRAPHQL_JWT_SECRET (a `key` of an
+ * HS type is the secret, of another type a public key; or a `jwk_url`).
+ */
+function readJwtKeys(env: NodeJS.ProcessEnv): { secret: string | undefined; publicKey: string | undefined; jwksUrl: string | undefined } {
+  const own = {
+    secret: env.REALTIME_JWT_SECRET?.trim() || undefined,
+    publicKey: env.REALTIME_JWT_PUBLIC_KEY?.trim() || undefined,
+    jwksUrl: env.REALTIME_JWKS_URL?.trim() || undefined,
+  };
   const hasura = env.HASURA_GRAPHQL_JWT_SECRET?.trim();
-  if (!hasura) return undefined;
+  if (own.secret || own.publicKey || own.jwksUrl || !hasura) return own;
   let parsed: unknown;
   try {
     parsed = JSON.parse(hasura);
   } catch {
-    throw new UserError('HASURA_GRAPHQL_JWT_SECRET is not JSON; expected {"type":"HS256","key":"<secret>"}');
+    throw new UserError(`HASURA_GRAPHQL_JWT_SECRET is not JSON; expected ${HASURA_FORMS}`);
   }
-  const { type, key } = (parsed ?? {}) as { type?: unknown; key?: unknown };
-  if (type !== undefined && type !== 'HS256') {
-    throw new UserError(`HASURA_GRAPHQL_JWT_SECRET has type "${String(type)}"; only HS256 is supported`);
+  const { type, key, jwk_url: jwkUrl } = (parsed ?? {}) as { type?: unknown; key?: unknown; jwk_url?: unknown };
+  if (typeof jwkUrl === 'string' && jwkUrl !== '') return { secret: undefined, publicKey: undefined, jwksUrl: jwkUrl };
+  const kind = type === undefined ? 'HS256' : type;
+  if (typeof kind !== 'string' || !HASURA_TYPES.includes(kind)) {
+    throw new UserError(`HASURA_GRAPHQL_JWT_SECRET has type "${String(type)}"; expected one of ${HASURA_TYPES.join(', ')}`);
   }
   if (typeof key !== 'string' || key.length === 0) {
-    throw new UserError('HASURA_GRAPHQL_JWT_SECRET has no "key"; expected {"type":"HS256","key":"<secret>"}');
+    throw new UserError(`HASURA_GRAPHQL_JWT_SECRET has no "key" or "jwk_url"; expected ${HASURA_FORMS}`);
   }
-  return key;
+  return kind.startsWith('HS') ? { secret: key, publicKey: undefined, jwksUrl: undefined } : { secret: undefined, publicKey: key, jwksUrl: undefined };
 }
 
 /** REALTIME_ALLOWED_ORIGINS: comma-separated origins (`https://app.example.com`, `http://localhost:5173`) or `*`. */

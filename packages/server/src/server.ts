@@ -9,7 +9,7 @@ import { Authenticator } from './auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast-feed.js';
 import { CallerRates } from './caller-rates.js';
 import { ChannelDirectory } from './channel-directory.js';
-import { checkPresenceStateLimit, checkSecretStrength, defaultHost, defaultPresenceStateBytes, loadConfig, secretWarning, type Limits, type ServerConfig } from './config.js';
+import { checkPresenceStateLimit, checkSecretStrength, defaultHost, defaultPresenceStateBytes, loadConfig, secretWarning, verifiesTokens, type Limits, type ServerConfig } from './config.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './expiry-watch.js';
@@ -76,7 +76,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const metrics = createMetrics();
   registerSlotGauges(metrics.registry, pool);
   const serverId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const auth = new Authenticator(config.jwtSecret);
+  const auth = new Authenticator({ secret: config.jwtSecret, publicKey: config.jwtPublicKey, jwksUrl: config.jwksUrl });
   const ctx: ServerContext = {
     config, pool, logger, metrics, serverId, auth,
     channels: new ChannelDirectory(pool),
@@ -185,7 +185,7 @@ function configure(options: StartOptions): ServerConfig {
   // The secret may come from the options: the default address and the secret check follow the one used.
   checkSecretStrength(config.jwtSecret, environment);
   checkPresenceStateLimit(config.limits);
-  return { ...config, host: overrides.host ?? (environment.REALTIME_HOST?.trim() || defaultHost(config.jwtSecret)) };
+  return { ...config, host: overrides.host ?? (environment.REALTIME_HOST?.trim() || defaultHost(verifiesTokens(config))) };
 }
 
 function isLoopback(host: string): boolean {
