@@ -125,9 +125,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const port = await listen(http, config.port, config.host);
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   if (ctx.auth.developmentMode && isLoopback(config.host)) {
-    logger.warn(`DEVELOPMENT MODE: no REALTIME_JWT_SECRET or HASURA_GRAPHQL_JWT_SECRET is set, so anyone who can connect gets in without a valid token; listening on ${config.host} only; set REALTIME_HOST=0.0.0.0 and a JWT secret to accept other machines`);
+    logger.warn(`DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone who can connect gets in without a valid token; listening on ${config.host} only; set REALTIME_HOST=0.0.0.0 and a JWT secret to accept other machines`);
   } else if (ctx.auth.developmentMode) {
-    logger.warn('DEVELOPMENT MODE: no REALTIME_JWT_SECRET or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.');
+    logger.warn('DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.');
   }
   if (capture.path === 'wal') logger.info(capture.reason);
   else logger.warn(capture.reason);
