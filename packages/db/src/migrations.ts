@@ -48,36 +48,16 @@ export async function migrate(pool: pg.Pool, sqlDir = SQL_DIR): Promise<Migratio
     const fromVersion = await currentVersion(client);
     refuseUnknownHistory(fromVersion, migrations);
     const pending = migrations.filter((migration) => migration.version > fromVersion);
-    await client.query('BEGIN');
-    try {
-      await client.query('SET LOCAL client_min_messages = warning');
-      await createBookkeeping(client);
-      for (const migration of pending) {
-        await run(client, migration.sql, `migration ${migration.name}`);
-        await client.query('INSERT INTO realtime.schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
-      }
-      const changed = await changedFunctions(client, functions, pending.length > 0);
-      for (const file of changed) {
-        await run(client, file.sql, `function file ${file.name}.sql`);
-        await client.query(
-          `INSERT INTO realtime.schema_functions (name, checksum) VALUES ($1, $2)
-           ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()`, [file.name, file.checksum]);
-      }
-      await client.query('DELETE FROM realtime.schema_functions WHERE NOT name = ANY ($1)', [functions.map((file) => file.name)]);
-      await client.query('REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA realtime FROM PUBLIC');
-      await client.query('COMMIT');
-      const after = await listObjects(client);
-      return {
-        fromVersion,
-        toVersion: await currentVersion(client),
-        applied: pending,
-        functions: changed.map((file) => file.name),
-        created: after.filter((name) => !before.includes(name)),
-      };
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    }
+    const changed = pending.length > 0 ? [...functions] : await changedFunctions(client, functions);
+    if (pending.length > 0 || changed.length > 0) await apply(client, pending, changed, functions);
+    const after = await listObjects(client);
+    return {
+      fromVersion,
+      toVersion: await currentVersion(client),
+      applied: pending,
+      functions: changed.map((file) => file.name),
+      created: after.filter((name) => !before.includes(name)),
+    };
   } finally {
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_KEY]).catch(() => undefined);
     client.release();
@@ -114,11 +94,38 @@ async function createBookkeeping(client: pg.PoolClient): Promise<void> {
     );`);
 }
 
-async function changedFunctions(client: pg.PoolClient, functions: readonly FunctionFile[], all: boolean): Promise<FunctionFile[]> {
-  if (all) return [...functions];
+/** The function files whose text differs from what realtime.schema_functions recorded (all of them where it does not exist). */
+async function changedFunctions(client: pg.PoolClient, functions: readonly FunctionFile[]): Promise<FunctionFile[]> {
+  const { rows: [bookkeeping] } = await client.query<{ exists: boolean }>("SELECT to_regclass('realtime.schema_functions') IS NOT NULL AS exists");
+  if (!bookkeeping?.exists) return [...functions];
   const { rows } = await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM realtime.schema_functions');
   const recorded = new Map(rows.map((row) => [row.name, row.checksum]));
   return functions.filter((file) => recorded.get(file.name) !== file.checksum);
+}
+
+/** One transaction: the migrations, then the function files, each recorded; nothing left executable by PUBLIC. */
+async function apply(client: pg.PoolClient, pending: readonly Migration[], changed: readonly FunctionFile[], functions: readonly FunctionFile[]): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SET LOCAL client_min_messages = warning');
+    await createBookkeeping(client);
+    for (const migration of pending) {
+      await run(client, migration.sql, `migration ${migration.name}`);
+      await client.query('INSERT INTO realtime.schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+    }
+    for (const file of changed) {
+      await run(client, file.sql, `function file ${file.name}.sql`);
+      await client.query(
+        `INSERT INTO realtime.schema_functions (name, checksum) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()`, [file.name, file.checksum]);
+    }
+    await client.query('DELETE FROM realtime.schema_functions WHERE NOT name = ANY ($1)', [functions.map((file) => file.name)]);
+    await client.query('REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA realtime FROM PUBLIC');
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  }
 }
 
 /** Runs one file's SQL; a failure names the file, and how to change a function's signature when that is what failed. */

@@ -19,8 +19,11 @@ export function registerSystemCommands(realtime: Command): void {
     .action(async () => {
       const pool = await connection();
       const result = await migrate(pool);
-      if (result.applied.length === 0) {
+      if (result.applied.length === 0 && result.functions.length === 0) {
         say(`Realtime schema is up to date (version ${result.toVersion}); nothing to do.\n`);
+      } else if (result.applied.length === 0) {
+        say(`Updated the realtime schema's functions (version ${result.toVersion}).\n`);
+        for (const name of result.functions) say(`  applied functions/${name}.sql\n`);
       } else {
         const from = result.fromVersion === 0 ? 'Created the realtime schema' : `Migrated the realtime schema from version ${result.fromVersion}`;
         say(`${from} to version ${result.toVersion}.\n`);
