@@ -1,4 +1,4 @@
-// System commands: init (apply the schema migrations), status, logs, cleanup (of old data, or of the replication slot) and stats.
+// System commands: init (apply the schema's migrations and changed function files), status, logs, cleanup (of old data, or of the replication slot) and stats.
 import type { Command } from 'commander';
 import {
   cleanupStaleConnections, cleanupStalePresence, collectStats, configuredRetentionHours, migrate, publishForWal, STALE_AFTER_SECONDS, trimChangeLog,
