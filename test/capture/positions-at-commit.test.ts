@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { ChangeFeed, currentPosition, migrate, parseTableName, readChanges, subscribe, type Change } from '@nself/db';
+import { ChangeFeed, currentPosition, parseTableName, readChanges, subscribe, type Change } from '@nself/db';
 import { assertCommitOrder } from '../helpers/change-order.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
@@ -252,71 +252,33 @@ test('a transaction too large for a notification is delivered from the log, in o
   assert.deepEqual(feed.received.map((change) => (change.new as { seq: number }).seq), [...Array.from({ length: 120 }, (_, seq) => seq), 0], 'in commit order');
 });
 
-test('a capture function installed before migration 0009 marks its rows only under READ COMMITTED after it', async () => {
-  const old = await createTestDatabase();
+test('a row marked at_commit outside READ COMMITTED is unmarked at commit and numbered as an unannounced change', async () => {
+  const fresh = await createTestDatabase({ migrated: true });
   try {
-    await migrate(old.pool, 8);
-    // The column migration 0012 adds (idempotently), so that today's `subscribe` can record the subscription.
-    await old.pool.query('ALTER TABLE realtime.subscriptions ADD COLUMN notify_rows boolean NOT NULL DEFAULT false');
-    await old.pool.query('CREATE TABLE public.older (id bigserial PRIMARY KEY, body text)');
-    await subscribe(old.pool, { table: parseTableName('public.older') });
-    // The function as `subscribe` wrote it up to migration 0008.
-    const { rows: [definition] } = await old.pool.query<{ text: string }>("SELECT pg_get_functiondef('realtime.notify_public_older'::regproc) AS text");
+    await fresh.pool.query('CREATE TABLE public.marks (id bigserial PRIMARY KEY, body text)');
+    await subscribe(fresh.pool, { table: parseTableName('public.marks') });
+    // A capture function that marks its rows whatever the isolation level (`subscribe` marks them only under READ COMMITTED).
+    const { rows: [definition] } = await fresh.pool.query<{ text: string }>("SELECT pg_get_functiondef('realtime.notify_public_marks'::regproc) AS text");
     const isolated = "(current_setting('synchronous_commit') <> 'off' AND current_setting('transaction_isolation') = 'read committed')";
     assert.ok(definition?.text.includes(isolated));
-    await old.pool.query(definition!.text.replace(isolated, "current_setting('synchronous_commit') <> 'off'"));
+    await fresh.pool.query(definition!.text.replace(isolated, "current_setting('synchronous_commit') <> 'off'"));
 
-    await migrate(old.pool);
-    const client = await old.pool.connect();
+    await fresh.pool.query("UPDATE realtime.capture_state SET announce_until = now() + interval '1 minute'");
+    const client = await fresh.pool.connect();
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      await client.query("INSERT INTO public.older (body) VALUES ('repeatable')");
+      await client.query("INSERT INTO public.marks (body) VALUES ('repeatable')");
       await client.query('COMMIT');
-      await client.query("INSERT INTO public.older (body) VALUES ('read committed')");
+      await client.query("INSERT INTO public.marks (body) VALUES ('read committed')");
     } finally {
       client.release();
     }
-    const logged = await old.pool.query<{ body: string; at_commit: boolean }>("SELECT new_record->>'body' AS body, at_commit FROM realtime.changes ORDER BY id");
-    assert.deepEqual(logged.rows.map((row) => [row.body, row.at_commit]), [['repeatable', false], ['read committed', true]]);
-  } finally {
-    await old.drop();
-  }
-});
-
-test('a notify-mode subscription made before migration 0006 positions at commit after it', async () => {
-  const old = await createTestDatabase();
-  try {
-    await migrate(old.pool, 5);
-    await old.pool.query('CREATE TABLE public.legacy (id bigserial PRIMARY KEY, body text)');
-    // What `subscribe` installed up to migration 0005: the seed's function, without at_commit.
-    const { rows } = await old.pool.query<{ id: string }>(
-      `INSERT INTO realtime.subscriptions (table_name, schema_name, relation_name, events, capture, function_name, notify_channel)
-       VALUES ('public.legacy', 'public', 'legacy', ARRAY['INSERT'], 'notify', 'notify_public_legacy', 'realtime:table:public.legacy') RETURNING id`);
-    await old.pool.query(`CREATE FUNCTION realtime.notify_public_legacy() RETURNS trigger
-      LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-      DECLARE v_new jsonb; v_old jsonb; v_id bigint;
-      BEGIN
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN v_new := to_jsonb(NEW); END IF;
-        INSERT INTO realtime.changes (subscription_id, schema_name, table_name, operation, new_record, old_record)
-        VALUES ('${rows[0]?.id}', 'public', 'legacy', TG_OP, v_new, v_old)
-        RETURNING id INTO v_id;
-        PERFORM pg_notify('realtime:table:public.legacy', '{}');
-        RETURN NULL;
-      END $fn$`);
-    await old.pool.query('CREATE TRIGGER realtime_insert_legacy AFTER INSERT ON public.legacy FOR EACH ROW EXECUTE FUNCTION realtime.notify_public_legacy()');
-    await old.pool.query("INSERT INTO public.legacy (body) VALUES ('before')");
-
-    await migrate(old.pool);
-    const state = await old.pool.query<{ announced_at_commit: boolean }>('SELECT announced_at_commit FROM realtime.subscriptions');
-    assert.equal(state.rows[0]?.announced_at_commit, true, 'the subscription now announces at commit');
-    await old.pool.query("UPDATE realtime.capture_state SET announce_until = now() + interval '1 minute'");
-    await old.pool.query("INSERT INTO public.legacy (body) VALUES ('after')");
-    const logged = await old.pool.query<{ body: string; at_commit: boolean; position: string | null }>(
+    const logged = await fresh.pool.query<{ body: string; at_commit: boolean; position: string | null }>(
       "SELECT new_record->>'body' AS body, at_commit, position FROM realtime.changes ORDER BY id");
     // No sequencing round ran: the second commit numbered the waiting change first, then its own.
-    assert.deepEqual(logged.rows.map((row) => [row.body, row.at_commit, row.position]), [['before', false, '1'], ['after', true, '2']]);
-    assert.equal(await currentPosition(old.pool), 2);
+    assert.deepEqual(logged.rows.map((row) => [row.body, row.at_commit, row.position]), [['repeatable', false, '1'], ['read committed', true, '2']]);
+    assert.equal(await currentPosition(fresh.pool), 2);
   } finally {
-    await old.drop();
+    await fresh.drop();
   }
 });

@@ -1,11 +1,11 @@
-// `nself realtime init`: creates the schema, is a no-op the second time, migrates older versions forward.
+// `nself realtime init`: creates the schema, is a no-op the second time, applies changed function files again.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { latestVersion, migrate } from '@nself/db';
+import { latestVersion } from '@nself/db';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { realtime } from '../helpers/cli.js';
 
@@ -42,19 +42,26 @@ test('nothing in the realtime schema is granted to PUBLIC', async () => {
   assert.equal(schema.rows[0].usage, false);
 });
 
-test('an older schema version is migrated forward with its data intact', async () => {
+test('init after a function file changed applies that file again, and says so', async () => {
+  // As a database migrated by a build whose realtime.max_payload_bytes() said otherwise.
+  await db.pool.query(`CREATE OR REPLACE FUNCTION realtime.max_payload_bytes() RETURNS integer LANGUAGE sql STABLE AS 'SELECT 1';
+    UPDATE realtime.schema_functions SET checksum = 'the older text' WHERE name = 'realtime.max_payload_bytes'`);
+  const result = await realtime(['init'], { databaseUrl: db.url });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, new RegExp(`^Updated the realtime schema's functions \\(version ${await latestVersion()}\\)\\.\n  applied functions/realtime\\.max_payload_bytes\\.sql\n`));
+  const { rows } = await db.pool.query('SELECT realtime.max_payload_bytes() AS bytes');
+  assert.deepEqual(rows, [{ bytes: 262144 }]);
+});
+
+test('a schema older than the first migration is refused, naming the way out', async () => {
   const old = await createTestDatabase();
   try {
-    await migrate(old.pool, 1);
-    await old.pool.query("INSERT INTO realtime.channels (slug, name, type) VALUES ('kept', 'Kept', 'private')");
-    const latest = await latestVersion();
+    await old.pool.query(`CREATE SCHEMA realtime;
+      CREATE TABLE realtime.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO realtime.schema_migrations (version, name) VALUES (12, '0012_notify_positions')`);
     const result = await realtime(['init'], { databaseUrl: old.url });
-    assert.equal(result.code, 0, result.stderr);
-    if (latest > 1) assert.match(result.stdout, /Migrated the realtime schema from version 1/);
-    const { rows } = await old.pool.query('SELECT slug, type FROM realtime.channels');
-    assert.deepEqual(rows, [{ slug: 'kept', type: 'private' }]);
-    const version = await old.pool.query('SELECT max(version)::int AS v FROM realtime.schema_migrations');
-    assert.equal(version.rows[0].v, latest);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^error: the realtime schema is at version 12, older than this build's first migration \(18\), which replaced migrations 1 to 18: drop the schema \(DROP SCHEMA realtime CASCADE, .*\) and run `nself realtime init` again\n$/);
   } finally {
     await old.drop();
   }

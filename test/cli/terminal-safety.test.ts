@@ -2,7 +2,6 @@
 // with control characters are refused; a payload the server would refuse is refused before it is stored.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { migrate } from '@nself/db';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { realtime } from '../helpers/cli.js';
 import { assertUserError, parseTable, snapshot } from './support.js';
@@ -91,21 +90,4 @@ test('JSON arguments the server would refuse are refused, naming the path and th
   assert.equal((await run(['broadcast', 'nums', 'n', '{"n":"12345678901234567890","f":0.1,"i":9007199254740991}'])).code, 0);
   const { rows } = await db.pool.query<{ payload: unknown }>("SELECT m.payload FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'nums'");
   assert.deepEqual(rows.map((row) => row.payload), [{ n: '12345678901234567890', f: 0.1, i: 9007199254740991 }]);
-});
-
-test('migration 0013 repairs channel names stored with control characters before it, then refuses new ones', async () => {
-  const old = await createTestDatabase();
-  try {
-    await migrate(old.pool, 12);
-    await old.pool.query("INSERT INTO realtime.channels (slug, name) VALUES ('clear', 'clear' || chr(27) || '[2J'), ('x' || chr(7), 'bell')");
-    await migrate(old.pool);
-    const { rows } = await old.pool.query<{ slug: string; name: string }>('SELECT slug, name FROM realtime.channels ORDER BY name');
-    assert.deepEqual(rows, [{ slug: 'x_', name: 'bell' }, { slug: 'clear', name: 'clear\ufffd[2J' }]);
-    const { rows: [constraint] } = await old.pool.query<{ convalidated: boolean }>(
-      "SELECT convalidated FROM pg_constraint WHERE conname = 'channels_printable_names'");
-    assert.equal(constraint?.convalidated, true);
-    await assert.rejects(old.pool.query("UPDATE realtime.channels SET name = 'a' || chr(155) WHERE slug = 'clear'"), /channels_printable_names/);
-  } finally {
-    await old.drop();
-  }
 });

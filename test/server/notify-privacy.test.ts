@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { addMember, createChannel, migrate, parseTableName, subscribe as subscribeTable } from '@nself/db';
-import { adminUrl, createTestDatabase } from '../helpers/database.js';
+import { addMember, createChannel } from '@nself/db';
+import { adminUrl } from '../helpers/database.js';
 import { realtime } from '../helpers/cli.js';
 import { watchChanges } from './postgres-changes-support.js';
 import { JWT_SECRET, sleep, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
@@ -136,45 +136,5 @@ test('a table an operator subscribed with the CLI keeps the seed payload with it
     assert.equal(note.new.name, 'listed-name');
   } finally {
     await spyClient.end();
-  }
-});
-
-test('a capture function made before migration 0012 sends positions only after it, until an operator subscribes the table again', async () => {
-  const old = await createTestDatabase();
-  const listener = new pg.Client({ connectionString: old.url });
-  try {
-    await migrate(old.pool, 9);
-    await old.pool.query('CREATE TABLE public.ledger (id int PRIMARY KEY, amount int NOT NULL)');
-    // What `subscribe` installed up to migration 0011: the seed's payload with the rows, for every subscription.
-    // Today's generator reads capture_state.wal_capture (migration 0016): stand in for it until the migration.
-    await old.pool.query(`ALTER TABLE realtime.subscriptions ADD COLUMN notify_rows boolean NOT NULL DEFAULT false;
-      ALTER TABLE realtime.capture_state ADD COLUMN wal_capture boolean NOT NULL DEFAULT false`);
-    await subscribeTable(old.pool, { table: parseTableName('public.ledger'), notifyRows: true });
-    await old.pool.query('ALTER TABLE realtime.subscriptions DROP COLUMN notify_rows');
-    await listener.connect();
-    const notes: string[] = [];
-    listener.on('notification', (note) => notes.push(note.payload ?? ''));
-    await listener.query('LISTEN "realtime:table:public.ledger"');
-    await old.pool.query('INSERT INTO public.ledger VALUES (1, 111111)');
-    await waitFor(() => notes.length === 1, 'the notification before the migration');
-    assert.match(notes[0] ?? '', /111111/, 'the rows rode along before');
-
-    await old.pool.query('ALTER TABLE realtime.capture_state DROP COLUMN wal_capture');
-    await migrate(old.pool);
-    await old.pool.query('INSERT INTO public.ledger VALUES (2, 222222)');
-    await waitFor(() => notes.length === 2, 'the notification after the migration');
-    const pointer = JSON.parse(notes[1] ?? '{}') as Record<string, unknown>;
-    assert.ok(!(notes[1] ?? '').includes('222222') && !('new' in pointer), 'no row after the migration');
-    const { rows } = await old.pool.query("SELECT new_record->>'amount' AS amount FROM realtime.changes WHERE id = $1", [pointer['change_id']]);
-    assert.deepEqual(rows, [{ amount: '222222' }], 'the pointer leads to the change in the log');
-
-    const again = await realtime(['subscribe', 'public.ledger'], { databaseUrl: old.url });
-    assert.equal(again.code, 0, again.stderr);
-    await old.pool.query('INSERT INTO public.ledger VALUES (3, 333333)');
-    await waitFor(() => notes.length === 3, 'the notification after subscribing again');
-    assert.match(notes[2] ?? '', /333333/, 'the operator asked for the rows again');
-  } finally {
-    await listener.end().catch(() => undefined);
-    await old.drop();
   }
 });

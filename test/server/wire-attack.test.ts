@@ -116,7 +116,7 @@ test('a binary message with a 600-byte event stored before the byte limit is ski
   try {
     const channel = client.channel('legacy').on('broadcast', { event: '*' }, (message) => received.push(String(message.event)));
     assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
-    // As a database upgraded with such a row in it: migration 0014 adds its CHECK as NOT VALID, keeping old rows.
+    // A row stored before the byte limit held (dropped and added again NOT VALID around it, as an upgrade that keeps old rows would).
     await env.db.pool.query(`
       ALTER TABLE realtime.messages DROP CONSTRAINT IF EXISTS messages_event_type_at_most_255_bytes;
       SELECT realtime.append_message(id, '${WIDE_EVENT}', NULL, NULL, '\\x010203'::bytea) FROM realtime.channels WHERE slug = 'legacy';

@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './embedded.js';
 export * from './database.js';
 export * from './migrations.js';
+export * from './schema-files.js';
 export * from './queryable.js';
 export * from './validation.js';
 export * from './timestamps.js';

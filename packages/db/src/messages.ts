@@ -145,7 +145,7 @@ export interface ReplayOptions {
 /**
  * A page of a channel's messages in offset order; parameters: channel id, since, after offset, limit,
  * most bytes, since only up to (see `replayParameters`). A payload's size is the one recorded when it
- * was appended (migration 0012), else measured; `cut` is true on every row when the byte budget left
+ * was appended (`payload_bytes`), else measured; `cut` is true on every row when the byte budget left
  * messages of the page out. The payloads themselves are read only for the rows returned.
  */
 const REPLAY_PAGE = `SELECT ${COLUMNS}, cut FROM (

@@ -1,42 +1,24 @@
-// Applies the versioned SQL migrations of the realtime schema and records each in the database.
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Brings the realtime schema up to date: versioned migrations, then the function files that changed, recorded in the database.
 import type pg from 'pg';
-
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+import { UserError } from './errors.js';
+import { loadFunctions, loadMigrations, SQL_DIR, type FunctionFile, type Migration } from './schema-files.js';
 
 export interface MigrationResult {
   /** Version before and after. 0 means the schema did not exist. */
   readonly fromVersion: number;
   readonly toVersion: number;
   readonly applied: readonly Migration[];
+  /** The function files applied, as `realtime.name`: all of them after a migration, else those that changed. */
+  readonly functions: readonly string[];
   /** Objects of the realtime schema that did not exist before, as `kind name`. */
   readonly created: readonly string[];
 }
 
-const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 const LOCK_KEY = 'nself_realtime_migrations';
 
-/** Reads the migration files (`NNNN_name.sql`) in version order. */
-export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
-  const files = (await readdir(dir)).filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file)).sort();
-  return Promise.all(
-    files.map(async (file) => ({
-      version: Number(file.slice(0, 4)),
-      name: file.replace(/\.sql$/, ''),
-      sql: await readFile(path.join(dir, file), 'utf8'),
-    })),
-  );
-}
-
 /** The newest migration version this build knows. */
-export async function latestVersion(): Promise<number> {
-  const migrations = await loadMigrations();
+export async function latestVersion(sqlDir = SQL_DIR): Promise<number> {
+  const migrations = await loadMigrations(sqlDir);
   return migrations.at(-1)?.version ?? 0;
 }
 
@@ -51,49 +33,110 @@ export async function currentVersion(db: pg.Pool | pg.PoolClient): Promise<numbe
 }
 
 /**
- * Brings the realtime schema up to `targetVersion` (default: the newest), one transaction per
- * migration, under an advisory lock so that concurrent starts apply each migration once.
+ * Brings the realtime schema up to date in one transaction, under an advisory lock so that concurrent
+ * starts apply each change once: the pending migrations in version order, then the function files
+ * (all of them after a migration, which may have changed what they use; otherwise those whose text
+ * differs from the checksum recorded in realtime.schema_functions). Nothing in the schema is left
+ * executable by PUBLIC. `sqlDir` holds `migrations/` and `functions/`.
  */
-export async function migrate(pool: pg.Pool, targetVersion?: number): Promise<MigrationResult> {
-  const migrations = await loadMigrations();
+export async function migrate(pool: pg.Pool, sqlDir = SQL_DIR): Promise<MigrationResult> {
+  const [migrations, functions] = await Promise.all([loadMigrations(sqlDir), loadFunctions(sqlDir)]);
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [LOCK_KEY]);
     const before = await listObjects(client);
     const fromVersion = await currentVersion(client);
-    const target = targetVersion ?? migrations.at(-1)?.version ?? 0;
-    const pending = migrations.filter((m) => m.version > fromVersion && m.version <= target);
-    for (const migration of pending) {
-      await client.query('BEGIN');
-      try {
-        await client.query(`SET LOCAL client_min_messages = warning`);
-        await client.query(`
-          CREATE SCHEMA IF NOT EXISTS realtime;
-          REVOKE ALL ON SCHEMA realtime FROM PUBLIC;
-          CREATE TABLE IF NOT EXISTS realtime.schema_migrations (
-            version integer PRIMARY KEY,
-            name text NOT NULL,
-            applied_at timestamptz NOT NULL DEFAULT now()
-          );`);
-        await client.query(migration.sql);
-        await client.query('REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA realtime FROM PUBLIC');
-        await client.query('INSERT INTO realtime.schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`);
-      }
-    }
+    refuseUnknownHistory(fromVersion, migrations);
+    const pending = migrations.filter((migration) => migration.version > fromVersion);
+    const changed = pending.length > 0 ? [...functions] : await changedFunctions(client, functions);
+    if (pending.length > 0 || changed.length > 0) await apply(client, pending, changed, functions);
     const after = await listObjects(client);
     return {
       fromVersion,
       toVersion: await currentVersion(client),
       applied: pending,
+      functions: changed.map((file) => file.name),
       created: after.filter((name) => !before.includes(name)),
     };
   } finally {
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_KEY]).catch(() => undefined);
     client.release();
+  }
+}
+
+/**
+ * A schema older than this build's first migration was made by migrations this build no longer has
+ * (they were combined into it): there is no way forward from there but to install the schema again.
+ */
+function refuseUnknownHistory(fromVersion: number, migrations: readonly Migration[]): void {
+  const first = migrations[0]?.version ?? 0;
+  if (fromVersion === 0 || fromVersion >= first) return;
+  throw new UserError(
+    `the realtime schema is at version ${fromVersion}, older than this build's first migration (${first}), which replaced `
+    + `migrations 1 to ${first}: drop the schema (DROP SCHEMA realtime CASCADE, which deletes its channels, messages and `
+    + 'captured changes) and run `nself realtime init` again');
+}
+
+/** The schema and the runner's own record of what it applied. */
+async function createBookkeeping(client: pg.PoolClient): Promise<void> {
+  await client.query(`
+    CREATE SCHEMA IF NOT EXISTS realtime;
+    REVOKE ALL ON SCHEMA realtime FROM PUBLIC;
+    CREATE TABLE IF NOT EXISTS realtime.schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS realtime.schema_functions (
+      name text PRIMARY KEY,
+      checksum text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    );`);
+}
+
+/** The function files whose text differs from what realtime.schema_functions recorded (all of them where it does not exist). */
+async function changedFunctions(client: pg.PoolClient, functions: readonly FunctionFile[]): Promise<FunctionFile[]> {
+  const { rows: [bookkeeping] } = await client.query<{ exists: boolean }>("SELECT to_regclass('realtime.schema_functions') IS NOT NULL AS exists");
+  if (!bookkeeping?.exists) return [...functions];
+  const { rows } = await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM realtime.schema_functions');
+  const recorded = new Map(rows.map((row) => [row.name, row.checksum]));
+  return functions.filter((file) => recorded.get(file.name) !== file.checksum);
+}
+
+/** One transaction: the migrations, then the function files, each recorded; nothing left executable by PUBLIC. */
+async function apply(client: pg.PoolClient, pending: readonly Migration[], changed: readonly FunctionFile[], functions: readonly FunctionFile[]): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SET LOCAL client_min_messages = warning');
+    await createBookkeeping(client);
+    for (const migration of pending) {
+      await run(client, migration.sql, `migration ${migration.name}`);
+      await client.query('INSERT INTO realtime.schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+    }
+    for (const file of changed) {
+      await run(client, file.sql, `function file ${file.name}.sql`);
+      await client.query(
+        `INSERT INTO realtime.schema_functions (name, checksum) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()`, [file.name, file.checksum]);
+    }
+    await client.query('DELETE FROM realtime.schema_functions WHERE NOT name = ANY ($1)', [functions.map((file) => file.name)]);
+    await client.query('REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA realtime FROM PUBLIC');
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  }
+}
+
+/** Runs one file's SQL; a failure names the file, and how to change a function's signature when that is what failed. */
+async function run(client: pg.PoolClient, sql: string, source: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    // 42P13: CREATE OR REPLACE cannot change a function's return type, parameter names or defaults.
+    const hint = code === '42P13' ? ' (a changed signature needs a migration that drops the old function first: packages/db/sql/README.md)' : '';
+    throw new Error(`${source} failed: ${message}${hint}`);
   }
 }
 

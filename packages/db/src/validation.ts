@@ -6,7 +6,7 @@ export const MAX_USER_ID_LENGTH = 255;
 /**
  * Longest event name accepted, in UTF-8 bytes: the V2 binary broadcast frame gives the event a
  * one-byte length, so a longer name could be stored but never delivered to V2 clients (the column
- * CHECK agrees, from migration 0014).
+ * CHECK messages_event_type_at_most_255_bytes agrees).
  */
 export const MAX_EVENT_BYTES = 255;
 

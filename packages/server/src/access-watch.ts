@@ -3,8 +3,8 @@
 // the listener has seen every access change committed before them.
 //
 // A trigger notifies `realtime:access` with ids only when a member is removed or changed, or a channel's
-// type changes or the channel is deleted (migration 0010), and with `{"all": true}` when either table is
-// truncated (migration 0015), which re-checks every joined channel as a reconnect does. Notifications of
+// type changes or the channel is deleted, and with `{"all": true}` when either table is
+// truncated, which re-checks every joined channel as a reconnect does. Notifications of
 // one listener connection arrive in commit order and are handled here before the broadcast notifications
 // that follow them. A broadcast of a private channel reaches a joined channel only once (a) no re-check of
 // its access is in flight and (b) the message is known to have committed before the last check of its

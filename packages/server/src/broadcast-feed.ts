@@ -24,7 +24,7 @@ export interface BroadcastSubscriber {
   passBroadcast?(message: StoredMessage): void;
 }
 
-/** What the NOTIFY on `realtime:broadcast` says: where a stored message is, never what it says (migration 0012). */
+/** What the NOTIFY on `realtime:broadcast` says: where a stored message is, never what it says (realtime.message_note). */
 export interface BroadcastNotification {
   readonly id: string;
   readonly channel_id: string;

@@ -1,4 +1,4 @@
-// System commands: init (apply the schema migrations), status, logs, cleanup (of old data, or of the replication slot) and stats.
+// System commands: init (apply the schema's migrations and changed function files), status, logs, cleanup (of old data, or of the replication slot) and stats.
 import type { Command } from 'commander';
 import {
   cleanupStaleConnections, cleanupStalePresence, collectStats, configuredRetentionHours, migrate, publishForWal, STALE_AFTER_SECONDS, trimChangeLog,
@@ -19,8 +19,11 @@ export function registerSystemCommands(realtime: Command): void {
     .action(async () => {
       const pool = await connection();
       const result = await migrate(pool);
-      if (result.applied.length === 0) {
+      if (result.applied.length === 0 && result.functions.length === 0) {
         say(`Realtime schema is up to date (version ${result.toVersion}); nothing to do.\n`);
+      } else if (result.applied.length === 0) {
+        say(`Updated the realtime schema's functions (version ${result.toVersion}).\n`);
+        for (const name of result.functions) say(`  applied functions/${name}.sql\n`);
       } else {
         const from = result.fromVersion === 0 ? 'Created the realtime schema' : `Migrated the realtime schema from version ${result.fromVersion}`;
         say(`${from} to version ${result.toVersion}.\n`);

@@ -7,7 +7,7 @@ import { displayTableName, type CaptureEvent, type TableName } from './names.js'
 
 /**
  * The channel on which transactions that position their changes at commit announce the positions
- * (migrations 0006 and 0012): a wake-up with no rows, since any database login may LISTEN.
+ * (realtime.position_at_commit): a wake-up with no rows, since any database login may LISTEN.
  */
 const ANNOUNCE_CHANNEL = 'realtime:changes';
 

@@ -87,7 +87,7 @@ function triggerSql(spec: CaptureSpec, event: CaptureEvent): string {
  * writes the log itself) and, in notify mode, sends on the
  * table's channel the seed's payload (`notifyRows`), or a pointer to the log row when the rows are
  * not to be sent or would not fit. In notify mode a synchronously committing transaction under READ COMMITTED marks the row `at_commit`,
- * to position it as it commits (migrations 0006 and 0009); any other leaves it to the next writer that
+ * to position it as it commits (realtime.position_at_commit); any other leaves it to the next writer that
  * positions or a sequencing round, and tells a feed to read the log.
  * SECURITY DEFINER with a fixed search_path, so any role that may write the table can capture; in
  * UTC, so that timestamptz values read the same whatever the writer's time zone (as hosted Supabase sends them).
@@ -109,7 +109,7 @@ function triggerFunctionSql(spec: CaptureSpec): string {
   v_head := '{"timestamp":' || floor(extract(epoch FROM now()))::bigint || ',"operation":"' || TG_OP || '"' || ${header};${payload}
   PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_payload);
   IF NOT v_at_commit THEN PERFORM pg_notify('realtime:changes', '{"first":null}'); END IF;`;
-  // Only a synchronous commit under READ COMMITTED positions at commit (migrations 0006 and 0009).
+  // Only a synchronous commit under READ COMMITTED positions at commit (realtime.position_at_commit says why).
   const atCommit = spec.capture === 'notify'
     ? "(current_setting('synchronous_commit') <> 'off' AND current_setting('transaction_isolation') = 'read committed')"
     : 'false';

@@ -11,6 +11,13 @@ const MAX_BATCH = 1000;
 /** Queued messages at which the stream is paused, until the consumer takes them. */
 const PAUSE_AT = 20_000;
 /**
+ * While changes flow, batches are logged at most this often: a change that arrives within this time
+ * of the previous batch waits for the rest of it, so that a busy stream is logged in batches of
+ * several changes (the statement's own cost, not the rows, dominates small batches). A change that
+ * arrives after a quiet moment is logged at once.
+ */
+const BATCH_WINDOW_MS = 5;
+/**
  * How often the leading consumer records that it reads the slot (capture_state.wal_consumer_seen_at,
  * the lag in seconds of `status` and /metrics): at most this often, and at least every 1.5 times it.
  */
@@ -36,6 +43,8 @@ export class StreamSession {
   /** Relations whose rows are dropped undecoded (`ignores`), known from their Relation messages as they arrive. */
   private readonly ignored = new Set<number>();
   private draining = false;
+  /** When the last batch began to be written (performance.now()). */
+  private batchStartedAt = -Infinity;
   private paused = false;
   private transaction: OpenTransaction | undefined;
   private batch: WalChange[] = [];
@@ -124,7 +133,14 @@ export class StreamSession {
           else this.handle(item.message);
           if (this.batch.length >= MAX_BATCH) await this.flush();
         }
-        if (this.queue.length === 0) await this.flush();
+        if (this.queue.length === 0) {
+          const hold = this.batch.length > 0 ? this.batchStartedAt + BATCH_WINDOW_MS - performance.now() : 0;
+          if (hold > 0) {
+            await new Promise((resolve) => setTimeout(resolve, hold));
+            if (this.queue.length > 0) continue;
+          }
+          await this.flush();
+        }
       }
     } catch (error) {
       this.failResolve(error instanceof Error ? error : new Error(String(error)));
@@ -215,6 +231,7 @@ export class StreamSession {
     const changes = this.batch;
     const confirmable = this.handledEnd;
     if (changes.length > 0) {
+      this.batchStartedAt = performance.now();
       this.batch = [];
       await this.write(changes);
       const last = changes.at(-1) as WalChange;

@@ -1,9 +1,11 @@
--- realtime.next_changes computes each table's access version once per page, not once per change.
---
--- The planner pulled the `versions` subquery into the join with the page, so that
--- realtime.access_version ran for every change (about half the cost of reading a change: 500 changes
--- of one table took 34.6 ms, and 2.3 ms with the versions computed once).
-
+-- One change feed step in one round trip: runs a sequencing round (realtime.sequence_changes) and
+-- returns the changes after p_after up to the newest position, in position order, optionally only of
+-- the tables (p_schemas[i], p_tables[i]), each with the access_version of its table. Every row carries
+-- `newest`, the newest position after the round; with no change to return, one row with only `newest`
+-- set. The page and the versions are read in one snapshot taken after the round, in the round's
+-- transaction, so they see the positions just given and every GRANT or REVOKE committed before any
+-- change of the page; the caller receives them only once that transaction has committed. The versions
+-- are computed once per table of the page (MATERIALIZED: inlined, they ran once per change).
 CREATE OR REPLACE FUNCTION realtime.next_changes(p_after bigint, p_schemas text[], p_tables text[], p_limit integer)
 RETURNS TABLE (newest bigint, "position" bigint, changed_at timestamptz, operation text, schema_name text,
                table_name text, new_record jsonb, old_record jsonb, writer_pid integer, subscription_id uuid,

@@ -1,15 +1,18 @@
--- position_at_commit plans its query of pending changes once per session instead of at every call
--- (docs/capture.md, "Positions at commit"). PL/pgSQL made a custom plan of it at every transaction that
--- positioned, since with an empty list of waiting transactions the custom plan always looked cheaper
--- than the generic one: about a fifth of the writer's CPU per single-row transaction. The generic plan
--- is now forced, and made with sequential and bitmap scans disabled: a plan made while the log is
--- empty (just after an ANALYZE of it) uses the log's indexes as the log grows, and plain index scans
--- mark the dead entries they meet, which bitmap scans never do (with 300,000 dead entries left in the
--- partial index of unannounced changes, a bitmap scan took 57 ms at every call, an index scan 67 ms
--- once and 3.5 ms after). The settings are restored before anything else is planned (the access
--- version's catalog queries need sequential scans).
-
--- As in migration 0007, with the query of pending changes opened as a cursor under those settings.
+-- Positions at commit (docs/capture.md, "Positions at commit"): a capture function's at_commit rows
+-- are numbered by their own transaction just before it commits, so that a change feed learns of them
+-- from one `realtime:changes` notification. Only under READ COMMITTED, and only while a feed wants
+-- announcements (capture_state.announce_until, looked at under a shared advisory lock held until
+-- commit: see realtime.request_announcements). Under the capture_state row lock it numbers first every
+-- committed change still waiting for a position (those left by other writers, listed per backend in
+-- realtime.unpositioned_writers, and unmarked rows), in xid order as a round does, then the
+-- transaction's own at_commit changes, and it holds the lock until its commit is visible: positions
+-- stay dense, are never given behind a reader, and a change never overtakes one whose commit was
+-- visible before this transaction began committing. When another transaction holds the lock it does
+-- not wait: it lists its transaction for the next writer or round, so concurrent writers never queue
+-- on one another here. An asynchronous commit always leaves its changes: it could be lost in a crash
+-- after a reader saw it, and its position given again. The notification carries the positions
+-- numbered, never the changes: a feed reads them from the log with its own privileges. The first
+-- firing of a transaction numbers all its rows so far; later firings return at once.
 CREATE OR REPLACE FUNCTION realtime.position_at_commit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -19,9 +22,6 @@ DECLARE
   v_change record;
   v_through bigint := NEW.id;
   v_read_committed boolean := current_setting('transaction_isolation') = 'read committed';
-  v_versions jsonb := '{}';
-  v_table text;
-  v_changes text := '';
   v_pending refcursor;
   v_plan_cache_mode text;
   v_enable_seqscan text;
@@ -30,7 +30,24 @@ BEGIN
   IF NEW.id <= coalesce(nullif(current_setting('realtime.positioned_through', true), '')::bigint, 0) THEN
     RETURN NULL;
   END IF;
-  IF NOT coalesce((SELECT announce_until > now() FROM realtime.capture_state WHERE id), false) THEN
+  -- Under REPEATABLE READ or SERIALIZABLE every statement reads the snapshot of the transaction's first:
+  -- the request it would find may be stale, locking the capture_state row that another writer updated
+  -- since fails the commit, and so would listing the transaction where a round deleted the list.
+  -- Capture functions do not mark such rows; a row marked anyway joins the unannounced changes here,
+  -- which every writer positioning at commit and every round numbers, in xid order, before anything
+  -- after them.
+  IF NOT v_read_committed THEN
+    UPDATE realtime.changes SET at_commit = false WHERE xid = pg_current_xact_id() AND position IS NULL AND at_commit;
+    IF current_setting('realtime.unpositioned_noted', true) IS DISTINCT FROM 'on' THEN
+      PERFORM pg_notify('realtime:changes', '{"first":null}');
+      PERFORM set_config('realtime.unpositioned_noted', 'on', true);
+    END IF;
+    RETURN NULL;
+  END IF;
+  -- Held until this transaction has committed: a request for announcements that follows a lapse
+  -- waits for every writer that may have found none, and numbers their changes (request_announcements).
+  PERFORM pg_advisory_xact_lock_shared(hashtext('realtime.announcements'));
+  IF NOT coalesce((SELECT announce_until > clock_timestamp() FROM realtime.capture_state WHERE id), false) THEN
     RETURN NULL;
   END IF;
   IF current_setting('synchronous_commit') <> 'off' THEN
@@ -60,13 +77,13 @@ BEGIN
     set_config('enable_bitmapscan', 'off', true);
   OPEN v_pending FOR
     SELECT * FROM (
-       SELECT c.ctid, c.id, c.xid, c.changed_at, c.operation, c.schema_name, c.table_name, c.subscription_id, c.new_record, c.old_record, c.writer_pid, 0 AS mine
+       SELECT c.ctid, c.id, c.xid, 0 AS mine
          FROM realtime.changes AS c WHERE c.xid = ANY (v_waiting) AND c.position IS NULL AND c.at_commit
        UNION ALL
-       SELECT c.ctid, c.id, c.xid, c.changed_at, c.operation, c.schema_name, c.table_name, c.subscription_id, c.new_record, c.old_record, c.writer_pid, 0
+       SELECT c.ctid, c.id, c.xid, 0
          FROM realtime.changes AS c WHERE c.position IS NULL AND NOT c.at_commit AND c.xid <> pg_current_xact_id()
        UNION ALL
-       SELECT c.ctid, c.id, c.xid, c.changed_at, c.operation, c.schema_name, c.table_name, c.subscription_id, c.new_record, c.old_record, c.writer_pid, 1
+       SELECT c.ctid, c.id, c.xid, 1
          FROM realtime.changes AS c WHERE c.xid = pg_current_xact_id() AND c.position IS NULL AND c.at_commit
      ) AS pending ORDER BY pending.mine, pending.xid, pending.id;
   PERFORM set_config('plan_cache_mode', v_plan_cache_mode, true), set_config('enable_seqscan', v_enable_seqscan, true),
@@ -79,19 +96,6 @@ BEGIN
     -- only the holder of the capture_state lock numbers.
     UPDATE realtime.changes SET position = v_next WHERE ctid = v_change.ctid;
     IF v_change.mine = 1 THEN v_through := greatest(v_through, v_change.id); END IF;
-    IF v_changes IS NOT NULL AND v_read_committed THEN
-      v_table := jsonb_build_array(v_change.schema_name, v_change.table_name)::text;
-      IF NOT v_versions ? v_table THEN
-        v_versions := v_versions || jsonb_build_object(v_table, realtime.access_version(v_change.schema_name, v_change.table_name));
-      END IF;
-      v_changes := v_changes || CASE WHEN v_changes = '' THEN '' ELSE ',' END || jsonb_build_object(
-        'at', v_change.changed_at, 'op', v_change.operation, 'schema', v_change.schema_name, 'table', v_change.table_name,
-        'sub', v_change.subscription_id, 'new', v_change.new_record, 'old', v_change.old_record,
-        'pid', v_change.writer_pid, 'version', v_versions ->> v_table)::text;
-      IF octet_length(v_changes) >= 7800 THEN v_changes := NULL; END IF;
-    ELSE
-      v_changes := NULL;
-    END IF;
   END LOOP;
   CLOSE v_pending;
   IF v_next = v_last THEN
@@ -99,8 +103,13 @@ BEGIN
   END IF;
   UPDATE realtime.capture_state SET last_position = v_next, sequenced_at = now(), numbered_waiting = v_waiting WHERE id;
   PERFORM set_config('realtime.positioned_through', v_through::text, true);
-  PERFORM pg_notify('realtime:changes', '{"first":' || (v_last + 1) || ',"last":' || v_next
-    || CASE WHEN v_changes IS NULL THEN '' ELSE ',"changes":[' || v_changes || ']' END || '}');
+  PERFORM pg_notify('realtime:changes', '{"first":' || (v_last + 1) || ',"last":' || v_next || '}');
   RETURN NULL;
 END
 $$;
+
+-- A constraint trigger cannot be replaced in place (CREATE OR REPLACE refuses it).
+DROP TRIGGER IF EXISTS changes_position_at_commit ON realtime.changes;
+CREATE CONSTRAINT TRIGGER changes_position_at_commit AFTER INSERT ON realtime.changes
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.at_commit AND NEW.position IS NULL)
+  EXECUTE FUNCTION realtime.position_at_commit();
