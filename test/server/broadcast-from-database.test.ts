@@ -85,3 +85,27 @@ test('realtime.send reaches a public topic when sent with private => false, and 
     await client.removeAllChannels();
   }
 });
+
+test('the service role sends over REST to a private topic (existing or not), bypassing membership as on Supabase; another user\'s send is dropped', async () => {
+  const { client, received, joined } = await listen('ann', 'todos:home', true);
+  const send = async (bearer: string, topic: string, text: string) => fetch(`${env.server.url}/realtime/v1/api/broadcast`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', apikey: bearer, authorization: `Bearer ${bearer}` },
+    body: JSON.stringify({ messages: [{ topic, event: 'note', payload: { text }, private: true }] }),
+  });
+  try {
+    assert.equal(joined.status, 'SUBSCRIBED');
+    const service = await token(undefined, { role: 'service_role' });
+    assert.equal((await send(service, 'todos:home', 'from the service role')).status, 202);
+    assert.equal((await send(await token('mallory'), 'todos:home', 'from a stranger')).status, 202);
+    await waitFor(() => received.some((message) => message.event === 'note'), 'the service role\'s broadcast');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(received.filter((message) => message.event === 'note').map((message) => message.payload['text']), ['from the service role']);
+
+    assert.equal((await send(service, 'todos:new-list', 'first')).status, 202);
+    const { rows } = await env.db.pool.query("SELECT type FROM realtime.channels WHERE slug = 'todos:new-list'");
+    assert.deepEqual(rows, [{ type: 'private' }], 'the service role\'s private send made a private channel');
+  } finally {
+    await client.removeAllChannels();
+  }
+});
