@@ -1,8 +1,8 @@
 // Table changes (postgres_changes): channel names like `realtime:table:public.users`, bindings, and the change objects callbacks get.
+import { ALL_ROW_EVENTS, type BindingEvent, type RowEvent } from '@nself/protocol';
 
-/** The events a table change listener can ask for. */
-export const TABLE_EVENTS = ['INSERT', 'UPDATE', 'DELETE', '*'] as const;
-export type TableEvent = (typeof TABLE_EVENTS)[number];
+/** The events a table change listener can ask for: INSERT, UPDATE, DELETE, or `*` for all of them. */
+export type TableEvent = BindingEvent;
 
 /** A table change binding as sent in the join's `config.postgres_changes`. */
 export interface TableBinding {
@@ -15,9 +15,9 @@ export interface TableBinding {
 /** What a table change callback receives. */
 export interface TableChange<TRow = Record<string, unknown>> {
   /** `INSERT`, `UPDATE` or `DELETE`. */
-  readonly eventType: Exclude<TableEvent, '*'>;
+  readonly eventType: RowEvent;
   /** Same as `eventType`, under the name of the seed's message format. */
-  readonly operation: Exclude<TableEvent, '*'>;
+  readonly operation: RowEvent;
   readonly schema: string;
   readonly table: string;
   /** Commit time, ISO 8601. */
@@ -41,11 +41,6 @@ export function tableOfChannel(name: string): { schema: string; table: string } 
   return match ? { schema: match[1]!, table: match[2]! } : undefined;
 }
 
-/** True when `event` names a table change event. */
-export function isTableEvent(event: string): event is TableEvent {
-  return (TABLE_EVENTS as readonly string[]).includes(event.toUpperCase());
-}
-
 interface RawChange {
   type?: string;
   schema?: string;
@@ -62,14 +57,14 @@ interface RawChange {
 export function changeMatches(binding: TableBinding, id: unknown, frame: { ids?: unknown[]; data?: RawChange }): boolean {
   const data = frame.data ?? {};
   const type = String(data.type ?? '').toUpperCase();
-  if (binding.event !== '*' && binding.event !== type) return false;
+  if (binding.event !== ALL_ROW_EVENTS && binding.event !== type) return false;
   if (id !== undefined && Array.isArray(frame.ids)) return frame.ids.includes(id);
   return data.schema === binding.schema && (binding.table === undefined || binding.table === '*' || data.table === binding.table);
 }
 
 /** The change object of an event frame's `data`, with values converted by column type. */
 export function toTableChange<TRow>(data: RawChange): TableChange<TRow> {
-  const type = String(data.type ?? '').toUpperCase() as Exclude<TableEvent, '*'>;
+  const type = String(data.type ?? '').toUpperCase() as RowEvent;
   const columns = data.columns ?? [];
   const commit = data.commit_timestamp ?? new Date().toISOString();
   return {

@@ -8,3 +8,5 @@ export * from './binary-serializer.js';
 export * from './bindings.js';
 export * from './topic.js';
 export * from './client-codec.js';
+export * from './table-events.js';
+export * from './binding-filter.js';
