@@ -1,5 +1,5 @@
 // Table changes (postgres_changes): channel names like `realtime:table:public.users`, bindings, and the change objects callbacks get.
-import { ALL_ROW_EVENTS, type BindingEvent, type RowEvent } from '@nself/protocol';
+import { ALL_ROW_EVENTS, type BindingEvent, type ChangeColumn, type PostgresChangeData, type RowEvent } from '@nself/protocol';
 
 /** The events a table change listener can ask for: INSERT, UPDATE, DELETE, or `*` for all of them. */
 export type TableEvent = BindingEvent;
@@ -41,17 +41,8 @@ export function tableOfChannel(name: string): { schema: string; table: string } 
   return match ? { schema: match[1]!, table: match[2]! } : undefined;
 }
 
-interface RawChange {
-  type?: string;
-  schema?: string;
-  table?: string;
-  commit_timestamp?: string;
-  columns?: Array<{ name: string; type: string }>;
-  record?: Record<string, unknown>;
-  old_record?: Record<string, unknown>;
-  errors?: string[] | null;
-  position?: number;
-}
+/** An event's `data` as received: any field may be missing. */
+type RawChange = Partial<PostgresChangeData>;
 
 /** True when a change event frame (`{ids, data}`) is for `binding`, whose join reply id is `id` (if the server gave one). */
 export function changeMatches(binding: TableBinding, id: unknown, frame: { ids?: unknown[]; data?: RawChange }): boolean {
@@ -84,7 +75,7 @@ export function toTableChange<TRow>(data: RawChange): TableChange<TRow> {
 const NUMBER_TYPES = new Set(['int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'oid']);
 
 /** Converts values that arrive as text (PostgreSQL's output format) to JSON values, by column type. */
-function convertRow(row: Record<string, unknown>, columns: Array<{ name: string; type: string }>): Record<string, unknown> {
+function convertRow(row: Record<string, unknown>, columns: readonly ChangeColumn[]): Record<string, unknown> {
   const types = new Map(columns.map((column) => [column.name, column.type]));
   return Object.fromEntries(Object.entries(row).map(([name, value]) => [name, convertValue(value, types.get(name))]));
 }
