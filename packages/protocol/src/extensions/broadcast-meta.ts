@@ -12,7 +12,7 @@ export interface BroadcastMeta {
 }
 
 /** The `meta` of a stored message, live or `replayed`, in the order its keys go on the wire. */
-export function broadcastMeta(message: { readonly id: string; readonly offset: number }, replayed: boolean): JsonObject {
+export function broadcastMeta(message: { readonly id: string; readonly offset: number }, replayed: boolean): BroadcastMeta & JsonObject {
   return { id: message.id, offset: message.offset, ...(replayed ? { replayed: true } : {}) };
 }
 
