@@ -1,16 +1,16 @@
 // The filter grammar and the table-name rules, on their own: what parses, into what, and what is refused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { notifyChannel, parseFilter, parseTableName, triggerFunctionName, triggerName } from '@nself/db';
+import { notifyChannel, parseCaptureFilter, parseTableName, triggerFunctionName, triggerName } from '@nself/db';
 
 test('filters parse into conditions: quoted names and strings, <> as !=, in lists, and', () => {
-  assert.deepEqual(parseFilter(`"Post Id" <> 'it''s, here' AND status in ('a', 'b,c') and score >= -1.5e2 and ok = true`).conditions, [
+  assert.deepEqual(parseCaptureFilter(`"Post Id" <> 'it''s, here' AND status in ('a', 'b,c') and score >= -1.5e2 and ok = true`).conditions, [
     { column: 'Post Id', operator: '!=', values: ["it's, here"] },
     { column: 'status', operator: 'in', values: ['a', 'b,c'] },
     { column: 'score', operator: '>=', values: ['-1.5e2'] },
     { column: 'ok', operator: '=', values: ['true'] },
   ]);
-  assert.deepEqual(parseFilter('POST_ID = 5').conditions, [{ column: 'post_id', operator: '=', values: ['5'] }]);
+  assert.deepEqual(parseCaptureFilter('POST_ID = 5').conditions, [{ column: 'post_id', operator: '=', values: ['5'] }]);
 });
 
 test('malformed filters name the position and what was expected', () => {
@@ -24,7 +24,7 @@ test('malformed filters name the position and what was expected', () => {
     ['a = b', /expected a value \('text', a number, true or false\) at position 5, found "b"/],
     ['a = 1; drop table x', /unexpected character ";" at position 6/],
   ];
-  for (const [filter, message] of cases) assert.throws(() => parseFilter(filter), message, filter);
+  for (const [filter, message] of cases) assert.throws(() => parseCaptureFilter(filter), message, filter);
 });
 
 test('table names follow SQL: default schema, case folding, quoting; junk is refused', () => {

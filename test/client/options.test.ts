@@ -59,6 +59,18 @@ test('bad channel calls are refused with a message saying what is expected', asy
   await client.disconnect();
 });
 
+test('a postgres_changes filter the server could not read is refused when the listener is added, naming the problem', async () => {
+  const client = new RealtimeClient({ url: 'ws://127.0.0.1:9' });
+  const channel = client.channel('todos');
+  assert.throws(
+    () => channel.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority=like.3' }, () => undefined),
+    (error: unknown) => error instanceof RealtimeError && error.code === 'INVALID_ARGUMENT'
+      && /^postgres_changes listener: Error parsing `filter` params: unknown operator "like" in "priority=like\.3"; expected column=op\.value/.test(error.message),
+  );
+  channel.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'todos', filter: 'status=in.(open,"on hold")' }, () => undefined);
+  await client.disconnect();
+});
+
 test('the client channel returns the same object for the same name until it is unsubscribed', async () => {
   const client = new RealtimeClient({ url: 'ws://127.0.0.1:9' });
   const first = client.channel('general');

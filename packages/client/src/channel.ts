@@ -1,11 +1,14 @@
 // A channel: joins (automatically or with subscribe), rejoins resuming from its last offset, sends, tracks presence.
-import { ChannelEvent, FeatureEvent, TOPIC_PREFIX, encodeBroadcastPush, type Message, type SystemPayload } from '@nself/protocol';
+import {
+  changePositionOf, ChannelEvent, FeatureEvent, readAckOffset, readBroadcastMeta, readJoinReply, TOPIC_PREFIX, encodeBroadcastPush, type JoinPayload, type Message,
+  type SystemPayload,
+} from '@nself/protocol';
 import type { Connection, ChannelEndpoint } from './connection.js';
 import { RealtimeError, replyError } from './errors.js';
 import {
   ChannelListeners, type BroadcastCallback, type BroadcastMessage, type PresenceCallback, type SystemCallback, type TableCallback,
 } from './listeners.js';
-import { Outbox, receiptOf, wirePayload, type QueuedSend, type SendReceipt } from './outbox.js';
+import { Outbox, wirePayload, type QueuedSend, type SendReceipt } from './outbox.js';
 import { PresenceTracker, presenceKeyOf, type PresenceState } from './presence.js';
 import { joinPayload, type ChannelOptions } from './join-config.js';
 import { tableOfChannel, type TableBinding, type TableEvent } from './table-changes.js';
@@ -303,12 +306,11 @@ export class RealtimeChannel implements ChannelEndpoint {
   }
 
   private joined(response: unknown): void {
-    const reply = (response ?? {}) as { postgres_changes?: Array<{ id?: unknown }>; broadcast?: { latest_offset?: unknown } };
+    const reply = readJoinReply(response);
     this.current = 'joined';
     this.rejoinTries = 0;
-    this.listeners.setBindingIds((reply.postgres_changes ?? []).map((binding) => binding.id));
-    const latest = reply.broadcast?.latest_offset;
-    if (this.offset === undefined && typeof latest === 'number') this.offset = latest;
+    this.listeners.setBindingIds(reply.bindingIds);
+    if (this.offset === undefined && reply.latestOffset !== undefined) this.offset = reply.latestOffset;
     clearTimeout(this.tablesTimer);
     if (this.listeners.tableBindings().length > 0) this.tablesTimer = setTimeout(() => this.tablesReady(), this.host.timeoutMs);
     else this.emit('SUBSCRIBED');
@@ -327,7 +329,7 @@ export class RealtimeChannel implements ChannelEndpoint {
   private receiveSystem(payload: SystemPayload): void {
     if (payload.extension === 'postgres_changes') {
       // "Subscribed to PostgreSQL" says where delivery starts: the resume point until a change arrives.
-      const start = (payload as { position?: unknown }).position;
+      const start = payload.position;
       if (payload.status === 'ok' && typeof start === 'number' && this.changePosition === undefined) this.changePosition = start;
       if (payload.status === 'ok') this.tablesReady();
       else this.emit('CHANNEL_ERROR', new RealtimeError('REFUSED', `table changes on "${this.name}": ${payload.message}`, payload));
@@ -337,8 +339,8 @@ export class RealtimeChannel implements ChannelEndpoint {
 
   /** Delivers a table change once: changes at or below the last log position received are repeats. */
   private receiveChange(frame: Record<string, unknown>): void {
-    const position = (frame['data'] as { position?: unknown } | undefined)?.position;
-    if (typeof position === 'number') {
+    const position = changePositionOf(frame);
+    if (position !== undefined) {
       if (this.changePosition !== undefined && position <= this.changePosition) return;
       this.changePosition = position;
     }
@@ -372,7 +374,7 @@ export class RealtimeChannel implements ChannelEndpoint {
     }
     connection.request(frame, ref, (reply) => {
       if (reply.status !== 'ok') return item.reject(replyError(reply, `sending "${item.event}" on "${this.name}"`));
-      const { offset } = receiptOf(reply.response);
+      const offset = readAckOffset(reply.response);
       if (offset !== undefined && !this.options.config?.broadcast?.self) this.ownOffsets.add(offset);
       item.resolve({ offset });
     });
@@ -392,7 +394,7 @@ export class RealtimeChannel implements ChannelEndpoint {
 
   private receiveBroadcast(payload: Record<string, unknown>): void {
     const meta = (payload['meta'] ?? {}) as Record<string, unknown>;
-    const offset = typeof meta['offset'] === 'number' ? meta['offset'] : undefined;
+    const { id, offset, replayed } = readBroadcastMeta(meta);
     if (offset !== undefined) {
       if (this.offset !== undefined && offset <= this.offset) return;
       this.offset = offset;
@@ -406,12 +408,12 @@ export class RealtimeChannel implements ChannelEndpoint {
       payload: payload['payload'],
       meta,
       offset,
-      id: typeof meta['id'] === 'string' ? meta['id'] : undefined,
-      replayed: meta['replayed'] === true,
+      id,
+      replayed,
     });
   }
 
-  private joinPayload(): Record<string, unknown> {
+  private joinPayload(): JoinPayload {
     return joinPayload({
       options: this.options,
       offset: this.offset,

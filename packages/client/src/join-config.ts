@@ -1,4 +1,5 @@
 // What a channel asks for when it joins: its options, the offset to resume after, presence and table bindings.
+import type { JoinPayload } from '@nself/protocol';
 import type { TableBinding } from './table-changes.js';
 
 /** Options of `client.channel(name, options)`. */
@@ -37,7 +38,7 @@ export interface JoinInputs {
  * access token. A first join sends no offset: its reply's `broadcast.latest_offset` becomes the
  * resume point, so even a channel that has received nothing yet resumes without a gap.
  */
-export function joinPayload(inputs: JoinInputs): Record<string, unknown> {
+export function joinPayload(inputs: JoinInputs): JoinPayload {
   const config = inputs.options.config;
   return {
     config: {

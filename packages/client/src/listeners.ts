@@ -1,8 +1,8 @@
 // A channel's listeners: broadcast events by name, presence join/leave/sync, table changes and system messages.
-import type { SystemPayload } from '@nself/protocol';
+import { BindingFilterSyntaxError, bindingEventOf, parseBindingFilter, type SystemPayload } from '@nself/protocol';
 import { RealtimeError } from './errors.js';
 import type { PresenceChange } from './presence.js';
-import { changeMatches, isTableEvent, toTableChange, type TableBinding, type TableChange, type TableEvent } from './table-changes.js';
+import { changeMatches, toTableChange, type TableBinding, type TableChange } from './table-changes.js';
 
 /** A broadcast as listeners receive it (the Supabase envelope, plus its place in the channel's log). */
 export interface BroadcastMessage<T = unknown> {
@@ -49,6 +49,7 @@ export class ChannelListeners {
     if (typeof event !== 'string' || event === '' || typeof callback !== 'function') {
       throw new RealtimeError('INVALID_ARGUMENT', 'on(event, callback) needs an event name and a function, such as on("message.sent", (payload) => …)');
     }
+    const tableEvent = bindingEventOf(event);
     if (event === 'presence') {
       const presenceEvent = filter['event'];
       if (presenceEvent !== 'join' && presenceEvent !== 'leave' && presenceEvent !== 'sync') {
@@ -61,8 +62,8 @@ export class ChannelListeners {
       this.broadcasts.push({ event: filter['event'].toLowerCase(), callback, envelope: true });
     } else if (event === 'postgres_changes') {
       this.tables.push({ binding: tableBinding(filter), callback });
-    } else if (table && isTableEvent(event)) {
-      this.tables.push({ binding: { event: event.toUpperCase() as TableEvent, ...table }, callback });
+    } else if (table && tableEvent) {
+      this.tables.push({ binding: { event: tableEvent, ...table }, callback });
     } else {
       this.broadcasts.push({ event: event.toLowerCase(), callback, envelope: false });
     }
@@ -116,14 +117,22 @@ export class ChannelListeners {
   }
 }
 
-/** A validated `postgres_changes` filter. */
+/** A validated `postgres_changes` filter; its `filter` is checked against the binding filter grammar the server reads. */
 function tableBinding(filter: Record<string, unknown>): TableBinding {
-  const event = String(filter['event'] ?? '*').toUpperCase();
-  if (!isTableEvent(event) || typeof filter['schema'] !== 'string') {
+  const event = bindingEventOf(String(filter['event'] ?? '*'));
+  if (event === undefined || typeof filter['schema'] !== 'string') {
     throw new RealtimeError('INVALID_ARGUMENT', 'postgres_changes listeners need { event: INSERT | UPDATE | DELETE | *, schema, table?, filter? }');
   }
+  if (typeof filter['filter'] === 'string') {
+    try {
+      parseBindingFilter(filter['filter']);
+    } catch (error) {
+      if (error instanceof BindingFilterSyntaxError) throw new RealtimeError('INVALID_ARGUMENT', `postgres_changes listener: ${error.message}`);
+      throw error;
+    }
+  }
   return {
-    event: event as TableEvent,
+    event,
     schema: filter['schema'],
     ...(typeof filter['table'] === 'string' ? { table: filter['table'] } : {}),
     ...(typeof filter['filter'] === 'string' ? { filter: filter['filter'] } : {}),

@@ -44,13 +44,6 @@ export class Outbox {
   }
 }
 
-/** The receipt of an acknowledgement: the offset it reports (`{offset}` or `{meta: {offset}}`), if any. */
-export function receiptOf(response: unknown): SendReceipt {
-  const record = (response ?? {}) as { offset?: unknown; meta?: { offset?: unknown } };
-  const offset = record.offset ?? record.meta?.offset;
-  return { offset: typeof offset === 'number' ? offset : undefined };
-}
-
 /** A payload as the codec takes it: bytes as Uint8Array, anything else as JSON (undefined → {}). */
 export function wirePayload(payload: unknown): unknown {
   if (payload instanceof ArrayBuffer) return new Uint8Array(payload);

@@ -1,8 +1,8 @@
 // Table changes (postgres_changes): channel names like `realtime:table:public.users`, bindings, and the change objects callbacks get.
+import { ALL_ROW_EVENTS, type BindingEvent, type ChangeColumn, type PostgresChangeData, type RowEvent } from '@nself/protocol';
 
-/** The events a table change listener can ask for. */
-export const TABLE_EVENTS = ['INSERT', 'UPDATE', 'DELETE', '*'] as const;
-export type TableEvent = (typeof TABLE_EVENTS)[number];
+/** The events a table change listener can ask for: INSERT, UPDATE, DELETE, or `*` for all of them. */
+export type TableEvent = BindingEvent;
 
 /** A table change binding as sent in the join's `config.postgres_changes`. */
 export interface TableBinding {
@@ -15,9 +15,9 @@ export interface TableBinding {
 /** What a table change callback receives. */
 export interface TableChange<TRow = Record<string, unknown>> {
   /** `INSERT`, `UPDATE` or `DELETE`. */
-  readonly eventType: Exclude<TableEvent, '*'>;
+  readonly eventType: RowEvent;
   /** Same as `eventType`, under the name of the seed's message format. */
-  readonly operation: Exclude<TableEvent, '*'>;
+  readonly operation: RowEvent;
   readonly schema: string;
   readonly table: string;
   /** Commit time, ISO 8601. */
@@ -41,35 +41,21 @@ export function tableOfChannel(name: string): { schema: string; table: string } 
   return match ? { schema: match[1]!, table: match[2]! } : undefined;
 }
 
-/** True when `event` names a table change event. */
-export function isTableEvent(event: string): event is TableEvent {
-  return (TABLE_EVENTS as readonly string[]).includes(event.toUpperCase());
-}
-
-interface RawChange {
-  type?: string;
-  schema?: string;
-  table?: string;
-  commit_timestamp?: string;
-  columns?: Array<{ name: string; type: string }>;
-  record?: Record<string, unknown>;
-  old_record?: Record<string, unknown>;
-  errors?: string[] | null;
-  position?: number;
-}
+/** An event's `data` as received: any field may be missing. */
+type RawChange = Partial<PostgresChangeData>;
 
 /** True when a change event frame (`{ids, data}`) is for `binding`, whose join reply id is `id` (if the server gave one). */
 export function changeMatches(binding: TableBinding, id: unknown, frame: { ids?: unknown[]; data?: RawChange }): boolean {
   const data = frame.data ?? {};
   const type = String(data.type ?? '').toUpperCase();
-  if (binding.event !== '*' && binding.event !== type) return false;
+  if (binding.event !== ALL_ROW_EVENTS && binding.event !== type) return false;
   if (id !== undefined && Array.isArray(frame.ids)) return frame.ids.includes(id);
   return data.schema === binding.schema && (binding.table === undefined || binding.table === '*' || data.table === binding.table);
 }
 
 /** The change object of an event frame's `data`, with values converted by column type. */
 export function toTableChange<TRow>(data: RawChange): TableChange<TRow> {
-  const type = String(data.type ?? '').toUpperCase() as Exclude<TableEvent, '*'>;
+  const type = String(data.type ?? '').toUpperCase() as RowEvent;
   const columns = data.columns ?? [];
   const commit = data.commit_timestamp ?? new Date().toISOString();
   return {
@@ -89,7 +75,7 @@ export function toTableChange<TRow>(data: RawChange): TableChange<TRow> {
 const NUMBER_TYPES = new Set(['int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'oid']);
 
 /** Converts values that arrive as text (PostgreSQL's output format) to JSON values, by column type. */
-function convertRow(row: Record<string, unknown>, columns: Array<{ name: string; type: string }>): Record<string, unknown> {
+function convertRow(row: Record<string, unknown>, columns: readonly ChangeColumn[]): Record<string, unknown> {
   const types = new Map(columns.map((column) => [column.name, column.type]));
   return Object.fromEntries(Object.entries(row).map(([name, value]) => [name, convertValue(value, types.get(name))]));
 }

@@ -21,9 +21,16 @@ export interface BroadcastPayload {
   readonly meta?: JsonObject;
 }
 
+/** What this server adds to `system` payloads. */
+export interface SystemPayloadExtras {
+  /** On "Subscribed to PostgreSQL": the change-log position delivery starts after (the resume point until a change arrives). */
+  readonly position?: number;
+}
+
 /** The payload of a `system` event. */
-export interface SystemPayload {
-  readonly extension: 'system' | 'postgres_changes';
+export interface SystemPayload extends SystemPayloadExtras {
+  /** `broadcast` (this server's): a resume of the channel's messages cannot start where asked (ResumeUnavailable). */
+  readonly extension: 'system' | 'postgres_changes' | 'broadcast';
   readonly status: 'ok' | 'error';
   readonly message: string;
   readonly channel: string;

@@ -1,6 +1,6 @@
 // Client broadcasts on a joined channel: rate and size limits, write access, storing, `self` and `ack`.
 import { eventNameProblem, isPayloadOverLimit } from '@nself/db';
-import { isJsonObject, JoinError, PushError, SystemMessage, type Message } from '@nself/protocol';
+import { isJsonObject, JoinError, PushError, SystemMessage, type BroadcastAck, type Message } from '@nself/protocol';
 import { mayAccess } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { ClientSocket } from './client-socket.js';
@@ -38,7 +38,7 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
     channelId: channel.channel.id, event, payload, binary, sender: channel.identity.userId,
     ...(channel.options.self ? {} : { exclude: channel }),
   }).then(({ offset }) => {
-    if (ack) socket.reply(message, 'ok', { offset });
+    if (ack) socket.reply(message, 'ok', { offset } satisfies BroadcastAck);
   }, (error: unknown) => {
     if (isPayloadOverLimit(error)) {
       if (ack) socket.reply(message, 'error', PushError.payloadSizeExceeded);

@@ -1,6 +1,6 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
 import type { Channel, ChannelType, Message as StoredMessage, StreamRange } from '@nself/db';
-import { ChannelEvent, FeatureEvent, SystemMessage } from '@nself/protocol';
+import { ChannelEvent, FeatureEvent, SystemMessage, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
 import type { Identity } from './auth.js';
 import type { BroadcastSubscriber } from './broadcast-feed.js';
 import type { ClientSocket } from './client-socket.js';
@@ -133,8 +133,8 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   }
 
   /** Sends a `system` message on this channel, with any `extra` fields after the usual ones. */
-  system(extension: 'system' | 'postgres_changes', status: 'ok' | 'error', message: string, extra: Record<string, unknown> = {}): void {
-    this.push(FeatureEvent.system, { extension, status, message, channel: this.subTopic, ...extra }, this.joinRef);
+  system(extension: SystemPayload['extension'], status: SystemPayload['status'], message: string, extra: SystemPayloadExtras = {}): void {
+    this.push(FeatureEvent.system, { extension, status, message, channel: this.subTopic, ...extra } satisfies SystemPayload, this.joinRef);
   }
 
   /** Pushes an event on this channel. */

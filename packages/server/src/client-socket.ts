@@ -2,8 +2,8 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
-  ChannelEvent, CloseCode, decodeBroadcastPush, decodeText, encodeBroadcast, encodeText, FeatureEvent, MalformedMessageError,
-  RefusedPayloadError, type JsonLimits, type JsonObject, type Message, type ProtocolVersion,
+  broadcastMeta, ChannelEvent, CloseCode, decodeBroadcastPush, decodeText, encodeBroadcast, encodeText, FeatureEvent, MalformedMessageError,
+  RefusedPayloadError, type JsonLimits, type Message, type ProtocolVersion,
 } from '@nself/protocol';
 import type { Message as StoredMessage } from '@nself/db';
 import type { Identity } from './auth.js';
@@ -161,7 +161,7 @@ export class ClientSocket {
   }
 
   /**
-   * Sends a live stored broadcast with `meta` {id, offset}. Its frame is encoded once per head
+   * Sends a live stored broadcast with its `meta` (see BroadcastMeta). Its frame is encoded once per head
    * (protocol version and topic) and shared by every socket that sends it; the broadcast feed counts
    * these deliveries in the metrics. `head` must be of this socket's protocol version.
    */
@@ -359,11 +359,6 @@ export class ClientSocket {
     for (const channel of [...this.channels.values()]) channel.dispose({ endPresence: false });
     this.registry.closed(this);
   }
-}
-
-/** The `meta` of a stored broadcast as clients receive it. */
-function broadcastMeta(message: StoredMessage, replayed: boolean): JsonObject {
-  return { id: message.id, offset: message.offset, ...(replayed ? { replayed: true } : {}) };
 }
 
 /** The payload of a `broadcast` push of a stored text broadcast. */

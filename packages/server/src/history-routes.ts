@@ -1,7 +1,7 @@
 // REST history: GET /api/channels/:channel/messages reads a channel's log by offset or time, one page at a time.
 import type { IncomingMessage } from 'node:http';
 import { findChannel, isUserError, parseTimestamp, readHistory, type Message as StoredMessage } from '@nself/db';
-import { JoinError, RestError } from '@nself/protocol';
+import { JoinError, RestError, type HistoryMessage, type HistoryPageBody } from '@nself/protocol';
 import { mayAccess } from './channel-access.js';
 import type { ServerContext } from './context.js';
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
@@ -29,18 +29,16 @@ export async function channelHistory(ctx: ServerContext, request: IncomingMessag
   if (!channel) return { status: 404, body: { error: `no channel "${channelName}"; give its name, slug or id` } };
   if (!(await mayAccess(ctx, channel, identity))) return { status: 403, body: { error: JoinError.unauthorized(channelName) } };
   const page = await ctx.history.run(() => readHistory(ctx.pool, channel.id, { ...params, maxBytes: HISTORY_PAGE_BYTES }));
-  return {
-    status: 200,
-    body: {
-      channel: channel.slug,
-      messages: page.messages.map(messageBody),
-      next_after: page.nextAfter,
-      earliest_offset: page.earliest,
-      latest_offset: page.latest,
-      // Explicit when messages right after `after` were deleted by retention: nothing is skipped silently.
-      ...(params.after !== undefined ? { recovered: params.after + 1 >= page.earliest || params.after >= page.latest } : {}),
-    },
+  const body: HistoryPageBody = {
+    channel: channel.slug,
+    messages: page.messages.map(messageBody),
+    next_after: page.nextAfter,
+    earliest_offset: page.earliest,
+    latest_offset: page.latest,
+    // Explicit when messages right after `after` were deleted by retention: nothing is skipped silently.
+    ...(params.after !== undefined ? { recovered: params.after + 1 >= page.earliest || params.after >= page.latest } : {}),
   };
+  return { status: 200, body };
 }
 
 function readParams(query: URLSearchParams): { after?: number; since?: Date; limit: number } | { error: string } {
@@ -67,7 +65,7 @@ function wholeNumber(text: string, min: number): number | null {
   return value >= min ? value : null;
 }
 
-function messageBody(message: StoredMessage): Record<string, unknown> {
+function messageBody(message: StoredMessage): HistoryMessage {
   return {
     id: message.id,
     offset: message.offset,

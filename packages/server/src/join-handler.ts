@@ -1,7 +1,7 @@
 // phx_join and phx_leave: the checks of PROTOCOL.md §4.3 in order, the reply, then delivery starts.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { CloseCode, FeatureEvent, JoinError, subTopicOf, type Message } from '@nself/protocol';
+import { CloseCode, FeatureEvent, JoinError, subTopicOf, type JoinReply, type Message, type SystemPayload } from '@nself/protocol';
 import { stringifyExact } from '@nself/db';
 import { assertNotExpired, TokenError, type Identity } from './auth.js';
 import { resolveChannel } from './channel-access.js';
@@ -107,10 +107,14 @@ async function joinChannel(
     }
   }
   const postgresChanges = request.bindings.map(({ id, ...binding }) => ({ ...binding, id }));
-  socket.reply(message, 'ok', { postgres_changes: postgresChanges, broadcast: { latest_offset: liveAfter }, ...history?.reply });
+  const reply: JoinReply = { postgres_changes: postgresChanges, broadcast: { latest_offset: liveAfter }, ...history?.reply };
+  socket.reply(message, 'ok', reply);
   ctx.metrics.joinDuration.observe({ history: history ? 'read' : 'none' }, (performance.now() - arrivedAt) / 1000);
   if (history) {
-    if (history.notice) channel.push('system', { extension: 'broadcast', status: 'error', channel: subTopic, message: history.notice }, channel.joinRef);
+    if (history.notice) {
+      const notice = { extension: 'broadcast', status: 'error', channel: subTopic, message: history.notice } satisfies SystemPayload;
+      channel.push(FeatureEvent.system, notice, channel.joinRef);
+    }
     // Not awaited: the stream goes at the client's pace while the join's other work and the topic's next messages go on.
     channel.streamHistory(streamStart(history, liveAfter), liveAfter).catch((error: unknown) => {
       ctx.logger.error({ err: error, topic: message.topic }, 'streaming messages to resume or replay failed');

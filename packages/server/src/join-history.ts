@@ -1,13 +1,14 @@
 // What a join receives from the channel's log before the live stream: a resume after an offset and/or Supabase's replay window,
 // measured before the reply (joins asking the same of the same channel at once share the read) and then streamed in pages.
 import { readLogBounds, readReplayWindow, type LogBounds, type ReplayWindow, type StreamRange } from '@nself/db';
+import { ResumeError, type HistoryReports, type ReplayReport, type ResumeReport } from '@nself/protocol';
 import type { ServerContext } from './context.js';
 import { replayLimit, type ReplayOption } from './replay-option.js';
 
 /** What a join's reply says about the stored messages it receives first, and where they are. */
 export interface JoinHistory {
-  /** Fields added to the join reply's `response`: `resume` and/or `replay`. */
-  readonly reply: Record<string, unknown>;
+  /** Fields added to the join reply's `response`. */
+  readonly reply: HistoryReports;
   /** The ResumeUnavailable text, when messages after the resume offset are no longer retained. */
   readonly notice: string | undefined;
   readonly resumeAfter: number | undefined;
@@ -34,23 +35,23 @@ export function readJoinHistory(
 async function measure(
   ctx: ServerContext, channelId: string, resumeAfter: number | undefined, replay: { since: Date; limit: number } | undefined,
 ): Promise<JoinHistory> {
-  const reply: Record<string, unknown> = {};
+  let resume: ResumeReport | undefined;
   let notice: string | undefined;
   const bounds = await readLogBounds(ctx.pool, channelId);
   if (resumeAfter !== undefined) {
     // The retained part of a log has no hole, so nothing is missing when it starts right after the offset.
     const recovered = resumeAfter >= bounds.latest || resumeAfter + 1 >= bounds.earliest;
-    reply['resume'] = { recovered, offset: resumeAfter, earliest_offset: bounds.earliest, latest_offset: bounds.latest };
-    if (!recovered) {
-      notice = `ResumeUnavailable: messages after offset ${resumeAfter} are no longer retained; resuming from offset ${bounds.earliest}`;
-    }
+    resume = { recovered, offset: resumeAfter, earliest_offset: bounds.earliest, latest_offset: bounds.latest };
+    if (!recovered) notice = ResumeError.messagesNotRetained(resumeAfter, bounds.earliest);
   }
   let measured: JoinHistory['replay'];
+  let replayed: ReplayReport | undefined;
   if (replay) {
     const window = await readReplayWindow(ctx.pool, channelId, replay.since, replay.limit);
     measured = { since: replay.since, window };
-    reply['replay'] = { count: window.count, first_offset: window.firstOffset, last_offset: window.lastOffset, truncated: window.truncated };
+    replayed = { count: window.count, first_offset: window.firstOffset, last_offset: window.lastOffset, truncated: window.truncated };
   }
+  const reply = { ...(resume ? { resume } : {}), ...(replayed ? { replay: replayed } : {}) };
   return { reply, notice, resumeAfter, bounds, replay: measured };
 }
 

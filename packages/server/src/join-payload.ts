@@ -1,5 +1,5 @@
 // Reads a phx_join payload: the token to use, the channel options, the bindings, a replay window and resume points.
-import { isJsonObject } from '@nself/protocol';
+import { InvalidResumeError, isJsonObject, readResumePoints, type JsonObject, type ResumePoints } from '@nself/protocol';
 import { parseBindings, type IdentifiedBinding } from './postgres-changes.js';
 import { readReplayOption, type ReplayOption } from './replay-option.js';
 
@@ -17,9 +17,9 @@ export interface JoinRequest {
   readonly bindings: IdentifiedBinding[];
   /** Replay stored messages since a time (Supabase's `config.broadcast.replay`). */
   readonly replay: ReplayOption | undefined;
-  /** Resume after this offset (protocol extension `config.broadcast.resume.offset`). */
+  /** Resume after this offset (see ResumePoints). */
   readonly resumeAfter: number | undefined;
-  /** Resume table changes after this log position (protocol extension `config.postgres_changes_resume.position`). */
+  /** Resume table changes after this log position (see ResumePoints). */
   readonly changesResumeAfter: number | undefined;
 }
 
@@ -44,9 +44,19 @@ export function readJoinPayload(payload: unknown): JoinRequest {
     private: flag(config['private']),
     bindings: parseBindings(config['postgres_changes']),
     replay: readReplayOption(broadcast['replay']),
-    resumeAfter: resumePoint(broadcast['resume'], 'offset', 'broadcast.resume.offset'),
-    changesResumeAfter: resumePoint(config['postgres_changes_resume'], 'position', 'postgres_changes_resume.position'),
+    ...resumeRequest(config),
   };
+}
+
+/** The join's resume points, a refused one as a JoinPayloadError. */
+function resumeRequest(config: JsonObject): Pick<JoinRequest, 'resumeAfter' | 'changesResumeAfter'> {
+  let points: ResumePoints;
+  try {
+    points = readResumePoints(config);
+  } catch (error) {
+    throw error instanceof InvalidResumeError ? new JoinPayloadError(error.message) : error;
+  }
+  return { resumeAfter: points.broadcastAfter, changesResumeAfter: points.changesAfter };
 }
 
 /** The most characters of a presence key (as stored with a presence session). */
@@ -63,14 +73,4 @@ function presenceKeyOf(value: unknown): string {
 
 function flag(value: unknown): boolean {
   return value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
-}
-
-/** A resume point `value[field]`: absent, or a whole number of 0 or more (else the join is refused naming `name`). */
-function resumePoint(value: unknown, field: string, name: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const point = isJsonObject(value) ? value[field] : undefined;
-  if (typeof point !== 'number' || !Number.isSafeInteger(point) || point < 0) {
-    throw new JoinPayloadError(`InvalidResume: ${name} must be a whole number of 0 or more`);
-  }
-  return point;
 }

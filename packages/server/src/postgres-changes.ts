@@ -1,5 +1,5 @@
 // The seam for `postgres_changes` bindings: a join's bindings are handed to an extension that delivers table changes.
-import { bindingId, isJsonObject, type PostgresChangesBinding } from '@nself/protocol';
+import { bindingId, isJsonObject, type PostgresChangesBinding, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
 import type { Identity } from './auth.js';
 
 /** A binding with the id echoed in the join reply and repeated in each event's `ids`. */
@@ -13,7 +13,7 @@ export interface PostgresChangesRequest {
   readonly subTopic: string;
   readonly bindings: readonly IdentifiedBinding[];
   readonly identity: Identity;
-  /** Deliver every matching change after this log position first (`config.postgres_changes_resume.position`). */
+  /** Deliver every matching change after this log position first (a resume point, see ResumePoints). */
   readonly resumeAfter?: number;
   /**
    * Sends one change to the channel: `{ids, data}` as in PROTOCOL.md §7.3. Channels handed the same
@@ -22,9 +22,9 @@ export interface PostgresChangesRequest {
   push(change: { ids: number[]; data: unknown }): void;
   /**
    * Sends a `system` message of the postgres_changes extension (e.g. "Subscribed to PostgreSQL" once
-   * events flow, with `extra` fields such as the log `position` delivery starts after).
+   * events flow, with the log `position` delivery starts after).
    */
-  system(status: 'ok' | 'error', message: string, extra?: Record<string, unknown>): void;
+  system(status: SystemPayload['status'], message: string, extra?: SystemPayloadExtras): void;
 }
 
 /** A live subscription of one joined channel. */

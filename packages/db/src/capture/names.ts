@@ -1,5 +1,6 @@
 // Names for table capture: parsing `schema.table` as SQL does, and the seed's function, trigger and channel names.
 import { createHash } from 'node:crypto';
+import { CAPTURE_EVENTS, type CaptureEvent } from '@nself/protocol';
 import { UserError } from '../errors.js';
 
 /** A table as PostgreSQL knows it: exact schema and table names, case and all. */
@@ -8,9 +9,8 @@ export interface TableName {
   readonly table: string;
 }
 
-/** Events a subscription can capture; TRUNCATE is announced once per statement. */
-export const CAPTURE_EVENTS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] as const;
-export type CaptureEvent = (typeof CAPTURE_EVENTS)[number];
+/** Events a subscription can capture, from the one list of table events; TRUNCATE is announced once per statement. */
+export { CAPTURE_EVENTS, type CaptureEvent };
 
 /** The longest identifier PostgreSQL keeps (NAMEDATALEN - 1 bytes); NOTIFY channels share the limit. */
 const MAX_IDENTIFIER_BYTES = 63;

@@ -3,8 +3,8 @@ import type pg from 'pg';
 import { UserError } from '../errors.js';
 import type { Queryable } from '../queryable.js';
 import { checkChoice } from '../validation.js';
-import { parseFilter, type RowFilter } from './filter.js';
-import { validateFilter } from './filter-sql.js';
+import { parseCaptureFilter, type CaptureFilter } from './capture-filter.js';
+import { validateCaptureFilter } from './capture-filter-sql.js';
 import { resolveTable } from './lookup.js';
 import { CAPTURE_EVENTS, displayTableName, notifyChannel, parseTableName, triggerFunctionName, type CaptureEvent, type TableName } from './names.js';
 import { installCapture, installedEvents, removeCapture, type CaptureMode } from './triggers.js';
@@ -71,8 +71,8 @@ export function parseEvents(text: string): CaptureEvent[] {
  */
 export async function subscribe(pool: pg.Pool, request: SubscribeRequest): Promise<SubscribeResult> {
   const table = await resolveTable(pool, request.table);
-  const filter: RowFilter | null = request.filter ? parseFilter(request.filter) : null;
-  if (filter) await validateFilter(pool, table, filter);
+  const filter: CaptureFilter | null = request.filter ? parseCaptureFilter(request.filter) : null;
+  if (filter) await validateCaptureFilter(pool, table, filter);
   const events = CAPTURE_EVENTS.filter((event) => (request.events ?? DEFAULT_EVENTS).includes(event));
   const capture = request.capture ?? 'notify';
   const notifyRows = capture === 'notify' && request.notifyRows === true;

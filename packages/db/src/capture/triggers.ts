@@ -1,8 +1,8 @@
 // Generates and installs the capture trigger function and the per-event triggers of a subscribed table.
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { Queryable } from '../queryable.js';
-import type { RowFilter } from './filter.js';
-import { whenCondition } from './filter-sql.js';
+import type { CaptureFilter } from './capture-filter.js';
+import { whenCondition } from './capture-filter-sql.js';
 import type { ResolvedTable } from './lookup.js';
 import { CAPTURE_EVENTS, triggerName, type CaptureEvent, type TableName } from './names.js';
 
@@ -17,7 +17,7 @@ export interface CaptureSpec {
   readonly functionName: string;
   readonly channel: string;
   readonly events: readonly CaptureEvent[];
-  readonly filter: RowFilter | null;
+  readonly filter: CaptureFilter | null;
   readonly capture: CaptureMode;
   /**
    * Notify mode: the table's channel carries the seed's payload with the changed rows (a table an

@@ -1,9 +1,10 @@
 // Judges a batch of changes against the subscribers' filters, each statement within a time budget, so a costly filter holds up only the bindings that use it.
 import type { Change, Pool } from '@nself/db';
+import type { BindingFilterCondition } from '@nself/protocol';
 import type { Logger } from '../logger.js';
 import type { TableInfo } from './catalog.js';
-import { evaluateFilters } from './filter-sql.js';
-import { filterWeight, type FilterCondition } from './filter.js';
+import { evaluateFilters } from './binding-filter-sql.js';
+import { filterWeight } from './filter-weight.js';
 import { isTransient } from './transient.js';
 
 /** Most filter values judged in one statement; more go to further statements. */
@@ -39,7 +40,7 @@ export interface FilterVerdicts {
  * found alone: only those have no verdict. Throws only on connection trouble; a filter that fails for
  * another reason (logged) passes nothing.
  */
-export async function judgeFilters(ctx: JudgeContext, table: TableInfo, changes: readonly Change[], filters: ReadonlyMap<string, readonly FilterCondition[]>): Promise<FilterVerdicts> {
+export async function judgeFilters(ctx: JudgeContext, table: TableInfo, changes: readonly Change[], filters: ReadonlyMap<string, readonly BindingFilterCondition[]>): Promise<FilterVerdicts> {
   const rows = changes.map((change) => (change.operation === 'DELETE' ? change.old : change.new) ?? {});
   const keyRowAt = new Map<number, number>();
   if (table.rowSecurity) {
@@ -87,7 +88,7 @@ function packed(keys: readonly string[], weightOf: (key: string) => number): str
 
 async function judgeChunk(
   ctx: JudgeContext, table: TableInfo, rows: readonly Record<string, unknown>[], keys: readonly string[],
-  filters: ReadonlyMap<string, readonly FilterCondition[]>, results: Map<string, boolean[] | undefined>,
+  filters: ReadonlyMap<string, readonly BindingFilterCondition[]>, results: Map<string, boolean[] | undefined>,
 ): Promise<void> {
   try {
     const verdicts = await evaluateWithinBudget(ctx, table, rows, keys.map((key) => filters.get(key) ?? []));
@@ -116,7 +117,7 @@ class OverBudget extends Error {
 
 /** `evaluateFilters` in a read-only transaction whose statements may take at most the budget. */
 async function evaluateWithinBudget(
-  ctx: JudgeContext, table: TableInfo, rows: readonly Record<string, unknown>[], filters: readonly (readonly FilterCondition[])[],
+  ctx: JudgeContext, table: TableInfo, rows: readonly Record<string, unknown>[], filters: readonly (readonly BindingFilterCondition[])[],
 ): Promise<boolean[][]> {
   const client = await ctx.pool.connect();
   let broken: Error | undefined;

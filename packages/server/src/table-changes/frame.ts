@@ -1,20 +1,7 @@
 // The `data` of a postgres_changes event (PROTOCOL.md §7.3), shaped for one subscriber's visible columns.
 import { stringifyExact, type Change } from '@nself/db';
-import type { FrameColumn, TableInfo } from './catalog.js';
-
-/** The `data` object of an event frame, plus `position` (this server's extension: the change's place in the log). */
-export interface ChangeData {
-  readonly schema: string;
-  readonly table: string;
-  readonly commit_timestamp: string;
-  readonly type: 'INSERT' | 'UPDATE' | 'DELETE';
-  readonly columns: readonly FrameColumn[];
-  readonly record?: Record<string, unknown>;
-  readonly old_record?: Record<string, unknown>;
-  /** Hosted Supabase's errors: a table without a primary key, a change too large to send whole. */
-  readonly errors: null | readonly string[];
-  readonly position: number;
-}
+import type { PostgresChangeData, RowEvent } from '@nself/protocol';
+import type { TableInfo } from './catalog.js';
 
 /** How one subscriber sees one change. */
 export interface ChangeView {
@@ -39,8 +26,8 @@ export const PAYLOAD_TOO_LARGE = 'Error 413: Payload Too Large';
  * a primary key carries no values and the error NO_PRIMARY_KEY, and a change larger than
  * MAX_CHANGE_BYTES keeps only values of at most SHORT_VALUE_BYTES, with the error PAYLOAD_TOO_LARGE.
  */
-export function changeData(change: Change, table: TableInfo, view: ChangeView): ChangeData {
-  const type = change.operation as ChangeData['type'];
+export function changeData(change: Change, table: TableInfo, view: ChangeView): PostgresChangeData {
+  const type = change.operation as RowEvent;
   const columns = table.columns.filter((column) => view.shown.has(column.name));
   const bytea = new Set(columns.filter((column) => column.type === 'bytea').map((column) => column.name));
   const oldColumns = new Set((view.oldKeysOnly ? table.primaryKey : table.identityColumns).filter((name) => view.shown.has(name)));

@@ -1,15 +1,14 @@
 // Turns a join's bindings into a checked plan: the tables they cover, the events each needs, their filters.
-import { resolveTable, UserError, type CaptureEvent, type Pool } from '@nself/db';
+import { resolveTable, UserError, type Pool } from '@nself/db';
+import {
+  ALL_ROW_EVENTS, BINDING_EVENTS, BindingFilterSyntaxError, bindingEventOf, parseBindingFilter, ROW_EVENTS,
+  type BindingEvent, type BindingFilterCondition, type BindingFilterLimits, type CaptureEvent,
+} from '@nself/protocol';
 import type { IdentifiedBinding } from '../postgres-changes.js';
 import { AccessError, type AccessChecker } from './access.js';
 import type { Audience } from './audience.js';
 import { tablesOfSchema, type TableCatalog, type TableInfo } from './catalog.js';
-import { FilterSyntaxError, parseChangeFilter, type FilterCondition, type FilterLimits } from './filter.js';
-import { checkFilterValues } from './filter-sql.js';
-
-/** Events a binding may ask for; `*` is every one of the others. */
-export const BINDING_EVENTS = ['*', 'INSERT', 'UPDATE', 'DELETE'] as const;
-export type BindingEvent = (typeof BINDING_EVENTS)[number];
+import { checkFilterValues } from './binding-filter-sql.js';
 
 /** A binding ready for matching: event upper-cased, `table` null for every table of the schema. */
 export interface ResolvedBinding {
@@ -17,7 +16,7 @@ export interface ResolvedBinding {
   readonly event: BindingEvent;
   readonly schema: string;
   readonly table: string | null;
-  readonly conditions: readonly FilterCondition[];
+  readonly conditions: readonly BindingFilterCondition[];
   /** The filter's text: bindings with the same text share one evaluation. */
   readonly filterKey: string;
   /** Columns asked for with `select` (the primary key is always added), or null for all. */
@@ -41,7 +40,7 @@ export class SubscriptionError extends Error {
 }
 
 /** How much one join may ask for: bindings, and the size of each filter. */
-export interface PlanLimits extends FilterLimits {
+export interface PlanLimits extends BindingFilterLimits {
   readonly maxBindingsPerJoin: number;
 }
 
@@ -79,7 +78,7 @@ export async function planSubscription(ctx: PlanContext, bindings: readonly Iden
     try {
       const { result, infos } = await resolveBinding(ctx, binding, audience);
       resolved.push(result);
-      const events: CaptureEvent[] = result.event === '*' ? ['INSERT', 'UPDATE', 'DELETE'] : [result.event];
+      const events: readonly CaptureEvent[] = result.event === ALL_ROW_EVENTS ? ROW_EVENTS : [result.event];
       for (const info of infos) {
         const key = tableKey(info.schema, info.table);
         const entry = tables.get(key) ?? { info, events: new Set<CaptureEvent>() };
@@ -87,7 +86,7 @@ export async function planSubscription(ctx: PlanContext, bindings: readonly Iden
         tables.set(key, entry);
       }
     } catch (error) {
-      if (error instanceof UserError || error instanceof AccessError || error instanceof FilterSyntaxError) {
+      if (error instanceof UserError || error instanceof AccessError || error instanceof BindingFilterSyntaxError) {
         throw new SubscriptionError(error.message, binding);
       }
       throw error;
@@ -102,13 +101,13 @@ export function tableKey(schema: string, table: string): string {
 }
 
 async function resolveBinding(ctx: PlanContext, binding: IdentifiedBinding, audience: Audience): Promise<{ result: ResolvedBinding; infos: TableInfo[] }> {
-  const event = binding.event.toUpperCase() as BindingEvent;
-  if (!BINDING_EVENTS.includes(event)) throw new UserError(`event "${binding.event}" is not one of ${BINDING_EVENTS.join(', ')}`);
+  const event = bindingEventOf(binding.event);
+  if (event === undefined) throw new UserError(`event "${binding.event}" is not one of ${BINDING_EVENTS.join(', ')}`);
   if (binding.schema === '*' || binding.schema.trim() === '') throw new UserError('schema must name one schema, such as public');
   if (binding.schema === 'realtime') throw new UserError("tables of the realtime schema are the engine's own and cannot be watched");
   if (isSystemSchema(binding.schema) && !audience.service) throw new UserError(`tables of the ${binding.schema} schema are PostgreSQL's own; only the service role may watch them`);
   const wildcard = binding.table === undefined || binding.table === '*';
-  const conditions = parseChangeFilter(binding.filter, ctx.limits);
+  const conditions = parseBindingFilter(binding.filter, ctx.limits);
   const select = binding.select ?? null;
   if (wildcard && (conditions.length > 0 || select)) throw new UserError('filter and select need a table; they are not accepted with every table of a schema');
   const base = { id: binding.id, event, schema: binding.schema, conditions, filterKey: binding.filter?.trim() ?? '', select };

@@ -1,5 +1,6 @@
 // Where a subscription starts: now, or after a position a resuming client gives, with a notice when that is no longer possible.
 import { currentPosition, type Queryable } from '@nself/db';
+import { ResumeError } from '@nself/protocol';
 
 /** The position to deliver after, and the `system` error to send when it is not the one asked for. */
 export interface StartPoint {
@@ -16,7 +17,7 @@ export async function startPoint(db: Queryable, after: number | undefined): Prom
   const latest = await currentPosition(db);
   if (after === undefined) return { position: latest, notice: undefined };
   if (after > latest) {
-    return { position: latest, notice: `ResumeUnavailable: position ${after} is ahead of the change log, whose latest position is ${latest}; resuming from position ${latest}` };
+    return { position: latest, notice: ResumeError.changesAhead(after, latest) };
   }
   const { rows } = await db.query<{ earliest: string | null; gap: string | null; reason: string | null }>(
     `SELECT (SELECT min(position) FROM realtime.changes WHERE position IS NOT NULL) AS earliest, wal_gap_after AS gap, wal_gap_reason AS reason
@@ -26,12 +27,12 @@ export async function startPoint(db: Queryable, after: number | undefined): Prom
   if (gap !== undefined && after < gap) {
     return {
       position: after,
-      notice: `ResumeUnavailable: table changes committed after position ${gap} may be missing (${rows[0]?.reason ?? 'the replication slot was made again'}); delivering what the log holds after position ${after}`,
+      notice: ResumeError.changesMayBeMissing(gap, rows[0]?.reason ?? 'the replication slot was made again', after),
     };
   }
   if (after + 1 >= earliest) return { position: after, notice: undefined };
   return {
     position: earliest - 1,
-    notice: `ResumeUnavailable: table changes after position ${after} are no longer retained; resuming from position ${earliest - 1}`,
+    notice: ResumeError.changesNotRetained(after, earliest - 1),
   };
 }

@@ -1,7 +1,8 @@
 // One joined channel's table change subscription: its bindings, its audience, and how far it has been delivered.
 import type { Change, TableName } from '@nself/db';
+import { ALL_ROW_EVENTS } from '@nself/protocol';
 import type { Audience } from './audience.js';
-import { filterWeight } from './filter.js';
+import { filterWeight } from './filter-weight.js';
 import type { ResolvedBinding } from './plan.js';
 
 /** An event frame's payload: the matching binding ids and the change data. */
@@ -41,7 +42,7 @@ export class TableSubscription {
   matching(change: Change, filterPasses: (binding: ResolvedBinding) => boolean): ResolvedBinding[] {
     return this.bindings.filter((binding) => binding.schema === change.schema
       && (binding.table === null || binding.table === change.table)
-      && (binding.event === '*' || binding.event === change.operation)
+      && (binding.event === ALL_ROW_EVENTS || binding.event === change.operation)
       && filterPasses(binding));
   }
 

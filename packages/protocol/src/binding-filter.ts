@@ -1,31 +1,34 @@
-// The postgres_changes filter grammar (PROTOCOL.md §7.2): `column=op.value` conditions joined by top-level commas.
+// The binding filter grammar of postgres_changes (PROTOCOL.md §7.2): `column=op.value` conditions joined by top-level commas.
 
 /** Operators a binding filter accepts. */
-export const FILTER_OPERATORS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'is'] as const;
-export type FilterOperator = (typeof FILTER_OPERATORS)[number];
+export const BINDING_FILTER_OPERATORS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'is'] as const;
+export type BindingFilterOperator = (typeof BINDING_FILTER_OPERATORS)[number];
 
 /** Values `is.` accepts. */
-export const IS_VALUES = ['null', 'true', 'false', 'unknown'] as const;
+export const BINDING_FILTER_IS_VALUES = ['null', 'true', 'false', 'unknown'] as const;
 
 /** One condition: `column op value`; `in` has several values, every other operator one. */
-export interface FilterCondition {
+export interface BindingFilterCondition {
   readonly column: string;
-  readonly operator: FilterOperator;
+  readonly operator: BindingFilterOperator;
   readonly values: readonly string[];
 }
 
 /** How large a filter may be: values in one `in.(…)` list, and characters in all. */
-export interface FilterLimits {
+export interface BindingFilterLimits {
   readonly maxFilterValues: number;
   readonly maxFilterLength: number;
 }
 
-/** A filter that cannot be read; the message says what was wrong and what is accepted. */
-export class FilterSyntaxError extends Error {
-  override readonly name = 'FilterSyntaxError';
+/** No bound on size: a client checks the syntax, the server its configured limits too. */
+const UNLIMITED: BindingFilterLimits = { maxFilterValues: Infinity, maxFilterLength: Infinity };
+
+/** A binding filter that cannot be read; the message says what was wrong and what is accepted. */
+export class BindingFilterSyntaxError extends Error {
+  override readonly name = 'BindingFilterSyntaxError';
 }
 
-const ACCEPTED = `expected column=op.value joined by commas, with op one of ${FILTER_OPERATORS.join(', ')} (e.g. id=eq.1 or status=in.(open,closed))`;
+const ACCEPTED = `expected column=op.value joined by commas, with op one of ${BINDING_FILTER_OPERATORS.join(', ')} (e.g. id=eq.1 or status=in.(open,closed))`;
 
 /**
  * Parses a binding's `filter`, such as `user_id=eq.42,status=in.(open,"on hold")`. An empty or
@@ -33,17 +36,17 @@ const ACCEPTED = `expected column=op.value joined by commas, with op one of ${FI
  * A filter longer than `limits.maxFilterLength` characters, or an `in` list of more than
  * `limits.maxFilterValues` values, is refused (filters are judged for every change of the table).
  */
-export function parseChangeFilter(filter: string | undefined, limits: FilterLimits): FilterCondition[] {
+export function parseBindingFilter(filter: string | undefined, limits: BindingFilterLimits = UNLIMITED): BindingFilterCondition[] {
   if (filter === undefined || filter.trim() === '') return [];
   if (filter.length > limits.maxFilterLength) {
-    throw new FilterSyntaxError(`filter is too long: ${filter.length} characters. Maximum ${limits.maxFilterLength}`);
+    throw new BindingFilterSyntaxError(`filter is too long: ${filter.length} characters. Maximum ${limits.maxFilterLength}`);
   }
   return splitTopLevel(filter, ',', filter).map((part) => parseCondition(part.trim(), filter, limits));
 }
 
-function parseCondition(text: string, filter: string, limits: FilterLimits): FilterCondition {
+function parseCondition(text: string, filter: string, limits: BindingFilterLimits): BindingFilterCondition {
   const fail = (what: string): never => {
-    throw new FilterSyntaxError(`Error parsing \`filter\` params: ${what} in "${filter}"; ${ACCEPTED}`);
+    throw new BindingFilterSyntaxError(`Error parsing \`filter\` params: ${what} in "${filter}"; ${ACCEPTED}`);
   };
   const equals = text.indexOf('=');
   if (equals <= 0) fail(`"${text}" has no column=op.value`);
@@ -51,20 +54,20 @@ function parseCondition(text: string, filter: string, limits: FilterLimits): Fil
   const rest = text.slice(equals + 1);
   const dot = rest.indexOf('.');
   if (dot < 0) fail(`"${text}" has no operator`);
-  const operator = rest.slice(0, dot) as FilterOperator;
-  if (!FILTER_OPERATORS.includes(operator)) fail(`unknown operator "${rest.slice(0, dot)}"`);
+  const operator = BINDING_FILTER_OPERATORS.find((known) => known === rest.slice(0, dot));
+  if (operator === undefined) return fail(`unknown operator "${rest.slice(0, dot)}"`);
   const raw = rest.slice(dot + 1);
   if (operator === 'in') {
     if (!raw.startsWith('(') || !raw.endsWith(')')) fail(`in needs a list in parentheses like in.(1,2,3), found "${raw}"`);
     const inner = raw.slice(1, -1);
     const values = inner.trim() === '' ? [] : splitTopLevel(inner, ',', filter).map((value) => unquote(value.trim(), filter));
     if (values.length === 0) fail('in needs at least one value');
-    if (values.length > limits.maxFilterValues) throw new FilterSyntaxError(`too many values for 'in' filter. Maximum ${limits.maxFilterValues}`);
+    if (values.length > limits.maxFilterValues) throw new BindingFilterSyntaxError(`too many values for 'in' filter. Maximum ${limits.maxFilterValues}`);
     return { column, operator, values };
   }
   const value = unquote(raw, filter);
-  if (operator === 'is' && !(IS_VALUES as readonly string[]).includes(value.toLowerCase())) {
-    fail(`is accepts ${IS_VALUES.join(', ')}, found "${value}"`);
+  if (operator === 'is' && !(BINDING_FILTER_IS_VALUES as readonly string[]).includes(value.toLowerCase())) {
+    fail(`is accepts ${BINDING_FILTER_IS_VALUES.join(', ')}, found "${value}"`);
   }
   return { column, operator, values: [operator === 'is' ? value.toLowerCase() : value] };
 }
@@ -88,8 +91,8 @@ function splitTopLevel(text: string, separator: string, filter: string): string[
       start = index + 1;
     }
   }
-  if (quoted) throw new FilterSyntaxError(`Error parsing \`filter\` params: unterminated quote in "${filter}"; ${ACCEPTED}`);
-  if (depth !== 0) throw new FilterSyntaxError(`Error parsing \`filter\` params: unbalanced parentheses in "${filter}"; ${ACCEPTED}`);
+  if (quoted) throw new BindingFilterSyntaxError(`Error parsing \`filter\` params: unterminated quote in "${filter}"; ${ACCEPTED}`);
+  if (depth !== 0) throw new BindingFilterSyntaxError(`Error parsing \`filter\` params: unbalanced parentheses in "${filter}"; ${ACCEPTED}`);
   parts.push(text.slice(start));
   return parts;
 }
@@ -98,12 +101,7 @@ function splitTopLevel(text: string, separator: string, filter: string): string[
 function unquote(value: string, filter: string): string {
   if (!value.startsWith('"')) return value;
   if (value.length < 2 || !value.endsWith('"')) {
-    throw new FilterSyntaxError(`Error parsing \`filter\` params: unterminated quote in "${filter}"; ${ACCEPTED}`);
+    throw new BindingFilterSyntaxError(`Error parsing \`filter\` params: unterminated quote in "${filter}"; ${ACCEPTED}`);
   }
   return value.slice(1, -1).replace(/\\(.)/g, '$1');
-}
-
-/** The work judging `conditions` takes per row, counted in values compared (at least one per condition). */
-export function filterWeight(conditions: readonly FilterCondition[]): number {
-  return conditions.reduce((sum, condition) => sum + Math.max(1, condition.values.length), 0);
 }

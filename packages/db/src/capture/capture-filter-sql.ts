@@ -1,8 +1,8 @@
-// Checks a parsed row filter against a table and turns it into a trigger WHEN condition of quoted parts only.
+// Checks a parsed capture filter against a table and turns it into a trigger WHEN condition of quoted parts only.
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { UserError } from '../errors.js';
 import type { Queryable } from '../queryable.js';
-import type { FilterCondition, RowFilter } from './filter.js';
+import type { CaptureFilter, CaptureFilterCondition } from './capture-filter.js';
 import { closestNames, type ResolvedTable, type TableColumn } from './lookup.js';
 import { displayIdentifier, displayTableName } from './names.js';
 
@@ -13,7 +13,7 @@ export type RowReference = 'NEW' | 'OLD';
  * Checks every condition of `filter` against `table`: the column exists, each value is valid for the
  * column's type, and the comparison exists for that type. Throws a one-line error naming the problem.
  */
-export async function validateFilter(db: Queryable, table: ResolvedTable, filter: RowFilter): Promise<void> {
+export async function validateCaptureFilter(db: Queryable, table: ResolvedTable, filter: CaptureFilter): Promise<void> {
   for (const condition of filter.conditions) {
     const column = columnOf(table, condition);
     for (const value of condition.values) {
@@ -37,7 +37,7 @@ export async function validateFilter(db: Queryable, table: ResolvedTable, filter
  * The condition as SQL over one row (`NEW`, `OLD`, or a table alias): quoted identifiers compared
  * with quoted literals cast to the column's own type. Nothing from the user is pasted as SQL text.
  */
-export function whenCondition(table: ResolvedTable, filter: RowFilter, row: RowReference | 't'): string {
+export function whenCondition(table: ResolvedTable, filter: CaptureFilter, row: RowReference | 't'): string {
   return filter.conditions.map((condition) => {
     const column = columnOf(table, condition);
     const left = `${row}.${escapeIdentifier(column.name)}`;
@@ -48,7 +48,7 @@ export function whenCondition(table: ResolvedTable, filter: RowFilter, row: RowR
   }).join(' AND ');
 }
 
-function columnOf(table: ResolvedTable, condition: FilterCondition): TableColumn {
+function columnOf(table: ResolvedTable, condition: CaptureFilterCondition): TableColumn {
   const column = table.columns.find((candidate) => candidate.name === condition.column);
   if (column) return column;
   const close = closestNames(condition.column, table.columns.map((candidate) => candidate.name));

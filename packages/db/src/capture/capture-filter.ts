@@ -1,21 +1,21 @@
-// The row filter grammar of `subscribe`: `column op value [and …]`, parsed into a structure, never run as text.
+// The capture filter grammar of `subscribe`: `column op value [and …]`, parsed into a structure, never run as text.
 import { UserError } from '../errors.js';
 
-/** Comparison operators a filter accepts. `<>` is read as `!=`. */
-export const FILTER_OPERATORS = ['=', '!=', '<', '<=', '>', '>=', 'in'] as const;
-export type FilterOperator = (typeof FILTER_OPERATORS)[number];
+/** Comparison operators a capture filter accepts. `<>` is read as `!=`. */
+export const CAPTURE_FILTER_OPERATORS = ['=', '!=', '<', '<=', '>', '>=', 'in'] as const;
+export type CaptureFilterOperator = (typeof CAPTURE_FILTER_OPERATORS)[number];
 
 /** One comparison: a column, an operator and its constant(s), as text to be cast to the column's type. */
-export interface FilterCondition {
+export interface CaptureFilterCondition {
   readonly column: string;
-  readonly operator: FilterOperator;
+  readonly operator: CaptureFilterOperator;
   readonly values: readonly string[];
 }
 
-/** A parsed filter: every condition must hold (`and`). */
-export interface RowFilter {
+/** A parsed capture filter: every condition must hold (`and`). */
+export interface CaptureFilter {
   readonly source: string;
-  readonly conditions: readonly FilterCondition[];
+  readonly conditions: readonly CaptureFilterCondition[];
 }
 
 type Token =
@@ -25,10 +25,11 @@ type Token =
   | { kind: 'punctuation'; text: '(' | ')' | ','; at: number }
   | { kind: 'end'; at: number };
 
-const ACCEPTED = "expected column op value, with op one of = != < <= > >= in, joined by and (e.g. post_id = '123' and status in ('a', 'b'))";
+const OPERATOR_LIST = CAPTURE_FILTER_OPERATORS.join(' ');
+const ACCEPTED = `expected column op value, with op one of ${OPERATOR_LIST}, joined by and (e.g. post_id = '123' and status in ('a', 'b'))`;
 
 /** Parses a filter such as `post_id = '123'`; throws a one-line error that shows where parsing failed. */
-export function parseFilter(source: string): RowFilter {
+export function parseCaptureFilter(source: string): CaptureFilter {
   const tokens = tokenize(source);
   let index = 0;
   const next = (): Token => tokens[index++] ?? { kind: 'end', at: source.length };
@@ -37,18 +38,18 @@ export function parseFilter(source: string): RowFilter {
     const found = token.kind === 'end' ? 'the end' : `"${token.text}"`;
     throw new UserError(`invalid filter "${source}": expected ${expected} at position ${token.at + 1}, found ${found}; ${ACCEPTED}`);
   };
-  const conditions: FilterCondition[] = [];
+  const conditions: CaptureFilterCondition[] = [];
   for (;;) {
     const column = next();
     if (column.kind !== 'identifier') fail(column, 'a column name');
     const operatorToken = next();
-    let operator: FilterOperator;
+    let operator: CaptureFilterOperator;
     if (operatorToken.kind === 'operator') {
-      operator = (operatorToken.text === '<>' ? '!=' : operatorToken.text) as FilterOperator;
+      operator = (operatorToken.text === '<>' ? '!=' : operatorToken.text) as CaptureFilterOperator;
     } else if (operatorToken.kind === 'identifier' && !operatorToken.quoted && operatorToken.text === 'in') {
       operator = 'in';
     } else {
-      return fail(operatorToken, 'an operator (= != < <= > >= in)');
+      return fail(operatorToken, `an operator (${OPERATOR_LIST})`);
     }
     const values: string[] = [];
     if (operator === 'in') {

@@ -1,10 +1,10 @@
 // Evaluates binding filters in PostgreSQL, with each value cast to its column's type, for a batch of rows at once.
 import { escapeIdentifier } from 'pg';
 import { stringifyExact, type Queryable } from '@nself/db';
+import type { BindingFilterCondition, BindingFilterOperator } from '@nself/protocol';
 import type { TableInfo } from './catalog.js';
-import type { FilterCondition } from './filter.js';
 
-const COMPARISONS: Record<string, string> = { eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' };
+const COMPARISONS: Record<Exclude<BindingFilterOperator, 'in' | 'is'>, string> = { eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' };
 const IS_TESTS: Record<string, string> = { null: 'IS NULL', true: 'IS TRUE', false: 'IS FALSE', unknown: 'IS UNKNOWN' };
 
 /**
@@ -14,7 +14,7 @@ const IS_TESTS: Record<string, string> = { null: 'IS NULL', true: 'IS TRUE', fal
  * (`jsonb_populate_record`), so `id=eq.7` compares integers and `at=gt.2026-01-01` timestamps.
  */
 export async function evaluateFilters(
-  db: Queryable, table: TableInfo, rows: readonly Record<string, unknown>[], filters: readonly (readonly FilterCondition[])[],
+  db: Queryable, table: TableInfo, rows: readonly Record<string, unknown>[], filters: readonly (readonly BindingFilterCondition[])[],
 ): Promise<boolean[][]> {
   if (rows.length === 0 || filters.length === 0) return rows.map(() => []);
   const params: unknown[] = [rows.map((row) => stringifyExact(row))];
@@ -34,11 +34,11 @@ export async function evaluateFilters(
  * Checks that every condition can be evaluated on `table`: each value must be valid input for its
  * column's type and the operator must exist for it. Throws PostgreSQL's error otherwise.
  */
-export async function checkFilterValues(db: Queryable, table: TableInfo, conditions: readonly FilterCondition[]): Promise<void> {
+export async function checkFilterValues(db: Queryable, table: TableInfo, conditions: readonly BindingFilterCondition[]): Promise<void> {
   await evaluateFilters(db, table, [{}], [conditions]);
 }
 
-function conditionSql(table: TableInfo, condition: FilterCondition, params: unknown[]): string {
+function conditionSql(table: TableInfo, condition: BindingFilterCondition, params: unknown[]): string {
   const column = escapeIdentifier(condition.column);
   const left = `r.${column}`;
   if (condition.operator === 'is') return `(${left} ${IS_TESTS[condition.values[0] ?? 'null']})`;
