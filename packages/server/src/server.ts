@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import { migrate, openPool, resolveDatabaseUrl, setUpCapturePath, UserError, type CapturePath, type Pool } from '@nself/db';
+import { migrate, openPool, readSetting, resolveDatabaseUrl, setUpCapturePath, UserError, type CapturePath, type Pool } from '@nself/db';
 import { CloseCode } from '@nself/protocol';
 import { AccessWatch, type AccessNotification } from './access-watch.js';
 import { Authenticator } from './auth.js';
@@ -178,14 +178,14 @@ function configure(options: StartOptions): ServerConfig {
   // An explicit undefined jwtSecret or databaseUrl means none: development mode, the embedded PostgreSQL.
   const given = Object.entries(overrides).filter(([key, value]) => value !== undefined || key === 'jwtSecret' || key === 'databaseUrl');
   // A send buffer given here, with no presence cap set anywhere, brings the default cap under it.
-  const presenceCap = limits?.maxSendBufferBytes !== undefined && limits.maxPresenceStateBytes === undefined && environment.REALTIME_MAX_PRESENCE_STATE_BYTES === undefined
+  const presenceCap = limits?.maxSendBufferBytes !== undefined && limits.maxPresenceStateBytes === undefined && readSetting(environment, 'REALTIME_MAX_PRESENCE_STATE_BYTES') === undefined
     ? { maxPresenceStateBytes: defaultPresenceStateBytes(limits.maxSendBufferBytes) }
     : {};
   const config = { ...base, ...Object.fromEntries(given), limits: { ...base.limits, ...limits, ...presenceCap } } as ServerConfig;
   // The secret may come from the options: the default address and the secret check follow the one used.
   checkSecretStrength(config.jwtSecret, environment);
   checkPresenceStateLimit(config.limits);
-  return { ...config, host: overrides.host ?? (environment.REALTIME_HOST?.trim() || defaultHost(config.jwtSecret)) };
+  return { ...config, host: overrides.host ?? readSetting(environment, 'REALTIME_HOST') ?? defaultHost(config.jwtSecret) };
 }
 
 function isLoopback(host: string): boolean {
