@@ -2,15 +2,14 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CloseCode, FeatureEvent, JoinError, subTopicOf, type Message } from '@nself/protocol';
-import { assertNotExpired, TokenError, type Identity } from './auth.js';
+import { assertNotExpired, type Identity } from './auth.js';
 import { resolveChannel } from './channel-access.js';
 import { JoinedChannel } from './channel-session.js';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
 import { readJoinHistory, streamStart, type JoinHistory } from './join-history.js';
-import { JoinPayloadError, readJoinPayload, type JoinRequest } from './join-payload.js';
-import { BindingError } from './postgres-changes.js';
-import { ReplayOptionError } from './replay-option.js';
+import { readJoinPayload, type JoinRequest } from './join-payload.js';
+import { isRefusal, tokenJoinReason } from './refusal.js';
 import { sharedHead } from './shared-frames.js';
 
 /** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
@@ -59,7 +58,7 @@ async function joinChannel(
   try {
     request = readJoinPayload(message.payload);
   } catch (error) {
-    if (error instanceof JoinPayloadError || error instanceof BindingError || error instanceof ReplayOptionError) return refuse(error.message);
+    if (isRefusal(error, 'InvalidJoinPayload', 'InvalidBinding', 'InvalidReplay')) return refuse(error.message);
     throw error;
   }
   let identity: Identity;
@@ -67,7 +66,7 @@ async function joinChannel(
     identity = request.token === undefined ? socket.info.identity : await ctx.auth.verify(request.token);
     assertNotExpired(identity);
   } catch (error) {
-    if (error instanceof TokenError) return refuse(error.joinReason);
+    if (isRefusal(error, 'InvalidToken')) return refuse(tokenJoinReason(error));
     throw error;
   }
   if (request.bindings.length > 0 && !ctx.postgresChanges) return refuse(JoinError.postgresChangesUnavailable);

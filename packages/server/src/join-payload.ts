@@ -1,6 +1,7 @@
 // Reads a phx_join payload: the token to use, the channel options, the bindings, a replay window and resume points.
 import { isJsonObject } from '@nself/protocol';
 import { parseBindings, type IdentifiedBinding } from './postgres-changes.js';
+import { Refusal } from './refusal.js';
 import { readReplayOption, type ReplayOption } from './replay-option.js';
 
 /** A join payload read into what the server acts on. */
@@ -21,12 +22,7 @@ export interface JoinRequest {
   readonly changesResumeAfter: number | undefined;
 }
 
-/** A join payload that cannot be accepted; the message is the error reply's reason. */
-export class JoinPayloadError extends Error {
-  override readonly name = 'JoinPayloadError';
-}
-
-/** Reads a join payload; booleans may also be "true"/"false" strings, as other SDKs send them. Throws JoinPayloadError or ReplayOptionError. */
+/** Reads a join payload; booleans may also be "true"/"false" strings, as other SDKs send them. Throws an InvalidJoinPayload or InvalidReplay Refusal. */
 export function readJoinPayload(payload: unknown): JoinRequest {
   const body = isJsonObject(payload) ? payload : {};
   const config = isJsonObject(body['config']) ? body['config'] : {};
@@ -54,7 +50,7 @@ const MAX_PRESENCE_KEY_LENGTH = 255;
 function presenceKeyOf(value: unknown): string {
   const key = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
   if ([...key].length > MAX_PRESENCE_KEY_LENGTH) {
-    throw new JoinPayloadError(`presence.key must be at most ${MAX_PRESENCE_KEY_LENGTH} characters`);
+    throw new Refusal('InvalidJoinPayload', `presence.key must be at most ${MAX_PRESENCE_KEY_LENGTH} characters`);
   }
   return key;
 }
@@ -68,7 +64,7 @@ function resumePoint(value: unknown, field: string, name: string): number | unde
   if (value === undefined || value === null) return undefined;
   const point = isJsonObject(value) ? value[field] : undefined;
   if (typeof point !== 'number' || !Number.isSafeInteger(point) || point < 0) {
-    throw new JoinPayloadError(`InvalidResume: ${name} must be a whole number of 0 or more`);
+    throw new Refusal('InvalidJoinPayload', `InvalidResume: ${name} must be a whole number of 0 or more`);
   }
   return point;
 }

@@ -11,7 +11,8 @@ import { audienceOf, type Audience } from './audience.js';
 import { CaptureSetup, type CapturePathName } from './capture-setup.js';
 import { TableCatalog } from './catalog.js';
 import { ChangeDispatcher } from './dispatcher.js';
-import { planSubscription, SubscriptionError, type PlanContext } from './plan.js';
+import { isRefusal } from '../refusal.js';
+import { planSubscription, subscriptionRefusal, type PlanContext } from './plan.js';
 import { startPoint } from './resume.js';
 import { TableSubscription } from './subscription.js';
 
@@ -78,10 +79,10 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
         plan = await planSubscription(plans, request.bindings, audience);
         const schemas = [...new Set(plan.bindings.filter((binding) => binding.table === null).map((binding) => binding.schema))];
         captureAdded = await capture.ensure(plan.tables.values(), schemas).catch((error: unknown) => {
-          throw error instanceof UserError ? new SubscriptionError(error.message) : error;
+          throw error instanceof UserError ? subscriptionRefusal(error.message) : error;
         });
       } catch (error) {
-        if (!(error instanceof SubscriptionError)) throw error;
+        if (!isRefusal(error, 'SubscriptionRefused')) throw error;
         request.system('error', error.message);
         return INACTIVE;
       }
@@ -100,7 +101,7 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
             await planSubscription(plans, request.bindings, renewed);
             subscription.audience = renewed;
           } catch (error) {
-            if (!(error instanceof SubscriptionError)) throw error;
+            if (!isRefusal(error, 'SubscriptionRefused')) throw error;
             dispatcher.remove(subscription);
             request.system('error', error.message);
           }

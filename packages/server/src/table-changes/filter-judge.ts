@@ -1,6 +1,7 @@
 // Judges a batch of changes against the subscribers' filters, each statement within a time budget, so a costly filter holds up only the bindings that use it.
 import type { Change, Pool } from '@nself/db';
 import type { Logger } from '../logger.js';
+import { isRefusal, Refusal } from '../refusal.js';
 import type { TableInfo } from './catalog.js';
 import { evaluateFilters } from './filter-sql.js';
 import { filterWeight, type FilterCondition } from './filter.js';
@@ -93,7 +94,7 @@ async function judgeChunk(
     const verdicts = await evaluateWithinBudget(ctx, table, rows, keys.map((key) => filters.get(key) ?? []));
     keys.forEach((key, filterIndex) => results.set(key, verdicts.map((row) => row[filterIndex] ?? false)));
   } catch (error) {
-    if (error instanceof OverBudget) {
+    if (isRefusal(error, 'FilterBudgetExceeded')) {
       if (keys.length === 1) {
         results.set(keys[0] as string, undefined);
         return;
@@ -109,11 +110,6 @@ async function judgeChunk(
   }
 }
 
-/** A statement judging filters ran out of its time budget. */
-class OverBudget extends Error {
-  override readonly name = 'OverBudget';
-}
-
 /** `evaluateFilters` in a read-only transaction whose statements may take at most the budget. */
 async function evaluateWithinBudget(
   ctx: JudgeContext, table: TableInfo, rows: readonly Record<string, unknown>[], filters: readonly (readonly FilterCondition[])[],
@@ -127,7 +123,7 @@ async function evaluateWithinBudget(
       return await evaluateFilters(client, table, rows, filters);
     } catch (error) {
       const timedOut = (error as { code?: unknown }).code === QUERY_CANCELED && Date.now() - started >= ctx.filterBudgetMs * 0.9;
-      throw timedOut ? new OverBudget(`judging filters took longer than ${ctx.filterBudgetMs} ms`) : error;
+      throw timedOut ? new Refusal('FilterBudgetExceeded', `judging filters took longer than ${ctx.filterBudgetMs} ms`) : error;
     }
   } finally {
     await client.query('ROLLBACK').catch((error: unknown) => { broken = error instanceof Error ? error : new Error(String(error)); });

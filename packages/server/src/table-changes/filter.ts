@@ -1,4 +1,5 @@
 // The postgres_changes filter grammar (PROTOCOL.md §7.2): `column=op.value` conditions joined by top-level commas.
+import { Refusal } from '../refusal.js';
 
 /** Operators a binding filter accepts. */
 export const FILTER_OPERATORS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'is'] as const;
@@ -20,11 +21,6 @@ export interface FilterLimits {
   readonly maxFilterLength: number;
 }
 
-/** A filter that cannot be read; the message says what was wrong and what is accepted. */
-export class FilterSyntaxError extends Error {
-  override readonly name = 'FilterSyntaxError';
-}
-
 const ACCEPTED = `expected column=op.value joined by commas, with op one of ${FILTER_OPERATORS.join(', ')} (e.g. id=eq.1 or status=in.(open,closed))`;
 
 /**
@@ -36,14 +32,14 @@ const ACCEPTED = `expected column=op.value joined by commas, with op one of ${FI
 export function parseChangeFilter(filter: string | undefined, limits: FilterLimits): FilterCondition[] {
   if (filter === undefined || filter.trim() === '') return [];
   if (filter.length > limits.maxFilterLength) {
-    throw new FilterSyntaxError(`filter is too long: ${filter.length} characters. Maximum ${limits.maxFilterLength}`);
+    throw new Refusal('InvalidFilter', `filter is too long: ${filter.length} characters. Maximum ${limits.maxFilterLength}`);
   }
   return splitTopLevel(filter, ',', filter).map((part) => parseCondition(part.trim(), filter, limits));
 }
 
 function parseCondition(text: string, filter: string, limits: FilterLimits): FilterCondition {
   const fail = (what: string): never => {
-    throw new FilterSyntaxError(`Error parsing \`filter\` params: ${what} in "${filter}"; ${ACCEPTED}`);
+    throw new Refusal('InvalidFilter', `Error parsing \`filter\` params: ${what} in "${filter}"; ${ACCEPTED}`);
   };
   const equals = text.indexOf('=');
   if (equals <= 0) fail(`"${text}" has no column=op.value`);
@@ -59,7 +55,7 @@ function parseCondition(text: string, filter: string, limits: FilterLimits): Fil
     const inner = raw.slice(1, -1);
     const values = inner.trim() === '' ? [] : splitTopLevel(inner, ',', filter).map((value) => unquote(value.trim(), filter));
     if (values.length === 0) fail('in needs at least one value');
-    if (values.length > limits.maxFilterValues) throw new FilterSyntaxError(`too many values for 'in' filter. Maximum ${limits.maxFilterValues}`);
+    if (values.length > limits.maxFilterValues) throw new Refusal('InvalidFilter', `too many values for 'in' filter. Maximum ${limits.maxFilterValues}`);
     return { column, operator, values };
   }
   const value = unquote(raw, filter);
@@ -88,8 +84,8 @@ function splitTopLevel(text: string, separator: string, filter: string): string[
       start = index + 1;
     }
   }
-  if (quoted) throw new FilterSyntaxError(`Error parsing \`filter\` params: unterminated quote in "${filter}"; ${ACCEPTED}`);
-  if (depth !== 0) throw new FilterSyntaxError(`Error parsing \`filter\` params: unbalanced parentheses in "${filter}"; ${ACCEPTED}`);
+  if (quoted) throw new Refusal('InvalidFilter', `Error parsing \`filter\` params: unterminated quote in "${filter}"; ${ACCEPTED}`);
+  if (depth !== 0) throw new Refusal('InvalidFilter', `Error parsing \`filter\` params: unbalanced parentheses in "${filter}"; ${ACCEPTED}`);
   parts.push(text.slice(start));
   return parts;
 }
@@ -98,7 +94,7 @@ function splitTopLevel(text: string, separator: string, filter: string): string[
 function unquote(value: string, filter: string): string {
   if (!value.startsWith('"')) return value;
   if (value.length < 2 || !value.endsWith('"')) {
-    throw new FilterSyntaxError(`Error parsing \`filter\` params: unterminated quote in "${filter}"; ${ACCEPTED}`);
+    throw new Refusal('InvalidFilter', `Error parsing \`filter\` params: unterminated quote in "${filter}"; ${ACCEPTED}`);
   }
   return value.slice(1, -1).replace(/\\(.)/g, '$1');
 }

@@ -1,10 +1,11 @@
 // Turns a join's bindings into a checked plan: the tables they cover, the events each needs, their filters.
 import { resolveTable, UserError, type CaptureEvent, type Pool } from '@nself/db';
 import type { IdentifiedBinding } from '../postgres-changes.js';
-import { AccessError, type AccessChecker } from './access.js';
+import { isRefusal, Refusal } from '../refusal.js';
+import type { AccessChecker } from './access.js';
 import type { Audience } from './audience.js';
 import { tablesOfSchema, type TableCatalog, type TableInfo } from './catalog.js';
-import { FilterSyntaxError, parseChangeFilter, type FilterCondition, type FilterLimits } from './filter.js';
+import { parseChangeFilter, type FilterCondition, type FilterLimits } from './filter.js';
 import { checkFilterValues } from './filter-sql.js';
 
 /** Events a binding may ask for; `*` is every one of the others. */
@@ -30,14 +31,14 @@ export interface SubscriptionPlan {
   readonly tables: ReadonlyMap<string, { readonly info: TableInfo; readonly events: ReadonlySet<CaptureEvent> }>;
 }
 
-/** A binding that cannot be subscribed; the message is the `system` error the client receives (PROTOCOL.md §7.6). */
-export class SubscriptionError extends Error {
-  override readonly name = 'SubscriptionError';
-  constructor(reason: string, binding?: IdentifiedBinding) {
-    super(binding
-      ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${shortened(binding.filter ?? '')}]]: ${reason}`
-      : `Unable to subscribe to changes with given parameters: ${reason}`);
-  }
+/**
+ * The SubscriptionRefused refusal: its message is the `system` error the client receives (PROTOCOL.md §7.6),
+ * naming the binding when there is one.
+ */
+export function subscriptionRefusal(reason: string, binding?: IdentifiedBinding): Refusal<'SubscriptionRefused'> {
+  return new Refusal('SubscriptionRefused', binding
+    ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${shortened(binding.filter ?? '')}]]: ${reason}`
+    : `Unable to subscribe to changes with given parameters: ${reason}`);
 }
 
 /** How much one join may ask for: bindings, and the size of each filter. */
@@ -68,10 +69,10 @@ export function isSystemSchema(schema: string): boolean {
   return schema === 'information_schema' || schema.startsWith('pg_');
 }
 
-/** Checks every binding for `audience` and resolves its tables; throws a SubscriptionError naming the first problem. */
+/** Checks every binding for `audience` and resolves its tables; throws a SubscriptionRefused Refusal naming the first problem. */
 export async function planSubscription(ctx: PlanContext, bindings: readonly IdentifiedBinding[], audience: Audience): Promise<SubscriptionPlan> {
   if (bindings.length > ctx.limits.maxBindingsPerJoin) {
-    throw new SubscriptionError(`too many postgres_changes bindings: ${bindings.length}. Maximum ${ctx.limits.maxBindingsPerJoin} per join`);
+    throw subscriptionRefusal(`too many postgres_changes bindings: ${bindings.length}. Maximum ${ctx.limits.maxBindingsPerJoin} per join`);
   }
   const resolved: ResolvedBinding[] = [];
   const tables = new Map<string, { info: TableInfo; events: Set<CaptureEvent> }>();
@@ -87,8 +88,8 @@ export async function planSubscription(ctx: PlanContext, bindings: readonly Iden
         tables.set(key, entry);
       }
     } catch (error) {
-      if (error instanceof UserError || error instanceof AccessError || error instanceof FilterSyntaxError) {
-        throw new SubscriptionError(error.message, binding);
+      if (error instanceof UserError || isRefusal(error, 'TableAccessDenied', 'InvalidFilter')) {
+        throw subscriptionRefusal(error.message, binding);
       }
       throw error;
     }
