@@ -11,6 +11,7 @@ import { readJoinHistory, streamStart, type JoinHistory } from './join-history.j
 import { readJoinPayload, type JoinRequest } from './join-payload.js';
 import { isRefusal, tokenJoinReason } from './refusal.js';
 import { sharedHead } from './shared-frames.js';
+import { LogCode } from './log-codes.js';
 
 /** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
 export async function handleJoin(ctx: ServerContext, socket: ClientSocket, message: Message): Promise<void> {
@@ -75,7 +76,7 @@ async function joinChannel(
   try {
     lookup = await resolveChannel(ctx, subTopic, identity, request.private);
   } catch (error) {
-    ctx.logger.error({ err: error, topic: message.topic }, 'join failed on the database');
+    ctx.logger.error({ code: LogCode.joinDatabaseFailed, err: error, topic: message.topic }, 'join failed on the database');
     return refuse(JoinError.unableToConnect);
   }
   if (lookup.kind === 'invalid') return refuse(JoinError.invalidTopic(subTopic));
@@ -99,7 +100,7 @@ async function joinChannel(
     try {
       history = await readJoinHistory(ctx, lookup.channel.id, request);
     } catch (error) {
-      ctx.logger.error({ err: error, topic: message.topic }, 'reading messages to resume or replay failed');
+      ctx.logger.error({ code: LogCode.historyReadFailed, err: error, topic: message.topic }, 'reading messages to resume or replay failed');
       channel.dispose({ endPresence: true });
       return refuse(JoinError.replayFailed);
     }
@@ -111,7 +112,7 @@ async function joinChannel(
     if (history.notice) channel.push('system', { extension: 'broadcast', status: 'error', channel: subTopic, message: history.notice }, channel.joinRef);
     // Not awaited: the stream goes at the client's pace while the join's other work and the topic's next messages go on.
     channel.streamHistory(streamStart(history, liveAfter), liveAfter).catch((error: unknown) => {
-      ctx.logger.error({ err: error, topic: message.topic }, 'streaming messages to resume or replay failed');
+      ctx.logger.error({ code: LogCode.historyStreamFailed, err: error, topic: message.topic }, 'streaming messages to resume or replay failed');
       channel.shutdown(JoinError.replayFailed);
     });
   }
@@ -139,7 +140,7 @@ async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, requ
     if (channel.isDisposed) await subscription?.close();
     else channel.postgresChanges = subscription;
   } catch (error) {
-    ctx.logger.error({ err: error, topic: channel.topic }, 'postgres_changes subscription failed');
+    ctx.logger.error({ code: LogCode.postgresChangesJoinFailed, err: error, topic: channel.topic }, 'postgres_changes subscription failed');
     channel.system('postgres_changes', 'error', `Unable to subscribe to changes with given parameters: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

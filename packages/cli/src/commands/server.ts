@@ -1,7 +1,7 @@
 // `nself realtime start`: runs the realtime server in the foreground until SIGINT or SIGTERM.
 import type { Command } from 'commander';
 import { readFlag } from '@nself/db';
-import { loadConfig, startServer } from '@nself/server';
+import { loadConfig, LogCode, startServer } from '@nself/server';
 import { withExamples } from '../args.js';
 
 /** Registers `start`. */
@@ -26,11 +26,11 @@ export function registerServerCommands(realtime: Command): void {
       const server = await startServer({ port, ...(host ? { host } : {}) });
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
-          server.logger.info({ signal }, 'shutting down');
+          server.logger.info({ code: LogCode.serverShuttingDown, signal }, 'shutting down');
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           server.close().then(resolve, (error: unknown) => {
-            server.logger.error({ err: error }, 'shutdown failed');
+            server.logger.error({ code: LogCode.serverShutdownFailed, err: error }, 'shutdown failed');
             resolve();
           });
         };

@@ -6,6 +6,7 @@ import type { TableInfo } from './catalog.js';
 import { evaluateFilters } from './filter-sql.js';
 import { filterWeight, type FilterCondition } from './filter.js';
 import { isTransient } from './transient.js';
+import { LogCode } from '../log-codes.js';
 
 /** Most filter values judged in one statement; more go to further statements. */
 const STATEMENT_WEIGHT = 10_000;
@@ -105,7 +106,7 @@ async function judgeChunk(
       return;
     }
     if (isTransient(error)) throw error;
-    ctx.logger.warn({ err: error, table: `${table.schema}.${table.table}` }, 'evaluating postgres_changes filters failed; their bindings receive nothing from this batch');
+    ctx.logger.warn({ code: LogCode.tableFilterFailed, err: error, table: `${table.schema}.${table.table}` }, 'evaluating postgres_changes filters failed; their bindings receive nothing from this batch');
     for (const key of keys) results.set(key, rows.map(() => false));
   }
 }
