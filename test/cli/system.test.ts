@@ -164,6 +164,24 @@ test('cleanup deletes old messages, cleans stale connections and presence, and s
   assert.deepEqual(presence.rows, [{ user_id: 'fresh', status: 'online' }, { user_id: 'idle', status: 'offline' }]);
 });
 
+test('cleanup and presence cleanup count as stale what the server does: unseen for REALTIME_STALE_AFTER_SECONDS', async () => {
+  await db.pool.query(`INSERT INTO realtime.connections (connection_id, status, last_seen_at) VALUES ('quiet', 'connected', now() - interval '10 minutes')`);
+  await db.pool.query(`INSERT INTO realtime.presence (user_id, status, last_seen_at) VALUES ('quiet', 'online', now() - interval '10 minutes')`);
+  const patient = { databaseUrl: db.url, env: { REALTIME_PORT: String(closedPort), REALTIME_STALE_AFTER_SECONDS: '900' } };
+  const result = await realtime(['cleanup'], patient);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /\(marked disconnected after 900 seconds unseen, .*\n.*\(unseen for 900 seconds\)\.\n$/);
+  const presence = await realtime(['presence', 'cleanup'], patient);
+  assert.equal(presence.stdout, 'Set 0 stale presence rows offline (unseen for 900 seconds).\n');
+  const rows = await db.pool.query(`SELECT (SELECT status FROM realtime.connections WHERE connection_id = 'quiet') AS connection,
+    (SELECT status FROM realtime.presence WHERE user_id = 'quiet') AS presence`);
+  assert.deepEqual(rows.rows, [{ connection: 'connected', presence: 'online' }]);
+  await db.pool.query("DELETE FROM realtime.connections WHERE connection_id = 'quiet'");
+  await db.pool.query("DELETE FROM realtime.presence WHERE user_id = 'quiet'");
+  assertUserError(await realtime(['cleanup'], { ...patient, env: { REALTIME_STALE_AFTER_SECONDS: 'soon' } }),
+    /^error: REALTIME_STALE_AFTER_SECONDS "soon" is not valid; expected a whole number from 1 to 86400$/);
+});
+
 test('cleanup refuses negative or non-numeric hours and changes nothing', async () => {
   const before = await snapshot(db.pool);
   assertUserError(await run('cleanup', '-1'), /hours must be a number of at least 0, got "-1"/);

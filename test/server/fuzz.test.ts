@@ -9,9 +9,8 @@ import vm from 'node:vm';
 import {
   decodeBroadcastPush, decodeText, encodeBroadcastPush, encodeText, MalformedMessageError, type ProtocolVersion,
 } from '@nself/protocol';
-import { JoinPayloadError, readJoinPayload } from '../../packages/server/src/join-payload.js';
-import { BindingError } from '../../packages/server/src/postgres-changes.js';
-import { ReplayOptionError } from '../../packages/server/src/replay-option.js';
+import { readJoinPayload } from '../../packages/server/src/join-payload.js';
+import { isRefusal } from '../../packages/server/src/refusal.js';
 import { RawClient } from './raw-client.js';
 import { startTestServer, useTestServer, waitFor } from './support.js';
 
@@ -144,7 +143,7 @@ function decodeLikeServer(frame: string | Uint8Array, version: ProtocolVersion):
       try {
         readJoinPayload(message.payload);
       } catch (error) {
-        if (!(error instanceof JoinPayloadError || error instanceof BindingError || error instanceof ReplayOptionError)) return error;
+        if (!isRefusal(error, 'InvalidJoinPayload', 'InvalidBinding', 'InvalidReplay')) return error;
       }
     }
     encodeText({ joinRef: message.joinRef, ref: message.ref, topic: message.topic, event: 'phx_reply', payload: { status: 'ok', response: {} } }, version);

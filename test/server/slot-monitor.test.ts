@@ -66,8 +66,9 @@ test('a slot no consumer reads for longer than REALTIME_SLOT_STALE_SECONDS is lo
     await db.pool.query(`INSERT INTO realtime.channels (slug, name) SELECT 'c' || i, 'c' || i FROM generate_series(1, 500) AS i`);
     const line = await waitFor(async () => (await readFile(logFile, 'utf8').catch(() => '')).split('\n').find((entry) => entry.includes('STALE REPLICATION SLOT')),
       'the stale slot error', 15_000);
-    const entry = JSON.parse(line) as { level: number; msg: string; slot: string; retainedBytes: number };
+    const entry = JSON.parse(line) as { level: number; code: string; msg: string; slot: string; retainedBytes: number };
     assert.equal(entry.level, 50, 'logged as an error');
+    assert.equal(entry.code, 'capture.wal.slot_stale', 'with the code docs/errors.md explains');
     assert.equal(entry.slot, slot);
     assert.ok(entry.retainedBytes > 0);
     assert.match(entry.msg, new RegExp(`the replication slot ${slot} has had no consumer for \\d+ s \\(REALTIME_SLOT_STALE_SECONDS is 1\\) and keeps [\\d.]+ \\w+ of WAL`));

@@ -1,8 +1,7 @@
 // Parsing and checking command-line arguments: numbers, JSON, output format, stdin, one-line usage errors.
 import { Command } from 'commander';
-import { checkJsonObject, UserError } from '@nself/db';
+import { checkJsonObject, readSetting, UserError } from '@nself/db';
 import { checkJsonText, JsonValueError } from '@nself/protocol';
-import { configuredMaxJsonDepth } from '@nself/server';
 import { jsonSyntaxErrorPosition } from './json-position.js';
 import type { OutputFormat } from './output.js';
 
@@ -22,7 +21,7 @@ export function parseJsonArgument(text: string, what: string): unknown {
     throw new UserError(`${what} is not valid JSON: ${syntaxProblem(text)}`);
   }
   try {
-    checkJsonText(text, { maxDepth: configuredMaxJsonDepth() });
+    checkJsonText(text, { maxDepth: readSetting(process.env, 'REALTIME_MAX_JSON_DEPTH') });
   } catch (error) {
     if (!(error instanceof JsonValueError)) throw error;
     throw new UserError(`${what}${error.path.slice(1)}: ${error.problem}`);

@@ -1,9 +1,6 @@
 // WebSocket connections as the server records them: listing and cleanup of stale rows.
 import type { Queryable } from './queryable.js';
 
-/** Seconds without a sign of life after which a connection or a presence counts as stale. */
-export const STALE_AFTER_SECONDS = 300;
-
 export interface ConnectionInfo {
   readonly connectionId: string;
   readonly userId: string | null;
@@ -59,7 +56,7 @@ export async function listConnections(db: Queryable, options: { all?: boolean } 
  * Marks connections unseen for `timeoutSeconds` disconnected and removes those disconnected for over
  * 24 hours (through `realtime.cleanup_stale_connections`); returns how many rows it changed.
  */
-export async function cleanupStaleConnections(db: Queryable, timeoutSeconds = STALE_AFTER_SECONDS): Promise<number> {
+export async function cleanupStaleConnections(db: Queryable, timeoutSeconds: number): Promise<number> {
   const { rows } = await db.query<{ changed: number }>('SELECT realtime.cleanup_stale_connections($1) AS changed', [timeoutSeconds]);
   return rows[0]?.changed ?? 0;
 }

@@ -1,5 +1,6 @@
 // Opens the PostgreSQL that the product uses: DATABASE_URL, or the embedded one when it is unset.
 import pg from 'pg';
+import { readSetting } from './config/read.js';
 import { ensureEmbeddedPostgres } from './embedded.js';
 import { UserError } from './errors.js';
 
@@ -8,7 +9,7 @@ export type PoolClient = pg.PoolClient;
 
 /** The connection string to use: `DATABASE_URL` when set, else the embedded PostgreSQL (started if needed). */
 export async function resolveDatabaseUrl(env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const configured = env.DATABASE_URL?.trim();
+  const configured = readSetting(env, 'DATABASE_URL');
   if (configured) return configured;
   return (await ensureEmbeddedPostgres()).url;
 }

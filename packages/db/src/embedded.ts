@@ -8,6 +8,7 @@ import { arch, platform, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { defaultStateDir } from './config/read.js';
 import { UserError } from './errors.js';
 
 /** Where the embedded cluster lives and how to reach it. */
@@ -26,11 +27,6 @@ interface InstanceFile {
 const POSTGRES_USER = 'postgres';
 const DATABASE = 'postgres';
 const START_TIMEOUT_MS = 60_000;
-
-/** The directory that holds local state when none is configured: `.nself/` in the working directory. */
-export function defaultStateDir(): string {
-  return path.resolve(process.env.NSELF_DATA_DIR ?? path.join(process.cwd(), '.nself'));
-}
 
 /**
  * Returns a running embedded PostgreSQL under `stateDir/postgres`, creating the cluster on first use

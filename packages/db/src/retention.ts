@@ -1,22 +1,8 @@
 // Retention: how long each channel's log is kept (globally, or per channel in its metadata), and trimming it.
-import { UserError } from './errors.js';
 import type { Queryable } from './queryable.js';
-
-/** Hours messages are kept when nothing else is configured (the seed's `cleanup` default). */
-export const DEFAULT_RETENTION_HOURS = 24;
 
 /** The channel metadata key that overrides the global retention for one channel, e.g. `{"retention_hours": 72}`. */
 export const RETENTION_METADATA_KEY = 'retention_hours';
-
-/** The global retention in hours: `REALTIME_RETENTION_HOURS` (a number of 0 or more), else 24. */
-export function configuredRetentionHours(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.REALTIME_RETENTION_HOURS?.trim();
-  if (!raw) return DEFAULT_RETENTION_HOURS;
-  if (!/^\d+(\.\d+)?$/.test(raw)) {
-    throw new UserError(`REALTIME_RETENTION_HOURS "${raw}" is not valid; expected a number of hours of 0 or more, such as 24 or 72`);
-  }
-  return Number(raw);
-}
 
 /**
  * Deletes, in every channel, the messages up to the newest one sent before the channel's horizon

@@ -13,7 +13,6 @@ export const JoinError = {
   invalidExpiration: 'InvalidJWTToken: Token expiration time is invalid',
   restarting: 'RealtimeRestarting: Realtime is restarting, please standby',
   unableToConnect: 'UnableToConnectToProject: Realtime was unable to connect to the project database',
-  replayNotAllowed: 'UnableToReplayMessages: Replay is not allowed for public channels',
   replayInvalid: 'UnableToReplayMessages: Replay params are not valid',
   replayFailed: 'UnableToReplayMessages: Realtime was unable to replay messages',
   unknown: 'Unknown Error on Channel',
@@ -35,7 +34,6 @@ export const SystemMessage = {
   channelDeleted: (subTopic: string) => `Channel was deleted: ${subTopic}`,
   tooManyMessages: 'Too many messages per second',
   trackSizeExceeded: 'Track message size exceeded',
-  serverDisconnect: 'Server requested disconnect',
   subscribedToPostgres: 'Subscribed to PostgreSQL',
 } as const;
 
@@ -56,8 +54,6 @@ export const ConnectError = {
   missingClaims: { status: 401, error: 'Fields `role` and `exp` are required in JWT' },
   malformedJwt: { status: 401, error: 'The token provided is not a valid JWT' },
   signatureError: { status: 401, error: 'Failed to validate JWT signature' },
-  tooManyConnections: { status: 429, error: 'Too many connected users' },
-  internal: { status: 500, error: 'Error connecting to Realtime' },
   /** Not a hosted Supabase text: a web page whose `Origin` may not connect (REST requests get the same 403). */
   originNotAllowed: (origin: string, developmentMode: boolean) => ({
     status: 403,
@@ -75,6 +71,5 @@ export const RestError = {
     status: 415,
     body: { error: 'Unsupported Media Type. Use application/json or application/octet-stream' },
   },
-  tooManyRequests: { status: 429, body: { message: 'Too many requests' } },
   payloadTooLarge: { status: 422, body: { errors: { payload: ['Payload size exceeds tenant limit'] } } },
 } as const;

@@ -19,6 +19,7 @@ import { SystemMessage } from '@nself/protocol';
 import { passesMembership } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { Logger } from './logger.js';
+import { LogCode } from './log-codes.js';
 
 /**
  * What the NOTIFY on `realtime:access` says: the channel, and the user when one membership changed; or
@@ -153,7 +154,7 @@ export class AccessWatch {
         access = await channelAccess(this.pool, unique(batch.map(({ channel }) => channel.channel.id)),
           unique(batch.flatMap(({ userId }) => (userId ? [userId] : []))));
       } catch (error) {
-        this.logger.error({ err: error }, 're-checking channel access failed; retrying');
+        this.logger.error({ code: LogCode.accessRecheckFailed, err: error }, 're-checking channel access failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
         for (const { channel, full } of batch) this.requeue(channel, full);
         continue;

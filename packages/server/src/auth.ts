@@ -1,8 +1,8 @@
 // Client tokens: verifies JWTs (HS* with the secret; RS*, PS*, ES*, EdDSA with public keys or a JWKS) and derives who the client is.
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { ConnectError, JoinError, SystemMessage } from '@nself/protocol';
 import { VerificationKeys, type JwtKeySources } from './jwt-keys.js';
 import { RecentAnswers } from './recent-answers.js';
+import { tokenRefusal } from './refusal.js';
 
 /** Who a token speaks for. Anonymous clients have no user id. */
 export interface Identity {
@@ -13,48 +13,6 @@ export interface Identity {
   readonly expiresAt: number | null;
   /** Whether the token's signature was checked with a configured key (never in development mode). */
   readonly verified: boolean;
-}
-
-export type TokenProblem = 'missing' | 'expired' | 'missingClaims' | 'malformed' | 'signature' | 'invalidExpiration';
-
-/** A token that cannot be accepted; the texts for each place it is reported come from the protocol catalogue. */
-export class TokenError extends Error {
-  override readonly name = 'TokenError';
-  constructor(readonly problem: TokenProblem, readonly secondsAgo = 0) {
-    super(problem);
-  }
-
-  /** The join reply reason. */
-  get joinReason(): string {
-    switch (this.problem) {
-      case 'expired': return JoinError.tokenExpired(this.secondsAgo);
-      case 'missingClaims': case 'missing': return JoinError.missingClaims;
-      case 'signature': return JoinError.signatureError;
-      case 'invalidExpiration': return JoinError.invalidExpiration;
-      case 'malformed': return JoinError.malformedJwt;
-    }
-  }
-
-  /** The message of the `system` event that closes a channel. */
-  get systemMessage(): string {
-    switch (this.problem) {
-      case 'expired': return SystemMessage.tokenExpired(this.secondsAgo);
-      case 'missingClaims': case 'missing': case 'invalidExpiration': return SystemMessage.missingClaims;
-      case 'signature': return SystemMessage.signatureError;
-      case 'malformed': return SystemMessage.malformedJwt;
-    }
-  }
-
-  /** The HTTP status and `{"error"}` text for a refused upgrade. */
-  get connectError(): { status: number; error: string } {
-    switch (this.problem) {
-      case 'missing': return ConnectError.apiKeyMissing;
-      case 'expired': return ConnectError.tokenExpired;
-      case 'missingClaims': case 'invalidExpiration': return ConnectError.missingClaims;
-      case 'signature': return ConnectError.signatureError;
-      case 'malformed': return ConnectError.malformedJwt;
-    }
-  }
 }
 
 const HASURA_CLAIMS = 'https://hasura.io/jwt/claims';
@@ -89,7 +47,7 @@ export class Authenticator {
    */
   async verify(token: string | undefined): Promise<Identity> {
     if (!token) {
-      if (this.keys) throw new TokenError('missing');
+      if (this.keys) throw tokenRefusal('missing');
       return { userId: null, role: 'anon', claims: {}, expiresAt: null, verified: false };
     }
     if (!this.keys) {
@@ -117,20 +75,20 @@ async function verifySigned(token: string, keys: VerificationKeys): Promise<JWTP
     const { payload } = await jwtVerify(token, keys.resolve, { algorithms: [...keys.algorithms] });
     return payload;
   } catch (error) {
-    if (error instanceof joseErrors.JWTExpired) throw new TokenError('expired', secondsSince(error.payload.exp));
-    if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') throw new TokenError('invalidExpiration');
-    if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid || error instanceof joseErrors.JWTClaimValidationFailed) {
-      throw new TokenError('malformed');
-    }
-    // A bad signature, an algorithm not configured, or no key for the token (an unknown `kid`, a key of another type).
-    throw new TokenError('signature');
+      if (error instanceof joseErrors.JWTExpired) throw tokenRefusal('expired', secondsSince(error.payload.exp));
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') throw tokenRefusal('invalidExpiration');
+      if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid || error instanceof joseErrors.JWTClaimValidationFailed) {
+        throw tokenRefusal('malformed');
+      }
+      // A bad signature, an algorithm not configured, or no key for the token (an unknown `kid`, a key of another type).
+      throw tokenRefusal('signature');
   }
 }
 
-/** Re-checks an identity's expiry now; throws the expired TokenError when it has passed. */
+/** Re-checks an identity's expiry now; throws the expired InvalidToken refusal when it has passed. */
 export function assertNotExpired(identity: Identity): void {
   if (identity.expiresAt !== null && identity.expiresAt * 1000 <= Date.now()) {
-    throw new TokenError('expired', secondsSince(identity.expiresAt));
+    throw tokenRefusal('expired', secondsSince(identity.expiresAt));
   }
 }
 
@@ -145,8 +103,8 @@ function decodeLoosely(token: string): JWTPayload | undefined {
 /** The identity a token's claims give; `verified` tokens (signature checked) must carry an `exp`. */
 function identityOf(claims: JWTPayload, verified: boolean): Identity {
   const exp = claims.exp;
-  if (exp === undefined && verified) throw new TokenError('missingClaims');
-  if (exp !== undefined && (typeof exp !== 'number' || !Number.isFinite(exp))) throw new TokenError('invalidExpiration');
+  if (exp === undefined && verified) throw tokenRefusal('missingClaims');
+  if (exp !== undefined && (typeof exp !== 'number' || !Number.isFinite(exp))) throw tokenRefusal('invalidExpiration');
   const hasura = claims[HASURA_CLAIMS] as Record<string, unknown> | undefined;
   const hasuraUser = typeof hasura?.['x-hasura-user-id'] === 'string' ? hasura['x-hasura-user-id'] : undefined;
   const hasuraRole = typeof hasura?.['x-hasura-default-role'] === 'string' ? hasura['x-hasura-default-role'] : undefined;

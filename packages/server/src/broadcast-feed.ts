@@ -16,6 +16,7 @@ import { appendMessages, appendMessagesOfChannels, replayPage } from '@nself/db'
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { LogCode } from './log-codes.js';
 
 /** A joined channel of one socket, as the feed sees it (each join is its own subscriber). */
 export interface BroadcastSubscriber {
@@ -243,7 +244,7 @@ export class BroadcastFeed {
         await this.drainOnce(feed);
       } while (feed.again);
     } catch (error) {
-      this.logger.error({ err: error, channelId: feed.channelId }, 'broadcast delivery failed; retrying');
+      this.logger.error({ code: LogCode.broadcastDeliveryRetry, err: error, channelId: feed.channelId }, 'broadcast delivery failed; retrying');
       feed.catchUp = true;
       setTimeout(() => void this.drain(feed), RETRY_MS).unref();
     } finally {
@@ -290,7 +291,7 @@ export class BroadcastFeed {
         subscriber.deliverBroadcast(message);
         delivered += 1;
       } catch (error) {
-        this.logger.error({ err: error }, 'delivering a broadcast to a subscriber failed');
+        this.logger.error({ code: LogCode.broadcastSubscriberFailed, err: error }, 'delivering a broadcast to a subscriber failed');
       }
     }
     if (delivered > 0) this.metrics.messagesOut.inc({ kind: 'broadcast' }, delivered);

@@ -5,6 +5,7 @@ import { mayAccess } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
+import { LogCode } from './log-codes.js';
 
 /**
  * Stores and fans out a broadcast push (`{type, event, payload}`; for V2 binary frames the payload
@@ -29,7 +30,7 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
     return;
   }
   if (!(await mayAccess(ctx, channel.channel, channel.identity))) {
-    ctx.logger.info({ channel: channel.channel.slug, userId: channel.identity.userId }, 'dropped a broadcast from a non-member of a private channel');
+    ctx.logger.info({ code: LogCode.broadcastNonMemberDropped, channel: channel.channel.slug, userId: channel.identity.userId }, 'dropped a broadcast from a non-member of a private channel');
     return;
   }
   // Not awaited: the next message of this topic is handled as soon as this one is queued. The feed
@@ -49,7 +50,7 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
       if (ack) socket.reply(message, 'error', { reason: JoinError.restarting });
       return;
     }
-    ctx.logger.error({ err: error, channel: channel.channel.slug }, 'storing a broadcast failed');
+    ctx.logger.error({ code: LogCode.broadcastStoreFailed, err: error, channel: channel.channel.slug }, 'storing a broadcast failed');
     if (ack) socket.reply(message, 'error', { reason: JoinError.unableToConnect });
   });
 }

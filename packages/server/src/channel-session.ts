@@ -10,6 +10,7 @@ import type { PostgresChangesSubscription } from './postgres-changes.js';
 import type { PresenceMap, PresenceSubscriber } from './presence-feed.js';
 import { endSessions } from './presence-store.js';
 import { sharedHead, type SharedHead } from './shared-frames.js';
+import { LogCode } from './log-codes.js';
 
 /** The bytes a streaming replay lets wait in a socket's send buffer (at most half the buffer's cap). */
 const STREAM_BUFFER_BYTES = 1_048_576;
@@ -212,10 +213,10 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     if (this.options.presence) this.ctx.presence.unsubscribe(this.channel.id, this);
     if (this.socket.channels.get(this.topic) === this) this.socket.channels.delete(this.topic);
     this.ctx.metrics.channels.dec();
-    void this.postgresChanges?.close().catch((error: unknown) => this.ctx.logger.error({ err: error }, 'closing a postgres_changes subscription failed'));
+    void this.postgresChanges?.close().catch((error: unknown) => this.ctx.logger.error({ code: LogCode.postgresChangesCloseFailed, err: error }, 'closing a postgres_changes subscription failed'));
     if (options.endPresence && this.tracked) {
       endSessions(this.ctx.pool, [this.socket.id], this.channel.id).catch((error: unknown) => {
-        this.ctx.logger.error({ err: error, channel: this.channel.slug }, 'ending presence failed');
+        this.ctx.logger.error({ code: LogCode.presenceEndFailed, err: error, channel: this.channel.slug }, 'ending presence failed');
       });
     }
   }

@@ -14,6 +14,7 @@ import { RateWindow } from './rate-window.js';
 import { encodedOnce, sharedHead, type SharedHead } from './shared-frames.js';
 import { TickCorkedWriter } from './tick-corking.js';
 import { serverFrame } from './websocket-frame.js';
+import { LogCode } from './log-codes.js';
 
 /** Who connected, as established at the upgrade. */
 export interface SocketInfo {
@@ -135,7 +136,7 @@ export class ClientSocket {
     try {
       text = encodeText(message, this.info.version);
     } catch (error) {
-      this.ctx.logger.warn({ err: error, connectionId: this.id, topic: message.topic, event: message.event }, 'skipping a message that cannot be encoded');
+      this.ctx.logger.warn({ code: LogCode.messageUnencodable, err: error, connectionId: this.id, topic: message.topic, event: message.event }, 'skipping a message that cannot be encoded');
       return;
     }
     this.write(text);
@@ -270,7 +271,7 @@ export class ClientSocket {
    */
   private unencodable(error: unknown, head: SharedHead, message?: StoredMessage): void {
     this.ctx.logger.warn({
-      err: error, topic: head.topic, event: head.event, version: head.version,
+      code: LogCode.messageUnencodable, err: error, topic: head.topic, event: head.event, version: head.version,
       ...(message ? { messageId: message.id, offset: message.offset } : {}),
     }, 'skipping a message that cannot be framed for this protocol version');
   }
@@ -306,7 +307,7 @@ export class ClientSocket {
   /** The bytes still queued from earlier ticks (what this tick corked is on its way) must be under the cap. */
   private hasRoom(): boolean {
     if (this.ws.bufferedAmount - this.writer.held <= this.ctx.config.limits.maxSendBufferBytes) return true;
-    this.ctx.logger.warn({ connectionId: this.id, buffered: this.ws.bufferedAmount }, 'closing a slow reader');
+    this.ctx.logger.warn({ code: LogCode.slowReaderClosed, connectionId: this.id, buffered: this.ws.bufferedAmount }, 'closing a slow reader');
     this.close(CloseCode.slowConsumer, 'slow consumer');
     return false;
   }
@@ -329,13 +330,13 @@ export class ClientSocket {
         refusal = error.reason;
       } else {
         const reason = error instanceof MalformedMessageError ? error.message : String(error);
-        this.ctx.logger.warn({ connectionId: this.id, reason }, 'dropping a malformed message');
+        this.ctx.logger.warn({ code: LogCode.malformedMessage, connectionId: this.id, reason }, 'dropping a malformed message');
         return;
       }
     }
     this.ctx.metrics.messagesIn.inc({ kind: receivedKind(message.event) });
     this.dispatch(this, message, refusal).catch((error: unknown) => {
-      this.ctx.logger.error({ err: error, connectionId: this.id, topic: message.topic, event: message.event }, 'handling a message failed');
+      this.ctx.logger.error({ code: LogCode.messageFailed, err: error, connectionId: this.id, topic: message.topic, event: message.event }, 'handling a message failed');
     });
   }
 

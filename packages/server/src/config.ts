@@ -1,6 +1,5 @@
-// Server configuration from the environment, with defaults that are safe and errors that name the variable.
-import path from 'node:path';
-import { CAPTURE_CHOICES, configuredRetentionHours, defaultStateDir, UserError, type CaptureChoice } from '@nself/db';
+// The server's configuration, assembled from the settings @nself/db declares, with the checks that span several settings.
+import { logFilePath, readJwtKeys, readSetting, UserError, type CaptureChoice, type LogLevel } from '@nself/db';
 
 /** Everything the server needs to run; `loadConfig` builds it from the environment. */
 export interface ServerConfig {
@@ -18,13 +17,13 @@ export interface ServerConfig {
   readonly jwksUrl: string | undefined;
   /** Where structured logs are appended, besides stdout. */
   readonly logFile: string;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
   /** Whether logs also go to stdout. @default true */
   readonly logToStdout: boolean;
   readonly limits: Limits;
   /** How often live connections refresh their last-seen time, in ms. @default 15000 */
   readonly touchIntervalMs: number;
-  /** A connection silent in the database for longer than this is stale and its presence swept, in seconds. @default 90 */
+  /** A connection silent in the database for longer than this is stale and its presence swept, in seconds. @default 300 */
   readonly staleAfterSeconds: number;
   /** How often the sweeper runs, in ms. @default 30000 */
   readonly sweepIntervalMs: number;
@@ -97,71 +96,62 @@ export interface Limits {
 /** Shortest HS256 secret accepted in production, in bytes (RFC 7518 §3.2: at least the hash's size). */
 export const MIN_SECRET_BYTES = 32;
 
-interface Variable<T> {
-  readonly name: string;
-  readonly fallback: T;
-}
-
-/** Reads the configuration from `env`; throws a UserError naming the variable that is wrong. */
+/** Reads the configuration from `env` (settings are declared in @nself/db); throws a UserError naming the variable that is wrong. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const { secret: jwtSecret, publicKey: jwtPublicKey, jwksUrl } = readJwtKeys(env);
   const verifies = Boolean(jwtSecret || jwtPublicKey || jwksUrl);
-  if (!verifies && env.NODE_ENV === 'production') {
+  if (!verifies && readSetting(env, 'NODE_ENV') === 'production') {
     throw new UserError(
       'NODE_ENV=production needs a way to verify client tokens: set REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY or REALTIME_JWKS_URL (or HASURA_GRAPHQL_JWT_SECRET)',
     );
   }
   checkSecretStrength(jwtSecret, env);
+  const maxSendBufferBytes = readSetting(env, 'REALTIME_MAX_SEND_BUFFER_BYTES');
   const config: ServerConfig = {
-    port: integer(env, { name: 'REALTIME_PORT', fallback: 3100 }, 0, 65535),
-    host: env.REALTIME_HOST?.trim() || defaultHost(verifies),
-    databaseUrl: env.DATABASE_URL?.trim() || undefined,
+    port: readSetting(env, 'REALTIME_PORT'),
+    host: readSetting(env, 'REALTIME_HOST') ?? defaultHost(verifies),
+    databaseUrl: readSetting(env, 'DATABASE_URL'),
     jwtSecret,
     jwtPublicKey,
     jwksUrl,
-    logFile: path.resolve(env.REALTIME_LOG_FILE?.trim() || path.join(defaultStateDir(), 'logs', 'realtime.log')),
-    logLevel: logLevel(env),
+    logFile: logFilePath(env),
+    logLevel: readSetting(env, 'REALTIME_LOG_LEVEL'),
     logToStdout: true,
-    touchIntervalMs: integer(env, { name: 'REALTIME_TOUCH_INTERVAL_MS', fallback: 15_000 }, 100, 3_600_000),
-    staleAfterSeconds: integer(env, { name: 'REALTIME_STALE_AFTER_SECONDS', fallback: 90 }, 1, 86_400),
-    sweepIntervalMs: integer(env, { name: 'REALTIME_SWEEP_INTERVAL_MS', fallback: 30_000 }, 100, 3_600_000),
-    replayMax: integer(env, { name: 'REALTIME_REPLAY_MAX', fallback: 25 }, 1, 100_000),
-    retentionHours: configuredRetentionHours(env),
-    retentionIntervalMs: integer(env, { name: 'REALTIME_RETENTION_INTERVAL_MS', fallback: 300_000 }, 100, 86_400_000),
-    changesAtCommit: boolean(env, { name: 'REALTIME_CHANGES_AT_COMMIT', fallback: true }),
-    capture: captureChoice(env),
-    anonymousRole: env.REALTIME_ANONYMOUS_ROLE === undefined ? 'anon' : env.REALTIME_ANONYMOUS_ROLE.trim() || null,
-    allowedOrigins: allowedOrigins(env),
-    slotStaleSeconds: configuredSlotStaleSeconds(env),
+    touchIntervalMs: readSetting(env, 'REALTIME_TOUCH_INTERVAL_MS'),
+    staleAfterSeconds: readSetting(env, 'REALTIME_STALE_AFTER_SECONDS'),
+    sweepIntervalMs: readSetting(env, 'REALTIME_SWEEP_INTERVAL_MS'),
+    replayMax: readSetting(env, 'REALTIME_REPLAY_MAX'),
+    retentionHours: readSetting(env, 'REALTIME_RETENTION_HOURS'),
+    retentionIntervalMs: readSetting(env, 'REALTIME_RETENTION_INTERVAL_MS'),
+    changesAtCommit: readSetting(env, 'REALTIME_CHANGES_AT_COMMIT'),
+    capture: readSetting(env, 'REALTIME_CAPTURE'),
+    anonymousRole: readSetting(env, 'REALTIME_ANONYMOUS_ROLE'),
+    allowedOrigins: readSetting(env, 'REALTIME_ALLOWED_ORIGINS'),
+    slotStaleSeconds: readSetting(env, 'REALTIME_SLOT_STALE_SECONDS'),
     limits: {
-      maxFrameBytes: integer(env, { name: 'REALTIME_MAX_FRAME_BYTES', fallback: 1_048_576 }, 1024, 100_000_000),
-      maxPayloadBytes: configuredMaxPayloadBytes(env),
-      maxPresenceBytes: integer(env, { name: 'REALTIME_MAX_PRESENCE_BYTES', fallback: 16_384 }, 16, 100_000_000),
-      maxPresenceStateBytes: integer(env, { name: 'REALTIME_MAX_PRESENCE_STATE_BYTES', fallback: defaultPresenceStateBytes(sendBufferBytes(env)) }, 1024, 1_000_000_000),
-      maxChannelsPerConnection: integer(env, { name: 'REALTIME_MAX_CHANNELS_PER_CONNECTION', fallback: 100 }, 1, 100_000),
-      maxJoinsPerSecond: integer(env, { name: 'REALTIME_MAX_JOINS_PER_SECOND', fallback: 100 }, 1, 1_000_000),
-      maxMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
-      maxHeartbeatsPerSecond: integer(env, { name: 'REALTIME_MAX_HEARTBEATS_PER_SECOND', fallback: 10 }, 1, 1_000_000),
-      maxMessagesInFlight: integer(env, { name: 'REALTIME_MAX_MESSAGES_IN_FLIGHT', fallback: 256 }, 2, 1_000_000),
-      maxJsonDepth: configuredMaxJsonDepth(env),
-      maxSendBufferBytes: sendBufferBytes(env),
-      idleTimeoutMs: integer(env, { name: 'REALTIME_IDLE_TIMEOUT_MS', fallback: 60_000 }, 100, 3_600_000),
-      maxBatchMessages: integer(env, { name: 'REALTIME_MAX_BATCH_MESSAGES', fallback: 100 }, 1, 100_000),
-      maxRestMessagesPerSecond: integer(env, { name: 'REALTIME_MAX_REST_MESSAGES_PER_SECOND', fallback: 100 }, 1, 1_000_000),
-      maxRestNewChannels: integer(env, { name: 'REALTIME_MAX_REST_NEW_CHANNELS', fallback: 10 }, 0, 100_000),
-      maxFilterValues: integer(env, { name: 'REALTIME_MAX_FILTER_VALUES', fallback: 100 }, 1, 100_000),
-      maxFilterLength: integer(env, { name: 'REALTIME_MAX_FILTER_LENGTH', fallback: 4096 }, 16, 1_000_000),
-      maxBindingsPerJoin: integer(env, { name: 'REALTIME_MAX_BINDINGS_PER_JOIN', fallback: 100 }, 1, 100_000),
-      filterBudgetMs: integer(env, { name: 'REALTIME_FILTER_BUDGET_MS', fallback: 1000 }, 10, 600_000),
+      maxFrameBytes: readSetting(env, 'REALTIME_MAX_FRAME_BYTES'),
+      maxPayloadBytes: readSetting(env, 'REALTIME_MAX_PAYLOAD_BYTES'),
+      maxPresenceBytes: readSetting(env, 'REALTIME_MAX_PRESENCE_BYTES'),
+      maxPresenceStateBytes: readSetting(env, 'REALTIME_MAX_PRESENCE_STATE_BYTES') ?? defaultPresenceStateBytes(maxSendBufferBytes),
+      maxChannelsPerConnection: readSetting(env, 'REALTIME_MAX_CHANNELS_PER_CONNECTION'),
+      maxJoinsPerSecond: readSetting(env, 'REALTIME_MAX_JOINS_PER_SECOND'),
+      maxMessagesPerSecond: readSetting(env, 'REALTIME_MAX_MESSAGES_PER_SECOND'),
+      maxHeartbeatsPerSecond: readSetting(env, 'REALTIME_MAX_HEARTBEATS_PER_SECOND'),
+      maxMessagesInFlight: readSetting(env, 'REALTIME_MAX_MESSAGES_IN_FLIGHT'),
+      maxJsonDepth: readSetting(env, 'REALTIME_MAX_JSON_DEPTH'),
+      maxSendBufferBytes,
+      idleTimeoutMs: readSetting(env, 'REALTIME_IDLE_TIMEOUT_MS'),
+      maxBatchMessages: readSetting(env, 'REALTIME_MAX_BATCH_MESSAGES'),
+      maxRestMessagesPerSecond: readSetting(env, 'REALTIME_MAX_REST_MESSAGES_PER_SECOND'),
+      maxRestNewChannels: readSetting(env, 'REALTIME_MAX_REST_NEW_CHANNELS'),
+      maxFilterValues: readSetting(env, 'REALTIME_MAX_FILTER_VALUES'),
+      maxFilterLength: readSetting(env, 'REALTIME_MAX_FILTER_LENGTH'),
+      maxBindingsPerJoin: readSetting(env, 'REALTIME_MAX_BINDINGS_PER_JOIN'),
+      filterBudgetMs: readSetting(env, 'REALTIME_FILTER_BUDGET_MS'),
     },
   };
   checkPresenceStateLimit(config.limits);
   return config;
-}
-
-/** REALTIME_MAX_SEND_BUFFER_BYTES: bytes queued for a socket before it is closed as a slow reader. */
-function sendBufferBytes(env: NodeJS.ProcessEnv): number {
-  return integer(env, { name: 'REALTIME_MAX_SEND_BUFFER_BYTES', fallback: 4_194_304 }, 1024, 1_000_000_000);
 }
 
 /** The presence a channel holds when REALTIME_MAX_PRESENCE_STATE_BYTES is not set: 1 MiB, or half the send buffer when that is less. */
@@ -179,21 +169,6 @@ export function checkPresenceStateLimit(limits: Pick<Limits, 'maxPresenceStateBy
     `REALTIME_MAX_PRESENCE_STATE_BYTES (${limits.maxPresenceStateBytes}) must be below REALTIME_MAX_SEND_BUFFER_BYTES (${limits.maxSendBufferBytes}): ` +
     'every joiner receives the whole presence_state, and a larger one closes it as a slow reader',
   );
-}
-
-/** REALTIME_MAX_PAYLOAD_BYTES: the largest broadcast payload, in bytes, for the server and the CLI alike. */
-export function configuredMaxPayloadBytes(env: NodeJS.ProcessEnv = process.env): number {
-  return integer(env, { name: 'REALTIME_MAX_PAYLOAD_BYTES', fallback: 262_144 }, 16, 100_000_000);
-}
-
-/** REALTIME_MAX_JSON_DEPTH: the deepest nesting of client JSON, for the server and the CLI alike. */
-export function configuredMaxJsonDepth(env: NodeJS.ProcessEnv = process.env): number {
-  return integer(env, { name: 'REALTIME_MAX_JSON_DEPTH', fallback: 100 }, 8, 1_000);
-}
-
-/** REALTIME_SLOT_STALE_SECONDS: how long a replication slot may go unread before the server and `status` warn, for both. */
-export function configuredSlotStaleSeconds(env: NodeJS.ProcessEnv = process.env): number {
-  return integer(env, { name: 'REALTIME_SLOT_STALE_SECONDS', fallback: 300 }, 1, 31_536_000);
 }
 
 /**
@@ -214,7 +189,7 @@ export function verifiesTokens(config: Pick<ServerConfig, 'jwtSecret' | 'jwtPubl
  * can be guessed offline from any one token. Elsewhere a short secret is allowed (`secretWarning` says why not).
  */
 export function checkSecretStrength(jwtSecret: string | undefined, env: NodeJS.ProcessEnv): void {
-  if (jwtSecret === undefined || env.NODE_ENV !== 'production' || Buffer.byteLength(jwtSecret) >= MIN_SECRET_BYTES) return;
+  if (jwtSecret === undefined || readSetting(env, 'NODE_ENV') !== 'production' || Buffer.byteLength(jwtSecret) >= MIN_SECRET_BYTES) return;
   throw new UserError(
     `the JWT secret is ${Buffer.byteLength(jwtSecret)} bytes; NODE_ENV=production needs at least ${MIN_SECRET_BYTES} random bytes ` +
     '(make one with `openssl rand -base64 32` and set it as REALTIME_JWT_SECRET and in your auth service)',
@@ -226,86 +201,4 @@ export function secretWarning(jwtSecret: string | undefined): string | undefined
   if (jwtSecret === undefined || Buffer.byteLength(jwtSecret) >= MIN_SECRET_BYTES) return undefined;
   return `WEAK JWT SECRET: it is ${Buffer.byteLength(jwtSecret)} bytes, and anyone holding one token can guess a secret that short and sign their own. ` +
     `Use at least ${MIN_SECRET_BYTES} random bytes (\`openssl rand -base64 32\`); NODE_ENV=production refuses a shorter one.`;
-}
-
-const HASURA_FORMS = '{"type":"HS256","key":"<secret>"}, {"type":"RS256","key":"<PEM public key>"} or {"jwk_url":"https://…/jwks.json"}';
-const HASURA_TYPES = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA'];
-
-/**
- * The keys client tokens are verified with: REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY and
- * REALTIME_JWKS_URL; where those are unset, Hasura's JSON HASURA_GRAPHQL_JWT_SECRET (a `key` of an
- * HS type is the secret, of another type a public key; or a `jwk_url`).
- */
-function readJwtKeys(env: NodeJS.ProcessEnv): { secret: string | undefined; publicKey: string | undefined; jwksUrl: string | undefined } {
-  const own = {
-    secret: env.REALTIME_JWT_SECRET?.trim() || undefined,
-    publicKey: env.REALTIME_JWT_PUBLIC_KEY?.trim() || undefined,
-    jwksUrl: env.REALTIME_JWKS_URL?.trim() || undefined,
-  };
-  const hasura = env.HASURA_GRAPHQL_JWT_SECRET?.trim();
-  if (own.secret || own.publicKey || own.jwksUrl || !hasura) return own;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(hasura);
-  } catch {
-    throw new UserError(`HASURA_GRAPHQL_JWT_SECRET is not JSON; expected ${HASURA_FORMS}`);
-  }
-  const { type, key, jwk_url: jwkUrl } = (parsed ?? {}) as { type?: unknown; key?: unknown; jwk_url?: unknown };
-  if (typeof jwkUrl === 'string' && jwkUrl !== '') return { secret: undefined, publicKey: undefined, jwksUrl: jwkUrl };
-  const kind = type === undefined ? 'HS256' : type;
-  if (typeof kind !== 'string' || !HASURA_TYPES.includes(kind)) {
-    throw new UserError(`HASURA_GRAPHQL_JWT_SECRET has type "${String(type)}"; expected one of ${HASURA_TYPES.join(', ')}`);
-  }
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new UserError(`HASURA_GRAPHQL_JWT_SECRET has no "key" or "jwk_url"; expected ${HASURA_FORMS}`);
-  }
-  return kind.startsWith('HS') ? { secret: key, publicKey: undefined, jwksUrl: undefined } : { secret: undefined, publicKey: key, jwksUrl: undefined };
-}
-
-/** REALTIME_ALLOWED_ORIGINS: comma-separated origins (`https://app.example.com`, `http://localhost:5173`) or `*`. */
-function allowedOrigins(env: NodeJS.ProcessEnv): string[] {
-  const entries = (env.REALTIME_ALLOWED_ORIGINS ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
-  return entries.map((entry) => {
-    if (entry === '*') return entry;
-    const url = URL.canParse(entry) ? new URL(entry) : undefined;
-    if (!url || !['http:', 'https:'].includes(url.protocol) || url.pathname !== '/' || url.search || url.hash || url.username) {
-      throw new UserError(`REALTIME_ALLOWED_ORIGINS entry "${entry}" is not an origin; expected http(s)://host[:port] such as https://app.example.com, or *`);
-    }
-    return url.origin;
-  });
-}
-
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-function logLevel(env: NodeJS.ProcessEnv): string {
-  const level = env.REALTIME_LOG_LEVEL?.trim() || 'info';
-  if (!LOG_LEVELS.includes(level)) throw new UserError(`REALTIME_LOG_LEVEL "${level}" is not valid; expected one of: ${LOG_LEVELS.join(', ')}`);
-  return level;
-}
-
-function captureChoice(env: NodeJS.ProcessEnv): CaptureChoice {
-  const choice = env.REALTIME_CAPTURE?.trim().toLowerCase() || 'auto';
-  if (!(CAPTURE_CHOICES as readonly string[]).includes(choice)) throw new UserError(`REALTIME_CAPTURE "${env.REALTIME_CAPTURE?.trim()}" is not valid; expected one of: ${CAPTURE_CHOICES.join(', ')}`);
-  return choice as CaptureChoice;
-}
-
-const TRUE_WORDS = ['true', '1', 'on', 'yes'];
-const FALSE_WORDS = ['false', '0', 'off', 'no'];
-
-function boolean(env: NodeJS.ProcessEnv, variable: Variable<boolean>): boolean {
-  const raw = env[variable.name]?.trim().toLowerCase();
-  if (!raw) return variable.fallback;
-  if (TRUE_WORDS.includes(raw)) return true;
-  if (FALSE_WORDS.includes(raw)) return false;
-  throw new UserError(`${variable.name} "${env[variable.name]?.trim()}" is not valid; expected one of: ${[...TRUE_WORDS, ...FALSE_WORDS].join(', ')}`);
-}
-
-function integer(env: NodeJS.ProcessEnv, variable: Variable<number>, min: number, max: number): number {
-  const raw = env[variable.name]?.trim();
-  if (!raw) return variable.fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) {
-    throw new UserError(`${variable.name} "${raw}" is not valid; expected a whole number from ${min} to ${max}`);
-  }
-  return value;
 }

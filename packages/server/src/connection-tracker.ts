@@ -5,6 +5,7 @@ import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
 import { recordConnections, recordDisconnections, touchConnections, type ConnectionRecord } from './connection-store.js';
 import { endSessions, sweepSessions } from './presence-store.js';
+import { LogCode } from './log-codes.js';
 
 /** How long a new connection's row waits for others to be inserted with it. */
 const RECORD_BATCH_MS = 10;
@@ -92,12 +93,12 @@ export class ConnectionTracker {
     try {
       await recordConnections(this.ctx.pool, opened);
     } catch (error) {
-      this.ctx.logger.error({ err: error, connections: opened.length }, 'recording new connections failed');
+      this.ctx.logger.error({ code: LogCode.connectionsRecordFailed, err: error, connections: opened.length }, 'recording new connections failed');
     }
     try {
       if (ids.length > 0) await this.writeDisconnects(ids);
     } catch (error) {
-      this.ctx.logger.error({ err: error, connections: ids.length }, 'recording disconnections failed; the sweeper will catch up');
+      this.ctx.logger.error({ code: LogCode.connectionsDisconnectFailed, err: error, connections: ids.length }, 'recording disconnections failed; the sweeper will catch up');
     } finally {
       this.flushing = undefined;
       if (this.closing.size > 0 || this.opening.length > 0) this.flushing = this.flush();
@@ -113,7 +114,7 @@ export class ConnectionTracker {
     try {
       await touchConnections(this.ctx.pool, [...this.sockets].map((socket) => socket.id));
     } catch (error) {
-      this.ctx.logger.warn({ err: error }, 'refreshing connection last-seen failed');
+      this.ctx.logger.warn({ code: LogCode.connectionsTouchFailed, err: error }, 'refreshing connection last-seen failed');
     }
   }
 
@@ -121,9 +122,9 @@ export class ConnectionTracker {
     try {
       await cleanupStaleConnections(this.ctx.pool, this.ctx.config.staleAfterSeconds);
       const swept = await sweepSessions(this.ctx.pool, this.ctx.config.staleAfterSeconds);
-      if (swept > 0) this.ctx.logger.info({ users: swept }, 'presence of stale connections turned offline');
+      if (swept > 0) this.ctx.logger.info({ code: LogCode.presenceStaleSwept, users: swept }, 'presence of stale connections turned offline');
     } catch (error) {
-      this.ctx.logger.warn({ err: error }, 'sweeping stale connections failed');
+      this.ctx.logger.warn({ code: LogCode.connectionsSweepFailed, err: error }, 'sweeping stale connections failed');
     }
   }
 }

@@ -4,6 +4,7 @@ import type { ServerContext } from './context.js';
 import { channelHistory, HISTORY_PATH } from './history-routes.js';
 import { originRefusal } from './origin-policy.js';
 import { batchBroadcast, singleBroadcast, type RestAnswer } from './rest-broadcast.js';
+import { LogCode } from './log-codes.js';
 
 const PREFIX = '/realtime/v1';
 const MAX_BODY_BYTES_SLACK = 64 * 1024;
@@ -58,7 +59,7 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
       }
       return send(response, { status: 404, body: { error: `no route for ${method} ${url.pathname}` } });
     } catch (error) {
-      ctx.logger.error({ err: error, path }, 'HTTP request failed');
+      ctx.logger.error({ code: LogCode.httpRequestFailed, err: error, path }, 'HTTP request failed');
       if (!response.headersSent) send(response, { status: 500, body: { error: 'internal error' } });
     }
   };

@@ -1,6 +1,7 @@
 // Public surface of @nself/server: starting a server, its configuration, and the postgres_changes seam.
 export { startServer, type RunningServer, type StartOptions } from './server.js';
-export { configuredMaxJsonDepth, configuredMaxPayloadBytes, configuredSlotStaleSeconds, loadConfig, type Limits, type ServerConfig } from './config.js';
+export { loadConfig, type Limits, type ServerConfig } from './config.js';
+export { LogCode } from './log-codes.js';
 export type { Identity } from './auth.js';
 export type {
   IdentifiedBinding, PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription,

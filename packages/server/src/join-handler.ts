@@ -3,16 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CloseCode, FeatureEvent, JoinError, subTopicOf, type JoinReply, type Message, type SystemPayload } from '@nself/protocol';
 import { stringifyExact } from '@nself/db';
-import { assertNotExpired, TokenError, type Identity } from './auth.js';
+import { assertNotExpired, type Identity } from './auth.js';
 import { resolveChannel } from './channel-access.js';
 import { JoinedChannel } from './channel-session.js';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
 import { readJoinHistory, streamStart, type JoinHistory } from './join-history.js';
-import { JoinPayloadError, readJoinPayload, type JoinRequest } from './join-payload.js';
-import { BindingError } from './postgres-changes.js';
-import { ReplayOptionError } from './replay-option.js';
+import { readJoinPayload, type JoinRequest } from './join-payload.js';
+import { isRefusal, tokenJoinReason } from './refusal.js';
 import { sharedHead } from './shared-frames.js';
+import { LogCode } from './log-codes.js';
 
 /** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
 export async function handleJoin(ctx: ServerContext, socket: ClientSocket, message: Message): Promise<void> {
@@ -60,7 +60,7 @@ async function joinChannel(
   try {
     request = readJoinPayload(message.payload);
   } catch (error) {
-    if (error instanceof JoinPayloadError || error instanceof BindingError || error instanceof ReplayOptionError) return refuse(error.message);
+    if (isRefusal(error, 'InvalidJoinPayload', 'InvalidBinding', 'InvalidReplay')) return refuse(error.message);
     throw error;
   }
   let identity: Identity;
@@ -68,7 +68,7 @@ async function joinChannel(
     identity = request.token === undefined ? socket.info.identity : await ctx.auth.verify(request.token);
     assertNotExpired(identity);
   } catch (error) {
-    if (error instanceof TokenError) return refuse(error.joinReason);
+    if (isRefusal(error, 'InvalidToken')) return refuse(tokenJoinReason(error));
     throw error;
   }
   if (request.bindings.length > 0 && !ctx.postgresChanges) return refuse(JoinError.postgresChangesUnavailable);
@@ -77,7 +77,7 @@ async function joinChannel(
   try {
     lookup = await resolveChannel(ctx, subTopic, identity, request.private);
   } catch (error) {
-    ctx.logger.error({ err: error, topic: message.topic }, 'join failed on the database');
+    ctx.logger.error({ code: LogCode.joinDatabaseFailed, err: error, topic: message.topic }, 'join failed on the database');
     return refuse(JoinError.unableToConnect);
   }
   if (lookup.kind === 'invalid') return refuse(JoinError.invalidTopic(subTopic));
@@ -101,7 +101,7 @@ async function joinChannel(
     try {
       history = await readJoinHistory(ctx, lookup.channel.id, request);
     } catch (error) {
-      ctx.logger.error({ err: error, topic: message.topic }, 'reading messages to resume or replay failed');
+      ctx.logger.error({ code: LogCode.historyReadFailed, err: error, topic: message.topic }, 'reading messages to resume or replay failed');
       channel.dispose({ endPresence: true });
       return refuse(JoinError.replayFailed);
     }
@@ -117,7 +117,7 @@ async function joinChannel(
     }
     // Not awaited: the stream goes at the client's pace while the join's other work and the topic's next messages go on.
     channel.streamHistory(streamStart(history, liveAfter), liveAfter).catch((error: unknown) => {
-      ctx.logger.error({ err: error, topic: message.topic }, 'streaming messages to resume or replay failed');
+      ctx.logger.error({ code: LogCode.historyStreamFailed, err: error, topic: message.topic }, 'streaming messages to resume or replay failed');
       channel.shutdown(JoinError.replayFailed);
     });
   }
@@ -146,7 +146,7 @@ async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, requ
     if (channel.isDisposed) await subscription?.close();
     else channel.postgresChanges = subscription;
   } catch (error) {
-    ctx.logger.error({ err: error, topic: channel.topic }, 'postgres_changes subscription failed');
+    ctx.logger.error({ code: LogCode.postgresChangesJoinFailed, err: error, topic: channel.topic }, 'postgres_changes subscription failed');
     channel.system('postgres_changes', 'error', `Unable to subscribe to changes with given parameters: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

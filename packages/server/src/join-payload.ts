@@ -1,6 +1,7 @@
 // Reads a phx_join payload: the token to use, the channel options, the bindings, a replay window and resume points.
 import { InvalidResumeError, isJsonObject, readResumePoints, type JsonObject, type ResumePoints } from '@nself/protocol';
 import { parseBindings, type IdentifiedBinding } from './postgres-changes.js';
+import { Refusal } from './refusal.js';
 import { readReplayOption, type ReplayOption } from './replay-option.js';
 
 /** A join payload read into what the server acts on. */
@@ -23,12 +24,7 @@ export interface JoinRequest {
   readonly changesResumeAfter: number | undefined;
 }
 
-/** A join payload that cannot be accepted; the message is the error reply's reason. */
-export class JoinPayloadError extends Error {
-  override readonly name = 'JoinPayloadError';
-}
-
-/** Reads a join payload; booleans may also be "true"/"false" strings, as other SDKs send them. Throws JoinPayloadError or ReplayOptionError. */
+/** Reads a join payload; booleans may also be "true"/"false" strings, as other SDKs send them. Throws an InvalidJoinPayload or InvalidReplay Refusal. */
 export function readJoinPayload(payload: unknown): JoinRequest {
   const body = isJsonObject(payload) ? payload : {};
   const config = isJsonObject(body['config']) ? body['config'] : {};
@@ -48,13 +44,13 @@ export function readJoinPayload(payload: unknown): JoinRequest {
   };
 }
 
-/** The join's resume points, a refused one as a JoinPayloadError. */
+/** The join's resume points, a refused one as an InvalidJoinPayload Refusal. */
 function resumeRequest(config: JsonObject): Pick<JoinRequest, 'resumeAfter' | 'changesResumeAfter'> {
   let points: ResumePoints;
   try {
     points = readResumePoints(config);
   } catch (error) {
-    throw error instanceof InvalidResumeError ? new JoinPayloadError(error.message) : error;
+    throw error instanceof InvalidResumeError ? new Refusal('InvalidJoinPayload', error.message) : error;
   }
   return { resumeAfter: points.broadcastAfter, changesResumeAfter: points.changesAfter };
 }
@@ -66,7 +62,7 @@ const MAX_PRESENCE_KEY_LENGTH = 255;
 function presenceKeyOf(value: unknown): string {
   const key = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
   if ([...key].length > MAX_PRESENCE_KEY_LENGTH) {
-    throw new JoinPayloadError(`presence.key must be at most ${MAX_PRESENCE_KEY_LENGTH} characters`);
+    throw new Refusal('InvalidJoinPayload', `presence.key must be at most ${MAX_PRESENCE_KEY_LENGTH} characters`);
   }
   return key;
 }

@@ -2,6 +2,7 @@
 // reconnecting with backoff; after every reconnect it reports so that missed rows are read back.
 import pg from 'pg';
 import type { Logger } from './logger.js';
+import { LogCode } from './log-codes.js';
 
 export const BROADCAST_CHANNEL = 'realtime:broadcast';
 export const PRESENCE_CHANNEL = 'realtime:presence';
@@ -88,7 +89,7 @@ export class DatabaseListener {
     this.connectedOnce = true;
     for (const resolve of this.readyResolvers.splice(0)) resolve();
     if (reconnected) {
-      this.logger.info('database listener reconnected');
+      this.logger.info({ code: LogCode.listenerReconnected }, 'database listener reconnected');
       this.handlers.onReconnected();
     }
   }
@@ -107,7 +108,7 @@ export class DatabaseListener {
     if (this.stopped) return;
     const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.attempts);
     this.attempts++;
-    this.logger.warn({ err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'database listener lost; reconnecting');
+    this.logger.warn({ code: LogCode.listenerLost, err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'database listener lost; reconnecting');
     this.retry = setTimeout(() => void this.connect(), delay);
     this.retry.unref();
   }
@@ -117,13 +118,13 @@ export class DatabaseListener {
     try {
       parsed = JSON.parse(payload ?? 'null');
     } catch {
-      this.logger.warn({ channel }, 'ignoring a notification that is not JSON');
+      this.logger.warn({ code: LogCode.notificationNotJson, channel }, 'ignoring a notification that is not JSON');
       return;
     }
     try {
       this.handlers.onNotification(channel, parsed);
     } catch (error) {
-      this.logger.error({ err: error, channel }, 'handling a notification failed');
+      this.logger.error({ code: LogCode.notificationFailed, err: error, channel }, 'handling a notification failed');
     }
   }
 }

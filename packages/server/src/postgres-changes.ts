@@ -1,6 +1,7 @@
 // The seam for `postgres_changes` bindings: a join's bindings are handed to an extension that delivers table changes.
 import { bindingId, isJsonObject, type PostgresChangesBinding, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
 import type { Identity } from './auth.js';
+import { Refusal } from './refusal.js';
 
 /** A binding with the id echoed in the join reply and repeated in each event's `ids`. */
 export interface IdentifiedBinding extends PostgresChangesBinding {
@@ -41,28 +42,23 @@ export interface PostgresChangesExtension {
   close?(): Promise<void>;
 }
 
-/** A binding that cannot be accepted, with the reason for the join's error reply. */
-export class BindingError extends Error {
-  override readonly name = 'BindingError';
-}
-
 /**
  * Reads `config.postgres_changes` of a join: each entry needs `event` and `schema` strings, and may
  * have `table` and `filter` strings and a `select` array of column names.
  */
 export function parseBindings(value: unknown): IdentifiedBinding[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw new BindingError('postgres_changes must be a list of {event, schema, table, filter} bindings');
+  if (!Array.isArray(value)) throw new Refusal('InvalidBinding', 'postgres_changes must be a list of {event, schema, table, filter} bindings');
   return value.map((entry, index) => {
-    if (!isJsonObject(entry)) throw new BindingError(`postgres_changes[${index}] must be an object like {"event":"*","schema":"public","table":"todos"}`);
+    if (!isJsonObject(entry)) throw new Refusal('InvalidBinding', `postgres_changes[${index}] must be an object like {"event":"*","schema":"public","table":"todos"}`);
     const { event, schema, table, filter, select } = entry;
-    if (typeof event !== 'string') throw new BindingError(`postgres_changes[${index}].event must be one of *, INSERT, UPDATE, DELETE`);
-    if (typeof schema !== 'string') throw new BindingError(`postgres_changes[${index}].schema must be a schema name`);
+    if (typeof event !== 'string') throw new Refusal('InvalidBinding', `postgres_changes[${index}].event must be one of *, INSERT, UPDATE, DELETE`);
+    if (typeof schema !== 'string') throw new Refusal('InvalidBinding', `postgres_changes[${index}].schema must be a schema name`);
     for (const [name, field] of [['table', table], ['filter', filter]] as const) {
-      if (field !== undefined && field !== null && typeof field !== 'string') throw new BindingError(`postgres_changes[${index}].${name} must be a string`);
+      if (field !== undefined && field !== null && typeof field !== 'string') throw new Refusal('InvalidBinding', `postgres_changes[${index}].${name} must be a string`);
     }
     if (select !== undefined && (!Array.isArray(select) || !select.every((column) => typeof column === 'string'))) {
-      throw new BindingError(`postgres_changes[${index}].select must be a list of column names`);
+      throw new Refusal('InvalidBinding', `postgres_changes[${index}].select must be a list of column names`);
     }
     const binding: PostgresChangesBinding = {
       ...(entry as object), event, schema,

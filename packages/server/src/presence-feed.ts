@@ -10,6 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Pool } from '@nself/db';
 import type { Logger } from './logger.js';
 import { presenceBytes, sessionPresenceId, userPresenceId, visiblePresences, type PresenceIds, type VisiblePresence } from './presence-store.js';
+import { LogCode } from './log-codes.js';
 
 /** One presence entry as clients see it: the tracked payload plus a unique `phx_ref`. */
 export type PresenceMeta = Record<string, unknown> & { phx_ref: string; phx_ref_prev?: string };
@@ -175,7 +176,7 @@ export class PresenceFeed {
         try {
           found = await visiblePresences(this.pool, channel.channelId, only);
         } catch (error) {
-          this.logger.error({ err: error, channelId: channel.channelId }, 'could not read presence; retrying');
+          this.logger.error({ code: LogCode.presenceReadFailed, err: error, channelId: channel.channelId }, 'could not read presence; retrying');
           if (only) {
             for (const id of only.connectionIds) channel.changedConnections.add(id);
             for (const id of only.userIds) channel.changedUsers.add(id);

@@ -6,6 +6,7 @@ import type { JoinedChannel } from './channel-session.js';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
 import { endSessions, trackSession } from './presence-store.js';
+import { LogCode } from './log-codes.js';
 
 /**
  * Tracks or untracks this connection's presence in the channel; a track that would make the channel's
@@ -62,7 +63,7 @@ async function stored(ctx: ServerContext, socket: ClientSocket, message: Message
     await write();
     return true;
   } catch (error) {
-    ctx.logger.error({ err: error, topic: message.topic }, 'storing presence failed');
+    ctx.logger.error({ code: LogCode.presenceStoreFailed, err: error, topic: message.topic }, 'storing presence failed');
     socket.reply(message, 'error', { reason: JoinError.unableToConnect });
     return false;
   }

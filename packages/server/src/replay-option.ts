@@ -1,5 +1,6 @@
 // Reads Supabase's join option `config.broadcast.replay: {since, limit}` (PROTOCOL.md §10).
 import { isJsonObject, JoinError } from '@nself/protocol';
+import { Refusal } from './refusal.js';
 
 /** What a join asked to replay: messages sent at or after `since`, at most `limit` (capped by the server). */
 export interface ReplayOption {
@@ -8,18 +9,13 @@ export interface ReplayOption {
   readonly limit: number | undefined;
 }
 
-/** A replay option that cannot be accepted; the message is the join's error reason. */
-export class ReplayOptionError extends Error {
-  override readonly name = 'ReplayOptionError';
-}
-
 /**
  * Reads `config.broadcast.replay`: absent or null means no replay; otherwise an object whose `since`
  * (unix milliseconds, default 0) and `limit` (default the server's maximum) are whole numbers.
  */
 export function readReplayOption(value: unknown): ReplayOption | undefined {
   if (value === undefined || value === null) return undefined;
-  const invalid = (problem: string) => new ReplayOptionError(`${JoinError.replayInvalid}: ${problem}`);
+  const invalid = (problem: string) => new Refusal('InvalidReplay', `${JoinError.replayInvalid}: ${problem}`);
   if (!isJsonObject(value)) throw invalid('replay must be an object like {"since": 1735689600000, "limit": 10}');
   const { since = 0, limit } = value;
   if (typeof since !== 'number' || !Number.isSafeInteger(since)) throw invalid('since must be a whole number of unix milliseconds');

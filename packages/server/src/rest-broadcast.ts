@@ -7,7 +7,8 @@
 import type { IncomingMessage } from 'node:http';
 import { checkEventName, checkTopic, isPayloadOverLimit, isUserError } from '@nself/db';
 import { isJsonObject, RestError } from '@nself/protocol';
-import { TokenError, type Identity } from './auth.js';
+import type { Identity } from './auth.js';
+import { isRefusal } from './refusal.js';
 import type { OutgoingBroadcast } from './broadcast-feed.js';
 import { mayAccess, resolveChannel } from './channel-access.js';
 import type { ServerContext } from './context.js';
@@ -177,7 +178,7 @@ export async function authenticate(ctx: ServerContext, request: IncomingMessage)
   try {
     return await ctx.auth.verify(token);
   } catch (error) {
-    if (error instanceof TokenError) return undefined;
+    if (isRefusal(error, 'InvalidToken')) return undefined;
     throw error;
   }
 }

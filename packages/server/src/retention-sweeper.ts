@@ -1,6 +1,7 @@
 // Trims channel logs and the table change log past their retention, on a timer, while the server runs.
 import { trimChangeLog, trimChannelLogs } from '@nself/db';
 import type { ServerContext } from './context.js';
+import { LogCode } from './log-codes.js';
 
 /** A running retention sweeper; `stop` ends it and waits for a pass in progress. */
 export interface RetentionSweeper {
@@ -22,9 +23,9 @@ export function startRetentionSweeper(ctx: ServerContext): RetentionSweeper {
         const hours = ctx.config.retentionHours;
         const messages = await trimChannelLogs(ctx.pool, hours);
         const changes = await trimChangeLog(ctx.pool, hours);
-        if (messages > 0 || changes > 0) ctx.logger.info({ messages, changes, hours }, 'retention: deleted old messages and table changes');
+        if (messages > 0 || changes > 0) ctx.logger.info({ code: LogCode.retentionTrimmed, messages, changes, hours }, 'retention: deleted old messages and table changes');
       } catch (error) {
-        ctx.logger.error({ err: error }, 'retention sweep failed; the next one tries again');
+        ctx.logger.error({ code: LogCode.retentionFailed, err: error }, 'retention sweep failed; the next one tries again');
       } finally {
         running = undefined;
       }

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import { migrate, openPool, resolveDatabaseUrl, setUpCapturePath, UserError, type CapturePath, type Pool } from '@nself/db';
+import { migrate, openPool, readSetting, resolveDatabaseUrl, setUpCapturePath, UserError, type CapturePath, type Pool } from '@nself/db';
 import { CloseCode } from '@nself/protocol';
 import { AccessWatch, type AccessNotification } from './access-watch.js';
 import { Authenticator } from './auth.js';
@@ -24,6 +24,7 @@ import { startRetentionSweeper } from './retention-sweeper.js';
 import { registerSlotGauges, startSlotWatch } from './slot-monitor.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './websocket-gateway.js';
+import { LogCode } from './log-codes.js';
 
 /** Options of `startServer`: the environment's configuration, with any field overridden. */
 export interface StartOptions extends Partial<Omit<ServerConfig, 'limits'>> {
@@ -118,22 +119,22 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const http = createServer(createRoutes(ctx, () => isDatabaseReachable(pool)));
   http.on('upgrade', (request, socket, head) => {
     gateway.handleUpgrade(request, socket, head).catch((error: unknown) => {
-      logger.error({ err: error }, 'WebSocket upgrade failed');
+      logger.error({ code: LogCode.upgradeFailed, err: error }, 'WebSocket upgrade failed');
       socket.destroy();
     });
   });
   const port = await listen(http, config.port, config.host);
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   if (ctx.auth.developmentMode && isLoopback(config.host)) {
-    logger.warn(`DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone who can connect gets in without a valid token; listening on ${config.host} only; set REALTIME_HOST=0.0.0.0 and a JWT secret to accept other machines`);
+    logger.warn({ code: LogCode.developmentMode }, `DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone who can connect gets in without a valid token; listening on ${config.host} only; set REALTIME_HOST=0.0.0.0 and a JWT secret to accept other machines`);
   } else if (ctx.auth.developmentMode) {
-    logger.warn('DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.');
+    logger.warn({ code: LogCode.developmentMode }, 'DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.');
   }
-  if (capture.path === 'wal') logger.info(capture.reason);
-  else logger.warn(capture.reason);
+  if (capture.path === 'wal') logger.info({ code: LogCode.capturePathWal }, capture.reason);
+  else logger.warn({ code: LogCode.capturePathTrigger }, capture.reason);
   const weakSecret = secretWarning(config.jwtSecret);
-  if (weakSecret) logger.warn(weakSecret);
-  logger.info({ port, serverId, websocket: `ws://${shownHost}:${port}/realtime/v1/websocket` }, 'realtime server listening');
+  if (weakSecret) logger.warn({ code: LogCode.weakSecret }, weakSecret);
+  logger.info({ code: LogCode.serverListening, port, serverId, websocket: `ws://${shownHost}:${port}/realtime/v1/websocket` }, 'realtime server listening');
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -147,7 +148,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await Promise.race([ctx.broadcasts.closeWrites(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
       await retention.stop();
       slotWatch.stop();
-      await tracker.disconnectAll(sockets.map((socket) => socket.id)).catch((error: unknown) => logger.error({ err: error }, 'marking connections offline failed'));
+      await tracker.disconnectAll(sockets.map((socket) => socket.id)).catch((error: unknown) => logger.error({ code: LogCode.connectionsDisconnectAllFailed, err: error }, 'marking connections offline failed'));
       const allClosed = Promise.all(sockets.map((socket) => new Promise<void>((resolve) => {
         if (!tracker.sockets.has(socket)) return resolve();
         const check = setInterval(() => { if (!tracker.sockets.has(socket)) { clearInterval(check); resolve(); } }, 20);
@@ -164,7 +165,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await listener.stop();
       await ctx.postgresChanges?.close?.();
       await pool.end();
-      logger.info({ serverId }, 'realtime server stopped');
+      logger.info({ code: LogCode.serverStopped, serverId }, 'realtime server stopped');
     })();
     return closing;
   };
@@ -178,14 +179,14 @@ function configure(options: StartOptions): ServerConfig {
   // An explicit undefined jwtSecret or databaseUrl means none: development mode, the embedded PostgreSQL.
   const given = Object.entries(overrides).filter(([key, value]) => value !== undefined || key === 'jwtSecret' || key === 'databaseUrl');
   // A send buffer given here, with no presence cap set anywhere, brings the default cap under it.
-  const presenceCap = limits?.maxSendBufferBytes !== undefined && limits.maxPresenceStateBytes === undefined && environment.REALTIME_MAX_PRESENCE_STATE_BYTES === undefined
+  const presenceCap = limits?.maxSendBufferBytes !== undefined && limits.maxPresenceStateBytes === undefined && readSetting(environment, 'REALTIME_MAX_PRESENCE_STATE_BYTES') === undefined
     ? { maxPresenceStateBytes: defaultPresenceStateBytes(limits.maxSendBufferBytes) }
     : {};
   const config = { ...base, ...Object.fromEntries(given), limits: { ...base.limits, ...limits, ...presenceCap } } as ServerConfig;
   // The secret may come from the options: the default address and the secret check follow the one used.
   checkSecretStrength(config.jwtSecret, environment);
   checkPresenceStateLimit(config.limits);
-  return { ...config, host: overrides.host ?? (environment.REALTIME_HOST?.trim() || defaultHost(verifiesTokens(config))) };
+  return { ...config, host: overrides.host ?? readSetting(environment, 'REALTIME_HOST') ?? defaultHost(verifiesTokens(config)) };
 }
 
 function isLoopback(host: string): boolean {

@@ -2,6 +2,7 @@
 import { readSlotHealth, staleSlotWarning, type Pool, type SlotHealth, type SlotState } from '@nself/db';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from './logger.js';
+import { LogCode } from './log-codes.js';
 
 /** A scrape or a check waits this long for the database, then goes without the slot's figures. */
 const READ_TIMEOUT_MS = 1_000;
@@ -61,7 +62,7 @@ export function startSlotWatch(pool: Pool, logger: Logger, staleSeconds: number)
     const warning = health && staleSlotWarning(health, staleSeconds);
     if (!health || !warning) return;
     const { name, retainedBytes, secondsSinceRead } = health.slot;
-    logger.error({ slot: name, retainedBytes, secondsSinceRead }, `STALE REPLICATION SLOT: ${warning}`);
+    logger.error({ code: LogCode.walSlotStale, slot: name, retainedBytes, secondsSinceRead }, `STALE REPLICATION SLOT: ${warning}`);
   };
   const timer = setInterval(() => void check(), Math.min(CHECK_EVERY_MS, staleSeconds * 1000));
   timer.unref();

@@ -1,9 +1,9 @@
 // `access_token` pushes: a refreshed token replaces the channel's identity, or closes the channel when it is not valid.
 import { isJsonObject, SystemMessage, type Message } from '@nself/protocol';
-import { TokenError } from './auth.js';
 import { mayAccess } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { ServerContext } from './context.js';
+import { isRefusal, tokenSystemMessage } from './refusal.js';
 
 /** Handles an `access_token` push (no reply, as the client expects none). */
 export async function handleAccessToken(ctx: ServerContext, channel: JoinedChannel, message: Message): Promise<void> {
@@ -13,7 +13,7 @@ export async function handleAccessToken(ctx: ServerContext, channel: JoinedChann
   try {
     identity = await ctx.auth.verify(token);
   } catch (error) {
-    if (error instanceof TokenError) return channel.shutdown(error.systemMessage);
+    if (isRefusal(error, 'InvalidToken')) return channel.shutdown(tokenSystemMessage(error));
     throw error;
   }
   // The token the channel already has (a verified token string gives back the same identity).

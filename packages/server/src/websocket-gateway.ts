@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSIONS } from '@nself/protocol';
-import { TokenError } from './auth.js';
+import { isRefusal, tokenConnectError } from './refusal.js';
 import { createRouter } from './channel-router.js';
 import { ClientSocket, type SocketInfo } from './client-socket.js';
 import type { ConnectionTracker } from './connection-tracker.js';
@@ -50,8 +50,9 @@ export class WebSocketGateway {
     try {
       identity = await this.ctx.auth.verify(token?.startsWith('sb_') && this.ctx.auth.developmentMode ? undefined : token);
     } catch (error) {
-      if (!(error instanceof TokenError)) throw error;
-      return refuse(socket, error.connectError.status, error.connectError.error);
+      if (!isRefusal(error, 'InvalidToken')) throw error;
+      const { status, error: text } = tokenConnectError(error);
+      return refuse(socket, status, text);
     }
     const info: SocketInfo = { id: randomUUID(), version, identity };
     this.tracker.record({

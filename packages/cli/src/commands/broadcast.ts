@@ -1,14 +1,13 @@
 // `nself realtime broadcast|messages|replay|events`: send to a channel's log and read it back.
 import type { Command } from 'commander';
 import {
-  appendMessage, configuredRetentionHours, eventCounts, parseTimestamp, recentMessages, replayMessages, requireChannel,
+  appendMessage, eventCounts, parseTimestamp, readSetting, recentMessages, replayMessages, requireChannel,
   trimChannelLogs, UserError, type Message,
 } from '@nself/db';
 import {
   asListing, missingArgument, parseJsonObjectArgument, parseNumberArgument, readStandardInput, resolveOutput,
   withExamples, type OutputOptions,
 } from '../args.js';
-import { configuredMaxPayloadBytes } from '@nself/server';
 import { database } from '../context.js';
 import { printRows, say, type Row } from '../output.js';
 
@@ -111,7 +110,7 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
 
 /** `broadcast cleanup [hours]`: trims the channel logs only. */
 async function cleanupMessages(hoursText: string | undefined): Promise<void> {
-  const hours = hoursText === undefined ? configuredRetentionHours() : parseNumberArgument(hoursText, 'hours', { min: 0 });
+  const hours = hoursText === undefined ? readSetting(process.env, 'REALTIME_RETENTION_HOURS') : parseNumberArgument(hoursText, 'hours', { min: 0 });
   const deleted = await trimChannelLogs(await database(), hours);
   say(`Deleted ${deleted} ${deleted === 1 ? 'message' : 'messages'} older than ${hours} hours.\n`);
 }
@@ -133,7 +132,7 @@ function messageRow(message: Message, channel: string): Row {
 /** Refuses a payload the server would refuse (REALTIME_MAX_PAYLOAD_BYTES), before anything is stored. */
 function checkPayloadSize(payload: unknown): void {
   const size = Buffer.byteLength(JSON.stringify(payload));
-  const limit = configuredMaxPayloadBytes();
+  const limit = readSetting(process.env, 'REALTIME_MAX_PAYLOAD_BYTES');
   if (size > limit) {
     throw new UserError(`payload is ${size} bytes, over the limit of ${limit} bytes (REALTIME_MAX_PAYLOAD_BYTES); nothing was stored`);
   }

@@ -1,8 +1,7 @@
 // `nself realtime logs [--follow]`: prints the end of the server's log file and, with --follow, what it adds.
 import { open, stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
-import { defaultStateDir, UserError } from '@nself/db';
+import { logFilePath, UserError } from '@nself/db';
 import { parseNumberArgument, withExamples } from '../args.js';
 
 const DEFAULT_LINES = 100;
@@ -27,11 +26,6 @@ export function registerLogsCommand(realtime: Command): void {
       process.stdout.write(await lastLines(file, size, count));
       if (options.follow) await follow(file, size);
     });
-}
-
-/** Where the server writes its log: REALTIME_LOG_FILE, else `<state dir>/logs/realtime.log`. */
-export function logFilePath(env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(env.REALTIME_LOG_FILE || path.join(defaultStateDir(), 'logs', 'realtime.log'));
 }
 
 /** The last `count` lines of the first `size` bytes of a file, read backwards in chunks. */

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import {
   PRESENCE_STATUSES, checkChoice, cleanupStalePresence, countPresent, getPresence, listPresent, presenceStats,
-  requireChannel, setOffline, STALE_AFTER_SECONDS, trackPresence, UserError, type Channel, type Presence, type Queryable,
+  readSetting, requireChannel, setOffline, SETTINGS, trackPresence, UserError, type Channel, type Presence, type Queryable,
 } from '@nself/db';
 import {
   asListing, parseJsonObjectArgument, parseNumberArgument, resolveOutput, withExamples,
@@ -115,11 +115,13 @@ export function registerPresenceCommands(realtime: Command): void {
 
   withExamples(
     presence.command('cleanup')
-      .description(`Set offline every presence unseen for timeout seconds (default ${STALE_AFTER_SECONDS})`)
-      .argument('[timeout-seconds]', 'seconds without a sign of life', String(STALE_AFTER_SECONDS)),
+      .description(`Set offline every presence unseen for timeout seconds (default REALTIME_STALE_AFTER_SECONDS, else ${SETTINGS.REALTIME_STALE_AFTER_SECONDS.shownDefault})`)
+      .argument('[timeout-seconds]', 'seconds without a sign of life'),
     ['nself realtime presence cleanup', 'nself realtime presence cleanup 600'],
-  ).action(async (timeoutText: string) => {
-    const timeout = parseNumberArgument(timeoutText, 'timeout-seconds', { min: 0 });
+  ).action(async (timeoutText: string | undefined) => {
+    const timeout = timeoutText === undefined
+      ? readSetting(process.env, 'REALTIME_STALE_AFTER_SECONDS')
+      : parseNumberArgument(timeoutText, 'timeout-seconds', { min: 0 });
     const changed = await cleanupStalePresence(await database(), timeout);
     say(`Set ${changed} stale presence ${changed === 1 ? 'row' : 'rows'} offline (unseen for ${timeout} seconds).\n`);
   });

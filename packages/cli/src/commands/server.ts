@@ -1,8 +1,8 @@
 // `nself realtime start`: runs the realtime server in the foreground until SIGINT or SIGTERM.
 import type { Command } from 'commander';
-import { UserError } from '@nself/db';
-import { loadConfig, startServer } from '@nself/server';
-import { parseNumberArgument, withExamples } from '../args.js';
+import { readFlag } from '@nself/db';
+import { loadConfig, LogCode, startServer } from '@nself/server';
+import { withExamples } from '../args.js';
 
 /** Registers `start`. */
 export function registerServerCommands(realtime: Command): void {
@@ -21,16 +21,16 @@ export function registerServerCommands(realtime: Command): void {
   ].join('\n'))
     .action(async (options: { port?: string; host?: string }) => {
       const config = loadConfig();
-      const port = options.port === undefined ? config.port : parseNumberArgument(options.port, '--port', { min: 0, integer: true });
-      if (port > 65535) throw new UserError(`--port must be a whole number from 0 to 65535, got "${options.port}"`);
-      const server = await startServer({ port, ...(options.host ? { host: options.host } : {}) });
+      const port = options.port === undefined ? config.port : readFlag('REALTIME_PORT', options.port);
+      const host = options.host === undefined ? undefined : readFlag('REALTIME_HOST', options.host);
+      const server = await startServer({ port, ...(host ? { host } : {}) });
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
-          server.logger.info({ signal }, 'shutting down');
+          server.logger.info({ code: LogCode.serverShuttingDown, signal }, 'shutting down');
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           server.close().then(resolve, (error: unknown) => {
-            server.logger.error({ err: error }, 'shutdown failed');
+            server.logger.error({ code: LogCode.serverShutdownFailed, err: error }, 'shutdown failed');
             resolve();
           });
         };

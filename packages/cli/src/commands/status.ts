@@ -1,10 +1,9 @@
 // `nself realtime status`: database reachability, schema version, server health, row counts, and the table changes' capture path and slot.
 import type { Command } from 'commander';
 import {
-  currentVersion, describeDatabase, formatBytes, latestVersion, readSlotHealth, resolveDatabaseUrl, schemaCounts, slotWarnings, type SchemaCounts,
+  currentVersion, describeDatabase, formatBytes, latestVersion, readSetting, readSlotHealth, resolveDatabaseUrl, schemaCounts, slotWarnings, type SchemaCounts,
   type SlotHealth,
 } from '@nself/db';
-import { configuredSlotStaleSeconds } from '@nself/server';
 import { asListing, resolveOutput, type OutputOptions } from '../args.js';
 import { connection } from '../context.js';
 import { renderJson, say } from '../output.js';
@@ -28,15 +27,15 @@ export function registerStatusCommand(realtime: Command): void {
     ['nself realtime status', 'nself realtime status --json'],
   ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
-    const report = await collectStatus(configuredSlotStaleSeconds());
+    const report = await collectStatus(readSetting(process.env, 'REALTIME_SLOT_STALE_SECONDS'));
     say(format === 'json' ? renderJson(report) : renderStatus(report));
     if (!report.database.reachable) process.exitCode = 1;
   });
 }
 
-/** The server's health endpoint, from REALTIME_HOST and REALTIME_PORT. */
+/** The server's health endpoint, from REALTIME_HOST (else this machine) and REALTIME_PORT. */
 export function healthcheckUrl(env: NodeJS.ProcessEnv = process.env): string {
-  return `http://${env.REALTIME_HOST || '127.0.0.1'}:${env.REALTIME_PORT || '3100'}/healthcheck`;
+  return `http://${readSetting(env, 'REALTIME_HOST') ?? '127.0.0.1'}:${readSetting(env, 'REALTIME_PORT')}/healthcheck`;
 }
 
 /** Everything `status` reports; a slot unread for longer than `staleSeconds` is a warning. */

@@ -1,7 +1,7 @@
 // System commands: init (apply the schema's migrations and changed function files), status, logs, cleanup (of old data, or of the replication slot) and stats.
 import type { Command } from 'commander';
 import {
-  cleanupStaleConnections, cleanupStalePresence, collectStats, configuredRetentionHours, migrate, publishForWal, STALE_AFTER_SECONDS, trimChangeLog,
+  cleanupStaleConnections, cleanupStalePresence, collectStats, migrate, publishForWal, readSetting, SETTINGS, trimChangeLog,
   trimChannelLogs, UserError,
 } from '@nself/db';
 import { asListing, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
@@ -38,7 +38,7 @@ export function registerSystemCommands(realtime: Command): void {
 
   withExamples(
     realtime.command('cleanup')
-      .description(`Delete messages and table changes older than hours (default REALTIME_RETENTION_HOURS, else 24; a channel's {"retention_hours": n} metadata wins for its messages), and mark connections and presence unseen for ${STALE_AFTER_SECONDS} seconds disconnected and offline; with --slots, drop the replication slot instead`)
+      .description(`Delete messages and table changes older than hours (default REALTIME_RETENTION_HOURS, else 24; a channel's {"retention_hours": n} metadata wins for its messages), and mark connections and presence unseen for REALTIME_STALE_AFTER_SECONDS (default ${SETTINGS.REALTIME_STALE_AFTER_SECONDS.shownDefault}) seconds disconnected and offline; with --slots, drop the replication slot instead`)
       .argument('[hours]', 'retention in hours')
       .option('--slots', "drop this database's replication slot, which keeps WAL until it is read: refused while a server reads it; table changes are then captured by triggers until a server starts again"),
     ['nself realtime cleanup', 'nself realtime cleanup 48', '0 */6 * * * nself realtime cleanup   # in a crontab', 'nself realtime cleanup --slots'],
@@ -48,17 +48,18 @@ export function registerSystemCommands(realtime: Command): void {
       await cleanupSlots();
       return;
     }
-    const hours = hoursText === undefined ? configuredRetentionHours() : parseNumberArgument(hoursText, 'hours', { min: 0 });
+    const hours = hoursText === undefined ? readSetting(process.env, 'REALTIME_RETENTION_HOURS') : parseNumberArgument(hoursText, 'hours', { min: 0 });
     const db = await database();
     const messages = await trimChannelLogs(db, hours);
     const changes = await trimChangeLog(db, hours);
-    const connections = await cleanupStaleConnections(db, STALE_AFTER_SECONDS);
-    const presence = await cleanupStalePresence(db, STALE_AFTER_SECONDS);
+    const staleSeconds = readSetting(process.env, 'REALTIME_STALE_AFTER_SECONDS');
+    const connections = await cleanupStaleConnections(db, staleSeconds);
+    const presence = await cleanupStalePresence(db, staleSeconds);
     say([
       `Deleted ${plural(messages, 'message')} older than ${hours} hours.`,
       `Deleted ${plural(changes, 'table change')} older than ${hours} hours.`,
-      `Cleaned up ${plural(connections, 'stale connection')} (marked disconnected after ${STALE_AFTER_SECONDS} seconds unseen, or removed after 24 hours disconnected).`,
-      `Set ${plural(presence, 'stale presence row')} offline (unseen for ${STALE_AFTER_SECONDS} seconds).`,
+      `Cleaned up ${plural(connections, 'stale connection')} (marked disconnected after ${staleSeconds} seconds unseen, or removed after 24 hours disconnected).`,
+      `Set ${plural(presence, 'stale presence row')} offline (unseen for ${staleSeconds} seconds).`,
     ].join('\n') + '\n');
   });
 

@@ -2,14 +2,10 @@
 import { escapeIdentifier } from 'pg';
 import { stringifyExact, type Pool, type PoolClient } from '@nself/db';
 import { RecentAnswers } from '../recent-answers.js';
+import { Refusal } from '../refusal.js';
 import type { Audience } from './audience.js';
 import type { TableInfo } from './catalog.js';
 import { rowPolicy, type RowPolicy } from './policies.js';
-
-/** A subscriber cannot read a table at all; the message says why and what to do. */
-export class AccessError extends Error {
-  override readonly name = 'AccessError';
-}
 
 /** The columns and rows a role may read of one table. */
 export interface RoleAccess {
@@ -44,19 +40,19 @@ export class AccessChecker {
       ));
     } catch (error) {
       if ((error as { code?: string }).code === '42704') {
-        throw new AccessError(`the token's role "${audience.role}" does not exist in the database; create it (CREATE ROLE ${escapeIdentifier(audience.role)} NOLOGIN) and grant it SELECT on the tables it may watch`);
+        throw new Refusal('TableAccessDenied', `the token's role "${audience.role}" does not exist in the database; create it (CREATE ROLE ${escapeIdentifier(audience.role)} NOLOGIN) and grant it SELECT on the tables it may watch`);
       }
       throw error;
     }
     return new Set(rows.map((row) => row.name));
   }
 
-  /** Throws an AccessError unless the audience may select from `table` and the server may act as its role. */
+  /** Throws a TableAccessDenied Refusal unless the audience may select from `table` and the server may act as its role. */
   async assertCanRead(audience: Audience, table: TableInfo): Promise<void> {
     if (audience.service) return;
     const readable = await this.readableColumns(audience, table);
     if (readable.size === 0) {
-      throw new AccessError(`role "${audience.role}" may not SELECT from ${table.schema}.${table.table}`);
+      throw new Refusal('TableAccessDenied', `role "${audience.role}" may not SELECT from ${table.schema}.${table.table}`);
     }
     await this.asRole(audience, async () => undefined);
   }
@@ -115,8 +111,8 @@ export class AccessChecker {
         );
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code === '22023' || code === '42704') throw new AccessError(`the token's role "${audience.role}" does not exist in the database`);
-        if (code === '42501') throw new AccessError(`the server's database user may not act as role "${audience.role}"; GRANT ${escapeIdentifier(audience.role)} TO the server's user`);
+        if (code === '22023' || code === '42704') throw new Refusal('TableAccessDenied', `the token's role "${audience.role}" does not exist in the database`);
+        if (code === '42501') throw new Refusal('TableAccessDenied', `the server's database user may not act as role "${audience.role}"; GRANT ${escapeIdentifier(audience.role)} TO the server's user`);
         throw error;
       }
       return await work(client);

@@ -9,6 +9,7 @@ import { changeData, type ChangeView } from './frame.js';
 import { tableKey, type ResolvedBinding } from './plan.js';
 import type { ChangeEvent, TableSubscription } from './subscription.js';
 import { isTransient } from './transient.js';
+import { LogCode } from '../log-codes.js';
 
 /** What delivering needs from the server. */
 export interface DeliveryContext extends JudgeContext {
@@ -221,7 +222,7 @@ async function viewsFor(
     if (!judgesDeletes) for (const index of indexes) if (changes[index]?.operation === 'DELETE') views.set(index, viewOf(shown, rowSecured));
   } catch (error) {
     if (isTransient(error)) throw error;
-    ctx.logger.warn({ err: error, role: audience.role, table: `${info.schema}.${info.table}` }, 'checking access to table changes failed; the changes are withheld from this role');
+    ctx.logger.warn({ code: LogCode.tableAccessCheckFailed, err: error, role: audience.role, table: `${info.schema}.${info.table}` }, 'checking access to table changes failed; the changes are withheld from this role');
     views.clear();
   }
   return views;

@@ -3,6 +3,7 @@ import { ChangeFeed, currentPosition, readChanges, type Change, type ChangeRow }
 import { deliverBatch, type DeliveryContext } from './delivery.js';
 import { isTransient } from './transient.js';
 import type { TableSubscription } from './subscription.js';
+import { LogCode } from '../log-codes.js';
 
 const CATCH_UP_PAGE = 500;
 const RETRY_MS = 500;
@@ -35,7 +36,7 @@ export class ChangeDispatcher {
         from,
         announcements: this.ctx.changesAtCommit,
         onChanges: (changes) => this.dispatch(changes),
-        onError: (error) => this.ctx.logger.warn({ err: error }, 'table change feed interrupted; it reconnects and re-reads from its position'),
+        onError: (error) => this.ctx.logger.warn({ code: LogCode.tableFeedInterrupted, err: error }, 'table change feed interrupted; it reconnects and re-reads from its position'),
       });
       if (this.subscribed.size === 0) this.feed.askForAnnouncements(false);
     })().catch((error: unknown) => {
@@ -54,14 +55,14 @@ export class ChangeDispatcher {
     this.feed?.askForAnnouncements(true);
     void this.catchUp(subscription).catch((error: unknown) => {
       if (subscription.closed) return;
-      this.ctx.logger.error({ err: error }, 'catching up a table change subscription failed');
+      this.ctx.logger.error({ code: LogCode.tableCatchUpFailed, err: error }, 'catching up a table change subscription failed');
       onFailure(error instanceof Error ? error : new Error(String(error)));
     });
   }
 
   /** Changes this process's WAL consumer just logged: delivered at once when they continue the feed (`ChangeFeed.offer`). */
   offer(rows: readonly ChangeRow[]): void {
-    this.feed?.offer(rows).catch((error: unknown) => this.ctx.logger.warn({ err: error }, 'delivering logged table changes failed; the feed reads them from the log'));
+    this.feed?.offer(rows).catch((error: unknown) => this.ctx.logger.warn({ code: LogCode.tableOfferFailed, err: error }, 'delivering logged table changes failed; the feed reads them from the log'));
   }
 
   /** Makes the feed listen on tables whose capture was just set up, so their first changes are not left to polling. */
@@ -108,7 +109,7 @@ export class ChangeDispatcher {
         await deliverBatch(this.ctx, within, [subscription], upTo);
       } catch (error) {
         if (!isTransient(error)) throw error;
-        this.ctx.logger.warn({ err: error }, 'catching up a table change subscription: database unreachable, retrying');
+        this.ctx.logger.warn({ code: LogCode.tableCatchUpRetry, err: error }, 'catching up a table change subscription: database unreachable, retrying');
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
       }
     }

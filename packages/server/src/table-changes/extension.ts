@@ -1,6 +1,6 @@
 // The postgres_changes extension of the server: checks a join's bindings, sets up capture, and subscribes the channel.
 import { SystemMessage } from '@nself/protocol';
-import { UserError, WalConsumer, type Pool } from '@nself/db';
+import { UserError, WalConsumer, type Pool, type WalTrouble } from '@nself/db';
 import type { Identity } from '../auth.js';
 import type { Limits } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -11,9 +11,16 @@ import { audienceOf, type Audience } from './audience.js';
 import { CaptureSetup, type CapturePathName } from './capture-setup.js';
 import { TableCatalog } from './catalog.js';
 import { ChangeDispatcher } from './dispatcher.js';
-import { planSubscription, SubscriptionError, type PlanContext } from './plan.js';
+import { isRefusal } from '../refusal.js';
+import { planSubscription, subscriptionRefusal, type PlanContext } from './plan.js';
 import { startPoint } from './resume.js';
 import { TableSubscription } from './subscription.js';
+import { LogCode } from '../log-codes.js';
+
+/** The log code of each WAL trouble an operator must hear about. */
+const WAL_TROUBLE_CODES: Record<Exclude<WalTrouble, 'interrupted'>, LogCode> = {
+  slot_lost: LogCode.walSlotLost, slot_dropped: LogCode.walSlotDropped, gap: LogCode.walGap,
+};
 
 /** What the extension needs from the server. */
 export interface TableChangesOptions {
@@ -56,9 +63,13 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
     connection: { connectionString: options.databaseUrl },
     onLeading: (leading) => {
       options.metrics?.walConsumerLeading.set(leading ? 1 : 0);
-      options.logger.info(leading ? 'this process reads table changes from the write-ahead log' : 'this process stopped reading the write-ahead log');
+      if (leading) options.logger.info({ code: LogCode.walLeading }, 'this process reads table changes from the write-ahead log');
+      else options.logger.info({ code: LogCode.walStoppedLeading }, 'this process stopped reading the write-ahead log');
     },
-    onError: (error, loud) => (loud ? options.logger.error({ err: error }, error.message) : options.logger.warn({ err: error }, 'reading the write-ahead log was interrupted; retrying')),
+    onError: (error, trouble) => {
+      if (trouble === 'interrupted') options.logger.warn({ code: LogCode.walInterrupted, err: error }, 'reading the write-ahead log was interrupted; retrying');
+      else options.logger.error({ code: WAL_TROUBLE_CODES[trouble], err: error }, error.message);
+    },
     onLogged: (rows) => dispatcher.offer(rows),
   }) : undefined;
   const { anonymousRole } = options;
@@ -78,10 +89,10 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
         plan = await planSubscription(plans, request.bindings, audience);
         const schemas = [...new Set(plan.bindings.filter((binding) => binding.table === null).map((binding) => binding.schema))];
         captureAdded = await capture.ensure(plan.tables.values(), schemas).catch((error: unknown) => {
-          throw error instanceof UserError ? new SubscriptionError(error.message) : error;
+          throw error instanceof UserError ? subscriptionRefusal(error.message) : error;
         });
       } catch (error) {
-        if (!(error instanceof SubscriptionError)) throw error;
+        if (!isRefusal(error, 'SubscriptionRefused')) throw error;
         request.system('error', error.message);
         return INACTIVE;
       }
@@ -100,7 +111,7 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
             await planSubscription(plans, request.bindings, renewed);
             subscription.audience = renewed;
           } catch (error) {
-            if (!(error instanceof SubscriptionError)) throw error;
+            if (!isRefusal(error, 'SubscriptionRefused')) throw error;
             dispatcher.remove(subscription);
             request.system('error', error.message);
           }

@@ -2,10 +2,12 @@
 import type { Change, Pool } from '@nself/db';
 import type { BindingFilterCondition } from '@nself/protocol';
 import type { Logger } from '../logger.js';
+import { isRefusal, Refusal } from '../refusal.js';
 import type { TableInfo } from './catalog.js';
 import { evaluateFilters } from './binding-filter-sql.js';
 import { filterWeight } from './filter-weight.js';
 import { isTransient } from './transient.js';
+import { LogCode } from '../log-codes.js';
 
 /** Most filter values judged in one statement; more go to further statements. */
 const STATEMENT_WEIGHT = 10_000;
@@ -94,7 +96,7 @@ async function judgeChunk(
     const verdicts = await evaluateWithinBudget(ctx, table, rows, keys.map((key) => filters.get(key) ?? []));
     keys.forEach((key, filterIndex) => results.set(key, verdicts.map((row) => row[filterIndex] ?? false)));
   } catch (error) {
-    if (error instanceof OverBudget) {
+    if (isRefusal(error, 'FilterBudgetExceeded')) {
       if (keys.length === 1) {
         results.set(keys[0] as string, undefined);
         return;
@@ -105,14 +107,9 @@ async function judgeChunk(
       return;
     }
     if (isTransient(error)) throw error;
-    ctx.logger.warn({ err: error, table: `${table.schema}.${table.table}` }, 'evaluating postgres_changes filters failed; their bindings receive nothing from this batch');
+    ctx.logger.warn({ code: LogCode.tableFilterFailed, err: error, table: `${table.schema}.${table.table}` }, 'evaluating postgres_changes filters failed; their bindings receive nothing from this batch');
     for (const key of keys) results.set(key, rows.map(() => false));
   }
-}
-
-/** A statement judging filters ran out of its time budget. */
-class OverBudget extends Error {
-  override readonly name = 'OverBudget';
 }
 
 /** `evaluateFilters` in a read-only transaction whose statements may take at most the budget. */
@@ -128,7 +125,7 @@ async function evaluateWithinBudget(
       return await evaluateFilters(client, table, rows, filters);
     } catch (error) {
       const timedOut = (error as { code?: unknown }).code === QUERY_CANCELED && Date.now() - started >= ctx.filterBudgetMs * 0.9;
-      throw timedOut ? new OverBudget(`judging filters took longer than ${ctx.filterBudgetMs} ms`) : error;
+      throw timedOut ? new Refusal('FilterBudgetExceeded', `judging filters took longer than ${ctx.filterBudgetMs} ms`) : error;
     }
   } finally {
     await client.query('ROLLBACK').catch((error: unknown) => { broken = error instanceof Error ? error : new Error(String(error)); });

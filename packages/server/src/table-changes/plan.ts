@@ -5,7 +5,8 @@ import {
   type BindingEvent, type BindingFilterCondition, type BindingFilterLimits, type CaptureEvent,
 } from '@nself/protocol';
 import type { IdentifiedBinding } from '../postgres-changes.js';
-import { AccessError, type AccessChecker } from './access.js';
+import { isRefusal, Refusal } from '../refusal.js';
+import type { AccessChecker } from './access.js';
 import type { Audience } from './audience.js';
 import { tablesOfSchema, type TableCatalog, type TableInfo } from './catalog.js';
 import { checkFilterValues } from './binding-filter-sql.js';
@@ -29,14 +30,14 @@ export interface SubscriptionPlan {
   readonly tables: ReadonlyMap<string, { readonly info: TableInfo; readonly events: ReadonlySet<CaptureEvent> }>;
 }
 
-/** A binding that cannot be subscribed; the message is the `system` error the client receives (PROTOCOL.md §7.6). */
-export class SubscriptionError extends Error {
-  override readonly name = 'SubscriptionError';
-  constructor(reason: string, binding?: IdentifiedBinding) {
-    super(binding
-      ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${shortened(binding.filter ?? '')}]]: ${reason}`
-      : `Unable to subscribe to changes with given parameters: ${reason}`);
-  }
+/**
+ * The SubscriptionRefused refusal: its message is the `system` error the client receives (PROTOCOL.md §7.6),
+ * naming the binding when there is one.
+ */
+export function subscriptionRefusal(reason: string, binding?: IdentifiedBinding): Refusal<'SubscriptionRefused'> {
+  return new Refusal('SubscriptionRefused', binding
+    ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${shortened(binding.filter ?? '')}]]: ${reason}`
+    : `Unable to subscribe to changes with given parameters: ${reason}`);
 }
 
 /** How much one join may ask for: bindings, and the size of each filter. */
@@ -67,10 +68,10 @@ export function isSystemSchema(schema: string): boolean {
   return schema === 'information_schema' || schema.startsWith('pg_');
 }
 
-/** Checks every binding for `audience` and resolves its tables; throws a SubscriptionError naming the first problem. */
+/** Checks every binding for `audience` and resolves its tables; throws a SubscriptionRefused Refusal naming the first problem. */
 export async function planSubscription(ctx: PlanContext, bindings: readonly IdentifiedBinding[], audience: Audience): Promise<SubscriptionPlan> {
   if (bindings.length > ctx.limits.maxBindingsPerJoin) {
-    throw new SubscriptionError(`too many postgres_changes bindings: ${bindings.length}. Maximum ${ctx.limits.maxBindingsPerJoin} per join`);
+    throw subscriptionRefusal(`too many postgres_changes bindings: ${bindings.length}. Maximum ${ctx.limits.maxBindingsPerJoin} per join`);
   }
   const resolved: ResolvedBinding[] = [];
   const tables = new Map<string, { info: TableInfo; events: Set<CaptureEvent> }>();
@@ -86,8 +87,8 @@ export async function planSubscription(ctx: PlanContext, bindings: readonly Iden
         tables.set(key, entry);
       }
     } catch (error) {
-      if (error instanceof UserError || error instanceof AccessError || error instanceof BindingFilterSyntaxError) {
-        throw new SubscriptionError(error.message, binding);
+      if (error instanceof UserError || isRefusal(error, 'TableAccessDenied', 'InvalidFilter')) {
+        throw subscriptionRefusal(error.message, binding);
       }
       throw error;
     }
@@ -107,7 +108,7 @@ async function resolveBinding(ctx: PlanContext, binding: IdentifiedBinding, audi
   if (binding.schema === 'realtime') throw new UserError("tables of the realtime schema are the engine's own and cannot be watched");
   if (isSystemSchema(binding.schema) && !audience.service) throw new UserError(`tables of the ${binding.schema} schema are PostgreSQL's own; only the service role may watch them`);
   const wildcard = binding.table === undefined || binding.table === '*';
-  const conditions = parseBindingFilter(binding.filter, ctx.limits);
+  const conditions = readBindingFilter(binding.filter, ctx.limits);
   const select = binding.select ?? null;
   if (wildcard && (conditions.length > 0 || select)) throw new UserError('filter and select need a table; they are not accepted with every table of a schema');
   const base = { id: binding.id, event, schema: binding.schema, conditions, filterKey: binding.filter?.trim() ?? '', select };
@@ -142,4 +143,14 @@ async function resolveBinding(ctx: PlanContext, binding: IdentifiedBinding, audi
     }
   }
   return { result: { ...base, table }, infos: [info] };
+}
+
+/** A binding's filter conditions; one that cannot be read is the InvalidFilter refusal. */
+function readBindingFilter(filter: string | undefined, limits: BindingFilterLimits): BindingFilterCondition[] {
+  try {
+    return parseBindingFilter(filter, limits);
+  } catch (error) {
+    if (error instanceof BindingFilterSyntaxError) throw new Refusal('InvalidFilter', error.message);
+    throw error;
+  }
 }

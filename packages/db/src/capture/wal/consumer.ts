@@ -6,6 +6,12 @@ import { ReplicationStream } from './replication-stream.js';
 import { recordGap, setUpCapturePath, WAL_PUBLICATION } from './setup.js';
 import { StreamSession } from './stream-session.js';
 
+/**
+ * What went wrong while consuming: the stream was `interrupted` (retried quietly), the slot was lost to
+ * max_slot_wal_keep_size or dropped (made again, with a gap in the log), or a `gap` was found at start.
+ */
+export type WalTrouble = 'interrupted' | 'slot_lost' | 'slot_dropped' | 'gap';
+
 export interface WalConsumerOptions {
   /** Pool for the log and the registry. */
   readonly pool: pg.Pool;
@@ -13,8 +19,8 @@ export interface WalConsumerOptions {
   readonly connection: pg.ClientConfig;
   /** Told when this process starts or stops consuming the slot. */
   readonly onLeading?: (leading: boolean) => void;
-  /** Told about trouble; the consumer keeps retrying. `loud` marks what an operator must hear (a slot lost). */
-  readonly onError?: (error: Error, loud: boolean) => void;
+  /** Told about trouble; the consumer keeps retrying. Any `trouble` but `interrupted` is what an operator must hear. */
+  readonly onError?: (error: Error, trouble: WalTrouble) => void;
   /** Handed each batch this process logged, once committed, so that it can deliver it without reading it back. */
   readonly onLogged?: (rows: readonly LoggedRow[]) => void;
   /** How long to wait before trying again to become the consumer (ms, default 1000). */
@@ -65,7 +71,7 @@ export class WalConsumer {
         failures = led ? 0 : failures;
       } catch (error) {
         failures = this.leadingValue ? 0 : failures + 1;
-        this.options.onError?.(error instanceof Error ? error : new Error(String(error)), false);
+        this.options.onError?.(error instanceof Error ? error : new Error(String(error)), 'interrupted');
       }
       // A reader whose stream ended tries again at once (its old connection may hold the slot a moment
       // longer); the others, and repeated failures, wait.
@@ -84,7 +90,7 @@ export class WalConsumer {
       if (!lock?.locked || !this.running) return false;
       const path = await setUpCapturePath(this.options.pool);
       if (path.path !== 'wal') throw new Error(`the WAL capture path is not available: ${path.reason}`);
-      if (path.gap) this.options.onError?.(new Error(`${path.gap}; resumes from before now are answered as unavailable`), true);
+      if (path.gap) this.options.onError?.(new Error(`${path.gap}; resumes from before now are answered as unavailable`), 'gap');
       const writer = await LogWriter.open(this.options.connection, path.slot);
       const session = new StreamSession(this.options.pool, writer.client, stream, this.options.onLogged);
       try {
@@ -125,7 +131,7 @@ export class WalConsumer {
     if (code === '55006') return; // another process reads it (a consumer of an older session); retry
     const lost = code === '55000' && /invalidated|can no longer|cannot read from logical replication slot/i.test(message);
     if (code !== '42704' && !lost) throw error;
-    this.options.onError?.(new Error(`the replication slot ${slot} ${lost ? 'was lost (it held more WAL than max_slot_wal_keep_size allows)' : 'was dropped'}: making it again; changes committed meanwhile are not in the log, and resumes from before now are answered as unavailable (${message})`), true);
+    this.options.onError?.(new Error(`the replication slot ${slot} ${lost ? 'was lost (it held more WAL than max_slot_wal_keep_size allows)' : 'was dropped'}: making it again; changes committed meanwhile are not in the log, and resumes from before now are answered as unavailable (${message})`), lost ? 'slot_lost' : 'slot_dropped');
     await recordGap(this.options.pool, `the replication slot ${slot} ${lost ? 'was lost' : 'was dropped'}: changes committed before it was made again are not in the log`);
     if (lost) await this.options.pool.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [slot]);
     await setUpCapturePath(this.options.pool);
