@@ -47,7 +47,7 @@ test('the seed recipe: subscribe public.users creates the seed function, trigger
     ['realtime_DELETE_users', 'realtime_INSERT_users', 'realtime_TRUNCATE_users', 'realtime_UPDATE_users']);
   const fn = await db.pool.query("SELECT prosecdef, proconfig FROM pg_proc WHERE proname = 'notify_public_users'");
   assert.equal(fn.rows[0].prosecdef, true);
-  assert.deepEqual(fn.rows[0].proconfig, ['search_path=pg_catalog, pg_temp']);
+  assert.deepEqual(fn.rows[0].proconfig, ['search_path=pg_catalog, pg_temp', 'TimeZone=UTC']);
   const { rows } = await db.pool.query("SELECT events FROM realtime.subscriptions WHERE table_name = 'public.users'");
   assert.deepEqual(rows[0].events, ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']);
 });

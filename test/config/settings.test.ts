@@ -32,7 +32,7 @@ test('every setting is in the README configuration table, with its default, and 
 });
 
 test('each default shown is the value a setting takes when unset', () => {
-  const derived = new Set<SettingName>(['DATABASE_URL', 'NSELF_DATA_DIR', 'NODE_ENV', 'REALTIME_HOST', 'REALTIME_JWT_SECRET', 'HASURA_GRAPHQL_JWT_SECRET',
+  const derived = new Set<SettingName>(['DATABASE_URL', 'NSELF_DATA_DIR', 'NODE_ENV', 'REALTIME_HOST', 'REALTIME_JWT_SECRET', 'REALTIME_JWT_PUBLIC_KEY', 'REALTIME_JWKS_URL', 'HASURA_GRAPHQL_JWT_SECRET',
     'REALTIME_LOG_FILE', 'REALTIME_MAX_PRESENCE_STATE_BYTES', 'REALTIME_ALLOWED_ORIGINS', 'REALTIME_ANONYMOUS_ROLE']);
   for (const name of NAMES.filter((name) => !derived.has(name))) {
     assert.equal(String(readSetting({}, name)), SETTINGS[name].shownDefault, name);
@@ -49,7 +49,7 @@ test('a value a setting does not accept is refused naming the variable, the valu
     [{ REALTIME_LOG_LEVEL: 'loud' }, /^REALTIME_LOG_LEVEL "loud" is not valid; expected one of: trace, debug, info, warn, error, fatal, silent$/],
     [{ REALTIME_CAPTURE: 'Logical' }, /^REALTIME_CAPTURE "Logical" is not valid; expected one of: auto, wal, trigger$/],
     [{ REALTIME_RETENTION_HOURS: '1e3' }, /^REALTIME_RETENTION_HOURS "1e3" is not valid; expected a number of hours of 0 or more, such as 24 or 72$/],
-    [{ HASURA_GRAPHQL_JWT_SECRET: '{"type":"RS256","key":"k"}' }, /^HASURA_GRAPHQL_JWT_SECRET has type "RS256"; only HS256 is supported$/],
+    [{ HASURA_GRAPHQL_JWT_SECRET: '{"type":"XS256","key":"k"}' }, /^HASURA_GRAPHQL_JWT_SECRET has type "XS256"; expected one of HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512, Ed25519, EdDSA$/],
   ];
   for (const [env, message] of refusals) assert.throws(() => loadConfig(env), { message }, JSON.stringify(env));
   assert.equal(loadConfig({ REALTIME_CAPTURE: ' WAL ' }).capture, 'wal');

@@ -7,13 +7,18 @@ export type Frame = [string | null, string | null, string, string, Record<string
 /** A raw protocol connection. */
 export class RawClient {
   readonly frames: Frame[] = [];
+  /** The text frames as received, for what parsing would change (numbers beyond 2^53). */
+  readonly texts: string[] = [];
   readonly binaries: Buffer[] = [];
   closeCode: number | undefined;
   closeReason = '';
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer, isBinary) => {
       if (isBinary) this.binaries.push(data);
-      else this.frames.push(JSON.parse(data.toString()) as Frame);
+      else {
+        this.texts.push(data.toString());
+        this.frames.push(JSON.parse(data.toString()) as Frame);
+      }
     });
     ws.on('close', (code, reason) => {
       this.closeCode = code;

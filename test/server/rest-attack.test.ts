@@ -42,7 +42,7 @@ test('a batch [ok, bad, ok] stores nothing and answers 422 naming the bad entry;
     ['an event longer than 255 characters', { topic: 'atomic-a', event: 'e'.repeat(256), payload: {} }, 'messages[1].event', /is 256 bytes in UTF-8; at most 255 bytes are accepted/],
     ['a payload holding U+0000', { topic: 'atomic-a', event: 'x', payload: { text: 'a\u0000b' } }, 'messages[1].payload.text', /\\u0000 cannot be stored/],
     ['a payload over the limit', { topic: 'atomic-a', event: 'x', payload: { text: 'a'.repeat(300_000) } }, 'messages[1].payload', /Payload size exceeds tenant limit/],
-    ['a topic without letters or digits', { topic: '!!!', event: 'x', payload: {} }, 'messages[1].topic', /leaves nothing for a slug/],
+    ['a topic too long for a broadcast frame', { topic: 'é'.repeat(130), event: 'x', payload: {} }, 'messages[1].topic', /260 bytes in UTF-8; at most 246 bytes are accepted/],
     ['a topic with an escape sequence', { topic: 'atomic-\u001b[2J', event: 'x', payload: {} }, 'messages[1].topic', /U\+001B at position 8/],
     ['an entry without a topic', { event: 'x', payload: {} }, 'messages[1].topic', /must be a string/],
   ];

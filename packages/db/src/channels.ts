@@ -99,19 +99,42 @@ export function slugify(name: string): string {
   return slug;
 }
 
-/** Finds a channel by id or by slug (a name is slugified first); null when there is none. */
-export async function findChannel(db: Queryable, idOrSlug: string): Promise<Channel | null> {
-  return (await findChannels(db, [idOrSlug])).get(idOrSlug) ?? null;
+/**
+ * Checks a topic as clients name channels (the WebSocket sub-topic, a REST or SQL topic): used
+ * exactly as given, so that `Room/ABC` and `room/abc` are two channels, as on Supabase. Throws a
+ * UserError when it is empty, too long for a broadcast frame, or holds characters that are not printable.
+ */
+export function checkTopic(topic: string): string {
+  if (topic.length === 0) throw new UserError('channel topic must not be empty');
+  if ([...topic].length > MAX_CHANNEL_NAME_LENGTH) throw new UserError(`channel topic is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
+  const bytes = Buffer.byteLength(topic, 'utf8');
+  if (bytes > MAX_CHANNEL_NAME_BYTES) {
+    throw new UserError(`channel topic is ${bytes} bytes in UTF-8; at most ${MAX_CHANNEL_NAME_BYTES} bytes are accepted, so that "realtime:<topic>" fits a binary broadcast frame`);
+  }
+  return checkPrintable(topic, 'channel topic');
+}
+
+/**
+ * Finds a channel by id or by slug; null when there is none. With `exact` (a topic from a client),
+ * the slug must be the key itself; otherwise (an operator's argument) the key's slug is tried after it.
+ */
+export async function findChannel(db: Queryable, idOrSlug: string, options: { exact?: boolean } = {}): Promise<Channel | null> {
+  return (await findChannels(db, [idOrSlug], options)).get(idOrSlug) ?? null;
 }
 
 /**
  * Finds several channels in one query, each by id or by slug as `findChannel` does (a key that is a
- * channel's id names that channel before any channel whose slug it is); keys with no channel are absent.
+ * channel's id names that channel before any channel whose slug it is, and a slug that is the key
+ * before the key's slugified form); keys with no channel are absent.
  */
-export async function findChannels(db: Queryable, idsOrSlugs: readonly string[]): Promise<Map<string, Channel>> {
-  const keys = idsOrSlugs.map((key) => ({ key, id: UUID.test(key.trim()) ? key.trim().toLowerCase() : null, slug: slugOrNull(key) }));
+export async function findChannels(db: Queryable, idsOrSlugs: readonly string[], options: { exact?: boolean } = {}): Promise<Map<string, Channel>> {
+  const keys = idsOrSlugs.map((key) => ({
+    key,
+    id: UUID.test(key.trim()) ? key.trim().toLowerCase() : null,
+    slugs: options.exact ? [key] : [...new Set([key, ...orNone(() => slugify(key))])],
+  }));
   const ids = keys.flatMap(({ id }) => (id === null ? [] : [id]));
-  const slugs = keys.flatMap(({ slug }) => (slug === null ? [] : [slug]));
+  const slugs = keys.flatMap(({ slugs: candidates }) => candidates);
   const found = new Map<string, Channel>();
   if (ids.length === 0 && slugs.length === 0) return found;
   const { rows } = await db.query<ChannelRow>(
@@ -120,18 +143,18 @@ export async function findChannels(db: Queryable, idsOrSlugs: readonly string[])
   );
   const byId = new Map(rows.map((row) => [row.id, row]));
   const bySlug = new Map(rows.map((row) => [row.slug, row]));
-  for (const { key, id, slug } of keys) {
-    const row = (id === null ? undefined : byId.get(id)) ?? (slug === null ? undefined : bySlug.get(slug));
+  for (const { key, id, slugs: candidates } of keys) {
+    const row = (id === null ? undefined : byId.get(id)) ?? candidates.map((slug) => bySlug.get(slug)).find((candidate) => candidate !== undefined);
     if (row) found.set(key, toChannel(row));
   }
   return found;
 }
 
-function slugOrNull(name: string): string | null {
+function orNone(slugOf: () => string): string[] {
   try {
-    return slugify(name);
+    return [slugOf()];
   } catch {
-    return null;
+    return [];
   }
 }
 
@@ -196,15 +219,16 @@ export async function createChannel(db: Queryable, channel: NewChannel): Promise
 }
 
 /**
- * Creates the public channel of a client's join to a name nobody set up, marked as created by a join
- * (an operator's `createChannel` of that name takes it over); null when the slug is taken meanwhile.
+ * Creates the channel (public unless `type` says private) of a client's join to a topic nobody set up
+ * (its slug and name are the topic, exactly), marked as created by a join (an operator's `createChannel` of that name takes it
+ * over); null when the slug is taken meanwhile.
  */
-export async function createJoinChannel(db: Queryable, name: string): Promise<Channel | null> {
-  const checked = checkChannelName(name);
+export async function createJoinChannel(db: Queryable, topic: string, type: 'public' | 'private' = 'public'): Promise<Channel | null> {
+  const checked = checkTopic(topic);
   const { rows } = await db.query<ChannelRow>(
-    `INSERT INTO realtime.channels AS c (slug, name, type, created_by_join) VALUES ($1, $2, 'public', true)
+    `INSERT INTO realtime.channels AS c (slug, name, type, created_by_join) VALUES ($1, $2, $3, true)
      ON CONFLICT (slug) DO NOTHING RETURNING ${COLUMNS}`,
-    [slugify(checked), checked],
+    [checked, checked, type],
   );
   return rows[0] ? toChannel(rows[0]) : null;
 }

@@ -17,3 +17,4 @@ export * from './stats.js';
 export * from './capture/index.js';
 export * from './history.js';
 export * from './retention.js';
+export * from './exact-json.js';

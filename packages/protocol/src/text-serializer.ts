@@ -30,12 +30,15 @@ export function refusedPayloadReason(error: JsonValueError, prefix: RegExp, base
   return `InvalidPayload: ${path || 'payload'}: ${error.problem}`;
 }
 
-/** Encodes a message as a text frame in the given version. V1 frames carry no `join_ref`, as Phoenix's V1 serializer. */
-export function encodeText(message: Message, version: ProtocolVersion): string {
+/**
+ * Encodes a message as a text frame in the given version. V1 frames carry no `join_ref`, as Phoenix's
+ * V1 serializer. `stringify` replaces JSON.stringify, for payloads that hold values it cannot write.
+ */
+export function encodeText(message: Message, version: ProtocolVersion, stringify: (value: unknown) => string = JSON.stringify): string {
   if (version === '2.0.0') {
-    return JSON.stringify([message.joinRef, message.ref, message.topic, message.event, message.payload]);
+    return stringify([message.joinRef, message.ref, message.topic, message.event, message.payload]);
   }
-  return JSON.stringify({ topic: message.topic, event: message.event, payload: message.payload, ref: message.ref });
+  return stringify({ topic: message.topic, event: message.event, payload: message.payload, ref: message.ref });
 }
 
 /**

@@ -1,5 +1,6 @@
-// Client tokens: verifies JWTs (HS256/384/512 with the configured secret) and derives who the client is.
+// Client tokens: verifies JWTs (HS* with the secret; RS*, PS*, ES*, EdDSA with public keys or a JWKS) and derives who the client is.
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { VerificationKeys, type JwtKeySources } from './jwt-keys.js';
 import { RecentAnswers } from './recent-answers.js';
 import { tokenRefusal } from './refusal.js';
 
@@ -10,36 +11,37 @@ export interface Identity {
   readonly claims: JWTPayload;
   /** Expiry as seconds since the epoch, or null for tokens that do not expire (development mode only). */
   readonly expiresAt: number | null;
-  /** Whether the token's signature was checked with the secret (never in development mode). */
+  /** Whether the token's signature was checked with a configured key (never in development mode). */
   readonly verified: boolean;
 }
 
 const HASURA_CLAIMS = 'https://hasura.io/jwt/claims';
-const ALGORITHMS = ['HS256', 'HS384', 'HS512'];
 /** The most verified tokens remembered; the oldest is forgotten first. */
 const MAX_REMEMBERED_TOKENS = 4096;
 
 /**
- * Verifies tokens with a secret, or, without one (development mode), accepts anyone. A token string
+ * Verifies tokens with the configured keys, or, without any (development mode), accepts anyone. A token string
  * verified before is not verified again until its `exp`: the identity it gave is reused (the same
  * string carries the same signature and claims, so the outcome cannot differ), and concurrent
  * verifications of one string share one check.
  */
 export class Authenticator {
-  private readonly keys: HmacKeys | undefined;
+  private readonly keys: VerificationKeys | undefined;
   private readonly verified = new RecentAnswers<Promise<Identity>>(MAX_REMEMBERED_TOKENS);
 
-  constructor(secret: string | undefined) {
-    this.keys = secret ? new HmacKeys(new TextEncoder().encode(secret)) : undefined;
+  /** `sources` as a string is a shared secret alone. */
+  constructor(sources: JwtKeySources | string | undefined) {
+    const keys = new VerificationKeys(typeof sources === 'string' ? { secret: sources } : sources ?? {});
+    this.keys = keys.none ? undefined : keys;
   }
 
-  /** True when no secret is configured and anonymous clients are let in. */
+  /** True when no key is configured and anonymous clients are let in. */
   get developmentMode(): boolean {
     return this.keys === undefined;
   }
 
   /**
-   * The identity of `token`. With a secret the token must be a validly signed JWT with an `exp` in
+   * The identity of `token`. With keys the token must be a validly signed JWT with an `exp` in
    * the future. In development mode a missing or non-JWT token is anonymous, and a JWT's claims are
    * read without checking the signature (its expiry is still honoured).
    */
@@ -61,39 +63,25 @@ export class Authenticator {
     return this.verifyOnce(token, this.keys);
   }
 
-  private verifyOnce(token: string, keys: HmacKeys): Promise<Identity> {
+  private verifyOnce(token: string, keys: VerificationKeys): Promise<Identity> {
     const pending = verifySigned(token, keys).then((claims) => identityOf(claims, true));
     this.verified.remember(token, pending, pending);
     return pending;
   }
 }
 
-/** The secret imported once per HMAC algorithm, instead of once per verification. */
-class HmacKeys {
-  private readonly imported = new Map<string, Promise<CryptoKey>>();
-
-  constructor(private readonly secret: Uint8Array<ArrayBuffer>) {}
-
-  forAlgorithm(alg: string): Promise<CryptoKey> {
-    let key = this.imported.get(alg);
-    if (!key) {
-      key = crypto.subtle.importKey('raw', this.secret, { name: 'HMAC', hash: `SHA-${alg.slice(2)}` }, false, ['verify']);
-      this.imported.set(alg, key);
-    }
-    return key;
-  }
-}
-
-async function verifySigned(token: string, keys: HmacKeys): Promise<JWTPayload> {
+async function verifySigned(token: string, keys: VerificationKeys): Promise<JWTPayload> {
   try {
-    const { payload } = await jwtVerify(token, (header) => keys.forAlgorithm(header.alg), { algorithms: ALGORITHMS });
+    const { payload } = await jwtVerify(token, keys.resolve, { algorithms: [...keys.algorithms] });
     return payload;
   } catch (error) {
-    if (error instanceof joseErrors.JWTExpired) throw tokenRefusal('expired', secondsSince(error.payload.exp));
-    if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw tokenRefusal('signature');
-    if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') throw tokenRefusal('invalidExpiration');
-    if (error instanceof joseErrors.JOSEAlgNotAllowed) throw tokenRefusal('signature');
-    throw tokenRefusal('malformed');
+      if (error instanceof joseErrors.JWTExpired) throw tokenRefusal('expired', secondsSince(error.payload.exp));
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') throw tokenRefusal('invalidExpiration');
+      if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid || error instanceof joseErrors.JWTClaimValidationFailed) {
+        throw tokenRefusal('malformed');
+      }
+      // A bad signature, an algorithm not configured, or no key for the token (an unknown `kid`, a key of another type).
+      throw tokenRefusal('signature');
   }
 }
 

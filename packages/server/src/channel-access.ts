@@ -1,6 +1,6 @@
 // Which channel a topic names, and who may read and send there: public channels are created on first
 // join, private channels admit only their members (realtime.channel_members) and the service role.
-import { isMember, slugify, type Channel } from '@nself/db';
+import { checkTopic, isMember, MAX_CHANNEL_NAME_LENGTH, type Channel } from '@nself/db';
 import type { Identity } from './auth.js';
 import type { ServerContext } from './context.js';
 import { SERVICE_ROLE } from './table-changes/audience.js';
@@ -13,20 +13,25 @@ export type ChannelLookup =
 
 /**
  * Finds the channel of a sub-topic and checks read access. An unknown channel is created as public,
- * unless the client asked for a private one. A private channel (by its type, or asked for) needs
- * the identity's user to be a member, or the identity to be the service role.
+ * or as private when the service role asks for a private one (anyone else asking for a private one is
+ * refused). A private channel (by its type, or asked for) needs the identity's user to be a member, or
+ * the identity to be the service role.
  */
 export async function resolveChannel(ctx: ServerContext, subTopic: string, identity: Identity, wantsPrivate: boolean): Promise<ChannelLookup> {
-  let slug: string;
-  try {
-    slug = slugify(subTopic);
-  } catch {
-    return { kind: 'invalid' };
-  }
-  let channel = await ctx.channels.find(slug);
+  // Topics are exact: the channel's slug is the sub-topic itself. A new channel's topic must fit a
+  // broadcast frame; one made before that limit is still found.
+  if (subTopic.length === 0 || [...subTopic].length > MAX_CHANNEL_NAME_LENGTH) return { kind: 'invalid' };
+  let channel = await ctx.channels.find(subTopic);
   if (!channel) {
-    if (wantsPrivate) return { kind: 'unauthorized' };
-    channel = await ctx.channels.createPublic(subTopic, slug);
+    let slug: string;
+    try {
+      slug = checkTopic(subTopic);
+    } catch {
+      return { kind: 'invalid' };
+    }
+    // Only the service role may bring a private channel into being (it passes every private channel's check, as on Supabase).
+    if (wantsPrivate && !passesMembership(identity)) return { kind: 'unauthorized' };
+    channel = await ctx.channels.createForTopic(slug, wantsPrivate ? 'private' : 'public');
     if (!channel) return { kind: 'invalid' };
   }
   if (channel.type === 'private' || wantsPrivate) {

@@ -23,21 +23,20 @@ export class ChannelDirectory {
   constructor(private readonly pool: Pool) {}
 
   /**
-   * Creates the public channel `name` (slug `slug`) for a join that found none, or returns the one
-   * created meanwhile; null when the name is not acceptable as a channel. Joins asking while a
-   * creation of the same name is in flight share it.
+   * Creates the channel of `topic` (its slug, exactly; public, or private for the service role) for a
+   * join or REST broadcast that found none, or returns the one created meanwhile (whatever its type); null when the topic is not acceptable as a channel. Joins asking while
+   * a creation of the same topic is in flight share it.
    */
-  createPublic(name: string, slug: string): Promise<Channel | null> {
-    const channelName = name.trim() || slug;
-    let creation = this.creating.get(channelName);
+  createForTopic(topic: string, type: 'public' | 'private'): Promise<Channel | null> {
+    let creation = this.creating.get(topic);
     if (!creation) {
-      creation = this.create(channelName, slug).finally(() => this.creating.delete(channelName));
-      this.creating.set(channelName, creation);
+      creation = this.create(topic, type).finally(() => this.creating.delete(topic));
+      this.creating.set(topic, creation);
     }
     return creation;
   }
 
-  /** The channel with this slug (or id), null when there is none. */
+  /** The channel whose slug is exactly `slug` (or whose id it is), null when there is none. */
   find(slug: string): Promise<Channel | null> {
     return new Promise((resolve, reject) => {
       if (this.waiting.size === 0 && !this.inFlight) setImmediate(() => void this.lookUpWaiting());
@@ -54,7 +53,7 @@ export class ChannelDirectory {
       const batch = this.waiting;
       this.waiting = new Map();
       try {
-        const found = await findChannels(this.pool, [...batch.keys()]);
+        const found = await findChannels(this.pool, [...batch.keys()], { exact: true });
         for (const [slug, waiters] of batch) for (const waiter of waiters) waiter.resolve(found.get(slug) ?? null);
       } catch (error) {
         for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error);
@@ -63,15 +62,15 @@ export class ChannelDirectory {
     this.inFlight = false;
   }
 
-  private async create(name: string, slug: string): Promise<Channel | null> {
+  private async create(topic: string, type: 'public' | 'private'): Promise<Channel | null> {
     try {
-      const created = await createJoinChannel(this.pool, name);
+      const created = await createJoinChannel(this.pool, topic, type);
       if (created) return created;
     } catch (error) {
       if (!isUserError(error) && !isCheckViolation(error)) throw error;
     }
-    // Another join (or process) created it first, or the name is not acceptable as a channel.
-    return findChannel(this.pool, slug);
+    // Another join (or process) created it first, or the topic is not acceptable as a channel.
+    return findChannel(this.pool, topic, { exact: true });
   }
 }
 

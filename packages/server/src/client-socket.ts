@@ -148,11 +148,11 @@ export class ClientSocket {
    * subscribers): `payloadOf` and the encoding run once, and the same bytes go to each socket.
    * `head` must be of this socket's protocol version.
    */
-  sendShared(source: object, head: SharedHead, payloadOf: () => unknown): void {
+  sendShared(source: object, head: SharedHead, payloadOf: () => unknown, stringify?: (value: unknown) => string): void {
     if (!this.canSend()) return;
     const frame = encodedOnce(source, head.variant, () => serverFrame(Buffer.from(encodeText({
       topic: head.topic, event: head.event, joinRef: head.joinRef, ref: null, payload: payloadOf(),
-    }, head.version)), 'text'), (error) => this.unencodable(error, head));
+    }, head.version, stringify)), 'text'), (error) => this.unencodable(error, head));
     if (frame) this.writeFrame(frame);
   }
 

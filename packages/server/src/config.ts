@@ -1,5 +1,5 @@
 // The server's configuration, assembled from the settings @nself/db declares, with the checks that span several settings.
-import { logFilePath, readJwtSecret, readSetting, UserError, type CaptureChoice, type LogLevel } from '@nself/db';
+import { logFilePath, readJwtKeys, readSetting, UserError, type CaptureChoice, type LogLevel } from '@nself/db';
 
 /** Everything the server needs to run; `loadConfig` builds it from the environment. */
 export interface ServerConfig {
@@ -9,8 +9,12 @@ export interface ServerConfig {
   readonly host: string;
   /** PostgreSQL connection string; undefined means the embedded PostgreSQL. */
   readonly databaseUrl: string | undefined;
-  /** HS256 secret for client JWTs; undefined means development mode (anonymous allowed). */
+  /** HS256/384/512 secret for client JWTs. With no secret, public key or JWKS: development mode (anonymous allowed). */
   readonly jwtSecret: string | undefined;
+  /** Public key for RS*, PS*, ES* and EdDSA client JWTs: PEM, a JWK or a JWKS, as text. */
+  readonly jwtPublicKey: string | undefined;
+  /** A JWKS for client JWTs: an http(s) URL (fetched and cached) or a file. */
+  readonly jwksUrl: string | undefined;
   /** Where structured logs are appended, besides stdout. */
   readonly logFile: string;
   readonly logLevel: LogLevel;
@@ -94,19 +98,22 @@ export const MIN_SECRET_BYTES = 32;
 
 /** Reads the configuration from `env` (settings are declared in @nself/db); throws a UserError naming the variable that is wrong. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const jwtSecret = readJwtSecret(env);
-  if (!jwtSecret && readSetting(env, 'NODE_ENV') === 'production') {
+  const { secret: jwtSecret, publicKey: jwtPublicKey, jwksUrl } = readJwtKeys(env);
+  const verifies = Boolean(jwtSecret || jwtPublicKey || jwksUrl);
+  if (!verifies && readSetting(env, 'NODE_ENV') === 'production') {
     throw new UserError(
-      'NODE_ENV=production needs a JWT secret: set REALTIME_JWT_SECRET (or HASURA_GRAPHQL_JWT_SECRET) so clients must authenticate',
+      'NODE_ENV=production needs a way to verify client tokens: set REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY or REALTIME_JWKS_URL (or HASURA_GRAPHQL_JWT_SECRET)',
     );
   }
   checkSecretStrength(jwtSecret, env);
   const maxSendBufferBytes = readSetting(env, 'REALTIME_MAX_SEND_BUFFER_BYTES');
   const config: ServerConfig = {
     port: readSetting(env, 'REALTIME_PORT'),
-    host: readSetting(env, 'REALTIME_HOST') ?? defaultHost(jwtSecret),
+    host: readSetting(env, 'REALTIME_HOST') ?? defaultHost(verifies),
     databaseUrl: readSetting(env, 'DATABASE_URL'),
     jwtSecret,
+    jwtPublicKey,
+    jwksUrl,
     logFile: logFilePath(env),
     logLevel: readSetting(env, 'REALTIME_LOG_LEVEL'),
     logToStdout: true,
@@ -168,8 +175,13 @@ export function checkPresenceStateLimit(limits: Pick<Limits, 'maxPresenceStateBy
  * The address bound when REALTIME_HOST is not set: every interface once clients must bring a valid
  * token, only the loopback interface in development mode (where anyone who can connect is let in).
  */
-export function defaultHost(jwtSecret: string | undefined): string {
-  return jwtSecret ? '0.0.0.0' : '127.0.0.1';
+export function defaultHost(verifiesTokens: boolean): string {
+  return verifiesTokens ? '0.0.0.0' : '127.0.0.1';
+}
+
+/** Whether `config` verifies client tokens (a secret, a public key or a JWKS), so that development mode is off. */
+export function verifiesTokens(config: Pick<ServerConfig, 'jwtSecret' | 'jwtPublicKey' | 'jwksUrl'>): boolean {
+  return Boolean(config.jwtSecret || config.jwtPublicKey || config.jwksUrl);
 }
 
 /**

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CloseCode, FeatureEvent, JoinError, subTopicOf, type JoinReply, type Message, type SystemPayload } from '@nself/protocol';
+import { stringifyExact } from '@nself/db';
 import { assertNotExpired, type Identity } from './auth.js';
 import { resolveChannel } from './channel-access.js';
 import { JoinedChannel } from './channel-session.js';
@@ -88,7 +89,7 @@ async function joinChannel(
     ack: request.ack,
     presence: request.presenceEnabled || lookup.channel.type === 'presence',
     private: request.private,
-    presenceKey: request.presenceKey || identity.userId || randomUUID(),
+    presenceKey: request.presenceKey || randomUUID(),
   }, identity);
   socket.channels.set(message.topic, channel);
   releaseChannel();
@@ -138,7 +139,8 @@ async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, requ
       bindings: request.bindings,
       identity: channel.identity,
       ...(request.changesResumeAfter !== undefined ? { resumeAfter: request.changesResumeAfter } : {}),
-      push: (change) => channel.socket.sendShared(change, head, () => change),
+      // Rows may hold numbers a JavaScript number cannot (int8 beyond 2^53): their digits go out as read.
+      push: (change) => channel.socket.sendShared(change, head, () => change, stringifyExact),
       system: (status, text, extra) => channel.system('postgres_changes', status, text, extra),
     });
     if (channel.isDisposed) await subscription?.close();

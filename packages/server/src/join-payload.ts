@@ -10,7 +10,9 @@ export interface JoinRequest {
   readonly token: string | undefined;
   readonly self: boolean;
   readonly ack: boolean;
+  /** `config.presence.enabled`; true when the client sends no flag (realtime-js before 2.11.16, other SDKs), as hosted Supabase took it. */
   readonly presenceEnabled: boolean;
+  /** `config.presence.key`; '' when none was given, and the join then gets a random key of its own. */
   readonly presenceKey: string;
   readonly private: boolean;
   readonly bindings: IdentifiedBinding[];
@@ -33,7 +35,7 @@ export function readJoinPayload(payload: unknown): JoinRequest {
     token: token && !token.startsWith('sb_') ? token : undefined,
     self: flag(broadcast['self']),
     ack: flag(broadcast['ack']),
-    presenceEnabled: flag(presence['enabled']),
+    presenceEnabled: presence['enabled'] === undefined || presence['enabled'] === null || flag(presence['enabled']),
     presenceKey: presenceKeyOf(presence['key']),
     private: flag(config['private']),
     bindings: parseBindings(config['postgres_changes']),

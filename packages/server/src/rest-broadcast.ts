@@ -5,7 +5,7 @@
 // are then stored in one transaction. Callers are rate limited per token user (per address when
 // anonymous), a batch has a size limit, and one request creates only a few channels.
 import type { IncomingMessage } from 'node:http';
-import { checkChannelName, checkEventName, isPayloadOverLimit, isUserError, slugify } from '@nself/db';
+import { checkEventName, checkTopic, isPayloadOverLimit, isUserError } from '@nself/db';
 import { isJsonObject, RestError } from '@nself/protocol';
 import type { Identity } from './auth.js';
 import { isRefusal } from './refusal.js';
@@ -112,7 +112,7 @@ async function deliver(ctx: ServerContext, request: IncomingMessage, identity: I
   const slugs = outgoing.map((message) => {
     const found = messageProblems(ctx, message);
     for (const [name, problem] of Object.entries(found)) problems[`${message.at}${name}`] = [problem];
-    return found['topic'] === undefined ? slugify(message.topic) : undefined;
+    return found['topic'] === undefined ? message.topic : undefined;
   });
   if (Object.keys(problems).length > 0) return invalid(problems);
 
@@ -147,7 +147,7 @@ async function deliver(ctx: ServerContext, request: IncomingMessage, identity: I
 /** What is wrong with one message, by field (`topic`, `event`, `payload`); empty when it can be stored. */
 function messageProblems(ctx: ServerContext, message: Outgoing): Record<string, string> {
   const problems: Record<string, string> = {};
-  const topicProblem = userErrorOf(() => { slugify(message.topic); checkChannelName(message.topic); });
+  const topicProblem = userErrorOf(() => checkTopic(message.topic));
   if (topicProblem) problems['topic'] = topicProblem;
   const eventProblem = userErrorOf(() => checkEventName(message.event));
   if (eventProblem) problems['event'] = eventProblem;

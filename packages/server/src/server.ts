@@ -9,7 +9,7 @@ import { Authenticator } from './auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast-feed.js';
 import { CallerRates } from './caller-rates.js';
 import { ChannelDirectory } from './channel-directory.js';
-import { checkPresenceStateLimit, checkSecretStrength, defaultHost, defaultPresenceStateBytes, loadConfig, secretWarning, type Limits, type ServerConfig } from './config.js';
+import { checkPresenceStateLimit, checkSecretStrength, defaultHost, defaultPresenceStateBytes, loadConfig, secretWarning, verifiesTokens, type Limits, type ServerConfig } from './config.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './expiry-watch.js';
@@ -77,7 +77,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const metrics = createMetrics();
   registerSlotGauges(metrics.registry, pool);
   const serverId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const auth = new Authenticator(config.jwtSecret);
+  const auth = new Authenticator({ secret: config.jwtSecret, publicKey: config.jwtPublicKey, jwksUrl: config.jwksUrl });
   const ctx: ServerContext = {
     config, pool, logger, metrics, serverId, auth,
     channels: new ChannelDirectory(pool),
@@ -126,9 +126,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const port = await listen(http, config.port, config.host);
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   if (ctx.auth.developmentMode && isLoopback(config.host)) {
-    logger.warn({ code: LogCode.developmentMode }, `DEVELOPMENT MODE: no REALTIME_JWT_SECRET or HASURA_GRAPHQL_JWT_SECRET is set, so anyone who can connect gets in without a valid token; listening on ${config.host} only; set REALTIME_HOST=0.0.0.0 and a JWT secret to accept other machines`);
+    logger.warn({ code: LogCode.developmentMode }, `DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone who can connect gets in without a valid token; listening on ${config.host} only; set REALTIME_HOST=0.0.0.0 and a JWT secret to accept other machines`);
   } else if (ctx.auth.developmentMode) {
-    logger.warn({ code: LogCode.developmentMode }, 'DEVELOPMENT MODE: no REALTIME_JWT_SECRET or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.');
+    logger.warn({ code: LogCode.developmentMode }, 'DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.');
   }
   if (capture.path === 'wal') logger.info({ code: LogCode.capturePathWal }, capture.reason);
   else logger.warn({ code: LogCode.capturePathTrigger }, capture.reason);
@@ -186,7 +186,7 @@ function configure(options: StartOptions): ServerConfig {
   // The secret may come from the options: the default address and the secret check follow the one used.
   checkSecretStrength(config.jwtSecret, environment);
   checkPresenceStateLimit(config.limits);
-  return { ...config, host: overrides.host ?? readSetting(environment, 'REALTIME_HOST') ?? defaultHost(config.jwtSecret) };
+  return { ...config, host: overrides.host ?? readSetting(environment, 'REALTIME_HOST') ?? defaultHost(verifiesTokens(config)) };
 }
 
 function isLoopback(host: string): boolean {

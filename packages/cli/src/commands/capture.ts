@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import {
   CAPTURE_MODES, ChangeFeed, WalConsumer, currentPosition, findSubscription, listSubscriptions, parseEvents, parseTableName,
-  resolveTable, subscribe, triggerName, unsubscribe, displayTableName, UserError, type Change, type CaptureMode,
+  resolveTable, stringifyExact, subscribe, triggerName, unsubscribe, displayTableName, UserError, type Change, type CaptureMode,
 } from '@nself/db';
 import { addOutputOptions, parseNumberArgument, outputFormat, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
 import { database } from '../context.js';
@@ -130,7 +130,7 @@ async function listen(tableText: string, options: ListenOptions): Promise<void> 
 /** The seed's psql-style lines, or one JSON object per line. */
 function render(change: Change, channel: string, json: boolean): string {
   if (json) {
-    return JSON.stringify({
+    return stringifyExact({
       position: change.position, commit_timestamp: change.commitTimestamp.toISOString(), operation: change.operation,
       schema: change.schema, table: change.table, new: change.new, old: change.old, columns: change.columns,
     }) + '\n';
@@ -139,5 +139,5 @@ function render(change: Change, channel: string, json: boolean): string {
     timestamp: Math.floor(change.commitTimestamp.getTime() / 1000), operation: change.operation, schema: change.schema, table: change.table,
     ...(change.new ? { new: change.new } : {}), ...(change.old ? { old: change.old } : {}),
   };
-  return `Asynchronous notification "${channel}" received from server process with PID ${change.writerPid}.\nPayload: ${JSON.stringify(payload)}\n`;
+  return `Asynchronous notification "${channel}" received from server process with PID ${change.writerPid}.\nPayload: ${stringifyExact(payload)}\n`;
 }

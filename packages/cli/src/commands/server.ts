@@ -14,9 +14,9 @@ export function registerServerCommands(realtime: Command): void {
     ['nself realtime start', 'nself realtime start --port 4000', 'REALTIME_JWT_SECRET=... nself realtime start'],
   ).addHelpText('after', [
     '',
-    'Environment: DATABASE_URL (else an embedded PostgreSQL), REALTIME_PORT, REALTIME_HOST, REALTIME_JWT_SECRET',
-    'or HASURA_GRAPHQL_JWT_SECRET (without either: development mode, refused when NODE_ENV=production),',
-    'REALTIME_LOG_FILE, REALTIME_LOG_LEVEL and the REALTIME_MAX_* limits.',
+    'Environment: DATABASE_URL (else an embedded PostgreSQL), REALTIME_PORT, REALTIME_HOST, REALTIME_JWT_SECRET,',
+    'REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET (without any: development mode,',
+    'refused when NODE_ENV=production), REALTIME_LOG_FILE, REALTIME_LOG_LEVEL and the REALTIME_MAX_* limits.',
     '',
   ].join('\n'))
     .action(async (options: { port?: string; host?: string }) => {

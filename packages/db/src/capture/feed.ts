@@ -1,5 +1,6 @@
 // The change feed: committed table changes in position order, exactly once, surviving lost connections.
 import pg from 'pg';
+import { EXACT_JSON_TYPES } from '../exact-json.js';
 import type { Queryable } from '../queryable.js';
 import { tableColumns, type TableColumn } from './lookup.js';
 import { displayTableName, type CaptureEvent, type TableName } from './names.js';
@@ -33,7 +34,7 @@ export interface Change {
   readonly operation: CaptureEvent;
   readonly schema: string;
   readonly table: string;
-  /** The row after the change (INSERT, UPDATE), else null. */
+  /** The row after the change (INSERT, UPDATE), else null. Numbers a JavaScript number cannot hold are ExactNumbers. */
   readonly new: Record<string, unknown> | null;
   /** The row before the change (UPDATE, DELETE), else null. */
   readonly old: Record<string, unknown> | null;
@@ -70,13 +71,14 @@ export async function currentPosition(db: Queryable): Promise<number> {
 /** Reads sequenced changes after `query.after`, in position order (call `currentPosition` first to sequence). */
 export async function readChanges(db: Queryable, query: ChangeQuery, columns = new ColumnCache()): Promise<Change[]> {
   const tables = query.tables ?? null;
-  const { rows } = await db.query<ChangeRow>(
-    `SELECT position, changed_at, operation, schema_name, table_name, new_record, old_record, writer_pid, subscription_id
-       FROM realtime.changes
-      WHERE position > $1 AND ($2::text[] IS NULL OR (schema_name, table_name) IN (SELECT * FROM unnest($2::text[], $3::text[])))
-      ORDER BY position LIMIT $4`,
-    [query.after, tables?.map((t) => t.schema) ?? null, tables?.map((t) => t.table) ?? null, query.limit ?? 1000],
-  );
+  const { rows } = await db.query<ChangeRow>({
+    text: `SELECT position, changed_at, operation, schema_name, table_name, new_record, old_record, writer_pid, subscription_id
+             FROM realtime.changes
+            WHERE position > $1 AND ($2::text[] IS NULL OR (schema_name, table_name) IN (SELECT * FROM unnest($2::text[], $3::text[])))
+            ORDER BY position LIMIT $4`,
+    values: [query.after, tables?.map((t) => t.schema) ?? null, tables?.map((t) => t.table) ?? null, query.limit ?? 1000],
+    types: EXACT_JSON_TYPES,
+  });
   return toChanges(db, rows, columns);
 }
 
@@ -87,10 +89,11 @@ export async function readChanges(db: Queryable, query: ChangeQuery, columns = n
  */
 export async function nextChanges(db: Queryable, query: ChangeQuery, columns = new ColumnCache()): Promise<{ newest: number; changes: Change[] }> {
   const tables = query.tables ?? null;
-  const { rows } = await db.query<Omit<ChangeRow, 'position'> & { newest: string; position: string | null }>(
-    'SELECT * FROM realtime.next_changes($1, $2::text[], $3::text[], $4)',
-    [query.after, tables?.map((t) => t.schema) ?? null, tables?.map((t) => t.table) ?? null, query.limit ?? 1000],
-  );
+  const { rows } = await db.query<Omit<ChangeRow, 'position'> & { newest: string; position: string | null }>({
+    text: 'SELECT * FROM realtime.next_changes($1, $2::text[], $3::text[], $4)',
+    values: [query.after, tables?.map((t) => t.schema) ?? null, tables?.map((t) => t.table) ?? null, query.limit ?? 1000],
+    types: EXACT_JSON_TYPES,
+  });
   const page = rows.filter((row): row is typeof row & { position: string } => row.position !== null);
   return { newest: Number(rows[0]?.newest ?? query.after), changes: await toChanges(db, page, columns) };
 }

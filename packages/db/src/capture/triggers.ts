@@ -89,7 +89,8 @@ function triggerSql(spec: CaptureSpec, event: CaptureEvent): string {
  * not to be sent or would not fit. In notify mode a synchronously committing transaction under READ COMMITTED marks the row `at_commit`,
  * to position it as it commits (realtime.position_at_commit); any other leaves it to the next writer that
  * positions or a sequencing round, and tells a feed to read the log.
- * SECURITY DEFINER with a fixed search_path, so any role that may write the table can capture.
+ * SECURITY DEFINER with a fixed search_path, so any role that may write the table can capture; in
+ * UTC, so that timestamptz values read the same whatever the writer's time zone (as hosted Supabase sends them).
  */
 function triggerFunctionSql(spec: CaptureSpec): string {
   const schema = escapeLiteral(spec.table.schema);
@@ -145,6 +146,6 @@ BEGIN${walBranch}
 END
 `;
   return `CREATE OR REPLACE FUNCTION realtime.${escapeIdentifier(spec.functionName)}() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC'
 AS ${escapeLiteral(body)}`;
 }

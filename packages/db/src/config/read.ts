@@ -14,9 +14,26 @@ export function readFlag<N extends SettingName>(name: N, raw: string): SettingVa
   return SETTINGS[name].parse(raw, setting.flag) as SettingValue<N>;
 }
 
-/** The HS256 secret: REALTIME_JWT_SECRET, else the `key` of HASURA_GRAPHQL_JWT_SECRET; undefined in development mode. */
-export function readJwtSecret(env: NodeJS.ProcessEnv): string | undefined {
-  return readSetting(env, 'REALTIME_JWT_SECRET') ?? readSetting(env, 'HASURA_GRAPHQL_JWT_SECRET');
+/** The keys client tokens are verified with, all undefined in development mode. */
+export interface JwtKeys {
+  readonly secret: string | undefined;
+  readonly publicKey: string | undefined;
+  readonly jwksUrl: string | undefined;
+}
+
+/**
+ * REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY and REALTIME_JWKS_URL; where none is set, what
+ * Hasura's HASURA_GRAPHQL_JWT_SECRET gives (its secret, public key or `jwk_url`).
+ */
+export function readJwtKeys(env: NodeJS.ProcessEnv): JwtKeys {
+  const own = {
+    secret: readSetting(env, 'REALTIME_JWT_SECRET'),
+    publicKey: readSetting(env, 'REALTIME_JWT_PUBLIC_KEY'),
+    jwksUrl: readSetting(env, 'REALTIME_JWKS_URL'),
+  };
+  if (own.secret !== undefined || own.publicKey !== undefined || own.jwksUrl !== undefined) return own;
+  const hasura = readSetting(env, 'HASURA_GRAPHQL_JWT_SECRET');
+  return { secret: hasura?.secret, publicKey: hasura?.publicKey, jwksUrl: hasura?.jwksUrl };
 }
 
 /** The directory that holds local state: NSELF_DATA_DIR, else `.nself/` in the working directory. */

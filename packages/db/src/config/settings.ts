@@ -7,7 +7,15 @@ import { boolean, choice, custom, decimal, derivedInteger, integer, text, type S
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const HASURA_FORM = '{"type":"HS256","key":"<secret>"}';
+const HASURA_FORM = '{"type":"HS256","key":"<secret>"}, {"type":"RS256","key":"<PEM public key>"} or {"jwk_url":"https://…/jwks.json"}';
+const HASURA_TYPES = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA'];
+
+/** What Hasura's JSON HASURA_GRAPHQL_JWT_SECRET gives: a shared secret, a public key, or a JWKS URL. */
+export interface HasuraJwtKey {
+  readonly secret?: string;
+  readonly publicKey?: string;
+  readonly jwksUrl?: string;
+}
 const ORIGIN_FORM = 'http(s)://host[:port] such as https://app.example.com, or *';
 
 /**
@@ -22,7 +30,7 @@ export const SETTINGS = {
     description: 'where the embedded PostgreSQL and the server log live (run as root, PostgreSQL runs as the `postgres` system user, which must be able to enter every directory above it)',
   }),
   NODE_ENV: text('none', '`production`, or anything else', {
-    description: '`production` refuses to start without a JWT secret of at least 32 bytes',
+    description: '`production` refuses to start without a way to verify client tokens (a JWT secret of at least 32 bytes, a public key or a JWKS)',
   }),
   REALTIME_PORT: integer(3100, 0, 65535, {
     flag: '--port',
@@ -36,10 +44,16 @@ export const SETTINGS = {
     description: 'origins of web pages allowed to connect, `*` for any; in development mode pages are otherwise allowed only from `localhost`, `127.0.0.1` or `[::1]`, so another site open in your browser cannot use the server; with a JWT secret and none listed, every origin may connect. A refused page gets 403 ([docs/security.md](docs/security.md))',
   }, parseOrigins),
   REALTIME_JWT_SECRET: text('none', 'a secret of at least 32 bytes (`openssl rand -base64 32`)', {
-    description: 'HS256 secret for client JWTs (user = `sub`); without it or `HASURA_GRAPHQL_JWT_SECRET` the server runs in development mode and lets anyone in; refused when `NODE_ENV=production`, as is a secret under 32 bytes; elsewhere a short secret starts with a warning',
+    description: 'HS256/384/512 secret for client JWTs (user = `sub`); without it, `REALTIME_JWT_PUBLIC_KEY`, `REALTIME_JWKS_URL` or `HASURA_GRAPHQL_JWT_SECRET` the server runs in development mode and lets anyone in; refused when `NODE_ENV=production`, as is a secret under 32 bytes; elsewhere a short secret starts with a warning',
   }),
-  HASURA_GRAPHQL_JWT_SECRET: custom<string | undefined>('none', `Hasura's JSON form, \`${HASURA_FORM}\``, {
-    description: 'the JWT secret as nself and Hasura stacks set it (user = `x-hasura-user-id`); `REALTIME_JWT_SECRET` wins when both are set',
+  REALTIME_JWT_PUBLIC_KEY: text('none', 'PEM (`-----BEGIN PUBLIC KEY-----…`, or a certificate), one JWK, or a JWKS (`{"keys":[…]}`)', {
+    description: 'public key for RS256/384/512, PS*, ES256/384/512 and EdDSA client JWTs; may be set beside the secret, so tokens of both kinds are accepted while an app moves to asymmetric signing keys',
+  }),
+  REALTIME_JWKS_URL: text('none', 'an `http(s)` URL, or a file path', {
+    description: "a JWKS for client JWTs, such as Supabase's `https://<project>.supabase.co/auth/v1/.well-known/jwks.json` (cached for 10 minutes, fetched again when a token names an unknown `kid`, at most every 5 s)",
+  }),
+  HASURA_GRAPHQL_JWT_SECRET: custom<HasuraJwtKey | undefined>('none', `Hasura's JSON form, \`${HASURA_FORM}\``, {
+    description: 'the JWT key as nself and Hasura stacks set it (user = `x-hasura-user-id`); used when none of `REALTIME_JWT_SECRET`, `REALTIME_JWT_PUBLIC_KEY` and `REALTIME_JWKS_URL` is set',
   }, parseHasuraSecret),
   REALTIME_LOG_FILE: text('`<NSELF_DATA_DIR>/logs/realtime.log`', 'a file path', {
     description: "the server's JSON log (also on stdout), read by `nself realtime logs`",
@@ -130,8 +144,8 @@ function parseOrigins(raw: string | undefined, label: string): readonly string[]
   });
 }
 
-/** The `key` of Hasura's JSON HASURA_GRAPHQL_JWT_SECRET; only HS256 is supported. */
-function parseHasuraSecret(raw: string | undefined, label: string): string | undefined {
+/** Hasura's JSON HASURA_GRAPHQL_JWT_SECRET: a `key` of an HS type is the secret, of another type a public key; or a `jwk_url`. */
+function parseHasuraSecret(raw: string | undefined, label: string): HasuraJwtKey | undefined {
   const value = raw?.trim();
   if (!value) return undefined;
   let parsed: unknown;
@@ -140,8 +154,10 @@ function parseHasuraSecret(raw: string | undefined, label: string): string | und
   } catch {
     throw new UserError(`${label} is not JSON; expected ${HASURA_FORM}`);
   }
-  const { type, key } = (parsed ?? {}) as { type?: unknown; key?: unknown };
-  if (type !== undefined && type !== 'HS256') throw new UserError(`${label} has type "${String(type)}"; only HS256 is supported`);
-  if (typeof key !== 'string' || key.length === 0) throw new UserError(`${label} has no "key"; expected ${HASURA_FORM}`);
-  return key;
+  const { type, key, jwk_url: jwkUrl } = (parsed ?? {}) as { type?: unknown; key?: unknown; jwk_url?: unknown };
+  if (typeof jwkUrl === 'string' && jwkUrl !== '') return { jwksUrl: jwkUrl };
+  const kind = type ?? 'HS256';
+  if (typeof kind !== 'string' || !HASURA_TYPES.includes(kind)) throw new UserError(`${label} has type "${String(type)}"; expected one of ${HASURA_TYPES.join(', ')}`);
+  if (typeof key !== 'string' || key.length === 0) throw new UserError(`${label} has no "key" or "jwk_url"; expected ${HASURA_FORM}`);
+  return kind.startsWith('HS') ? { secret: key } : { publicKey: key };
 }

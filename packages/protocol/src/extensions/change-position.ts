@@ -19,6 +19,7 @@ export interface PostgresChangeData {
   readonly record?: Record<string, unknown>;
   /** The row before the change (UPDATE, DELETE): its replica identity's columns. */
   readonly old_record?: Record<string, unknown>;
+  /** Hosted Supabase's errors: a table without a primary key (Error 400), a change too large to send whole (Error 413). */
   readonly errors: string[] | null;
   /** Extension: the change's place in the change log, dense and growing in commit order across all tables. */
   readonly position: number;

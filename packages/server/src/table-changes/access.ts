@@ -1,6 +1,6 @@
 // Per-subscriber access to captured rows: the columns a role may select, and which rows its row-level security lets it see.
 import { escapeIdentifier } from 'pg';
-import type { Pool, PoolClient } from '@nself/db';
+import { stringifyExact, type Pool, type PoolClient } from '@nself/db';
 import { RecentAnswers } from '../recent-answers.js';
 import { Refusal } from '../refusal.js';
 import type { Audience } from './audience.js';
@@ -93,7 +93,7 @@ export class AccessChecker {
          FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(realtime_change_row, realtime_change_index)
          CROSS JOIN LATERAL jsonb_populate_record(NULL::${table.sqlName}, u.realtime_change_row) AS ${escapeIdentifier(table.table)}
         WHERE ${policy.expression}`,
-      [records.map((record) => JSON.stringify(record))],
+      [records.map((record) => stringifyExact(record))],
     )).rows);
     return new Set(rows.map((row) => row.idx));
   }

@@ -1,6 +1,6 @@
 // Evaluates binding filters in PostgreSQL, with each value cast to its column's type, for a batch of rows at once.
 import { escapeIdentifier } from 'pg';
-import type { Queryable } from '@nself/db';
+import { stringifyExact, type Queryable } from '@nself/db';
 import type { BindingFilterCondition, BindingFilterOperator } from '@nself/protocol';
 import type { TableInfo } from './catalog.js';
 
@@ -17,7 +17,7 @@ export async function evaluateFilters(
   db: Queryable, table: TableInfo, rows: readonly Record<string, unknown>[], filters: readonly (readonly BindingFilterCondition[])[],
 ): Promise<boolean[][]> {
   if (rows.length === 0 || filters.length === 0) return rows.map(() => []);
-  const params: unknown[] = [rows.map((row) => JSON.stringify(row))];
+  const params: unknown[] = [rows.map((row) => stringifyExact(row))];
   const tests = filters.map((conditions) => conditions.length === 0 ? 'true'
     : `coalesce(${conditions.map((condition) => conditionSql(table, condition, params)).join(' AND ')}, false)`);
   const { rows: results } = await db.query<{ passes: boolean[] }>(

@@ -1,6 +1,7 @@
 // Writes decoded WAL changes to realtime.changes in one statement per batch: positions, rows as to_jsonb gives them, the announcement.
 import { createHash } from 'node:crypto';
 import { escapeIdentifier } from 'pg';
+import { EXACT_JSON_TYPES } from '../../exact-json.js';
 import type { Queryable } from '../../queryable.js';
 import type { ChangeRow } from '../feed.js';
 import type { CaptureEvent } from '../names.js';
@@ -118,6 +119,7 @@ export async function writeBatch(db: Queryable, changes: readonly WalChange[], t
   const { rows: logged } = await db.query<LoggedRow>({
     ...(relations.length <= NAMED_UP_TO_TABLES ? { name: `nself_wal_batch_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` } : {}),
     text,
+    types: EXACT_JSON_TYPES,
     values: [
       rows.map(({ change }) => slot.get(change.relation.relationId)),
       rows.map(({ change }) => change.operation),
