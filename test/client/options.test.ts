@@ -63,9 +63,9 @@ test('a postgres_changes filter the server could not read is refused when the li
   const client = new RealtimeClient({ url: 'ws://127.0.0.1:9' });
   const channel = client.channel('todos');
   assert.throws(
-    () => channel.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority=like.3' }, () => undefined),
+    () => channel.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority=likes.3' }, () => undefined),
     (error: unknown) => error instanceof RealtimeError && error.code === 'INVALID_ARGUMENT'
-      && /^postgres_changes listener: Error parsing `filter` params: unknown operator "like" in "priority=like\.3"; expected column=op\.value/.test(error.message),
+      && /^postgres_changes listener: Error parsing `filter` params: unknown operator "likes" in "priority=likes\.3"; expected column=op\.value/.test(error.message),
   );
   channel.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'todos', filter: 'status=in.(open,"on hold")' }, () => undefined);
   await client.disconnect();

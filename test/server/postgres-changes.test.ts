@@ -110,6 +110,27 @@ test('filters eq, neq, lt, gt, gte, in and is select the rows each binding recei
   });
 }));
 
+test('the newer filters like, ilike, match, imatch, isdistinct and not. select as on Supabase; a NULL passes no comparison, negated or not', () => asService(async (client) => {
+  const filters = ['title=like.Gam%', 'title=ilike.*AMM*', 'title=match.^[ab]', 'title=imatch.^D', 'priority=isdistinct.3',
+    'priority=not.eq.3', 'title=not.in.(alpha,gamma)', 'priority=not.is.null'];
+  const seen = await watchChanges(client, 'newer-filters', filters.map((filter) => ({ event: 'INSERT', schema: 'public', table: 'todos', filter })));
+  assert.equal(seen.system[0]?.status, 'ok', seen.system[0]?.message);
+  await db.pool.query(`INSERT INTO todos (title, priority) VALUES ('alpha', 1), ('beta', 3), ('gamma', 10), ('Delta', NULL)`);
+  await waitFor(() => seen.changes.length === 14, 'the filtered inserts');
+  await settle();
+  const titles = seen.byBinding.map((changes) => changes.map((change) => (change.new as { title: string }).title));
+  assert.deepEqual(Object.fromEntries(filters.map((filter, index) => [filter, titles[index]])), {
+    'title=like.Gam%': [],
+    'title=ilike.*AMM*': ['gamma'],
+    'title=match.^[ab]': ['alpha', 'beta'],
+    'title=imatch.^D': ['Delta'],
+    'priority=isdistinct.3': ['alpha', 'gamma', 'Delta'],
+    'priority=not.eq.3': ['alpha', 'gamma'],
+    'title=not.in.(alpha,gamma)': ['beta', 'Delta'],
+    'priority=not.is.null': ['alpha', 'beta', 'gamma'],
+  });
+}));
+
 test('/metrics times each delivered table change once, however many subscribers received it', () => asService(async (client) => {
   await db.pool.query('CREATE TABLE notes_timed (id int PRIMARY KEY)');
   const count = async () => Number(/^realtime_change_delivery_latency_seconds_count (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 'NaN');
@@ -214,7 +235,7 @@ test('select narrows the columns sent to those asked for and the primary key', (
 test('bad bindings get the subscription error as a system message, naming what was wrong', () => asService(async (client) => {
   const cases: Array<[{ event: string; schema: string; table?: string; filter?: string }, RegExp]> = [
     [{ event: 'INSERT', schema: 'public', table: 'nope' }, /table public\.nope does not exist/],
-    [{ event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority=like.3' }, /Error parsing `filter` params: unknown operator "like"/],
+    [{ event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority=likes.3' }, /Error parsing `filter` params: unknown operator "likes"/],
     [{ event: 'INSERT', schema: 'public', table: 'todos', filter: 'missing=eq.3' }, /invalid column for filter missing/],
     [{ event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority=eq.high' }, /invalid filter "priority=eq\.high": invalid input syntax for type integer/],
     [{ event: 'INSERT', schema: 'realtime', table: 'messages' }, /realtime schema/],

@@ -1,18 +1,23 @@
-// The binding filter grammar of postgres_changes (PROTOCOL.md §7.2): `column=op.value` conditions joined by top-level commas.
+// The binding filter grammar of postgres_changes (PROTOCOL.md §7.2): `column=[not.]op.value` conditions joined by top-level commas.
 
 /** Operators a binding filter accepts. */
-export const BINDING_FILTER_OPERATORS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'is'] as const;
+export const BINDING_FILTER_OPERATORS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'is', 'like', 'ilike', 'match', 'imatch', 'isdistinct'] as const;
 export type BindingFilterOperator = (typeof BINDING_FILTER_OPERATORS)[number];
 
 /** Values `is.` accepts. */
 export const BINDING_FILTER_IS_VALUES = ['null', 'true', 'false', 'unknown'] as const;
 
-/** One condition: `column op value`; `in` has several values, every other operator one. */
+/** One condition: `column op value`, or its negation (`not.`); `in` has several values, every other operator one. */
 export interface BindingFilterCondition {
   readonly column: string;
   readonly operator: BindingFilterOperator;
   readonly values: readonly string[];
+  /** `column=not.op.value`: the condition must not hold (a NULL column still passes neither). */
+  readonly negated: boolean;
 }
+
+/** The prefix that negates a condition. */
+const NOT = 'not.';
 
 /** How large a filter may be: values in one `in.(…)` list, and characters in all. */
 export interface BindingFilterLimits {
@@ -28,7 +33,7 @@ export class BindingFilterSyntaxError extends Error {
   override readonly name = 'BindingFilterSyntaxError';
 }
 
-const ACCEPTED = `expected column=op.value joined by commas, with op one of ${BINDING_FILTER_OPERATORS.join(', ')} (e.g. id=eq.1 or status=in.(open,closed))`;
+const ACCEPTED = `expected column=op.value or column=not.op.value joined by commas, with op one of ${BINDING_FILTER_OPERATORS.join(', ')} (e.g. id=eq.1, status=in.(open,closed) or name=ilike.*smith*)`;
 
 /**
  * Parses a binding's `filter`, such as `user_id=eq.42,status=in.(open,"on hold")`. An empty or
@@ -51,7 +56,8 @@ function parseCondition(text: string, filter: string, limits: BindingFilterLimit
   const equals = text.indexOf('=');
   if (equals <= 0) fail(`"${text}" has no column=op.value`);
   const column = text.slice(0, equals).trim();
-  const rest = text.slice(equals + 1);
+  const negated = text.startsWith(NOT, equals + 1);
+  const rest = text.slice(equals + 1 + (negated ? NOT.length : 0));
   const dot = rest.indexOf('.');
   if (dot < 0) fail(`"${text}" has no operator`);
   const operator = BINDING_FILTER_OPERATORS.find((known) => known === rest.slice(0, dot));
@@ -63,13 +69,13 @@ function parseCondition(text: string, filter: string, limits: BindingFilterLimit
     const values = inner.trim() === '' ? [] : splitTopLevel(inner, ',', filter).map((value) => unquote(value.trim(), filter));
     if (values.length === 0) fail('in needs at least one value');
     if (values.length > limits.maxFilterValues) throw new BindingFilterSyntaxError(`too many values for 'in' filter. Maximum ${limits.maxFilterValues}`);
-    return { column, operator, values };
+    return { column, operator, values, negated };
   }
   const value = unquote(raw, filter);
   if (operator === 'is' && !(BINDING_FILTER_IS_VALUES as readonly string[]).includes(value.toLowerCase())) {
     fail(`is accepts ${BINDING_FILTER_IS_VALUES.join(', ')}, found "${value}"`);
   }
-  return { column, operator, values: [operator === 'is' ? value.toLowerCase() : value] };
+  return { column, operator, values: [operator === 'is' ? value.toLowerCase() : value], negated };
 }
 
 /** Splits on `separator` outside double quotes and parentheses. */

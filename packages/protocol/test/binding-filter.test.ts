@@ -5,10 +5,16 @@ import { BINDING_EVENTS, bindingEventOf, BindingFilterSyntaxError, CAPTURE_EVENT
 
 test('a binding filter reads as conditions joined by top-level commas, quoted values kept whole', () => {
   assert.deepEqual(parseBindingFilter('user_id=eq.42,status=in.(open,"on hold","a,b"),name=neq."x\\"y",done=is.NULL'), [
-    { column: 'user_id', operator: 'eq', values: ['42'] },
-    { column: 'status', operator: 'in', values: ['open', 'on hold', 'a,b'] },
-    { column: 'name', operator: 'neq', values: ['x"y'] },
-    { column: 'done', operator: 'is', values: ['null'] },
+    { column: 'user_id', operator: 'eq', values: ['42'], negated: false },
+    { column: 'status', operator: 'in', values: ['open', 'on hold', 'a,b'], negated: false },
+    { column: 'name', operator: 'neq', values: ['x"y'], negated: false },
+    { column: 'done', operator: 'is', values: ['null'], negated: false },
+  ]);
+  assert.deepEqual(parseBindingFilter('name=not.ilike.*smith*,id=not.in.(1,2),code=match.^[A-Z]{2}$,at=isdistinct.x'), [
+    { column: 'name', operator: 'ilike', values: ['*smith*'], negated: true },
+    { column: 'id', operator: 'in', values: ['1', '2'], negated: true },
+    { column: 'code', operator: 'match', values: ['^[A-Z]{2}$'], negated: false },
+    { column: 'at', operator: 'isdistinct', values: ['x'], negated: false },
   ]);
   assert.deepEqual(parseBindingFilter('  '), []);
   assert.deepEqual(parseBindingFilter(undefined), []);
@@ -16,7 +22,8 @@ test('a binding filter reads as conditions joined by top-level commas, quoted va
 
 test('a filter that cannot be read is refused saying what is wrong and which operators are accepted', () => {
   const cases: Array<[string, RegExp]> = [
-    ['priority=like.3', /^Error parsing `filter` params: unknown operator "like" in "priority=like\.3"; expected column=op\.value joined by commas, with op one of eq, neq, lt, lte, gt, gte, in, is/],
+    ['priority=likes.3', /^Error parsing `filter` params: unknown operator "likes" in "priority=likes\.3"; expected column=op\.value or column=not\.op\.value joined by commas, with op one of eq, neq, lt, lte, gt, gte, in, is, like, ilike, match, imatch, isdistinct/],
+    ['priority=not.3', /"priority=not.3" has no operator/],
     ['id', /"id" has no column=op\.value/],
     ['id=eq1', /"id=eq1" has no operator/],
     ['id=in.1,2', /in needs a list in parentheses/],

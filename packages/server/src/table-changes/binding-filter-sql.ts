@@ -4,7 +4,11 @@ import { stringifyExact, type Queryable } from '@nself/db';
 import type { BindingFilterCondition, BindingFilterOperator } from '@nself/protocol';
 import type { TableInfo } from './catalog.js';
 
-const COMPARISONS: Record<Exclude<BindingFilterOperator, 'in' | 'is'>, string> = { eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' };
+const COMPARISONS: Record<Exclude<BindingFilterOperator, 'in' | 'is' | keyof typeof PATTERNS>, string> = {
+  eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=', isdistinct: 'IS DISTINCT FROM',
+};
+/** Operators that match the column's text against a pattern: SQL LIKE patterns, POSIX regular expressions. */
+const PATTERNS = { like: 'LIKE', ilike: 'ILIKE', match: '~', imatch: '~*' } as const;
 const IS_TESTS: Record<string, string> = { null: 'IS NULL', true: 'IS TRUE', false: 'IS FALSE', unknown: 'IS UNKNOWN' };
 
 /**
@@ -38,14 +42,27 @@ export async function checkFilterValues(db: Queryable, table: TableInfo, conditi
   await evaluateFilters(db, table, [{}], [conditions]);
 }
 
+/** One condition as SQL over the row `r`, its values bound in `params`; `not.` wraps it in NOT. */
 function conditionSql(table: TableInfo, condition: BindingFilterCondition, params: unknown[]): string {
+  const test = positiveSql(table, condition, params);
+  return condition.negated ? `(NOT ${test})` : test;
+}
+
+function positiveSql(table: TableInfo, condition: BindingFilterCondition, params: unknown[]): string {
   const column = escapeIdentifier(condition.column);
   const left = `r.${column}`;
-  if (condition.operator === 'is') return `(${left} ${IS_TESTS[condition.values[0] ?? 'null']})`;
-  if (condition.operator === 'in') {
+  const { operator } = condition;
+  if (operator === 'is') return `(${left} ${IS_TESTS[condition.values[0] ?? 'null']})`;
+  if (operator === 'in') {
     params.push(JSON.stringify(condition.values.map((value) => ({ [condition.column]: value }))));
     return `(${left} = ANY (ARRAY(SELECT x.${column} FROM jsonb_populate_recordset(NULL::${table.sqlName}, $${params.length}::jsonb) AS x)))`;
   }
+  if (operator in PATTERNS) {
+    // As PostgREST reads them, `*` in a like pattern stands for `%`.
+    const pattern = condition.values[0] ?? '';
+    params.push(operator === 'like' || operator === 'ilike' ? pattern.replace(/\*/g, '%') : pattern);
+    return `(${left}::text ${PATTERNS[operator as keyof typeof PATTERNS]} $${params.length}::text)`;
+  }
   params.push(JSON.stringify({ [condition.column]: condition.values[0] }));
-  return `(${left} ${COMPARISONS[condition.operator]} (jsonb_populate_record(NULL::${table.sqlName}, $${params.length}::jsonb)).${column})`;
+  return `(${left} ${COMPARISONS[operator as keyof typeof COMPARISONS]} (jsonb_populate_record(NULL::${table.sqlName}, $${params.length}::jsonb)).${column})`;
 }
