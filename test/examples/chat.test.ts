@@ -17,7 +17,7 @@ let siteUrl: string;
 before(async () => {
   db = await createTestDatabase({ migrated: true });
   const port = await freePort();
-  example = spawn(process.execPath, ['--import', 'tsx', 'examples/chat/server.ts'], {
+  example = spawn(process.execPath, ['--conditions=nself-source', '--import', 'tsx', 'examples/chat/server.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, DATABASE_URL: db.url, CHAT_PORT: String(port), REALTIME_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],

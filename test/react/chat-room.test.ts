@@ -31,6 +31,7 @@ before(async () => {
     format: 'esm',
     platform: 'browser',
     jsx: 'automatic',
+    conditions: ['nself-source'],
     external: ['ws'],
     define: { 'process.env.NODE_ENV': '"development"' },
     logLevel: 'silent',
