@@ -13,7 +13,8 @@ import { JoinPayloadError, readJoinPayload } from '../../packages/server/src/joi
 import { BindingError } from '../../packages/server/src/postgres-changes.js';
 import { ReplayOptionError } from '../../packages/server/src/replay-option.js';
 import { RawClient } from './raw-client.js';
-import { startTestServer, useTestServer, waitFor } from './support.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useTestServer();
 
