@@ -7,7 +7,7 @@ import path from 'node:path';
 import { findFreePort } from '@nself/db';
 import { CPU, pidOf, spawnPinned, stopChild, usage, waitForLine } from './processes.js';
 import { benchDir, repositoryRoot } from './paths.js';
-import { signToken } from './tokens.js';
+import { token } from '../../test/helpers/tokens.js';
 
 /** The kinds of server a benchmark can start. */
 export type ServiceKind = 'nself' | 'ws' | 'socketio' | 'nchan';
@@ -85,13 +85,13 @@ async function startNself({ databaseUrl, env, openFiles }: ServiceOptions): Prom
     return (JSON.parse(line) as { port: number }).port;
   });
   child.stdout?.resume();
-  const token = await signToken(JWT_SECRET, 'bench-user');
-  return service('nself', child, { kind: 'nself', port, token }, () => [pidOf(child)]);
+  const clientToken = await nselfToken('bench-user');
+  return service('nself', child, { kind: 'nself', port, token: clientToken }, () => [pidOf(child)]);
 }
 
 /** Signs a client token for the nself server started by `startService` (e.g. one per presence member); role `authenticated` unless given. */
 export function nselfToken(userId: string, role?: string): Promise<string> {
-  return signToken(JWT_SECRET, userId, role);
+  return token(userId, { secret: JWT_SECRET, role, expiresInSeconds: 24 * 60 * 60 });
 }
 
 async function startNodeServer(kind: 'ws' | 'socketio', script: string, { env, openFiles }: ServiceOptions): Promise<Service> {

@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SignJWT } from 'jose';
 import type { AccessToken, SubscribeStatus } from '@nself/client';
-import { realtimeSuite, runCommand, subscribed, waitFor } from './support.js';
+import { realtimeSuite, runCommand, subscribed } from './support.js';
+import { token } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SECRET = 'a-test-secret-of-at-least-thirty-two-characters';
 const suite = realtimeSuite({ jwtSecret: SECRET }, async (server) => {
@@ -14,11 +15,7 @@ const suite = realtimeSuite({ jwtSecret: SECRET }, async (server) => {
 
 /** A signed token for `userId` that expires in `seconds`. */
 function tokenFor(userId: string, seconds = 3600): Promise<string> {
-  return new SignJWT({ role: 'authenticated' })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(userId)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
-    .sign(new TextEncoder().encode(SECRET));
+  return token(userId, { secret: SECRET, expiresInSeconds: seconds });
 }
 
 const newClient = (accessToken: AccessToken) => suite.client({ accessToken, heartbeatIntervalMs: 300 });
@@ -45,11 +42,11 @@ test('setAuth replaces the token: the refused channel rejoins as the member and 
   const channel = client.channel('team', { config: { private: true } });
   const statuses: SubscribeStatus[] = [];
   channel.subscribe((status) => statuses.push(status));
-  await waitFor('the first refusal', () => statuses.includes('CHANNEL_ERROR'));
+  await waitFor(() => statuses.includes('CHANNEL_ERROR'), 'the first refusal');
   await client.setAuth(await tokenFor('user-1'));
-  await waitFor('the rejoin as the member', () => statuses.includes('SUBSCRIBED'), 15_000);
+  await waitFor(() => statuses.includes('SUBSCRIBED'), 'the rejoin as the member', 15_000);
   await channel.send({ type: 'broadcast', event: 'note', payload: { text: 'now a member' } });
-  await waitFor('the message', () => heard.length === 1);
+  await waitFor(() => heard.length === 1, 'the message');
   assert.deepEqual(heard, ['now a member']);
 });
 
@@ -63,10 +60,10 @@ test('a short-lived token is refreshed through the accessToken function, so the 
   const heard: string[] = [];
   const channel = client.channel('team', { config: { private: true } }).on<{ text: string }>('note', (payload) => heard.push(payload.text));
   channel.subscribe((status) => statuses.push(status));
-  await waitFor('the join', () => statuses.includes('SUBSCRIBED'));
+  await waitFor(() => statuses.includes('SUBSCRIBED'), 'the join');
   await sleep(3500);
   assert.ok(calls >= 3, `the token function was called ${calls} times`);
   assert.deepEqual(statuses, ['SUBSCRIBED'], 'the channel was never closed for an expired token');
   await runCommand(`ɳSelf realtime broadcast team note '{"text": "still here"}'`, suite.server.db.url);
-  await waitFor('a message after the first token expired', () => heard.length === 1);
+  await waitFor(() => heard.length === 1, 'a message after the first token expired');
 });

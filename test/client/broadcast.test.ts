@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RealtimeError, type BroadcastMessage } from '@nself/client';
-import { realtimeSuite, subscribed, waitFor } from './support.js';
+import { realtimeSuite, subscribed } from './support.js';
+import { waitFor } from '../helpers/wait.js';
 
 const suite = realtimeSuite();
 
@@ -14,7 +15,7 @@ test('bytes sent as an ArrayBuffer arrive as the same bytes; JSON arrives as JSO
   const channel = sender.channel('mixed');
   await channel.send({ type: 'broadcast', event: 'blob', payload: new Uint8Array([0, 1, 2, 250]).buffer });
   await channel.send({ type: 'broadcast', event: 'json', payload: { nested: { list: [1, 'two', null] } } });
-  await waitFor('both messages', () => received.length === 2);
+  await waitFor(() => received.length === 2, 'both messages');
   assert.equal(received[0]!.event, 'blob');
   assert.deepEqual([...(received[0]!.payload as Uint8Array)], [0, 1, 2, 250]);
   assert.deepEqual(received[1], { event: 'json', payload: { nested: { list: [1, 'two', null] } } });
@@ -26,7 +27,7 @@ test('with self on I receive my own message, with its offset; the Supabase liste
   const channel = client.channel('echo', { config: { broadcast: { self: true } } })
     .on('broadcast', { event: 'ping' }, (message) => envelopes.push(message));
   const receipt = await channel.send({ type: 'broadcast', event: 'ping', payload: { n: 1 } });
-  await waitFor('my own message', () => envelopes.length === 1);
+  await waitFor(() => envelopes.length === 1, 'my own message');
   assert.equal(envelopes[0]!.type, 'broadcast');
   assert.equal(envelopes[0]!.event, 'ping');
   assert.deepEqual(envelopes[0]!.payload, { n: 1 });
@@ -60,6 +61,6 @@ test('a channel left and asked for again at once is a new channel that joins and
   await leaving;
   await subscribed(second);
   await suite.server.db.pool.query(`SELECT realtime.broadcast('again', 'note', '{"n": 1}'::jsonb, NULL)`);
-  await waitFor('the message on the new channel', () => heard.length === 1);
+  await waitFor(() => heard.length === 1, 'the message on the new channel');
   assert.equal(first.state, 'closed');
 });

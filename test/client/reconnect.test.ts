@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import { createServer, connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RealtimeError, type ConnectionState } from '@nself/client';
-import { realtimeSuite, subscribed, waitFor } from './support.js';
+import { realtimeSuite, subscribed } from './support.js';
+import { waitFor } from '../helpers/wait.js';
 
 const suite = realtimeSuite();
 const newClient = (options: { maxQueuedSends?: number } = {}) => suite.client({ heartbeatIntervalMs: 1000, ...options });
@@ -40,16 +41,16 @@ test('the server restarted during a stream: the received sequence equals the cha
   await subscribed(channel);
 
   const producing = produce('stream', 400);
-  await waitFor('the stream to start', () => received.length >= 50);
+  await waitFor(() => received.length >= 50, 'the stream to start');
   await suite.server.stop();
-  await waitFor('the client to notice', () => client.state === 'reconnecting');
+  await waitFor(() => client.state === 'reconnecting', 'the client to notice');
   await sleep(300);
   await suite.server.start();
   await producing;
 
   const log = await logOf('stream');
   assert.equal(log.length, 400);
-  await waitFor('every message of the log', () => received.length >= log.length, 20_000);
+  await waitFor(() => received.length >= log.length, 'every message of the log', 20_000);
   await sleep(200);
   assert.deepEqual(received, log);
   assert.deepEqual(payloads, Array.from({ length: 400 }, (_, index) => index + 1));
@@ -62,11 +63,11 @@ test('a channel that had received nothing yet still gets what was sent while it 
   const channel = client.channel('quiet').on<{ n: number }>('tick', (payload) => received.push(payload.n));
   await subscribed(channel);
   await suite.server.stop();
-  await waitFor('the client to notice', () => client.state === 'reconnecting');
+  await waitFor(() => client.state === 'reconnecting', 'the client to notice');
   await suite.server.db.pool.query("SELECT realtime.broadcast('quiet', 'tick', '{\"n\": 1}'::jsonb, NULL)");
   await suite.server.db.pool.query("SELECT realtime.broadcast('quiet', 'tick', '{\"n\": 2}'::jsonb, NULL)");
   await suite.server.start();
-  await waitFor('both offline messages', () => received.length >= 2);
+  await waitFor(() => received.length >= 2, 'both offline messages');
   assert.deepEqual(received, [1, 2]);
 });
 
@@ -79,13 +80,13 @@ test('sends made while offline wait, go out in order once rejoined, and are stor
   await subscribed(channel);
 
   await suite.server.stop();
-  await waitFor('the sender to notice', () => sender.state === 'reconnecting');
+  await waitFor(() => sender.state === 'reconnecting', 'the sender to notice');
   const receipts = ['one', 'two', 'three'].map((text) => channel.send({ type: 'broadcast', event: 'note', payload: { text } }));
   await sleep(200);
   await suite.server.start();
   const results = await Promise.all(receipts);
   assert.equal(results.length, 3);
-  await waitFor('the listener to hear all three', () => heard.length >= 3);
+  await waitFor(() => heard.length >= 3, 'the listener to hear all three');
   await sleep(200);
   assert.deepEqual(heard, ['one', 'two', 'three']);
   assert.equal((await logOf('outbox')).length, 3);
@@ -96,7 +97,7 @@ test('the offline queue is bounded: one send too many is refused with QUEUE_FULL
   const channel = client.channel('bounded');
   await subscribed(channel);
   await suite.server.stop();
-  await waitFor('the client to notice', () => client.state === 'reconnecting');
+  await waitFor(() => client.state === 'reconnecting', 'the client to notice');
   const first = channel.send({ type: 'broadcast', event: 'note', payload: { n: 1 } });
   const second = channel.send({ type: 'broadcast', event: 'note', payload: { n: 2 } });
   await assert.rejects(channel.send({ type: 'broadcast', event: 'note', payload: { n: 3 } }), (error: unknown) => {
@@ -119,7 +120,7 @@ test('an acknowledged send resolves once stored; unsubscribe rejects what still 
   assert.equal(receipt.offset, log[0], 'the receipt carries the stored offset');
 
   await suite.server.stop();
-  await waitFor('the client to notice', () => client.state === 'reconnecting');
+  await waitFor(() => client.state === 'reconnecting', 'the client to notice');
   const waiting = channel.send({ type: 'broadcast', event: 'note', payload: { text: 'never' } });
   await channel.unsubscribe();
   await assert.rejects(waiting, /channel "acks" is closed; get a new one with client.channel\("acks"\)/);
@@ -135,13 +136,13 @@ test('my own messages are not handed back to me when a resume replays them (self
   const theirs = other.channel('own');
   await subscribed(theirs);
   await theirs.send({ type: 'broadcast', event: 'note', payload: { text: 'from them 1' } });
-  await waitFor('their first message', () => heard.length === 1);
+  await waitFor(() => heard.length === 1, 'their first message');
   await mine.send({ type: 'broadcast', event: 'note', payload: { text: 'from me' } });
   await suite.server.stop();
-  await waitFor('the client to notice', () => me.state === 'reconnecting');
+  await waitFor(() => me.state === 'reconnecting', 'the client to notice');
   await suite.server.db.pool.query("SELECT realtime.broadcast('own', 'note', '{\"text\": \"from them 2\"}'::jsonb, NULL)");
   await suite.server.start();
-  await waitFor('their second message', () => heard.length >= 2);
+  await waitFor(() => heard.length >= 2, 'their second message');
   await sleep(300);
   assert.deepEqual(heard, ['from them 1', 'from them 2']);
   assert.equal((await logOf('own')).length, 3);
@@ -152,11 +153,11 @@ test('a server that is not up yet: the channel reports it once, naming the addre
   const client = newClient();
   const reports: string[] = [];
   client.channel('early').subscribe((status, error) => reports.push(error ? `${status}: ${error.message}` : status));
-  await waitFor('the first failed attempt', () => reports.length > 0);
+  await waitFor(() => reports.length > 0, 'the first failed attempt');
   await sleep(400);
   assert.deepEqual(reports, [`CHANNEL_ERROR: could not connect to ${suite.server.url} (1006)`]);
   await suite.server.start();
-  await waitFor('the join', () => reports.includes('SUBSCRIBED'));
+  await waitFor(() => reports.includes('SUBSCRIBED'), 'the join');
   assert.equal(client.state, 'open');
 });
 
@@ -170,8 +171,8 @@ test('a connection that silently stops carrying data is caught by heartbeats; th
     await subscribed(client.channel('silent').on<{ n: number }>('tick', (payload) => received.push(payload.n)));
     proxy.freeze();
     await produce('silent', 5);
-    await waitFor('the heartbeat timeout', () => reasons.includes('reconnecting: heartbeat timeout'));
-    await waitFor('all five messages', () => received.length >= 5);
+    await waitFor(() => reasons.includes('reconnecting: heartbeat timeout'), 'the heartbeat timeout');
+    await waitFor(() => received.length >= 5, 'all five messages');
     await sleep(200);
     assert.deepEqual(received, [1, 2, 3, 4, 5]);
     assert.equal(client.state, 'open');

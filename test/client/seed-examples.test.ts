@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RealtimeClient, type PresenceChange } from '@nself/client';
-import { realtimeSuite, runCommand, subscribed, waitFor } from './support.js';
+import { realtimeSuite, runCommand, subscribed } from './support.js';
+import { waitFor } from '../helpers/wait.js';
 
 const suite = realtimeSuite();
 const newClient = () => suite.client({ apiKey: 'your-api-key' });
@@ -19,7 +20,7 @@ test('Client SDK example: a broadcast and presence (its table part is in table-c
     event: 'message',
     payload: { text: 'Hello World!' },
   });
-  await waitFor('the broadcast', () => heard.length === 1);
+  await waitFor(() => heard.length === 1, 'the broadcast');
   assert.deepEqual(heard, [{ text: 'Hello World!' }]);
 
   // Track presence
@@ -29,7 +30,7 @@ test('Client SDK example: a broadcast and presence (its table part is in table-c
   presence.on('presence', { event: 'join' }, ({ key, currentPresence }) => {
     joined.push([key, currentPresence?.['status']]);
   });
-  await waitFor('my own presence join', () => joined.length > 0);
+  await waitFor(() => joined.length > 0, 'my own presence join');
   assert.deepEqual(joined[0], ['user-123', 'online']);
 });
 
@@ -71,11 +72,11 @@ test('Chat Application: presence channel, messages between two users, stored for
 
   const alice = await setupChat(newClient(), { id: 'alice' });
   const bob = await setupChat(newClient(), { id: 'bob' });
-  await waitFor('both users present', () => Object.keys(alice.presenceState()).length === 2 && Object.keys(bob.presenceState()).length === 2);
+  await waitFor(() => Object.keys(alice.presenceState()).length === 2 && Object.keys(bob.presenceState()).length === 2, 'both users present');
   assert.deepEqual(Object.keys(alice.presenceState()).sort(), ['alice', 'bob']);
 
   senders['bob']!('Hi Alice!');
-  await waitFor('Alice sees Bob’s message', () => displayed['alice']!.length === 1);
+  await waitFor(() => displayed['alice']!.length === 1, 'Alice sees Bob’s message');
   assert.equal((displayed['alice']![0] as { text: string; user_id: string }).text, 'Hi Alice!');
   assert.equal((displayed['alice']![0] as { user_id: string }).user_id, 'bob');
   assert.deepEqual(displayed['bob'], [], 'a sender does not get its own message back unless it asks for self');
@@ -120,13 +121,13 @@ test('Collaborative Editing: cursors as presence, operations as broadcasts', asy
 
   await setupCollaboration(newClient(), { id: 'reader' }, '42');
   const broadcastOperation = await setupCollaboration(newClient(), { id: 'writer' }, '42');
-  await waitFor('both collaborators shown', () => Object.keys(shown.at(-1) ?? {}).length === 2);
+  await waitFor(() => Object.keys(shown.at(-1) ?? {}).length === 2, 'both collaborators shown');
   const collaborators = shown.at(-1) as Record<string, Array<{ cursor: unknown }>>;
   assert.deepEqual(Object.keys(collaborators).sort(), ['reader', 'writer']);
   assert.deepEqual(collaborators['writer']![0]!.cursor, { line: 0, column: 0 });
 
   broadcastOperation({ operation: { insert: 'Hello', at: 0 } });
-  await waitFor('the operation applied', () => applied.length === 1);
+  await waitFor(() => applied.length === 1, 'the operation applied');
   assert.deepEqual(applied, [{ insert: 'Hello', at: 0 }]);
 });
 
@@ -170,17 +171,17 @@ test('Multiplayer Game: players join, act and leave the lobby', async () => {
   };
 
   await setupGameLobby(newClient(), { id: 'player-1', character: 'wizard', level: 5 }, '7');
-  await waitFor('player 1 in the lobby', () => announced.includes('joined player-1'));
+  await waitFor(() => announced.includes('joined player-1'), 'player 1 in the lobby');
   const second = newClient();
   const broadcastAction = await setupGameLobby(second, { id: 'player-2', character: 'knight', level: 3 }, '7');
-  await waitFor('player 2 announced', () => announced.includes('joined player-2'));
+  await waitFor(() => announced.includes('joined player-2'), 'player 2 announced');
 
   broadcastAction({ type: 'move', data: { x: 100, y: 200 } });
-  await waitFor('the action handled', () => handled.length === 1);
+  await waitFor(() => handled.length === 1, 'the action handled');
   assert.deepEqual((handled[0] as { action: string; data: unknown }).data, { x: 100, y: 200 });
   assert.equal((handled[0] as { player_id: string }).player_id, 'player-2');
 
   await second.disconnect();
-  await waitFor('player 2 left', () => announced.includes('left player-2'));
+  await waitFor(() => announced.includes('left player-2'), 'player 2 left');
   assert.deepEqual(announced, ['joined player-1', 'joined player-2', 'left player-2']);
 });

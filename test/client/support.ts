@@ -1,49 +1,8 @@
-// For client tests: a real realtime server on a fresh database, the seed's runCommand, and waiting for conditions.
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+// For client tests: a file's realtime server and the clients of its tests, the seed's runCommand, and joining channels.
 import { after, before } from 'node:test';
 import { RealtimeClient, type RealtimeClientOptions } from '@nself/client';
-import { startServer } from '@nself/server';
 import { realtime } from '../helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-
-/** A running realtime server on its own database. */
-export interface TestRealtime {
-  readonly db: TestDatabase;
-  /** The seed's kind of address: `ws://127.0.0.1:<port>`, no path. */
-  readonly url: string;
-  readonly port: number;
-  /** Stops the server (clients see the connection drop); `start()` brings it back on the same port. */
-  stop(): Promise<void>;
-  start(): Promise<void>;
-  /** Stops the server and drops the database. */
-  close(): Promise<void>;
-}
-
-/** Starts a realtime server on a fresh, migrated database; `jwtSecret` turns development mode off. */
-export async function startTestRealtime(options: { jwtSecret?: string } = {}): Promise<TestRealtime> {
-  const db = await createTestDatabase({ migrated: true });
-  const quiet = { logToStdout: false, logFile: path.join(tmpdir(), 'nself-client-tests.log'), ...options };
-  let server: { port: number; close(): Promise<void> } | undefined = await startServer({ port: 0, databaseUrl: db.url, ...quiet });
-  const port = server.port;
-  return {
-    db,
-    url: `ws://127.0.0.1:${port}`,
-    port,
-    async stop() {
-      await server?.close();
-      server = undefined;
-    },
-    async start() {
-      server ??= await startServer({ port, databaseUrl: db.url, ...quiet });
-    },
-    async close() {
-      await server?.close();
-      server = undefined;
-      await db.drop();
-    },
-  };
-}
+import { startTestRealtime, type TestRealtime } from '../helpers/server.js';
 
 /** A test file's realtime server, and the clients its tests make (all disconnected after the file). */
 export interface RealtimeSuite {
@@ -93,15 +52,6 @@ export async function runCommand(command: string, databaseUrl: string): Promise<
 /** Splits a command line into words, honouring single and double quotes. */
 function splitWords(line: string): string[] {
   return [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2] ?? match[3] ?? '');
-}
-
-/** Polls `condition` every 20 ms until it holds, failing after `timeoutMs` with `what` (a function is read at the failure). */
-export async function waitFor(what: string | (() => string), condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Resolves when the channel reports SUBSCRIBED; fails after `timeoutMs` with the last status and error seen. */

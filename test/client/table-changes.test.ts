@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableChange } from '@nself/client';
-import { realtimeSuite, runCommand, subscribed, waitFor } from './support.js';
+import { realtimeSuite, runCommand, subscribed } from './support.js';
+import { waitFor } from '../helpers/wait.js';
 
 const suite = realtimeSuite();
 const newClient = () => suite.client({ apiKey: 'your-api-key' });
@@ -32,7 +33,7 @@ test('Client SDK example: INSERT, UPDATE and DELETE of public.users reach the ca
   await suite.server.db.pool.query("INSERT INTO public.users VALUES ('user-123', 'john@example.com')");
   await suite.server.db.pool.query("UPDATE public.users SET email = 'john.doe@example.com' WHERE id = 'user-123'");
   await suite.server.db.pool.query("DELETE FROM public.users WHERE id = 'user-123'");
-  await waitFor(() => `three table changes (seen: ${JSON.stringify(seen)})`, () => seen.length === 3);
+  await waitFor(() => seen.length === 3, () => `three table changes (seen: ${JSON.stringify(seen)})`);
   assert.deepEqual(seen, ['New user: john@example.com', 'Updated user: john.doe@example.com', 'Deleted user: user-123']);
 });
 
@@ -67,12 +68,12 @@ test('Live Dashboard: metrics table changes, and alerts broadcast from the CLI',
   const { metricsChannel, alertChannel } = await setupDashboard();
   await Promise.all([subscribed(alertChannel), subscribed(metricsChannel)]);
   await runCommand(`ɳSelf realtime broadcast system-alerts alert '{"level": "critical", "text": "CPU high"}'`, suite.server.db.url);
-  await waitFor('the notification', () => notifications.length === 1);
+  await waitFor(() => notifications.length === 1, 'the notification');
   assert.deepEqual(notifications, [{ level: 'critical', text: 'CPU high' }]);
 
   await suite.server.db.pool.query("INSERT INTO public.metrics VALUES ('cpu', 42.5)");
   await suite.server.db.pool.query("UPDATE public.metrics SET value = 77 WHERE name = 'cpu'");
-  await waitFor('chart and refresh', () => charted.length === 1 && refreshed.length === 1);
+  await waitFor(() => charted.length === 1 && refreshed.length === 1, 'chart and refresh');
   assert.deepEqual(charted, [{ name: 'cpu', value: 42.5 }]);
   assert.deepEqual(refreshed, [{ name: 'cpu', value: 77 }]);
 });
@@ -85,12 +86,12 @@ test('table changes made while the server was down arrive after the reconnect, o
   const channel = client.channel('realtime:table:public.items').on('INSERT', (change) => names.push(change.new.name));
   await subscribed(channel);
   await suite.server.db.pool.query("INSERT INTO public.items VALUES (1, 'first')");
-  await waitFor('the first change', () => names.length === 1);
+  await waitFor(() => names.length === 1, 'the first change');
   await suite.server.stop();
-  await waitFor('the client to notice', () => client.state === 'reconnecting');
+  await waitFor(() => client.state === 'reconnecting', 'the client to notice');
   await suite.server.db.pool.query("INSERT INTO public.items VALUES (2, 'second'), (3, 'third')");
   await suite.server.start();
-  await waitFor(() => `three changes (got ${JSON.stringify(names)})`, () => names.length >= 3);
+  await waitFor(() => names.length >= 3, () => `three changes (got ${JSON.stringify(names)})`);
   await sleep(300);
   assert.deepEqual(names, ['first', 'second', 'third']);
 });

@@ -5,9 +5,9 @@ import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { waitFor } from '../client/support.js';
 import { launchBrowser } from '../react/browser.js';
-import { freePort } from '../server/server-process.js';
+import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/server-process.js';
 
 let db: TestDatabase;
 let example: ChildProcess;
@@ -17,7 +17,7 @@ let siteUrl: string;
 before(async () => {
   db = await createTestDatabase({ migrated: true });
   const port = await freePort();
-  example = spawn(process.execPath, ['--import', 'tsx', 'examples/chat/server.ts'], {
+  example = spawn(process.execPath, ['--conditions=nself-source', '--import', 'tsx', 'examples/chat/server.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, DATABASE_URL: db.url, CHAT_PORT: String(port), REALTIME_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,7 +25,7 @@ before(async () => {
   let output = '';
   example.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   example.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  await waitFor(`the example to start (output: ${output})`, () => /open http:\/\/localhost:\d+/.test(output) || example.exitCode !== null, 60_000);
+  await waitFor(() => /open http:\/\/localhost:\d+/.test(output) || example.exitCode !== null, `the example to start (output: ${output})`, 60_000);
   assert.equal(example.exitCode, null, `the example exited: ${output}`);
   siteUrl = `http://localhost:${port}`;
   browser = await launchBrowser();
@@ -47,20 +47,20 @@ test('two browser pages join the room, see each other online, and chat', async (
   await alice.goto(`${siteUrl}/?name=alice`);
   await bob.goto(`${siteUrl}/?name=bob`);
   const online = (page: typeof alice) => page.locator('#online li').allTextContents();
-  await waitFor('both names in both online lists', async () => (await online(alice)).length === 2 && (await online(bob)).length === 2);
+  await waitFor(async () => (await online(alice)).length === 2 && (await online(bob)).length === 2, 'both names in both online lists');
   assert.deepEqual(await online(alice), ['alice', 'bob']);
   assert.equal(await bob.locator('#online-count').textContent(), '2');
   assert.equal(await alice.locator('#status').textContent(), 'joined');
 
   await alice.locator('#text').fill('Hi Bob, it works');
   await alice.locator('#composer button').click();
-  await waitFor('Bob to read it', async () => (await bob.locator('#messages li').allTextContents()).includes('aliceHi Bob, it works'));
+  await waitFor(async () => (await bob.locator('#messages li').allTextContents()).includes('aliceHi Bob, it works'), 'Bob to read it');
   await bob.locator('#text').fill('Hi Alice');
   await bob.locator('#text').press('Enter');
-  await waitFor('Alice to read the answer', async () => (await alice.locator('#messages li').allTextContents()).includes('bobHi Alice'));
+  await waitFor(async () => (await alice.locator('#messages li').allTextContents()).includes('bobHi Alice'), 'Alice to read the answer');
   assert.deepEqual(await alice.locator('#messages li').allTextContents(), ['aliceHi Bob, it works', 'bobHi Alice']);
 
   await bob.close();
-  await waitFor('Bob to leave Alice’s online list', async () => (await online(alice)).length === 1);
+  await waitFor(async () => (await online(alice)).length === 1, 'Bob to leave Alice’s online list');
   assert.deepEqual(await online(alice), ['alice']);
 });

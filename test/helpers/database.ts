@@ -1,15 +1,26 @@
-// Gives each test file its own fresh database on the suite's PostgreSQL (embedded or DATABASE_URL).
+// Fresh databases for tests and benchmarks on a PostgreSQL server, dropped afterwards with the slots and origins they made.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { migrate } from '@nself/db';
+import { migrate, walSlotName } from '@nself/db';
 
 export interface TestDatabase {
+  /** Name of the database. */
+  readonly name: string;
   /** Connection string of the fresh database. */
   readonly url: string;
   /** A pool on it, for arranging and checking state directly. */
   readonly pool: pg.Pool;
   /** Closes the pool and drops the database. */
   drop(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** Installs the realtime schema. */
+  readonly migrated?: boolean;
+  /** Size of the pool on the database. @default 5 */
+  readonly poolSize?: number;
+  /** Start of the database's name, before random hex. @default nself_test */
+  readonly prefix?: string;
 }
 
 /** The PostgreSQL server the suite runs against (set by scripts/run-tests.mjs). */
@@ -19,39 +30,41 @@ export function adminUrl(): string {
   return url;
 }
 
-/** Creates an empty database; with `{ migrated: true }` the realtime schema is installed too. */
-export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
-  const name = `nself_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl() });
+/** Creates an empty database on the suite's server; with `{ migrated: true }` the realtime schema is installed too. */
+export function createTestDatabase(options: DatabaseOptions = {}): Promise<TestDatabase> {
+  return createDatabase(adminUrl(), options);
+}
+
+/** Creates an empty database on the server of `serverUrl` (a superuser's connection string). */
+export async function createDatabase(serverUrl: string, options: DatabaseOptions = {}): Promise<TestDatabase> {
+  const name = `${options.prefix ?? 'nself_test'}_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
   } finally {
     await admin.end();
   }
-  const url = new URL(adminUrl());
+  const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 5 });
+  const pool = new pg.Pool({ connectionString: url.toString(), max: options.poolSize ?? 5 });
   // pool.end() resolves once its clients are asked to end, not once they have: the DROP … WITH (FORCE)
   // below may terminate one still closing, whose error the pool then re-emits.
   pool.on('error', () => undefined);
   if (options.migrated) await migrate(pool);
   return {
+    name,
     url: url.toString(),
     pool,
     async drop() {
+      // Asked before the pool closes; a database without the realtime schema has no slot name.
+      const slot = await walSlotName(pool).catch(() => undefined);
       await pool.end();
-      const client = new pg.Client({ connectionString: adminUrl() });
+      const client = new pg.Client({ connectionString: serverUrl });
       await client.connect();
       try {
-        // A replication slot keeps its database from being dropped (and its WAL forever).
-        await client.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL', [name]);
-        await client.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, [name])
-          .catch(async () => {
-            await new Promise((resolve) => setTimeout(resolve, 500));
-            await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [name]);
-          });
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await dropSlots(client, name, slot);
+        await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
         // The WAL consumer's replication origin is named after the slot (shared by the cluster).
         await client.query(`SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE 'nself\\_realtime\\_' || $1 || '%'`, [name]);
       } finally {
@@ -59,6 +72,26 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
       }
     },
   };
+}
+
+/**
+ * Drops the replication slots of database `name` (logical slots made there, and `slot`, the name its
+ * WAL path uses), ending the walsenders that read them first: a slot keeps its database from being
+ * dropped, and its WAL forever.
+ */
+async function dropSlots(client: pg.Client, name: string, slot: string | undefined): Promise<void> {
+  const ofDatabase = 'FROM pg_catalog.pg_replication_slots WHERE (database = $1 OR slot_name = $2)';
+  for (let attempt = 1; ; attempt += 1) {
+    await client.query(`SELECT pg_catalog.pg_terminate_backend(active_pid) ${ofDatabase} AND active_pid IS NOT NULL`, [name, slot ?? null]);
+    try {
+      await client.query(`SELECT pg_catalog.pg_drop_replication_slot(slot_name) ${ofDatabase}`, [name, slot ?? null]);
+      return;
+    } catch (error) {
+      // A terminated walsender releases its slot a moment later ("slot ... is active").
+      if (attempt >= 10) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
 }
 
 /** Whether table changes of this database come from the write-ahead log (a server set that path up) rather than triggers. */

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { freePort, startServerProcess, type ServerProcess } from '../server/server-process.js';
-import { waitFor } from '../server/support.js';
 import { assertExactlyOnceInOrder, logOffsets } from './checker.js';
 import { OffsetSubscriber } from './subscriber.js';
+import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** 100 messages of 200 KB: a 20 MB log. */
 const MESSAGES = 100;

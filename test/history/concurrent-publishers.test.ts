@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { useTestServer, waitFor } from '../server/support.js';
 import { assertExactlyOnceInOrder, logOffsets } from './checker.js';
 import { OffsetSubscriber } from './subscriber.js';
+import { useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const setup = useTestServer();
 const CHANNELS = ['orders-a', 'orders-b', 'orders-c'];

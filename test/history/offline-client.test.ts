@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RealtimeChannel as SupabaseChannel } from '@supabase/realtime-js';
-import { realtimeSuite, subscribed, waitFor } from '../client/support.js';
-import { subscribe, supabase, token } from '../server/support.js';
+import { realtimeSuite, subscribed } from '../client/support.js';
+import { subscribe, supabase } from '../server/support.js';
 import { assertExactlyOnceInOrder, logOffsets } from './checker.js';
 import { startSwitchableProxy, type SwitchableProxy } from './proxy.js';
+import { waitFor } from '../helpers/wait.js';
+import { token } from '../helpers/tokens.js';
 
 const suite = realtimeSuite();
 const proxies: SwitchableProxy[] = [];
@@ -34,18 +36,18 @@ test('SDK: offline for a while, the channel resumes from its last offset and get
   });
   await subscribed(channel);
   await broadcast('away', 1, 20);
-  await waitFor('the live messages', () => offsets.length >= 20);
+  await waitFor(() => offsets.length >= 20, 'the live messages');
 
   proxy.cut();
-  await waitFor('the client to notice it is offline', () => client.state === 'reconnecting');
+  await waitFor(() => client.state === 'reconnecting', 'the client to notice it is offline');
   await broadcast('away', 21, 60);
   await sleep(1_000);
   proxy.restore();
-  await waitFor('the client to be back', () => client.state === 'open' && channel.state === 'joined');
+  await waitFor(() => client.state === 'open' && channel.state === 'joined', 'the client to be back');
   await broadcast('away', 61, 70);
 
   const log = await logOffsets(suite.server.db.pool, 'away');
-  await waitFor(() => `all ${log.length} messages (got ${offsets.length})`, () => offsets.length >= log.length);
+  await waitFor(() => offsets.length >= log.length, () => `all ${log.length} messages (got ${offsets.length})`);
   await sleep(100);
   assertExactlyOnceInOrder(log, new Map([['sdk client', offsets]]));
   assert.deepEqual(replayed, Array.from({ length: 40 }, (_, index) => index + 21), 'the missed messages came as replayed ones');
@@ -60,13 +62,13 @@ test('SDK: a table channel that had received nothing yet gets the changes commit
   await subscribed(channel);
 
   proxy.cut();
-  await waitFor('the client to notice it is offline', () => client.state === 'reconnecting');
+  await waitFor(() => client.state === 'reconnecting', 'the client to notice it is offline');
   await suite.server.db.pool.query("INSERT INTO public.offline_items (label) VALUES ('while away 1'), ('while away 2')");
   await sleep(500);
   proxy.restore();
-  await waitFor('the client to be back', () => client.state === 'open' && channel.state === 'joined');
+  await waitFor(() => client.state === 'open' && channel.state === 'joined', 'the client to be back');
   await suite.server.db.pool.query("INSERT INTO public.offline_items (label) VALUES ('live')");
-  await waitFor(() => `three changes (got ${labels.join(', ')})`, () => labels.length >= 3);
+  await waitFor(() => labels.length >= 3, () => `three changes (got ${labels.join(', ')})`);
   await sleep(100);
   assert.deepEqual(labels, ['while away 1', 'while away 2', 'live']);
 });
@@ -87,7 +89,7 @@ test("supabase-js: rejoining with config.broadcast.replay since the time it left
     const joined = await subscribe(first);
     assert.equal(joined.status, 'SUBSCRIBED', joined.error?.message);
     await broadcast('vault', 1, 10);
-    await waitFor('the live messages', () => before.length >= 10);
+    await waitFor(() => before.length >= 10, 'the live messages');
     await client.removeChannel(first);
     await sleep(5);
     const leftAt = Date.now();
@@ -97,11 +99,11 @@ test("supabase-js: rejoining with config.broadcast.replay since the time it left
     const after: Received[] = [];
     const again = listen(client.channel('vault', { config: { private: true, broadcast: { replay: { since: leftAt, limit: 25 } } } }), after);
     assert.equal((await subscribe(again)).status, 'SUBSCRIBED');
-    await waitFor('the replayed messages', () => after.length >= 10);
+    await waitFor(() => after.length >= 10, 'the replayed messages');
     await broadcast('vault', 21, 25);
 
     const log = await logOffsets(suite.server.db.pool, 'vault');
-    await waitFor(() => `every message (got ${before.length} + ${after.length})`, () => before.length + after.length >= log.length);
+    await waitFor(() => before.length + after.length >= log.length, () => `every message (got ${before.length} + ${after.length})`);
     await sleep(100);
     assertExactlyOnceInOrder(log, new Map([['supabase-js', [...before, ...after].map((message) => message.offset)]]));
     assert.deepEqual(after.filter((message) => message.replayed).map((message) => message.offset), [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);

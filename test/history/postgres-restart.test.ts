@@ -6,11 +6,11 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { ensureEmbeddedPostgres, migrate, restartEmbeddedPostgres, stopEmbeddedPostgres } from '@nself/db';
-import { freePort, startServerProcess, type ServerProcess } from '../server/server-process.js';
-import { waitFor } from '../server/support.js';
 import { assertExactlyOnceInOrder, logOffsets } from './checker.js';
 import { publishStream } from './publisher.js';
 import { OffsetSubscriber } from './subscriber.js';
+import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SUBSCRIBERS = 50;
 const MESSAGES = 10_000;

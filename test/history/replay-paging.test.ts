@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
 import { realtime } from '../helpers/cli.js';
-import { token, useTestServer, waitFor } from '../server/support.js';
 import { assertExactlyOnceInOrder, logOffsets } from './checker.js';
 import { OffsetSubscriber } from './subscriber.js';
+import { token } from '../helpers/tokens.js';
+import { useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOTAL = 10_000;
 const setup = useTestServer({}, async (db) => {

@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { realtime } from '../helpers/cli.js';
-import { startTestServer, useTestServer, waitFor } from '../server/support.js';
 import { logOffsets } from './checker.js';
 import { OffsetSubscriber } from './subscriber.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const setup = useTestServer();
 

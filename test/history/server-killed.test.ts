@@ -4,10 +4,10 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RealtimeClient } from '@nself/client';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { freePort, startServerProcess, type ServerProcess } from '../server/server-process.js';
-import { waitFor } from '../server/support.js';
 import { assertExactlyOnceInOrder, logOffsets } from './checker.js';
 import { publishStream } from './publisher.js';
+import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CLIENTS = 5;
 let db: TestDatabase;

@@ -5,8 +5,10 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
-import { runCommand, startTestRealtime, waitFor, type TestRealtime } from '../client/support.js';
+import { runCommand } from '../client/support.js';
 import { launchBrowser, serveFiles } from './browser.js';
+import { startTestRealtime, type TestRealtime } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let server: TestRealtime;
@@ -31,6 +33,7 @@ before(async () => {
     format: 'esm',
     platform: 'browser',
     jsx: 'automatic',
+    conditions: ['nself-source'],
     external: ['ws'],
     define: { 'process.env.NODE_ENV': '"development"' },
     logLevel: 'silent',
@@ -62,14 +65,14 @@ const frames = (page: Page, event: string) => page.evaluate((wanted) => (window 
 test('two ChatRooms see each other online, exchange messages, and a StrictMode double mount joins once', async () => {
   const alice = await openRoom('alice');
   const bob = await openRoom('bob');
-  await waitFor('both pages to show two people online', async () => (await text(alice, 'online')) === 'Online: 2' && (await text(bob, 'online')) === 'Online: 2');
+  await waitFor(async () => (await text(alice, 'online')) === 'Online: 2' && (await text(bob, 'online')) === 'Online: 2', 'both pages to show two people online');
   assert.equal(await text(alice, 'who'), 'alice,bob');
   assert.equal(await text(bob, 'status'), 'joined');
 
   await alice.getByTestId('draft').fill('Hello from Alice');
   await alice.getByTestId('send').click();
-  await waitFor('Bob to see the message', async () => (await bob.locator('.message').allTextContents()).includes('Hello from Alice'));
-  await waitFor('Alice to see her own message', async () => (await alice.locator('.message').allTextContents()).includes('Hello from Alice'));
+  await waitFor(async () => (await bob.locator('.message').allTextContents()).includes('Hello from Alice'), 'Bob to see the message');
+  await waitFor(async () => (await alice.locator('.message').allTextContents()).includes('Hello from Alice'), 'Alice to see her own message');
   const stored = await server.db.pool.query("SELECT payload->>'text' AS text FROM realtime.messages WHERE event_type = 'message.sent'");
   assert.deepEqual(stored.rows, [{ text: 'Hello from Alice' }]);
 
@@ -80,9 +83,9 @@ test('two ChatRooms see each other online, exchange messages, and a StrictMode d
 test('unmounting the ChatRoom leaves the channel: the other page sees one person online', async () => {
   const carol = await openRoom('carol');
   const dave = await openRoom('dave');
-  await waitFor('carol and dave online', async () => (await text(dave, 'who'))?.includes('carol') === true);
+  await waitFor(async () => (await text(dave, 'who'))?.includes('carol') === true, 'carol and dave online');
   await carol.getByTestId('toggle').click();
-  await waitFor('carol to have left', async () => !(await text(dave, 'who'))?.includes('carol'));
+  await waitFor(async () => !(await text(dave, 'who'))?.includes('carol'), 'carol to have left');
   assert.equal(await frames(carol, 'phx_leave realtime:room-1'), 1);
   assert.ok(!(await text(dave, 'who'))?.includes('carol'));
 });
@@ -91,8 +94,8 @@ test('useTableChanges lists the rows inserted into a subscribed table', async ()
   await server.db.pool.query('CREATE TABLE public.notes (id serial PRIMARY KEY, body text NOT NULL)');
   await runCommand('ɳSelf realtime subscribe public.notes INSERT', server.db.url);
   const page = await openRoom('erin', '&table=public.notes');
-  await waitFor('the table channel to join', async () => (await text(page, 'table-status')) === 'joined');
+  await waitFor(async () => (await text(page, 'table-status')) === 'joined', 'the table channel to join');
   await server.db.pool.query("INSERT INTO public.notes (body) VALUES ('first note'), ('second note')");
-  await waitFor('both notes on the page', async () => (await page.locator('.note').count()) === 2);
+  await waitFor(async () => (await page.locator('.note').count()) === 2, 'both notes on the page');
   assert.deepEqual(await page.locator('.note').allTextContents(), ['first note', 'second note']);
 });

@@ -5,7 +5,10 @@ import { addMember, createChannel } from '@nself/db';
 import { loadConfig } from '@nself/server';
 import { realtime } from '../helpers/cli.js';
 import { RawClient } from './raw-client.js';
-import { JWT_SECRET, sleep, subscribe, supabase, token, upgrade, useTestServer, waitFor } from './support.js';
+import { subscribe, supabase, upgrade } from './support.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { useTestServer } from '../helpers/server.js';
 
 let anonKey: string;
 const env = useTestServer({ jwtSecret: JWT_SECRET }, async (db) => {

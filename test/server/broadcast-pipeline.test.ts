@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { RawClient } from './raw-client.js';
-import { supabase, subscribe, useTestServer, waitFor } from './support.js';
+import { supabase, subscribe } from './support.js';
+import { useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useTestServer({ limits: { maxMessagesPerSecond: 10_000 } });
 

@@ -1,7 +1,9 @@
 // Conformance: unmodified supabase-js broadcasts through the server, with `self` and `ack`, on vsn 1.0.0 and 2.0.0.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { startTestServer, subscribe, supabase, waitFor, useTestServer } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useTestServer();
 

@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { realtime } from '../helpers/cli.js';
 import { RawClient } from './raw-client.js';
-import { freePort, startServerProcess } from './server-process.js';
-import { sleep, subscribe, supabase, waitFor, useTestServer } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { freePort, startServerProcess } from '../helpers/server-process.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { useTestServer } from '../helpers/server.js';
 
 const env = useTestServer();
 

@@ -12,7 +12,8 @@ import {
 import { readJoinPayload } from '../../packages/server/src/join-payload.js';
 import { isRefusal } from '../../packages/server/src/refusal.js';
 import { RawClient } from './raw-client.js';
-import { startTestServer, useTestServer, waitFor } from './support.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useTestServer();
 

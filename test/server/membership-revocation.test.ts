@@ -6,7 +6,10 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { addMember, createChannel } from '@nself/db';
 import { realtime } from '../helpers/cli.js';
 import { RawClient, type Frame } from './raw-client.js';
-import { JWT_SECRET, sleep, startTestServer, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
 
 let anonKey: string;
 const env = useTestServer({ jwtSecret: JWT_SECRET }, async () => {

@@ -7,7 +7,10 @@ import { addMember, createChannel } from '@nself/db';
 import { adminUrl } from '../helpers/database.js';
 import { realtime } from '../helpers/cli.js';
 import { watchChanges } from './postgres-changes-support.js';
-import { JWT_SECRET, sleep, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { useTestServer } from '../helpers/server.js';
 
 const spy = `rt_spy_${randomBytes(4).toString('hex')}`;
 const password = randomBytes(12).toString('hex');

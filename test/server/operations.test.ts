@@ -5,8 +5,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { realtime } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { freePort, startServerProcess } from './server-process.js';
-import { startTestServer, waitFor } from './support.js';
+import { freePort, startServerProcess } from '../helpers/server-process.js';
+import { startTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 test('/ready answers 503 while the database refuses connections and 200 again once it is back', async () => {
   const db = await createTestDatabase({ migrated: true });

@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { loadConfig, type RunningServer } from '@nself/server';
-import { JWT_SECRET, startTestServer, token, upgrade, useTestServer } from './support.js';
+import { upgrade } from './support.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
 
 const env = useTestServer({ jwtSecret: undefined });
 const started: RunningServer[] = [];

@@ -5,7 +5,10 @@ import { test } from 'node:test';
 import { capturesFromWal } from '../helpers/database.js';
 import { settle, useRoleServer, watchChanges, type Change } from './postgres-changes-support.js';
 import { RawClient } from './raw-client.js';
-import { startTestServer, supabase, token, waitFor } from './support.js';
+import { supabase } from './support.js';
+import { startTestServer } from '../helpers/server.js';
+import { token } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useRoleServer('rt_user', (role) => `
     GRANT USAGE ON SCHEMA public TO ${role};

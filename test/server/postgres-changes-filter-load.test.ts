@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { useRoleServer, watchChanges, type Watched } from './postgres-changes-support.js';
 import { RawClient, type Frame } from './raw-client.js';
-import { sleep, token, waitFor } from './support.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { token } from '../helpers/tokens.js';
 
 const FILTER_BUDGET_MS = 250;
 

@@ -5,13 +5,16 @@ import { caughtUp } from '@nself/db';
 import type { RunningServer } from '@nself/server';
 import type { TestDatabase } from '../helpers/database.js';
 import { RawClient, type Frame } from './raw-client.js';
-import { freshDatabase, startTestServer, subscribe, supabase, waitFor } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { startTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 let db: TestDatabase;
 let server: RunningServer;
 
 before(async () => {
-  db = await freshDatabase();
+  db = await createTestDatabase({ migrated: true });
   server = await startTestServer(db);
   await db.pool.query(`
     CREATE TABLE stream (id int PRIMARY KEY, body text);

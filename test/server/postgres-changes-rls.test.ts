@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { settle, useRoleServer, watchChanges, type Change } from './postgres-changes-support.js';
-import { supabase, token, waitFor } from './support.js';
+import { supabase } from './support.js';
+import { token } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useRoleServer('rt_reader', (role) => `
     CREATE TABLE notes (id serial PRIMARY KEY, owner text NOT NULL, body text, secret text);

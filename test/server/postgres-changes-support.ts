@@ -5,8 +5,11 @@ import { after, before } from 'node:test';
 import pg from 'pg';
 import type { RealtimePostgresChangesPayload, SupabaseClient } from '@supabase/supabase-js';
 import type { RunningServer, StartOptions } from '@nself/server';
-import { adminUrl, type TestDatabase } from '../helpers/database.js';
-import { freshDatabase, JWT_SECRET, startTestServer, subscribe, supabase, token, waitFor } from './support.js';
+import { adminUrl, type TestDatabase, createTestDatabase } from '../helpers/database.js';
+import { subscribe, supabase } from './support.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { startTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 export type Change = RealtimePostgresChangesPayload<Record<string, unknown>>;
 
@@ -76,7 +79,7 @@ export function useRoleServer(prefix: string, setupSql: (role: string) => string
   let db: TestDatabase | undefined;
   let server: RunningServer | undefined;
   before(async () => {
-    db = await freshDatabase();
+    db = await createTestDatabase({ migrated: true });
     server = await startTestServer(db, { jwtSecret: JWT_SECRET, ...options });
     await db.pool.query(`CREATE ROLE ${role} NOLOGIN`);
     await db.pool.query(setupSql(role));

@@ -5,15 +5,18 @@ import pg from 'pg';
 import type { RunningServer } from '@nself/server';
 import type { TestDatabase } from '../helpers/database.js';
 import { watchChanges, type Change } from './postgres-changes-support.js';
-import { freePort, startServerProcess } from './server-process.js';
-import { freshDatabase, startTestServer, supabase, waitFor } from './support.js';
+import { supabase } from './support.js';
+import { freePort, startServerProcess } from '../helpers/server-process.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { startTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 let db: TestDatabase;
 let server: RunningServer;
 let walLevel = '';
 
 before(async () => {
-  db = await freshDatabase();
+  db = await createTestDatabase({ migrated: true });
   walLevel = (await db.pool.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level;
   if (walLevel !== 'logical') return;
   await db.pool.query(`

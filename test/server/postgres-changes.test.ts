@@ -4,17 +4,20 @@ import { after, before, test } from 'node:test';
 import { currentPosition } from '@nself/db';
 import type { RunningServer } from '@nself/server';
 import { realtime } from '../helpers/cli.js';
-import { capturesFromWal, type TestDatabase } from '../helpers/database.js';
+import { capturesFromWal, type TestDatabase, createTestDatabase } from '../helpers/database.js';
 import { settle, watchChanges, type Change } from './postgres-changes-support.js';
-import { freePort, startServerProcess } from './server-process.js';
-import { freshDatabase, JWT_SECRET, sleep, startTestServer, supabase, token, waitFor } from './support.js';
+import { supabase } from './support.js';
+import { freePort, startServerProcess } from '../helpers/server-process.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { startTestServer } from '../helpers/server.js';
 
 let db: TestDatabase;
 let server: RunningServer;
 let serviceKey: string;
 
 before(async () => {
-  db = await freshDatabase();
+  db = await createTestDatabase({ migrated: true });
   server = await startTestServer(db, { jwtSecret: JWT_SECRET });
   serviceKey = await token(undefined, { role: 'service_role' });
   await db.pool.query(`

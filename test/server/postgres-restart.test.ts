@@ -5,9 +5,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import type { RunningServer } from '@nself/server';
-import { adminUrl, type TestDatabase } from '../helpers/database.js';
+import { adminUrl, type TestDatabase, createTestDatabase } from '../helpers/database.js';
 import { watchChanges } from './postgres-changes-support.js';
-import { freshDatabase, startTestServer, supabase, waitFor } from './support.js';
+import { supabase } from './support.js';
+import { startTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The machine's own cluster, when the suite runs against it: the one PostgreSQL a test may restart. */
 function localCluster(): { version: string; name: string } | undefined {
@@ -23,7 +25,7 @@ const cluster = localCluster();
 
 before(async () => {
   if (!cluster) return;
-  db = await freshDatabase();
+  db = await createTestDatabase({ migrated: true });
   await db.pool.query('CREATE TABLE ticks (id int PRIMARY KEY)');
   server = await startTestServer(db);
 });

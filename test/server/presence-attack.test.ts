@@ -8,7 +8,10 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import { loadConfig } from '@nself/server';
 import { realtime } from '../helpers/cli.js';
 import { RawClient } from './raw-client.js';
-import { JWT_SECRET, sleep, startTestServer, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
 
 const MAX_PRESENCE_BYTES = 16_384;
 const env = useTestServer({ jwtSecret: JWT_SECRET });

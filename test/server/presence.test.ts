@@ -5,7 +5,9 @@ import type { RealtimeChannel } from '@supabase/realtime-js';
 import { createChannel } from '@nself/db';
 import { realtime } from '../helpers/cli.js';
 import { RawClient } from './raw-client.js';
-import { startTestServer, subscribe, supabase, waitFor, useTestServer } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useTestServer();
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PostgresChangesExtension } from '@nself/server';
 import { RawClient } from './raw-client.js';
-import { sleep, startTestServer, waitFor, useTestServer } from './support.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
 
 const env = useTestServer();
 

@@ -1,6 +1,6 @@
 // A bare WebSocket client for protocol tests: sends V2 frames as given and collects every frame received.
 import WebSocket from 'ws';
-import { waitFor } from './support.js';
+import { waitFor } from '../helpers/wait.js';
 
 export type Frame = [string | null, string | null, string, string, Record<string, unknown>];
 

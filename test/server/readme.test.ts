@@ -6,8 +6,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { realtime, REPO_ROOT } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { freePort, startServerProcess } from './server-process.js';
-import { waitFor } from './support.js';
+import { freePort, startServerProcess } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 test('the README quick start: a pasted supabase-js snippet receives a broadcast sent with the CLI', async () => {
   const readme = await readFile(path.join(REPO_ROOT, 'README.md'), 'utf8');

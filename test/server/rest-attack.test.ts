@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RawClient } from './raw-client.js';
-import { JWT_SECRET, token, useTestServer, waitFor } from './support.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useTestServer({ jwtSecret: JWT_SECRET, limits: { maxBatchMessages: 10, maxRestMessagesPerSecond: 30, maxRestNewChannels: 3 } });
 

@@ -8,7 +8,9 @@ import { after, before, test } from 'node:test';
 import { dropWalSlot, walSlotName } from '@nself/db';
 import type { PostgresChangesExtension, RunningServer } from '@nself/server';
 import type { TestDatabase } from '../helpers/database.js';
-import { freshDatabase, startTestServer, waitFor } from './support.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { startTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 let db: TestDatabase;
 let logical = false;
@@ -33,7 +35,7 @@ function gauge(text: string, name: string): number | undefined {
 }
 
 before(async () => {
-  db = await freshDatabase();
+  db = await createTestDatabase({ migrated: true });
   logical = (await db.pool.query<{ wal_level: string }>('SHOW wal_level')).rows[0]?.wal_level === 'logical';
   slot = await walSlotName(db.pool);
 });

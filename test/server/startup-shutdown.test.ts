@@ -10,11 +10,13 @@ import pg from 'pg';
 import { loadConfig, startServer, type StartOptions } from '@nself/server';
 import { realtime } from '../helpers/cli.js';
 import { RawClient } from './raw-client.js';
-import { freshDatabase, JWT_SECRET, sleep, waitFor } from './support.js';
 import type { TestDatabase } from '../helpers/database.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { JWT_SECRET } from '../helpers/tokens.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 let db: TestDatabase;
-before(async () => { db = await freshDatabase(); });
+before(async () => { db = await createTestDatabase({ migrated: true }); });
 after(async () => { await db.drop(); });
 
 /** An address of this machine that other machines reach it by (not loopback), if it has one. */

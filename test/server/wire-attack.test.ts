@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { realtime } from '../helpers/cli.js';
 import { RawClient } from './raw-client.js';
-import { sleep, startTestServer, subscribe, supabase, useTestServer, waitFor } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
 
 const env = useTestServer();
 

@@ -2,8 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '../helpers/cli.js';
-import { waitFor } from './support.js';
+import { REPO_ROOT } from './cli.js';
+import { waitFor } from './wait.js';
 
 const BIN = path.join(REPO_ROOT, 'packages', 'cli', 'bin', 'nself.js');
 
