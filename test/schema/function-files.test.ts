@@ -1,7 +1,7 @@
 // The schema's function files: applied after the migrations, again whenever one changes, and never twice for nothing.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -38,14 +38,17 @@ async function payloadLimit(): Promise<unknown> {
 }
 
 test('the first migration creates the schema and every function; migrating again applies nothing and rewrites no function', async () => {
+  const migrations = (await readdir(path.join(sqlDir, 'migrations'))).filter((file) => file.endsWith('.sql')).sort().map((file) => file.replace(/\.sql$/, ''));
   const first = await migrate(db.pool, sqlDir);
-  assert.deepEqual(first.applied.map((migration) => migration.name), ['0018_realtime_schema']);
+  assert.deepEqual(first.applied.map((migration) => migration.name), migrations);
+  assert.equal(migrations[0], '0018_realtime_schema');
   assert.ok(first.functions.includes('realtime.next_changes') && first.functions.includes('realtime.position_at_commit'));
-  assert.equal(first.toVersion, await latestVersion(sqlDir));
+  const latest = await latestVersion(sqlDir);
+  assert.equal(first.toVersion, latest);
   const before = await schemaState();
 
   const second = await migrate(db.pool, sqlDir);
-  assert.deepEqual([second.fromVersion, second.toVersion, second.applied, second.functions, second.created], [18, 18, [], [], []]);
+  assert.deepEqual([second.fromVersion, second.toVersion, second.applied, second.functions, second.created], [latest, latest, [], [], []]);
   assert.deepEqual(await schemaState(), before, 'no record and no function was written again');
 });
 
@@ -74,9 +77,11 @@ test('a function whose signature changes is refused with the way to change it, a
   assert.deepEqual(await schemaState(), before, 'nothing of the failed run stays');
   assert.deepEqual(await payloadLimit(), limit);
 
-  await writeFile(path.join(sqlDir, 'migrations', '0019_payload_limit_bigint.sql'), 'DROP FUNCTION realtime.max_payload_bytes();\n');
+  const latest = await latestVersion(sqlDir);
+  const name = `${String(latest + 1).padStart(4, '0')}_payload_limit_bigint`;
+  await writeFile(path.join(sqlDir, 'migrations', `${name}.sql`), 'DROP FUNCTION realtime.max_payload_bytes();\n');
   const result = await migrate(db.pool, sqlDir);
-  assert.deepEqual([result.fromVersion, result.toVersion, result.applied.map((migration) => migration.name)], [18, 19, ['0019_payload_limit_bigint']]);
+  assert.deepEqual([result.fromVersion, result.toVersion, result.applied.map((migration) => migration.name)], [latest, latest + 1, [name]]);
   assert.ok(result.functions.length > 1 && result.functions.includes('realtime.max_payload_bytes'), 'every function file is applied after a migration');
   assert.deepEqual(await payloadLimit(), { bytes: '1048576', type: 'bigint' });
   // Functions that call it find the new one.

@@ -6,7 +6,10 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose'
 import { loadConfig } from '@nself/server';
 import type { RunningServer } from '@nself/server';
 import type { TestDatabase } from '../helpers/database.js';
-import { freshDatabase, JWT_SECRET, startTestServer, subscribe, supabase, token } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { startTestServer } from '../helpers/server.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
 
 let db: TestDatabase;
 let jwksServer: Server;
@@ -16,7 +19,7 @@ const served: { keys: JWK[] } = { keys: [] };
 let jwksFetches = 0;
 
 before(async () => {
-  db = await freshDatabase();
+  db = await createTestDatabase({ migrated: true });
   jwksServer = createServer((request, response) => {
     jwksFetches++;
     response.setHeader('content-type', 'application/json');

@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addMember, createChannel } from '@nself/db';
-import { JWT_SECRET, subscribe, supabase, token, useTestServer, waitFor } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { useTestServer } from '../helpers/server.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useTestServer({ jwtSecret: JWT_SECRET }, async (db) => {
   await db.pool.query(`

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
 import { RawClient } from './raw-client.js';
-import { useTestServer, waitFor } from './support.js';
+import { useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 for (const capture of ['auto', 'trigger'] as const) {
   const path = capture === 'auto' ? 'the path the database allows' : 'the trigger path';

@@ -6,7 +6,9 @@ import { createClient as createLatest } from '@supabase/supabase-js';
 import { createClient as create239 } from 'supabase-js-2.39';
 import { createClient as create245 } from 'supabase-js-2.45';
 import { RawClient } from './raw-client.js';
-import { JWT_SECRET, token, useTestServer, waitFor } from './support.js';
+import { useTestServer } from '../helpers/server.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useTestServer({ jwtSecret: JWT_SECRET });
 

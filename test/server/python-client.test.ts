@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { useRoleServer } from './postgres-changes-support.js';
-import { token, waitFor } from './support.js';
+import { token } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The client version hosted Supabase's Python SDK 2.31 ships with. */
 const PYTHON_REALTIME = 'realtime==2.31.0';

@@ -1,7 +1,9 @@
 // Conformance: topics are exact strings, as on Supabase: topics differing only in case or punctuation never share messages or presence.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { subscribe, supabase, useTestServer, waitFor } from './support.js';
+import { subscribe, supabase } from './support.js';
+import { useTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const env = useTestServer();
 
