@@ -11,13 +11,6 @@ const MAX_BATCH = 1000;
 /** Queued messages at which the stream is paused, until the consumer takes them. */
 const PAUSE_AT = 20_000;
 /**
- * Once the stream outpaces batches of one change, batches are logged at most this often: a change
- * that arrives within this time of the previous batch waits for the rest of it, so that a busy
- * stream is logged in batches of many changes (the statement's own cost, not the rows, dominates
- * small batches). While each change is logged before the next arrives, none waits.
- */
-const BATCH_WINDOW_MS = 5;
-/**
  * How often the leading consumer records that it reads the slot (capture_state.wal_consumer_seen_at,
  * the lag in seconds of `status` and /metrics): at most this often, and at least every 1.5 times it.
  */
@@ -43,9 +36,6 @@ export class StreamSession {
   /** Relations whose rows are dropped undecoded (`ignores`), known from their Relation messages as they arrive. */
   private readonly ignored = new Set<number>();
   private draining = false;
-  /** When the last batch began to be written (performance.now()), and how many changes it held. */
-  private batchStartedAt = -Infinity;
-  private lastBatchSize = 0;
   private paused = false;
   private transaction: OpenTransaction | undefined;
   private batch: WalChange[] = [];
@@ -134,15 +124,7 @@ export class StreamSession {
           else this.handle(item.message);
           if (this.batch.length >= MAX_BATCH) await this.flush();
         }
-        if (this.queue.length === 0) {
-          const busy = this.batch.length > 1 || this.lastBatchSize > 1;
-          const hold = busy ? this.batchStartedAt + BATCH_WINDOW_MS - performance.now() : 0;
-          if (hold > 0) {
-            await new Promise((resolve) => setTimeout(resolve, hold));
-            if (this.queue.length > 0) continue;
-          }
-          await this.flush();
-        }
+        if (this.queue.length === 0) await this.flush();
       }
     } catch (error) {
       this.failResolve(error instanceof Error ? error : new Error(String(error)));
@@ -233,8 +215,6 @@ export class StreamSession {
     const changes = this.batch;
     const confirmable = this.handledEnd;
     if (changes.length > 0) {
-      this.batchStartedAt = performance.now();
-      this.lastBatchSize = changes.length;
       this.batch = [];
       await this.write(changes);
       const last = changes.at(-1) as WalChange;
