@@ -262,11 +262,13 @@ export class BroadcastFeed {
       }
       if (!feed.catchUp && feed.pending.size === 0) return;
       feed.catchUp = false;
+      const notifiedBefore = [...feed.pending.keys()];
       const page = await replayPage(this.pool, feed.channelId, { afterOffset: feed.lastOffset, limit: FETCH_LIMIT, maxBytes: FETCH_BYTES });
       const rows = page.messages;
       if (rows.length === 0) {
-        // Notified offsets that are no longer stored (deleted by retention): nothing to deliver.
-        feed.pending.clear();
+        // Offsets notified before the read that it did not find are no longer stored (deleted by
+        // retention). Those notified while it ran stay: their rows may have committed after its snapshot.
+        for (const offset of notifiedBefore) feed.pending.delete(offset);
         return;
       }
       for (const row of rows) feed.pending.set(row.offset, row);
