@@ -43,18 +43,15 @@ const MARKED = new RegExp(`"${MARK}([-+0-9.eE]+)"`, 'g');
 /** JSON.stringify, writing ExactNumbers with their own digits. */
 export function stringifyExact(value: unknown): string {
   if (!holdsExactNumber(value)) return JSON.stringify(value);
-  let exact = false;
   const text = JSON.stringify(value, function replace(this: Record<string, unknown>, key: string, converted: unknown) {
     const original = this[key];
-    if (!(original instanceof ExactNumber)) return converted;
-    exact = true;
-    return MARK + original.text;
+    return original instanceof ExactNumber ? MARK + original.text : converted;
   });
-  return exact ? text.replace(MARKED, '$1') : text;
+  return text.replace(MARKED, '$1');
 }
 
-/** Whether `value` holds an ExactNumber anywhere (so that it needs `stringifyExact` to be written exactly). */
-export function holdsExactNumber(value: unknown): boolean {
+/** Whether `value` holds an ExactNumber anywhere (so that it needs the slower replacing stringify). */
+function holdsExactNumber(value: unknown): boolean {
   if (value instanceof ExactNumber) return true;
   if (value === null || typeof value !== 'object') return false;
   return Object.values(value).some(holdsExactNumber);
