@@ -10,6 +10,7 @@ export * from './validation.js';
 export * from './timestamps.js';
 export * from './channels.js';
 export * from './members.js';
+export * from './topic-policies.js';
 export * from './messages.js';
 export * from './presence.js';
 export * from './connections.js';

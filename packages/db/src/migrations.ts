@@ -1,7 +1,7 @@
 // Brings the realtime schema up to date: versioned migrations, then the function files that changed, recorded in the database.
 import type pg from 'pg';
 import { UserError } from './errors.js';
-import { loadFunctions, loadMigrations, SQL_DIR, type FunctionFile, type Migration } from './schema-files.js';
+import { loadFunctions, loadGrants, loadMigrations, SQL_DIR, type FunctionFile, type Migration } from './schema-files.js';
 
 export interface MigrationResult {
   /** Version before and after. 0 means the schema did not exist. */
@@ -37,10 +37,10 @@ export async function currentVersion(db: pg.Pool | pg.PoolClient): Promise<numbe
  * starts apply each change once: the pending migrations in version order, then the function files
  * (all of them after a migration, which may have changed what they use; otherwise those whose text
  * differs from the checksum recorded in realtime.schema_functions). Nothing in the schema is left
- * executable by PUBLIC. `sqlDir` holds `migrations/` and `functions/`.
+ * executable by PUBLIC but what `grants.sql` gives. `sqlDir` holds `migrations/`, `functions/` and `grants.sql`.
  */
 export async function migrate(pool: pg.Pool, sqlDir = SQL_DIR): Promise<MigrationResult> {
-  const [migrations, functions] = await Promise.all([loadMigrations(sqlDir), loadFunctions(sqlDir)]);
+  const [migrations, functions, grants] = await Promise.all([loadMigrations(sqlDir), loadFunctions(sqlDir), loadGrants(sqlDir)]);
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [LOCK_KEY]);
@@ -49,7 +49,7 @@ export async function migrate(pool: pg.Pool, sqlDir = SQL_DIR): Promise<Migratio
     refuseUnknownHistory(fromVersion, migrations);
     const pending = migrations.filter((migration) => migration.version > fromVersion);
     const changed = pending.length > 0 ? [...functions] : await changedFunctions(client, functions);
-    if (pending.length > 0 || changed.length > 0) await apply(client, pending, changed, functions);
+    if (pending.length > 0 || changed.length > 0) await apply(client, { pending, changed, functions, grants });
     const after = await listObjects(client);
     return {
       fromVersion,
@@ -103,8 +103,16 @@ async function changedFunctions(client: pg.PoolClient, functions: readonly Funct
   return functions.filter((file) => recorded.get(file.name) !== file.checksum);
 }
 
-/** One transaction: the migrations, then the function files, each recorded; nothing left executable by PUBLIC. */
-async function apply(client: pg.PoolClient, pending: readonly Migration[], changed: readonly FunctionFile[], functions: readonly FunctionFile[]): Promise<void> {
+/** What one run applies: the pending migrations, the changed function files (of all of them), and the grants. */
+interface Changes {
+  readonly pending: readonly Migration[];
+  readonly changed: readonly FunctionFile[];
+  readonly functions: readonly FunctionFile[];
+  readonly grants: string;
+}
+
+/** One transaction: the migrations, then the function files, each recorded; nothing left executable by PUBLIC but what the grants give. */
+async function apply(client: pg.PoolClient, { pending, changed, functions, grants }: Changes): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query('SET LOCAL client_min_messages = warning');
@@ -121,6 +129,7 @@ async function apply(client: pg.PoolClient, pending: readonly Migration[], chang
     }
     await client.query('DELETE FROM realtime.schema_functions WHERE NOT name = ANY ($1)', [functions.map((file) => file.name)]);
     await client.query('REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA realtime FROM PUBLIC');
+    await run(client, grants, 'grants.sql');
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK');

@@ -15,7 +15,7 @@ export interface Migration {
 
 /** A file of `functions/`: one function (with the triggers that run it), applied again whenever it changes. */
 export interface FunctionFile {
-  /** The file's name without `.sql`, e.g. `realtime.next_changes`. */
+  /** The file's name without `.sql`, e.g. `realtime.next_changes` (or `auth.uid`, a helper Supabase's policies call). */
   readonly name: string;
   readonly sql: string;
   /** sha256 of the file's text, recorded in realtime.schema_functions. */
@@ -23,7 +23,7 @@ export interface FunctionFile {
 }
 
 const MIGRATION_FILE = /^\d{4}_[a-z0-9_]+\.sql$/;
-const FUNCTION_FILE = /^realtime\.[a-z0-9_]+\.sql$/;
+const FUNCTION_FILE = /^(realtime|auth)\.[a-z0-9_]+\.sql$/;
 /** A header line naming function files that must be applied first: `-- Requires: realtime.a, realtime.b`. */
 const REQUIRES_LINE = /^-- Requires: (.+)$/gm;
 
@@ -40,8 +40,13 @@ export async function loadMigrations(sqlDir = SQL_DIR): Promise<Migration[]> {
   );
 }
 
+/** The grants of `grants.sql`: what roles other than the schema's owner may use. */
+export async function loadGrants(sqlDir = SQL_DIR): Promise<string> {
+  return readFile(path.join(sqlDir, 'grants.sql'), 'utf8');
+}
+
 /**
- * The function files (`realtime.name.sql`), each after the files its `-- Requires:` lines name and
+ * The function files (`realtime.name.sql`, `auth.name.sql`), each after the files its `-- Requires:` lines name and
  * otherwise in name order, so that the order is the same on every run.
  */
 export async function loadFunctions(sqlDir = SQL_DIR): Promise<FunctionFile[]> {

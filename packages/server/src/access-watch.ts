@@ -175,12 +175,15 @@ export class AccessWatch {
     this.queued.set(channel, full || queued === true);
   }
 
-  /** Closes the joined channel when its channel is gone, or private and it neither a member nor the service role; else lets it go on. */
+  /**
+   * Closes the joined channel when its channel is gone, or private and it neither a member, the service
+   * role, nor admitted by the policies on realtime.messages (judged at join and token refresh, as on Supabase); else lets it go on.
+   */
   private apply(channel: JoinedChannel, access: ChannelAccess | undefined, full: boolean): void {
     if (channel.isDisposed) return;
     if (!access) return channel.revoke(SystemMessage.channelDeleted(channel.subTopic));
     const userId = channel.identity.userId;
-    if (access.type === 'private' && !passesMembership(channel.identity) && !(userId && access.members.has(userId))) {
+    if (access.type === 'private' && !passesMembership(channel.identity) && !(userId && access.members.has(userId)) && !channel.policyGrants) {
       return channel.revoke(SystemMessage.permissionRevoked(channel.subTopic));
     }
     channel.accessCheckDone({ type: access.type, ...(full ? { checkedThrough: access.lastOffset } : {}) });

@@ -1,7 +1,7 @@
 // Client broadcasts on a joined channel: rate and size limits, write access, storing, `self` and `ack`.
 import { eventNameProblem, isPayloadOverLimit } from '@nself/db';
 import { isJsonObject, JoinError, PushError, SystemMessage, type BroadcastAck, type Message } from '@nself/protocol';
-import { mayAccess } from './channel-access.js';
+import { mayWrite } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
@@ -10,7 +10,7 @@ import { LogCode } from './log-codes.js';
 /**
  * Stores and fans out a broadcast push (`{type, event, payload}`; for V2 binary frames the payload
  * may be bytes). With `ack` the reply comes once the message is stored, and carries its `offset`. Sends to a private channel
- * by a non-member are dropped without a reply, as Supabase does. Resolves once the broadcast is queued for storing.
+ * by a client neither a member nor let write by the policies on realtime.messages are dropped without a reply, as Supabase does. Resolves once the broadcast is queued for storing.
  */
 export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
   if (!socket.messages.take()) return channel.shutdown(SystemMessage.tooManyMessages);
@@ -29,8 +29,8 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
     if (ack) socket.reply(message, 'error', PushError.payloadSizeExceeded);
     return;
   }
-  if (!(await mayAccess(ctx, channel.channel, channel.identity))) {
-    ctx.logger.info({ code: LogCode.broadcastNonMemberDropped, channel: channel.channel.slug, userId: channel.identity.userId }, 'dropped a broadcast from a non-member of a private channel');
+  if (!(await mayWrite(ctx, channel.channel, channel.identity, channel.policyGrants, 'broadcast'))) {
+    ctx.logger.info({ code: LogCode.broadcastNonMemberDropped, channel: channel.channel.slug, userId: channel.identity.userId }, 'dropped a broadcast to a private channel from a client neither a member nor granted writes by the policies');
     return;
   }
   // Not awaited: the next message of this topic is handled as soon as this one is queued. The feed

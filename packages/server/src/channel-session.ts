@@ -1,5 +1,5 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
-import type { Channel, ChannelType, Message as StoredMessage, StreamRange } from '@nself/db';
+import type { Channel, ChannelType, Message as StoredMessage, StreamRange, TopicGrants } from '@nself/db';
 import { ChannelEvent, FeatureEvent, SystemMessage, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
 import type { Identity } from './auth.js';
 import type { BroadcastSubscriber } from './broadcast-feed.js';
@@ -64,6 +64,11 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     public channel: Channel,
     readonly options: ChannelOptions,
     public identity: Identity,
+    /**
+     * What the row-level security policies on realtime.messages let this client do here, when they are
+     * what admitted it to a private channel; null when it may do all the channel allows.
+     */
+    private grants: TopicGrants | null,
   ) {
     this.broadcastHead = sharedHead(socket.info.version, topic, FeatureEvent.broadcast, null);
     this.accessCheckedThrough = channel.lastOffset;
@@ -124,11 +129,18 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     this.streaming.own.add(message.offset);
   }
 
+  /** What the policies on realtime.messages admitted this client to (null: not admitted by them). */
+  get policyGrants(): TopicGrants | null {
+    return this.grants;
+  }
+
   sendPresenceState(state: PresenceMap): void {
+    if (!this.receivesPresence) return;
     this.push(FeatureEvent.presenceState, state, this.joinRef);
   }
 
   sendPresenceDiff(diff: { joins: PresenceMap; leaves: PresenceMap }): void {
+    if (!this.receivesPresence) return;
     this.push(FeatureEvent.presenceDiff, diff, null);
     this.ctx.metrics.messagesOut.inc({ kind: 'presence_diff' });
   }
@@ -143,9 +155,10 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     this.socket.send({ joinRef, ref: null, topic: this.topic, event, payload });
   }
 
-  /** Replaces the identity (after an `access_token` message) and watches the new token's expiry. */
-  async setIdentity(identity: Identity): Promise<void> {
+  /** Replaces the identity (after an `access_token` message) and what the policies grant it, and watches the new token's expiry. */
+  async setIdentity(identity: Identity, grants: TopicGrants | null): Promise<void> {
     this.identity = identity;
+    this.grants = grants;
     this.scheduleExpiry();
     await this.postgresChanges?.updateIdentity(identity);
   }
@@ -244,8 +257,14 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   }
 
   private send(message: StoredMessage, replayed: boolean): void {
+    if (this.grants && !this.grants.broadcast.read) return;
     if (replayed) this.socket.sendReplayed(this.topic, this.joinRef, message);
     else this.socket.sendBroadcast(this.broadcastHead, message);
+  }
+
+  /** Presence reaches this client unless the policies that admitted it do not let it read presence. */
+  private get receivesPresence(): boolean {
+    return !this.grants || this.grants.presence.read;
   }
 
   /** Called by the expiry watch once the token's expiry second has passed. */

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { findChannel, isUserError, parseTimestamp, readHistory, type Message as StoredMessage } from '@nself/db';
 import { JoinError, RestError, type HistoryMessage, type HistoryPageBody } from '@nself/protocol';
-import { mayAccess } from './channel-access.js';
+import { mayReadMessages } from './channel-access.js';
 import type { ServerContext } from './context.js';
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
 import { authenticate, type RestAnswer } from './rest-broadcast.js';
@@ -18,7 +18,7 @@ export const HISTORY_PATH = /^\/api\/channels\/([^/]+)\/messages$/;
  * messages after `after` and sent at or after `since`, oldest first, at most `limit` and ending with
  * the message whose payload brings the page to HISTORY_PAGE_BYTES, with `next_after` to read the next
  * page (null at the end) and the log's `earliest_offset` and `latest_offset`. Private channels answer
- * their members only, as joining does. Reads take turns with the server's other history reads.
+ * those a join would admit: members, the service role, and roles the policies let read broadcasts. Reads take turns with the server's other history reads.
  */
 export async function channelHistory(ctx: ServerContext, request: IncomingMessage, channelName: string, query: URLSearchParams): Promise<RestAnswer> {
   const identity = await authenticate(ctx, request);
@@ -27,7 +27,7 @@ export async function channelHistory(ctx: ServerContext, request: IncomingMessag
   if ('error' in params) return { status: 422, body: { error: params.error } };
   const channel = await findChannel(ctx.pool, channelName);
   if (!channel) return { status: 404, body: { error: `no channel "${channelName}"; give its name, slug or id` } };
-  if (!(await mayAccess(ctx, channel, identity))) return { status: 403, body: { error: JoinError.unauthorized(channelName) } };
+  if (!(await mayReadMessages(ctx, channel, identity))) return { status: 403, body: { error: JoinError.unauthorized(channelName) } };
   const page = await ctx.history.run(() => readHistory(ctx.pool, channel.id, { ...params, maxBytes: HISTORY_PAGE_BYTES }));
   const body: HistoryPageBody = {
     channel: channel.slug,

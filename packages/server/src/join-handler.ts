@@ -90,7 +90,7 @@ async function joinChannel(
     presence: request.presenceEnabled || lookup.channel.type === 'presence',
     private: request.private,
     presenceKey: request.presenceKey || randomUUID(),
-  }, identity);
+  }, identity, lookup.policyGrants);
   socket.channels.set(message.topic, channel);
   releaseChannel();
   const withHistory = request.resumeAfter !== undefined || request.replay !== undefined;

@@ -19,6 +19,7 @@ export const LogCode = {
   historyStreamFailed: 'join.history_stream_failed',
   postgresChangesJoinFailed: 'join.postgres_changes_failed',
   accessRecheckFailed: 'channel.access_recheck_failed',
+  policyCheckFailed: 'channel.policy_check_failed',
   postgresChangesCloseFailed: 'channel.postgres_changes_close_failed',
   broadcastNonMemberDropped: 'broadcast.non_member_dropped',
   broadcastStoreFailed: 'broadcast.store_failed',

@@ -1,7 +1,7 @@
 // Client presence pushes: track (status online, away or offline; online by default) and untrack.
 import { isJsonObject, JoinError, PushError, SystemMessage, type Message } from '@nself/protocol';
 import { PRESENCE_STATUSES } from '@nself/db';
-import { mayAccess } from './channel-access.js';
+import { mayWrite } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { ClientSocket } from './client-socket.js';
 import type { ServerContext } from './context.js';
@@ -28,7 +28,7 @@ export async function handlePresence(ctx: ServerContext, socket: ClientSocket, c
   if (!isJsonObject(payload)) return socket.reply(message, 'error', { reason: PushError.presencePayloadNotMap });
   const bytes = Buffer.byteLength(JSON.stringify(payload));
   if (bytes > ctx.config.limits.maxPresenceBytes) return channel.shutdown(SystemMessage.trackSizeExceeded);
-  if (!(await mayAccess(ctx, channel.channel, channel.identity))) return socket.reply(message, 'error', {});
+  if (!(await mayWrite(ctx, channel.channel, channel.identity, channel.policyGrants, 'presence'))) return socket.reply(message, 'error', {});
   const requested = payload['status'];
   const status = typeof requested === 'string' && (PRESENCE_STATUSES as readonly string[]).includes(requested) ? requested : 'online';
   const { maxPresenceStateBytes } = ctx.config.limits;

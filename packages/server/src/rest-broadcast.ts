@@ -10,7 +10,7 @@ import { isJsonObject, RestError } from '@nself/protocol';
 import type { Identity } from './auth.js';
 import { isRefusal } from './refusal.js';
 import type { OutgoingBroadcast } from './broadcast-feed.js';
-import { mayAccess, resolveChannel } from './channel-access.js';
+import { resolveChannel } from './channel-access.js';
 import type { ServerContext } from './context.js';
 import { refusedJsonBody } from './rest-json.js';
 
@@ -128,10 +128,10 @@ async function deliver(ctx: ServerContext, request: IncomingMessage, identity: I
 
   const toStore: OutgoingBroadcast[] = [];
   for (const message of outgoing) {
-    const lookup = await resolveChannel(ctx, message.topic, identity, message.private);
+    const lookup = await resolveChannel(ctx, message.topic, identity, message.private, 'send');
     if (lookup.kind === 'invalid') return invalid({ [`${message.at}topic`]: [`"${message.topic}" is not a valid channel name`] });
     // Private messages the token may not send are dropped silently (still 202), as Supabase does.
-    if (lookup.kind === 'unauthorized' || !(await mayAccess(ctx, lookup.channel, identity))) continue;
+    if (lookup.kind === 'unauthorized') continue;
     toStore.push({ channelId: lookup.channel.id, event: message.event, payload: message.payload, binary: message.binary, sender: identity.userId });
   }
   if (toStore.length === 0) return { status: 202 };

@@ -1,6 +1,7 @@
-// `access_token` pushes: a refreshed token replaces the channel's identity, or closes the channel when it is not valid.
+// `access_token` pushes: a refreshed token replaces the channel's identity, or closes the channel when it is not valid
+// or no longer admits it (a private channel's membership and policies are judged again, as on Supabase).
 import { isJsonObject, SystemMessage, type Message } from '@nself/protocol';
-import { mayAccess } from './channel-access.js';
+import { privateAccess } from './channel-access.js';
 import type { JoinedChannel } from './channel-session.js';
 import type { ServerContext } from './context.js';
 import { isRefusal, tokenSystemMessage } from './refusal.js';
@@ -18,6 +19,11 @@ export async function handleAccessToken(ctx: ServerContext, channel: JoinedChann
   }
   // The token the channel already has (a verified token string gives back the same identity).
   if (identity === channel.identity) return;
-  if (!(await mayAccess(ctx, channel.channel, identity))) return channel.shutdown(SystemMessage.permissionRevoked(channel.subTopic));
-  await channel.setIdentity(identity);
+  let policyGrants = null;
+  if (channel.channel.type === 'private') {
+    const access = await privateAccess(ctx, channel.channel, identity, 'receive');
+    if (access.kind !== 'ok') return channel.shutdown(SystemMessage.permissionRevoked(channel.subTopic));
+    policyGrants = access.policyGrants;
+  }
+  await channel.setIdentity(identity, policyGrants);
 }
