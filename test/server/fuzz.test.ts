@@ -9,7 +9,7 @@ import vm from 'node:vm';
 import {
   decodeBroadcastPush, decodeText, encodeBroadcastPush, encodeText, MalformedMessageError, type ProtocolVersion,
 } from '@nself/protocol';
-import { readJoinPayload } from '../../packages/server/src/join-payload.js';
+import { readJoinPayload } from '../../packages/server/src/channel/join-payload.js';
 import { isRefusal } from '../../packages/server/src/refusal.js';
 import { RawClient } from './raw-client.js';
 import { startTestServer, useTestServer } from '../helpers/server.js';

@@ -1,17 +1,17 @@
 // What every part of a running server shares: configuration, database, logger, metrics, auth and the feeds.
 import type { Pool } from '@nself/db';
-import type { AccessWatch } from './access-watch.js';
-import type { Authenticator } from './auth.js';
-import type { BroadcastFeed } from './broadcast-feed.js';
-import type { CallerRates } from './caller-rates.js';
-import type { ChannelDirectory } from './channel-directory.js';
+import type { AccessWatch } from './channel/access-watch.js';
+import type { Authenticator } from './auth/auth.js';
+import type { BroadcastFeed } from './broadcast/broadcast-feed.js';
+import type { CallerRates } from './http/caller-rates.js';
+import type { ChannelDirectory } from './channel/channel-directory.js';
 import type { ServerConfig } from './config.js';
-import type { ExpiryWatch } from './expiry-watch.js';
-import type { HistoryReads } from './history-reads.js';
+import type { ExpiryWatch } from './channel/expiry-watch.js';
+import type { HistoryReads } from './broadcast/history-reads.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { PostgresChangesExtension } from './postgres-changes.js';
-import type { PresenceFeed } from './presence-feed.js';
+import type { PostgresChangesExtension } from './table-changes/postgres-changes.js';
+import type { PresenceFeed } from './presence/presence-feed.js';
 
 export interface ServerContext {
   readonly config: ServerConfig;

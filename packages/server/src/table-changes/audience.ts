@@ -1,5 +1,5 @@
 // Who a subscription delivers to, as far as table privileges and row-level security are concerned.
-import type { Identity } from '../auth.js';
+import type { Identity } from '../auth/auth.js';
 
 /** The database identity changes are checked against; subscribers with equal keys share every check. */
 export interface Audience {

@@ -1,11 +1,11 @@
 // The postgres_changes extension of the server: checks a join's bindings, sets up capture, and subscribes the channel.
 import { SystemMessage } from '@nself/protocol';
 import { UserError, WalConsumer, type Pool, type WalTrouble } from '@nself/db';
-import type { Identity } from '../auth.js';
+import type { Identity } from '../auth/auth.js';
 import type { Limits } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription } from '../postgres-changes.js';
+import type { PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription } from './postgres-changes.js';
 import { AccessChecker } from './access.js';
 import { audienceOf, type Audience } from './audience.js';
 import { CaptureSetup, type CapturePathName } from './capture-setup.js';

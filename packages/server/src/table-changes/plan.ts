@@ -4,7 +4,7 @@ import {
   ALL_ROW_EVENTS, BINDING_EVENTS, BindingFilterSyntaxError, bindingEventOf, parseBindingFilter, ROW_EVENTS,
   type BindingEvent, type BindingFilterCondition, type BindingFilterLimits, type CaptureEvent,
 } from '@nself/protocol';
-import type { IdentifiedBinding } from '../postgres-changes.js';
+import type { IdentifiedBinding } from './postgres-changes.js';
 import { isRefusal, Refusal } from '../refusal.js';
 import type { AccessChecker } from './access.js';
 import type { Audience } from './audience.js';

@@ -14,9 +14,9 @@ import { randomUUID } from 'node:crypto';
 import type { Message as StoredMessage, Pool } from '@nself/db';
 import { appendMessages, appendMessagesOfChannels, replayPage } from '@nself/db';
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
-import { LogCode } from './log-codes.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { LogCode } from '../log-codes.js';
 
 /** A joined channel of one socket, as the feed sees it (each join is its own subscriber). */
 export interface BroadcastSubscriber {

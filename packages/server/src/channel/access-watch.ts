@@ -17,9 +17,9 @@
 import { channelAccess, type ChannelAccess, type Pool } from '@nself/db';
 import { SystemMessage } from '@nself/protocol';
 import { passesMembership } from './channel-access.js';
-import type { JoinedChannel } from './channel-session.js';
-import type { Logger } from './logger.js';
-import { LogCode } from './log-codes.js';
+import type { JoinedChannel } from './joined-channel.js';
+import type { Logger } from '../logger.js';
+import { LogCode } from '../log-codes.js';
 
 /**
  * What the NOTIFY on `realtime:access` says: the channel, and the user when one membership changed; or

@@ -1,8 +1,8 @@
 // Watches the replication slot from every server process: its gauges on /metrics, read when scraped, and a loud error for a slot nobody reads.
 import { readSlotHealth, staleSlotWarning, type Pool, type SlotHealth, type SlotState } from '@nself/db';
 import { Gauge, type Registry } from 'prom-client';
-import type { Logger } from './logger.js';
-import { LogCode } from './log-codes.js';
+import type { Logger } from '../logger.js';
+import { LogCode } from '../log-codes.js';
 
 /** A scrape or a check waits this long for the database, then goes without the slot's figures. */
 const READ_TIMEOUT_MS = 1_000;

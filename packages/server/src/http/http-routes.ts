@@ -1,10 +1,10 @@
 // HTTP routes: health, ping, readiness, metrics, REST broadcast and channel history, also under the /realtime/v1 prefix, with CORS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ServerContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import { channelHistory, HISTORY_PATH } from './history-routes.js';
-import { originRefusal } from './origin-policy.js';
+import { originRefusal } from '../socket/origin-policy.js';
 import { batchBroadcast, singleBroadcast, type RestAnswer } from './rest-broadcast.js';
-import { LogCode } from './log-codes.js';
+import { LogCode } from '../log-codes.js';
 
 const PREFIX = '/realtime/v1';
 const MAX_BODY_BYTES_SLACK = 64 * 1024;

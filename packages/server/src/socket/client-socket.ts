@@ -6,15 +6,15 @@ import {
   RefusedPayloadError, type JsonLimits, type Message, type ProtocolVersion,
 } from '@nself/protocol';
 import type { Message as StoredMessage } from '@nself/db';
-import type { Identity } from './auth.js';
-import type { JoinedChannel } from './channel-session.js';
-import type { ServerContext } from './context.js';
-import { receivedKind } from './metrics.js';
+import type { Identity } from '../auth/auth.js';
+import type { JoinedChannel } from '../channel/joined-channel.js';
+import type { ServerContext } from '../context.js';
+import { receivedKind } from '../metrics.js';
 import { RateWindow } from './rate-window.js';
 import { encodedOnce, sharedHead, type SharedHead } from './shared-frames.js';
 import { TickCorkedWriter } from './tick-corking.js';
 import { serverFrame } from './websocket-frame.js';
-import { LogCode } from './log-codes.js';
+import { LogCode } from '../log-codes.js';
 
 /** Who connected, as established at the upgrade. */
 export interface SocketInfo {

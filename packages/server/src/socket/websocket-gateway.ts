@@ -4,11 +4,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSIONS } from '@nself/protocol';
-import { isRefusal, tokenConnectError } from './refusal.js';
+import { isRefusal, tokenConnectError } from '../refusal.js';
 import { createRouter } from './channel-router.js';
 import { ClientSocket, type SocketInfo } from './client-socket.js';
-import type { ConnectionTracker } from './connection-tracker.js';
-import type { ServerContext } from './context.js';
+import type { ConnectionTracker } from '../connections/connection-tracker.js';
+import type { ServerContext } from '../context.js';
 import { originRefusal } from './origin-policy.js';
 
 /** Paths that upgrade to the Supabase protocol; `/websocket` and `/` serve clients given just `ws://host:port`. */

@@ -1,16 +1,16 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
 import type { Channel, ChannelType, Message as StoredMessage, StreamRange, TopicGrants } from '@nself/db';
 import { ChannelEvent, FeatureEvent, SystemMessage, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
-import type { Identity } from './auth.js';
-import type { BroadcastSubscriber } from './broadcast-feed.js';
-import type { ClientSocket } from './client-socket.js';
-import type { ServerContext } from './context.js';
+import type { Identity } from '../auth/auth.js';
+import type { BroadcastSubscriber } from '../broadcast/broadcast-feed.js';
+import type { ClientSocket } from '../socket/client-socket.js';
+import type { ServerContext } from '../context.js';
 import type { Expiring } from './expiry-watch.js';
-import type { PostgresChangesSubscription } from './postgres-changes.js';
-import type { PresenceMap, PresenceSubscriber } from './presence-feed.js';
-import { endSessions } from './presence-store.js';
-import { sharedHead, type SharedHead } from './shared-frames.js';
-import { LogCode } from './log-codes.js';
+import type { PostgresChangesSubscription } from '../table-changes/postgres-changes.js';
+import type { PresenceMap, PresenceSubscriber } from '../presence/presence-feed.js';
+import { endSessions } from '../presence/presence-store.js';
+import { sharedHead, type SharedHead } from '../socket/shared-frames.js';
+import { LogCode } from '../log-codes.js';
 
 /** The bytes a streaming replay lets wait in a socket's send buffer (at most half the buffer's cap). */
 const STREAM_BUFFER_BYTES = 1_048_576;

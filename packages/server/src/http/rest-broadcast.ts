@@ -7,11 +7,11 @@
 import type { IncomingMessage } from 'node:http';
 import { checkEventName, checkTopic, isPayloadOverLimit, isUserError } from '@nself/db';
 import { isJsonObject, RestError } from '@nself/protocol';
-import type { Identity } from './auth.js';
-import { isRefusal } from './refusal.js';
-import type { OutgoingBroadcast } from './broadcast-feed.js';
-import { resolveChannel } from './channel-access.js';
-import type { ServerContext } from './context.js';
+import type { Identity } from '../auth/auth.js';
+import { isRefusal } from '../refusal.js';
+import type { OutgoingBroadcast } from '../broadcast/broadcast-feed.js';
+import { resolveChannel } from '../channel/channel-access.js';
+import type { ServerContext } from '../context.js';
 import { refusedJsonBody } from './rest-json.js';
 
 /** An HTTP answer: status, and a JSON body or none. */

@@ -1,8 +1,8 @@
 // Client tokens: verifies JWTs (HS* with the secret; RS*, PS*, ES*, EdDSA with public keys or a JWKS) and derives who the client is.
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { VerificationKeys, type JwtKeySources } from './jwt-keys.js';
-import { RecentAnswers } from './recent-answers.js';
-import { tokenRefusal } from './refusal.js';
+import { RecentAnswers } from '../recent-answers.js';
+import { tokenRefusal } from '../refusal.js';
 
 /** Who a token speaks for. Anonymous clients have no user id. */
 export interface Identity {

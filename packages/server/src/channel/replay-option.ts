@@ -1,6 +1,6 @@
 // Reads Supabase's join option `config.broadcast.replay: {since, limit}` (PROTOCOL.md §10).
 import { isJsonObject, JoinError } from '@nself/protocol';
-import { Refusal } from './refusal.js';
+import { Refusal } from '../refusal.js';
 
 /** What a join asked to replay: messages sent at or after `since`, at most `limit` (capped by the server). */
 export interface ReplayOption {

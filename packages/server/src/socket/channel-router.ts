@@ -1,11 +1,11 @@
 // Routes each client message to its handler: heartbeat, join, leave, broadcast, presence, access_token.
 import { ChannelEvent, CloseCode, FeatureEvent, JoinError, PHOENIX_TOPIC, SystemMessage, type Message } from '@nself/protocol';
-import { handleBroadcast } from './broadcast-handler.js';
+import { handleBroadcast } from '../broadcast/broadcast-handler.js';
 import type { ClientSocket, Dispatch } from './client-socket.js';
-import type { ServerContext } from './context.js';
-import { handleJoin, handleLeave } from './join-handler.js';
-import { handlePresence } from './presence-handler.js';
-import { handleAccessToken } from './token-handler.js';
+import type { ServerContext } from '../context.js';
+import { handleJoin, handleLeave } from '../channel/join-handler.js';
+import { handlePresence } from '../presence/presence-handler.js';
+import { handleAccessToken } from '../channel/token-handler.js';
 
 /** Builds the dispatcher a socket calls for every decoded message. */
 export function createRouter(ctx: ServerContext): Dispatch {

@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Pool } from '@nself/db';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import { presenceBytes, sessionPresenceId, userPresenceId, visiblePresences, type PresenceIds, type VisiblePresence } from './presence-store.js';
-import { LogCode } from './log-codes.js';
+import { LogCode } from '../log-codes.js';
 
 /** One presence entry as clients see it: the tracked payload plus a unique `phx_ref`. */
 export type PresenceMeta = Record<string, unknown> & { phx_ref: string; phx_ref_prev?: string };

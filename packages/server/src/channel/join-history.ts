@@ -2,7 +2,7 @@
 // measured before the reply (joins asking the same of the same channel at once share the read) and then streamed in pages.
 import { readLogBounds, readReplayWindow, type LogBounds, type ReplayWindow, type StreamRange } from '@nself/db';
 import { ResumeError, type HistoryReports, type ReplayReport, type ResumeReport } from '@nself/protocol';
-import type { ServerContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import { replayLimit, type ReplayOption } from './replay-option.js';
 
 /** What a join's reply says about the stored messages it receives first, and where they are. */

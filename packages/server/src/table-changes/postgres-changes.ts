@@ -1,7 +1,7 @@
 // The seam for `postgres_changes` bindings: a join's bindings are handed to an extension that delivers table changes.
 import { bindingId, isJsonObject, type PostgresChangesBinding, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
-import type { Identity } from './auth.js';
-import { Refusal } from './refusal.js';
+import type { Identity } from '../auth/auth.js';
+import { Refusal } from '../refusal.js';
 
 /** A binding with the id echoed in the join reply and repeated in each event's `ids`. */
 export interface IdentifiedBinding extends PostgresChangesBinding {

@@ -2,9 +2,9 @@
 import type { IncomingMessage } from 'node:http';
 import { findChannel, isUserError, parseTimestamp, readHistory, type Message as StoredMessage } from '@nself/db';
 import { JoinError, RestError, type HistoryMessage, type HistoryPageBody } from '@nself/protocol';
-import { mayReadMessages } from './channel-access.js';
-import type { ServerContext } from './context.js';
-import { HISTORY_PAGE_BYTES } from './history-reads.js';
+import { mayReadMessages } from '../channel/channel-access.js';
+import type { ServerContext } from '../context.js';
+import { HISTORY_PAGE_BYTES } from '../broadcast/history-reads.js';
 import { authenticate, type RestAnswer } from './rest-broadcast.js';
 
 /** Page size when `limit` is not given, and the largest one accepted. */

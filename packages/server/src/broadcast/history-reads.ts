@@ -1,6 +1,6 @@
 // Reads of channel logs for joins and REST history: a few at a time, identical ones shared, each page bounded in rows and bytes.
 import { readStreamPage, type Pool, type ReplayPage, type StreamRange } from '@nself/db';
-import type { JoinHistory } from './join-history.js';
+import type { JoinHistory } from '../channel/join-history.js';
 import { SharedReads } from './shared-reads.js';
 
 /** The payload bytes at which a page of history ends (REST pages, resume and replay streams, the broadcast feed's reads). */

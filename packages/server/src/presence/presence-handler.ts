@@ -1,12 +1,12 @@
 // Client presence pushes: track (status online, away or offline; online by default) and untrack.
 import { isJsonObject, JoinError, PushError, SystemMessage, type Message } from '@nself/protocol';
 import { PRESENCE_STATUSES } from '@nself/db';
-import { mayWrite } from './channel-access.js';
-import type { JoinedChannel } from './channel-session.js';
-import type { ClientSocket } from './client-socket.js';
-import type { ServerContext } from './context.js';
+import { mayWrite } from '../channel/channel-access.js';
+import type { JoinedChannel } from '../channel/joined-channel.js';
+import type { ClientSocket } from '../socket/client-socket.js';
+import type { ServerContext } from '../context.js';
 import { endSessions, trackSession } from './presence-store.js';
-import { LogCode } from './log-codes.js';
+import { LogCode } from '../log-codes.js';
 
 /**
  * Tracks or untracks this connection's presence in the channel; a track that would make the channel's

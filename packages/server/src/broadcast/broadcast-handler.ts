@@ -1,11 +1,11 @@
 // Client broadcasts on a joined channel: rate and size limits, write access, storing, `self` and `ack`.
 import { eventNameProblem, isPayloadOverLimit } from '@nself/db';
 import { isJsonObject, JoinError, PushError, SystemMessage, type BroadcastAck, type Message } from '@nself/protocol';
-import { mayWrite } from './channel-access.js';
-import type { JoinedChannel } from './channel-session.js';
-import type { ClientSocket } from './client-socket.js';
-import type { ServerContext } from './context.js';
-import { LogCode } from './log-codes.js';
+import { mayWrite } from '../channel/channel-access.js';
+import type { JoinedChannel } from '../channel/joined-channel.js';
+import type { ClientSocket } from '../socket/client-socket.js';
+import type { ServerContext } from '../context.js';
+import { LogCode } from '../log-codes.js';
 
 /**
  * Stores and fans out a broadcast push (`{type, event, payload}`; for V2 binary frames the payload

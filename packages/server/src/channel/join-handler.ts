@@ -3,16 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CloseCode, FeatureEvent, JoinError, subTopicOf, type JoinReply, type Message, type SystemPayload } from '@nself/protocol';
 import { stringifyExact } from '@nself/db';
-import { assertNotExpired, type Identity } from './auth.js';
+import { assertNotExpired, type Identity } from '../auth/auth.js';
 import { resolveChannel } from './channel-access.js';
-import { JoinedChannel } from './channel-session.js';
-import type { ClientSocket } from './client-socket.js';
-import type { ServerContext } from './context.js';
+import { JoinedChannel } from './joined-channel.js';
+import type { ClientSocket } from '../socket/client-socket.js';
+import type { ServerContext } from '../context.js';
 import { readJoinHistory, streamStart, type JoinHistory } from './join-history.js';
 import { readJoinPayload, type JoinRequest } from './join-payload.js';
-import { isRefusal, tokenJoinReason } from './refusal.js';
-import { sharedHead } from './shared-frames.js';
-import { LogCode } from './log-codes.js';
+import { isRefusal, tokenJoinReason } from '../refusal.js';
+import { sharedHead } from '../socket/shared-frames.js';
+import { LogCode } from '../log-codes.js';
 
 /** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
 export async function handleJoin(ctx: ServerContext, socket: ClientSocket, message: Message): Promise<void> {

@@ -1,7 +1,7 @@
 // REST bodies under the JSON limits: too deep, or numbers a 64-bit float cannot keep exactly, are refused with 422 naming the field.
 import type { IncomingMessage } from 'node:http';
 import { checkJsonText, JsonValueError } from '@nself/protocol';
-import type { ServerContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import type { RestAnswer } from './rest-broadcast.js';
 
 /**

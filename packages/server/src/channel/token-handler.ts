@@ -2,9 +2,9 @@
 // or no longer admits it (a private channel's membership and policies are judged again, as on Supabase).
 import { isJsonObject, SystemMessage, type Message } from '@nself/protocol';
 import { privateAccess } from './channel-access.js';
-import type { JoinedChannel } from './channel-session.js';
-import type { ServerContext } from './context.js';
-import { isRefusal, tokenSystemMessage } from './refusal.js';
+import type { JoinedChannel } from './joined-channel.js';
+import type { ServerContext } from '../context.js';
+import { isRefusal, tokenSystemMessage } from '../refusal.js';
 
 /** Handles an `access_token` push (no reply, as the client expects none). */
 export async function handleAccessToken(ctx: ServerContext, channel: JoinedChannel, message: Message): Promise<void> {

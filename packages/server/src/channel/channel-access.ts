@@ -2,10 +2,10 @@
 // join; private channels admit the service role, their members (realtime.channel_members), and whoever
 // the row-level security policies on realtime.messages admit, as Supabase's private channels do.
 import { checkTopic, isMember, MAX_CHANNEL_NAME_LENGTH, probeTopicPolicies, readsAny, type Channel, type TopicGrants } from '@nself/db';
-import type { Identity } from './auth.js';
-import type { ServerContext } from './context.js';
-import { LogCode } from './log-codes.js';
-import { SERVICE_ROLE } from './table-changes/audience.js';
+import type { Identity } from '../auth/auth.js';
+import type { ServerContext } from '../context.js';
+import { LogCode } from '../log-codes.js';
+import { SERVICE_ROLE } from '../table-changes/audience.js';
 
 /**
  * The outcome of resolving a channel. `policyGrants` is set when the policies on realtime.messages

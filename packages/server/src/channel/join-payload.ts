@@ -1,7 +1,7 @@
 // Reads a phx_join payload: the token to use, the channel options, the bindings, a replay window and resume points.
 import { InvalidResumeError, isJsonObject, readResumePoints, type JsonObject, type ResumePoints } from '@nself/protocol';
-import { parseBindings, type IdentifiedBinding } from './postgres-changes.js';
-import { Refusal } from './refusal.js';
+import { parseBindings, type IdentifiedBinding } from '../table-changes/postgres-changes.js';
+import { Refusal } from '../refusal.js';
 import { readReplayOption, type ReplayOption } from './replay-option.js';
 
 /** A join payload read into what the server acts on. */
