@@ -5,7 +5,8 @@ import { JoinError, RestError, type HistoryMessage, type HistoryPageBody } from 
 import { mayReadMessages } from '../channel/channel-access.js';
 import type { ServerContext } from '../context.js';
 import { HISTORY_PAGE_BYTES } from '../broadcast/history-reads.js';
-import { authenticate, type RestAnswer } from './rest-broadcast.js';
+import { authenticate } from './rest-broadcast.js';
+import type { RestAnswer } from './rest-json.js';
 
 /** Page size when `limit` is not given, and the largest one accepted. */
 const HISTORY_PAGE = { default: 100, max: 1000 } as const;

@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerContext } from '../context.js';
 import { channelHistory, HISTORY_PATH } from './history-routes.js';
 import { originRefusal } from '../socket/origin-policy.js';
-import { batchBroadcast, singleBroadcast, type RestAnswer } from './rest-broadcast.js';
+import { batchBroadcast, singleBroadcast } from './rest-broadcast.js';
+import type { RestAnswer } from './rest-json.js';
 import { LogCode } from '../log-codes.js';
 
 const PREFIX = '/realtime/v1';

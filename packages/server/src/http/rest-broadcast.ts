@@ -12,13 +12,9 @@ import { isRefusal } from '../refusal.js';
 import type { OutgoingBroadcast } from '../broadcast/broadcast-feed.js';
 import { resolveChannel } from '../channel/channel-access.js';
 import type { ServerContext } from '../context.js';
-import { refusedJsonBody } from './rest-json.js';
+import { refusedJsonBody, type RestAnswer } from './rest-json.js';
 
 /** An HTTP answer: status, and a JSON body or none. */
-export interface RestAnswer {
-  readonly status: number;
-  readonly body?: unknown;
-}
 
 interface Outgoing {
   /** How problems name this message's fields: `messages[1].` in a batch, nothing for a single message. */

@@ -2,7 +2,12 @@
 import type { IncomingMessage } from 'node:http';
 import { checkJsonText, JsonValueError } from '@nself/protocol';
 import type { ServerContext } from '../context.js';
-import type { RestAnswer } from './rest-broadcast.js';
+
+/** A REST route's answer: its status, and a JSON body when it has one. */
+export interface RestAnswer {
+  readonly status: number;
+  readonly body?: unknown;
+}
 
 /**
  * The 422 answer for a JSON request body over the JSON limits, naming the field from `root` (the
