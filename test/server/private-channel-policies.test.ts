@@ -172,3 +172,37 @@ test('the service role sends over REST to a topic authorised by policies, bypass
     await client.removeAllChannels();
   }
 });
+
+test('a token refresh asks the policies again: still admitted goes on, no longer admitted is closed with the hosted text', async () => {
+  const topic = `room:${randomUUID().slice(0, 8)}`;
+  await admit(ANN, topic);
+  const client = createLatest(`http://127.0.0.1:${env.server.port}`, await token(undefined, { role: 'anon' }), {
+    realtime: { transport: WebSocket as never, timeout: 5_000, heartbeatIntervalMs: 5_000 },
+  });
+  client.realtime.setAuth(await token(ANN));
+  const received: unknown[] = [];
+  const system: string[] = [];
+  const statuses: string[] = [];
+  const channel = client.channel(topic, { config: { private: true } });
+  channel.on('broadcast', { event: 'news' }, (message) => { received.push(message['payload']); });
+  channel.on('system', {}, (message: { message?: string }) => { system.push(message.message ?? ''); });
+  const sendAsService = async (text: string) => fetch(`${env.server.url}/api/broadcast`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(undefined, { role: 'service_role' })}` },
+    body: JSON.stringify({ messages: [{ topic, event: 'news', payload: { text }, private: true }] }),
+  });
+  try {
+    await new Promise<void>((resolve) => channel.subscribe((status) => { statuses.push(status); if (status === 'SUBSCRIBED') resolve(); }));
+    await client.realtime.setAuth(await token(ANN, { expiresInSeconds: 7200 }));
+    await sleep(300);
+    assert.equal((await sendAsService('after the first refresh')).status, 202);
+    await waitFor(() => received.length === 1, 'a broadcast after a refresh the policies still admit');
+
+    await env.db.pool.query('DELETE FROM public.room_members WHERE user_id = $1 AND topic = $2', [ANN, topic]);
+    await client.realtime.setAuth(await token(ANN, { expiresInSeconds: 5400 }));
+    await waitFor(() => statuses.includes('CLOSED'), 'the channel closed after a refresh the policies no longer admit');
+    assert.ok(system.includes(`You no longer have permission to read from this Channel topic: ${topic}`), JSON.stringify(system));
+  } finally {
+    await client.removeAllChannels();
+  }
+});
