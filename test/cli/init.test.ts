@@ -33,13 +33,34 @@ test('init a second time changes nothing', async () => {
   assert.deepEqual(afterRows.rows, before.rows);
 });
 
-test('nothing in the realtime schema is granted to PUBLIC', async () => {
-  const { rows } = await db.pool.query(`
+test('PUBLIC is granted only what Supabase apps call as their own roles, and realtime.messages only under row-level security', async () => {
+  const { rows: functions } = await db.pool.query(`
     SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-     WHERE n.nspname = 'realtime' AND has_function_privilege('public', p.oid, 'EXECUTE')`);
-  assert.deepEqual(rows, []);
-  const schema = await db.pool.query("SELECT has_schema_privilege('public', 'realtime', 'USAGE') AS usage");
-  assert.equal(schema.rows[0].usage, false);
+     WHERE n.nspname = 'realtime' AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY p.proname`);
+  assert.deepEqual(functions.map((row) => row.proname), ['broadcast_changes', 'send', 'topic']);
+  const { rows: tables } = await db.pool.query(`
+    SELECT c.relname, has_table_privilege('public', c.oid, 'SELECT') AS can_select, has_table_privilege('public', c.oid, 'INSERT') AS can_insert,
+           has_table_privilege('public', c.oid, 'UPDATE') OR has_table_privilege('public', c.oid, 'DELETE') AS can_change, c.relrowsecurity AS rls
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'realtime' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+       AND (has_table_privilege('public', c.oid, 'SELECT') OR has_table_privilege('public', c.oid, 'INSERT')
+         OR has_table_privilege('public', c.oid, 'UPDATE') OR has_table_privilege('public', c.oid, 'DELETE'))`);
+  assert.deepEqual(tables, [{ relname: 'messages', can_select: true, can_insert: true, can_change: false, rls: true }]);
+  // A role of the app's, with no policy written: it sees no stored message and may insert none.
+  const client = await db.pool.connect();
+  try {
+    await client.query("SELECT realtime.send('{\"n\": 1}'::jsonb, 'note', 'grants-check', false)");
+    const { rows: [channel] } = await client.query("SELECT id FROM realtime.channels WHERE slug = 'grants-check'");
+    await client.query('BEGIN');
+    await client.query('CREATE ROLE grants_check_app NOLOGIN; SET LOCAL ROLE grants_check_app');
+    const { rows } = await client.query('SELECT count(*)::int AS n FROM realtime.messages');
+    assert.deepEqual(rows, [{ n: 0 }]);
+    await assert.rejects(client.query("INSERT INTO realtime.messages (channel_id, channel_offset, event_type, payload) VALUES ($1, 99, 'x', '{}')", [channel.id]),
+      /new row violates row-level security policy for table "messages"/);
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+  }
 });
 
 test('init after a function file changed applies that file again, and says so', async () => {
