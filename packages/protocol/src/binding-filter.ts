@@ -1,4 +1,4 @@
-// The binding filter grammar of postgres_changes (PROTOCOL.md §7.2): `column=[not.]op.value` conditions joined by top-level commas.
+// The binding filter grammar of postgres_changes: `column=[not.]op.value` conditions joined by top-level commas.
 
 /** Operators a binding filter accepts. */
 export const BINDING_FILTER_OPERATORS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'is', 'like', 'ilike', 'match', 'imatch', 'isdistinct'] as const;

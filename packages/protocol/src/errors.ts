@@ -1,4 +1,4 @@
-// The exact error texts clients see (PROTOCOL.md §12), so replies match the hosted Supabase Realtime.
+// The exact error texts clients see, so replies match the hosted Supabase Realtime.
 
 /** Reasons sent in a join's error reply: `{"status":"error","response":{"reason": …}}`. */
 export const JoinError = {

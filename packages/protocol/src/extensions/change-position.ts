@@ -1,4 +1,4 @@
-// A postgres_changes event's data (PROTOCOL.md §7.3) with each change's `position` in the change log, where table changes resume.
+// A postgres_changes event's data with each change's `position` in the change log, where table changes resume.
 import { isJsonObject } from '../message.js';
 import type { RowEvent } from '../table-events.js';
 

@@ -1,4 +1,4 @@
-// phx_join and phx_leave: the checks of PROTOCOL.md §4.3 in order, the reply, then delivery starts.
+// phx_join and phx_leave: a join's checks in the order hosted Supabase Realtime makes them, the reply, then delivery starts.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CloseCode, FeatureEvent, JoinError, subTopicOf, type JoinReply, type Message, type SystemPayload } from '@nself/protocol';

@@ -1,4 +1,4 @@
-// Reads Supabase's join option `config.broadcast.replay: {since, limit}` (PROTOCOL.md §10).
+// Reads Supabase's join option `config.broadcast.replay: {since, limit}` (the stored messages a join receives before the live stream; Supabase offers it on private channels, this server on every channel).
 import { isJsonObject, JoinError } from '@nself/protocol';
 import { Refusal } from '../refusal.js';
 

@@ -1,4 +1,4 @@
-// The `data` of a postgres_changes event (PROTOCOL.md §7.3), shaped for one subscriber's visible columns.
+// The `data` of a postgres_changes event in Supabase's shape, cut to the columns one subscriber may see.
 import { stringifyExact, type Change } from '@nself/db';
 import type { PostgresChangeData, RowEvent } from '@nself/protocol';
 import type { TableInfo } from './catalog.js';

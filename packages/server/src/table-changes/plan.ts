@@ -31,7 +31,7 @@ export interface SubscriptionPlan {
 }
 
 /**
- * The SubscriptionRefused refusal: its message is the `system` error the client receives (PROTOCOL.md §7.6),
+ * The SubscriptionRefused refusal: its message is the `system` error the client receives (Supabase's texts),
  * naming the binding when there is one.
  */
 export function subscriptionRefusal(reason: string, binding?: IdentifiedBinding): Refusal<'SubscriptionRefused'> {

@@ -17,7 +17,7 @@ export interface PostgresChangesRequest {
   /** Deliver every matching change after this log position first (a resume point, see ResumePoints). */
   readonly resumeAfter?: number;
   /**
-   * Sends one change to the channel: `{ids, data}` as in PROTOCOL.md §7.3. Channels handed the same
+   * Sends one change to the channel: `{ids, data}`, as Supabase sends a change. Channels handed the same
    * object share its encoded frame, so the object must not be changed after it was pushed.
    */
   push(change: { ids: number[]; data: unknown }): void;
