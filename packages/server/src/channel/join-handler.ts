@@ -91,7 +91,7 @@ async function joinChannel(
     private: request.private,
     presenceKey: request.presenceKey || randomUUID(),
   }, identity, lookup.policyGrants);
-  socket.channels.set(message.topic, channel);
+  socket.addChannel(channel);
   releaseChannel();
   const withHistory = request.resumeAfter !== undefined || request.replay !== undefined;
   const liveAfter = channel.start(withHistory, accessSince);
@@ -143,8 +143,7 @@ async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, requ
       push: (change) => channel.socket.sendShared(change, head, () => change, stringifyExact),
       system: (status, text, extra) => channel.system('postgres_changes', status, text, extra),
     });
-    if (channel.isDisposed) await subscription?.close();
-    else channel.postgresChanges = subscription;
+    await channel.attachChanges(subscription);
   } catch (error) {
     ctx.logger.error({ code: LogCode.postgresChangesJoinFailed, err: error, topic: channel.topic }, 'postgres_changes subscription failed');
     channel.system('postgres_changes', 'error', `Unable to subscribe to changes with given parameters: ${error instanceof Error ? error.message : String(error)}`);

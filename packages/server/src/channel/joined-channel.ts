@@ -31,9 +31,10 @@ export interface ChannelOptions {
 
 /** A channel joined on a socket. */
 export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, Expiring {
-  /** True once the client tracked presence here. */
-  tracked = false;
-  postgresChanges: PostgresChangesSubscription | undefined;
+  /** True while the client's presence is tracked here. */
+  private presenceTracked = false;
+  /** The channel's table changes, when its join had bindings. */
+  private changes: PostgresChangesSubscription | undefined;
   /** The second under which the token expiry is filed in the server's expiry watch. */
   private expirySecond: number | undefined;
   private disposed = false;
@@ -134,6 +135,22 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     return this.grants;
   }
 
+  /** True while the client's presence is tracked here. */
+  get tracked(): boolean {
+    return this.presenceTracked;
+  }
+
+  /** The client's presence was stored as tracked (true) or untracked (false). */
+  setTracked(tracked: boolean): void {
+    this.presenceTracked = tracked;
+  }
+
+  /** Takes the join's table changes subscription; one made for a channel already gone is closed. */
+  async attachChanges(subscription: PostgresChangesSubscription | undefined): Promise<void> {
+    if (this.disposed) await subscription?.close();
+    else this.changes = subscription;
+  }
+
   sendPresenceState(state: PresenceMap): void {
     if (!this.receivesPresence) return;
     this.push(FeatureEvent.presenceState, state, this.joinRef);
@@ -160,7 +177,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     this.identity = identity;
     this.grants = grants;
     this.scheduleExpiry();
-    await this.postgresChanges?.updateIdentity(identity);
+    await this.changes?.updateIdentity(identity);
   }
 
   /** A re-check of access starts: broadcasts wait for its outcome. */
@@ -224,10 +241,10 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     this.ctx.access.unregister(this);
     this.ctx.broadcasts.unsubscribe(this.channel.id, this);
     if (this.options.presence) this.ctx.presence.unsubscribe(this.channel.id, this);
-    if (this.socket.channels.get(this.topic) === this) this.socket.channels.delete(this.topic);
+    this.socket.removeChannel(this);
     this.ctx.metrics.channels.dec();
-    void this.postgresChanges?.close().catch((error: unknown) => this.ctx.logger.error({ code: LogCode.postgresChangesCloseFailed, err: error }, 'closing a postgres_changes subscription failed'));
-    if (options.endPresence && this.tracked) {
+    void this.changes?.close().catch((error: unknown) => this.ctx.logger.error({ code: LogCode.postgresChangesCloseFailed, err: error }, 'closing a postgres_changes subscription failed'));
+    if (options.endPresence && this.presenceTracked) {
       endSessions(this.ctx.pool, [this.socket.id], this.channel.id).catch((error: unknown) => {
         this.ctx.logger.error({ code: LogCode.presenceEndFailed, err: error, channel: this.channel.slug }, 'ending presence failed');
       });

@@ -20,7 +20,7 @@ export async function handlePresence(ctx: ServerContext, socket: ClientSocket, c
   const event = typeof body['event'] === 'string' ? body['event'].toLowerCase() : '';
   if (event === 'untrack') {
     if (channel.tracked && !(await stored(ctx, socket, message, () => endSessions(ctx.pool, [socket.id], channel.channel.id)))) return;
-    channel.tracked = false;
+    channel.setTracked(false);
     return socket.reply(message, 'ok', {});
   }
   if (event !== 'track') return socket.reply(message, 'error', { reason: `presence event must be "track" or "untrack"` });
@@ -41,7 +41,7 @@ export async function handlePresence(ctx: ServerContext, socket: ClientSocket, c
   });
   if (!tracked) return;
   if (!admitted) return socket.reply(message, 'error', { reason: PushError.presenceStateFull(maxPresenceStateBytes) });
-  channel.tracked = true;
+  channel.setTracked(true);
   socket.reply(message, 'ok', {});
 }
 

@@ -56,7 +56,7 @@ function onError(this: WebSocket, error: Error): void {
 
 /** A connected client and the channels it joined. */
 export class ClientSocket {
-  readonly channels = new Map<string, JoinedChannel>();
+  private readonly joined = new Map<string, JoinedChannel>();
   private joinWindow: RateWindow | undefined;
   private messageWindow: RateWindow | undefined;
   private heartbeatWindow: RateWindow | undefined;
@@ -73,6 +73,21 @@ export class ClientSocket {
   private readonly jsonLimits: JsonLimits;
   /** The wait for the connection to drain that replays of this socket share, while one is under way. */
   private drainWait: Promise<void> | undefined;
+
+  /** The channels joined on this socket, by topic. */
+  get channels(): ReadonlyMap<string, JoinedChannel> {
+    return this.joined;
+  }
+
+  /** Files a channel joined on this socket under its topic. */
+  addChannel(channel: JoinedChannel): void {
+    this.joined.set(channel.topic, channel);
+  }
+
+  /** Forgets a channel of this socket, unless its topic was joined again since. */
+  removeChannel(channel: JoinedChannel): void {
+    if (this.joined.get(channel.topic) === channel) this.joined.delete(channel.topic);
+  }
 
   constructor(
     private readonly ws: WebSocket,
@@ -119,7 +134,7 @@ export class ClientSocket {
    * the socket is at its limit. The returned release is to be called once the channel is added or the join ends.
    */
   reserveChannel(): (() => void) | undefined {
-    if (this.channels.size + this.pendingJoins >= this.ctx.config.limits.maxChannelsPerConnection) return undefined;
+    if (this.joined.size + this.pendingJoins >= this.ctx.config.limits.maxChannelsPerConnection) return undefined;
     this.pendingJoins++;
     let released = false;
     return () => {
@@ -357,7 +372,7 @@ export class ClientSocket {
     if (this.closed) return;
     this.closed = true;
     clients.delete(this.ws);
-    for (const channel of [...this.channels.values()]) channel.dispose({ endPresence: false });
+    for (const channel of [...this.joined.values()]) channel.dispose({ endPresence: false });
     this.registry.closed(this);
   }
 }
