@@ -1,4 +1,4 @@
-// WebSocket connections as the server records them: listing and cleanup of stale rows.
+// WebSocket connections as the server records them (realtime.connections): recording, touching, closing, listing and cleanup of stale rows.
 import type { Queryable } from './queryable.js';
 
 export interface ConnectionInfo {
@@ -59,4 +59,45 @@ export async function listConnections(db: Queryable, options: { all?: boolean } 
 export async function cleanupStaleConnections(db: Queryable, timeoutSeconds: number): Promise<number> {
   const { rows } = await db.query<{ changed: number }>('SELECT realtime.cleanup_stale_connections($1) AS changed', [timeoutSeconds]);
   return rows[0]?.changed ?? 0;
+}
+
+/** What is recorded about a socket. */
+export interface ConnectionRecord {
+  readonly connectionId: string;
+  readonly userId: string | null;
+  readonly serverId: string;
+  readonly remoteAddress: string | null;
+  readonly userAgent: string | null;
+}
+
+/** Records new connections as connected, in one statement. */
+export async function recordConnections(db: Queryable, connections: readonly ConnectionRecord[]): Promise<void> {
+  if (connections.length === 0) return;
+  await db.query(
+    `INSERT INTO realtime.connections (connection_id, user_id, server_id, remote_address, user_agent)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])`,
+    [
+      connections.map((connection) => connection.connectionId),
+      connections.map((connection) => connection.userId),
+      connections.map((connection) => connection.serverId),
+      connections.map((connection) => connection.remoteAddress),
+      connections.map((connection) => connection.userAgent),
+    ],
+  );
+}
+
+/** Refreshes last-seen of live connections and of the presence they hold. */
+export async function touchConnections(db: Queryable, connectionIds: readonly string[]): Promise<void> {
+  if (connectionIds.length === 0) return;
+  await db.query('SELECT realtime.touch_connections($1::text[])', [connectionIds]);
+}
+
+/** Marks connections disconnected. */
+export async function recordDisconnections(db: Queryable, connectionIds: readonly string[]): Promise<void> {
+  if (connectionIds.length === 0) return;
+  await db.query(
+    `UPDATE realtime.connections SET status = 'disconnected', disconnected_at = now(), last_seen_at = now()
+      WHERE connection_id = ANY ($1::text[]) AND status = 'connected'`,
+    [connectionIds],
+  );
 }

@@ -13,6 +13,7 @@ export * from './members.js';
 export * from './topic-policies.js';
 export * from './messages.js';
 export * from './presence.js';
+export * from './presence-sessions.js';
 export * from './connections.js';
 export * from './stats.js';
 export * from './capture/index.js';

@@ -1,5 +1,5 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
-import type { Channel, ChannelType, Message as StoredMessage, StreamRange, TopicGrants } from '@nself/db';
+import { endSessions, type Channel, type ChannelType, type Message as StoredMessage, type StreamRange, type TopicGrants } from '@nself/db';
 import { ChannelEvent, FeatureEvent, SystemMessage, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
 import type { Identity } from '../auth/auth.js';
 import type { BroadcastSubscriber } from '../broadcast/broadcast-feed.js';
@@ -8,7 +8,6 @@ import type { ServerContext } from '../context.js';
 import type { Expiring } from './expiry-watch.js';
 import type { PostgresChangesSubscription } from '../table-changes/postgres-changes.js';
 import type { PresenceMap, PresenceSubscriber } from '../presence/presence-feed.js';
-import { endSessions } from '../presence/presence-store.js';
 import { sharedHead, type SharedHead } from '../socket/shared-frames.js';
 import { LogCode } from '../log-codes.js';
 

@@ -1,10 +1,8 @@
 // Keeps realtime.connections current for this process: new rows, last-seen and disconnects in batches,
 // a sweeper that marks stale connections and ends presence held by dead ones, and one idle check for all sockets.
-import { cleanupStaleConnections } from '@nself/db';
+import { cleanupStaleConnections, endSessions, recordConnections, recordDisconnections, sweepSessions, touchConnections, type ConnectionRecord } from '@nself/db';
 import type { ClientSocket } from '../socket/client-socket.js';
 import type { ServerContext } from '../context.js';
-import { recordConnections, recordDisconnections, touchConnections, type ConnectionRecord } from './connection-store.js';
-import { endSessions, sweepSessions } from '../presence/presence-store.js';
 import { LogCode } from '../log-codes.js';
 
 /** How long a new connection's row waits for others to be inserted with it. */

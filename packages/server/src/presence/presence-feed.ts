@@ -7,9 +7,8 @@
 // turns what changed into one diff. After the listener reconnects it reloads and diffs, so nothing is missed.
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { Pool } from '@nself/db';
+import { presenceBytes, sessionPresenceId, userPresenceId, visiblePresences, type Pool, type PresenceIds, type VisiblePresence } from '@nself/db';
 import type { Logger } from '../logger.js';
-import { presenceBytes, sessionPresenceId, userPresenceId, visiblePresences, type PresenceIds, type VisiblePresence } from './presence-store.js';
 import { LogCode } from '../log-codes.js';
 
 /** One presence entry as clients see it: the tracked payload plus a unique `phx_ref`. */

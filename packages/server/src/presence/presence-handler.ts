@@ -1,11 +1,10 @@
 // Client presence pushes: track (status online, away or offline; online by default) and untrack.
 import { isJsonObject, JoinError, PushError, SystemMessage, type Message } from '@nself/protocol';
-import { PRESENCE_STATUSES } from '@nself/db';
+import { endSessions, PRESENCE_STATUSES, trackSession } from '@nself/db';
 import { mayWrite } from '../channel/channel-access.js';
 import type { JoinedChannel } from '../channel/joined-channel.js';
 import type { ClientSocket } from '../socket/client-socket.js';
 import type { ServerContext } from '../context.js';
-import { endSessions, trackSession } from './presence-store.js';
 import { LogCode } from '../log-codes.js';
 
 /**

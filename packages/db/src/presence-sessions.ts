@@ -1,6 +1,6 @@
 // Presence held by WebSocket connections, stored through the realtime.*presence_session* SQL functions,
 // and the presence of a channel as viewers see it, read from realtime.presence_sessions and realtime.presence.
-import type { Queryable } from '@nself/db';
+import type { Queryable } from './queryable.js';
 
 /**
  * One presence as viewers see it: a WebSocket session (`s:<connection id>`, under its presence key,
