@@ -12,6 +12,7 @@ export * from './channels.js';
 export * from './members.js';
 export * from './topic-policies.js';
 export * from './messages.js';
+export * from './broadcast-log.js';
 export * from './presence.js';
 export * from './presence-sessions.js';
 export * from './connections.js';

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import { migrate, openPool, readSetting, resolveDatabaseUrl, setUpCapturePath, UserError, type CapturePath, type Pool } from '@nself/db';
+import { migrate, openPool, postgresBroadcastLog, readSetting, resolveDatabaseUrl, setUpCapturePath, UserError, type CapturePath, type Pool } from '@nself/db';
 import { CloseCode } from '@nself/protocol';
 import { AccessWatch, type AccessNotification } from './channel/access-watch.js';
 import { Authenticator } from './auth/auth.js';
@@ -81,7 +81,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const ctx: ServerContext = {
     config, pool, logger, metrics, serverId, auth,
     channels: new ChannelDirectory(pool),
-    broadcasts: new BroadcastFeed(pool, logger, metrics),
+    broadcasts: new BroadcastFeed(postgresBroadcastLog(pool), logger, metrics),
     presence: new PresenceFeed(pool, logger),
     access: new AccessWatch(pool, logger),
     history: new HistoryReads(pool),

@@ -11,8 +11,7 @@
 // sender that did not ask for `self` is recorded against the message id before the commit, so
 // whichever path delivers the message first, the sender never gets it back.
 import { randomUUID } from 'node:crypto';
-import type { Message as StoredMessage, Pool } from '@nself/db';
-import { appendMessages, appendMessagesOfChannels, replayPage } from '@nself/db';
+import type { BroadcastLog, Message as StoredMessage } from '@nself/db';
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -81,7 +80,8 @@ export class BroadcastFeed {
   private readonly settledWaiters: Array<() => void> = [];
   private writesClosed = false;
 
-  constructor(private readonly pool: Pool, private readonly logger: Logger, private readonly metrics: Metrics) {}
+  /** `log` stores and reads back the channels' messages (PostgreSQL's realtime.messages in a server). */
+  constructor(private readonly log: BroadcastLog, private readonly logger: Logger, private readonly metrics: Pick<Metrics, 'messagesOut' | 'deliveryLatency'>) {}
 
   /**
    * Adds a subscriber. `knownOffset` is the channel's last offset as read during the join, before
@@ -137,7 +137,7 @@ export class BroadcastFeed {
    */
   sendAll(outgoing: readonly OutgoingBroadcast[]): Promise<StoredMessage[]> {
     return this.tracked(async () => {
-      const stored = await appendMessagesOfChannels(this.pool, outgoing.map((message) => ({
+      const stored = await this.log.appendAcrossChannels(outgoing.map((message) => ({
         id: randomUUID(), channelId: message.channelId, event: message.event, payload: message.binary ? null : message.payload,
         payloadBinary: message.binary, sender: message.sender,
       })));
@@ -196,7 +196,7 @@ export class BroadcastFeed {
     batch.forEach(({ outgoing }, index) => { if (feed && outgoing.exclude) feed.holdBack.set(ids[index] as string, outgoing.exclude); });
     let stored: StoredMessage[];
     try {
-      stored = await appendMessages(this.pool, channelId, batch.map(({ outgoing }, index) => ({
+      stored = await this.log.append(channelId, batch.map(({ outgoing }, index) => ({
         id: ids[index] as string, event: outgoing.event, payload: outgoing.binary ? null : outgoing.payload,
         payloadBinary: outgoing.binary, sender: outgoing.sender,
       })));
@@ -263,7 +263,7 @@ export class BroadcastFeed {
       if (!feed.catchUp && feed.pending.size === 0) return;
       feed.catchUp = false;
       const notifiedBefore = [...feed.pending.keys()];
-      const page = await replayPage(this.pool, feed.channelId, { afterOffset: feed.lastOffset, limit: FETCH_LIMIT, maxBytes: FETCH_BYTES });
+      const page = await this.log.readPage(feed.channelId, { afterOffset: feed.lastOffset, limit: FETCH_LIMIT, maxBytes: FETCH_BYTES });
       const rows = page.messages;
       if (rows.length === 0) {
         // Offsets notified before the read that it did not find are no longer stored (deleted by

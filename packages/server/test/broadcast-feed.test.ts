@@ -1,0 +1,127 @@
+// Unit tests of the broadcast feed's ordering over a memory of the channel logs: every message once, in offset order, whatever order news of it arrives in.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import type { Message } from '@nself/db';
+import { BroadcastFeed, type BroadcastSubscriber } from '../src/broadcast/broadcast-feed.js';
+import { createMetrics } from '../src/metrics.js';
+import { MemoryBroadcastLog } from './memory-broadcast-log.js';
+
+const CHANNEL = 'channel-1';
+
+/** A subscriber recording the offsets delivered to it, and those it was passed over for (its own sends without `self`). */
+class Recorder implements BroadcastSubscriber {
+  readonly delivered: number[] = [];
+  readonly passed: number[] = [];
+  deliverBroadcast(message: Message): void {
+    this.delivered.push(message.offset);
+  }
+  passBroadcast(message: Message): void {
+    this.passed.push(message.offset);
+  }
+}
+
+function setUp(): { log: MemoryBroadcastLog; feed: BroadcastFeed } {
+  const log = new MemoryBroadcastLog();
+  return { log, feed: new BroadcastFeed(log, pino({ level: 'silent' }), createMetrics()) };
+}
+
+/** Lets the feed's reads and deliveries run to the end. */
+async function settle(): Promise<void> {
+  for (let round = 0; round < 20; round++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+function notify(feed: BroadcastFeed, message: Message): void {
+  feed.notify({ id: message.id, channel_id: message.channelId, offset: message.offset });
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index);
+
+test('notifications arriving out of order, or twice, deliver every message once and in offset order', async () => {
+  const { log, feed } = setUp();
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const [first, second, third] = [log.appendElsewhere(CHANNEL), log.appendElsewhere(CHANNEL), log.appendElsewhere(CHANNEL)];
+  for (const message of [third, first, third, second, first]) notify(feed, message);
+  await settle();
+  assert.deepEqual(viewer.delivered, [1, 2, 3]);
+});
+
+test('a message notified while the catch-up read runs is read again, not lost, when that read found nothing', async () => {
+  const { log, feed } = setUp();
+  const viewer = new Recorder();
+  log.holdReads();
+  feed.subscribe(CHANNEL, viewer, 0); // the join's catch-up read takes its snapshot now: an empty log
+  await settle();
+  notify(feed, log.appendElsewhere(CHANNEL)); // committed after that snapshot, notified while the read is out
+  log.releaseReads();
+  await settle();
+  assert.deepEqual(viewer.delivered, [1]);
+});
+
+test('the sender of a broadcast without `self` is passed over, however its notification and its commit race; others receive it once', async () => {
+  const { log, feed } = setUp();
+  const sender = new Recorder();
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, sender, 0);
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const stored = await feed.send({ channelId: CHANNEL, event: 'chat', payload: {}, binary: null, sender: 'ann', exclude: sender });
+  notify(feed, stored);
+  await settle();
+  assert.deepEqual(sender.delivered, []);
+  assert.deepEqual(sender.passed, [1]);
+  assert.deepEqual(viewer.delivered, [1]);
+});
+
+test('sends to one channel while a write is in flight are stored together, with offsets in the order of the calls', async () => {
+  const { log, feed } = setUp();
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const sends = range(1, 5).map((index) => feed.send({ channelId: CHANNEL, event: `e${index}`, payload: { index }, binary: null, sender: null }));
+  const stored = await Promise.all(sends);
+  assert.deepEqual(stored.map((message) => message.event), ['e1', 'e2', 'e3', 'e4', 'e5']);
+  assert.deepEqual(stored.map((message) => message.offset), [1, 2, 3, 4, 5]);
+  assert.equal(log.appends, 2, 'the first send alone, the four queued behind it in one statement');
+  await settle();
+  assert.deepEqual(viewer.delivered, [1, 2, 3, 4, 5]);
+});
+
+test('offsets that retention deleted are skipped, and delivery goes on from the oldest stored message', async () => {
+  const { log, feed } = setUp();
+  const viewer = new Recorder();
+  const messages = range(1, 5).map(() => log.appendElsewhere(CHANNEL));
+  log.trim(CHANNEL, 3);
+  feed.subscribe(CHANNEL, viewer, 0);
+  notify(feed, messages[4] as Message);
+  await settle();
+  assert.deepEqual(viewer.delivered, [4, 5]);
+});
+
+test('after the listener reconnects, messages whose notifications were lost are read and delivered, across pages', async () => {
+  const { log, feed } = setUp();
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  for (let index = 0; index < 2_500; index++) log.appendElsewhere(CHANNEL);
+  feed.catchUp();
+  await settle();
+  assert.deepEqual(viewer.delivered, range(1, 2_500));
+  assert.ok(log.reads >= 3, 'read in pages of at most 1,000');
+});
+
+test('a subscriber joining a channel the feed already follows receives what comes after the feed\'s last delivered offset', async () => {
+  const { log, feed } = setUp();
+  const early = new Recorder();
+  feed.subscribe(CHANNEL, early, 0);
+  notify(feed, log.appendElsewhere(CHANNEL));
+  await settle();
+  const late = new Recorder();
+  assert.equal(feed.subscribe(CHANNEL, late, 0), 1, 'live after offset 1');
+  notify(feed, log.appendElsewhere(CHANNEL));
+  await settle();
+  assert.deepEqual(early.delivered, [1, 2]);
+  assert.deepEqual(late.delivered, [2]);
+});
