@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import { migrate, openPool, postgresBroadcastLog, readSetting, resolveDatabaseUrl, setUpCapturePath, UserError, type CapturePath, type Pool } from '@nself/db';
+import { migrate, openPool, postgresBroadcastLog, type NotificationListener, readSetting, resolveDatabaseUrl, setUpCapturePath, UserError, type CapturePath, type Pool } from '@nself/db';
 import { CloseCode } from '@nself/protocol';
 import { AccessWatch, type AccessNotification } from './channel/access-watch.js';
 import { Authenticator } from './auth/auth.js';
@@ -15,7 +15,7 @@ import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './channel/expiry-watch.js';
 import { HistoryReads } from './broadcast/history-reads.js';
 import { createRoutes } from './http/http-routes.js';
-import { ACCESS_CHANNEL, BROADCAST_CHANNEL, DatabaseListener, PRESENCE_CHANNEL } from './listener.js';
+import { ACCESS_CHANNEL, BROADCAST_CHANNEL, createListener, listenToServerChannels, PRESENCE_CHANNEL } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { PostgresChangesExtension } from './table-changes/postgres-changes.js';
@@ -43,8 +43,8 @@ export interface RunningServer {
   readonly config: ServerConfig;
   readonly serverId: string;
   readonly logger: Logger;
-  /** The database listener, e.g. to find its backend pid. */
-  readonly listener: DatabaseListener;
+  /** The process's LISTEN connection, e.g. to find its backend pid. */
+  readonly listener: NotificationListener;
   /** Closes every socket with 1001, marks connections and presence offline, and releases the database. */
   close(): Promise<void>;
 }
@@ -78,6 +78,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   registerSlotGauges(metrics.registry, pool);
   const serverId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const auth = new Authenticator({ secret: config.jwtSecret, publicKey: config.jwtPublicKey, jwksUrl: config.jwksUrl });
+  const listener = createListener(databaseUrl, logger);
   const ctx: ServerContext = {
     config, pool, logger, metrics, serverId, auth,
     channels: new ChannelDirectory(pool),
@@ -87,10 +88,10 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     history: new HistoryReads(pool),
     expiries: new ExpiryWatch(),
     restRates: new CallerRates(config.limits.maxRestMessagesPerSecond),
-    postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, capturePath: capture.path, anonymousRole: config.anonymousRole, limits: config.limits }),
+    postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, listener, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, capturePath: capture.path, anonymousRole: config.anonymousRole, limits: config.limits }),
     shuttingDown: false,
   };
-  const listener = new DatabaseListener(databaseUrl, {
+  await listenToServerChannels(listener, {
     onNotification: (channel, payload) => {
       if (channel === BROADCAST_CHANNEL) {
         const note = payload as BroadcastNotification;
@@ -162,8 +163,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         http.close(() => resolve());
         http.closeAllConnections();
       });
-      await listener.stop();
       await ctx.postgresChanges?.close?.();
+      await listener.stop();
       await pool.end();
       logger.info({ code: LogCode.serverStopped, serverId }, 'realtime server stopped');
     })();

@@ -1,6 +1,7 @@
 // The change feed: committed table changes in position order, exactly once, surviving lost connections.
-import pg from 'pg';
+import type pg from 'pg';
 import { EXACT_JSON_TYPES } from '../exact-json.js';
+import { NotificationListener, type NotificationHandler } from '../notification-listener.js';
 import type { Queryable } from '../queryable.js';
 import { tableColumns, type TableColumn } from './lookup.js';
 import { displayTableName, type CaptureEvent, type TableName } from './names.js';
@@ -145,7 +146,9 @@ export class ColumnCache {
 export interface ChangeFeedOptions {
   /** Pool for reading the log. */
   readonly pool: pg.Pool;
-  /** Connection string for the LISTEN connection; defaults to the pool's. */
+  /** The process's LISTEN connection to share; without one the feed opens its own (from `connectionString`, or the pool's options). */
+  readonly listener?: NotificationListener;
+  /** Connection string for a LISTEN connection of the feed's own; defaults to the pool's. */
   readonly connectionString?: string;
   /** Start after this position, or at "now" (the default). */
   readonly from?: number | 'now';
@@ -181,8 +184,10 @@ export class ChangeFeed {
   private running = true;
   private woken = false;
   private wakeSleeper: () => void = () => undefined;
-  private listener: pg.Client | undefined;
-  private listening = new Set<string>();
+  private listener: NotificationListener | undefined;
+  /** Channel → this feed's handler of it, on the listener. */
+  private readonly listening = new Map<string, NotificationHandler>();
+  private stopReconnectWatch: () => void = () => undefined;
   private channelsCheckedAt = 0;
   private pollMode = false;
   private readonly columns = new ColumnCache();
@@ -255,12 +260,20 @@ export class ChangeFeed {
     return run;
   }
 
-  /** Stops reading, waits for the batch in hand to be delivered, and closes the LISTEN connection. */
+  /** Stops reading, waits for the batch in hand to be delivered, and stops listening (closing its own LISTEN connection). */
   async stop(): Promise<void> {
     this.running = false;
     this.wake();
     await this.loop;
-    await this.closeListener();
+    this.stopReconnectWatch();
+    const listener = this.listener;
+    if (!listener) return;
+    if (listener === this.options.listener) {
+      for (const [channel, handler] of [...this.listening]) await listener.unlisten(channel, handler);
+    } else {
+      await listener.stop();
+    }
+    this.listening.clear();
   }
 
   private async run(): Promise<void> {
@@ -276,7 +289,6 @@ export class ChangeFeed {
       } catch (error) {
         failures += 1;
         this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
-        await this.closeListener();
         this.readyResolve();
         await this.sleep(Math.min(RETRY_MAX_MS, 100 * 2 ** Math.min(failures, 6)));
         continue;
@@ -318,7 +330,7 @@ export class ChangeFeed {
   }
 
   /**
-   * Opens the LISTEN connection if needed and keeps it listening on `realtime:changes` and on the
+   * Listens (on the shared LISTEN connection, or one of its own) on `realtime:changes` and on the
    * channels of watched notify-mode tables that do not announce their changes there.
    */
   private async ensureListening(): Promise<void> {
@@ -328,32 +340,42 @@ export class ChangeFeed {
     const announcing = await this.wantAnnouncements();
     const watched = rows.filter((row) => this.watches(row.schema_name, row.relation_name));
     this.pollMode = watched.some((row) => row.capture === 'poll');
-    if (!this.listener) {
-      const client = new pg.Client(this.options.connectionString ? { connectionString: this.options.connectionString } : this.options.pool.options);
-      client.on('notification', (note) => { if (!this.delivered(note)) this.wake(); });
-      client.on('error', () => { if (this.listener === client) void this.closeListener(); this.wake(); });
-      client.on('end', () => { if (this.listener === client) this.listener = undefined; this.wake(); });
-      await client.connect();
-      this.listener = client;
-      this.listening = new Set();
-      this.columns.clear();
-      await client.query(`LISTEN ${pg.escapeIdentifier(ANNOUNCE_CHANNEL)}`);
-    }
-    const wanted = new Set(watched
+    const listener = this.listener ?? await this.openListener();
+    const wanted = new Set([ANNOUNCE_CHANNEL, ...watched
       .filter((row) => !(announcing && row.capture === 'notify' && row.announced_at_commit))
-      .map((row) => row.notify_channel));
+      .map((row) => row.notify_channel)]);
     for (const channel of wanted) {
       if (this.listening.has(channel)) continue;
-      await this.listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      this.listening.add(channel);
+      const handler: NotificationHandler = (payload) => { if (!this.delivered(channel, payload)) this.wake(); };
+      this.listening.set(channel, handler);
+      await listener.listen(channel, handler);
     }
     // Channels whose changes are announced now would only send the feed to the log.
-    for (const channel of this.listening) {
+    for (const [channel, handler] of [...this.listening]) {
       if (wanted.has(channel)) continue;
-      await this.listener.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
       this.listening.delete(channel);
+      await listener.unlisten(channel, handler);
     }
     this.channelsCheckedAt = Date.now();
+  }
+
+  /**
+   * The listener the feed uses: the shared one, or a connection of its own, started now. After any
+   * reconnect it reads the log (notifications may have been missed) with its column cache cleared.
+   */
+  private async openListener(): Promise<NotificationListener> {
+    const listener = this.options.listener ?? new NotificationListener({
+      connection: this.options.connectionString ?? this.options.pool.options,
+      onLost: () => this.wake(),
+    });
+    if (!this.options.listener) await listener.start();
+    this.stopReconnectWatch = listener.onReconnect(() => {
+      this.columns.clear();
+      this.wake();
+    });
+    this.listener = listener;
+    this.columns.clear();
+    return listener;
   }
 
   /**
@@ -377,20 +399,14 @@ export class ChangeFeed {
    * Whether `note` announces only positions this feed has delivered: the batch the WAL consumer of
    * this process just logged and offered (`offer`), whose announcement needs no read of the log.
    */
-  private delivered(note: pg.Notification): boolean {
-    if (note.channel !== ANNOUNCE_CHANNEL || !note.payload) return false;
+  private delivered(channel: string, payload: string | undefined): boolean {
+    if (channel !== ANNOUNCE_CHANNEL || !payload) return false;
     try {
-      const { last } = JSON.parse(note.payload) as { last?: unknown };
+      const { last } = JSON.parse(payload) as { last?: unknown };
       return typeof last === 'number' && last <= this.positionValue;
     } catch {
       return false;
     }
-  }
-
-  private async closeListener(): Promise<void> {
-    const client = this.listener;
-    this.listener = undefined;
-    await client?.end().catch(() => undefined);
   }
 
   /** Ends the current sleep, or the next one at once if none is in progress (no wake-up is lost). */

@@ -1,5 +1,5 @@
 // The one change feed of a server process, fanned out to every table change subscription, with catch-up for late joiners.
-import { ChangeFeed, currentPosition, readChanges, type Change, type ChangeRow } from '@nself/db';
+import { ChangeFeed, currentPosition, readChanges, type Change, type ChangeRow, type NotificationListener } from '@nself/db';
 import { deliverBatch, type DeliveryContext } from './delivery.js';
 import { isTransient } from './transient.js';
 import type { TableSubscription } from './subscription.js';
@@ -23,7 +23,7 @@ export class ChangeDispatcher {
   /** Every subscription added and not removed, live or catching up. */
   private readonly subscribed = new Set<TableSubscription>();
 
-  constructor(private readonly ctx: DeliveryContext & { readonly databaseUrl: string; readonly changesAtCommit: boolean }) {}
+  constructor(private readonly ctx: DeliveryContext & { readonly databaseUrl: string; readonly listener?: NotificationListener | undefined; readonly changesAtCommit: boolean }) {}
 
   /** Starts the feed if it is not running yet. */
   start(): Promise<void> {
@@ -33,6 +33,7 @@ export class ChangeDispatcher {
       this.feed = await ChangeFeed.start({
         pool: this.ctx.pool,
         connectionString: this.ctx.databaseUrl,
+        ...(this.ctx.listener ? { listener: this.ctx.listener } : {}),
         from,
         announcements: this.ctx.changesAtCommit,
         onChanges: (changes) => this.dispatch(changes),

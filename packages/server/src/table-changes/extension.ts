@@ -1,6 +1,6 @@
 // The postgres_changes extension of the server: checks a join's bindings, sets up capture, and subscribes the channel.
 import { SystemMessage } from '@nself/protocol';
-import { UserError, WalConsumer, type Pool, type WalTrouble } from '@nself/db';
+import { UserError, WalConsumer, type NotificationListener, type Pool, type WalTrouble } from '@nself/db';
 import type { Identity } from '../auth/auth.js';
 import type { Limits } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -27,6 +27,8 @@ export interface TableChangesOptions {
   readonly pool: Pool;
   readonly logger: Logger;
   readonly databaseUrl: string;
+  /** The process's LISTEN connection, which the change feed shares. */
+  readonly listener?: NotificationListener;
   /** No JWT secret is configured: clients without a token act as the anonymous role, or see every change without one (see `audienceOf`). */
   readonly developmentMode: boolean;
   /** The role clients without a token act as in development mode, when the database has it (REALTIME_ANONYMOUS_ROLE); null for none. */
@@ -55,7 +57,7 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
   const capture = new CaptureSetup(options.pool, options.capturePath);
   const wal = options.capturePath === 'wal';
   const dispatcher = new ChangeDispatcher({
-    ...plans, logger: options.logger, metrics: options.metrics, databaseUrl: options.databaseUrl, changesAtCommit: options.changesAtCommit && !wal,
+    ...plans, logger: options.logger, metrics: options.metrics, databaseUrl: options.databaseUrl, listener: options.listener, changesAtCommit: options.changesAtCommit && !wal,
     filterBudgetMs: options.limits.filterBudgetMs,
   });
   const consumer = wal ? new WalConsumer({
