@@ -157,6 +157,35 @@ test('channel leave removes a member', async () => {
   assert.deepEqual(rows.map((row) => row.user_id), ['user-123', 'user-789']);
 });
 
+test('max_members caps a channel\'s members on every way in: the CLI says the channel is full, a role change still works, racing inserts leave exactly the cap', async () => {
+  assert.equal((await run('channel', 'create', 'small-room', 'private', '{"max_members": 2}')).code, 0);
+  for (const user of ['ann', 'bob']) assert.equal((await run('channel', 'join', 'small-room', user)).code, 0);
+  assertUserError(await run('channel', 'join', 'small-room', 'carl'),
+    /^error: channel "small-room" is full: it has 2 members and its max_members is 2; remove a member \(nself realtime channel leave\) or raise max_members in the channel's metadata$/);
+  const promoted = await run('channel', 'join', 'small-room', 'bob', 'moderator');
+  assert.equal(promoted.code, 0, promoted.stderr);
+  assert.match(promoted.stdout, /from member to moderator/);
+  assert.equal((await run('channel', 'leave', 'small-room', 'ann')).code, 0);
+  assert.equal((await run('channel', 'join', 'small-room', 'carl')).code, 0, 'a place freed is taken');
+
+  // Ten inserts at once by SQL into a channel capped at three.
+  const { rows: [channel] } = await db.pool.query(`INSERT INTO realtime.channels (slug, name, type, metadata) VALUES ('race-room', 'race-room', 'private', '{"max_members": 3}') RETURNING id`);
+  const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, index) =>
+    db.pool.query('INSERT INTO realtime.channel_members (channel_id, user_id) VALUES ($1, $2)', [channel.id, `racer-${index}`])));
+  assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 3);
+  const { rows: [count] } = await db.pool.query('SELECT count(*)::int AS n FROM realtime.channel_members WHERE channel_id = $1', [channel.id]);
+  assert.equal(count.n, 3);
+});
+
+test('a max_members that is not a whole number of 1 or more is refused at creation, naming the value', async () => {
+  for (const bad of ['"ten"', '0', '2.5', '-1']) {
+    assertUserError(await run('channel', 'create', `bad-cap-${bad.length}`, 'private', `{"max_members": ${bad}}`),
+      new RegExp(`channel metadata "max_members" is ${bad.replace(/[.+]/g, '\\$&')}; it must be a whole number of members, 1 or more`));
+  }
+  const { rows } = await db.pool.query("SELECT 1 FROM realtime.channels WHERE slug LIKE 'bad-cap-%'");
+  assert.equal(rows.length, 0);
+});
+
 test('channel delete refuses without a terminal, and deletes with "true" or --yes', async () => {
   await db.pool.query(`SELECT realtime.broadcast('lobby', 'x', '{}')`);
   const refused = await run('channel', 'delete', 'lobby');

@@ -187,6 +187,19 @@ export function checkChannelName(name: string): string {
   return checkPrintable(trimmed, 'channel name');
 }
 
+/** The metadata key that caps a channel's members, as in the seed: `'{"max_members": 10}'`. */
+export const MAX_MEMBERS_METADATA_KEY = 'max_members';
+
+/** Checks a channel's metadata: a JSON object, whose `max_members`, when present, is a whole number of 1 or more. */
+export function checkChannelMetadata(value: unknown): Record<string, unknown> {
+  const metadata = checkJsonObject(value, 'channel metadata');
+  const maxMembers = metadata[MAX_MEMBERS_METADATA_KEY];
+  if (maxMembers !== undefined && maxMembers !== null && !(typeof maxMembers === 'number' && Number.isSafeInteger(maxMembers) && maxMembers >= 1)) {
+    throw new UserError(`channel metadata "${MAX_MEMBERS_METADATA_KEY}" is ${JSON.stringify(maxMembers)}; it must be a whole number of members, 1 or more (e.g. {"max_members": 10})`);
+  }
+  return metadata;
+}
+
 /**
  * Creates a channel. A name whose slug belongs to a channel that a client's join created is taken over:
  * that channel (same id) gets this name, type and metadata and becomes the operator's; made private, its
@@ -196,7 +209,7 @@ export function checkChannelName(name: string): string {
 export async function createChannel(db: Queryable, channel: NewChannel): Promise<CreatedChannel> {
   const name = checkChannelName(channel.name);
   const type = checkChoice(channel.type ?? 'public', CHANNEL_TYPES, 'channel type');
-  const metadata = checkJsonObject(channel.metadata ?? {}, 'channel metadata');
+  const metadata = checkChannelMetadata(channel.metadata ?? {});
   const slug = slugify(name);
   const { rows } = await db.query<ChannelRow & { took_over: boolean }>(
     `WITH created AS (

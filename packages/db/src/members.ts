@@ -43,7 +43,7 @@ export async function addMember(
 ): Promise<MembershipChange> {
   const userId = checkUserId(member.userId);
   const role = checkChoice(member.role ?? 'member', MEMBER_ROLES, 'role');
-  const { rows } = await db.query<{ previous_role: MemberRole | null }>(
+  const { rows } = await refuseFullChannel(db.query<{ previous_role: MemberRole | null }>(
     `WITH previous AS (
        SELECT role FROM realtime.channel_members WHERE channel_id = $1 AND user_id = $2
      ), upserted AS (
@@ -53,8 +53,19 @@ export async function addMember(
      )
      SELECT (SELECT role FROM previous) AS previous_role FROM upserted`,
     [member.channelId, userId, role],
-  );
+  ));
   return { previousRole: rows[0]?.previous_role ?? null, role };
+}
+
+/** A query that may add a member, with the database's refusal of a full channel (realtime.enforce_max_members) as a UserError. */
+async function refuseFullChannel<T>(query: Promise<T>): Promise<T> {
+  try {
+    return await query;
+  } catch (error) {
+    const { constraint, message, hint } = error as { constraint?: string; message: string; hint?: string };
+    if (constraint === 'channel_members_max_members') throw new UserError(hint ? `${message}; ${hint}` : message);
+    throw error;
+  }
 }
 
 /** Removes a user from a channel; a user who is not a member is a UserError. */
