@@ -52,7 +52,7 @@ try {
     };
   });
 
-  const tables: Table[] = measured.map(({ subscribers, runs, support }) => ({
+  const tables: Table[] = measured.map(({ subscribers, runs }) => ({
     title: `${subscribers} subscriber(s), ${options.rate} INSERTs/s of ~${options.body} bytes for ${options.seconds} s (medians of ${options.reps})`,
     columns: ['side', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'delivered / expected', 'server: change to frames written, p50 / p99 ≤ ms', 'load processes: event-loop delay p99 ms', 'gaps+dups+missing'],
     rows: (['raw', 'fanout', 'nself'] as ChangeSide[]).map((side) => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suite from the packages' TypeScript sources with node's test runner, against DATABASE_URL or an embedded PostgreSQL.
 //
-//   node scripts/run-tests.mjs                    build, typecheck, then every test file
+//   node scripts/run-tests.mjs                    build, typecheck, lint, then every test file
 //   node scripts/run-tests.mjs test/a.test.ts …   build, then those files (or every test file under a folder)
 //   node scripts/run-tests.mjs --watch [paths]    build, then rerun the files whenever they or a source they import change
 //
@@ -79,7 +79,10 @@ if (files.length === 0) throw new Error(`no *.test.ts files in ${paths.join(', '
 
 // Test files import the packages' sources, but the `nself` binary and server processes they start run the build.
 npmRun('build');
-if (paths.length === 0 && !watch) npmRun('typecheck');
+if (paths.length === 0 && !watch) {
+  npmRun('typecheck');
+  npmRun('lint');
+}
 
 // Imported after the build: run without the source condition, this script gets @nself/db from dist.
 const { ensureEmbeddedPostgres, describeDatabase } = await import('@nself/db');

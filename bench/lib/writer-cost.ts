@@ -252,7 +252,7 @@ function serverLogWarnings(setups: Record<Variant, Setup>): string[] {
   for (const variant of VARIANTS) {
     const logFile = setups[variant].server?.logFile;
     if (!logFile) continue;
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(logFile, 'utf8');
     } catch {

@@ -44,7 +44,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       const started = nowMs();
       const failures: string[] = [];
       const joinTimes: number[] = [];
-      const fresh = request.specs.map((spec, offset) => ({ index: held.length + offset, spec, subscriber: undefined, paused: false, lastOffset: 0, closedByServer: undefined }) as Held);
+      const fresh = request.specs.map((spec, offset) => ({ index: held.length + offset, spec, subscriber: undefined, paused: false, lastOffset: 0, closedByServer: undefined }));
       held.push(...fresh);
       const openOne = async (entry: Held) => {
         const begun = nowMs();

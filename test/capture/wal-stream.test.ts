@@ -186,7 +186,7 @@ test('REPLICA IDENTITY FULL sends the whole old row with updates and deletes', a
   const [relation] = messagesOf(received, 'relation');
   assert.equal(relation?.replicaIdentity, 'f');
   assert.deepEqual(relation?.columns.map((c) => c.isKey), [true, true]);
-  const id = relation!.relationId;
+  const id = relation.relationId;
   assert.deepEqual([...messagesOf(received, 'update'), ...messagesOf(received, 'delete')], [
     { tag: 'update', relationId: id, key: null, old: ['1', 'a'], new: ['1', 'b'] },
     { tag: 'delete', relationId: id, key: null, old: ['2', null] },

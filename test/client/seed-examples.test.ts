@@ -1,4 +1,5 @@
 // The seed's "Client SDK Examples" and "Use Case Examples", run as written against the real server and PostgreSQL.
+/* eslint-disable @typescript-eslint/no-floating-promises -- as written, the examples do not await send() and track() */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RealtimeClient, type PresenceChange } from '@nself/client';

@@ -192,7 +192,7 @@ test('Hasura claims name the user, and production mode refuses to start without 
     const { SignJWT } = await import('jose');
     const hasuraToken = await new SignJWT({ 'https://hasura.io/jwt/claims': { 'x-hasura-user-id': 'member-1', 'x-hasura-default-role': 'user' } })
       .setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
-    hasura.realtime.setAuth(hasuraToken);
+    await hasura.realtime.setAuth(hasuraToken);
     assert.equal((await subscribe(hasura.channel('secret', { config: { private: true } }))).status, 'SUBSCRIBED');
   } finally {
     await hasura.removeAllChannels();

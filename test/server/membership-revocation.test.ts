@@ -1,7 +1,6 @@
 // Channel access follows membership live: removed members, channels made private or deleted, and names taken over by an operator.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RealtimeChannel } from '@supabase/realtime-js';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { addMember, createChannel } from '@nself/db';
 import { realtime } from '../helpers/cli.js';
@@ -86,7 +85,7 @@ test('a member removed with `channel leave` is closed out of the private channel
     const closed = await aliceRaw.expect(isClose, 'phx_close on the raw socket');
     const systemFrame = aliceRaw.frames.find((frame) => frame[3] === 'system');
     assert.deepEqual(systemFrame?.[4], { extension: 'system', status: 'error', message: revoked, channel: 'vault' });
-    assert.ok(aliceRaw.frames.indexOf(systemFrame as Frame) < aliceRaw.frames.indexOf(closed), 'the system error comes before phx_close');
+    assert.ok(aliceRaw.frames.indexOf(systemFrame) < aliceRaw.frames.indexOf(closed), 'the system error comes before phx_close');
     await waitFor(() => bob.seen.leaves.includes('alice'), 'bob seeing alice\'s presence leave');
     assert.equal('alice' in bob.channel.presenceState(), false);
 

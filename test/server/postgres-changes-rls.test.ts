@@ -171,7 +171,7 @@ test('a new access token switches whose rows the channel receives', async () => 
     const seen = await watchChanges(client, 'switching', [{ event: '*', schema: 'public', table: 'notes' }]);
     await env.db.pool.query(`INSERT INTO notes (owner, body) VALUES ('alice', 'first')`);
     await waitFor(() => seen.changes.length === 1, "alice's row");
-    client.realtime.setAuth(await token('bob', { role: env.role }));
+    await client.realtime.setAuth(await token('bob', { role: env.role }));
     await waitFor(async () => {
       await env.db.pool.query(`INSERT INTO notes (owner, body) VALUES ('bob', 'probe')`);
       await new Promise((resolve) => setTimeout(resolve, 100));

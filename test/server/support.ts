@@ -12,7 +12,7 @@ export function supabase(server: { port: number }, options: { key?: string; vsn?
   return createClient(`http://127.0.0.1:${server.port}`, key, {
     realtime: { transport, vsn: options.vsn ?? '2.0.0', timeout: 5_000, heartbeatIntervalMs: 5_000, reconnectAfterMs: () => 200 },
     ...(options.accessToken ? { accessToken: async () => options.accessToken ?? null } : {}),
-  } as Parameters<typeof createClient>[2]);
+  });
 }
 
 /** Subscribes and resolves with the first final status (SUBSCRIBED, CHANNEL_ERROR, TIMED_OUT, CLOSED) and its error. */

@@ -6,7 +6,10 @@
  */
 export function jsonSyntaxErrorPosition(text: string): number {
   let index = 0;
-  const fail = (): never => { throw index; };
+  const fail = (): never => {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the index unwinds the parse to the catch below, which returns it
+    throw index;
+  };
   const skipWhitespace = () => { while (index < text.length && ' \t\n\r'.includes(text[index] ?? '')) index += 1; };
   const expect = (char: string) => { if (text[index] !== char) fail(); index += 1; };
   const string = () => {

@@ -104,6 +104,7 @@ export class RealtimeChannel implements ChannelEndpoint {
   on(event: 'presence', filter: { event: 'sync' }, callback: () => void): this;
   /** Server `system` messages (for example ResumeUnavailable). */
   on(event: 'system', callback: SystemCallback): this;
+  /* eslint-disable @typescript-eslint/no-explicit-any -- supabase-js types payloads as any unless told otherwise, and code written for it must compile unchanged */
   /** Supabase style: broadcasts of `filter.event` (or `'*'`), the callback gets the whole message. */
   on<T = any>(event: 'broadcast', filter: { event: string }, callback: (message: BroadcastMessage<T>) => void): this;
   /** Supabase style: table changes of any table. */
@@ -112,6 +113,7 @@ export class RealtimeChannel implements ChannelEndpoint {
   on<TRow = Record<string, any>>(event: Exclude<TableEvent, '*'>, callback: TableCallback<TRow>): this;
   /** Broadcasts of one event (or `'*'` for all): the callback gets the payload, then the whole message. */
   on<T = any>(event: string, callback: BroadcastCallback<T>): this;
+  /* eslint-enable @typescript-eslint/no-explicit-any */
   on(event: string, filterOrCallback: unknown, maybeCallback?: unknown): this {
     this.listeners.register(event, filterOrCallback, maybeCallback, this.table);
     this.reconfigure();

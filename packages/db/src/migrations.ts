@@ -145,6 +145,7 @@ async function run(client: pg.PoolClient, sql: string, source: string): Promise<
     const { code, message } = error as { code?: string; message: string };
     // 42P13: CREATE OR REPLACE cannot change a function's return type, parameter names or defaults.
     const hint = code === '42P13' ? ' (a changed signature needs a migration that drops the old function first: packages/db/sql/README.md)' : '';
+    // eslint-disable-next-line preserve-caught-error -- the message carries PostgreSQL's; a cause would repeat it in the logged message
     throw new Error(`${source} failed: ${message}${hint}`);
   }
 }

@@ -1,6 +1,6 @@
 // V2 binary broadcast frames in the client's direction: encoding kind-3 pushes and decoding kind-4 broadcasts.
 import { BinaryKind, PayloadEncoding } from './constants.js';
-import { isJsonObject, type Json, type JsonObject } from './message.js';
+import { isJsonObject, type Json } from './message.js';
 import type { BroadcastFrame, BroadcastPush } from './binary-serializer.js';
 import { MalformedMessageError } from './text-serializer.js';
 
@@ -56,7 +56,7 @@ export function decodeBroadcast(frame: Uint8Array): BroadcastFrame {
   if (metaText === '') return { topic, event, payload };
   const meta = json(metaText, 'metadata');
   if (!isJsonObject(meta)) throw new MalformedMessageError('binary frame metadata must be a JSON object');
-  return { topic, event, payload, meta: meta as JsonObject };
+  return { topic, event, payload, meta };
 }
 
 function utf8(bytes: Uint8Array): string {

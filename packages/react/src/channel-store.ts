@@ -4,6 +4,7 @@ import type {
 } from '@nself/client';
 
 /** A received broadcast, as `useChannel` lists it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the payload is any unless told otherwise, as in supabase-js
 export interface ChannelMessage<T = any> {
   /** Stable key: the stored message's id, else its offset, else a local counter. */
   readonly id: string;
@@ -16,6 +17,7 @@ export interface ChannelMessage<T = any> {
 }
 
 /** One present key (a user, when tracked states carry `user_id`): its newest tracked state, and the key. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tracked state is any unless told otherwise, as in supabase-js
 export type OnlineEntry<TState = Record<string, any>> = TState & { key: string; presence_ref: string };
 
 /** Everything the hooks read, replaced (never mutated) on each change. */
@@ -43,7 +45,7 @@ const stores = new WeakMap<RealtimeClient, Map<string, ChannelStore>>();
 /** The store of channel `name` of `client`, created on first use (without joining: that happens on subscribe). */
 export function channelStore(client: RealtimeClient, name: string): ChannelStore {
   let byName = stores.get(client);
-  if (!byName) stores.set(client, (byName = new Map()));
+  if (!byName) stores.set(client, (byName = new Map<string, ChannelStore>()));
   let store = byName.get(name);
   if (!store) byName.set(name, (store = new ChannelStore(client, name, () => byName.delete(name))));
   return store;

@@ -32,6 +32,7 @@ export interface UseChannelResult<TPayload, TState> {
  * @example
  * const { messages, send, online } = useChannel(roomId, { events: ['message.sent'], presence: true });
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- payloads and states are any unless told otherwise, as in supabase-js
 export function useChannel<TPayload = any, TState = Record<string, any>>(
   name: string,
   options: UseChannelOptions<TState> = {},
@@ -71,6 +72,7 @@ export interface UsePresenceResult<TState> {
  * @example
  * const { online } = usePresence('lobby', { user_id: me.id, status: 'online' });
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tracked state is any unless told otherwise, as in supabase-js
 export function usePresence<TState = Record<string, any>>(name: string, state?: TState): UsePresenceResult<TState> {
   const { store, snapshot } = useStore(name, { presence: true });
   useTrack(store, state as Record<string, unknown> | undefined);
@@ -91,6 +93,7 @@ export interface UseTableChangesResult<TRow> {
  * @example
  * const { changes } = useTableChanges<User>('public.users', { event: 'INSERT' });
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows are any unless told otherwise, as in supabase-js
 export function useTableChanges<TRow = Record<string, any>>(table: string, options: { event?: TableEvent } = {}): UseTableChangesResult<TRow> {
   const { snapshot } = useStore(`realtime:table:${table}`, { tableChanges: true });
   const event = options.event ?? '*';

@@ -38,7 +38,7 @@ export class Refusal<C extends RefusalCode = RefusalCode> extends Error {
 
 /** True for a Refusal with one of `codes` (any code when none is given). */
 export function isRefusal<C extends RefusalCode>(error: unknown, ...codes: C[]): error is Refusal<C> {
-  return error instanceof Refusal && (codes.length === 0 || (codes as RefusalCode[]).includes(error.code));
+  return error instanceof Refusal && (codes.length === 0 || (codes as RefusalCode[]).includes((error as Refusal).code));
 }
 
 /** The InvalidToken refusal for `problem`. */

@@ -117,7 +117,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const retention = startRetentionSweeper(ctx);
   const slotWatch = startSlotWatch(pool, logger, config.slotStaleSeconds);
   const gateway = new WebSocketGateway(ctx, tracker);
-  const http = createServer(createRoutes(ctx, () => isDatabaseReachable(pool)));
+  const routes = createRoutes(ctx, () => isDatabaseReachable(pool));
+  // The routes answer every failure themselves (a 500 at worst), so their promise never rejects.
+  const http = createServer((request, response) => void routes(request, response));
   http.on('upgrade', (request, socket, head) => {
     gateway.handleUpgrade(request, socket, head).catch((error: unknown) => {
       logger.error({ code: LogCode.upgradeFailed, err: error }, 'WebSocket upgrade failed');

@@ -280,7 +280,7 @@ export class ChangeFeed {
     let idleDelay = this.interval().min;
     let failures = 0;
     while (this.running) {
-      let delivered = 0;
+      let delivered: number;
       this.woken = false;
       try {
         await this.ensureListening();

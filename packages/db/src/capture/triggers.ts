@@ -43,7 +43,7 @@ export async function installCapture(db: Queryable, spec: CaptureSpec): Promise<
 
 /** Drops every capture trigger of `table` (if the table still exists) and the trigger function. */
 export async function removeCapture(db: Queryable, table: TableName, functionName: string): Promise<void> {
-  const exists = await db.query('SELECT to_regclass($1) IS NOT NULL AS exists', [qualified(table)]);
+  const exists = await db.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [qualified(table)]);
   if (exists.rows[0]?.exists) await dropTriggers(db, table);
   await db.query(`DROP FUNCTION IF EXISTS realtime.${escapeIdentifier(functionName)}()`);
 }

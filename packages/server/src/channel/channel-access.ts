@@ -95,7 +95,7 @@ function allows(grants: TopicGrants, purpose: AccessPurpose): boolean {
 /** What the policies on realtime.messages grant the identity's role on `topic`; a probe that could not ask them is logged and grants nothing. */
 async function askPolicies(ctx: ServerContext, topic: string, channelId: string | null, identity: Identity): Promise<TopicGrants> {
   const { grants, problem } = await probeTopicPolicies(ctx.pool, topic, channelId, {
-    role: identity.role, claims: identity.claims as Record<string, unknown>, userId: identity.userId, verified: identity.verified,
+    role: identity.role, claims: identity.claims, userId: identity.userId, verified: identity.verified,
   });
   if (problem) ctx.logger.warn({ code: LogCode.policyCheckFailed, topic, role: identity.role, problem }, 'the row-level security policies on realtime.messages could not be asked');
   return grants;

@@ -250,7 +250,7 @@ export class ClientSocket {
    * client) until half of them are done, so a client cannot queue messages faster than they are handled.
    */
   serialize(topic: string, task: () => Promise<void>): Promise<void> {
-    const queues = this.queues ??= new Map();
+    const queues = this.queues ??= new Map<string, Promise<void>>();
     const previous = queues.get(topic) ?? Promise.resolve();
     const next = previous.then(task, task);
     const settled = next.catch(() => undefined);

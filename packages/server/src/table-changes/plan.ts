@@ -120,7 +120,7 @@ async function resolveBinding(ctx: PlanContext, binding: IdentifiedBinding, audi
     }
     return { result: { ...base, table: null }, infos };
   }
-  const table = binding.table as string;
+  const table = binding.table;
   await resolveTable(ctx.pool, { schema: binding.schema, table });
   const info = await ctx.catalog.describe({ schema: binding.schema, table });
   if (!info) throw new UserError(`table ${binding.schema}.${table} does not exist`);

@@ -20,7 +20,7 @@ export interface PostgresChangesRequest {
    * Sends one change to the channel: `{ids, data}`, as Supabase sends a change. Channels handed the same
    * object share its encoded frame, so the object must not be changed after it was pushed.
    */
-  push(change: { ids: number[]; data: unknown }): void;
+  readonly push: (change: { ids: number[]; data: unknown }) => void;
   /**
    * Sends a `system` message of the postgres_changes extension (e.g. "Subscribed to PostgreSQL" once
    * events flow, with the log `position` delivery starts after).
@@ -64,7 +64,7 @@ export function parseBindings(value: unknown): IdentifiedBinding[] {
       ...(entry as object), event, schema,
       ...(typeof table === 'string' ? { table } : {}),
       ...(typeof filter === 'string' ? { filter } : {}),
-      ...(select ? { select: select as string[] } : {}),
+      ...(select ? { select } : {}),
     };
     return { ...binding, id: bindingId(binding) };
   });

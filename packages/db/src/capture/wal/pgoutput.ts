@@ -56,6 +56,7 @@ export function decodePgOutput(data: Buffer): PgOutputMessage {
     return message;
   } catch (error) {
     const reason = error instanceof RangeError ? `truncated (${data.length} bytes)` : (error as Error).message;
+    // eslint-disable-next-line preserve-caught-error -- the message carries the reason; a cause would repeat it in the logged message
     throw new Error(`pgoutput message '${printable(tag)}': ${reason}`);
   }
 }
