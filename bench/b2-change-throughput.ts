@@ -40,13 +40,23 @@ try {
       const seconds = (nowMs() - begun) / 1000;
       const check = rig.listener.check.result((stream) => perWriter[Number(stream.split(':')[1])] ?? 0);
       const lag = [...rig.listener.latencies].sort((a, b) => a - b);
-      return { written: total / (elapsedMs / 1000), delivered: (check.received - check.duplicates) / seconds, lagP99: lag[Math.floor(lag.length * 0.99)] ?? Number.NaN, problems: check.gaps + check.duplicates + check.missing };
+      return {
+        written: total / (elapsedMs / 1000),
+        delivered: (check.received - check.duplicates) / seconds,
+        lagP99: lag[Math.floor(lag.length * 0.99)] ?? Number.NaN,
+        problems: check.gaps + check.duplicates + check.missing,
+      };
     }
     const clients = rig.clientsOf(side);
     await clients.drain(total * subscribers);
     const seconds = (nowMs() - begun) / 1000;
     const report = await clients.report(lastSent);
-    return { written: total / (elapsedMs / 1000), delivered: (report.check.received - report.check.duplicates) / subscribers / seconds, lagP99: report.latency.p99, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+    return {
+      written: total / (elapsedMs / 1000),
+      delivered: (report.check.received - report.check.duplicates) / subscribers / seconds,
+      lagP99: report.latency.p99,
+      problems: report.check.gaps + report.check.duplicates + report.check.missing,
+    };
   });
 
   const rateOf = (subscribers: number, side: ChangeSide) => medianOf(measured.find((entry) => entry.subscribers === subscribers)?.runs.get(side), (run) => run.delivered);
@@ -57,9 +67,26 @@ try {
       const label = CHANGE_SIDE_LABELS[side];
       const sideRuns = runs.get(side);
       if (!sideRuns) return [label, 'not supported by the server yet', '', '', '', ''];
-      return [label, fmt(medianOf(sideRuns, (run) => run.written), 0), fmt(medianOf(sideRuns, (run) => run.delivered), 0),
-        ratio(medianOf(sideRuns, (run) => run.delivered), rateOf(subscribers, 'raw')), fmt(medianOf(sideRuns, (run) => run.lagP99), 1),
-        sideRuns.reduce((sum, run) => sum + run.problems, 0)];
+      return [
+        label,
+        fmt(
+          medianOf(sideRuns, (run) => run.written),
+          0,
+        ),
+        fmt(
+          medianOf(sideRuns, (run) => run.delivered),
+          0,
+        ),
+        ratio(
+          medianOf(sideRuns, (run) => run.delivered),
+          rateOf(subscribers, 'raw'),
+        ),
+        fmt(
+          medianOf(sideRuns, (run) => run.lagP99),
+          1,
+        ),
+        sideRuns.reduce((sum, run) => sum + run.problems, 0),
+      ];
     }),
   }));
   const many = options.subscribers;
@@ -67,17 +94,28 @@ try {
   const check = (met: boolean) => (supported ? met : null);
   const shown = (text: string) => (supported ? text : 'not supported by the server yet');
   const targets: TargetCheck[] = [
-    { target: '1 subscriber: ≥ 0.8× the raw NOTIFY and LISTEN rate', measured: shown(ratio(rateOf(1, 'nself'), rateOf(1, 'raw'))), met: check(rateOf(1, 'nself') >= 0.8 * rateOf(1, 'raw')) },
+    {
+      target: '1 subscriber: ≥ 0.8× the raw NOTIFY and LISTEN rate',
+      measured: shown(ratio(rateOf(1, 'nself'), rateOf(1, 'raw'))),
+      met: check(rateOf(1, 'nself') >= 0.8 * rateOf(1, 'raw')),
+    },
     { target: '1 subscriber: ≥ 5,000 changes/s', measured: shown(`${fmt(rateOf(1, 'nself'), 0)}/s`), met: check(rateOf(1, 'nself') >= 5000) },
     { target: `${many} subscribers: ≥ 1,000 changes/s each`, measured: shown(`${fmt(rateOf(many, 'nself'), 0)}/s`), met: check(rateOf(many, 'nself') >= 1000) },
   ];
   const problems = measured.flatMap(({ runs }) => [...runs.values()].flat()).reduce((sum, run) => sum + run.problems, 0);
   publishResult({
-    id: 'B2', title: 'table changes delivered per second', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, tables, targets, deliveryProblems: problems,
+    id: 'B2',
+    title: 'table changes delivered per second',
+    date: new Date().toISOString(),
+    durationS: (Date.now() - started) / 1000,
+    options,
+    tables,
+    targets,
+    deliveryProblems: problems,
     notes: [
       'Rates count distinct changes per subscriber from the first INSERT to the last delivery, so a subscriber that falls behind lowers its rate. Writers run in the benchmark process with `pg`, one row per transaction.',
       'When the writers, not the delivery, are the limit, both sides deliver what was written: the "written / s" column shows it.',
-      'The fan-out baseline is a bare `ws` server that LISTENs itself (same bare trigger) and writes each notification, as a JSON text of the row\'s size, to every subscriber: fan-out on this machine with no capture, protocol or checks.',
+      "The fan-out baseline is a bare `ws` server that LISTENs itself (same bare trigger) and writes each notification, as a JSON text of the row's size, to every subscriber: fan-out on this machine with no capture, protocol or checks.",
       ...measured.filter(({ support }) => !support.supported).map(({ subscribers, support }) => `nself at ${subscribers} subscriber(s): ${support.reason}.`),
     ],
   });

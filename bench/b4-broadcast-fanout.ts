@@ -41,7 +41,10 @@ const nselfEnv = { REALTIME_MAX_MESSAGES_PER_SECOND: '1000000' };
 async function measure(side: ServiceKind, rate: number): Promise<Run> {
   const service = await startService(side, { databaseUrl: db.url, env: nselfEnv });
   try {
-    const opened = await clients.open(service.target, Array.from({ length: options.subscribers }, () => ({ topic })));
+    const opened = await clients.open(
+      service.target,
+      Array.from({ length: options.subscribers }, () => ({ topic })),
+    );
     if (opened.failed > 0) throw new Error(`${opened.failed} subscribers could not join ${SERVICE_LABELS[side]}: ${opened.failures.join('; ')}`);
     const publisher = await openPublisher(service.target, [topic]);
     await sleep(300);
@@ -55,8 +58,12 @@ async function measure(side: ServiceKind, rate: number): Promise<Run> {
     const report = await clients.report(sent);
     publisher.close();
     return {
-      deliveries: report.check.received, cpu: after.cpu - before.cpu, latency: report.latency, problems: report.check.gaps + report.check.duplicates + report.check.missing,
-      serverLatency, loadDelayP99Ms: report.loadLoopDelayP99Ms,
+      deliveries: report.check.received,
+      cpu: after.cpu - before.cpu,
+      latency: report.latency,
+      problems: report.check.gaps + report.check.duplicates + report.check.missing,
+      serverLatency,
+      loadDelayP99Ms: report.loadLoopDelayP99Ms,
     };
   } finally {
     await clients.closeAll();
@@ -80,10 +87,30 @@ try {
   const problems = [...runs.values()].flat().reduce((sum, run) => sum + run.problems, 0) + half.problems;
   const rows = sides.map((side) => {
     const sideRuns = runs.get(side);
-    return [SERVICE_LABELS[side], fmt(medianOf(sideRuns, (run) => run.deliveries), 0), fmt(medianOf(sideRuns, (run) => run.cpu), 2), fmt(perCpu(side), 0),
-      fmt(medianOf(sideRuns, (run) => run.latency.p50), 2), fmt(medianOf(sideRuns, (run) => run.latency.p99), 2), side === 'nself' ? '1.00×' : ratio(ours, perCpu(side)),
-      side === 'nself' ? serverBounds(sideRuns ?? []) : '–', fmt(median((sideRuns ?? []).map((run) => run.loadDelayP99Ms)), 1),
-      sideRuns?.reduce((sum, run) => sum + run.problems, 0) ?? 0];
+    return [
+      SERVICE_LABELS[side],
+      fmt(
+        medianOf(sideRuns, (run) => run.deliveries),
+        0,
+      ),
+      fmt(
+        medianOf(sideRuns, (run) => run.cpu),
+        2,
+      ),
+      fmt(perCpu(side), 0),
+      fmt(
+        medianOf(sideRuns, (run) => run.latency.p50),
+        2,
+      ),
+      fmt(
+        medianOf(sideRuns, (run) => run.latency.p99),
+        2,
+      ),
+      side === 'nself' ? '1.00×' : ratio(ours, perCpu(side)),
+      side === 'nself' ? serverBounds(sideRuns ?? []) : '–',
+      fmt(median((sideRuns ?? []).map((run) => run.loadDelayP99Ms)), 1),
+      sideRuns?.reduce((sum, run) => sum + run.problems, 0) ?? 0,
+    ];
   });
   const targets: TargetCheck[] = [
     { target: 'deliveries per server CPU-second ≥ 0.75× bare ws', measured: ratio(ours, perCpu('ws')), met: ours >= 0.75 * perCpu('ws') },
@@ -94,14 +121,33 @@ try {
     { target: `p99 ≤ 25 ms at half the maximum rate (${halfRate} msg/s × ${options.subscribers})`, measured: `${fmt(half.latency.p99, 2)} ms`, met: half.latency.p99 <= 25 },
   ];
   publishResult({
-    id: 'B4', title: 'broadcast fan-out per server CPU-second', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, targets, deliveryProblems: problems,
-    tables: [{
-      title: `${options.subscribers} subscribers on one channel, ${options.rate} msg/s of ${options.payload} bytes for ${options.seconds} s (medians of ${options.reps})`,
-      columns: ['server', 'deliveries', 'server CPU s', 'deliveries / CPU s', 'p50 ms', 'p99 ms', 'nself ÷ this', 'server: stored to delivered, p50 / p99 ≤ ms', 'load processes: event-loop delay p99 ms', 'gaps+dups+missing'],
-      rows,
-    }],
+    id: 'B4',
+    title: 'broadcast fan-out per server CPU-second',
+    date: new Date().toISOString(),
+    durationS: (Date.now() - started) / 1000,
+    options,
+    targets,
+    deliveryProblems: problems,
+    tables: [
+      {
+        title: `${options.subscribers} subscribers on one channel, ${options.rate} msg/s of ${options.payload} bytes for ${options.seconds} s (medians of ${options.reps})`,
+        columns: [
+          'server',
+          'deliveries',
+          'server CPU s',
+          'deliveries / CPU s',
+          'p50 ms',
+          'p99 ms',
+          'nself ÷ this',
+          'server: stored to delivered, p50 / p99 ≤ ms',
+          'load processes: event-loop delay p99 ms',
+          'gaps+dups+missing',
+        ],
+        rows,
+      },
+    ],
     notes: [
-      'Server CPU is the server process only (for nginx: master and worker). nself also stores every broadcast in PostgreSQL (history on); the database\'s own CPU is not counted here.',
+      "Server CPU is the server process only (for nginx: master and worker). nself also stores every broadcast in PostgreSQL (history on); the database's own CPU is not counted here.",
       `The maximum rate is the CPU-bound estimate (deliveries per CPU-second ÷ subscribers = ${fmt(maxRate, 0)} msg/s); the half-rate run measured p50 ${fmt(half.latency.p50, 2)} ms, p99 ${fmt(half.latency.p99, 2)} ms (the server: ${serverBounds([half])} from store to delivery).`,
       '"Server: stored to delivered" is what the server measured (`realtime_delivery_latency_seconds`, from the statement that stores a broadcast to its frames written to every subscriber, the commit included; over all repetitions, each figure the upper bound of its histogram bucket); the rest of the latency is the kernel and the load processes, whose event-loop delay (p99 over the run) shows how late they were to read what arrived.',
     ],

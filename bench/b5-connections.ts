@@ -36,7 +36,9 @@ const OPEN_FILES_MARGIN = 256;
 const openFiles = options.connections + OPEN_FILES_MARGIN;
 const { hard: openFilesAllowed } = openFileLimits();
 if (openFiles > openFilesAllowed) {
-  process.stderr.write(`B5 with ${options.connections} connections needs ${openFiles} open files per process, above this machine's hard limit of ${openFilesAllowed} (ulimit -Hn): use --connections ${openFilesAllowed - OPEN_FILES_MARGIN} or fewer, or raise the limit as root.\n`);
+  process.stderr.write(
+    `B5 with ${options.connections} connections needs ${openFiles} open files per process, above this machine's hard limit of ${openFilesAllowed} (ulimit -Hn): use --connections ${openFilesAllowed - OPEN_FILES_MARGIN} or fewer, or raise the limit as root.\n`,
+  );
   process.exit(2);
 }
 const clients = await LoadClients.start(options.workers, openFiles);
@@ -79,21 +81,45 @@ try {
     { target: '≥ 2,000 connect-and-join per second', measured: `${fmt(joinRate, 0)}/s`, met: joinRate >= 2000 },
   ];
   publishResult({
-    id: 'B5', title: 'memory per idle joined connection, connect-and-join rate', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, targets,
+    id: 'B5',
+    title: 'memory per idle joined connection, connect-and-join rate',
+    date: new Date().toISOString(),
+    durationS: (Date.now() - started) / 1000,
+    options,
+    targets,
     deliveryProblems: 0,
-    tables: [{
-      title: `${options.connections} connections over ${options.channels} channels, idle ${options.idle} s (medians of ${options.reps})`,
-      columns: ['server', 'RSS MB', 'KB per connection', 'connect+join / s', 'join p99 ms', 'server CPU µs per connect+join', 'idle CPU % of a core', 'failed'],
-      rows: (['nself', 'ws'] as Side[]).map((side) => {
-        const sideRuns = runs.get(side);
-        return [SERVICE_LABELS[side], fmt(medianOf(sideRuns, (run) => run.rssMb), 1), fmt(perConnection(side) / 1024, 2), fmt(medianOf(sideRuns, (run) => run.joinsPerSecond), 0),
-          fmt(medianOf(sideRuns, (run) => run.joinP99), 1), fmt(1e6 * medianOf(sideRuns, (run) => run.cpuPerJoin), 0), fmt(100 * medianOf(sideRuns, (run) => run.idleCpu), 1), sideRuns?.reduce((sum, run) => sum + run.failed, 0) ?? 0];
-      }),
-    }],
+    tables: [
+      {
+        title: `${options.connections} connections over ${options.channels} channels, idle ${options.idle} s (medians of ${options.reps})`,
+        columns: ['server', 'RSS MB', 'KB per connection', 'connect+join / s', 'join p99 ms', 'server CPU µs per connect+join', 'idle CPU % of a core', 'failed'],
+        rows: (['nself', 'ws'] as Side[]).map((side) => {
+          const sideRuns = runs.get(side);
+          return [
+            SERVICE_LABELS[side],
+            fmt(
+              medianOf(sideRuns, (run) => run.rssMb),
+              1,
+            ),
+            fmt(perConnection(side) / 1024, 2),
+            fmt(
+              medianOf(sideRuns, (run) => run.joinsPerSecond),
+              0,
+            ),
+            fmt(
+              medianOf(sideRuns, (run) => run.joinP99),
+              1,
+            ),
+            fmt(1e6 * medianOf(sideRuns, (run) => run.cpuPerJoin), 0),
+            fmt(100 * medianOf(sideRuns, (run) => run.idleCpu), 1),
+            sideRuns?.reduce((sum, run) => sum + run.failed, 0) ?? 0,
+          ];
+        }),
+      },
+    ],
     notes: [
-      'Memory per connection is the growth of the server\'s RSS from before the first connection to after the idle period, divided by the connections.',
+      "Memory per connection is the growth of the server's RSS from before the first connection to after the idle period, divided by the connections.",
       `Before each measurement the server accepts ${options.warmup} connections that join and leave, so both sides run warm (compiled) code and the channels exist.`,
-      'Server CPU per connect+join is the server process\'s CPU time (user and system) during the burst divided by the connections.',
+      "Server CPU per connect+join is the server process's CPU time (user and system) during the burst divided by the connections.",
       'A nself connection is a WebSocket upgrade with a verified JWT, a row in realtime.connections, and a phx_join of a public channel; a bare ws connection is the upgrade alone.',
       'The per-connection join rate limit is raised for this run only because the load generator opens connections faster than any one client would.',
     ],

@@ -39,18 +39,27 @@ async function churnNself(target: Target, count: number): Promise<number[]> {
   const live: PhoenixSocket[] = [];
   const interval = 1000 / options.churn;
   const begun = nowMs();
-  await Promise.all(Array.from({ length: count }, async (_, index) => {
-    await sleep(Math.max(0, begun + index * interval - nowMs()));
-    const seq = index + 1;
-    const socket = await PhoenixSocket.connect(nselfUrl(target, await nselfToken(`churn-${seq}`)));
-    const joinSent = nowMs();
-    const gotState = new Promise<void>((resolve) => { socket.onFrame = (frame) => { if (frame[3] === 'presence_state') { stateTimes.push(nowMs() - joinSent); resolve(); } }; });
-    await socket.join(`realtime:${topic}`, { config: { presence: { enabled: true, key: `churn-${seq}` } } });
-    await gotState;
-    await socket.call(`realtime:${topic}`, 'presence', { type: 'presence', event: 'track', payload: { s: seq, t: nowMs() } });
-    live.push(socket);
-    if (live.length > 1) live.shift()?.close();
-  }));
+  await Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      await sleep(Math.max(0, begun + index * interval - nowMs()));
+      const seq = index + 1;
+      const socket = await PhoenixSocket.connect(nselfUrl(target, await nselfToken(`churn-${seq}`)));
+      const joinSent = nowMs();
+      const gotState = new Promise<void>((resolve) => {
+        socket.onFrame = (frame) => {
+          if (frame[3] === 'presence_state') {
+            stateTimes.push(nowMs() - joinSent);
+            resolve();
+          }
+        };
+      });
+      await socket.join(`realtime:${topic}`, { config: { presence: { enabled: true, key: `churn-${seq}` } } });
+      await gotState;
+      await socket.call(`realtime:${topic}`, 'presence', { type: 'presence', event: 'track', payload: { s: seq, t: nowMs() } });
+      live.push(socket);
+      if (live.length > 1) live.shift()?.close();
+    }),
+  );
   for (const socket of live) socket.close();
   return stateTimes;
 }
@@ -59,9 +68,13 @@ try {
   const runs = await alternate<Side, Run>(['nself', 'ws'], options.reps, async (side) => {
     const service = await startService(side, { databaseUrl: db.url });
     try {
-      const specs = await Promise.all(Array.from({ length: options.members }, async (_, index) => (side === 'nself'
-        ? { topic, token: await nselfToken(`member-${index}`), config: { presence: { enabled: true, key: `member-${index}` } }, track: { status: 'online' } }
-        : { topic })));
+      const specs = await Promise.all(
+        Array.from({ length: options.members }, async (_, index) =>
+          side === 'nself'
+            ? { topic, token: await nselfToken(`member-${index}`), config: { presence: { enabled: true, key: `member-${index}` } }, track: { status: 'online' } }
+            : { topic },
+        ),
+      );
       const opened = await clients.open(service.target, specs);
       if (opened.failed > 0) throw new Error(`${opened.failed} members could not join: ${opened.failures.join('; ')}`);
       await sleep(1000);
@@ -85,7 +98,9 @@ try {
       const after = service.usage();
       const report = await clients.report({ [topic]: count });
       return {
-        diff: report.latency, state: summarize(stateTimes), cpuPerDiffMs: (1000 * (after.cpu - before.cpu)) / count,
+        diff: report.latency,
+        state: summarize(stateTimes),
+        cpuPerDiffMs: (1000 * (after.cpu - before.cpu)) / count,
         problems: report.check.gaps + report.check.duplicates + report.check.missing,
       };
     } finally {
@@ -102,18 +117,37 @@ try {
   ];
   const problems = [...runs.values()].flat().reduce((sum, run) => sum + run.problems, 0);
   publishResult({
-    id: 'B6', title: 'presence under churn', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, targets, deliveryProblems: problems,
-    tables: [{
-      title: `${options.members} members in one channel, ${options.churn} joins and ${options.churn} leaves per second for ${options.seconds} s (medians of ${options.reps})`,
-      columns: ['server', 'diff p50 ms', 'diff p95 ms', 'diff p99 ms', 'p99 ÷ bare ws', 'presence_state p99 ms', 'server CPU ms per diff', 'gaps+dups+missing'],
-      rows: (['nself', 'ws'] as Side[]).map((side) => {
-        const diff = diffOf(side);
-        return [SERVICE_LABELS[side], fmt(diff.p50, 2), fmt(diff.p95, 2), fmt(diff.p99, 2), ratio(diff.p99, diffOf('ws').p99),
-          side === 'nself' ? fmt(state.p99, 2) : 'n/a', fmt(medianOf(runs.get(side), (run) => run.cpuPerDiffMs), 2), runs.get(side)?.reduce((sum, run) => sum + run.problems, 0) ?? 0];
-      }),
-    }],
+    id: 'B6',
+    title: 'presence under churn',
+    date: new Date().toISOString(),
+    durationS: (Date.now() - started) / 1000,
+    options,
+    targets,
+    deliveryProblems: problems,
+    tables: [
+      {
+        title: `${options.members} members in one channel, ${options.churn} joins and ${options.churn} leaves per second for ${options.seconds} s (medians of ${options.reps})`,
+        columns: ['server', 'diff p50 ms', 'diff p95 ms', 'diff p99 ms', 'p99 ÷ bare ws', 'presence_state p99 ms', 'server CPU ms per diff', 'gaps+dups+missing'],
+        rows: (['nself', 'ws'] as Side[]).map((side) => {
+          const diff = diffOf(side);
+          return [
+            SERVICE_LABELS[side],
+            fmt(diff.p50, 2),
+            fmt(diff.p95, 2),
+            fmt(diff.p99, 2),
+            ratio(diff.p99, diffOf('ws').p99),
+            side === 'nself' ? fmt(state.p99, 2) : 'n/a',
+            fmt(
+              medianOf(runs.get(side), (run) => run.cpuPerDiffMs),
+              2,
+            ),
+            runs.get(side)?.reduce((sum, run) => sum + run.problems, 0) ?? 0,
+          ];
+        }),
+      },
+    ],
     notes: [
-      'Diff latency runs from the joiner\'s track (its time is in the tracked metadata) to each member\'s presence_diff; every member must see every join exactly once (in order on the bare ws side; joins of different members whose tracks overlap may commit in either order).',
+      "Diff latency runs from the joiner's track (its time is in the tracked metadata) to each member's presence_diff; every member must see every join exactly once (in order on the bare ws side; joins of different members whose tracks overlap may commit in either order).",
       `The bare ws side broadcasts a ${DIFF_BYTES}-byte message to the same sockets at the same rate: the cost of the fan-out alone, with no presence bookkeeping or database.`,
       'nself presence goes through PostgreSQL (a row per session, a NOTIFY from its trigger), so several server processes share one presence.',
     ],

@@ -60,20 +60,26 @@ await db.pool.query('CREATE TABLE public.bench_messages (id bigserial PRIMARY KE
 
 /** Stored broadcasts per second: publishers each keep `window` acknowledged broadcasts in flight. */
 async function storeAsFastAsPossible(target: Target): Promise<number> {
-  const sockets = await Promise.all(Array.from({ length: options.publishers }, async (_, index) => {
-    const socket = await PhoenixSocket.connect(nselfUrl(target));
-    await socket.join(`realtime:store${index}`, { config: { broadcast: { ack: true, self: false } } });
-    return socket;
-  }));
+  const sockets = await Promise.all(
+    Array.from({ length: options.publishers }, async (_, index) => {
+      const socket = await PhoenixSocket.connect(nselfUrl(target));
+      await socket.join(`realtime:store${index}`, { config: { broadcast: { ack: true, self: false } } });
+      return socket;
+    }),
+  );
   let stored = 0;
   const begun = nowMs();
   const end = begun + options.seconds * 1000;
-  await Promise.all(sockets.flatMap((socket, index) => Array.from({ length: options.window }, async () => {
-    while (nowMs() < end) {
-      await socket.call(`realtime:store${index}`, 'broadcast', { type: 'broadcast', event: 'm', payload: JSON.parse(numbered(stored + 1, body)) as object });
-      stored += 1;
-    }
-  })));
+  await Promise.all(
+    sockets.flatMap((socket, index) =>
+      Array.from({ length: options.window }, async () => {
+        while (nowMs() < end) {
+          await socket.call(`realtime:store${index}`, 'broadcast', { type: 'broadcast', event: 'm', payload: JSON.parse(numbered(stored + 1, body)) as object });
+          stored += 1;
+        }
+      }),
+    ),
+  );
   const rate = stored / ((nowMs() - begun) / 1000);
   for (const socket of sockets) socket.close();
   return rate;
@@ -85,12 +91,17 @@ async function rawStore(): Promise<number> {
   let stored = 0;
   const begun = nowMs();
   const end = begun + options.seconds * 1000;
-  await Promise.all(Array.from({ length: options.publishers }, async (_, index) => {
-    while (nowMs() < end) {
-      await pool.query(`WITH m AS (INSERT INTO public.bench_messages (topic, payload) VALUES ($1, $2) RETURNING id) SELECT pg_notify('bench_messages', m.id::text) FROM m`, [`store${index}`, numbered(stored + 1, body)]);
-      stored += 1;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: options.publishers }, async (_, index) => {
+      while (nowMs() < end) {
+        await pool.query(`WITH m AS (INSERT INTO public.bench_messages (topic, payload) VALUES ($1, $2) RETURNING id) SELECT pg_notify('bench_messages', m.id::text) FROM m`, [
+          `store${index}`,
+          numbered(stored + 1, body),
+        ]);
+        stored += 1;
+      }
+    }),
+  );
   const rate = stored / ((nowMs() - begun) / 1000);
   await pool.end();
   return rate;
@@ -98,7 +109,10 @@ async function rawStore(): Promise<number> {
 
 /** Clients drop; broadcasts go on; all rejoin (at once, or evenly over `spreadMs`) resuming from their last offsets while live broadcasts continue. */
 async function dropAndReplay(target: Target, spreadMs: number): Promise<Rejoin> {
-  const opened = await clients.open(target, Array.from({ length: options.clients }, (_, index) => ({ topic: topics[index % topics.length] ?? '' })));
+  const opened = await clients.open(
+    target,
+    Array.from({ length: options.clients }, (_, index) => ({ topic: topics[index % topics.length] ?? '' })),
+  );
   if (opened.failed > 0) throw new Error(`${opened.failed} clients could not join: ${opened.failures.join('; ')}`);
   const publisher = await openPublisher(target, topics);
   await clients.reset(1);
@@ -118,7 +132,14 @@ async function dropAndReplay(target: Target, spreadMs: number): Promise<Rejoin> 
   const report = await clients.report(sent);
   publisher.close();
   await clients.closeAll();
-  return { replay: report.replay, connect: report.replayConnect, serverJoins, serverLoopDelay, loadDelayP99Ms: report.loadLoopDelayP99Ms, problems: report.check.gaps + report.check.duplicates + report.check.missing };
+  return {
+    replay: report.replay,
+    connect: report.replayConnect,
+    serverJoins,
+    serverLoopDelay,
+    loadDelayP99Ms: report.loadLoopDelayP99Ms,
+    problems: report.check.gaps + report.check.duplicates + report.check.missing,
+  };
 }
 
 const JOIN_HISTOGRAM = 'realtime_join_duration_seconds';
@@ -148,12 +169,17 @@ async function rawReplay(): Promise<LatencySummary> {
   const pool = new pg.Pool({ connectionString: db.url, max: 20 });
   const { rows } = await pool.query<{ id: string; slug: string }>('SELECT id, slug FROM realtime.channels WHERE slug = ANY($1)', [topics]);
   const ids = new Map(rows.map((row) => [row.slug, row.id]));
-  const times = await Promise.all(Array.from({ length: options.clients }, async (_, index) => {
-    const topic = topics[index % topics.length] ?? '';
-    const begun = nowMs();
-    await pool.query('SELECT id, event_type, payload, channel_offset FROM realtime.messages WHERE channel_id = $1 AND channel_offset > $2 ORDER BY channel_offset LIMIT 25', [ids.get(topic), dropOffsets[topic] ?? 0]);
-    return nowMs() - begun;
-  }));
+  const times = await Promise.all(
+    Array.from({ length: options.clients }, async (_, index) => {
+      const topic = topics[index % topics.length] ?? '';
+      const begun = nowMs();
+      await pool.query('SELECT id, event_type, payload, channel_offset FROM realtime.messages WHERE channel_id = $1 AND channel_offset > $2 ORDER BY channel_offset LIMIT 25', [
+        ids.get(topic),
+        dropOffsets[topic] ?? 0,
+      ]);
+      return nowMs() - begun;
+    }),
+  );
   await pool.end();
   return summarize(times);
 }
@@ -181,8 +207,19 @@ try {
   const rawReplaySummary = medianSummary((runs.get('raw') ?? []).flatMap((run) => run.rawReplay ?? []));
   const bareRow = (index: number) => {
     const connect = medianSummary((runs.get('ws') ?? []).flatMap((run) => run.connects[index] ?? []));
-    return [`bare ws: the same clients only connecting${index === 0 ? ' at once' : `, evenly within ${fmt(options.spread / 1000, 1)} s`}`, '–', '–', '–', '–', '–',
-      `${fmt(connect.p50, 1)} / ${fmt(connect.p99, 1)}`, '–', '–', '–', 0];
+    return [
+      `bare ws: the same clients only connecting${index === 0 ? ' at once' : `, evenly within ${fmt(options.spread / 1000, 1)} s`}`,
+      '–',
+      '–',
+      '–',
+      '–',
+      '–',
+      `${fmt(connect.p50, 1)} / ${fmt(connect.p99, 1)}`,
+      '–',
+      '–',
+      '–',
+      0,
+    ];
   };
   const spreadLabel = `rejoining evenly within ${fmt(options.spread / 1000, 1)} s`;
   const problems = nselfRuns.reduce((sum, run) => sum + run.rejoins.reduce((total, rejoin) => total + rejoin.problems, 0), 0);
@@ -190,7 +227,9 @@ try {
     { target: '≥ 5,000 stored broadcasts/s', measured: `${fmt(stored('nself'), 0)}/s`, met: stored('nself') >= 5000 },
     { target: 'stored broadcasts ≥ 0.8× raw INSERT + NOTIFY', measured: ratio(stored('nself'), stored('raw')), met: stored('nself') >= 0.8 * stored('raw') },
     { target: `${options.clients} clients rejoining at once with replay: p99 ≤ 200 ms`, measured: `${fmt(replayOf(0).p99, 1)} ms`, met: replayOf(0).p99 <= 200 },
-    ...(options.spread > 0 ? [{ target: `${options.clients} clients ${spreadLabel} (PERFORMANCE-ANCHORS' B7): p99 ≤ 200 ms`, measured: `${fmt(replayOf(1).p99, 1)} ms`, met: replayOf(1).p99 <= 200 }] : []),
+    ...(options.spread > 0
+      ? [{ target: `${options.clients} clients ${spreadLabel} (PERFORMANCE-ANCHORS' B7): p99 ≤ 200 ms`, measured: `${fmt(replayOf(1).p99, 1)} ms`, met: replayOf(1).p99 <= 200 }]
+      : []),
     { target: 'no gap or duplicate across the replay/live seam', measured: `${problems}`, met: problems === 0 },
   ];
   const nselfRow = (index: number) => {
@@ -199,8 +238,12 @@ try {
     const replay = replayOf(index);
     return [
       index === 0 ? 'nself (broadcast with ack; rejoin at once with resume)' : `nself, ${spreadLabel}`,
-      index === 0 ? fmt(stored('nself'), 0) : '–', index === 0 ? ratio(stored('nself'), stored('raw')) : '–',
-      fmt(replay.p50, 1), fmt(replay.p99, 1), fmt(replay.max, 1), `${fmt(connect.p50, 1)} / ${fmt(connect.p99, 1)}`,
+      index === 0 ? fmt(stored('nself'), 0) : '–',
+      index === 0 ? ratio(stored('nself'), stored('raw')) : '–',
+      fmt(replay.p50, 1),
+      fmt(replay.p99, 1),
+      fmt(replay.max, 1),
+      `${fmt(connect.p50, 1)} / ${fmt(connect.p99, 1)}`,
       `${fmt(meanOf(combined(joins)) * 1000, 1)} / ≤ ${fmt(bucketBound(combined(joins), 0.99) * 1000, 0)}`,
       `${fmt(median(phase(index).map((rejoin) => rejoin.serverLoopDelay.p99)), 0)} / ${fmt(median(phase(index).map((rejoin) => rejoin.serverLoopDelay.max)), 0)}`,
       fmt(median(phase(index).map((rejoin) => rejoin.loadDelayP99Ms)), 1),
@@ -208,20 +251,52 @@ try {
     ];
   };
   publishResult({
-    id: 'B7', title: 'stored broadcasts and replay on rejoin', date: new Date().toISOString(), durationS: (Date.now() - started) / 1000, options, targets, deliveryProblems: problems,
-    tables: [{
-      title: `storing: ${options.publishers} publishers × ${options.window} in flight for ${options.seconds} s; replay: ${options.clients} clients in ${topics.length} channels (medians of ${options.reps})`,
-      columns: ['side', 'stored / s', '÷ raw', 'replay p50 ms', 'replay p99 ms', 'replay max ms', 'of it, connect p50 / p99 ms', 'server: join to reply, mean / p99 ms', 'server: event-loop delay p99 / max ms', 'load processes: event-loop delay p99 ms', 'gaps+dups+missing'],
-      rows: [
-        ...phases.flatMap((index) => [nselfRow(index), bareRow(index)]),
-        ['raw pg (INSERT + pg_notify; replay SELECT … LIMIT 25)', fmt(stored('raw'), 0), '1.00×', fmt(rawReplaySummary.p50, 1), fmt(rawReplaySummary.p99, 1), fmt(rawReplaySummary.max, 1), '–', '–', '–', '–', 0],
-      ],
-    }],
+    id: 'B7',
+    title: 'stored broadcasts and replay on rejoin',
+    date: new Date().toISOString(),
+    durationS: (Date.now() - started) / 1000,
+    options,
+    targets,
+    deliveryProblems: problems,
+    tables: [
+      {
+        title: `storing: ${options.publishers} publishers × ${options.window} in flight for ${options.seconds} s; replay: ${options.clients} clients in ${topics.length} channels (medians of ${options.reps})`,
+        columns: [
+          'side',
+          'stored / s',
+          '÷ raw',
+          'replay p50 ms',
+          'replay p99 ms',
+          'replay max ms',
+          'of it, connect p50 / p99 ms',
+          'server: join to reply, mean / p99 ms',
+          'server: event-loop delay p99 / max ms',
+          'load processes: event-loop delay p99 ms',
+          'gaps+dups+missing',
+        ],
+        rows: [
+          ...phases.flatMap((index) => [nselfRow(index), bareRow(index)]),
+          [
+            'raw pg (INSERT + pg_notify; replay SELECT … LIMIT 25)',
+            fmt(stored('raw'), 0),
+            '1.00×',
+            fmt(rawReplaySummary.p50, 1),
+            fmt(rawReplaySummary.p99, 1),
+            fmt(rawReplaySummary.max, 1),
+            '–',
+            '–',
+            '–',
+            '–',
+            0,
+          ],
+        ],
+      },
+    ],
     notes: [
       `Storing: each nself publisher keeps ${options.window} broadcasts with ack in flight, as a client streaming messages does; the server stores the broadcasts of a channel that arrive while its previous write is in flight together, in one statement and transaction (group commit), and acknowledges each after the commit. Each raw connection runs one INSERT … RETURNING with pg_notify per message and transaction (a connection has one statement in flight).`,
       `Replay: the clients read ${options.rate} broadcasts/s for 1.5 s, drop, miss 1 s of broadcasts, then all rejoin at once with config.broadcast.resume.offset while broadcasts go on${options.spread > 0 ? `; in a second phase they do the same, rejoining evenly over ${options.spread} ms (each replay timed from its own rejoin)` : ''}. A replay is complete when the client has the last message sent before it rejoined; every client must then have every message once and in order. "Of it, connect" is the part until the client's new WebSocket was open, before its join was sent; "server: join to reply" is the time from a rejoin's phx_join to its reply as the server measured it (\`realtime_join_duration_seconds\`, history="read"; over all repetitions, the p99 as the upper bound of its histogram bucket).`,
       'The bare ws rows time the same number of clients connecting to a bare `ws` server (no token, join or replay), at once and spread alike, from the same load processes: what this machine gives the connects alone.',
-      'The raw side runs the replay SELECT of every client at once through a pool of 20 connections (the server\'s pool size), timing each from submission.',
+      "The raw side runs the replay SELECT of every client at once through a pool of 20 connections (the server's pool size), timing each from submission.",
       'Per-connection message and join limits are raised for this run only, so that a few publisher connections can carry the load.',
     ],
   });

@@ -22,9 +22,13 @@ import { cpuTable, tpsTable, writerCostTargets } from './lib/writer-cost-report.
 
 const ASYNC_COMMIT = '--async-commit';
 const asyncCommit = process.argv.includes(ASYNC_COMMIT);
-const { seconds, reps: rounds } = readOptions(`node --import tsx bench/capture-writer-cost.ts [${ASYNC_COMMIT}] [options]`, {
-  seconds: { fallback: 6, help: 'seconds of pgbench per figure', min: 1 },
-}, process.argv.slice(2).filter((arg) => arg !== ASYNC_COMMIT));
+const { seconds, reps: rounds } = readOptions(
+  `node --import tsx bench/capture-writer-cost.ts [${ASYNC_COMMIT}] [options]`,
+  {
+    seconds: { fallback: 6, help: 'seconds of pgbench per figure', min: 1 },
+  },
+  process.argv.slice(2).filter((arg) => arg !== ASYNC_COMMIT),
+);
 
 if (!pgbenchAvailable()) {
   process.stderr.write('error: pgbench is not on PATH (it comes with PostgreSQL; Debian: apt-get install postgresql-client)\n');
@@ -34,21 +38,24 @@ if (!pgbenchAvailable()) {
 try {
   const cost = await measureWriterCost({ seconds, rounds, asyncCommit }, (line) => process.stderr.write(`# ${line}\n`));
   const cpu = cpuTable(cost, 'CPU while the writers ran (medians)');
-  process.stdout.write([
-    `# ${cost.postgres}; ${rounds} rounds of ${seconds} s per figure (median); load average ${cost.loadBefore.toFixed(1)} before, ${cost.loadAfter.toFixed(1)} after (now ${loadavg()[0]?.toFixed(1)})`,
-    '',
-    markdownTable(tpsTable(cost, 'TPS')),
-    '',
-    ...(cpu ? [markdownTable(cpu), ''] : []),
-    markdownTable({
-      title: 'targets', columns: ['target', 'measured', 'verdict'],
-      rows: writerCostTargets(cost).map((check) => [check.target, check.measured, check.met === null ? 'not measured' : check.met ? 'met' : 'missed']),
-    }),
-    '',
-    ...cost.problems.map((problem) => `problem: ${problem}`),
-    ...cost.serverLog.map((line) => `server log: ${line}`),
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      `# ${cost.postgres}; ${rounds} rounds of ${seconds} s per figure (median); load average ${cost.loadBefore.toFixed(1)} before, ${cost.loadAfter.toFixed(1)} after (now ${loadavg()[0]?.toFixed(1)})`,
+      '',
+      markdownTable(tpsTable(cost, 'TPS')),
+      '',
+      ...(cpu ? [markdownTable(cpu), ''] : []),
+      markdownTable({
+        title: 'targets',
+        columns: ['target', 'measured', 'verdict'],
+        rows: writerCostTargets(cost).map((check) => [check.target, check.measured, check.met === null ? 'not measured' : check.met ? 'met' : 'missed']),
+      }),
+      '',
+      ...cost.problems.map((problem) => `problem: ${problem}`),
+      ...cost.serverLog.map((line) => `server log: ${line}`),
+      '',
+    ].join('\n'),
+  );
 } finally {
   await teardown();
 }

@@ -18,7 +18,10 @@ const BENCHMARKS: ReadonlyArray<readonly [id: string, script: string, args: read
   ['B8', 'b8-slow-consumers.ts', ['--rate', '50', '--seconds', '4']],
 ];
 
-const only = process.argv.slice(2).filter((arg) => /^B\d$/i.test(arg)).map((arg) => arg.toUpperCase());
+const only = process.argv
+  .slice(2)
+  .filter((arg) => /^B\d$/i.test(arg))
+  .map((arg) => arg.toUpperCase());
 const extra = process.argv.slice(2).filter((arg) => !/^B\d$/i.test(arg));
 const probe = await createBenchDatabase(1);
 const database = `PostgreSQL ${probe.version} (${probe.embedded ? 'embedded, under .nself/bench' : `DATABASE_URL, ${probe.server}`})`;
@@ -37,8 +40,11 @@ for (const [id, script, args] of BENCHMARKS) {
 const results = readResults();
 writePerformanceDoc(results, { database, startedAt, finishedAt: new Date(), loadBefore, loadAfter: currentLoad(), failures });
 const problems = results.reduce((sum, result) => sum + result.deliveryProblems, 0);
-process.stdout.write(`\n${markdownTable({
-  title: 'all', columns: ['benchmark', 'targets met', 'delivery problems'],
-  rows: results.map((result) => [`${result.id}: ${result.title}`, `${result.targets.filter((check) => check.met).length} of ${result.targets.length}`, result.deliveryProblems]),
-})}\n\nWrote ${path.relative(process.cwd(), performanceDoc)}.${failures.length > 0 ? ` Failed: ${failures.join(', ')}.` : ''}\n`);
+process.stdout.write(
+  `\n${markdownTable({
+    title: 'all',
+    columns: ['benchmark', 'targets met', 'delivery problems'],
+    rows: results.map((result) => [`${result.id}: ${result.title}`, `${result.targets.filter((check) => check.met).length} of ${result.targets.length}`, result.deliveryProblems]),
+  })}\n\nWrote ${path.relative(process.cwd(), performanceDoc)}.${failures.length > 0 ? ` Failed: ${failures.join(', ')}.` : ''}\n`,
+);
 process.exit(failures.length > 0 || problems > 0 ? 1 : 0);

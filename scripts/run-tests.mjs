@@ -25,9 +25,9 @@ const SOURCE_CONDITION = 'nself-source';
 const RUN_ALONE = new Map([
   ['test/server/postgres-restart.test.ts', 'restarts the PostgreSQL that every other file uses'],
   ['test/history/postgres-restart.test.ts', 'streams 10,000 messages to 50 subscribers across a restart within fixed timeouts'],
-  ['test/cli/slots.test.ts', 'asserts how far a replication slot lags and when it was last read, which other files\' writes and load move'],
-  ['test/server/slot-monitor.test.ts', 'asserts how far a replication slot lags and when it was last read, which other files\' writes and load move'],
-  ['test/capture/order.test.ts', 'terminates its feed\'s connections every 150 ms and expects each kill to find them back, which a busy machine misses'],
+  ['test/cli/slots.test.ts', "asserts how far a replication slot lags and when it was last read, which other files' writes and load move"],
+  ['test/server/slot-monitor.test.ts', "asserts how far a replication slot lags and when it was last read, which other files' writes and load move"],
+  ['test/capture/order.test.ts', "terminates its feed's connections every 150 ms and expects each kill to find them back, which a busy machine misses"],
   ['test/server/postgres-changes-wal.test.ts', 'times the takeover of the WAL slot after a SIGKILL (under 10 s), which a busy machine slows'],
 ]);
 
@@ -56,7 +56,11 @@ function allTests() {
     ...findTests(path.join(root, 'test')),
     ...readdirSync(path.join(root, 'packages')).flatMap((pkg) => {
       const dir = path.join(root, 'packages', pkg, 'test');
-      try { return findTests(dir); } catch { return []; }
+      try {
+        return findTests(dir);
+      } catch {
+        return [];
+      }
     }),
   ];
 }
@@ -64,7 +68,11 @@ function allTests() {
 function testsAt(given) {
   const full = path.resolve(given);
   let stat;
-  try { stat = statSync(full); } catch { throw new Error(`no test file or folder at ${given}`); }
+  try {
+    stat = statSync(full);
+  } catch {
+    throw new Error(`no test file or folder at ${given}`);
+  }
   return stat.isDirectory() ? findTests(full) : [full];
 }
 
@@ -114,16 +122,30 @@ const interactive = process.stdout.isTTY === true;
 /** Runs `group` with node's test runner, `filesAtOnce` at a time; resolves with the summary of the run. */
 function runGroup(name, group, filesAtOnce) {
   const summaryFile = path.join(reports, `${name}.json`);
-  const child = spawn(process.execPath, [
-    ...nodeOptions, '--test', '--test-timeout=300000', `--test-concurrency=${filesAtOnce}`,
-    `--test-reporter=${interactive ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
-    `--test-reporter=${path.join(root, 'scripts', 'test-summary.mjs')}`, `--test-reporter-destination=${summaryFile}`,
-    ...runnerOptions, ...group,
-  ], { cwd: root, stdio: 'inherit', env });
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeOptions,
+      '--test',
+      '--test-timeout=300000',
+      `--test-concurrency=${filesAtOnce}`,
+      `--test-reporter=${interactive ? 'spec' : 'tap'}`,
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${path.join(root, 'scripts', 'test-summary.mjs')}`,
+      `--test-reporter-destination=${summaryFile}`,
+      ...runnerOptions,
+      ...group,
+    ],
+    { cwd: root, stdio: 'inherit', env },
+  );
   return new Promise((resolve) => {
     child.on('close', (code) => {
       let summary = { counts: {}, files: {} };
-      try { summary = JSON.parse(readFileSync(summaryFile, 'utf8')); } catch { /* the runner died before reporting */ }
+      try {
+        summary = JSON.parse(readFileSync(summaryFile, 'utf8'));
+      } catch {
+        /* the runner died before reporting */
+      }
       resolve({ ok: code === 0, ...summary });
     });
   });
@@ -147,7 +169,12 @@ for (const run of runs) {
 const durations = runs.flatMap((run) => Object.entries(run.files)).sort((a, b) => b[1] - a[1]);
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 if (durations.length > 1) {
-  process.stdout.write(`# slowest files: ${durations.slice(0, 8).map(([file, ms]) => `${path.relative(root, file)} ${seconds(ms)}`).join(', ')}\n`);
+  process.stdout.write(
+    `# slowest files: ${durations
+      .slice(0, 8)
+      .map(([file, ms]) => `${path.relative(root, file)} ${seconds(ms)}`)
+      .join(', ')}\n`,
+  );
 }
 const counted = ['tests', 'pass', 'fail', 'cancelled', 'skipped', 'todo'].map((name) => `${name} ${totals[name] ?? 0}`).join(', ');
 process.stdout.write(`# all files: ${counted}; ${seconds(Date.now() - started)} with ${concurrency} file(s) at once\n`);

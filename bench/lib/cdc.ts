@@ -23,10 +23,15 @@ async function createChangeTables(pool: pg.Pool): Promise<void> {
   for (const table of [CAPTURED_TABLE, RAW_TABLE, FANOUT_TABLE]) {
     await pool.query(`CREATE TABLE public.${pg.escapeIdentifier(table)} (id bigserial PRIMARY KEY, s bigint NOT NULL, t double precision NOT NULL, body text NOT NULL)`);
   }
-  for (const [table, channel] of [[RAW_TABLE, RAW_CHANNEL], [FANOUT_TABLE, FANOUT_CHANNEL]] as const) {
+  for (const [table, channel] of [
+    [RAW_TABLE, RAW_CHANNEL],
+    [FANOUT_TABLE, FANOUT_CHANNEL],
+  ] as const) {
     await pool.query(`CREATE FUNCTION public.${pg.escapeIdentifier(`${table}_notify`)}() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN PERFORM pg_notify(${pg.escapeLiteral(channel)}, NEW.s || ',' || NEW.t); RETURN NULL; END $$`);
-    await pool.query(`CREATE TRIGGER ${pg.escapeIdentifier(`${table}_notify`)} AFTER INSERT ON public.${pg.escapeIdentifier(table)} FOR EACH ROW EXECUTE FUNCTION public.${pg.escapeIdentifier(`${table}_notify`)}()`);
+    await pool.query(
+      `CREATE TRIGGER ${pg.escapeIdentifier(`${table}_notify`)} AFTER INSERT ON public.${pg.escapeIdentifier(table)} FOR EACH ROW EXECUTE FUNCTION public.${pg.escapeIdentifier(`${table}_notify`)}()`,
+    );
   }
   await subscribe(pool, { table: parseTableName(`public.${CAPTURED_TABLE}`), events: ['INSERT'] });
   // Subscribers connect with the role of their token, `authenticated`, which may read the captured table.
@@ -122,25 +127,34 @@ export async function insertPaced(url: string, table: string, rate: number, dura
  * rows from w × SOURCE_STRIDE + 1). `synchronousCommit` false skips the disk flush per commit.
  * Returns the rows written per writer and the elapsed time.
  */
-export async function insertFlatOut(url: string, table: string, writers: number, durationMs: number, bodyBytes: number, synchronousCommit: boolean): Promise<{ perWriter: number[]; elapsedMs: number }> {
+export async function insertFlatOut(
+  url: string,
+  table: string,
+  writers: number,
+  durationMs: number,
+  bodyBytes: number,
+  synchronousCommit: boolean,
+): Promise<{ perWriter: number[]; elapsedMs: number }> {
   const body = 'x'.repeat(bodyBytes);
   const sql = insertSql(table);
   const started = nowMs();
-  const perWriter = await Promise.all(Array.from({ length: writers }, async (_, writer) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    if (!synchronousCommit) await client.query('SET synchronous_commit = off');
-    let written = 0;
-    try {
-      while (nowMs() - started < durationMs) {
-        written += 1;
-        await client.query(sql, [writer * SOURCE_STRIDE + written, nowMs(), body]);
+  const perWriter = await Promise.all(
+    Array.from({ length: writers }, async (_, writer) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      if (!synchronousCommit) await client.query('SET synchronous_commit = off');
+      let written = 0;
+      try {
+        while (nowMs() - started < durationMs) {
+          written += 1;
+          await client.query(sql, [writer * SOURCE_STRIDE + written, nowMs(), body]);
+        }
+      } finally {
+        await client.end();
       }
-    } finally {
-      await client.end();
-    }
-    return written;
-  }));
+      return written;
+    }),
+  );
   return { perWriter, elapsedMs: nowMs() - started };
 }
 
@@ -152,7 +166,10 @@ export interface ChangeSupport {
 
 /** Opens `count` change subscribers on `topic`; a refused join is reported as "not supported", other failures throw. */
 async function openChangeSubscribers(clients: LoadClients, target: Target, topic: string, count: number): Promise<ChangeSupport> {
-  const opened = await clients.open(target, Array.from({ length: count }, () => changeSubscriber(topic)));
+  const opened = await clients.open(
+    target,
+    Array.from({ length: count }, () => changeSubscriber(topic)),
+  );
   if (opened.failed === 0) return { supported: true, reason: '' };
   const reason = opened.failures[0] ?? 'join refused';
   await clients.closeAll();
@@ -209,7 +226,10 @@ export async function startChangeRig(workers: number, rowBytes: number): Promise
   const fanoutClients = await LoadClients.start(workers);
   const listener = await RawListener.start(db.url);
   return {
-    url: db.url, listener, topic, nself: service.target,
+    url: db.url,
+    listener,
+    topic,
+    nself: service.target,
     clientsOf: (side) => (side === 'nself' ? clients : fanoutClients),
     tableOf: (side) => (side === 'raw' ? RAW_TABLE : side === 'fanout' ? FANOUT_TABLE : CAPTURED_TABLE),
     async measure<R>(label: string, subscriberCounts: readonly number[], reps: number, once: (side: ChangeSide, subscribers: number) => Promise<R>): Promise<Array<ChangeCase<R>>> {
@@ -217,7 +237,10 @@ export async function startChangeRig(workers: number, rowBytes: number): Promise
       for (const subscribers of new Set(subscriberCounts)) {
         process.stderr.write(`${label} with ${subscribers} subscriber(s)\n`);
         const support = await openChangeSubscribers(clients, service.target, topic, subscribers);
-        const fanned = await fanoutClients.open(fanout.target, Array.from({ length: subscribers }, () => ({ topic })));
+        const fanned = await fanoutClients.open(
+          fanout.target,
+          Array.from({ length: subscribers }, () => ({ topic })),
+        );
         if (fanned.failed > 0) throw new Error(`${fanned.failed} bare ws subscribers could not connect: ${fanned.failures.join('; ')}`);
         const sides: ChangeSide[] = support.supported ? ['raw', 'fanout', 'nself'] : ['raw', 'fanout'];
         const runs = await alternate<ChangeSide, R>(sides, reps, (side) => once(side, subscribers));

@@ -24,7 +24,10 @@ const SAMPLE_MS = 100;
  * databases not watched (other work on the same PostgreSQL) are left out.
  */
 export class ClusterCpu {
-  private constructor(private readonly postmaster: number, private readonly admin: pg.Pool) {}
+  private constructor(
+    private readonly postmaster: number,
+    private readonly admin: pg.Pool,
+  ) {}
 
   /** The PostgreSQL `admin` is connected to, when it runs on this host (else undefined: nothing to sample). */
   static async find(admin: pg.Pool): Promise<ClusterCpu | undefined> {
@@ -59,22 +62,29 @@ export class ClusterCpu {
     const classify = () => {
       const unknown = [...last.keys()].filter((pid) => !roles.has(pid));
       if (unknown.length === 0) return;
-      classifying = classifying.then(async () => {
-        const { rows } = await this.admin.query<{ pid: number; backend_type: string; application_name: string; datname: string | null }>(
-          'SELECT pid, backend_type, application_name, datname FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1)', [unknown]);
-        const known = new Map(rows.map((row) => [row.pid, row]));
-        for (const pid of unknown) {
-          const row = known.get(pid);
-          if (!row) roles.set(pid, roles.get(pid) ?? 'background');
-          else if (row.application_name === 'pgbench') roles.set(pid, 'writers');
-          else if (row.backend_type === 'walsender') roles.set(pid, 'walsenders');
-          else if (row.backend_type === 'client backend') roles.set(pid, row.datname !== null && databases.includes(row.datname) ? 'otherBackends' : null);
-          else roles.set(pid, 'background');
-        }
-      }).catch(() => undefined);
+      classifying = classifying
+        .then(async () => {
+          const { rows } = await this.admin.query<{ pid: number; backend_type: string; application_name: string; datname: string | null }>(
+            'SELECT pid, backend_type, application_name, datname FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1)',
+            [unknown],
+          );
+          const known = new Map(rows.map((row) => [row.pid, row]));
+          for (const pid of unknown) {
+            const row = known.get(pid);
+            if (!row) roles.set(pid, roles.get(pid) ?? 'background');
+            else if (row.application_name === 'pgbench') roles.set(pid, 'writers');
+            else if (row.backend_type === 'walsender') roles.set(pid, 'walsenders');
+            else if (row.backend_type === 'client backend') roles.set(pid, row.datname !== null && databases.includes(row.datname) ? 'otherBackends' : null);
+            else roles.set(pid, 'background');
+          }
+        })
+        .catch(() => undefined);
     };
     classify();
-    const timer = setInterval(() => { sample(); classify(); }, SAMPLE_MS);
+    const timer = setInterval(() => {
+      sample();
+      classify();
+    }, SAMPLE_MS);
     return async () => {
       clearInterval(timer);
       sample();

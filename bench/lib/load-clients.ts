@@ -21,11 +21,7 @@ export type WorkerRequest =
 
 /** Replies of a worker. */
 export type WorkerReply =
-  | { ok: true }
-  | { received: number }
-  | { opened: number; failed: number; failures: string[]; elapsedMs: number; joinTimes: number[] }
-  | WorkerReport
-  | { error: string };
+  { ok: true } | { received: number } | { opened: number; failed: number; failures: string[]; elapsedMs: number; joinTimes: number[] } | WorkerReport | { error: string };
 
 /** A worker's figures: latency samples, its delivery check, and per resumed client the replay's times. */
 export interface WorkerReport {
@@ -76,9 +72,12 @@ export class LoadClients {
   /** Starts `count` worker processes on the load CPU. */
   static async start(count: number, openFiles?: number): Promise<LoadClients> {
     const script = path.join(benchDir, 'workers', 'subscribers.ts');
-    const workers = Array.from({ length: count }, () => spawnPinned(CPU.load, process.execPath, ['--import', 'tsx', script], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(openFiles !== undefined ? { openFiles } : {}),
-    }));
+    const workers = Array.from({ length: count }, () =>
+      spawnPinned(CPU.load, process.execPath, ['--import', 'tsx', script], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        ...(openFiles !== undefined ? { openFiles } : {}),
+      }),
+    );
     const clients = new LoadClients(workers);
     await clients.all({ cmd: 'close' });
     return clients;

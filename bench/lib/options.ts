@@ -15,7 +15,11 @@ export interface OptionSpec {
 export function readOptions<T extends Record<string, OptionSpec>>(usage: string, specs: T, argv = process.argv.slice(2)): { [K in keyof T | 'reps']: number } {
   const all: Record<string, OptionSpec> = { reps: { fallback: 3, help: 'repetitions of each side (medians are reported)', min: 1 }, ...specs };
   const fail = (message: string): never => {
-    process.stderr.write(`error: ${message}; accepted: ${Object.keys(all).map((name) => `--${name} <n>`).join(', ')}\n`);
+    process.stderr.write(
+      `error: ${message}; accepted: ${Object.keys(all)
+        .map((name) => `--${name} <n>`)
+        .join(', ')}\n`,
+    );
     process.exit(2);
   };
   let values: Record<string, string | boolean | undefined>;
@@ -23,10 +27,14 @@ export function readOptions<T extends Record<string, OptionSpec>>(usage: string,
     const options = Object.fromEntries(Object.keys(all).map((name) => [name, { type: 'string' as const }]));
     values = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true }).values;
   } catch (error) {
-    return fail(error instanceof Error ? error.message.split('\n')[0] ?? 'bad option' : 'bad option');
+    return fail(error instanceof Error ? (error.message.split('\n')[0] ?? 'bad option') : 'bad option');
   }
   if (values.help) {
-    process.stdout.write(`${usage}\n\n${Object.entries(all).map(([name, spec]) => `  --${name} <n>  ${spec.help} (default ${spec.fallback})`).join('\n')}\n`);
+    process.stdout.write(
+      `${usage}\n\n${Object.entries(all)
+        .map(([name, spec]) => `  --${name} <n>  ${spec.help} (default ${spec.fallback})`)
+        .join('\n')}\n`,
+    );
     process.exit(0);
   }
   const result: Record<string, number> = {};

@@ -22,7 +22,9 @@ export interface RunContext {
 /** Reads every saved result (bench/results/B*.json), in benchmark order. */
 export function readResults(): BenchResult[] {
   if (!existsSync(resultsDir)) return [];
-  return readdirSync(resultsDir).filter((file) => /^B\d+\.json$/.test(file)).sort()
+  return readdirSync(resultsDir)
+    .filter((file) => /^B\d+\.json$/.test(file))
+    .sort()
     .map((file) => JSON.parse(readFileSync(path.join(resultsDir, file), 'utf8')) as BenchResult);
 }
 
@@ -30,11 +32,20 @@ export function readResults(): BenchResult[] {
 export function writePerformanceDoc(results: readonly BenchResult[], context: RunContext): void {
   const previous = existsSync(performanceDoc) ? readFileSync(performanceDoc, 'utf8') : '';
   const notesAt = previous.indexOf(`\n${NOTES_HEADING}\n`);
-  const notes = notesAt >= 0 ? previous.slice(notesAt + 1) : `${NOTES_HEADING}\n\n(What was profiled and optimised, and what each change bought, goes here; the bench command keeps this section.)\n`;
+  const notes =
+    notesAt >= 0
+      ? previous.slice(notesAt + 1)
+      : `${NOTES_HEADING}\n\n(What was profiled and optimised, and what each change bought, goes here; the bench command keeps this section.)\n`;
   const cpu = cpus();
   const summary = markdownTable({
-    title: 'summary', columns: ['benchmark', 'targets met', 'delivery problems', 'run at'],
-    rows: results.map((result) => [`${result.id}: ${result.title}`, `${result.targets.filter((check) => check.met).length} of ${result.targets.length}${result.targets.some((check) => check.met === null) ? ` (${result.targets.filter((check) => check.met === null).length} not measured)` : ''}`, result.deliveryProblems, result.date.replace('T', ' ').slice(0, 16)]),
+    title: 'summary',
+    columns: ['benchmark', 'targets met', 'delivery problems', 'run at'],
+    rows: results.map((result) => [
+      `${result.id}: ${result.title}`,
+      `${result.targets.filter((check) => check.met).length} of ${result.targets.length}${result.targets.some((check) => check.met === null) ? ` (${result.targets.filter((check) => check.met === null).length} not measured)` : ''}`,
+      result.deliveryProblems,
+      result.date.replace('T', ' ').slice(0, 16),
+    ]),
   });
   const page = [
     '# Performance',
@@ -49,7 +60,7 @@ export function writePerformanceDoc(results: readonly BenchResult[], context: Ru
     '- Baselines: raw `pg` LISTEN fed by a bare `pg_notify` trigger, alone and fanned out by a bare `ws` server that LISTENs itself (B1, B2); a bare `ws` server writing one pre-serialised frame to every socket; Socket.IO rooms; nginx with the nchan module (Debian packages `nginx`, `libnginx-mod-nchan`; skipped with a note when missing).',
     '- Clients speak the real protocols over raw `ws` (Phoenix `phx_join`, broadcast, presence, postgres_changes and heartbeats for ours; Engine.IO/Socket.IO frames; nchan WebSocket subscribers), spread over load-generator processes. Servers are pinned to CPU 1 and load generators to CPU 0 with `taskset`; CPU time and RSS come from `/proc`.',
     '- Every message carries a sequence number and its send time (`performance.timeOrigin + performance.now()`); every delivery is checked for gaps, duplicates and missing messages, and latency is send (or INSERT) to receipt on the same host clock.',
-    '- `npm run bench` runs all eight at a small size; each command\'s options scale it up.',
+    "- `npm run bench` runs all eight at a small size; each command's options scale it up.",
     '',
     '## Machine',
     '',

@@ -54,11 +54,15 @@ export function openFileLimits(): { soft: number; hard: number } {
  * `openFiles` raises the child's open-file limit (through prlimit) when this process's is lower; above
  * the hard limit that needs root, and the child then fails to start with prlimit's reason.
  */
-export function spawnPinned(cpus: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions; openFiles?: number } = {}): ChildProcess {
+export function spawnPinned(
+  cpus: string,
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions; openFiles?: number } = {},
+): ChildProcess {
   const pinned = ['taskset', '-c', cpus, command, ...args];
-  const [program = 'taskset', ...rest] = options.openFiles !== undefined && options.openFiles > openFileLimits().soft
-    ? ['prlimit', `--nofile=${options.openFiles}`, ...pinned]
-    : pinned;
+  const [program = 'taskset', ...rest] =
+    options.openFiles !== undefined && options.openFiles > openFileLimits().soft ? ['prlimit', `--nofile=${options.openFiles}`, ...pinned] : pinned;
   const child = spawn(program, rest, {
     env: options.env ?? process.env,
     stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
@@ -87,7 +91,9 @@ export function waitForLine<T>(child: ChildProcess, ready: (line: string) => T |
         if (value !== undefined) return finish(undefined, value);
       }
     };
-    const onError = (chunk: Buffer) => { errors = (errors + chunk.toString('utf8')).slice(-4000); };
+    const onError = (chunk: Buffer) => {
+      errors = (errors + chunk.toString('utf8')).slice(-4000);
+    };
     const onExit = (code: number | null) => finish(new Error(`exited with ${code} before it was ready: ${firstError(errors)}`));
     function finish(error: Error | undefined, value?: T) {
       clearTimeout(timer);

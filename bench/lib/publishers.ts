@@ -18,13 +18,23 @@ export async function openPublisher(target: Target, topics: readonly string[]): 
       const socket = await PhoenixSocket.connect(nselfUrl(target));
       for (const topic of topics) await socket.join(`realtime:${topic}`, { config: { broadcast: { self: false } } });
       return {
-        publish: (topic, json) => socket.ws.send(`[${JSON.stringify(socket.joinRefs.get(`realtime:${topic}`) ?? null)},null,${JSON.stringify(`realtime:${topic}`)},"broadcast",{"type":"broadcast","event":"m","payload":${json}}]`),
+        publish: (topic, json) =>
+          socket.ws.send(
+            `[${JSON.stringify(socket.joinRefs.get(`realtime:${topic}`) ?? null)},null,${JSON.stringify(`realtime:${topic}`)},"broadcast",{"type":"broadcast","event":"m","payload":${json}}]`,
+          ),
         close: () => socket.close(),
       };
     }
     case 'ws': {
-      const sockets = new Map(await Promise.all(topics.map(async (topic) => [topic, await openSocket(`ws://127.0.0.1:${target.port}/pub?room=${encodeURIComponent(topic)}`)] as const)));
-      return { publish: (topic, json) => sockets.get(topic)?.send(json), close: () => { for (const ws of sockets.values()) ws.close(); } };
+      const sockets = new Map(
+        await Promise.all(topics.map(async (topic) => [topic, await openSocket(`ws://127.0.0.1:${target.port}/pub?room=${encodeURIComponent(topic)}`)] as const)),
+      );
+      return {
+        publish: (topic, json) => sockets.get(topic)?.send(json),
+        close: () => {
+          for (const ws of sockets.values()) ws.close();
+        },
+      };
     }
     case 'socketio': {
       const ws = await openSocketIoPublisher(target);
@@ -33,7 +43,12 @@ export async function openPublisher(target: Target, topics: readonly string[]): 
     case 'nchan': {
       // A WebSocket publisher keeps the messages of a channel in order (parallel HTTP POSTs would not).
       const sockets = new Map(await Promise.all(topics.map(async (topic) => [topic, await openSocket(`ws://127.0.0.1:${target.port}/pub/${encodeURIComponent(topic)}`)] as const)));
-      return { publish: (topic, json) => sockets.get(topic)?.send(json), close: () => { for (const ws of sockets.values()) ws.close(); } };
+      return {
+        publish: (topic, json) => sockets.get(topic)?.send(json),
+        close: () => {
+          for (const ws of sockets.values()) ws.close();
+        },
+      };
     }
   }
 }
@@ -68,7 +83,14 @@ export function numbered(seq: number, padding: string): string {
  * Publishes `rate` messages per second for `durationMs`, round-robin over `topics`, numbering each
  * topic's messages on from `sent` (from 1 when not given). Returns the last number sent per topic.
  */
-export async function publishPaced(publisher: Publisher, topics: readonly string[], rate: number, durationMs: number, payloadBytes: number, sent: Record<string, number> = {}): Promise<Record<string, number>> {
+export async function publishPaced(
+  publisher: Publisher,
+  topics: readonly string[],
+  rate: number,
+  durationMs: number,
+  payloadBytes: number,
+  sent: Record<string, number> = {},
+): Promise<Record<string, number>> {
   const padding = 'x'.repeat(Math.max(0, payloadBytes - 40));
   for (const topic of topics) sent[topic] ??= 0;
   const started = nowMs();

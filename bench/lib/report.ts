@@ -51,13 +51,24 @@ export function markdownTable(table: Table): string {
 
 /** The Markdown of a whole result: tables, then the targets, then notes. */
 export function renderResult(result: BenchResult): string {
-  const parts = [`### ${result.id}: ${result.title}`, '', `Options: ${Object.entries(result.options).map(([key, value]) => `--${key} ${value}`).join(' ')}; ${result.durationS.toFixed(0)} s; delivery problems (gaps + duplicates + missing): **${result.deliveryProblems}**.`, ''];
+  const parts = [
+    `### ${result.id}: ${result.title}`,
+    '',
+    `Options: ${Object.entries(result.options)
+      .map(([key, value]) => `--${key} ${value}`)
+      .join(' ')}; ${result.durationS.toFixed(0)} s; delivery problems (gaps + duplicates + missing): **${result.deliveryProblems}**.`,
+    '',
+  ];
   for (const table of result.tables) parts.push(`${table.title}:`, '', markdownTable(table), '');
   if (result.targets.length > 0) {
-    parts.push(markdownTable({
-      title: 'targets', columns: ['target', 'measured', 'verdict'],
-      rows: result.targets.map((check) => [check.target, check.measured, check.met === null ? 'not measured' : check.met ? 'met' : 'missed']),
-    }), '');
+    parts.push(
+      markdownTable({
+        title: 'targets',
+        columns: ['target', 'measured', 'verdict'],
+        rows: result.targets.map((check) => [check.target, check.measured, check.met === null ? 'not measured' : check.met ? 'met' : 'missed']),
+      }),
+      '',
+    );
   }
   for (const note of result.notes) parts.push(`- ${note}`);
   if (result.notes.length > 0) parts.push('');

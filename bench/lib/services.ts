@@ -56,14 +56,18 @@ export interface ServiceOptions {
 /** Starts a server of `kind`. */
 export async function startService(kind: ServiceKind, options: ServiceOptions = {}): Promise<Service> {
   switch (kind) {
-    case 'nself': return startNself(options).catch((error: unknown) => {
-      // Once more: a build running in the same tree can replace the compiled server while it loads.
-      process.stderr.write(`  nself did not start (${error instanceof Error ? error.message : String(error)}); trying again\n`);
-      return startNself(options);
-    });
-    case 'ws': return startNodeServer(kind, path.join(benchDir, 'servers', 'bare-ws.ts'), options);
-    case 'socketio': return startNodeServer(kind, path.join(benchDir, 'servers', 'socketio.ts'), options);
-    case 'nchan': return startNchan();
+    case 'nself':
+      return startNself(options).catch((error: unknown) => {
+        // Once more: a build running in the same tree can replace the compiled server while it loads.
+        process.stderr.write(`  nself did not start (${error instanceof Error ? error.message : String(error)}); trying again\n`);
+        return startNself(options);
+      });
+    case 'ws':
+      return startNodeServer(kind, path.join(benchDir, 'servers', 'bare-ws.ts'), options);
+    case 'socketio':
+      return startNodeServer(kind, path.join(benchDir, 'servers', 'socketio.ts'), options);
+    case 'nchan':
+      return startNchan();
   }
 }
 
@@ -73,13 +77,23 @@ function service(kind: ServiceKind, child: ChildProcess, target: Target, pids: (
 
 async function startNself({ databaseUrl, env, openFiles }: ServiceOptions): Promise<Service> {
   if (!databaseUrl) throw new Error('the nself server needs a database');
-  const child = spawnPinned(CPU.server, process.execPath, [path.join(repositoryRoot, 'packages', 'cli', 'bin', 'nself.js'), 'realtime', 'start', '--port', '0', '--host', '127.0.0.1'], {
-    env: {
-      ...process.env, DATABASE_URL: databaseUrl, REALTIME_JWT_SECRET: JWT_SECRET, REALTIME_LOG_LEVEL: 'info',
-      REALTIME_LOG_FILE: path.join(tmpdir(), `nself-bench-${process.pid}.log`), NODE_ENV: 'production', ...env,
+  const child = spawnPinned(
+    CPU.server,
+    process.execPath,
+    [path.join(repositoryRoot, 'packages', 'cli', 'bin', 'nself.js'), 'realtime', 'start', '--port', '0', '--host', '127.0.0.1'],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        REALTIME_JWT_SECRET: JWT_SECRET,
+        REALTIME_LOG_LEVEL: 'info',
+        REALTIME_LOG_FILE: path.join(tmpdir(), `nself-bench-${process.pid}.log`),
+        NODE_ENV: 'production',
+        ...env,
+      },
+      ...(openFiles !== undefined ? { openFiles } : {}),
     },
-    ...(openFiles !== undefined ? { openFiles } : {}),
-  });
+  );
   const port = await waitForLine(child, (line) => {
     if (!line.includes('realtime server listening')) return undefined;
     return (JSON.parse(line) as { port: number }).port;
@@ -96,9 +110,10 @@ export function nselfToken(userId: string, role?: string): Promise<string> {
 
 async function startNodeServer(kind: 'ws' | 'socketio', script: string, { env, openFiles }: ServiceOptions): Promise<Service> {
   const child = spawnPinned(CPU.server, process.execPath, ['--import', 'tsx', script], {
-    env: { ...process.env, NODE_OPTIONS: '', ...env }, ...(openFiles !== undefined ? { openFiles } : {}),
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
+    ...(openFiles !== undefined ? { openFiles } : {}),
   });
-  const port = await waitForLine(child, (line) => line.startsWith('{"ready"') ? (JSON.parse(line) as { port: number }).port : undefined);
+  const port = await waitForLine(child, (line) => (line.startsWith('{"ready"') ? (JSON.parse(line) as { port: number }).port : undefined));
   return service(kind, child, { kind, port }, () => [pidOf(child)]);
 }
 
@@ -148,13 +163,15 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}`);
     const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
       socket.once('error', () => resolve(false));
     });
     if (open) return;

@@ -36,10 +36,14 @@ export interface Subscriber {
 /** Connects and joins; resolves once the server confirmed the join (or the socket is open where there is no join). */
 export async function openSubscriber(target: Target, spec: SubscriberSpec, events: SubscriberEvents): Promise<Subscriber> {
   switch (target.kind) {
-    case 'nself': return openPhoenix(target, spec, events);
-    case 'ws': return openPlain(`ws://127.0.0.1:${target.port}/?room=${encodeURIComponent(spec.topic)}`, events);
-    case 'nchan': return openPlain(`ws://127.0.0.1:${target.port}/sub/${encodeURIComponent(spec.topic)}`, events);
-    case 'socketio': return openSocketIo(target, spec, events);
+    case 'nself':
+      return openPhoenix(target, spec, events);
+    case 'ws':
+      return openPlain(`ws://127.0.0.1:${target.port}/?room=${encodeURIComponent(spec.topic)}`, events);
+    case 'nchan':
+      return openPlain(`ws://127.0.0.1:${target.port}/sub/${encodeURIComponent(spec.topic)}`, events);
+    case 'socketio':
+      return openSocketIo(target, spec, events);
   }
 }
 

@@ -12,11 +12,14 @@ function tpsOf(cost: WriterCost, variant: Variant, writers: number): number {
 
 /** Rows written, distinct rows received and duplicates over every run of a variant at a writer count. */
 function deliveryOf(runs: readonly Run[]): { written: number; received: number; duplicates: number } {
-  return runs.reduce((sum, run) => ({
-    written: sum.written + run.written,
-    received: sum.received + (run.delivery?.received ?? 0),
-    duplicates: sum.duplicates + (run.delivery?.duplicates ?? 0),
-  }), { written: 0, received: 0, duplicates: 0 });
+  return runs.reduce(
+    (sum, run) => ({
+      written: sum.written + run.written,
+      received: sum.received + (run.delivery?.received ?? 0),
+      duplicates: sum.duplicates + (run.delivery?.duplicates ?? 0),
+    }),
+    { written: 0, received: 0, duplicates: 0 },
+  );
 }
 
 /** TPS with its ratios to no capture and to the bare pg_notify trigger, and what the live subscribers received. */
@@ -24,18 +27,24 @@ export function tpsTable(cost: WriterCost, title: string): Table {
   return {
     title,
     columns: ['variant', 'writers', 'TPS', '÷ no capture', '÷ bare pg_notify', 'changes received / rows written', 'duplicates', 'last change after the writers stopped, s'],
-    rows: VARIANTS.flatMap((variant) => WRITER_COUNTS.map((writers) => {
-      const runs = cost.runs(variant, writers);
-      const tps = tpsOf(cost, variant, writers);
-      const served = SERVER_VARIANTS.includes(variant);
-      const delivery = deliveryOf(runs);
-      return [
-        VARIANT_LABELS[variant], writers, fmt(tps, 0), ratio(tps, tpsOf(cost, 'none', writers)), ratio(tps, tpsOf(cost, 'notify', writers)),
-        served ? `${delivery.received} / ${delivery.written}` : '–',
-        served ? delivery.duplicates : '–',
-        served ? fmt(median(runs.map((run) => run.delivery?.catchUpS ?? Number.NaN)), 1) : '–',
-      ];
-    })),
+    rows: VARIANTS.flatMap((variant) =>
+      WRITER_COUNTS.map((writers) => {
+        const runs = cost.runs(variant, writers);
+        const tps = tpsOf(cost, variant, writers);
+        const served = SERVER_VARIANTS.includes(variant);
+        const delivery = deliveryOf(runs);
+        return [
+          VARIANT_LABELS[variant],
+          writers,
+          fmt(tps, 0),
+          ratio(tps, tpsOf(cost, 'none', writers)),
+          ratio(tps, tpsOf(cost, 'notify', writers)),
+          served ? `${delivery.received} / ${delivery.written}` : '–',
+          served ? delivery.duplicates : '–',
+          served ? fmt(median(runs.map((run) => run.delivery?.catchUpS ?? Number.NaN)), 1) : '–',
+        ];
+      }),
+    ),
   };
 }
 
@@ -54,14 +63,18 @@ export function cpuTable(cost: WriterCost, title: string): Table | undefined {
   return {
     title,
     columns: ['variant', 'writers', 'cores busy', ...CPU_ROLES.map(([, label]) => `${label}, µs/row`)],
-    rows: VARIANTS.flatMap((variant) => WRITER_COUNTS.map((writers) => {
-      const runs = cost.runs(variant, writers).filter((run): run is Run & { cpu: RunCpu } => run.cpu !== undefined);
-      const total = (cpu: RunCpu) => CPU_ROLES.reduce((sum, [role]) => sum + cpu[role], 0);
-      return [
-        VARIANT_LABELS[variant], writers, fmt(median(runs.map((run) => total(run.cpu) / run.seconds)), 2),
-        ...CPU_ROLES.map(([role]) => fmt(median(runs.map((run) => (run.cpu[role] * 1e6) / Math.max(1, run.written))), 0)),
-      ];
-    })),
+    rows: VARIANTS.flatMap((variant) =>
+      WRITER_COUNTS.map((writers) => {
+        const runs = cost.runs(variant, writers).filter((run): run is Run & { cpu: RunCpu } => run.cpu !== undefined);
+        const total = (cpu: RunCpu) => CPU_ROLES.reduce((sum, [role]) => sum + cpu[role], 0);
+        return [
+          VARIANT_LABELS[variant],
+          writers,
+          fmt(median(runs.map((run) => total(run.cpu) / run.seconds)), 2),
+          ...CPU_ROLES.map(([role]) => fmt(median(runs.map((run) => (run.cpu[role] * 1e6) / Math.max(1, run.written))), 0)),
+        ];
+      }),
+    ),
   };
 }
 
@@ -79,7 +92,10 @@ export function writerCostTargets(cost: WriterCost): TargetCheck[] {
   };
   const delivery = deliveryOf(SERVER_VARIANTS.flatMap((variant) => WRITER_COUNTS.flatMap((writers) => cost.runs(variant, writers))));
   return [
-    walTarget(1, 0.8), walTarget(8, 0.65), seedTarget(1), seedTarget(8),
+    walTarget(1, 0.8),
+    walTarget(8, 0.65),
+    seedTarget(1),
+    seedTarget(8),
     {
       target: 'every row written reaches the live subscriber once (WAL and trigger paths)',
       measured: `${delivery.received} of ${delivery.written} received, ${delivery.duplicates} duplicates`,

@@ -108,7 +108,13 @@ export async function measureWriterCost(options: WriterCostOptions, log: (line: 
     }
   }
   return {
-    postgres, startedAt, finishedAt: new Date(), loadBefore, loadAfter: loadavg()[0] ?? 0, problems, serverLog: serverLogWarnings(setups),
+    postgres,
+    startedAt,
+    finishedAt: new Date(),
+    loadBefore,
+    loadAfter: loadavg()[0] ?? 0,
+    problems,
+    serverLog: serverLogWarnings(setups),
     runs: (variant, writers) => runs.get(`${variant}|${writers}`) ?? [],
   };
 }
@@ -127,7 +133,8 @@ async function createSetups(scratch: string): Promise<Record<Variant, Setup>> {
   };
   const plain = await database();
   const level = await plain.pool.query<{ wal_level: string }>("SELECT current_setting('wal_level') AS wal_level");
-  if (level.rows[0]?.wal_level !== 'logical') throw new Error(`wal_level is ${level.rows[0]?.wal_level}: the WAL path needs wal_level = logical (ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL)`);
+  if (level.rows[0]?.wal_level !== 'logical')
+    throw new Error(`wal_level is ${level.rows[0]?.wal_level}: the WAL path needs wal_level = logical (ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL)`);
   const setup = async (db: BenchDatabase, table: string, server?: Setup['server']): Promise<Setup> => {
     await db.pool.query(`CREATE TABLE public.${pg.escapeIdentifier(table)} ${TABLE_SHAPE}`);
     const script = path.join(scratch, `${table}.sql`);
@@ -161,7 +168,15 @@ async function describePostgres(pool: pg.Pool, asyncCommit: boolean): Promise<st
 }
 
 /** One run: a fresh table and log, the variant's server and subscriber (caught up), pgbench, then every change waited for. */
-async function measureOnce(variant: Variant, setup: Setup, writers: number, options: WriterCostOptions, token: string, cpu: ClusterCpu | undefined, problems: string[]): Promise<Run> {
+async function measureOnce(
+  variant: Variant,
+  setup: Setup,
+  writers: number,
+  options: WriterCostOptions,
+  token: string,
+  cpu: ClusterCpu | undefined,
+  problems: string[],
+): Promise<Run> {
   const { db, table } = setup;
   await db.pool.query(`TRUNCATE public.${pg.escapeIdentifier(table)}`);
   await db.pool.query('TRUNCATE realtime.changes');
@@ -170,7 +185,13 @@ async function measureOnce(variant: Variant, setup: Setup, writers: number, opti
   try {
     if (setup.server) {
       const service = await startService('nself', { databaseUrl: db.url, env: { REALTIME_CAPTURE: setup.server.capture, REALTIME_LOG_FILE: setup.server.logFile } });
-      live = { service, counter: await ChangeCounter.open(service.target, token, table).catch(async (error: unknown) => { await service.stop(); throw error; }) };
+      live = {
+        service,
+        counter: await ChangeCounter.open(service.target, token, table).catch(async (error: unknown) => {
+          await service.stop();
+          throw error;
+        }),
+      };
       await warmUp(variant, setup, live.counter, problems);
       await expectPath(variant, setup);
     }
@@ -193,7 +214,10 @@ async function measureOnce(variant: Variant, setup: Setup, writers: number, opti
     }
     if (variant === 'seed') await checkSeedRun(setup, problems);
     return {
-      tps, written, seconds: (ended - started) / 1000, ...(delivery ? { delivery } : {}),
+      tps,
+      written,
+      seconds: (ended - started) / 1000,
+      ...(delivery ? { delivery } : {}),
       ...(cluster ? { cpu: { ...cluster, server, subscriber: (own.user + own.system) / 1e6 } } : {}),
     };
   } finally {
@@ -229,7 +253,8 @@ async function expectPath(variant: Variant, setup: Setup): Promise<void> {
             (SELECT capture FROM realtime.subscriptions WHERE schema_name = 'public' AND relation_name = $1) AS capture,
             (SELECT count(*)::int FROM pg_catalog.pg_trigger WHERE tgrelid = to_regclass($2) AND NOT tgisinternal) AS triggers,
             (SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = realtime.wal_slot_name()) AS slot_active`,
-    [setup.table, `public.${pg.escapeIdentifier(setup.table)}`]);
+    [setup.table, `public.${pg.escapeIdentifier(setup.table)}`],
+  );
   const state = rows[0];
   const expected = {
     wal: state?.wal_capture === true && state.capture === 'wal' && state.triggers === 0 && state.slot_active === true,

@@ -34,7 +34,10 @@ loopDelay.enable();
 let target: Target | undefined;
 
 process.on('message', (request: WorkerRequest) => {
-  handle(request).then((reply) => process.send?.(reply), (error: unknown) => process.send?.({ error: error instanceof Error ? error.message : String(error) }));
+  handle(request).then(
+    (reply) => process.send?.(reply),
+    (error: unknown) => process.send?.({ error: error instanceof Error ? error.message : String(error) }),
+  );
 });
 
 async function handle(request: WorkerRequest): Promise<WorkerReply> {
@@ -55,10 +58,13 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
           failures.push(error instanceof Error ? error.message : String(error));
         }
       };
-      if (request.spreadMs > 0) await Promise.all(fresh.map(async (entry, index) => {
-        await waitUntil(started + (request.spreadMs * index) / fresh.length);
-        await openOne(entry);
-      }));
+      if (request.spreadMs > 0)
+        await Promise.all(
+          fresh.map(async (entry, index) => {
+            await waitUntil(started + (request.spreadMs * index) / fresh.length);
+            await openOne(entry);
+          }),
+        );
       else await inBatches(fresh, request.concurrency, openOne);
       return { opened: fresh.length - failures.length, failures: failures.slice(0, 3), failed: failures.length, elapsedMs: nowMs() - started, joinTimes };
     }
@@ -90,8 +96,13 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       });
       const closed = held.filter((entry) => entry.closedByServer !== undefined);
       return {
-        latencies: sample(latencies), check: result, replayTimes, replayConnectTimes, loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
-        closedPaused: closed.filter((entry) => entry.paused).length, closedHealthy: closed.filter((entry) => !entry.paused).length,
+        latencies: sample(latencies),
+        check: result,
+        replayTimes,
+        replayConnectTimes,
+        loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+        closedPaused: closed.filter((entry) => entry.paused).length,
+        closedHealthy: closed.filter((entry) => !entry.paused).length,
       };
     }
     case 'drop':
@@ -104,16 +115,18 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
     case 'resume': {
       const failures: string[] = [];
       const begun = nowMs();
-      await Promise.all(held.map(async (entry, index) => {
-        await waitUntil(begun + (request.spreadMs * index) / held.length);
-        entry.resumeStartedAt = nowMs();
-        entry.resumeUntil = request.until[entry.spec.topic] ?? 0;
-        try {
-          await connect(entry, { ...entry.spec.config, broadcast: { self: false, resume: { offset: entry.lastOffset } } });
-        } catch (error) {
-          failures.push(error instanceof Error ? error.message : String(error));
-        }
-      }));
+      await Promise.all(
+        held.map(async (entry, index) => {
+          await waitUntil(begun + (request.spreadMs * index) / held.length);
+          entry.resumeStartedAt = nowMs();
+          entry.resumeUntil = request.until[entry.spec.topic] ?? 0;
+          try {
+            await connect(entry, { ...entry.spec.config, broadcast: { self: false, resume: { offset: entry.lastOffset } } });
+          } catch (error) {
+            failures.push(error instanceof Error ? error.message : String(error));
+          }
+        }),
+      );
       return { opened: held.length - failures.length, failures: failures.slice(0, 3), failed: failures.length, elapsedMs: 0, joinTimes: [] };
     }
     case 'close':
@@ -125,22 +138,30 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
 
 async function connect(entry: Held, config = entry.spec.config): Promise<void> {
   if (!target) throw new Error('no target');
-  entry.subscriber = await openSubscriber(target, { ...entry.spec, ...(config ? { config } : {}) }, {
-    message: (message) => {
-      const receivedAt = nowMs();
-      if (entry.paused) return;
-      if (message.offset !== undefined) entry.lastOffset = message.offset;
-      check.record(streamOf(entry.index, Math.floor(message.s / SOURCE_STRIDE)), message.s % SOURCE_STRIDE);
-      if (entry.resumeUntil !== undefined && entry.resumeStartedAt !== undefined && message.s >= entry.resumeUntil) {
-        replayTimes.push(receivedAt - entry.resumeStartedAt);
-        replayConnectTimes.push((entry.resumeConnectedAt ?? receivedAt) - entry.resumeStartedAt);
-        entry.resumeUntil = undefined;
-      }
-      if (latencies.length < MAX_SAMPLES * 4) latencies.push(receivedAt - message.t);
+  entry.subscriber = await openSubscriber(
+    target,
+    { ...entry.spec, ...(config ? { config } : {}) },
+    {
+      message: (message) => {
+        const receivedAt = nowMs();
+        if (entry.paused) return;
+        if (message.offset !== undefined) entry.lastOffset = message.offset;
+        check.record(streamOf(entry.index, Math.floor(message.s / SOURCE_STRIDE)), message.s % SOURCE_STRIDE);
+        if (entry.resumeUntil !== undefined && entry.resumeStartedAt !== undefined && message.s >= entry.resumeUntil) {
+          replayTimes.push(receivedAt - entry.resumeStartedAt);
+          replayConnectTimes.push((entry.resumeConnectedAt ?? receivedAt) - entry.resumeStartedAt);
+          entry.resumeUntil = undefined;
+        }
+        if (latencies.length < MAX_SAMPLES * 4) latencies.push(receivedAt - message.t);
+      },
+      closed: (code) => {
+        if (code !== 1000 && code !== 1005) entry.closedByServer = code;
+      },
+      connected: () => {
+        entry.resumeConnectedAt = nowMs();
+      },
     },
-    closed: (code) => { if (code !== 1000 && code !== 1005) entry.closedByServer = code; },
-    connected: () => { entry.resumeConnectedAt = nowMs(); },
-  });
+  );
 }
 
 /** Resolves at `time` (on the `nowMs` clock); at once when it has passed. */
@@ -154,13 +175,15 @@ function streamOf(index: number, source: number): string {
 
 async function inBatches<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
-    while (next < items.length) {
-      const item = items[next];
-      next += 1;
-      if (item !== undefined) await task(item);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+      while (next < items.length) {
+        const item = items[next];
+        next += 1;
+        if (item !== undefined) await task(item);
+      }
+    }),
+  );
 }
 
 function sample(values: number[]): number[] {

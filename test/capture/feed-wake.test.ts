@@ -12,12 +12,16 @@ before(async () => {
   await db.pool.query('CREATE TABLE public.wakes (id serial PRIMARY KEY, note text NOT NULL)');
   await subscribe(db.pool, { table });
 });
-after(async () => { await db.drop(); });
+after(async () => {
+  await db.drop();
+});
 
 test('a notification that arrives while a batch is being delivered makes the feed read again at once, not at its next poll', async () => {
   const received: Change[] = [];
   let secondArrived: () => void = () => undefined;
-  const second = new Promise<void>((resolve) => { secondArrived = resolve; });
+  const second = new Promise<void>((resolve) => {
+    secondArrived = resolve;
+  });
   const feed = await ChangeFeed.start({
     pool: db.pool,
     connectionString: db.url,
@@ -38,11 +42,16 @@ test('a notification that arrives while a batch is being delivered makes the fee
   try {
     await db.pool.query(`INSERT INTO public.wakes (note) VALUES ('first')`);
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<string>((resolve) => { timer = setTimeout(() => resolve('timed out'), 10_000); });
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('timed out'), 10_000);
+    });
     const outcome = await Promise.race([second.then(() => 'arrived'), timeout]);
     clearTimeout(timer);
     assert.equal(outcome, 'arrived', 'the second change arrives long before the next poll');
-    assert.deepEqual(received.map((change) => (change.new as { note: string }).note), ['first', 'second']);
+    assert.deepEqual(
+      received.map((change) => (change.new as { note: string }).note),
+      ['first', 'second'],
+    );
   } finally {
     await feed.stop();
   }

@@ -20,7 +20,7 @@ test('malformed filters name the position and what was expected', () => {
     ['post_id in 1, 2', /expected "\(" after in at position 12, found "1"/],
     ['post_id in (1 2)', /expected "," or "\)" at position 15, found "2"/],
     ['= 5', /expected a column name at position 1, found "="/],
-    ["a = 1 and", /expected a condition after "and" at position 10/],
+    ['a = 1 and', /expected a condition after "and" at position 10/],
     ['a = b', /expected a value \('text', a number, true or false\) at position 5, found "b"/],
     ['a = 1; drop table x', /unexpected character ";" at position 6/],
   ];

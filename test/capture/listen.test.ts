@@ -15,7 +15,9 @@ before(async () => {
   const result = await realtime(['subscribe', 'public.users'], { databaseUrl: db.url });
   assert.equal(result.code, 0, result.stderr);
 });
-after(async () => { await db.drop(); });
+after(async () => {
+  await db.drop();
+});
 
 test('the seed "Test manually" recipe: listen prints each INSERT while still running, in the seed format', async () => {
   const listener = startCli(['listen', 'public.users'], db.url);
@@ -57,23 +59,40 @@ test('--json prints one object per change with position, operation, new, old and
   await listener.waitForOutput(/"DELETE".*\n/);
   listener.child.kill('SIGTERM');
   assert.equal(await listener.exit, 0);
-  const lines = listener.stdout().trimEnd().split('\n').map((line) => JSON.parse(line));
-  assert.deepEqual(lines.map((line) => line.operation), ['UPDATE', 'DELETE']);
+  const lines = listener
+    .stdout()
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  assert.deepEqual(
+    lines.map((line) => line.operation),
+    ['UPDATE', 'DELETE'],
+  );
   assert.equal(lines[0].new.email, 'changed@example.com');
   assert.equal(lines[0].old.email, 'test@example.com');
   assert.equal(lines[1].new, null);
   assert.equal(lines[1].old.email, 'changed@example.com');
   assert.equal(lines[1].position, lines[0].position + 1);
   assert.deepEqual(lines[0].columns, [
-    { name: 'id', type: 'integer' }, { name: 'email', type: 'text' }, { name: 'created_at', type: 'timestamp with time zone' },
+    { name: 'id', type: 'integer' },
+    { name: 'email', type: 'text' },
+    { name: 'created_at', type: 'timestamp with time zone' },
   ]);
   // Changes committed while nobody listened are printed by a listener that resumes from its last position.
   await db.pool.query("INSERT INTO public.users (email) VALUES ('while-away-1'), ('while-away-2')");
   const resumed = await realtime(['listen', 'public.users', '1', '--json', '--from', String(lines[1].position)], { databaseUrl: db.url });
   assert.equal(resumed.code, 0, resumed.stderr);
-  const missed = resumed.stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
-  assert.deepEqual(missed.map((line) => [line.position, line.new.email]),
-    [[lines[1].position + 1, 'while-away-1'], [lines[1].position + 2, 'while-away-2']]);
+  const missed = resumed.stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  assert.deepEqual(
+    missed.map((line) => [line.position, line.new.email]),
+    [
+      [lines[1].position + 1, 'while-away-1'],
+      [lines[1].position + 2, 'while-away-2'],
+    ],
+  );
 });
 
 test('psql LISTEN receives the seed payload directly (PostgreSQL LISTEN recipe)', async () => {

@@ -16,13 +16,21 @@ export interface RunningCli {
 /** Runs `nself realtime <args…>` without waiting for it to end. */
 export function startCli(args: readonly string[], databaseUrl: string): RunningCli {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'packages', 'cli', 'bin', 'nself.js'), 'realtime', ...args], {
-    cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: REPO_ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
-  child.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString(); for (const check of waiters) check(); });
-  child.stderr?.on('data', (chunk: Buffer) => { err += chunk.toString(); for (const check of waiters) check(); });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const check of waiters) check();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+    for (const check of waiters) check();
+  });
   const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return {
     child,
@@ -31,7 +39,10 @@ export function startCli(args: readonly string[], databaseUrl: string): RunningC
     exit,
     waitForOutput(pattern, stream = 'stdout', timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for ${pattern}; stdout: ${out}; stderr: ${err}`)); }, timeoutMs);
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${pattern}; stdout: ${out}; stderr: ${err}`));
+        }, timeoutMs);
         function check(): void {
           if (!pattern.test(stream === 'stdout' ? out : err)) return;
           clearTimeout(timer);

@@ -14,12 +14,20 @@ before(async () => {
   await db.pool.query('CREATE TABLE public.notes (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, body text)');
   await subscribe(db.pool, { table });
 });
-after(async () => { await db.drop(); });
+after(async () => {
+  await db.drop();
+});
 
 /** Collects what a feed on public.notes delivers until `stop`. */
 async function collect(): Promise<{ received: Change[]; stop: () => Promise<void> }> {
   const received: Change[] = [];
-  const feed = await ChangeFeed.start({ pool: db.pool, tables: [table], onChanges: (batch) => { received.push(...batch); } });
+  const feed = await ChangeFeed.start({
+    pool: db.pool,
+    tables: [table],
+    onChanges: (batch) => {
+      received.push(...batch);
+    },
+  });
   return { received, stop: () => feed.stop() };
 }
 
@@ -36,7 +44,9 @@ test('while a feed runs, a committed transaction announces the positions of its 
   const listener = new pg.Client({ connectionString: db.url });
   await listener.connect();
   const notes: string[] = [];
-  listener.on('notification', (note) => { if (note.channel === 'realtime:changes') notes.push(note.payload ?? ''); });
+  listener.on('notification', (note) => {
+    if (note.channel === 'realtime:changes') notes.push(note.payload ?? '');
+  });
   await listener.query('LISTEN "realtime:changes"');
   try {
     await db.pool.query("INSERT INTO public.notes (writer, seq, body) VALUES (1, 0, 'announced')");
@@ -59,7 +69,14 @@ test('while a feed runs, a committed transaction announces the positions of its 
 test('a feed that wants no announcements leaves every change to the rounds, and still delivers each once, in order', async () => {
   await db.pool.query('UPDATE realtime.capture_state SET announce_until = NULL');
   const received: Change[] = [];
-  const feed = await ChangeFeed.start({ pool: db.pool, tables: [table], announcements: false, onChanges: (batch) => { received.push(...batch); } });
+  const feed = await ChangeFeed.start({
+    pool: db.pool,
+    tables: [table],
+    announcements: false,
+    onChanges: (batch) => {
+      received.push(...batch);
+    },
+  });
   try {
     for (let seq = 0; seq < 20; seq += 1) await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (300, $1)', [seq]);
     await until(() => received.length >= 20, '20 changes');
@@ -69,26 +86,27 @@ test('a feed that wants no announcements leaves every change to the rounds, and 
     await feed.stop();
   }
   assertCommitOrder(received, 1, 20);
-  const marked = await db.pool.query<{ n: string }>(
-    "SELECT count(*) AS n FROM realtime.changes WHERE (new_record->>'writer')::int = 300 AND at_commit");
+  const marked = await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM realtime.changes WHERE (new_record->>'writer')::int = 300 AND at_commit");
   assert.equal(marked.rows[0]?.n, '20', 'the rows are marked; the rounds numbered them');
 });
 
-test('writers with synchronous_commit off and on, side by side, arrive once each, dense and in each writer\'s order', async () => {
+test("writers with synchronous_commit off and on, side by side, arrive once each, dense and in each writer's order", async () => {
   const feed = await collect();
   const writers = 6;
   const rows = 150;
   try {
-    await Promise.all(Array.from({ length: writers }, async (_, writer) => {
-      const client = new pg.Client({ connectionString: db.url });
-      await client.connect();
-      try {
-        if (writer % 2 === 1) await client.query('SET synchronous_commit = off');
-        for (let seq = 0; seq < rows; seq += 1) await client.query('INSERT INTO public.notes (writer, seq) VALUES ($1, $2)', [100 + writer, seq]);
-      } finally {
-        await client.end();
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: writers }, async (_, writer) => {
+        const client = new pg.Client({ connectionString: db.url });
+        await client.connect();
+        try {
+          if (writer % 2 === 1) await client.query('SET synchronous_commit = off');
+          for (let seq = 0; seq < rows; seq += 1) await client.query('INSERT INTO public.notes (writer, seq) VALUES ($1, $2)', [100 + writer, seq]);
+        } finally {
+          await client.end();
+        }
+      }),
+    );
     await until(() => feed.received.length >= writers * rows, `${writers * rows} changes`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   } finally {
@@ -102,22 +120,24 @@ test('writers under REPEATABLE READ and SERIALIZABLE commit beside writers that 
   const isolations = ['READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE', 'READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE'];
   const rows = 60;
   try {
-    await Promise.all(isolations.map(async (isolation, writer) => {
-      const client = new pg.Client({ connectionString: db.url });
-      await client.connect();
-      try {
-        for (let seq = 0; seq < rows; seq += 1) {
-          // The snapshot is taken by the first statement, before the other writers' commits meanwhile.
-          await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
-          await client.query('SELECT 1');
-          await new Promise((resolve) => setTimeout(resolve, 2));
-          await client.query('INSERT INTO public.notes (writer, seq) VALUES ($1, $2)', [500 + writer, seq]);
-          await client.query('COMMIT');
+    await Promise.all(
+      isolations.map(async (isolation, writer) => {
+        const client = new pg.Client({ connectionString: db.url });
+        await client.connect();
+        try {
+          for (let seq = 0; seq < rows; seq += 1) {
+            // The snapshot is taken by the first statement, before the other writers' commits meanwhile.
+            await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
+            await client.query('SELECT 1');
+            await new Promise((resolve) => setTimeout(resolve, 2));
+            await client.query('INSERT INTO public.notes (writer, seq) VALUES ($1, $2)', [500 + writer, seq]);
+            await client.query('COMMIT');
+          }
+        } finally {
+          await client.end();
         }
-      } finally {
-        await client.end();
-      }
-    }));
+      }),
+    );
     await until(() => feed.received.length >= isolations.length * rows, `${isolations.length * rows} changes`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   } finally {
@@ -126,12 +146,16 @@ test('writers under REPEATABLE READ and SERIALIZABLE commit beside writers that 
   assertCommitOrder(feed.received, isolations.length, rows);
   const marked = await db.pool.query<{ writer: number; at_commit: boolean; n: number }>(
     `SELECT (new_record->>'writer')::int AS writer, at_commit, count(*)::int AS n FROM realtime.changes
-      WHERE (new_record->>'writer')::int BETWEEN 500 AND 505 GROUP BY 1, 2 ORDER BY 1, 2`);
-  assert.deepEqual(marked.rows.map((row) => [row.writer, row.at_commit]), isolations.map((isolation, writer) => [500 + writer, isolation === 'READ COMMITTED']),
-    'only READ COMMITTED rows are marked to be positioned at their commit');
+      WHERE (new_record->>'writer')::int BETWEEN 500 AND 505 GROUP BY 1, 2 ORDER BY 1, 2`,
+  );
+  assert.deepEqual(
+    marked.rows.map((row) => [row.writer, row.at_commit]),
+    isolations.map((isolation, writer) => [500 + writer, isolation === 'READ COMMITTED']),
+    'only READ COMMITTED rows are marked to be positioned at their commit',
+  );
 });
 
-test('a commit that finds the position lock taken is numbered before the next writer\'s own changes; a round then forgets it', async () => {
+test("a commit that finds the position lock taken is numbered before the next writer's own changes; a round then forgets it", async () => {
   await db.pool.query("UPDATE realtime.capture_state SET announce_until = now() + interval '1 minute'");
   await db.pool.query('SELECT realtime.sequence_changes()');
   const holder = await db.pool.connect();
@@ -147,9 +171,13 @@ test('a commit that finds the position lock taken is numbered before the next wr
 
     await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (401, 0)');
     const logged = await db.pool.query<{ writer: string; position: string | null }>(
-      "SELECT new_record->>'writer' AS writer, position FROM realtime.changes WHERE (new_record->>'writer')::int IN (400, 401) ORDER BY id");
+      "SELECT new_record->>'writer' AS writer, position FROM realtime.changes WHERE (new_record->>'writer')::int IN (400, 401) ORDER BY id",
+    );
     assert.equal(logged.rows.length, 2);
-    assert.ok(logged.rows.every((row) => row.position !== null), 'the next committer numbered both, with no round');
+    assert.ok(
+      logged.rows.every((row) => row.position !== null),
+      'the next committer numbered both, with no round',
+    );
     assert.equal(Number(logged.rows[1]!.position), Number(logged.rows[0]!.position) + 1, 'the earlier commit first');
 
     await db.pool.query('SELECT realtime.sequence_changes()');
@@ -168,9 +196,16 @@ test('a writer that found no request and committed before a feed asked is number
   await db.pool.query('SELECT realtime.request_announcements()');
   await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (601, 0)');
   const logged = await db.pool.query<{ writer: string; position: string | null }>(
-    "SELECT new_record->>'writer' AS writer, position FROM realtime.changes WHERE (new_record->>'writer')::int IN (600, 601) ORDER BY id");
-  assert.deepEqual(logged.rows.map((row) => row.writer), ['600', '601']);
-  assert.ok(logged.rows.every((row) => row.position !== null), 'both numbered without a round after the second commit');
+    "SELECT new_record->>'writer' AS writer, position FROM realtime.changes WHERE (new_record->>'writer')::int IN (600, 601) ORDER BY id",
+  );
+  assert.deepEqual(
+    logged.rows.map((row) => row.writer),
+    ['600', '601'],
+  );
+  assert.ok(
+    logged.rows.every((row) => row.position !== null),
+    'both numbered without a round after the second commit',
+  );
   assert.ok(Number(logged.rows[0]!.position) < Number(logged.rows[1]!.position), 'the commit before the request comes first');
 });
 
@@ -185,7 +220,9 @@ test('a request for announcements waits for a writer still looking for one, then
     await writer.query('INSERT INTO public.notes (writer, seq) VALUES (610, 0)');
     await assert.rejects(db.pool.query('SELECT realtime.request_announcements()'), { code: '55P03' }, 'by default a request gives up after 100 ms, and is asked again later');
     let granted = false;
-    const request = db.pool.query('SELECT realtime.request_announcements(60, 10000)').then(() => { granted = true; });
+    const request = db.pool.query('SELECT realtime.request_announcements(60, 10000)').then(() => {
+      granted = true;
+    });
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(granted, false, 'the request waits while the writer has not committed');
     await writer.query('COMMIT');
@@ -195,14 +232,25 @@ test('a request for announcements waits for a writer still looking for one, then
   }
   await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (611, 0)');
   const logged = await db.pool.query<{ writer: string; position: string | null }>(
-    "SELECT new_record->>'writer' AS writer, position FROM realtime.changes WHERE (new_record->>'writer')::int IN (610, 611) ORDER BY position");
-  assert.deepEqual(logged.rows.map((row) => row.writer), ['610', '611'], 'numbered in commit order');
+    "SELECT new_record->>'writer' AS writer, position FROM realtime.changes WHERE (new_record->>'writer')::int IN (610, 611) ORDER BY position",
+  );
+  assert.deepEqual(
+    logged.rows.map((row) => row.writer),
+    ['610', '611'],
+    'numbered in commit order',
+  );
   assert.ok(logged.rows.every((row) => row.position !== null));
 });
 
 test('a feed that stops asking leaves the request to lapse, listens on the table again, and delivers every change', async () => {
   const received: Change[] = [];
-  const feed = await ChangeFeed.start({ pool: db.pool, tables: [table], onChanges: (batch) => { received.push(...batch); } });
+  const feed = await ChangeFeed.start({
+    pool: db.pool,
+    tables: [table],
+    onChanges: (batch) => {
+      received.push(...batch);
+    },
+  });
   const requestedFor = async () => {
     const { rows } = await db.pool.query<{ seconds: number }>('SELECT extract(epoch FROM announce_until - clock_timestamp())::float8 AS seconds FROM realtime.capture_state');
     return rows[0]?.seconds ?? 0;
@@ -216,7 +264,7 @@ test('a feed that stops asking leaves the request to lapse, listens on the table
     await until(() => received.length >= 1, 'the first change');
     // The feed looks at its request at least every 5 s.
     await new Promise((resolve) => setTimeout(resolve, 5_500));
-    assert.ok(await requestedFor() < 15, 'not renewed');
+    assert.ok((await requestedFor()) < 15, 'not renewed');
     await db.pool.query('UPDATE realtime.capture_state SET announce_until = NULL');
     for (let seq = 1; seq < 10; seq += 1) await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (620, $1)', [seq]);
     await until(() => received.length >= 10, '10 changes with no request in force');
@@ -224,7 +272,7 @@ test('a feed that stops asking leaves the request to lapse, listens on the table
     feed.askForAnnouncements(true);
     for (let seq = 10; seq < 20; seq += 1) await db.pool.query('INSERT INTO public.notes (writer, seq) VALUES (620, $1)', [seq]);
     await until(() => received.length >= 20, '20 changes');
-    assert.ok(await requestedFor() > 50, 'asked again for the next minute');
+    assert.ok((await requestedFor()) > 50, 'asked again for the next minute');
   } finally {
     await feed.stop();
   }
@@ -249,7 +297,11 @@ test('a transaction too large for a notification is delivered from the log, in o
   }
   assert.equal(feed.received.length, 121, 'every change once');
   for (let i = 1; i < feed.received.length; i += 1) assert.equal(feed.received[i]!.position, feed.received[i - 1]!.position + 1, `dense at ${i}`);
-  assert.deepEqual(feed.received.map((change) => (change.new as { seq: number }).seq), [...Array.from({ length: 120 }, (_, seq) => seq), 0], 'in commit order');
+  assert.deepEqual(
+    feed.received.map((change) => (change.new as { seq: number }).seq),
+    [...Array.from({ length: 120 }, (_, seq) => seq), 0],
+    'in commit order',
+  );
 });
 
 test('a row marked at_commit outside READ COMMITTED is unmarked at commit and numbered as an unannounced change', async () => {
@@ -258,7 +310,9 @@ test('a row marked at_commit outside READ COMMITTED is unmarked at commit and nu
     await fresh.pool.query('CREATE TABLE public.marks (id bigserial PRIMARY KEY, body text)');
     await subscribe(fresh.pool, { table: parseTableName('public.marks') });
     // A capture function that marks its rows whatever the isolation level (`subscribe` marks them only under READ COMMITTED).
-    const { rows: [definition] } = await fresh.pool.query<{ text: string }>("SELECT pg_get_functiondef('realtime.notify_public_marks'::regproc) AS text");
+    const {
+      rows: [definition],
+    } = await fresh.pool.query<{ text: string }>("SELECT pg_get_functiondef('realtime.notify_public_marks'::regproc) AS text");
     const isolated = "(current_setting('synchronous_commit') <> 'off' AND current_setting('transaction_isolation') = 'read committed')";
     assert.ok(definition?.text.includes(isolated));
     await fresh.pool.query(definition!.text.replace(isolated, "current_setting('synchronous_commit') <> 'off'"));
@@ -274,9 +328,16 @@ test('a row marked at_commit outside READ COMMITTED is unmarked at commit and nu
       client.release();
     }
     const logged = await fresh.pool.query<{ body: string; at_commit: boolean; position: string | null }>(
-      "SELECT new_record->>'body' AS body, at_commit, position FROM realtime.changes ORDER BY id");
+      "SELECT new_record->>'body' AS body, at_commit, position FROM realtime.changes ORDER BY id",
+    );
     // No sequencing round ran: the second commit numbered the waiting change first, then its own.
-    assert.deepEqual(logged.rows.map((row) => [row.body, row.at_commit, row.position]), [['repeatable', false, '1'], ['read committed', true, '2']]);
+    assert.deepEqual(
+      logged.rows.map((row) => [row.body, row.at_commit, row.position]),
+      [
+        ['repeatable', false, '1'],
+        ['read committed', true, '2'],
+      ],
+    );
     assert.equal(await currentPosition(fresh.pool), 2);
   } finally {
     await fresh.drop();

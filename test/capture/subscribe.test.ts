@@ -15,11 +15,12 @@ before(async () => {
     CREATE TABLE public.posts (id serial PRIMARY KEY, title text);
     CREATE TABLE public.comments (id serial PRIMARY KEY, post_id int NOT NULL, body text, score numeric, status text);`);
 });
-after(async () => { await db.drop(); });
+after(async () => {
+  await db.drop();
+});
 
 async function triggersOf(table: string): Promise<string[]> {
-  const { rows } = await db.pool.query<{ tgname: string }>(
-    'SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname', [table]);
+  const { rows } = await db.pool.query<{ tgname: string }>('SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname', [table]);
   return rows.map((row) => row.tgname);
 }
 
@@ -43,8 +44,7 @@ test('the seed recipe: subscribe public.users creates the seed function, trigger
   assert.match(result.stdout, /^Subscribed to public\.users: INSERT, UPDATE, DELETE, TRUNCATE/);
   assert.match(result.stdout, /function +realtime\.notify_public_users\(\)/);
   assert.match(result.stdout, /channel +realtime:table:public\.users/);
-  assert.deepEqual(await triggersOf('public.users'),
-    ['realtime_DELETE_users', 'realtime_INSERT_users', 'realtime_TRUNCATE_users', 'realtime_UPDATE_users']);
+  assert.deepEqual(await triggersOf('public.users'), ['realtime_DELETE_users', 'realtime_INSERT_users', 'realtime_TRUNCATE_users', 'realtime_UPDATE_users']);
   const fn = await db.pool.query("SELECT prosecdef, proconfig FROM pg_proc WHERE proname = 'notify_public_users'");
   assert.equal(fn.rows[0].prosecdef, true);
   assert.deepEqual(fn.rows[0].proconfig, ['search_path=pg_catalog, pg_temp', 'TimeZone=UTC']);
@@ -74,7 +74,10 @@ test('subscribe public.posts INSERT,UPDATE creates only those triggers; other ev
   const start = await currentPosition(db.pool);
   await db.pool.query("INSERT INTO public.posts (title) VALUES ('a'); DELETE FROM public.posts");
   const changes = await changesOf('public.posts', start);
-  assert.deepEqual(changes.map((change) => change.operation), ['DELETE']);
+  assert.deepEqual(
+    changes.map((change) => change.operation),
+    ['DELETE'],
+  );
 });
 
 test("the seed's filter is applied: subscribe public.comments INSERT,UPDATE \"post_id = '123'\"", async () => {
@@ -86,16 +89,28 @@ test("the seed's filter is applied: subscribe public.comments INSERT,UPDATE \"po
   await db.pool.query("UPDATE public.comments SET post_id = 124 WHERE body = 'yes too'");
   await db.pool.query("UPDATE public.comments SET body = 'still no' WHERE body = 'no'");
   const changes = await changesOf('public.comments', start);
-  assert.deepEqual(changes.map((change) => [change.operation, change.new?.body]), [
-    ['INSERT', 'yes'], ['INSERT', 'yes too'], ['UPDATE', 'yes too'],
-  ]);
+  assert.deepEqual(
+    changes.map((change) => [change.operation, change.new?.body]),
+    [
+      ['INSERT', 'yes'],
+      ['INSERT', 'yes too'],
+      ['UPDATE', 'yes too'],
+    ],
+  );
   assert.equal(changes[2]?.old?.post_id, 123, 'an UPDATE that leaves the filter is announced with the old row');
 });
 
 test('every filter operator selects exactly the matching rows', async () => {
   const cases: [string, number[]][] = [
-    ['score = 2', [2]], ['score != 2', [1, 3]], ['score <> 2', [1, 3]], ['score < 2', [1]], ['score <= 2', [1, 2]],
-    ['score > 2', [3]], ['score >= 2', [2, 3]], ['score in (1, 3)', [1, 3]], ["score >= 1 and status = 'open'", [1, 3]],
+    ['score = 2', [2]],
+    ['score != 2', [1, 3]],
+    ['score <> 2', [1, 3]],
+    ['score < 2', [1]],
+    ['score <= 2', [1, 2]],
+    ['score > 2', [3]],
+    ['score >= 2', [2, 3]],
+    ['score in (1, 3)', [1, 3]],
+    ["score >= 1 and status = 'open'", [1, 3]],
     ["status in ('open') and score > 1", [3]],
   ];
   for (const [filter, expected] of cases) {
@@ -104,7 +119,11 @@ test('every filter operator selects exactly the matching rows', async () => {
     const start = await currentPosition(db.pool);
     await db.pool.query("INSERT INTO public.comments (post_id, score, status) VALUES (1, 1, 'open'), (1, 2, 'closed'), (1, 3, 'open')");
     const changes = await changesOf('public.comments', start);
-    assert.deepEqual(changes.map((change) => Number(change.new?.score)), expected, filter);
+    assert.deepEqual(
+      changes.map((change) => Number(change.new?.score)),
+      expected,
+      filter,
+    );
   }
 });
 

@@ -10,8 +10,12 @@ import { realtime } from '../helpers/cli.js';
 let db: TestDatabase;
 const run = (...args: string[]) => realtime(args, { databaseUrl: db.url });
 
-before(async () => { db = await createTestDatabase({ migrated: true }); });
-after(async () => { await db.drop(); });
+before(async () => {
+  db = await createTestDatabase({ migrated: true });
+});
+after(async () => {
+  await db.drop();
+});
 
 async function changesAfter(start: number, table: string): Promise<Change[]> {
   await currentPosition(db.pool);
@@ -30,9 +34,18 @@ test('rows of 20 KB and 1 MB never fail the write, reach the log intact, and NOT
   const bodies = [randomBytes(10_000).toString('hex'), randomBytes(512 * 1024).toString('hex')];
   for (const body of bodies) await db.pool.query('INSERT INTO public.documents (body) VALUES ($1)', [body]);
   const changes = await changesAfter(start, 'public.documents');
-  assert.deepEqual(changes.map((change) => (change.new?.body as string).length), [20_000, 1_048_576]);
-  assert.deepEqual(changes.map((change) => createHash('sha256').update(change.new?.body as string).digest('hex')),
-    bodies.map((body) => createHash('sha256').update(body).digest('hex')));
+  assert.deepEqual(
+    changes.map((change) => (change.new?.body as string).length),
+    [20_000, 1_048_576],
+  );
+  assert.deepEqual(
+    changes.map((change) =>
+      createHash('sha256')
+        .update(change.new?.body as string)
+        .digest('hex'),
+    ),
+    bodies.map((body) => createHash('sha256').update(body).digest('hex')),
+  );
   const deadline = Date.now() + 5000;
   while (notes.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   await listener.end();
@@ -45,8 +58,15 @@ test('rows of 20 KB and 1 MB never fail the write, reach the log intact, and NOT
   }
   const cli = await run('listen', 'public.documents', '1', '--from', String(start));
   assert.equal(cli.code, 0, cli.stderr);
-  const payloads = cli.stdout.split('\n').filter((line) => line.startsWith('Payload: ')).map((line) => JSON.parse(line.slice(9)));
-  assert.deepEqual(payloads.map((payload) => payload.new.body), bodies, 'listen prints the full rows');
+  const payloads = cli.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('Payload: '))
+    .map((line) => JSON.parse(line.slice(9)));
+  assert.deepEqual(
+    payloads.map((payload) => payload.new.body),
+    bodies,
+    'listen prints the full rows',
+  );
 });
 
 test('quoted mixed-case schema and table with a composite key: seed-shaped names, hashed function name', async () => {
@@ -57,12 +77,21 @@ test('quoted mixed-case schema and table with a composite key: seed-shaped names
   assert.match(result.stdout, /function +realtime\.notify_sales_order_items_[0-9a-f]{8}\(\)/);
   assert.match(result.stdout, /channel +realtime:table:"Sales"\."Order Items"/);
   const { rows } = await db.pool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = '"Sales"."Order Items"'::regclass ORDER BY tgname`);
-  assert.deepEqual(rows.map((row) => row.tgname), ['realtime_DELETE_Order Items', 'realtime_INSERT_Order Items', 'realtime_TRUNCATE_Order Items', 'realtime_UPDATE_Order Items']);
+  assert.deepEqual(
+    rows.map((row) => row.tgname),
+    ['realtime_DELETE_Order Items', 'realtime_INSERT_Order Items', 'realtime_TRUNCATE_Order Items', 'realtime_UPDATE_Order Items'],
+  );
   const start = await currentPosition(db.pool);
   await db.pool.query('INSERT INTO "Sales"."Order Items" VALUES (1, 1, 5), (1, 2, 7); UPDATE "Sales"."Order Items" SET qty = 6 WHERE line = 1');
   const changes = await changesAfter(start, '"Sales"."Order Items"');
-  assert.deepEqual(changes.map((change) => [change.operation, change.schema, change.table, change.new?.qty]),
-    [['INSERT', 'Sales', 'Order Items', 5], ['INSERT', 'Sales', 'Order Items', 7], ['UPDATE', 'Sales', 'Order Items', 6]]);
+  assert.deepEqual(
+    changes.map((change) => [change.operation, change.schema, change.table, change.new?.qty]),
+    [
+      ['INSERT', 'Sales', 'Order Items', 5],
+      ['INSERT', 'Sales', 'Order Items', 7],
+      ['UPDATE', 'Sales', 'Order Items', 6],
+    ],
+  );
 });
 
 test('tables without a primary key, with 63-character names, and with colliding seed names all capture', async () => {
@@ -80,10 +109,17 @@ test('tables without a primary key, with 63-character names, and with colliding 
     INSERT INTO public.${long} VALUES (1); INSERT INTO a_b.c VALUES (2); INSERT INTO a.b_c VALUES (3);`);
   await currentPosition(db.pool);
   const changes = await readChanges(db.pool, { after: start });
-  assert.deepEqual(changes.map((change) => [change.schema, change.table, change.operation]), [
-    ['public', 'logbook', 'INSERT'], ['public', 'logbook', 'UPDATE'], ['public', 'logbook', 'DELETE'],
-    ['public', long, 'INSERT'], ['a_b', 'c', 'INSERT'], ['a', 'b_c', 'INSERT'],
-  ]);
+  assert.deepEqual(
+    changes.map((change) => [change.schema, change.table, change.operation]),
+    [
+      ['public', 'logbook', 'INSERT'],
+      ['public', 'logbook', 'UPDATE'],
+      ['public', 'logbook', 'DELETE'],
+      ['public', long, 'INSERT'],
+      ['a_b', 'c', 'INSERT'],
+      ['a', 'b_c', 'INSERT'],
+    ],
+  );
   assert.deepEqual(changes[1]?.old, { line: 'one' });
 });
 
@@ -91,7 +127,10 @@ test('TRUNCATE is announced as its own operation', async () => {
   const start = await currentPosition(db.pool);
   await db.pool.query('TRUNCATE public.documents');
   const changes = await changesAfter(start, 'public.documents');
-  assert.deepEqual(changes.map((change) => [change.operation, change.new, change.old]), [['TRUNCATE', null, null]]);
+  assert.deepEqual(
+    changes.map((change) => [change.operation, change.new, change.old]),
+    [['TRUNCATE', null, null]],
+  );
 });
 
 test('altering a subscribed table keeps writes working and changes carry the new shape', async () => {
@@ -101,7 +140,10 @@ test('altering a subscribed table keeps writes working and changes carry the new
   await db.pool.query('ALTER TABLE public.logbook DROP COLUMN author');
   await db.pool.query("INSERT INTO public.logbook (text) VALUES ('bye')");
   const changes = await changesAfter(start, 'public.logbook');
-  assert.deepEqual(changes.map((change) => change.new), [{ text: 'hi', author: 'ann' }, { text: 'bye' }]);
+  assert.deepEqual(
+    changes.map((change) => change.new),
+    [{ text: 'hi', author: 'ann' }, { text: 'bye' }],
+  );
 });
 
 test('dropping a subscribed table breaks nothing and subscriptions says "table missing"; a lost trigger is shown and repaired', async () => {
@@ -119,7 +161,7 @@ test('dropping a subscribed table breaks nothing and subscriptions says "table m
   const removed = await run('unsubscribe', 'a_b.c');
   assert.equal(removed.code, 0, removed.stderr);
   const after = await run('subscriptions', '--json');
-  const tables = (JSON.parse(after.stdout) as { table: string; state: string }[]);
+  const tables = JSON.parse(after.stdout) as { table: string; state: string }[];
   assert.ok(!tables.some((row) => row.table === 'a_b.c'));
   assert.equal(tables.find((row) => row.table === 'a.b_c')?.state, 'active');
 });
@@ -139,14 +181,20 @@ test('an application role with no rights on the realtime schema can still write 
     await app.connect();
     const start = await currentPosition(db.pool);
     try {
-      const denied = await app.query('SELECT count(*) FROM realtime.changes').then(() => 'allowed', (error: Error) => error.message);
+      const denied = await app.query('SELECT count(*) FROM realtime.changes').then(
+        () => 'allowed',
+        (error: Error) => error.message,
+      );
       assert.match(denied, /permission denied for table changes/);
       await app.query("INSERT INTO public.notes (body) VALUES ('from the app')");
     } finally {
       await app.end();
     }
     const changes = await changesAfter(start, 'public.notes');
-    assert.deepEqual(changes.map((change) => change.new?.body), ['from the app']);
+    assert.deepEqual(
+      changes.map((change) => change.new?.body),
+      ['from the app'],
+    );
   } finally {
     await db.pool.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
   }

@@ -14,7 +14,9 @@ const errors: { message: string; trouble: WalTrouble }[] = [];
 
 function startConsumer(): WalConsumer {
   const consumer = new WalConsumer({
-    pool: db.pool, connection: { connectionString: db.url }, retryMs: 200,
+    pool: db.pool,
+    connection: { connectionString: db.url },
+    retryMs: 200,
     onError: (error, trouble) => errors.push({ message: error.message, trouble }),
   });
   consumers.push(consumer);
@@ -30,7 +32,9 @@ async function settled(): Promise<number> {
     const { rows } = await db.pool.query<{ position: string }>(`SELECT position FROM realtime.changes WHERE new_record->>'name' = $1 AND position IS NOT NULL`, [mark]);
     if (rows[0]) return Number(rows[0].position);
     if (Date.now() > deadline) {
-      const slot = await db.pool.query('SELECT active, active_pid, confirmed_flush_lsn::text, pg_current_wal_lsn()::text AS now FROM pg_replication_slots WHERE slot_name = realtime.wal_slot_name()');
+      const slot = await db.pool.query(
+        'SELECT active, active_pid, confirmed_flush_lsn::text, pg_current_wal_lsn()::text AS now FROM pg_replication_slots WHERE slot_name = realtime.wal_slot_name()',
+      );
       const leading = consumers.map((consumer) => consumer.leading);
       throw new Error(`the consumer logged nothing for 30 s: slot ${JSON.stringify(slot.rows)}, leading ${JSON.stringify(leading)}, errors ${JSON.stringify(errors.slice(-5))}`);
     }
@@ -73,13 +77,22 @@ test('INSERT, UPDATE, DELETE and TRUNCATE are logged with rows as to_jsonb gives
   await db.pool.query('DELETE FROM public.items WHERE id = 1000001');
   await db.pool.query('TRUNCATE public.items');
   const changes = await logged(from, 4);
-  assert.deepEqual(changes.map((change) => change.operation), ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']);
-  const expected = (await db.pool.query<{ row: Record<string, unknown> }>(
-    `SELECT to_jsonb(r) AS row FROM (SELECT 1000001::bigint AS id, NULL::int AS writer, NULL::int AS seq, 'a'::text AS name, '{"k":[1,2]}'::jsonb AS doc, NULL::text AS big, '2026-01-02 03:04:05+00'::timestamptz AS at) AS r`)).rows[0]!.row;
+  assert.deepEqual(
+    changes.map((change) => change.operation),
+    ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'],
+  );
+  const expected = (
+    await db.pool.query<{ row: Record<string, unknown> }>(
+      `SELECT to_jsonb(r) AS row FROM (SELECT 1000001::bigint AS id, NULL::int AS writer, NULL::int AS seq, 'a'::text AS name, '{"k":[1,2]}'::jsonb AS doc, NULL::text AS big, '2026-01-02 03:04:05+00'::timestamptz AS at) AS r`,
+    )
+  ).rows[0]!.row;
   assert.deepEqual(changes[0]!.new, expected, 'the row is what to_jsonb gives, jsonb as JSON');
   assert.equal((changes[1]!.new as { name: string }).name, 'b');
   assert.deepEqual(changes[2]!.old, { id: 1000001 }, 'a DELETE under the default replica identity carries the key');
-  assert.deepEqual(changes.map((change) => change.position), [from + 1, from + 2, from + 3, from + 4]);
+  assert.deepEqual(
+    changes.map((change) => change.position),
+    [from + 1, from + 2, from + 3, from + 4],
+  );
 });
 
 test("a 2 s transaction's commit timestamp is its commit time, not its statement's", async (t) => {
@@ -118,15 +131,17 @@ test('an UPDATE that leaves a TOASTed value unchanged still carries it with REPL
 test('8 concurrent writers x 1,000 rows are logged once each, dense and in commit order', async (t) => {
   if (walLevel !== 'logical') return t.skip('wal_level is not logical');
   const from = await settled();
-  await Promise.all(Array.from({ length: 8 }, async (_, writer) => {
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    try {
-      for (let seq = 0; seq < 1000; seq += 1) await client.query('INSERT INTO public.items (writer, seq, name) VALUES ($1, $2, $3)', [writer, seq, 'x'.repeat(200)]);
-    } finally {
-      await client.end();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, writer) => {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        for (let seq = 0; seq < 1000; seq += 1) await client.query('INSERT INTO public.items (writer, seq, name) VALUES ($1, $2, $3)', [writer, seq, 'x'.repeat(200)]);
+      } finally {
+        await client.end();
+      }
+    }),
+  );
   const changes = await logged(from, 8000);
   assertCommitOrder(changes, 8, 1000);
 });
@@ -142,7 +157,10 @@ test('a table created after its schema is watched is logged; a partition is logg
   await db.pool.query('INSERT INTO shop.orders VALUES (1, 10)');
   await db.pool.query(`INSERT INTO shop.sales VALUES (1, 'eu')`);
   const changes = await logged(from, 2, ['shop.orders', 'shop.sales']);
-  assert.deepEqual(changes.map((change) => `${change.schema}.${change.table}`), ['shop.orders', 'shop.sales']);
+  assert.deepEqual(
+    changes.map((change) => `${change.schema}.${change.table}`),
+    ['shop.orders', 'shop.sales'],
+  );
   assert.deepEqual(changes[1]!.new, { id: 1, region: 'eu' });
 });
 
@@ -210,8 +228,10 @@ test('a table registered and written at once is captured from its registration o
   await watchForWal(db.pool, [parseTableName('public.fresh')], []);
   for (let id = 1; id <= 20; id += 1) await db.pool.query('INSERT INTO public.fresh VALUES ($1)', [id]);
   const changes = await logged(from, 21, ['public.same_tx', 'public.fresh']);
-  assert.deepEqual(changes.map((change) => `${change.table}:${(change.new as { id: number }).id}`),
-    ['same_tx:1', ...Array.from({ length: 20 }, (_, i) => `fresh:${i + 1}`)]);
+  assert.deepEqual(
+    changes.map((change) => `${change.table}:${(change.new as { id: number }).id}`),
+    ['same_tx:1', ...Array.from({ length: 20 }, (_, i) => `fresh:${i + 1}`)],
+  );
   await db.pool.query(`DELETE FROM realtime.subscriptions WHERE table_name = 'public.fresh'`);
   await db.pool.query('INSERT INTO public.fresh VALUES (100)');
   const after = await settled();
@@ -248,7 +268,9 @@ test('a slot dropped behind the consumer is made again, loudly, and the gap is r
     // Terminate the reader and drop the slot before a consumer starts it again.
     for (let attempt = 0; attempt < 50; attempt += 1) {
       await admin.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = realtime.wal_slot_name() AND active_pid IS NOT NULL`);
-      const dropped = await admin.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = realtime.wal_slot_name() AND NOT active`).catch(() => ({ rowCount: 0 }));
+      const dropped = await admin
+        .query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = realtime.wal_slot_name() AND NOT active`)
+        .catch(() => ({ rowCount: 0 }));
       if (dropped.rowCount) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -257,7 +279,10 @@ test('a slot dropped behind the consumer is made again, loudly, and the gap is r
   }
   const deadline = Date.now() + 15_000;
   while (!errors.some((error) => error.trouble !== 'interrupted') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.ok(errors.some((error) => error.trouble !== 'interrupted' && /dropped/.test(error.message)), `a loud report: ${JSON.stringify(errors)}`);
+  assert.ok(
+    errors.some((error) => error.trouble !== 'interrupted' && /dropped/.test(error.message)),
+    `a loud report: ${JSON.stringify(errors)}`,
+  );
   const { rows } = await db.pool.query<{ gap: string | null; reason: string | null }>('SELECT wal_gap_after AS gap, wal_gap_reason AS reason FROM realtime.capture_state');
   assert.equal(Number(rows[0]!.gap), before);
   const from = await settled();

@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test, type TestContext } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import {
-  decodePgOutput, formatLsn, parseLsn, UNCHANGED_TOAST, type Lsn, type PgOutputMessage,
-} from '../../packages/db/src/capture/wal/pgoutput.js';
+import { decodePgOutput, formatLsn, parseLsn, UNCHANGED_TOAST, type Lsn, type PgOutputMessage } from '../../packages/db/src/capture/wal/pgoutput.js';
 import { ReplicationStream } from '../../packages/db/src/capture/wal/replication-stream.js';
 
 const PUBLICATION = 'wal_stream_all';
@@ -28,8 +26,7 @@ before(async () => {
 
 after(async () => {
   // A database with a replication slot cannot be dropped, and the slot would hold WAL forever.
-  const { rows } = await db.pool.query<{ slot_name: string }>(
-    'SELECT slot_name FROM pg_replication_slots WHERE database = current_database()');
+  const { rows } = await db.pool.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots WHERE database = current_database()');
   for (const { slot_name } of rows) await dropSlot(slot_name);
   await db.drop();
 });
@@ -61,11 +58,18 @@ async function openStream(t: TestContext) {
   t.after(() => stream.close());
   const received: { message: PgOutputMessage; walStart: Lsn }[] = [];
   const keepalives: Lsn[] = [];
-  const start = (slot: string, startLsn = 0n) => stream.start({
-    slot, publication: PUBLICATION, startLsn,
-    onMessage: (message, walStart) => { received.push({ message, walStart }); },
-    onKeepalive: (walEnd) => { keepalives.push(walEnd); },
-  });
+  const start = (slot: string, startLsn = 0n) =>
+    stream.start({
+      slot,
+      publication: PUBLICATION,
+      startLsn,
+      onMessage: (message, walStart) => {
+        received.push({ message, walStart });
+      },
+      onKeepalive: (walEnd) => {
+        keepalives.push(walEnd);
+      },
+    });
   return { stream, received, keepalives, start };
 }
 
@@ -135,15 +139,31 @@ test('inserts, updates, deletes and truncates arrive as text values between begi
   await db.pool.query('UPDATE public.items SET id = 2 WHERE id = 1');
   await db.pool.query('DELETE FROM public.items WHERE id = 2');
   await db.pool.query('TRUNCATE public.items, public.events RESTART IDENTITY CASCADE');
-  const { rows: [current] } = await db.pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  const {
+    rows: [current],
+  } = await db.pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
   await until(() => messagesOf(received, 'commit').length === 5, 'five commits');
 
   const [relation] = messagesOf(received, 'relation');
   assert.ok(relation);
-  assert.deepEqual({ ...relation, columns: relation.columns.map((c) => [c.name, c.typeOid, c.typeModifier, c.isKey]) }, {
-    tag: 'relation', relationId: relation.relationId, schema: 'public', name: 'items', replicaIdentity: 'd',
-    columns: [['id', 23, -1, true], ['label', 25, -1, false], ['at', 1184, -1, false], ['doc', 3802, -1, false], ['note', 25, -1, false], ['big', 25, -1, false]],
-  });
+  assert.deepEqual(
+    { ...relation, columns: relation.columns.map((c) => [c.name, c.typeOid, c.typeModifier, c.isKey]) },
+    {
+      tag: 'relation',
+      relationId: relation.relationId,
+      schema: 'public',
+      name: 'items',
+      replicaIdentity: 'd',
+      columns: [
+        ['id', 23, -1, true],
+        ['label', 25, -1, false],
+        ['at', 1184, -1, false],
+        ['doc', 3802, -1, false],
+        ['note', 25, -1, false],
+        ['big', 25, -1, false],
+      ],
+    },
+  );
   const id = relation.relationId;
   const at = '2024-05-06 05:08:09.123456+00';
   const doc = '{"a": "é", "b": [1, 2]}';
@@ -185,12 +205,18 @@ test('REPLICA IDENTITY FULL sends the whole old row with updates and deletes', a
   await until(() => messagesOf(received, 'commit').length === 3, 'three commits');
   const [relation] = messagesOf(received, 'relation');
   assert.equal(relation?.replicaIdentity, 'f');
-  assert.deepEqual(relation?.columns.map((c) => c.isKey), [true, true]);
+  assert.deepEqual(
+    relation?.columns.map((c) => c.isKey),
+    [true, true],
+  );
   const id = relation.relationId;
-  assert.deepEqual([...messagesOf(received, 'update'), ...messagesOf(received, 'delete')], [
-    { tag: 'update', relationId: id, key: null, old: ['1', 'a'], new: ['1', 'b'] },
-    { tag: 'delete', relationId: id, key: null, old: ['2', null] },
-  ]);
+  assert.deepEqual(
+    [...messagesOf(received, 'update'), ...messagesOf(received, 'delete')],
+    [
+      { tag: 'update', relationId: id, key: null, old: ['1', 'a'], new: ['1', 'b'] },
+      { tag: 'delete', relationId: id, key: null, old: ['2', null] },
+    ],
+  );
 });
 
 test('a new stream from 0n resumes after the confirmed position: unconfirmed transactions come again', async (t) => {
@@ -207,7 +233,9 @@ test('a new stream from 0n resumes after the confirmed position: unconfirmed tra
   await first.stream.close();
   assert.equal(await first.stream.ended, undefined, 'close() ends the stream without an error');
   const { rows } = await db.pool.query<{ confirmed_flush_lsn: string; active: boolean }>(
-    'SELECT confirmed_flush_lsn::text, active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    'SELECT confirmed_flush_lsn::text, active FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
   assert.deepEqual(rows, [{ confirmed_flush_lsn: formatLsn(confirmed!.endLsn), active: false }], 'close() waits for the slot to be released');
 
   const second = await openStream(t);
@@ -215,7 +243,10 @@ test('a new stream from 0n resumes after the confirmed position: unconfirmed tra
   await until(() => messagesOf(second.received, 'commit').length === 1, 'the unconfirmed commit');
   await db.pool.query('INSERT INTO public.events VALUES (12)');
   await until(() => messagesOf(second.received, 'commit').length === 2, 'the new commit');
-  assert.deepEqual(messagesOf(second.received, 'insert').map((m) => m.new), [['11'], ['12']]);
+  assert.deepEqual(
+    messagesOf(second.received, 'insert').map((m) => m.new),
+    [['11'], ['12']],
+  );
 });
 
 test('start() rejects with the server error: 55006 for a slot in use, 42704 for a missing slot; the connection stays usable', async (t) => {
@@ -239,8 +270,7 @@ test('pg_terminate_backend of the walsender resolves `ended` with the error', as
   const slot = await createSlot(t);
   const { stream, start } = await openStream(t);
   await start(slot);
-  const { rows } = await db.pool.query<{ terminated: boolean }>(
-    'SELECT pg_terminate_backend(active_pid) AS terminated FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  const { rows } = await db.pool.query<{ terminated: boolean }>('SELECT pg_terminate_backend(active_pid) AS terminated FROM pg_replication_slots WHERE slot_name = $1', [slot]);
   assert.deepEqual(rows, [{ terminated: true }]);
   const error = await stream.ended;
   assert.ok(error instanceof Error);
@@ -253,8 +283,7 @@ test('a paused stream outlives wal_sender_timeout and delivers on resume', async
   const { stream, received, keepalives, start } = await openStream(t);
   assert.deepEqual(await stream.query('SHOW wal_sender_timeout'), [{ wal_sender_timeout: '5s' }]);
   await start(slot);
-  const walsender = async () => (await db.pool.query<{ pid: number | null }>(
-    'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows[0]?.pid;
+  const walsender = async () => (await db.pool.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows[0]?.pid;
   const pid = await walsender();
   assert.ok(pid);
   stream.pause();
@@ -267,7 +296,9 @@ test('a paused stream outlives wal_sender_timeout and delivers on resume', async
   await until(() => messagesOf(received, 'insert').length === 2 && keepalives.length > 0, 'the inserts and a keepalive');
   assert.ok(keepalives.every((walEnd) => walEnd > 0n));
   let ended = false;
-  void stream.ended.then(() => { ended = true; });
+  void stream.ended.then(() => {
+    ended = true;
+  });
   await sleep(100);
   assert.equal(ended, false);
 });

@@ -13,7 +13,9 @@ before(async () => {
   await db.pool.query(`INSERT INTO realtime.channels (slug, name, type) VALUES ('general', 'general', 'public'),
                        ('quiet', 'quiet', 'public'), ('cleanup', 'cleanup', 'public')`);
 });
-after(async () => { await db.drop(); });
+after(async () => {
+  await db.drop();
+});
 
 test('broadcast stores the message with the next offset and says so', async () => {
   const first = await run('broadcast', 'general', 'user.joined', '{"user_id": "123", "name": "John Doe"}');
@@ -37,10 +39,7 @@ test('a CLI broadcast sends a NOTIFY on realtime:broadcast that a plain LISTEN r
     await listener.query('LISTEN "realtime:broadcast"');
     const result = await run('broadcast', 'general', 'ping', '{"n": 1}', 'user-9');
     assert.equal(result.code, 0, result.stderr);
-    const notification = await Promise.race([
-      received,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no NOTIFY within 5 s')), 5000)),
-    ]);
+    const notification = await Promise.race([received, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no NOTIFY within 5 s')), 5000))]);
     assert.equal(notification.channel, 'realtime:broadcast');
     const note = JSON.parse(notification.payload ?? '{}');
     assert.deepEqual(Object.keys(note).sort(), ['channel_id', 'id', 'offset'], 'any database login may LISTEN: no payload, event or sender');
@@ -57,22 +56,33 @@ test('messages shows the newest messages oldest first, with offsets, and honours
   assert.equal(all.code, 0, all.stderr);
   const table = parseTable(all.stdout);
   assert.deepEqual(table.columns, ['offset', 'event_type', 'sender', 'payload', 'sent_at']);
-  assert.deepEqual(table.rows.map((row) => row.offset), ['1', '2', '3']);
+  assert.deepEqual(
+    table.rows.map((row) => row.offset),
+    ['1', '2', '3'],
+  );
   assert.equal(table.rows[0]?.payload, '{"name": "John Doe", "user_id": "123"}');
   const two = parseTable((await run('messages', 'general', '2')).stdout);
-  assert.deepEqual(two.rows.map((row) => row.event_type), ['message.sent', 'ping']);
+  assert.deepEqual(
+    two.rows.map((row) => row.event_type),
+    ['message.sent', 'ping'],
+  );
   const empty = parseTable((await run('messages', 'quiet')).stdout);
   assert.equal(empty.rows.length, 0);
 });
 
 test('messages prints JSON with --json, --format json and the trailing json word', async () => {
   const outputs = await Promise.all([
-    run('messages', 'general', '50', 'json'), run('messages', 'general', 'json'), run('messages', 'general', '--json'),
+    run('messages', 'general', '50', 'json'),
+    run('messages', 'general', 'json'),
+    run('messages', 'general', '--json'),
     run('messages', 'general', '--format', 'json'),
   ]);
   const parsed = outputs.map((output) => JSON.parse(output.stdout));
   for (const other of parsed.slice(1)) assert.deepEqual(other, parsed[0]);
-  assert.deepEqual(parsed[0].map((m: { offset: number }) => m.offset), [1, 2, 3]);
+  assert.deepEqual(
+    parsed[0].map((m: { offset: number }) => m.offset),
+    [1, 2, 3],
+  );
   assert.deepEqual(parsed[0][1].payload, { text: 'Hello' });
   assert.equal(parsed[0][1].sender, 'user-123');
   assert.equal(parsed[0][1].channel, 'general');
@@ -104,24 +114,43 @@ test('replay accepts unix seconds, unix milliseconds and ISO 8601, and is ordere
                          AND channel_id = (SELECT id FROM realtime.channels WHERE slug = 'general')`);
   const sinceEpoch = parseTable((await run('replay', 'general', '1643723400')).stdout);
   assert.deepEqual(sinceEpoch.columns, ['offset', 'event_type', 'sender', 'payload', 'sent_at']);
-  assert.deepEqual(sinceEpoch.rows.map((row) => row.offset), ['1', '2', '3']);
+  assert.deepEqual(
+    sinceEpoch.rows.map((row) => row.offset),
+    ['1', '2', '3'],
+  );
   const tenOClock = Date.parse('2026-01-30T10:00:00Z');
   for (const since of [String(tenOClock / 1000), String(tenOClock), '2026-01-30T10:00:00Z', '2026-01-30 12:00:00+02:00', '2026-01-30T10:00']) {
     const result = await run('replay', 'general', since);
     assert.equal(result.code, 0, `${since}: ${result.stderr}`);
-    assert.deepEqual(parseTable(result.stdout).rows.map((row) => row.offset), ['2', '3'], since);
+    assert.deepEqual(
+      parseTable(result.stdout).rows.map((row) => row.offset),
+      ['2', '3'],
+      since,
+    );
   }
   const json = JSON.parse((await run('replay', 'general', '1643723400', 'json')).stdout);
-  assert.deepEqual(json.map((m: { offset: number }) => m.offset), [1, 2, 3]);
+  assert.deepEqual(
+    json.map((m: { offset: number }) => m.offset),
+    [1, 2, 3],
+  );
 });
 
 test('replay --after resumes after an offset and --limit caps the count', async () => {
   const after = JSON.parse((await run('replay', 'general', '--after', '1', '--json')).stdout);
-  assert.deepEqual(after.map((m: { offset: number }) => m.offset), [2, 3]);
+  assert.deepEqual(
+    after.map((m: { offset: number }) => m.offset),
+    [2, 3],
+  );
   const limited = JSON.parse((await run('replay', 'general', '1643723400', '--limit', '2', '--json')).stdout);
-  assert.deepEqual(limited.map((m: { offset: number }) => m.offset), [1, 2]);
+  assert.deepEqual(
+    limited.map((m: { offset: number }) => m.offset),
+    [1, 2],
+  );
   const both = JSON.parse((await run('replay', 'general', '2026-01-01', '--after', '2', 'json')).stdout);
-  assert.deepEqual(both.map((m: { offset: number }) => m.offset), [3]);
+  assert.deepEqual(
+    both.map((m: { offset: number }) => m.offset),
+    [3],
+  );
 });
 
 test('events counts event types within the hours asked, most recent first', async () => {
@@ -129,9 +158,18 @@ test('events counts event types within the hours asked, most recent first', asyn
   assert.equal(recent.code, 0, recent.stderr);
   const table = parseTable(recent.stdout);
   assert.deepEqual(table.columns, ['event_type', 'count', 'last_sent']);
-  assert.deepEqual(table.rows.map((row) => [row.event_type, row.count]), [['ping', '1'], ['message.sent', '1']]);
+  assert.deepEqual(
+    table.rows.map((row) => [row.event_type, row.count]),
+    [
+      ['ping', '1'],
+      ['message.sent', '1'],
+    ],
+  );
   const wide = JSON.parse((await run('events', 'general', '100000', 'json')).stdout);
-  assert.deepEqual(wide.map((row: { event_type: string }) => row.event_type), ['ping', 'message.sent', 'user.joined']);
+  assert.deepEqual(
+    wide.map((row: { event_type: string }) => row.event_type),
+    ['ping', 'message.sent', 'user.joined'],
+  );
   assert.equal(wide[0].count, 1);
 });
 
@@ -147,7 +185,10 @@ test('bad broadcast input is refused with one line and writes nothing', async ()
     assertUserError(await run('broadcast', 'general', 'ev', '{"a": }'), /payload is not valid JSON: unexpected character "}" at position 6$/);
     assertUserError(await run('broadcast', 'general', 'ev', '{"a": 1'), /payload is not valid JSON: unexpected end of input at position 7$/);
     assertUserError(await run('broadcast', 'general', 'ev', '"text"'), /payload must be a JSON object .*got a string/);
-    assertUserError(await run('broadcast', 'general', 'ev'), /missing required argument 'payload-json'; usage: nself realtime broadcast <channel> <event> <payload-json> \[sender\]/);
+    assertUserError(
+      await run('broadcast', 'general', 'ev'),
+      /missing required argument 'payload-json'; usage: nself realtime broadcast <channel> <event> <payload-json> \[sender\]/,
+    );
     assertUserError(await run('broadcast', 'general'), /missing required argument 'event'/);
     assertUserError(await run('broadcast'), /missing required argument 'channel'/);
     assertUserError(await run('broadcast', 'general', '', '{}'), /event name must not be empty/);

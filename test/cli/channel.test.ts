@@ -9,11 +9,19 @@ import { assertUserError, parseTable, snapshot } from './support.js';
 
 let db: TestDatabase;
 const run = (...args: string[]) => realtime(args, { databaseUrl: db.url });
-before(async () => { db = await createTestDatabase({ migrated: true }); });
-after(async () => { await db.drop(); });
+before(async () => {
+  db = await createTestDatabase({ migrated: true });
+});
+after(async () => {
+  await db.drop();
+});
 
 test('channel create makes public, private and presence channels and says so', async () => {
-  for (const [name, type] of [['general', 'public'], ['support', 'private'], ['lobby', 'presence']]) {
+  for (const [name, type] of [
+    ['general', 'public'],
+    ['support', 'private'],
+    ['lobby', 'presence'],
+  ]) {
     const result = await run('channel', 'create', name as string, type as string);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^Created ${type} channel "${name}" \\(slug ${name}, id [0-9a-f-]{36}\\)\\.\\n$`));
@@ -64,7 +72,7 @@ test('names with quotes, spaces, unicode and SQL text are stored as data', async
   assert.equal(JSON.parse(byName.stdout).slug, 'café-zürich');
 });
 
-test('channel list prints the seed\'s columns, aligned, and filters by type', async () => {
+test("channel list prints the seed's columns, aligned, and filters by type", async () => {
   await db.pool.query(`INSERT INTO realtime.channel_members (channel_id, user_id)
                        SELECT id, u FROM realtime.channels, unnest(ARRAY['user-1', 'user-2']) u WHERE slug = 'general'`);
   await db.pool.query(`INSERT INTO realtime.presence (user_id, channel_id, status)
@@ -78,19 +86,27 @@ test('channel list prints the seed\'s columns, aligned, and filters by type', as
   assert.equal(general?.online, '1');
   assert.match(general?.created_at ?? '', /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
   const privateOnly = parseTable((await run('channel', 'list', 'private')).stdout);
-  assert.deepEqual(privateOnly.rows.map((row) => row.slug), ['support', 'helpdesk']);
+  assert.deepEqual(
+    privateOnly.rows.map((row) => row.slug),
+    ['support', 'helpdesk'],
+  );
 });
 
 test('channel list prints JSON with --json, --format json and a trailing json word', async () => {
   const outputs = await Promise.all([
-    run('channel', 'list', '--json'), run('channel', 'list', '--format', 'json'), run('channel', 'list', 'json'),
+    run('channel', 'list', '--json'),
+    run('channel', 'list', '--format', 'json'),
+    run('channel', 'list', 'json'),
     run('channel', 'list', 'presence', 'json'),
   ]);
   for (const output of outputs) assert.equal(output.code, 0, output.stderr);
   const [flag, format, word, filtered] = outputs.map((output) => JSON.parse(output.stdout));
   assert.deepEqual(format, flag);
   assert.deepEqual(word, flag);
-  assert.deepEqual(filtered.map((channel: { slug: string }) => channel.slug), ['lobby']);
+  assert.deepEqual(
+    filtered.map((channel: { slug: string }) => channel.slug),
+    ['lobby'],
+  );
   const general = flag.find((channel: { slug: string }) => channel.slug === 'general');
   for (const key of ['id', 'slug', 'name', 'type', 'members', 'online', 'created_at']) assert.ok(key in general, key);
   assert.equal(general.members, 2);
@@ -143,7 +159,14 @@ test('channel join adds members with roles, changes a role, and members lists th
   assert.equal(promoted.stdout, 'Changed the role of user-123 in channel "support" from member to admin.\n');
   const members = parseTable((await run('channel', 'members', 'support')).stdout);
   assert.deepEqual(members.columns, ['user_id', 'role', 'joined_at', 'status']);
-  assert.deepEqual(members.rows.map((row) => [row.user_id, row.role]), [['user-123', 'admin'], ['user-456', 'moderator'], ['user-789', 'admin']]);
+  assert.deepEqual(
+    members.rows.map((row) => [row.user_id, row.role]),
+    [
+      ['user-123', 'admin'],
+      ['user-456', 'moderator'],
+      ['user-789', 'admin'],
+    ],
+  );
   const json = JSON.parse((await run('channel', 'members', 'support', 'json')).stdout);
   assert.equal(json.length, 3);
 });
@@ -152,16 +175,20 @@ test('channel leave removes a member', async () => {
   const left = await run('channel', 'leave', 'support', 'user-456');
   assert.equal(left.code, 0, left.stderr);
   assert.equal(left.stdout, 'Removed user-456 from channel "support".\n');
-  const { rows } = await db.pool.query(
-    "SELECT user_id FROM realtime.channel_members m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'support' ORDER BY 1");
-  assert.deepEqual(rows.map((row) => row.user_id), ['user-123', 'user-789']);
+  const { rows } = await db.pool.query("SELECT user_id FROM realtime.channel_members m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'support' ORDER BY 1");
+  assert.deepEqual(
+    rows.map((row) => row.user_id),
+    ['user-123', 'user-789'],
+  );
 });
 
-test('max_members caps a channel\'s members on every way in: the CLI says the channel is full, a role change still works, racing inserts leave exactly the cap', async () => {
+test("max_members caps a channel's members on every way in: the CLI says the channel is full, a role change still works, racing inserts leave exactly the cap", async () => {
   assert.equal((await run('channel', 'create', 'small-room', 'private', '{"max_members": 2}')).code, 0);
   for (const user of ['ann', 'bob']) assert.equal((await run('channel', 'join', 'small-room', user)).code, 0);
-  assertUserError(await run('channel', 'join', 'small-room', 'carl'),
-    /^error: channel "small-room" is full: it has 2 members and its max_members is 2; remove a member \(nself realtime channel leave\) or raise max_members in the channel's metadata$/);
+  assertUserError(
+    await run('channel', 'join', 'small-room', 'carl'),
+    /^error: channel "small-room" is full: it has 2 members and its max_members is 2; remove a member \(nself realtime channel leave\) or raise max_members in the channel's metadata$/,
+  );
   const promoted = await run('channel', 'join', 'small-room', 'bob', 'moderator');
   assert.equal(promoted.code, 0, promoted.stderr);
   assert.match(promoted.stdout, /from member to moderator/);
@@ -169,18 +196,25 @@ test('max_members caps a channel\'s members on every way in: the CLI says the ch
   assert.equal((await run('channel', 'join', 'small-room', 'carl')).code, 0, 'a place freed is taken');
 
   // Ten inserts at once by SQL into a channel capped at three.
-  const { rows: [channel] } = await db.pool.query(`INSERT INTO realtime.channels (slug, name, type, metadata) VALUES ('race-room', 'race-room', 'private', '{"max_members": 3}') RETURNING id`);
-  const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, index) =>
-    db.pool.query('INSERT INTO realtime.channel_members (channel_id, user_id) VALUES ($1, $2)', [channel.id, `racer-${index}`])));
+  const {
+    rows: [channel],
+  } = await db.pool.query(`INSERT INTO realtime.channels (slug, name, type, metadata) VALUES ('race-room', 'race-room', 'private', '{"max_members": 3}') RETURNING id`);
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 10 }, (_, index) => db.pool.query('INSERT INTO realtime.channel_members (channel_id, user_id) VALUES ($1, $2)', [channel.id, `racer-${index}`])),
+  );
   assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 3);
-  const { rows: [count] } = await db.pool.query('SELECT count(*)::int AS n FROM realtime.channel_members WHERE channel_id = $1', [channel.id]);
+  const {
+    rows: [count],
+  } = await db.pool.query('SELECT count(*)::int AS n FROM realtime.channel_members WHERE channel_id = $1', [channel.id]);
   assert.equal(count.n, 3);
 });
 
 test('a max_members that is not a whole number of 1 or more is refused at creation, naming the value', async () => {
   for (const bad of ['"ten"', '0', '2.5', '-1']) {
-    assertUserError(await run('channel', 'create', `bad-cap-${bad.length}`, 'private', `{"max_members": ${bad}}`),
-      new RegExp(`channel metadata "max_members" is ${bad.replace(/[.+]/g, '\\$&')}; it must be a whole number of members, 1 or more`));
+    assertUserError(
+      await run('channel', 'create', `bad-cap-${bad.length}`, 'private', `{"max_members": ${bad}}`),
+      new RegExp(`channel metadata "max_members" is ${bad.replace(/[.+]/g, '\\$&')}; it must be a whole number of members, 1 or more`),
+    );
   }
   const { rows } = await db.pool.query("SELECT 1 FROM realtime.channels WHERE slug LIKE 'bad-cap-%'");
   assert.equal(rows.length, 0);

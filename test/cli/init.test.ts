@@ -10,8 +10,12 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { realtime } from '../helpers/cli.js';
 
 let db: TestDatabase;
-before(async () => { db = await createTestDatabase(); });
-after(async () => { await db.drop(); });
+before(async () => {
+  db = await createTestDatabase();
+});
+after(async () => {
+  await db.drop();
+});
 
 test('init creates the six tables and the helper functions, and says so', async () => {
   const result = await realtime(['init'], { databaseUrl: db.url });
@@ -37,7 +41,10 @@ test('PUBLIC is granted only what Supabase apps call as their own roles, and rea
   const { rows: functions } = await db.pool.query(`
     SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE n.nspname = 'realtime' AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY p.proname`);
-  assert.deepEqual(functions.map((row) => row.proname), ['broadcast_changes', 'send', 'topic']);
+  assert.deepEqual(
+    functions.map((row) => row.proname),
+    ['broadcast_changes', 'send', 'topic'],
+  );
   const { rows: tables } = await db.pool.query(`
     SELECT c.relname, has_table_privilege('public', c.oid, 'SELECT') AS can_select, has_table_privilege('public', c.oid, 'INSERT') AS can_insert,
            has_table_privilege('public', c.oid, 'UPDATE') OR has_table_privilege('public', c.oid, 'DELETE') AS can_change, c.relrowsecurity AS rls
@@ -50,13 +57,17 @@ test('PUBLIC is granted only what Supabase apps call as their own roles, and rea
   const client = await db.pool.connect();
   try {
     await client.query("SELECT realtime.send('{\"n\": 1}'::jsonb, 'note', 'grants-check', false)");
-    const { rows: [channel] } = await client.query("SELECT id FROM realtime.channels WHERE slug = 'grants-check'");
+    const {
+      rows: [channel],
+    } = await client.query("SELECT id FROM realtime.channels WHERE slug = 'grants-check'");
     await client.query('BEGIN');
     await client.query('CREATE ROLE grants_check_app NOLOGIN; SET LOCAL ROLE grants_check_app');
     const { rows } = await client.query('SELECT count(*)::int AS n FROM realtime.messages');
     assert.deepEqual(rows, [{ n: 0 }]);
-    await assert.rejects(client.query("INSERT INTO realtime.messages (channel_id, channel_offset, event_type, payload) VALUES ($1, 99, 'x', '{}')", [channel.id]),
-      /new row violates row-level security policy for table "messages"/);
+    await assert.rejects(
+      client.query("INSERT INTO realtime.messages (channel_id, channel_offset, event_type, payload) VALUES ($1, 99, 'x', '{}')", [channel.id]),
+      /new row violates row-level security policy for table "messages"/,
+    );
   } finally {
     await client.query('ROLLBACK');
     client.release();
@@ -69,7 +80,10 @@ test('init after a function file changed applies that file again, and says so', 
     UPDATE realtime.schema_functions SET checksum = 'the older text' WHERE name = 'realtime.max_payload_bytes'`);
   const result = await realtime(['init'], { databaseUrl: db.url });
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, new RegExp(`^Updated the realtime schema's functions \\(version ${await latestVersion()}\\)\\.\n  applied functions/realtime\\.max_payload_bytes\\.sql\n`));
+  assert.match(
+    result.stdout,
+    new RegExp(`^Updated the realtime schema's functions \\(version ${await latestVersion()}\\)\\.\n  applied functions/realtime\\.max_payload_bytes\\.sql\n`),
+  );
   const { rows } = await db.pool.query('SELECT realtime.max_payload_bytes() AS bytes');
   assert.deepEqual(rows, [{ bytes: 262144 }]);
 });
@@ -82,7 +96,10 @@ test('a schema older than the first migration is refused, naming the way out', a
       INSERT INTO realtime.schema_migrations (version, name) VALUES (12, '0012_notify_positions')`);
     const result = await realtime(['init'], { databaseUrl: old.url });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^error: the realtime schema is at version 12, older than this build's first migration \(18\), which replaced migrations 1 to 18: drop the schema \(DROP SCHEMA realtime CASCADE, .*\) and run `nself realtime init` again\n$/);
+    assert.match(
+      result.stderr,
+      /^error: the realtime schema is at version 12, older than this build's first migration \(18\), which replaced migrations 1 to 18: drop the schema \(DROP SCHEMA realtime CASCADE, .*\) and run `nself realtime init` again\n$/,
+    );
   } finally {
     await old.drop();
   }
@@ -96,17 +113,24 @@ test('an unreachable database is named, without its password', async () => {
   assert.equal(result.stderr.trim().split('\n').length, 1);
 });
 
-test('run by root, an embedded PostgreSQL under a private directory is refused, naming the directory and the ways out', { skip: userInfo().uid !== 0 && 'only root starts the embedded PostgreSQL as another user' }, async () => {
-  const privateDir = await mkdtemp(path.join(tmpdir(), 'nself-private-')); // mode 700, as root's home
-  try {
-    const stateDir = path.join(privateDir, 'state');
-    const result = await realtime(['init'], { databaseUrl: '', env: { NSELF_DATA_DIR: stateDir } });
-    assert.equal(result.code, 1);
-    assert.equal(result.stderr.trim(), `error: the embedded PostgreSQL runs as the system user "postgres" when started by root, and it cannot enter ${privateDir} (mode 700), `
-      + `above its data directory ${path.join(stateDir, 'postgres', 'data')}. Set NSELF_DATA_DIR to a directory it can reach (for example /var/lib/nself), `
-      + `allow it in with \`chmod o+x ${privateDir}\`, run as another user, or set DATABASE_URL to your own PostgreSQL.`);
-    assert.equal(existsSync(path.join(stateDir, 'instance.json')), false, 'no half-made instance is left to start');
-  } finally {
-    await rm(privateDir, { recursive: true, force: true });
-  }
-});
+test(
+  'run by root, an embedded PostgreSQL under a private directory is refused, naming the directory and the ways out',
+  { skip: userInfo().uid !== 0 && 'only root starts the embedded PostgreSQL as another user' },
+  async () => {
+    const privateDir = await mkdtemp(path.join(tmpdir(), 'nself-private-')); // mode 700, as root's home
+    try {
+      const stateDir = path.join(privateDir, 'state');
+      const result = await realtime(['init'], { databaseUrl: '', env: { NSELF_DATA_DIR: stateDir } });
+      assert.equal(result.code, 1);
+      assert.equal(
+        result.stderr.trim(),
+        `error: the embedded PostgreSQL runs as the system user "postgres" when started by root, and it cannot enter ${privateDir} (mode 700), ` +
+          `above its data directory ${path.join(stateDir, 'postgres', 'data')}. Set NSELF_DATA_DIR to a directory it can reach (for example /var/lib/nself), ` +
+          `allow it in with \`chmod o+x ${privateDir}\`, run as another user, or set DATABASE_URL to your own PostgreSQL.`,
+      );
+      assert.equal(existsSync(path.join(stateDir, 'instance.json')), false, 'no half-made instance is left to start');
+    } finally {
+      await rm(privateDir, { recursive: true, force: true });
+    }
+  },
+);

@@ -11,7 +11,9 @@ before(async () => {
   db = await createTestDatabase({ migrated: true });
   await db.pool.query(`INSERT INTO realtime.channels (slug, name, type) VALUES ('general', 'general', 'public'), ('game-lobby', 'game-lobby', 'presence')`);
 });
-after(async () => { await db.drop(); });
+after(async () => {
+  await db.drop();
+});
 
 test('presence track records a status per channel, with metadata, and refreshes it', async () => {
   const online = await run('presence', 'track', 'user-123', 'general', 'online');
@@ -44,17 +46,26 @@ test('presence get shows a user in one channel or everywhere, as a table or JSON
   assert.equal(one.code, 0, one.stderr);
   const table = parseTable(one.stdout);
   assert.deepEqual(table.columns, ['user_id', 'channel', 'status', 'metadata', 'last_seen_at', 'seconds_ago']);
-  assert.deepEqual(table.rows.map((row) => [row.channel, row.status]), [['general', 'online']]);
+  assert.deepEqual(
+    table.rows.map((row) => [row.channel, row.status]),
+    [['general', 'online']],
+  );
   const everywhere = JSON.parse((await run('presence', 'get', 'user-123', 'json')).stdout);
-  assert.deepEqual(everywhere.map((p: { channel: string }) => p.channel), ['game-lobby', 'general']);
+  assert.deepEqual(
+    everywhere.map((p: { channel: string }) => p.channel),
+    ['game-lobby', 'general'],
+  );
   assert.deepEqual(everywhere[0].metadata, { level: 5, score: 1000 });
   const inChannel = JSON.parse((await run('presence', 'get', 'user-123', 'general', 'json')).stdout);
   assert.equal(inChannel.length, 1);
   const global = JSON.parse((await run('presence', 'get', 'user-global', '--json')).stdout);
-  assert.deepEqual(global.map((p: { channel: string | null; status: string }) => [p.channel, p.status]), [[null, 'away']]);
+  assert.deepEqual(
+    global.map((p: { channel: string | null; status: string }) => [p.channel, p.status]),
+    [[null, 'away']],
+  );
 });
 
-test('presence online lists present users (online and away) with the seed\'s columns, most recent first', async () => {
+test("presence online lists present users (online and away) with the seed's columns, most recent first", async () => {
   await db.pool.query(`INSERT INTO realtime.presence (user_id, channel_id, status, metadata, last_seen_at)
                        SELECT 'user-456', id, 'away', '{"device": "desktop"}', now() - interval '305 seconds' FROM realtime.channels WHERE slug = 'general'`);
   await db.pool.query(`INSERT INTO realtime.presence (user_id, channel_id, status) SELECT 'user-gone', id, 'offline' FROM realtime.channels WHERE slug = 'general'`);
@@ -62,10 +73,13 @@ test('presence online lists present users (online and away) with the seed\'s col
   assert.equal(result.code, 0, result.stderr);
   const table = parseTable(result.stdout);
   assert.deepEqual(table.columns, ['user_id', 'channel', 'status', 'metadata', 'last_seen_at', 'seconds_ago']);
-  assert.deepEqual(table.rows.map((row) => [row.user_id, row.channel, row.status, row.metadata]), [
-    ['user-123', 'general', 'online', '{}'],
-    ['user-456', 'general', 'away', '{"device": "desktop"}'],
-  ]);
+  assert.deepEqual(
+    table.rows.map((row) => [row.user_id, row.channel, row.status, row.metadata]),
+    [
+      ['user-123', 'general', 'online', '{}'],
+      ['user-456', 'general', 'away', '{"device": "desktop"}'],
+    ],
+  );
   assert.ok(Number(table.rows[1]?.seconds_ago) >= 305);
   const everywhere = JSON.parse((await run('presence', 'online', 'json')).stdout);
   assert.deepEqual(everywhere.map((p: { user_id: string }) => p.user_id).sort(), ['user-123', 'user-123', 'user-456', 'user-global']);
@@ -86,21 +100,31 @@ test('presence stats counts each user once, by their most present status', async
   assert.deepEqual(table.columns, ['online', 'away', 'offline', 'total_users', 'total_channels']);
   // user-123 online (and away elsewhere), user-456 away, user-global away, user-gone offline; general and game-lobby.
   assert.deepEqual(table.rows, [{ online: '1', away: '2', offline: '1', total_users: '4', total_channels: '2' }]);
-  assert.deepEqual(JSON.parse((await run('presence', 'stats', '--json')).stdout),
-    [{ online: 1, away: 2, offline: 1, total_users: 4, total_channels: 2 }]);
+  assert.deepEqual(JSON.parse((await run('presence', 'stats', '--json')).stdout), [{ online: 1, away: 2, offline: 1, total_users: 4, total_channels: 2 }]);
 });
 
 test('presence offline sets a user offline in one channel, or everywhere', async () => {
   const one = await run('presence', 'offline', 'user-123', 'general');
   assert.equal(one.code, 0, one.stderr);
   assert.equal(one.stdout, 'user-123 is offline in channel "general".\n');
-  const statuses = async () => (await db.pool.query(
-    "SELECT coalesce(c.slug, '-') AS slug, p.status FROM realtime.presence p LEFT JOIN realtime.channels c ON c.id = p.channel_id WHERE p.user_id = 'user-123' ORDER BY 1")).rows;
-  assert.deepEqual(await statuses(), [{ slug: 'game-lobby', status: 'away' }, { slug: 'general', status: 'offline' }]);
+  const statuses = async () =>
+    (
+      await db.pool.query(
+        "SELECT coalesce(c.slug, '-') AS slug, p.status FROM realtime.presence p LEFT JOIN realtime.channels c ON c.id = p.channel_id WHERE p.user_id = 'user-123' ORDER BY 1",
+      )
+    ).rows;
+  assert.deepEqual(await statuses(), [
+    { slug: 'game-lobby', status: 'away' },
+    { slug: 'general', status: 'offline' },
+  ]);
   await run('presence', 'track', 'user-123');
   const all = await run('presence', 'offline', 'user-123');
   assert.equal(all.stdout, 'user-123 is offline everywhere (3 presence rows).\n');
-  assert.deepEqual(await statuses(), [{ slug: '-', status: 'offline' }, { slug: 'game-lobby', status: 'offline' }, { slug: 'general', status: 'offline' }]);
+  assert.deepEqual(await statuses(), [
+    { slug: '-', status: 'offline' },
+    { slug: 'game-lobby', status: 'offline' },
+    { slug: 'general', status: 'offline' },
+  ]);
 });
 
 test('presence cleanup sets presence unseen for the timeout offline', async () => {
@@ -121,7 +145,10 @@ test('bad presence input is refused with one line and writes nothing', async () 
   assertUserError(await run('presence', 'track', 'user-1', 'nowhere'), /unknown channel "nowhere"/);
   assertUserError(await run('presence', 'track', 'user-1', 'general', 'online', '{"level": 5'), /metadata is not valid JSON: unexpected end of input at position 11/);
   assertUserError(await run('presence', 'track', 'user-1', 'general', 'online', '5'), /metadata must be a JSON object/);
-  assertUserError(await run('presence', 'track'), /missing required argument 'user'; usage: nself realtime presence track (\[options\] )?<user> \[channel\] \[status\] \[metadata-json\]/);
+  assertUserError(
+    await run('presence', 'track'),
+    /missing required argument 'user'; usage: nself realtime presence track (\[options\] )?<user> \[channel\] \[status\] \[metadata-json\]/,
+  );
   assertUserError(await run('presence', 'track', ''), /user id must not be empty/);
   assertUserError(await run('presence', 'get', 'nobody'), /no presence recorded for user "nobody"/);
   assertUserError(await run('presence', 'get', 'user-123', 'nowhere'), /unknown channel "nowhere"/);
@@ -135,7 +162,7 @@ test('bad presence input is refused with one line and writes nothing', async () 
   assert.equal(await snapshot(db.pool), before);
 });
 
-test('connections lists the connected clients with the seed\'s columns; --all adds disconnected ones', async () => {
+test("connections lists the connected clients with the seed's columns; --all adds disconnected ones", async () => {
   await db.pool.query(`INSERT INTO realtime.connections (connection_id, user_id, server_id, status, connected_at, last_seen_at, disconnected_at) VALUES
     ('conn-abc-123', 'user-123', 'node-1', 'connected', now() - interval '10 minutes', now() - interval '45 seconds', NULL),
     ('conn-def-456', 'user-456', 'node-1', 'connected', now() - interval '15 minutes', now() - interval '345 seconds', NULL),
@@ -144,13 +171,19 @@ test('connections lists the connected clients with the seed\'s columns; --all ad
   assert.equal(result.code, 0, result.stderr);
   const table = parseTable(result.stdout);
   assert.deepEqual(table.columns, ['user_id', 'connection_id', 'status', 'connected_at', 'seconds_since_seen']);
-  assert.deepEqual(table.rows.map((row) => [row.user_id, row.connection_id, row.status]), [
-    ['user-123', 'conn-abc-123', 'connected'],
-    ['user-456', 'conn-def-456', 'connected'],
-  ]);
+  assert.deepEqual(
+    table.rows.map((row) => [row.user_id, row.connection_id, row.status]),
+    [
+      ['user-123', 'conn-abc-123', 'connected'],
+      ['user-456', 'conn-def-456', 'connected'],
+    ],
+  );
   assert.ok(Number(table.rows[0]?.seconds_since_seen) >= 45);
   const json = JSON.parse((await run('connections', '--json')).stdout);
-  assert.deepEqual(json.map((c: { connection_id: string }) => c.connection_id), ['conn-abc-123', 'conn-def-456']);
+  assert.deepEqual(
+    json.map((c: { connection_id: string }) => c.connection_id),
+    ['conn-abc-123', 'conn-def-456'],
+  );
   assert.equal(json[0].server_id, 'node-1');
   const all = JSON.parse((await run('connections', '--all', 'json')).stdout);
   assert.equal(all.length, 3);

@@ -13,8 +13,21 @@ const run = (args: string[], env: Record<string, string> = {}) => realtime(args,
 
 interface StatusJson {
   tableChanges: {
-    path: string; reason: string; walCapture: boolean; maxSlotWalKeepBytes: number | null; warnings: string[];
-    slot: { name: string; exists: boolean; active: boolean; activePid: number | null; walStatus: string | null; lagBytes: number; retainedBytes: number; secondsSinceRead: number | null };
+    path: string;
+    reason: string;
+    walCapture: boolean;
+    maxSlotWalKeepBytes: number | null;
+    warnings: string[];
+    slot: {
+      name: string;
+      exists: boolean;
+      active: boolean;
+      activePid: number | null;
+      walStatus: string | null;
+      lagBytes: number;
+      retainedBytes: number;
+      secondsSinceRead: number | null;
+    };
   };
 }
 
@@ -82,10 +95,21 @@ test('a slot unread for longer than REALTIME_SLOT_STALE_SECONDS is a warning on 
   if (!logical) return t.skip('wal_level is not logical');
   await db.pool.query(`UPDATE realtime.capture_state SET wal_consumer_seen_at = now() - interval '10 minutes'`);
   const report = await status();
-  assert.ok(report.warnings.some((warning) => warning.includes(`the replication slot ${slot} has had no consumer for 6`)), report.warnings.join('\n'));
-  assert.equal((await status({ REALTIME_SLOT_STALE_SECONDS: '3600' })).warnings.some((warning) => warning.includes('no consumer')), false);
+  assert.ok(
+    report.warnings.some((warning) => warning.includes(`the replication slot ${slot} has had no consumer for 6`)),
+    report.warnings.join('\n'),
+  );
+  assert.equal(
+    (await status({ REALTIME_SLOT_STALE_SECONDS: '3600' })).warnings.some((warning) => warning.includes('no consumer')),
+    false,
+  );
   const text = await run(['status']);
-  assert.match(text.stdout, new RegExp(`\\n {2}WARNING +the replication slot ${slot} has had no consumer for \\d+ s \\(REALTIME_SLOT_STALE_SECONDS is 300\\) and keeps [\\d.]+ \\w+ of WAL, .*\`nself realtime cleanup --slots\`\\n`));
+  assert.match(
+    text.stdout,
+    new RegExp(
+      `\\n {2}WARNING +the replication slot ${slot} has had no consumer for \\d+ s \\(REALTIME_SLOT_STALE_SECONDS is 300\\) and keeps [\\d.]+ \\w+ of WAL, .*\`nself realtime cleanup --slots\`\\n`,
+    ),
+  );
   assertUserError(await run(['status'], { REALTIME_SLOT_STALE_SECONDS: 'soon' }), /REALTIME_SLOT_STALE_SECONDS "soon" is not valid; expected a whole number from 1 to/);
 });
 
@@ -98,7 +122,10 @@ test('a running consumer records when it read the slot', async (t) => {
     const report = await status();
     assert.equal(report.slot.active, true);
     assert.equal(typeof report.slot.activePid, 'number');
-    assert.equal(report.warnings.some((warning) => warning.includes('no consumer')), false);
+    assert.equal(
+      report.warnings.some((warning) => warning.includes('no consumer')),
+      false,
+    );
   } finally {
     await consumer.stop();
   }
@@ -119,7 +146,11 @@ test('cleanup --slots refuses while a consumer reads the slot, and drops it when
   const dropped = await run(['cleanup', '--slots']);
   assert.equal(dropped.code, 0, dropped.stderr);
   assert.match(dropped.stdout, new RegExp(`^Dropped the replication slot ${slot}: it kept [\\d.]+ \\w+ of WAL`));
-  assert.match(dropped.stdout, /\nRecorded a gap after the newest position: the replication slot .* was dropped/, 'the consumer had logged the rows written above: a resume from before now cannot be complete');
+  assert.match(
+    dropped.stdout,
+    /\nRecorded a gap after the newest position: the replication slot .* was dropped/,
+    'the consumer had logged the rows written above: a resume from before now cannot be complete',
+  );
   assert.match(dropped.stdout, /captured by triggers until a server reads the WAL again/);
   assert.equal((await db.pool.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot])).rowCount, 0);
   const state = (await db.pool.query('SELECT wal_capture, wal_gap_after = last_position AS gap_now FROM realtime.capture_state')).rows[0];

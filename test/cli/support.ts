@@ -22,7 +22,12 @@ export function parseTable(text: string): ParsedTable {
     const cells: string[] = [];
     let position = 0;
     for (const width of widths) {
-      cells.push([...line].slice(position, position + width).join('').trim());
+      cells.push(
+        [...line]
+          .slice(position, position + width)
+          .join('')
+          .trim(),
+      );
       position += width + 1;
     }
     return cells;

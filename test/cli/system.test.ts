@@ -54,9 +54,11 @@ test('status shows the database, the schema version, the server and row counts',
 });
 
 test('status says "running" when the server answers its health check', async () => {
-  const server = await listen(createServer((request, response) => {
-    response.writeHead(request.url === '/healthcheck' ? 200 : 404).end('ok');
-  }));
+  const server = await listen(
+    createServer((request, response) => {
+      response.writeHead(request.url === '/healthcheck' ? 200 : 404).end('ok');
+    }),
+  );
   try {
     const port = (server.address() as AddressInfo).port;
     const result = await realtime(['status'], { databaseUrl: db.url, env: { REALTIME_PORT: String(port), REALTIME_HOST: '127.0.0.1' } });
@@ -89,7 +91,10 @@ test('status on an unreachable database says so, names it without the password, 
 
 test('logs says where the log should be and how to start the server when there is none', async () => {
   const result = await realtime(['logs'], { databaseUrl: db.url, env: { NSELF_DATA_DIR: scratch, REALTIME_LOG_FILE: '' } });
-  assertUserError(result, new RegExp(`no server log at ${path.join(scratch, 'logs', 'realtime.log').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}; start the server with \`nself realtime start\``));
+  assertUserError(
+    result,
+    new RegExp(`no server log at ${path.join(scratch, 'logs', 'realtime.log').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}; start the server with \`nself realtime start\``),
+  );
 });
 
 test('logs prints the last 100 lines, or --lines N', async () => {
@@ -112,10 +117,13 @@ test('logs --follow prints new lines as they are written, until Ctrl+C', async (
   const file = path.join(scratch, 'follow.log');
   await writeFile(file, 'first\n');
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'packages/cli/bin/nself.js'), 'realtime', 'logs', '--follow'], {
-    env: { ...process.env, REALTIME_LOG_FILE: file }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, REALTIME_LOG_FILE: file },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   const waitFor = async (text: string) => {
     const deadline = Date.now() + 10_000;
@@ -149,19 +157,28 @@ test('cleanup deletes old messages, cleans stale connections and presence, and s
     ('fresh', 'online', now()), ('idle', 'away', now() - interval '10 minutes')`);
   const result = await run('cleanup');
   assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout, [
-    'Deleted 1 message older than 24 hours.',
-    'Deleted 0 table changes older than 24 hours.',
-    'Cleaned up 2 stale connections (marked disconnected after 300 seconds unseen, or removed after 24 hours disconnected).',
-    'Set 1 stale presence row offline (unseen for 300 seconds).',
-    '',
-  ].join('\n'));
+  assert.equal(
+    result.stdout,
+    [
+      'Deleted 1 message older than 24 hours.',
+      'Deleted 0 table changes older than 24 hours.',
+      'Cleaned up 2 stale connections (marked disconnected after 300 seconds unseen, or removed after 24 hours disconnected).',
+      'Set 1 stale presence row offline (unseen for 300 seconds).',
+      '',
+    ].join('\n'),
+  );
   const messages = await db.pool.query('SELECT event_type FROM realtime.messages');
   assert.deepEqual(messages.rows, [{ event_type: 'recent' }]);
   const connections = await db.pool.query('SELECT connection_id, status FROM realtime.connections ORDER BY 1');
-  assert.deepEqual(connections.rows, [{ connection_id: 'live', status: 'connected' }, { connection_id: 'stale', status: 'disconnected' }]);
+  assert.deepEqual(connections.rows, [
+    { connection_id: 'live', status: 'connected' },
+    { connection_id: 'stale', status: 'disconnected' },
+  ]);
   const presence = await db.pool.query('SELECT user_id, status FROM realtime.presence ORDER BY 1');
-  assert.deepEqual(presence.rows, [{ user_id: 'fresh', status: 'online' }, { user_id: 'idle', status: 'offline' }]);
+  assert.deepEqual(presence.rows, [
+    { user_id: 'fresh', status: 'online' },
+    { user_id: 'idle', status: 'offline' },
+  ]);
 });
 
 test('cleanup and presence cleanup count as stale what the server does: unseen for REALTIME_STALE_AFTER_SECONDS', async () => {
@@ -178,8 +195,10 @@ test('cleanup and presence cleanup count as stale what the server does: unseen f
   assert.deepEqual(rows.rows, [{ connection: 'connected', presence: 'online' }]);
   await db.pool.query("DELETE FROM realtime.connections WHERE connection_id = 'quiet'");
   await db.pool.query("DELETE FROM realtime.presence WHERE user_id = 'quiet'");
-  assertUserError(await realtime(['cleanup'], { ...patient, env: { REALTIME_STALE_AFTER_SECONDS: 'soon' } }),
-    /^error: REALTIME_STALE_AFTER_SECONDS "soon" is not valid; expected a whole number from 1 to 86400$/);
+  assertUserError(
+    await realtime(['cleanup'], { ...patient, env: { REALTIME_STALE_AFTER_SECONDS: 'soon' } }),
+    /^error: REALTIME_STALE_AFTER_SECONDS "soon" is not valid; expected a whole number from 1 to 86400$/,
+  );
 });
 
 test('cleanup refuses negative or non-numeric hours and changes nothing', async () => {
@@ -199,9 +218,15 @@ test('stats prints each section as a table, or all of them as JSON', async () =>
   const presenceSection = result.stdout.split('\nPresence\n')[1]?.split('\n\n')[0] ?? '';
   assert.deepEqual(parseTable(`${presenceSection}\n`).rows, [{ online: '1', away: '0', offline: '1', total_users: '2', total_channels: '0' }]);
   const json = JSON.parse((await run('stats', '--json')).stdout);
-  assert.deepEqual(json.channels.find((row: { type: string }) => row.type === 'public'), { type: 'public', channels: 2, members: 0, messages_sent: 2 });
+  assert.deepEqual(
+    json.channels.find((row: { type: string }) => row.type === 'public'),
+    { type: 'public', channels: 2, members: 0, messages_sent: 2 },
+  );
   assert.equal(json.messages[0].total, 1);
-  assert.deepEqual(json.busiest_channels.map((row: { channel: string }) => row.channel), ['general']);
+  assert.deepEqual(
+    json.busiest_channels.map((row: { channel: string }) => row.channel),
+    ['general'],
+  );
   assert.deepEqual(json.connections, [{ connected: 1, disconnected: 1, users: 0, servers: 0 }]);
   assert.deepEqual(JSON.parse((await run('stats', 'json')).stdout), json);
 });

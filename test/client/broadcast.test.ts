@@ -24,8 +24,7 @@ test('bytes sent as an ArrayBuffer arrive as the same bytes; JSON arrives as JSO
 test('with self on I receive my own message, with its offset; the Supabase listener form gets the whole message', async () => {
   const client = suite.client();
   const envelopes: BroadcastMessage[] = [];
-  const channel = client.channel('echo', { config: { broadcast: { self: true } } })
-    .on('broadcast', { event: 'ping' }, (message) => envelopes.push(message));
+  const channel = client.channel('echo', { config: { broadcast: { self: true } } }).on('broadcast', { event: 'ping' }, (message) => envelopes.push(message));
   const receipt = await channel.send({ type: 'broadcast', event: 'ping', payload: { n: 1 } });
   await waitFor(() => envelopes.length === 1, 'my own message');
   assert.equal(envelopes[0]!.type, 'broadcast');

@@ -37,12 +37,15 @@ test('a path is kept and gets /websocket, and http(s) becomes ws(s)', async () =
 });
 
 test('bad options are refused with a message naming the option and what is accepted', () => {
-  assert.throws(() => new RealtimeClient({ url: 'localhost:3100' }), (error: unknown) => {
-    assert.ok(error instanceof RealtimeError);
-    assert.equal(error.code, 'INVALID_ARGUMENT');
-    assert.match(error.message, /scheme localhost:; expected ws:, wss:, http: or https:/);
-    return true;
-  });
+  assert.throws(
+    () => new RealtimeClient({ url: 'localhost:3100' }),
+    (error: unknown) => {
+      assert.ok(error instanceof RealtimeError);
+      assert.equal(error.code, 'INVALID_ARGUMENT');
+      assert.match(error.message, /scheme localhost:; expected ws:, wss:, http: or https:/);
+      return true;
+    },
+  );
   assert.throws(() => new RealtimeClient({ url: 'not a url' }), /url "not a url" is not a URL; expected one like ws:\/\/localhost:3100/);
   assert.throws(() => new RealtimeClient({ url: 'ws://localhost:3100', timeoutMs: -5 }), /timeoutMs must be a positive number/);
   assert.throws(() => new RealtimeClient({ url: 'ws://localhost:3100', maxQueuedSends: 0 }), /maxQueuedSends must be a positive number/);
@@ -64,8 +67,10 @@ test('a postgres_changes filter the server could not read is refused when the li
   const channel = client.channel('todos');
   assert.throws(
     () => channel.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'todos', filter: 'priority=likes.3' }, () => undefined),
-    (error: unknown) => error instanceof RealtimeError && error.code === 'INVALID_ARGUMENT'
-      && /^postgres_changes listener: Error parsing `filter` params: unknown operator "likes" in "priority=likes\.3"; expected column=op\.value/.test(error.message),
+    (error: unknown) =>
+      error instanceof RealtimeError &&
+      error.code === 'INVALID_ARGUMENT' &&
+      /^postgres_changes listener: Error parsing `filter` params: unknown operator "likes" in "priority=likes\.3"; expected column=op\.value/.test(error.message),
   );
   channel.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'todos', filter: 'status=in.(open,"on hold")' }, () => undefined);
   await client.disconnect();

@@ -53,7 +53,10 @@ test('the server restarted during a stream: the received sequence equals the cha
   await waitFor(() => received.length >= log.length, 'every message of the log', 20_000);
   await sleep(200);
   assert.deepEqual(received, log);
-  assert.deepEqual(payloads, Array.from({ length: 400 }, (_, index) => index + 1));
+  assert.deepEqual(
+    payloads,
+    Array.from({ length: 400 }, (_, index) => index + 1),
+  );
   assert.ok(states.includes('reconnecting') && states.at(-1) === 'open', `states seen: ${states.join(' → ')}`);
 });
 

@@ -14,7 +14,11 @@ test('Client SDK example: a broadcast and presence (its table part is in table-c
 
   // Broadcast message (another client listens on the channel)
   const heard: unknown[] = [];
-  await subscribed(newClient().channel('general').on('message', (payload) => heard.push(payload)));
+  await subscribed(
+    newClient()
+      .channel('general')
+      .on('message', (payload) => heard.push(payload)),
+  );
   const channel = client.channel('general');
   channel.send({
     type: 'broadcast',

@@ -55,10 +55,7 @@ function splitWords(line: string): string[] {
 }
 
 /** Resolves when the channel reports SUBSCRIBED; fails after `timeoutMs` with the last status and error seen. */
-export function subscribed(
-  channel: { subscribe(callback: (status: string, error?: Error) => void): unknown },
-  timeoutMs = 10_000,
-): Promise<void> {
+export function subscribed(channel: { subscribe(callback: (status: string, error?: Error) => void): unknown }, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
     let last = 'no status';
     const timer = setTimeout(() => reject(new Error(`channel did not join in time (last: ${last})`)), timeoutMs);

@@ -33,7 +33,10 @@ test('Client SDK example: INSERT, UPDATE and DELETE of public.users reach the ca
   await suite.server.db.pool.query("INSERT INTO public.users VALUES ('user-123', 'john@example.com')");
   await suite.server.db.pool.query("UPDATE public.users SET email = 'john.doe@example.com' WHERE id = 'user-123'");
   await suite.server.db.pool.query("DELETE FROM public.users WHERE id = 'user-123'");
-  await waitFor(() => seen.length === 3, () => `three table changes (seen: ${JSON.stringify(seen)})`);
+  await waitFor(
+    () => seen.length === 3,
+    () => `three table changes (seen: ${JSON.stringify(seen)})`,
+  );
   assert.deepEqual(seen, ['New user: john@example.com', 'Updated user: john.doe@example.com', 'Deleted user: user-123']);
 });
 
@@ -91,7 +94,10 @@ test('table changes made while the server was down arrive after the reconnect, o
   await waitFor(() => client.state === 'reconnecting', 'the client to notice');
   await suite.server.db.pool.query("INSERT INTO public.items VALUES (2, 'second'), (3, 'third')");
   await suite.server.start();
-  await waitFor(() => names.length >= 3, () => `three changes (got ${JSON.stringify(names)})`);
+  await waitFor(
+    () => names.length >= 3,
+    () => `three changes (got ${JSON.stringify(names)})`,
+  );
   await sleep(300);
   assert.deepEqual(names, ['first', 'second', 'third']);
 });

@@ -13,7 +13,10 @@ const NAMES = Object.keys(SETTINGS) as SettingName[];
 async function documentedDefaults(): Promise<Map<string, string>> {
   const readme = await readFile(path.join(REPO_ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf(SETTINGS_TABLE_START), readme.indexOf(SETTINGS_TABLE_END));
-  const rows = section.split('\n').map((line) => line.match(/^\| `([A-Z_]+)` \| [^|]* \| (.*?) \| /)).filter((match) => match !== null);
+  const rows = section
+    .split('\n')
+    .map((line) => line.match(/^\| `([A-Z_]+)` \| [^|]* \| (.*?) \| /))
+    .filter((match) => match !== null);
   return new Map(rows.map((match) => [match[1] ?? '', match[2] ?? '']));
 }
 
@@ -27,13 +30,27 @@ test('every setting is in the README configuration table, with its default, and 
     assert.equal(documented.get(name), SETTINGS[name].shownDefault, `README.md gives ${name} another default (run \`npm run docs:settings\`)`);
   }
   const readme = await readFile(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  assert.ok(readme.includes(`${SETTINGS_TABLE_START}\n${renderSettingsTable()}\n${SETTINGS_TABLE_END}`),
-    'the README configuration table is not the one the settings render; run `npm run docs:settings`');
+  assert.ok(
+    readme.includes(`${SETTINGS_TABLE_START}\n${renderSettingsTable()}\n${SETTINGS_TABLE_END}`),
+    'the README configuration table is not the one the settings render; run `npm run docs:settings`',
+  );
 });
 
 test('each default shown is the value a setting takes when unset', () => {
-  const derived = new Set<SettingName>(['DATABASE_URL', 'NSELF_DATA_DIR', 'NODE_ENV', 'REALTIME_HOST', 'REALTIME_JWT_SECRET', 'REALTIME_JWT_PUBLIC_KEY', 'REALTIME_JWKS_URL', 'HASURA_GRAPHQL_JWT_SECRET',
-    'REALTIME_LOG_FILE', 'REALTIME_MAX_PRESENCE_STATE_BYTES', 'REALTIME_ALLOWED_ORIGINS', 'REALTIME_ANONYMOUS_ROLE']);
+  const derived = new Set<SettingName>([
+    'DATABASE_URL',
+    'NSELF_DATA_DIR',
+    'NODE_ENV',
+    'REALTIME_HOST',
+    'REALTIME_JWT_SECRET',
+    'REALTIME_JWT_PUBLIC_KEY',
+    'REALTIME_JWKS_URL',
+    'HASURA_GRAPHQL_JWT_SECRET',
+    'REALTIME_LOG_FILE',
+    'REALTIME_MAX_PRESENCE_STATE_BYTES',
+    'REALTIME_ALLOWED_ORIGINS',
+    'REALTIME_ANONYMOUS_ROLE',
+  ]);
   for (const name of NAMES.filter((name) => !derived.has(name))) {
     assert.equal(String(readSetting({}, name)), SETTINGS[name].shownDefault, name);
   }
@@ -49,7 +66,10 @@ test('a value a setting does not accept is refused naming the variable, the valu
     [{ REALTIME_LOG_LEVEL: 'loud' }, /^REALTIME_LOG_LEVEL "loud" is not valid; expected one of: trace, debug, info, warn, error, fatal, silent$/],
     [{ REALTIME_CAPTURE: 'Logical' }, /^REALTIME_CAPTURE "Logical" is not valid; expected one of: auto, wal, trigger$/],
     [{ REALTIME_RETENTION_HOURS: '1e3' }, /^REALTIME_RETENTION_HOURS "1e3" is not valid; expected a number of hours of 0 or more, such as 24 or 72$/],
-    [{ HASURA_GRAPHQL_JWT_SECRET: '{"type":"XS256","key":"k"}' }, /^HASURA_GRAPHQL_JWT_SECRET has type "XS256"; expected one of HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512, Ed25519, EdDSA$/],
+    [
+      { HASURA_GRAPHQL_JWT_SECRET: '{"type":"XS256","key":"k"}' },
+      /^HASURA_GRAPHQL_JWT_SECRET has type "XS256"; expected one of HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512, Ed25519, EdDSA$/,
+    ],
   ];
   for (const [env, message] of refusals) assert.throws(() => loadConfig(env), { message }, JSON.stringify(env));
   assert.equal(loadConfig({ REALTIME_CAPTURE: ' WAL ' }).capture, 'wal');
@@ -70,7 +90,7 @@ test('no source outside the settings module reads a setting from the environment
   for (const pkg of ['db', 'server', 'cli']) {
     const dir = path.join(REPO_ROOT, 'packages', pkg, 'src');
     for (const file of await readdir(dir, { recursive: true })) {
-      if (!file.endsWith('.ts') || file.startsWith(`config${path.sep}`) && pkg === 'db') continue;
+      if (!file.endsWith('.ts') || (file.startsWith(`config${path.sep}`) && pkg === 'db')) continue;
       const source = await readFile(path.join(dir, file), 'utf8');
       if (pattern.test(source)) offenders.push(`packages/${pkg}/src/${file}`);
     }

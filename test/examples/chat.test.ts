@@ -23,8 +23,12 @@ before(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  example.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  example.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  example.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  example.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   await waitFor(() => /open http:\/\/localhost:\d+/.test(output) || example.exitCode !== null, `the example to start (output: ${output})`, 60_000);
   assert.equal(example.exitCode, null, `the example exited: ${output}`);
   siteUrl = `http://localhost:${port}`;

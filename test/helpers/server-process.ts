@@ -28,21 +28,38 @@ export async function startServerProcess(databaseUrl: string, port: number, env:
   const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: {
-      ...process.env, DATABASE_URL: databaseUrl, REALTIME_PORT: String(port), REALTIME_HOST: '127.0.0.1',
-      REALTIME_LOG_FILE: path.join(os.tmpdir(), `nself-realtime-process-${port}.log`), REALTIME_JWT_SECRET: '', REALTIME_ANONYMOUS_ROLE: '', ...env,
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      REALTIME_PORT: String(port),
+      REALTIME_HOST: '127.0.0.1',
+      REALTIME_LOG_FILE: path.join(os.tmpdir(), `nself-realtime-process-${port}.log`),
+      REALTIME_JWT_SECRET: '',
+      REALTIME_ANONYMOUS_ROLE: '',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     // npm runs the server under a shell that does not pass signals on: signal the whole group.
     detached: viaNpm,
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${output}`);
-    return fetch(`http://127.0.0.1:${port}/healthcheck`).then((response) => response.ok, () => false);
-  }, `the server process on port ${port}`, 30_000);
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${output}`);
+      return fetch(`http://127.0.0.1:${port}/healthcheck`).then(
+        (response) => response.ok,
+        () => false,
+      );
+    },
+    `the server process on port ${port}`,
+    30_000,
+  );
   return {
     port,
     child,

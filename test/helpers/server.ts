@@ -27,10 +27,7 @@ export async function startTestServer(db: TestDatabase, options: StartOptions = 
  * A server on a fresh database for the tests of one file: started before them (then `setup` runs on
  * the database), stopped and dropped after.
  */
-export function useTestServer(
-  options: StartOptions = {},
-  setup?: (db: TestDatabase) => Promise<void>,
-): { readonly db: TestDatabase; readonly server: RunningServer } {
+export function useTestServer(options: StartOptions = {}, setup?: (db: TestDatabase) => Promise<void>): { readonly db: TestDatabase; readonly server: RunningServer } {
   const state: { db?: TestDatabase; server?: RunningServer } = {};
   before(async () => {
     state.db = await createTestDatabase({ migrated: true });

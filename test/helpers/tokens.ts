@@ -6,7 +6,9 @@ export const JWT_SECRET = 'test-secret-with-at-least-32-characters-long';
 
 /** Signs an HS256 token for `sub` (none: a token naming no user) with `role`, expiring in `expiresInSeconds`. */
 export async function token(sub: string | undefined, options: { expiresInSeconds?: number; secret?: string; role?: string } = {}): Promise<string> {
-  const jwt = new SignJWT({ role: options.role ?? 'authenticated' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt()
+  const jwt = new SignJWT({ role: options.role ?? 'authenticated' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + (options.expiresInSeconds ?? 3600));
   if (sub) jwt.setSubject(sub);
   return jwt.sign(new TextEncoder().encode(options.secret ?? JWT_SECRET));

@@ -5,11 +5,7 @@
  * that value. Fails after `timeoutMs` naming `what` (a function is read at the failure, to show the
  * state then).
  */
-export async function waitFor<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string | (() => string),
-  timeoutMs = 10_000,
-): Promise<T> {
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string | (() => string), timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

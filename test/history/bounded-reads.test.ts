@@ -20,9 +20,10 @@ let server: ServerProcess;
 before(async () => {
   db = await createTestDatabase({ migrated: true });
   await db.pool.query("INSERT INTO realtime.channels (slug, name) VALUES ('archive', 'archive')");
-  await db.pool.query(
-    "SELECT realtime.broadcast('archive', 'page', jsonb_build_object('n', n, 'blob', repeat(md5(n::text), $1 / 32)), NULL) FROM generate_series(1, $2) AS n",
-    [PAYLOAD_CHARS, MESSAGES]);
+  await db.pool.query("SELECT realtime.broadcast('archive', 'page', jsonb_build_object('n', n, 'blob', repeat(md5(n::text), $1 / 32)), NULL) FROM generate_series(1, $2) AS n", [
+    PAYLOAD_CHARS,
+    MESSAGES,
+  ]);
 });
 
 after(async () => {
@@ -93,25 +94,29 @@ interface HistoryBody {
 
 test(`${READERS} REST readers asking for limit=1000 at once get pages of about 1 MB, and following next_after, every message once and in order in bounded memory`, async (t) => {
   const log = await logOffsets(db.pool, 'archive');
-  const { result: readers, growth } = await measured(() => Promise.all(Array.from({ length: READERS }, async () => {
-    const offsets: number[] = [];
-    const pageBytes: number[] = [];
-    let after = 0;
-    for (;;) {
-      const response = await fetch(`http://127.0.0.1:${server.port}/api/channels/archive/messages?after=${after}&limit=1000`);
-      assert.equal(response.status, 200);
-      const text = await response.text();
-      pageBytes.push(Buffer.byteLength(text));
-      const body = JSON.parse(text) as HistoryBody;
-      for (const message of body.messages) {
-        assert.equal(message.payload.n, message.offset, 'the payload of its own message');
-        offsets.push(message.offset);
-      }
-      if (body.next_after === null) break;
-      after = body.next_after;
-    }
-    return { offsets, pageBytes };
-  })));
+  const { result: readers, growth } = await measured(() =>
+    Promise.all(
+      Array.from({ length: READERS }, async () => {
+        const offsets: number[] = [];
+        const pageBytes: number[] = [];
+        let after = 0;
+        for (;;) {
+          const response = await fetch(`http://127.0.0.1:${server.port}/api/channels/archive/messages?after=${after}&limit=1000`);
+          assert.equal(response.status, 200);
+          const text = await response.text();
+          pageBytes.push(Buffer.byteLength(text));
+          const body = JSON.parse(text) as HistoryBody;
+          for (const message of body.messages) {
+            assert.equal(message.payload.n, message.offset, 'the payload of its own message');
+            offsets.push(message.offset);
+          }
+          if (body.next_after === null) break;
+          after = body.next_after;
+        }
+        return { offsets, pageBytes };
+      }),
+    ),
+  );
   assertExactlyOnceInOrder(log, new Map(readers.map((reader, index) => [`reader ${index}`, reader.offsets])));
   for (const reader of readers) {
     assert.ok(reader.pageBytes.length > 1, 'limit=1000 of 200 KB messages is served in several pages');

@@ -38,7 +38,9 @@ export function describeProblems(reports: readonly DeliveryReport[]): string {
   const show = (name: string, offsets: number[]) => (offsets.length ? ` ${name} ${offsets.length} (${offsets.slice(0, 8).join(', ')}${offsets.length > 8 ? ', …' : ''})` : '');
   return reports
     .filter((report) => report.lost.length + report.duplicated.length + report.reordered.length + report.unknown.length > 0)
-    .map((report) => `${report.client}:${show('lost', report.lost)}${show('duplicated', report.duplicated)}${show('reordered', report.reordered)}${show('unknown', report.unknown)}`)
+    .map(
+      (report) => `${report.client}:${show('lost', report.lost)}${show('duplicated', report.duplicated)}${show('reordered', report.reordered)}${show('unknown', report.unknown)}`,
+    )
     .join('\n');
 }
 

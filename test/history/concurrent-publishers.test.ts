@@ -41,7 +41,7 @@ async function publisher(url: string, out: Published[]): Promise<void> {
 }
 
 test('8 publishers committing in random order: each channel is delivered 1, 2, 3… with no gap and nothing twice', async () => {
-  for (const channel of CHANNELS) await setup.db.pool.query("INSERT INTO realtime.channels (slug, name) VALUES ($1, $1)", [channel]);
+  for (const channel of CHANNELS) await setup.db.pool.query('INSERT INTO realtime.channels (slug, name) VALUES ($1, $1)', [channel]);
   const subscribers = new Map<string, Map<string, OffsetSubscriber>>();
   for (const channel of CHANNELS) {
     const perChannel = new Map<string, OffsetSubscriber>();
@@ -55,18 +55,24 @@ test('8 publishers committing in random order: each channel is delivered 1, 2, 3
 
   // The transactions did not take offsets in the order they began: the log order is the commit order.
   const outOfBeginOrder = CHANNELS.some((channel) => {
-    const byBegin = published.filter((entry) => entry.channel === channel).sort((a, b) => a.began - b.began).map((entry) => entry.offset);
+    const byBegin = published
+      .filter((entry) => entry.channel === channel)
+      .sort((a, b) => a.began - b.began)
+      .map((entry) => entry.offset);
     return byBegin.some((offset, index) => index > 0 && offset < (byBegin[index - 1] ?? 0));
   });
   assert.ok(outOfBeginOrder, 'some transaction that began later committed first');
 
   for (const channel of CHANNELS) {
     const log = await logOffsets(setup.db.pool, channel);
-    assert.deepEqual(log, Array.from({ length: log.length }, (_, index) => index + 1), `${channel}: offsets 1…${log.length} with no hole`);
+    assert.deepEqual(
+      log,
+      Array.from({ length: log.length }, (_, index) => index + 1),
+      `${channel}: offsets 1…${log.length} with no hole`,
+    );
     assert.equal(log.length, published.filter((entry) => entry.channel === channel).length);
     const perChannel = subscribers.get(channel) ?? new Map<string, OffsetSubscriber>();
-    await waitFor(() => [...perChannel.values()].every((subscriber) => subscriber.offsets.length >= log.length), `${channel} delivered`, 20_000)
-      .catch(() => undefined);
+    await waitFor(() => [...perChannel.values()].every((subscriber) => subscriber.offsets.length >= log.length), `${channel} delivered`, 20_000).catch(() => undefined);
     assertExactlyOnceInOrder(log, new Map([...perChannel].map(([name, subscriber]) => [name, subscriber.offsets])));
     for (const subscriber of perChannel.values()) subscriber.close();
   }

@@ -45,8 +45,7 @@ test('the LISTEN connection terminated every 1.5 s during a stream, and once mor
 
   const log = await logOffsets(setup.db.pool, 'flaky');
   assert.equal(log.length, 4_020);
-  await waitFor(() => [...subscribers.values()].every((subscriber) => subscriber.offsets.length >= log.length), 'every message', 30_000)
-    .catch(() => undefined);
+  await waitFor(() => [...subscribers.values()].every((subscriber) => subscriber.offsets.length >= log.length), 'every message', 30_000).catch(() => undefined);
   assertExactlyOnceInOrder(log, new Map([...subscribers].map(([name, subscriber]) => [name, subscriber.offsets])));
   for (const subscriber of subscribers.values()) subscriber.close();
 });

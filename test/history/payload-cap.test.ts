@@ -14,7 +14,9 @@ before(async () => {
   db = await createTestDatabase({ migrated: true });
   channel = await createChannel(db.pool, { name: 'capped' });
 });
-after(async () => { await db.drop(); });
+after(async () => {
+  await db.drop();
+});
 
 async function stored(): Promise<number> {
   const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM realtime.messages WHERE channel_id = $1', [channel.id]);
@@ -37,12 +39,18 @@ test('realtime.broadcast refuses a payload over 262144 bytes with SQLSTATE 22023
 });
 
 test('a binary payload over the limit is refused too, and a batch with one oversized message stores none of it', async () => {
-  await assert.rejects(db.pool.query("SELECT realtime.append_message($1, 'bin', NULL, NULL, $2)", [channel.id, Buffer.alloc(262_145)]), { code: '22023', message: 'payload of 262145 bytes is over the limit of 262144 bytes' });
+  await assert.rejects(db.pool.query("SELECT realtime.append_message($1, 'bin', NULL, NULL, $2)", [channel.id, Buffer.alloc(262_145)]), {
+    code: '22023',
+    message: 'payload of 262145 bytes is over the limit of 262144 bytes',
+  });
   const before = await stored();
-  await assert.rejects(appendMessages(db.pool, channel.id, [
-    { id: randomUUID(), event: 'a', payload: { n: 1 } },
-    { id: randomUUID(), event: 'b', payload: { blob: 'y'.repeat(270_000) } },
-  ]), { code: '22023' });
+  await assert.rejects(
+    appendMessages(db.pool, channel.id, [
+      { id: randomUUID(), event: 'a', payload: { n: 1 } },
+      { id: randomUUID(), event: 'b', payload: { blob: 'y'.repeat(270_000) } },
+    ]),
+    { code: '22023' },
+  );
   assert.equal(await stored(), before, 'all or nothing');
 });
 

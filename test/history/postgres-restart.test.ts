@@ -49,16 +49,23 @@ test('PostgreSQL restarted mid-stream: 50 subscribers each end with every commit
 
   let restarted: Promise<void> | undefined;
   const published = await publishStream(pool, {
-    channel: 'stream', total: MESSAGES, batch: 10, workers: 4, pauseMs: 2,
-    progress: (committed) => { if (committed >= MESSAGES * 0.3) restarted ??= restartEmbeddedPostgres(stateDir); },
+    channel: 'stream',
+    total: MESSAGES,
+    batch: 10,
+    workers: 4,
+    pauseMs: 2,
+    progress: (committed) => {
+      if (committed >= MESSAGES * 0.3) restarted ??= restartEmbeddedPostgres(stateDir);
+    },
   });
   await restarted;
   assert.equal(published, MESSAGES);
 
   const log = await logOffsets(pool, 'stream');
   assert.ok(log.length >= MESSAGES, `the log holds ${log.length} messages`);
-  await waitFor(() => [...subscribers.values()].every((subscriber) => subscriber.offsets.length >= log.length),
-    `every subscriber to receive ${log.length} messages`, 90_000).catch(() => undefined);
+  await waitFor(() => [...subscribers.values()].every((subscriber) => subscriber.offsets.length >= log.length), `every subscriber to receive ${log.length} messages`, 90_000).catch(
+    () => undefined,
+  );
   assertExactlyOnceInOrder(log, new Map([...subscribers].map(([name, subscriber]) => [name, subscriber.offsets])));
   assert.match(server?.output() ?? '', /database listener reconnected/, 'the server saw its LISTEN connection drop and come back');
   for (const subscriber of subscribers.values()) subscriber.close();

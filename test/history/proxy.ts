@@ -17,11 +17,17 @@ export async function startSwitchableProxy(targetPort: number): Promise<Switchab
   const server = createServer((client) => {
     if (!online) return void client.destroy();
     const upstream = connect(targetPort, '127.0.0.1');
-    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       sockets.add(from);
       from.pipe(to);
       from.on('error', () => to.destroy());
-      from.on('close', () => { sockets.delete(from); to.destroy(); });
+      from.on('close', () => {
+        sockets.delete(from);
+        to.destroy();
+      });
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -32,10 +32,11 @@ export async function publishStream(pool: pg.Pool, options: StreamOptions): Prom
       next += count;
       for (;;) {
         try {
-          await pool.query(
-            "SELECT realtime.broadcast($1, 'tick', jsonb_build_object('n', n), NULL) FROM generate_series($2::int, $3::int) AS n",
-            [options.channel, first, first + count - 1],
-          );
+          await pool.query("SELECT realtime.broadcast($1, 'tick', jsonb_build_object('n', n), NULL) FROM generate_series($2::int, $3::int) AS n", [
+            options.channel,
+            first,
+            first + count - 1,
+          ]);
           break;
         } catch {
           await sleep(100);

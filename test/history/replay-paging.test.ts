@@ -56,7 +56,10 @@ test('REST reads 10,000 messages in 10 pages of 1,000, each message once and in 
   assertExactlyOnceInOrder(await logOffsets(setup.db.pool, 'archive'), new Map([['REST pages', read]]));
 
   const prefixed = await fetch(`http://127.0.0.1:${setup.server.port}/realtime/v1/api/channels/archive/messages?after=9998`);
-  assert.deepEqual(((await prefixed.json()) as HistoryBody).messages.map((message) => message.offset), [9999, 10_000]);
+  assert.deepEqual(
+    ((await prefixed.json()) as HistoryBody).messages.map((message) => message.offset),
+    [9999, 10_000],
+  );
   const since = await history('archive', `since=${Date.now() + 60_000}`);
   assert.deepEqual([since.status, since.body.messages, since.body.next_after], [200, [], null]);
 });
@@ -80,13 +83,20 @@ test('joins resuming from the same offset at once, while messages keep coming, e
   const live = (async () => {
     for (let n = 51; n <= 80; n += 5) await broadcast('shared-resume', n, n + 4);
   })();
-  const joined = await Promise.all(Array.from({ length: 12 }, (_, index) =>
-    OffsetSubscriber.join(setup.server.port, 'shared-resume', { resume: { offset: index % 2 === 0 ? 20 : 35 } })));
+  const joined = await Promise.all(
+    Array.from({ length: 12 }, (_, index) => OffsetSubscriber.join(setup.server.port, 'shared-resume', { resume: { offset: index % 2 === 0 ? 20 : 35 } })),
+  );
   await live;
   const log = await logOffsets(setup.db.pool, 'shared-resume');
   await waitFor(() => joined.every(({ subscriber }) => subscriber.offsets.at(-1) === log.at(-1)), 'every subscriber reaching the last message', 10_000).catch(() => undefined);
-  assertExactlyOnceInOrder(log.filter((offset) => offset > 20), new Map(joined.filter((_, index) => index % 2 === 0).map(({ subscriber }, index) => [`after 20 #${index}`, subscriber.offsets])));
-  assertExactlyOnceInOrder(log.filter((offset) => offset > 35), new Map(joined.filter((_, index) => index % 2 === 1).map(({ subscriber }, index) => [`after 35 #${index}`, subscriber.offsets])));
+  assertExactlyOnceInOrder(
+    log.filter((offset) => offset > 20),
+    new Map(joined.filter((_, index) => index % 2 === 0).map(({ subscriber }, index) => [`after 20 #${index}`, subscriber.offsets])),
+  );
+  assertExactlyOnceInOrder(
+    log.filter((offset) => offset > 35),
+    new Map(joined.filter((_, index) => index % 2 === 1).map(({ subscriber }, index) => [`after 35 #${index}`, subscriber.offsets])),
+  );
   for (const { subscriber, reply } of joined) {
     assert.equal((reply.response['resume'] as { recovered: boolean }).recovered, true);
     subscriber.close();
@@ -100,28 +110,44 @@ test('config.broadcast.replay on public, presence and private channels: the newe
   const member = await token('user-1');
   for (const channel of ['replay-public', 'replay-presence', 'replay-private']) {
     await broadcast(channel, 1, 40);
-    const { subscriber, reply } = await OffsetSubscriber.join(setup.server.port, channel, { replay: { since: 0, limit: 100 } },
-      channel === 'replay-private' ? { private: true, token: member } : {});
+    const { subscriber, reply } = await OffsetSubscriber.join(
+      setup.server.port,
+      channel,
+      { replay: { since: 0, limit: 100 } },
+      channel === 'replay-private' ? { private: true, token: member } : {},
+    );
     assert.equal(reply.status, 'ok', `${channel}: ${JSON.stringify(reply.response)}`);
     assert.deepEqual(reply.response['replay'], { count: 25, first_offset: 16, last_offset: 40, truncated: true }, channel);
     assert.deepEqual(reply.response['broadcast'], { latest_offset: 40 }, channel);
     await waitFor(() => subscriber.offsets.length >= 25, `${channel}: the replayed messages`);
     await broadcast(channel, 41, 42);
     await waitFor(() => subscriber.offsets.length >= 27, `${channel}: the live messages`);
-    assert.deepEqual(subscriber.offsets, Array.from({ length: 27 }, (_, index) => index + 16), channel);
-    assert.deepEqual(subscriber.replayed, Array.from({ length: 25 }, (_, index) => index + 16), channel);
+    assert.deepEqual(
+      subscriber.offsets,
+      Array.from({ length: 27 }, (_, index) => index + 16),
+      channel,
+    );
+    assert.deepEqual(
+      subscriber.replayed,
+      Array.from({ length: 25 }, (_, index) => index + 16),
+      channel,
+    );
     subscriber.close();
 
     // Beyond the cap: the older messages page in by offset.
     const older = await history(channel, 'after=0&limit=15', channel === 'replay-private' ? { authorization: `Bearer ${member}` } : {});
-    assert.deepEqual(older.body.messages.map((message) => message.offset), Array.from({ length: 15 }, (_, index) => index + 1), channel);
+    assert.deepEqual(
+      older.body.messages.map((message) => message.offset),
+      Array.from({ length: 15 }, (_, index) => index + 1),
+      channel,
+    );
   }
   const small = await OffsetSubscriber.join(setup.server.port, 'replay-public', { replay: { since: 0, limit: 3 } });
   assert.deepEqual(small.reply.response['replay'], { count: 3, first_offset: 40, last_offset: 42, truncated: true });
   small.subscriber.close();
 });
 
-test('replay params that are not whole numbers are refused with Supabase\'s reason, and the join creates nothing', async () => {
+test("replay params that are not whole numbers are refused with Supabase's reason, and the join creates nothing", async () => {
   for (const replay of [{ since: 'yesterday' }, { since: 0, limit: 2.5 }, 'all']) {
     const { subscriber, reply } = await OffsetSubscriber.join(setup.server.port, 'never-created', { replay });
     assert.equal(reply.status, 'error');
@@ -145,12 +171,24 @@ test('REST history refuses bad parameters, unknown channels and readers who are 
 });
 
 test('nself realtime replay takes unix milliseconds, --after and --limit, ordered by offset', async () => {
-  const { rows: [first] } = await setup.db.pool.query<{ ms: string }>(
-    "SELECT floor(extract(epoch FROM min(sent_at)) * 1000)::bigint AS ms FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'archive'");
+  const {
+    rows: [first],
+  } = await setup.db.pool.query<{ ms: string }>(
+    "SELECT floor(extract(epoch FROM min(sent_at)) * 1000)::bigint AS ms FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'archive'",
+  );
   const result = await realtime(['replay', 'archive', String(first?.ms), '--after', '9990', '--limit', '5', '--json'], { databaseUrl: setup.db.url });
   assert.equal(result.code, 0, result.stderr);
   const rows = JSON.parse(result.stdout) as Array<{ offset: number; payload: { n: number } }>;
-  assert.deepEqual(rows.map((row) => [row.offset, row.payload.n]), [[9991, 9991], [9992, 9992], [9993, 9993], [9994, 9994], [9995, 9995]]);
+  assert.deepEqual(
+    rows.map((row) => [row.offset, row.payload.n]),
+    [
+      [9991, 9991],
+      [9992, 9992],
+      [9993, 9993],
+      [9994, 9994],
+      [9995, 9995],
+    ],
+  );
   const refused = await realtime(['replay', 'archive', '--after', 'last'], { databaseUrl: setup.db.url });
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /^error: --after must be a whole number/);

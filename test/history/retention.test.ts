@@ -59,10 +59,14 @@ test('a resume from an offset older than retention is told it cannot recover, th
   const { subscriber, reply } = await OffsetSubscriber.join(setup.server.port, 'short', { resume: { offset: 2 } });
   assert.deepEqual(reply.response['resume'], { recovered: false, offset: 2, earliest_offset: 7, latest_offset: 10 });
   await waitFor(() => subscriber.offsets.length >= 4, 'the retained messages');
-  assert.deepEqual(subscriber.systems, [{
-    extension: 'broadcast', status: 'error', channel: 'short',
-    message: 'ResumeUnavailable: messages after offset 2 are no longer retained; resuming from offset 7',
-  }]);
+  assert.deepEqual(subscriber.systems, [
+    {
+      extension: 'broadcast',
+      status: 'error',
+      channel: 'short',
+      message: 'ResumeUnavailable: messages after offset 2 are no longer retained; resuming from offset 7',
+    },
+  ]);
   assert.deepEqual(subscriber.offsets, range(7, 10));
   subscriber.close();
 

@@ -34,19 +34,30 @@ test('SIGKILL mid-stream, then a new server process: every SDK client resumes an
     const offsets: number[] = [];
     received.set(`client ${index + 1}`, offsets);
     const channel = client.channel('killed').on('tick', (_payload, message) => offsets.push(message.offset ?? -1));
-    await new Promise<void>((resolve) => channel.subscribe((status) => { if (status === 'SUBSCRIBED') resolve(); }));
+    await new Promise<void>((resolve) =>
+      channel.subscribe((status) => {
+        if (status === 'SUBSCRIBED') resolve();
+      }),
+    );
   }
 
   let killed: Promise<void> | undefined;
   const publishing = publishStream(db.pool, {
-    channel: 'killed', total: 3_000, batch: 5, workers: 2, pauseMs: 5,
+    channel: 'killed',
+    total: 3_000,
+    batch: 5,
+    workers: 2,
+    pauseMs: 5,
     progress: (committed) => {
-      killed ??= committed >= 900 ? (async () => {
-        const victim = server;
-        assert.equal(await victim?.stop('SIGKILL'), null, 'the server died of the signal, without a clean exit');
-        await sleep(500);
-        server = await startServerProcess(db.url, port);
-      })() : undefined;
+      killed ??=
+        committed >= 900
+          ? (async () => {
+              const victim = server;
+              assert.equal(await victim?.stop('SIGKILL'), null, 'the server died of the signal, without a clean exit');
+              await sleep(500);
+              server = await startServerProcess(db.url, port);
+            })()
+          : undefined;
     },
   });
   await publishing;
@@ -55,8 +66,7 @@ test('SIGKILL mid-stream, then a new server process: every SDK client resumes an
 
   const log = await logOffsets(db.pool, 'killed');
   assert.equal(log.length, 3_000);
-  await waitFor(() => [...received.values()].every((offsets) => offsets.length >= log.length), 'every client to catch up', 30_000)
-    .catch(() => undefined);
+  await waitFor(() => [...received.values()].every((offsets) => offsets.length >= log.length), 'every client to catch up', 30_000).catch(() => undefined);
   assertExactlyOnceInOrder(log, received);
   assert.ok([...received.values()].every((offsets) => offsets.length === log.length));
 });

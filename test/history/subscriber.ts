@@ -18,7 +18,9 @@ export class OffsetSubscriber {
   private readonly replies = new Map<string, (reply: Reply) => void>();
 
   private constructor(private readonly ws: WebSocket) {
-    ws.on('close', (code) => { this.closeCode = code; });
+    ws.on('close', (code) => {
+      this.closeCode = code;
+    });
     ws.on('message', (data: Buffer, binary) => {
       if (binary) return;
       const [, ref, , event, payload] = JSON.parse(data.toString()) as [string | null, string | null, string, string, Record<string, unknown>];
@@ -39,18 +41,35 @@ export class OffsetSubscriber {
    * private channel with `token`'s identity when asked); resolves with the join reply.
    */
   static async join(
-    port: number, channel: string, broadcast: Record<string, unknown> = {}, options: { private?: boolean; token?: string } = {},
+    port: number,
+    channel: string,
+    broadcast: Record<string, unknown> = {},
+    options: { private?: boolean; token?: string } = {},
   ): Promise<{ subscriber: OffsetSubscriber; reply: Reply }> {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/realtime/v1/websocket?vsn=2.0.0&apikey=dev`);
-    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
     const subscriber = new OffsetSubscriber(ws);
-    const reply = await subscriber.request(['1', '1', `realtime:${channel}`, 'phx_join', {
-      config: {
-        broadcast: { self: false, ack: false, ...broadcast }, presence: { key: '', enabled: false }, postgres_changes: [],
-        private: options.private === true,
-      },
-      ...(options.token ? { access_token: options.token } : {}),
-    }], '1');
+    const reply = await subscriber.request(
+      [
+        '1',
+        '1',
+        `realtime:${channel}`,
+        'phx_join',
+        {
+          config: {
+            broadcast: { self: false, ack: false, ...broadcast },
+            presence: { key: '', enabled: false },
+            postgres_changes: [],
+            private: options.private === true,
+          },
+          ...(options.token ? { access_token: options.token } : {}),
+        },
+      ],
+      '1',
+    );
     return { subscriber, reply };
   }
 

@@ -23,14 +23,29 @@ function ChatRoom({ roomId }: { roomId: string }) {
   return (
     <div>
       <div data-testid="online">Online: {online.length}</div>
-      <div data-testid="who">{online.map((entry) => entry.key).sort().join(',')}</div>
+      <div data-testid="who">
+        {online
+          .map((entry) => entry.key)
+          .sort()
+          .join(',')}
+      </div>
       <div data-testid="status">{status}</div>
       <div data-testid="error">{error?.message ?? ''}</div>
-      {messages.map(msg => (
-        <div key={msg.id} className="message">{msg.payload.text}</div>
+      {messages.map((msg) => (
+        <div key={msg.id} className="message">
+          {msg.payload.text}
+        </div>
       ))}
       <input data-testid="draft" value={draft} onChange={(event) => setDraft(event.target.value)} />
-      <button data-testid="send" onClick={() => { sendMessage(draft); setDraft(''); }}>Send</button>
+      <button
+        data-testid="send"
+        onClick={() => {
+          sendMessage(draft);
+          setDraft('');
+        }}
+      >
+        Send
+      </button>
     </div>
   );
 }
@@ -45,7 +60,11 @@ function Notes({ table }: { table: string }) {
   return (
     <div>
       <div data-testid="table-status">{status}</div>
-      {changes.map((change) => <div key={change.new.id} className="note">{change.new.body}</div>)}
+      {changes.map((change) => (
+        <div key={change.new.id} className="note">
+          {change.new.body}
+        </div>
+      ))}
     </div>
   );
 }
@@ -54,8 +73,15 @@ function App({ roomId }: { roomId: string }) {
   const [inRoom, setInRoom] = useState(true);
   return (
     <>
-      <button data-testid="toggle" onClick={() => setInRoom(!inRoom)}>{inRoom ? 'Leave' : 'Enter'}</button>
-      {inRoom && <><Me roomId={roomId} /><ChatRoom roomId={roomId} /></>}
+      <button data-testid="toggle" onClick={() => setInRoom(!inRoom)}>
+        {inRoom ? 'Leave' : 'Enter'}
+      </button>
+      {inRoom && (
+        <>
+          <Me roomId={roomId} />
+          <ChatRoom roomId={roomId} />
+        </>
+      )}
       {params.get('table') && <Notes table={params.get('table')!} />}
     </>
   );

@@ -38,9 +38,15 @@ async function payloadLimit(): Promise<unknown> {
 }
 
 test('the first migration creates the schema and every function; migrating again applies nothing and rewrites no function', async () => {
-  const migrations = (await readdir(path.join(sqlDir, 'migrations'))).filter((file) => file.endsWith('.sql')).sort().map((file) => file.replace(/\.sql$/, ''));
+  const migrations = (await readdir(path.join(sqlDir, 'migrations')))
+    .filter((file) => file.endsWith('.sql'))
+    .sort()
+    .map((file) => file.replace(/\.sql$/, ''));
   const first = await migrate(db.pool, sqlDir);
-  assert.deepEqual(first.applied.map((migration) => migration.name), migrations);
+  assert.deepEqual(
+    first.applied.map((migration) => migration.name),
+    migrations,
+  );
   assert.equal(migrations[0], '0018_realtime_schema');
   assert.ok(first.functions.includes('realtime.next_changes') && first.functions.includes('realtime.position_at_commit'));
   const latest = await latestVersion(sqlDir);
@@ -62,7 +68,8 @@ test('a changed function file is applied again at the next migration, alone, and
   assert.deepEqual([result.applied, result.functions], [[], ['realtime.max_payload_bytes']]);
   assert.deepEqual(await payloadLimit(), { bytes: 1048576, type: 'integer' });
   const { rows } = await db.pool.query(
-    "SELECT checksum, has_function_privilege('public', 'realtime.max_payload_bytes()', 'EXECUTE') AS public FROM realtime.schema_functions WHERE name = 'realtime.max_payload_bytes'");
+    "SELECT checksum, has_function_privilege('public', 'realtime.max_payload_bytes()', 'EXECUTE') AS public FROM realtime.schema_functions WHERE name = 'realtime.max_payload_bytes'",
+  );
   assert.deepEqual(rows, [{ checksum: createHash('sha256').update(changed).digest('hex'), public: false }]);
   assert.deepEqual((await migrate(db.pool, sqlDir)).functions, [], 'applied once');
 });
@@ -72,8 +79,10 @@ test('a function whose signature changes is refused with the way to change it, a
   const limit = await payloadLimit();
   const original = await readFile(PAYLOAD_LIMIT_FILE(), 'utf8');
   await writeFile(PAYLOAD_LIMIT_FILE(), original.replace('RETURNS integer', 'RETURNS bigint').replace('::integer', '::bigint'));
-  await assert.rejects(migrate(db.pool, sqlDir),
-    /^Error: function file realtime\.max_payload_bytes\.sql failed: cannot change return type of existing function \(a changed signature needs a migration that drops the old function first: packages\/db\/sql\/README\.md\)$/);
+  await assert.rejects(
+    migrate(db.pool, sqlDir),
+    /^Error: function file realtime\.max_payload_bytes\.sql failed: cannot change return type of existing function \(a changed signature needs a migration that drops the old function first: packages\/db\/sql\/README\.md\)$/,
+  );
   assert.deepEqual(await schemaState(), before, 'nothing of the failed run stays');
   assert.deepEqual(await payloadLimit(), limit);
 

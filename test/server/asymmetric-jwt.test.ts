@@ -41,8 +41,8 @@ async function signingKey(alg: 'ES256' | 'RS256', kid: string) {
   return {
     jwk,
     pem: await exportSPKI(publicKey),
-    sign: (sub: string, role = 'authenticated') => new SignJWT({ role }).setProtectedHeader({ alg, kid, typ: 'JWT' })
-      .setSubject(sub).setIssuedAt().setExpirationTime('1h').sign(privateKey),
+    sign: (sub: string, role = 'authenticated') =>
+      new SignJWT({ role }).setProtectedHeader({ alg, kid, typ: 'JWT' }).setSubject(sub).setIssuedAt().setExpirationTime('1h').sign(privateKey),
   };
 }
 
@@ -52,7 +52,9 @@ async function roundTrip(server: RunningServer, accessToken: string, topic: stri
   try {
     const channel = client.channel(topic, { config: { broadcast: { self: true, ack: true } } });
     let echoed = false;
-    channel.on('broadcast', { event: 'ping' }, () => { echoed = true; });
+    channel.on('broadcast', { event: 'ping' }, () => {
+      echoed = true;
+    });
     const joined = await subscribe(channel);
     if (joined.status !== 'SUBSCRIBED') return { status: joined.status, ...(joined.error ? { error: joined.error.message } : {}) };
     assert.equal(await channel.send({ type: 'broadcast', event: 'ping', payload: {} }), 'ok');
@@ -99,7 +101,7 @@ test('RS256 tokens are verified with a PEM public key beside a shared secret, so
   }
 });
 
-test('configuration: Hasura\'s asymmetric and jwk_url forms, and public keys that read as nothing are refused with what is accepted', async () => {
+test("configuration: Hasura's asymmetric and jwk_url forms, and public keys that read as nothing are refused with what is accepted", async () => {
   const rsa = await signingKey('RS256', 'rsa-2');
   const hasuraPem = loadConfig({ HASURA_GRAPHQL_JWT_SECRET: JSON.stringify({ type: 'RS256', key: rsa.pem }) });
   assert.equal(hasuraPem.jwtPublicKey, rsa.pem);

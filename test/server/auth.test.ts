@@ -29,15 +29,17 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
       assert.equal(refused.error?.message, 'Unauthorized: You do not have permissions to read from this Channel topic: secret');
 
       const received: unknown[] = [];
-      const admitted = member.channel('secret', { config: { private: true, broadcast: { self: true, ack: true } } })
+      const admitted = member
+        .channel('secret', { config: { private: true, broadcast: { self: true, ack: true } } })
         .on('broadcast', { event: 'note' }, (message) => received.push(message.payload));
       assert.equal((await subscribe(admitted)).status, 'SUBSCRIBED');
       const listed = await realtime(['connections', '--json'], { databaseUrl: env.db.url });
       assert.equal(listed.code, 0, listed.stderr);
-      const rows = (JSON.parse(listed.stdout) as Array<{ user_id: string | null; server_id: string; status: string }>)
-        .filter((row) => row.server_id === env.server.serverId);
-      assert.ok(rows.length >= 2 && rows.every((row) => row.status === 'connected' && row.user_id === null),
-        '`nself realtime connections` lists the live sockets (their apikey is anonymous)');
+      const rows = (JSON.parse(listed.stdout) as Array<{ user_id: string | null; server_id: string; status: string }>).filter((row) => row.server_id === env.server.serverId);
+      assert.ok(
+        rows.length >= 2 && rows.every((row) => row.status === 'connected' && row.user_id === null),
+        '`nself realtime connections` lists the live sockets (their apikey is anonymous)',
+      );
       assert.equal(await admitted.send({ type: 'broadcast', event: 'note', payload: { n: 1 } }), 'ok');
       await waitFor(() => received.length === 1, 'the member receiving its broadcast');
     } finally {
@@ -120,7 +122,10 @@ test('clients joining a new channel at once all join the one channel created for
   const clients = await Promise.all(Array.from({ length: 8 }, () => RawClient.open(env.server, `vsn=2.0.0&apikey=${anonKey}`)));
   try {
     const replies = await Promise.all(clients.map((client, index) => client.join(index % 2 === 0 ? 'realtime:fresh-crowd' : 'realtime:Fresh-Crowd', '1')));
-    assert.deepEqual(replies.map((reply) => (reply[4] as { status: string }).status), Array.from({ length: 8 }, () => 'ok'));
+    assert.deepEqual(
+      replies.map((reply) => (reply[4] as { status: string }).status),
+      Array.from({ length: 8 }, () => 'ok'),
+    );
     const { rows } = await env.db.pool.query<{ name: string }>(`SELECT name FROM realtime.channels WHERE slug = 'fresh-crowd'`);
     assert.equal(rows.length, 1);
   } finally {
@@ -129,14 +134,14 @@ test('clients joining a new channel at once all join the one channel created for
 });
 
 test('the upgrade is refused without a valid token when a secret is set', async () => {
-  assert.deepEqual(await upgrade(env.server, '/realtime/v1/websocket?vsn=2.0.0&apikey=not-a-jwt'),
-    { status: 401, body: { error: 'The token provided is not a valid JWT' } });
+  assert.deepEqual(await upgrade(env.server, '/realtime/v1/websocket?vsn=2.0.0&apikey=not-a-jwt'), { status: 401, body: { error: 'The token provided is not a valid JWT' } });
   const forged = await token('x', { secret: 'another-secret-of-at-least-32-characters' });
-  assert.deepEqual(await upgrade(env.server, `/realtime/v1/websocket?vsn=2.0.0&apikey=${forged}`),
-    { status: 401, body: { error: 'Failed to validate JWT signature' } });
+  assert.deepEqual(await upgrade(env.server, `/realtime/v1/websocket?vsn=2.0.0&apikey=${forged}`), { status: 401, body: { error: 'Failed to validate JWT signature' } });
   assert.deepEqual(await upgrade(env.server, '/realtime/v1/websocket?vsn=2.0.0'), { status: 401, body: { error: 'API key is missing' } });
-  assert.deepEqual(await upgrade(env.server, `/realtime/v1/websocket?vsn=3.0.0&apikey=${anonKey}`),
-    { status: 400, body: { error: 'unsupported vsn "3.0.0"; expected one of: 1.0.0, 2.0.0' } });
+  assert.deepEqual(await upgrade(env.server, `/realtime/v1/websocket?vsn=3.0.0&apikey=${anonKey}`), {
+    status: 400,
+    body: { error: 'unsupported vsn "3.0.0"; expected one of: 1.0.0, 2.0.0' },
+  });
   assert.equal((await upgrade(env.server, `/socket/websocket?apikey=${anonKey}`)).status, 101);
 });
 
@@ -147,8 +152,7 @@ test('a token accepted before is refused once it expires, at the upgrade and at 
   try {
     assert.equal(((await client.join('realtime:reused', '1', {}, { access_token: shortLived }))[4] as { status: string }).status, 'ok');
     await sleep(2_200);
-    assert.deepEqual(await upgrade(env.server, `/realtime/v1/websocket?vsn=2.0.0&apikey=${shortLived}`),
-      { status: 401, body: { error: 'Token has expired' } });
+    assert.deepEqual(await upgrade(env.server, `/realtime/v1/websocket?vsn=2.0.0&apikey=${shortLived}`), { status: 401, body: { error: 'Token has expired' } });
     const refused = (await client.join('realtime:reused-again', '2', {}, { access_token: shortLived }))[4] as { status: string; response: { reason: string } };
     assert.equal(refused.status, 'error');
     assert.match(refused.response.reason, /^InvalidJWTToken: Token has expired \d+ seconds ago$/);
@@ -191,7 +195,9 @@ test('Hasura claims name the user, and production mode refuses to start without 
   try {
     const { SignJWT } = await import('jose');
     const hasuraToken = await new SignJWT({ 'https://hasura.io/jwt/claims': { 'x-hasura-user-id': 'member-1', 'x-hasura-default-role': 'user' } })
-      .setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(JWT_SECRET));
     await hasura.realtime.setAuth(hasuraToken);
     assert.equal((await subscribe(hasura.channel('secret', { config: { private: true } }))).status, 'SUBSCRIBED');
   } finally {
@@ -213,13 +219,26 @@ test('access_token refreshes: a new token outlives the old expiry, a bad one or 
     assert.equal(((await client.join('realtime:secret', '1', { private: true }, { access_token: short }))[4] as { status: string }).status, 'ok');
     client.send(['1', '2', 'realtime:secret', 'access_token', { access_token: await token('member-1', { expiresInSeconds: 3600 }) }]);
     await sleep(2_500);
-    assert.equal(client.frames.find((frame) => frame[3] === 'phx_close'), undefined, 'the refreshed token keeps the channel open past the old expiry');
+    assert.equal(
+      client.frames.find((frame) => frame[3] === 'phx_close'),
+      undefined,
+      'the refreshed token keeps the channel open past the old expiry',
+    );
 
     client.send(['1', '3', 'realtime:secret', 'access_token', { access_token: await token('outsider') }]);
     const revoked = await client.expect((frame) => frame[3] === 'system', 'the revocation');
-    assert.deepEqual(revoked, ['1', null, 'realtime:secret', 'system', {
-      extension: 'system', status: 'error', message: 'You no longer have permission to read from this Channel topic: secret', channel: 'secret',
-    }]);
+    assert.deepEqual(revoked, [
+      '1',
+      null,
+      'realtime:secret',
+      'system',
+      {
+        extension: 'system',
+        status: 'error',
+        message: 'You no longer have permission to read from this Channel topic: secret',
+        channel: 'secret',
+      },
+    ]);
     await client.expect((frame) => frame[3] === 'phx_close' && frame[0] === '1', 'phx_close after the revocation');
 
     assert.equal(((await client.join('realtime:open-room', '4'))[4] as { status: string }).status, 'ok');

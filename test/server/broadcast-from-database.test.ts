@@ -30,7 +30,9 @@ async function listen(user: string, topic: string, isPrivate: boolean) {
   const client = supabase(env.server, { key: accessToken, accessToken });
   const received: Received[] = [];
   const channel = client.channel(topic, { config: { private: isPrivate } });
-  channel.on('broadcast', { event: '*' }, (message) => { received.push(message as unknown as Received); });
+  channel.on('broadcast', { event: '*' }, (message) => {
+    received.push(message as unknown as Received);
+  });
   const joined = await subscribe(channel);
   return { client, received, joined };
 }
@@ -43,11 +45,22 @@ test('broadcast_changes from a row trigger reaches a member of the private topic
     await env.db.pool.query("UPDATE todos SET title = 'water the plants' WHERE list = 'home'");
     await env.db.pool.query("DELETE FROM todos WHERE list = 'home'");
     await waitFor(() => received.length === 3, 'three broadcasts');
-    assert.deepEqual(received.map((message) => message.event), ['INSERT', 'UPDATE', 'DELETE']);
+    assert.deepEqual(
+      received.map((message) => message.event),
+      ['INSERT', 'UPDATE', 'DELETE'],
+    );
     const [inserted, updated, deleted] = received.map((message) => message.payload);
-    assert.deepEqual({ ...inserted, id: undefined }, {
-      id: undefined, operation: 'INSERT', table: 'todos', schema: 'public', old_record: null, record: { id: 1, list: 'home', title: 'water plants' },
-    });
+    assert.deepEqual(
+      { ...inserted, id: undefined },
+      {
+        id: undefined,
+        operation: 'INSERT',
+        table: 'todos',
+        schema: 'public',
+        old_record: null,
+        record: { id: 1, list: 'home', title: 'water plants' },
+      },
+    );
     assert.equal(typeof inserted?.['id'], 'string', 'the payload gains the message id, as on Supabase');
     assert.deepEqual(updated?.['old_record'], { id: 1, list: 'home', title: 'water plants' });
     assert.deepEqual(updated?.['record'], { id: 1, list: 'home', title: 'water the plants' });
@@ -89,25 +102,29 @@ test('realtime.send reaches a public topic when sent with private => false, and 
   }
 });
 
-test('the service role sends over REST to a private topic (existing or not), bypassing membership as on Supabase; another user\'s send is dropped', async () => {
+test("the service role sends over REST to a private topic (existing or not), bypassing membership as on Supabase; another user's send is dropped", async () => {
   const { client, received, joined } = await listen('ann', 'todos:home', true);
-  const send = async (bearer: string, topic: string, text: string) => fetch(`${env.server.url}/realtime/v1/api/broadcast`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', apikey: bearer, authorization: `Bearer ${bearer}` },
-    body: JSON.stringify({ messages: [{ topic, event: 'note', payload: { text }, private: true }] }),
-  });
+  const send = async (bearer: string, topic: string, text: string) =>
+    fetch(`${env.server.url}/realtime/v1/api/broadcast`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', apikey: bearer, authorization: `Bearer ${bearer}` },
+      body: JSON.stringify({ messages: [{ topic, event: 'note', payload: { text }, private: true }] }),
+    });
   try {
     assert.equal(joined.status, 'SUBSCRIBED');
     const service = await token(undefined, { role: 'service_role' });
     assert.equal((await send(service, 'todos:home', 'from the service role')).status, 202);
     assert.equal((await send(await token('mallory'), 'todos:home', 'from a stranger')).status, 202);
-    await waitFor(() => received.some((message) => message.event === 'note'), 'the service role\'s broadcast');
+    await waitFor(() => received.some((message) => message.event === 'note'), "the service role's broadcast");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.deepEqual(received.filter((message) => message.event === 'note').map((message) => message.payload['text']), ['from the service role']);
+    assert.deepEqual(
+      received.filter((message) => message.event === 'note').map((message) => message.payload['text']),
+      ['from the service role'],
+    );
 
     assert.equal((await send(service, 'todos:new-list', 'first')).status, 202);
     const { rows } = await env.db.pool.query("SELECT type FROM realtime.channels WHERE slug = 'todos:new-list'");
-    assert.deepEqual(rows, [{ type: 'private' }], 'the service role\'s private send made a private channel');
+    assert.deepEqual(rows, [{ type: 'private' }], "the service role's private send made a private channel");
   } finally {
     await client.removeAllChannels();
   }

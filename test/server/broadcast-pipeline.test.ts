@@ -19,20 +19,28 @@ test('500 broadcasts sent at once by one socket are acknowledged each with its o
     for (let index = 0; index < count; index++) {
       sender.send(['1', `b${index}`, 'realtime:burst', 'broadcast', { type: 'broadcast', event: 'n', payload: { index } }]);
     }
-    const acks = await waitFor(() => {
-      const replies = sender.frames.filter((frame) => frame[3] === 'phx_reply' && String(frame[1]).startsWith('b'));
-      return replies.length === count && replies;
-    }, 'an ack for every broadcast', 30_000);
-    const offsetOf = new Map(acks.map((frame) => [frame[1], (frame[4] as { status: string; response: { offset: number } })]));
+    const acks = await waitFor(
+      () => {
+        const replies = sender.frames.filter((frame) => frame[3] === 'phx_reply' && String(frame[1]).startsWith('b'));
+        return replies.length === count && replies;
+      },
+      'an ack for every broadcast',
+      30_000,
+    );
+    const offsetOf = new Map(acks.map((frame) => [frame[1], frame[4] as { status: string; response: { offset: number } }]));
     for (let index = 0; index < count; index++) {
       const reply = offsetOf.get(`b${index}`);
       assert.equal(reply?.status, 'ok', `broadcast ${index} acknowledged`);
       assert.equal(reply?.response.offset, index + 1, `broadcast ${index} has offset ${index + 1}`);
     }
-    const delivered = await waitFor(() => {
-      const frames = receiver.frames.filter((frame) => frame[3] === 'broadcast');
-      return frames.length >= count && frames;
-    }, 'every broadcast at the receiver', 30_000);
+    const delivered = await waitFor(
+      () => {
+        const frames = receiver.frames.filter((frame) => frame[3] === 'broadcast');
+        return frames.length >= count && frames;
+      },
+      'every broadcast at the receiver',
+      30_000,
+    );
     assert.equal(delivered.length, count, 'each broadcast delivered once');
     assert.deepEqual(
       delivered.map((frame) => [(frame[4]['payload'] as { index: number }).index, (frame[4]['meta'] as { offset: number }).offset]),
@@ -41,8 +49,12 @@ test('500 broadcasts sent at once by one socket are acknowledged each with its o
     assert.equal(sender.frames.filter((frame) => frame[3] === 'broadcast').length, 0, 'the sender did not get its own broadcasts without self');
     const { rows } = await env.db.pool.query<{ offset: number; index: number }>(
       `SELECT m.channel_offset::int AS offset, (m.payload->>'index')::int AS index
-         FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'burst' ORDER BY m.channel_offset`);
-    assert.deepEqual(rows, Array.from({ length: count }, (_, index) => ({ offset: index + 1, index })));
+         FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'burst' ORDER BY m.channel_offset`,
+    );
+    assert.deepEqual(
+      rows,
+      Array.from({ length: count }, (_, index) => ({ offset: index + 1, index })),
+    );
   } finally {
     await sender.close();
     await receiver.close();
@@ -56,8 +68,14 @@ test('a bad broadcast in a burst is refused alone: the others are stored and ack
     const events = ['a', 'b', 'x'.repeat(300), 'c', 'd'];
     events.forEach((event, index) => sender.send(['1', `m${index}`, 'realtime:mixed', 'broadcast', { type: 'broadcast', event, payload: { index } }]));
     const replies = await Promise.all(events.map((_, index) => sender.reply(`m${index}`)));
-    assert.deepEqual(replies.map((frame) => (frame[4] as { status: string }).status), ['ok', 'ok', 'error', 'ok', 'ok']);
-    assert.deepEqual(replies.map((frame) => (frame[4] as { response: { offset?: number } }).response.offset), [1, 2, undefined, 3, 4]);
+    assert.deepEqual(
+      replies.map((frame) => (frame[4] as { status: string }).status),
+      ['ok', 'ok', 'error', 'ok', 'ok'],
+    );
+    assert.deepEqual(
+      replies.map((frame) => (frame[4] as { response: { offset?: number } }).response.offset),
+      [1, 2, undefined, 3, 4],
+    );
   } finally {
     await sender.close();
   }
@@ -65,7 +83,10 @@ test('a bad broadcast in a burst is refused alone: the others are stored and ack
 
 test('one broadcast reaches vsn 1.0.0 and 2.0.0 subscribers of the same channel, each in its own frame format', async () => {
   const v1 = new WebSocket(`ws://127.0.0.1:${env.server.port}/realtime/v1/websocket?vsn=1.0.0&apikey=dev`);
-  await new Promise((resolve, reject) => { v1.once('open', resolve); v1.once('error', reject); });
+  await new Promise((resolve, reject) => {
+    v1.once('open', resolve);
+    v1.once('error', reject);
+  });
   const v1Frames: unknown[] = [];
   v1.on('message', (data: Buffer) => v1Frames.push(JSON.parse(data.toString())));
   const v2 = await RawClient.open(env.server);
@@ -78,9 +99,20 @@ test('one broadcast reaches vsn 1.0.0 and 2.0.0 subscribers of the same channel,
     assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
     assert.equal(await channel.send({ type: 'broadcast', event: 'hello', payload: { text: 'hi' } }), 'ok');
     const asV1 = await waitFor(() => v1Frames.find((frame) => (frame as { event: string }).event === 'broadcast'), 'the broadcast on vsn 1.0.0');
-    assert.deepEqual(asV1, { topic: 'realtime:mixed-versions', event: 'broadcast', ref: null, payload: { type: 'broadcast', event: 'hello', payload: { text: 'hi' }, meta: { id: (asV1 as { payload: { meta: { id: string } } }).payload.meta.id, offset: 1 } } });
+    assert.deepEqual(asV1, {
+      topic: 'realtime:mixed-versions',
+      event: 'broadcast',
+      ref: null,
+      payload: { type: 'broadcast', event: 'hello', payload: { text: 'hi' }, meta: { id: (asV1 as { payload: { meta: { id: string } } }).payload.meta.id, offset: 1 } },
+    });
     const asV2 = await v2.expect((frame) => frame[3] === 'broadcast', 'the broadcast on vsn 2.0.0');
-    assert.deepEqual(asV2, [null, null, 'realtime:mixed-versions', 'broadcast', { type: 'broadcast', event: 'hello', payload: { text: 'hi' }, meta: { id: (asV1 as { payload: { meta: { id: string } } }).payload.meta.id, offset: 1 } }]);
+    assert.deepEqual(asV2, [
+      null,
+      null,
+      'realtime:mixed-versions',
+      'broadcast',
+      { type: 'broadcast', event: 'hello', payload: { text: 'hi' }, meta: { id: (asV1 as { payload: { meta: { id: string } } }).payload.meta.id, offset: 1 } },
+    ]);
   } finally {
     v1.close();
     await v2.close();

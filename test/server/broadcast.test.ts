@@ -27,7 +27,9 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
         assert.equal(message.meta.offset, 1);
         const { rows } = await env.db.pool.query(
           `SELECT m.channel_offset::int AS offset, m.event_type, m.payload FROM realtime.messages m
-             JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = $1`, [room]);
+             JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = $1`,
+          [room],
+        );
         assert.deepEqual(rows, [{ offset: 1, event_type: 'hello', payload: { text: 'hi' } }]);
         await new Promise((resolve) => setTimeout(resolve, 200));
         assert.deepEqual(echoed, [], 'the sender must not receive its own broadcast without self');
@@ -42,17 +44,20 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
       const room = `self-ack-${vsn.replace(/\./g, '')}`;
       try {
         const received: Array<{ payload: unknown }> = [];
-        const channel = client.channel(room, { config: { broadcast: { self: true, ack: true } } })
+        const channel = client
+          .channel(room, { config: { broadcast: { self: true, ack: true } } })
           .on('broadcast', { event: 'ping' }, (message) => received.push(message as unknown as { payload: unknown }));
         assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
         for (let index = 0; index < 5; index++) {
           assert.equal(await channel.send({ type: 'broadcast', event: 'ping', payload: { index } }), 'ok');
-          const { rows } = await env.db.pool.query(
-            `SELECT count(*)::int AS n FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = $1`, [room]);
+          const { rows } = await env.db.pool.query(`SELECT count(*)::int AS n FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = $1`, [room]);
           assert.equal(rows[0].n, index + 1, 'an acknowledged broadcast is already stored');
         }
         await waitFor(() => received.length === 5, 'five echoed broadcasts');
-        assert.deepEqual(received.map((message) => message.payload), [0, 1, 2, 3, 4].map((index) => ({ index })));
+        assert.deepEqual(
+          received.map((message) => message.payload),
+          [0, 1, 2, 3, 4].map((index) => ({ index })),
+        );
       } finally {
         await client.removeAllChannels();
       }
@@ -94,19 +99,22 @@ test('an oversized acknowledged broadcast is refused with payload_size_exceeded 
   }
 });
 
-test('concurrent senders: everyone gets every other sender\'s broadcast once, in offset order, and never their own', async () => {
+test("concurrent senders: everyone gets every other sender's broadcast once, in offset order, and never their own", async () => {
   const clients = Array.from({ length: 5 }, () => supabase(env.server));
   try {
     const logs: Array<Array<{ from: number; offset: number }>> = clients.map(() => []);
-    const channels = clients.map((client, index) => client.channel('crowd')
-      .on('broadcast', { event: 'say' }, (message) => {
+    const channels = clients.map((client, index) =>
+      client.channel('crowd').on('broadcast', { event: 'say' }, (message) => {
         logs[index]?.push({ from: (message.payload as { from: number }).from, offset: (message as unknown as { meta: { offset: number } }).meta.offset });
-      }));
+      }),
+    );
     for (const channel of channels) assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
     const perSender = 20;
-    await Promise.all(channels.map(async (channel, from) => {
-      for (let index = 0; index < perSender; index++) await channel.send({ type: 'broadcast', event: 'say', payload: { from } });
-    }));
+    await Promise.all(
+      channels.map(async (channel, from) => {
+        for (let index = 0; index < perSender; index++) await channel.send({ type: 'broadcast', event: 'say', payload: { from } });
+      }),
+    );
     const expected = perSender * (clients.length - 1);
     await waitFor(() => logs.every((log) => log.length >= expected), 'every broadcast from the others', 15_000);
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -114,7 +122,11 @@ test('concurrent senders: everyone gets every other sender\'s broadcast once, in
       assert.equal(log.length, expected, `client ${index} got each broadcast once`);
       assert.equal(log.filter((entry) => entry.from === index).length, 0, `client ${index} never got its own`);
       const offsets = log.map((entry) => entry.offset);
-      assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), `client ${index} got them in offset order`);
+      assert.deepEqual(
+        offsets,
+        [...offsets].sort((a, b) => a - b),
+        `client ${index} got them in offset order`,
+      );
     }
   } finally {
     await Promise.all(clients.map((client) => client.removeAllChannels()));

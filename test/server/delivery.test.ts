@@ -21,10 +21,13 @@ test('a CLI broadcast and a SQL realtime.broadcast() reach a supabase-js subscri
     assert.equal(result.code, 0, result.stderr);
     await env.db.pool.query(`SELECT realtime.broadcast('general', 'from.sql', '{"n": 2}'::jsonb)`);
     await waitFor(() => received.length === 2, 'both broadcasts');
-    assert.deepEqual(received.map(({ event, payload }) => ({ event, payload })), [
-      { event: 'user.joined', payload: { user_id: '123' } },
-      { event: 'from.sql', payload: { n: 2 } },
-    ]);
+    assert.deepEqual(
+      received.map(({ event, payload }) => ({ event, payload })),
+      [
+        { event: 'user.joined', payload: { user_id: '123' } },
+        { event: 'from.sql', payload: { n: 2 } },
+      ],
+    );
   } finally {
     await client.removeAllChannels();
   }
@@ -41,7 +44,8 @@ test('two server processes on one database exchange broadcasts and presence', as
     const seenOnB: unknown[] = [];
     const joinsOnB: string[] = [];
     const channelA = onA.channel('cluster', { config: { presence: { key: 'on-a' } } }).on('broadcast', { event: 'hi' }, (m) => seenOnA.push(m.payload));
-    const channelB = onB.channel('cluster', { config: { presence: { key: 'on-b' } } })
+    const channelB = onB
+      .channel('cluster', { config: { presence: { key: 'on-b' } } })
       .on('broadcast', { event: 'hi' }, (m) => seenOnB.push(m.payload))
       .on('presence', { event: 'join' }, ({ key }) => joinsOnB.push(key));
     assert.equal((await subscribe(channelA)).status, 'SUBSCRIBED');
@@ -111,8 +115,8 @@ test('after a server restart supabase-js reconnects by itself, and resume by off
     raw.send(['1', '2', 'realtime:restartable', 'presence', { type: 'presence', event: 'track', payload: { here: true } }]);
     await raw.reply('2');
     const pid = serverProcess.child.pid;
-    const connectionsOf = async (status: string) => (await env.db.pool.query(
-      `SELECT count(*)::int AS n FROM realtime.connections WHERE server_id LIKE $1 AND status = $2`, [`%:${pid}:%`, status])).rows[0].n as number;
+    const connectionsOf = async (status: string) =>
+      (await env.db.pool.query(`SELECT count(*)::int AS n FROM realtime.connections WHERE server_id LIKE $1 AND status = $2`, [`%:${pid}:%`, status])).rows[0].n as number;
     assert.equal(await connectionsOf('connected'), 2);
     assert.equal(await serverProcess.stop('SIGTERM'), 0, 'SIGTERM exits 0');
     assert.equal(await raw.closed(), 1001, 'sockets are closed with 1001 at shutdown');
@@ -131,10 +135,16 @@ test('after a server restart supabase-js reconnects by itself, and resume by off
     const reply = await resumed.join('realtime:restartable', '1', { broadcast: { resume: { offset: 1 } } });
     assert.deepEqual((reply[4] as { response: { resume: unknown } }).response.resume, { recovered: true, offset: 1, earliest_offset: 1, latest_offset: 3 });
     const replayed = await waitFor(() => {
-      const steps = resumed.frames.filter((frame) => frame[3] === 'broadcast').map((frame) => (frame[4] as { payload: { step: string }; meta: { replayed?: boolean } }));
+      const steps = resumed.frames.filter((frame) => frame[3] === 'broadcast').map((frame) => frame[4] as { payload: { step: string }; meta: { replayed?: boolean } });
       return steps.length === 2 ? steps : undefined;
     }, 'the replayed broadcasts');
-    assert.deepEqual(replayed.map((message) => [message.payload.step, message.meta.replayed]), [['while-down', true], ['after', true]]);
+    assert.deepEqual(
+      replayed.map((message) => [message.payload.step, message.meta.replayed]),
+      [
+        ['while-down', true],
+        ['after', true],
+      ],
+    );
     await resumed.close();
   } finally {
     await client.removeAllChannels();

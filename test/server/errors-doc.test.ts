@@ -16,7 +16,10 @@ async function documented(heading: string): Promise<Map<string, string>> {
   const start = text.indexOf(`\n## ${heading}\n`);
   assert.ok(start >= 0, `docs/errors.md has a "## ${heading}" section`);
   const end = text.indexOf('\n## ', start + 1);
-  const rows = text.slice(start, end < 0 ? undefined : end).split('\n').map((line) => line.match(/^\| `([^`]+)` \|(.*)$/));
+  const rows = text
+    .slice(start, end < 0 ? undefined : end)
+    .split('\n')
+    .map((line) => line.match(/^\| `([^`]+)` \|(.*)$/));
   return new Map(rows.filter((match) => match !== null).map((match) => [match[1] ?? '', match[2] ?? '']));
 }
 
@@ -44,26 +47,57 @@ test('every entry of the error catalogue is documented with its text, used by th
     assert.ok(code.includes(name), `${name} is in the catalogue but no package uses it; remove it`);
   }
   const names = new Set(entries.map(({ name }) => name));
-  assert.deepEqual([...docs.keys()].filter((name) => !names.has(name)), [], 'docs/errors.md lists entries the catalogue does not have');
+  assert.deepEqual(
+    [...docs.keys()].filter((name) => !names.has(name)),
+    [],
+    'docs/errors.md lists entries the catalogue does not have',
+  );
 });
 
 test('every refusal code is documented and raised somewhere, and docs/errors.md lists no other', async () => {
   const docs = await documented('Refusals');
   const codes = Object.keys(REFUSALS);
-  assert.deepEqual(codes.filter((code) => !docs.has(code)), [], 'refusal codes missing from docs/errors.md');
-  assert.deepEqual([...docs.keys()].filter((code) => !codes.includes(code)), [], 'docs/errors.md lists refusal codes the server does not have');
-  const server = [...(await sources(['server'])).entries()].filter(([file]) => !file.endsWith('refusal.ts')).map(([, text]) => text).join('\n');
-  assert.deepEqual(codes.filter((code) => code !== 'InvalidToken' && !server.includes(`'${code}'`)), [], 'refusal codes no module raises');
+  assert.deepEqual(
+    codes.filter((code) => !docs.has(code)),
+    [],
+    'refusal codes missing from docs/errors.md',
+  );
+  assert.deepEqual(
+    [...docs.keys()].filter((code) => !codes.includes(code)),
+    [],
+    'docs/errors.md lists refusal codes the server does not have',
+  );
+  const server = [...(await sources(['server'])).entries()]
+    .filter(([file]) => !file.endsWith('refusal.ts'))
+    .map(([, text]) => text)
+    .join('\n');
+  assert.deepEqual(
+    codes.filter((code) => code !== 'InvalidToken' && !server.includes(`'${code}'`)),
+    [],
+    'refusal codes no module raises',
+  );
 });
 
 test('every log code is documented with its level and used, docs/errors.md lists no other, and every log line at info or above has a code', async () => {
   const docs = await documented('Log codes');
   const values: string[] = Object.values(LogCode);
-  assert.deepEqual(values.filter((code) => !docs.has(code)), [], 'log codes missing from docs/errors.md');
-  assert.deepEqual([...docs.keys()].filter((code) => !values.includes(code)), [], 'docs/errors.md lists log codes the server does not have');
+  assert.deepEqual(
+    values.filter((code) => !docs.has(code)),
+    [],
+    'log codes missing from docs/errors.md',
+  );
+  assert.deepEqual(
+    [...docs.keys()].filter((code) => !values.includes(code)),
+    [],
+    'docs/errors.md lists log codes the server does not have',
+  );
   const files = await sources(['server', 'cli', 'db']);
   const all = [...files.values()].join('\n');
-  assert.deepEqual(Object.keys(LogCode).filter((key) => !all.includes(`LogCode.${key}`)), [], 'log codes no line uses');
+  assert.deepEqual(
+    Object.keys(LogCode).filter((key) => !all.includes(`LogCode.${key}`)),
+    [],
+    'log codes no line uses',
+  );
   for (const [, text] of files) {
     for (const match of text.matchAll(/logger\.(info|warn|error|fatal)\(\{ code: LogCode\.(\w+)/g)) {
       const value = LogCode[match[2] as keyof typeof LogCode];
@@ -71,6 +105,7 @@ test('every log code is documented with its level and used, docs/errors.md lists
     }
   }
   const uncoded = [...files.entries()].flatMap(([file, text]) =>
-    [...text.matchAll(/logger\.(?:info|warn|error|fatal)\((?!\{\s*code: )[^\n]*/g)].map((match) => `${file}: ${match[0]}`));
+    [...text.matchAll(/logger\.(?:info|warn|error|fatal)\((?!\{\s*code: )[^\n]*/g)].map((match) => `${file}: ${match[0]}`),
+  );
   assert.deepEqual(uncoded, [], 'log lines at info or above without a code');
 });

@@ -6,9 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import {
-  decodeBroadcastPush, decodeText, encodeBroadcastPush, encodeText, MalformedMessageError, type ProtocolVersion,
-} from '@nself/protocol';
+import { decodeBroadcastPush, decodeText, encodeBroadcastPush, encodeText, MalformedMessageError, type ProtocolVersion } from '@nself/protocol';
 import { readJoinPayload } from '../../packages/server/src/channel/join-payload.js';
 import { isRefusal } from '../../packages/server/src/refusal.js';
 import { RawClient } from './raw-client.js';
@@ -51,12 +49,18 @@ const TOPICS = ['phoenix', 'realtime:fuzz', 'realtime:', 'realtime:fuzz-2', 'oth
 function jsonText(random: Random, depth: number): string {
   const kind = depth <= 0 ? random.int(4) : random.int(7);
   switch (kind) {
-    case 0: return random.pick(['null', 'true', 'false']);
-    case 1: return random.pick(NUMBER_TOKENS);
-    case 2: return `"${random.pick(STRINGS)}"`;
-    case 3: return String(random.int(1000));
-    case 4: return `[${Array.from({ length: random.int(4) }, () => jsonText(random, depth - 1)).join(',')}]`;
-    default: return `{${Array.from({ length: random.int(4) }, () => `"${random.pick(STRINGS)}":${jsonText(random, depth - 1)}`).join(',')}}`;
+    case 0:
+      return random.pick(['null', 'true', 'false']);
+    case 1:
+      return random.pick(NUMBER_TOKENS);
+    case 2:
+      return `"${random.pick(STRINGS)}"`;
+    case 3:
+      return String(random.int(1000));
+    case 4:
+      return `[${Array.from({ length: random.int(4) }, () => jsonText(random, depth - 1)).join(',')}]`;
+    default:
+      return `{${Array.from({ length: random.int(4) }, () => `"${random.pick(STRINGS)}":${jsonText(random, depth - 1)}`).join(',')}}`;
   }
 }
 
@@ -68,9 +72,10 @@ function nested(random: Random, depth: number): string {
 /** A join payload with a random config: plausible shapes with random values in them. */
 function joinPayloadText(random: Random): string {
   const value = () => (random.chance(0.6) ? random.pick(['true', 'false', '"true"', '0', '-1', 'null', '"x"', '{}', '[]']) : jsonText(random, 2));
-  const binding = () => `{"event":${random.pick(['"*"', '"INSERT"', '"bogus"', '1'])},"schema":${random.pick(['"public"', '""', 'null'])},`
-    + `"table":${random.pick(['"todos"', '"a\\"b"', '5'])},"filter":${random.pick(['"id=eq.1"', '"id=in.(1,2)"', '"=eq."', '"x=zz.1"', '[]'])}`
-    + `${random.chance(0.3) ? `,"select":${random.pick(['["id"]', '"id"', '[1]'])}` : ''}}`;
+  const binding = () =>
+    `{"event":${random.pick(['"*"', '"INSERT"', '"bogus"', '1'])},"schema":${random.pick(['"public"', '""', 'null'])},` +
+    `"table":${random.pick(['"todos"', '"a\\"b"', '5'])},"filter":${random.pick(['"id=eq.1"', '"id=in.(1,2)"', '"=eq."', '"x=zz.1"', '[]'])}` +
+    `${random.chance(0.3) ? `,"select":${random.pick(['["id"]', '"id"', '[1]'])}` : ''}}`;
   const parts = [
     `"broadcast":{"self":${value()},"ack":${value()}${random.chance(0.3) ? `,"replay":{"since":${value()},"limit":${value()}}` : ''}${random.chance(0.3) ? `,"resume":{"offset":${random.pick(NUMBER_TOKENS)}}` : ''}}`,
     `"presence":{"key":${value()},"enabled":${value()}}`,
@@ -86,10 +91,14 @@ function joinPayloadText(random: Random): string {
 /** A frame of `version`: mostly well-formed, with a payload from join, broadcast or presence shapes, or random JSON. */
 function textFrame(random: Random, version: ProtocolVersion): string {
   const event = random.pick(EVENTS);
-  const payload = event === 'phx_join' ? joinPayloadText(random)
-    : event === 'broadcast' ? `{"type":"broadcast","event":"${random.pick(STRINGS)}","payload":${jsonText(random, 3)}}`
-      : event === 'presence' ? `{"type":"presence","event":"${random.pick(['track', 'untrack', 'TRACK', 'x'])}","payload":${jsonText(random, 3)}}`
-        : jsonText(random, 2);
+  const payload =
+    event === 'phx_join'
+      ? joinPayloadText(random)
+      : event === 'broadcast'
+        ? `{"type":"broadcast","event":"${random.pick(STRINGS)}","payload":${jsonText(random, 3)}}`
+        : event === 'presence'
+          ? `{"type":"presence","event":"${random.pick(['track', 'untrack', 'TRACK', 'x'])}","payload":${jsonText(random, 3)}}`
+          : jsonText(random, 2);
   const ref = () => random.pick(['null', '"1"', '"42"', '7', '1e400', '{}', '""']);
   const topic = `"${random.pick(TOPICS)}"`;
   if (version === '2.0.0' && random.chance(0.8)) return `[${ref()},${ref()},${topic},"${event}",${payload}]`;
@@ -100,7 +109,7 @@ function textFrame(random: Random, version: ProtocolVersion): string {
 function binaryFrame(random: Random): Uint8Array {
   const short = () => random.pick(['', '1', 'realtime:fuzz', 'ü€', 'e'.repeat(random.int(255))]);
   try {
-    const payload = random.chance(0.5) ? new Uint8Array(random.int(64)).map(() => random.int(256)) : JSON.parse(jsonText(random, 3)) as never;
+    const payload = random.chance(0.5) ? new Uint8Array(random.int(64)).map(() => random.int(256)) : (JSON.parse(jsonText(random, 3)) as never);
     return encodeBroadcastPush({ joinRef: short(), ref: short(), topic: 'realtime:fuzz', event: random.pick(EVENTS), meta: {}, payload });
   } catch {
     return new Uint8Array([3, 0, 0, 0, 0, 0, random.int(3)]);
@@ -113,11 +122,20 @@ function mutateText(random: Random, text: string): string {
   for (let round = 1 + random.int(3); round > 0; round--) {
     const at = random.int(result.length + 1);
     switch (random.int(5)) {
-      case 0: result = result.slice(0, at) + String.fromCharCode(random.int(0x3000)) + result.slice(at + 1); break;
-      case 1: result = result.slice(0, at) + result.slice(at + 1 + random.int(8)); break;
-      case 2: result = result.slice(0, at) + random.pick(['"', '[', '{', ']', '}', ',', ':', '\\', '1e400', 'null']) + result.slice(at); break;
-      case 3: result = result.slice(0, at); break;
-      default: result = result.slice(0, at) + result.slice(Math.max(0, at - 10), at) + result.slice(at);
+      case 0:
+        result = result.slice(0, at) + String.fromCharCode(random.int(0x3000)) + result.slice(at + 1);
+        break;
+      case 1:
+        result = result.slice(0, at) + result.slice(at + 1 + random.int(8));
+        break;
+      case 2:
+        result = result.slice(0, at) + random.pick(['"', '[', '{', ']', '}', ',', ':', '\\', '1e400', 'null']) + result.slice(at);
+        break;
+      case 3:
+        result = result.slice(0, at);
+        break;
+      default:
+        result = result.slice(0, at) + result.slice(Math.max(0, at - 10), at) + result.slice(at);
     }
   }
   return result;
@@ -170,7 +188,9 @@ function* frames(random: Random, count: number, version: ProtocolVersion): Gener
       const frame = binaryFrame(random);
       yield random.chance(0.5) ? mutateBytes(random, frame) : frame;
     } else {
-      const frame = random.chance(0.001) ? `[null,"1","realtime:fuzz","broadcast",{"type":"broadcast","event":"d","payload":${nested(random, 20_000)}}]` : textFrame(random, version);
+      const frame = random.chance(0.001)
+        ? `[null,"1","realtime:fuzz","broadcast",{"type":"broadcast","event":"d","payload":${nested(random, 20_000)}}]`
+        : textFrame(random, version);
       yield random.chance(0.5) ? mutateText(random, frame) : frame;
     }
   }
@@ -201,7 +221,8 @@ test('120,000 generated frames and join payloads through the decoders: no unexpe
 test('4,000 generated frames (and hostile ones among them) over real sockets: the server answers a heartbeat after, logs no handler failure, heap bounded', async () => {
   const logFile = path.join(os.tmpdir(), `nself-realtime-fuzz-${process.pid}.log`);
   const server = await startTestServer(env.db, {
-    logFile, limits: { maxJoinsPerSecond: 1_000_000, maxMessagesPerSecond: 1_000_000, maxHeartbeatsPerSecond: 1_000_000 },
+    logFile,
+    limits: { maxJoinsPerSecond: 1_000_000, maxMessagesPerSecond: 1_000_000, maxHeartbeatsPerSecond: 1_000_000 },
   });
   try {
     const random = generator(61);
@@ -226,7 +247,9 @@ test('4,000 generated frames (and hostile ones among them) over real sockets: th
     const fresh = await RawClient.open(server);
     assert.equal(((await fresh.join('realtime:after-fuzz', '1'))[4] as { status: string }).status, 'ok');
     await fresh.close();
-    const failures = readFileSync(logFile, 'utf8').split('\n').filter((line) => line.includes('"level":50'));
+    const failures = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"level":50'));
     assert.deepEqual(failures.slice(0, 3), []);
     const grown = settledHeap() - before;
     assert.ok(grown < 32 * 1024 * 1024, `the heap grew by ${grown} bytes`);

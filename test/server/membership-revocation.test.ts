@@ -26,14 +26,19 @@ async function joinAs(user: string, name: string, config: { private?: boolean; p
   const client = supabase(env.server, { key: anonKey, accessToken: await token(user) });
   await client.realtime.setAuth();
   const seen = { notes: [] as unknown[], system: [] as Array<{ status: string; message: string }>, statuses: [] as string[], leaves: [] as string[] };
-  const channel = client.channel(name, { config: { private: config.private ?? false, broadcast: { self: true }, presence: { key: user, enabled: config.presence ?? false } } })
+  const channel = client
+    .channel(name, { config: { private: config.private ?? false, broadcast: { self: true }, presence: { key: user, enabled: config.presence ?? false } } })
     .on('broadcast', { event: 'note' }, (message) => seen.notes.push(message.payload))
     .on('system', {}, (payload: { status: string; message: string }) => seen.system.push(payload))
-    .on('presence', { event: 'leave' }, ({ key }) => { seen.leaves.push(key); });
-  const subscribed = new Promise<string>((resolve) => channel.subscribe((status) => {
-    seen.statuses.push(status);
-    resolve(status);
-  }));
+    .on('presence', { event: 'leave' }, ({ key }) => {
+      seen.leaves.push(key);
+    });
+  const subscribed = new Promise<string>((resolve) =>
+    channel.subscribe((status) => {
+      seen.statuses.push(status);
+      resolve(status);
+    }),
+  );
   assert.equal(await subscribed, 'SUBSCRIBED', `${user} subscribes to ${name}`);
   return { client, channel, seen };
 }
@@ -80,13 +85,16 @@ test('a member removed with `channel leave` is closed out of the private channel
 
     assert.match(await cli('channel', 'leave', 'vault', 'alice'), /Removed alice from channel "vault"/);
     const revoked = 'You no longer have permission to read from this Channel topic: vault';
-    await waitFor(() => alice.seen.statuses.includes('CLOSED'), 'alice\'s channel closed');
-    assert.deepEqual(alice.seen.system.map(({ status, message }) => ({ status, message })), [{ status: 'error', message: revoked }]);
+    await waitFor(() => alice.seen.statuses.includes('CLOSED'), "alice's channel closed");
+    assert.deepEqual(
+      alice.seen.system.map(({ status, message }) => ({ status, message })),
+      [{ status: 'error', message: revoked }],
+    );
     const closed = await aliceRaw.expect(isClose, 'phx_close on the raw socket');
     const systemFrame = aliceRaw.frames.find((frame) => frame[3] === 'system');
     assert.deepEqual(systemFrame?.[4], { extension: 'system', status: 'error', message: revoked, channel: 'vault' });
     assert.ok(aliceRaw.frames.indexOf(systemFrame) < aliceRaw.frames.indexOf(closed), 'the system error comes before phx_close');
-    await waitFor(() => bob.seen.leaves.includes('alice'), 'bob seeing alice\'s presence leave');
+    await waitFor(() => bob.seen.leaves.includes('alice'), "bob seeing alice's presence leave");
     assert.equal('alice' in bob.channel.presenceState(), false);
 
     await cli('broadcast', 'vault', 'note', '{"n":2}');
@@ -94,8 +102,11 @@ test('a member removed with `channel leave` is closed out of the private channel
     await waitFor(() => bob.seen.notes.length === 3, 'bob receiving all three notes');
     await sleep(300);
     assert.deepEqual(alice.seen.notes, [{ n: 1 }], 'alice receives nothing after her removal');
-    assert.deepEqual(broadcastsOf(aliceRaw).map((frame) => (frame[4] as { payload: unknown }).payload), [{ n: 1 }]);
-    assert.equal(aliceRaw.frames.at(-1), closed, 'nothing follows phx_close on alice\'s socket');
+    assert.deepEqual(
+      broadcastsOf(aliceRaw).map((frame) => (frame[4] as { payload: unknown }).payload),
+      [{ n: 1 }],
+    );
+    assert.equal(aliceRaw.frames.at(-1), closed, "nothing follows phx_close on alice's socket");
   } finally {
     await closeAll(alice.client, bob.client, aliceRaw);
   }
@@ -121,10 +132,13 @@ test('a role change keeps the member joined; a message stored right after a remo
     } finally {
       client.release();
     }
-    await carolRaw.expect(isClose, 'carol\'s phx_close');
+    await carolRaw.expect(isClose, "carol's phx_close");
     await waitFor(() => dave.seen.notes.length === 3, 'dave receiving every note');
     await sleep(300);
-    assert.deepEqual(broadcastsOf(carolRaw).map((frame) => (frame[4] as { payload: unknown }).payload), [{ n: 1 }]);
+    assert.deepEqual(
+      broadcastsOf(carolRaw).map((frame) => (frame[4] as { payload: unknown }).payload),
+      [{ n: 1 }],
+    );
     assert.deepEqual(dave.seen.system, [], 'dave, still a member, was not closed');
   } finally {
     await closeAll(dave.client, carolRaw);
@@ -150,13 +164,12 @@ test('a removal during a flood of sends from a member on the same server: nothin
     // Every offset above this one was stored after the removal had committed.
     const { rows } = await env.db.pool.query<{ last_offset: string }>('SELECT last_offset FROM realtime.channels WHERE id = $1', [flood.id]);
     const removedAt = Number(rows[0]?.last_offset);
-    await erinRaw.expect(isClose, 'erin\'s phx_close');
+    await erinRaw.expect(isClose, "erin's phx_close");
     await sleep(200);
     sending = false;
     await sender;
     const offsets = broadcastsOf(erinRaw).map((frame) => (frame[4] as { meta: { offset: number } }).meta.offset);
-    assert.ok(offsets.length > 0 && offsets.every((offset) => offset <= removedAt),
-      `erin got offsets up to ${Math.max(...offsets)}, the removal was at ${removedAt}`);
+    assert.ok(offsets.length > 0 && offsets.every((offset) => offset <= removedAt), `erin got offsets up to ${Math.max(...offsets)}, the removal was at ${removedAt}`);
     const stored = await env.db.pool.query<{ last: string }>('SELECT max(channel_offset) AS last FROM realtime.messages WHERE channel_id = $1', [flood.id]);
     assert.ok(Number(stored.rows[0]?.last) > removedAt, 'the flood went on being stored after the removal');
   } finally {
@@ -172,8 +185,11 @@ test('a non-member joined to a public channel that is made private is closed; a 
     const plaza = await env.db.pool.query<{ id: string }>(`SELECT id FROM realtime.channels WHERE slug = 'plaza'`);
     await addMember(env.db.pool, { channelId: plaza.rows[0]?.id ?? '', userId: 'gina' });
     await env.db.pool.query(`UPDATE realtime.channels SET type = 'private' WHERE slug = 'plaza'`);
-    await waitFor(() => hank.seen.statuses.includes('CLOSED'), 'hank\'s channel closed');
-    assert.deepEqual(hank.seen.system.map(({ message }) => message), ['You no longer have permission to read from this Channel topic: plaza']);
+    await waitFor(() => hank.seen.statuses.includes('CLOSED'), "hank's channel closed");
+    assert.deepEqual(
+      hank.seen.system.map(({ message }) => message),
+      ['You no longer have permission to read from this Channel topic: plaza'],
+    );
     await cli('broadcast', 'plaza', 'note', '{"n":1}');
     await waitFor(() => gina.seen.notes.length === 1, 'gina, a member, receiving the note');
     await sleep(200);
@@ -184,20 +200,25 @@ test('a non-member joined to a public channel that is made private is closed; a 
   }
 });
 
-test('an operator creating a name a client\'s join created takes that channel over: non-members are closed, earlier messages deleted', async () => {
+test("an operator creating a name a client's join created takes that channel over: non-members are closed, earlier messages deleted", async () => {
   const squatter = await joinAs('ivan', 'treasury');
   try {
     await squatter.channel.send({ type: 'broadcast', event: 'note', payload: { fake: true } });
-    await waitFor(() => squatter.seen.notes.length === 1, 'the squatter\'s note stored and echoed');
+    await waitFor(() => squatter.seen.notes.length === 1, "the squatter's note stored and echoed");
     const output = await cli('channel', 'create', 'treasury', 'private');
     assert.match(output, /^Took over channel "treasury", which a client's join had created: it is now the private channel "treasury"/);
     await waitFor(() => squatter.seen.statuses.includes('CLOSED'), 'the squatter closed out');
-    assert.deepEqual(squatter.seen.system.map(({ message }) => message), ['You no longer have permission to read from this Channel topic: treasury']);
-    const { rows } = await env.db.pool.query(`SELECT c.type, c.created_by_join, (SELECT count(*)::int FROM realtime.messages m WHERE m.channel_id = c.id) AS messages FROM realtime.channels c WHERE slug = 'treasury'`);
+    assert.deepEqual(
+      squatter.seen.system.map(({ message }) => message),
+      ['You no longer have permission to read from this Channel topic: treasury'],
+    );
+    const { rows } = await env.db.pool.query(
+      `SELECT c.type, c.created_by_join, (SELECT count(*)::int FROM realtime.messages m WHERE m.channel_id = c.id) AS messages FROM realtime.channels c WHERE slug = 'treasury'`,
+    );
     assert.deepEqual(rows, [{ type: 'private', created_by_join: false, messages: 0 }]);
     const again = await realtime(['channel', 'create', 'treasury', 'private'], { databaseUrl: env.db.url });
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /a channel with slug "treasury" already exists \(name "treasury", type private\)/, 'an operator\'s channel is never taken over');
+    assert.match(again.stderr, /a channel with slug "treasury" already exists \(name "treasury", type private\)/, "an operator's channel is never taken over");
     const refused = await subscribe(squatter.client.channel('treasury'));
     assert.equal(refused.status, 'CHANNEL_ERROR', 'the squatter cannot join again');
   } finally {
@@ -205,14 +226,18 @@ test('an operator creating a name a client\'s join created takes that channel ov
   }
 });
 
-test('an operator creating as public a name a client\'s join created takes it over and keeps its messages and subscribers', async () => {
+test("an operator creating as public a name a client's join created takes it over and keeps its messages and subscribers", async () => {
   const early = await joinAs('nora', 'agora');
   try {
     await early.channel.send({ type: 'broadcast', event: 'note', payload: { n: 1 } });
     await waitFor(() => early.seen.notes.length === 1, 'the first note echoed');
-    assert.match(await cli('channel', 'create', 'Agora', 'public', '{"topic":"town"}'),
-      /^Took over channel "agora", which a client's join had created: it is now the public channel "Agora" \(id [0-9a-f-]+\); its messages and joined clients are kept\.\n$/);
-    const { rows } = await env.db.pool.query(`SELECT c.name, c.metadata, c.created_by_join, (SELECT count(*)::int FROM realtime.messages m WHERE m.channel_id = c.id) AS messages FROM realtime.channels c WHERE slug = 'agora'`);
+    assert.match(
+      await cli('channel', 'create', 'Agora', 'public', '{"topic":"town"}'),
+      /^Took over channel "agora", which a client's join had created: it is now the public channel "Agora" \(id [0-9a-f-]+\); its messages and joined clients are kept\.\n$/,
+    );
+    const { rows } = await env.db.pool.query(
+      `SELECT c.name, c.metadata, c.created_by_join, (SELECT count(*)::int FROM realtime.messages m WHERE m.channel_id = c.id) AS messages FROM realtime.channels c WHERE slug = 'agora'`,
+    );
     assert.deepEqual(rows, [{ name: 'Agora', metadata: { topic: 'town' }, created_by_join: false, messages: 1 }]);
     await cli('broadcast', 'agora', 'note', '{"n":2}');
     await waitFor(() => early.seen.notes.length === 2, 'the subscriber still receiving');
@@ -226,8 +251,11 @@ test('a channel deleted while subscribed closes its subscribers with a system me
   const june = await joinAs('june', 'ephemeral');
   try {
     assert.match(await cli('channel', 'delete', 'ephemeral', 'true'), /Deleted channel "ephemeral"/);
-    await waitFor(() => june.seen.statuses.includes('CLOSED'), 'june\'s channel closed');
-    assert.deepEqual(june.seen.system.map(({ status, message }) => ({ status, message })), [{ status: 'error', message: 'Channel was deleted: ephemeral' }]);
+    await waitFor(() => june.seen.statuses.includes('CLOSED'), "june's channel closed");
+    assert.deepEqual(
+      june.seen.system.map(({ status, message }) => ({ status, message })),
+      [{ status: 'error', message: 'Channel was deleted: ephemeral' }],
+    );
   } finally {
     await closeAll(june.client);
   }
@@ -243,10 +271,10 @@ test('a removal whose notification was lost while the database listener was down
     await client.query(`DELETE FROM realtime.channel_members WHERE channel_id = $1 AND user_id = 'kim'`, [bunker.id]);
     const pid = await env.server.listener.backendPid();
     await env.db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
-    await waitFor(async () => (await env.db.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, 'the listener\'s backend gone');
+    await waitFor(async () => (await env.db.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, "the listener's backend gone");
     await client.query(`SELECT realtime.broadcast('bunker', 'note', '{"n":1}')`);
     await client.query('COMMIT');
-    await kimRaw.expect(isClose, 'kim\'s phx_close after the reconnect', 10_000);
+    await kimRaw.expect(isClose, "kim's phx_close after the reconnect", 10_000);
     await sleep(200);
     assert.deepEqual(broadcastsOf(kimRaw), [], 'the note stored with the removal never reached kim');
   } finally {
@@ -263,11 +291,11 @@ test('while the database listener is down, a send on this server does not reach 
   try {
     const pid = await env.server.listener.backendPid();
     await env.db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
-    await waitFor(async () => (await env.db.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, 'the listener\'s backend gone');
+    await waitFor(async () => (await env.db.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, "the listener's backend gone");
     // The removal's notification is lost; the send below is stored after it and delivered by this server directly.
     await env.db.pool.query(`DELETE FROM realtime.channel_members WHERE channel_id = $1 AND user_id = 'lena'`, [cellar.id]);
     miloRaw.send(['1', '9', 'realtime:cellar', 'broadcast', { type: 'broadcast', event: 'note', payload: { n: 1 } }]);
-    await lenaRaw.expect(isClose, 'lena\'s phx_close after the reconnect', 10_000);
+    await lenaRaw.expect(isClose, "lena's phx_close after the reconnect", 10_000);
     await sleep(200);
     assert.deepEqual(broadcastsOf(lenaRaw), [], 'the note stored after the removal never reached lena');
   } finally {
@@ -287,16 +315,18 @@ test('the service role (a verified token) sends to private channels over REST an
     });
     assert.equal(response.status, 202);
   };
-  const stored = async () => (await env.db.pool.query<{ n: number }>(
-    `SELECT (payload->>'n')::int AS n FROM realtime.messages WHERE channel_id = $1 ORDER BY channel_offset`, [vault.id])).rows.map((row) => row.n);
+  const stored = async () =>
+    (await env.db.pool.query<{ n: number }>(`SELECT (payload->>'n')::int AS n FROM realtime.messages WHERE channel_id = $1 ORDER BY channel_offset`, [vault.id])).rows.map(
+      (row) => row.n,
+    );
   const alice = await rawJoin('alice', 'strongroom', true);
   const raw = await RawClient.open(env.server, `vsn=2.0.0&apikey=${anonKey}`);
   const development = await startTestServer(env.db, { jwtSecret: undefined });
   try {
     await send(env.server, service, 1);
     await send(env.server, await token('mallory'), 2);
-    assert.deepEqual(await stored(), [1], 'the service role\'s message is stored, a non-member\'s dropped');
-    await waitFor(() => broadcastsOf(alice).length === 1, 'alice receiving the service role\'s message');
+    assert.deepEqual(await stored(), [1], "the service role's message is stored, a non-member's dropped");
+    await waitFor(() => broadcastsOf(alice).length === 1, "alice receiving the service role's message");
 
     const joined = await raw.join('realtime:strongroom', '1', { private: true }, { access_token: service });
     assert.equal((joined[4] as { status: string }).status, 'ok', 'the service role joins the private channel');
@@ -316,10 +346,14 @@ test('the service role (a verified token) sends to private channels over REST an
     await raw.join('realtime:atrium', '2', {}, { access_token: service });
     const mallory = await rawJoin('mallory', 'atrium', false);
     await env.db.pool.query(`UPDATE realtime.channels SET type = 'private' WHERE slug = 'atrium'`);
-    await mallory.expect(isClose, 'mallory\'s phx_close');
+    await mallory.expect(isClose, "mallory's phx_close");
     await cli('broadcast', 'atrium', 'note', '{"n":4}');
     await raw.expect((frame) => frame[2] === 'realtime:atrium' && frame[3] === 'broadcast', 'the service role still receiving in atrium');
-    assert.equal(raw.frames.some((frame) => frame[3] === 'phx_close'), false, 'the service role was not closed');
+    assert.equal(
+      raw.frames.some((frame) => frame[3] === 'phx_close'),
+      false,
+      'the service role was not closed',
+    );
     await mallory.close();
   } finally {
     await development.close();
@@ -350,16 +384,22 @@ test('TRUNCATE of the membership table closes members out of private channels; n
     }
     await cli('broadcast', 'safe', 'note', '{"n":4}');
     const revoked = 'You no longer have permission to read from this Channel topic: safe';
-    await waitFor(() => olga.seen.statuses.includes('CLOSED'), 'olga\'s channel closed');
-    assert.deepEqual(olga.seen.system.map(({ status, message }) => ({ status, message })), [{ status: 'error', message: revoked }]);
-    const closed = await olgaRaw.expect(isClose, 'phx_close on olga\'s raw socket');
+    await waitFor(() => olga.seen.statuses.includes('CLOSED'), "olga's channel closed");
+    assert.deepEqual(
+      olga.seen.system.map(({ status, message }) => ({ status, message })),
+      [{ status: 'error', message: revoked }],
+    );
+    const closed = await olgaRaw.expect(isClose, "phx_close on olga's raw socket");
     await cli('broadcast', 'safe', 'note', '{"n":5}');
     await cli('broadcast', 'square', 'note', '{"n":1}');
     await waitFor(() => passer.seen.notes.length === 1, 'the public channel still receiving');
     await sleep(300);
     assert.deepEqual(olga.seen.notes, [{ n: 1 }], 'olga receives nothing stored after the truncate');
-    assert.deepEqual(broadcastsOf(olgaRaw).map((frame) => (frame[4] as { payload: unknown }).payload), [{ n: 1 }]);
-    assert.equal(olgaRaw.frames.at(-1), closed, 'nothing follows phx_close on olga\'s socket');
+    assert.deepEqual(
+      broadcastsOf(olgaRaw).map((frame) => (frame[4] as { payload: unknown }).payload),
+      [{ n: 1 }],
+    );
+    assert.equal(olgaRaw.frames.at(-1), closed, "nothing follows phx_close on olga's socket");
     assert.deepEqual(passer.seen.system, [], 'a public channel is not closed');
   } finally {
     await closeAll(olga.client, olgaRaw, passer.client);
@@ -371,11 +411,18 @@ test('TRUNCATE of the channel table closes every subscriber with `Channel was de
   const quinnRaw = await rawJoin('quinn', 'lounge', false);
   try {
     await env.db.pool.query('TRUNCATE realtime.channels CASCADE');
-    await waitFor(() => quinn.seen.statuses.includes('CLOSED'), 'quinn\'s channel closed');
-    assert.deepEqual(quinn.seen.system.map(({ status, message }) => ({ status, message })), [{ status: 'error', message: 'Channel was deleted: lounge' }]);
-    await quinnRaw.expect(isClose, 'phx_close on quinn\'s raw socket');
-    assert.deepEqual(quinnRaw.frames.find((frame) => frame[3] === 'system')?.[4],
-      { extension: 'system', status: 'error', message: 'Channel was deleted: lounge', channel: 'lounge' });
+    await waitFor(() => quinn.seen.statuses.includes('CLOSED'), "quinn's channel closed");
+    assert.deepEqual(
+      quinn.seen.system.map(({ status, message }) => ({ status, message })),
+      [{ status: 'error', message: 'Channel was deleted: lounge' }],
+    );
+    await quinnRaw.expect(isClose, "phx_close on quinn's raw socket");
+    assert.deepEqual(quinnRaw.frames.find((frame) => frame[3] === 'system')?.[4], {
+      extension: 'system',
+      status: 'error',
+      message: 'Channel was deleted: lounge',
+      channel: 'lounge',
+    });
   } finally {
     await closeAll(quinn.client, quinnRaw);
   }

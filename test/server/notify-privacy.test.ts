@@ -54,7 +54,8 @@ test('a database login without SELECT hears no row of a table the server capture
     assert.equal(watched.system[0]?.message, 'Subscribed to PostgreSQL');
     await member.realtime.setAuth();
     const received: unknown[] = [];
-    const vault = member.channel('vault', { config: { private: true, broadcast: { self: true, ack: true } } })
+    const vault = member
+      .channel('vault', { config: { private: true, broadcast: { self: true, ack: true } } })
       .on('broadcast', { event: '*' }, (message) => received.push(message.payload));
     assert.equal((await subscribe(vault)).status, 'SUBSCRIBED');
 
@@ -65,20 +66,34 @@ test('a database login without SELECT hears no row of a table the server capture
     await env.db.pool.query(`SELECT realtime.broadcast('vault', 'memo-sql', '{"secret": "vault-sql-secret-456"}', 'member-1')`);
 
     await waitFor(() => watched.changes.length === 3, 'the three changes at the subscriber');
-    assert.deepEqual(watched.changes.map((change) => change.eventType), ['INSERT', 'UPDATE', 'DELETE']);
+    assert.deepEqual(
+      watched.changes.map((change) => change.eventType),
+      ['INSERT', 'UPDATE', 'DELETE'],
+    );
     assert.equal((watched.changes[1]?.new as { salary?: number }).salary, 876543, 'the subscriber gets the rows, read from the log');
     await waitFor(() => received.length === 2, 'both private broadcasts at the member');
-    assert.deepEqual(received.map((payload) => (payload as { secret: string }).secret), ['vault-ws-secret-123', 'vault-sql-secret-456']);
+    assert.deepEqual(
+      received.map((payload) => (payload as { secret: string }).secret),
+      ['vault-ws-secret-123', 'vault-sql-secret-456'],
+    );
     // The broadcast log is readable by any role only under row-level security, where no policy shows this login a row.
     assert.deepEqual((await spyClient.query('SELECT * FROM realtime.messages')).rows, [], 'nor the broadcast log');
 
     // On the WAL path the server's capture has no trigger, so the table's channel stays silent.
     const walPath = (await env.db.pool.query<{ wal: boolean }>('SELECT realtime.wal_capture_active() AS wal')).rows[0]?.wal === true;
-    await waitFor(() => notes.filter((note) => note.channel === 'realtime:broadcast').length >= 2
-      && notes.filter((note) => note.channel === 'realtime:table:public.payroll').length >= (walPath ? 0 : 3), 'the notifications at the login');
+    await waitFor(
+      () =>
+        notes.filter((note) => note.channel === 'realtime:broadcast').length >= 2 &&
+        notes.filter((note) => note.channel === 'realtime:table:public.payroll').length >= (walPath ? 0 : 3),
+      'the notifications at the login',
+    );
     await sleep(300);
     for (const secret of ['secret-name-xyz', '987654', '876543', 'vault-ws-secret-123', 'vault-sql-secret-456', 'memo-ws', 'memo-sql', 'member-1']) {
-      assert.deepEqual(notes.filter((note) => note.payload.includes(secret)), [], `no notification carries "${secret}"`);
+      assert.deepEqual(
+        notes.filter((note) => note.payload.includes(secret)),
+        [],
+        `no notification carries "${secret}"`,
+      );
     }
     for (const note of notes.filter((n) => n.channel === 'realtime:broadcast')) {
       assert.deepEqual(Object.keys(JSON.parse(note.payload)).sort(), ['channel_id', 'id', 'offset']);
@@ -116,11 +131,18 @@ test('presence and access notifications carry ids, never the name of a private c
     const stored = () => notes.filter((note) => note.channel === 'realtime:presence' && !('connection_id' in JSON.parse(note.payload)));
     await waitFor(() => stored().length >= 3 && notes.some((note) => note.channel === 'realtime:access'), 'the presence and access notifications at the login');
     await sleep(200);
-    assert.deepEqual(notes.filter((note) => note.payload.includes('hidden-room-xyz')), [], 'no notification names the private channel');
+    assert.deepEqual(
+      notes.filter((note) => note.payload.includes('hidden-room-xyz')),
+      [],
+      'no notification names the private channel',
+    );
     for (const note of stored()) {
       assert.deepEqual(Object.keys(JSON.parse(note.payload)).sort(), ['channel_id', 'operation', 'user_id'], `a stored presence's notification: ${note.payload}`);
     }
-    const changes = stored().map((note) => { const { user_id, operation } = JSON.parse(note.payload) as Record<string, string>; return `${user_id} ${operation}`; });
+    const changes = stored().map((note) => {
+      const { user_id, operation } = JSON.parse(note.payload) as Record<string, string>;
+      return `${user_id} ${operation}`;
+    });
     for (const change of ['member-2 INSERT', 'member-3 INSERT', 'member-3 DELETE']) assert.ok(changes.includes(change), `${change} among ${changes.join(', ')}`);
   } finally {
     await spyClient.end();

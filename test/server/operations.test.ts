@@ -64,7 +64,10 @@ test('`nself realtime start` refuses to run in production without a JWT secret',
   try {
     const result = await realtime(['start'], { databaseUrl: db.url, env: { NODE_ENV: 'production', REALTIME_JWT_SECRET: '', HASURA_GRAPHQL_JWT_SECRET: '' } });
     assert.equal(result.code, 1);
-    assert.equal(result.stderr.trim(), 'error: NODE_ENV=production needs a way to verify client tokens: set REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY or REALTIME_JWKS_URL (or HASURA_GRAPHQL_JWT_SECRET)');
+    assert.equal(
+      result.stderr.trim(),
+      'error: NODE_ENV=production needs a way to verify client tokens: set REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY or REALTIME_JWKS_URL (or HASURA_GRAPHQL_JWT_SECRET)',
+    );
   } finally {
     await db.drop();
   }

@@ -9,7 +9,9 @@ import { startTestServer, useTestServer } from '../helpers/server.js';
 
 const env = useTestServer({ jwtSecret: undefined });
 const started: RunningServer[] = [];
-after(async () => { for (const server of started) await server.close(); });
+after(async () => {
+  for (const server of started) await server.close();
+});
 
 const WEBSOCKET = '/realtime/v1/websocket?vsn=2.0.0';
 const EVIL = 'https://evil.example';
@@ -27,7 +29,8 @@ async function post(server: RunningServer, headers: Record<string, string>): Pro
 async function storedFrom(): Promise<string[]> {
   const { rows } = await env.db.pool.query<{ from: string }>(
     `SELECT m.payload->>'from' AS from FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id
-      WHERE c.slug = 'origin-room' ORDER BY m.channel_offset`);
+      WHERE c.slug = 'origin-room' ORDER BY m.channel_offset`,
+  );
   return rows.map((row) => row.from);
 }
 
@@ -69,8 +72,11 @@ test('REALTIME_ALLOWED_ORIGINS admits the origins it lists, or any with *, and m
   started.push(any);
   assert.equal((await upgrade(any, WEBSOCKET, { origin: EVIL })).status, 101);
 
-  assert.deepEqual(loadConfig({ REALTIME_ALLOWED_ORIGINS: ' https://App.example/ , http://localhost:5173,*' }).allowedOrigins,
-    ['https://app.example', 'http://localhost:5173', '*']);
+  assert.deepEqual(loadConfig({ REALTIME_ALLOWED_ORIGINS: ' https://App.example/ , http://localhost:5173,*' }).allowedOrigins, [
+    'https://app.example',
+    'http://localhost:5173',
+    '*',
+  ]);
   assert.throws(() => loadConfig({ REALTIME_ALLOWED_ORIGINS: 'app.example' }), /REALTIME_ALLOWED_ORIGINS entry "app.example" is not an origin/);
   assert.throws(() => loadConfig({ REALTIME_ALLOWED_ORIGINS: 'https://app.example/path' }), /is not an origin/);
 });

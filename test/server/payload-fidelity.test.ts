@@ -88,7 +88,8 @@ for (const capture of ['auto', 'trigger'] as const) {
       await insertFromTokyo(`INSERT INTO documents (id, title, body) VALUES (7, 'Short title', repeat('x', 1100000))`);
       await insertFromTokyo(`INSERT INTO documents (id, title, body) VALUES (8, 'Fits', repeat('y', 1000))`);
       await waitFor(() => client.frames.filter((frame) => frame[3] === 'postgres_changes').length === 2, 'both changes');
-      const [large, fits] = client.frames.filter((frame) => frame[3] === 'postgres_changes')
+      const [large, fits] = client.frames
+        .filter((frame) => frame[3] === 'postgres_changes')
         .map((frame) => frame[4]['data'] as { record: Record<string, unknown>; errors: string[] | null });
       assert.deepEqual(large?.errors, ['Error 413: Payload Too Large']);
       assert.deepEqual(large?.record, { id: 7, title: 'Short title' });

@@ -10,7 +10,9 @@ import { startTestServer } from '../helpers/server.js';
 import { token } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-const env = useRoleServer('rt_user', (role) => `
+const env = useRoleServer(
+  'rt_user',
+  (role) => `
     GRANT USAGE ON SCHEMA public TO ${role};
     CREATE FUNCTION token_sub() RETURNS text LANGUAGE sql STABLE AS $$ SELECT current_setting('request.jwt.claims', true)::jsonb ->> 'sub' $$;
     CREATE TABLE docs (id int PRIMARY KEY, owner text NOT NULL, body text, salary int);
@@ -21,7 +23,8 @@ const env = useRoleServer('rt_user', (role) => `
     ALTER TABLE keyed ENABLE ROW LEVEL SECURITY;
     CREATE POLICY own_docs ON docs FOR SELECT TO ${role} USING (owner = token_sub());
     CREATE POLICY own_keyed ON keyed FOR SELECT TO ${role} USING (owner = token_sub());
-  `);
+  `,
+);
 
 const summary = (changes: Change[]) => changes.map((change) => [change.eventType, change.new, change.old]);
 
@@ -34,16 +37,21 @@ test('an UPDATE that hands a row to a user shows them only its key in old, live 
     await env.db.pool.query(`INSERT INTO docs VALUES (1, 'alice', 'plans of alice', 150000)`);
     await env.db.pool.query(`UPDATE docs SET owner = 'bob', body = 'public now', salary = 0 WHERE id = 1`);
     await waitFor(() => ofBob.changes.length === 1 && ofService.changes.length === 1, 'the UPDATE');
-    assert.deepEqual(summary(ofBob.changes), [['UPDATE', { id: 1, owner: 'bob', body: 'public now', salary: 0 }, { id: 1 }]],
-      'the row as alice had it is not shown to bob');
+    assert.deepEqual(summary(ofBob.changes), [['UPDATE', { id: 1, owner: 'bob', body: 'public now', salary: 0 }, { id: 1 }]], 'the row as alice had it is not shown to bob');
     assert.deepEqual(ofService.changes[0]?.old, { id: 1, owner: 'alice', body: 'plans of alice', salary: 150000 }, 'the service role sees the whole old row');
 
     const bobToken = await token('bob', { role: env.role });
     const raw = await RawClient.open(env.server, `vsn=2.0.0&apikey=${bobToken}`);
     try {
-      await raw.join('realtime:replayed', '1', {
-        postgres_changes: [{ event: 'UPDATE', schema: 'public', table: 'docs' }], postgres_changes_resume: { position: 0 },
-      }, { access_token: bobToken });
+      await raw.join(
+        'realtime:replayed',
+        '1',
+        {
+          postgres_changes: [{ event: 'UPDATE', schema: 'public', table: 'docs' }],
+          postgres_changes_resume: { position: 0 },
+        },
+        { access_token: bobToken },
+      );
       const frame = await raw.expect((candidate) => candidate[3] === 'postgres_changes', 'the replayed UPDATE');
       const data = (frame[4] as { data: { record: unknown; old_record: unknown } }).data;
       assert.deepEqual([data.record, data.old_record], [{ id: 1, owner: 'bob', body: 'public now', salary: 0 }, { id: 1 }]);
@@ -95,7 +103,11 @@ test('a DELETE filter on a hidden value never matches under row-level security; 
     await settle();
     // The default replica identity keeps only the key: which rows bob could see cannot be known, so
     // every DELETE reaches him with its key alone, as in Supabase; a filter cannot tell them apart.
-    assert.deepEqual(summary(unfiltered.changes), [['DELETE', {}, { id: 10 }], ['DELETE', {}, { id: 11 }], ['DELETE', {}, { id: 12 }]]);
+    assert.deepEqual(summary(unfiltered.changes), [
+      ['DELETE', {}, { id: 10 }],
+      ['DELETE', {}, { id: 11 }],
+      ['DELETE', {}, { id: 12 }],
+    ]);
     assert.deepEqual(summary(rich.changes), [], 'no filter on a hidden column reveals which rows matched, even on his own row');
     assert.deepEqual(summary(byKey.changes), [['DELETE', {}, { id: 12 }]]);
     assert.deepEqual(summary(ofService.changes), wholeOldRow ? [['DELETE', {}, { id: 10 }]] : []);
@@ -109,7 +121,11 @@ test('system schemas are refused to users, and a join never sets up capture in t
   const bob = await env.userClient('bob');
   const service = supabase(env.server, { key: await token(undefined, { role: 'service_role' }) });
   try {
-    for (const [schema, table] of [['pg_catalog', 'pg_authid'], ['information_schema', 'sql_features'], ['pg_toast', '*']] as const) {
+    for (const [schema, table] of [
+      ['pg_catalog', 'pg_authid'],
+      ['information_schema', 'sql_features'],
+      ['pg_toast', '*'],
+    ] as const) {
       const refused = await watchChanges(bob, `system-${schema}`, [{ event: '*', schema, ...(table === '*' ? {} : { table }) }]);
       assert.equal(refused.system[0]?.status, 'error');
       assert.match(refused.system[0]?.message ?? '', new RegExp(`tables of the ${schema} schema are PostgreSQL's own; only the service role may watch them`));

@@ -9,11 +9,15 @@ import { token } from '../helpers/tokens.js';
 
 const FILTER_BUDGET_MS = 250;
 
-const env = useRoleServer('rt_filterer', (role) => `
+const env = useRoleServer(
+  'rt_filterer',
+  (role) => `
     GRANT USAGE ON SCHEMA public TO ${role};
     CREATE TABLE feed (id serial PRIMARY KEY, n int NOT NULL, body text);
     GRANT SELECT ON feed TO ${role};
-  `, { limits: { filterBudgetMs: FILTER_BUDGET_MS } });
+  `,
+  { limits: { filterBudgetMs: FILTER_BUDGET_MS } },
+);
 
 /** An attacker's raw connection with a user token of the test role. */
 async function attackerSocket(): Promise<{ socket: RawClient; accessToken: string }> {
@@ -76,7 +80,7 @@ test("one connection's heavy filters leave another subscriber's deliveries quick
   const { socket, accessToken } = await attackerSocket();
   try {
     const watched = await watchChanges(victim, 'victim', [{ event: 'INSERT', schema: 'public', table: 'feed' }]);
-    assert.ok(await slowestDelivery(watched, 2) < 2_000, 'deliveries are quick before the attack');
+    assert.ok((await slowestDelivery(watched, 2)) < 2_000, 'deliveries are quick before the attack');
 
     // The attack as found: 90 subscriptions of 20,000-value filters. Each is refused now, without the filter repeated whole.
     for (let channel = 0; channel < 90; channel += 1) {
@@ -91,8 +95,7 @@ test("one connection's heavy filters leave another subscriber's deliveries quick
     }
     // As much as the limits let one connection hold on this table: channels of 100 bindings of 100 values each.
     for (let channel = 0; channel < 10; channel += 1) {
-      const bindings = Array.from({ length: 100 }, (_, index) => (
-        { event: '*', schema: 'public', table: 'feed', filter: heavyFilter(100, (channel * 100 + index) * 100) }));
+      const bindings = Array.from({ length: 100 }, (_, index) => ({ event: '*', schema: 'public', table: 'feed', filter: heavyFilter(100, (channel * 100 + index) * 100) }));
       const outcome = await attackerJoin(socket, accessToken, `realtime:heavy-${channel}`, bindings);
       assert.equal(outcome.message, 'Subscribed to PostgreSQL');
       await sleep(15);
@@ -128,7 +131,11 @@ test('a filter that cannot be judged within the budget fails only its own bindin
     const notice = await waitFor(() => systemOf(socket, 'realtime:sluggish')[1], 'the over-budget notice');
     assert.equal(notice.status, 'error');
     assert.match(notice.message, new RegExp(`filters: \\[level=eq\\.7\\]\\]: judging its filter took longer than ${FILTER_BUDGET_MS} ms`));
-    assert.deepEqual(socket.frames.filter((frame) => frame[3] === 'postgres_changes'), [], 'the change is withheld from the over-budget binding');
+    assert.deepEqual(
+      socket.frames.filter((frame) => frame[3] === 'postgres_changes'),
+      [],
+      'the change is withheld from the over-budget binding',
+    );
   } finally {
     await socket.close();
     await victim.removeAllChannels();

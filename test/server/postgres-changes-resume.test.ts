@@ -47,7 +47,8 @@ function systemOf(client: RawClient, topic: string): Array<{ status: string; mes
 /** Joins `topic` with the events binding (and a resume position) and waits until events flow; returns the binding id. */
 async function joinEvents(client: RawClient, topic: string, ref: string, resume?: number): Promise<number> {
   const reply = await client.join(topic, ref, {
-    postgres_changes: [BINDING], ...(resume !== undefined ? { postgres_changes_resume: { position: resume } } : {}),
+    postgres_changes: [BINDING],
+    ...(resume !== undefined ? { postgres_changes_resume: { position: resume } } : {}),
   });
   const response = reply[4] as { status: string; response: { postgres_changes: Array<{ id: number }> } };
   assert.equal(response.status, 'ok');
@@ -64,7 +65,8 @@ test('terminating the feed connection during a stream of inserts loses and repea
   const received: number[] = [];
   const system: string[] = [];
   try {
-    const channel = client.channel('stream')
+    const channel = client
+      .channel('stream')
       .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'stream' }, (payload) => received.push((payload.new as { id: number }).id))
       .on('system', {}, (payload) => system.push((payload as { message: string }).message));
     assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
@@ -78,7 +80,8 @@ test('terminating the feed connection during a stream of inserts loses and repea
         await new Promise((resolve) => setTimeout(resolve, 120));
         const { rows } = await db.pool.query(
           `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN "realtime:%'`);
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN "realtime:%'`,
+        );
         terminated += rows.filter((row) => row.done).length;
       }
     })();
@@ -88,7 +91,11 @@ test('terminating the feed connection during a stream of inserts loses and repea
     await waitFor(() => received.length >= total, `all ${total} inserts`, 20_000);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.ok(terminated >= 2, `the feed connection was terminated ${terminated} times`);
-    assert.deepEqual(received, Array.from({ length: total }, (_, index) => index + 1), 'every insert once, in order');
+    assert.deepEqual(
+      received,
+      Array.from({ length: total }, (_, index) => index + 1),
+      'every insert once, in order',
+    );
   } finally {
     await client.removeAllChannels();
   }
@@ -102,21 +109,37 @@ test('each change carries its log position, and a client that rejoins from it ge
   const seen = changesOf(first, 'realtime:feed');
   const frame = first.frames.find((candidate) => candidate[3] === 'postgres_changes') as Frame;
   assert.deepEqual([frame[0], frame[1]], [null, null], 'change frames carry no refs');
-  assert.deepEqual(seen.map((change) => change.ids), [[id], [id], [id]], 'ids are the binding id of the join reply');
+  assert.deepEqual(
+    seen.map((change) => change.ids),
+    [[id], [id], [id]],
+    'ids are the binding id of the join reply',
+  );
   const positions = seen.map((change) => change.data.position);
-  assert.ok(positions.every((position, index) => index === 0 || position > (positions[index - 1] as number)), `positions grow: ${positions.join(', ')}`);
+  assert.ok(
+    positions.every((position, index) => index === 0 || position > (positions[index - 1] as number)),
+    `positions grow: ${positions.join(', ')}`,
+  );
   const last = positions.at(-1) as number;
   await first.close();
 
   await insertEvents(['missed 1', 'missed 2', 'missed 3', 'missed 4']);
   const second = await RawClient.open(server, 'vsn=1.0.0&apikey=dev');
-  second.send({ topic: 'realtime:feed', event: 'phx_join', ref: '1', join_ref: '1', payload: { config: { postgres_changes: [BINDING], postgres_changes_resume: { position: last } } } });
+  second.send({
+    topic: 'realtime:feed',
+    event: 'phx_join',
+    ref: '1',
+    join_ref: '1',
+    payload: { config: { postgres_changes: [BINDING], postgres_changes_resume: { position: last } } },
+  });
   await waitFor(() => v1Changes(second, 'realtime:feed').length === 4, 'the four missed changes, over vsn 1.0.0');
   await insertEvents(['live 1', 'live 2']);
   await waitFor(() => v1Changes(second, 'realtime:feed').length === 6, 'the missed and the live changes');
   await new Promise((resolve) => setTimeout(resolve, 300));
   const resumed = v1Changes(second, 'realtime:feed');
-  assert.deepEqual(resumed.map((change) => change.data.record.kind), ['missed 1', 'missed 2', 'missed 3', 'missed 4', 'live 1', 'live 2']);
+  assert.deepEqual(
+    resumed.map((change) => change.data.record.kind),
+    ['missed 1', 'missed 2', 'missed 3', 'missed 4', 'live 1', 'live 2'],
+  );
   assert.equal(resumed[0]?.data.position, last + 1, 'no gap at the seam');
   assert.equal(new Set(resumed.map((change) => change.data.position)).size, 6, 'no duplicate');
   await second.close();
@@ -125,7 +148,8 @@ test('each change carries its log position, and a client that rejoins from it ge
 /** The changes of a vsn 1.0.0 connection, whose frames are objects rather than arrays. */
 function v1Changes(client: RawClient, topic: string): ChangeFrame[] {
   return (client.frames as unknown as Array<{ topic: string; event: string; payload: ChangeFrame }>)
-    .filter((frame) => frame.topic === topic && frame.event === 'postgres_changes').map((frame) => frame.payload);
+    .filter((frame) => frame.topic === topic && frame.event === 'postgres_changes')
+    .map((frame) => frame.payload);
 }
 
 test('resuming from a position the log no longer retains says so, then continues from the oldest retained change', async () => {
@@ -160,6 +184,9 @@ test('changes committed while the server was down arrive when a client resumes o
   const again = await RawClient.open(server);
   await joinEvents(again, 'realtime:restart', '1', last);
   await waitFor(() => changesOf(again, 'realtime:restart').length === 2, 'the changes made while the server was down');
-  assert.deepEqual(changesOf(again, 'realtime:restart').map((change) => change.data.record.kind), ['while down 1', 'while down 2']);
+  assert.deepEqual(
+    changesOf(again, 'realtime:restart').map((change) => change.data.record.kind),
+    ['while down 1', 'while down 2'],
+  );
   await again.close();
 });

@@ -7,7 +7,9 @@ import { supabase } from './support.js';
 import { token } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
-const env = useRoleServer('rt_reader', (role) => `
+const env = useRoleServer(
+  'rt_reader',
+  (role) => `
     CREATE TABLE notes (id serial PRIMARY KEY, owner text NOT NULL, body text, secret text);
     GRANT USAGE ON SCHEMA public TO ${role};
     GRANT SELECT (id, owner, body) ON notes TO ${role};
@@ -15,7 +17,8 @@ const env = useRoleServer('rt_reader', (role) => `
     CREATE POLICY own_notes ON notes FOR SELECT TO ${role}
       USING (owner = current_setting('request.jwt.claims', true)::jsonb ->> 'sub');
     CREATE TABLE payroll (id int PRIMARY KEY, amount int);
-  `);
+  `,
+);
 
 for (const vsn of ['1.0.0', '2.0.0'] as const) {
   test(`with row-level security each user receives only their own rows, without the columns their role may not select (vsn ${vsn})`, async () => {
@@ -29,7 +32,8 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
       assert.equal(ofAlice.system[0]?.message, 'Subscribed to PostgreSQL');
 
       const { rows } = await env.db.pool.query<{ id: number }>(
-        `INSERT INTO notes (owner, body, secret) VALUES ('alice', 'a1', 's1'), ('bob', 'b1', 's2'), ('alice', 'a2', 's3') RETURNING id`);
+        `INSERT INTO notes (owner, body, secret) VALUES ('alice', 'a1', 's1'), ('bob', 'b1', 's2'), ('alice', 'a2', 's3') RETURNING id`,
+      );
       const [a1, b1, a2] = rows.map((row) => row.id) as [number, number, number];
       await env.db.pool.query(`UPDATE notes SET body = 'b1!' WHERE id = $1`, [b1]);
       await env.db.pool.query(`UPDATE notes SET owner = 'bob' WHERE id = $1`, [a2]);
@@ -78,7 +82,10 @@ test('restrictive policies narrow what the permissive ones allow, and a policy m
     await env.db.pool.query(`INSERT INTO notes (owner, body) VALUES ('carol', 'draft'), ('carol', 'final'), ('dave', 'anything')`);
     await waitFor(() => ofCarol.changes.length === 1, "carol's published note");
     await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.deepEqual(ofCarol.changes.map((change) => (change.new as { body: string }).body), ['final']);
+    assert.deepEqual(
+      ofCarol.changes.map((change) => (change.new as { body: string }).body),
+      ['final'],
+    );
     assert.deepEqual(ofDave.changes, [], 'a muted owner sees nothing');
   } finally {
     await carol.removeAllChannels();
@@ -142,21 +149,46 @@ test('privileges, policies, role attributes and memberships changed while subscr
     const step = async (change: string | null, body: string): Promise<Array<Record<string, unknown>>> => {
       if (change) await env.db.pool.query(change);
       await env.db.pool.query(`INSERT INTO notes (owner, body, secret) VALUES ('bob', $1, 'hidden'), ('alice', $1, 'hidden')`, [body]);
-      const { rows: [marker] } = await env.db.pool.query<{ id: number }>(`INSERT INTO notes (owner, body) VALUES ('alice', 'marker') RETURNING id`);
+      const {
+        rows: [marker],
+      } = await env.db.pool.query<{ id: number }>(`INSERT INTO notes (owner, body) VALUES ('alice', 'marker') RETURNING id`);
       await waitFor(() => seen.changes.some((c) => (c.new as { id?: number }).id === marker?.id), `the marker row after: ${change ?? 'no change'}`);
-      return seen.changes.splice(0).map((c) => c.new as Record<string, unknown>)
-        .filter((row) => row['id'] !== marker?.id).map(({ id: _id, ...rest }) => rest);
+      return seen.changes
+        .splice(0)
+        .map((c) => c.new as Record<string, unknown>)
+        .filter((row) => row['id'] !== marker?.id)
+        .map(({ id: _id, ...rest }) => rest);
     };
     assert.deepEqual(await step(null, 'before'), [{ owner: 'alice', body: 'before' }]);
     assert.deepEqual(await step(`REVOKE SELECT (body) ON notes FROM ${env.role}`, 'revoked'), [{ owner: 'alice' }], 'a revoked column is left out at once');
     assert.deepEqual(await step(`GRANT SELECT (body) ON notes TO ${env.role}`, 'granted'), [{ owner: 'alice', body: 'granted' }]);
     await env.db.pool.query(`CREATE ROLE ${readers} NOLOGIN; GRANT SELECT (secret) ON notes TO ${readers}`);
-    assert.deepEqual(await step(`GRANT ${readers} TO ${env.role}`, 'member'), [{ owner: 'alice', body: 'member', secret: 'hidden' }], 'a column granted through a new membership is shown');
+    assert.deepEqual(
+      await step(`GRANT ${readers} TO ${env.role}`, 'member'),
+      [{ owner: 'alice', body: 'member', secret: 'hidden' }],
+      'a column granted through a new membership is shown',
+    );
     assert.deepEqual(await step(`REVOKE ${readers} FROM ${env.role}`, 'left'), [{ owner: 'alice', body: 'left' }]);
-    assert.deepEqual(await step(`ALTER ROLE ${env.role} BYPASSRLS`, 'bypass'), [{ owner: 'bob', body: 'bypass' }, { owner: 'alice', body: 'bypass' }], 'BYPASSRLS shows every row');
+    assert.deepEqual(
+      await step(`ALTER ROLE ${env.role} BYPASSRLS`, 'bypass'),
+      [
+        { owner: 'bob', body: 'bypass' },
+        { owner: 'alice', body: 'bypass' },
+      ],
+      'BYPASSRLS shows every row',
+    );
     assert.deepEqual(await step(`ALTER ROLE ${env.role} NOBYPASSRLS`, 'policed'), [{ owner: 'alice', body: 'policed' }]);
-    assert.deepEqual(await step('ALTER POLICY own_notes ON notes USING (true)', 'open'), [{ owner: 'bob', body: 'open' }, { owner: 'alice', body: 'open' }], 'an altered policy applies');
-    assert.deepEqual(await step(`ALTER POLICY own_notes ON notes USING (owner = current_setting('request.jwt.claims', true)::jsonb ->> 'sub')`, 'own'), [{ owner: 'alice', body: 'own' }]);
+    assert.deepEqual(
+      await step('ALTER POLICY own_notes ON notes USING (true)', 'open'),
+      [
+        { owner: 'bob', body: 'open' },
+        { owner: 'alice', body: 'open' },
+      ],
+      'an altered policy applies',
+    );
+    assert.deepEqual(await step(`ALTER POLICY own_notes ON notes USING (owner = current_setting('request.jwt.claims', true)::jsonb ->> 'sub')`, 'own'), [
+      { owner: 'alice', body: 'own' },
+    ]);
   } finally {
     await client.removeAllChannels();
     await env.db.pool.query(`GRANT SELECT (id, owner, body) ON notes TO ${env.role}; ALTER ROLE ${env.role} NOBYPASSRLS`);
@@ -179,7 +211,11 @@ test('a new access token switches whose rows the channel receives', async () => 
     }, "bob's rows after the token changed");
     await env.db.pool.query(`INSERT INTO notes (owner, body) VALUES ('alice', 'after')`);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(seen.changes.some((change) => (change.new as { body?: string }).body === 'after'), false, "alice's later rows are no longer sent");
+    assert.equal(
+      seen.changes.some((change) => (change.new as { body?: string }).body === 'after'),
+      false,
+      "alice's later rows are no longer sent",
+    );
   } finally {
     await client.removeAllChannels();
   }

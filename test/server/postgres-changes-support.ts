@@ -93,8 +93,12 @@ export function useRoleServer(prefix: string, setupSql: (role: string) => string
   });
   return {
     role,
-    get db() { return db as TestDatabase; },
-    get server() { return server as RunningServer; },
+    get db() {
+      return db as TestDatabase;
+    },
+    get server() {
+      return server as RunningServer;
+    },
     async userClient(sub, vsn = '2.0.0') {
       const client = supabase(this.server, { key: await token(undefined, { role }), vsn, accessToken: await token(sub, { role }) });
       await client.realtime.setAuth();

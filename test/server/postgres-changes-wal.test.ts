@@ -45,7 +45,10 @@ test('a join on the WAL path installs no trigger and changes no application tabl
     await db.pool.query(`UPDATE todos SET done = true`);
     await db.pool.query(`DELETE FROM todos`);
     await waitFor(() => watched.changes.length >= 3 || undefined, 'three changes');
-    assert.deepEqual(watched.changes.map((change) => change.eventType), ['INSERT', 'UPDATE', 'DELETE']);
+    assert.deepEqual(
+      watched.changes.map((change) => change.eventType),
+      ['INSERT', 'UPDATE', 'DELETE'],
+    );
     assert.deepEqual(watched.changes[1]!.new, { id: 1, title: 'write tests', done: true });
     assert.deepEqual(watched.changes[2]!.old, { id: 1 });
   } finally {
@@ -86,8 +89,14 @@ test('a schema-wide join receives a table created after it, and a partition arri
     await db.pool.query('INSERT INTO shop.orders VALUES (1, 10)');
     await db.pool.query(`INSERT INTO shop.sales VALUES (7, 'eu')`);
     await waitFor(() => watched.changes.length >= 2 || undefined, 'changes of the new tables');
-    assert.deepEqual(watched.changes.map((change) => `${change.schema}.${change.table}`), ['shop.orders', 'shop.sales']);
-    assert.deepEqual(rowsOf(watched.changes), [{ id: 1, total: 10 }, { id: 7, region: 'eu' }]);
+    assert.deepEqual(
+      watched.changes.map((change) => `${change.schema}.${change.table}`),
+      ['shop.orders', 'shop.sales'],
+    );
+    assert.deepEqual(rowsOf(watched.changes), [
+      { id: 1, total: 10 },
+      { id: 7, region: 'eu' },
+    ]);
   } finally {
     await client.removeAllChannels();
   }
@@ -124,7 +133,11 @@ test('SIGKILL of the process reading the WAL: another server takes over within s
     const after = await readerPid();
     assert.ok(after !== null && after !== before, 'this process reads the slot now');
     assert.ok(tookOver < 10_000, `taken over and caught up within ${tookOver} ms`);
-    assert.deepEqual(rowsOf(watched.changes).map((row) => row.id), Array.from({ length: 1000 }, (_, i) => i + 1), 'each row once, in commit order');
+    assert.deepEqual(
+      rowsOf(watched.changes).map((row) => row.id),
+      Array.from({ length: 1000 }, (_, i) => i + 1),
+      'each row once, in commit order',
+    );
   } finally {
     await client.removeAllChannels();
     await reader.stop('SIGKILL');

@@ -35,7 +35,7 @@ after(async () => {
 });
 
 test('PostgreSQL restarted while rows are written: the subscriber gets every committed row once, in order', async (t) => {
-  if (!cluster) return t.skip('the suite does not run against the machine\'s own PostgreSQL (127.0.0.1:5432), the one a test may restart');
+  if (!cluster) return t.skip("the suite does not run against the machine's own PostgreSQL (127.0.0.1:5432), the one a test may restart");
   const client = supabase(server);
   const writer = new pg.Pool({ connectionString: db.url, max: 1 });
   writer.on('error', () => undefined);
@@ -48,11 +48,22 @@ test('PostgreSQL restarted while rows are written: the subscriber gets every com
         assert.equal(restarted.status, 0, restarted.stderr);
       }
       // A write cut by the restart is tried again; ON CONFLICT keeps one that did commit from counting twice.
-      await waitFor(async () => writer.query('INSERT INTO ticks VALUES ($1) ON CONFLICT DO NOTHING', [id]).then(() => true, () => false), `insert ${id}`, 30_000);
+      await waitFor(
+        async () =>
+          writer.query('INSERT INTO ticks VALUES ($1) ON CONFLICT DO NOTHING', [id]).then(
+            () => true,
+            () => false,
+          ),
+        `insert ${id}`,
+        30_000,
+      );
     }
     await waitFor(() => watched.changes.length >= total || undefined, `all ${total} rows`, 60_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.deepEqual(watched.changes.map((change) => (change.new as { id: number }).id), Array.from({ length: total }, (_, i) => i + 1));
+    assert.deepEqual(
+      watched.changes.map((change) => (change.new as { id: number }).id),
+      Array.from({ length: total }, (_, i) => i + 1),
+    );
   } finally {
     await writer.end();
     await client.removeAllChannels();

@@ -36,7 +36,9 @@ function assertIntact(actual: unknown, expected: unknown, what: string): void {
 async function storedPresence(slug: string): Promise<Array<{ user_id: string; status: string; metadata: Record<string, unknown> }>> {
   const { rows } = await env.db.pool.query(
     `SELECT p.user_id, p.status, p.metadata FROM realtime.presence p JOIN realtime.channels c ON c.id = p.channel_id
-      WHERE c.slug = $1 ORDER BY p.user_id`, [slug]);
+      WHERE c.slug = $1 ORDER BY p.user_id`,
+    [slug],
+  );
   return rows;
 }
 
@@ -44,13 +46,12 @@ async function storedPresence(slug: string): Promise<Array<{ user_id: string; st
 function shown(channel: RealtimeChannel): Record<string, Array<Record<string, unknown>>> {
   const view: Record<string, Array<Record<string, unknown>>> = {};
   for (const [key, metas] of Object.entries(channel.presenceState())) {
-    view[key] = metas.map(({ presence_ref: _ref, ...meta }) => meta as Record<string, unknown>)
-      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    view[key] = metas.map(({ presence_ref: _ref, ...meta }) => meta as Record<string, unknown>).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   }
   return view;
 }
 
-test('a client joining with another user\'s id as its presence key shows under that key but cannot write that user\'s stored presence', async () => {
+test("a client joining with another user's id as its presence key shows under that key but cannot write that user's stored presence", async () => {
   const victim = await signedIn('victim-1');
   const mallory = await signedIn('mallory');
   // The viewer applies diffs by Phoenix's rules (supabase-js 2.109 loses refs of keys with several metas: supabase-js#2565).
@@ -65,11 +66,17 @@ test('a client joining with another user\'s id as its presence key shows under t
     assert.equal(await forged.track({ status: 'online', note: 'it is me, honest' }), 'ok');
     await waitFor(() => sees()['victim-1']?.length === 1, 'the attacker under the key it chose');
     assert.deepEqual(sees(), { 'victim-1': [{ status: 'online', note: 'it is me, honest' }] });
-    assert.deepEqual(await storedPresence('boardroom'), [{ user_id: 'mallory', status: 'online', metadata: { status: 'online', note: 'it is me, honest' } }],
-      'the stored presence is the token\'s user, not the key');
+    assert.deepEqual(
+      await storedPresence('boardroom'),
+      [{ user_id: 'mallory', status: 'online', metadata: { status: 'online', note: 'it is me, honest' } }],
+      "the stored presence is the token's user, not the key",
+    );
     const online = await realtime(['presence', 'online', 'boardroom', '--json'], { databaseUrl: env.db.url });
     assert.equal(online.code, 0, online.stderr);
-    assert.deepEqual((JSON.parse(online.stdout) as Array<{ userId?: string; user_id?: string }>).map((row) => row.userId ?? row.user_id), ['mallory']);
+    assert.deepEqual(
+      (JSON.parse(online.stdout) as Array<{ userId?: string; user_id?: string }>).map((row) => row.userId ?? row.user_id),
+      ['mallory'],
+    );
 
     // The victim arrives and sets a status; the attacker tries to overwrite it.
     const own = presenceChannel(victim, 'boardroom', 'victim-1');
@@ -77,8 +84,13 @@ test('a client joining with another user\'s id as its presence key shows under t
     assert.equal(await own.track({ status: 'away', mood: 'busy' }), 'ok');
     await waitFor(() => sees()['victim-1']?.length === 2, 'both presences under the key, one meta each');
     assert.equal(await forged.track({ status: 'online', mood: 'hacked' }), 'ok');
-    await waitFor(() => sees()['victim-1']?.some((meta) => meta['mood'] === 'hacked'), 'the attacker\'s new meta');
-    assert.deepEqual(sees(), { 'victim-1': [{ status: 'away', mood: 'busy' }, { status: 'online', mood: 'hacked' }] });
+    await waitFor(() => sees()['victim-1']?.some((meta) => meta['mood'] === 'hacked'), "the attacker's new meta");
+    assert.deepEqual(sees(), {
+      'victim-1': [
+        { status: 'away', mood: 'busy' },
+        { status: 'online', mood: 'hacked' },
+      ],
+    });
     assert.deepEqual(await storedPresence('boardroom'), [
       { user_id: 'mallory', status: 'online', metadata: { status: 'online', mood: 'hacked' } },
       { user_id: 'victim-1', status: 'away', metadata: { status: 'away', mood: 'busy' } },
@@ -86,9 +98,15 @@ test('a client joining with another user\'s id as its presence key shows under t
 
     // The attacker leaves: one leave for its meta; the victim stays as they set themselves.
     await mallory.removeAllChannels();
-    await waitFor(() => sees()['victim-1']?.length === 1, 'the leave of the attacker\'s meta');
+    await waitFor(() => sees()['victim-1']?.length === 1, "the leave of the attacker's meta");
     assert.deepEqual(sees(), { 'victim-1': [{ status: 'away', mood: 'busy' }] });
-    assert.deepEqual((await storedPresence('boardroom')).map((row) => [row.user_id, row.status]), [['mallory', 'offline'], ['victim-1', 'away']]);
+    assert.deepEqual(
+      (await storedPresence('boardroom')).map((row) => [row.user_id, row.status]),
+      [
+        ['mallory', 'offline'],
+        ['victim-1', 'away'],
+      ],
+    );
   } finally {
     await Promise.all([victim, mallory].map((client) => client.removeAllChannels()));
     await viewer.close();
@@ -123,21 +141,21 @@ test('presence metadata larger than a NOTIFY payload reaches viewers intact, fro
     assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
     assert.equal(await channel.track(big), 'ok');
     await waitFor(() => shown(watching)['writer'], 'the large presence');
-    assertIntact(shown(watching)['writer'], [big], 'the client\'s presence');
+    assertIntact(shown(watching)['writer'], [big], "the client's presence");
 
     const cliMetadata = { banner: 'y'.repeat(9000) };
     const tracked = await realtime(['presence', 'track', 'erin', 'gallery', 'away', JSON.stringify(cliMetadata)], { databaseUrl: env.db.url });
     assert.equal(tracked.code, 0, tracked.stderr);
     await waitFor(() => shown(watching)['erin'], 'the large presence from the CLI');
-    assertIntact(shown(watching)['erin'], [{ status: 'away', ...cliMetadata }], 'the CLI\'s presence');
+    assertIntact(shown(watching)['erin'], [{ status: 'away', ...cliMetadata }], "the CLI's presence");
 
     const late = await signedIn('latecomer');
     try {
       const joining = presenceChannel(late, 'gallery', 'latecomer');
       assert.equal((await subscribe(joining)).status, 'SUBSCRIBED');
       await waitFor(() => shown(joining)['erin'] && shown(joining)['writer'], 'both large presences in presence_state');
-      assertIntact(shown(joining)['writer'], [big], 'the client\'s presence in presence_state');
-      assertIntact(shown(joining)['erin'], [{ status: 'away', ...cliMetadata }], 'the CLI\'s presence in presence_state');
+      assertIntact(shown(joining)['writer'], [big], "the client's presence in presence_state");
+      assertIntact(shown(joining)['erin'], [{ status: 'away', ...cliMetadata }], "the CLI's presence in presence_state");
     } finally {
       await late.removeAllChannels();
     }
@@ -158,14 +176,18 @@ test('a presence larger than REALTIME_MAX_PRESENCE_BYTES is refused with "Track 
     assert.deepEqual(system, ['1', null, 'realtime:cargo', 'system', { extension: 'system', status: 'error', message: 'Track message size exceeded', channel: 'cargo' }]);
     await client.expect((frame) => frame[3] === 'phx_close', 'phx_close');
     await sleep(200);
-    assert.equal(client.frames.find((frame) => frame[1] === '2'), undefined, 'no reply to the refused track');
+    assert.equal(
+      client.frames.find((frame) => frame[1] === '2'),
+      undefined,
+      'no reply to the refused track',
+    );
     assert.deepEqual(await storedPresence('cargo'), []);
   } finally {
     await client.close();
   }
 });
 
-test('one user\'s many sockets cannot fill a channel\'s presence past REALTIME_MAX_PRESENCE_STATE_BYTES; a joiner still gets its presence_state', async () => {
+test("one user's many sockets cannot fill a channel's presence past REALTIME_MAX_PRESENCE_STATE_BYTES; a joiner still gets its presence_state", async () => {
   const limits = { maxPresenceBytes: 8192, maxPresenceStateBytes: 65_536, maxSendBufferBytes: 98_304 };
   const server = await startTestServer(env.db, { jwtSecret: JWT_SECRET, limits });
   const attackerToken = await token('mallory');
@@ -174,10 +196,13 @@ test('one user\'s many sockets cannot fill a channel\'s presence past REALTIME_M
   const blob = { blob: 'm'.repeat(8000) };
   const SOCKETS = 100;
   /** Every attacker socket tracks `blob` at once; resolves with the replies' responses. */
-  const trackAll = (ref: string) => Promise.all(sockets.map(async (socket) => {
-    socket.send(['1', ref, 'realtime:plaza', 'presence', { type: 'presence', event: 'track', payload: blob }]);
-    return (await socket.reply(ref))[4] as { status: string; response: { reason?: string } };
-  }));
+  const trackAll = (ref: string) =>
+    Promise.all(
+      sockets.map(async (socket) => {
+        socket.send(['1', ref, 'realtime:plaza', 'presence', { type: 'presence', event: 'track', payload: blob }]);
+        return (await socket.reply(ref))[4] as { status: string; response: { reason?: string } };
+      }),
+    );
   try {
     // The attacker joins with 100 sockets, without presence (no state of the channel is loaded), and tracks 8 KB on each at once.
     for (let i = 0; i < SOCKETS; i += 1) sockets.push(await RawClient.open(server, `vsn=2.0.0&apikey=${attackerToken}`));
@@ -186,21 +211,32 @@ test('one user\'s many sockets cannot fill a channel\'s presence past REALTIME_M
     const accepted = replies.filter((reply) => reply.status === 'ok').length;
     assert.ok(accepted >= 1 && accepted * Buffer.byteLength(JSON.stringify(blob)) <= limits.maxPresenceStateBytes, `${accepted} tracks accepted`);
     const full = "PresenceStateFull: the channel's presence is over REALTIME_MAX_PRESENCE_STATE_BYTES (65536 bytes); untrack or track less";
-    assert.deepEqual(replies.filter((reply) => reply.status !== 'ok'), Array.from({ length: SOCKETS - accepted }, () => ({ status: 'error', response: { reason: full } })));
+    assert.deepEqual(
+      replies.filter((reply) => reply.status !== 'ok'),
+      Array.from({ length: SOCKETS - accepted }, () => ({ status: 'error', response: { reason: full } })),
+    );
     const { rows } = await env.db.pool.query(
-      `SELECT count(*)::int AS tracked FROM realtime.presence_sessions s JOIN realtime.channels c ON c.id = s.channel_id WHERE c.slug = 'plaza'`);
+      `SELECT count(*)::int AS tracked FROM realtime.presence_sessions s JOIN realtime.channels c ON c.id = s.channel_id WHERE c.slug = 'plaza'`,
+    );
     assert.deepEqual(rows, [{ tracked: accepted }], 'refused tracks store nothing');
 
     // A supabase-js client joins with presence and tracks once subscribed: it gets the whole presence_state and stays subscribed.
     const statuses: string[] = [];
     let synced = 0;
-    const channel = victim.channel('plaza', { config: { presence: { key: 'victim' } } }).on('presence', { event: 'sync' }, () => { synced += 1; });
-    const tracked = new Promise<string>((resolve) => channel.subscribe((status) => {
-      statuses.push(status);
-      if (status === 'SUBSCRIBED') void channel.track({ status: 'online' }).then(resolve);
-    }));
+    const channel = victim.channel('plaza', { config: { presence: { key: 'victim' } } }).on('presence', { event: 'sync' }, () => {
+      synced += 1;
+    });
+    const tracked = new Promise<string>((resolve) =>
+      channel.subscribe((status) => {
+        statuses.push(status);
+        if (status === 'SUBSCRIBED') void channel.track({ status: 'online' }).then(resolve);
+      }),
+    );
     assert.equal(await tracked, 'ok');
-    await waitFor(() => synced > 0 && shown(channel)['victim'] && Object.keys(channel.presenceState()).length === accepted + 1, 'the sync of every accepted presence and the victim\'s');
+    await waitFor(
+      () => synced > 0 && shown(channel)['victim'] && Object.keys(channel.presenceState()).length === accepted + 1,
+      "the sync of every accepted presence and the victim's",
+    );
 
     // The attacker tries again with every socket, now that this process holds the channel's state: the refused stay refused.
     const again = await trackAll('3');
@@ -221,10 +257,14 @@ test('REALTIME_MAX_PRESENCE_STATE_BYTES defaults to 1048576 (half a smaller send
   assert.equal(loadConfig({}).limits.maxPresenceStateBytes, 1_048_576);
   assert.equal(loadConfig({ REALTIME_MAX_PRESENCE_STATE_BYTES: '65536' }).limits.maxPresenceStateBytes, 65_536);
   assert.equal(loadConfig({ REALTIME_MAX_SEND_BUFFER_BYTES: '524288' }).limits.maxPresenceStateBytes, 262_144);
-  assert.throws(() => loadConfig({ REALTIME_MAX_PRESENCE_STATE_BYTES: '4194304' }),
-    /REALTIME_MAX_PRESENCE_STATE_BYTES \(4194304\) must be below REALTIME_MAX_SEND_BUFFER_BYTES \(4194304\)/);
-  assert.throws(() => loadConfig({ REALTIME_MAX_SEND_BUFFER_BYTES: '524288', REALTIME_MAX_PRESENCE_STATE_BYTES: '524288' }),
-    /REALTIME_MAX_PRESENCE_STATE_BYTES \(524288\) must be below REALTIME_MAX_SEND_BUFFER_BYTES \(524288\)/);
+  assert.throws(
+    () => loadConfig({ REALTIME_MAX_PRESENCE_STATE_BYTES: '4194304' }),
+    /REALTIME_MAX_PRESENCE_STATE_BYTES \(4194304\) must be below REALTIME_MAX_SEND_BUFFER_BYTES \(4194304\)/,
+  );
+  assert.throws(
+    () => loadConfig({ REALTIME_MAX_SEND_BUFFER_BYTES: '524288', REALTIME_MAX_PRESENCE_STATE_BYTES: '524288' }),
+    /REALTIME_MAX_PRESENCE_STATE_BYTES \(524288\) must be below REALTIME_MAX_SEND_BUFFER_BYTES \(524288\)/,
+  );
 });
 
 test('REALTIME_MAX_PRESENCE_BYTES sets the presence limit and names what it accepts', () => {
@@ -237,7 +277,9 @@ test('NOTIFY on realtime:presence carries ids, never the metadata', async () => 
   const listener = new pg.Client({ connectionString: env.db.url });
   await listener.connect();
   const payloads: Array<Record<string, unknown>> = [];
-  listener.on('notification', (note) => { if (note.payload) payloads.push(JSON.parse(note.payload) as Record<string, unknown>); });
+  listener.on('notification', (note) => {
+    if (note.payload) payloads.push(JSON.parse(note.payload) as Record<string, unknown>);
+  });
   await listener.query('LISTEN "realtime:presence"');
   const client = await signedIn('quiet');
   try {

@@ -65,17 +65,28 @@ for (const [version, create] of VERSIONS) {
     try {
       const seen = watcher.channel(topic);
       let syncs = 0;
-      seen.on('presence', { event: 'sync' }, () => { syncs++; });
+      seen.on('presence', { event: 'sync' }, () => {
+        syncs++;
+      });
       await subscribed(seen);
-      await waitFor(() => syncs > 0, 'the watcher\'s first sync');
-      for (const [client, page] of [[tab1, 'home'], [tab2, 'settings']] as const) {
+      await waitFor(() => syncs > 0, "the watcher's first sync");
+      for (const [client, page] of [
+        [tab1, 'home'],
+        [tab2, 'settings'],
+      ] as const) {
         const channel = client.channel(topic);
         await subscribed(channel);
         assert.equal(await channel.track({ page }), 'ok');
       }
       await waitFor(() => Object.keys(seen.presenceState()).length === 2, 'two keys, one per tab');
       const state = shown(seen);
-      assert.deepEqual(Object.values(state).map((metas) => metas.map((meta) => meta['page'])).flat().sort(), ['home', 'settings']);
+      assert.deepEqual(
+        Object.values(state)
+          .map((metas) => metas.map((meta) => meta['page']))
+          .flat()
+          .sort(),
+        ['home', 'settings'],
+      );
       for (const [key, metas] of Object.entries(state)) {
         assert.notEqual(key, 'user-1', 'a join without a key does not take the user id as key');
         assert.equal(metas.length, 1);
@@ -91,12 +102,15 @@ for (const [version, create] of VERSIONS) {
     const tab2 = await signedIn('user-3');
     const topic = `same-key-${tag}`;
     // A raw observer applies diffs by Phoenix's rules (the latest supabase-js loses refs of keys with several metas).
-    const observer = await RawClient.open(env.server, `vsn=2.0.0&apikey=${await token("observer")}`);
+    const observer = await RawClient.open(env.server, `vsn=2.0.0&apikey=${await token('observer')}`);
     const seen = () => observer.presence(`realtime:${topic}`);
     try {
       await observer.join(`realtime:${topic}`, '1', { presence: { key: 'observer', enabled: true } });
       const channels: Channel[] = [];
-      for (const [client, page] of [[tab1, 'home'], [tab2, 'settings']] as const) {
+      for (const [client, page] of [
+        [tab1, 'home'],
+        [tab2, 'settings'],
+      ] as const) {
         const channel = client.channel(topic, { config: { presence: { key: 'carol' } } });
         await subscribed(channel);
         assert.equal(await channel.track({ page }), 'ok');
@@ -108,7 +122,7 @@ for (const [version, create] of VERSIONS) {
       await waitFor(() => seen()['carol']?.length === 1, 'the untracked meta leaving');
       assert.deepEqual(seen(), { carol: [{ page: 'settings' }] });
       await tab2.removeAllChannels();
-      await waitFor(() => seen()['carol'] === undefined, 'the second socket\'s meta leaving when it leaves');
+      await waitFor(() => seen()['carol'] === undefined, "the second socket's meta leaving when it leaves");
       assert.deepEqual(seen(), {});
     } finally {
       await observer.close();
@@ -127,9 +141,11 @@ for (const [version, create] of VERSIONS) {
       assert.equal(await quiet.track({ mood: 'calm' }), 'ok');
       const channel = late.channel(topic, { config: { presence: { key: 'late' } } });
       const joined: string[] = [];
-      channel.on('presence', { event: 'join' }, ({ key }) => { if (key) joined.push(key); });
+      channel.on('presence', { event: 'join' }, ({ key }) => {
+        if (key) joined.push(key);
+      });
       await subscribed(channel);
-      await waitFor(() => shown(channel)['early'], 'the early tracker in the late joiner\'s state');
+      await waitFor(() => shown(channel)['early'], "the early tracker in the late joiner's state");
       assert.deepEqual(shown(channel), { early: [{ mood: 'calm' }] });
       assert.equal(await channel.track({ mood: 'curious' }), 'ok');
       await waitFor(() => joined.includes('late'), 'the late joiner seeing its own join');

@@ -15,9 +15,15 @@ const env = useTestServer();
 function watch(channel: RealtimeChannel) {
   const events = { joins: [] as string[], leaves: [] as string[], syncs: 0 };
   channel
-    .on('presence', { event: 'sync' }, () => { events.syncs++; })
-    .on('presence', { event: 'join' }, ({ key }) => { events.joins.push(key); })
-    .on('presence', { event: 'leave' }, ({ key }) => { events.leaves.push(key); });
+    .on('presence', { event: 'sync' }, () => {
+      events.syncs++;
+    })
+    .on('presence', { event: 'join' }, ({ key }) => {
+      events.joins.push(key);
+    })
+    .on('presence', { event: 'leave' }, ({ key }) => {
+      events.leaves.push(key);
+    });
   return events;
 }
 
@@ -38,14 +44,21 @@ for (const vsn of ['1.0.0', '2.0.0'] as const) {
       const bobSees = watch(b);
       assert.equal((await subscribe(b)).status, 'SUBSCRIBED');
       await waitFor(() => 'alice' in b.presenceState(), 'bob receiving alice in presence_state');
-      assert.deepEqual(b.presenceState()['alice']?.map(({ presence_ref: _ref, ...meta }) => meta), [{ name: 'Alice', status: 'online' }]);
+      assert.deepEqual(
+        b.presenceState()['alice']?.map(({ presence_ref: _ref, ...meta }) => meta),
+        [{ name: 'Alice', status: 'online' }],
+      );
       assert.equal(await b.track({ name: 'Bob', status: 'away' }), 'ok');
       await waitFor(() => aliceSees.joins.includes('bob'), 'alice seeing bob join');
       assert.equal((a.presenceState()['bob']?.[0] as { status?: string } | undefined)?.status, 'away');
 
-      const { rows } = await env.db.pool.query(
-        `SELECT p.user_id, p.status FROM realtime.presence p JOIN realtime.channels c ON c.id = p.channel_id WHERE c.slug = $1 ORDER BY 1`, [room]);
-      assert.deepEqual(rows, [{ user_id: 'alice', status: 'online' }, { user_id: 'bob', status: 'away' }]);
+      const { rows } = await env.db.pool.query(`SELECT p.user_id, p.status FROM realtime.presence p JOIN realtime.channels c ON c.id = p.channel_id WHERE c.slug = $1 ORDER BY 1`, [
+        room,
+      ]);
+      assert.deepEqual(rows, [
+        { user_id: 'alice', status: 'online' },
+        { user_id: 'bob', status: 'away' },
+      ]);
 
       await bob.removeAllChannels();
       await waitFor(() => aliceSees.leaves.includes('bob'), 'alice seeing bob leave');
@@ -66,18 +79,22 @@ test('a user with two connections has one meta per connection; closing one leave
   const seen = () => observer.presence('realtime:tabs');
   try {
     await observer.join('realtime:tabs', '1', { presence: { key: 'observer', enabled: true } });
-    for (const [client, page] of [[tab1, 'home'], [tab2, 'settings']] as const) {
+    for (const [client, page] of [
+      [tab1, 'home'],
+      [tab2, 'settings'],
+    ] as const) {
       const channel = client.channel('tabs', { config: { presence: { key: 'carol' } } });
       assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
       assert.equal(await channel.track({ page }), 'ok');
     }
-    await waitFor(() => seen()['carol']?.length === 2, 'both of carol\'s connections');
+    await waitFor(() => seen()['carol']?.length === 2, "both of carol's connections");
     assert.deepEqual(seen(), { carol: [{ page: 'home' }, { page: 'settings' }] });
     await tab1.removeAllChannels();
-    await waitFor(() => seen()['carol']?.length === 1, 'the leave of the closed connection\'s meta');
+    await waitFor(() => seen()['carol']?.length === 1, "the leave of the closed connection's meta");
     assert.deepEqual(seen(), { carol: [{ page: 'settings' }] });
-    const status = async () => (await env.db.pool.query(
-      `SELECT p.status FROM realtime.presence p JOIN realtime.channels c ON c.id = p.channel_id WHERE c.slug = 'tabs' AND p.user_id = 'carol'`)).rows[0]?.status;
+    const status = async () =>
+      (await env.db.pool.query(`SELECT p.status FROM realtime.presence p JOIN realtime.channels c ON c.id = p.channel_id WHERE c.slug = 'tabs' AND p.user_id = 'carol'`)).rows[0]
+        ?.status;
     assert.equal(await status(), 'online', 'closing one of two connections keeps the user online');
     await tab2.removeAllChannels();
     await waitFor(() => !('carol' in seen()), 'carol leaving once her last connection closed');
@@ -123,11 +140,15 @@ test('presence of a server process that died is swept offline', async () => {
   await client.removeAllChannels();
   await doomed.close();
   // Simulate a crash: the rows a dead process leaves behind (connected, silent, presence online).
-  const { rows: [session] } = await env.db.pool.query(`SELECT s.connection_id FROM realtime.presence_sessions s LIMIT 1`);
+  const {
+    rows: [session],
+  } = await env.db.pool.query(`SELECT s.connection_id FROM realtime.presence_sessions s LIMIT 1`);
   assert.equal(session, undefined, 'a clean shutdown ends its sessions');
   await env.db.pool.query(`INSERT INTO realtime.connections (connection_id, server_id, last_seen_at) VALUES ('ghost', 'dead', now() - interval '1 hour')`);
   await env.db.pool.query(`UPDATE realtime.presence SET status = 'online' WHERE user_id = 'frank'`);
-  await env.db.pool.query(`INSERT INTO realtime.presence_sessions (connection_id, channel_id, user_id) SELECT 'ghost', channel_id, user_id FROM realtime.presence WHERE user_id = 'frank'`);
+  await env.db.pool.query(
+    `INSERT INTO realtime.presence_sessions (connection_id, channel_id, user_id) SELECT 'ghost', channel_id, user_id FROM realtime.presence WHERE user_id = 'frank'`,
+  );
   const sweeper = await startTestServer(env.db, { sweepIntervalMs: 100, staleAfterSeconds: 60 });
   try {
     await waitFor(async () => (await env.db.pool.query(`SELECT status FROM realtime.presence WHERE user_id = 'frank'`)).rows[0]?.status === 'offline', 'the sweeper');

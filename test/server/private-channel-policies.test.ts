@@ -77,7 +77,9 @@ for (const [version, create] of VERSIONS) {
   function join(client: Client, topic: string) {
     const received: Array<{ event: string; payload: Record<string, unknown> }> = [];
     const channel = client.channel(topic, { config: { private: true, broadcast: { ack: true } } });
-    channel.on('broadcast', { event: '*' }, (message) => { received.push(message); });
+    channel.on('broadcast', { event: '*' }, (message) => {
+      received.push(message);
+    });
     // A presence listener turns presence on for the latest client (which asks for it only then).
     channel.on('presence', { event: 'sync' }, () => undefined);
     const outcome = new Promise<{ status: string; error?: Error }>((resolve) => {
@@ -100,10 +102,13 @@ for (const [version, create] of VERSIONS) {
       assert.deepEqual(channels, [{ type: 'private' }], 'the first admitted join made the topic a private channel');
 
       assert.equal(await annJoin.channel.send({ type: 'broadcast', event: 'chat', payload: { text: 'hello ben' } }), 'ok');
-      await waitFor(() => benJoin.received.length === 1, 'ben receives ann\'s broadcast');
+      await waitFor(() => benJoin.received.length === 1, "ben receives ann's broadcast");
       assert.deepEqual(benJoin.received[0]?.payload, { text: 'hello ben' });
 
-      for (const [who, client] of [['a user the policies do not admit', mal], ['a token whose role does not exist', ghost]] as const) {
+      for (const [who, client] of [
+        ['a user the policies do not admit', mal],
+        ['a token whose role does not exist', ghost],
+      ] as const) {
         const refused = await join(client, topic).outcome;
         assert.equal(refused.status, 'CHANNEL_ERROR', who);
         assert.match(refused.error?.message ?? '', new RegExp(`Unauthorized: You do not have permissions to read from this Channel topic: ${topic}`), who);
@@ -136,19 +141,22 @@ for (const [version, create] of VERSIONS) {
       assert.notEqual(await vicJoin.channel.send({ type: 'broadcast', event: 'chat', payload: { text: 'from vic' } }), 'ok', 'nor send');
 
       assert.equal(await annJoin.channel.send({ type: 'broadcast', event: 'chat', payload: { text: 'for everyone' } }), 'ok');
-      await waitFor(() => vicJoin.received.length === 1, 'vic receives ann\'s broadcast');
+      await waitFor(() => vicJoin.received.length === 1, "vic receives ann's broadcast");
       await sleep(300);
-      assert.deepEqual(vicJoin.received.map((message) => message.payload['text']), ['for everyone']);
+      assert.deepEqual(
+        vicJoin.received.map((message) => message.payload['text']),
+        ['for everyone'],
+      );
       assert.deepEqual(vicJoin.channel.presenceState(), {}, 'vic receives no presence');
       assert.equal(Object.keys(annJoin.channel.presenceState()).length, 1, 'vic tracked nothing');
-      assert.equal(annJoin.received.length, 0, 'vic\'s broadcast was dropped');
+      assert.equal(annJoin.received.length, 0, "vic's broadcast was dropped");
     } finally {
       await Promise.all([ann, vic].map((client) => client.removeAllChannels()));
     }
   });
 }
 
-test('the service role sends over REST to a topic authorised by policies, bypassing them as on Supabase; a stranger\'s send is dropped', async () => {
+test("the service role sends over REST to a topic authorised by policies, bypassing them as on Supabase; a stranger's send is dropped", async () => {
   const topic = `room:${randomUUID().slice(0, 8)}`;
   await admit(ANN, topic);
   const client = createLatest(`http://127.0.0.1:${env.server.port}`, await token(undefined, { role: 'anon' }), {
@@ -157,18 +165,21 @@ test('the service role sends over REST to a topic authorised by policies, bypass
   await client.realtime.setAuth(await token(ANN));
   const received: unknown[] = [];
   const channel = client.channel(topic, { config: { private: true } });
-  channel.on('broadcast', { event: 'news' }, (message) => { received.push(message['payload']); });
-  const send = async (bearer: string, text: string) => fetch(`${env.server.url}/realtime/v1/api/broadcast`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', apikey: bearer, authorization: `Bearer ${bearer}` },
-    body: JSON.stringify({ messages: [{ topic, event: 'news', payload: { text }, private: true }] }),
+  channel.on('broadcast', { event: 'news' }, (message) => {
+    received.push(message['payload']);
   });
+  const send = async (bearer: string, text: string) =>
+    fetch(`${env.server.url}/realtime/v1/api/broadcast`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', apikey: bearer, authorization: `Bearer ${bearer}` },
+      body: JSON.stringify({ messages: [{ topic, event: 'news', payload: { text }, private: true }] }),
+    });
   try {
     await new Promise<void>((resolve, reject) => channel.subscribe((status) => (status === 'SUBSCRIBED' ? resolve() : reject(new Error(status)))));
     assert.equal((await send(await token(undefined, { role: 'service_role' }), 'from the service role')).status, 202);
     assert.equal((await send(await token(MAL), 'from a stranger')).status, 202);
     assert.equal((await send(await token(ANN), 'from ann over REST')).status, 202);
-    await waitFor(() => received.length === 2, 'the service role\'s and ann\'s broadcasts');
+    await waitFor(() => received.length === 2, "the service role's and ann's broadcasts");
     await sleep(300);
     assert.deepEqual(received, [{ text: 'from the service role' }, { text: 'from ann over REST' }]);
   } finally {
@@ -187,15 +198,25 @@ test('a token refresh asks the policies again: still admitted goes on, no longer
   const system: string[] = [];
   const statuses: string[] = [];
   const channel = client.channel(topic, { config: { private: true } });
-  channel.on('broadcast', { event: 'news' }, (message) => { received.push(message['payload']); });
-  channel.on('system', {}, (message: { message?: string }) => { system.push(message.message ?? ''); });
-  const sendAsService = async (text: string) => fetch(`${env.server.url}/api/broadcast`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(undefined, { role: 'service_role' })}` },
-    body: JSON.stringify({ messages: [{ topic, event: 'news', payload: { text }, private: true }] }),
+  channel.on('broadcast', { event: 'news' }, (message) => {
+    received.push(message['payload']);
   });
+  channel.on('system', {}, (message: { message?: string }) => {
+    system.push(message.message ?? '');
+  });
+  const sendAsService = async (text: string) =>
+    fetch(`${env.server.url}/api/broadcast`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(undefined, { role: 'service_role' })}` },
+      body: JSON.stringify({ messages: [{ topic, event: 'news', payload: { text }, private: true }] }),
+    });
   try {
-    await new Promise<void>((resolve) => channel.subscribe((status) => { statuses.push(status); if (status === 'SUBSCRIBED') resolve(); }));
+    await new Promise<void>((resolve) =>
+      channel.subscribe((status) => {
+        statuses.push(status);
+        if (status === 'SUBSCRIBED') resolve();
+      }),
+    );
     await client.realtime.setAuth(await token(ANN, { expiresInSeconds: 7200 }));
     await sleep(300);
     assert.equal((await sendAsService('after the first refresh')).status, 202);

@@ -24,7 +24,13 @@ test('heartbeats get an ok reply on the phoenix topic; V1 replies carry no join_
 
 test('join, leave and phx_close; unmatched topics and empty names get the exact errors', async () => {
   const client = await RawClient.open(env.server);
-  assert.deepEqual(await client.join('realtime:room1', '1'), ['1', '1', 'realtime:room1', 'phx_reply', { status: 'ok', response: { postgres_changes: [], broadcast: { latest_offset: 0 } } }]);
+  assert.deepEqual(await client.join('realtime:room1', '1'), [
+    '1',
+    '1',
+    'realtime:room1',
+    'phx_reply',
+    { status: 'ok', response: { postgres_changes: [], broadcast: { latest_offset: 0 } } },
+  ]);
   client.send(['1', '2', 'realtime:room1', 'phx_leave', {}]);
   assert.deepEqual(await client.reply('2'), ['1', '2', 'realtime:room1', 'phx_reply', { status: 'ok', response: {} }]);
   await client.expect((frame) => frame[3] === 'phx_close' && frame[0] === '1' && frame[1] === '1', 'phx_close with the join ref');
@@ -52,7 +58,8 @@ test('a server built without table changes refuses postgres_changes bindings wit
   try {
     const reply = await client.join('realtime:todos', '1', { postgres_changes: [{ event: '*', schema: 'public', table: 'todos' }] });
     assert.deepEqual(reply[4], {
-      status: 'error', response: { reason: 'RealtimeDisabledForConfiguration: postgres_changes subscriptions are not available on this server' },
+      status: 'error',
+      response: { reason: 'RealtimeDisabledForConfiguration: postgres_changes subscriptions are not available on this server' },
     });
     assert.equal(((await client.join('realtime:plain', '2'))[4] as { status: string }).status, 'ok', 'joins without bindings still work');
   } finally {
@@ -67,20 +74,31 @@ test('malformed frames are dropped without harming the socket, its channels or o
   await victim.join('realtime:fuzz', '1');
   await bystander.join('realtime:fuzz', '1');
   const garbage: unknown[] = [
-    'not json', '{"topic":', '[]', '[1,2,3]', '42', 'null', '"text"', '[null,null,7,"x",{}]', '[null,null,"t","",{}]',
-    '[{},{},"realtime:fuzz","phx_join",{}]', ['1', '2', 'realtime:fuzz', 'broadcast', 'not an object'],
+    'not json',
+    '{"topic":',
+    '[]',
+    '[1,2,3]',
+    '42',
+    'null',
+    '"text"',
+    '[null,null,7,"x",{}]',
+    '[null,null,"t","",{}]',
+    '[{},{},"realtime:fuzz","phx_join",{}]',
+    ['1', '2', 'realtime:fuzz', 'broadcast', 'not an object'],
     ['1', '3', 'realtime:fuzz', 'broadcast', { type: 'broadcast', event: 42, payload: {} }],
     ['1', '4', 'realtime:fuzz', 'presence', { type: 'presence', event: 'track', payload: [1, 2] }],
     ['1', '5', 'realtime:fuzz', 'presence', { type: 'presence', event: 'dance' }],
     ['1', '6', 'realtime:fuzz', 'access_token', { access_token: 12 }],
     [null, '7', 'realtime:fuzzy', 'phx_join', { config: { postgres_changes: 'all' } }],
     [null, '8', 'realtime:fuzzier', 'phx_join', { config: { broadcast: { resume: { offset: -1 } } } }],
-    Buffer.from([3, 200, 200, 200, 200, 200, 1]), Buffer.from([9, 1, 2]), Buffer.from([]),
+    Buffer.from([3, 200, 200, 200, 200, 200, 1]),
+    Buffer.from([9, 1, 2]),
+    Buffer.from([]),
   ];
   for (let index = 0; index < 200; index++) {
     const bytes = Buffer.alloc(1 + (index % 40));
     for (let offset = 0; offset < bytes.length; offset++) bytes[offset] = (index * 31 + offset * 17) % 256;
-    bytes[0] = index % 2 === 0 ? 3 : bytes[0] ?? 0;
+    bytes[0] = index % 2 === 0 ? 3 : (bytes[0] ?? 0);
     garbage.push(bytes);
   }
   for (const frame of garbage) victim.send(frame);
@@ -151,7 +169,9 @@ test('a silent socket is closed after the idle timeout, and a slow reader is clo
     await slow.join('realtime:firehose', '1');
     slow.ws.pause();
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const { rows: [channel] } = await env.db.pool.query(`SELECT id FROM realtime.channels WHERE slug = 'firehose'`);
+    const {
+      rows: [channel],
+    } = await env.db.pool.query(`SELECT id FROM realtime.channels WHERE slug = 'firehose'`);
     for (let index = 0; index < 150; index++) {
       await env.db.pool.query(`SELECT realtime.append_message($1, 'fill', $2::jsonb)`, [channel.id, JSON.stringify({ pad: 'x'.repeat(100_000) })]);
     }
@@ -182,19 +202,24 @@ test('HTTP: healthcheck, ping, readiness, metrics, CORS, and REST broadcasts rea
   const listener = await RawClient.open(env.server);
   await listener.join('realtime:rest-room', '1');
   const batch = await fetch(`${env.server.url}/realtime/v1/api/broadcast?apikey=dev&vsn=2.0.0`, {
-    method: 'POST', headers: { 'content-type': 'application/json', apikey: 'dev' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json', apikey: 'dev' },
     body: JSON.stringify({ messages: [{ topic: 'rest-room', event: 'from-rest', payload: { n: 1 } }] }),
   });
   assert.equal(batch.status, 202);
   await listener.expect((frame) => frame[3] === 'broadcast' && (frame[4] as { event?: string }).event === 'from-rest', 'the batch broadcast');
   const single = await fetch(`${env.server.url}/api/broadcast/${encodeURIComponent('rest-room')}/events/${encodeURIComponent('one shot')}`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ y: 2 }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ y: 2 }),
   });
   assert.equal(single.status, 202);
   const frame = await listener.expect((candidate) => (candidate[4] as { event?: string }).event === 'one shot', 'the single broadcast');
   assert.deepEqual((frame[4] as { payload: unknown }).payload, { y: 2 });
   const binary = await fetch(`${env.server.url}/api/broadcast/rest-room/events/bytes`, {
-    method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array([7, 8]),
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: new Uint8Array([7, 8]),
   });
   assert.equal(binary.status, 202);
   const kind4 = await waitFor(() => listener.binaries[0], 'the kind-4 frame');
@@ -210,8 +235,15 @@ test('HTTP: healthcheck, ping, readiness, metrics, CORS, and REST broadcasts rea
 
   await sleep(50);
   const metrics = await (await fetch(`${env.server.url}/metrics`)).text();
-  for (const name of ['realtime_connections', 'realtime_channels', 'realtime_messages_in_total', 'realtime_messages_out_total',
-    'realtime_delivery_latency_seconds_bucket', 'realtime_join_duration_seconds_bucket', 'realtime_listener_reconnects_total']) {
+  for (const name of [
+    'realtime_connections',
+    'realtime_channels',
+    'realtime_messages_in_total',
+    'realtime_messages_out_total',
+    'realtime_delivery_latency_seconds_bucket',
+    'realtime_join_duration_seconds_bucket',
+    'realtime_listener_reconnects_total',
+  ]) {
     assert.match(metrics, new RegExp(`^${name}`, 'm'), name);
   }
   assert.match(metrics, /^realtime_messages_out_total\{kind="broadcast"\} [1-9]/m);

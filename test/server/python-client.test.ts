@@ -16,11 +16,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const venv = path.resolve(here, '..', '..', '.nself', 'python-realtime');
 const python = path.join(venv, 'bin', 'python');
 
-const env = useRoleServer('rt_python', (role) => `
+const env = useRoleServer(
+  'rt_python',
+  (role) => `
   CREATE TABLE notes (id serial PRIMARY KEY, body text);
   GRANT USAGE ON SCHEMA public TO ${role};
   GRANT SELECT ON notes TO ${role};
-`);
+`,
+);
 
 /** A virtual environment with the client installed (made once, kept in .nself/); why not, when it cannot be made. */
 function pythonClient(): { ready: true } | { ready: false; why: string } {
@@ -46,12 +49,17 @@ test(`the Python client (${PYTHON_REALTIME}) receives its broadcast, its presenc
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line) as { kind: string; value: unknown }));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   try {
-    await waitFor(() => lines.some((line) => line.kind === 'system' && JSON.stringify(line.value).includes('Subscribed to PostgreSQL')),
-      'the Python client\'s postgres_changes subscription', 20_000).catch((error: Error) => {
+    await waitFor(
+      () => lines.some((line) => line.kind === 'system' && JSON.stringify(line.value).includes('Subscribed to PostgreSQL')),
+      "the Python client's postgres_changes subscription",
+      20_000,
+    ).catch((error: Error) => {
       throw new Error(`${error.message} (lines: ${JSON.stringify(lines)}; stderr: ${stderr})`);
     });
     await env.db.pool.query("INSERT INTO notes (body) VALUES ('from postgres')");

@@ -29,7 +29,10 @@ export class RawClient {
   /** Opens a V2 connection (or `vsn` as given) to the server. */
   static async open(server: { port: number }, query = 'vsn=2.0.0&apikey=dev'): Promise<RawClient> {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/realtime/v1/websocket?${query}`);
-    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
     return new RawClient(ws);
   }
 
@@ -49,7 +52,13 @@ export class RawClient {
 
   /** Joins a topic with a config and returns the reply. */
   async join(topic: string, ref: string, config: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<Frame> {
-    this.send([ref, ref, topic, 'phx_join', { config: { broadcast: { self: false, ack: false }, presence: { key: '', enabled: false }, postgres_changes: [], private: false, ...config }, ...extra }]);
+    this.send([
+      ref,
+      ref,
+      topic,
+      'phx_join',
+      { config: { broadcast: { self: false, ack: false }, presence: { key: '', enabled: false }, postgres_changes: [], private: false, ...config }, ...extra },
+    ]);
     return this.reply(ref);
   }
 
@@ -87,8 +96,11 @@ export class RawClient {
         else state.delete(key);
       }
     }
-    return Object.fromEntries([...state].map(([key, metas]) => [key, metas
-      .map(({ phx_ref: _ref, phx_ref_prev: _prev, ...meta }) => meta)
-      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))]));
+    return Object.fromEntries(
+      [...state].map(([key, metas]) => [
+        key,
+        metas.map(({ phx_ref: _ref, phx_ref_prev: _prev, ...meta }) => meta).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+      ]),
+    );
   }
 }

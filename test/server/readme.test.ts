@@ -23,7 +23,9 @@ test('the README quick start: a pasted supabase-js snippet receives a broadcast 
   await writeFile(file, snippet.replaceAll('http://localhost:3100', `http://127.0.0.1:${port}`));
   const listener = spawn(process.execPath, [file], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  listener.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  listener.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   try {
     await waitFor(() => output.includes('SUBSCRIBED'), 'the snippet to subscribe', 15_000);
     const words = [...command.matchAll(/'([^']*)'|(\S+)/g)].map((match) => match[1] ?? match[2] ?? '');
@@ -32,7 +34,10 @@ test('the README quick start: a pasted supabase-js snippet receives a broadcast 
     await waitFor(() => output.includes('received user.joined {"user_id":"123"}'), 'the snippet to print the broadcast');
     listener.kill();
     await server.stop('SIGINT');
-    const stopped = await fetch(`http://127.0.0.1:${port}/healthcheck`).then(() => false, () => true);
+    const stopped = await fetch(`http://127.0.0.1:${port}/healthcheck`).then(
+      () => false,
+      () => true,
+    );
     assert.ok(stopped, 'Ctrl+C stops the server started with npm start');
   } finally {
     listener.kill();

@@ -27,7 +27,9 @@ async function post(user: string, body: unknown, path = '/api/broadcast'): Promi
 async function stored(slugPrefix: string): Promise<Array<{ slug: string; event: string }>> {
   const { rows } = await env.db.pool.query<{ slug: string; event: string }>(
     `SELECT c.slug, m.event_type AS event FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id
-      WHERE c.slug LIKE $1 ORDER BY c.slug, m.channel_offset`, [`${slugPrefix}%`]);
+      WHERE c.slug LIKE $1 ORDER BY c.slug, m.channel_offset`,
+    [`${slugPrefix}%`],
+  );
   return rows;
 }
 
@@ -41,7 +43,12 @@ test('a batch [ok, bad, ok] stores nothing and answers 422 naming the bad entry;
   await listener.join('realtime:atomic-a', '1', {}, { access_token: await token('listener') });
   const good = (topic: string, n: number) => ({ topic, event: 'ok', payload: { n } });
   const cases: Array<[string, unknown, string, RegExp]> = [
-    ['an event longer than 255 characters', { topic: 'atomic-a', event: 'e'.repeat(256), payload: {} }, 'messages[1].event', /is 256 bytes in UTF-8; at most 255 bytes are accepted/],
+    [
+      'an event longer than 255 characters',
+      { topic: 'atomic-a', event: 'e'.repeat(256), payload: {} },
+      'messages[1].event',
+      /is 256 bytes in UTF-8; at most 255 bytes are accepted/,
+    ],
     ['a payload holding U+0000', { topic: 'atomic-a', event: 'x', payload: { text: 'a\u0000b' } }, 'messages[1].payload.text', /\\u0000 cannot be stored/],
     ['a payload over the limit', { topic: 'atomic-a', event: 'x', payload: { text: 'a'.repeat(300_000) } }, 'messages[1].payload', /Payload size exceeds tenant limit/],
     ['a topic too long for a broadcast frame', { topic: 'é'.repeat(130), event: 'x', payload: {} }, 'messages[1].topic', /260 bytes in UTF-8; at most 246 bytes are accepted/],
@@ -60,7 +67,11 @@ test('a batch [ok, bad, ok] stores nothing and answers 422 naming the bad entry;
 
   const accepted = await post('alice', { messages: [good('atomic-a', 1), good('atomic-a', 2), good('atomic-b', 3)] });
   assert.equal(accepted.status, 202);
-  assert.deepEqual(await stored('atomic-'), [{ slug: 'atomic-a', event: 'ok' }, { slug: 'atomic-a', event: 'ok' }, { slug: 'atomic-b', event: 'ok' }]);
+  assert.deepEqual(await stored('atomic-'), [
+    { slug: 'atomic-a', event: 'ok' },
+    { slug: 'atomic-a', event: 'ok' },
+    { slug: 'atomic-b', event: 'ok' },
+  ]);
   await waitFor(() => listener.frames.filter((frame) => frame[3] === 'broadcast').length === 2, 'both atomic-a messages live');
   await listener.close();
 });
@@ -81,7 +92,7 @@ test('the single endpoint checks the same way: a NUL in the payload or a long ev
   assert.equal((await stored('single-room')).length, 1);
 });
 
-test('a batch over the size limit is refused whole with Supabase\'s 429', async () => {
+test("a batch over the size limit is refused whole with Supabase's 429", async () => {
   const messages = Array.from({ length: 11 }, (_, n) => ({ topic: 'sized', event: 'x', payload: { n } }));
   const answer = await post('bob', { messages });
   assert.equal(answer.status, 429);

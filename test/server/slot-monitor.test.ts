@@ -48,10 +48,14 @@ test('/metrics has the slot gauges, and realtime_wal_consumer_leading is 1 in th
   if (!logical) return t.skip('wal_level is not logical');
   const server = await startTestServer(db);
   try {
-    const text = await waitFor(async () => {
-      const scraped = await metrics(server);
-      return gauge(scraped, 'realtime_wal_consumer_leading') === 1 && (gauge(scraped, 'realtime_wal_slot_seconds_since_read') ?? Infinity) < 5 && scraped;
-    }, 'the server to read the slot and record it', 20_000);
+    const text = await waitFor(
+      async () => {
+        const scraped = await metrics(server);
+        return gauge(scraped, 'realtime_wal_consumer_leading') === 1 && (gauge(scraped, 'realtime_wal_slot_seconds_since_read') ?? Infinity) < 5 && scraped;
+      },
+      'the server to read the slot and record it',
+      20_000,
+    );
     assert.ok((gauge(text, 'realtime_wal_slot_lag_bytes') ?? -1) >= 0, text);
     assert.ok((gauge(text, 'realtime_wal_slot_retained_bytes') ?? -1) >= 0);
     assert.match(text, /# HELP realtime_wal_slot_lag_bytes WAL written since the consumer last confirmed/);
@@ -66,8 +70,11 @@ test('a slot no consumer reads for longer than REALTIME_SLOT_STALE_SECONDS is lo
   const server = await startTestServer(db, { env: { REALTIME_SLOT_STALE_SECONDS: '1' }, logFile, postgresChanges: withoutConsumer });
   try {
     await db.pool.query(`INSERT INTO realtime.channels (slug, name) SELECT 'c' || i, 'c' || i FROM generate_series(1, 500) AS i`);
-    const line = await waitFor(async () => (await readFile(logFile, 'utf8').catch(() => '')).split('\n').find((entry) => entry.includes('STALE REPLICATION SLOT')),
-      'the stale slot error', 15_000);
+    const line = await waitFor(
+      async () => (await readFile(logFile, 'utf8').catch(() => '')).split('\n').find((entry) => entry.includes('STALE REPLICATION SLOT')),
+      'the stale slot error',
+      15_000,
+    );
     const entry = JSON.parse(line) as { level: number; code: string; msg: string; slot: string; retainedBytes: number };
     assert.equal(entry.level, 50, 'logged as an error');
     assert.equal(entry.code, 'capture.wal.slot_stale', 'with the code docs/errors.md explains');

@@ -16,11 +16,16 @@ import { JWT_SECRET } from '../helpers/tokens.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 let db: TestDatabase;
-before(async () => { db = await createTestDatabase({ migrated: true }); });
-after(async () => { await db.drop(); });
+before(async () => {
+  db = await createTestDatabase({ migrated: true });
+});
+after(async () => {
+  await db.drop();
+});
 
 /** An address of this machine that other machines reach it by (not loopback), if it has one. */
-const externalAddress = Object.values(os.networkInterfaces()).flat()
+const externalAddress = Object.values(os.networkInterfaces())
+  .flat()
   .find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
 
 async function start(options: StartOptions): Promise<{ server: Awaited<ReturnType<typeof startServer>>; log: () => Promise<string> }> {
@@ -30,7 +35,10 @@ async function start(options: StartOptions): Promise<{ server: Awaited<ReturnTyp
 }
 
 function reachable(host: string, port: number): Promise<boolean> {
-  return fetch(`http://${host}:${port}/healthcheck`, { signal: AbortSignal.timeout(3_000) }).then((response) => response.ok, () => false);
+  return fetch(`http://${host}:${port}/healthcheck`, { signal: AbortSignal.timeout(3_000) }).then(
+    (response) => response.ok,
+    () => false,
+  );
 }
 
 test('development mode listens on 127.0.0.1 only and says so; REALTIME_HOST or a secret opens it to other machines', async () => {
@@ -67,7 +75,10 @@ test('NODE_ENV=production refuses a JWT secret under 32 bytes and says how to ma
   assert.throws(() => loadConfig({ NODE_ENV: 'production', REALTIME_JWT_SECRET: 'x' }), refusal);
   assert.throws(() => loadConfig({ NODE_ENV: 'production', HASURA_GRAPHQL_JWT_SECRET: '{"type":"HS256","key":"x"}' }), refusal);
   assert.equal(loadConfig({ NODE_ENV: 'production', REALTIME_JWT_SECRET: JWT_SECRET }).jwtSecret, JWT_SECRET);
-  await assert.rejects(startServer({ port: 0, databaseUrl: db.url, logToStdout: false, jwtSecret: 'x', env: { NODE_ENV: 'production', REALTIME_JWT_SECRET: JWT_SECRET } }), refusal);
+  await assert.rejects(
+    startServer({ port: 0, databaseUrl: db.url, logToStdout: false, jwtSecret: 'x', env: { NODE_ENV: 'production', REALTIME_JWT_SECRET: JWT_SECRET } }),
+    refusal,
+  );
   const cli = await realtime(['start'], { databaseUrl: db.url, env: { NODE_ENV: 'production', REALTIME_JWT_SECRET: 'x', REALTIME_PORT: '0' } });
   assert.equal(cli.code, 1);
   assert.match(cli.stderr, refusal);
@@ -98,15 +109,19 @@ test('a shutdown in the middle of a burst acks every broadcast it stored before 
   await sleep(300);
   send('late');
   const late = await client.reply('late');
-  assert.deepEqual(late[4], { status: 'error', response: { reason: 'RealtimeRestarting: Realtime is restarting, please standby' } },
-    'a broadcast sent once the shutdown began is refused with the text that makes clients send it again elsewhere');
+  assert.deepEqual(
+    late[4],
+    { status: 'error', response: { reason: 'RealtimeRestarting: Realtime is restarting, please standby' } },
+    'a broadcast sent once the shutdown began is refused with the text that makes clients send it again elsewhere',
+  );
   await locker.query('COMMIT');
   await locker.end();
   await closing;
   assert.equal(await client.closed(), 1001);
   const acked = client.frames.filter((frame) => frame[3] === 'phx_reply' && (frame[4] as { status?: string }).status === 'ok' && frame[1] !== '1');
   const { rows } = await db.pool.query<{ count: number }>(
-    "SELECT count(*)::int AS count FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'burst'");
+    "SELECT count(*)::int AS count FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'burst'",
+  );
   assert.equal(rows[0]?.count, acked.length, 'every stored broadcast was acked before the socket closed');
   assert.ok(acked.length > 1, 'the burst was stored');
   await waitFor(() => client.closeCode !== undefined, 'the close');

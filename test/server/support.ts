@@ -26,7 +26,9 @@ export function subscribe(channel: RealtimeChannel): Promise<{ status: string; e
 export function upgrade(server: { port: number }, pathAndQuery: string, headers: Record<string, string> = {}): Promise<{ status: number; body?: unknown }> {
   return new Promise((resolve, reject) => {
     const req = request({
-      host: '127.0.0.1', port: server.port, path: pathAndQuery,
+      host: '127.0.0.1',
+      port: server.port,
+      path: pathAndQuery,
       headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
     });
     req.on('upgrade', (_response, socket) => {
@@ -35,7 +37,9 @@ export function upgrade(server: { port: number }, pathAndQuery: string, headers:
     });
     req.on('response', (response) => {
       let text = '';
-      response.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      response.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text || 'null') }));
     });
     req.on('error', reject);

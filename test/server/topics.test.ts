@@ -12,13 +12,19 @@ test('Room/ABC, room/abc and roomabc are three channels: broadcasts and presence
   const clients = topics.map(() => supabase(env.server));
   try {
     const seen = topics.map(() => ({ messages: [] as unknown[], keys: new Set<string>() }));
-    const channels = await Promise.all(topics.map(async (topic, index) => {
-      const channel = clients[index]!.channel(topic, { config: { broadcast: { self: true, ack: true }, presence: { key: `in-${index}` } } });
-      channel.on('broadcast', { event: 'hello' }, ({ payload }) => { seen[index]!.messages.push(payload); });
-      channel.on('presence', { event: 'sync' }, () => { for (const key of Object.keys(channel.presenceState())) seen[index]!.keys.add(key); });
-      assert.equal((await subscribe(channel)).status, 'SUBSCRIBED', `joining ${topic}`);
-      return channel;
-    }));
+    const channels = await Promise.all(
+      topics.map(async (topic, index) => {
+        const channel = clients[index]!.channel(topic, { config: { broadcast: { self: true, ack: true }, presence: { key: `in-${index}` } } });
+        channel.on('broadcast', { event: 'hello' }, ({ payload }) => {
+          seen[index]!.messages.push(payload);
+        });
+        channel.on('presence', { event: 'sync' }, () => {
+          for (const key of Object.keys(channel.presenceState())) seen[index]!.keys.add(key);
+        });
+        assert.equal((await subscribe(channel)).status, 'SUBSCRIBED', `joining ${topic}`);
+        return channel;
+      }),
+    );
     for (const [index, channel] of channels.entries()) {
       assert.equal(await channel.send({ type: 'broadcast', event: 'hello', payload: { from: topics[index] } }), 'ok');
       assert.equal(await channel.track({ at: topics[index] }), 'ok');

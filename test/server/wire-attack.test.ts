@@ -18,7 +18,8 @@ async function metricsText(): Promise<string> {
 
 async function storedCount(channel: string): Promise<number> {
   const result = await env.db.pool.query<{ count: number }>(
-    'SELECT count(*)::int AS count FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = $1', [channel],
+    'SELECT count(*)::int AS count FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = $1',
+    [channel],
   );
   return result.rows[0]?.count ?? 0;
 }
@@ -33,17 +34,24 @@ test('20,000 frames with unique events leave /metrics small: they count under ki
   for (let index = 0; index < frames; index++) {
     attacker.send([null, null, 'realtime:nowhere', `event-${index}-${'x'.repeat(40)}`, {}]);
   }
-  const other = await waitFor(async () => {
-    const count = Number(/^realtime_messages_in_total\{kind="other"\} (\d+)/m.exec(await metricsText())?.[1] ?? 0);
-    return count >= frames && count;
-  }, 'the frames to be counted', 30_000);
+  const other = await waitFor(
+    async () => {
+      const count = Number(/^realtime_messages_in_total\{kind="other"\} (\d+)/m.exec(await metricsText())?.[1] ?? 0);
+      return count >= frames && count;
+    },
+    'the frames to be counted',
+    30_000,
+  );
   assert.equal(other, frames);
   attacker.send([null, 'hb', 'phoenix', 'heartbeat', {}]);
   await attacker.reply('hb');
   const metrics = await metricsText();
   assert.ok(metrics.length < 32_000, `/metrics is ${metrics.length} characters`);
   const kinds = [...metrics.matchAll(/^realtime_messages_in_total\{kind="([^"]*)"\}/gm)].map((match) => match[1]);
-  assert.deepEqual(kinds.filter((kind) => !['phx_join', 'phx_leave', 'heartbeat', 'broadcast', 'presence', 'access_token', 'other'].includes(kind!)), []);
+  assert.deepEqual(
+    kinds.filter((kind) => !['phx_join', 'phx_leave', 'heartbeat', 'broadcast', 'presence', 'access_token', 'other'].includes(kind!)),
+    [],
+  );
   assert.ok(kinds.includes('heartbeat'));
   await attacker.close();
 });
@@ -53,7 +61,9 @@ test('event names are limited to 255 UTF-8 bytes on every entry path, before sto
   await listener.join('realtime:wide', '1', { broadcast: { self: true, ack: true } });
 
   const binary = await fetch(`${env.server.url}/api/broadcast/wide/events/${encodeURIComponent(WIDE_EVENT)}`, {
-    method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array([1, 2, 3]),
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: new Uint8Array([1, 2, 3]),
   });
   assert.equal(binary.status, 422);
   assert.deepEqual(await binary.json(), { errors: { event: ['event name is 600 bytes in UTF-8; at most 255 bytes are accepted'] } });
@@ -63,7 +73,8 @@ test('event names are limited to 255 UTF-8 bytes on every entry path, before sto
 
   listener.send(['1', '2', 'realtime:wide', 'broadcast', { type: 'broadcast', event: WIDE_EVENT, payload: {} }]);
   assert.deepEqual((await listener.reply('2'))[4], {
-    status: 'error', response: { reason: 'InvalidEvent: event name is 600 bytes in UTF-8; at most 255 bytes are accepted' },
+    status: 'error',
+    response: { reason: 'InvalidEvent: event name is 600 bytes in UTF-8; at most 255 bytes are accepted' },
   });
   // 85 × "€" is 255 bytes: the longest name that fits.
   listener.send(['1', '3', 'realtime:wide', 'broadcast', { type: 'broadcast', event: '€'.repeat(85), payload: {} }]);
@@ -81,13 +92,10 @@ test('a stored message that cannot be framed for V2 is skipped for those sockets
   // "realtime:" + 130 × "é" is 269 bytes: a binary broadcast on this topic does not fit a V2 frame's one-byte
   // topic length. Such names are refused now (at most 246 bytes); this channel is made as before that limit.
   const name = 'é'.repeat(130);
-  const { rows } = await env.db.pool.query<{ id: string }>(
-    "INSERT INTO realtime.channels (slug, name, type) VALUES ($1, $1, 'public') RETURNING id", [name],
-  );
+  const { rows } = await env.db.pool.query<{ id: string }>("INSERT INTO realtime.channels (slug, name, type) VALUES ($1, $1, 'public') RETURNING id", [name]);
   const channelId = rows[0]?.id as string;
-  const append = (event: string, payload: unknown, bytes: Buffer | null) => env.db.pool.query(
-    'SELECT realtime.append_message($1, $2, $3::jsonb, NULL, $4)', [channelId, event, payload === null ? null : JSON.stringify(payload), bytes],
-  );
+  const append = (event: string, payload: unknown, bytes: Buffer | null) =>
+    env.db.pool.query('SELECT realtime.append_message($1, $2, $3::jsonb, NULL, $4)', [channelId, event, payload === null ? null : JSON.stringify(payload), bytes]);
   const client = supabase(env.server, { vsn: '2.0.0' });
   const received: string[] = [];
   try {
@@ -146,11 +154,14 @@ test('numbers that a float cannot keep exactly are refused, over WebSocket and R
   await client.join('realtime:numbers', '1', { broadcast: { self: false, ack: true } });
   client.send('["1","2","realtime:numbers","broadcast",{"type":"broadcast","event":"n","payload":{"big":1e400}}]');
   assert.deepEqual((await client.reply('2'))[4], {
-    status: 'error', response: { reason: 'InvalidPayload: payload.big: number 1e400 is beyond the range of a 64-bit float; send it as a string' },
+    status: 'error',
+    response: { reason: 'InvalidPayload: payload.big: number 1e400 is beyond the range of a 64-bit float; send it as a string' },
   });
   client.send('["1","3","realtime:numbers","broadcast",{"type":"broadcast","event":"n","payload":{"id":12345678901234567890}}]');
-  assert.match(((await client.reply('3'))[4] as { response: { reason: string } }).response.reason,
-    /^InvalidPayload: payload\.id: number 12345678901234567890 has more precision than a 64-bit float keeps \(it would become 12345678901234567000\)/);
+  assert.match(
+    ((await client.reply('3'))[4] as { response: { reason: string } }).response.reason,
+    /^InvalidPayload: payload\.id: number 12345678901234567890 has more precision than a 64-bit float keeps \(it would become 12345678901234567000\)/,
+  );
   client.send('["1","4","realtime:numbers","broadcast",{"type":"broadcast","event":"n","payload":{"safe":9007199254740991,"x":0.1,"y":-2.5e-8}}]');
   assert.equal(((await client.reply('4'))[4] as { status: string }).status, 'ok');
 
@@ -159,12 +170,15 @@ test('numbers that a float cannot keep exactly are refused, over WebSocket and R
   assert.deepEqual(await single.json(), { errors: { 'payload.a[1].b': ['number 1e400 is beyond the range of a 64-bit float; send it as a string'] } });
   const batch = await postJson('/api/broadcast', '{"messages":[{"topic":"numbers","event":"n","payload":{"id":12345678901234567890}}]}');
   assert.equal(batch.status, 422);
-  assert.deepEqual(Object.keys((await batch.json() as { errors: object }).errors), ['messages[0].payload.id']);
+  assert.deepEqual(Object.keys(((await batch.json()) as { errors: object }).errors), ['messages[0].payload.id']);
 
   const stored = await env.db.pool.query<{ payload: unknown }>(
     "SELECT m.payload FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'numbers'",
   );
-  assert.deepEqual(stored.rows.map((row) => row.payload), [{ safe: 9007199254740991, x: 0.1, y: -2.5e-8 }]);
+  assert.deepEqual(
+    stored.rows.map((row) => row.payload),
+    [{ safe: 9007199254740991, x: 0.1, y: -2.5e-8 }],
+  );
   await client.close();
 });
 
@@ -195,7 +209,7 @@ test('a burst of joins of different topics stops at the channel limit, counting 
     const client = await RawClient.open(strict);
     for (let index = 0; index < 20; index++) client.send([`${index}`, `${index}`, `realtime:burst-${index}`, 'phx_join', {}]);
     const replies = await Promise.all(Array.from({ length: 20 }, (_, index) => client.reply(`${index}`)));
-    const statuses = replies.map((reply) => (reply[4] as { status: string; response: { reason?: string } }));
+    const statuses = replies.map((reply) => reply[4] as { status: string; response: { reason?: string } });
     assert.equal(statuses.filter((reply) => reply.status === 'ok').length, 5);
     assert.ok(statuses.filter((reply) => reply.status === 'error').every((reply) => reply.response.reason === 'ChannelRateLimitReached: Too many channels'));
     // A leave frees the place again.
@@ -209,7 +223,7 @@ test('a burst of joins of different topics stops at the channel limit, counting 
   }
 });
 
-test('a heartbeat flood closes the socket with 1008; heartbeats at a client\'s pace do not', async () => {
+test("a heartbeat flood closes the socket with 1008; heartbeats at a client's pace do not", async () => {
   const flooder = await RawClient.open(env.server);
   for (let index = 0; index < 50; index++) flooder.send([null, `${index}`, 'phoenix', 'heartbeat', {}]);
   assert.equal(await flooder.closed(), 1008);
@@ -230,7 +244,8 @@ test('strings PostgreSQL cannot store (\\u0000, half a surrogate pair) are refus
   await client.join('realtime:strings', '1', { broadcast: { self: false, ack: true } });
   client.send(String.raw`["1","2","realtime:strings","broadcast",{"type":"broadcast","event":"s","payload":{"t":"\ud800"}}]`);
   assert.deepEqual((await client.reply('2'))[4], {
-    status: 'error', response: { reason: String.raw`InvalidPayload: payload.t: string escape \ud800 is half of a UTF-16 surrogate pair and cannot be stored as UTF-8` },
+    status: 'error',
+    response: { reason: String.raw`InvalidPayload: payload.t: string escape \ud800 is half of a UTF-16 surrogate pair and cannot be stored as UTF-8` },
   });
   client.send(String.raw`["1","3","realtime:strings","broadcast",{"type":"broadcast","event":"s","payload":{"t":"a\u0000b"}}]`);
   assert.match(((await client.reply('3'))[4] as { response: { reason: string } }).response.reason, /string escape \\u0000 cannot be stored/);
@@ -244,7 +259,10 @@ test('strings PostgreSQL cannot store (\\u0000, half a surrogate pair) are refus
   const stored = await env.db.pool.query<{ payload: unknown }>(
     "SELECT m.payload FROM realtime.messages m JOIN realtime.channels c ON c.id = m.channel_id WHERE c.slug = 'strings'",
   );
-  assert.deepEqual(stored.rows.map((row) => row.payload), [{ t: '\u{1F600} \\u0000' }]);
+  assert.deepEqual(
+    stored.rows.map((row) => row.payload),
+    [{ t: '\u{1F600} \\u0000' }],
+  );
   await client.close();
 });
 
@@ -257,7 +275,10 @@ test('with at most 2 messages in flight, a burst of 60 joins and broadcasts is r
       client.send([`j${index}`, `b${index}`, `realtime:inflight-${index % 10}`, 'broadcast', { type: 'broadcast', event: 'e', payload: { index } }]);
     }
     const replies = await Promise.all(Array.from({ length: 30 }, (_, index) => client.reply(`b${index}`)));
-    assert.deepEqual(replies.map((reply) => (reply[4] as { status: string }).status), Array(30).fill('ok'));
+    assert.deepEqual(
+      replies.map((reply) => (reply[4] as { status: string }).status),
+      Array(30).fill('ok'),
+    );
     client.send([null, 'hb', 'phoenix', 'heartbeat', {}]);
     await client.reply('hb');
     await client.close();

@@ -38,8 +38,12 @@ function start(name, room) {
     $('text').value = '';
     channel
       .send({ type: 'broadcast', event: 'message.sent', payload: { text, user_id: name, timestamp: Date.now() } })
-      .then(() => { $('error').textContent = ''; })
-      .catch((error) => { $('error').textContent = `not sent: ${error.message}`; });
+      .then(() => {
+        $('error').textContent = '';
+      })
+      .catch((error) => {
+        $('error').textContent = `not sent: ${error.message}`;
+      });
   });
 }
 
@@ -56,9 +60,11 @@ function showMessage(payload) {
 function showOnline(state) {
   const names = Object.keys(state).sort();
   $('online-count').textContent = String(names.length);
-  $('online').replaceChildren(...names.map((key) => {
-    const item = document.createElement('li');
-    item.textContent = key;
-    return item;
-  }));
+  $('online').replaceChildren(
+    ...names.map((key) => {
+      const item = document.createElement('li');
+      item.textContent = key;
+      return item;
+    }),
+  );
 }

@@ -3,6 +3,11 @@
 import { main } from '../dist/main.js';
 
 main(process.argv).then(
-  (code) => { process.exitCode = code; },
-  (error) => { process.stderr.write(`nself: ${error instanceof Error ? error.message : String(error)}\n`); process.exitCode = 1; },
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.stderr.write(`nself: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
 );

@@ -74,9 +74,7 @@ export interface OutputOptions {
 
 /** Adds `--json` and `--format <json|table>` to a listing command. */
 export function addOutputOptions(command: Command): Command {
-  return command
-    .option('--json', 'print JSON instead of a table')
-    .option('--format <format>', `output format: ${FORMAT_WORDS.join(' or ')}`);
+  return command.option('--json', 'print JSON instead of a table').option('--format <format>', `output format: ${FORMAT_WORDS.join(' or ')}`);
 }
 
 /**

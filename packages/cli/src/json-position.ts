@@ -10,30 +10,50 @@ export function jsonSyntaxErrorPosition(text: string): number {
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- the index unwinds the parse to the catch below, which returns it
     throw index;
   };
-  const skipWhitespace = () => { while (index < text.length && ' \t\n\r'.includes(text[index] ?? '')) index += 1; };
-  const expect = (char: string) => { if (text[index] !== char) fail(); index += 1; };
+  const skipWhitespace = () => {
+    while (index < text.length && ' \t\n\r'.includes(text[index] ?? '')) index += 1;
+  };
+  const expect = (char: string) => {
+    if (text[index] !== char) fail();
+    index += 1;
+  };
   const string = () => {
     expect('"');
     while (index < text.length) {
       const char = text[index] ?? '';
-      if (char === '"') { index += 1; return; }
+      if (char === '"') {
+        index += 1;
+        return;
+      }
       if (char < ' ') fail();
-      if (char !== '\\') { index += 1; continue; }
+      if (char !== '\\') {
+        index += 1;
+        continue;
+      }
       const escape = text[index + 1] ?? '';
       if ('"\\/bfnrt'.includes(escape) && escape !== '') index += 2;
       else if (escape === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(index + 2, index + 6))) index += 6;
-      else { index += 1; fail(); }
+      else {
+        index += 1;
+        fail();
+      }
     }
     fail();
   };
   const sequence = (close: string, item: () => void) => {
     index += 1;
     skipWhitespace();
-    if (text[index] === close) { index += 1; return; }
+    if (text[index] === close) {
+      index += 1;
+      return;
+    }
     for (;;) {
       item();
       skipWhitespace();
-      if (text[index] === ',') { index += 1; continue; }
+      if (text[index] === ',') {
+        index += 1;
+        continue;
+      }
       expect(close);
       return;
     }
@@ -42,15 +62,33 @@ export function jsonSyntaxErrorPosition(text: string): number {
     skipWhitespace();
     const char = text[index];
     if (char === '{') {
-      sequence('}', () => { skipWhitespace(); string(); skipWhitespace(); expect(':'); value(); });
+      sequence('}', () => {
+        skipWhitespace();
+        string();
+        skipWhitespace();
+        expect(':');
+        value();
+      });
       return;
     }
-    if (char === '[') { sequence(']', value); return; }
-    if (char === '"') { string(); return; }
+    if (char === '[') {
+      sequence(']', value);
+      return;
+    }
+    if (char === '"') {
+      string();
+      return;
+    }
     const number = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(index));
-    if (number && number[0] !== '' && number[0] !== '-') { index += number[0].length; return; }
+    if (number && number[0] !== '' && number[0] !== '-') {
+      index += number[0].length;
+      return;
+    }
     const word = ['true', 'false', 'null'].find((literal) => text.startsWith(literal, index));
-    if (word) { index += word.length; return; }
+    if (word) {
+      index += word.length;
+      return;
+    }
     fail();
   };
   try {

@@ -7,14 +7,8 @@ import { registerCommands } from './commands/index.js';
 
 /** Builds the command tree. Exported for tests and for `--help` generation. */
 export function buildProgram(): Command {
-  const program = new Command('nself')
-    .description('nself: self-hosted backend tools')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  const realtime = program
-    .command('realtime')
-    .description('Real-time engine for PostgreSQL: table changes, channels, broadcast with replay, presence')
-    .exitOverride();
+  const program = new Command('nself').description('nself: self-hosted backend tools').showHelpAfterError('(run with --help for usage)').exitOverride();
+  const realtime = program.command('realtime').description('Real-time engine for PostgreSQL: table changes, channels, broadcast with replay, presence').exitOverride();
   registerCommands(realtime);
   return program;
 }

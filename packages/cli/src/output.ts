@@ -46,14 +46,19 @@ export function formatCell(value: Cell): string {
 export function jsonText(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(jsonText).join(', ')}]`;
   if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
-    return `{${Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}: ${jsonText(item)}`).join(', ')}}`;
+    return `{${Object.entries(value)
+      .map(([key, item]) => `${JSON.stringify(key)}: ${jsonText(item)}`)
+      .join(', ')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }
 
 /** `2026-01-30 10:30:00` in UTC, as the seed's example outputs show. */
 export function formatTimestamp(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '');
 }
 
 /** A psql-like aligned table with a `(N rows)` footer. */
@@ -62,9 +67,17 @@ export function renderTable(columns: readonly string[], rows: readonly Row[]): s
   const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((line) => displayWidth(line[i] ?? ''))));
   const pad = (text: string, width: number) => text + ' '.repeat(Math.max(0, width - displayWidth(text)));
   const lines = [
-    columns.map((column, i) => ` ${pad(column, widths[i] ?? 0)} `).join('|').trimEnd(),
+    columns
+      .map((column, i) => ` ${pad(column, widths[i] ?? 0)} `)
+      .join('|')
+      .trimEnd(),
     widths.map((width) => '-'.repeat(width + 2)).join('+'),
-    ...cells.map((line) => line.map((cell, i) => ` ${pad(cell, widths[i] ?? 0)} `).join('|').trimEnd()),
+    ...cells.map((line) =>
+      line
+        .map((cell, i) => ` ${pad(cell, widths[i] ?? 0)} `)
+        .join('|')
+        .trimEnd(),
+    ),
     `(${rows.length} ${rows.length === 1 ? 'row' : 'rows'})`,
   ];
   return lines.join('\n') + '\n';

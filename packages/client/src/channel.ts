@@ -1,13 +1,20 @@
 // A channel: joins (automatically or with subscribe), rejoins resuming from its last offset, sends, tracks presence.
 import {
-  changePositionOf, ChannelEvent, FeatureEvent, readAckOffset, readBroadcastMeta, readJoinReply, TOPIC_PREFIX, encodeBroadcastPush, type JoinPayload, type Message,
+  changePositionOf,
+  ChannelEvent,
+  FeatureEvent,
+  readAckOffset,
+  readBroadcastMeta,
+  readJoinReply,
+  TOPIC_PREFIX,
+  encodeBroadcastPush,
+  type JoinPayload,
+  type Message,
   type SystemPayload,
 } from '@nself/protocol';
 import type { Connection, ChannelEndpoint } from './connection.js';
 import { RealtimeError, replyError } from './errors.js';
-import {
-  ChannelListeners, type BroadcastCallback, type BroadcastMessage, type PresenceCallback, type SystemCallback, type TableCallback,
-} from './listeners.js';
+import { ChannelListeners, type BroadcastCallback, type BroadcastMessage, type PresenceCallback, type SystemCallback, type TableCallback } from './listeners.js';
 import { Outbox, wirePayload, type QueuedSend, type SendReceipt } from './outbox.js';
 import { PresenceTracker, presenceKeyOf, type PresenceState } from './presence.js';
 import { joinPayload, type ChannelOptions } from './join-config.js';
@@ -70,7 +77,11 @@ export class RealtimeChannel implements ChannelEndpoint {
   private readonly outbox: Outbox;
   private readonly table: { schema: string; table: string } | undefined;
 
-  constructor(name: string, private readonly options: ChannelOptions, private readonly host: ChannelHost) {
+  constructor(
+    name: string,
+    private readonly options: ChannelOptions,
+    private readonly host: ChannelHost,
+  ) {
     if (typeof name !== 'string' || name.trim() === '') {
       throw new RealtimeError('INVALID_ARGUMENT', 'a channel needs a name, such as client.channel("general")');
     }
@@ -245,11 +256,16 @@ export class RealtimeChannel implements ChannelEndpoint {
     if (message.joinRef !== null && message.joinRef !== this.joinRef) return;
     const payload = message.payload as Record<string, unknown>;
     switch (message.event) {
-      case FeatureEvent.broadcast: return this.receiveBroadcast(payload);
-      case FeatureEvent.presenceState: return this.presence.applyState(payload);
-      case FeatureEvent.presenceDiff: return this.presence.applyDiff(payload);
-      case FeatureEvent.postgresChanges: return this.receiveChange(payload);
-      case FeatureEvent.system: return this.receiveSystem(payload as unknown as SystemPayload);
+      case FeatureEvent.broadcast:
+        return this.receiveBroadcast(payload);
+      case FeatureEvent.presenceState:
+        return this.presence.applyState(payload);
+      case FeatureEvent.presenceDiff:
+        return this.presence.applyDiff(payload);
+      case FeatureEvent.postgresChanges:
+        return this.receiveChange(payload);
+      case FeatureEvent.system:
+        return this.receiveSystem(payload as unknown as SystemPayload);
       case ChannelEvent.close:
         if (this.current !== 'leaving') this.close();
         return;

@@ -258,9 +258,14 @@ export class Connection {
     }
     const ref = this.makeRef();
     this.heartbeatRef = ref;
-    this.request({ joinRef: null, ref, topic: PHOENIX_TOPIC, event: ChannelEvent.heartbeat, payload: {} }, ref, (reply) => {
-      if (reply.status !== 'lost' && this.heartbeatRef === ref) this.heartbeatRef = undefined;
-    }, this.options.heartbeatIntervalMs * 2);
+    this.request(
+      { joinRef: null, ref, topic: PHOENIX_TOPIC, event: ChannelEvent.heartbeat, payload: {} },
+      ref,
+      (reply) => {
+        if (reply.status !== 'lost' && this.heartbeatRef === ref) this.heartbeatRef = undefined;
+      },
+      this.options.heartbeatIntervalMs * 2,
+    );
     try {
       await this.refreshToken();
     } catch {

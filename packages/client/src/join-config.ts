@@ -50,9 +50,7 @@ export function joinPayload(inputs: JoinInputs): JoinPayload {
       presence: { key: inputs.presence.key ?? '', enabled: inputs.presence.enabled },
       postgres_changes: inputs.bindings,
       private: config?.private === true,
-      ...(inputs.changePosition !== undefined && inputs.bindings.length > 0
-        ? { postgres_changes_resume: { position: inputs.changePosition } }
-        : {}),
+      ...(inputs.changePosition !== undefined && inputs.bindings.length > 0 ? { postgres_changes_resume: { position: inputs.changePosition } } : {}),
     },
     ...(inputs.token ? { access_token: inputs.token } : {}),
   };

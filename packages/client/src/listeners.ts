@@ -45,7 +45,7 @@ export class ChannelListeners {
    */
   register(event: string, filterOrCallback: unknown, maybeCallback: unknown, table: { schema: string; table: string } | undefined): void {
     const callback = (typeof filterOrCallback === 'function' ? filterOrCallback : maybeCallback) as AnyCallback;
-    const filter = (typeof filterOrCallback === 'function' ? {} : filterOrCallback ?? {}) as Record<string, unknown>;
+    const filter = (typeof filterOrCallback === 'function' ? {} : (filterOrCallback ?? {})) as Record<string, unknown>;
     if (typeof event !== 'string' || event === '' || typeof callback !== 'function') {
       throw new RealtimeError('INVALID_ARGUMENT', 'on(event, callback) needs an event name and a function, such as on("message.sent", (payload) => …)');
     }

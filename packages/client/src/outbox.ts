@@ -19,15 +19,20 @@ export interface QueuedSend {
 export class Outbox {
   private items: QueuedSend[] = [];
 
-  constructor(private readonly limit: number, private readonly channelName: string) {}
+  constructor(
+    private readonly limit: number,
+    private readonly channelName: string,
+  ) {}
 
   /** Queues a send, or rejects it with QUEUE_FULL when `limit` are already waiting. */
   add(item: QueuedSend): void {
     if (this.items.length >= this.limit) {
-      item.reject(new RealtimeError(
-        'QUEUE_FULL',
-        `channel "${this.channelName}" already has ${this.limit} messages waiting for the connection; wait for it to reconnect or raise maxQueuedSends`,
-      ));
+      item.reject(
+        new RealtimeError(
+          'QUEUE_FULL',
+          `channel "${this.channelName}" already has ${this.limit} messages waiting for the connection; wait for it to reconnect or raise maxQueuedSends`,
+        ),
+      );
       return;
     }
     this.items.push(item);

@@ -31,9 +31,6 @@ export async function resolveWebSocket(given: WebSocketConstructor | undefined):
     const module = (await import('ws')) as unknown as { default: WebSocketConstructor };
     return module.default;
   } catch {
-    throw new RealtimeError(
-      'TRANSPORT_UNAVAILABLE',
-      'no WebSocket implementation found: install the `ws` package (npm install ws) or pass one as the `transport` option',
-    );
+    throw new RealtimeError('TRANSPORT_UNAVAILABLE', 'no WebSocket implementation found: install the `ws` package (npm install ws) or pass one as the `transport` option');
   }
 }

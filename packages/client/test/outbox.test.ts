@@ -12,7 +12,10 @@ test('waiting sends leave in the order they were made, once each', () => {
   const outbox = new Outbox(10, 'room');
   const outcomes: string[] = [];
   for (const event of ['a', 'b', 'c']) outbox.add(send(event, outcomes));
-  assert.deepEqual(outbox.takeAll().map((item) => item.event), ['a', 'b', 'c']);
+  assert.deepEqual(
+    outbox.takeAll().map((item) => item.event),
+    ['a', 'b', 'c'],
+  );
   assert.deepEqual(outbox.takeAll(), []);
 });
 
@@ -21,7 +24,10 @@ test('a send beyond the bound is refused at once with QUEUE_FULL naming the chan
   const outcomes: string[] = [];
   for (const event of ['a', 'b', 'c']) outbox.add(send(event, outcomes));
   assert.deepEqual(outcomes, ['QUEUE_FULL:c']);
-  assert.deepEqual(outbox.takeAll().map((item) => item.event), ['a', 'b']);
+  assert.deepEqual(
+    outbox.takeAll().map((item) => item.event),
+    ['a', 'b'],
+  );
   const refused: RealtimeError[] = [];
   new Outbox(0, 'lobby').add({ event: 'x', payload: {}, resolve: () => undefined, reject: (error) => refused.push(error) });
   assert.match(refused[0]?.message ?? '', /channel "lobby" already has 0 messages waiting.*maxQueuedSends/);

@@ -6,20 +6,28 @@ import { PresenceTracker, type PresenceChange } from '../src/presence.js';
 function tracker(): { presence: PresenceTracker; changes: PresenceChange[]; syncs: () => number } {
   const changes: PresenceChange[] = [];
   let syncs = 0;
-  const presence = new PresenceTracker((change) => changes.push(change), () => { syncs += 1; });
+  const presence = new PresenceTracker(
+    (change) => changes.push(change),
+    () => {
+      syncs += 1;
+    },
+  );
   return { presence, changes, syncs: () => syncs };
 }
 
 const meta = (ref: string, state: Record<string, unknown> = {}) => ({ phx_ref: ref, ...state });
 
-test('a diff that arrives before the join\'s full state waits for it, and is applied after it', () => {
+test("a diff that arrives before the join's full state waits for it, and is applied after it", () => {
   const { presence, changes, syncs } = tracker();
   presence.applyDiff({ joins: { bob: { metas: [meta('2', { mood: 'late' })] } }, leaves: {} });
   assert.deepEqual(presence.snapshot(), {});
   assert.equal(syncs(), 0);
   presence.applyState({ ann: { metas: [meta('1', { mood: 'here' })] } });
   assert.deepEqual(presence.snapshot(), { ann: [{ mood: 'here', presence_ref: '1' }], bob: [{ mood: 'late', presence_ref: '2' }] });
-  assert.deepEqual(changes.map((change) => `${change.event}:${change.key}`), ['join:ann', 'join:bob']);
+  assert.deepEqual(
+    changes.map((change) => `${change.event}:${change.key}`),
+    ['join:ann', 'join:bob'],
+  );
   assert.equal(syncs(), 1);
 });
 
@@ -47,5 +55,8 @@ test('a new full state after a rejoin reports who left and who joined meanwhile,
   presence.applyDiff({ leaves: { carl: { metas: [meta('9')] } } });
   presence.applyState({ bob: { metas: [meta('2')] }, carl: { metas: [meta('3')] } });
   assert.deepEqual(Object.keys(presence.snapshot()).sort(), ['bob', 'carl']);
-  assert.deepEqual(changes.map((change) => `${change.event}:${change.key}`), ['join:ann', 'join:bob', 'leave:ann', 'join:carl']);
+  assert.deepEqual(
+    changes.map((change) => `${change.event}:${change.key}`),
+    ['join:ann', 'join:bob', 'leave:ann', 'join:carl'],
+  );
 });

@@ -137,10 +137,7 @@ export async function findChannels(db: Queryable, idsOrSlugs: readonly string[],
   const slugs = keys.flatMap(({ slugs: candidates }) => candidates);
   const found = new Map<string, Channel>();
   if (ids.length === 0 && slugs.length === 0) return found;
-  const { rows } = await db.query<ChannelRow>(
-    `SELECT ${COLUMNS} FROM realtime.channels c WHERE c.id = ANY($1::uuid[]) OR c.slug = ANY($2::text[])`,
-    [ids, slugs],
-  );
+  const { rows } = await db.query<ChannelRow>(`SELECT ${COLUMNS} FROM realtime.channels c WHERE c.id = ANY($1::uuid[]) OR c.slug = ANY($2::text[])`, [ids, slugs]);
   const byId = new Map(rows.map((row) => [row.id, row]));
   const bySlug = new Map(rows.map((row) => [row.slug, row]));
   for (const { key, id, slugs: candidates } of keys) {
@@ -182,7 +179,9 @@ export function checkChannelName(name: string): string {
   if ([...trimmed].length > MAX_CHANNEL_NAME_LENGTH) throw new UserError(`channel name is longer than ${MAX_CHANNEL_NAME_LENGTH} characters`);
   const bytes = Buffer.byteLength(trimmed, 'utf8');
   if (bytes > MAX_CHANNEL_NAME_BYTES) {
-    throw new UserError(`channel name is ${bytes} bytes in UTF-8; at most ${MAX_CHANNEL_NAME_BYTES} bytes are accepted, so that its topic "realtime:<name>" fits a binary broadcast frame`);
+    throw new UserError(
+      `channel name is ${bytes} bytes in UTF-8; at most ${MAX_CHANNEL_NAME_BYTES} bytes are accepted, so that its topic "realtime:<name>" fits a binary broadcast frame`,
+    );
   }
   return checkPrintable(trimmed, 'channel name');
 }
@@ -195,7 +194,9 @@ export function checkChannelMetadata(value: unknown): Record<string, unknown> {
   const metadata = checkJsonObject(value, 'channel metadata');
   const maxMembers = metadata[MAX_MEMBERS_METADATA_KEY];
   if (maxMembers !== undefined && maxMembers !== null && !(typeof maxMembers === 'number' && Number.isSafeInteger(maxMembers) && maxMembers >= 1)) {
-    throw new UserError(`channel metadata "${MAX_MEMBERS_METADATA_KEY}" is ${JSON.stringify(maxMembers)}; it must be a whole number of members, 1 or more (e.g. {"max_members": 10})`);
+    throw new UserError(
+      `channel metadata "${MAX_MEMBERS_METADATA_KEY}" is ${JSON.stringify(maxMembers)}; it must be a whole number of members, 1 or more (e.g. {"max_members": 10})`,
+    );
   }
   return metadata;
 }

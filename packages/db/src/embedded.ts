@@ -101,10 +101,11 @@ async function initialiseCluster(dataDir: string, instance: InstanceFile): Promi
     await chown(passwordFile, ids.uid, ids.gid);
   }
   try {
-    const result = await run((await binaries()).initdb, [
-      `--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${instance.user}`, `--pwfile=${passwordFile}`,
-      '--encoding=UTF8', '--locale=C',
-    ], ids);
+    const result = await run(
+      (await binaries()).initdb,
+      [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${instance.user}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C'],
+      ids,
+    );
     if (result.code !== 0) {
       throw new UserError(`could not create the embedded PostgreSQL in ${dataDir}: ${result.output.trim().split('\n').at(-1) ?? ''}`);
     }
@@ -124,9 +125,9 @@ async function assertReachable(dataDir: string, ids: { uid: number; gid: number 
     const searchable = uid === ids.uid ? (mode & 0o100) !== 0 : gid === ids.gid ? (mode & 0o010) !== 0 : (mode & 0o001) !== 0;
     if (!searchable) {
       throw new UserError(
-        `the embedded PostgreSQL runs as the system user "${POSTGRES_USER}" when started by root, and it cannot enter ${dir} `
-        + `(mode ${(mode & 0o777).toString(8)}), above its data directory ${dataDir}. Set NSELF_DATA_DIR to a directory it can reach `
-        + `(for example /var/lib/nself), allow it in with \`chmod o+x ${dir}\`, run as another user, or set DATABASE_URL to your own PostgreSQL.`,
+        `the embedded PostgreSQL runs as the system user "${POSTGRES_USER}" when started by root, and it cannot enter ${dir} ` +
+          `(mode ${(mode & 0o777).toString(8)}), above its data directory ${dataDir}. Set NSELF_DATA_DIR to a directory it can reach ` +
+          `(for example /var/lib/nself), allow it in with \`chmod o+x ${dir}\`, run as another user, or set DATABASE_URL to your own PostgreSQL.`,
       );
     }
     if (path.dirname(dir) === dir) return;
@@ -140,7 +141,7 @@ async function saveInstance(home: string, instance: InstanceFile): Promise<void>
 async function startCluster(dataDir: string, port: number): Promise<void> {
   const options = [
     `-p ${port}`,
-    "-c listen_addresses=127.0.0.1",
+    '-c listen_addresses=127.0.0.1',
     "-c unix_socket_directories=''",
     '-c wal_level=logical',
     '-c max_wal_senders=40',
@@ -191,8 +192,12 @@ function run(command: string, args: string[], ids?: { uid: number; gid: number }
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, output }));
   });
@@ -260,7 +265,12 @@ async function withDirectoryLock<T>(lockDir: string, task: () => Promise<T>): Pr
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = Date.now() - (await stat(lockDir).then((s) => s.mtimeMs, () => Date.now()));
+      const age =
+        Date.now() -
+        (await stat(lockDir).then(
+          (s) => s.mtimeMs,
+          () => Date.now(),
+        ));
       if (age > START_TIMEOUT_MS * 2) await rm(lockDir, { recursive: true, force: true });
       if (Date.now() > deadline) throw new UserError(`timed out waiting for the lock ${lockDir}`);
       await sleep(100);

@@ -23,10 +23,7 @@ export async function isMember(db: Queryable, channelId: string, userId: string)
 
 /** The member's role in the channel, or null when the user is not a member. */
 export async function memberRole(db: Queryable, channelId: string, userId: string): Promise<MemberRole | null> {
-  const { rows } = await db.query<{ role: MemberRole }>(
-    'SELECT role FROM realtime.channel_members WHERE channel_id = $1 AND user_id = $2',
-    [channelId, userId],
-  );
+  const { rows } = await db.query<{ role: MemberRole }>('SELECT role FROM realtime.channel_members WHERE channel_id = $1 AND user_id = $2', [channelId, userId]);
   return rows[0]?.role ?? null;
 }
 
@@ -37,14 +34,12 @@ export interface MembershipChange {
 }
 
 /** Adds a user to a channel, or changes the role of an existing member. */
-export async function addMember(
-  db: Queryable,
-  member: { channelId: string; userId: string; role?: string },
-): Promise<MembershipChange> {
+export async function addMember(db: Queryable, member: { channelId: string; userId: string; role?: string }): Promise<MembershipChange> {
   const userId = checkUserId(member.userId);
   const role = checkChoice(member.role ?? 'member', MEMBER_ROLES, 'role');
-  const { rows } = await refuseFullChannel(db.query<{ previous_role: MemberRole | null }>(
-    `WITH previous AS (
+  const { rows } = await refuseFullChannel(
+    db.query<{ previous_role: MemberRole | null }>(
+      `WITH previous AS (
        SELECT role FROM realtime.channel_members WHERE channel_id = $1 AND user_id = $2
      ), upserted AS (
        INSERT INTO realtime.channel_members (channel_id, user_id, role) VALUES ($1, $2, $3)
@@ -52,8 +47,9 @@ export async function addMember(
        RETURNING 1
      )
      SELECT (SELECT role FROM previous) AS previous_role FROM upserted`,
-    [member.channelId, userId, role],
-  ));
+      [member.channelId, userId, role],
+    ),
+  );
   return { previousRole: rows[0]?.previous_role ?? null, role };
 }
 

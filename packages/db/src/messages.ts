@@ -50,16 +50,13 @@ export interface NewMessage {
  * sends the NOTIFY on `realtime:broadcast` in the same transaction.
  */
 export async function appendMessage(db: Queryable, message: NewMessage): Promise<Message> {
-  const { rows } = await db.query<MessageRow>(
-    `SELECT ${COLUMNS} FROM realtime.append_message($1, $2, $3::jsonb, $4, $5)`,
-    [
-      message.channelId,
-      checkEventName(message.event),
-      message.payload === undefined || message.payload === null ? null : JSON.stringify(message.payload),
-      message.sender ?? null,
-      message.payloadBinary ?? null,
-    ],
-  );
+  const { rows } = await db.query<MessageRow>(`SELECT ${COLUMNS} FROM realtime.append_message($1, $2, $3::jsonb, $4, $5)`, [
+    message.channelId,
+    checkEventName(message.event),
+    message.payload === undefined || message.payload === null ? null : JSON.stringify(message.payload),
+    message.sender ?? null,
+    message.payloadBinary ?? null,
+  ]);
   return toMessage(rows[0] as MessageRow);
 }
 
@@ -82,17 +79,14 @@ export async function recentMessages(db: Queryable, channelId: string, limit: nu
  * recognise it before the reply arrives. Returns them in offset order.
  */
 export async function appendMessages(db: Queryable, channelId: string, messages: ReadonlyArray<Omit<NewMessage, 'channelId'> & { readonly id: string }>): Promise<Message[]> {
-  const { rows } = await db.query<MessageRow>(
-    `SELECT ${COLUMNS} FROM realtime.append_messages($1, $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::bytea[])`,
-    [
-      channelId,
-      messages.map((message) => message.id),
-      messages.map((message) => checkEventName(message.event)),
-      messages.map((message) => (message.payload === undefined || message.payload === null ? null : JSON.stringify(message.payload))),
-      messages.map((message) => message.sender ?? null),
-      messages.map((message) => message.payloadBinary ?? null),
-    ],
-  );
+  const { rows } = await db.query<MessageRow>(`SELECT ${COLUMNS} FROM realtime.append_messages($1, $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::bytea[])`, [
+    channelId,
+    messages.map((message) => message.id),
+    messages.map((message) => checkEventName(message.event)),
+    messages.map((message) => (message.payload === undefined || message.payload === null ? null : JSON.stringify(message.payload))),
+    messages.map((message) => message.sender ?? null),
+    messages.map((message) => message.payloadBinary ?? null),
+  ]);
   return rows.map(toMessage);
 }
 
@@ -118,7 +112,9 @@ export async function appendMessagesOfChannels(pool: pg.Pool, messages: readonly
     await client.query('COMMIT');
   } catch (error) {
     // A connection that cannot even roll back is discarded rather than returned to the pool.
-    await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError; });
+    await client.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
     throw error;
   } finally {
     client.release(broken);
@@ -169,8 +165,7 @@ const REPLAY_PAGE = `SELECT ${COLUMNS}, cut FROM (
 const UNLIMITED_BYTES = '9223372036854775807';
 
 function replayParameters(channelId: string, options: ReplayOptions): unknown[] {
-  return [channelId, options.since ?? null, options.afterOffset ?? null, options.limit ?? null, options.maxBytes ?? UNLIMITED_BYTES,
-    options.sinceOnlyUpTo ?? null];
+  return [channelId, options.since ?? null, options.afterOffset ?? null, options.limit ?? null, options.maxBytes ?? UNLIMITED_BYTES, options.sinceOnlyUpTo ?? null];
 }
 
 /** The messages of a channel since a time and/or after an offset, in offset order. */

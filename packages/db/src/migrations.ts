@@ -24,9 +24,7 @@ export async function latestVersion(sqlDir = SQL_DIR): Promise<number> {
 
 /** The schema version recorded in the database, 0 when the realtime schema is not installed. */
 export async function currentVersion(db: pg.Pool | pg.PoolClient): Promise<number> {
-  const { rows } = await db.query<{ exists: boolean }>(
-    "SELECT to_regclass('realtime.schema_migrations') IS NOT NULL AS exists",
-  );
+  const { rows } = await db.query<{ exists: boolean }>("SELECT to_regclass('realtime.schema_migrations') IS NOT NULL AS exists");
   if (!rows[0]?.exists) return 0;
   const result = await db.query<{ version: number | null }>('SELECT max(version) AS version FROM realtime.schema_migrations');
   return Number(result.rows[0]?.version ?? 0);
@@ -72,9 +70,10 @@ function refuseUnknownHistory(fromVersion: number, migrations: readonly Migratio
   const first = migrations[0]?.version ?? 0;
   if (fromVersion === 0 || fromVersion >= first) return;
   throw new UserError(
-    `the realtime schema is at version ${fromVersion}, older than this build's first migration (${first}), which replaced `
-    + `migrations 1 to ${first}: drop the schema (DROP SCHEMA realtime CASCADE, which deletes its channels, messages and `
-    + 'captured changes) and run `nself realtime init` again');
+    `the realtime schema is at version ${fromVersion}, older than this build's first migration (${first}), which replaced ` +
+      `migrations 1 to ${first}: drop the schema (DROP SCHEMA realtime CASCADE, which deletes its channels, messages and ` +
+      'captured changes) and run `nself realtime init` again',
+  );
 }
 
 /** The schema and the runner's own record of what it applied. */
@@ -96,7 +95,9 @@ async function createBookkeeping(client: pg.PoolClient): Promise<void> {
 
 /** The function files whose text differs from what realtime.schema_functions recorded (all of them where it does not exist). */
 async function changedFunctions(client: pg.PoolClient, functions: readonly FunctionFile[]): Promise<FunctionFile[]> {
-  const { rows: [bookkeeping] } = await client.query<{ exists: boolean }>("SELECT to_regclass('realtime.schema_functions') IS NOT NULL AS exists");
+  const {
+    rows: [bookkeeping],
+  } = await client.query<{ exists: boolean }>("SELECT to_regclass('realtime.schema_functions') IS NOT NULL AS exists");
   if (!bookkeeping?.exists) return [...functions];
   const { rows } = await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM realtime.schema_functions');
   const recorded = new Map(rows.map((row) => [row.name, row.checksum]));
@@ -125,7 +126,9 @@ async function apply(client: pg.PoolClient, { pending, changed, functions, grant
       await run(client, file.sql, `function file ${file.name}.sql`);
       await client.query(
         `INSERT INTO realtime.schema_functions (name, checksum) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()`, [file.name, file.checksum]);
+         ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()`,
+        [file.name, file.checksum],
+      );
     }
     await client.query('DELETE FROM realtime.schema_functions WHERE NOT name = ANY ($1)', [functions.map((file) => file.name)]);
     await client.query('REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA realtime FROM PUBLIC');

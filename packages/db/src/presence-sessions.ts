@@ -38,7 +38,13 @@ export async function trackSession(
   session: { connectionId: string; channelId: string; userId: string | null; presenceKey: string; status: string; metadata: unknown; serverId: string },
 ): Promise<void> {
   await db.query('SELECT realtime.track_presence_session($1, $2, $3, $4, $5, $6::jsonb, $7)', [
-    session.connectionId, session.channelId, session.userId, session.presenceKey, session.status, JSON.stringify(session.metadata), session.serverId,
+    session.connectionId,
+    session.channelId,
+    session.userId,
+    session.presenceKey,
+    session.status,
+    JSON.stringify(session.metadata),
+    session.serverId,
   ]);
 }
 

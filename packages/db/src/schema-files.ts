@@ -51,7 +51,10 @@ export async function loadGrants(sqlDir = SQL_DIR): Promise<string> {
  */
 export async function loadFunctions(sqlDir = SQL_DIR): Promise<FunctionFile[]> {
   const dir = path.join(sqlDir, 'functions');
-  const names = (await readdir(dir)).filter((file) => FUNCTION_FILE.test(file)).sort().map((file) => file.replace(/\.sql$/, ''));
+  const names = (await readdir(dir))
+    .filter((file) => FUNCTION_FILE.test(file))
+    .sort()
+    .map((file) => file.replace(/\.sql$/, ''));
   const files = new Map<string, FunctionFile & { requires: string[] }>();
   for (const name of names) {
     const sql = await readFile(path.join(dir, `${name}.sql`), 'utf8');

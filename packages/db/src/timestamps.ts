@@ -25,8 +25,7 @@ export function parseTimestamp(text: string): Date {
   const date = new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}${millis}${normalisedZone}`);
   // Date accepts 2026-02-31 by rolling over; reject days and times that do not exist.
   const checkDay = new Date(`${year}-${month}-${day}T00:00:00Z`);
-  if (Number.isNaN(checkDay.getTime()) || checkDay.toISOString().slice(0, 10) !== `${year}-${month}-${day}`
-    || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) {
+  if (Number.isNaN(checkDay.getTime()) || checkDay.toISOString().slice(0, 10) !== `${year}-${month}-${day}` || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) {
     throw new UserError(`invalid timestamp "${text}": no such date or time; ${ACCEPTED}`);
   }
   return validDate(date, text);

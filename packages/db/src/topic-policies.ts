@@ -60,13 +60,14 @@ export async function probeTopicPolicies(pool: pg.Pool, topic: string, channelId
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
-    const { rows: [role] } = await client.query<{ bypasses: boolean }>(
-      'SELECT rolsuper OR rolbypassrls AS bypasses FROM pg_roles WHERE rolname = $1', [subject.role]);
+    const {
+      rows: [role],
+    } = await client.query<{ bypasses: boolean }>('SELECT rolsuper OR rolbypassrls AS bypasses FROM pg_roles WHERE rolname = $1', [subject.role]);
     if (!role) return { grants: NO_GRANTS, problem: `the token's role "${subject.role}" does not exist in the database` };
     if (role.bypasses && !subject.verified) {
       return { grants: NO_GRANTS, problem: `role "${subject.role}" bypasses row-level security and the token's signature was not checked` };
     }
-    const channel = channelId ?? await channelForProbe(client, topic);
+    const channel = channelId ?? (await channelForProbe(client, topic));
     const probeIds = { broadcast: randomUUID(), presence: randomUUID() };
     await client.query(
       `INSERT INTO realtime.messages (id, channel_id, channel_offset, event_type, payload, topic, extension)
@@ -85,17 +86,21 @@ export async function probeTopicPolicies(pool: pg.Pool, topic: string, channelId
       return { grants: NO_GRANTS, problem: `the server's database user may not act as role "${subject.role}": ${messageOf(error)}` };
     }
     const problems: string[] = [];
-    const readable = await attempt(client, problems, 'read', async () => {
-      const { rows } = await client.query<{ id: string }>('SELECT id FROM realtime.messages WHERE id = ANY ($1::uuid[])', [Object.values(probeIds)]);
-      return new Set(rows.map((row) => row.id));
-    }) ?? new Set<string>();
+    const readable =
+      (await attempt(client, problems, 'read', async () => {
+        const { rows } = await client.query<{ id: string }>('SELECT id FROM realtime.messages WHERE id = ANY ($1::uuid[])', [Object.values(probeIds)]);
+        return new Set(rows.map((row) => row.id));
+      })) ?? new Set<string>();
     const writable = new Set<Extension>();
     for (const extension of EXTENSIONS) {
       const inserted = await attempt(client, problems, `${extension} write`, async () => {
-        await client.query(
-          `INSERT INTO realtime.messages (channel_id, channel_offset, event_type, payload, topic, extension) VALUES ($1, $2, $3, '{}'::jsonb, $4, $5)`,
-          [channel, probeOffset(), PROBE_EVENT, topic, extension],
-        );
+        await client.query(`INSERT INTO realtime.messages (channel_id, channel_offset, event_type, payload, topic, extension) VALUES ($1, $2, $3, '{}'::jsonb, $4, $5)`, [
+          channel,
+          probeOffset(),
+          PROBE_EVENT,
+          topic,
+          extension,
+        ]);
         return true;
       });
       if (inserted) writable.add(extension);
@@ -106,7 +111,9 @@ export async function probeTopicPolicies(pool: pg.Pool, topic: string, channelId
     broken = error instanceof Error ? error : new Error(String(error));
     throw error;
   } finally {
-    await client.query('ROLLBACK').catch((error: unknown) => { broken ??= error instanceof Error ? error : new Error(String(error)); });
+    await client.query('ROLLBACK').catch((error: unknown) => {
+      broken ??= error instanceof Error ? error : new Error(String(error));
+    });
     client.release(broken);
   }
 }
@@ -138,11 +145,15 @@ async function channelForProbe(client: pg.PoolClient, topic: string): Promise<st
   const find = async () => (await client.query<{ id: string }>('SELECT id FROM realtime.channels WHERE slug = $1', [topic])).rows[0]?.id;
   const existing = await find();
   if (existing) return existing;
-  const { rows: [made] } = await client.query<{ id: string }>(
+  const {
+    rows: [made],
+  } = await client.query<{ id: string }>(
     `INSERT INTO realtime.channels (slug, name, type, created_by_join) VALUES ($1, $1, 'private', true)
-     ON CONFLICT (slug) DO NOTHING RETURNING id`, [topic]);
+     ON CONFLICT (slug) DO NOTHING RETURNING id`,
+    [topic],
+  );
   // Made by someone else since the first look: it is committed, so this statement sees it.
-  const id = made?.id ?? await find();
+  const id = made?.id ?? (await find());
   if (!id) throw new Error(`the channel of topic "${topic}" could neither be found nor made for an authorisation probe`);
   return id;
 }

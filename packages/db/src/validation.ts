@@ -64,7 +64,7 @@ export function checkPrintable(value: string, what: string): string {
   const code = `U+${(match[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
   throw new UserError(
     `${what} contains the control character ${code} at position ${position}; ` +
-    'letters, digits, punctuation, symbols and spaces are accepted, but no control characters (U+0000–U+001F, U+007F–U+009F) ' +
-    'or bidirectional overrides (U+202A–U+202E, U+2066–U+2069)',
+      'letters, digits, punctuation, symbols and spaces are accepted, but no control characters (U+0000–U+001F, U+007F–U+009F) ' +
+      'or bidirectional overrides (U+202A–U+202E, U+2066–U+2069)',
   );
 }

@@ -48,10 +48,11 @@ export function decodeBroadcastPush(frame: Uint8Array, limits: JsonLimits = DEFA
     return text;
   });
   const [joinRef, ref, topic, event, metaText] = fields as [string, string, string, string, string];
-  const refused = (error: JsonValueError, field: string) => new RefusedPayloadError(
-    { joinRef: joinRef || null, ref: ref || null, topic, event: FeatureEvent.broadcast, payload: { type: 'broadcast', event, payload: {} } },
-    refusedPayloadReason(error, /^\$/, field),
-  );
+  const refused = (error: JsonValueError, field: string) =>
+    new RefusedPayloadError(
+      { joinRef: joinRef || null, ref: ref || null, topic, event: FeatureEvent.broadcast, payload: { type: 'broadcast', event, payload: {} } },
+      refusedPayloadReason(error, /^\$/, field),
+    );
   let meta: JsonObject;
   let payload: Json | Uint8Array;
   try {
@@ -72,7 +73,11 @@ export function encodeBroadcast(broadcast: BroadcastFrame): Uint8Array {
   const topic = encoder.encode(broadcast.topic);
   const event = encoder.encode(broadcast.event);
   const meta = broadcast.meta && Object.keys(broadcast.meta).length > 0 ? encoder.encode(JSON.stringify(broadcast.meta)) : new Uint8Array();
-  for (const [name, bytes] of [['topic', topic], ['event', event], ['metadata', meta]] as const) {
+  for (const [name, bytes] of [
+    ['topic', topic],
+    ['event', event],
+    ['metadata', meta],
+  ] as const) {
     if (bytes.length > MAX_FIELD) throw new RangeError(`binary broadcast ${name} is ${bytes.length} bytes; at most ${MAX_FIELD} fit`);
   }
   const isBinary = broadcast.payload instanceof Uint8Array;

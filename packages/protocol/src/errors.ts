@@ -17,10 +17,8 @@ export const JoinError = {
   replayFailed: 'UnableToReplayMessages: Realtime was unable to replay messages',
   unknown: 'Unknown Error on Channel',
   unmatchedTopic: 'unmatched topic',
-  invalidTopic: (subTopic: string) =>
-    `InvalidTopicName: Channel name "${subTopic}" must have 1 to 200 characters with at least one letter or digit`,
-  postgresChangesUnavailable:
-    'RealtimeDisabledForConfiguration: postgres_changes subscriptions are not available on this server',
+  invalidTopic: (subTopic: string) => `InvalidTopicName: Channel name "${subTopic}" must have 1 to 200 characters with at least one letter or digit`,
+  postgresChangesUnavailable: 'RealtimeDisabledForConfiguration: postgres_changes subscriptions are not available on this server',
 } as const;
 
 /** Messages of `system` events that shut a channel down (sent with status "error", then `phx_close`). */
@@ -43,8 +41,7 @@ export const PushError = {
   payloadSizeExceeded: 'payload_size_exceeded',
   presencePayloadNotMap: 'Presence track payload must be a map',
   /** Not a Supabase text (it has no cap on a channel's presence): the track would make the channel's presence_state too large. */
-  presenceStateFull: (maxBytes: number) =>
-    `PresenceStateFull: the channel's presence is over REALTIME_MAX_PRESENCE_STATE_BYTES (${maxBytes} bytes); untrack or track less`,
+  presenceStateFull: (maxBytes: number) => `PresenceStateFull: the channel's presence is over REALTIME_MAX_PRESENCE_STATE_BYTES (${maxBytes} bytes); untrack or track less`,
 } as const;
 
 /** Errors of the HTTP upgrade, sent as `{"error": …}` with the given status. */

@@ -17,7 +17,10 @@ export const DEFAULT_JSON_LIMITS: JsonLimits = { maxDepth: 100 };
 export class JsonValueError extends Error {
   override readonly name = 'JsonValueError';
 
-  constructor(readonly problem: string, readonly path: string) {
+  constructor(
+    readonly problem: string,
+    readonly path: string,
+  ) {
     super(`${path}: ${problem}`);
   }
 }
@@ -87,9 +90,10 @@ function checkEscapes(text: string): void {
     const escape = match[1]!;
     if (escape.length === SURROGATE_PAIR_LENGTH) continue;
     const at = match.index + match[0].length - escape.length;
-    const problem = escape === '\\u0000'
-      ? 'string escape \\u0000 cannot be stored (PostgreSQL text has no NUL character)'
-      : `string escape ${escape} is half of a UTF-16 surrogate pair and cannot be stored as UTF-8`;
+    const problem =
+      escape === '\\u0000'
+        ? 'string escape \\u0000 cannot be stored (PostgreSQL text has no NUL character)'
+        : `string escape ${escape} is half of a UTF-16 surrogate pair and cannot be stored as UTF-8`;
     throw new JsonValueError(problem, pathAt(text, at));
   }
 }
@@ -172,7 +176,9 @@ function pathAt(text: string, target: number): string {
     }
     index++;
   }
-  const path = stack.reduce((path, { key, isArray }) =>
-    isArray ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key as string) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, '$');
+  const path = stack.reduce(
+    (path, { key, isArray }) => (isArray ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key as string) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`),
+    '$',
+  );
   return path.length > MAX_PATH_LENGTH ? `${path.slice(0, MAX_PATH_LENGTH)}…` : path;
 }

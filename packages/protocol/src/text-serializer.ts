@@ -16,7 +16,10 @@ export class MalformedMessageError extends Error {
 export class RefusedPayloadError extends MalformedMessageError {
   override readonly name = 'RefusedPayloadError';
 
-  constructor(readonly envelope: Message, readonly reason: string) {
+  constructor(
+    readonly envelope: Message,
+    readonly reason: string,
+  ) {
     super(reason);
   }
 }

@@ -22,7 +22,10 @@ test('a binding filter reads as conditions joined by top-level commas, quoted va
 
 test('a filter that cannot be read is refused saying what is wrong and which operators are accepted', () => {
   const cases: Array<[string, RegExp]> = [
-    ['priority=likes.3', /^Error parsing `filter` params: unknown operator "likes" in "priority=likes\.3"; expected column=op\.value or column=not\.op\.value joined by commas, with op one of eq, neq, lt, lte, gt, gte, in, is, like, ilike, match, imatch, isdistinct/],
+    [
+      'priority=likes.3',
+      /^Error parsing `filter` params: unknown operator "likes" in "priority=likes\.3"; expected column=op\.value or column=not\.op\.value joined by commas, with op one of eq, neq, lt, lte, gt, gte, in, is, like, ilike, match, imatch, isdistinct/,
+    ],
     ['priority=not.3', /"priority=not.3" has no operator/],
     ['id', /"id" has no column=op\.value/],
     ['id=eq1', /"id=eq1" has no operator/],
@@ -33,7 +36,11 @@ test('a filter that cannot be read is refused saying what is wrong and which ope
     ['id=in.(1,2', /unbalanced parentheses/],
   ];
   for (const [filter, message] of cases) {
-    assert.throws(() => parseBindingFilter(filter), (error: unknown) => error instanceof BindingFilterSyntaxError && message.test(error.message), filter);
+    assert.throws(
+      () => parseBindingFilter(filter),
+      (error: unknown) => error instanceof BindingFilterSyntaxError && message.test(error.message),
+      filter,
+    );
   }
 });
 

@@ -1,9 +1,7 @@
 // Unit tests of the client JSON limits: depth, exact numbers, storable strings, and how decoders report them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  checkJsonText, decodeBroadcastPush, decodeText, encodeBroadcastPush, JsonValueError, numberProblem, RefusedPayloadError,
-} from '../src/index.js';
+import { checkJsonText, decodeBroadcastPush, decodeText, encodeBroadcastPush, JsonValueError, numberProblem, RefusedPayloadError } from '../src/index.js';
 
 const problemOf = (text: string): { path: string; problem: string } | undefined => {
   try {
@@ -16,7 +14,21 @@ const problemOf = (text: string): { path: string; problem: string } | undefined 
 };
 
 test('numbers are kept when a 64-bit float prints them back as the same number', () => {
-  for (const token of ['0', '-0', '1.0', '1e2', '1E+21', '0.1', '-2.5e-8', '9007199254740991', '9007199254740992', '1.7976931348623157e308', '5e-324', '0e99999', '123456789012345']) {
+  for (const token of [
+    '0',
+    '-0',
+    '1.0',
+    '1e2',
+    '1E+21',
+    '0.1',
+    '-2.5e-8',
+    '9007199254740991',
+    '9007199254740992',
+    '1.7976931348623157e308',
+    '5e-324',
+    '0e99999',
+    '123456789012345',
+  ]) {
     assert.equal(numberProblem(token), undefined, token);
   }
   assert.match(numberProblem('1e400')!, /^number 1e400 is beyond the range of a 64-bit float; send it as a string$/);
@@ -56,14 +68,19 @@ test('decoders refuse a message over the limits with its envelope and a reason n
     assert.equal(error.reason, 'InvalidPayload: payload.n: number 1e400 is beyond the range of a 64-bit float; send it as a string');
     return true;
   });
-  assert.throws(() => decodeText('{"topic":"realtime:r","event":"presence","payload":{"payload":{"id":12345678901234567890}},"ref":"3"}', '1.0.0'),
-    (error: unknown) => error instanceof RefusedPayloadError && error.reason.startsWith('InvalidPayload: payload.id: number 12345678901234567890'));
+  assert.throws(
+    () => decodeText('{"topic":"realtime:r","event":"presence","payload":{"payload":{"id":12345678901234567890}},"ref":"3"}', '1.0.0'),
+    (error: unknown) => error instanceof RefusedPayloadError && error.reason.startsWith('InvalidPayload: payload.id: number 12345678901234567890'),
+  );
   const push = encodeBroadcastPush({ joinRef: '1', ref: '2', topic: 'realtime:r', event: 'e', meta: {}, payload: { ok: true } });
   const text = Buffer.from(push).toString('latin1').replace('{"ok":true}', '{"ok":1e999}');
-  assert.throws(() => decodeBroadcastPush(Uint8Array.from(Buffer.from(text, 'latin1'))), (error: unknown) => {
-    assert.ok(error instanceof RefusedPayloadError);
-    assert.equal(error.envelope.event, 'broadcast');
-    assert.equal(error.reason, 'InvalidPayload: payload.ok: number 1e999 is beyond the range of a 64-bit float; send it as a string');
-    return true;
-  });
+  assert.throws(
+    () => decodeBroadcastPush(Uint8Array.from(Buffer.from(text, 'latin1'))),
+    (error: unknown) => {
+      assert.ok(error instanceof RefusedPayloadError);
+      assert.equal(error.envelope.event, 'broadcast');
+      assert.equal(error.reason, 'InvalidPayload: payload.ok: number 1e999 is beyond the range of a 64-bit float; send it as a string');
+      return true;
+    },
+  );
 });

@@ -1,9 +1,7 @@
 // Unit tests of the wire serializers against frames captured from realtime-js.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  bindingId, decodeBroadcastPush, decodeText, encodeBroadcast, encodeText, JoinError, MalformedMessageError, subTopicOf,
-} from '../src/index.js';
+import { bindingId, decodeBroadcastPush, decodeText, encodeBroadcast, encodeText, JoinError, MalformedMessageError, subTopicOf } from '../src/index.js';
 
 const hex = (text: string) => Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
 
@@ -38,14 +36,23 @@ test('malformed text frames are rejected with a reason', () => {
     ['[null,null,"t","",{}]', /event must be a non-empty string/],
     ['[{},null,"t","e",{}]', /join_ref must be a string/],
   ] as const) {
-    assert.throws(() => decodeText(frame, '2.0.0'), (error: Error) => error instanceof MalformedMessageError && reason.test(error.message), frame);
+    assert.throws(
+      () => decodeText(frame, '2.0.0'),
+      (error: Error) => error instanceof MalformedMessageError && reason.test(error.message),
+      frame,
+    );
   }
 });
 
 test('kind-3 broadcast push decodes the captured JSON frame', () => {
   const frame = hex('0301010e050001 36 37 7265616c74696d653a726f6f6d31 68656c6c6f 7b2261223a317d');
   assert.deepEqual(decodeBroadcastPush(frame), {
-    joinRef: '6', ref: '7', topic: 'realtime:room1', event: 'hello', meta: {}, payload: { a: 1 },
+    joinRef: '6',
+    ref: '7',
+    topic: 'realtime:room1',
+    event: 'hello',
+    meta: {},
+    payload: { a: 1 },
   });
 });
 
@@ -65,9 +72,7 @@ test('truncated or foreign binary frames are rejected', () => {
 
 test('kind-4 broadcast encodes the captured layout', () => {
   const frame = encodeBroadcast({ topic: 'realtime:room1', event: 'hello', payload: { a: 1 }, meta: { id: 'abc' } });
-  const expected = Buffer.concat([
-    Buffer.from([4, 14, 5, 12, 1]), Buffer.from('realtime:room1hello{"id":"abc"}{"a":1}'),
-  ]);
+  const expected = Buffer.concat([Buffer.from([4, 14, 5, 12, 1]), Buffer.from('realtime:room1hello{"id":"abc"}{"a":1}')]);
   assert.deepEqual(Buffer.from(frame), expected);
   const binary = encodeBroadcast({ topic: 't', event: 'e', payload: new Uint8Array([9]) });
   assert.deepEqual([...binary], [4, 1, 1, 0, 0, 116, 101, 9]);

@@ -16,8 +16,18 @@ const WIRE_PACKAGES = ['protocol', 'server', 'client', 'react'];
 
 /** Keys of the join config, join reply, broadcast meta, acks, change data and history pages that Supabase's protocol lacks. */
 const WIRE_KEYS = [
-  'resume', 'postgres_changes_resume', 'latest_offset', 'earliest_offset', 'first_offset', 'last_offset', 'recovered', 'truncated',
-  'offset', 'replayed', 'position', 'next_after',
+  'resume',
+  'postgres_changes_resume',
+  'latest_offset',
+  'earliest_offset',
+  'first_offset',
+  'last_offset',
+  'recovered',
+  'truncated',
+  'offset',
+  'replayed',
+  'position',
+  'next_after',
 ];
 
 function sourceFiles(dir: string): string[] {
@@ -130,11 +140,16 @@ test('the scan finds a wire key in a string, and not in comments, templates arou
     '/* "latest_offset" */ const b = `resume: ${config["resume"]}`;',
     "const c = /'replayed'/.test(text) ? x / 2 : `${'truncated'}`;",
   ].join('\n');
-  assert.deepEqual(stringLiterals(sample).filter((text) => WIRE_KEYS.includes(text)), ['offset', 'resume', 'truncated']);
+  assert.deepEqual(
+    stringLiterals(sample).filter((text) => WIRE_KEYS.includes(text)),
+    ['offset', 'resume', 'truncated'],
+  );
 });
 
 test('every wire key this server adds is spelled in its home, src/extensions', () => {
-  const home = sourceFiles(HOME).map((file) => readFileSync(file, 'utf8')).join('\n');
+  const home = sourceFiles(HOME)
+    .map((file) => readFileSync(file, 'utf8'))
+    .join('\n');
   const missing = WIRE_KEYS.filter((key) => !new RegExp(`\\b${key}\\b`).test(home));
   assert.deepEqual(missing, [], 'keys listed here but no longer part of the extensions: remove them from WIRE_KEYS');
 });

@@ -1,7 +1,5 @@
 // One channel seen by React: an external store (for useSyncExternalStore) shared by every hook on that channel.
-import type {
-  BroadcastMessage, ChannelState, PresenceState, RealtimeChannel, RealtimeClient, RealtimeError, SendReceipt, TableChange,
-} from '@nself/client';
+import type { BroadcastMessage, ChannelState, PresenceState, RealtimeChannel, RealtimeClient, RealtimeError, SendReceipt, TableChange } from '@nself/client';
 
 /** A received broadcast, as `useChannel` lists it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the payload is any unless told otherwise, as in supabase-js
@@ -62,7 +60,11 @@ export class ChannelStore {
   private tablesOn = false;
   private readonly watchers = new Set<() => void>();
 
-  constructor(private readonly client: RealtimeClient, private readonly name: string, private readonly discard: () => void) {}
+  constructor(
+    private readonly client: RealtimeClient,
+    private readonly name: string,
+    private readonly discard: () => void,
+  ) {}
 
   /** The current snapshot (the same object until something changes). */
   readonly getSnapshot = (): ChannelSnapshot => this.snapshot;

@@ -33,10 +33,7 @@ export interface UseChannelResult<TPayload, TState> {
  * const { messages, send, online } = useChannel(roomId, { events: ['message.sent'], presence: true });
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- payloads and states are any unless told otherwise, as in supabase-js
-export function useChannel<TPayload = any, TState = Record<string, any>>(
-  name: string,
-  options: UseChannelOptions<TState> = {},
-): UseChannelResult<TPayload, TState> {
+export function useChannel<TPayload = any, TState = Record<string, any>>(name: string, options: UseChannelOptions<TState> = {}): UseChannelResult<TPayload, TState> {
   const tracked = typeof options.presence === 'object' ? options.presence.track : undefined;
   const { store, snapshot } = useStore(name, { presence: Boolean(options.presence) });
   useTrack(store, tracked as Record<string, unknown> | undefined);
@@ -97,10 +94,7 @@ export interface UseTableChangesResult<TRow> {
 export function useTableChanges<TRow = Record<string, any>>(table: string, options: { event?: TableEvent } = {}): UseTableChangesResult<TRow> {
   const { snapshot } = useStore(`realtime:table:${table}`, { tableChanges: true });
   const event = options.event ?? '*';
-  const changes = useMemo(
-    () => (event === '*' ? snapshot.changes : snapshot.changes.filter((change) => change.eventType === event)),
-    [snapshot.changes, event],
-  );
+  const changes = useMemo(() => (event === '*' ? snapshot.changes : snapshot.changes.filter((change) => change.eventType === event)), [snapshot.changes, event]);
   return { changes: changes as readonly TableChange<TRow>[], status: snapshot.status, error: snapshot.error };
 }
 

@@ -167,7 +167,7 @@ export function checkPresenceStateLimit(limits: Pick<Limits, 'maxPresenceStateBy
   if (limits.maxPresenceStateBytes < limits.maxSendBufferBytes) return;
   throw new UserError(
     `REALTIME_MAX_PRESENCE_STATE_BYTES (${limits.maxPresenceStateBytes}) must be below REALTIME_MAX_SEND_BUFFER_BYTES (${limits.maxSendBufferBytes}): ` +
-    'every joiner receives the whole presence_state, and a larger one closes it as a slow reader',
+      'every joiner receives the whole presence_state, and a larger one closes it as a slow reader',
   );
 }
 
@@ -192,13 +192,15 @@ export function checkSecretStrength(jwtSecret: string | undefined, env: NodeJS.P
   if (jwtSecret === undefined || readSetting(env, 'NODE_ENV') !== 'production' || Buffer.byteLength(jwtSecret) >= MIN_SECRET_BYTES) return;
   throw new UserError(
     `the JWT secret is ${Buffer.byteLength(jwtSecret)} bytes; NODE_ENV=production needs at least ${MIN_SECRET_BYTES} random bytes ` +
-    '(make one with `openssl rand -base64 32` and set it as REALTIME_JWT_SECRET and in your auth service)',
+      '(make one with `openssl rand -base64 32` and set it as REALTIME_JWT_SECRET and in your auth service)',
   );
 }
 
 /** The warning to log at start for a JWT secret shorter than MIN_SECRET_BYTES; undefined when it is long enough. */
 export function secretWarning(jwtSecret: string | undefined): string | undefined {
   if (jwtSecret === undefined || Buffer.byteLength(jwtSecret) >= MIN_SECRET_BYTES) return undefined;
-  return `WEAK JWT SECRET: it is ${Buffer.byteLength(jwtSecret)} bytes, and anyone holding one token can guess a secret that short and sign their own. ` +
-    `Use at least ${MIN_SECRET_BYTES} random bytes (\`openssl rand -base64 32\`); NODE_ENV=production refuses a shorter one.`;
+  return (
+    `WEAK JWT SECRET: it is ${Buffer.byteLength(jwtSecret)} bytes, and anyone holding one token can guess a secret that short and sign their own. ` +
+    `Use at least ${MIN_SECRET_BYTES} random bytes (\`openssl rand -base64 32\`); NODE_ENV=production refuses a shorter one.`
+  );
 }

@@ -3,7 +3,5 @@ export { startServer, type RunningServer, type StartOptions } from './server.js'
 export { loadConfig, type Limits, type ServerConfig } from './config.js';
 export { LogCode } from './log-codes.js';
 export type { Identity } from './auth/auth.js';
-export type {
-  IdentifiedBinding, PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription,
-} from './table-changes/postgres-changes.js';
+export type { IdentifiedBinding, PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription } from './table-changes/postgres-changes.js';
 export { WEBSOCKET_PATHS } from './socket/websocket-gateway.js';

@@ -18,7 +18,9 @@ export class RecentAnswers<E> {
   remember(key: string, entry: E, answer: Promise<unknown>): void {
     this.entries.delete(key);
     this.entries.set(key, entry);
-    answer.catch(() => { if (this.entries.get(key) === entry) this.entries.delete(key); });
+    answer.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
     if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value as string);
   }
 }

@@ -2,14 +2,35 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import { migrate, openPool, postgresBroadcastLog, type NotificationListener, readSetting, resolveDatabaseUrl, setUpCapturePath, UserError, type CapturePath, type Pool } from '@nself/db';
+import {
+  migrate,
+  openPool,
+  postgresBroadcastLog,
+  type NotificationListener,
+  readSetting,
+  resolveDatabaseUrl,
+  setUpCapturePath,
+  UserError,
+  type CapturePath,
+  type Pool,
+} from '@nself/db';
 import { CloseCode } from '@nself/protocol';
 import { AccessWatch, type AccessNotification } from './channel/access-watch.js';
 import { Authenticator } from './auth/auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast/broadcast-feed.js';
 import { CallerRates } from './http/caller-rates.js';
 import { ChannelDirectory } from './channel/channel-directory.js';
-import { checkPresenceStateLimit, checkSecretStrength, defaultHost, defaultPresenceStateBytes, loadConfig, secretWarning, verifiesTokens, type Limits, type ServerConfig } from './config.js';
+import {
+  checkPresenceStateLimit,
+  checkSecretStrength,
+  defaultHost,
+  defaultPresenceStateBytes,
+  loadConfig,
+  secretWarning,
+  verifiesTokens,
+  type Limits,
+  type ServerConfig,
+} from './config.js';
 import { ConnectionTracker } from './connections/connection-tracker.js';
 import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './channel/expiry-watch.js';
@@ -80,7 +101,12 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const auth = new Authenticator({ secret: config.jwtSecret, publicKey: config.jwtPublicKey, jwksUrl: config.jwksUrl });
   const listener = createListener(databaseUrl, logger);
   const ctx: ServerContext = {
-    config, pool, logger, metrics, serverId, auth,
+    config,
+    pool,
+    logger,
+    metrics,
+    serverId,
+    auth,
     channels: new ChannelDirectory(pool),
     broadcasts: new BroadcastFeed(postgresBroadcastLog(pool), logger, metrics),
     presence: new PresenceFeed(pool, logger),
@@ -88,25 +114,40 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     history: new HistoryReads(pool),
     expiries: new ExpiryWatch(),
     restRates: new CallerRates(config.limits.maxRestMessagesPerSecond),
-    postgresChanges: (options.postgresChanges ?? createTableChanges)({ pool, logger, databaseUrl, listener, metrics, developmentMode: auth.developmentMode, changesAtCommit: config.changesAtCommit, capturePath: capture.path, anonymousRole: config.anonymousRole, limits: config.limits }),
+    postgresChanges: (options.postgresChanges ?? createTableChanges)({
+      pool,
+      logger,
+      databaseUrl,
+      listener,
+      metrics,
+      developmentMode: auth.developmentMode,
+      changesAtCommit: config.changesAtCommit,
+      capturePath: capture.path,
+      anonymousRole: config.anonymousRole,
+      limits: config.limits,
+    }),
     shuttingDown: false,
   };
-  await listenToServerChannels(listener, {
-    onNotification: (channel, payload) => {
-      if (channel === BROADCAST_CHANNEL) {
-        const note = payload as BroadcastNotification;
-        ctx.access.witness(note.channel_id, Number(note.offset));
-        ctx.broadcasts.notify(note);
-      } else if (channel === PRESENCE_CHANNEL) ctx.presence.notify(payload as PresenceNotification);
-      else if (channel === ACCESS_CHANNEL) ctx.access.notify(payload as AccessNotification);
+  await listenToServerChannels(
+    listener,
+    {
+      onNotification: (channel, payload) => {
+        if (channel === BROADCAST_CHANNEL) {
+          const note = payload as BroadcastNotification;
+          ctx.access.witness(note.channel_id, Number(note.offset));
+          ctx.broadcasts.notify(note);
+        } else if (channel === PRESENCE_CHANNEL) ctx.presence.notify(payload as PresenceNotification);
+        else if (channel === ACCESS_CHANNEL) ctx.access.notify(payload as AccessNotification);
+      },
+      onReconnected: () => {
+        metrics.listenerReconnects.inc();
+        ctx.access.reconnected();
+        ctx.broadcasts.catchUp();
+        ctx.presence.resync();
+      },
     },
-    onReconnected: () => {
-      metrics.listenerReconnects.inc();
-      ctx.access.reconnected();
-      ctx.broadcasts.catchUp();
-      ctx.presence.resync();
-    },
-  }, logger);
+    logger,
+  );
   try {
     await listener.start();
   } catch (error) {
@@ -129,9 +170,15 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const port = await listen(http, config.port, config.host);
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   if (ctx.auth.developmentMode && isLoopback(config.host)) {
-    logger.warn({ code: LogCode.developmentMode }, `DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone who can connect gets in without a valid token; listening on ${config.host} only; set REALTIME_HOST=0.0.0.0 and a JWT secret to accept other machines`);
+    logger.warn(
+      { code: LogCode.developmentMode },
+      `DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone who can connect gets in without a valid token; listening on ${config.host} only; set REALTIME_HOST=0.0.0.0 and a JWT secret to accept other machines`,
+    );
   } else if (ctx.auth.developmentMode) {
-    logger.warn({ code: LogCode.developmentMode }, 'DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.');
+    logger.warn(
+      { code: LogCode.developmentMode },
+      'DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.',
+    );
   }
   if (capture.path === 'wal') logger.info({ code: LogCode.capturePathWal }, capture.reason);
   else logger.warn({ code: LogCode.capturePathTrigger }, capture.reason);
@@ -151,11 +198,23 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await Promise.race([ctx.broadcasts.closeWrites(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
       await retention.stop();
       slotWatch.stop();
-      await tracker.disconnectAll(sockets.map((socket) => socket.id)).catch((error: unknown) => logger.error({ code: LogCode.connectionsDisconnectAllFailed, err: error }, 'marking connections offline failed'));
-      const allClosed = Promise.all(sockets.map((socket) => new Promise<void>((resolve) => {
-        if (!tracker.sockets.has(socket)) return resolve();
-        const check = setInterval(() => { if (!tracker.sockets.has(socket)) { clearInterval(check); resolve(); } }, 20);
-      })));
+      await tracker
+        .disconnectAll(sockets.map((socket) => socket.id))
+        .catch((error: unknown) => logger.error({ code: LogCode.connectionsDisconnectAllFailed, err: error }, 'marking connections offline failed'));
+      const allClosed = Promise.all(
+        sockets.map(
+          (socket) =>
+            new Promise<void>((resolve) => {
+              if (!tracker.sockets.has(socket)) return resolve();
+              const check = setInterval(() => {
+                if (!tracker.sockets.has(socket)) {
+                  clearInterval(check);
+                  resolve();
+                }
+              }, 20);
+            }),
+        ),
+      );
       for (const socket of sockets) socket.close(CloseCode.goingAway, 'server shutting down');
       await Promise.race([allClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
       for (const socket of tracker.sockets) socket.terminate();
@@ -182,9 +241,10 @@ function configure(options: StartOptions): ServerConfig {
   // An explicit undefined jwtSecret or databaseUrl means none: development mode, the embedded PostgreSQL.
   const given = Object.entries(overrides).filter(([key, value]) => value !== undefined || key === 'jwtSecret' || key === 'databaseUrl');
   // A send buffer given here, with no presence cap set anywhere, brings the default cap under it.
-  const presenceCap = limits?.maxSendBufferBytes !== undefined && limits.maxPresenceStateBytes === undefined && readSetting(environment, 'REALTIME_MAX_PRESENCE_STATE_BYTES') === undefined
-    ? { maxPresenceStateBytes: defaultPresenceStateBytes(limits.maxSendBufferBytes) }
-    : {};
+  const presenceCap =
+    limits?.maxSendBufferBytes !== undefined && limits.maxPresenceStateBytes === undefined && readSetting(environment, 'REALTIME_MAX_PRESENCE_STATE_BYTES') === undefined
+      ? { maxPresenceStateBytes: defaultPresenceStateBytes(limits.maxSendBufferBytes) }
+      : {};
   const config = { ...base, ...Object.fromEntries(given), limits: { ...base.limits, ...limits, ...presenceCap } } as ServerConfig;
   // The secret may come from the options: the default address and the secret check follow the one used.
   checkSecretStrength(config.jwtSecret, environment);
@@ -209,8 +269,13 @@ function listen(http: Server, port: number, host: string): Promise<number> {
 
 async function isDatabaseReachable(pool: Pool): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS); });
-  const probe = pool.query('SELECT 1').then(() => true, () => false);
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
+  });
+  const probe = pool.query('SELECT 1').then(
+    () => true,
+    () => false,
+  );
   try {
     return await Promise.race([probe, timeout]);
   } finally {

@@ -61,7 +61,7 @@ test('a message notified while the catch-up read runs is read again, not lost, w
 });
 
 test('the sender of a broadcast without `self` is passed over, however its notification and its commit race; others receive it once', async () => {
-  const { log, feed } = setUp();
+  const { feed } = setUp();
   const sender = new Recorder();
   const viewer = new Recorder();
   feed.subscribe(CHANNEL, sender, 0);
@@ -82,8 +82,14 @@ test('sends to one channel while a write is in flight are stored together, with 
   await settle();
   const sends = range(1, 5).map((index) => feed.send({ channelId: CHANNEL, event: `e${index}`, payload: { index }, binary: null, sender: null }));
   const stored = await Promise.all(sends);
-  assert.deepEqual(stored.map((message) => message.event), ['e1', 'e2', 'e3', 'e4', 'e5']);
-  assert.deepEqual(stored.map((message) => message.offset), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    stored.map((message) => message.event),
+    ['e1', 'e2', 'e3', 'e4', 'e5'],
+  );
+  assert.deepEqual(
+    stored.map((message) => message.offset),
+    [1, 2, 3, 4, 5],
+  );
   assert.equal(log.appends, 2, 'the first send alone, the four queued behind it in one statement');
   await settle();
   assert.deepEqual(viewer.delivered, [1, 2, 3, 4, 5]);
@@ -112,7 +118,7 @@ test('after the listener reconnects, messages whose notifications were lost are 
   assert.ok(log.reads >= 3, 'read in pages of at most 1,000');
 });
 
-test('a subscriber joining a channel the feed already follows receives what comes after the feed\'s last delivered offset', async () => {
+test("a subscriber joining a channel the feed already follows receives what comes after the feed's last delivered offset", async () => {
   const { log, feed } = setUp();
   const early = new Recorder();
   feed.subscribe(CHANNEL, early, 0);

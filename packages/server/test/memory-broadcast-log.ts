@@ -38,7 +38,10 @@ export class MemoryBroadcastLog implements BroadcastLog {
 
   /** Deletes a channel's messages up to `offset`, as retention does; offsets go on from where they were. */
   trim(channelId: string, throughOffset: number): void {
-    this.logs.set(channelId, (this.logs.get(channelId) ?? []).filter((message) => message.offset > throughOffset));
+    this.logs.set(
+      channelId,
+      (this.logs.get(channelId) ?? []).filter((message) => message.offset > throughOffset),
+    );
   }
 
   /** From now on reads wait, each with the snapshot it took when it began. */
@@ -57,8 +60,14 @@ export class MemoryBroadcastLog implements BroadcastLog {
     const offset = (this.lastOffsets.get(message.channelId) ?? 0) + 1;
     this.lastOffsets.set(message.channelId, offset);
     const stored: Message = {
-      id: message.id, channelId: message.channelId, offset, event: message.event, payload: message.payload ?? null,
-      payloadBinary: message.payloadBinary ?? null, sender: message.sender ?? null, sentAt: new Date(),
+      id: message.id,
+      channelId: message.channelId,
+      offset,
+      event: message.event,
+      payload: message.payload ?? null,
+      payloadBinary: message.payloadBinary ?? null,
+      sender: message.sender ?? null,
+      sentAt: new Date(),
     };
     this.logs.set(message.channelId, [...(this.logs.get(message.channelId) ?? []), stored]);
     return stored;

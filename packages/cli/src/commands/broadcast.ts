@@ -1,13 +1,7 @@
 // `nself realtime broadcast|messages|replay|events`: send to a channel's log and read it back.
 import type { Command } from 'commander';
-import {
-  appendMessage, eventCounts, parseTimestamp, readSetting, recentMessages, replayMessages, requireChannel,
-  trimChannelLogs, UserError, type Message,
-} from '@nself/db';
-import {
-  asListing, missingArgument, parseJsonObjectArgument, parseNumberArgument, readStandardInput, resolveOutput,
-  withExamples, type OutputOptions,
-} from '../args.js';
+import { appendMessage, eventCounts, parseTimestamp, readSetting, recentMessages, replayMessages, requireChannel, trimChannelLogs, UserError, type Message } from '@nself/db';
+import { asListing, missingArgument, parseJsonObjectArgument, parseNumberArgument, readStandardInput, resolveOutput, withExamples, type OutputOptions } from '../args.js';
 import { database } from '../context.js';
 import { printRows, say, type Row } from '../output.js';
 
@@ -19,7 +13,8 @@ const DEFAULT_EVENT_HOURS = 24;
 /** Registers `broadcast` (with its `broadcast cleanup` form), `messages`, `replay` and `events`. */
 export function registerBroadcastCommands(realtime: Command): void {
   const broadcast = withExamples(
-    realtime.command('broadcast')
+    realtime
+      .command('broadcast')
       .description('Send a message to a channel: it is stored with the next offset and announced with NOTIFY')
       .usage('<channel> <event> <payload-json> [sender]  (or: cleanup [hours=24])')
       .argument('<channel>', 'channel slug or id')
@@ -32,11 +27,14 @@ export function registerBroadcastCommands(realtime: Command): void {
       'nself realtime broadcast general file.shared - < payload.json',
       'nself realtime broadcast cleanup 48',
     ],
-  ).addHelpText('after', `"broadcast cleanup [hours]" deletes messages older than hours (default REALTIME_RETENTION_HOURS, else 24;
+  ).addHelpText(
+    'after',
+    `"broadcast cleanup [hours]" deletes messages older than hours (default REALTIME_RETENTION_HOURS, else 24;
 a channel's own {"retention_hours": n} metadata wins). It is the
 cleanup form only when "cleanup" is followed by at most one argument, so a channel named "cleanup"
 still takes messages: nself realtime broadcast cleanup some.event '{}'
-`);
+`,
+  );
   broadcast.action(async (target: string, event: string | undefined, payloadText: string | undefined, sender: string | undefined) => {
     if (target === 'cleanup' && payloadText === undefined) {
       await cleanupMessages(event);
@@ -53,21 +51,30 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
   });
 
   asListing(
-    realtime.command('messages')
+    realtime
+      .command('messages')
       .description(`Show the newest messages of a channel (default ${DEFAULT_LIMIT}), oldest first`)
       .argument('<channel>', 'channel slug or id')
       .argument('[limit]', 'how many messages', String(DEFAULT_LIMIT)),
     ['nself realtime messages general', 'nself realtime messages general 100', 'nself realtime messages general 50 json'],
   ).action(async (idOrSlug: string, limitArg: string, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [limitText], format } = resolveOutput([limitArg, jsonWord], options);
+    const {
+      args: [limitText],
+      format,
+    } = resolveOutput([limitArg, jsonWord], options);
     const limit = parseNumberArgument(limitText ?? String(DEFAULT_LIMIT), 'limit', { min: 1, integer: true });
     const db = await database();
     const channel = await requireChannel(db, idOrSlug);
-    printRows(format, MESSAGE_COLUMNS, (await recentMessages(db, channel.id, limit)).map((m) => messageRow(m, channel.slug)));
+    printRows(
+      format,
+      MESSAGE_COLUMNS,
+      (await recentMessages(db, channel.id, limit)).map((m) => messageRow(m, channel.slug)),
+    );
   });
 
   const replay = asListing(
-    realtime.command('replay')
+    realtime
+      .command('replay')
       .description('Replay the messages of a channel sent since a time, in offset order')
       .argument('<channel>', 'channel slug or id')
       .argument('[since]', 'unix seconds, unix milliseconds or ISO 8601 (UTC when no zone is given)')
@@ -81,7 +88,10 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
     ],
   );
   replay.action(async (idOrSlug: string, sinceArg: string | undefined, jsonWord: string | undefined, options: OutputOptions & { after?: string; limit?: string }) => {
-    const { args: [sinceText], format } = resolveOutput([sinceArg, jsonWord], options);
+    const {
+      args: [sinceText],
+      format,
+    } = resolveOutput([sinceArg, jsonWord], options);
     if (sinceText === undefined && options.after === undefined) throw missingArgument(replay, 'since');
     const since = sinceText === undefined ? undefined : parseTimestamp(sinceText);
     const afterOffset = options.after === undefined ? undefined : parseNumberArgument(options.after, '--after', { min: 0, integer: true });
@@ -89,22 +99,34 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
     const db = await database();
     const channel = await requireChannel(db, idOrSlug);
     const messages = await replayMessages(db, channel.id, { since, afterOffset, limit });
-    printRows(format, MESSAGE_COLUMNS, messages.map((m) => messageRow(m, channel.slug)));
+    printRows(
+      format,
+      MESSAGE_COLUMNS,
+      messages.map((m) => messageRow(m, channel.slug)),
+    );
   });
 
   asListing(
-    realtime.command('events')
+    realtime
+      .command('events')
       .description(`List the event types sent in a channel during the last hours (default ${DEFAULT_EVENT_HOURS})`)
       .argument('<channel>', 'channel slug or id')
       .argument('[hours]', 'how far back to look', String(DEFAULT_EVENT_HOURS)),
     ['nself realtime events general', 'nself realtime events general 48'],
   ).action(async (idOrSlug: string, hoursArg: string, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [hoursText], format } = resolveOutput([hoursArg, jsonWord], options);
+    const {
+      args: [hoursText],
+      format,
+    } = resolveOutput([hoursArg, jsonWord], options);
     const hours = parseNumberArgument(hoursText ?? String(DEFAULT_EVENT_HOURS), 'hours', { min: 0 });
     const db = await database();
     const channel = await requireChannel(db, idOrSlug);
     const counts = await eventCounts(db, channel.id, hours);
-    printRows(format, EVENT_COLUMNS, counts.map((count) => ({ event_type: count.event, count: count.count, last_sent: count.lastSentAt })));
+    printRows(
+      format,
+      EVENT_COLUMNS,
+      counts.map((count) => ({ event_type: count.event, count: count.count, last_sent: count.lastSentAt })),
+    );
   });
 }
 

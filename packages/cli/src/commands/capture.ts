@@ -1,8 +1,23 @@
 // Table change capture commands: subscribe, unsubscribe, subscriptions, listen.
 import { Command, Option } from 'commander';
 import {
-  CAPTURE_MODES, ChangeFeed, WalConsumer, currentPosition, findSubscription, listSubscriptions, parseEvents, parseTableName,
-  resolveTable, stringifyExact, subscribe, triggerName, unsubscribe, displayTableName, UserError, type Change, type CaptureMode,
+  CAPTURE_MODES,
+  ChangeFeed,
+  WalConsumer,
+  currentPosition,
+  findSubscription,
+  listSubscriptions,
+  parseEvents,
+  parseTableName,
+  resolveTable,
+  stringifyExact,
+  subscribe,
+  triggerName,
+  unsubscribe,
+  displayTableName,
+  UserError,
+  type Change,
+  type CaptureMode,
 } from '@nself/db';
 import { addOutputOptions, parseNumberArgument, outputFormat, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
 import { database } from '../context.js';
@@ -13,20 +28,30 @@ const LIST_COLUMNS = ['id', 'table', 'events', 'filter', 'capture', 'changes_see
 /** Registers `subscribe`, `unsubscribe`, `subscriptions` and `listen`. */
 export function registerCaptureCommands(realtime: Command): void {
   withExamples(
-    realtime.command('subscribe')
+    realtime
+      .command('subscribe')
       .description('Capture INSERT, UPDATE, DELETE and TRUNCATE of a table (triggers + the ordered change log)')
       .argument('<table>', 'schema.table, e.g. public.users')
       .argument('[events]', 'comma-separated: INSERT,UPDATE,DELETE,TRUNCATE (default: all)')
-      .argument('[filter]', "only rows matching, e.g. \"post_id = '123'\" (= != < <= > >= in, joined by and)")
-      .addOption(new Option('--capture <mode>', 'notify: NOTIFY each change too (psql LISTEN works); poll: log only, no NOTIFY cost')
-        .choices([...CAPTURE_MODES]).default('notify')),
-    ['nself realtime subscribe public.users', 'nself realtime subscribe public.posts INSERT,UPDATE',
-      `nself realtime subscribe public.comments INSERT,UPDATE "post_id = '123'"`, 'nself realtime subscribe public.metrics --capture poll'],
+      .argument('[filter]', 'only rows matching, e.g. "post_id = \'123\'" (= != < <= > >= in, joined by and)')
+      .addOption(
+        new Option('--capture <mode>', 'notify: NOTIFY each change too (psql LISTEN works); poll: log only, no NOTIFY cost').choices([...CAPTURE_MODES]).default('notify'),
+      ),
+    [
+      'nself realtime subscribe public.users',
+      'nself realtime subscribe public.posts INSERT,UPDATE',
+      `nself realtime subscribe public.comments INSERT,UPDATE "post_id = '123'"`,
+      'nself realtime subscribe public.metrics --capture poll',
+    ],
   ).action(async (tableText: string, eventsText: string | undefined, filter: string | undefined, options: { capture: CaptureMode }) => {
     const events = eventsText === undefined ? undefined : parseEvents(eventsText);
     // An operator's subscription keeps the seed's NOTIFY payload with the rows, for psql LISTEN (docs/capture.md).
     const result = await subscribe(await database(), {
-      table: parseTableName(tableText), events, filter: filter ?? null, capture: options.capture, notifyRows: true,
+      table: parseTableName(tableText),
+      events,
+      filter: filter ?? null,
+      capture: options.capture,
+      notifyRows: true,
     });
     const s = result.subscription;
     if (result.action === 'unchanged') {
@@ -35,18 +60,21 @@ export function registerCaptureCommands(realtime: Command): void {
     }
     const verb = result.action === 'created' ? 'Subscribed to' : 'Updated the subscription of';
     const name = { schema: s.schema, table: s.relation };
-    say([
-      `${verb} ${s.table}: ${s.events.join(', ')}${s.filter ? ` where ${s.filter}` : ''}`,
-      `  subscription  ${s.id}`,
-      `  function      realtime.${s.functionName}()`,
-      `  triggers      ${s.events.map((event) => triggerName(event, name)).join(', ')}`,
-      s.capture === 'notify' ? `  channel       ${s.channel}` : '  capture       poll (change log only, no NOTIFY)',
-      '',
-    ].join('\n'));
+    say(
+      [
+        `${verb} ${s.table}: ${s.events.join(', ')}${s.filter ? ` where ${s.filter}` : ''}`,
+        `  subscription  ${s.id}`,
+        `  function      realtime.${s.functionName}()`,
+        `  triggers      ${s.events.map((event) => triggerName(event, name)).join(', ')}`,
+        s.capture === 'notify' ? `  channel       ${s.channel}` : '  capture       poll (change log only, no NOTIFY)',
+        '',
+      ].join('\n'),
+    );
   });
 
   withExamples(
-    realtime.command('unsubscribe')
+    realtime
+      .command('unsubscribe')
       .description('Remove a table subscription: its triggers, its function and its record')
       .argument('<table-or-id>', 'schema.table or the subscription id'),
     ['nself realtime unsubscribe public.users', 'nself realtime unsubscribe 3f0e…-uuid'],
@@ -55,34 +83,57 @@ export function registerCaptureCommands(realtime: Command): void {
     say(`Unsubscribed ${removed.table}: removed its triggers, function realtime.${removed.functionName}() and subscription ${removed.id}.\n`);
   });
 
-  addOutputOptions(withExamples(
-    realtime.command('subscriptions')
-      .description('List table subscriptions: events, filter, changes seen and whether the triggers are in place')
-      .argument('[json]', 'print JSON (same as --json)'),
-    ['nself realtime subscriptions', 'nself realtime subscriptions --json'],
-  )).action(async (jsonWord: string | undefined, options: OutputOptions) => {
+  addOutputOptions(
+    withExamples(
+      realtime
+        .command('subscriptions')
+        .description('List table subscriptions: events, filter, changes seen and whether the triggers are in place')
+        .argument('[json]', 'print JSON (same as --json)'),
+      ['nself realtime subscriptions', 'nself realtime subscriptions --json'],
+    ),
+  ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const format = outputFormat(options, takeFormatWord([jsonWord]).word);
     const pool = await database();
     await currentPosition(pool);
-    printRows(format, LIST_COLUMNS, (await listSubscriptions(pool)).map((s) => ({
-      id: s.id, table: s.table, events: s.events.join(','), filter: s.filter, capture: s.capture,
-      changes_seen: s.changesSeen, last_change_at: s.lastChangeAt, created_at: s.createdAt, state: s.state,
-      channel: s.channel, function: `realtime.${s.functionName}()`,
-    })));
+    printRows(
+      format,
+      LIST_COLUMNS,
+      (await listSubscriptions(pool)).map((s) => ({
+        id: s.id,
+        table: s.table,
+        events: s.events.join(','),
+        filter: s.filter,
+        capture: s.capture,
+        changes_seen: s.changesSeen,
+        last_change_at: s.lastChangeAt,
+        created_at: s.createdAt,
+        state: s.state,
+        channel: s.channel,
+        function: `realtime.${s.functionName}()`,
+      })),
+    );
   });
 
   withExamples(
-    realtime.command('listen')
+    realtime
+      .command('listen')
       .description('Print each change of a subscribed table as it is committed (Ctrl+C to stop)')
       .argument('<table>', 'schema.table, e.g. public.users')
       .argument('[seconds]', 'stop after this many seconds (default: until Ctrl+C)')
       .argument('[json]', 'print JSON lines (same as --json)')
       .option('--json', 'print one JSON object per change, with its position')
       .option('--from <position>', 'first print the changes after this position (0: the whole kept log), then new ones'),
-    ['nself realtime listen public.users', 'nself realtime listen public.users 30',
-      'nself realtime listen public.users --json', 'nself realtime listen public.users --from 1200 --json'],
+    [
+      'nself realtime listen public.users',
+      'nself realtime listen public.users 30',
+      'nself realtime listen public.users --json',
+      'nself realtime listen public.users --from 1200 --json',
+    ],
   ).action(async (tableText: string, secondsText: string | undefined, jsonWord: string | undefined, options: { json?: boolean; from?: string }) => {
-    const { args: [secondsArgument], word } = takeFormatWord([secondsText, jsonWord]);
+    const {
+      args: [secondsArgument],
+      word,
+    } = takeFormatWord([secondsText, jsonWord]);
     const json = options.json === true || word === 'json';
     const seconds = secondsArgument === undefined ? undefined : parseNumberArgument(secondsArgument, 'seconds', { min: 0 });
     const from = options.from === undefined ? 'now' : parseNumberArgument(options.from, 'position', { min: 0, integer: true });
@@ -107,15 +158,33 @@ async function listen(tableText: string, options: ListenOptions): Promise<void> 
   let failed: Error | undefined;
   // On the WAL path the log is written by whichever process consumes the slot: this one, when no server runs.
   const { rows } = await pool.query<{ wal: boolean }>('SELECT realtime.wal_capture_active() AS wal');
-  const consumer = rows[0]?.wal ? new WalConsumer({ pool, connection: pool.options, onError: (error) => { failed = error; } }) : undefined;
+  const consumer = rows[0]?.wal
+    ? new WalConsumer({
+        pool,
+        connection: pool.options,
+        onError: (error) => {
+          failed = error;
+        },
+      })
+    : undefined;
   const events = new Set(subscription.events);
   const feed = await ChangeFeed.start({
-    pool, from: options.from, tables: [name],
+    pool,
+    from: options.from,
+    tables: [name],
     // The WAL path logs every event of a captured table; the subscription names the ones to show.
-    onChanges: (changes) => { for (const change of changes) if (events.has(change.operation)) say(render(change, subscription.channel, options.json)); },
-    onError: (error) => { failed ??= error; },
+    onChanges: (changes) => {
+      for (const change of changes) if (events.has(change.operation)) say(render(change, subscription.channel, options.json));
+    },
+    onError: (error) => {
+      failed ??= error;
+    },
   });
-  process.stderr.write(terminalText(`Listening to ${subscription.table} after position ${feed.position}${options.seconds === undefined ? ' (Ctrl+C to stop)' : ` for ${options.seconds} s`}.\n`, { keepNewlines: true }));
+  process.stderr.write(
+    terminalText(`Listening to ${subscription.table} after position ${feed.position}${options.seconds === undefined ? ' (Ctrl+C to stop)' : ` for ${options.seconds} s`}.\n`, {
+      keepNewlines: true,
+    }),
+  );
   await new Promise<void>((resolve) => {
     const finish = () => resolve();
     process.once('SIGINT', finish);
@@ -124,20 +193,36 @@ async function listen(tableText: string, options: ListenOptions): Promise<void> 
   });
   await feed.stop();
   await consumer?.stop();
-  process.stderr.write(terminalText(`Stopped at position ${feed.position}; continue with --from ${feed.position}.${failed ? ` (last database error: ${failed.message})` : ''}\n`, { keepNewlines: true }));
+  process.stderr.write(
+    terminalText(`Stopped at position ${feed.position}; continue with --from ${feed.position}.${failed ? ` (last database error: ${failed.message})` : ''}\n`, {
+      keepNewlines: true,
+    }),
+  );
 }
 
 /** The seed's psql-style lines, or one JSON object per line. */
 function render(change: Change, channel: string, json: boolean): string {
   if (json) {
-    return stringifyExact({
-      position: change.position, commit_timestamp: change.commitTimestamp.toISOString(), operation: change.operation,
-      schema: change.schema, table: change.table, new: change.new, old: change.old, columns: change.columns,
-    }) + '\n';
+    return (
+      stringifyExact({
+        position: change.position,
+        commit_timestamp: change.commitTimestamp.toISOString(),
+        operation: change.operation,
+        schema: change.schema,
+        table: change.table,
+        new: change.new,
+        old: change.old,
+        columns: change.columns,
+      }) + '\n'
+    );
   }
   const payload = {
-    timestamp: Math.floor(change.commitTimestamp.getTime() / 1000), operation: change.operation, schema: change.schema, table: change.table,
-    ...(change.new ? { new: change.new } : {}), ...(change.old ? { old: change.old } : {}),
+    timestamp: Math.floor(change.commitTimestamp.getTime() / 1000),
+    operation: change.operation,
+    schema: change.schema,
+    table: change.table,
+    ...(change.new ? { new: change.new } : {}),
+    ...(change.old ? { old: change.old } : {}),
   };
   return `Asynchronous notification "${channel}" received from server process with PID ${change.writerPid}.\nPayload: ${stringifyExact(payload)}\n`;
 }

@@ -2,12 +2,22 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import {
-  CHANNEL_TYPES, MEMBER_ROLES, addMember, channelDetails, checkChoice, createChannel, deleteChannel, listChannels,
-  listMembers, removeMember, requireChannel, UserError, type ChannelDetails, type ChannelSummary,
+  CHANNEL_TYPES,
+  MEMBER_ROLES,
+  addMember,
+  channelDetails,
+  checkChoice,
+  createChannel,
+  deleteChannel,
+  listChannels,
+  listMembers,
+  removeMember,
+  requireChannel,
+  UserError,
+  type ChannelDetails,
+  type ChannelSummary,
 } from '@nself/db';
-import {
-  addOutputOptions, asListing, outputFormat, parseJsonObjectArgument, resolveOutput, withExamples, type OutputOptions,
-} from '../args.js';
+import { addOutputOptions, asListing, outputFormat, parseJsonObjectArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
 import { database } from '../context.js';
 import { printRows, renderJson, say, type Row } from '../output.js';
 
@@ -17,24 +27,28 @@ const MEMBER_COLUMNS = ['user_id', 'role', 'joined_at', 'status'];
 
 /** Registers `channel create|list|get|delete|members|join|leave`. */
 export function registerChannelCommands(realtime: Command): void {
-  const channel = withExamples(
-    realtime.command('channel').description('Manage channels (public, private, presence) and their members'),
-    ['nself realtime channel create "general" public', 'nself realtime channel list', 'nself realtime channel join support user-456 moderator'],
-  );
+  const channel = withExamples(realtime.command('channel').description('Manage channels (public, private, presence) and their members'), [
+    'nself realtime channel create "general" public',
+    'nself realtime channel list',
+    'nself realtime channel join support user-456 moderator',
+  ]);
 
-  const create = addOutputOptions(withExamples(
-    channel.command('create')
-      .description('Create a channel; its slug is the lowercased name with spaces turned into "-". A channel that a client\'s join created with that name is taken over')
-      .argument('<name>', 'channel name, e.g. "general"')
-      .argument('[type]', `channel type: ${CHANNEL_TYPES.join(', ')}`, 'public')
-      .argument('[metadata-json]', 'a JSON object stored with the channel'),
-    [
-      'nself realtime channel create "general" public',
-      'nself realtime channel create "team-alpha" private',
-      'nself realtime channel create "game-lobby" presence',
-      `nself realtime channel create "support" private '{"max_members": 10}'`,
-    ],
-  ));
+  const create = addOutputOptions(
+    withExamples(
+      channel
+        .command('create')
+        .description('Create a channel; its slug is the lowercased name with spaces turned into "-". A channel that a client\'s join created with that name is taken over')
+        .argument('<name>', 'channel name, e.g. "general"')
+        .argument('[type]', `channel type: ${CHANNEL_TYPES.join(', ')}`, 'public')
+        .argument('[metadata-json]', 'a JSON object stored with the channel'),
+      [
+        'nself realtime channel create "general" public',
+        'nself realtime channel create "team-alpha" private',
+        'nself realtime channel create "game-lobby" presence',
+        `nself realtime channel create "support" private '{"max_members": 10}'`,
+      ],
+    ),
+  );
   create.action(async (name: string, type: string, metadataText: string | undefined, options: OutputOptions) => {
     const format = outputFormat(options);
     checkChoice(type, CHANNEL_TYPES, 'channel type');
@@ -44,31 +58,34 @@ export function registerChannelCommands(realtime: Command): void {
     const created = await channelDetails(db, id);
     if (format === 'json') say(renderJson(channelRow(created)));
     else if (tookOverJoinChannel) {
-      const what = created.type === 'private'
-        ? 'its earlier messages were deleted, and joined clients that are not members are disconnected from it'
-        : 'its messages and joined clients are kept';
+      const what =
+        created.type === 'private'
+          ? 'its earlier messages were deleted, and joined clients that are not members are disconnected from it'
+          : 'its messages and joined clients are kept';
       say(`Took over channel "${created.slug}", which a client's join had created: it is now the ${created.type} channel "${created.name}" (id ${created.id}); ${what}.\n`);
     } else say(`Created ${created.type} channel "${created.name}" (slug ${created.slug}, id ${created.id}).\n`);
   });
 
   asListing(
-    channel.command('list')
+    channel
+      .command('list')
       .description('List channels with their member and online counts')
       .argument('[type]', `only channels of this type: ${CHANNEL_TYPES.join(', ')}`),
     ['nself realtime channel list', 'nself realtime channel list private', 'nself realtime channel list --format json'],
   ).action(async (typeArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [type], format } = resolveOutput([typeArg, jsonWord], options);
+    const {
+      args: [type],
+      format,
+    } = resolveOutput([typeArg, jsonWord], options);
     if (type !== undefined) checkChoice(type, CHANNEL_TYPES, 'channel type');
     const channels = await listChannels(await database(), type === undefined ? {} : { type });
     printRows(format, LIST_COLUMNS, channels.map(channelRow));
   });
 
-  asListing(
-    channel.command('get')
-      .description('Show one channel, by slug or id')
-      .argument('<channel>', 'channel slug or id'),
-    ['nself realtime channel get general', 'nself realtime channel get 6f1c2a9e-0d7b-4c55-9a36-1f0e2b7d8c41 --json'],
-  ).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
+  asListing(channel.command('get').description('Show one channel, by slug or id').argument('<channel>', 'channel slug or id'), [
+    'nself realtime channel get general',
+    'nself realtime channel get 6f1c2a9e-0d7b-4c55-9a36-1f0e2b7d8c41 --json',
+  ]).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
     const db = await database();
     const found = await channelDetails(db, (await requireChannel(db, idOrSlug)).id);
@@ -77,7 +94,8 @@ export function registerChannelCommands(realtime: Command): void {
   });
 
   withExamples(
-    channel.command('delete')
+    channel
+      .command('delete')
       .description('Delete a channel with its members, messages and presence (asks first on a terminal)')
       .argument('<channel>', 'channel slug or id')
       .argument('[confirm]', '"true" deletes without asking (needed when not on a terminal)')
@@ -98,22 +116,28 @@ export function registerChannelCommands(realtime: Command): void {
     say(`Deleted ${what}.\n`);
   });
 
-  asListing(
-    channel.command('members')
-      .description('List the members of a channel with their roles and presence there')
-      .argument('<channel>', 'channel slug or id'),
-    ['nself realtime channel members general', 'nself realtime channel members general json'],
-  ).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
+  asListing(channel.command('members').description('List the members of a channel with their roles and presence there').argument('<channel>', 'channel slug or id'), [
+    'nself realtime channel members general',
+    'nself realtime channel members general json',
+  ]).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
     const db = await database();
     const members = await listMembers(db, (await requireChannel(db, idOrSlug)).id);
-    printRows(format, MEMBER_COLUMNS, members.map((member) => ({
-      user_id: member.userId, role: member.role, joined_at: member.joinedAt, status: member.status,
-    })));
+    printRows(
+      format,
+      MEMBER_COLUMNS,
+      members.map((member) => ({
+        user_id: member.userId,
+        role: member.role,
+        joined_at: member.joinedAt,
+        status: member.status,
+      })),
+    );
   });
 
   withExamples(
-    channel.command('join')
+    channel
+      .command('join')
       .description('Add a user to a channel, or change the role of a member')
       .argument('<channel>', 'channel slug or id')
       .argument('<user>', 'user id, e.g. user-123')
@@ -124,21 +148,18 @@ export function registerChannelCommands(realtime: Command): void {
     const db = await database();
     const target = await requireChannel(db, idOrSlug);
     const change = await addMember(db, { channelId: target.id, userId, role });
-    const message = change.previousRole === null
-      ? `Added ${userId} to channel "${target.slug}" as ${change.role}.`
-      : change.previousRole === change.role
-        ? `${userId} is already a ${change.role} of channel "${target.slug}".`
-        : `Changed the role of ${userId} in channel "${target.slug}" from ${change.previousRole} to ${change.role}.`;
+    const message =
+      change.previousRole === null
+        ? `Added ${userId} to channel "${target.slug}" as ${change.role}.`
+        : change.previousRole === change.role
+          ? `${userId} is already a ${change.role} of channel "${target.slug}".`
+          : `Changed the role of ${userId} in channel "${target.slug}" from ${change.previousRole} to ${change.role}.`;
     say(`${message}\n`);
   });
 
-  withExamples(
-    channel.command('leave')
-      .description('Remove a user from a channel')
-      .argument('<channel>', 'channel slug or id')
-      .argument('<user>', 'user id'),
-    ['nself realtime channel leave general user-123'],
-  ).action(async (idOrSlug: string, userId: string) => {
+  withExamples(channel.command('leave').description('Remove a user from a channel').argument('<channel>', 'channel slug or id').argument('<user>', 'user id'), [
+    'nself realtime channel leave general user-123',
+  ]).action(async (idOrSlug: string, userId: string) => {
     const db = await database();
     const target = await requireChannel(db, idOrSlug);
     await removeMember(db, target, userId);

@@ -11,18 +11,23 @@ const FOLLOW_POLL_MS = 200;
 /** Registers `logs`. */
 export function registerLogsCommand(realtime: Command): void {
   withExamples(
-    realtime.command('logs')
+    realtime
+      .command('logs')
       .description(`Show the last lines of the server's log (default ${DEFAULT_LINES}); --follow keeps printing new lines until Ctrl+C`)
       .option('-f, --follow', 'keep printing lines as the server writes them')
       .option('-n, --lines <n>', 'how many of the last lines to print', String(DEFAULT_LINES)),
     ['nself realtime logs', 'nself realtime logs --lines 20', 'nself realtime logs --follow'],
-  ).addHelpText('after', 'The log is <state dir>/logs/realtime.log (NSELF_DATA_DIR or ./.nself), or REALTIME_LOG_FILE when set.\n')
+  )
+    .addHelpText('after', 'The log is <state dir>/logs/realtime.log (NSELF_DATA_DIR or ./.nself), or REALTIME_LOG_FILE when set.\n')
     .action(async (options: { follow?: boolean; lines: string }) => {
       const count = parseNumberArgument(options.lines, '--lines', { min: 0, integer: true });
       const file = logFilePath();
-      const size = await stat(file).then((info) => info.size, () => {
-        throw new UserError(`no server log at ${file}; start the server with \`nself realtime start\``);
-      });
+      const size = await stat(file).then(
+        (info) => info.size,
+        () => {
+          throw new UserError(`no server log at ${file}; start the server with \`nself realtime start\``);
+        },
+      );
       process.stdout.write(await lastLines(file, size, count));
       if (options.follow) await follow(file, size);
     });
@@ -58,7 +63,16 @@ async function follow(file: string, position: number): Promise<void> {
     const timer = setInterval(() => {
       if (busy) return;
       busy = true;
-      readNew(file, offset).then((next) => { offset = next; }, () => undefined).finally(() => { busy = false; });
+      readNew(file, offset)
+        .then(
+          (next) => {
+            offset = next;
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          busy = false;
+        });
     }, FOLLOW_POLL_MS);
     const stop = () => {
       clearInterval(timer);

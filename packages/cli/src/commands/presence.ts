@@ -1,13 +1,24 @@
 // `nself realtime presence …`: track, query and clean up who is online, away or offline.
 import type { Command } from 'commander';
 import {
-  PRESENCE_STATUSES, checkChoice, cleanupStalePresence, countPresent, getPresence, listPresent, presenceStats,
-  readSetting, requireChannel, setOffline, SETTINGS, trackPresence, UserError, type Channel, type Presence, type Queryable,
+  PRESENCE_STATUSES,
+  checkChoice,
+  cleanupStalePresence,
+  countPresent,
+  getPresence,
+  listPresent,
+  presenceStats,
+  readSetting,
+  requireChannel,
+  setOffline,
+  SETTINGS,
+  trackPresence,
+  UserError,
+  type Channel,
+  type Presence,
+  type Queryable,
 } from '@nself/db';
-import {
-  asListing, parseJsonObjectArgument, parseNumberArgument, resolveOutput, withExamples,
-  type OutputOptions,
-} from '../args.js';
+import { asListing, parseJsonObjectArgument, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
 import { database } from '../context.js';
 import { printRows, renderJson, say, type Row } from '../output.js';
 
@@ -18,13 +29,15 @@ const GLOBAL = '-';
 
 /** Registers `presence track|get|online|count|offline|stats|cleanup`. */
 export function registerPresenceCommands(realtime: Command): void {
-  const presence = withExamples(
-    realtime.command('presence').description('Track and query user presence (online, away, offline) per channel or globally'),
-    ['nself realtime presence track user-123 general online', 'nself realtime presence online general', 'nself realtime presence stats'],
-  );
+  const presence = withExamples(realtime.command('presence').description('Track and query user presence (online, away, offline) per channel or globally'), [
+    'nself realtime presence track user-123 general online',
+    'nself realtime presence online general',
+    'nself realtime presence stats',
+  ]);
 
   withExamples(
-    presence.command('track')
+    presence
+      .command('track')
       .description('Record a user\'s status in a channel, or globally when the channel is omitted or "-"')
       .argument('<user>', 'user id, e.g. user-123')
       .argument('[channel]', 'channel slug or id; omit or "-" for global presence')
@@ -47,13 +60,17 @@ export function registerPresenceCommands(realtime: Command): void {
   });
 
   asListing(
-    presence.command('get')
-      .description('Show a user\'s presence in a channel, or everywhere (global and every channel)')
+    presence
+      .command('get')
+      .description("Show a user's presence in a channel, or everywhere (global and every channel)")
       .argument('<user>', 'user id')
       .argument('[channel]', 'channel slug or id'),
     ['nself realtime presence get user-123 general', 'nself realtime presence get user-123', 'nself realtime presence get user-123 general json'],
   ).action(async (userId: string, channelArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [channelText], format } = resolveOutput([channelArg, jsonWord], options);
+    const {
+      args: [channelText],
+      format,
+    } = resolveOutput([channelArg, jsonWord], options);
     const db = await database();
     const channel = await optionalChannel(db, channelText);
     const rows = await getPresence(db, userId, channel?.id);
@@ -62,24 +79,26 @@ export function registerPresenceCommands(realtime: Command): void {
   });
 
   asListing(
-    presence.command('online')
-      .description('List users present (online or away) in a channel, or anywhere when no channel is given')
-      .argument('[channel]', 'channel slug or id'),
+    presence.command('online').description('List users present (online or away) in a channel, or anywhere when no channel is given').argument('[channel]', 'channel slug or id'),
     ['nself realtime presence online general', 'nself realtime presence online', 'nself realtime presence online general json'],
   ).action(async (channelArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [channelText], format } = resolveOutput([channelArg, jsonWord], options);
+    const {
+      args: [channelText],
+      format,
+    } = resolveOutput([channelArg, jsonWord], options);
     const db = await database();
     const channel = await optionalChannel(db, channelText);
     printRows(format, PRESENCE_COLUMNS, (await listPresent(db, channel?.id)).map(presenceRow));
   });
 
-  asListing(
-    presence.command('count')
-      .description('Count the users present (online or away) in a channel, or anywhere')
-      .argument('[channel]', 'channel slug or id'),
-    ['nself realtime presence count general', 'nself realtime presence count'],
-  ).action(async (channelArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
-    const { args: [channelText], format } = resolveOutput([channelArg, jsonWord], options);
+  asListing(presence.command('count').description('Count the users present (online or away) in a channel, or anywhere').argument('[channel]', 'channel slug or id'), [
+    'nself realtime presence count general',
+    'nself realtime presence count',
+  ]).action(async (channelArg: string | undefined, jsonWord: string | undefined, options: OutputOptions) => {
+    const {
+      args: [channelText],
+      format,
+    } = resolveOutput([channelArg, jsonWord], options);
     const db = await database();
     const channel = await optionalChannel(db, channelText);
     const online = await countPresent(db, channel?.id);
@@ -87,7 +106,8 @@ export function registerPresenceCommands(realtime: Command): void {
   });
 
   withExamples(
-    presence.command('offline')
+    presence
+      .command('offline')
       .description('Set a user offline in a channel, or everywhere when no channel is given')
       .argument('<user>', 'user id')
       .argument('[channel]', 'channel slug or id'),
@@ -101,27 +121,31 @@ export function registerPresenceCommands(realtime: Command): void {
     say(`${userId} is offline ${scope}.\n`);
   });
 
-  asListing(
-    presence.command('stats')
-      .description('Count users by status (a user counts once, by their most present status) and channels with presence'),
-    ['nself realtime presence stats', 'nself realtime presence stats --json'],
-  ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
+  asListing(presence.command('stats').description('Count users by status (a user counts once, by their most present status) and channels with presence'), [
+    'nself realtime presence stats',
+    'nself realtime presence stats --json',
+  ]).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
     const stats = await presenceStats(await database());
-    printRows(format, STATS_COLUMNS, [{
-      online: stats.online, away: stats.away, offline: stats.offline, total_users: stats.totalUsers, total_channels: stats.totalChannels,
-    }]);
+    printRows(format, STATS_COLUMNS, [
+      {
+        online: stats.online,
+        away: stats.away,
+        offline: stats.offline,
+        total_users: stats.totalUsers,
+        total_channels: stats.totalChannels,
+      },
+    ]);
   });
 
   withExamples(
-    presence.command('cleanup')
+    presence
+      .command('cleanup')
       .description(`Set offline every presence unseen for timeout seconds (default REALTIME_STALE_AFTER_SECONDS, else ${SETTINGS.REALTIME_STALE_AFTER_SECONDS.shownDefault})`)
       .argument('[timeout-seconds]', 'seconds without a sign of life'),
     ['nself realtime presence cleanup', 'nself realtime presence cleanup 600'],
   ).action(async (timeoutText: string | undefined) => {
-    const timeout = timeoutText === undefined
-      ? readSetting(process.env, 'REALTIME_STALE_AFTER_SECONDS')
-      : parseNumberArgument(timeoutText, 'timeout-seconds', { min: 0 });
+    const timeout = timeoutText === undefined ? readSetting(process.env, 'REALTIME_STALE_AFTER_SECONDS') : parseNumberArgument(timeoutText, 'timeout-seconds', { min: 0 });
     const changed = await cleanupStalePresence(await database(), timeout);
     say(`Set ${changed} stale presence ${changed === 1 ? 'row' : 'rows'} offline (unseen for ${timeout} seconds).\n`);
   });

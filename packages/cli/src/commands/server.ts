@@ -7,18 +7,23 @@ import { withExamples } from '../args.js';
 /** Registers `start`. */
 export function registerServerCommands(realtime: Command): void {
   withExamples(
-    realtime.command('start')
+    realtime
+      .command('start')
       .description('Run the realtime server (WebSocket and HTTP) on REALTIME_PORT (default 3100) until Ctrl+C')
       .option('-p, --port <port>', 'port to listen on (overrides REALTIME_PORT)')
       .option('--host <host>', 'address to bind (overrides REALTIME_HOST)'),
     ['nself realtime start', 'nself realtime start --port 4000', 'REALTIME_JWT_SECRET=... nself realtime start'],
-  ).addHelpText('after', [
-    '',
-    'Environment: DATABASE_URL (else an embedded PostgreSQL), REALTIME_PORT, REALTIME_HOST, REALTIME_JWT_SECRET,',
-    'REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET (without any: development mode,',
-    'refused when NODE_ENV=production), REALTIME_LOG_FILE, REALTIME_LOG_LEVEL and the REALTIME_MAX_* limits.',
-    '',
-  ].join('\n'))
+  )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Environment: DATABASE_URL (else an embedded PostgreSQL), REALTIME_PORT, REALTIME_HOST, REALTIME_JWT_SECRET,',
+        'REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET (without any: development mode,',
+        'refused when NODE_ENV=production), REALTIME_LOG_FILE, REALTIME_LOG_LEVEL and the REALTIME_MAX_* limits.',
+        '',
+      ].join('\n'),
+    )
     .action(async (options: { port?: string; host?: string }) => {
       const config = loadConfig();
       const port = options.port === undefined ? config.port : readFlag('REALTIME_PORT', options.port);

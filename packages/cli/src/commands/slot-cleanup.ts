@@ -12,9 +12,11 @@ export async function cleanupSlots(): Promise<void> {
     say(`There is no replication slot ${slot.name} on this database; nothing to drop.\n`);
     return;
   }
-  say([
-    `Dropped the replication slot ${dropped.slot}: it kept ${formatBytes(slot.retainedBytes ?? 0)} of WAL, ${formatBytes(slot.lagBytes ?? 0)} of it not yet confirmed by a consumer.`,
-    ...(dropped.gap ? [`Recorded a gap after the newest position: ${dropped.gap}.`] : []),
-    'Table changes are captured by triggers until a server reads the WAL again: a server that starts makes the slot anew.',
-  ].join('\n') + '\n');
+  say(
+    [
+      `Dropped the replication slot ${dropped.slot}: it kept ${formatBytes(slot.retainedBytes ?? 0)} of WAL, ${formatBytes(slot.lagBytes ?? 0)} of it not yet confirmed by a consumer.`,
+      ...(dropped.gap ? [`Recorded a gap after the newest position: ${dropped.gap}.`] : []),
+      'Table changes are captured by triggers until a server reads the WAL again: a server that starts makes the slot anew.',
+    ].join('\n') + '\n',
+  );
 }

@@ -1,7 +1,16 @@
 // `nself realtime status`: database reachability, schema version, server health, row counts, and the table changes' capture path and slot.
 import type { Command } from 'commander';
 import {
-  currentVersion, describeDatabase, formatBytes, latestVersion, readSetting, readSlotHealth, resolveDatabaseUrl, schemaCounts, slotWarnings, type SchemaCounts,
+  currentVersion,
+  describeDatabase,
+  formatBytes,
+  latestVersion,
+  readSetting,
+  readSlotHealth,
+  resolveDatabaseUrl,
+  schemaCounts,
+  slotWarnings,
+  type SchemaCounts,
   type SlotHealth,
 } from '@nself/db';
 import { asListing, resolveOutput, type OutputOptions } from '../args.js';
@@ -22,7 +31,8 @@ interface StatusReport {
 /** Registers `status`. */
 export function registerStatusCommand(realtime: Command): void {
   asListing(
-    realtime.command('status')
+    realtime
+      .command('status')
       .description('Show the database, the schema version, whether the server answers, row counts, and how table changes are captured (the replication slot and its lag)'),
     ['nself realtime status', 'nself realtime status --json'],
   ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
@@ -125,9 +135,13 @@ function tableChangesLines(health: NonNullable<StatusReport['tableChanges']>): [
 
 function schemaLine(schema: StatusReport['schema']): string {
   switch (schema.state) {
-    case 'not installed': return `not installed (latest version ${schema.latest}); run \`nself realtime init\``;
-    case 'outdated': return `version ${schema.installed}, outdated (latest ${schema.latest}); run \`nself realtime init\``;
-    case 'up to date': return `version ${schema.installed} (latest ${schema.latest}), up to date`;
-    default: return `unknown (latest version ${schema.latest})`;
+    case 'not installed':
+      return `not installed (latest version ${schema.latest}); run \`nself realtime init\``;
+    case 'outdated':
+      return `version ${schema.installed}, outdated (latest ${schema.latest}); run \`nself realtime init\``;
+    case 'up to date':
+      return `version ${schema.installed} (latest ${schema.latest}), up to date`;
+    default:
+      return `unknown (latest version ${schema.latest})`;
   }
 }

@@ -1,9 +1,6 @@
 // System commands: init (apply the schema's migrations and changed function files), status, logs, cleanup (of old data, or of the replication slot) and stats.
 import type { Command } from 'commander';
-import {
-  cleanupStaleConnections, cleanupStalePresence, collectStats, migrate, publishForWal, readSetting, SETTINGS, trimChangeLog,
-  trimChannelLogs, UserError,
-} from '@nself/db';
+import { cleanupStaleConnections, cleanupStalePresence, collectStats, migrate, publishForWal, readSetting, SETTINGS, trimChangeLog, trimChannelLogs, UserError } from '@nself/db';
 import { asListing, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
 import { connection, database } from '../context.js';
 import { renderJson, renderTable, say, type Row } from '../output.js';
@@ -37,14 +34,21 @@ export function registerSystemCommands(realtime: Command): void {
   registerLogsCommand(realtime);
 
   withExamples(
-    realtime.command('cleanup')
-      .description(`Delete messages and table changes older than hours (default REALTIME_RETENTION_HOURS, else 24; a channel's {"retention_hours": n} metadata wins for its messages), and mark connections and presence unseen for REALTIME_STALE_AFTER_SECONDS (default ${SETTINGS.REALTIME_STALE_AFTER_SECONDS.shownDefault}) seconds disconnected and offline; with --slots, drop the replication slot instead`)
+    realtime
+      .command('cleanup')
+      .description(
+        `Delete messages and table changes older than hours (default REALTIME_RETENTION_HOURS, else 24; a channel's {"retention_hours": n} metadata wins for its messages), and mark connections and presence unseen for REALTIME_STALE_AFTER_SECONDS (default ${SETTINGS.REALTIME_STALE_AFTER_SECONDS.shownDefault}) seconds disconnected and offline; with --slots, drop the replication slot instead`,
+      )
       .argument('[hours]', 'retention in hours')
-      .option('--slots', "drop this database's replication slot, which keeps WAL until it is read: refused while a server reads it; table changes are then captured by triggers until a server starts again"),
+      .option(
+        '--slots',
+        "drop this database's replication slot, which keeps WAL until it is read: refused while a server reads it; table changes are then captured by triggers until a server starts again",
+      ),
     ['nself realtime cleanup', 'nself realtime cleanup 48', '0 */6 * * * nself realtime cleanup   # in a crontab', 'nself realtime cleanup --slots'],
   ).action(async (hoursText: string | undefined, options: { slots?: boolean }) => {
     if (options.slots) {
-      if (hoursText !== undefined) throw new UserError(`cleanup --slots drops the replication slot and takes no hours, got "${hoursText}"; run \`nself realtime cleanup ${hoursText}\` on its own`);
+      if (hoursText !== undefined)
+        throw new UserError(`cleanup --slots drops the replication slot and takes no hours, got "${hoursText}"; run \`nself realtime cleanup ${hoursText}\` on its own`);
       await cleanupSlots();
       return;
     }
@@ -55,19 +59,20 @@ export function registerSystemCommands(realtime: Command): void {
     const staleSeconds = readSetting(process.env, 'REALTIME_STALE_AFTER_SECONDS');
     const connections = await cleanupStaleConnections(db, staleSeconds);
     const presence = await cleanupStalePresence(db, staleSeconds);
-    say([
-      `Deleted ${plural(messages, 'message')} older than ${hours} hours.`,
-      `Deleted ${plural(changes, 'table change')} older than ${hours} hours.`,
-      `Cleaned up ${plural(connections, 'stale connection')} (marked disconnected after ${staleSeconds} seconds unseen, or removed after 24 hours disconnected).`,
-      `Set ${plural(presence, 'stale presence row')} offline (unseen for ${staleSeconds} seconds).`,
-    ].join('\n') + '\n');
+    say(
+      [
+        `Deleted ${plural(messages, 'message')} older than ${hours} hours.`,
+        `Deleted ${plural(changes, 'table change')} older than ${hours} hours.`,
+        `Cleaned up ${plural(connections, 'stale connection')} (marked disconnected after ${staleSeconds} seconds unseen, or removed after 24 hours disconnected).`,
+        `Set ${plural(presence, 'stale presence row')} offline (unseen for ${staleSeconds} seconds).`,
+      ].join('\n') + '\n',
+    );
   });
 
-  asListing(
-    realtime.command('stats')
-      .description('Show statistics: channels, messages, busiest channels, presence, connections'),
-    ['nself realtime stats', 'nself realtime stats --json'],
-  ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
+  asListing(realtime.command('stats').description('Show statistics: channels, messages, busiest channels, presence, connections'), [
+    'nself realtime stats',
+    'nself realtime stats --json',
+  ]).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
     const sections = await collectStats(await database());
     if (format === 'json') {

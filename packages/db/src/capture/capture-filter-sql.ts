@@ -38,20 +38,25 @@ export async function validateCaptureFilter(db: Queryable, table: ResolvedTable,
  * with quoted literals cast to the column's own type. Nothing from the user is pasted as SQL text.
  */
 export function whenCondition(table: ResolvedTable, filter: CaptureFilter, row: RowReference | 't'): string {
-  return filter.conditions.map((condition) => {
-    const column = columnOf(table, condition);
-    const left = `${row}.${escapeIdentifier(column.name)}`;
-    const constant = (value: string) => `CAST(${escapeLiteral(value)} AS ${column.type})`;
-    if (condition.operator === 'in') return `(${left} IN (${condition.values.map(constant).join(', ')}))`;
-    const operator = condition.operator === '!=' ? '<>' : condition.operator;
-    return `(${left} ${operator} ${constant(condition.values[0] ?? '')})`;
-  }).join(' AND ');
+  return filter.conditions
+    .map((condition) => {
+      const column = columnOf(table, condition);
+      const left = `${row}.${escapeIdentifier(column.name)}`;
+      const constant = (value: string) => `CAST(${escapeLiteral(value)} AS ${column.type})`;
+      if (condition.operator === 'in') return `(${left} IN (${condition.values.map(constant).join(', ')}))`;
+      const operator = condition.operator === '!=' ? '<>' : condition.operator;
+      return `(${left} ${operator} ${constant(condition.values[0] ?? '')})`;
+    })
+    .join(' AND ');
 }
 
 function columnOf(table: ResolvedTable, condition: CaptureFilterCondition): TableColumn {
   const column = table.columns.find((candidate) => candidate.name === condition.column);
   if (column) return column;
-  const close = closestNames(condition.column, table.columns.map((candidate) => candidate.name));
+  const close = closestNames(
+    condition.column,
+    table.columns.map((candidate) => candidate.name),
+  );
   const hint = close.length > 0 ? `did you mean ${close.map(displayIdentifier).join(', ')}?` : `columns: ${table.columns.map((c) => displayIdentifier(c.name)).join(', ')}`;
   throw new UserError(`invalid filter: ${displayTableName(table)} has no column ${displayIdentifier(condition.column)}; ${hint}`);
 }

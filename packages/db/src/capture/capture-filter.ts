@@ -88,7 +88,10 @@ function tokenize(source: string): Token[] {
   };
   while (i < source.length) {
     const character = source[i] ?? '';
-    if (/\s/.test(character)) { i += 1; continue; }
+    if (/\s/.test(character)) {
+      i += 1;
+      continue;
+    }
     const at = i;
     if (character === "'" || character === '"') {
       let text = '';
@@ -96,7 +99,11 @@ function tokenize(source: string): Token[] {
       for (;;) {
         if (i >= source.length) error(at, `unterminated ${character === "'" ? 'string' : 'quoted name'}`);
         if (source[i] === character) {
-          if (source[i + 1] === character) { text += character; i += 2; continue; }
+          if (source[i + 1] === character) {
+            text += character;
+            i += 2;
+            continue;
+          }
           i += 1;
           break;
         }
@@ -107,16 +114,28 @@ function tokenize(source: string): Token[] {
       continue;
     }
     const operator = /^(<=|>=|<>|!=|=|<|>)/.exec(source.slice(i))?.[0];
-    if (operator) { tokens.push({ kind: 'operator', text: operator, at }); i += operator.length; continue; }
+    if (operator) {
+      tokens.push({ kind: 'operator', text: operator, at });
+      i += operator.length;
+      continue;
+    }
     if (character === '(' || character === ')' || character === ',') {
       tokens.push({ kind: 'punctuation', text: character, at });
       i += 1;
       continue;
     }
     const number = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?/.exec(source.slice(i))?.[0];
-    if (number) { tokens.push({ kind: 'value', text: number, at }); i += number.length; continue; }
+    if (number) {
+      tokens.push({ kind: 'value', text: number, at });
+      i += number.length;
+      continue;
+    }
     const word = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(source.slice(i))?.[0];
-    if (word) { tokens.push({ kind: 'identifier', text: word.toLowerCase(), quoted: false, at }); i += word.length; continue; }
+    if (word) {
+      tokens.push({ kind: 'identifier', text: word.toLowerCase(), quoted: false, at });
+      i += word.length;
+      continue;
+    }
     error(at, `unexpected character "${character}"`);
   }
   return tokens;

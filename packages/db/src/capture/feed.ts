@@ -129,8 +129,7 @@ export class ColumnCache {
     const key = displayTableName(table);
     const cached = this.known.get(key);
     if (cached) return cached;
-    const { rows } = await db.query<{ oid: number | null }>(
-      'SELECT to_regclass(format($$%I.%I$$, $1::text, $2::text))::oid::int AS oid', [table.schema, table.table]);
+    const { rows } = await db.query<{ oid: number | null }>('SELECT to_regclass(format($$%I.%I$$, $1::text, $2::text))::oid::int AS oid', [table.schema, table.table]);
     const oid = rows[0]?.oid;
     const columns = oid ? await tableColumns(db, oid) : [];
     this.known.set(key, columns);
@@ -195,12 +194,17 @@ export class ChangeFeed {
   private asking: boolean;
   private readyResolve: () => void = () => undefined;
   /** Settles after the first attempt to read, so that `start` returns a feed that is already listening. */
-  private readonly ready = new Promise<void>((resolve) => { this.readyResolve = resolve; });
+  private readonly ready = new Promise<void>((resolve) => {
+    this.readyResolve = resolve;
+  });
   private readonly loop: Promise<void>;
   /** Reads of the log and offered changes take turns, so that each change is delivered once, in order. */
   private turn: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly options: ChangeFeedOptions, start: number) {
+  private constructor(
+    private readonly options: ChangeFeedOptions,
+    start: number,
+  ) {
     this.positionValue = start;
     this.asking = options.announcements !== false;
     this.loop = this.run();
@@ -306,9 +310,15 @@ export class ChangeFeed {
    * Notifications only wake the feed: it reads what they announce from the log with its own privileges.
    */
   private async step(): Promise<number> {
-    const { newest, changes } = await nextChanges(this.options.pool, {
-      after: this.positionValue, tables: this.options.tables, limit: this.batchSize(),
-    }, this.columns);
+    const { newest, changes } = await nextChanges(
+      this.options.pool,
+      {
+        after: this.positionValue,
+        tables: this.options.tables,
+        limit: this.batchSize(),
+      },
+      this.columns,
+    );
     if (newest <= this.positionValue) return 0;
     if (changes.length > 0) await this.options.onChanges(changes);
     const last = changes.at(-1)?.position;
@@ -336,17 +346,18 @@ export class ChangeFeed {
   private async ensureListening(): Promise<void> {
     if (this.listener && Date.now() - this.channelsCheckedAt < CHANNEL_REFRESH_MS) return;
     const { rows } = await this.options.pool.query<{ notify_channel: string; capture: string; schema_name: string; relation_name: string; announced_at_commit: boolean }>(
-      'SELECT notify_channel, capture, schema_name, relation_name, announced_at_commit FROM realtime.subscriptions WHERE notify_channel IS NOT NULL');
+      'SELECT notify_channel, capture, schema_name, relation_name, announced_at_commit FROM realtime.subscriptions WHERE notify_channel IS NOT NULL',
+    );
     const announcing = await this.wantAnnouncements();
     const watched = rows.filter((row) => this.watches(row.schema_name, row.relation_name));
     this.pollMode = watched.some((row) => row.capture === 'poll');
-    const listener = this.listener ?? await this.openListener();
-    const wanted = new Set([ANNOUNCE_CHANNEL, ...watched
-      .filter((row) => !(announcing && row.capture === 'notify' && row.announced_at_commit))
-      .map((row) => row.notify_channel)]);
+    const listener = this.listener ?? (await this.openListener());
+    const wanted = new Set([ANNOUNCE_CHANNEL, ...watched.filter((row) => !(announcing && row.capture === 'notify' && row.announced_at_commit)).map((row) => row.notify_channel)]);
     for (const channel of wanted) {
       if (this.listening.has(channel)) continue;
-      const handler: NotificationHandler = (payload) => { if (!this.delivered(channel, payload)) this.wake(); };
+      const handler: NotificationHandler = (payload) => {
+        if (!this.delivered(channel, payload)) this.wake();
+      };
       this.listening.set(channel, handler);
       await listener.listen(channel, handler);
     }
@@ -364,10 +375,12 @@ export class ChangeFeed {
    * reconnect it reads the log (notifications may have been missed) with its column cache cleared.
    */
   private async openListener(): Promise<NotificationListener> {
-    const listener = this.options.listener ?? new NotificationListener({
-      connection: this.options.connectionString ?? this.options.pool.options,
-      onLost: () => this.wake(),
-    });
+    const listener =
+      this.options.listener ??
+      new NotificationListener({
+        connection: this.options.connectionString ?? this.options.pool.options,
+        onLost: () => this.wake(),
+      });
     if (!this.options.listener) await listener.start();
     this.stopReconnectWatch = listener.onReconnect(() => {
       this.columns.clear();

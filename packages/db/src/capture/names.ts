@@ -32,7 +32,11 @@ export function parseTableName(text: string): TableName {
       for (;;) {
         if (index >= input.length) throw new UserError(`invalid table name "${text}": unterminated quote; ${TABLE_FORMS}`);
         if (input[index] === '"') {
-          if (input[index + 1] === '"') { part += '"'; index += 2; continue; }
+          if (input[index + 1] === '"') {
+            part += '"';
+            index += 2;
+            continue;
+          }
           index += 1;
           break;
         }
@@ -80,8 +84,7 @@ export function notifyChannel(name: TableName): string {
  */
 export function triggerFunctionName(name: TableName, hashed = false): string {
   const plain = `notify_${name.schema}_${name.table}`;
-  if (!hashed && SIMPLE_IDENTIFIER.test(name.schema) && SIMPLE_IDENTIFIER.test(name.table)
-    && Buffer.byteLength(plain) <= MAX_IDENTIFIER_BYTES) {
+  if (!hashed && SIMPLE_IDENTIFIER.test(name.schema) && SIMPLE_IDENTIFIER.test(name.table) && Buffer.byteLength(plain) <= MAX_IDENTIFIER_BYTES) {
     return plain;
   }
   const spelled = `notify_${spell(name.schema)}_${spell(name.table)}`;
@@ -100,7 +103,12 @@ function fitIdentifier(text: string, name: TableName): string {
 }
 
 function spell(identifier: string): string {
-  return identifier.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'x';
+  return (
+    identifier
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '') || 'x'
+  );
 }
 
 function shortHash(name: TableName): string {

@@ -34,10 +34,18 @@ export const walSlotStatsSection: StatsSection = {
     const { path, slot } = await readSlotHealth(db);
     return {
       columns: ['path', 'slot', 'exists', 'active', 'lag_bytes', 'retained_bytes', 'seconds_since_read', 'wal_status'],
-      rows: [{
-        path, slot: slot.name, exists: slot.exists, active: slot.active, lag_bytes: slot.lagBytes, retained_bytes: slot.retainedBytes,
-        seconds_since_read: slot.secondsSinceRead === null ? null : Math.round(slot.secondsSinceRead), wal_status: slot.walStatus,
-      }],
+      rows: [
+        {
+          path,
+          slot: slot.name,
+          exists: slot.exists,
+          active: slot.active,
+          lag_bytes: slot.lagBytes,
+          retained_bytes: slot.retainedBytes,
+          seconds_since_read: slot.secondsSinceRead === null ? null : Math.round(slot.secondsSinceRead),
+          wal_status: slot.walStatus,
+        },
+      ],
     };
   },
 };

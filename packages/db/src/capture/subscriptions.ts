@@ -58,7 +58,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Parses `INSERT,UPDATE` (any case, any order); throws naming the accepted events. */
 export function parseEvents(text: string): CaptureEvent[] {
-  const words = text.split(',').map((word) => word.trim().toUpperCase()).filter((word) => word.length > 0);
+  const words = text
+    .split(',')
+    .map((word) => word.trim().toUpperCase())
+    .filter((word) => word.length > 0);
   if (words.length === 0) throw new UserError(`no events given; expected a comma-separated list of ${CAPTURE_EVENTS.join(', ')}`);
   const events = words.map((word) => checkChoice(word, CAPTURE_EVENTS, 'event'));
   return CAPTURE_EVENTS.filter((event) => events.includes(event));
@@ -81,7 +84,7 @@ export async function subscribe(pool: pg.Pool, request: SubscribeRequest): Promi
     if (existing && sameSettings(existing, events, filter?.source ?? null, capture, notifyRows) && existing.state === 'active') {
       return { action: 'unchanged', subscription: existing };
     }
-    const functionName = existing?.functionName ?? await freeFunctionName(client, table);
+    const functionName = existing?.functionName ?? (await freeFunctionName(client, table));
     const { rows } = await client.query<{ id: string }>(
       `INSERT INTO realtime.subscriptions (table_name, schema_name, relation_name, events, filter, capture, function_name, notify_channel, announced_at_commit, notify_rows)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -104,9 +107,7 @@ export async function subscribe(pool: pg.Pool, request: SubscribeRequest): Promi
 /** Removes a subscription given by table name or id: its triggers, its function and its row. */
 export async function unsubscribe(pool: pg.Pool, target: string): Promise<SubscriptionInfo> {
   return withCaptureLock(pool, async (client) => {
-    const subscription = UUID.test(target.trim())
-      ? (await listSubscriptions(client, { id: target.trim() }))[0]
-      : await findSubscription(client, parseTableName(target));
+    const subscription = UUID.test(target.trim()) ? (await listSubscriptions(client, { id: target.trim() }))[0] : await findSubscription(client, parseTableName(target));
     if (!subscription) {
       throw new UserError(`no subscription for ${target}; \`nself realtime subscriptions\` lists them by table and id`);
     }
@@ -141,9 +142,20 @@ export async function findSubscription(db: Queryable, table: TableName): Promise
 /** Every subscription (or the one asked for), ordered by table, with its current state. */
 export async function listSubscriptions(db: Queryable, only: { id?: string; table?: TableName } = {}): Promise<SubscriptionInfo[]> {
   const { rows } = await db.query<{
-    id: string; table_name: string; schema_name: string | null; relation_name: string | null; events: string[];
-    filter: string | null; capture: CaptureMode | 'wal'; notify_channel: string | null; function_name: string | null;
-    created_at: Date; changes_seen: string; last_change_at: Date | null; announced_at_commit: boolean; notify_rows: boolean;
+    id: string;
+    table_name: string;
+    schema_name: string | null;
+    relation_name: string | null;
+    events: string[];
+    filter: string | null;
+    capture: CaptureMode | 'wal';
+    notify_channel: string | null;
+    function_name: string | null;
+    created_at: Date;
+    changes_seen: string;
+    last_change_at: Date | null;
+    announced_at_commit: boolean;
+    notify_rows: boolean;
   }>(
     `SELECT id, table_name, schema_name, relation_name, events, filter, capture, notify_channel, function_name,
             created_at, counts.changes_seen, counts.last_change_at, announced_at_commit, notify_rows
@@ -155,8 +167,7 @@ export async function listSubscriptions(db: Queryable, only: { id?: string; tabl
   );
   const result: SubscriptionInfo[] = [];
   for (const row of rows) {
-    const name = row.schema_name !== null && row.relation_name !== null
-      ? { schema: row.schema_name, table: row.relation_name } : parseTableName(row.table_name);
+    const name = row.schema_name !== null && row.relation_name !== null ? { schema: row.schema_name, table: row.relation_name } : parseTableName(row.table_name);
     const events = row.events as CaptureEvent[];
     const installed = await installedEvents(db, name);
     const missing = installed && row.capture !== 'wal' ? events.filter((event) => !installed.includes(event)) : [];
@@ -183,8 +194,13 @@ export async function listSubscriptions(db: Queryable, only: { id?: string; tabl
 
 function sameSettings(existing: SubscriptionInfo, events: readonly CaptureEvent[], filter: string | null, capture: CaptureMode, notifyRows: boolean): boolean {
   // A notify-mode subscription from before positions at commit is installed anew to gain them.
-  return existing.events.join(',') === events.join(',') && existing.filter === filter && existing.capture === capture
-    && existing.announcedAtCommit === (capture === 'notify') && existing.notifyRows === notifyRows;
+  return (
+    existing.events.join(',') === events.join(',') &&
+    existing.filter === filter &&
+    existing.capture === capture &&
+    existing.announcedAtCommit === (capture === 'notify') &&
+    existing.notifyRows === notifyRows
+  );
 }
 
 /** The seed's function name, or its hashed form when another table's subscription already uses it. */

@@ -97,35 +97,47 @@ function triggerFunctionSql(spec: CaptureSpec): string {
   const table = escapeLiteral(spec.table.table);
   const header = escapeLiteral(`,"schema":${JSON.stringify(spec.table.schema)},"table":${JSON.stringify(spec.table.table)}`);
   // Without rows, the notification says only where the change is in the log, which its readers read with their own privileges.
-  const payload = spec.notifyRows ? `
+  const payload = spec.notifyRows
+    ? `
   v_payload := v_head
     || CASE WHEN v_new IS NULL THEN '' ELSE ',"new":' || v_new::text END
     || CASE WHEN v_old IS NULL THEN '' ELSE ',"old":' || v_old::text END || '}';
   IF octet_length(v_payload) >= ${NOTIFY_PAYLOAD_LIMIT} THEN
     v_payload := v_head || ',"change_id":' || v_id || ',"truncated":true}';
-  END IF;` : `
+  END IF;`
+    : `
   v_payload := v_head || ',"change_id":' || v_id || '}';`;
-  const notify = spec.capture !== 'notify' ? '' : `
+  const notify =
+    spec.capture !== 'notify'
+      ? ''
+      : `
   v_head := '{"timestamp":' || floor(extract(epoch FROM now()))::bigint || ',"operation":"' || TG_OP || '"' || ${header};${payload}
   PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_payload);
   IF NOT v_at_commit THEN PERFORM pg_notify('realtime:changes', '{"first":null}'); END IF;`;
   // Only a synchronous commit under READ COMMITTED positions at commit (realtime.position_at_commit says why).
-  const atCommit = spec.capture === 'notify'
-    ? "(current_setting('synchronous_commit') <> 'off' AND current_setting('transaction_isolation') = 'read committed')"
-    : 'false';
+  const atCommit = spec.capture === 'notify' ? "(current_setting('synchronous_commit') <> 'off' AND current_setting('transaction_isolation') = 'read committed')" : 'false';
   // With the WAL path set up, the log comes from the WAL: the function only sends its notification. The
   // check is realtime.wal_capture_active() written out: a call of that SQL function costs a third of a
   // single-row INSERT's rate, the inline query next to nothing (pgbench, PostgreSQL 15).
-  const walNotify = spec.capture !== 'notify' ? '' : spec.notifyRows ? `
+  const walNotify =
+    spec.capture !== 'notify'
+      ? ''
+      : spec.notifyRows
+        ? `
     v_payload := v_head
       || CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN ',"new":' || to_jsonb(NEW)::text ELSE '' END
       || CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN ',"old":' || to_jsonb(OLD)::text ELSE '' END || '}';
     IF octet_length(v_payload) >= ${NOTIFY_PAYLOAD_LIMIT} THEN v_payload := v_head || ',"truncated":true}'; END IF;
-    PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_payload);` : `
+    PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_payload);`
+        : `
     PERFORM pg_notify(${escapeLiteral(spec.channel)}, v_head || '}');`;
   const walBranch = `
-  IF current_setting('wal_level') = 'logical' AND EXISTS (SELECT 1 FROM realtime.capture_state WHERE wal_capture) THEN${spec.capture !== 'notify' ? '' : `
-    v_head := '{"timestamp":' || floor(extract(epoch FROM now()))::bigint || ',"operation":"' || TG_OP || '"' || ${header};`}${walNotify}
+  IF current_setting('wal_level') = 'logical' AND EXISTS (SELECT 1 FROM realtime.capture_state WHERE wal_capture) THEN${
+    spec.capture !== 'notify'
+      ? ''
+      : `
+    v_head := '{"timestamp":' || floor(extract(epoch FROM now()))::bigint || ',"operation":"' || TG_OP || '"' || ${header};`
+  }${walNotify}
     RETURN NULL;
   END IF;`;
   const body = `

@@ -27,7 +27,9 @@ interface Documentation {
 export function integer(fallback: number, min: number, max: number, doc: Documentation): Setting<number> {
   const accepts = `a whole number from ${min} to ${max}`;
   return {
-    ...doc, shownDefault: String(fallback), accepts,
+    ...doc,
+    shownDefault: String(fallback),
+    accepts,
     parse: (raw, label) => {
       const text = raw?.trim();
       if (!text) return fallback;
@@ -48,7 +50,9 @@ export function derivedInteger(shownDefault: string, min: number, max: number, d
 export function decimal(fallback: number, unit: string, examples: string, doc: Documentation): Setting<number> {
   const accepts = `a number of ${unit} of 0 or more, such as ${examples}`;
   return {
-    ...doc, shownDefault: String(fallback), accepts,
+    ...doc,
+    shownDefault: String(fallback),
+    accepts,
     parse: (raw, label) => {
       const text = raw?.trim();
       if (!text) return fallback;
@@ -65,7 +69,9 @@ const FALSE_WORDS = ['false', '0', 'off', 'no'];
 export function boolean(fallback: boolean, doc: Documentation): Setting<boolean> {
   const accepts = `one of: ${[...TRUE_WORDS, ...FALSE_WORDS].join(', ')}`;
   return {
-    ...doc, shownDefault: String(fallback), accepts,
+    ...doc,
+    shownDefault: String(fallback),
+    accepts,
     parse: (raw, label) => {
       const text = raw?.trim();
       if (!text) return fallback;
@@ -77,12 +83,12 @@ export function boolean(fallback: boolean, doc: Documentation): Setting<boolean>
 }
 
 /** One word of a fixed list; `caseless` also accepts it in capitals. */
-export function choice<C extends string>(
-  fallback: C, choices: readonly C[], doc: Documentation & { readonly caseless?: boolean },
-): Setting<C> {
+export function choice<C extends string>(fallback: C, choices: readonly C[], doc: Documentation & { readonly caseless?: boolean }): Setting<C> {
   const accepts = `one of: ${choices.join(', ')}`;
   return {
-    ...doc, shownDefault: fallback, accepts,
+    ...doc,
+    shownDefault: fallback,
+    accepts,
     parse: (raw, label) => {
       const text = raw?.trim();
       if (!text) return fallback;

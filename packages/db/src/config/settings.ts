@@ -27,7 +27,8 @@ export const SETTINGS = {
     description: 'the PostgreSQL to use; unset, the server and the CLI start an embedded one on demand',
   }),
   NSELF_DATA_DIR: text('`./.nself`', 'a directory', {
-    description: 'where the embedded PostgreSQL and the server log live (run as root, PostgreSQL runs as the `postgres` system user, which must be able to enter every directory above it)',
+    description:
+      'where the embedded PostgreSQL and the server log live (run as root, PostgreSQL runs as the `postgres` system user, which must be able to enter every directory above it)',
   }),
   NODE_ENV: text('none', '`production`, or anything else', {
     description: '`production` refuses to start without a way to verify client tokens (a JWT secret of at least 32 bytes, a public key or a JWKS)',
@@ -40,21 +41,36 @@ export const SETTINGS = {
     flag: '--host',
     description: 'the address the server binds; development mode lets anyone in, so it accepts only this machine unless this says otherwise',
   }),
-  REALTIME_ALLOWED_ORIGINS: custom<readonly string[]>('none', `comma-separated origins, ${ORIGIN_FORM}`, {
-    description: 'origins of web pages allowed to connect, `*` for any; in development mode pages are otherwise allowed only from `localhost`, `127.0.0.1` or `[::1]`, so another site open in your browser cannot use the server; with a JWT secret and none listed, every origin may connect. A refused page gets 403 ([docs/security.md](docs/security.md))',
-  }, parseOrigins),
+  REALTIME_ALLOWED_ORIGINS: custom<readonly string[]>(
+    'none',
+    `comma-separated origins, ${ORIGIN_FORM}`,
+    {
+      description:
+        'origins of web pages allowed to connect, `*` for any; in development mode pages are otherwise allowed only from `localhost`, `127.0.0.1` or `[::1]`, so another site open in your browser cannot use the server; with a JWT secret and none listed, every origin may connect. A refused page gets 403 ([docs/security.md](docs/security.md))',
+    },
+    parseOrigins,
+  ),
   REALTIME_JWT_SECRET: text('none', 'a secret of at least 32 bytes (`openssl rand -base64 32`)', {
-    description: 'HS256/384/512 secret for client JWTs (user = `sub`); without it, `REALTIME_JWT_PUBLIC_KEY`, `REALTIME_JWKS_URL` or `HASURA_GRAPHQL_JWT_SECRET` the server runs in development mode and lets anyone in; refused when `NODE_ENV=production`, as is a secret under 32 bytes; elsewhere a short secret starts with a warning',
+    description:
+      'HS256/384/512 secret for client JWTs (user = `sub`); without it, `REALTIME_JWT_PUBLIC_KEY`, `REALTIME_JWKS_URL` or `HASURA_GRAPHQL_JWT_SECRET` the server runs in development mode and lets anyone in; refused when `NODE_ENV=production`, as is a secret under 32 bytes; elsewhere a short secret starts with a warning',
   }),
   REALTIME_JWT_PUBLIC_KEY: text('none', 'PEM (`-----BEGIN PUBLIC KEY-----…`, or a certificate), one JWK, or a JWKS (`{"keys":[…]}`)', {
-    description: 'public key for RS256/384/512, PS*, ES256/384/512 and EdDSA client JWTs; may be set beside the secret, so tokens of both kinds are accepted while an app moves to asymmetric signing keys',
+    description:
+      'public key for RS256/384/512, PS*, ES256/384/512 and EdDSA client JWTs; may be set beside the secret, so tokens of both kinds are accepted while an app moves to asymmetric signing keys',
   }),
   REALTIME_JWKS_URL: text('none', 'an `http(s)` URL, or a file path', {
-    description: "a JWKS for client JWTs, such as Supabase's `https://<project>.supabase.co/auth/v1/.well-known/jwks.json` (cached for 10 minutes, fetched again when a token names an unknown `kid`, at most every 5 s)",
+    description:
+      "a JWKS for client JWTs, such as Supabase's `https://<project>.supabase.co/auth/v1/.well-known/jwks.json` (cached for 10 minutes, fetched again when a token names an unknown `kid`, at most every 5 s)",
   }),
-  HASURA_GRAPHQL_JWT_SECRET: custom<HasuraJwtKey | undefined>('none', `Hasura's JSON form, \`${HASURA_FORM}\``, {
-    description: 'the JWT key as nself and Hasura stacks set it (user = `x-hasura-user-id`); used when none of `REALTIME_JWT_SECRET`, `REALTIME_JWT_PUBLIC_KEY` and `REALTIME_JWKS_URL` is set',
-  }, parseHasuraSecret),
+  HASURA_GRAPHQL_JWT_SECRET: custom<HasuraJwtKey | undefined>(
+    'none',
+    `Hasura's JSON form, \`${HASURA_FORM}\``,
+    {
+      description:
+        'the JWT key as nself and Hasura stacks set it (user = `x-hasura-user-id`); used when none of `REALTIME_JWT_SECRET`, `REALTIME_JWT_PUBLIC_KEY` and `REALTIME_JWKS_URL` is set',
+    },
+    parseHasuraSecret,
+  ),
   REALTIME_LOG_FILE: text('`<NSELF_DATA_DIR>/logs/realtime.log`', 'a file path', {
     description: "the server's JSON log (also on stdout), read by `nself realtime logs`",
   }),
@@ -63,22 +79,25 @@ export const SETTINGS = {
     description: 'largest WebSocket frame accepted, in bytes; larger closes the socket with 1009',
   }),
   REALTIME_MAX_PAYLOAD_BYTES: integer(262_144, 16, 100_000_000, {
-    description: 'largest broadcast payload, in bytes, for the server and the CLI (the database refuses stored payloads over `realtime.max_payload_bytes`, 262144 unless set; raise both together)',
+    description:
+      'largest broadcast payload, in bytes, for the server and the CLI (the database refuses stored payloads over `realtime.max_payload_bytes`, 262144 unless set; raise both together)',
   }),
   REALTIME_MAX_PRESENCE_BYTES: integer(16_384, 16, 100_000_000, {
-    description: 'largest presence one track holds, in bytes of its JSON (every joiner receives every presence of the channel); larger closes the channel with `Track message size exceeded`',
+    description:
+      'largest presence one track holds, in bytes of its JSON (every joiner receives every presence of the channel); larger closes the channel with `Track message size exceeded`',
   }),
   REALTIME_MAX_PRESENCE_STATE_BYTES: derivedInteger('1048576 (half the send buffer when that is less)', 1024, 1_000_000_000, {
-    description: 'largest presence one channel holds, in bytes of its metas\' JSON (the `presence_state` every joiner receives); a track that would pass it is refused with `PresenceStateFull`; must be below `REALTIME_MAX_SEND_BUFFER_BYTES`',
+    description:
+      "largest presence one channel holds, in bytes of its metas' JSON (the `presence_state` every joiner receives); a track that would pass it is refused with `PresenceStateFull`; must be below `REALTIME_MAX_SEND_BUFFER_BYTES`",
   }),
   REALTIME_MAX_CHANNELS_PER_CONNECTION: integer(100, 1, 100_000, {
-    description: 'channels one connection may join, answered with Supabase\'s `ChannelRateLimitReached`',
+    description: "channels one connection may join, answered with Supabase's `ChannelRateLimitReached`",
   }),
   REALTIME_MAX_JOINS_PER_SECOND: integer(100, 1, 1_000_000, {
-    description: 'joins per second one connection may make, answered with Supabase\'s `ClientJoinRateLimitReached`',
+    description: "joins per second one connection may make, answered with Supabase's `ClientJoinRateLimitReached`",
   }),
   REALTIME_MAX_MESSAGES_PER_SECOND: integer(100, 1, 1_000_000, {
-    description: 'messages per second one connection may send, answered with Supabase\'s `Too many messages per second`',
+    description: "messages per second one connection may send, answered with Supabase's `Too many messages per second`",
   }),
   REALTIME_MAX_BATCH_MESSAGES: integer(100, 1, 100_000, { description: 'messages in one `POST /api/broadcast` (more: 429)' }),
   REALTIME_MAX_REST_MESSAGES_PER_SECOND: integer(100, 1, 1_000_000, {
@@ -94,7 +113,8 @@ export const SETTINGS = {
     description: 'messages of one connection waiting to be handled; beyond it the server stops reading that connection until half are done',
   }),
   REALTIME_MAX_JSON_DEPTH: integer(100, 8, 1_000, {
-    description: 'deepest nesting of arrays and objects in a client\'s JSON (a frame, a REST body, a CLI argument); deeper is refused with an `InvalidPayload` error reply (WebSocket), 422 (REST) or a one-line CLI error, as are numbers a 64-bit float cannot keep exactly and `\\u0000` or half-surrogate escapes',
+    description:
+      "deepest nesting of arrays and objects in a client's JSON (a frame, a REST body, a CLI argument); deeper is refused with an `InvalidPayload` error reply (WebSocket), 422 (REST) or a one-line CLI error, as are numbers a 64-bit float cannot keep exactly and `\\u0000` or half-surrogate escapes",
   }),
   REALTIME_MAX_FILTER_VALUES: integer(100, 1, 100_000, { description: 'values in one `in.(…)` of a `postgres_changes` filter' }),
   REALTIME_MAX_FILTER_LENGTH: integer(4096, 16, 1_000_000, { description: 'characters of one `postgres_changes` filter' }),
@@ -108,22 +128,32 @@ export const SETTINGS = {
   }),
   REALTIME_SWEEP_INTERVAL_MS: integer(30_000, 100, 3_600_000, { description: 'how often the server sweeps stale connections and presence, in ms' }),
   REALTIME_SLOT_STALE_SECONDS: integer(300, 1, 31_536_000, {
-    description: 'a replication slot no consumer has read for longer than this is logged as an error by every server process (checked about once a minute) and shown as a warning by `nself realtime status`: it keeps WAL until the disk is full ([docs/capture.md](docs/capture.md#the-replication-slot))',
+    description:
+      'a replication slot no consumer has read for longer than this is logged as an error by every server process (checked about once a minute) and shown as a warning by `nself realtime status`: it keeps WAL until the disk is full ([docs/capture.md](docs/capture.md#the-replication-slot))',
   }),
   REALTIME_RETENTION_HOURS: decimal(24, 'hours', '24 or 72', {
-    description: 'how long channel messages and table changes are kept (a channel\'s `{"retention_hours": n}` metadata wins for its messages), used by the server\'s retention sweep and by `nself realtime cleanup` ([docs/history.md](docs/history.md#retention))',
+    description:
+      'how long channel messages and table changes are kept (a channel\'s `{"retention_hours": n}` metadata wins for its messages), used by the server\'s retention sweep and by `nself realtime cleanup` ([docs/history.md](docs/history.md#retention))',
   }),
   REALTIME_RETENTION_INTERVAL_MS: integer(300_000, 100, 86_400_000, { description: 'how often the server trims logs past their retention, in ms' }),
   REALTIME_REPLAY_MAX: integer(25, 1, 100_000, { description: 'most messages one `config.broadcast.replay` join receives' }),
-  REALTIME_ANONYMOUS_ROLE: custom<string | null>('`anon`', 'a role name, or empty for none', {
-    description: 'in development mode, the database role whose privileges and row-level security apply to table changes for clients without a token, when the database has that role (as Supabase\'s anon key); empty, or no such role: they see every table change ([docs/security.md](docs/security.md))',
-  }, (raw) => (raw === undefined ? 'anon' : raw.trim() || null)),
+  REALTIME_ANONYMOUS_ROLE: custom<string | null>(
+    '`anon`',
+    'a role name, or empty for none',
+    {
+      description:
+        "in development mode, the database role whose privileges and row-level security apply to table changes for clients without a token, when the database has that role (as Supabase's anon key); empty, or no such role: they see every table change ([docs/security.md](docs/security.md))",
+    },
+    (raw) => (raw === undefined ? 'anon' : raw.trim() || null),
+  ),
   REALTIME_CAPTURE: choice('auto', CAPTURE_CHOICES, {
     caseless: true,
-    description: 'how table changes are captured: `auto` reads them from the write-ahead log when the database has `wal_level = logical` (and the server\'s role may set it up: a superuser once, for the publication; the REPLICATION attribute for the slot), else uses triggers and says why at start; `wal` refuses to start without the WAL path; `trigger` always uses triggers ([docs/capture.md](docs/capture.md))',
+    description:
+      "how table changes are captured: `auto` reads them from the write-ahead log when the database has `wal_level = logical` (and the server's role may set it up: a superuser once, for the publication; the REPLICATION attribute for the slot), else uses triggers and says why at start; `wal` refuses to start without the WAL path; `trigger` always uses triggers ([docs/capture.md](docs/capture.md))",
   }),
   REALTIME_CHANGES_AT_COMMIT: boolean(true, {
-    description: 'on the trigger path, while the server has a `postgres_changes` subscriber (and for a minute after the last one leaves), notify-mode writers number their table changes as they commit and hand them to the server in the notification: lower latency, 0.5 to 1 ms more per writing transaction on a small machine; `false` leaves numbering to the server\'s reads ([docs/capture.md](docs/capture.md#positions-at-commit))',
+    description:
+      "on the trigger path, while the server has a `postgres_changes` subscriber (and for a minute after the last one leaves), notify-mode writers number their table changes as they commit and hand them to the server in the notification: lower latency, 0.5 to 1 ms more per writing transaction on a small machine; `false` leaves numbering to the server's reads ([docs/capture.md](docs/capture.md#positions-at-commit))",
   }),
 } satisfies Record<string, Setting<unknown>>;
 
@@ -133,7 +163,10 @@ export type SettingValue<N extends SettingName> = ReturnType<(typeof SETTINGS)[N
 
 /** REALTIME_ALLOWED_ORIGINS: comma-separated origins (`https://app.example.com`, `http://localhost:5173`) or `*`. */
 function parseOrigins(raw: string | undefined, label: string): readonly string[] {
-  const entries = (raw ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const entries = (raw ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   return entries.map((entry) => {
     if (entry === '*') return entry;
     const url = URL.canParse(entry) ? new URL(entry) : undefined;

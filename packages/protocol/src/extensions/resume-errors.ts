@@ -5,8 +5,7 @@ export const ResumeError = {
   /** The join's error reason when `field` (`broadcast.resume.offset`, `postgres_changes_resume.position`) is not a resume point. */
   invalidPoint: (field: string) => `InvalidResume: ${field} must be a whole number of 0 or more`,
   /** Retention deleted messages after the resume offset: delivery starts after `earliest`'s predecessor. */
-  messagesNotRetained: (offset: number, earliest: number) =>
-    `ResumeUnavailable: messages after offset ${offset} are no longer retained; resuming from offset ${earliest}`,
+  messagesNotRetained: (offset: number, earliest: number) => `ResumeUnavailable: messages after offset ${offset} are no longer retained; resuming from offset ${earliest}`,
   /** The resume position is beyond the change log (a log from another database): delivery starts from now. */
   changesAhead: (position: number, latest: number) =>
     `ResumeUnavailable: position ${position} is ahead of the change log, whose latest position is ${latest}; resuming from position ${latest}`,

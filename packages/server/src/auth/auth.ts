@@ -31,7 +31,7 @@ export class Authenticator {
 
   /** `sources` as a string is a shared secret alone. */
   constructor(sources: JwtKeySources | string | undefined) {
-    const keys = new VerificationKeys(typeof sources === 'string' ? { secret: sources } : sources ?? {});
+    const keys = new VerificationKeys(typeof sources === 'string' ? { secret: sources } : (sources ?? {}));
     this.keys = keys.none ? undefined : keys;
   }
 
@@ -75,13 +75,13 @@ async function verifySigned(token: string, keys: VerificationKeys): Promise<JWTP
     const { payload } = await jwtVerify(token, keys.resolve, { algorithms: [...keys.algorithms] });
     return payload;
   } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw tokenRefusal('expired', secondsSince(error.payload.exp));
-      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') throw tokenRefusal('invalidExpiration');
-      if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid || error instanceof joseErrors.JWTClaimValidationFailed) {
-        throw tokenRefusal('malformed');
-      }
-      // A bad signature, an algorithm not configured, or no key for the token (an unknown `kid`, a key of another type).
-      throw tokenRefusal('signature');
+    if (error instanceof joseErrors.JWTExpired) throw tokenRefusal('expired', secondsSince(error.payload.exp));
+    if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') throw tokenRefusal('invalidExpiration');
+    if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid || error instanceof joseErrors.JWTClaimValidationFailed) {
+      throw tokenRefusal('malformed');
+    }
+    // A bad signature, an algorithm not configured, or no key for the token (an unknown `kid`, a key of another type).
+    throw tokenRefusal('signature');
   }
 }
 
@@ -108,8 +108,8 @@ function identityOf(claims: JWTPayload, verified: boolean): Identity {
   const hasura = claims[HASURA_CLAIMS] as Record<string, unknown> | undefined;
   const hasuraUser = typeof hasura?.['x-hasura-user-id'] === 'string' ? hasura['x-hasura-user-id'] : undefined;
   const hasuraRole = typeof hasura?.['x-hasura-default-role'] === 'string' ? hasura['x-hasura-default-role'] : undefined;
-  const userId = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : hasuraUser ?? null;
-  const role = typeof claims['role'] === 'string' ? claims['role'] : hasuraRole ?? (userId ? 'authenticated' : 'anon');
+  const userId = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : (hasuraUser ?? null);
+  const role = typeof claims['role'] === 'string' ? claims['role'] : (hasuraRole ?? (userId ? 'authenticated' : 'anon'));
   const identity = { userId, role, claims, expiresAt: exp ?? null, verified };
   assertNotExpired(identity);
   return identity;

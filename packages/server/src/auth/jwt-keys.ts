@@ -110,7 +110,9 @@ function jwksResolver(location: string | undefined): Resolve | undefined {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new UserError(`REALTIME_JWKS_URL: cannot read a JWKS from ${source} (${error instanceof Error ? error.message : String(error)}); expected an http(s) URL or a file holding {"keys":[…]}`);
+    throw new UserError(
+      `REALTIME_JWKS_URL: cannot read a JWKS from ${source} (${error instanceof Error ? error.message : String(error)}); expected an http(s) URL or a file holding {"keys":[…]}`,
+    );
   }
   if (!isJwks(parsed)) throw new UserError(`REALTIME_JWKS_URL: ${source} holds no JWKS; expected {"keys":[…]}`);
   return createLocalJWKSet(parsed) as Resolve;

@@ -81,7 +81,11 @@ export class BroadcastFeed {
   private writesClosed = false;
 
   /** `log` stores and reads back the channels' messages (PostgreSQL's realtime.messages in a server). */
-  constructor(private readonly log: BroadcastLog, private readonly logger: Logger, private readonly metrics: Pick<Metrics, 'messagesOut' | 'deliveryLatency'>) {}
+  constructor(
+    private readonly log: BroadcastLog,
+    private readonly logger: Logger,
+    private readonly metrics: Pick<Metrics, 'messagesOut' | 'deliveryLatency'>,
+  ) {}
 
   /**
    * Adds a subscriber. `knownOffset` is the channel's last offset as read during the join, before
@@ -96,8 +100,14 @@ export class BroadcastFeed {
       return existing.lastOffset;
     }
     const feed: ChannelFeed = {
-      channelId, lastOffset: knownOffset, subscribers: new Set([subscriber]), pending: new Map(), holdBack: new Map(),
-      catchUp: true, draining: false, again: false,
+      channelId,
+      lastOffset: knownOffset,
+      subscribers: new Set([subscriber]),
+      pending: new Map(),
+      holdBack: new Map(),
+      catchUp: true,
+      draining: false,
+      again: false,
     };
     this.feeds.set(channelId, feed);
     // A message committed after `knownOffset` was read, but notified before this feed existed, is read back now.
@@ -120,15 +130,18 @@ export class BroadcastFeed {
    * and each caller's promise settles after the commit with its own message.
    */
   send(outgoing: OutgoingBroadcast): Promise<StoredMessage> {
-    return this.tracked(() => new Promise((resolve, reject) => {
-      const queued = this.writes.get(outgoing.channelId);
-      if (queued) {
-        queued.push({ outgoing, resolve, reject });
-        return;
-      }
-      this.writes.set(outgoing.channelId, [{ outgoing, resolve, reject }]);
-      void this.writeQueued(outgoing.channelId);
-    }));
+    return this.tracked(
+      () =>
+        new Promise((resolve, reject) => {
+          const queued = this.writes.get(outgoing.channelId);
+          if (queued) {
+            queued.push({ outgoing, resolve, reject });
+            return;
+          }
+          this.writes.set(outgoing.channelId, [{ outgoing, resolve, reject }]);
+          void this.writeQueued(outgoing.channelId);
+        }),
+    );
   }
 
   /**
@@ -137,10 +150,16 @@ export class BroadcastFeed {
    */
   sendAll(outgoing: readonly OutgoingBroadcast[]): Promise<StoredMessage[]> {
     return this.tracked(async () => {
-      const stored = await this.log.appendAcrossChannels(outgoing.map((message) => ({
-        id: randomUUID(), channelId: message.channelId, event: message.event, payload: message.binary ? null : message.payload,
-        payloadBinary: message.binary, sender: message.sender,
-      })));
+      const stored = await this.log.appendAcrossChannels(
+        outgoing.map((message) => ({
+          id: randomUUID(),
+          channelId: message.channelId,
+          event: message.event,
+          payload: message.binary ? null : message.payload,
+          payloadBinary: message.binary,
+          sender: message.sender,
+        })),
+      );
       for (const message of stored) this.accept(this.feeds.get(message.channelId), message);
       return stored;
     });
@@ -193,13 +212,21 @@ export class BroadcastFeed {
     const channelId = batch[0]?.outgoing.channelId ?? '';
     const feed = this.feeds.get(channelId);
     const ids = batch.map(() => randomUUID());
-    batch.forEach(({ outgoing }, index) => { if (feed && outgoing.exclude) feed.holdBack.set(ids[index] as string, outgoing.exclude); });
+    batch.forEach(({ outgoing }, index) => {
+      if (feed && outgoing.exclude) feed.holdBack.set(ids[index] as string, outgoing.exclude);
+    });
     let stored: StoredMessage[];
     try {
-      stored = await this.log.append(channelId, batch.map(({ outgoing }, index) => ({
-        id: ids[index] as string, event: outgoing.event, payload: outgoing.binary ? null : outgoing.payload,
-        payloadBinary: outgoing.binary, sender: outgoing.sender,
-      })));
+      stored = await this.log.append(
+        channelId,
+        batch.map(({ outgoing }, index) => ({
+          id: ids[index] as string,
+          event: outgoing.event,
+          payload: outgoing.binary ? null : outgoing.payload,
+          payloadBinary: outgoing.binary,
+          sender: outgoing.sender,
+        })),
+      );
     } catch (error) {
       for (const id of ids) feed?.holdBack.delete(id);
       if (batch.length > 1) return false;

@@ -30,27 +30,39 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
     return;
   }
   if (!(await mayWrite(ctx, channel.channel, channel.identity, channel.policyGrants, 'broadcast'))) {
-    ctx.logger.info({ code: LogCode.broadcastNonMemberDropped, channel: channel.channel.slug, userId: channel.identity.userId }, 'dropped a broadcast to a private channel from a client neither a member nor granted writes by the policies');
+    ctx.logger.info(
+      { code: LogCode.broadcastNonMemberDropped, channel: channel.channel.slug, userId: channel.identity.userId },
+      'dropped a broadcast to a private channel from a client neither a member nor granted writes by the policies',
+    );
     return;
   }
   // Not awaited: the next message of this topic is handled as soon as this one is queued. The feed
   // stores a channel's broadcasts in the order they were sent, those queued meanwhile in one commit.
-  void ctx.broadcasts.send({
-    channelId: channel.channel.id, event, payload, binary, sender: channel.identity.userId,
-    ...(channel.options.self ? {} : { exclude: channel }),
-  }).then(({ offset }) => {
-    if (ack) socket.reply(message, 'ok', { offset } satisfies BroadcastAck);
-  }, (error: unknown) => {
-    if (isPayloadOverLimit(error)) {
-      if (ack) socket.reply(message, 'error', PushError.payloadSizeExceeded);
-      return;
-    }
-    if (ctx.shuttingDown) {
-      // Refused by a shutdown that began after it was checked: the client sends it again to the next server.
-      if (ack) socket.reply(message, 'error', { reason: JoinError.restarting });
-      return;
-    }
-    ctx.logger.error({ code: LogCode.broadcastStoreFailed, err: error, channel: channel.channel.slug }, 'storing a broadcast failed');
-    if (ack) socket.reply(message, 'error', { reason: JoinError.unableToConnect });
-  });
+  void ctx.broadcasts
+    .send({
+      channelId: channel.channel.id,
+      event,
+      payload,
+      binary,
+      sender: channel.identity.userId,
+      ...(channel.options.self ? {} : { exclude: channel }),
+    })
+    .then(
+      ({ offset }) => {
+        if (ack) socket.reply(message, 'ok', { offset } satisfies BroadcastAck);
+      },
+      (error: unknown) => {
+        if (isPayloadOverLimit(error)) {
+          if (ack) socket.reply(message, 'error', PushError.payloadSizeExceeded);
+          return;
+        }
+        if (ctx.shuttingDown) {
+          // Refused by a shutdown that began after it was checked: the client sends it again to the next server.
+          if (ack) socket.reply(message, 'error', { reason: JoinError.restarting });
+          return;
+        }
+        ctx.logger.error({ code: LogCode.broadcastStoreFailed, err: error, channel: channel.channel.slug }, 'storing a broadcast failed');
+        if (ack) socket.reply(message, 'error', { reason: JoinError.unableToConnect });
+      },
+    );
 }

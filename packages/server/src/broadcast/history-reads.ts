@@ -51,8 +51,13 @@ export class HistoryReads {
   /** The next page of a join's stream after `cursor`, shared by the joins at the same place at once. */
   streamPage(channelId: string, range: StreamRange, cursor: number): Promise<ReplayPage> {
     const key = [channelId, cursor, range.anyTimeAfter, range.since?.getTime() ?? ''].join('\u0000');
-    return this.pages.read(key, () => this.run(() => readStreamPage(this.pool, channelId, range, cursor, {
-      limit: STREAM_PAGE_ROWS, maxBytes: HISTORY_PAGE_BYTES,
-    })));
+    return this.pages.read(key, () =>
+      this.run(() =>
+        readStreamPage(this.pool, channelId, range, cursor, {
+          limit: STREAM_PAGE_ROWS,
+          maxBytes: HISTORY_PAGE_BYTES,
+        }),
+      ),
+    );
   }
 }

@@ -48,7 +48,10 @@ export class AccessWatch {
   /** While joins are in flight: sequence of the latest reconnect or truncate, when every channel may have changed. */
   private everyChannelChangedAt = -1;
 
-  constructor(private readonly pool: Pool, private readonly logger: Logger) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly logger: Logger,
+  ) {}
 
   /** Called before a join reads the channel and its membership; returns what `register` compares against. */
   beginJoin(): number {
@@ -151,8 +154,7 @@ export class AccessWatch {
       this.queued = new Map();
       let access: Map<string, ChannelAccess>;
       try {
-        access = await channelAccess(this.pool, unique(batch.map(({ channel }) => channel.channel.id)),
-          unique(batch.flatMap(({ userId }) => (userId ? [userId] : []))));
+        access = await channelAccess(this.pool, unique(batch.map(({ channel }) => channel.channel.id)), unique(batch.flatMap(({ userId }) => (userId ? [userId] : []))));
       } catch (error) {
         this.logger.error({ code: LogCode.accessRecheckFailed, err: error }, 're-checking channel access failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));

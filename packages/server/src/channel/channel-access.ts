@@ -13,9 +13,7 @@ import { SERVICE_ROLE } from '../table-changes/audience.js';
  * (a public channel, the service role, a member).
  */
 export type ChannelLookup =
-  | { readonly kind: 'ok'; readonly channel: Channel; readonly policyGrants: TopicGrants | null }
-  | { readonly kind: 'invalid' }
-  | { readonly kind: 'unauthorized' };
+  { readonly kind: 'ok'; readonly channel: Channel; readonly policyGrants: TopicGrants | null } | { readonly kind: 'invalid' } | { readonly kind: 'unauthorized' };
 
 /** What the identity comes for: to receive (a join, which needs a read grant), or to send (REST, a write grant). */
 export type AccessPurpose = 'receive' | 'send';
@@ -95,7 +93,10 @@ function allows(grants: TopicGrants, purpose: AccessPurpose): boolean {
 /** What the policies on realtime.messages grant the identity's role on `topic`; a probe that could not ask them is logged and grants nothing. */
 async function askPolicies(ctx: ServerContext, topic: string, channelId: string | null, identity: Identity): Promise<TopicGrants> {
   const { grants, problem } = await probeTopicPolicies(ctx.pool, topic, channelId, {
-    role: identity.role, claims: identity.claims, userId: identity.userId, verified: identity.verified,
+    role: identity.role,
+    claims: identity.claims,
+    userId: identity.userId,
+    verified: identity.verified,
   });
   if (problem) ctx.logger.warn({ code: LogCode.policyCheckFailed, topic, role: identity.role, problem }, 'the row-level security policies on realtime.messages could not be asked');
   return grants;

@@ -46,9 +46,10 @@ export class ExpiryWatch {
   private check(): void {
     const now = currentSecond();
     // After a long stall, walking the filed seconds is shorter than walking every second missed.
-    const seconds = now - this.checkedUpTo > this.due.size
-      ? [...this.due.keys()].filter((second) => second <= now).sort((a, b) => a - b)
-      : Array.from({ length: Math.max(0, now - this.checkedUpTo) }, (_, index) => this.checkedUpTo + 1 + index);
+    const seconds =
+      now - this.checkedUpTo > this.due.size
+        ? [...this.due.keys()].filter((second) => second <= now).sort((a, b) => a - b)
+        : Array.from({ length: Math.max(0, now - this.checkedUpTo) }, (_, index) => this.checkedUpTo + 1 + index);
     this.checkedUpTo = Math.max(this.checkedUpTo, now);
     for (const second of seconds) {
       const entries = this.due.get(second);

@@ -52,7 +52,13 @@ async function join(ctx: ServerContext, socket: ClientSocket, message: Message, 
  * the reserved place once the channel counts, and `accessSince` marks the access changes to re-check.
  */
 async function joinChannel(
-  ctx: ServerContext, socket: ClientSocket, message: Message, subTopic: string, releaseChannel: () => void, arrivedAt: number, accessSince: number,
+  ctx: ServerContext,
+  socket: ClientSocket,
+  message: Message,
+  subTopic: string,
+  releaseChannel: () => void,
+  arrivedAt: number,
+  accessSince: number,
 ): Promise<void> {
   const refuse = (reason: string) => socket.reply(message, 'error', { reason });
 
@@ -84,13 +90,23 @@ async function joinChannel(
   if (lookup.kind === 'unauthorized') return refuse(JoinError.unauthorized(subTopic));
   if (socket.channels.has(message.topic) || ctx.shuttingDown) return refuse(JoinError.unknown);
 
-  const channel = new JoinedChannel(ctx, socket, message.topic, subTopic, message.joinRef ?? message.ref, lookup.channel, {
-    self: request.self,
-    ack: request.ack,
-    presence: request.presenceEnabled || lookup.channel.type === 'presence',
-    private: request.private,
-    presenceKey: request.presenceKey || randomUUID(),
-  }, identity, lookup.policyGrants);
+  const channel = new JoinedChannel(
+    ctx,
+    socket,
+    message.topic,
+    subTopic,
+    message.joinRef ?? message.ref,
+    lookup.channel,
+    {
+      self: request.self,
+      ack: request.ack,
+      presence: request.presenceEnabled || lookup.channel.type === 'presence',
+      private: request.private,
+      presenceKey: request.presenceKey || randomUUID(),
+    },
+    identity,
+    lookup.policyGrants,
+  );
   socket.addChannel(channel);
   releaseChannel();
   const withHistory = request.resumeAfter !== undefined || request.replay !== undefined;

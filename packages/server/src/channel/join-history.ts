@@ -23,18 +23,14 @@ export interface JoinHistory {
  * its time, at most `replayMax`. Both together give their union. Joins of the same channel asking for
  * the same range while an identical read is queued share it (the result is read after each of them asked).
  */
-export function readJoinHistory(
-  ctx: ServerContext, channelId: string, request: { resumeAfter: number | undefined; replay: ReplayOption | undefined },
-): Promise<JoinHistory> {
+export function readJoinHistory(ctx: ServerContext, channelId: string, request: { resumeAfter: number | undefined; replay: ReplayOption | undefined }): Promise<JoinHistory> {
   const { resumeAfter, replay } = request;
   const limit = replay ? replayLimit(replay, ctx.config.replayMax) : undefined;
   const key = [channelId, resumeAfter ?? '', replay?.since.getTime() ?? '', limit ?? ''].join('\u0000');
   return ctx.history.plan(key, () => measure(ctx, channelId, resumeAfter, replay && limit !== undefined ? { since: replay.since, limit } : undefined));
 }
 
-async function measure(
-  ctx: ServerContext, channelId: string, resumeAfter: number | undefined, replay: { since: Date; limit: number } | undefined,
-): Promise<JoinHistory> {
+async function measure(ctx: ServerContext, channelId: string, resumeAfter: number | undefined, replay: { since: Date; limit: number } | undefined): Promise<JoinHistory> {
   let resume: ResumeReport | undefined;
   let notice: string | undefined;
   const bounds = await readLogBounds(ctx.pool, channelId);

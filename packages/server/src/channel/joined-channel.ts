@@ -242,7 +242,9 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     if (this.options.presence) this.ctx.presence.unsubscribe(this.channel.id, this);
     this.socket.removeChannel(this);
     this.ctx.metrics.channels.dec();
-    void this.changes?.close().catch((error: unknown) => this.ctx.logger.error({ code: LogCode.postgresChangesCloseFailed, err: error }, 'closing a postgres_changes subscription failed'));
+    void this.changes
+      ?.close()
+      .catch((error: unknown) => this.ctx.logger.error({ code: LogCode.postgresChangesCloseFailed, err: error }, 'closing a postgres_changes subscription failed'));
     if (options.endPresence && this.presenceTracked) {
       endSessions(this.ctx.pool, [this.socket.id], this.channel.id).catch((error: unknown) => {
         this.ctx.logger.error({ code: LogCode.presenceEndFailed, err: error, channel: this.channel.slug }, 'ending presence failed');

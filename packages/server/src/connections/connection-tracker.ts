@@ -110,7 +110,10 @@ export class ConnectionTracker {
 
   private async touch(): Promise<void> {
     try {
-      await touchConnections(this.ctx.pool, [...this.sockets].map((socket) => socket.id));
+      await touchConnections(
+        this.ctx.pool,
+        [...this.sockets].map((socket) => socket.id),
+      );
     } catch (error) {
       this.ctx.logger.warn({ code: LogCode.connectionsTouchFailed, err: error }, 'refreshing connection last-seen failed');
     }

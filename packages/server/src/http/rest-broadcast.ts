@@ -117,8 +117,10 @@ async function deliver(ctx: ServerContext, request: IncomingMessage, identity: I
   const missing = wanted.filter((_slug, index) => existing[index] === null);
   if (missing.length > limits.maxRestNewChannels) {
     return invalid({
-      messages: [`would create ${missing.length} channels that do not exist; one request may create at most ${limits.maxRestNewChannels} ` +
-        '(create channels with `nself realtime channel create`, or send in smaller requests)'],
+      messages: [
+        `would create ${missing.length} channels that do not exist; one request may create at most ${limits.maxRestNewChannels} ` +
+          '(create channels with `nself realtime channel create`, or send in smaller requests)',
+      ],
     });
   }
 

@@ -65,15 +65,25 @@ export class PresenceFeed {
   /** The last admission of a track waiting or running, by channel. */
   private readonly admissions = new Map<string, Promise<void>>();
 
-  constructor(private readonly pool: Pool, private readonly logger: Logger) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly logger: Logger,
+  ) {}
 
   /** Adds a subscriber and sends it the channel's presence_state (after the reply to its join). */
   subscribe(channelId: string, subscriber: PresenceSubscriber): void {
     let channel = this.channels.get(channelId);
     if (!channel) {
       channel = {
-        channelId, entries: undefined, bytes: 0, subscribers: new Set(), waiting: new Set(),
-        changedConnections: new Set(), changedUsers: new Set(), reloadAll: true, reading: false,
+        channelId,
+        entries: undefined,
+        bytes: 0,
+        subscribers: new Set(),
+        waiting: new Set(),
+        changedConnections: new Set(),
+        changedUsers: new Set(),
+        reloadAll: true,
+        reading: false,
       };
       this.channels.set(channelId, channel);
       void this.read(channel);
@@ -106,9 +116,14 @@ export class PresenceFeed {
   admitTrack(channelId: string, connectionId: string, bytes: number, maxStateBytes: number, write: () => Promise<void>): Promise<boolean> {
     const previous = this.admissions.get(channelId) ?? Promise.resolve();
     const admitted = previous.then(() => this.admitNow(channelId, sessionPresenceId(connectionId), bytes, maxStateBytes, write));
-    const settled = admitted.then(() => undefined, () => undefined);
+    const settled = admitted.then(
+      () => undefined,
+      () => undefined,
+    );
     this.admissions.set(channelId, settled);
-    void settled.then(() => { if (this.admissions.get(channelId) === settled) this.admissions.delete(channelId); });
+    void settled.then(() => {
+      if (this.admissions.get(channelId) === settled) this.admissions.delete(channelId);
+    });
     return admitted;
   }
 
@@ -165,9 +180,7 @@ export class PresenceFeed {
     channel.reading = true;
     try {
       while (this.channels.get(channel.channelId) === channel && (channel.reloadAll || channel.changedConnections.size + channel.changedUsers.size > 0)) {
-        const only: PresenceIds | undefined = channel.reloadAll
-          ? undefined
-          : { connectionIds: [...channel.changedConnections], userIds: [...channel.changedUsers] };
+        const only: PresenceIds | undefined = channel.reloadAll ? undefined : { connectionIds: [...channel.changedConnections], userIds: [...channel.changedUsers] };
         channel.reloadAll = false;
         channel.changedConnections.clear();
         channel.changedUsers.clear();
@@ -182,7 +195,9 @@ export class PresenceFeed {
           } else {
             channel.reloadAll = true;
           }
-          setTimeout(() => { if (this.channels.get(channel.channelId) === channel) void this.read(channel); }, 500).unref();
+          setTimeout(() => {
+            if (this.channels.get(channel.channelId) === channel) void this.read(channel);
+          }, 500).unref();
           return;
         }
         if (this.channels.get(channel.channelId) !== channel) return;

@@ -33,10 +33,17 @@ export async function handlePresence(ctx: ServerContext, socket: ClientSocket, c
   const { maxPresenceStateBytes } = ctx.config.limits;
   let admitted = false;
   const tracked = await stored(ctx, socket, message, async () => {
-    admitted = await ctx.presence.admitTrack(channel.channel.id, socket.id, bytes + META_OVERHEAD_BYTES, maxPresenceStateBytes, () => trackSession(ctx.pool, {
-      connectionId: socket.id, channelId: channel.channel.id, userId: storedUserOf(ctx, channel), presenceKey: channel.options.presenceKey,
-      status, metadata: payload, serverId: ctx.serverId,
-    }));
+    admitted = await ctx.presence.admitTrack(channel.channel.id, socket.id, bytes + META_OVERHEAD_BYTES, maxPresenceStateBytes, () =>
+      trackSession(ctx.pool, {
+        connectionId: socket.id,
+        channelId: channel.channel.id,
+        userId: storedUserOf(ctx, channel),
+        presenceKey: channel.options.presenceKey,
+        status,
+        metadata: payload,
+        serverId: ctx.serverId,
+      }),
+    );
   });
   if (!tracked) return;
   if (!admitted) return socket.reply(message, 'error', { reason: PushError.presenceStateFull(maxPresenceStateBytes) });

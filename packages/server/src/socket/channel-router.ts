@@ -20,7 +20,7 @@ export function createRouter(ctx: ServerContext): Dispatch {
       else socket.reply(message, 'ok', {});
       return;
     }
-    await socket.serialize(message.topic, () => refusal === undefined ? route(ctx, socket, message) : refuse(socket, message, refusal));
+    await socket.serialize(message.topic, () => (refusal === undefined ? route(ctx, socket, message) : refuse(socket, message, refusal)));
   };
 }
 
@@ -36,11 +36,16 @@ async function route(ctx: ServerContext, socket: ClientSocket, message: Message)
   // A message of an older incarnation of this channel is stale; messages without a join_ref are kept.
   if (message.joinRef !== null && channel.joinRef !== null && message.joinRef !== channel.joinRef) return;
   switch (message.event) {
-    case ChannelEvent.leave: return handleLeave(socket, message);
-    case FeatureEvent.broadcast: return handleBroadcast(ctx, socket, channel, message);
-    case FeatureEvent.presence: return handlePresence(ctx, socket, channel, message);
-    case ChannelEvent.accessToken: return handleAccessToken(ctx, channel, message);
-    default: return;
+    case ChannelEvent.leave:
+      return handleLeave(socket, message);
+    case FeatureEvent.broadcast:
+      return handleBroadcast(ctx, socket, channel, message);
+    case FeatureEvent.presence:
+      return handlePresence(ctx, socket, channel, message);
+    case ChannelEvent.accessToken:
+      return handleAccessToken(ctx, channel, message);
+    default:
+      return;
   }
 }
 

@@ -2,8 +2,19 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
-  broadcastMeta, ChannelEvent, CloseCode, decodeBroadcastPush, decodeText, encodeBroadcast, encodeText, FeatureEvent, MalformedMessageError,
-  RefusedPayloadError, type JsonLimits, type Message, type ProtocolVersion,
+  broadcastMeta,
+  ChannelEvent,
+  CloseCode,
+  decodeBroadcastPush,
+  decodeText,
+  encodeBroadcast,
+  encodeText,
+  FeatureEvent,
+  MalformedMessageError,
+  RefusedPayloadError,
+  type JsonLimits,
+  type Message,
+  type ProtocolVersion,
 } from '@nself/protocol';
 import type { Message as StoredMessage } from '@nself/db';
 import type { Identity } from '../auth/auth.js';
@@ -151,7 +162,10 @@ export class ClientSocket {
     try {
       text = encodeText(message, this.info.version);
     } catch (error) {
-      this.ctx.logger.warn({ code: LogCode.messageUnencodable, err: error, connectionId: this.id, topic: message.topic, event: message.event }, 'skipping a message that cannot be encoded');
+      this.ctx.logger.warn(
+        { code: LogCode.messageUnencodable, err: error, connectionId: this.id, topic: message.topic, event: message.event },
+        'skipping a message that cannot be encoded',
+      );
       return;
     }
     this.write(text);
@@ -165,9 +179,28 @@ export class ClientSocket {
    */
   sendShared(source: object, head: SharedHead, payloadOf: () => unknown, stringify?: (value: unknown) => string): void {
     if (!this.canSend()) return;
-    const frame = encodedOnce(source, head.variant, () => serverFrame(Buffer.from(encodeText({
-      topic: head.topic, event: head.event, joinRef: head.joinRef, ref: null, payload: payloadOf(),
-    }, head.version, stringify)), 'text'), (error) => this.unencodable(error, head));
+    const frame = encodedOnce(
+      source,
+      head.variant,
+      () =>
+        serverFrame(
+          Buffer.from(
+            encodeText(
+              {
+                topic: head.topic,
+                event: head.event,
+                joinRef: head.joinRef,
+                ref: null,
+                payload: payloadOf(),
+              },
+              head.version,
+              stringify,
+            ),
+          ),
+          'text',
+        ),
+      (error) => this.unencodable(error, head),
+    );
     if (frame) this.writeFrame(frame);
   }
 
@@ -250,7 +283,7 @@ export class ClientSocket {
    * client) until half of them are done, so a client cannot queue messages faster than they are handled.
    */
   serialize(topic: string, task: () => Promise<void>): Promise<void> {
-    const queues = this.queues ??= new Map<string, Promise<void>>();
+    const queues = (this.queues ??= new Map<string, Promise<void>>());
     const previous = queues.get(topic) ?? Promise.resolve();
     const next = previous.then(task, task);
     const settled = next.catch(() => undefined);
@@ -273,9 +306,21 @@ export class ClientSocket {
       return;
     }
     if (head.version !== '2.0.0' || !this.canSend()) return;
-    const frame = encodedOnce(message, head.variant, () => serverFrame(encodeBroadcast({
-      topic: head.topic, event: message.event, payload: new Uint8Array(bytes), meta: broadcastMeta(message, replayed),
-    }), 'binary'), (error) => this.unencodable(error, head, message));
+    const frame = encodedOnce(
+      message,
+      head.variant,
+      () =>
+        serverFrame(
+          encodeBroadcast({
+            topic: head.topic,
+            event: message.event,
+            payload: new Uint8Array(bytes),
+            meta: broadcastMeta(message, replayed),
+          }),
+          'binary',
+        ),
+      (error) => this.unencodable(error, head, message),
+    );
     if (frame) this.writeFrame(frame);
   }
 
@@ -285,10 +330,17 @@ export class ClientSocket {
    * is skipped by every socket of the variant, and later messages flow on.
    */
   private unencodable(error: unknown, head: SharedHead, message?: StoredMessage): void {
-    this.ctx.logger.warn({
-      code: LogCode.messageUnencodable, err: error, topic: head.topic, event: head.event, version: head.version,
-      ...(message ? { messageId: message.id, offset: message.offset } : {}),
-    }, 'skipping a message that cannot be framed for this protocol version');
+    this.ctx.logger.warn(
+      {
+        code: LogCode.messageUnencodable,
+        err: error,
+        topic: head.topic,
+        event: head.event,
+        version: head.version,
+        ...(message ? { messageId: message.id, offset: message.offset } : {}),
+      },
+      'skipping a message that cannot be framed for this protocol version',
+    );
   }
 
   /** Sends one message through `ws` (text for a string, binary for bytes). */

@@ -29,9 +29,7 @@ const encodings = new WeakMap<object, Map<string, Buffer | Uint8Array | typeof U
  * as long as `source` does. When `encode` throws, `failed` is told once and every caller gets
  * undefined: a frame that cannot be built is skipped, never a reason to stop sending.
  */
-export function encodedOnce<T extends Buffer | Uint8Array>(
-  source: object, variant: string, encode: () => T, failed: (error: unknown) => void,
-): T | undefined {
+export function encodedOnce<T extends Buffer | Uint8Array>(source: object, variant: string, encode: () => T, failed: (error: unknown) => void): T | undefined {
   let variants = encodings.get(source);
   if (!variants) {
     variants = new Map();

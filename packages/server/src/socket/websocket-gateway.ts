@@ -19,7 +19,10 @@ export class WebSocketGateway {
   readonly wss: WebSocketServer;
   private readonly dispatch;
 
-  constructor(private readonly ctx: ServerContext, private readonly tracker: ConnectionTracker) {
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly tracker: ConnectionTracker,
+  ) {
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: ctx.config.limits.maxFrameBytes,
@@ -56,8 +59,11 @@ export class WebSocketGateway {
     }
     const info: SocketInfo = { id: randomUUID(), version, identity };
     this.tracker.record({
-      connectionId: info.id, userId: identity.userId, serverId: this.ctx.serverId,
-      remoteAddress: request.socket.remoteAddress ?? null, userAgent: firstHeader(request.headers['user-agent']),
+      connectionId: info.id,
+      userId: identity.userId,
+      serverId: this.ctx.serverId,
+      remoteAddress: request.socket.remoteAddress ?? null,
+      userAgent: firstHeader(request.headers['user-agent']),
     });
     if (socket.destroyed) {
       this.tracker.forget(info.id);
@@ -77,7 +83,9 @@ function ignoreError(): void {}
 
 function refuse(socket: Duplex, status: number, error: string): void {
   const body = JSON.stringify({ error });
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const reason =
+    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ??
+    'Error';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 

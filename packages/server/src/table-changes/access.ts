@@ -40,7 +40,10 @@ export class AccessChecker {
       ));
     } catch (error) {
       if ((error as { code?: string }).code === '42704') {
-        throw new Refusal('TableAccessDenied', `the token's role "${audience.role}" does not exist in the database; create it (CREATE ROLE ${escapeIdentifier(audience.role)} NOLOGIN) and grant it SELECT on the tables it may watch`);
+        throw new Refusal(
+          'TableAccessDenied',
+          `the token's role "${audience.role}" does not exist in the database; create it (CREATE ROLE ${escapeIdentifier(audience.role)} NOLOGIN) and grant it SELECT on the tables it may watch`,
+        );
       }
       throw error;
     }
@@ -88,13 +91,19 @@ export class AccessChecker {
   async visibleRecords(audience: Audience, table: TableInfo, policy: RowPolicy, records: readonly Record<string, unknown>[]): Promise<Set<number>> {
     if (policy.kind === 'bypass') return new Set(records.map((_, index) => index));
     if (policy.kind === 'deny' || records.length === 0) return new Set();
-    const rows = await this.asRole(audience, async (client) => (await client.query<{ idx: number }>(
-      `SELECT (u.realtime_change_index - 1)::int AS idx
+    const rows = await this.asRole(
+      audience,
+      async (client) =>
+        (
+          await client.query<{ idx: number }>(
+            `SELECT (u.realtime_change_index - 1)::int AS idx
          FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(realtime_change_row, realtime_change_index)
          CROSS JOIN LATERAL jsonb_populate_record(NULL::${table.sqlName}, u.realtime_change_row) AS ${escapeIdentifier(table.table)}
         WHERE ${policy.expression}`,
-      [records.map((record) => stringifyExact(record))],
-    )).rows);
+            [records.map((record) => stringifyExact(record))],
+          )
+        ).rows,
+    );
     return new Set(rows.map((row) => row.idx));
   }
 
@@ -112,13 +121,19 @@ export class AccessChecker {
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (code === '22023' || code === '42704') throw new Refusal('TableAccessDenied', `the token's role "${audience.role}" does not exist in the database`);
-        if (code === '42501') throw new Refusal('TableAccessDenied', `the server's database user may not act as role "${audience.role}"; GRANT ${escapeIdentifier(audience.role)} TO the server's user`);
+        if (code === '42501')
+          throw new Refusal(
+            'TableAccessDenied',
+            `the server's database user may not act as role "${audience.role}"; GRANT ${escapeIdentifier(audience.role)} TO the server's user`,
+          );
         throw error;
       }
       return await work(client);
     } finally {
       let broken: Error | undefined;
-      await client.query('ROLLBACK').catch((error: unknown) => { broken = error instanceof Error ? error : new Error(String(error)); });
+      await client.query('ROLLBACK').catch((error: unknown) => {
+        broken = error instanceof Error ? error : new Error(String(error));
+      });
       client.release(broken);
     }
   }

@@ -5,7 +5,13 @@ import type { BindingFilterCondition, BindingFilterOperator } from '@nself/proto
 import type { TableInfo } from './catalog.js';
 
 const COMPARISONS: Record<Exclude<BindingFilterOperator, 'in' | 'is' | keyof typeof PATTERNS>, string> = {
-  eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=', isdistinct: 'IS DISTINCT FROM',
+  eq: '=',
+  neq: '<>',
+  lt: '<',
+  lte: '<=',
+  gt: '>',
+  gte: '>=',
+  isdistinct: 'IS DISTINCT FROM',
 };
 /** Operators that match the column's text against a pattern: SQL LIKE patterns, POSIX regular expressions. */
 const PATTERNS = { like: 'LIKE', ilike: 'ILIKE', match: '~', imatch: '~*' } as const;
@@ -18,12 +24,16 @@ const IS_TESTS: Record<string, string> = { null: 'IS NULL', true: 'IS TRUE', fal
  * (`jsonb_populate_record`), so `id=eq.7` compares integers and `at=gt.2026-01-01` timestamps.
  */
 export async function evaluateFilters(
-  db: Queryable, table: TableInfo, rows: readonly Record<string, unknown>[], filters: readonly (readonly BindingFilterCondition[])[],
+  db: Queryable,
+  table: TableInfo,
+  rows: readonly Record<string, unknown>[],
+  filters: readonly (readonly BindingFilterCondition[])[],
 ): Promise<boolean[][]> {
   if (rows.length === 0 || filters.length === 0) return rows.map(() => []);
   const params: unknown[] = [rows.map((row) => stringifyExact(row))];
-  const tests = filters.map((conditions) => conditions.length === 0 ? 'true'
-    : `coalesce(${conditions.map((condition) => conditionSql(table, condition, params)).join(' AND ')}, false)`);
+  const tests = filters.map((conditions) =>
+    conditions.length === 0 ? 'true' : `coalesce(${conditions.map((condition) => conditionSql(table, condition, params)).join(' AND ')}, false)`,
+  );
   const { rows: results } = await db.query<{ passes: boolean[] }>(
     `SELECT ARRAY[${tests.join(', ')}]::boolean[] AS passes
        FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(doc, idx)

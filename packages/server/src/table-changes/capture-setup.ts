@@ -26,7 +26,10 @@ export type CapturePathName = 'wal' | 'trigger';
 export class CaptureSetup {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly pool: Pool, private readonly path: CapturePathName) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly path: CapturePathName,
+  ) {}
 
   /**
    * Resolves once every table in `needs` (and, on the WAL path, every table to come in `schemas`) is
@@ -46,7 +49,9 @@ export class CaptureSetup {
     const system = missing.find((need) => isSystemSchema(need.info.schema));
     if (system) {
       const name = `${system.info.schema}.${system.info.table}`;
-      throw new UserError(`the server never sets up capture in PostgreSQL's own schema ${system.info.schema}; ${name} is not captured with the events asked for (an operator may run \`nself realtime subscribe ${name}\`)`);
+      throw new UserError(
+        `the server never sets up capture in PostgreSQL's own schema ${system.info.schema}; ${name} is not captured with the events asked for (an operator may run \`nself realtime subscribe ${name}\`)`,
+      );
     }
     if (missing.length === 0) return false;
     const run = this.queue.then(() => this.install(missing));
@@ -65,7 +70,9 @@ export class CaptureSetup {
         const events = new Set<CaptureEvent>([...(existing?.events ?? []), ...need.events]);
         try {
           await subscribe(this.pool, {
-            table: need.info, events: [...events], filter: existing?.filter ?? null,
+            table: need.info,
+            events: [...events],
+            filter: existing?.filter ?? null,
             // A table the server captures for its joins never sends rows in NOTIFY; one an operator subscribed keeps doing so.
             // A table registered for the WAL path (before the database lost logical decoding) gets triggers.
             ...(existing && existing.capture !== 'wal' ? { capture: existing.capture, notifyRows: existing.notifyRows } : {}),
@@ -73,7 +80,9 @@ export class CaptureSetup {
         } catch (error) {
           const code = (error as { code?: string }).code;
           if (code === '42501') {
-            throw new UserError(`the server cannot capture ${need.info.schema}.${need.info.table} (${(error as Error).message}); run \`nself realtime subscribe ${need.info.schema}.${need.info.table}\` as its owner`);
+            throw new UserError(
+              `the server cannot capture ${need.info.schema}.${need.info.table} (${(error as Error).message}); run \`nself realtime subscribe ${need.info.schema}.${need.info.table}\` as its owner`,
+            );
           }
           throw error;
         }

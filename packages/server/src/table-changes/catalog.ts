@@ -58,7 +58,9 @@ export async function tablesOfSchema(db: Queryable, schema: string): Promise<Tab
 }
 
 async function readTableInfo(db: Queryable, table: TableName): Promise<TableInfo | undefined> {
-  const { rows: [relation] } = await db.query<{ oid: number; rowsecurity: boolean; replident: string }>(
+  const {
+    rows: [relation],
+  } = await db.query<{ oid: number; rowsecurity: boolean; replident: string }>(
     `SELECT c.oid::int AS oid, c.relrowsecurity AS rowsecurity, c.relreplident::text AS replident
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
@@ -75,9 +77,14 @@ async function readTableInfo(db: Queryable, table: TableName): Promise<TableInfo
     [relation.oid],
   );
   const primaryKey = rows.filter((row) => row.primary).map((row) => row.name);
-  const identityColumns = relation.replident === 'f' ? rows.map((row) => row.name)
-    : relation.replident === 'i' ? rows.filter((row) => row.replica_index).map((row) => row.name)
-      : relation.replident === 'n' ? [] : primaryKey;
+  const identityColumns =
+    relation.replident === 'f'
+      ? rows.map((row) => row.name)
+      : relation.replident === 'i'
+        ? rows.filter((row) => row.replica_index).map((row) => row.name)
+        : relation.replident === 'n'
+          ? []
+          : primaryKey;
   return {
     schema: table.schema,
     table: table.table,

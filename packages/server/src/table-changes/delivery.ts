@@ -53,7 +53,10 @@ export async function deliverBatch(ctx: DeliveryContext, changes: readonly Chang
 
 async function deliverTo(ctx: DeliveryContext, changes: readonly Change[], subscriptions: readonly TableSubscription[], upTo: number): Promise<void> {
   const outgoing: Outgoing[] = [];
-  const byTable = groupBy(changes.filter((change) => change.operation !== 'TRUNCATE'), (change) => tableKey(change.schema, change.table));
+  const byTable = groupBy(
+    changes.filter((change) => change.operation !== 'TRUNCATE'),
+    (change) => tableKey(change.schema, change.table),
+  );
   for (const tableChanges of byTable.values()) {
     const first = tableChanges[0] as Change;
     const interested = subscriptions.filter((subscription) => subscription.watches(first.schema, first.table));
@@ -89,11 +92,13 @@ async function deliverTo(ctx: DeliveryContext, changes: readonly Change[], subsc
     const viewOf = internedViews();
     const groups = [...groupBy(matches, (match) => match.subscription.audience.key)];
     for (let start = 0; start < groups.length; start += PARALLEL_CHECKS) {
-      await Promise.all(groups.slice(start, start + PARALLEL_CHECKS).map(async ([key, group]) => {
-        const audience = group[0]?.subscription.audience as Audience;
-        const indexes = [...new Set(group.map((match) => match.index))];
-        views.set(key, await viewsFor(ctx, audience, () => accessOf(audience), info, tableChanges, indexes, viewOf));
-      }));
+      await Promise.all(
+        groups.slice(start, start + PARALLEL_CHECKS).map(async ([key, group]) => {
+          const audience = group[0]?.subscription.audience as Audience;
+          const indexes = [...new Set(group.map((match) => match.index))];
+          views.set(key, await viewsFor(ctx, audience, () => accessOf(audience), info, tableChanges, indexes, viewOf));
+        }),
+      );
     }
     // Subscribers that see a change alike (the same view, bindings and select) share one event object,
     // so its frame is built and encoded once.
@@ -124,8 +129,10 @@ async function deliverTo(ctx: DeliveryContext, changes: readonly Change[], subsc
 
 /** The `system` error of a binding whose filter could not be judged in time. */
 function overBudgetNotice(binding: ResolvedBinding, info: TableInfo, budgetMs: number): string {
-  return `Unable to deliver table changes to binding [event: ${binding.event}, schema: ${info.schema}, table: ${info.table}, filters: [${binding.filterKey}]]: `
-    + `judging its filter took longer than ${budgetMs} ms; the changes of this batch were withheld from it`;
+  return (
+    `Unable to deliver table changes to binding [event: ${binding.event}, schema: ${info.schema}, table: ${info.table}, filters: [${binding.filterKey}]]: ` +
+    `judging its filter took longer than ${budgetMs} ms; the changes of this batch were withheld from it`
+  );
 }
 
 /** Records, once per change delivered to anyone, the time from the change to its delivery (`outgoing` is in position order). */
@@ -168,20 +175,26 @@ function filtersOf(interested: readonly TableSubscription[], info: TableInfo): M
  * alone. An audience whose access cannot be read counts as one (its changes are withheld anyway).
  */
 async function rowSecuredAudiences(
-  ctx: DeliveryContext, info: TableInfo, changes: readonly Change[], interested: readonly TableSubscription[], accessOf: (audience: Audience) => Promise<RoleAccess>,
+  ctx: DeliveryContext,
+  info: TableInfo,
+  changes: readonly Change[],
+  interested: readonly TableSubscription[],
+  accessOf: (audience: Audience) => Promise<RoleAccess>,
 ): Promise<Set<string>> {
   const secured = new Set<string>();
   if (!info.rowSecurity || !changes.some((change) => change.operation === 'DELETE')) return secured;
   const audiences = new Map(interested.map((subscription) => [subscription.audience.key, subscription.audience]));
-  await Promise.all([...audiences.values()].map(async (audience) => {
-    if (audience.service) return;
-    try {
-      if ((await accessOf(audience)).policy.kind !== 'bypass') secured.add(audience.key);
-    } catch (error) {
-      if (isTransient(error)) throw error;
-      secured.add(audience.key);
-    }
-  }));
+  await Promise.all(
+    [...audiences.values()].map(async (audience) => {
+      if (audience.service) return;
+      try {
+        if ((await accessOf(audience)).policy.kind !== 'bypass') secured.add(audience.key);
+      } catch (error) {
+        if (isTransient(error)) throw error;
+        secured.add(audience.key);
+      }
+    }),
+  );
   return secured;
 }
 
@@ -191,7 +204,10 @@ function internedViews(): (shown: ReadonlySet<string>, oldKeysOnly: boolean) => 
   return (shown, oldKeysOnly) => {
     let pair = known.get(shown);
     if (!pair) {
-      pair = [{ shown, oldKeysOnly: false }, { shown, oldKeysOnly: true }];
+      pair = [
+        { shown, oldKeysOnly: false },
+        { shown, oldKeysOnly: true },
+      ];
       known.set(shown, pair);
     }
     return pair[oldKeysOnly ? 1 : 0];
@@ -200,7 +216,12 @@ function internedViews(): (shown: ReadonlySet<string>, oldKeysOnly: boolean) => 
 
 /** How `audience` sees each of the changes at `indexes`; a change it may not see has no entry. */
 async function viewsFor(
-  ctx: DeliveryContext, audience: Audience, accessOf: () => Promise<RoleAccess>, info: TableInfo, changes: readonly Change[], indexes: readonly number[],
+  ctx: DeliveryContext,
+  audience: Audience,
+  accessOf: () => Promise<RoleAccess>,
+  info: TableInfo,
+  changes: readonly Change[],
+  indexes: readonly number[],
   viewOf: (shown: ReadonlySet<string>, oldKeysOnly: boolean) => ChangeView,
 ): Promise<Map<number, ChangeView>> {
   const views = new Map<number, ChangeView>();
@@ -218,11 +239,16 @@ async function viewsFor(
       return (change.operation === 'DELETE' ? change.old : change.new) ?? {};
     });
     const visible = await ctx.access.visibleRecords(audience, info, policy, rows);
-    checked.forEach((index, position) => { if (visible.has(position)) views.set(index, viewOf(shown, rowSecured)); });
+    checked.forEach((index, position) => {
+      if (visible.has(position)) views.set(index, viewOf(shown, rowSecured));
+    });
     if (!judgesDeletes) for (const index of indexes) if (changes[index]?.operation === 'DELETE') views.set(index, viewOf(shown, rowSecured));
   } catch (error) {
     if (isTransient(error)) throw error;
-    ctx.logger.warn({ code: LogCode.tableAccessCheckFailed, err: error, role: audience.role, table: `${info.schema}.${info.table}` }, 'checking access to table changes failed; the changes are withheld from this role');
+    ctx.logger.warn(
+      { code: LogCode.tableAccessCheckFailed, err: error, role: audience.role, table: `${info.schema}.${info.table}` },
+      'checking access to table changes failed; the changes are withheld from this role',
+    );
     views.clear();
   }
   return views;

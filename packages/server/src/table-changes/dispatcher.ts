@@ -63,7 +63,9 @@ export class ChangeDispatcher {
 
   /** Changes this process's WAL consumer just logged: delivered at once when they continue the feed (`ChangeFeed.offer`). */
   offer(rows: readonly ChangeRow[]): void {
-    this.feed?.offer(rows).catch((error: unknown) => this.ctx.logger.warn({ code: LogCode.tableOfferFailed, err: error }, 'delivering logged table changes failed; the feed reads them from the log'));
+    this.feed
+      ?.offer(rows)
+      .catch((error: unknown) => this.ctx.logger.warn({ code: LogCode.tableOfferFailed, err: error }, 'delivering logged table changes failed; the feed reads them from the log'));
   }
 
   /** Makes the feed listen on tables whose capture was just set up, so their first changes are not left to polling. */

@@ -19,7 +19,9 @@ import { LogCode } from '../log-codes.js';
 
 /** The log code of each WAL trouble an operator must hear about. */
 const WAL_TROUBLE_CODES: Record<Exclude<WalTrouble, 'interrupted'>, LogCode> = {
-  slot_lost: LogCode.walSlotLost, slot_dropped: LogCode.walSlotDropped, gap: LogCode.walGap,
+  slot_lost: LogCode.walSlotLost,
+  slot_dropped: LogCode.walSlotDropped,
+  gap: LogCode.walGap,
 };
 
 /** What the extension needs from the server. */
@@ -57,23 +59,30 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
   const capture = new CaptureSetup(options.pool, options.capturePath);
   const wal = options.capturePath === 'wal';
   const dispatcher = new ChangeDispatcher({
-    ...plans, logger: options.logger, metrics: options.metrics, databaseUrl: options.databaseUrl, listener: options.listener, changesAtCommit: options.changesAtCommit && !wal,
+    ...plans,
+    logger: options.logger,
+    metrics: options.metrics,
+    databaseUrl: options.databaseUrl,
+    listener: options.listener,
+    changesAtCommit: options.changesAtCommit && !wal,
     filterBudgetMs: options.limits.filterBudgetMs,
   });
-  const consumer = wal ? new WalConsumer({
-    pool: options.pool,
-    connection: { connectionString: options.databaseUrl },
-    onLeading: (leading) => {
-      options.metrics?.walConsumerLeading.set(leading ? 1 : 0);
-      if (leading) options.logger.info({ code: LogCode.walLeading }, 'this process reads table changes from the write-ahead log');
-      else options.logger.info({ code: LogCode.walStoppedLeading }, 'this process stopped reading the write-ahead log');
-    },
-    onError: (error, trouble) => {
-      if (trouble === 'interrupted') options.logger.warn({ code: LogCode.walInterrupted, err: error }, 'reading the write-ahead log was interrupted; retrying');
-      else options.logger.error({ code: WAL_TROUBLE_CODES[trouble], err: error }, error.message);
-    },
-    onLogged: (rows) => dispatcher.offer(rows),
-  }) : undefined;
+  const consumer = wal
+    ? new WalConsumer({
+        pool: options.pool,
+        connection: { connectionString: options.databaseUrl },
+        onLeading: (leading) => {
+          options.metrics?.walConsumerLeading.set(leading ? 1 : 0);
+          if (leading) options.logger.info({ code: LogCode.walLeading }, 'this process reads table changes from the write-ahead log');
+          else options.logger.info({ code: LogCode.walStoppedLeading }, 'this process stopped reading the write-ahead log');
+        },
+        onError: (error, trouble) => {
+          if (trouble === 'interrupted') options.logger.warn({ code: LogCode.walInterrupted, err: error }, 'reading the write-ahead log was interrupted; retrying');
+          else options.logger.error({ code: WAL_TROUBLE_CODES[trouble], err: error }, error.message);
+        },
+        onLogged: (rows) => dispatcher.offer(rows),
+      })
+    : undefined;
   const { anonymousRole } = options;
   /** The audience of `identity`; in development mode, looks up whether the database has the anonymous role. */
   const audienceFor = async (identity: Identity): Promise<Audience> => {

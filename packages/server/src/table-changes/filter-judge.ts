@@ -42,7 +42,12 @@ export interface FilterVerdicts {
  * found alone: only those have no verdict. Throws only on connection trouble; a filter that fails for
  * another reason (logged) passes nothing.
  */
-export async function judgeFilters(ctx: JudgeContext, table: TableInfo, changes: readonly Change[], filters: ReadonlyMap<string, readonly BindingFilterCondition[]>): Promise<FilterVerdicts> {
+export async function judgeFilters(
+  ctx: JudgeContext,
+  table: TableInfo,
+  changes: readonly Change[],
+  filters: ReadonlyMap<string, readonly BindingFilterCondition[]>,
+): Promise<FilterVerdicts> {
   const rows = changes.map((change) => (change.operation === 'DELETE' ? change.old : change.new) ?? {});
   const keyRowAt = new Map<number, number>();
   if (table.rowSecurity) {
@@ -89,12 +94,26 @@ function packed(keys: readonly string[], weightOf: (key: string) => number): str
 }
 
 async function judgeChunk(
-  ctx: JudgeContext, table: TableInfo, rows: readonly Record<string, unknown>[], keys: readonly string[],
-  filters: ReadonlyMap<string, readonly BindingFilterCondition[]>, results: Map<string, boolean[] | undefined>,
+  ctx: JudgeContext,
+  table: TableInfo,
+  rows: readonly Record<string, unknown>[],
+  keys: readonly string[],
+  filters: ReadonlyMap<string, readonly BindingFilterCondition[]>,
+  results: Map<string, boolean[] | undefined>,
 ): Promise<void> {
   try {
-    const verdicts = await evaluateWithinBudget(ctx, table, rows, keys.map((key) => filters.get(key) ?? []));
-    keys.forEach((key, filterIndex) => results.set(key, verdicts.map((row) => row[filterIndex] ?? false)));
+    const verdicts = await evaluateWithinBudget(
+      ctx,
+      table,
+      rows,
+      keys.map((key) => filters.get(key) ?? []),
+    );
+    keys.forEach((key, filterIndex) =>
+      results.set(
+        key,
+        verdicts.map((row) => row[filterIndex] ?? false),
+      ),
+    );
   } catch (error) {
     if (isRefusal(error, 'FilterBudgetExceeded')) {
       if (keys.length === 1) {
@@ -107,14 +126,24 @@ async function judgeChunk(
       return;
     }
     if (isTransient(error)) throw error;
-    ctx.logger.warn({ code: LogCode.tableFilterFailed, err: error, table: `${table.schema}.${table.table}` }, 'evaluating postgres_changes filters failed; their bindings receive nothing from this batch');
-    for (const key of keys) results.set(key, rows.map(() => false));
+    ctx.logger.warn(
+      { code: LogCode.tableFilterFailed, err: error, table: `${table.schema}.${table.table}` },
+      'evaluating postgres_changes filters failed; their bindings receive nothing from this batch',
+    );
+    for (const key of keys)
+      results.set(
+        key,
+        rows.map(() => false),
+      );
   }
 }
 
 /** `evaluateFilters` in a read-only transaction whose statements may take at most the budget. */
 async function evaluateWithinBudget(
-  ctx: JudgeContext, table: TableInfo, rows: readonly Record<string, unknown>[], filters: readonly (readonly BindingFilterCondition[])[],
+  ctx: JudgeContext,
+  table: TableInfo,
+  rows: readonly Record<string, unknown>[],
+  filters: readonly (readonly BindingFilterCondition[])[],
 ): Promise<boolean[][]> {
   const client = await ctx.pool.connect();
   let broken: Error | undefined;
@@ -128,7 +157,9 @@ async function evaluateWithinBudget(
       throw timedOut ? new Refusal('FilterBudgetExceeded', `judging filters took longer than ${ctx.filterBudgetMs} ms`) : error;
     }
   } finally {
-    await client.query('ROLLBACK').catch((error: unknown) => { broken = error instanceof Error ? error : new Error(String(error)); });
+    await client.query('ROLLBACK').catch((error: unknown) => {
+      broken = error instanceof Error ? error : new Error(String(error));
+    });
     client.release(broken);
   }
 }

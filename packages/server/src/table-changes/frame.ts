@@ -58,8 +58,9 @@ function exceedsSendableSize(change: Change): boolean {
   let verdict = sizeVerdicts.get(change);
   if (verdict === undefined) {
     // A UTF-16 unit takes at most 3 bytes in UTF-8, JSON escapes aside: rows well below the limit are passed at a glance.
-    verdict = (textLength(change.new) + textLength(change.old)) * 3 > MAX_CHANGE_BYTES
-      && Buffer.byteLength(stringifyExact(change.new)) + Buffer.byteLength(stringifyExact(change.old)) > MAX_CHANGE_BYTES;
+    verdict =
+      (textLength(change.new) + textLength(change.old)) * 3 > MAX_CHANGE_BYTES &&
+      Buffer.byteLength(stringifyExact(change.new)) + Buffer.byteLength(stringifyExact(change.old)) > MAX_CHANGE_BYTES;
     sizeVerdicts.set(change, verdict);
   }
   return verdict;

@@ -1,8 +1,16 @@
 // Turns a join's bindings into a checked plan: the tables they cover, the events each needs, their filters.
 import { resolveTable, UserError, type Pool } from '@nself/db';
 import {
-  ALL_ROW_EVENTS, BINDING_EVENTS, BindingFilterSyntaxError, bindingEventOf, parseBindingFilter, ROW_EVENTS,
-  type BindingEvent, type BindingFilterCondition, type BindingFilterLimits, type CaptureEvent,
+  ALL_ROW_EVENTS,
+  BINDING_EVENTS,
+  BindingFilterSyntaxError,
+  bindingEventOf,
+  parseBindingFilter,
+  ROW_EVENTS,
+  type BindingEvent,
+  type BindingFilterCondition,
+  type BindingFilterLimits,
+  type CaptureEvent,
 } from '@nself/protocol';
 import type { IdentifiedBinding } from './postgres-changes.js';
 import { isRefusal, Refusal } from '../refusal.js';
@@ -35,9 +43,12 @@ export interface SubscriptionPlan {
  * naming the binding when there is one.
  */
 export function subscriptionRefusal(reason: string, binding?: IdentifiedBinding): Refusal<'SubscriptionRefused'> {
-  return new Refusal('SubscriptionRefused', binding
-    ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${shortened(binding.filter ?? '')}]]: ${reason}`
-    : `Unable to subscribe to changes with given parameters: ${reason}`);
+  return new Refusal(
+    'SubscriptionRefused',
+    binding
+      ? `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: [event: ${binding.event}, schema: ${binding.schema}, table: ${binding.table ?? '*'}, filters: [${shortened(binding.filter ?? '')}]]: ${reason}`
+      : `Unable to subscribe to changes with given parameters: ${reason}`,
+  );
 }
 
 /** How much one join may ask for: bindings, and the size of each filter. */
@@ -126,10 +137,7 @@ async function resolveBinding(ctx: PlanContext, binding: IdentifiedBinding, audi
   if (!info) throw new UserError(`table ${binding.schema}.${table} does not exist`);
   await ctx.access.assertCanRead(audience, info);
   const readable = await ctx.access.readableColumns(audience, info);
-  const uses = [
-    ...conditions.map((condition) => ({ column: condition.column, where: 'filter' })),
-    ...(select ?? []).map((column) => ({ column, where: 'select' })),
-  ];
+  const uses = [...conditions.map((condition) => ({ column: condition.column, where: 'filter' })), ...(select ?? []).map((column) => ({ column, where: 'select' }))];
   for (const { column, where } of uses) {
     if (!info.columns.some((known) => known.name === column)) throw new UserError(`invalid column for ${where} ${column}`);
     if (!readable.has(column)) throw new UserError(`role "${audience.role}" may not SELECT column ${column} of ${binding.schema}.${table}`);

@@ -15,7 +15,9 @@ export type RowPolicy =
  * joined with OR, and the restrictive ones with AND. Without a permissive policy nothing is visible.
  */
 export async function rowPolicy(db: Queryable, role: string, oid: number): Promise<RowPolicy> {
-  const { rows: [row] } = await db.query<{ exempt: boolean; policies: Array<{ qual: string; permissive: boolean }> }>(
+  const {
+    rows: [row],
+  } = await db.query<{ exempt: boolean; policies: Array<{ qual: string; permissive: boolean }> }>(
     `SELECT NOT c.relrowsecurity OR r.rolsuper OR r.rolbypassrls OR (pg_has_role($1, c.relowner, 'USAGE') AND NOT c.relforcerowsecurity) AS exempt,
             (SELECT coalesce(json_agg(json_build_object('qual', pg_get_expr(p.polqual, p.polrelid), 'permissive', p.polpermissive) ORDER BY p.polname), '[]')
                FROM pg_policy p

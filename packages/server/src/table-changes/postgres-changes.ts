@@ -54,14 +54,19 @@ export function parseBindings(value: unknown): IdentifiedBinding[] {
     const { event, schema, table, filter, select } = entry;
     if (typeof event !== 'string') throw new Refusal('InvalidBinding', `postgres_changes[${index}].event must be one of *, INSERT, UPDATE, DELETE`);
     if (typeof schema !== 'string') throw new Refusal('InvalidBinding', `postgres_changes[${index}].schema must be a schema name`);
-    for (const [name, field] of [['table', table], ['filter', filter]] as const) {
+    for (const [name, field] of [
+      ['table', table],
+      ['filter', filter],
+    ] as const) {
       if (field !== undefined && field !== null && typeof field !== 'string') throw new Refusal('InvalidBinding', `postgres_changes[${index}].${name} must be a string`);
     }
     if (select !== undefined && (!Array.isArray(select) || !select.every((column) => typeof column === 'string'))) {
       throw new Refusal('InvalidBinding', `postgres_changes[${index}].select must be a list of column names`);
     }
     const binding: PostgresChangesBinding = {
-      ...(entry as object), event, schema,
+      ...(entry as object),
+      event,
+      schema,
       ...(typeof table === 'string' ? { table } : {}),
       ...(typeof filter === 'string' ? { filter } : {}),
       ...(select ? { select } : {}),

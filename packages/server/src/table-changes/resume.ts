@@ -21,7 +21,8 @@ export async function startPoint(db: Queryable, after: number | undefined): Prom
   }
   const { rows } = await db.query<{ earliest: string | null; gap: string | null; reason: string | null }>(
     `SELECT (SELECT min(position) FROM realtime.changes WHERE position IS NOT NULL) AS earliest, wal_gap_after AS gap, wal_gap_reason AS reason
-       FROM realtime.capture_state`);
+       FROM realtime.capture_state`,
+  );
   const earliest = rows[0]?.earliest === null || rows[0]?.earliest === undefined ? latest + 1 : Number(rows[0].earliest);
   const gap = rows[0]?.gap === null || rows[0]?.gap === undefined ? undefined : Number(rows[0].gap);
   if (gap !== undefined && after < gap) {

@@ -12,7 +12,9 @@ const CHECK_EVERY_MS = 60_000;
 /** The slot's state, or undefined when the database fails or does not answer within READ_TIMEOUT_MS. */
 async function readWithin(pool: Pool): Promise<SlotHealth | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), READ_TIMEOUT_MS); });
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), READ_TIMEOUT_MS);
+  });
   try {
     return await Promise.race([readSlotHealth(pool).catch(() => undefined), timeout]);
   } finally {
@@ -28,12 +30,17 @@ async function readWithin(pool: Pool): Promise<SlotHealth | undefined> {
 export function registerSlotGauges(registry: Registry, pool: Pool): void {
   let reading: Promise<SlotHealth | undefined> | undefined;
   const read = (): Promise<SlotHealth | undefined> => {
-    reading ??= readWithin(pool).finally(() => { reading = undefined; });
+    reading ??= readWithin(pool).finally(() => {
+      reading = undefined;
+    });
     return reading;
   };
   const gauge = (name: string, help: string, value: (slot: SlotState) => number | null): void => {
     new Gauge({
-      name, help, labelNames: ['slot'], registers: [registry],
+      name,
+      help,
+      labelNames: ['slot'],
+      registers: [registry],
       async collect() {
         const health = await read();
         this.reset();

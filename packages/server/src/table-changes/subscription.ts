@@ -40,10 +40,13 @@ export class TableSubscription {
 
   /** The bindings that match `change`, given whether each binding's filter passes. */
   matching(change: Change, filterPasses: (binding: ResolvedBinding) => boolean): ResolvedBinding[] {
-    return this.bindings.filter((binding) => binding.schema === change.schema
-      && (binding.table === null || binding.table === change.table)
-      && (binding.event === ALL_ROW_EVENTS || binding.event === change.operation)
-      && filterPasses(binding));
+    return this.bindings.filter(
+      (binding) =>
+        binding.schema === change.schema &&
+        (binding.table === null || binding.table === change.table) &&
+        (binding.event === ALL_ROW_EVENTS || binding.event === change.operation) &&
+        filterPasses(binding),
+    );
   }
 
   /** Sends one change, unless the subscription was closed meanwhile. */

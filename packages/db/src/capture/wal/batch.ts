@@ -73,7 +73,8 @@ export async function writeBatch(db: Queryable, changes: readonly WalChange[], t
   const slot = new Map(relations.map((relation, index) => [relation.relationId, index + 1]));
   const convert = (column: string, absent: string): string => {
     const branches = relations.map((relation, index) => {
-      const typed = textual.has(relation.relationId) ? `i.${column}`
+      const typed = textual.has(relation.relationId)
+        ? `i.${column}`
         : `to_jsonb(jsonb_populate_record(NULL::${escapeIdentifier(relation.schema)}.${escapeIdentifier(relation.name)}, i.${column}))`;
       return `WHEN ${index + 1} THEN ${typed}`;
     });
@@ -130,8 +131,10 @@ export async function writeBatch(db: Queryable, changes: readonly WalChange[], t
       rows.map(({ change }) => change.subscriptionId),
       rows.map(({ change }) => change.commitTime),
       changes.length,
-      formatLsn(last.commitLsn), last.index,
-      formatLsn(first.commitLsn), first.index,
+      formatLsn(last.commitLsn),
+      last.index,
+      formatLsn(first.commitLsn),
+      first.index,
       relations.map((relation) => relation.schema),
       relations.map((relation) => relation.name),
     ],

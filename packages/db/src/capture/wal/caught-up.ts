@@ -17,9 +17,14 @@ export async function caughtUp(db: Queryable, timeoutMs = 10_000): Promise<numbe
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const { rows: slot } = await db.query<{ done: boolean }>(
-        'SELECT coalesce(confirmed_flush_lsn >= $1::pg_lsn, false) AS done FROM pg_catalog.pg_replication_slots WHERE slot_name = realtime.wal_slot_name()', [state.lsn]);
+        'SELECT coalesce(confirmed_flush_lsn >= $1::pg_lsn, false) AS done FROM pg_catalog.pg_replication_slots WHERE slot_name = realtime.wal_slot_name()',
+        [state.lsn],
+      );
       if (slot[0]?.done) break;
-      if (Date.now() > deadline) throw new Error(`the change log did not catch up with the write-ahead log (${state.lsn}) within ${timeoutMs} ms: is a server or \`nself realtime listen\` reading the slot?`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the change log did not catch up with the write-ahead log (${state.lsn}) within ${timeoutMs} ms: is a server or \`nself realtime listen\` reading the slot?`,
+        );
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   }

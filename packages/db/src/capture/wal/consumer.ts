@@ -32,7 +32,6 @@ const RESTART_MS = 100;
 /** Every consumer of every process takes this lock of its database's session to read the slot. */
 const LEADER_LOCK = 7_305_211_486_027_640_141n;
 
-
 /**
  * Runs in every server process (and `nself realtime listen`) of a database whose capture path is the
  * WAL. The one holding the leader lock streams the slot from its confirmed position, logs the changes
@@ -97,7 +96,10 @@ export class WalConsumer {
         await session.prepare();
         try {
           await stream.start({
-            slot: path.slot, publication: WAL_PUBLICATION, startLsn: 0n, skipOrigins: writer.skipsOwnWrites,
+            slot: path.slot,
+            publication: WAL_PUBLICATION,
+            startLsn: 0n,
+            skipOrigins: writer.skipsOwnWrites,
             ignoresRelation: (relationId) => session.ignores(relationId),
             onMessage: (message) => session.push({ message }),
             onKeepalive: (walEnd) => session.push({ keepalive: walEnd }),
@@ -131,7 +133,12 @@ export class WalConsumer {
     if (code === '55006') return; // another process reads it (a consumer of an older session); retry
     const lost = code === '55000' && /invalidated|can no longer|cannot read from logical replication slot/i.test(message);
     if (code !== '42704' && !lost) throw error;
-    this.options.onError?.(new Error(`the replication slot ${slot} ${lost ? 'was lost (it held more WAL than max_slot_wal_keep_size allows)' : 'was dropped'}: making it again; changes committed meanwhile are not in the log, and resumes from before now are answered as unavailable (${message})`), lost ? 'slot_lost' : 'slot_dropped');
+    this.options.onError?.(
+      new Error(
+        `the replication slot ${slot} ${lost ? 'was lost (it held more WAL than max_slot_wal_keep_size allows)' : 'was dropped'}: making it again; changes committed meanwhile are not in the log, and resumes from before now are answered as unavailable (${message})`,
+      ),
+      lost ? 'slot_lost' : 'slot_dropped',
+    );
     await recordGap(this.options.pool, `the replication slot ${slot} ${lost ? 'was lost' : 'was dropped'}: changes committed before it was made again are not in the log`);
     if (lost) await this.options.pool.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [slot]);
     await setUpCapturePath(this.options.pool);
@@ -147,7 +154,10 @@ export class WalConsumer {
     if (!this.running) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
-      function done(): void { clearTimeout(timer); resolve(); }
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
       this.wakeSleeper = done;
     });
   }

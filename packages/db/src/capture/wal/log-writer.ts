@@ -9,7 +9,10 @@ import pg from 'pg';
  * (a superuser, or a GRANT): without it, or before 16, the writes come back and are skipped by table.
  */
 export class LogWriter {
-  private constructor(readonly client: pg.Client, readonly skipsOwnWrites: boolean) {}
+  private constructor(
+    readonly client: pg.Client,
+    readonly skipsOwnWrites: boolean,
+  ) {}
 
   static async open(connection: pg.ClientConfig, origin: string): Promise<LogWriter> {
     const client = new pg.Client(connection);
@@ -24,8 +27,7 @@ export class LogWriter {
     const { rows } = await client.query<{ version: number }>("SELECT current_setting('server_version_num')::int AS version");
     if ((rows[0]?.version ?? 0) < 160000) return new LogWriter(client, false);
     try {
-      await client.query(
-        'SELECT pg_catalog.pg_replication_origin_create($1) WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_origin WHERE roname = $1)', [origin]);
+      await client.query('SELECT pg_catalog.pg_replication_origin_create($1) WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_origin WHERE roname = $1)', [origin]);
       await client.query('SELECT pg_catalog.pg_replication_origin_session_setup($1)', [origin]);
       return new LogWriter(client, true);
     } catch {

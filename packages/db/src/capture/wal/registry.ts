@@ -22,7 +22,8 @@ export class CaptureRegistry {
   async load(db: Queryable): Promise<void> {
     const [subscriptions, watches] = await Promise.all([
       db.query<{ id: string; schema_name: string; relation_name: string }>(
-        'SELECT id, schema_name, relation_name FROM realtime.subscriptions WHERE schema_name IS NOT NULL AND relation_name IS NOT NULL'),
+        'SELECT id, schema_name, relation_name FROM realtime.subscriptions WHERE schema_name IS NOT NULL AND relation_name IS NOT NULL',
+      ),
       db.query<{ schema_name: string }>('SELECT schema_name FROM realtime.schema_watches'),
     ]);
     this.tables = new Map();

@@ -71,7 +71,7 @@ export class ReplicationStream {
     this.ended = new Promise((resolve) => {
       client.once('end', () => {
         clearInterval(this.statusTimer);
-        resolve(this.closing ? undefined : this.failure ?? new Error('the replication connection ended'));
+        resolve(this.closing ? undefined : (this.failure ?? new Error('the replication connection ended')));
       });
     });
   }
@@ -104,8 +104,9 @@ export class ReplicationStream {
    * invalidated), after which the connection is still open for another try or close().
    */
   start(options: StartOptions): Promise<void> {
-    const sql = `START_REPLICATION SLOT ${quoteIdentifier(options.slot)} LOGICAL ${formatLsn(options.startLsn)} `
-      + `(proto_version '1', publication_names '${options.publication.replaceAll("'", "''")}'${options.skipOrigins ? ", origin 'none'" : ''})`;
+    const sql =
+      `START_REPLICATION SLOT ${quoteIdentifier(options.slot)} LOGICAL ${formatLsn(options.startLsn)} ` +
+      `(proto_version '1', publication_names '${options.publication.replaceAll("'", "''")}'${options.skipOrigins ? ", origin 'none'" : ''})`;
     const connection = this.wire();
     if (options.startLsn > this.confirmed) this.confirmed = options.startLsn;
     return new Promise((resolve, reject) => {
@@ -170,13 +171,15 @@ export class ReplicationStream {
 
   private receive(chunk: Buffer, options: StartOptions): void {
     const kind = chunk[0];
-    if (kind === 0x77) { // 'w' XLogData: walStart, walEnd, sendTime, then the pgoutput message
+    if (kind === 0x77) {
+      // 'w' XLogData: walStart, walEnd, sendTime, then the pgoutput message
       const data = chunk.subarray(25);
       const tag = data[0];
       // 'I', 'U', 'D' name their relation first: skip decoding the rows of ignored ones.
       if ((tag === 0x49 || tag === 0x55 || tag === 0x44) && data.length >= 5 && options.ignoresRelation?.(data.readUInt32BE(1))) return;
       options.onMessage(decodePgOutput(data), chunk.readBigUInt64BE(1));
-    } else if (kind === 0x6b) { // 'k' primary keepalive: walEnd, sendTime, replyRequested
+    } else if (kind === 0x6b) {
+      // 'k' primary keepalive: walEnd, sendTime, replyRequested
       options.onKeepalive?.(chunk.readBigUInt64BE(1));
       if (chunk[17] === 1) this.sendStatus();
     }

@@ -23,7 +23,7 @@ export interface CapturePath {
 }
 
 /** The one-line fix for a database without logical decoding. */
-export const WAL_LEVEL_FIX = "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL";
+export const WAL_LEVEL_FIX = 'ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL';
 
 /** The replication slot name of the database `db` is connected to. */
 export async function walSlotName(db: Queryable): Promise<string> {
@@ -55,11 +55,15 @@ export async function setUpCapturePath(db: Queryable, choice: CaptureChoice = 'a
 export async function publishForWal(db: Queryable): Promise<string> {
   const { rows } = await db.query<{ wal_level: string; superuser: boolean; publication: boolean }>(
     `SELECT current_setting('wal_level') AS wal_level, (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser,
-            EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1) AS publication`, [WAL_PUBLICATION]);
+            EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1) AS publication`,
+    [WAL_PUBLICATION],
+  );
   const state = rows[0];
-  if (state?.wal_level !== 'logical') return `Table changes: wal_level is ${state?.wal_level ?? 'unknown'}, so they will be captured by triggers (for capture from the write-ahead log: ${WAL_LEVEL_FIX}).`;
+  if (state?.wal_level !== 'logical')
+    return `Table changes: wal_level is ${state?.wal_level ?? 'unknown'}, so they will be captured by triggers (for capture from the write-ahead log: ${WAL_LEVEL_FIX}).`;
   if (!state.superuser) {
-    return state.publication ? `Table changes: the publication ${WAL_PUBLICATION} exists; a server reads them from the write-ahead log.`
+    return state.publication
+      ? `Table changes: the publication ${WAL_PUBLICATION} exists; a server reads them from the write-ahead log.`
       : `Table changes: run \`nself realtime init\` once as a superuser to create the publication ${WAL_PUBLICATION} (FOR ALL TABLES), or they are captured by triggers.`;
   }
   if (!state.publication) await createPublication(db);
@@ -69,14 +73,24 @@ export async function publishForWal(db: Queryable): Promise<string> {
 
 async function setUpWal(db: Queryable): Promise<CapturePath> {
   const { rows } = await db.query<{
-    wal_level: string; slot: string; role: string; superuser: boolean; replication: boolean; publication: boolean; slot_exists: boolean; plugin: string | null;
-  }>(`SELECT current_setting('wal_level') AS wal_level, realtime.wal_slot_name() AS slot, current_user AS role,
+    wal_level: string;
+    slot: string;
+    role: string;
+    superuser: boolean;
+    replication: boolean;
+    publication: boolean;
+    slot_exists: boolean;
+    plugin: string | null;
+  }>(
+    `SELECT current_setting('wal_level') AS wal_level, realtime.wal_slot_name() AS slot, current_user AS role,
              r.rolsuper AS superuser, r.rolsuper OR r.rolreplication AS replication,
              EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1) AS publication,
              s.slot_name IS NOT NULL AS slot_exists, s.plugin
         FROM pg_catalog.pg_roles AS r
         LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = realtime.wal_slot_name()
-       WHERE r.rolname = current_user`, [WAL_PUBLICATION]);
+       WHERE r.rolname = current_user`,
+    [WAL_PUBLICATION],
+  );
   const state = rows[0];
   if (!state) throw new Error('the current role is not in pg_roles');
   const { slot } = state;
@@ -88,7 +102,8 @@ async function setUpWal(db: Queryable): Promise<CapturePath> {
     return trigger(`wal_level is ${state.wal_level}, not logical: table changes are captured by triggers, at a cost to every write (${WAL_LEVEL_FIX})`);
   }
   if (!state.publication) {
-    if (!state.superuser) return trigger(`the publication ${WAL_PUBLICATION} does not exist and only a superuser may create it (FOR ALL TABLES): run \`nself realtime init\` once as a superuser`);
+    if (!state.superuser)
+      return trigger(`the publication ${WAL_PUBLICATION} does not exist and only a superuser may create it (FOR ALL TABLES): run \`nself realtime init\` once as a superuser`);
     await createPublication(db);
   }
   if (state.superuser) await keepTablesWritable(db);
@@ -103,7 +118,12 @@ async function setUpWal(db: Queryable): Promise<CapturePath> {
   }
   if (!state.replication) return trigger(noReplication);
   await db.query('UPDATE realtime.capture_state SET wal_capture = true WHERE NOT wal_capture');
-  return { path: 'wal', reason: `wal_level is logical: table changes are read from the write-ahead log (slot ${slot}, publication ${WAL_PUBLICATION})`, slot, ...(gap ? { gap } : {}) };
+  return {
+    path: 'wal',
+    reason: `wal_level is logical: table changes are read from the write-ahead log (slot ${slot}, publication ${WAL_PUBLICATION})`,
+    slot,
+    ...(gap ? { gap } : {}),
+  };
 }
 
 /** The publication every WAL consumer of the database reads: all tables, partitions under their root. */
@@ -122,7 +142,8 @@ async function keepTablesWritable(db: Queryable): Promise<void> {
     `SELECT c.oid::regclass::text AS name FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' AND c.relreplident = 'd'
         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index AS i WHERE i.indrelid = c.oid AND i.indisprimary)
-        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`);
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`,
+  );
   for (const table of tables) await db.query(`ALTER TABLE ${table.name} REPLICA IDENTITY FULL`);
   await db.query(`CREATE EVENT TRIGGER ${escapeIdentifier(EVENT_TRIGGER)} ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE') EXECUTE FUNCTION realtime.keep_replica_identity()`);
@@ -135,7 +156,9 @@ async function keepTablesWritable(db: Queryable): Promise<void> {
 export async function recordGap(db: Queryable, reason: string): Promise<string | undefined> {
   const { rowCount } = await db.query(
     `UPDATE realtime.capture_state SET wal_gap_after = last_position, wal_gap_reason = $1, wal_commit_lsn = NULL, wal_change_index = 0
-      WHERE wal_commit_lsn IS NOT NULL`, [reason]);
+      WHERE wal_commit_lsn IS NOT NULL`,
+    [reason],
+  );
   return rowCount ? reason : undefined;
 }
 
@@ -156,7 +179,8 @@ export async function dropWalSlot(pool: pg.Pool): Promise<DroppedSlot | undefine
     await client.query('BEGIN');
     const { rows } = await client.query<{ slot: string; exists: boolean; active_pid: number | null }>(
       `SELECT realtime.wal_slot_name() AS slot, s.slot_name IS NOT NULL AS exists, s.active_pid
-         FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = realtime.wal_slot_name()`);
+         FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = realtime.wal_slot_name()`,
+    );
     const state = rows[0];
     if (!state?.exists) {
       await client.query('ROLLBACK');

@@ -37,8 +37,18 @@ export interface SlotHealth {
 }
 
 interface HealthRow {
-  wal_level: string; keep_mb: string | null; wal_capture: boolean; publication: boolean; slot: string; exists: boolean; active: boolean;
-  active_pid: number | null; wal_status: string | null; safe_wal_size: string | null; lag_bytes: string | null; retained_bytes: string | null;
+  wal_level: string;
+  keep_mb: string | null;
+  wal_capture: boolean;
+  publication: boolean;
+  slot: string;
+  exists: boolean;
+  active: boolean;
+  active_pid: number | null;
+  wal_status: string | null;
+  safe_wal_size: string | null;
+  lag_bytes: string | null;
+  retained_bytes: string | null;
   seconds_since_read: number | null;
 }
 
@@ -55,19 +65,32 @@ export async function readSlotHealth(db: Queryable): Promise<SlotHealth> {
             extract(epoch FROM clock_timestamp() - c.wal_consumer_seen_at)::float8 AS seconds_since_read
        FROM realtime.capture_state AS c
       CROSS JOIN (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) AS w
-       LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = realtime.wal_slot_name()`, [WAL_PUBLICATION]);
+       LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = realtime.wal_slot_name()`,
+    [WAL_PUBLICATION],
+  );
   const row = rows[0];
   if (!row) throw new Error('realtime.capture_state has no row');
   const slot: SlotState = {
-    name: row.slot, exists: row.exists, active: row.active, activePid: row.active_pid, walStatus: row.wal_status,
-    safeWalBytes: numberOrNull(row.safe_wal_size), lagBytes: numberOrNull(row.lag_bytes), retainedBytes: numberOrNull(row.retained_bytes),
+    name: row.slot,
+    exists: row.exists,
+    active: row.active,
+    activePid: row.active_pid,
+    walStatus: row.wal_status,
+    safeWalBytes: numberOrNull(row.safe_wal_size),
+    lagBytes: numberOrNull(row.lag_bytes),
+    retainedBytes: numberOrNull(row.retained_bytes),
     secondsSinceRead: row.exists ? row.seconds_since_read : null,
   };
   const keepMb = numberOrNull(row.keep_mb);
   const path = row.wal_level === 'logical' && row.wal_capture ? 'wal' : 'trigger';
   return {
-    path, reason: pathReason(path, row), walLevel: row.wal_level, walCapture: row.wal_capture, publication: row.publication,
-    maxSlotWalKeepBytes: keepMb === null || keepMb < 0 ? null : keepMb * 1024 * 1024, slot,
+    path,
+    reason: pathReason(path, row),
+    walLevel: row.wal_level,
+    walCapture: row.wal_capture,
+    publication: row.publication,
+    maxSlotWalKeepBytes: keepMb === null || keepMb < 0 ? null : keepMb * 1024 * 1024,
+    slot,
   };
 }
 
@@ -75,7 +98,8 @@ function pathReason(path: 'wal' | 'trigger', row: HealthRow): string {
   if (path === 'wal') return `table changes are read from the write-ahead log (slot ${row.slot}, publication ${WAL_PUBLICATION})`;
   if (row.wal_level !== 'logical') return `wal_level is ${row.wal_level}, not logical: table changes are captured by triggers, at a cost to every write (${WAL_LEVEL_FIX})`;
   if (!row.publication) return `the publication ${WAL_PUBLICATION} does not exist: table changes are captured by triggers until a server started as a superuser makes it`;
-  if (!row.exists) return `there is no replication slot ${row.slot}: table changes are captured by triggers until a server starts and makes it (its role needs the REPLICATION attribute)`;
+  if (!row.exists)
+    return `there is no replication slot ${row.slot}: table changes are captured by triggers until a server starts and makes it (its role needs the REPLICATION attribute)`;
   return `the slot ${row.slot} exists but capture is not switched to it (REALTIME_CAPTURE=trigger, or the server's role lacks the REPLICATION attribute): table changes are captured by triggers`;
 }
 
@@ -87,8 +111,10 @@ export function staleSlotWarning(health: SlotHealth, staleSeconds: number): stri
   const { slot } = health;
   if (!slot.exists || slot.active || (slot.secondsSinceRead !== null && slot.secondsSinceRead <= staleSeconds)) return undefined;
   const since = slot.secondsSinceRead === null ? 'no consumer on record' : `had no consumer for ${Math.round(slot.secondsSinceRead)} s`;
-  return `the replication slot ${slot.name} has ${since} (REALTIME_SLOT_STALE_SECONDS is ${staleSeconds}) and keeps ${formatBytes(slot.retainedBytes ?? 0)} of WAL, `
-    + 'which grows until the disk is full: start a server on this database to read it, or drop it with `nself realtime cleanup --slots`';
+  return (
+    `the replication slot ${slot.name} has ${since} (REALTIME_SLOT_STALE_SECONDS is ${staleSeconds}) and keeps ${formatBytes(slot.retainedBytes ?? 0)} of WAL, ` +
+    'which grows until the disk is full: start a server on this database to read it, or drop it with `nself realtime cleanup --slots`'
+  );
 }
 
 /** Everything about the slot an operator should act on: a stale or lost slot, a missing one, no limit on the WAL it keeps. */
@@ -106,7 +132,9 @@ export function slotWarnings(health: SlotHealth, staleSeconds: number): string[]
     warnings.push(`the replication slot ${slot.name} holds more WAL than max_slot_wal_keep_size allows and is lost at the next checkpoint unless its consumer catches up`);
   }
   if (slot.exists && health.maxSlotWalKeepBytes === null) {
-    warnings.push("max_slot_wal_keep_size is -1 (unlimited): a slot nobody reads keeps WAL until the disk is full; set a limit, e.g. ALTER SYSTEM SET max_slot_wal_keep_size = '10GB'; SELECT pg_reload_conf()");
+    warnings.push(
+      "max_slot_wal_keep_size is -1 (unlimited): a slot nobody reads keeps WAL until the disk is full; set a limit, e.g. ALTER SYSTEM SET max_slot_wal_keep_size = '10GB'; SELECT pg_reload_conf()",
+    );
   }
   return warnings;
 }

@@ -49,7 +49,9 @@ export class StreamSession {
   private seenAt = 0;
   private seenTimer: NodeJS.Timeout | undefined;
   private failResolve: (error: Error) => void = () => undefined;
-  readonly failed = new Promise<Error>((resolve) => { this.failResolve = resolve; });
+  readonly failed = new Promise<Error>((resolve) => {
+    this.failResolve = resolve;
+  });
 
   constructor(
     private readonly pool: pg.Pool,
@@ -61,8 +63,7 @@ export class StreamSession {
 
   async prepare(): Promise<void> {
     await this.registry.load(this.pool);
-    const { rows } = await this.pool.query<{ lsn: string | null; index: number }>(
-      'SELECT wal_commit_lsn::text AS lsn, wal_change_index AS index FROM realtime.capture_state');
+    const { rows } = await this.pool.query<{ lsn: string | null; index: number }>('SELECT wal_commit_lsn::text AS lsn, wal_change_index AS index FROM realtime.capture_state');
     const state = rows[0];
     if (state?.lsn) {
       this.writtenLsn = parseLsn(state.lsn);
@@ -183,8 +184,15 @@ export class StreamSession {
     if (!captured) return;
     transaction.batched = true;
     this.batch.push({
-      commitLsn: transaction.commitLsn, index: transaction.ordinal, commitTime: transaction.commitTime, operation, relation,
-      subscriptionId: captured.subscriptionId, new: fresh, old, oldIsKey,
+      commitLsn: transaction.commitLsn,
+      index: transaction.ordinal,
+      commitTime: transaction.commitTime,
+      operation,
+      relation,
+      subscriptionId: captured.subscriptionId,
+      new: fresh,
+      old,
+      oldIsKey,
     });
   }
 

@@ -15,12 +15,12 @@ export async function watchForWal(db: Queryable, tables: readonly TableName[], s
        SELECT t.display, t.schema_name, t.relation_name, $4::text[], 'wal', false, false
          FROM unnest($1::text[], $2::text[], $3::text[]) AS t(display, schema_name, relation_name)
        ON CONFLICT DO NOTHING`,
-      [tables.map(displayTableName), tables.map((t) => t.schema), tables.map((t) => t.table), CAPTURE_EVENTS]);
+      [tables.map(displayTableName), tables.map((t) => t.schema), tables.map((t) => t.table), CAPTURE_EVENTS],
+    );
     added += rowCount ?? 0;
   }
   if (schemas.length > 0) {
-    const { rowCount } = await db.query(
-      'INSERT INTO realtime.schema_watches (schema_name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [schemas]);
+    const { rowCount } = await db.query('INSERT INTO realtime.schema_watches (schema_name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [schemas]);
     added += rowCount ?? 0;
   }
   return added > 0;
