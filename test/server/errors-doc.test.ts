@@ -99,13 +99,13 @@ test('every log code is documented with its level and used, docs/errors.md lists
     'log codes no line uses',
   );
   for (const [, text] of files) {
-    for (const match of text.matchAll(/logger\.(info|warn|error|fatal)\(\{ code: LogCode\.(\w+)/g)) {
+    for (const match of text.matchAll(/logger\.(info|warn|error|fatal)\(\s*\{\s*code: LogCode\.(\w+)/g)) {
       const value = LogCode[match[2] as keyof typeof LogCode];
       assert.match(docs.get(value) ?? '', new RegExp(`^ ${match[1]} \\|`), `docs/errors.md gives ${value} another level than ${match[1]}`);
     }
   }
   const uncoded = [...files.entries()].flatMap(([file, text]) =>
-    [...text.matchAll(/logger\.(?:info|warn|error|fatal)\((?!\{\s*code: )[^\n]*/g)].map((match) => `${file}: ${match[0]}`),
+    [...text.matchAll(/logger\.(?:info|warn|error|fatal)\((?!\s*\{\s*code: )[^\n]*/g)].map((match) => `${file}: ${match[0]}`),
   );
   assert.deepEqual(uncoded, [], 'log lines at info or above without a code');
 });

@@ -11,6 +11,7 @@ export * from './validation.js';
 export * from './timestamps.js';
 export * from './channels.js';
 export * from './members.js';
+export * from './moderation.js';
 export * from './topic-policies.js';
 export * from './messages.js';
 export * from './broadcast-log.js';

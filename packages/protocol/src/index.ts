@@ -16,3 +16,4 @@ export * from './extensions/broadcast-meta.js';
 export * from './extensions/change-position.js';
 export * from './extensions/resume-errors.js';
 export * from './extensions/history-page.js';
+export * from './extensions/message-deleted.js';

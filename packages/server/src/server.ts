@@ -134,6 +134,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       onNotification: (channel, payload) => {
         if (channel === BROADCAST_CHANNEL) {
           const note = payload as BroadcastNotification;
+          if (note.deleted) return ctx.broadcasts.deleted(note);
           ctx.access.witness(note.channel_id, Number(note.offset));
           ctx.broadcasts.notify(note);
         } else if (channel === PRESENCE_CHANNEL) ctx.presence.notify(payload as PresenceNotification);

@@ -13,6 +13,10 @@ const CHANNEL = 'channel-1';
 class Recorder implements BroadcastSubscriber {
   readonly delivered: number[] = [];
   readonly passed: number[] = [];
+  readonly deleted: number[] = [];
+  deleteBroadcast(deleted: { offset: number }): void {
+    this.deleted.push(deleted.offset);
+  }
   deliverBroadcast(message: Message): void {
     this.delivered.push(message.offset);
   }
@@ -130,4 +134,24 @@ test("a subscriber joining a channel the feed already follows receives what come
   await settle();
   assert.deepEqual(early.delivered, [1, 2]);
   assert.deepEqual(late.delivered, [2]);
+});
+
+test('a message deleted before the feed delivered it is never delivered, even by a read that began before the deletion; one delivered already is announced', async () => {
+  const { log, feed } = setUp();
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const first = log.appendElsewhere(CHANNEL);
+  notify(feed, first);
+  await settle();
+  const [second, third] = [log.appendElsewhere(CHANNEL), log.appendElsewhere(CHANNEL)];
+  log.holdReads();
+  notify(feed, third); // the read for 2 and 3 takes its snapshot with 2 still stored
+  await settle();
+  feed.deleted({ id: second.id, channel_id: CHANNEL, offset: 2, deleted: true });
+  feed.deleted({ id: first.id, channel_id: CHANNEL, offset: 1, deleted: true });
+  log.releaseReads();
+  await settle();
+  assert.deepEqual(viewer.delivered, [1, 3]);
+  assert.deepEqual(viewer.deleted, [1], 'only the delivered one is announced');
 });

@@ -5,6 +5,7 @@ import { registerBroadcastCommands } from './broadcast.js';
 import { registerCaptureCommands } from './capture.js';
 import { registerChannelCommands } from './channel.js';
 import { registerConnectionCommands } from './connections.js';
+import { registerMessageCommands } from './message.js';
 import { registerPresenceCommands } from './presence.js';
 import { registerServerCommands } from './server.js';
 import { registerSystemCommands } from './system.js';
@@ -14,6 +15,7 @@ export function registerCommands(realtime: Command): void {
   registerServerCommands(realtime);
   registerChannelCommands(realtime);
   registerBroadcastCommands(realtime);
+  registerMessageCommands(realtime);
   registerPresenceCommands(realtime);
   registerConnectionCommands(realtime);
   registerCaptureCommands(realtime);

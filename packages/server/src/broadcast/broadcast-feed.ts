@@ -22,6 +22,8 @@ export interface BroadcastSubscriber {
   deliverBroadcast(message: StoredMessage): void;
   /** Told instead of `deliverBroadcast` of a message it must not receive (its own, sent without `self`). */
   passBroadcast?(message: StoredMessage): void;
+  /** Told that a message delivered to it was deleted (by a moderator). */
+  deleteBroadcast?(deleted: { readonly id: string; readonly offset: number }): void;
 }
 
 /** What the NOTIFY on `realtime:broadcast` says: where a stored message is, never what it says (realtime.message_note). */
@@ -29,6 +31,8 @@ export interface BroadcastNotification {
   readonly id: string;
   readonly channel_id: string;
   readonly offset: number;
+  /** Set when the message was deleted (realtime.delete_message) rather than stored. */
+  readonly deleted?: true;
 }
 
 /** A broadcast to store, from a client of this process, the REST endpoint, or the server itself. */
@@ -56,6 +60,8 @@ interface ChannelFeed {
   readonly subscribers: Set<BroadcastSubscriber>;
   /** Known offsets not yet delivered: the full row (this process stored it), or null when only its notification came. */
   readonly pending: Map<number, StoredMessage | null>;
+  /** Offsets deleted before this feed delivered them: never delivered, whichever read brings them. */
+  readonly deleted: Set<number>;
   /** Message id → the subscriber that must not receive it (`self: false`). */
   readonly holdBack: Map<string, BroadcastSubscriber>;
   catchUp: boolean;
@@ -104,6 +110,7 @@ export class BroadcastFeed {
       lastOffset: knownOffset,
       subscribers: new Set([subscriber]),
       pending: new Map(),
+      deleted: new Set(),
       holdBack: new Map(),
       catchUp: true,
       draining: false,
@@ -245,6 +252,29 @@ export class BroadcastFeed {
     this.accept(this.feeds.get(note.channel_id), null, Number(note.offset));
   }
 
+  /**
+   * Handles a deletion (a `realtime:broadcast` notification with `deleted`): subscribers that received
+   * the message are told; one not yet delivered here never will be, even by a read that began before
+   * the deletion.
+   */
+  deleted(note: BroadcastNotification): void {
+    const feed = this.feeds.get(note.channel_id);
+    if (!feed) return;
+    const offset = Number(note.offset);
+    if (offset > feed.lastOffset) {
+      feed.deleted.add(offset);
+      feed.pending.delete(offset);
+      return;
+    }
+    for (const subscriber of feed.subscribers) {
+      try {
+        subscriber.deleteBroadcast?.({ id: note.id, offset });
+      } catch (error) {
+        this.logger.error({ code: LogCode.broadcastSubscriberFailed, err: error }, 'telling a subscriber of a deleted broadcast failed');
+      }
+    }
+  }
+
   /** After the listener reconnected: notifications may have been lost, so every channel is read from its last offset. */
   catchUp(): void {
     for (const feed of this.feeds.values()) {
@@ -300,7 +330,10 @@ export class BroadcastFeed {
       }
       for (const row of rows) feed.pending.set(row.offset, row);
       // Offsets below the first stored one were deleted: skip them.
-      if (rows[0] && rows[0].offset > next) feed.lastOffset = rows[0].offset - 1;
+      if (rows[0] && rows[0].offset > next) {
+        feed.lastOffset = rows[0].offset - 1;
+        for (const offset of feed.deleted) if (offset <= feed.lastOffset) feed.deleted.delete(offset);
+      }
       if (page.full) feed.catchUp = true;
     }
   }
@@ -310,6 +343,7 @@ export class BroadcastFeed {
     feed.lastOffset = message.offset;
     const excluded = feed.holdBack.get(message.id);
     feed.holdBack.delete(message.id);
+    if (feed.deleted.delete(message.offset)) return;
     let delivered = 0;
     for (const subscriber of feed.subscribers) {
       if (subscriber === excluded) {

@@ -1,6 +1,6 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
 import { endSessions, type Channel, type ChannelType, type Message as StoredMessage, type StreamRange, type TopicGrants } from '@nself/db';
-import { ChannelEvent, FeatureEvent, SystemMessage, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
+import { ChannelEvent, FeatureEvent, MESSAGE_DELETED_EVENT, SystemMessage, type MessageDeleted, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
 import type { Identity } from '../auth/auth.js';
 import type { BroadcastSubscriber } from '../broadcast/broadcast-feed.js';
 import type { ClientSocket } from '../socket/client-socket.js';
@@ -127,6 +127,17 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     if (!this.streaming) return;
     this.streaming.liveSeen = message.offset;
     this.streaming.own.add(message.offset);
+  }
+
+  /** A message was deleted by a moderator: it leaves the broadcasts held back here, or the client is told with `message_deleted`. */
+  deleteBroadcast(deleted: MessageDeleted): void {
+    if (this.grants && !this.grants.broadcast.read) return;
+    const held = this.accessHeld.findIndex((entry) => entry.message.offset === deleted.offset);
+    if (held >= 0) {
+      this.accessHeld.splice(held, 1);
+      return;
+    }
+    this.push(MESSAGE_DELETED_EVENT, { id: deleted.id, offset: deleted.offset } satisfies MessageDeleted, null);
   }
 
   /** What the policies on realtime.messages admitted this client to (null: not admitted by them). */

@@ -1,7 +1,8 @@
-// HTTP routes: health, ping, readiness, metrics, REST broadcast and channel history, also under the /realtime/v1 prefix, with CORS.
+// HTTP routes: health, ping, readiness, metrics, REST broadcast, channel history and moderation, also under the /realtime/v1 prefix, with CORS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerContext } from '../context.js';
 import { channelHistory, HISTORY_PATH } from './history-routes.js';
+import { deleteMessage, MEMBER_PATH, MESSAGE_PATH, putMember, removeMember } from './moderation-routes.js';
 import { originRefusal } from '../socket/origin-policy.js';
 import { batchBroadcast, singleBroadcast } from './rest-broadcast.js';
 import type { RestAnswer } from './rest-json.js';
@@ -11,7 +12,7 @@ const PREFIX = '/realtime/v1';
 const MAX_BODY_BYTES_SLACK = 64 * 1024;
 const CORS = {
   'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, POST, OPTIONS',
+  'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
   'access-control-allow-headers': 'authorization, apikey, x-api-key, content-type, x-client-info',
   'access-control-max-age': '86400',
 };
@@ -38,7 +39,8 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
         response.end(await ctx.metrics.registry.metrics());
         return;
       }
-      if (method === 'POST' && ctx.shuttingDown) return send(response, { status: 503, body: { message: 'Realtime is restarting, please standby' } });
+      if ((method === 'POST' || method === 'PUT' || method === 'DELETE') && ctx.shuttingDown)
+        return send(response, { status: 503, body: { message: 'Realtime is restarting, please standby' } });
       if (method === 'POST' && path === '/api/broadcast') {
         const body = await readBody(request, ctx.config.limits.maxPayloadBytes * 10 + MAX_BODY_BYTES_SLACK);
         if (!body) return send(response, tooLarge());
@@ -57,6 +59,21 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
         const channel = decode(history[1]);
         if (channel === undefined) return send(response, { status: 400, body: { error: 'the channel must be URL-encoded' } });
         return send(response, await channelHistory(ctx, request, channel, url.searchParams));
+      }
+      const message = method === 'DELETE' ? path.match(MESSAGE_PATH) : null;
+      if (message) {
+        const [channel, offset] = [decode(message[1]), decode(message[2])];
+        if (channel === undefined || offset === undefined) return send(response, { status: 400, body: { error: 'the channel and offset must be URL-encoded' } });
+        return send(response, await deleteMessage(ctx, request, channel, offset));
+      }
+      const member = method === 'DELETE' || method === 'PUT' ? path.match(MEMBER_PATH) : null;
+      if (member) {
+        const [channel, userId] = [decode(member[1]), decode(member[2])];
+        if (channel === undefined || userId === undefined) return send(response, { status: 400, body: { error: 'the channel and user must be URL-encoded' } });
+        if (method === 'DELETE') return send(response, await removeMember(ctx, request, channel, userId));
+        const body = await readBody(request, MAX_BODY_BYTES_SLACK);
+        if (!body) return send(response, tooLarge());
+        return send(response, await putMember(ctx, request, channel, userId, body));
       }
       return send(response, { status: 404, body: { error: `no route for ${method} ${url.pathname}` } });
     } catch (error) {

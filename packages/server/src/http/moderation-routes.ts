@@ -1,0 +1,62 @@
+// REST moderation and membership: delete a channel's message, remove a member, add a member or change a role,
+// each for the token's user as their role in the channel allows (the service role may do all), enforced by the database.
+import type { IncomingMessage } from 'node:http';
+import { deleteMessageAs, findChannel, ModerationRefusal, removeMemberAs, setMemberRoleAs, type Actor } from '@nself/db';
+import { isJsonObject, RestError } from '@nself/protocol';
+import { passesMembership } from '../channel/channel-access.js';
+import type { ServerContext } from '../context.js';
+import { authenticate } from './rest-broadcast.js';
+import type { RestAnswer } from './rest-json.js';
+
+/** `DELETE /api/channels/:channel/messages/:offset` */
+export const MESSAGE_PATH = /^\/api\/channels\/([^/]+)\/messages\/([^/]+)$/;
+/** `DELETE` and `PUT /api/channels/:channel/members/:user` */
+export const MEMBER_PATH = /^\/api\/channels\/([^/]+)\/members\/([^/]+)$/;
+
+const STATUS: Record<ModerationRefusal['kind'], number> = { forbidden: 403, not_found: 404, invalid: 422, full: 409 };
+
+/** Deletes the message at `offset` of a channel (its slug, name or id): moderators, admins and the service role. */
+export function deleteMessage(ctx: ServerContext, request: IncomingMessage, channelName: string, offsetText: string): Promise<RestAnswer> {
+  const offset = Number(offsetText);
+  if (!/^[1-9][0-9]{0,15}$/.test(offsetText) || !Number.isSafeInteger(offset)) {
+    return Promise.resolve({ status: 422, body: { error: `message offset "${offsetText}" is not a whole number of 1 or more` } });
+  }
+  return act(ctx, request, channelName, (actor, topic) => deleteMessageAs(ctx.pool, actor, topic, offset));
+}
+
+/** Removes a member of a channel: the member themself, moderators (members only), admins and the service role. */
+export function removeMember(ctx: ServerContext, request: IncomingMessage, channelName: string, userId: string): Promise<RestAnswer> {
+  return act(ctx, request, channelName, (actor, topic) => removeMemberAs(ctx.pool, actor, topic, userId));
+}
+
+/** Adds a user to a channel with the body's `role` (default member), or changes a member's role: admins and the service role. */
+export function putMember(ctx: ServerContext, request: IncomingMessage, channelName: string, userId: string, body: Buffer): Promise<RestAnswer> {
+  let parsed: unknown = {};
+  try {
+    if (body.length > 0) parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return Promise.resolve({ status: 400, body: { error: 'the body must be JSON, e.g. {"role": "moderator"}' } });
+  }
+  const role = isJsonObject(parsed) ? (parsed['role'] ?? 'member') : undefined;
+  if (typeof role !== 'string') return Promise.resolve({ status: 422, body: { error: 'the body must be an object whose "role" is member, moderator or admin' } });
+  return act(ctx, request, channelName, (actor, topic) => setMemberRoleAs(ctx.pool, actor, topic, userId, role));
+}
+
+/** Finds the channel and the actor of the request's token, then runs the action: 204 when done, else the refusal's status and text. */
+async function act(ctx: ServerContext, request: IncomingMessage, channelName: string, action: (actor: Actor, topic: string) => Promise<void>): Promise<RestAnswer> {
+  const identity = await authenticate(ctx, request);
+  if (!identity) return RestError.unauthorized;
+  let actor: Actor;
+  if (passesMembership(identity)) actor = { kind: 'service' };
+  else if (identity.userId) actor = { kind: 'user', userId: identity.userId };
+  else return { status: 403, body: { error: 'moderation needs a token that names its user (`sub`), or the service role' } };
+  const channel = await findChannel(ctx.pool, channelName);
+  if (!channel) return { status: 404, body: { error: `no channel "${channelName}"; give its name, slug or id` } };
+  try {
+    await action(actor, channel.slug);
+  } catch (error) {
+    if (error instanceof ModerationRefusal) return { status: STATUS[error.kind], body: { error: error.message } };
+    throw error;
+  }
+  return { status: 204 };
+}
