@@ -41,7 +41,9 @@ export class WebSocketGateway {
     }
     const refusal = originRefusal(request.headers.origin, this.ctx.config.allowedOrigins, this.ctx.auth.developmentMode);
     if (refusal) return refuse(socket, refusal.status, refusal.error);
-    const requested = url.searchParams.get('vsn') ?? '1.0.0';
+    // A repeated `vsn` counts by its last value, as Phoenix servers read query strings: phoenix's client
+    // appends its own after an app's params (`?vsn=1.0.0&vsn=2.0.0`) and then speaks the last.
+    const requested = url.searchParams.getAll('vsn').at(-1) ?? '1.0.0';
     const version = PROTOCOL_VERSIONS[(PROTOCOL_VERSIONS as readonly string[]).indexOf(requested)];
     if (version === undefined) {
       return refuse(socket, 400, `unsupported vsn "${requested}"; expected one of: ${PROTOCOL_VERSIONS.join(', ')}`);
