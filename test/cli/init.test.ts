@@ -43,7 +43,7 @@ test('PUBLIC is granted only what Supabase apps call as their own roles, and rea
      WHERE n.nspname = 'realtime' AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY p.proname`);
   assert.deepEqual(
     functions.map((row) => row.proname),
-    ['broadcast_changes', 'send', 'topic'],
+    ['broadcast_changes', 'request_user_id', 'send', 'topic'],
   );
   const { rows: tables } = await db.pool.query(`
     SELECT c.relname, has_table_privilege('public', c.oid, 'SELECT') AS can_select, has_table_privilege('public', c.oid, 'INSERT') AS can_insert,
