@@ -22,4 +22,5 @@ export * from './stats.js';
 export * from './capture/index.js';
 export * from './history.js';
 export * from './retention.js';
+export * from './row-security.js';
 export * from './exact-json.js';

@@ -1,6 +1,19 @@
 // System commands: init (apply the schema's migrations and changed function files), status, logs, cleanup (of old data, or of the replication slot) and stats.
 import type { Command } from 'commander';
-import { cleanupStaleConnections, cleanupStalePresence, collectStats, migrate, publishForWal, readSetting, SETTINGS, trimChangeLog, trimChannelLogs, UserError } from '@nself/db';
+import {
+  cleanupStaleConnections,
+  cleanupStalePresence,
+  collectStats,
+  enableRowSecurity,
+  migrate,
+  ROW_SECURITY_TABLES,
+  publishForWal,
+  readSetting,
+  SETTINGS,
+  trimChangeLog,
+  trimChannelLogs,
+  UserError,
+} from '@nself/db';
 import { asListing, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
 import { connection, database } from '../context.js';
 import { renderJson, renderTable, say, type Row } from '../output.js';
@@ -12,8 +25,9 @@ export function registerSystemCommands(realtime: Command): void {
   realtime
     .command('init')
     .description('Create or upgrade the realtime schema in the database (safe to run again)')
-    .addHelpText('after', '\nExample:\n  $ nself realtime init\n')
-    .action(async () => {
+    .option('--rls', 'also enable row level security on the realtime tables, so that apps may expose them through Hasura or PostgREST (docs/security.md)')
+    .addHelpText('after', '\nExamples:\n  $ nself realtime init\n  $ nself realtime init --rls\n')
+    .action(async (options: { rls?: boolean }) => {
       const pool = await connection();
       const result = await migrate(pool);
       if (result.applied.length === 0 && result.functions.length === 0) {
@@ -28,6 +42,13 @@ export function registerSystemCommands(realtime: Command): void {
         for (const object of result.created) say(`  created ${object}\n`);
       }
       say(`${await publishForWal(pool)}\n`);
+      if (options.rls) {
+        await enableRowSecurity(pool);
+        say(
+          `Row level security is on for ${ROW_SECURITY_TABLES.map((table) => `realtime.${table}`).join(', ')}: ` +
+            'a user sees public channels and those they are a member of, their messages and presence, and their own memberships and connections.\n',
+        );
+      }
     });
 
   registerStatusCommand(realtime);
