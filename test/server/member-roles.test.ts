@@ -28,7 +28,7 @@ async function team(name: string, metadata: Record<string, unknown> = {}): Promi
 }
 
 /** A REST call as `user` (undefined: the service role). */
-async function rest(user: string | undefined, method: 'DELETE' | 'PUT', path: string, body?: unknown): Promise<{ status: number; error?: string }> {
+async function rest(user: string | undefined, method: 'DELETE' | 'PUT' | 'PATCH', path: string, body?: unknown): Promise<{ status: number; error?: string }> {
   const bearer = user === undefined ? await token(undefined, { role: 'service_role' }) : await token(user);
   const response = await fetch(`${env.server.url}/realtime/v1${path}`, {
     method,
@@ -222,4 +222,36 @@ test("called as the user's role with PostgREST's claims, the SQL functions hold 
     rows.map((row) => Number(row.channel_offset)),
     [3],
   );
+});
+
+test("only an admin changes a channel's type and settings or deletes it; a deleted channel closes its live members", async () => {
+  await team('roles-admin');
+  const path = '/api/channels/roles-admin';
+  assert.deepEqual(await rest('mona', 'PATCH', path, { metadata: { max_members: 10 } }), {
+    status: 403,
+    error: 'only an admin of channel "roles-admin" may change its type or settings; the caller is a moderator',
+  });
+  assert.deepEqual(await rest('adam', 'PATCH', path, { metadata: { max_members: 0 } }), {
+    status: 422,
+    error: 'channel metadata "max_members" is 0; it must be a whole number of members, 1 or more',
+  });
+  assert.deepEqual(await rest('adam', 'PATCH', path, { type: 'secret' }), { status: 422, error: 'channel type is "secret"; it must be public, private or presence' });
+  assert.deepEqual(await rest('adam', 'PATCH', path, { metadata: { max_members: 4, retention_hours: 72, topic: 'standup' } }), { status: 204 });
+  const { rows } = await env.db.pool.query("SELECT type, metadata FROM realtime.channels WHERE slug = 'roles-admin'");
+  assert.deepEqual(rows, [{ type: 'private', metadata: { max_members: 4, retention_hours: 72, topic: 'standup' } }]);
+  assert.deepEqual(await rest('adam', 'PUT', `${path}/members/nina`), {
+    status: 409,
+    error: `channel "roles-admin" is full: it has 4 members and its max_members is 4; remove a member (nself realtime channel leave) or raise max_members in the channel's metadata`,
+  });
+
+  const mike = await watcher('mike', 'roles-admin');
+  try {
+    assert.deepEqual(await rest('mike', 'DELETE', path), { status: 403, error: 'only an admin of channel "roles-admin" may delete it; the caller is a member' });
+    assert.deepEqual(await rest('adam', 'DELETE', path), { status: 204 });
+    const system = await mike.expect((frame) => frame[3] === 'system', 'the system message');
+    assert.equal((system[4] as { message?: string }).message, 'Channel was deleted: roles-admin');
+    assert.deepEqual(await rest('adam', 'DELETE', path), { status: 404, error: 'no channel "roles-admin"; give its name, slug or id' });
+  } finally {
+    await mike.close();
+  }
 });

@@ -1,5 +1,5 @@
-// Moderation and membership by role, through the SQL functions that enforce the roles (realtime.delete_message,
-// realtime.remove_member, realtime.set_member_role), acting for a user, as the service role, or as the operator.
+// Moderation, membership and channel settings by role, through the SQL functions that enforce the roles (realtime.delete_message,
+// remove_member, set_member_role, update_channel, delete_channel), acting for a user, as the service role, or as the operator.
 import type pg from 'pg';
 import { UserError } from './errors.js';
 
@@ -32,6 +32,20 @@ export async function removeMemberAs(pool: pg.Pool, actor: Actor, topic: string,
 /** Adds `userId` to the channel with `role`, or changes their role: admins, the service role and the operator. */
 export async function setMemberRoleAs(pool: pg.Pool, actor: Actor, topic: string, userId: string, role: string): Promise<void> {
   await actAs(pool, actor, 'SELECT realtime.set_member_role($1, $2, $3)', [topic, userId, role]);
+}
+
+/** Changes a channel's type and/or metadata (undefined leaves one as it is): admins, the service role and the operator. */
+export async function updateChannelAs(pool: pg.Pool, actor: Actor, topic: string, change: { readonly type?: string; readonly metadata?: unknown }): Promise<void> {
+  await actAs(pool, actor, 'SELECT realtime.update_channel($1, $2, $3::jsonb)', [
+    topic,
+    change.type ?? null,
+    change.metadata === undefined ? null : JSON.stringify(change.metadata),
+  ]);
+}
+
+/** Deletes a channel with its members, messages and presence: admins, the service role and the operator. */
+export async function deleteChannelAs(pool: pg.Pool, actor: Actor, topic: string): Promise<void> {
+  await actAs(pool, actor, 'SELECT realtime.delete_channel($1)', [topic]);
 }
 
 const REFUSALS: Record<string, ModerationRefusalKind> = {

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerContext } from '../context.js';
 import { channelHistory, HISTORY_PATH } from './history-routes.js';
-import { deleteMessage, MEMBER_PATH, MESSAGE_PATH, putMember, removeMember } from './moderation-routes.js';
+import { CHANNEL_PATH, deleteChannel, deleteMessage, MEMBER_PATH, MESSAGE_PATH, patchChannel, putMember, removeMember } from './moderation-routes.js';
 import { originRefusal } from '../socket/origin-policy.js';
 import { batchBroadcast, singleBroadcast } from './rest-broadcast.js';
 import type { RestAnswer } from './rest-json.js';
@@ -12,7 +12,7 @@ const PREFIX = '/realtime/v1';
 const MAX_BODY_BYTES_SLACK = 64 * 1024;
 const CORS = {
   'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
+  'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
   'access-control-allow-headers': 'authorization, apikey, x-api-key, content-type, x-client-info',
   'access-control-max-age': '86400',
 };
@@ -39,8 +39,7 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
         response.end(await ctx.metrics.registry.metrics());
         return;
       }
-      if ((method === 'POST' || method === 'PUT' || method === 'DELETE') && ctx.shuttingDown)
-        return send(response, { status: 503, body: { message: 'Realtime is restarting, please standby' } });
+      if (method !== 'GET' && ctx.shuttingDown) return send(response, { status: 503, body: { message: 'Realtime is restarting, please standby' } });
       if (method === 'POST' && path === '/api/broadcast') {
         const body = await readBody(request, ctx.config.limits.maxPayloadBytes * 10 + MAX_BODY_BYTES_SLACK);
         if (!body) return send(response, tooLarge());
@@ -59,6 +58,15 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
         const channel = decode(history[1]);
         if (channel === undefined) return send(response, { status: 400, body: { error: 'the channel must be URL-encoded' } });
         return send(response, await channelHistory(ctx, request, channel, url.searchParams));
+      }
+      const channelRoute = method === 'DELETE' || method === 'PATCH' ? path.match(CHANNEL_PATH) : null;
+      if (channelRoute) {
+        const channel = decode(channelRoute[1]);
+        if (channel === undefined) return send(response, { status: 400, body: { error: 'the channel must be URL-encoded' } });
+        if (method === 'DELETE') return send(response, await deleteChannel(ctx, request, channel));
+        const body = await readBody(request, MAX_BODY_BYTES_SLACK);
+        if (!body) return send(response, tooLarge());
+        return send(response, await patchChannel(ctx, request, channel, body));
       }
       const message = method === 'DELETE' ? path.match(MESSAGE_PATH) : null;
       if (message) {

@@ -1,13 +1,15 @@
-// REST moderation and membership: delete a channel's message, remove a member, add a member or change a role,
-// each for the token's user as their role in the channel allows (the service role may do all), enforced by the database.
+// REST moderation, membership and channel settings: delete a channel's message, remove a member, add a member or change a
+// role, change a channel's type or metadata, delete a channel, each for the token's user as their role in the channel allows (the service role may do all), enforced by the database.
 import type { IncomingMessage } from 'node:http';
-import { deleteMessageAs, findChannel, ModerationRefusal, removeMemberAs, setMemberRoleAs, type Actor } from '@nself/db';
+import { deleteChannelAs, deleteMessageAs, findChannel, ModerationRefusal, removeMemberAs, setMemberRoleAs, updateChannelAs, type Actor } from '@nself/db';
 import { isJsonObject, RestError } from '@nself/protocol';
 import { passesMembership } from '../channel/channel-access.js';
 import type { ServerContext } from '../context.js';
 import { authenticate } from './rest-broadcast.js';
 import type { RestAnswer } from './rest-json.js';
 
+/** `PATCH` and `DELETE /api/channels/:channel` */
+export const CHANNEL_PATH = /^\/api\/channels\/([^/]+)$/;
 /** `DELETE /api/channels/:channel/messages/:offset` */
 export const MESSAGE_PATH = /^\/api\/channels\/([^/]+)\/messages\/([^/]+)$/;
 /** `DELETE` and `PUT /api/channels/:channel/members/:user` */
@@ -31,15 +33,38 @@ export function removeMember(ctx: ServerContext, request: IncomingMessage, chann
 
 /** Adds a user to a channel with the body's `role` (default member), or changes a member's role: admins and the service role. */
 export function putMember(ctx: ServerContext, request: IncomingMessage, channelName: string, userId: string, body: Buffer): Promise<RestAnswer> {
-  let parsed: unknown = {};
-  try {
-    if (body.length > 0) parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return Promise.resolve({ status: 400, body: { error: 'the body must be JSON, e.g. {"role": "moderator"}' } });
-  }
-  const role = isJsonObject(parsed) ? (parsed['role'] ?? 'member') : undefined;
+  const parsed = readObject(body);
+  if (!parsed) return Promise.resolve({ status: 400, body: { error: 'the body must be a JSON object, e.g. {"role": "moderator"}' } });
+  const role = parsed['role'] ?? 'member';
   if (typeof role !== 'string') return Promise.resolve({ status: 422, body: { error: 'the body must be an object whose "role" is member, moderator or admin' } });
   return act(ctx, request, channelName, (actor, topic) => setMemberRoleAs(ctx.pool, actor, topic, userId, role));
+}
+
+/** Changes a channel's `type` and/or `metadata` (the body's): admins and the service role. */
+export function patchChannel(ctx: ServerContext, request: IncomingMessage, channelName: string, body: Buffer): Promise<RestAnswer> {
+  const parsed = readObject(body);
+  if (!parsed) return Promise.resolve({ status: 400, body: { error: 'the body must be a JSON object, e.g. {"type": "private", "metadata": {"max_members": 10}}' } });
+  const { type, metadata } = parsed;
+  if (type !== undefined && typeof type !== 'string') return Promise.resolve({ status: 422, body: { error: 'the body\'s "type" must be public, private or presence' } });
+  if (type === undefined && metadata === undefined) return Promise.resolve({ status: 422, body: { error: 'the body must give "type", "metadata" or both' } });
+  return act(ctx, request, channelName, (actor, topic) =>
+    updateChannelAs(ctx.pool, actor, topic, { ...(type !== undefined ? { type } : {}), ...(metadata !== undefined ? { metadata } : {}) }),
+  );
+}
+
+/** Deletes a channel: admins and the service role. */
+export function deleteChannel(ctx: ServerContext, request: IncomingMessage, channelName: string): Promise<RestAnswer> {
+  return act(ctx, request, channelName, (actor, topic) => deleteChannelAs(ctx.pool, actor, topic));
+}
+
+/** A JSON object body ({} when empty); undefined when the body is not one. */
+function readObject(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = body.length > 0 ? JSON.parse(body.toString('utf8')) : {};
+    return isJsonObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Finds the channel and the actor of the request's token, then runs the action: 204 when done, else the refusal's status and text. */
