@@ -287,3 +287,19 @@ test('--help of the channel group and of a command shows examples', async () => 
   const create = await run('channel', 'create', '--help');
   assert.match(create.stdout, /Examples:\n {2}\$ nself realtime channel create "general" public/);
 });
+
+test('channel update changes the type and/or the metadata, checking both', async () => {
+  assert.equal((await run('channel', 'create', 'adjustable', 'public')).code, 0);
+  const typed = await run('channel', 'update', 'adjustable', 'private');
+  assert.equal(typed.code, 0, typed.stderr);
+  assert.equal(typed.stdout, 'Updated channel "adjustable": type private.\n');
+  const both = await run('channel', 'update', 'adjustable', 'presence', '{"max_members": 20}');
+  assert.equal(both.stdout, 'Updated channel "adjustable": type presence and metadata {"max_members":20}.\n');
+  const metadataOnly = await run('channel', 'update', 'adjustable', '{"retention_hours": 72}');
+  assert.equal(metadataOnly.code, 0, metadataOnly.stderr);
+  const { rows } = await db.pool.query("SELECT type, metadata FROM realtime.channels WHERE slug = 'adjustable'");
+  assert.deepEqual(rows, [{ type: 'presence', metadata: { retention_hours: 72 } }]);
+  assertUserError(await run('channel', 'update', 'adjustable', 'secret'), /channel type/);
+  assertUserError(await run('channel', 'update', 'adjustable', '{"max_members": -3}'), /"max_members" is -3; it must be a whole number of members, 1 or more/);
+  assertUserError(await run('channel', 'update', 'adjustable'), /give a type \(public, private, presence\), metadata JSON, or both/);
+});

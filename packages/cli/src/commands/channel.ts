@@ -6,6 +6,7 @@ import {
   MEMBER_ROLES,
   addMember,
   channelDetails,
+  checkChannelMetadata,
   checkChoice,
   createChannel,
   deleteChannel,
@@ -13,6 +14,7 @@ import {
   listMembers,
   removeMember,
   requireChannel,
+  updateChannelAs,
   UserError,
   type ChannelDetails,
   type ChannelSummary,
@@ -164,6 +166,32 @@ export function registerChannelCommands(realtime: Command): void {
     const target = await requireChannel(db, idOrSlug);
     await removeMember(db, target, userId);
     say(`Removed ${userId} from channel "${target.slug}".\n`);
+  });
+
+  withExamples(
+    channel
+      .command('update')
+      .description("Change a channel's type and/or its metadata (which replaces the old), as its admin would")
+      .argument('<channel>', 'channel slug or id')
+      .argument('[type]', `${CHANNEL_TYPES.join(', ')}, or the metadata JSON when the type stays`)
+      .argument('[metadata-json]', 'a JSON object, e.g. {"max_members": 20}'),
+    [
+      `nself realtime channel update support private`,
+      `nself realtime channel update support '{"max_members": 20}'`,
+      `nself realtime channel update lobby public '{"retention_hours": 72}'`,
+    ],
+  ).action(async (idOrSlug: string, typeOrMetadata: string | undefined, metadataText: string | undefined) => {
+    const metadataFirst = typeOrMetadata?.trimStart().startsWith('{') === true;
+    const type = metadataFirst || typeOrMetadata === undefined ? undefined : checkChoice(typeOrMetadata, CHANNEL_TYPES, 'channel type');
+    const metadataArgument = metadataFirst ? typeOrMetadata : metadataText;
+    if (metadataFirst && metadataText !== undefined) throw new UserError(`give the type before the metadata: nself realtime channel update ${idOrSlug} <type> '<metadata-json>'`);
+    const metadata = metadataArgument === undefined ? undefined : checkChannelMetadata(parseJsonObjectArgument(metadataArgument, 'metadata'));
+    if (type === undefined && metadata === undefined) throw new UserError(`give a type (${CHANNEL_TYPES.join(', ')}), metadata JSON, or both`);
+    const db = await database();
+    const target = await requireChannel(db, idOrSlug);
+    await updateChannelAs(db, { kind: 'operator' }, target.slug, { ...(type ? { type } : {}), ...(metadata ? { metadata } : {}) });
+    const changed = [type ? `type ${type}` : '', metadata ? `metadata ${JSON.stringify(metadata)}` : ''].filter(Boolean).join(' and ');
+    say(`Updated channel "${target.slug}": ${changed}.\n`);
   });
 }
 
