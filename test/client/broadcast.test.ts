@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RealtimeError, type BroadcastMessage } from '@nself/client';
 import { realtimeSuite, subscribed } from './support.js';
+import { realtime } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 
 const suite = realtimeSuite();
@@ -62,4 +63,23 @@ test('a channel left and asked for again at once is a new channel that joins and
   await suite.server.db.pool.query(`SELECT realtime.broadcast('again', 'note', '{"n": 1}'::jsonb, NULL)`);
   await waitFor(() => heard.length === 1, 'the message on the new channel');
   assert.equal(first.state, 'closed');
+});
+
+test('a message the operator deletes reaches message_deleted listeners with its id and offset; broadcast listeners are not called', async () => {
+  const client = suite.client();
+  const deleted: Array<{ id: string; offset: number }> = [];
+  const received: unknown[] = [];
+  const channel = client
+    .channel('moderated', { config: { broadcast: { self: true } } })
+    .on('*', (payload) => received.push(payload))
+    .on('message_deleted', (gone) => deleted.push(gone));
+  await subscribed(channel);
+  const receipt = await channel.send({ type: 'broadcast', event: 'oops', payload: { text: 'regret' } });
+  await waitFor(() => received.length === 1, 'the message');
+  const result = await realtime(['message', 'delete', 'moderated', String(receipt.offset)], { databaseUrl: suite.server.db.url });
+  assert.equal(result.code, 0, result.stderr);
+  await waitFor(() => deleted.length === 1, 'the deletion');
+  assert.equal(deleted[0]!.offset, receipt.offset);
+  assert.equal(typeof deleted[0]!.id, 'string');
+  assert.equal(received.length, 1);
 });

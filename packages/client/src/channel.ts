@@ -3,13 +3,16 @@ import {
   changePositionOf,
   ChannelEvent,
   FeatureEvent,
+  MESSAGE_DELETED_EVENT,
   readAckOffset,
   readBroadcastMeta,
   readJoinReply,
+  readMessageDeleted,
   TOPIC_PREFIX,
   encodeBroadcastPush,
   type JoinPayload,
   type Message,
+  type MessageDeleted,
   type SystemPayload,
 } from '@nself/protocol';
 import type { Connection, ChannelEndpoint } from './connection.js';
@@ -115,6 +118,8 @@ export class RealtimeChannel implements ChannelEndpoint {
   on(event: 'presence', filter: { event: 'sync' }, callback: () => void): this;
   /** Server `system` messages (for example ResumeUnavailable). */
   on(event: 'system', callback: SystemCallback): this;
+  /** A moderator deleted a message of the channel: its `id` and `offset` (drop it from what the app shows). */
+  on(event: 'message_deleted', callback: (deleted: MessageDeleted) => void): this;
   /* eslint-disable @typescript-eslint/no-explicit-any -- supabase-js types payloads as any unless told otherwise, and code written for it must compile unchanged */
   /** Supabase style: broadcasts of `filter.event` (or `'*'`), the callback gets the whole message. */
   on<T = any>(event: 'broadcast', filter: { event: string }, callback: (message: BroadcastMessage<T>) => void): this;
@@ -266,6 +271,11 @@ export class RealtimeChannel implements ChannelEndpoint {
         return this.receiveChange(payload);
       case FeatureEvent.system:
         return this.receiveSystem(payload as unknown as SystemPayload);
+      case MESSAGE_DELETED_EVENT: {
+        const deleted = readMessageDeleted(payload);
+        if (deleted) this.listeners.dispatchDeletion(deleted);
+        return;
+      }
       case ChannelEvent.close:
         if (this.current !== 'leaving') this.close();
         return;

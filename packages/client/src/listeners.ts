@@ -1,5 +1,5 @@
 // A channel's listeners: broadcast events by name, presence join/leave/sync, table changes and system messages.
-import { BindingFilterSyntaxError, bindingEventOf, parseBindingFilter, type SystemPayload } from '@nself/protocol';
+import { BindingFilterSyntaxError, bindingEventOf, MESSAGE_DELETED_EVENT, parseBindingFilter, type MessageDeleted, type SystemPayload } from '@nself/protocol';
 import { RealtimeError } from './errors.js';
 import type { PresenceChange } from './presence.js';
 import { changeMatches, toTableChange, type TableBinding, type TableChange } from './table-changes.js';
@@ -27,6 +27,8 @@ export type TableCallback<TRow> = (change: TableChange<TRow>) => void;
 export type PresenceCallback<TState> = (change: PresenceChange<TState>) => void;
 /** Called with a `system` message (for example a ResumeUnavailable notice). */
 export type SystemCallback = (payload: SystemPayload) => void;
+/** Called when a moderator deleted a message of the channel: its id and offset. */
+export type DeletionCallback = (deleted: MessageDeleted) => void;
 
 type AnyCallback = (...args: never[]) => void;
 
@@ -36,6 +38,7 @@ export class ChannelListeners {
   private readonly presences: Array<{ event: 'join' | 'leave' | 'sync'; callback: AnyCallback }> = [];
   private readonly tables: Array<{ binding: TableBinding; callback: AnyCallback }> = [];
   private readonly systems: SystemCallback[] = [];
+  private readonly deletions: DeletionCallback[] = [];
   private bindingIds: unknown[] = [];
 
   /**
@@ -58,6 +61,8 @@ export class ChannelListeners {
       this.presences.push({ event: presenceEvent, callback });
     } else if (event === 'system') {
       this.systems.push(callback as SystemCallback);
+    } else if (event === MESSAGE_DELETED_EVENT) {
+      this.deletions.push(callback as DeletionCallback);
     } else if (event === 'broadcast' && typeof filter['event'] === 'string') {
       this.broadcasts.push({ event: filter['event'].toLowerCase(), callback, envelope: true });
     } else if (event === 'postgres_changes') {
@@ -114,6 +119,10 @@ export class ChannelListeners {
 
   dispatchSystem(payload: SystemPayload): void {
     for (const callback of this.systems) callback(payload);
+  }
+
+  dispatchDeletion(deleted: MessageDeleted): void {
+    for (const callback of this.deletions) callback(deleted);
   }
 }
 

@@ -121,6 +121,10 @@ export class ChannelStore {
     this.channel = channel;
     this.update({ status: 'joining', error: undefined });
     channel.on('broadcast', { event: '*' }, (message) => this.receive(message));
+    // A message a moderator deleted leaves the list.
+    channel.on('message_deleted', (deleted) =>
+      this.update({ messages: this.snapshot.messages.filter((message) => message.id !== deleted.id && message.offset !== deleted.offset) }),
+    );
     channel.on('system', (payload) => {
       if (payload.status === 'error') this.update({ error: new Error(payload.message) });
     });
