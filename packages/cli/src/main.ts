@@ -1,4 +1,5 @@
 // The `nself` command line: `nself realtime <command>`, with every command registered from ./commands.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '@nself/db';
 import { closeDatabase } from './context.js';
@@ -8,13 +9,22 @@ import { registerCommands } from './commands/index.js';
 /** Builds the command tree. Exported for tests and for `--help` generation. */
 export function buildProgram(): Command {
   const program = new Command('nself').description('nself: self-hosted backend tools').showHelpAfterError('(run with --help for usage)').exitOverride();
-  const realtime = program.command('realtime').description('Real-time engine for PostgreSQL: table changes, channels, broadcast with replay, presence').exitOverride();
+  const realtime = program
+    .command('realtime')
+    .description('Real-time engine for PostgreSQL: table changes, channels, broadcast with replay, presence')
+    .version(cliVersion(), '-V, --version', 'print the version')
+    .exitOverride();
   registerCommands(realtime);
   return program;
 }
 
 /** Runs the command line and returns the exit status. Errors print one line on stderr, never a stack. */
 export async function main(argv: string[]): Promise<number> {
+  // Output piped into a reader that stopped (`… | head -1`) ends the command quietly.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const program = buildProgram();
   program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
   try {
@@ -29,6 +39,12 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await closeDatabase();
   }
+}
+
+/** This package's version, from its package.json (next to dist/ and src/). */
+function cliVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
 }
 
 function describe(error: unknown): string {

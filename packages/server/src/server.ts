@@ -168,7 +168,21 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       socket.destroy();
     });
   });
-  const port = await listen(http, config.port, config.host);
+  let port: number;
+  try {
+    port = await listen(http, config.port, config.host);
+  } catch (error) {
+    // Nothing is left running, so that the process ends with its error.
+    tracker.stop();
+    ctx.expiries.stop();
+    await retention.stop();
+    slotWatch.stop();
+    gateway.wss.close();
+    await ctx.postgresChanges?.close?.();
+    await listener.stop();
+    await pool.end();
+    throw listenRefusal(error, config.port, config.host);
+  }
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   if (ctx.auth.developmentMode && isLoopback(config.host)) {
     logger.warn(
@@ -255,6 +269,17 @@ function configure(options: StartOptions): ServerConfig {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** A port that is taken or not allowed, as one line that says what to do; other errors as they are. */
+function listenRefusal(error: unknown, port: number, host: string): unknown {
+  const code = (error as { code?: string }).code;
+  if (code === 'EADDRINUSE') {
+    return new UserError(`port ${port} on ${host} is already in use (is another server running?); choose another with --port <port> or REALTIME_PORT`);
+  }
+  if (code === 'EACCES') return new UserError(`port ${port} on ${host} needs privileges this process lacks; choose one above 1023 with --port <port> or REALTIME_PORT`);
+  if (code === 'EADDRNOTAVAIL') return new UserError(`address ${host} is not one of this machine's; choose another with --host <address> or REALTIME_HOST`);
+  return error;
 }
 
 function listen(http: Server, port: number, host: string): Promise<number> {

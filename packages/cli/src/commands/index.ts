@@ -9,6 +9,7 @@ import { registerMessageCommands } from './message.js';
 import { registerPresenceCommands } from './presence.js';
 import { registerServerCommands } from './server.js';
 import { registerSystemCommands } from './system.js';
+import { registerTokenCommand } from './token.js';
 
 export function registerCommands(realtime: Command): void {
   registerSystemCommands(realtime);
@@ -19,6 +20,7 @@ export function registerCommands(realtime: Command): void {
   registerPresenceCommands(realtime);
   registerConnectionCommands(realtime);
   registerCaptureCommands(realtime);
+  registerTokenCommand(realtime);
   withExamples(realtime, [
     'nself realtime init',
     'nself realtime channel create "general" public',

@@ -70,7 +70,8 @@ export class WalConsumer {
         failures = led ? 0 : failures;
       } catch (error) {
         failures = this.leadingValue ? 0 : failures + 1;
-        this.options.onError?.(error instanceof Error ? error : new Error(String(error)), 'interrupted');
+        // A stream closed by stop() is no trouble to report.
+        if (this.running) this.options.onError?.(error instanceof Error ? error : new Error(String(error)), 'interrupted');
       }
       // A reader whose stream ended tries again at once (its old connection may hold the slot a moment
       // longer); the others, and repeated failures, wait.
