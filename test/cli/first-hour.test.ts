@@ -1,11 +1,15 @@
-// The first hour's frictions: --version, minting a token, output piped into `head`, and a port already taken.
+// The first hour's frictions: --version, minting a token, output piped into `head`, a port already taken, and the
+// project's embedded database found from its subdirectories.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { jwtVerify } from 'jose';
-import { createChannel } from '@nself/db';
+import { createChannel, stopEmbeddedPostgres } from '@nself/db';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { realtime, REPO_ROOT } from '../helpers/cli.js';
 import { freePort } from '../helpers/server-process.js';
@@ -76,5 +80,32 @@ test('start on a port that is taken exits 1 at once with one line naming --port 
     assert.ok(Date.now() - started < 20_000, 'it exits, holding nothing open');
   } finally {
     holder.close();
+  }
+});
+
+test("a command run in a project's subdirectory uses the project's embedded database; outside any project it says where it makes one", async () => {
+  const project = await mkdtemp(path.join(tmpdir(), 'nself-project-'));
+  await chmod(project, 0o755); // the embedded PostgreSQL, run by root as the postgres user, must reach its data
+  const below = path.join(project, 'apps', 'web');
+  await mkdir(below, { recursive: true });
+  try {
+    const first = await realtime(['init'], { databaseUrl: '', cwd: project, env: { NSELF_DATA_DIR: '' }, timeoutMs: 120_000 });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(
+      first.stderr,
+      `note: no embedded database in ${project} or above it; creating one in ${path.join(project, '.nself')} (run nself from your project's directory, or set DATABASE_URL to your PostgreSQL)\n`,
+    );
+    const created = await realtime(['channel', 'create', 'made-below'], { databaseUrl: '', cwd: below, env: { NSELF_DATA_DIR: '' } });
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stderr, '', 'no note: the project has a database');
+    assert.equal(existsSync(path.join(below, '.nself')), false, 'no second database below');
+    const listed = await realtime(['channel', 'list', '--json'], { databaseUrl: '', cwd: project, env: { NSELF_DATA_DIR: '' } });
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as Array<{ slug: string }>).map((channel) => channel.slug),
+      ['made-below'],
+    );
+  } finally {
+    await stopEmbeddedPostgres(path.join(project, '.nself')).catch(() => undefined);
+    await rm(project, { recursive: true, force: true });
   }
 });

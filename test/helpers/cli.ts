@@ -19,13 +19,15 @@ export interface CliOptions {
   /** Text written to standard input (closed afterwards). */
   readonly input?: string;
   readonly timeoutMs?: number;
+  /** The working directory (default: the repository's root). */
+  readonly cwd?: string;
 }
 
 /** Runs `nself realtime <args…>` and collects its output and exit status. */
 export function realtime(args: readonly string[], options: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'realtime', ...args], {
-      cwd: REPO_ROOT,
+      cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, ...options.env, DATABASE_URL: options.databaseUrl },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -1,11 +1,15 @@
 // What every command needs: the database pool, opened once on first use and closed at exit.
-import { currentVersion, latestVersion, openPool, resolveDatabaseUrl, UserError, type Pool } from '@nself/db';
+import path from 'node:path';
+import { currentVersion, findProjectStateDir, latestVersion, openPool, readSetting, resolveDatabaseUrl, UserError, type Pool } from '@nself/db';
 
 let poolPromise: Promise<Pool> | undefined;
 
 /** The pool for this invocation, without any schema check (for `init` and `status`). */
 export function connection(): Promise<Pool> {
-  poolPromise ??= (async () => openPool(await resolveDatabaseUrl(), { max: 4 }))();
+  poolPromise ??= (async () => {
+    announceNewEmbeddedDatabase();
+    return openPool(await resolveDatabaseUrl(), { max: 4 });
+  })();
   return poolPromise;
 }
 
@@ -18,6 +22,19 @@ export async function database(): Promise<Pool> {
     throw new UserError(`the realtime schema is at version ${installed}, this build needs ${latest}; run \`nself realtime init\` to migrate it`);
   }
   return pool;
+}
+
+/**
+ * Says where an embedded database is about to be made when this directory and those above it hold none,
+ * so that a command run in the wrong place does not silently start an empty one.
+ */
+function announceNewEmbeddedDatabase(): void {
+  if (readSetting(process.env, 'DATABASE_URL') || readSetting(process.env, 'NSELF_DATA_DIR') !== undefined) return;
+  if (findProjectStateDir(process.cwd())) return;
+  const where = path.join(process.cwd(), '.nself');
+  process.stderr.write(
+    `note: no embedded database in ${process.cwd()} or above it; creating one in ${where} (run nself from your project's directory, or set DATABASE_URL to your PostgreSQL)\n`,
+  );
 }
 
 /** Closes the pool if one was opened. */

@@ -1,4 +1,5 @@
 // Reading settings from the environment or a command-line flag, and the values several settings make together.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SETTINGS, type SettingName, type SettingValue } from './settings.js';
 
@@ -36,9 +37,24 @@ export function readJwtKeys(env: NodeJS.ProcessEnv): JwtKeys {
   return { secret: hasura?.secret, publicKey: hasura?.publicKey, jwksUrl: hasura?.jwksUrl };
 }
 
-/** The directory that holds local state: NSELF_DATA_DIR, else `.nself/` in the working directory. */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(readSetting(env, 'NSELF_DATA_DIR') ?? path.join(process.cwd(), '.nself'));
+/**
+ * The directory that holds local state: NSELF_DATA_DIR; else the project's `.nself/`, found as git finds
+ * `.git`: the nearest one, in the working directory or above it, that holds an embedded database; else
+ * `.nself/` in the working directory.
+ */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  const configured = readSetting(env, 'NSELF_DATA_DIR');
+  if (configured !== undefined) return path.resolve(configured);
+  return findProjectStateDir(cwd) ?? path.join(path.resolve(cwd), '.nself');
+}
+
+/** The nearest `.nself/` holding an embedded database (`postgres/instance.json`), from `from` upward; undefined when there is none. */
+export function findProjectStateDir(from: string): string | undefined {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, '.nself');
+    if (existsSync(path.join(candidate, 'postgres', 'instance.json'))) return candidate;
+    if (path.dirname(dir) === dir) return undefined;
+  }
 }
 
 /** Where the server writes its log: REALTIME_LOG_FILE, else `<state dir>/logs/realtime.log`. */
