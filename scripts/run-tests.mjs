@@ -28,6 +28,7 @@ const RUN_ALONE = new Map([
   ['test/cli/slots.test.ts', "asserts how far a replication slot lags and when it was last read, which other files' writes and load move"],
   ['test/server/slot-monitor.test.ts', "asserts how far a replication slot lags and when it was last read, which other files' writes and load move"],
   ['test/capture/order.test.ts', "terminates its feed's connections every 150 ms and expects each kill to find them back, which a busy machine misses"],
+  ['test/history/bounded-reads.test.ts', "bounds the server's memory while clients read slowly, which other files' load stretches (slower readers hold fuller send buffers)"],
   ['test/server/postgres-changes-wal.test.ts', 'times the takeover of the WAL slot after a SIGKILL (under 10 s), which a busy machine slows'],
 ]);
 
