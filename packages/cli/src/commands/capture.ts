@@ -15,13 +15,16 @@ import {
   triggerName,
   unsubscribe,
   displayTableName,
+  findChannel,
   UserError,
   type Change,
   type CaptureMode,
+  type TableName,
 } from '@nself/db';
 import { addOutputOptions, parseNumberArgument, outputFormat, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
 import { database } from '../context.js';
 import { printRows, say, terminalText } from '../output.js';
+import { listenToChannel } from './listen-channel.js';
 
 const LIST_COLUMNS = ['id', 'table', 'events', 'filter', 'capture', 'changes_seen', 'last_change_at', 'created_at', 'state'];
 
@@ -117,17 +120,19 @@ export function registerCaptureCommands(realtime: Command): void {
   withExamples(
     realtime
       .command('listen')
-      .description('Print each change of a subscribed table as it is committed (Ctrl+C to stop)')
-      .argument('<table>', 'schema.table, e.g. public.users')
+      .description('Print each change of a subscribed table as it is committed, or each broadcast of a channel as it is stored (Ctrl+C to stop)')
+      .argument('<table-or-channel>', 'schema.table of a subscribed table, e.g. public.users; or a channel slug or id, e.g. general')
       .argument('[seconds]', 'stop after this many seconds (default: until Ctrl+C)')
       .argument('[json]', 'print JSON lines (same as --json)')
-      .option('--json', 'print one JSON object per change, with its position')
-      .option('--from <position>', 'first print the changes after this position (0: the whole kept log), then new ones'),
+      .option('--json', 'print one JSON object per change (with its position) or message (with its offset)')
+      .option('--from <position>', "first print the changes after this position, or a channel's messages after this offset (0: the whole kept log), then new ones"),
     [
       'nself realtime listen public.users',
       'nself realtime listen public.users 30',
       'nself realtime listen public.users --json',
       'nself realtime listen public.users --from 1200 --json',
+      'nself realtime listen general',
+      'nself realtime listen general --from 0 --json',
     ],
   ).action(async (tableText: string, secondsText: string | undefined, jsonWord: string | undefined, options: { json?: boolean; from?: string }) => {
     const {
@@ -149,9 +154,22 @@ interface ListenOptions {
 
 async function listen(tableText: string, options: ListenOptions): Promise<void> {
   const pool = await database();
-  const name = parseTableName(tableText);
-  const subscription = await findSubscription(pool, name);
-  if (!subscription) {
+  let name: TableName | undefined;
+  try {
+    name = parseTableName(tableText);
+  } catch {
+    name = undefined;
+  }
+  const subscription = name ? await findSubscription(pool, name) : null;
+  if (!name || !subscription) {
+    // Not a subscribed table: a channel of that name, else the table's own error.
+    const channel = await findChannel(pool, tableText);
+    if (channel) {
+      const last = await listenToChannel(pool, channel, options, (text) => process.stderr.write(terminalText(text, { keepNewlines: true })));
+      process.stderr.write(terminalText(`Stopped after offset ${last}; continue with --from ${last}.\n`, { keepNewlines: true }));
+      return;
+    }
+    if (!name) throw new UserError(`no subscribed table or channel "${tableText}"; give schema.table of a subscribed table, or a channel's slug or id`);
     await resolveTable(pool, name);
     throw new UserError(`${displayTableName(name)} is not subscribed; run \`nself realtime subscribe ${displayTableName(name)}\` first`);
   }
