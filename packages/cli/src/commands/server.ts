@@ -1,7 +1,6 @@
 // `nself realtime start`: runs the realtime server in the foreground until SIGINT or SIGTERM.
 import type { Command } from 'commander';
 import { readFlag } from '@nself/db';
-import { loadConfig, LogCode, startServer } from '@nself/server';
 import { withExamples } from '../args.js';
 
 /** Registers `start`. */
@@ -25,6 +24,8 @@ export function registerServerCommands(realtime: Command): void {
       ].join('\n'),
     )
     .action(async (options: { port?: string; host?: string }) => {
+      // Loaded here, not with the command line: the server's modules take most of a command's start-up time.
+      const { loadConfig, LogCode, startServer } = await import('@nself/server');
       const config = loadConfig();
       const port = options.port === undefined ? config.port : readFlag('REALTIME_PORT', options.port);
       const host = options.host === undefined ? undefined : readFlag('REALTIME_HOST', options.host);
