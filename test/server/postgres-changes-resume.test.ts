@@ -1,7 +1,7 @@
 // Table changes that survive trouble: a killed feed connection mid-stream, a client that resumes by position, a server restart.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { caughtUp } from '@nself/db';
+import { caughtUp, LISTENER_APPLICATION_NAME } from '@nself/db';
 import type { RunningServer } from '@nself/server';
 import type { TestDatabase } from '../helpers/database.js';
 import { RawClient, type Frame } from './raw-client.js';
@@ -80,7 +80,8 @@ test('terminating the feed connection during a stream of inserts loses and repea
         await new Promise((resolve) => setTimeout(resolve, 120));
         const { rows } = await db.pool.query(
           `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN "realtime:%'`,
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = $1`,
+          [LISTENER_APPLICATION_NAME],
         );
         terminated += rows.filter((row) => row.done).length;
       }

@@ -15,6 +15,8 @@ export interface NotificationListenerOptions {
 }
 
 const KEEPALIVE_MS = 5_000;
+/** How the connection shows in pg_stat_activity, so that operators (and tests) can tell it apart. */
+export const LISTENER_APPLICATION_NAME = 'nself realtime listener';
 const MAX_BACKOFF_MS = 5_000;
 
 /**
@@ -117,7 +119,7 @@ export class NotificationListener {
 
   private async connect(first: boolean): Promise<void> {
     const config = typeof this.options.connection === 'string' ? { connectionString: this.options.connection } : this.options.connection;
-    const client = new pg.Client({ connectionTimeoutMillis: 5_000, keepAlive: true, ...config });
+    const client = new pg.Client({ connectionTimeoutMillis: 5_000, keepAlive: true, ...config, application_name: LISTENER_APPLICATION_NAME });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('connection ended')));
     client.on('notification', (note) => this.dispatch(note.channel, note.payload));
