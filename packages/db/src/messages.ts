@@ -45,6 +45,9 @@ export interface NewMessage {
   readonly payloadBinary?: Buffer | null;
 }
 
+/** The channel on which every stored (or deleted) message is announced: its id, channel and offset, never its payload. */
+export const BROADCAST_NOTIFY_CHANNEL = 'realtime:broadcast';
+
 /**
  * Appends a message through `realtime.append_message`, which takes the channel's next offset and
  * sends the NOTIFY on `realtime:broadcast` in the same transaction.

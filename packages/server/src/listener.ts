@@ -1,10 +1,9 @@
 // The server's notifications on the process's one LISTEN connection: realtime:broadcast, realtime:presence and
 // realtime:access, parsed and handed on in the order they arrive; after a reconnect, what may have been missed is read back.
-import { NotificationListener } from '@nself/db';
+import { BROADCAST_NOTIFY_CHANNEL, NotificationListener } from '@nself/db';
 import type { Logger } from './logger.js';
 import { LogCode } from './log-codes.js';
 
-export const BROADCAST_CHANNEL = 'realtime:broadcast';
 export const PRESENCE_CHANNEL = 'realtime:presence';
 export const ACCESS_CHANNEL = 'realtime:access';
 
@@ -29,7 +28,7 @@ export async function listenToServerChannels(listener: NotificationListener, han
     logger.info({ code: LogCode.listenerReconnected }, 'database listener reconnected');
     handlers.onReconnected();
   });
-  for (const channel of [BROADCAST_CHANNEL, PRESENCE_CHANNEL, ACCESS_CHANNEL]) {
+  for (const channel of [BROADCAST_NOTIFY_CHANNEL, PRESENCE_CHANNEL, ACCESS_CHANNEL]) {
     await listener.listen(channel, (payload) => {
       let parsed: unknown;
       try {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import {
+  BROADCAST_NOTIFY_CHANNEL,
   migrate,
   openPool,
   postgresBroadcastLog,
@@ -36,7 +37,7 @@ import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './channel/expiry-watch.js';
 import { HistoryReads } from './broadcast/history-reads.js';
 import { createRoutes } from './http/http-routes.js';
-import { ACCESS_CHANNEL, BROADCAST_CHANNEL, createListener, listenToServerChannels, PRESENCE_CHANNEL } from './listener.js';
+import { ACCESS_CHANNEL, createListener, listenToServerChannels, PRESENCE_CHANNEL } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import type { PostgresChangesExtension } from './table-changes/postgres-changes.js';
@@ -132,7 +133,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     listener,
     {
       onNotification: (channel, payload) => {
-        if (channel === BROADCAST_CHANNEL) {
+        if (channel === BROADCAST_NOTIFY_CHANNEL) {
           const note = payload as BroadcastNotification;
           if (note.deleted) return ctx.broadcasts.deleted(note);
           ctx.access.witness(note.channel_id, Number(note.offset));

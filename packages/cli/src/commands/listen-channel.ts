@@ -1,9 +1,8 @@
 // `nself realtime listen <channel>`: prints a channel's broadcasts as they are stored, in offset order, each once,
 // after an offset (`--from`) or from now; woken by the channel's notifications, and reading its log at least once a second.
-import { NotificationListener, replayPage, stringifyExact, type Channel, type Message, type Pool } from '@nself/db';
+import { BROADCAST_NOTIFY_CHANNEL, NotificationListener, replayPage, stringifyExact, type Channel, type Message, type Pool } from '@nself/db';
 import { say } from '../output.js';
 
-const BROADCAST_CHANNEL = 'realtime:broadcast';
 const PAGE = 500;
 const POLL_MS = 1_000;
 
@@ -15,11 +14,10 @@ export interface ChannelListenOptions {
 
 /** Streams `channel`'s broadcasts until Ctrl+C (or `seconds`); returns the offset it stopped after. */
 export async function listenToChannel(pool: Pool, channel: Channel, options: ChannelListenOptions, announce: (text: string) => void): Promise<number> {
-  const { rows } = await pool.query<{ last_offset: string }>('SELECT last_offset FROM realtime.channels WHERE id = $1', [channel.id]);
-  let offset = options.from === 'now' ? Number(rows[0]?.last_offset ?? 0) : options.from;
+  let offset = options.from === 'now' ? channel.lastOffset : options.from;
   let wake: () => void = () => undefined;
   const listener = new NotificationListener({ connection: pool.options, onLost: () => wake() });
-  await listener.listen(BROADCAST_CHANNEL, (payload) => {
+  await listener.listen(BROADCAST_NOTIFY_CHANNEL, (payload) => {
     if (payload?.includes(channel.id)) wake();
   });
   listener.onReconnect(() => wake());

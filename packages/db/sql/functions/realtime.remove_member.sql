@@ -1,19 +1,15 @@
 -- Removes a user from a channel (by the channel's topic): any member may leave, a moderator may remove
 -- members (not moderators or admins), an admin or an operator anyone (realtime.acting_role). The
 -- servers close the removed user's live channel at once (realtime:access). Refusals name the rule.
--- Requires: realtime.acting_role, realtime.request_user_id
+-- Requires: realtime.acting_role, realtime.channel_id_of, realtime.request_user_id
 CREATE OR REPLACE FUNCTION realtime.remove_member(topic text, member_user_id text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  v_channel_id uuid;
+  v_channel_id uuid := realtime.channel_id_of(topic);
   v_role text;
   v_target_role text;
 BEGIN
-  SELECT c.id INTO v_channel_id FROM realtime.channels c WHERE c.slug = topic;
-  IF v_channel_id IS NULL THEN
-    RAISE EXCEPTION 'no channel "%"', topic USING ERRCODE = 'no_data_found';
-  END IF;
   SELECT m.role INTO v_target_role FROM realtime.channel_members m WHERE m.channel_id = v_channel_id AND m.user_id = member_user_id;
   IF v_target_role IS NULL THEN
     RAISE EXCEPTION 'user "%" is not a member of channel "%"', member_user_id, topic USING ERRCODE = 'no_data_found';

@@ -2,24 +2,14 @@
 -- right alone (realtime.acting_role). A channel made private closes its live subscribers that are not members
 -- (realtime:access); `max_members` in the metadata must be a whole number of 1 or more, and
 -- `retention_hours` a number of 0 or more. Refusals name the rule.
--- Requires: realtime.acting_role
+-- Requires: realtime.channel_id_of, realtime.require_role
 CREATE OR REPLACE FUNCTION realtime.update_channel(topic text, channel_type text DEFAULT NULL, channel_metadata jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  v_channel_id uuid;
-  v_role text;
+  v_channel_id uuid := realtime.channel_id_of(topic);
 BEGIN
-  SELECT c.id INTO v_channel_id FROM realtime.channels c WHERE c.slug = topic;
-  IF v_channel_id IS NULL THEN
-    RAISE EXCEPTION 'no channel "%"', topic USING ERRCODE = 'no_data_found';
-  END IF;
-  v_role := realtime.acting_role(v_channel_id);
-  IF v_role IS NULL OR v_role NOT IN ('operator', 'admin') THEN
-    RAISE EXCEPTION 'only an admin of channel "%" may change its type or settings; %', topic,
-      CASE WHEN v_role IS NULL THEN 'the caller is not a member' ELSE 'the caller is a ' || v_role END
-      USING ERRCODE = 'insufficient_privilege';
-  END IF;
+  PERFORM realtime.require_role(v_channel_id, topic, ARRAY['admin'], 'change its type or settings');
   IF channel_type IS NOT NULL AND channel_type NOT IN ('public', 'private', 'presence') THEN
     RAISE EXCEPTION 'channel type is "%"; it must be public, private or presence', channel_type USING ERRCODE = 'invalid_parameter_value';
   END IF;
