@@ -1,8 +1,9 @@
-// Conformance: table change values on the wire as hosted Supabase sends them: exact int8 and numeric digits, timestamptz in UTC.
+// Conformance: values on the wire as hosted Supabase sends them: exact int8 and numeric digits (table changes and broadcasts stored by SQL), timestamptz in UTC.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
 import { RawClient } from './raw-client.js';
+import { realtime } from '../helpers/cli.js';
 import { useTestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -54,6 +55,31 @@ for (const capture of ['auto', 'trigger'] as const) {
       await client.close();
     }
   });
+
+  if (capture === 'auto') {
+    test('a broadcast stored by SQL with an int8 beyond 2^53 keeps its digits on the wire, in REST history and in the CLI', async () => {
+      const client = await RawClient.open(env.server);
+      try {
+        const reply = await client.join('realtime:ledger-news', '1', { broadcast: { self: false } });
+        assert.equal(reply[4]['status'], 'ok');
+        await env.db.pool.query(`SELECT realtime.broadcast('ledger-news', 'posted', '{"id": 9007199254740993, "amount": 12345678901234567890.5}'::jsonb)`);
+        await client.expect((frame) => frame[3] === 'broadcast', 'the broadcast');
+        const wire = client.texts.find((frame) => frame.includes('"posted"')) ?? '';
+        assert.match(wire, /"id":9007199254740993[,}]/, `2^53 + 1 is not rounded to …992 on the wire: ${wire}`);
+        assert.match(wire, /"amount":12345678901234567890\.5[,}]/);
+
+        const history = await (await fetch(`${env.server.url}/api/channels/ledger-news/messages`)).text();
+        assert.match(history, /"id":9007199254740993[,}]/, `REST history keeps the digits: ${history}`);
+
+        const table = await realtime(['messages', 'ledger-news', '1'], { databaseUrl: env.db.url });
+        assert.match(table.stdout, /"id": 9007199254740993[,}]/, table.stdout + table.stderr);
+        const json = await realtime(['messages', 'ledger-news', '1', '--json'], { databaseUrl: env.db.url });
+        assert.match(json.stdout, /"id": 9007199254740993[,\n]/, json.stdout + json.stderr);
+      } finally {
+        await client.close();
+      }
+    });
+  }
 
   test(`${path}: timestamptz values arrive in UTC whatever the writer's and the database's time zones; timestamp values as written`, async () => {
     const client = await watchLedger(`utc-${capture}`);

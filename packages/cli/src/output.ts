@@ -1,5 +1,5 @@
 // Prints command results: psql-like aligned tables, or JSON when asked for.
-import { UNPRINTABLE_CHARACTERS } from '@nself/db';
+import { ExactNumber, stringifyExact, UNPRINTABLE_CHARACTERS } from '@nself/db';
 
 export type Cell = string | number | boolean | null | undefined | Date | object;
 export type Row = Record<string, Cell>;
@@ -44,6 +44,7 @@ export function formatCell(value: Cell): string {
 
 /** JSON the way psql prints jsonb: `{"device": "mobile", "tags": [1, 2]}`, on one line. */
 export function jsonText(value: unknown): string {
+  if (value instanceof ExactNumber) return value.text;
   if (Array.isArray(value)) return `[${value.map(jsonText).join(', ')}]`;
   if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
     return `{${Object.entries(value)
@@ -88,7 +89,7 @@ export function renderTable(columns: readonly string[], rows: readonly Row[]): s
  * bidirectional controls are written as `\u` escapes too (the same JSON value).
  */
 export function renderJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(CONTROL_CHARACTERS_JSON_KEEPS, (character) => `\\u${(character.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`) + '\n';
+  return stringifyExact(value, 2).replace(CONTROL_CHARACTERS_JSON_KEEPS, (character) => `\\u${(character.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`) + '\n';
 }
 
 /** Prints rows in the requested format. */

@@ -40,13 +40,17 @@ export function parseExactJson(text: string): unknown {
 const MARK = `exact-number-${randomBytes(12).toString('hex')}:`;
 const MARKED = new RegExp(`"${MARK}([-+0-9.eE]+)"`, 'g');
 
-/** JSON.stringify, writing ExactNumbers with their own digits. */
-export function stringifyExact(value: unknown): string {
-  if (!holdsExactNumber(value)) return JSON.stringify(value);
-  const text = JSON.stringify(value, function replace(this: Record<string, unknown>, key: string, converted: unknown) {
-    const original = this[key];
-    return original instanceof ExactNumber ? MARK + original.text : converted;
-  });
+/** JSON.stringify (with its indentation, `space`), writing ExactNumbers with their own digits. */
+export function stringifyExact(value: unknown, space?: number): string {
+  if (!holdsExactNumber(value)) return JSON.stringify(value, null, space);
+  const text = JSON.stringify(
+    value,
+    function replace(this: Record<string, unknown>, key: string, converted: unknown) {
+      const original = this[key];
+      return original instanceof ExactNumber ? MARK + original.text : converted;
+    },
+    space,
+  );
   return text.replace(MARKED, '$1');
 }
 

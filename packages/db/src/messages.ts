@@ -1,6 +1,7 @@
 // The broadcast log: appending messages with their channel offset, and reading them back.
 import type pg from 'pg';
 import type { Queryable } from './queryable.js';
+import { EXACT_JSON_TYPES } from './exact-json.js';
 import { checkEventName } from './validation.js';
 
 /** One message of a channel's log. */
@@ -10,7 +11,7 @@ export interface Message {
   /** Position in the channel's log: 1, 2, 3… in commit order. */
   readonly offset: number;
   readonly event: string;
-  /** The JSON payload, or null for a binary-only message. */
+  /** The JSON payload, or null for a binary-only message; read back from the log, numbers a JavaScript number cannot hold are ExactNumbers. */
   readonly payload: unknown;
   readonly payloadBinary: Buffer | null;
   readonly sender: string | null;
@@ -65,14 +66,15 @@ export async function appendMessage(db: Queryable, message: NewMessage): Promise
 
 /** The newest `limit` messages of a channel (only those sent at or after `since`, when given), oldest first. */
 export async function recentMessages(db: Queryable, channelId: string, limit: number, since?: Date): Promise<Message[]> {
-  const { rows } = await db.query<MessageRow>(
-    `SELECT ${COLUMNS} FROM (
-       SELECT ${COLUMNS} FROM realtime.messages
-        WHERE channel_id = $1 AND ($3::timestamptz IS NULL OR sent_at >= $3)
-        ORDER BY channel_offset DESC LIMIT $2
-     ) newest ORDER BY channel_offset`,
-    [channelId, limit, since ?? null],
-  );
+  const { rows } = await db.query<MessageRow>({
+    text: `SELECT ${COLUMNS} FROM (
+             SELECT ${COLUMNS} FROM realtime.messages
+              WHERE channel_id = $1 AND ($3::timestamptz IS NULL OR sent_at >= $3)
+              ORDER BY channel_offset DESC LIMIT $2
+           ) newest ORDER BY channel_offset`,
+    values: [channelId, limit, since ?? null],
+    types: EXACT_JSON_TYPES,
+  });
   return rows.map(toMessage);
 }
 
@@ -184,7 +186,7 @@ export interface ReplayPage {
 
 /** One page of `replayMessages`, bounded by `limit` and `maxBytes`. */
 export async function replayPage(db: Queryable, channelId: string, options: ReplayOptions): Promise<ReplayPage> {
-  const { rows } = await db.query<MessageRow & { cut: boolean }>(REPLAY_PAGE, replayParameters(channelId, options));
+  const { rows } = await db.query<MessageRow & { cut: boolean }>({ text: REPLAY_PAGE, values: replayParameters(channelId, options), types: EXACT_JSON_TYPES });
   return { messages: rows.map(toMessage), full: rows.length === options.limit || rows[0]?.cut === true };
 }
 
@@ -196,14 +198,15 @@ export interface BoundedPage extends ReplayPage {
 
 /** `replayPage` and the channel's log bounds in one statement (one round trip, one snapshot). */
 export async function replayBoundedPage(db: Queryable, channelId: string, options: ReplayOptions): Promise<BoundedPage> {
-  const { rows } = await db.query<Partial<MessageRow> & { oldest_stored: string | null; newest: string | null; cut: boolean | null }>(
-    `SELECT bounds.oldest_stored, bounds.newest, page.*
-       FROM (SELECT (SELECT min(channel_offset) FROM realtime.messages WHERE channel_id = $1) AS oldest_stored,
-                    (SELECT last_offset FROM realtime.channels WHERE id = $1) AS newest) AS bounds
-       LEFT JOIN LATERAL (${REPLAY_PAGE}) AS page ON true
-      ORDER BY page.channel_offset`,
-    replayParameters(channelId, options),
-  );
+  const { rows } = await db.query<Partial<MessageRow> & { oldest_stored: string | null; newest: string | null; cut: boolean | null }>({
+    text: `SELECT bounds.oldest_stored, bounds.newest, page.*
+             FROM (SELECT (SELECT min(channel_offset) FROM realtime.messages WHERE channel_id = $1) AS oldest_stored,
+                          (SELECT last_offset FROM realtime.channels WHERE id = $1) AS newest) AS bounds
+             LEFT JOIN LATERAL (${REPLAY_PAGE}) AS page ON true
+            ORDER BY page.channel_offset`,
+    values: replayParameters(channelId, options),
+    types: EXACT_JSON_TYPES,
+  });
   const first = rows[0];
   // With no message in the page, the one row holds only the bounds.
   const messages = rows.filter((row) => typeof row.id === 'string').map((row) => toMessage(row as MessageRow));

@@ -1,5 +1,6 @@
 // HTTP routes: health, ping, readiness, metrics, REST broadcast, channel history and moderation, also under the /realtime/v1 prefix, with CORS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { stringifyExact } from '@nself/db';
 import type { ServerContext } from '../context.js';
 import { channelHistory, HISTORY_PATH } from './history-routes.js';
 import { CHANNEL_PATH, deleteChannel, deleteMessage, MEMBER_PATH, MESSAGE_PATH, patchChannel, putMember, removeMember } from './moderation-routes.js';
@@ -95,7 +96,7 @@ function send(response: ServerResponse, answer: RestAnswer): void {
   const headers: Record<string, string> = { ...CORS };
   if (answer.body !== undefined) headers['content-type'] = 'application/json';
   response.writeHead(answer.status, headers);
-  response.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+  response.end(answer.body === undefined ? undefined : stringifyExact(answer.body));
 }
 
 function sendText(response: ServerResponse, status: number, text: string): void {

@@ -16,7 +16,7 @@ import {
   type Message,
   type ProtocolVersion,
 } from '@nself/protocol';
-import type { Message as StoredMessage } from '@nself/db';
+import { stringifyExact, type Message as StoredMessage } from '@nself/db';
 import type { Identity } from '../auth/auth.js';
 import type { JoinedChannel } from '../channel/joined-channel.js';
 import type { ServerContext } from '../context.js';
@@ -302,7 +302,7 @@ export class ClientSocket {
   private sendStored(head: SharedHead, message: StoredMessage, replayed: boolean): void {
     const bytes = message.payloadBinary;
     if (!bytes) {
-      this.sendShared(message, head, () => broadcastPayload(message, replayed));
+      this.sendShared(message, head, () => broadcastPayload(message, replayed), stringifyExact);
       return;
     }
     if (head.version !== '2.0.0' || !this.canSend()) return;
