@@ -1,10 +1,11 @@
 // The settings module: the README's configuration table matches it, values are checked the same way everywhere, and nothing reads a setting around it.
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readFlag, readSetting, renderSettingsTable, SETTINGS, SETTINGS_TABLE_END, SETTINGS_TABLE_START, type SettingName } from '@nself/db';
-import { loadConfig } from '@nself/server';
+import { loadConfig, resolveWorkerCount } from '@nself/server';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 const NAMES = Object.keys(SETTINGS) as SettingName[];
@@ -50,6 +51,7 @@ test('each default shown is the value a setting takes when unset', () => {
     'REALTIME_MAX_PRESENCE_STATE_BYTES',
     'REALTIME_ALLOWED_ORIGINS',
     'REALTIME_ANONYMOUS_ROLE',
+    'REALTIME_WORKERS',
   ]);
   for (const name of NAMES.filter((name) => !derived.has(name))) {
     assert.equal(String(readSetting({}, name)), SETTINGS[name].shownDefault, name);
@@ -57,6 +59,18 @@ test('each default shown is the value a setting takes when unset', () => {
   assert.equal(readSetting({}, 'REALTIME_ANONYMOUS_ROLE'), 'anon');
   assert.deepEqual(readSetting({}, 'REALTIME_ALLOWED_ORIGINS'), []);
   assert.equal(loadConfig({}).limits.maxPresenceStateBytes, 1_048_576);
+  assert.equal(resolveWorkerCount(readSetting({}, 'REALTIME_WORKERS'), {}).count, 1);
+  assert.equal(resolveWorkerCount(readSetting({}, 'REALTIME_WORKERS'), { NODE_ENV: 'production' }).count, availableParallelism());
+});
+
+test('REALTIME_WORKERS takes a whole number of processes or auto, and refuses anything else naming what it accepts', () => {
+  assert.equal(resolveWorkerCount(readSetting({ REALTIME_WORKERS: '3' }, 'REALTIME_WORKERS'), { NODE_ENV: 'production' }).count, 3);
+  assert.equal(resolveWorkerCount(readSetting({ REALTIME_WORKERS: 'auto' }, 'REALTIME_WORKERS'), {}).count, availableParallelism());
+  for (const value of ['0', '-1', '2.5', 'many', '257']) {
+    assert.throws(() => readSetting({ REALTIME_WORKERS: value }, 'REALTIME_WORKERS'), {
+      message: `REALTIME_WORKERS "${value}" is not valid; expected a whole number of processes from 1 to 256, or auto (one per core this process may use)`,
+    });
+  }
 });
 
 test('a value a setting does not accept is refused naming the variable, the value and what is accepted', () => {

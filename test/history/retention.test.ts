@@ -84,6 +84,8 @@ test('a resume from an offset older than retention is told it cannot recover, th
 test('the server sweeps by itself: REALTIME_RETENTION_HOURS and per-channel retention_hours apply without running cleanup', async () => {
   await channelWithOldMessages('swept', {}, range(1, 3), 2);
   await channelWithOldMessages('swept-own', { retention_hours: 0.5 }, range(1, 5), 1);
+  // One process per database runs the sweeps: the file's server stops, so that this one, sweeping every 200 ms, leads them.
+  await setup.server.close();
   const sweeper = await startTestServer(setup.db, { env: { REALTIME_RETENTION_HOURS: '1.5', REALTIME_RETENTION_INTERVAL_MS: '200' } });
   try {
     assert.equal(sweeper.config.retentionHours, 1.5);

@@ -45,9 +45,9 @@ test('a server process logs to the file `nself realtime logs` reads, and `nself 
     const env = { REALTIME_LOG_FILE: logFile, REALTIME_PORT: String(port), REALTIME_HOST: '127.0.0.1' };
     const logs = await realtime(['logs', '--lines', '20'], { databaseUrl: db.url, env });
     assert.equal(logs.code, 0, logs.stderr);
-    assert.match(logs.stdout, /"msg":"realtime server listening"/);
+    assert.match(logs.stdout, /"msg":"realtime server listening with 1 process \(REALTIME_WORKERS=1, the default without NODE_ENV=production\)"/);
     assert.match(logs.stdout, /DEVELOPMENT MODE/);
-    assert.match(server.output(), /"msg":"realtime server listening"/, 'logs also go to stdout');
+    assert.match(server.output(), /"msg":"realtime server listening with 1 process/, 'logs also go to stdout');
     const status = await realtime(['status', '--json'], { databaseUrl: db.url, env });
     assert.equal(status.code, 0, status.stderr);
     assert.equal((JSON.parse(status.stdout) as { server: { running: boolean } }).server.running, true);

@@ -6,6 +6,7 @@ import { createChannel } from '@nself/db';
 import { realtime } from '../helpers/cli.js';
 import { RawClient } from './raw-client.js';
 import { subscribe, supabase } from './support.js';
+import { createTestDatabase } from '../helpers/database.js';
 import { startTestServer, useTestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -132,7 +133,9 @@ test('presence tracked from the CLI joins connected clients, and a client track 
 });
 
 test('presence of a server process that died is swept offline', async () => {
-  const doomed = await startTestServer(env.db);
+  // A database of its own: one process per database runs the sweeps, and this file's server would lead them at its own pace.
+  const db = await createTestDatabase({ migrated: true });
+  const doomed = await startTestServer(db);
   const client = supabase(doomed);
   const channel = client.channel('crashy', { config: { presence: { key: 'frank' } } });
   assert.equal((await subscribe(channel)).status, 'SUBSCRIBED');
@@ -142,20 +145,21 @@ test('presence of a server process that died is swept offline', async () => {
   // Simulate a crash: the rows a dead process leaves behind (connected, silent, presence online).
   const {
     rows: [session],
-  } = await env.db.pool.query(`SELECT s.connection_id FROM realtime.presence_sessions s LIMIT 1`);
+  } = await db.pool.query(`SELECT s.connection_id FROM realtime.presence_sessions s LIMIT 1`);
   assert.equal(session, undefined, 'a clean shutdown ends its sessions');
-  await env.db.pool.query(`INSERT INTO realtime.connections (connection_id, server_id, last_seen_at) VALUES ('ghost', 'dead', now() - interval '1 hour')`);
-  await env.db.pool.query(`UPDATE realtime.presence SET status = 'online' WHERE user_id = 'frank'`);
-  await env.db.pool.query(
+  await db.pool.query(`INSERT INTO realtime.connections (connection_id, server_id, last_seen_at) VALUES ('ghost', 'dead', now() - interval '1 hour')`);
+  await db.pool.query(`UPDATE realtime.presence SET status = 'online' WHERE user_id = 'frank'`);
+  await db.pool.query(
     `INSERT INTO realtime.presence_sessions (connection_id, channel_id, user_id) SELECT 'ghost', channel_id, user_id FROM realtime.presence WHERE user_id = 'frank'`,
   );
-  const sweeper = await startTestServer(env.db, { sweepIntervalMs: 100, staleAfterSeconds: 60 });
+  const sweeper = await startTestServer(db, { sweepIntervalMs: 100, staleAfterSeconds: 60 });
   try {
-    await waitFor(async () => (await env.db.pool.query(`SELECT status FROM realtime.presence WHERE user_id = 'frank'`)).rows[0]?.status === 'offline', 'the sweeper');
-    const { rows } = await env.db.pool.query(`SELECT status FROM realtime.connections WHERE connection_id = 'ghost'`);
+    await waitFor(async () => (await db.pool.query(`SELECT status FROM realtime.presence WHERE user_id = 'frank'`)).rows[0]?.status === 'offline', 'the sweeper');
+    const { rows } = await db.pool.query(`SELECT status FROM realtime.connections WHERE connection_id = 'ghost'`);
     assert.equal(rows[0]?.status, 'disconnected');
   } finally {
     await sweeper.close();
+    await db.drop();
   }
 });
 

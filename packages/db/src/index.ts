@@ -4,6 +4,7 @@ export * from './config/index.js';
 export * from './embedded.js';
 export * from './database.js';
 export * from './notification-listener.js';
+export * from './leadership.js';
 export * from './migrations.js';
 export * from './schema-files.js';
 export * from './queryable.js';

@@ -1,5 +1,5 @@
 // What every part of a running server shares: configuration, database, logger, metrics, auth and the feeds.
-import type { Pool } from '@nself/db';
+import type { Leadership, Pool } from '@nself/db';
 import type { AccessWatch } from './channel/access-watch.js';
 import type { Authenticator } from './auth/auth.js';
 import type { BroadcastFeed } from './broadcast/broadcast-feed.js';
@@ -30,6 +30,8 @@ export interface ServerContext {
   readonly restRates: CallerRates;
   /** Closes joined channels whose token expired. */
   readonly expiries: ExpiryWatch;
+  /** Whether this process runs the work that runs once per server: sweeps of stale connections and presence, retention, the slot watch. */
+  readonly sweepLeadership: Leadership;
   /** Identifies this process in realtime.connections and realtime.presence_sessions. */
   readonly serverId: string;
   /** Delivers table changes; when undefined, joins with bindings are refused. */

@@ -1,14 +1,19 @@
 // Structured logs with pino, to stdout and appended to the log file that `nself realtime logs` reads.
+import cluster from 'node:cluster';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
+/** The environment variable that tells a worker process its index (1…N); its log lines carry it as `worker`. */
+export const WORKER_INDEX_VARIABLE = 'NSELF_WORKER_INDEX';
+
 /** A logger writing JSON lines to the log file and, unless disabled, to stdout. */
 export function createLogger(options: { file: string; level: string; stdout: boolean }): Logger {
   mkdirSync(path.dirname(options.file), { recursive: true });
   const streams: pino.StreamEntry[] = [{ level: 'trace', stream: pino.destination({ dest: options.file, append: true, sync: true }) }];
   if (options.stdout) streams.push({ level: 'trace', stream: pino.destination({ dest: 1, sync: true }) });
-  return pino({ level: options.level, base: { pid: process.pid } }, pino.multistream(streams));
+  const worker = process.env[WORKER_INDEX_VARIABLE];
+  return pino({ level: options.level, base: { pid: process.pid, ...(cluster.isWorker && worker ? { worker: Number(worker) } : {}) } }, pino.multistream(streams));
 }

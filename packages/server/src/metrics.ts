@@ -14,6 +14,10 @@ export interface Metrics {
   readonly listenerReconnects: Counter;
   /** 1 while this process consumes the replication slot (the elected WAL consumer), else 0. */
   readonly walConsumerLeading: Gauge;
+  /** 1 while this process runs the sweeps that run once per server (retention, stale connections and presence, the slot watch), else 0. */
+  readonly sweepLeading: Gauge;
+  /** Sweeps run by this process, by kind. */
+  readonly sweeps: Counter<'kind'>;
 }
 
 /** Events clients send that the server handles: the `kind` of a received message is one of these or `other`. */
@@ -58,5 +62,12 @@ export function createMetrics(): Metrics {
     }),
     listenerReconnects: new Counter({ name: 'realtime_listener_reconnects_total', help: 'Reconnections of the database listener', registers: [registry] }),
     walConsumerLeading: new Gauge({ name: 'realtime_wal_consumer_leading', help: 'Whether this process consumes the replication slot (1) or not (0)', registers: [registry] }),
+    sweepLeading: new Gauge({ name: 'realtime_sweep_leading', help: 'Whether this process runs the sweeps that run once per server (1) or not (0)', registers: [registry] }),
+    sweeps: new Counter({
+      name: 'realtime_sweeps_total',
+      help: 'Sweeps run by this process: retention, connections (stale connections and presence)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
   };
 }

@@ -13,12 +13,14 @@ export interface RetentionSweeper {
 /**
  * Starts trimming every `config.retentionIntervalMs`: messages older than their channel's retention
  * (`retention_hours` in its metadata, else `config.retentionHours`), and table changes older than
- * `config.retentionHours`. A failed pass is logged and the next one tries again.
+ * `config.retentionHours`. Only the process leading the sweeps trims. A failed pass is logged and the next one tries again.
  */
 export function startRetentionSweeper(ctx: ServerContext): RetentionSweeper {
   let running: Promise<void> | undefined;
   const sweep = (): Promise<void> => {
+    if (!ctx.sweepLeadership.leading) return Promise.resolve();
     running ??= (async () => {
+      ctx.metrics.sweeps.inc({ kind: 'retention' });
       try {
         const hours = ctx.config.retentionHours;
         const messages = await trimChannelLogs(ctx.pool, hours);

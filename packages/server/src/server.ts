@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import {
   BROADCAST_NOTIFY_CHANNEL,
+  Leadership,
   migrate,
   openPool,
   postgresBroadcastLog,
@@ -47,12 +48,15 @@ import { registerSlotGauges, startSlotWatch } from './table-changes/slot-monitor
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './socket/websocket-gateway.js';
 import { LogCode } from './log-codes.js';
+import { answerMetricsRequests } from './workers/cluster-metrics.js';
 
 /** Options of `startServer`: the environment's configuration, with any field overridden. */
 export interface StartOptions extends Partial<Omit<ServerConfig, 'limits'>> {
   readonly limits?: Partial<Limits>;
   /** Environment to read the configuration from. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /** How the number of processes was chosen, said in the start line of a server of one process (`nself realtime start`). */
+  readonly workersChosenBy?: string;
   /** Builds the extension that delivers `postgres_changes`. @default table changes from the capture log */
   readonly postgresChanges?: (deps: TableChangesOptions) => PostgresChangesExtension;
 }
@@ -72,6 +76,10 @@ export interface RunningServer {
 }
 
 const SHUTDOWN_GRACE_MS = 2_000;
+/** The advisory lock whose holder, among every process on the database, runs the sweeps. */
+const SWEEP_LEADERSHIP = 'nself realtime: sweeps';
+/** How often a process that does not run the sweeps asks again (sooner when the sweep interval is shorter). */
+const SWEEP_LEADERSHIP_RETRY_MS = 5_000;
 const READY_TIMEOUT_MS = 2_000;
 
 /** Starts a server: applies migrations, starts listening on the database, then opens the port. */
@@ -101,6 +109,15 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const serverId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const auth = new Authenticator({ secret: config.jwtSecret, publicKey: config.jwtPublicKey, jwksUrl: config.jwksUrl });
   const listener = createListener(databaseUrl, logger);
+  const sweepLeadership = new Leadership({
+    connection: databaseUrl,
+    name: SWEEP_LEADERSHIP,
+    retryMs: Math.min(config.sweepIntervalMs, SWEEP_LEADERSHIP_RETRY_MS),
+    onChange: (leading) => {
+      metrics.sweepLeading.set(leading ? 1 : 0);
+      logger.info({ code: leading ? LogCode.sweepLeading : LogCode.sweepStoppedLeading }, leading ? 'this process runs the sweeps' : 'this process no longer runs the sweeps');
+    },
+  });
   const ctx: ServerContext = {
     config,
     pool,
@@ -114,6 +131,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     access: new AccessWatch(pool, logger),
     history: new HistoryReads(pool),
     expiries: new ExpiryWatch(),
+    sweepLeadership,
     restRates: new CallerRates(config.limits.maxRestMessagesPerSecond),
     postgresChanges: (options.postgresChanges ?? createTableChanges)({
       pool,
@@ -156,10 +174,12 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     await pool.end();
     throw error;
   }
+  await sweepLeadership.start();
   const tracker = new ConnectionTracker(ctx);
   const retention = startRetentionSweeper(ctx);
-  const slotWatch = startSlotWatch(pool, logger, config.slotStaleSeconds);
+  const slotWatch = startSlotWatch(pool, logger, config.slotStaleSeconds, () => sweepLeadership.leading);
   const gateway = new WebSocketGateway(ctx, tracker);
+  const stopAnsweringMetrics = answerMetricsRequests(metrics.registry);
   const routes = createRoutes(ctx, () => isDatabaseReachable(pool));
   // The routes answer every failure themselves (a 500 at worst), so their promise never rejects.
   const http = createServer((request, response) => void routes(request, response));
@@ -176,8 +196,10 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     // Nothing is left running, so that the process ends with its error.
     tracker.stop();
     ctx.expiries.stop();
+    stopAnsweringMetrics();
     await retention.stop();
     slotWatch.stop();
+    await sweepLeadership.stop();
     gateway.wss.close();
     await ctx.postgresChanges?.close?.();
     await listener.stop();
@@ -200,7 +222,10 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   else logger.warn({ code: LogCode.capturePathTrigger }, capture.reason);
   const weakSecret = secretWarning(config.jwtSecret);
   if (weakSecret) logger.warn({ code: LogCode.weakSecret }, weakSecret);
-  logger.info({ code: LogCode.serverListening, port, serverId, websocket: `ws://${shownHost}:${port}/realtime/v1/websocket` }, 'realtime server listening');
+  logger.info(
+    { code: LogCode.serverListening, port, serverId, websocket: `ws://${shownHost}:${port}/realtime/v1/websocket` },
+    options.workersChosenBy ? `realtime server listening with 1 process (REALTIME_WORKERS=${options.workersChosenBy})` : 'realtime server listening',
+  );
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -214,6 +239,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await Promise.race([ctx.broadcasts.closeWrites(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
       await retention.stop();
       slotWatch.stop();
+      await sweepLeadership.stop();
       await tracker
         .disconnectAll(sockets.map((socket) => socket.id))
         .catch((error: unknown) => logger.error({ code: LogCode.connectionsDisconnectAllFailed, err: error }, 'marking connections offline failed'));
@@ -243,6 +269,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await ctx.postgresChanges?.close?.();
       await listener.stop();
       await pool.end();
+      stopAnsweringMetrics();
       logger.info({ code: LogCode.serverStopped, serverId }, 'realtime server stopped');
     })();
     return closing;
@@ -251,7 +278,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
 }
 
 function configure(options: StartOptions): ServerConfig {
-  const { limits, env, postgresChanges: _extension, ...overrides } = options;
+  const { limits, env, postgresChanges: _extension, workersChosenBy: _workers, ...overrides } = options;
   const environment = env ?? process.env;
   const base = loadConfig(environment);
   // An explicit undefined jwtSecret or databaseUrl means none: development mode, the embedded PostgreSQL.

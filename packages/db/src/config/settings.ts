@@ -16,6 +16,9 @@ export interface HasuraJwtKey {
   readonly publicKey?: string;
   readonly jwksUrl?: string;
 }
+/** More worker processes than this would be a typo, not a machine. */
+const MAX_WORKERS = 256;
+
 const ORIGIN_FORM = 'http(s)://host[:port] such as https://app.example.com, or *';
 
 /**
@@ -41,6 +44,16 @@ export const SETTINGS = {
     flag: '--host',
     description: 'the address the server binds; development mode lets anyone in, so it accepts only this machine unless this says otherwise',
   }),
+  REALTIME_WORKERS: custom<WorkerCount | undefined>(
+    '`1`; `auto` when `NODE_ENV=production`',
+    `a whole number of processes from 1 to ${MAX_WORKERS}, or \`auto\` (one per core this process may use)`,
+    {
+      flag: '--workers',
+      description:
+        'how many server processes share the port, each a full server over the same database; one that dies is replaced and its clients resume where they were ([docs/deployment.md](docs/deployment.md))',
+    },
+    parseWorkers,
+  ),
   REALTIME_ALLOWED_ORIGINS: custom<readonly string[]>(
     'none',
     `comma-separated origins, ${ORIGIN_FORM}`,
@@ -126,10 +139,13 @@ export const SETTINGS = {
   REALTIME_STALE_AFTER_SECONDS: integer(300, 1, 86_400, {
     description: 'a connection or presence unseen for longer than this is gone: the server sweeps it, and it is the default of `nself realtime cleanup` and `presence cleanup`',
   }),
-  REALTIME_SWEEP_INTERVAL_MS: integer(30_000, 100, 3_600_000, { description: 'how often the server sweeps stale connections and presence, in ms' }),
+  REALTIME_SWEEP_INTERVAL_MS: integer(30_000, 100, 3_600_000, {
+    description:
+      'how often the server sweeps stale connections and presence, in ms (one process per database sweeps: [docs/deployment.md](docs/deployment.md#work-that-runs-once))',
+  }),
   REALTIME_SLOT_STALE_SECONDS: integer(300, 1, 31_536_000, {
     description:
-      'a replication slot no consumer has read for longer than this is logged as an error by every server process (checked about once a minute) and shown as a warning by `nself realtime status`: it keeps WAL until the disk is full ([docs/capture.md](docs/capture.md#the-replication-slot))',
+      'a replication slot no consumer has read for longer than this is logged as an error by the server process that runs the sweeps (checked about once a minute) and shown as a warning by `nself realtime status`: it keeps WAL until the disk is full ([docs/capture.md](docs/capture.md#the-replication-slot))',
   }),
   REALTIME_RETENTION_HOURS: decimal(24, 'hours', '24 or 72', {
     description:
@@ -162,6 +178,20 @@ export type SettingName = keyof typeof SETTINGS;
 export type SettingValue<N extends SettingName> = ReturnType<(typeof SETTINGS)[N]['parse']>;
 
 /** REALTIME_ALLOWED_ORIGINS: comma-separated origins (`https://app.example.com`, `http://localhost:5173`) or `*`. */
+/** How many server processes to run: a number, or one per core. */
+export type WorkerCount = number | 'auto';
+
+function parseWorkers(raw: string | undefined, label: string): WorkerCount | undefined {
+  const value = raw?.trim() ?? '';
+  if (value === '') return undefined;
+  if (value === 'auto') return 'auto';
+  const count = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_WORKERS) {
+    throw new UserError(`${label} "${raw}" is not valid; expected a whole number of processes from 1 to ${MAX_WORKERS}, or auto (one per core this process may use)`);
+  }
+  return count;
+}
+
 function parseOrigins(raw: string | undefined, label: string): readonly string[] {
   const entries = (raw ?? '')
     .split(',')

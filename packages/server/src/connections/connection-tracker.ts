@@ -119,7 +119,10 @@ export class ConnectionTracker {
     }
   }
 
+  /** Marks stale connections and ends presence held by dead ones; only in the process leading the sweeps. */
   private async sweep(): Promise<void> {
+    if (!this.ctx.sweepLeadership.leading) return;
+    this.ctx.metrics.sweeps.inc({ kind: 'connections' });
     try {
       await cleanupStaleConnections(this.ctx.pool, this.ctx.config.staleAfterSeconds);
       const swept = await sweepSessions(this.ctx.pool, this.ctx.config.staleAfterSeconds);

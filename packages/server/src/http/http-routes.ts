@@ -8,6 +8,7 @@ import { originRefusal } from '../socket/origin-policy.js';
 import { batchBroadcast, singleBroadcast } from './rest-broadcast.js';
 import type { RestAnswer } from './rest-json.js';
 import { LogCode } from '../log-codes.js';
+import { metricsText } from '../workers/cluster-metrics.js';
 
 const PREFIX = '/realtime/v1';
 const MAX_BODY_BYTES_SLACK = 64 * 1024;
@@ -35,9 +36,10 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
           ? send(response, { status: 200, body: { status: 'ready' } })
           : send(response, { status: 503, body: { status: 'unavailable', error: 'the database is unreachable' } });
       }
-      if (method === 'GET' && path === '/metrics') {
+      if (method === 'GET' && (path === '/metrics' || path === '/metrics/workers')) {
+        const text = await metricsText(ctx.metrics.registry, path === '/metrics' ? 'server' : 'per-worker');
         response.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
-        response.end(await ctx.metrics.registry.metrics());
+        response.end(text);
         return;
       }
       if (method !== 'GET' && ctx.shuttingDown) return send(response, { status: 503, body: { message: 'Realtime is restarting, please standby' } });

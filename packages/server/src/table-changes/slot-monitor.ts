@@ -61,10 +61,12 @@ export interface SlotWatch {
 
 /**
  * Every minute (or every `staleSeconds`, when shorter), logs an error naming the slot, the WAL it
- * keeps and the command that drops it, when no consumer has read it for longer than `staleSeconds`.
+ * keeps and the command that drops it, when no consumer has read it for longer than `staleSeconds`;
+ * only while `leading()`, so that a server of several processes logs it once.
  */
-export function startSlotWatch(pool: Pool, logger: Logger, staleSeconds: number): SlotWatch {
+export function startSlotWatch(pool: Pool, logger: Logger, staleSeconds: number, leading: () => boolean): SlotWatch {
   const check = async (): Promise<void> => {
+    if (!leading()) return;
     const health = await readWithin(pool);
     const warning = health && staleSlotWarning(health, staleSeconds);
     if (!health || !warning) return;

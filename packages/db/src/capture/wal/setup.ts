@@ -1,6 +1,5 @@
 // Decides between the WAL and trigger capture paths, and sets up the WAL path: publication, slot, event trigger.
-import type pg from 'pg';
-import { escapeIdentifier, escapeLiteral } from 'pg';
+import pg, { escapeIdentifier, escapeLiteral } from 'pg';
 import { UserError } from '../../errors.js';
 import type { Queryable } from '../../queryable.js';
 
@@ -42,9 +41,30 @@ export async function setUpCapturePath(db: Queryable, choice: CaptureChoice = 'a
     await db.query('UPDATE realtime.capture_state SET wal_capture = false WHERE wal_capture');
     return { path: 'trigger', reason: 'REALTIME_CAPTURE=trigger: table changes are captured by triggers', slot: await walSlotName(db) };
   }
-  const path = await setUpWal(db);
+  const path = await oneAtATime(db, setUpWal);
   if (choice === 'wal' && path.path !== 'wal') throw new Error(`REALTIME_CAPTURE=wal, but ${path.reason}`);
   return path;
+}
+
+/** The advisory lock under which processes starting together (workers, machines) set up the WAL path one after another. */
+const SETUP_LOCK = 'nself realtime: capture setup';
+
+/**
+ * Runs `setUp` on one connection under SETUP_LOCK: a process that starts beside another finds the
+ * publication and the slot that one made, instead of failing to make them again.
+ */
+async function oneAtATime<T>(db: Queryable, setUp: (client: Queryable) => Promise<T>): Promise<T> {
+  const client = db instanceof pg.Pool ? await db.connect() : db;
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [SETUP_LOCK]);
+    try {
+      return await setUp(client);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [SETUP_LOCK]);
+    }
+  } finally {
+    if (client !== db) (client as pg.PoolClient).release();
+  }
 }
 
 /**
