@@ -160,7 +160,11 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const retention = startRetentionSweeper(ctx);
   const slotWatch = startSlotWatch(pool, logger, config.slotStaleSeconds);
   const gateway = new WebSocketGateway(ctx, tracker);
-  const routes = createRoutes(ctx, () => isDatabaseReachable(pool));
+  const routes = createRoutes(
+    ctx,
+    () => isDatabaseReachable(pool),
+    () => new Map([...tracker.sockets].map((socket) => [socket.id, [...socket.channels.keys()].map((topic) => topic.replace(/^realtime:/, ''))])),
+  );
   // The routes answer every failure themselves (a 500 at worst), so their promise never rejects.
   const http = createServer((request, response) => void routes(request, response));
   http.on('upgrade', (request, socket, head) => {
