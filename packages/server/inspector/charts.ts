@@ -9,18 +9,18 @@ function svgElement<K extends keyof SVGElementTagNameMap>(name: K, attributes: R
   return element;
 }
 
-/** Draws `values` (oldest first, at most `slots` of them) as a line over a filled area, scaled to their maximum. */
-export function sparkline(container: HTMLElement, values: readonly number[], slots: number): void {
+/** Draws `values` (oldest first) across the whole width as a line over a filled area, scaled to their maximum. */
+export function sparkline(container: HTMLElement, values: readonly number[]): void {
   const svg = svgElement('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, class: 'sparkline', role: 'img' });
   const max = Math.max(1, ...values);
-  const step = WIDTH / Math.max(1, slots - 1);
-  const start = WIDTH - step * (values.length - 1);
+  const step = WIDTH / Math.max(1, values.length - 1);
+  const start = 0;
   const points = values.map((value, index) => `${(start + index * step).toFixed(1)},${(HEIGHT - 2 - (value / max) * (HEIGHT - 6)).toFixed(1)}`);
   if (points.length > 1) {
     svg.append(svgElement('polygon', { points: `${start},${HEIGHT} ${points.join(' ')} ${WIDTH},${HEIGHT}`, class: 'area' }));
     svg.append(svgElement('polyline', { points: points.join(' '), class: 'line' }));
   }
-  const label = svgElement('text', { x: 2, y: 10, class: 'scale' });
+  const label = svgElement('text', { x: WIDTH - 2, y: 8, 'text-anchor': 'end' });
   label.textContent = `max ${formatNumber(max)}`;
   svg.append(label);
   container.replaceChildren(svg);
@@ -41,10 +41,15 @@ export function histogram(container: HTMLElement, bounds: readonly number[], cou
     bar.append(title);
     svg.append(bar);
   });
-  for (const index of [0, Math.floor(bounds.length / 2), bounds.length - 1]) {
+  for (const [index, anchor] of [
+    [0, 'start'],
+    [Math.floor(bounds.length / 2), 'middle'],
+    [bounds.length - 1, 'end'],
+  ] as const) {
     const bound = bounds[index];
     if (bound === undefined) continue;
-    const tick = svgElement('text', { x: (index * width + width / 2).toFixed(1), y: HEIGHT - 1, class: 'tick' });
+    const x = anchor === 'start' ? index * width : anchor === 'end' ? (index + 1) * width : index * width + width / 2;
+    const tick = svgElement('text', { x: x.toFixed(1), y: HEIGHT - 1, 'text-anchor': anchor });
     tick.textContent = formatSeconds(bound);
     svg.append(tick);
   }

@@ -112,12 +112,11 @@ function drawFigures(state: InspectorState): void {
     });
   const ratesIn = rates('messagesIn');
   const ratesOut = rates('messagesOut');
-  sparkline($('chart-in'), ratesIn, SAMPLES);
-  sparkline($('chart-out'), ratesOut, SAMPLES);
+  sparkline($('chart-in'), ratesIn);
+  sparkline($('chart-out'), ratesOut);
   sparkline(
     $('chart-connections'),
     samples.map((sample) => sample.connections),
-    SAMPLES,
   );
   $('rate-in').textContent = `${formatNumber(ratesIn.at(-1) ?? 0)}/s`;
   $('rate-out').textContent = `${formatNumber(ratesOut.at(-1) ?? 0)}/s`;
@@ -130,8 +129,9 @@ function drawFigures(state: InspectorState): void {
     histogram($(`histogram-${name}`), figure.bounds, figure.counts, figure.over);
     const p50 = quantile(figure.bounds, figure.counts, 0.5);
     const p99 = quantile(figure.bounds, figure.counts, 0.99);
-    $(`p-${name}`).textContent =
-      figure.count === 0 ? 'none yet' : `p50 ≤ ${p50 === undefined ? '—' : formatSeconds(p50)} · p99 ≤ ${p99 === undefined ? '—' : formatSeconds(p99)} · ${figure.count}`;
+    const bound = (value: number | undefined): string => (value === undefined ? '—' : `≤${formatSeconds(value)}`);
+    $(`p-${name}`).textContent = figure.count === 0 ? 'none yet' : `p50 ${bound(p50)} · p99 ${bound(p99)}`;
+    $(`histogram-${name}`).title = `${figure.count} since the server started`;
   }
 }
 
