@@ -106,7 +106,7 @@ describe('with a JWT secret', () => {
     assert.equal((await state(`Bearer ${await token(undefined, { role: 'service_role' })}`)).status, 200);
   });
 
-  test('the page asks for a token, shows the refusal, then opens with a service-role token', async () => {
+  test('the page asks for a token, shows the refusal, then opens with a service-role token and tails a private channel with it', async () => {
     const page = await browser.newPage();
     await page.goto(`${env.server.url}/inspector`);
     await waitFor(async () => await page.locator('#login').isVisible(), 'the token form', 5_000);
@@ -122,6 +122,19 @@ describe('with a JWT secret', () => {
     await page.locator('#login button').click();
     await waitFor(async () => await page.locator('#panels').isVisible(), 'the panels', 5_000);
     assert.equal(await page.locator('#status').textContent(), 'live');
+
+    // The live tail joins with the same token: a private channel's broadcasts reach it.
+    assert.equal((await realtime(['channel', 'create', 'secured', 'private'], { databaseUrl: env.db.url })).code, 0);
+    await waitFor(async () => (await channelRow(page, 'secured')) !== undefined, 'the private channel to be listed', 5_000);
+    await page.locator('#channels tr[data-channel="secured"]').click();
+    await waitFor(async () => (await page.locator('#connections td').allTextContents()).includes('secured'), 'the tail to join the private channel', 5_000);
+    const sent = await fetch(`${env.server.url}/api/broadcast/secured/events/alert`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token(undefined, { role: 'service_role' })}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ level: 'high' }),
+    });
+    assert.equal(sent.status, 202);
+    await waitFor(async () => (await tailEntries(page)).some((entry) => entry.endsWith('alert#1{"level":"high"}')), 'the private broadcast in the tail', 3_000);
     await page.close();
   });
 });
