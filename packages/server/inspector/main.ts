@@ -15,7 +15,10 @@ interface Sample {
   readonly messagesIn: number;
   readonly messagesOut: number;
   readonly connections: number;
+  readonly latency: InspectorState['server']['latency'];
 }
+
+type Latency = InspectorState['server']['latency']['broadcast'];
 
 const samples: Sample[] = [];
 let token = currentToken();
@@ -103,7 +106,7 @@ function draw(state: InspectorState): void {
 
 function drawFigures(state: InspectorState): void {
   const { server } = state;
-  samples.push({ at: Date.parse(state.time), messagesIn: server.messagesIn, messagesOut: server.messagesOut, connections: server.connections });
+  samples.push({ at: Date.parse(state.time), messagesIn: server.messagesIn, messagesOut: server.messagesOut, connections: server.connections, latency: server.latency });
   if (samples.length > SAMPLES + 1) samples.shift();
   const rates = (field: 'messagesIn' | 'messagesOut'): number[] =>
     samples.slice(1).map((sample, index) => {
@@ -121,18 +124,28 @@ function drawFigures(state: InspectorState): void {
   $('rate-in').textContent = `${formatNumber(ratesIn.at(-1) ?? 0)}/s`;
   $('rate-out').textContent = `${formatNumber(ratesOut.at(-1) ?? 0)}/s`;
   $('connection-count').textContent = String(server.connections);
-  for (const [name, figure] of [
-    ['broadcast', server.latency.broadcast],
-    ['change', server.latency.tableChange],
-    ['join', server.latency.join],
-  ] as const) {
+  const oldest = samples.length > 1 ? samples[0] : undefined;
+  for (const name of ['broadcast', 'tableChange', 'join'] as const) {
+    // Over the samples kept (the last two minutes); since the server started until there are two.
+    const figure = oldest ? since(server.latency[name], oldest.latency[name]) : server.latency[name];
     histogram($(`histogram-${name}`), figure.bounds, figure.counts, figure.over);
     const p50 = quantile(figure.bounds, figure.counts, 0.5);
     const p99 = quantile(figure.bounds, figure.counts, 0.99);
     const bound = (value: number | undefined): string => (value === undefined ? '—' : `≤${formatSeconds(value)}`);
-    $(`p-${name}`).textContent = figure.count === 0 ? 'none yet' : `p50 ${bound(p50)} · p99 ${bound(p99)}`;
-    $(`histogram-${name}`).title = `${figure.count} since the server started`;
+    $(`p-${name}`).textContent = figure.count === 0 ? 'none lately' : `p50 ${bound(p50)} · p99 ${bound(p99)}`;
+    $(`histogram-${name}`).title = `${figure.count} ${oldest ? `in the last ${Math.round((Date.parse(state.time) - oldest.at) / 1000)} s` : 'since the server started'}`;
   }
+}
+
+/** The observations of `now` that came after `before`. */
+function since(now: Latency, before: Latency): Latency {
+  return {
+    bounds: now.bounds,
+    counts: now.counts.map((count, index) => count - (before.counts[index] ?? 0)),
+    over: now.over - before.over,
+    count: now.count - before.count,
+    sumSeconds: now.sumSeconds - before.sumSeconds,
+  };
 }
 
 /** Replaces a table's rows; the row whose key is `selected` stays marked. */
