@@ -83,3 +83,24 @@ test('a message the operator deletes reaches message_deleted listeners with its 
   assert.equal(typeof deleted[0]!.id, 'string');
   assert.equal(received.length, 1);
 });
+
+test('replay on the first join: the newest stored messages first, oldest first and marked replayed, then the live ones', async () => {
+  const sender = suite.client();
+  const outbound = sender.channel('replayed-room');
+  for (let n = 1; n <= 4; n += 1) await outbound.send({ type: 'broadcast', event: 'note', payload: { n } });
+  const client = suite.client();
+  const heard: Array<{ n: unknown; replayed: boolean; offset: number | undefined }> = [];
+  const channel = client.channel('replayed-room', { config: { broadcast: { replay: { since: 0, limit: 3 } } } });
+  channel.on('note', (payload: { n: number }, message) => heard.push({ n: payload.n, replayed: message.replayed, offset: message.offset }));
+  await subscribed(channel);
+  await waitFor(() => heard.length === 3, 'the three newest stored messages');
+  await outbound.send({ type: 'broadcast', event: 'note', payload: { n: 5 } });
+  await waitFor(() => heard.length === 4, 'the live message');
+  assert.deepEqual(heard, [
+    { n: 2, replayed: true, offset: 2 },
+    { n: 3, replayed: true, offset: 3 },
+    { n: 4, replayed: true, offset: 4 },
+    { n: 5, replayed: false, offset: 5 },
+  ]);
+  assert.equal(channel.lastOffset, 5);
+});

@@ -68,3 +68,28 @@ test('two browser pages join the room, see each other online, and chat', async (
   await waitFor(async () => (await online(alice)).length === 1, 'Bob to leave Alice’s online list');
   assert.deepEqual(await online(alice), ['alice']);
 });
+
+test('a page that reloads shows the room’s stored messages, oldest first, then live ones', async () => {
+  const carol = await browser.newPage();
+  await carol.goto(`${siteUrl}/?name=carol&room=history`);
+  for (const text of ['first', 'second', 'third']) {
+    await carol.locator('#text').fill(text);
+    await carol.locator('#text').press('Enter');
+    await waitFor(async () => (await carol.locator('#messages li').allTextContents()).includes(`carol${text}`), `"${text}" to be shown`);
+  }
+  await carol.reload();
+  await waitFor(async () => (await carol.locator('#messages li').count()) === 3, 'the history to be shown after the reload');
+  assert.deepEqual(await carol.locator('#messages li').allTextContents(), ['carolfirst', 'carolsecond', 'carolthird']);
+  assert.deepEqual(await carol.locator('#messages li.history').count(), 3);
+
+  const dave = await browser.newPage();
+  await dave.goto(`${siteUrl}/?name=dave&room=history`);
+  await waitFor(async () => (await dave.locator('#messages li').count()) === 3, 'a newcomer to see the history');
+  await dave.locator('#text').fill('live');
+  await dave.locator('#text').press('Enter');
+  await waitFor(async () => (await carol.locator('#messages li').allTextContents()).includes('davelive'), 'the live message after the history');
+  assert.deepEqual(await carol.locator('#messages li').allTextContents(), ['carolfirst', 'carolsecond', 'carolthird', 'davelive']);
+  assert.equal(await carol.locator('#messages li.history').count(), 3);
+  await carol.close();
+  await dave.close();
+});

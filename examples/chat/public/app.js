@@ -1,4 +1,4 @@
-// The chat page: joins a room with @nself/client, tracks presence, lists who is online and the messages.
+// The chat page: joins a room with @nself/client, shows its recent history, tracks presence, lists who is online and the messages.
 import { RealtimeClient } from '@nself/client';
 
 const realtimeUrl = document.querySelector('meta[name="realtime-url"]').content;
@@ -20,9 +20,10 @@ function start(name, room) {
   $('title').textContent = `#${room} as ${name}`;
 
   const client = new RealtimeClient({ url: realtimeUrl });
-  const channel = client.channel(room, { config: { broadcast: { self: true } } });
+  // The room's newest stored messages (the server caps them at REALTIME_REPLAY_MAX, 25 by default) come first, on every join and reload.
+  const channel = client.channel(room, { config: { broadcast: { self: true, replay: { since: 0, limit: 25 } } } });
 
-  channel.on('message.sent', (payload) => showMessage(payload));
+  channel.on('message.sent', (payload, message) => showMessage(payload, message.replayed));
   channel.on('presence', { event: 'sync' }, () => showOnline(channel.presenceState()));
   channel.subscribe((status, error) => {
     $('status').textContent = status === 'SUBSCRIBED' ? 'joined' : status.toLowerCase().replace('_', ' ');
@@ -47,8 +48,9 @@ function start(name, room) {
   });
 }
 
-function showMessage(payload) {
+function showMessage(payload, replayed) {
   const item = document.createElement('li');
+  if (replayed) item.className = 'history';
   const author = document.createElement('span');
   author.className = 'author';
   author.textContent = String(payload.user_id ?? 'someone');

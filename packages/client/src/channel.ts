@@ -338,7 +338,8 @@ export class RealtimeChannel implements ChannelEndpoint {
     this.current = 'joined';
     this.rejoinTries = 0;
     this.listeners.setBindingIds(reply.bindingIds);
-    if (this.offset === undefined && reply.latestOffset !== undefined) this.offset = reply.latestOffset;
+    // The replayed messages come right after the reply: the resume point sits just before the first of them.
+    if (this.offset === undefined) this.offset = reply.replayFirstOffset !== undefined ? reply.replayFirstOffset - 1 : reply.latestOffset;
     clearTimeout(this.tablesTimer);
     if (this.listeners.tableBindings().length > 0) this.tablesTimer = setTimeout(() => this.tablesReady(), this.host.timeoutMs);
     else this.emit('SUBSCRIBED');

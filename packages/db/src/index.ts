@@ -20,6 +20,7 @@ export * from './presence.js';
 export * from './presence-sessions.js';
 export * from './connections.js';
 export * from './stats.js';
+export * from './activity.js';
 export * from './capture/index.js';
 export * from './history.js';
 export * from './retention.js';

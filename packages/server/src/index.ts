@@ -8,3 +8,4 @@ export { LogCode } from './log-codes.js';
 export type { Identity } from './auth/auth.js';
 export type { IdentifiedBinding, PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription } from './table-changes/postgres-changes.js';
 export { WEBSOCKET_PATHS } from './socket/websocket-gateway.js';
+export type { InspectorState } from './inspector/inspector-state.js';

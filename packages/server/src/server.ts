@@ -180,7 +180,11 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const slotWatch = startSlotWatch(pool, logger, config.slotStaleSeconds, () => sweepLeadership.leading);
   const gateway = new WebSocketGateway(ctx, tracker);
   const stopAnsweringMetrics = answerMetricsRequests(metrics.registry);
-  const routes = createRoutes(ctx, () => isDatabaseReachable(pool));
+  const routes = createRoutes(
+    ctx,
+    () => isDatabaseReachable(pool),
+    () => new Map([...tracker.sockets].map((socket) => [socket.id, [...socket.channels.keys()].map((topic) => topic.replace(/^realtime:/, ''))])),
+  );
   // The routes answer every failure themselves (a 500 at worst), so their promise never rejects.
   const http = createServer((request, response) => void routes(request, response));
   http.on('upgrade', (request, socket, head) => {

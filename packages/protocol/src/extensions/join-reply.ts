@@ -41,6 +41,8 @@ export interface JoinReplyReading {
   readonly bindingIds: unknown[];
   /** `broadcast.latest_offset`, when the server sent one. */
   readonly latestOffset: number | undefined;
+  /** `replay.first_offset`: the offset of the first replayed message, when the join asked for a replay and one came. */
+  readonly replayFirstOffset: number | undefined;
 }
 
 /** Reads a join's ok `response`, whatever the server sent. */
@@ -49,8 +51,11 @@ export function readJoinReply(response: unknown): JoinReplyReading {
   const bindings = reply['postgres_changes'];
   const broadcast = reply['broadcast'];
   const latest = isJsonObject(broadcast) ? broadcast['latest_offset'] : undefined;
+  const replay = reply['replay'];
+  const replayFirst = isJsonObject(replay) ? replay['first_offset'] : undefined;
   return {
     bindingIds: Array.isArray(bindings) ? bindings.map((binding) => (isJsonObject(binding) ? binding['id'] : undefined)) : [],
     latestOffset: typeof latest === 'number' ? latest : undefined,
+    replayFirstOffset: typeof replayFirst === 'number' ? replayFirst : undefined,
   };
 }

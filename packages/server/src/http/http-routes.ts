@@ -1,4 +1,4 @@
-// HTTP routes: health, ping, readiness, metrics, REST broadcast, channel history and moderation, also under the /realtime/v1 prefix, with CORS.
+// HTTP routes: health, ping, readiness, metrics, the inspector, REST broadcast, channel history and moderation, also under the /realtime/v1 prefix, with CORS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stringifyExact } from '@nself/db';
 import type { ServerContext } from '../context.js';
@@ -9,6 +9,7 @@ import { batchBroadcast, singleBroadcast } from './rest-broadcast.js';
 import type { RestAnswer } from './rest-json.js';
 import { LogCode } from '../log-codes.js';
 import { metricsText } from '../workers/cluster-metrics.js';
+import { inspectorRoute } from '../inspector/inspector-routes.js';
 
 const PREFIX = '/realtime/v1';
 const MAX_BODY_BYTES_SLACK = 64 * 1024;
@@ -19,8 +20,11 @@ const CORS = {
   'access-control-max-age': '86400',
 };
 
-/** Builds the request handler of the HTTP server. `ready()` tells whether the database answers. */
-export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) {
+/**
+ * Builds the request handler of the HTTP server. `ready()` tells whether the database answers; `joinedChannels` gives
+ * the channels joined by each connection of this process, by its id (for the inspector).
+ */
+export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>, joinedChannels: () => ReadonlyMap<string, readonly string[]>) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const path = url.pathname.startsWith(PREFIX) ? url.pathname.slice(PREFIX.length) || '/' : url.pathname;
@@ -42,6 +46,7 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
         response.end(text);
         return;
       }
+      if (method === 'GET' && path.startsWith('/inspector') && (await inspectorRoute(ctx, request, response, path, joinedChannels))) return;
       if (method !== 'GET' && ctx.shuttingDown) return send(response, { status: 503, body: { message: 'Realtime is restarting, please standby' } });
       if (method === 'POST' && path === '/api/broadcast') {
         const body = await readBody(request, ctx.config.limits.maxPayloadBytes * 10 + MAX_BODY_BYTES_SLACK);
