@@ -9,6 +9,7 @@ import {
   postgresBroadcastLog,
   type NotificationListener,
   readSetting,
+  releaseEmbeddedPostgres,
   resolveDatabaseUrl,
   setUpCapturePath,
   UserError,
@@ -78,7 +79,8 @@ const READY_TIMEOUT_MS = 2_000;
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const config = configure(options);
   const logger = createLogger({ file: config.logFile, level: config.logLevel, stdout: config.logToStdout });
-  const databaseUrl = await resolveDatabaseUrl({ DATABASE_URL: config.databaseUrl ?? '' });
+  // The embedded PostgreSQL, when this server starts it, stops with the server unless another process still uses it.
+  const databaseUrl = await resolveDatabaseUrl({ DATABASE_URL: config.databaseUrl ?? '' }, 'while-used');
   const pool = await openPool(databaseUrl, { max: 20 });
   try {
     await migrate(pool);
@@ -243,6 +245,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await ctx.postgresChanges?.close?.();
       await listener.stop();
       await pool.end();
+      if (!config.databaseUrl) await releaseEmbeddedPostgres();
       logger.info({ code: LogCode.serverStopped, serverId }, 'realtime server stopped');
     })();
     return closing;
