@@ -78,7 +78,7 @@ const READY_TIMEOUT_MS = 2_000;
 /** Starts a server: applies migrations, starts listening on the database, then opens the port. */
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const config = configure(options);
-  const logger = createLogger({ file: config.logFile, level: config.logLevel, stdout: config.logToStdout });
+  const logger = createLogger({ file: config.logFile, level: config.logLevel, stdout: config.logToStdout, pretty: config.logPretty });
   // The embedded PostgreSQL, when this server starts it, stops with the server unless another process still uses it.
   const databaseUrl = await resolveDatabaseUrl({ DATABASE_URL: config.databaseUrl ?? '' }, 'while-used');
   const pool = await openPool(databaseUrl, { max: 20 });
