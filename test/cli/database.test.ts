@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { stopEmbeddedPostgres } from '@nself/db';
+import { maskPassword, stopEmbeddedPostgres } from '@nself/db';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { realtime } from '../helpers/cli.js';
 import { freePort, startServerProcess } from '../helpers/server-process.js';
@@ -48,10 +48,10 @@ test('db psql runs psql on the database, passing its arguments on; without psql 
   );
 });
 
-test('status prints how to connect', async () => {
+test("status prints how to connect, DATABASE_URL's password masked", async () => {
   const result = await realtime(['status'], { databaseUrl: db.url });
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, new RegExp(`^  url +${db.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(DATABASE_URL;`, 'm'));
+  assert.match(result.stdout, new RegExp(`^  url +${escapeRegExp(maskPassword(db.url))} \\(DATABASE_URL;`, 'm'));
 });
 
 test('the embedded PostgreSQL: a command stops the one it started, db start keeps it running, db url and status print the URL, db stop stops it, a server stops the one it started', async () => {
@@ -74,7 +74,7 @@ test('the embedded PostgreSQL: a command stops the one it started, db start keep
     assert.equal((await realtime(['channel', 'create', 'kept'], inProject)).code, 0);
     assert.equal(await accepts(url), true, 'kept running after another command');
     assert.equal((await realtime(['db', 'url'], inProject)).stdout, `${url}\n`);
-    assert.match((await realtime(['status'], inProject)).stdout, new RegExp(`^  url +${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(embedded;`, 'm'));
+    assert.match((await realtime(['status'], inProject)).stdout, new RegExp(`^  url +${escapeRegExp(url)} \\(embedded;`, 'm'));
 
     const stopped = await realtime(['db', 'stop'], inProject);
     assert.equal(stopped.stdout, `Stopped the embedded PostgreSQL in ${stateDir}.\n`);
@@ -106,4 +106,8 @@ async function accepts(url: string): Promise<boolean> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
+import { readableLogLines } from '@nself/server/readable-logs';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { realtime, REPO_ROOT } from '../helpers/cli.js';
 import { freePort, startServerProcess } from '../helpers/server-process.js';
@@ -114,3 +115,20 @@ function inTerminal(args: readonly string[], env: Record<string, string>): Promi
     child.on('close', (code) => (code === 0 ? resolve(output.replace(/\r\n/g, '\n')) : reject(new Error(`exit ${code}: ${output}`))));
   });
 }
+
+test('readable lines escape the control characters a client put in a log line, and keep the lines of an error stack', () => {
+  const readable = readableLogLines({ colorize: false });
+  const line = JSON.stringify({
+    level: 30,
+    time: Date.parse('2026-01-30T10:30:00Z'),
+    code: 'join.refused',
+    msg: 'join refused',
+    topic: 'realtime:\u001b[2Jroom',
+    err: { type: 'Error', message: 'boom', stack: 'Error: boom\n    at here' },
+  });
+  const text = readable(line);
+  assert.doesNotMatch(text, /\u001b/, 'no raw escape reaches the terminal');
+  assert.match(text, /topic: "realtime:\\u001b\[2Jroom"/);
+  assert.match(text, /Error: boom\n\s+at here/);
+  assert.equal(readable('not json\u001b'), 'not json\\u001b\n');
+});

@@ -22,13 +22,16 @@ export function readableLogLines(options: { colorize?: boolean } = {}): (line: s
   };
 }
 
-function escapeStrings(value: unknown): unknown {
-  if (typeof value === 'string') return escapeText(value);
-  if (Array.isArray(value)) return value.map(escapeStrings);
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([key, item]) => [escapeText(key), escapeStrings(item)]));
+/** Every string in `value` escaped; in an error (`err`), whose stack spans lines, line breaks stay. */
+function escapeStrings(value: unknown, keepNewlines = false): unknown {
+  if (typeof value === 'string') return escapeText(value, keepNewlines);
+  if (Array.isArray(value)) return value.map((item) => escapeStrings(item, keepNewlines));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [escapeText(key), escapeStrings(item, keepNewlines || key === 'err')]));
+  }
   return value;
 }
 
-function escapeText(text: string): string {
-  return text.replace(UNPRINTABLE, (character) => `\\u${(character.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+function escapeText(text: string, keepNewlines = false): string {
+  return text.replace(UNPRINTABLE, (character) => (keepNewlines && character === '\n' ? character : `\\u${(character.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`));
 }
