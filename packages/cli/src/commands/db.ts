@@ -25,7 +25,7 @@ export function registerDatabaseCommands(realtime: Command): void {
 
   db.command('url')
     .description(
-      "Print the connection URL: the embedded PostgreSQL's with its password (it is started and kept running so that the URL works), or DATABASE_URL with its password masked",
+      "Print the connection URL: the embedded PostgreSQL's with its password (it is started and kept running so that the URL works), or DATABASE_URL with its password masked (--show-password prints it)",
     )
     .option('--show-password', "print DATABASE_URL's password too")
     .action(async (options: { showPassword?: boolean }) => {
@@ -38,7 +38,7 @@ export function registerDatabaseCommands(realtime: Command): void {
     });
 
   db.command('psql')
-    .description('Open psql (from PATH) on the database; arguments after -- go to psql')
+    .description('Open psql (from PATH) on the database; the arguments that follow go to psql as they are (-c "…", -At, a file with -f)')
     .argument('[psql-arguments...]', 'passed to psql as they are')
     .allowUnknownOption()
     .action(async (psqlArguments: string[]) => {
