@@ -34,7 +34,7 @@ function importBoundary(depth) {
 }
 
 export default defineConfig(
-  globalIgnores(['**/dist/', '**/node_modules/', '.nself/', '.scratch/', 'coverage/', 'bench/results/']),
+  globalIgnores(['**/dist/', '**/node_modules/', '.nself/', '.scratch/', 'coverage/', 'bench/results/', 'packed/']),
   // A disable comment that no longer silences anything fails the lint, so none outlives its reason.
   { linterOptions: { reportUnusedDisableDirectives: 'error' } },
   {

@@ -72,6 +72,18 @@ test('names with quotes, spaces, unicode and SQL text are stored as data', async
   assert.equal(JSON.parse(byName.stdout).slug, 'café-zürich');
 });
 
+test('channel list lines up wide characters as a terminal shows them: CJK and emoji take two columns, combining marks none', async () => {
+  const names = ['日本語のチャンネル', '家族 👨‍👩‍👧 room', 'cafe\u0301 ☕', '한국어'];
+  for (const name of names) assert.equal((await run('channel', 'create', name)).code, 0, name);
+  const table = parseTable((await run('channel', 'list')).stdout);
+  for (const name of names) {
+    assert.ok(
+      table.rows.some((row) => row.name === name),
+      `${name} in its cell`,
+    );
+  }
+});
+
 test("channel list prints the seed's columns, aligned, and filters by type", async () => {
   await db.pool.query(`INSERT INTO realtime.channel_members (channel_id, user_id)
                        SELECT id, u FROM realtime.channels, unnest(ARRAY['user-1', 'user-2']) u WHERE slug = 'general'`);
@@ -84,7 +96,7 @@ test("channel list prints the seed's columns, aligned, and filters by type", asy
   const general = table.rows.find((row) => row.slug === 'general');
   assert.equal(general?.members, '2');
   assert.equal(general?.online, '1');
-  assert.match(general?.created_at ?? '', /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+  assert.match(general?.created_at ?? '', /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/, 'in UTC, marked Z');
   const privateOnly = parseTable((await run('channel', 'list', 'private')).stdout);
   assert.deepEqual(
     privateOnly.rows.map((row) => row.slug),

@@ -1,6 +1,7 @@
 // Reading the CLI's psql-like tables and snapshotting the realtime tables, for the CLI tests.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
+import stringWidth from 'string-width';
 import type { CliResult } from '../helpers/cli.js';
 
 /** A parsed table: its header cells and its rows as objects keyed by header. */
@@ -9,7 +10,10 @@ export interface ParsedTable {
   readonly rows: Record<string, string>[];
 }
 
-/** Parses a psql-like table (` a | b`, `---+---`, rows, `(N rows)`), checking the footer's count and the alignment. */
+/**
+ * Parses a psql-like table (` a | b`, `---+---`, rows, `(N rows)`), checking the footer's count and the alignment as a terminal shows
+ * it: every `|` in the column of the rule's `+` (wide characters, such as CJK and most emoji, take two columns).
+ */
 export function parseTable(text: string): ParsedTable {
   const lines = text.replace(/\n$/, '').split('\n');
   const footer = lines.at(-1) ?? '';
@@ -18,32 +22,9 @@ export function parseTable(text: string): ParsedTable {
   const [header = '', rule = '', ...body] = lines.slice(0, -1);
   assert.match(rule, /^-+(\+-+)*$/, `no rule line under the header in:\n${text}`);
   const widths = rule.split('+').map((part) => part.length);
-  const split = (line: string) => {
-    const cells: string[] = [];
-    let position = 0;
-    for (const width of widths) {
-      cells.push(
-        [...line]
-          .slice(position, position + width)
-          .join('')
-          .trim(),
-      );
-      position += width + 1;
-    }
-    return cells;
-  };
-  const columns = split(header);
-  for (const line of body) {
-    // Every separator sits at the same place on every line: the columns are aligned.
-    const chars = [...line];
-    let position = 0;
-    for (const width of widths.slice(0, -1)) {
-      position += width;
-      assert.equal(chars[position], '|', `misaligned row:\n${line}\nin:\n${text}`);
-      position += 1;
-    }
-  }
-  const rows = body.map((line) => Object.fromEntries(split(line).map((cell, i) => [columns[i] ?? '', cell])));
+  const columns = cut(header, widths, text);
+  const cells = body.map((line) => cut(line, widths, text));
+  const rows = cells.map((line) => Object.fromEntries(line.map((cell, i) => [columns[i] ?? '', cell])));
   assert.equal(rows.length, Number(match[1]), 'the footer counts the rows');
   return { columns, rows };
 }
@@ -68,4 +49,25 @@ export async function snapshot(pool: pg.Pool): Promise<string> {
     parts.push(`${table}: ${JSON.stringify(rows)}`);
   }
   return parts.join('\n');
+}
+
+/** The cells of a table line, cut at the terminal columns of the rule's `+`; a separator anywhere else fails, naming the line. */
+function cut(line: string, widths: readonly number[], table: string): string[] {
+  const characters = [...new Intl.Segmenter().segment(line)].map(({ segment }) => segment);
+  const cells: string[] = [];
+  let index = 0;
+  for (const [column, width] of widths.entries()) {
+    let cell = '';
+    let used = 0;
+    while (index < characters.length && used < width) {
+      const character = characters[index++] ?? '';
+      cell += character;
+      used += stringWidth(character);
+    }
+    cells.push(cell.trim());
+    if (column === widths.length - 1) break;
+    assert.ok(used === width && characters[index] === '|', `misaligned row:\n${line}\nin:\n${table}`);
+    index += 1;
+  }
+  return cells;
 }

@@ -1,15 +1,26 @@
-// What every command needs: the database pool, opened once on first use and closed at exit.
+// What every command needs: the database pool, opened once on first use and closed at exit, with the embedded PostgreSQL
+// running only while the command needs it unless something asked to keep it running.
 import path from 'node:path';
-import { currentVersion, findProjectStateDir, latestVersion, openPool, readSetting, resolveDatabaseUrl, UserError, type Pool } from '@nself/db';
+import { currentVersion, findProjectStateDir, latestVersion, openPool, readSetting, releaseEmbeddedPostgres, resolveDatabaseUrl, UserError, type Pool } from '@nself/db';
 
+let urlPromise: Promise<string> | undefined;
 let poolPromise: Promise<Pool> | undefined;
+
+/**
+ * The connection string for this invocation: DATABASE_URL, else the embedded PostgreSQL, started if it is not running
+ * and then stopped when the command ends (unless another process still uses it; `nself realtime db start` keeps it running).
+ */
+export function databaseUrl(): Promise<string> {
+  urlPromise ??= (async () => {
+    announceNewEmbeddedDatabase();
+    return resolveDatabaseUrl(process.env, 'while-used');
+  })();
+  return urlPromise;
+}
 
 /** The pool for this invocation, without any schema check (for `init` and `status`). */
 export function connection(): Promise<Pool> {
-  poolPromise ??= (async () => {
-    announceNewEmbeddedDatabase();
-    return openPool(await resolveDatabaseUrl(), { max: 4 });
-  })();
+  poolPromise ??= (async () => openPool(await databaseUrl(), { max: 4 }))();
   return poolPromise;
 }
 
@@ -28,7 +39,7 @@ export async function database(): Promise<Pool> {
  * Says where an embedded database is about to be made when this directory and those above it hold none,
  * so that a command run in the wrong place does not silently start an empty one.
  */
-function announceNewEmbeddedDatabase(): void {
+export function announceNewEmbeddedDatabase(): void {
   if (readSetting(process.env, 'DATABASE_URL') || readSetting(process.env, 'NSELF_DATA_DIR') !== undefined) return;
   if (findProjectStateDir(process.cwd())) return;
   const where = path.join(process.cwd(), '.nself');
@@ -37,10 +48,11 @@ function announceNewEmbeddedDatabase(): void {
   );
 }
 
-/** Closes the pool if one was opened. */
+/** Closes the pool if one was opened, and ends this command's use of the embedded PostgreSQL (stopping it if it started it). */
 export async function closeDatabase(): Promise<void> {
-  if (!poolPromise) return;
-  const pool = await poolPromise.catch(() => undefined);
+  const pool = await poolPromise?.catch(() => undefined);
   poolPromise = undefined;
+  urlPromise = undefined;
   await pool?.end();
+  await releaseEmbeddedPostgres();
 }

@@ -20,10 +20,10 @@ export function buildProgram(): Command {
 
 /** Runs the command line and returns the exit status. Errors print one line on stderr, never a stack. */
 export async function main(argv: string[]): Promise<number> {
-  // Output piped into a reader that stopped (`… | head -1`) ends the command quietly.
+  // Output piped into a reader that stopped (`… | head -1`) ends the command quietly (and the embedded PostgreSQL with it, if it started it).
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
+    if (error.code !== 'EPIPE') throw error;
+    void closeDatabase().finally(() => process.exit(process.exitCode ?? 0));
   });
   const program = buildProgram();
   program.configureOutput({ writeErr: (text) => process.stderr.write(text) });

@@ -1,4 +1,5 @@
 // Prints command results: psql-like aligned tables, or JSON when asked for.
+import stringWidth from 'string-width';
 import { ExactNumber, stringifyExact, UNPRINTABLE_CHARACTERS } from '@nself/db';
 
 export type Cell = string | number | boolean | null | undefined | Date | object;
@@ -34,7 +35,7 @@ export function say(text: string): void {
   process.stdout.write(terminalText(text, { keepNewlines: true }));
 }
 
-/** Renders one cell the way psql does: empty for null, ISO-like text for dates, JSON for objects; control characters escaped. */
+/** Renders one cell the way psql does: empty for null, ISO-like text for dates (in UTC, marked Z), JSON for objects; control characters escaped. */
 export function formatCell(value: Cell): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return formatTimestamp(value);
@@ -54,19 +55,19 @@ export function jsonText(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** `2026-01-30 10:30:00` in UTC, as the seed's example outputs show. */
+/** `2026-01-30 10:30:00Z`: the seed's layout, in UTC, with the zone marked so that no one reads it as local time. */
 export function formatTimestamp(date: Date): string {
   return date
     .toISOString()
     .replace('T', ' ')
-    .replace(/\.\d+Z$/, '');
+    .replace(/\.\d+Z$/, 'Z');
 }
 
-/** A psql-like aligned table with a `(N rows)` footer. */
+/** A psql-like aligned table with a `(N rows)` footer, measured in terminal columns (wide CJK characters and emoji take two). */
 export function renderTable(columns: readonly string[], rows: readonly Row[]): string {
   const cells = rows.map((row) => columns.map((column) => formatCell(row[column])));
-  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((line) => displayWidth(line[i] ?? ''))));
-  const pad = (text: string, width: number) => text + ' '.repeat(Math.max(0, width - displayWidth(text)));
+  const widths = columns.map((column, i) => Math.max(stringWidth(column), ...cells.map((line) => stringWidth(line[i] ?? ''))));
+  const pad = (text: string, width: number) => text + ' '.repeat(Math.max(0, width - stringWidth(text)));
   const lines = [
     columns
       .map((column, i) => ` ${pad(column, widths[i] ?? 0)} `)
@@ -95,9 +96,4 @@ export function renderJson(value: unknown): string {
 /** Prints rows in the requested format. */
 export function printRows(format: OutputFormat, columns: readonly string[], rows: readonly Row[]): void {
   process.stdout.write(format === 'json' ? renderJson(rows) : renderTable(columns, rows));
-}
-
-function displayWidth(text: string): number {
-  // Cells hold no control characters (formatCell escapes them); count code points so that unicode names line up.
-  return [...text].length;
 }

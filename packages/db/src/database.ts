@@ -1,17 +1,29 @@
 // Opens the PostgreSQL that the product uses: DATABASE_URL, or the embedded one when it is unset.
 import pg from 'pg';
 import { readSetting } from './config/read.js';
-import { ensureEmbeddedPostgres } from './embedded.js';
+import { ensureEmbeddedPostgres, type EmbeddedLifetime } from './embedded.js';
 import { UserError } from './errors.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-/** The connection string to use: `DATABASE_URL` when set, else the embedded PostgreSQL (started if needed). */
-export async function resolveDatabaseUrl(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+/** The connection string to use: `DATABASE_URL` when set, else the embedded PostgreSQL (started if needed, to run for `lifetime`). */
+export async function resolveDatabaseUrl(env: NodeJS.ProcessEnv = process.env, lifetime: EmbeddedLifetime = 'kept'): Promise<string> {
   const configured = readSetting(env, 'DATABASE_URL');
   if (configured) return configured;
-  return (await ensureEmbeddedPostgres()).url;
+  return (await ensureEmbeddedPostgres(undefined, lifetime)).url;
+}
+
+/** A connection string for display: its password replaced by `***`. */
+export function maskPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.password) return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the configured DATABASE_URL (not a valid URL)';
+  }
 }
 
 /** Describes a connection string for messages: host, port and database, never the password. */

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,16 @@ export interface EmbeddedInstance {
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
+  /** Whether it keeps running when no process uses it (`nself realtime db start`), or stops with its last user. */
+  readonly kept: boolean;
 }
+
+/**
+ * How long the cluster runs: `kept`, until `stopEmbeddedPostgres` (the default, for servers of tests and
+ * benchmarks and for `nself realtime db start`); or `while-used`, by this process and any other that uses it:
+ * when this process started it, the last of them to call `releaseEmbeddedPostgres` stops it.
+ */
+export type EmbeddedLifetime = 'kept' | 'while-used';
 
 interface InstanceFile {
   port: number;
@@ -28,35 +37,96 @@ const POSTGRES_USER = 'postgres';
 const DATABASE = 'postgres';
 const START_TIMEOUT_MS = 60_000;
 
+/** A marker in the cluster's home: it was started for its users' while, and its last user stops it. */
+const STOP_WITH_LAST_USER = 'stop-with-last-user';
+/** How many uses this process holds of each cluster's home (one file named by its pid under `users/` stands for them all). */
+const usesHeld = new Map<string, number>();
+
 /**
  * Returns a running embedded PostgreSQL under `stateDir/postgres`, creating the cluster on first use
- * and starting it when it is not running. The server outlives this process so that later commands
- * reuse it; `stopEmbeddedPostgres` stops it.
+ * and starting it when it is not running; `lifetime` says how long it then runs.
  */
-export async function ensureEmbeddedPostgres(stateDir = defaultStateDir()): Promise<EmbeddedInstance> {
+export async function ensureEmbeddedPostgres(stateDir = defaultStateDir(), lifetime: EmbeddedLifetime = 'kept'): Promise<EmbeddedInstance> {
   const home = path.join(stateDir, 'postgres');
   const dataDir = path.join(home, 'data');
   await mkdir(home, { recursive: true });
   return withDirectoryLock(path.join(home, 'lock'), async () => {
     const instance = await loadOrInitialise(home, dataDir);
+    const marker = path.join(home, STOP_WITH_LAST_USER);
     if (!(await isRunning(dataDir))) {
       if (!(await isPortFree(instance.port))) {
         instance.port = await findFreePort();
         await saveInstance(home, instance);
       }
       await startCluster(dataDir, instance.port);
+      if (lifetime === 'while-used') await writeFile(marker, '');
     }
+    if (lifetime === 'kept') await rm(marker, { force: true });
+    else await holdUse(home);
     await waitUntilAccepting(urlOf(instance));
-    return { url: urlOf(instance), port: instance.port, dataDir };
+    return { url: urlOf(instance), port: instance.port, dataDir, kept: !existsSync(marker) };
   });
 }
 
-/** Stops the embedded PostgreSQL under `stateDir`, if it runs. */
+/**
+ * Ends one of this process's uses of the embedded PostgreSQL under `stateDir` (taken with lifetime `while-used`); after
+ * its last, stops the cluster when it was started for its users and no other live process uses it. Returns whether it stopped.
+ */
+export async function releaseEmbeddedPostgres(stateDir = defaultStateDir()): Promise<boolean> {
+  const home = path.join(stateDir, 'postgres');
+  const uses = usesHeld.get(home) ?? 0;
+  if (uses === 0) return false;
+  if (uses > 1) {
+    usesHeld.set(home, uses - 1);
+    return false;
+  }
+  usesHeld.delete(home);
+  return withDirectoryLock(path.join(home, 'lock'), async () => {
+    await rm(path.join(home, 'users', String(process.pid)), { force: true });
+    if (!existsSync(path.join(home, STOP_WITH_LAST_USER)) || (await liveUsers(home)).length > 0) return false;
+    await rm(path.join(home, STOP_WITH_LAST_USER), { force: true });
+    return stopCluster(path.join(home, 'data'));
+  });
+}
+
+/** Stops the embedded PostgreSQL under `stateDir`, if it runs, whoever uses it. Returns whether it ran. */
 export async function stopEmbeddedPostgres(stateDir = defaultStateDir()): Promise<boolean> {
-  const dataDir = path.join(stateDir, 'postgres', 'data');
+  const home = path.join(stateDir, 'postgres');
+  await rm(path.join(home, STOP_WITH_LAST_USER), { force: true });
+  return stopCluster(path.join(home, 'data'));
+}
+
+async function stopCluster(dataDir: string): Promise<boolean> {
   if (!(await isRunning(dataDir))) return false;
   await runPgCtl(['stop', '-D', dataDir, '-m', 'fast', '-w']);
   return true;
+}
+
+async function holdUse(home: string): Promise<void> {
+  await mkdir(path.join(home, 'users'), { recursive: true });
+  await writeFile(path.join(home, 'users', String(process.pid)), '');
+  usesHeld.set(home, (usesHeld.get(home) ?? 0) + 1);
+}
+
+/** The pids of the processes, other than this one, that use the cluster and still run; the files of those that ended are removed. */
+async function liveUsers(home: string): Promise<number[]> {
+  const names = await readdir(path.join(home, 'users')).catch(() => [] as string[]);
+  const live: number[] = [];
+  for (const name of names) {
+    const pid = Number(name);
+    if (pid !== process.pid && isAlive(pid)) live.push(pid);
+    else await rm(path.join(home, 'users', name), { force: true });
+  }
+  return live;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Restarts the embedded PostgreSQL under `stateDir` (`pg_ctl restart -m fast`): every connection to it is dropped. */

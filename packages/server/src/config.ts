@@ -1,5 +1,5 @@
 // The server's configuration, assembled from the settings @nself/db declares, with the checks that span several settings.
-import { logFilePath, readJwtKeys, readSetting, UserError, type CaptureChoice, type LogLevel } from '@nself/db';
+import { logFilePath, prettyLogs, readJwtKeys, readSetting, UserError, type CaptureChoice, type LogLevel } from '@nself/db';
 
 /** Everything the server needs to run; `loadConfig` builds it from the environment. */
 export interface ServerConfig {
@@ -20,6 +20,8 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   /** Whether logs also go to stdout. @default true */
   readonly logToStdout: boolean;
+  /** Whether stdout gets readable lines rather than JSON (REALTIME_LOG_FORMAT; `auto`: when stdout is a terminal). */
+  readonly logPretty: boolean;
   readonly limits: Limits;
   /** How often live connections refresh their last-seen time, in ms. @default 15000 */
   readonly touchIntervalMs: number;
@@ -117,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     logFile: logFilePath(env),
     logLevel: readSetting(env, 'REALTIME_LOG_LEVEL'),
     logToStdout: true,
+    logPretty: prettyLogs(env, process.stdout),
     touchIntervalMs: readSetting(env, 'REALTIME_TOUCH_INTERVAL_MS'),
     staleAfterSeconds: readSetting(env, 'REALTIME_STALE_AFTER_SECONDS'),
     sweepIntervalMs: readSetting(env, 'REALTIME_SWEEP_INTERVAL_MS'),

@@ -10,6 +10,7 @@ import {
   postgresBroadcastLog,
   type NotificationListener,
   readSetting,
+  releaseEmbeddedPostgres,
   resolveDatabaseUrl,
   setUpCapturePath,
   UserError,
@@ -85,8 +86,9 @@ const READY_TIMEOUT_MS = 2_000;
 /** Starts a server: applies migrations, starts listening on the database, then opens the port. */
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const config = configure(options);
-  const logger = createLogger({ file: config.logFile, level: config.logLevel, stdout: config.logToStdout });
-  const databaseUrl = await resolveDatabaseUrl({ DATABASE_URL: config.databaseUrl ?? '' });
+  const logger = createLogger({ file: config.logFile, level: config.logLevel, stdout: config.logToStdout, pretty: config.logPretty });
+  // The embedded PostgreSQL, when this server starts it, stops with the server unless another process still uses it.
+  const databaseUrl = await resolveDatabaseUrl({ DATABASE_URL: config.databaseUrl ?? '' }, 'while-used');
   const pool = await openPool(databaseUrl, { max: 20 });
   try {
     await migrate(pool);
@@ -274,6 +276,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await listener.stop();
       await pool.end();
       stopAnsweringMetrics();
+      if (!config.databaseUrl) await releaseEmbeddedPostgres();
       logger.info({ code: LogCode.serverStopped, serverId }, 'realtime server stopped');
     })();
     return closing;

@@ -5,6 +5,7 @@ import { registerBroadcastCommands } from './broadcast.js';
 import { registerCaptureCommands } from './capture.js';
 import { registerChannelCommands } from './channel.js';
 import { registerConnectionCommands } from './connections.js';
+import { registerDatabaseCommands } from './db.js';
 import { registerMessageCommands } from './message.js';
 import { registerPresenceCommands } from './presence.js';
 import { registerServerCommands } from './server.js';
@@ -14,6 +15,7 @@ import { registerTokenCommand } from './token.js';
 export function registerCommands(realtime: Command): void {
   registerSystemCommands(realtime);
   registerServerCommands(realtime);
+  registerDatabaseCommands(realtime);
   registerChannelCommands(realtime);
   registerBroadcastCommands(realtime);
   registerMessageCommands(realtime);

@@ -1,7 +1,8 @@
 // `nself realtime logs [--follow]`: prints the end of the server's log file and, with --follow, what it adds.
 import { open, stat } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import type { Command } from 'commander';
-import { logFilePath, UserError } from '@nself/db';
+import { logFilePath, prettyLogs, UserError } from '@nself/db';
 import { parseNumberArgument, withExamples } from '../args.js';
 
 const DEFAULT_LINES = 100;
@@ -18,7 +19,10 @@ export function registerLogsCommand(realtime: Command): void {
       .option('-n, --lines <n>', 'how many of the last lines to print', String(DEFAULT_LINES)),
     ['nself realtime logs', 'nself realtime logs --lines 20', 'nself realtime logs --follow'],
   )
-    .addHelpText('after', 'The log is <state dir>/logs/realtime.log (NSELF_DATA_DIR or ./.nself), or REALTIME_LOG_FILE when set.\n')
+    .addHelpText(
+      'after',
+      'The log is <state dir>/logs/realtime.log (NSELF_DATA_DIR or ./.nself), or REALTIME_LOG_FILE when set. Lines print readable on a terminal and as JSON when piped; REALTIME_LOG_FORMAT=pretty or json forces one.\n',
+    )
     .action(async (options: { follow?: boolean; lines: string }) => {
       const count = parseNumberArgument(options.lines, '--lines', { min: 0, integer: true });
       const file = logFilePath();
@@ -28,9 +32,25 @@ export function registerLogsCommand(realtime: Command): void {
           throw new UserError(`no server log at ${file}; start the server with \`nself realtime start\``);
         },
       );
-      process.stdout.write(await lastLines(file, size, count));
-      if (options.follow) await follow(file, size);
+      const print = await linePrinter();
+      print(Buffer.from(await lastLines(file, size, count)));
+      if (options.follow) await follow(file, size, print);
     });
+}
+
+/** Writes log text to stdout: as it is (JSON lines), or each whole line made readable, a partial last line held until it ends. */
+async function linePrinter(): Promise<(chunk: Buffer) => void> {
+  if (!prettyLogs(process.env, process.stdout)) return (chunk) => void process.stdout.write(chunk);
+  // Loaded only here: the server's modules are not needed for JSON lines.
+  const { readableLogLines } = await import('@nself/server/readable-logs');
+  const readable = readableLogLines();
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  return (chunk) => {
+    const lines = (partial + decoder.write(chunk)).split('\n');
+    partial = lines.pop() ?? '';
+    if (lines.length > 0) process.stdout.write(lines.map(readable).join(''));
+  };
 }
 
 /** The last `count` lines of the first `size` bytes of a file, read backwards in chunks. */
@@ -56,14 +76,14 @@ async function lastLines(file: string, size: number, count: number): Promise<str
 }
 
 /** Prints what is appended after `position` until SIGINT or SIGTERM; starts over when the file shrinks. */
-async function follow(file: string, position: number): Promise<void> {
+async function follow(file: string, position: number, print: (chunk: Buffer) => void): Promise<void> {
   let offset = position;
   await new Promise<void>((resolve) => {
     let busy = false;
     const timer = setInterval(() => {
       if (busy) return;
       busy = true;
-      readNew(file, offset)
+      readNew(file, offset, print)
         .then(
           (next) => {
             offset = next;
@@ -85,7 +105,7 @@ async function follow(file: string, position: number): Promise<void> {
   });
 }
 
-async function readNew(file: string, offset: number): Promise<number> {
+async function readNew(file: string, offset: number, print: (chunk: Buffer) => void): Promise<number> {
   const { size } = await stat(file);
   const from = size < offset ? 0 : offset;
   if (size === from) return from;
@@ -93,7 +113,7 @@ async function readNew(file: string, offset: number): Promise<number> {
   try {
     const buffer = Buffer.alloc(size - from);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, from);
-    process.stdout.write(buffer.subarray(0, bytesRead));
+    print(buffer.subarray(0, bytesRead));
     return from + bytesRead;
   } finally {
     await handle.close();

@@ -20,7 +20,8 @@ export function registerServerCommands(realtime: Command): void {
         '',
         'Environment: DATABASE_URL (else an embedded PostgreSQL), REALTIME_PORT, REALTIME_HOST, REALTIME_WORKERS,',
         'REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET (without any:',
-        'development mode, refused when NODE_ENV=production), REALTIME_LOG_FILE, REALTIME_LOG_LEVEL and the REALTIME_MAX_* limits.',
+        'development mode, refused when NODE_ENV=production), REALTIME_LOG_FILE, REALTIME_LOG_LEVEL, REALTIME_LOG_FORMAT',
+        '(auto, pretty or json) and the REALTIME_MAX_* limits.',
         '',
       ].join('\n'),
     )

@@ -5,22 +5,26 @@ import {
   describeDatabase,
   formatBytes,
   latestVersion,
+  maskPassword,
   readSetting,
   readSlotHealth,
-  resolveDatabaseUrl,
   schemaCounts,
   slotWarnings,
   type SchemaCounts,
   type SlotHealth,
 } from '@nself/db';
 import { asListing, resolveOutput, type OutputOptions } from '../args.js';
-import { connection } from '../context.js';
+import { connection, databaseUrl } from '../context.js';
 import { renderJson, say } from '../output.js';
 
 const HEALTH_TIMEOUT_MS = 1000;
 
 interface StatusReport {
-  readonly database: { readonly target: string; readonly reachable: boolean; readonly error?: string };
+  /**
+   * Where the database is and how to connect: the embedded PostgreSQL's URL with its password (local, made by nself),
+   * DATABASE_URL's with the password masked (`nself realtime db url --show-password` prints it).
+   */
+  readonly database: { readonly target: string; readonly url: string | null; readonly embedded: boolean; readonly reachable: boolean; readonly error?: string };
   readonly schema: { readonly installed: number | null; readonly latest: number; readonly state: string };
   readonly server: { readonly url: string; readonly running: boolean };
   readonly counts: SchemaCounts | null;
@@ -58,21 +62,25 @@ async function collectStatus(staleSeconds: number): Promise<StatusReport> {
 
 async function inspectDatabase(latest: number, staleSeconds: number): Promise<Omit<StatusReport, 'server'>> {
   let target = 'the configured database';
+  let url: string | null = null;
+  const embedded = !readSetting(process.env, 'DATABASE_URL');
   try {
-    target = describeDatabase(await resolveDatabaseUrl());
+    const resolved = await databaseUrl();
+    target = describeDatabase(resolved);
+    url = embedded ? resolved : maskPassword(resolved);
     const pool = await connection();
     const installed = await currentVersion(pool);
     const state = installed === 0 ? 'not installed' : installed < latest ? 'outdated' : 'up to date';
     const health = state === 'up to date' ? await readSlotHealth(pool) : null;
     return {
-      database: { target, reachable: true },
+      database: { target, url, embedded, reachable: true },
       schema: { installed, latest, state },
       counts: installed === 0 ? null : await schemaCounts(pool),
       tableChanges: health && { ...health, warnings: slotWarnings(health, staleSeconds) },
     };
   } catch (error) {
     return {
-      database: { target, reachable: false, error: (error as Error).message.split('\n')[0] ?? '' },
+      database: { target, url, embedded, reachable: false, error: (error as Error).message.split('\n')[0] ?? '' },
       schema: { installed: null, latest, state: 'unknown' },
       counts: null,
       tableChanges: null,
@@ -94,6 +102,7 @@ function renderStatus(report: StatusReport): string {
   const { database, schema, server, counts } = report;
   const lines: [string, string][] = [
     ['database', database.reachable ? `${database.target}: reachable` : `${database.target}: unreachable (${database.error})`],
+    ['url', urlLine(database)],
     ['schema', schemaLine(schema)],
     ['server', `${server.running ? 'running' : 'not running'} (${server.url})`],
   ];
@@ -109,6 +118,12 @@ function renderStatus(report: StatusReport): string {
   }
   const text = `Realtime status\n${aligned(lines)}`;
   return report.tableChanges ? `${text}\nTable changes\n${aligned(tableChangesLines(report.tableChanges))}` : text;
+}
+
+function urlLine(database: StatusReport['database']): string {
+  if (database.url === null) return 'unknown';
+  if (!database.embedded) return `${database.url} (DATABASE_URL; nself realtime db url --show-password prints the password)`;
+  return `${database.url} (embedded; nself realtime db start keeps it running for other clients)`;
 }
 
 function aligned(lines: readonly [string, string][]): string {

@@ -3,3 +3,4 @@ export * from './setting.js';
 export * from './settings.js';
 export * from './read.js';
 export * from './table.js';
+export * from './log-format.js';

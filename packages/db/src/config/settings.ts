@@ -6,6 +6,8 @@ import { boolean, choice, custom, decimal, derivedInteger, integer, text, type S
 /** Log levels the server accepts, quietest last. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 const HASURA_FORM = '{"type":"HS256","key":"<secret>"}, {"type":"RS256","key":"<PEM public key>"} or {"jwk_url":"https://…/jwks.json"}';
 const HASURA_TYPES = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA'];
@@ -88,6 +90,11 @@ export const SETTINGS = {
     description: "the server's JSON log (also on stdout), read by `nself realtime logs`",
   }),
   REALTIME_LOG_LEVEL: choice<LogLevel>('info', LOG_LEVELS, { description: 'the least severe level the server logs' }),
+  REALTIME_LOG_FORMAT: choice<LogFormat>('auto', LOG_FORMATS, {
+    caseless: true,
+    description:
+      "how the server's log lines on stdout and `nself realtime logs` print: `auto` is one readable line per entry (local time with its UTC offset, level, `[code]`, message, then its fields) on a terminal and JSON lines when piped; `pretty` and `json` force one; the log file is always JSON",
+  }),
   REALTIME_MAX_FRAME_BYTES: integer(1_048_576, 1024, 100_000_000, {
     description: 'largest WebSocket frame accepted, in bytes; larger closes the socket with 1009',
   }),

@@ -27,7 +27,7 @@ export async function handleJoin(ctx: ServerContext, socket: ClientSocket, messa
 
 async function join(ctx: ServerContext, socket: ClientSocket, message: Message, accessSince: number): Promise<void> {
   const arrivedAt = performance.now();
-  const refuse = (reason: string) => socket.reply(message, 'error', { reason });
+  const refuse = (reason: string) => refuseJoin(ctx, socket, message, reason);
   const subTopic = subTopicOf(message.topic);
   if (subTopic === undefined) return refuse(JoinError.unmatchedTopic);
   if (subTopic.trim() === '') return refuse(JoinError.topicNameRequired);
@@ -47,6 +47,12 @@ async function join(ctx: ServerContext, socket: ClientSocket, message: Message, 
   }
 }
 
+/** Replies to a join with the reason it was refused, and logs it (join.refused). */
+function refuseJoin(ctx: ServerContext, socket: ClientSocket, message: Message, reason: string): void {
+  ctx.logger.info({ code: LogCode.joinRefused, topic: message.topic, reason, connectionId: socket.info.id, userId: socket.info.identity.userId }, `join refused: ${reason}`);
+  socket.reply(message, 'error', { reason });
+}
+
 /**
  * The checks after the channel limit, the reply, and the start of delivery; `releaseChannel` gives back
  * the reserved place once the channel counts, and `accessSince` marks the access changes to re-check.
@@ -60,7 +66,7 @@ async function joinChannel(
   arrivedAt: number,
   accessSince: number,
 ): Promise<void> {
-  const refuse = (reason: string) => socket.reply(message, 'error', { reason });
+  const refuse = (reason: string) => refuseJoin(ctx, socket, message, reason);
 
   let request: JoinRequest;
   try {

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSIONS } from '@nself/protocol';
+import { LogCode } from '../log-codes.js';
 import { isRefusal, tokenConnectError } from '../refusal.js';
 import { createRouter } from './channel-router.js';
 import { ClientSocket, type SocketInfo } from './client-socket.js';
@@ -37,18 +38,18 @@ export class WebSocketGateway {
     socket.on('error', ignoreError);
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!WEBSOCKET_PATHS.includes(url.pathname.replace(/\/+$/, '') || '/')) {
-      return refuse(socket, 404, `no WebSocket endpoint at ${url.pathname}; use /realtime/v1/websocket`);
+      return this.refuse(request, socket, 404, `no WebSocket endpoint at ${url.pathname}; use /realtime/v1/websocket`);
     }
     const refusal = originRefusal(request.headers.origin, this.ctx.config.allowedOrigins, this.ctx.auth.developmentMode);
-    if (refusal) return refuse(socket, refusal.status, refusal.error);
+    if (refusal) return this.refuse(request, socket, refusal.status, refusal.error);
     // A repeated `vsn` counts by its last value, as Phoenix servers read query strings: phoenix's client
     // appends its own after an app's params (`?vsn=1.0.0&vsn=2.0.0`) and then speaks the last.
     const requested = url.searchParams.getAll('vsn').at(-1) ?? '1.0.0';
     const version = PROTOCOL_VERSIONS[(PROTOCOL_VERSIONS as readonly string[]).indexOf(requested)];
     if (version === undefined) {
-      return refuse(socket, 400, `unsupported vsn "${requested}"; expected one of: ${PROTOCOL_VERSIONS.join(', ')}`);
+      return this.refuse(request, socket, 400, `unsupported vsn "${requested}"; expected one of: ${PROTOCOL_VERSIONS.join(', ')}`);
     }
-    if (this.ctx.shuttingDown) return refuse(socket, 503, 'Realtime is restarting, please standby');
+    if (this.ctx.shuttingDown) return this.refuse(request, socket, 503, 'Realtime is restarting, please standby');
     const header = request.headers['x-api-key'];
     const token = (Array.isArray(header) ? header[0] : header) || url.searchParams.get('apikey') || undefined;
     let identity;
@@ -57,7 +58,7 @@ export class WebSocketGateway {
     } catch (error) {
       if (!isRefusal(error, 'InvalidToken')) throw error;
       const { status, error: text } = tokenConnectError(error);
-      return refuse(socket, status, text);
+      return this.refuse(request, socket, status, text);
     }
     const info: SocketInfo = { id: randomUUID(), version, identity };
     this.tracker.record({
@@ -72,6 +73,15 @@ export class WebSocketGateway {
       return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.open(ws, socket, info));
+  }
+
+  /** Answers the upgrade with `status` and `{"error"}`, and logs the refusal with its reason (connection.refused). */
+  private refuse(request: IncomingMessage, socket: Duplex, status: number, error: string): void {
+    this.ctx.logger.info(
+      { code: LogCode.connectionRefused, status, reason: error, path: request.url?.split('?')[0], remoteAddress: request.socket.remoteAddress },
+      `connection refused: ${error}`,
+    );
+    refuse(socket, status, error);
   }
 
   private open(ws: WebSocket, socket: Duplex, info: SocketInfo): void {

@@ -3,7 +3,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolveDatabaseUrl, UserError } from '@nself/db';
+import { releaseEmbeddedPostgres, resolveDatabaseUrl, UserError } from '@nself/db';
 import { loadConfig } from '../config.js';
 import { createLogger, WORKER_INDEX_VARIABLE, type Logger } from '../logger.js';
 import { LogCode } from '../log-codes.js';
@@ -44,8 +44,8 @@ const WORKER_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'wor
 export async function runWorkers(options: WorkersOptions): Promise<RunningWorkers> {
   const env = options.env ?? process.env;
   const config = loadConfig(env);
-  const logger = createLogger({ file: config.logFile, level: config.logLevel, stdout: config.logToStdout });
-  const databaseUrl = await resolveDatabaseUrl(env);
+  const logger = createLogger({ file: config.logFile, level: config.logLevel, stdout: config.logToStdout, pretty: config.logPretty });
+  const databaseUrl = await resolveDatabaseUrl({ DATABASE_URL: config.databaseUrl ?? '' }, 'while-used');
   const workers = new Map<number, Worker>();
   const startedAt = new Map<Worker, number>();
   let closing = false;
@@ -72,6 +72,7 @@ export async function runWorkers(options: WorkersOptions): Promise<RunningWorker
   if (failed) {
     closing = true;
     await Promise.all([...workers.values()].map((worker) => drain(worker)));
+    if (!config.databaseUrl) await releaseEmbeddedPostgres();
     throw new UserError(`the server did not start: ${(failed.reason as Error).message}`);
   }
   const port = (ports[0] as PromiseFulfilledResult<number>).value;
@@ -100,6 +101,7 @@ export async function runWorkers(options: WorkersOptions): Promise<RunningWorker
     async close() {
       closing = true;
       await Promise.all([...workers.values()].map((worker) => drain(worker)));
+      if (!config.databaseUrl) await releaseEmbeddedPostgres();
       logger.info({ code: LogCode.serverStopped, workers: options.count }, 'realtime server stopped');
     },
   };
