@@ -26,7 +26,8 @@ after(async () => {
 });
 
 /** `[2026-01-30 10:30:00.123 +0100] INFO: [server.listening] realtime server listening`: local time with its offset, level, code, message. */
-const READABLE_LISTENING = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d{4}\] INFO: \[server\.listening\] realtime server listening$/m;
+const READABLE_LISTENING =
+  /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d{4}\] INFO: \[server\.listening\] realtime server listening with 1 process \(REALTIME_WORKERS=1, the default without NODE_ENV=production\)$/m;
 
 interface LogEntry {
   code?: string;
