@@ -1,6 +1,5 @@
 // Reads of channel logs for joins and REST history: a few at a time, identical ones shared, each page bounded in rows and bytes.
 import { readStreamPage, type Pool, type ReplayPage, type StreamRange } from '@nself/db';
-import type { JoinHistory } from '../channel/join-history.js';
 import { SharedReads } from './shared-reads.js';
 
 /** The payload bytes at which a page of history ends (REST pages, resume and replay streams, the broadcast feed's reads). */
@@ -32,7 +31,6 @@ class Gate {
 
 /** The server's reads of channel logs. */
 export class HistoryReads {
-  private readonly plans = new SharedReads<JoinHistory>();
   private readonly pages = new SharedReads<ReplayPage>();
   private readonly gate = new Gate(MAX_CONCURRENT_HISTORY_READS);
 
@@ -41,11 +39,6 @@ export class HistoryReads {
   /** Runs a read of history when its turn comes. */
   run<T>(read: () => Promise<T>): Promise<T> {
     return this.gate.run(read);
-  }
-
-  /** A join's measure of its history (`readJoinHistory`), shared by the joins that ask the same at once. */
-  plan(key: string, load: () => Promise<JoinHistory>): Promise<JoinHistory> {
-    return this.plans.read(key, () => this.run(load));
   }
 
   /** The next page of a join's stream after `cursor`, shared by the joins at the same place at once. */

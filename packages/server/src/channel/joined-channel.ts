@@ -1,13 +1,26 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
-import { endSessions, type Channel, type ChannelType, type Message as StoredMessage, type StreamRange, type TopicGrants } from '@nself/db';
-import { ChannelEvent, FeatureEvent, MESSAGE_DELETED_EVENT, SystemMessage, type MessageDeleted, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
+import { endSessions, type Channel, type ChannelType, type Message as StoredMessage, type Pool, type StreamRange, type TopicGrants } from '@nself/db';
+import {
+  ChannelEvent,
+  FeatureEvent,
+  MESSAGE_DELETED_EVENT,
+  SystemMessage,
+  type Message,
+  type MessageDeleted,
+  type ProtocolVersion,
+  type SystemPayload,
+  type SystemPayloadExtras,
+} from '@nself/protocol';
+import type { AccessWatch, WatchedChannel } from './access-watch.js';
 import type { Identity } from '../auth/auth.js';
-import type { BroadcastSubscriber } from '../broadcast/broadcast-feed.js';
-import type { ClientSocket } from '../socket/client-socket.js';
-import type { ServerContext } from '../context.js';
-import type { Expiring } from './expiry-watch.js';
+import type { BroadcastFeed, BroadcastSubscriber } from '../broadcast/broadcast-feed.js';
+import type { HistoryReads } from '../broadcast/history-reads.js';
+import type { ServerConfig } from '../config.js';
+import type { ExpiryWatch, Expiring } from './expiry-watch.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { PostgresChangesSubscription } from '../table-changes/postgres-changes.js';
-import type { PresenceMap, PresenceSubscriber } from '../presence/presence-feed.js';
+import type { PresenceFeed, PresenceMap, PresenceSubscriber } from '../presence/presence-feed.js';
 import { sharedHead, type SharedHead } from '../socket/shared-frames.js';
 import { LogCode } from '../log-codes.js';
 
@@ -28,8 +41,33 @@ export interface ChannelOptions {
   readonly presenceKey: string;
 }
 
+/** The parts of the server a joined channel registers with, reads from and reports to. */
+export interface JoinedChannelDeps {
+  readonly config: Pick<ServerConfig, 'limits'>;
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly access: AccessWatch;
+  readonly broadcasts: Pick<BroadcastFeed, 'subscribe' | 'unsubscribe'>;
+  readonly presence: Pick<PresenceFeed, 'subscribe' | 'unsubscribe'>;
+  readonly history: Pick<HistoryReads, 'streamPage'>;
+  readonly expiries: Pick<ExpiryWatch, 'schedule' | 'cancel'>;
+}
+
+/** What a joined channel needs of the socket it was joined on. */
+export interface ChannelSocket {
+  readonly id: string;
+  readonly info: { readonly version: ProtocolVersion };
+  send(message: Message): void;
+  sendBroadcast(head: SharedHead, message: StoredMessage): void;
+  sendReplayed(topic: string, joinRef: string | null, message: StoredMessage): void;
+  /** Resolves true once the socket's send buffer holds at most `bytes`, false when it closed first. */
+  drained(bytes: number): Promise<boolean>;
+  removeChannel(channel: JoinedChannel): void;
+}
+
 /** A channel joined on a socket. */
-export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, Expiring {
+export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, Expiring, WatchedChannel {
   /** True while the client's presence is tracked here. */
   private presenceTracked = false;
   /** The channel's table changes, when its join had bindings. */
@@ -55,13 +93,13 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   private readonly accessHeld: Array<{ readonly message: StoredMessage; readonly replayed: boolean }> = [];
 
   constructor(
-    private readonly ctx: ServerContext,
-    readonly socket: ClientSocket,
+    private readonly deps: JoinedChannelDeps,
+    readonly socket: ChannelSocket,
     readonly topic: string,
     readonly subTopic: string,
     readonly joinRef: string | null,
-    /** The channel as of the last check of access (its type follows the re-checks). */
-    public channel: Channel,
+    /** The channel's row as of the last check of access (its type follows the re-checks). */
+    private row: Channel,
     readonly options: ChannelOptions,
     public identity: Identity,
     /**
@@ -71,7 +109,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     private grants: TopicGrants | null,
   ) {
     this.broadcastHead = sharedHead(socket.info.version, topic, FeatureEvent.broadcast, null);
-    this.accessCheckedThrough = channel.lastOffset;
+    this.accessCheckedThrough = row.lastOffset;
   }
 
   /**
@@ -81,11 +119,11 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
    */
   start(streaming: boolean, accessSince: number): number {
     if (streaming) this.streaming = { liveSeen: 0, own: new Set() };
-    this.ctx.access.register(this, accessSince);
-    const liveAfter = this.ctx.broadcasts.subscribe(this.channel.id, this, this.channel.lastOffset);
-    if (this.options.presence) this.ctx.presence.subscribe(this.channel.id, this);
+    this.deps.access.register(this, accessSince);
+    const liveAfter = this.deps.broadcasts.subscribe(this.row.id, this, this.row.lastOffset);
+    if (this.options.presence) this.deps.presence.subscribe(this.row.id, this);
     this.scheduleExpiry();
-    this.ctx.metrics.channels.inc();
+    this.deps.metrics.channels.inc();
     return liveAfter;
   }
 
@@ -99,10 +137,10 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   async streamHistory(start: { cursor: number; range: StreamRange }, liveAfter: number): Promise<void> {
     const streaming = this.streaming;
     if (!streaming) return;
-    const buffered = Math.min(STREAM_BUFFER_BYTES, Math.floor(this.ctx.config.limits.maxSendBufferBytes / 2));
+    const buffered = Math.min(STREAM_BUFFER_BYTES, Math.floor(this.deps.config.limits.maxSendBufferBytes / 2));
     let cursor = start.cursor;
     while (cursor < Math.max(liveAfter, streaming.liveSeen)) {
-      const page = await this.ctx.history.streamPage(this.channel.id, start.range, cursor);
+      const page = await this.deps.history.streamPage(this.row.id, start.range, cursor);
       if (page.messages.length === 0) break;
       for (const message of page.messages) {
         if (!(await this.socket.drained(buffered)) || this.disposed) return;
@@ -140,6 +178,16 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     this.push(MESSAGE_DELETED_EVENT, { id: deleted.id, offset: deleted.offset } satisfies MessageDeleted, null);
   }
 
+  /** The id of the joined channel (realtime.channels.id). */
+  get channelId(): string {
+    return this.row.id;
+  }
+
+  /** The channel's row as of the last check of access. */
+  get record(): Channel {
+    return this.row;
+  }
+
   /** What the policies on realtime.messages admitted this client to (null: not admitted by them). */
   get policyGrants(): TopicGrants | null {
     return this.grants;
@@ -169,7 +217,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   sendPresenceDiff(diff: { joins: PresenceMap; leaves: PresenceMap }): void {
     if (!this.receivesPresence) return;
     this.push(FeatureEvent.presenceDiff, diff, null);
-    this.ctx.metrics.messagesOut.inc({ kind: 'presence_diff' });
+    this.deps.metrics.messagesOut.inc({ kind: 'presence_diff' });
   }
 
   /** Sends a `system` message on this channel, with any `extra` fields after the usual ones. */
@@ -202,7 +250,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   accessCheckDone(outcome: { type: ChannelType; checkedThrough?: number } | undefined): void {
     this.accessChecks--;
     if (outcome) {
-      if (outcome.type !== this.channel.type) this.channel = { ...this.channel, type: outcome.type };
+      if (outcome.type !== this.row.type) this.row = { ...this.row, type: outcome.type };
       if (outcome.checkedThrough !== undefined) this.accessCheckedThrough = Math.max(this.accessCheckedThrough, outcome.checkedThrough);
     }
     this.releaseHeld();
@@ -223,7 +271,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
       this.accessHeld.shift();
       this.send(first.message, first.replayed);
     }
-    this.ctx.access.stopsHolding(this);
+    this.deps.access.stopsHolding(this);
   }
 
   /** Shuts the channel down from the server side: a system error, then `phx_close`. */
@@ -248,17 +296,17 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     this.disposed = true;
     this.cancelExpiry();
     this.accessHeld.length = 0;
-    this.ctx.access.unregister(this);
-    this.ctx.broadcasts.unsubscribe(this.channel.id, this);
-    if (this.options.presence) this.ctx.presence.unsubscribe(this.channel.id, this);
+    this.deps.access.unregister(this);
+    this.deps.broadcasts.unsubscribe(this.row.id, this);
+    if (this.options.presence) this.deps.presence.unsubscribe(this.row.id, this);
     this.socket.removeChannel(this);
-    this.ctx.metrics.channels.dec();
+    this.deps.metrics.channels.dec();
     void this.changes
       ?.close()
-      .catch((error: unknown) => this.ctx.logger.error({ code: LogCode.postgresChangesCloseFailed, err: error }, 'closing a postgres_changes subscription failed'));
+      .catch((error: unknown) => this.deps.logger.error({ code: LogCode.postgresChangesCloseFailed, err: error }, 'closing a postgres_changes subscription failed'));
     if (options.endPresence && this.presenceTracked) {
-      endSessions(this.ctx.pool, [this.socket.id], this.channel.id).catch((error: unknown) => {
-        this.ctx.logger.error({ code: LogCode.presenceEndFailed, err: error, channel: this.channel.slug }, 'ending presence failed');
+      endSessions(this.deps.pool, [this.socket.id], this.row.id).catch((error: unknown) => {
+        this.deps.logger.error({ code: LogCode.presenceEndFailed, err: error, channel: this.row.slug }, 'ending presence failed');
       });
     }
   }
@@ -270,7 +318,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   /** Sends a stored message now when access allows it and nothing waits before it; else it waits. */
   private sendStored(message: StoredMessage, replayed: boolean): void {
     if (this.accessHeld.length === 0 && this.accessAllows(message.offset)) return this.send(message, replayed);
-    if (this.accessHeld.length === 0) this.ctx.access.startsHolding(this);
+    if (this.accessHeld.length === 0) this.deps.access.startsHolding(this);
     this.accessHeld.push({ message, replayed });
   }
 
@@ -281,8 +329,8 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
    */
   private accessAllows(offset: number): boolean {
     if (this.accessChecks > 0) return false;
-    if (this.channel.type !== 'private') return true;
-    return offset <= this.accessCheckedThrough || offset <= this.ctx.access.notifiedThrough(this.channel.id);
+    if (this.row.type !== 'private') return true;
+    return offset <= this.accessCheckedThrough || offset <= this.deps.access.notifiedThrough(this.row.id);
   }
 
   private send(message: StoredMessage, replayed: boolean): void {
@@ -310,12 +358,12 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   private scheduleExpiry(): void {
     this.cancelExpiry();
     const expiresAt = this.identity.expiresAt;
-    if (expiresAt !== null) this.expirySecond = this.ctx.expiries.schedule(this, expiresAt);
+    if (expiresAt !== null) this.expirySecond = this.deps.expiries.schedule(this, expiresAt);
   }
 
   private cancelExpiry(): void {
     if (this.expirySecond === undefined) return;
-    this.ctx.expiries.cancel(this, this.expirySecond);
+    this.deps.expiries.cancel(this, this.expirySecond);
     this.expirySecond = undefined;
   }
 }
