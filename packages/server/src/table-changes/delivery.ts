@@ -1,9 +1,9 @@
 // Fans one batch of changes out to subscriptions: bindings and filters matched, access checked once per audience, frames sent in order.
-import type { Change } from '@nself/db';
+import type { Change, TableDescription } from '@nself/db';
 import type { Metrics } from '../metrics.js';
 import type { AccessChecker, RoleAccess } from './access.js';
 import { SERVICE_ROLE, type Audience } from './audience.js';
-import type { TableCatalog, TableInfo } from './catalog.js';
+import type { TableCatalog } from './catalog.js';
 import { judgeFilters, type JudgeContext } from './filter-judge.js';
 import { changeData, type ChangeView } from './frame.js';
 import { tableKey, type ResolvedBinding } from './plan.js';
@@ -128,7 +128,7 @@ async function deliverTo(ctx: DeliveryContext, changes: readonly Change[], subsc
 }
 
 /** The `system` error of a binding whose filter could not be judged in time. */
-function overBudgetNotice(binding: ResolvedBinding, info: TableInfo, budgetMs: number): string {
+function overBudgetNotice(binding: ResolvedBinding, info: TableDescription, budgetMs: number): string {
   return (
     `Unable to deliver table changes to binding [event: ${binding.event}, schema: ${info.schema}, table: ${info.table}, filters: [${binding.filterKey}]]: ` +
     `judging its filter took longer than ${budgetMs} ms; the changes of this batch were withheld from it`
@@ -159,7 +159,7 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string
 }
 
 /** The distinct filters of the interested bindings on `info`, by filter key. */
-function filtersOf(interested: readonly TableSubscription[], info: TableInfo): Map<string, ResolvedBinding['conditions']> {
+function filtersOf(interested: readonly TableSubscription[], info: TableDescription): Map<string, ResolvedBinding['conditions']> {
   const filters = new Map<string, ResolvedBinding['conditions']>();
   for (const subscription of interested) {
     for (const binding of subscription.bindings) {
@@ -176,7 +176,7 @@ function filtersOf(interested: readonly TableSubscription[], info: TableInfo): M
  */
 async function rowSecuredAudiences(
   ctx: DeliveryContext,
-  info: TableInfo,
+  info: TableDescription,
   changes: readonly Change[],
   interested: readonly TableSubscription[],
   accessOf: (audience: Audience) => Promise<RoleAccess>,
@@ -219,7 +219,7 @@ async function viewsFor(
   ctx: DeliveryContext,
   audience: Audience,
   accessOf: () => Promise<RoleAccess>,
-  info: TableInfo,
+  info: TableDescription,
   changes: readonly Change[],
   indexes: readonly number[],
   viewOf: (shown: ReadonlySet<string>, oldKeysOnly: boolean) => ChangeView,
@@ -255,7 +255,7 @@ async function viewsFor(
 }
 
 /** The captured old row is whole as far as the table declares it: REPLICA IDENTITY FULL. */
-function completeOldRow(info: TableInfo): boolean {
+function completeOldRow(info: TableDescription): boolean {
   return info.identityColumns.length === info.columns.length;
 }
 
@@ -266,7 +266,7 @@ function selectedColumns(bindings: readonly ResolvedBinding[]): string[] | null 
 }
 
 /** The view narrowed to the selected columns and the primary key. */
-function narrowToSelect(view: ChangeView, selected: readonly string[], info: TableInfo): ChangeView {
+function narrowToSelect(view: ChangeView, selected: readonly string[], info: TableDescription): ChangeView {
   const wanted = new Set([...info.primaryKey, ...selected]);
   return { ...view, shown: new Set([...view.shown].filter((name) => wanted.has(name))) };
 }
