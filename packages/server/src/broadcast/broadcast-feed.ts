@@ -12,6 +12,7 @@
 // whichever path delivers the message first, the sender never gets it back.
 import { randomUUID } from 'node:crypto';
 import type { BroadcastLog, Message as StoredMessage } from '@nself/db';
+import { KeyedBatches, type Waiting } from '../batches.js';
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -47,11 +48,7 @@ export interface OutgoingBroadcast {
 }
 
 /** A broadcast waiting for its channel's write in flight, with its caller's promise. */
-interface QueuedWrite {
-  readonly outgoing: OutgoingBroadcast;
-  readonly resolve: (message: StoredMessage) => void;
-  readonly reject: (error: unknown) => void;
-}
+type QueuedWrite = Waiting<OutgoingBroadcast, StoredMessage>;
 
 interface ChannelFeed {
   readonly channelId: string;
@@ -79,8 +76,20 @@ const RETRY_MS = 500;
 /** The per-channel ordered fan-out of stored broadcasts for one server process. */
 export class BroadcastFeed {
   private readonly feeds = new Map<string, ChannelFeed>();
-  /** Channel id → broadcasts queued behind the channel's write in flight (present while one is in flight). */
-  private readonly writes = new Map<string, QueuedWrite[]>();
+  /**
+   * Writes per channel (group commit): broadcasts sent to a channel while its write is in flight are
+   * queued, in the order of the calls, and stored together by the next write, at most MAX_BATCH in one statement.
+   */
+  private readonly writes = new KeyedBatches<OutgoingBroadcast, StoredMessage>({
+    start: 'now',
+    maxBatch: MAX_BATCH,
+    run: async (_channelId, batch) => {
+      if (!(await this.storeBatch(batch)) && batch.length > 1) {
+        // One bad message must not fail the others: each is tried in its own transaction.
+        for (const write of batch) await this.storeBatch([write]);
+      }
+    },
+  });
   /** Sends accepted and not yet settled, and who waits for there to be none (`closeWrites`). */
   private unsettled = 0;
   private readonly settledWaiters: Array<() => void> = [];
@@ -137,18 +146,7 @@ export class BroadcastFeed {
    * and each caller's promise settles after the commit with its own message.
    */
   send(outgoing: OutgoingBroadcast): Promise<StoredMessage> {
-    return this.tracked(
-      () =>
-        new Promise((resolve, reject) => {
-          const queued = this.writes.get(outgoing.channelId);
-          if (queued) {
-            queued.push({ outgoing, resolve, reject });
-            return;
-          }
-          this.writes.set(outgoing.channelId, [{ outgoing, resolve, reject }]);
-          void this.writeQueued(outgoing.channelId);
-        }),
-    );
+    return this.tracked(() => this.writes.request(outgoing.channelId, outgoing));
   }
 
   /**
@@ -196,19 +194,6 @@ export class BroadcastFeed {
     return write;
   }
 
-  /** Stores the channel's queued broadcasts, a batch per transaction, until none are left. */
-  private async writeQueued(channelId: string): Promise<void> {
-    const queue = this.writes.get(channelId) ?? [];
-    while (queue.length > 0) {
-      const batch = queue.splice(0, MAX_BATCH);
-      if (!(await this.storeBatch(batch)) && batch.length > 1) {
-        // One bad message must not fail the others: each is tried in its own transaction.
-        for (const write of batch) await this.storeBatch([write]);
-      }
-    }
-    this.writes.delete(channelId);
-  }
-
   /**
    * Stores `batch` (broadcasts of one channel) in one statement, then delivers each message here and
    * settles each caller with it. Returns false when the statement failed (a lone write is then
@@ -216,17 +201,17 @@ export class BroadcastFeed {
    * the statement runs, since its notifications may arrive before its reply.
    */
   private async storeBatch(batch: readonly QueuedWrite[]): Promise<boolean> {
-    const channelId = batch[0]?.outgoing.channelId ?? '';
+    const channelId = batch[0]?.request.channelId ?? '';
     const feed = this.feeds.get(channelId);
     const ids = batch.map(() => randomUUID());
-    batch.forEach(({ outgoing }, index) => {
+    batch.forEach(({ request: outgoing }, index) => {
       if (feed && outgoing.exclude) feed.holdBack.set(ids[index] as string, outgoing.exclude);
     });
     let stored: StoredMessage[];
     try {
       stored = await this.log.append(
         channelId,
-        batch.map(({ outgoing }, index) => ({
+        batch.map(({ request: outgoing }, index) => ({
           id: ids[index] as string,
           event: outgoing.event,
           payload: outgoing.binary ? null : outgoing.payload,

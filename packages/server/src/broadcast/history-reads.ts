@@ -1,6 +1,6 @@
 // Reads of channel logs for joins and REST history: a few at a time, identical ones shared, each page bounded in rows and bytes.
 import { readStreamPage, type Pool, type ReplayPage, type StreamRange } from '@nself/db';
-import { SharedReads } from './shared-reads.js';
+import { sharedLoads } from '../batches.js';
 
 /** The payload bytes at which a page of history ends (REST pages, resume and replay streams, the broadcast feed's reads). */
 export const HISTORY_PAGE_BYTES = 1_048_576;
@@ -31,7 +31,7 @@ class Gate {
 
 /** The server's reads of channel logs. */
 export class HistoryReads {
-  private readonly pages = new SharedReads<ReplayPage>();
+  private readonly pages = sharedLoads<ReplayPage>();
   private readonly gate = new Gate(MAX_CONCURRENT_HISTORY_READS);
 
   constructor(private readonly pool: Pool) {}
@@ -44,7 +44,7 @@ export class HistoryReads {
   /** The next page of a join's stream after `cursor`, shared by the joins at the same place at once. */
   streamPage(channelId: string, range: StreamRange, cursor: number): Promise<ReplayPage> {
     const key = [channelId, cursor, range.anyTimeAfter, range.since?.getTime() ?? ''].join('\u0000');
-    return this.pages.read(key, () =>
+    return this.pages.request(key, () =>
       this.run(() =>
         readStreamPage(this.pool, channelId, range, cursor, {
           limit: STREAM_PAGE_ROWS,

@@ -3,7 +3,7 @@
 import { readLogBounds, readReplayWindow, type LogBounds, type Pool, type ReplayWindow, type StreamRange } from '@nself/db';
 import { ResumeError, type HistoryReports, type ReplayReport, type ResumeReport } from '@nself/protocol';
 import type { HistoryReads } from '../broadcast/history-reads.js';
-import { SharedReads } from '../broadcast/shared-reads.js';
+import { sharedLoads } from '../batches.js';
 import { replayLimit, type ReplayOption } from './replay-option.js';
 
 /** What a join's reply says about the stored messages it receives first, and where they are. */
@@ -25,7 +25,7 @@ export interface JoinHistory {
  * the same range while an identical read is queued share it (the result is read after each of them asked).
  */
 export class JoinHistoryReads {
-  private readonly measures = new SharedReads<JoinHistory>();
+  private readonly measures = sharedLoads<JoinHistory>();
 
   constructor(
     private readonly pool: Pool,
@@ -39,7 +39,7 @@ export class JoinHistoryReads {
     const limit = replay ? replayLimit(replay, this.replayMax) : undefined;
     const key = [channelId, resumeAfter ?? '', replay?.since.getTime() ?? '', limit ?? ''].join('\u0000');
     const window = replay && limit !== undefined ? { since: replay.since, limit } : undefined;
-    return this.measures.read(key, () => this.history.run(() => measure(this.pool, channelId, resumeAfter, window)));
+    return this.measures.request(key, () => this.history.run(() => measure(this.pool, channelId, resumeAfter, window)));
   }
 }
 
