@@ -5,3 +5,4 @@ export { LogCode } from './log-codes.js';
 export type { Identity } from './auth/auth.js';
 export type { IdentifiedBinding, PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription } from './table-changes/postgres-changes.js';
 export { WEBSOCKET_PATHS } from './socket/websocket-gateway.js';
+export { SharedFrames } from './socket/shared-frames.js';

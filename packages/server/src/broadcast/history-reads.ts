@@ -1,5 +1,6 @@
 // Reads of channel logs for joins and REST history: a few at a time, identical ones shared, each page bounded in rows and bytes.
-import { readStreamPage, type Pool, type ReplayPage, type StreamRange } from '@nself/db';
+import { readStreamPage, type Message as StoredMessage, type Pool, type StreamRange } from '@nself/db';
+import { SharedFrames } from '../socket/shared-frames.js';
 import { sharedLoads } from '../batches.js';
 
 /** The payload bytes at which a page of history ends (REST pages, resume and replay streams, the broadcast feed's reads). */
@@ -29,9 +30,14 @@ class Gate {
   }
 }
 
+/** A page of a join's stream: each message with its frames, shared by the joins that read the page together. */
+export interface StreamPage {
+  readonly entries: ReadonlyArray<{ readonly message: StoredMessage; readonly frames: SharedFrames }>;
+}
+
 /** The server's reads of channel logs. */
 export class HistoryReads {
-  private readonly pages = sharedLoads<ReplayPage>();
+  private readonly pages = sharedLoads<StreamPage>();
   private readonly gate = new Gate(MAX_CONCURRENT_HISTORY_READS);
 
   constructor(private readonly pool: Pool) {}
@@ -41,16 +47,12 @@ export class HistoryReads {
     return this.gate.run(read);
   }
 
-  /** The next page of a join's stream after `cursor`, shared by the joins at the same place at once. */
-  streamPage(channelId: string, range: StreamRange, cursor: number): Promise<ReplayPage> {
+  /** The next page of a join's stream after `cursor`, shared (with each message's frames) by the joins at the same place at once. */
+  streamPage(channelId: string, range: StreamRange, cursor: number): Promise<StreamPage> {
     const key = [channelId, cursor, range.anyTimeAfter, range.since?.getTime() ?? ''].join('\u0000');
-    return this.pages.request(key, () =>
-      this.run(() =>
-        readStreamPage(this.pool, channelId, range, cursor, {
-          limit: STREAM_PAGE_ROWS,
-          maxBytes: HISTORY_PAGE_BYTES,
-        }),
-      ),
-    );
+    return this.pages.request(key, async () => {
+      const page = await this.run(() => readStreamPage(this.pool, channelId, range, cursor, { limit: STREAM_PAGE_ROWS, maxBytes: HISTORY_PAGE_BYTES }));
+      return { entries: page.messages.map((message) => ({ message, frames: new SharedFrames() })) };
+    });
   }
 }

@@ -12,7 +12,7 @@ import type { PostgresChangesExtension } from '../table-changes/postgres-changes
 import { streamStart, type JoinHistory, type JoinHistoryReads } from './join-history.js';
 import { readJoinPayload, type JoinRequest } from './join-payload.js';
 import { isRefusal, tokenJoinReason } from '../refusal.js';
-import { sharedHead } from '../socket/shared-frames.js';
+import { SharedFrames, sharedHead } from '../socket/shared-frames.js';
 import { LogCode } from '../log-codes.js';
 
 /** What a join reads, checks and starts: besides the channel lookup and the joined channel's own parts, the token check and the table changes. */
@@ -167,7 +167,7 @@ async function subscribeChanges(deps: JoinDeps, socket: ClientSocket, channel: J
       identity: channel.identity,
       ...(request.changesResumeAfter !== undefined ? { resumeAfter: request.changesResumeAfter } : {}),
       // Rows may hold numbers a JavaScript number cannot (int8 beyond 2^53): their digits go out as read.
-      push: (change) => socket.sendShared(change, head, () => change, stringifyExact),
+      push: (change, frames) => socket.sendShared(frames ?? new SharedFrames(), head, () => change, stringifyExact),
       system: (status, text, extra) => channel.system('postgres_changes', status, text, extra),
     });
     await channel.attachChanges(subscription);

@@ -21,7 +21,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { PostgresChangesSubscription } from '../table-changes/postgres-changes.js';
 import type { PresenceFeed, PresenceMap, PresenceSubscriber } from '../presence/presence-feed.js';
-import { sharedHead, type SharedHead } from '../socket/shared-frames.js';
+import { SharedFrames, sharedHead, type SharedHead } from '../socket/shared-frames.js';
 import { LogCode } from '../log-codes.js';
 
 /** The bytes a streaming replay lets wait in a socket's send buffer (at most half the buffer's cap). */
@@ -59,8 +59,8 @@ export interface ChannelSocket {
   readonly id: string;
   readonly info: { readonly version: ProtocolVersion };
   send(message: Message): void;
-  sendBroadcast(head: SharedHead, message: StoredMessage): void;
-  sendReplayed(topic: string, joinRef: string | null, message: StoredMessage): void;
+  sendBroadcast(head: SharedHead, message: StoredMessage, frames: SharedFrames): void;
+  sendReplayed(topic: string, joinRef: string | null, message: StoredMessage, frames: SharedFrames): void;
   /** Resolves true once the socket's send buffer holds at most `bytes`, false when it closed first. */
   drained(bytes: number): Promise<boolean>;
   removeChannel(channel: JoinedChannel): void;
@@ -90,7 +90,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   /** Every message up to this offset committed before the last check of access (the join's, or a full re-check). */
   private accessCheckedThrough: number;
   /** Broadcasts (live or replayed) waiting for access to allow them, in offset order. */
-  private readonly accessHeld: Array<{ readonly message: StoredMessage; readonly replayed: boolean }> = [];
+  private readonly accessHeld: Array<{ readonly message: StoredMessage; readonly replayed: boolean; readonly frames: SharedFrames }> = [];
 
   constructor(
     private readonly deps: JoinedChannelDeps,
@@ -141,10 +141,10 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     let cursor = start.cursor;
     while (cursor < Math.max(liveAfter, streaming.liveSeen)) {
       const page = await this.deps.history.streamPage(this.row.id, start.range, cursor);
-      if (page.messages.length === 0) break;
-      for (const message of page.messages) {
+      if (page.entries.length === 0) break;
+      for (const { message, frames } of page.entries) {
         if (!(await this.socket.drained(buffered)) || this.disposed) return;
-        if (!streaming.own.has(message.offset)) this.sendStored(message, true);
+        if (!streaming.own.has(message.offset)) this.sendStored(message, true, frames);
         cursor = message.offset;
       }
     }
@@ -152,13 +152,13 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     this.streaming = undefined;
   }
 
-  deliverBroadcast(message: StoredMessage): void {
+  deliverBroadcast(message: StoredMessage, frames: SharedFrames): void {
     if (this.streaming) {
       this.streaming.liveSeen = message.offset;
       return;
     }
     if (message.offset <= this.streamedUpTo) return;
-    this.sendStored(message, false);
+    this.sendStored(message, false, frames);
   }
 
   passBroadcast(message: StoredMessage): void {
@@ -269,7 +269,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
       const first = this.accessHeld[0];
       if (!first || !this.accessAllows(first.message.offset)) return;
       this.accessHeld.shift();
-      this.send(first.message, first.replayed);
+      this.send(first.message, first.replayed, first.frames);
     }
     this.deps.access.stopsHolding(this);
   }
@@ -316,10 +316,10 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   }
 
   /** Sends a stored message now when access allows it and nothing waits before it; else it waits. */
-  private sendStored(message: StoredMessage, replayed: boolean): void {
-    if (this.accessHeld.length === 0 && this.accessAllows(message.offset)) return this.send(message, replayed);
+  private sendStored(message: StoredMessage, replayed: boolean, frames: SharedFrames): void {
+    if (this.accessHeld.length === 0 && this.accessAllows(message.offset)) return this.send(message, replayed, frames);
     if (this.accessHeld.length === 0) this.deps.access.startsHolding(this);
-    this.accessHeld.push({ message, replayed });
+    this.accessHeld.push({ message, replayed, frames });
   }
 
   /**
@@ -333,10 +333,10 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     return offset <= this.accessCheckedThrough || offset <= this.deps.access.notifiedThrough(this.row.id);
   }
 
-  private send(message: StoredMessage, replayed: boolean): void {
+  private send(message: StoredMessage, replayed: boolean, frames: SharedFrames): void {
     if (this.grants && !this.grants.broadcast.read) return;
-    if (replayed) this.socket.sendReplayed(this.topic, this.joinRef, message);
-    else this.socket.sendBroadcast(this.broadcastHead, message);
+    if (replayed) this.socket.sendReplayed(this.topic, this.joinRef, message, frames);
+    else this.socket.sendBroadcast(this.broadcastHead, message, frames);
   }
 
   /** Presence reaches this client unless the policies that admitted it do not let it read presence. */

@@ -23,7 +23,7 @@ import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { receivedKind, type Metrics } from '../metrics.js';
 import { RateWindow } from './rate-window.js';
-import { encodedOnce, sharedHead, type SharedHead } from './shared-frames.js';
+import { sharedHead, type SharedFrames, type SharedHead } from './shared-frames.js';
 import { TickCorkedWriter } from './tick-corking.js';
 import { serverFrame } from './websocket-frame.js';
 import { LogCode } from '../log-codes.js';
@@ -180,14 +180,13 @@ export class ClientSocket {
 
   /**
    * Sends a push (no ref) whose frame is the same for every socket of `head`'s protocol version that
-   * sends one built on `source` with this head (a broadcast, one table change for a group of
-   * subscribers): `payloadOf` and the encoding run once, and the same bytes go to each socket.
+   * is handed `frames`, the delivery of one source (a broadcast, one table change for a group of
+   * subscribers): `payloadOf` and the encoding run once per variant, and the same bytes go to each socket.
    * `head` must be of this socket's protocol version.
    */
-  sendShared(source: object, head: SharedHead, payloadOf: () => unknown, stringify?: (value: unknown) => string): void {
+  sendShared(frames: SharedFrames, head: SharedHead, payloadOf: () => unknown, stringify?: (value: unknown) => string): void {
     if (!this.canSend()) return;
-    const frame = encodedOnce(
-      source,
+    const frame = frames.encodedOnce(
       head.variant,
       () =>
         serverFrame(
@@ -218,21 +217,22 @@ export class ClientSocket {
 
   /**
    * Sends a live stored broadcast with its `meta` (see BroadcastMeta). Its frame is encoded once per head
-   * (protocol version and topic) and shared by every socket that sends it; the broadcast feed counts
-   * these deliveries in the metrics. `head` must be of this socket's protocol version.
+   * (protocol version and topic) in `frames`, the feed's delivery of the message, and shared by every
+   * socket of that delivery; the broadcast feed counts these deliveries in the metrics. `head` must be
+   * of this socket's protocol version.
    */
-  sendBroadcast(head: SharedHead, message: StoredMessage): void {
-    this.sendStored(head, message, false);
+  sendBroadcast(head: SharedHead, message: StoredMessage, frames: SharedFrames): void {
+    this.sendStored(head, message, false, frames);
   }
 
   /**
    * Sends a broadcast replayed on a resume (meta marked `replayed`) and counts it. Clients that rejoin
-   * with the same range share the read of it, and those of one protocol version and join ref share
-   * each replayed frame too.
+   * with the same range share the read of it and its `frames`, and those of one protocol version and
+   * join ref share each replayed frame too.
    */
-  sendReplayed(topic: string, joinRef: string | null, message: StoredMessage): void {
+  sendReplayed(topic: string, joinRef: string | null, message: StoredMessage, frames: SharedFrames): void {
     const head = sharedHead(this.info.version, topic, FeatureEvent.broadcast, joinRef);
-    this.sendStored({ ...head, variant: `${head.variant}\u0000replayed` }, message, true);
+    this.sendStored({ ...head, variant: `${head.variant}\u0000replayed` }, message, true, frames);
     this.deps.metrics.messagesOut.inc({ kind: 'broadcast' });
   }
 
@@ -306,15 +306,14 @@ export class ClientSocket {
   }
 
   /** A stored broadcast as a shared frame: JSON as text, bytes as a kind-4 binary frame (V2 only; V1 clients cannot receive bytes). */
-  private sendStored(head: SharedHead, message: StoredMessage, replayed: boolean): void {
+  private sendStored(head: SharedHead, message: StoredMessage, replayed: boolean, frames: SharedFrames): void {
     const bytes = message.payloadBinary;
     if (!bytes) {
-      this.sendShared(message, head, () => broadcastPayload(message, replayed));
+      this.sendShared(frames, head, () => broadcastPayload(message, replayed));
       return;
     }
     if (head.version !== '2.0.0' || !this.canSend()) return;
-    const frame = encodedOnce(
-      message,
+    const frame = frames.encodedOnce(
       head.variant,
       () =>
         serverFrame(

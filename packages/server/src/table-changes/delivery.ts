@@ -9,6 +9,7 @@ import { changeData, type ChangeView } from './frame.js';
 import { tableKey, type ResolvedBinding } from './plan.js';
 import type { ChangeEvent, TableSubscription } from './subscription.js';
 import { isTransient } from './transient.js';
+import { SharedFrames } from '../socket/shared-frames.js';
 import { LogCode } from '../log-codes.js';
 
 /** What delivering needs from the server. */
@@ -34,6 +35,8 @@ interface Outgoing {
   readonly change: Change;
   readonly subscription: TableSubscription;
   readonly event: ChangeEvent;
+  /** The delivery of `event`: every subscription sent the same event shares its frames. */
+  readonly frames: SharedFrames;
 }
 
 /**
@@ -100,9 +103,9 @@ async function deliverTo(ctx: DeliveryContext, changes: readonly Change[], subsc
         }),
       );
     }
-    // Subscribers that see a change alike (the same view, bindings and select) share one event object,
-    // so its frame is built and encoded once.
-    const events = new Map<ChangeView, Map<string, ChangeEvent>>();
+    // Subscribers that see a change alike (the same view, bindings and select) share one event object
+    // and its frames, so its frame is built and encoded once per variant.
+    const events = new Map<ChangeView, Map<string, { event: ChangeEvent; frames: SharedFrames }>>();
     for (const match of matches) {
       const view = views.get(match.subscription.audience.key)?.get(match.index);
       if (!view) continue;
@@ -110,18 +113,18 @@ async function deliverTo(ctx: DeliveryContext, changes: readonly Change[], subsc
       const ids = match.bindings.map((binding) => binding.id);
       const selected = selectedColumns(match.bindings);
       const key = `${match.index}|${ids.join(',')}|${selected?.join('\u0000') ?? ''}`;
-      const alike = events.get(view) ?? new Map<string, ChangeEvent>();
+      const alike = events.get(view) ?? new Map<string, { event: ChangeEvent; frames: SharedFrames }>();
       events.set(view, alike);
-      let event = alike.get(key);
-      if (!event) {
-        event = { ids, data: changeData(change, info, selected ? narrowToSelect(view, selected, info) : view) };
-        alike.set(key, event);
+      let shared = alike.get(key);
+      if (!shared) {
+        shared = { event: { ids, data: changeData(change, info, selected ? narrowToSelect(view, selected, info) : view) }, frames: new SharedFrames() };
+        alike.set(key, shared);
       }
-      outgoing.push({ change, subscription: match.subscription, event });
+      outgoing.push({ change, subscription: match.subscription, ...shared });
     }
   }
   outgoing.sort((a, b) => a.change.position - b.change.position);
-  for (const frame of outgoing) frame.subscription.deliver(frame.change.position, frame.event);
+  for (const frame of outgoing) frame.subscription.deliver(frame.change.position, frame.event, frame.frames);
   if (outgoing.length > 0) ctx.metrics?.messagesOut.inc({ kind: 'postgres_changes' }, outgoing.length);
   observeLatencies(ctx.metrics, outgoing);
   for (const subscription of subscriptions) subscription.cursor = Math.max(subscription.cursor, upTo);
