@@ -48,7 +48,7 @@ export class ConnectionTracker {
   closed(socket: ClientSocket): void {
     this.sockets.delete(socket);
     this.deps.metrics.connections.set(this.sockets.size);
-    this.forget(socket.id);
+    this.recordDisconnect(socket.id);
   }
 
   /**
@@ -62,7 +62,7 @@ export class ConnectionTracker {
   }
 
   /** Records a connection that is gone, whether or not its socket was ever opened. */
-  forget(connectionId: string): void {
+  recordDisconnect(connectionId: string): void {
     this.closing.add(connectionId);
     this.scheduleFlush();
   }

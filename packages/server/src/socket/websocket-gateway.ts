@@ -82,7 +82,7 @@ export class WebSocketGateway {
       userAgent: firstHeader(request.headers['user-agent']),
     });
     if (socket.destroyed) {
-      this.tracker.forget(info.id);
+      this.tracker.recordDisconnect(info.id);
       return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.open(ws, socket, info));

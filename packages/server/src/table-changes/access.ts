@@ -1,7 +1,7 @@
 // Per-subscriber access to captured rows: the columns a role may select, and which rows its row-level security lets it see.
 import { escapeIdentifier } from 'pg';
 import { stringifyExact, type Pool, type PoolClient, type TableDescription } from '@nself/db';
-import { RecentAnswers } from '../recent-answers.js';
+import { PromiseCache } from '../promise-cache.js';
 import { Refusal } from '../refusal.js';
 import type { Audience } from './audience.js';
 import { rowPolicy, type RowPolicy } from './policies.js';
@@ -22,7 +22,7 @@ const KEPT_ANSWERS = 1_000;
  * applied to that change.
  */
 export class AccessChecker {
-  private readonly answers = new RecentAnswers<{ readonly version: string; readonly table: TableDescription; readonly access: Promise<RoleAccess> }>(KEPT_ANSWERS);
+  private readonly answers = new PromiseCache<{ readonly version: string; readonly table: TableDescription; readonly access: Promise<RoleAccess> }>(KEPT_ANSWERS);
 
   constructor(private readonly pool: Pool) {}
 
