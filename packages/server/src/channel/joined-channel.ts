@@ -22,6 +22,7 @@ import type { Metrics } from '../metrics.js';
 import type { PostgresChangesSubscription } from '../table-changes/postgres-changes.js';
 import type { PresenceFeed, PresenceMap, PresenceSubscriber } from '../presence/presence-feed.js';
 import { SharedFrames, sharedHead, type SharedHead } from '../socket/shared-frames.js';
+import { catchUpThenGoLive } from '../log-tail.js';
 import { LogCode } from '../log-codes.js';
 
 /** The bytes a streaming replay lets wait in a socket's send buffer (at most half the buffer's cap). */
@@ -139,17 +140,26 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     if (!streaming) return;
     const buffered = Math.min(STREAM_BUFFER_BYTES, Math.floor(this.deps.config.limits.maxSendBufferBytes / 2));
     let cursor = start.cursor;
-    while (cursor < Math.max(liveAfter, streaming.liveSeen)) {
-      const page = await this.deps.history.streamPage(this.row.id, start.range, cursor);
-      if (page.entries.length === 0) break;
-      for (const { message, frames } of page.entries) {
-        if (!(await this.socket.drained(buffered)) || this.disposed) return;
-        if (!streaming.own.has(message.offset)) this.sendStored(message, true, frames);
-        cursor = message.offset;
-      }
-    }
-    this.streamedUpTo = cursor;
-    this.streaming = undefined;
+    await catchUpThenGoLive({
+      get cursor() {
+        return cursor;
+      },
+      liveThrough: () => Math.max(liveAfter, streaming.liveSeen),
+      readPage: async () => {
+        const page = await this.deps.history.streamPage(this.row.id, start.range, cursor);
+        if (page.entries.length === 0) return 'ended';
+        for (const { message, frames } of page.entries) {
+          if (!(await this.socket.drained(buffered)) || this.disposed) return 'stopped';
+          if (!streaming.own.has(message.offset)) this.sendStored(message, true, frames);
+          cursor = message.offset;
+        }
+        return 'read';
+      },
+      goLive: () => {
+        this.streamedUpTo = cursor;
+        this.streaming = undefined;
+      },
+    });
   }
 
   deliverBroadcast(message: StoredMessage, frames: SharedFrames): void {
