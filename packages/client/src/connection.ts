@@ -1,6 +1,7 @@
 // One WebSocket connection to the server: opening, heartbeats, replies by ref, reconnecting with backoff, tokens.
 import { ChannelEvent, FeatureEvent, PHOENIX_TOPIC, ReplyStatus, decodeBroadcast, decodeText, encodeText, type Message } from '@nself/protocol';
 import { RealtimeError } from './errors.js';
+import type { Reply } from './reply.js';
 import { websocketUrl, type ResolvedOptions } from './options.js';
 import { SOCKET_OPEN, resolveWebSocket, type WebSocketLike } from './transport.js';
 
@@ -14,12 +15,6 @@ export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 
 export interface StateChangeDetail {
   readonly reason?: string;
   readonly error?: Error;
-}
-
-/** A reply to a request: the server's status and response, or `timeout` / `lost` when none came. */
-export interface Reply {
-  readonly status: 'ok' | 'error' | 'timeout' | 'lost';
-  readonly response: unknown;
 }
 
 /** What the connection needs from a channel to route messages and lifecycle events to it. */

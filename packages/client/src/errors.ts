@@ -1,5 +1,5 @@
 // The errors the client reports: one class with a code, each message saying what happened and what to do.
-import type { Reply } from './connection.js';
+import type { Reply } from './reply.js';
 
 /** What went wrong, as a stable code applications can switch on. */
 export type RealtimeErrorCode =

@@ -35,9 +35,9 @@ import {
   type ServerConfig,
 } from './config.js';
 import { ConnectionTracker } from './connections/connection-tracker.js';
-import type { ServerContext } from './context.js';
 import { ExpiryWatch } from './channel/expiry-watch.js';
 import { HistoryReads } from './broadcast/history-reads.js';
+import { JoinHistoryReads } from './channel/join-history.js';
 import { createRoutes } from './http/http-routes.js';
 import { ACCESS_CHANNEL, createListener, listenToServerChannels, PRESENCE_CHANNEL } from './listener.js';
 import { createLogger, type Logger } from './logger.js';
@@ -120,7 +120,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       logger.info({ code: leading ? LogCode.sweepLeading : LogCode.sweepStoppedLeading }, leading ? 'this process runs the sweeps' : 'this process no longer runs the sweeps');
     },
   });
-  const ctx: ServerContext = {
+  const history = new HistoryReads(pool);
+  // What the parts of the server share; each takes the fields it uses (its own Deps type) from this one object.
+  const services = {
     config,
     pool,
     logger,
@@ -131,7 +133,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     broadcasts: new BroadcastFeed(postgresBroadcastLog(pool), logger, metrics),
     presence: new PresenceFeed(pool, logger),
     access: new AccessWatch(pool, logger),
-    history: new HistoryReads(pool),
+    history,
+    joinHistory: new JoinHistoryReads(pool, history, config.replayMax),
     expiries: new ExpiryWatch(),
     sweepLeadership,
     restRates: new CallerRates(config.limits.maxRestMessagesPerSecond),
@@ -147,6 +150,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       anonymousRole: config.anonymousRole,
       limits: config.limits,
     }),
+    /** Set once shutdown begins: new joins, upgrades and writes are refused. */
     shuttingDown: false,
   };
   await listenToServerChannels(
@@ -155,17 +159,17 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       onNotification: (channel, payload) => {
         if (channel === BROADCAST_NOTIFY_CHANNEL) {
           const note = payload as BroadcastNotification;
-          if (note.deleted) return ctx.broadcasts.deleted(note);
-          ctx.access.witness(note.channel_id, Number(note.offset));
-          ctx.broadcasts.notify(note);
-        } else if (channel === PRESENCE_CHANNEL) ctx.presence.notify(payload as PresenceNotification);
-        else if (channel === ACCESS_CHANNEL) ctx.access.notify(payload as AccessNotification);
+          if (note.deleted) return services.broadcasts.deleted(note);
+          services.access.witness(note.channel_id, Number(note.offset));
+          services.broadcasts.notify(note);
+        } else if (channel === PRESENCE_CHANNEL) services.presence.notify(payload as PresenceNotification);
+        else if (channel === ACCESS_CHANNEL) services.access.notify(payload as AccessNotification);
       },
       onReconnected: () => {
         metrics.listenerReconnects.inc();
-        ctx.access.reconnected();
-        ctx.broadcasts.catchUp();
-        ctx.presence.resync();
+        services.access.reconnected();
+        services.broadcasts.catchUp();
+        services.presence.resync();
       },
     },
     logger,
@@ -177,13 +181,13 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     throw error;
   }
   await sweepLeadership.start();
-  const tracker = new ConnectionTracker(ctx);
-  const retention = startRetentionSweeper(ctx);
+  const tracker = new ConnectionTracker(services);
+  const retention = startRetentionSweeper(services);
   const slotWatch = startSlotWatch(pool, logger, config.slotStaleSeconds, () => sweepLeadership.leading);
-  const gateway = new WebSocketGateway(ctx, tracker);
+  const gateway = new WebSocketGateway(services, tracker);
   const stopAnsweringMetrics = answerMetricsRequests(metrics.registry);
   const routes = createRoutes(
-    ctx,
+    services,
     () => isDatabaseReachable(pool),
     () => new Map([...tracker.sockets].map((socket) => [socket.id, [...socket.channels.keys()].map((topic) => topic.replace(/^realtime:/, ''))])),
   );
@@ -201,24 +205,24 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   } catch (error) {
     // Nothing is left running, so that the process ends with its error.
     tracker.stop();
-    ctx.expiries.stop();
+    services.expiries.stop();
     stopAnsweringMetrics();
     await retention.stop();
     slotWatch.stop();
     await sweepLeadership.stop();
     gateway.wss.close();
-    await ctx.postgresChanges?.close?.();
+    await services.postgresChanges?.close?.();
     await listener.stop();
     await pool.end();
     throw listenRefusal(error, config.port, config.host);
   }
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  if (ctx.auth.developmentMode && isLoopback(config.host)) {
+  if (services.auth.developmentMode && isLoopback(config.host)) {
     logger.warn(
       { code: LogCode.developmentMode },
       `DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone who can connect gets in without a valid token; listening on ${config.host} only; set REALTIME_HOST=0.0.0.0 and a JWT secret to accept other machines`,
     );
-  } else if (ctx.auth.developmentMode) {
+  } else if (services.auth.developmentMode) {
     logger.warn(
       { code: LogCode.developmentMode },
       'DEVELOPMENT MODE: no REALTIME_JWT_SECRET, REALTIME_JWT_PUBLIC_KEY, REALTIME_JWKS_URL or HASURA_GRAPHQL_JWT_SECRET is set, so anyone can connect without a valid token. Set a secret before exposing this server.',
@@ -236,13 +240,13 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      ctx.shuttingDown = true;
+      services.shuttingDown = true;
       tracker.stop();
-      ctx.expiries.stop();
+      services.expiries.stop();
       // No new broadcasts are taken; those already taken commit and get their acks before any socket closes.
       const sockets = [...tracker.sockets];
       for (const socket of sockets) for (const channel of [...socket.channels.values()]) channel.dispose({ endPresence: false });
-      await Promise.race([ctx.broadcasts.closeWrites(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
+      await Promise.race([services.broadcasts.closeWrites(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
       await retention.stop();
       slotWatch.stop();
       await sweepLeadership.stop();
@@ -272,7 +276,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         http.close(() => resolve());
         http.closeAllConnections();
       });
-      await ctx.postgresChanges?.close?.();
+      await services.postgresChanges?.close?.();
       await listener.stop();
       await pool.end();
       stopAnsweringMetrics();

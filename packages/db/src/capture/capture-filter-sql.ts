@@ -3,7 +3,8 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 import { UserError } from '../errors.js';
 import type { Queryable } from '../queryable.js';
 import type { CaptureFilter, CaptureFilterCondition } from './capture-filter.js';
-import { closestNames, type ResolvedTable, type TableColumn } from './lookup.js';
+import { closestNames } from './lookup.js';
+import type { TableColumn, TableDescription } from './table-description.js';
 import { displayIdentifier, displayTableName } from './names.js';
 
 /** Which row a condition reads: NEW for INSERT and UPDATE, OLD for UPDATE and DELETE. */
@@ -13,7 +14,7 @@ export type RowReference = 'NEW' | 'OLD';
  * Checks every condition of `filter` against `table`: the column exists, each value is valid for the
  * column's type, and the comparison exists for that type. Throws a one-line error naming the problem.
  */
-export async function validateCaptureFilter(db: Queryable, table: ResolvedTable, filter: CaptureFilter): Promise<void> {
+export async function validateCaptureFilter(db: Queryable, table: TableDescription, filter: CaptureFilter): Promise<void> {
   for (const condition of filter.conditions) {
     const column = columnOf(table, condition);
     for (const value of condition.values) {
@@ -37,7 +38,7 @@ export async function validateCaptureFilter(db: Queryable, table: ResolvedTable,
  * The condition as SQL over one row (`NEW`, `OLD`, or a table alias): quoted identifiers compared
  * with quoted literals cast to the column's own type. Nothing from the user is pasted as SQL text.
  */
-export function whenCondition(table: ResolvedTable, filter: CaptureFilter, row: RowReference | 't'): string {
+export function whenCondition(table: TableDescription, filter: CaptureFilter, row: RowReference | 't'): string {
   return filter.conditions
     .map((condition) => {
       const column = columnOf(table, condition);
@@ -50,7 +51,7 @@ export function whenCondition(table: ResolvedTable, filter: CaptureFilter, row: 
     .join(' AND ');
 }
 
-function columnOf(table: ResolvedTable, condition: CaptureFilterCondition): TableColumn {
+function columnOf(table: TableDescription, condition: CaptureFilterCondition): TableColumn {
   const column = table.columns.find((candidate) => candidate.name === condition.column);
   if (column) return column;
   const close = closestNames(

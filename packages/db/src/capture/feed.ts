@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { EXACT_JSON_TYPES } from '../exact-json.js';
 import { NotificationListener, type NotificationHandler } from '../notification-listener.js';
 import type { Queryable } from '../queryable.js';
-import { tableColumns, type TableColumn } from './lookup.js';
+import { describeTable, type TableColumn } from './table-description.js';
 import { displayTableName, type CaptureEvent, type TableName } from './names.js';
 
 /**
@@ -40,7 +40,7 @@ export interface Change {
   /** The row before the change (UPDATE, DELETE), else null. */
   readonly old: Record<string, unknown> | null;
   /** The table's current columns and their types. */
-  readonly columns: readonly TableColumn[];
+  readonly columns: readonly ChangeColumn[];
   /** The PostgreSQL backend that made the change (0 when read from the write-ahead log, which does not say). */
   readonly writerPid: number;
   /** The table's subscription; null for a table captured as part of a watched schema. */
@@ -120,18 +120,20 @@ async function toChanges(db: Queryable, rows: readonly ChangeRow[], columns: Col
   return changes;
 }
 
-/** Remembers each table's columns so that a batch costs one catalog query per table, not per change. */
+/** A column as a change lists it: its name and SQL type (`format_type`). */
+export type ChangeColumn = Pick<TableColumn, 'name' | 'type'>;
+
+/** Remembers each table's columns (from its description) so that a batch costs one read of the catalog per table, not per change. */
 export class ColumnCache {
-  private readonly known = new Map<string, readonly TableColumn[]>();
+  private readonly known = new Map<string, readonly ChangeColumn[]>();
 
   /** The columns of `table`, or none when it no longer exists. */
-  async of(db: Queryable, table: TableName): Promise<readonly TableColumn[]> {
+  async of(db: Queryable, table: TableName): Promise<readonly ChangeColumn[]> {
     const key = displayTableName(table);
     const cached = this.known.get(key);
     if (cached) return cached;
-    const { rows } = await db.query<{ oid: number | null }>('SELECT to_regclass(format($$%I.%I$$, $1::text, $2::text))::oid::int AS oid', [table.schema, table.table]);
-    const oid = rows[0]?.oid;
-    const columns = oid ? await tableColumns(db, oid) : [];
+    const description = await describeTable(db, table);
+    const columns = (description?.columns ?? []).map(({ name, type }) => ({ name, type }));
     this.known.set(key, columns);
     return columns;
   }

@@ -1,6 +1,7 @@
 // Table change capture: subscriptions, their triggers and filters, the ordered change log and its feed.
 export * from './names.js';
 export * from './lookup.js';
+export * from './table-description.js';
 export * from './capture-filter.js';
 export * from './capture-filter-sql.js';
 export * from './triggers.js';

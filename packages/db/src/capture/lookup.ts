@@ -1,49 +1,23 @@
-// Finds the table a user named, with its columns, and suggests close names when there is none.
+// Finds and describes the table a user named, and suggests close names when there is none.
 import { UserError } from '../errors.js';
 import type { Queryable } from '../queryable.js';
 import { displayTableName, type TableName } from './names.js';
-
-/** A column of a subscribed table, with its SQL type as `format_type` spells it. */
-export interface TableColumn {
-  readonly name: string;
-  readonly type: string;
-}
-
-/** A table that exists and may be subscribed. */
-export interface ResolvedTable extends TableName {
-  readonly oid: number;
-  readonly columns: readonly TableColumn[];
-}
+import { describeRelation, findRelation, isTable, type TableDescription } from './table-description.js';
 
 /**
- * Looks up `name` in the catalog. Throws a one-line error for a missing table (with close names),
- * a view or other non-table relation, and any table of the `realtime` schema itself.
+ * Looks up `name` in the catalog and describes it. Throws a one-line error for a missing table (with
+ * close names), a view or other non-table relation, and any table of the `realtime` schema itself.
  */
-export async function resolveTable(db: Queryable, name: TableName): Promise<ResolvedTable> {
+export async function resolveTable(db: Queryable, name: TableName): Promise<TableDescription> {
   if (name.schema === 'realtime') {
     throw new UserError(`cannot subscribe to ${displayTableName(name)}: tables of the realtime schema are the engine's own`);
   }
-  const found = await db.query<{ oid: number; relkind: string }>(
-    `SELECT c.oid::int AS oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2`,
-    [name.schema, name.table],
-  );
-  const relation = found.rows[0];
+  const relation = await findRelation(db, name);
   if (!relation) throw new UserError(`table ${displayTableName(name)} does not exist${await suggestionFor(db, name)}`);
-  if (relation.relkind !== 'r' && relation.relkind !== 'p') {
+  if (!isTable(relation)) {
     throw new UserError(`${displayTableName(name)} is not a table (${describeKind(relation.relkind)}); only tables can be subscribed`);
   }
-  return { ...name, oid: relation.oid, columns: await tableColumns(db, relation.oid) };
-}
-
-/** The live columns of a table in column order. */
-export async function tableColumns(db: Queryable, oid: number): Promise<TableColumn[]> {
-  const { rows } = await db.query<TableColumn>(
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
-      WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-    [oid],
-  );
-  return rows;
+  return describeRelation(db, name, relation);
 }
 
 /** `; did you mean public.users?` for up to three user tables whose names are close to `name`, else ''. */

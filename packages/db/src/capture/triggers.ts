@@ -3,7 +3,7 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { Queryable } from '../queryable.js';
 import type { CaptureFilter } from './capture-filter.js';
 import { whenCondition } from './capture-filter-sql.js';
-import type { ResolvedTable } from './lookup.js';
+import type { TableDescription } from './table-description.js';
 import { CAPTURE_EVENTS, triggerName, type CaptureEvent, type TableName } from './names.js';
 
 /** How changes of a table are announced besides the log row. */
@@ -13,7 +13,7 @@ export type CaptureMode = (typeof CAPTURE_MODES)[number];
 /** Everything needed to generate the triggers of one subscription. */
 export interface CaptureSpec {
   readonly subscriptionId: string;
-  readonly table: ResolvedTable;
+  readonly table: TableDescription;
   readonly functionName: string;
   readonly channel: string;
   readonly events: readonly CaptureEvent[];

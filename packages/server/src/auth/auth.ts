@@ -1,7 +1,7 @@
 // Client tokens: verifies JWTs (HS* with the secret; RS*, PS*, ES*, EdDSA with public keys or a JWKS) and derives who the client is.
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { VerificationKeys, type JwtKeySources } from './jwt-keys.js';
-import { RecentAnswers } from '../recent-answers.js';
+import { PromiseCache } from '../promise-cache.js';
 import { tokenRefusal } from '../refusal.js';
 
 /** Who a token speaks for. Anonymous clients have no user id. */
@@ -27,7 +27,7 @@ const MAX_REMEMBERED_TOKENS = 4096;
  */
 export class Authenticator {
   private readonly keys: VerificationKeys | undefined;
-  private readonly verified = new RecentAnswers<Promise<Identity>>(MAX_REMEMBERED_TOKENS);
+  private readonly verified = new PromiseCache<Promise<Identity>>(MAX_REMEMBERED_TOKENS);
 
   /** `sources` as a string is a shared secret alone. */
   constructor(sources: JwtKeySources | string | undefined) {

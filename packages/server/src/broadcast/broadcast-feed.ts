@@ -12,14 +12,17 @@
 // whichever path delivers the message first, the sender never gets it back.
 import { randomUUID } from 'node:crypto';
 import type { BroadcastLog, Message as StoredMessage } from '@nself/db';
+import { KeyedBatches, type Waiting } from '../batches.js';
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
+import { SharedFrames } from '../socket/shared-frames.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { LogCode } from '../log-codes.js';
 
 /** A joined channel of one socket, as the feed sees it (each join is its own subscriber). */
 export interface BroadcastSubscriber {
-  deliverBroadcast(message: StoredMessage): void;
+  /** Delivers a message; `frames` is this delivery of it, shared by every subscriber of the channel here, which encode it once per variant. */
+  deliverBroadcast(message: StoredMessage, frames: SharedFrames): void;
   /** Told instead of `deliverBroadcast` of a message it must not receive (its own, sent without `self`). */
   passBroadcast?(message: StoredMessage): void;
   /** Told that a message delivered to it was deleted (by a moderator). */
@@ -47,11 +50,7 @@ export interface OutgoingBroadcast {
 }
 
 /** A broadcast waiting for its channel's write in flight, with its caller's promise. */
-interface QueuedWrite {
-  readonly outgoing: OutgoingBroadcast;
-  readonly resolve: (message: StoredMessage) => void;
-  readonly reject: (error: unknown) => void;
-}
+type QueuedWrite = Waiting<OutgoingBroadcast, StoredMessage>;
 
 interface ChannelFeed {
   readonly channelId: string;
@@ -63,10 +62,13 @@ interface ChannelFeed {
   /** Offsets deleted before this feed delivered them: never delivered, whichever read brings them. */
   readonly deleted: Set<number>;
   /** Message id → the subscriber that must not receive it (`self: false`). */
-  readonly holdBack: Map<string, BroadcastSubscriber>;
-  catchUp: boolean;
+  readonly withheldFrom: Map<string, BroadcastSubscriber>;
+  /** The log must be read even with nothing pending: on the first drain, after a reconnect or a failed drain, and after a full page. */
+  readLog: boolean;
+  /** A drain is running; drains asked meanwhile set `drainAgain` instead of starting another. */
   draining: boolean;
-  again: boolean;
+  /** A drain was asked while one ran: the running one goes round once more. */
+  drainAgain: boolean;
 }
 
 /** Most messages, and payload bytes, read back for a channel at once. */
@@ -79,8 +81,20 @@ const RETRY_MS = 500;
 /** The per-channel ordered fan-out of stored broadcasts for one server process. */
 export class BroadcastFeed {
   private readonly feeds = new Map<string, ChannelFeed>();
-  /** Channel id → broadcasts queued behind the channel's write in flight (present while one is in flight). */
-  private readonly writes = new Map<string, QueuedWrite[]>();
+  /**
+   * Writes per channel (group commit): broadcasts sent to a channel while its write is in flight are
+   * queued, in the order of the calls, and stored together by the next write, at most MAX_BATCH in one statement.
+   */
+  private readonly writes = new KeyedBatches<OutgoingBroadcast, StoredMessage>({
+    start: 'now',
+    maxBatch: MAX_BATCH,
+    run: async (_channelId, batch) => {
+      if (!(await this.storeBatch(batch)) && batch.length > 1) {
+        // One bad message must not fail the others: each is tried in its own transaction.
+        for (const write of batch) await this.storeBatch([write]);
+      }
+    },
+  });
   /** Sends accepted and not yet settled, and who waits for there to be none (`closeWrites`). */
   private unsettled = 0;
   private readonly settledWaiters: Array<() => void> = [];
@@ -111,10 +125,10 @@ export class BroadcastFeed {
       subscribers: new Set([subscriber]),
       pending: new Map(),
       deleted: new Set(),
-      holdBack: new Map(),
-      catchUp: true,
+      withheldFrom: new Map(),
+      readLog: true,
       draining: false,
-      again: false,
+      drainAgain: false,
     };
     this.feeds.set(channelId, feed);
     // A message committed after `knownOffset` was read, but notified before this feed existed, is read back now.
@@ -137,18 +151,7 @@ export class BroadcastFeed {
    * and each caller's promise settles after the commit with its own message.
    */
   send(outgoing: OutgoingBroadcast): Promise<StoredMessage> {
-    return this.tracked(
-      () =>
-        new Promise((resolve, reject) => {
-          const queued = this.writes.get(outgoing.channelId);
-          if (queued) {
-            queued.push({ outgoing, resolve, reject });
-            return;
-          }
-          this.writes.set(outgoing.channelId, [{ outgoing, resolve, reject }]);
-          void this.writeQueued(outgoing.channelId);
-        }),
-    );
+    return this.tracked(() => this.writes.request(outgoing.channelId, outgoing));
   }
 
   /**
@@ -196,19 +199,6 @@ export class BroadcastFeed {
     return write;
   }
 
-  /** Stores the channel's queued broadcasts, a batch per transaction, until none are left. */
-  private async writeQueued(channelId: string): Promise<void> {
-    const queue = this.writes.get(channelId) ?? [];
-    while (queue.length > 0) {
-      const batch = queue.splice(0, MAX_BATCH);
-      if (!(await this.storeBatch(batch)) && batch.length > 1) {
-        // One bad message must not fail the others: each is tried in its own transaction.
-        for (const write of batch) await this.storeBatch([write]);
-      }
-    }
-    this.writes.delete(channelId);
-  }
-
   /**
    * Stores `batch` (broadcasts of one channel) in one statement, then delivers each message here and
    * settles each caller with it. Returns false when the statement failed (a lone write is then
@@ -216,17 +206,17 @@ export class BroadcastFeed {
    * the statement runs, since its notifications may arrive before its reply.
    */
   private async storeBatch(batch: readonly QueuedWrite[]): Promise<boolean> {
-    const channelId = batch[0]?.outgoing.channelId ?? '';
+    const channelId = batch[0]?.request.channelId ?? '';
     const feed = this.feeds.get(channelId);
     const ids = batch.map(() => randomUUID());
-    batch.forEach(({ outgoing }, index) => {
-      if (feed && outgoing.exclude) feed.holdBack.set(ids[index] as string, outgoing.exclude);
+    batch.forEach(({ request: outgoing }, index) => {
+      if (feed && outgoing.exclude) feed.withheldFrom.set(ids[index] as string, outgoing.exclude);
     });
     let stored: StoredMessage[];
     try {
       stored = await this.log.append(
         channelId,
-        batch.map(({ outgoing }, index) => ({
+        batch.map(({ request: outgoing }, index) => ({
           id: ids[index] as string,
           event: outgoing.event,
           payload: outgoing.binary ? null : outgoing.payload,
@@ -235,7 +225,7 @@ export class BroadcastFeed {
         })),
       );
     } catch (error) {
-      for (const id of ids) feed?.holdBack.delete(id);
+      for (const id of ids) feed?.withheldFrom.delete(id);
       if (batch.length > 1) return false;
       batch[0]?.reject(error);
       return true;
@@ -278,7 +268,7 @@ export class BroadcastFeed {
   /** After the listener reconnected: notifications may have been lost, so every channel is read from its last offset. */
   catchUp(): void {
     for (const feed of this.feeds.values()) {
-      feed.catchUp = true;
+      feed.readLog = true;
       void this.drain(feed);
     }
   }
@@ -291,18 +281,18 @@ export class BroadcastFeed {
 
   private async drain(feed: ChannelFeed): Promise<void> {
     if (feed.draining) {
-      feed.again = true;
+      feed.drainAgain = true;
       return;
     }
     feed.draining = true;
     try {
       do {
-        feed.again = false;
+        feed.drainAgain = false;
         await this.drainOnce(feed);
-      } while (feed.again);
+      } while (feed.drainAgain);
     } catch (error) {
       this.logger.error({ code: LogCode.broadcastDeliveryRetry, err: error, channelId: feed.channelId }, 'broadcast delivery failed; retrying');
-      feed.catchUp = true;
+      feed.readLog = true;
       setTimeout(() => void this.drain(feed), RETRY_MS).unref();
     } finally {
       feed.draining = false;
@@ -317,8 +307,8 @@ export class BroadcastFeed {
         this.deliver(feed, message);
         continue;
       }
-      if (!feed.catchUp && feed.pending.size === 0) return;
-      feed.catchUp = false;
+      if (!feed.readLog && feed.pending.size === 0) return;
+      feed.readLog = false;
       const notifiedBefore = [...feed.pending.keys()];
       const page = await this.log.readPage(feed.channelId, { afterOffset: feed.lastOffset, limit: FETCH_LIMIT, maxBytes: FETCH_BYTES });
       const rows = page.messages;
@@ -334,24 +324,25 @@ export class BroadcastFeed {
         feed.lastOffset = rows[0].offset - 1;
         for (const offset of feed.deleted) if (offset <= feed.lastOffset) feed.deleted.delete(offset);
       }
-      if (page.full) feed.catchUp = true;
+      if (page.full) feed.readLog = true;
     }
   }
 
   private deliver(feed: ChannelFeed, message: StoredMessage): void {
     feed.pending.delete(message.offset);
     feed.lastOffset = message.offset;
-    const excluded = feed.holdBack.get(message.id);
-    feed.holdBack.delete(message.id);
+    const excluded = feed.withheldFrom.get(message.id);
+    feed.withheldFrom.delete(message.id);
     if (feed.deleted.delete(message.offset)) return;
     let delivered = 0;
+    const frames = new SharedFrames();
     for (const subscriber of feed.subscribers) {
       if (subscriber === excluded) {
         subscriber.passBroadcast?.(message);
         continue;
       }
       try {
-        subscriber.deliverBroadcast(message);
+        subscriber.deliverBroadcast(message, frames);
         delivered += 1;
       } catch (error) {
         this.logger.error({ code: LogCode.broadcastSubscriberFailed, err: error }, 'delivering a broadcast to a subscriber failed');

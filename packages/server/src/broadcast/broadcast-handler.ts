@@ -1,18 +1,28 @@
 // Client broadcasts on a joined channel: rate and size limits, write access, storing, `self` and `ack`.
 import { eventNameProblem, isPayloadOverLimit } from '@nself/db';
 import { isJsonObject, JoinError, PushError, SystemMessage, type BroadcastAck, type Message } from '@nself/protocol';
-import { mayWrite } from '../channel/channel-access.js';
+import { mayWrite, type AccessCheckDeps } from '../channel/channel-access.js';
 import type { JoinedChannel } from '../channel/joined-channel.js';
 import type { ClientSocket } from '../socket/client-socket.js';
-import type { ServerContext } from '../context.js';
+import type { BroadcastFeed } from './broadcast-feed.js';
+import type { ServerConfig } from '../config.js';
+import type { Logger } from '../logger.js';
 import { LogCode } from '../log-codes.js';
+
+/** What a client broadcast is checked against and stored by. */
+export interface BroadcastHandlerDeps extends AccessCheckDeps {
+  readonly config: Pick<ServerConfig, 'limits'>;
+  readonly logger: Logger;
+  readonly broadcasts: Pick<BroadcastFeed, 'send'>;
+  readonly shuttingDown: boolean;
+}
 
 /**
  * Stores and fans out a broadcast push (`{type, event, payload}`; for V2 binary frames the payload
  * may be bytes). With `ack` the reply comes once the message is stored, and carries its `offset`. Sends to a private channel
  * by a client neither a member nor let write by the policies on realtime.messages are dropped without a reply, as Supabase does. Resolves once the broadcast is queued for storing.
  */
-export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
+export async function handleBroadcast(deps: BroadcastHandlerDeps, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
   if (!socket.messages.take()) return channel.shutdown(SystemMessage.tooManyMessages);
   const body = isJsonObject(message.payload) ? message.payload : {};
   const event = body['event'];
@@ -25,22 +35,22 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
   }
   const binary = payload instanceof Uint8Array ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) : null;
   const size = binary ? binary.length : Buffer.byteLength(JSON.stringify(payload));
-  if (size > ctx.config.limits.maxPayloadBytes) {
+  if (size > deps.config.limits.maxPayloadBytes) {
     if (ack) socket.reply(message, 'error', PushError.payloadSizeExceeded);
     return;
   }
-  if (!(await mayWrite(ctx, channel.channel, channel.identity, channel.policyGrants, 'broadcast'))) {
-    ctx.logger.info(
-      { code: LogCode.broadcastNonMemberDropped, channel: channel.channel.slug, userId: channel.identity.userId },
+  if (!(await mayWrite(deps, channel.record, channel.identity, channel.policyGrants, 'broadcast'))) {
+    deps.logger.info(
+      { code: LogCode.broadcastNonMemberDropped, channel: channel.record.slug, userId: channel.identity.userId },
       'dropped a broadcast to a private channel from a client neither a member nor granted writes by the policies',
     );
     return;
   }
   // Not awaited: the next message of this topic is handled as soon as this one is queued. The feed
   // stores a channel's broadcasts in the order they were sent, those queued meanwhile in one commit.
-  void ctx.broadcasts
+  void deps.broadcasts
     .send({
-      channelId: channel.channel.id,
+      channelId: channel.channelId,
       event,
       payload,
       binary,
@@ -56,12 +66,12 @@ export async function handleBroadcast(ctx: ServerContext, socket: ClientSocket, 
           if (ack) socket.reply(message, 'error', PushError.payloadSizeExceeded);
           return;
         }
-        if (ctx.shuttingDown) {
+        if (deps.shuttingDown) {
           // Refused by a shutdown that began after it was checked: the client sends it again to the next server.
           if (ack) socket.reply(message, 'error', { reason: JoinError.restarting });
           return;
         }
-        ctx.logger.error({ code: LogCode.broadcastStoreFailed, err: error, channel: channel.channel.slug }, 'storing a broadcast failed');
+        deps.logger.error({ code: LogCode.broadcastStoreFailed, err: error, channel: channel.record.slug }, 'storing a broadcast failed');
         if (ack) socket.reply(message, 'error', { reason: JoinError.unableToConnect });
       },
     );

@@ -1,7 +1,7 @@
 // Reads of channel logs for joins and REST history: a few at a time, identical ones shared, each page bounded in rows and bytes.
-import { readStreamPage, type Pool, type ReplayPage, type StreamRange } from '@nself/db';
-import type { JoinHistory } from '../channel/join-history.js';
-import { SharedReads } from './shared-reads.js';
+import { readStreamPage, type Message as StoredMessage, type Pool, type StreamRange } from '@nself/db';
+import { SharedFrames } from '../socket/shared-frames.js';
+import { sharedLoads } from '../batches.js';
 
 /** The payload bytes at which a page of history ends (REST pages, resume and replay streams, the broadcast feed's reads). */
 export const HISTORY_PAGE_BYTES = 1_048_576;
@@ -30,10 +30,14 @@ class Gate {
   }
 }
 
+/** A page of a join's stream: each message with its frames, shared by the joins that read the page together. */
+export interface StreamPage {
+  readonly entries: ReadonlyArray<{ readonly message: StoredMessage; readonly frames: SharedFrames }>;
+}
+
 /** The server's reads of channel logs. */
 export class HistoryReads {
-  private readonly plans = new SharedReads<JoinHistory>();
-  private readonly pages = new SharedReads<ReplayPage>();
+  private readonly pages = sharedLoads<StreamPage>();
   private readonly gate = new Gate(MAX_CONCURRENT_HISTORY_READS);
 
   constructor(private readonly pool: Pool) {}
@@ -43,21 +47,12 @@ export class HistoryReads {
     return this.gate.run(read);
   }
 
-  /** A join's measure of its history (`readJoinHistory`), shared by the joins that ask the same at once. */
-  plan(key: string, load: () => Promise<JoinHistory>): Promise<JoinHistory> {
-    return this.plans.read(key, () => this.run(load));
-  }
-
-  /** The next page of a join's stream after `cursor`, shared by the joins at the same place at once. */
-  streamPage(channelId: string, range: StreamRange, cursor: number): Promise<ReplayPage> {
+  /** The next page of a join's stream after `cursor`, shared (with each message's frames) by the joins at the same place at once. */
+  streamPage(channelId: string, range: StreamRange, cursor: number): Promise<StreamPage> {
     const key = [channelId, cursor, range.anyTimeAfter, range.since?.getTime() ?? ''].join('\u0000');
-    return this.pages.read(key, () =>
-      this.run(() =>
-        readStreamPage(this.pool, channelId, range, cursor, {
-          limit: STREAM_PAGE_ROWS,
-          maxBytes: HISTORY_PAGE_BYTES,
-        }),
-      ),
-    );
+    return this.pages.request(key, async () => {
+      const page = await this.run(() => readStreamPage(this.pool, channelId, range, cursor, { limit: STREAM_PAGE_ROWS, maxBytes: HISTORY_PAGE_BYTES }));
+      return { entries: page.messages.map((message) => ({ message, frames: new SharedFrames() })) };
+    });
   }
 }

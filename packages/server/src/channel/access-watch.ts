@@ -14,10 +14,10 @@
 // whichever path (notification, this process's own send, a read back) brings it. A join's check races the
 // notifications that arrive while it runs: those are recorded, and the joined channel is re-checked when it
 // registers.
-import { channelAccess, type ChannelAccess, type Pool } from '@nself/db';
+import { channelAccess, type ChannelAccess, type ChannelType, type Pool, type TopicGrants } from '@nself/db';
 import { SystemMessage } from '@nself/protocol';
+import type { Identity } from '../auth/auth.js';
 import { passesMembership } from './channel-access.js';
-import type { JoinedChannel } from './joined-channel.js';
 import type { Logger } from '../logger.js';
 import { LogCode } from '../log-codes.js';
 
@@ -29,16 +29,33 @@ export type AccessNotification = { readonly all: true } | { readonly channel_id:
 
 const RETRY_MS = 500;
 
+/** A joined channel as the watch sees it: who holds it, and how it is told the outcome of a re-check. */
+export interface WatchedChannel {
+  readonly channelId: string;
+  readonly subTopic: string;
+  readonly identity: Identity;
+  readonly policyGrants: TopicGrants | null;
+  readonly isDisposed: boolean;
+  /** A re-check starts: broadcasts wait for its outcome. */
+  holdForAccessCheck(): void;
+  /** The re-check let the channel go on (or gave up, with undefined): its current type, and after a full re-check the offset through which messages committed before it. */
+  accessCheckDone(outcome: { type: ChannelType; checkedThrough?: number } | undefined): void;
+  /** The re-check found access lost: the channel shuts down with `message`. */
+  revoke(message: string): void;
+  /** Sends the broadcasts held back that access now allows. */
+  releaseHeld(): void;
+}
+
 /** The live access checks of one server process's joined channels. */
 export class AccessWatch {
   /** Channel id → its joined channels on this process. */
-  private readonly joined = new Map<string, Set<JoinedChannel>>();
+  private readonly joined = new Map<string, Set<WatchedChannel>>();
   /** Channel id → joined channels holding broadcasts back, released as notifications arrive. */
-  private readonly holding = new Map<string, Set<JoinedChannel>>();
+  private readonly holding = new Map<string, Set<WatchedChannel>>();
   /** Channel id → the highest offset whose `realtime:broadcast` notification arrived. */
   private readonly notified = new Map<string, number>();
   /** Joined channel → whether its queued check covers every joined channel (a full re-check). */
-  private queued = new Map<JoinedChannel, boolean>();
+  private queued = new Map<WatchedChannel, boolean>();
   private checking = false;
   /** Counts access notifications (and reconnects), so that a join can tell which arrived during its check. */
   private sequence = 0;
@@ -69,8 +86,8 @@ export class AccessWatch {
   }
 
   /** Watches a joined channel; `since` is its join's `beginJoin`: access changed since then is re-checked now. */
-  register(channel: JoinedChannel, since: number): void {
-    const id = channel.channel.id;
+  register(channel: WatchedChannel, since: number): void {
+    const id = channel.channelId;
     let set = this.joined.get(id);
     if (!set) this.joined.set(id, (set = new Set()));
     set.add(channel);
@@ -80,8 +97,8 @@ export class AccessWatch {
   }
 
   /** Stops watching a joined channel (it was closed). */
-  unregister(channel: JoinedChannel): void {
-    const id = channel.channel.id;
+  unregister(channel: WatchedChannel): void {
+    const id = channel.channelId;
     this.stopsHolding(channel);
     const set = this.joined.get(id);
     if (!set?.delete(channel) || set.size > 0) return;
@@ -95,17 +112,17 @@ export class AccessWatch {
   }
 
   /** A joined channel started holding broadcasts back: notifications of its channel release them. */
-  startsHolding(channel: JoinedChannel): void {
-    const id = channel.channel.id;
+  startsHolding(channel: WatchedChannel): void {
+    const id = channel.channelId;
     let set = this.holding.get(id);
     if (!set) this.holding.set(id, (set = new Set()));
     set.add(channel);
   }
 
   /** A joined channel holds nothing back any more. */
-  stopsHolding(channel: JoinedChannel): void {
-    const set = this.holding.get(channel.channel.id);
-    if (set?.delete(channel) && set.size === 0) this.holding.delete(channel.channel.id);
+  stopsHolding(channel: WatchedChannel): void {
+    const set = this.holding.get(channel.channelId);
+    if (set?.delete(channel) && set.size === 0) this.holding.delete(channel.channelId);
   }
 
   /** Handles a `realtime:access` notification: the joined channels it concerns hold broadcasts back and are re-checked. */
@@ -139,7 +156,7 @@ export class AccessWatch {
   }
 
   /** Holds the channel's broadcasts back and queues a check of its access (one query answers all queued). */
-  private recheck(channel: JoinedChannel, full: boolean): void {
+  private recheck(channel: WatchedChannel, full: boolean): void {
     const queued = this.queued.get(channel);
     if (queued === undefined) channel.holdForAccessCheck();
     this.queued.set(channel, full || queued === true);
@@ -154,7 +171,7 @@ export class AccessWatch {
       this.queued = new Map();
       let access: Map<string, ChannelAccess>;
       try {
-        access = await channelAccess(this.pool, unique(batch.map(({ channel }) => channel.channel.id)), unique(batch.flatMap(({ userId }) => (userId ? [userId] : []))));
+        access = await channelAccess(this.pool, unique(batch.map(({ channel }) => channel.channelId)), unique(batch.flatMap(({ userId }) => (userId ? [userId] : []))));
       } catch (error) {
         this.logger.error({ code: LogCode.accessRecheckFailed, err: error }, 're-checking channel access failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
@@ -164,14 +181,14 @@ export class AccessWatch {
       for (const { channel, full, userId } of batch) {
         // A token of another user arrived meanwhile: that user is checked again.
         if (channel.identity.userId !== userId) this.requeue(channel, full);
-        else this.apply(channel, access.get(channel.channel.id), full);
+        else this.apply(channel, access.get(channel.channelId), full);
       }
     }
     this.checking = false;
   }
 
   /** Queues a check again for a channel that still holds from the check that could not decide (one hold per queued check). */
-  private requeue(channel: JoinedChannel, full: boolean): void {
+  private requeue(channel: WatchedChannel, full: boolean): void {
     const queued = this.queued.get(channel);
     if (queued !== undefined) channel.accessCheckDone(undefined);
     this.queued.set(channel, full || queued === true);
@@ -181,7 +198,7 @@ export class AccessWatch {
    * Closes the joined channel when its channel is gone, or private and it neither a member, the service
    * role, nor admitted by the policies on realtime.messages (judged at join and token refresh, as on Supabase); else lets it go on.
    */
-  private apply(channel: JoinedChannel, access: ChannelAccess | undefined, full: boolean): void {
+  private apply(channel: WatchedChannel, access: ChannelAccess | undefined, full: boolean): void {
     if (channel.isDisposed) return;
     if (!access) return channel.revoke(SystemMessage.channelDeleted(channel.subTopic));
     const userId = channel.identity.userId;

@@ -2,11 +2,7 @@
 // and the creation of public channels on first join (joins racing to create one channel share one creation;
 // such a channel is marked as created by a join, so an operator creating that name takes it over).
 import { createJoinChannel, findChannel, findChannels, isUserError, type Channel, type Pool } from '@nself/db';
-
-interface Waiter {
-  readonly resolve: (channel: Channel | null) => void;
-  readonly reject: (error: unknown) => void;
-}
+import { Batches } from '../batches.js';
 
 /**
  * Reads channels by slug for joins. Nothing is kept between lookups: each is answered by a query sent
@@ -15,8 +11,14 @@ interface Waiter {
  * in flight at a time, and it answers every lookup that arrived while the previous one ran).
  */
 export class ChannelDirectory {
-  private waiting = new Map<string, Waiter[]>();
-  private inFlight = false;
+  /** Lookups by slug: those asked in one turn, or while a query is in flight, are answered by the next query together. */
+  private readonly lookups = new Batches<string, Channel | null>({
+    start: 'next-turn',
+    run: async (batch) => {
+      const found = await findChannels(this.pool, [...new Set(batch.map(({ request }) => request))], { exact: true });
+      for (const waiting of batch) waiting.resolve(found.get(waiting.request) ?? null);
+    },
+  });
   /** Channel name → the creation in flight of that public channel. */
   private readonly creating = new Map<string, Promise<Channel | null>>();
 
@@ -38,28 +40,7 @@ export class ChannelDirectory {
 
   /** The channel whose slug is exactly `slug` (or whose id it is), null when there is none. */
   find(slug: string): Promise<Channel | null> {
-    return new Promise((resolve, reject) => {
-      if (this.waiting.size === 0 && !this.inFlight) setImmediate(() => void this.lookUpWaiting());
-      const waiters = this.waiting.get(slug);
-      if (waiters) waiters.push({ resolve, reject });
-      else this.waiting.set(slug, [{ resolve, reject }]);
-    });
-  }
-
-  /** Sends one query for every slug waiting, then again for those that came meanwhile, until none wait. */
-  private async lookUpWaiting(): Promise<void> {
-    this.inFlight = true;
-    while (this.waiting.size > 0) {
-      const batch = this.waiting;
-      this.waiting = new Map();
-      try {
-        const found = await findChannels(this.pool, [...batch.keys()], { exact: true });
-        for (const [slug, waiters] of batch) for (const waiter of waiters) waiter.resolve(found.get(slug) ?? null);
-      } catch (error) {
-        for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error);
-      }
-    }
-    this.inFlight = false;
+    return this.lookups.request(slug);
   }
 
   private async create(topic: string, type: 'public' | 'private'): Promise<Channel | null> {

@@ -4,34 +4,45 @@ import { performance } from 'node:perf_hooks';
 import { CloseCode, FeatureEvent, JoinError, subTopicOf, type JoinReply, type Message, type SystemPayload } from '@nself/protocol';
 import { stringifyExact } from '@nself/db';
 import { assertNotExpired, type Identity } from '../auth/auth.js';
-import { resolveChannel } from './channel-access.js';
-import { JoinedChannel } from './joined-channel.js';
+import { resolveChannel, type ChannelLookupDeps } from './channel-access.js';
+import { JoinedChannel, type JoinedChannelDeps } from './joined-channel.js';
 import type { ClientSocket } from '../socket/client-socket.js';
-import type { ServerContext } from '../context.js';
-import { readJoinHistory, streamStart, type JoinHistory } from './join-history.js';
+import type { Authenticator } from '../auth/auth.js';
+import type { PostgresChangesExtension } from '../table-changes/postgres-changes.js';
+import { streamStart, type JoinHistory, type JoinHistoryReads } from './join-history.js';
 import { readJoinPayload, type JoinRequest } from './join-payload.js';
 import { isRefusal, tokenJoinReason } from '../refusal.js';
-import { sharedHead } from '../socket/shared-frames.js';
+import { SharedFrames, sharedHead } from '../socket/shared-frames.js';
 import { LogCode } from '../log-codes.js';
 
+/** What a join reads, checks and starts: besides the channel lookup and the joined channel's own parts, the token check and the table changes. */
+export interface JoinDeps extends ChannelLookupDeps, JoinedChannelDeps {
+  readonly auth: Pick<Authenticator, 'verify'>;
+  readonly joinHistory: Pick<JoinHistoryReads, 'read'>;
+  /** Delivers table changes; when undefined, joins with bindings are refused. */
+  readonly postgresChanges: PostgresChangesExtension | undefined;
+  /** Set once shutdown begins: new joins are refused. */
+  readonly shuttingDown: boolean;
+}
+
 /** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
-export async function handleJoin(ctx: ServerContext, socket: ClientSocket, message: Message): Promise<void> {
+export async function handleJoin(deps: JoinDeps, socket: ClientSocket, message: Message): Promise<void> {
   // Access changes notified while the join checks access are re-checked once the channel is registered.
-  const accessSince = ctx.access.beginJoin();
+  const accessSince = deps.access.beginJoin();
   try {
-    await join(ctx, socket, message, accessSince);
+    await join(deps, socket, message, accessSince);
   } finally {
-    ctx.access.endJoin();
+    deps.access.endJoin();
   }
 }
 
-async function join(ctx: ServerContext, socket: ClientSocket, message: Message, accessSince: number): Promise<void> {
+async function join(deps: JoinDeps, socket: ClientSocket, message: Message, accessSince: number): Promise<void> {
   const arrivedAt = performance.now();
-  const refuse = (reason: string) => refuseJoin(ctx, socket, message, reason);
+  const refuse = (reason: string) => refuseJoin(deps, socket, message, reason);
   const subTopic = subTopicOf(message.topic);
   if (subTopic === undefined) return refuse(JoinError.unmatchedTopic);
   if (subTopic.trim() === '') return refuse(JoinError.topicNameRequired);
-  if (ctx.shuttingDown) return refuse(JoinError.restarting);
+  if (deps.shuttingDown) return refuse(JoinError.restarting);
   if (!socket.joins.take()) {
     refuse(JoinError.tooManyJoins);
     socket.close(CloseCode.policyViolation, 'too many joins per second');
@@ -41,15 +52,15 @@ async function join(ctx: ServerContext, socket: ClientSocket, message: Message, 
   const releaseChannel = socket.reserveChannel();
   if (!releaseChannel) return refuse(JoinError.tooManyChannels);
   try {
-    await joinChannel(ctx, socket, message, subTopic, releaseChannel, arrivedAt, accessSince);
+    await joinChannel(deps, socket, message, subTopic, releaseChannel, arrivedAt, accessSince);
   } finally {
     releaseChannel();
   }
 }
 
 /** Replies to a join with the reason it was refused, and logs it (join.refused). */
-function refuseJoin(ctx: ServerContext, socket: ClientSocket, message: Message, reason: string): void {
-  ctx.logger.info({ code: LogCode.joinRefused, topic: message.topic, reason, connectionId: socket.info.id, userId: socket.info.identity.userId }, `join refused: ${reason}`);
+function refuseJoin(deps: Pick<JoinDeps, 'logger'>, socket: ClientSocket, message: Message, reason: string): void {
+  deps.logger.info({ code: LogCode.joinRefused, topic: message.topic, reason, connectionId: socket.info.id, userId: socket.info.identity.userId }, `join refused: ${reason}`);
   socket.reply(message, 'error', { reason });
 }
 
@@ -58,7 +69,7 @@ function refuseJoin(ctx: ServerContext, socket: ClientSocket, message: Message, 
  * the reserved place once the channel counts, and `accessSince` marks the access changes to re-check.
  */
 async function joinChannel(
-  ctx: ServerContext,
+  deps: JoinDeps,
   socket: ClientSocket,
   message: Message,
   subTopic: string,
@@ -66,7 +77,7 @@ async function joinChannel(
   arrivedAt: number,
   accessSince: number,
 ): Promise<void> {
-  const refuse = (reason: string) => refuseJoin(ctx, socket, message, reason);
+  const refuse = (reason: string) => refuseJoin(deps, socket, message, reason);
 
   let request: JoinRequest;
   try {
@@ -77,27 +88,27 @@ async function joinChannel(
   }
   let identity: Identity;
   try {
-    identity = request.token === undefined ? socket.info.identity : await ctx.auth.verify(request.token);
+    identity = request.token === undefined ? socket.info.identity : await deps.auth.verify(request.token);
     assertNotExpired(identity);
   } catch (error) {
     if (isRefusal(error, 'InvalidToken')) return refuse(tokenJoinReason(error));
     throw error;
   }
-  if (request.bindings.length > 0 && !ctx.postgresChanges) return refuse(JoinError.postgresChangesUnavailable);
+  if (request.bindings.length > 0 && !deps.postgresChanges) return refuse(JoinError.postgresChangesUnavailable);
 
   let lookup;
   try {
-    lookup = await resolveChannel(ctx, subTopic, identity, request.private);
+    lookup = await resolveChannel(deps, subTopic, identity, request.private);
   } catch (error) {
-    ctx.logger.error({ code: LogCode.joinDatabaseFailed, err: error, topic: message.topic }, 'join failed on the database');
+    deps.logger.error({ code: LogCode.joinDatabaseFailed, err: error, topic: message.topic }, 'join failed on the database');
     return refuse(JoinError.unableToConnect);
   }
   if (lookup.kind === 'invalid') return refuse(JoinError.invalidTopic(subTopic));
   if (lookup.kind === 'unauthorized') return refuse(JoinError.unauthorized(subTopic));
-  if (socket.channels.has(message.topic) || ctx.shuttingDown) return refuse(JoinError.unknown);
+  if (socket.channels.has(message.topic) || deps.shuttingDown) return refuse(JoinError.unknown);
 
   const channel = new JoinedChannel(
-    ctx,
+    deps,
     socket,
     message.topic,
     subTopic,
@@ -121,9 +132,9 @@ async function joinChannel(
   let history: JoinHistory | undefined;
   if (withHistory) {
     try {
-      history = await readJoinHistory(ctx, lookup.channel.id, request);
+      history = await deps.joinHistory.read(lookup.channel.id, request);
     } catch (error) {
-      ctx.logger.error({ code: LogCode.historyReadFailed, err: error, topic: message.topic }, 'reading messages to resume or replay failed');
+      deps.logger.error({ code: LogCode.historyReadFailed, err: error, topic: message.topic }, 'reading messages to resume or replay failed');
       channel.dispose({ endPresence: true });
       return refuse(JoinError.replayFailed);
     }
@@ -131,7 +142,7 @@ async function joinChannel(
   const postgresChanges = request.bindings.map(({ id, ...binding }) => ({ ...binding, id }));
   const reply: JoinReply = { postgres_changes: postgresChanges, broadcast: { latest_offset: liveAfter }, ...history?.reply };
   socket.reply(message, 'ok', reply);
-  ctx.metrics.joinDuration.observe({ history: history ? 'read' : 'none' }, (performance.now() - arrivedAt) / 1000);
+  deps.metrics.joinDuration.observe({ history: history ? 'read' : 'none' }, (performance.now() - arrivedAt) / 1000);
   if (history) {
     if (history.notice) {
       const notice = { extension: 'broadcast', status: 'error', channel: subTopic, message: history.notice } satisfies SystemPayload;
@@ -139,11 +150,11 @@ async function joinChannel(
     }
     // Not awaited: the stream goes at the client's pace while the join's other work and the topic's next messages go on.
     channel.streamHistory(streamStart(history, liveAfter), liveAfter).catch((error: unknown) => {
-      ctx.logger.error({ code: LogCode.historyStreamFailed, err: error, topic: message.topic }, 'streaming messages to resume or replay failed');
+      deps.logger.error({ code: LogCode.historyStreamFailed, err: error, topic: message.topic }, 'streaming messages to resume or replay failed');
       channel.shutdown(JoinError.replayFailed);
     });
   }
-  if (request.bindings.length > 0 && ctx.postgresChanges) await subscribeChanges(ctx, channel, request);
+  if (request.bindings.length > 0 && deps.postgresChanges) await subscribeChanges(deps, socket, channel, request);
 }
 
 /** Handles a `phx_leave`: ok reply, then `phx_close`. */
@@ -153,21 +164,21 @@ export function handleLeave(socket: ClientSocket, message: Message): void {
   channel?.close();
 }
 
-async function subscribeChanges(ctx: ServerContext, channel: JoinedChannel, request: JoinRequest): Promise<void> {
-  const head = sharedHead(channel.socket.info.version, channel.topic, FeatureEvent.postgresChanges, null);
+async function subscribeChanges(deps: JoinDeps, socket: ClientSocket, channel: JoinedChannel, request: JoinRequest): Promise<void> {
+  const head = sharedHead(socket.info.version, channel.topic, FeatureEvent.postgresChanges, null);
   try {
-    const subscription = await ctx.postgresChanges?.subscribe({
+    const subscription = await deps.postgresChanges?.subscribe({
       subTopic: channel.subTopic,
       bindings: request.bindings,
       identity: channel.identity,
       ...(request.changesResumeAfter !== undefined ? { resumeAfter: request.changesResumeAfter } : {}),
       // Rows may hold numbers a JavaScript number cannot (int8 beyond 2^53): their digits go out as read.
-      push: (change) => channel.socket.sendShared(change, head, () => change, stringifyExact),
+      push: (change, frames) => socket.sendShared(frames ?? new SharedFrames(), head, () => change, stringifyExact),
       system: (status, text, extra) => channel.system('postgres_changes', status, text, extra),
     });
     await channel.attachChanges(subscription);
   } catch (error) {
-    ctx.logger.error({ code: LogCode.postgresChangesJoinFailed, err: error, topic: channel.topic }, 'postgres_changes subscription failed');
+    deps.logger.error({ code: LogCode.postgresChangesJoinFailed, err: error, topic: channel.topic }, 'postgres_changes subscription failed');
     channel.system('postgres_changes', 'error', `Unable to subscribe to changes with given parameters: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

@@ -1,8 +1,9 @@
 // What a join receives from the channel's log before the live stream: a resume after an offset and/or Supabase's replay window,
 // measured before the reply (joins asking the same of the same channel at once share the read) and then streamed in pages.
-import { readLogBounds, readReplayWindow, type LogBounds, type ReplayWindow, type StreamRange } from '@nself/db';
+import { readLogBounds, readReplayWindow, type LogBounds, type Pool, type ReplayWindow, type StreamRange } from '@nself/db';
 import { ResumeError, type HistoryReports, type ReplayReport, type ResumeReport } from '@nself/protocol';
-import type { ServerContext } from '../context.js';
+import type { HistoryReads } from '../broadcast/history-reads.js';
+import { sharedLoads } from '../batches.js';
 import { replayLimit, type ReplayOption } from './replay-option.js';
 
 /** What a join's reply says about the stored messages it receives first, and where they are. */
@@ -23,17 +24,29 @@ export interface JoinHistory {
  * its time, at most `replayMax`. Both together give their union. Joins of the same channel asking for
  * the same range while an identical read is queued share it (the result is read after each of them asked).
  */
-export function readJoinHistory(ctx: ServerContext, channelId: string, request: { resumeAfter: number | undefined; replay: ReplayOption | undefined }): Promise<JoinHistory> {
-  const { resumeAfter, replay } = request;
-  const limit = replay ? replayLimit(replay, ctx.config.replayMax) : undefined;
-  const key = [channelId, resumeAfter ?? '', replay?.since.getTime() ?? '', limit ?? ''].join('\u0000');
-  return ctx.history.plan(key, () => measure(ctx, channelId, resumeAfter, replay && limit !== undefined ? { since: replay.since, limit } : undefined));
+export class JoinHistoryReads {
+  private readonly measures = sharedLoads<JoinHistory>();
+
+  constructor(
+    private readonly pool: Pool,
+    /** Where the measures wait their turn among the server's reads of history. */
+    private readonly history: Pick<HistoryReads, 'run'>,
+    private readonly replayMax: number,
+  ) {}
+
+  read(channelId: string, request: { resumeAfter: number | undefined; replay: ReplayOption | undefined }): Promise<JoinHistory> {
+    const { resumeAfter, replay } = request;
+    const limit = replay ? replayLimit(replay, this.replayMax) : undefined;
+    const key = [channelId, resumeAfter ?? '', replay?.since.getTime() ?? '', limit ?? ''].join('\u0000');
+    const window = replay && limit !== undefined ? { since: replay.since, limit } : undefined;
+    return this.measures.request(key, () => this.history.run(() => measure(this.pool, channelId, resumeAfter, window)));
+  }
 }
 
-async function measure(ctx: ServerContext, channelId: string, resumeAfter: number | undefined, replay: { since: Date; limit: number } | undefined): Promise<JoinHistory> {
+async function measure(pool: Pool, channelId: string, resumeAfter: number | undefined, replay: { since: Date; limit: number } | undefined): Promise<JoinHistory> {
   let resume: ResumeReport | undefined;
   let notice: string | undefined;
-  const bounds = await readLogBounds(ctx.pool, channelId);
+  const bounds = await readLogBounds(pool, channelId);
   if (resumeAfter !== undefined) {
     // The retained part of a log has no hole, so nothing is missing when it starts right after the offset.
     const recovered = resumeAfter >= bounds.latest || resumeAfter + 1 >= bounds.earliest;
@@ -43,7 +56,7 @@ async function measure(ctx: ServerContext, channelId: string, resumeAfter: numbe
   let measured: JoinHistory['replay'];
   let replayed: ReplayReport | undefined;
   if (replay) {
-    const window = await readReplayWindow(ctx.pool, channelId, replay.since, replay.limit);
+    const window = await readReplayWindow(pool, channelId, replay.since, replay.limit);
     measured = { since: replay.since, window };
     replayed = { count: window.count, first_offset: window.firstOffset, last_offset: window.lastOffset, truncated: window.truncated };
   }

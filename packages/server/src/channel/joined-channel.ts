@@ -1,14 +1,28 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
-import { endSessions, type Channel, type ChannelType, type Message as StoredMessage, type StreamRange, type TopicGrants } from '@nself/db';
-import { ChannelEvent, FeatureEvent, MESSAGE_DELETED_EVENT, SystemMessage, type MessageDeleted, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
+import { endSessions, type Channel, type ChannelType, type Message as StoredMessage, type Pool, type StreamRange, type TopicGrants } from '@nself/db';
+import {
+  ChannelEvent,
+  FeatureEvent,
+  MESSAGE_DELETED_EVENT,
+  SystemMessage,
+  type Message,
+  type MessageDeleted,
+  type ProtocolVersion,
+  type SystemPayload,
+  type SystemPayloadExtras,
+} from '@nself/protocol';
+import type { AccessWatch, WatchedChannel } from './access-watch.js';
 import type { Identity } from '../auth/auth.js';
-import type { BroadcastSubscriber } from '../broadcast/broadcast-feed.js';
-import type { ClientSocket } from '../socket/client-socket.js';
-import type { ServerContext } from '../context.js';
-import type { Expiring } from './expiry-watch.js';
+import type { BroadcastFeed, BroadcastSubscriber } from '../broadcast/broadcast-feed.js';
+import type { HistoryReads } from '../broadcast/history-reads.js';
+import type { ServerConfig } from '../config.js';
+import type { ExpiryWatch, Expiring } from './expiry-watch.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { PostgresChangesSubscription } from '../table-changes/postgres-changes.js';
-import type { PresenceMap, PresenceSubscriber } from '../presence/presence-feed.js';
-import { sharedHead, type SharedHead } from '../socket/shared-frames.js';
+import type { PresenceFeed, PresenceMap, PresenceSubscriber } from '../presence/presence-feed.js';
+import { SharedFrames, sharedHead, type SharedHead } from '../socket/shared-frames.js';
+import { catchUpThenGoLive } from '../log-tail.js';
 import { LogCode } from '../log-codes.js';
 
 /** The bytes a streaming replay lets wait in a socket's send buffer (at most half the buffer's cap). */
@@ -28,8 +42,33 @@ export interface ChannelOptions {
   readonly presenceKey: string;
 }
 
+/** The parts of the server a joined channel registers with, reads from and reports to. */
+export interface JoinedChannelDeps {
+  readonly config: Pick<ServerConfig, 'limits'>;
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly access: AccessWatch;
+  readonly broadcasts: Pick<BroadcastFeed, 'subscribe' | 'unsubscribe'>;
+  readonly presence: Pick<PresenceFeed, 'subscribe' | 'unsubscribe'>;
+  readonly history: Pick<HistoryReads, 'streamPage'>;
+  readonly expiries: Pick<ExpiryWatch, 'schedule' | 'cancel'>;
+}
+
+/** What a joined channel needs of the socket it was joined on. */
+export interface ChannelSocket {
+  readonly id: string;
+  readonly info: { readonly version: ProtocolVersion };
+  send(message: Message): void;
+  sendBroadcast(head: SharedHead, message: StoredMessage, frames: SharedFrames): void;
+  sendReplayed(topic: string, joinRef: string | null, message: StoredMessage, frames: SharedFrames): void;
+  /** Resolves true once the socket's send buffer holds at most `bytes`, false when it closed first. */
+  drained(bytes: number): Promise<boolean>;
+  removeChannel(channel: JoinedChannel): void;
+}
+
 /** A channel joined on a socket. */
-export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, Expiring {
+export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, Expiring, WatchedChannel {
   /** True while the client's presence is tracked here. */
   private presenceTracked = false;
   /** The channel's table changes, when its join had bindings. */
@@ -52,16 +91,16 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   /** Every message up to this offset committed before the last check of access (the join's, or a full re-check). */
   private accessCheckedThrough: number;
   /** Broadcasts (live or replayed) waiting for access to allow them, in offset order. */
-  private readonly accessHeld: Array<{ readonly message: StoredMessage; readonly replayed: boolean }> = [];
+  private readonly accessHeld: Array<{ readonly message: StoredMessage; readonly replayed: boolean; readonly frames: SharedFrames }> = [];
 
   constructor(
-    private readonly ctx: ServerContext,
-    readonly socket: ClientSocket,
+    private readonly deps: JoinedChannelDeps,
+    readonly socket: ChannelSocket,
     readonly topic: string,
     readonly subTopic: string,
     readonly joinRef: string | null,
-    /** The channel as of the last check of access (its type follows the re-checks). */
-    public channel: Channel,
+    /** The channel's row as of the last check of access (its type follows the re-checks). */
+    private row: Channel,
     readonly options: ChannelOptions,
     public identity: Identity,
     /**
@@ -71,7 +110,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     private grants: TopicGrants | null,
   ) {
     this.broadcastHead = sharedHead(socket.info.version, topic, FeatureEvent.broadcast, null);
-    this.accessCheckedThrough = channel.lastOffset;
+    this.accessCheckedThrough = row.lastOffset;
   }
 
   /**
@@ -81,11 +120,11 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
    */
   start(streaming: boolean, accessSince: number): number {
     if (streaming) this.streaming = { liveSeen: 0, own: new Set() };
-    this.ctx.access.register(this, accessSince);
-    const liveAfter = this.ctx.broadcasts.subscribe(this.channel.id, this, this.channel.lastOffset);
-    if (this.options.presence) this.ctx.presence.subscribe(this.channel.id, this);
+    this.deps.access.register(this, accessSince);
+    const liveAfter = this.deps.broadcasts.subscribe(this.row.id, this, this.row.lastOffset);
+    if (this.options.presence) this.deps.presence.subscribe(this.row.id, this);
     this.scheduleExpiry();
-    this.ctx.metrics.channels.inc();
+    this.deps.metrics.channels.inc();
     return liveAfter;
   }
 
@@ -99,28 +138,37 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   async streamHistory(start: { cursor: number; range: StreamRange }, liveAfter: number): Promise<void> {
     const streaming = this.streaming;
     if (!streaming) return;
-    const buffered = Math.min(STREAM_BUFFER_BYTES, Math.floor(this.ctx.config.limits.maxSendBufferBytes / 2));
+    const buffered = Math.min(STREAM_BUFFER_BYTES, Math.floor(this.deps.config.limits.maxSendBufferBytes / 2));
     let cursor = start.cursor;
-    while (cursor < Math.max(liveAfter, streaming.liveSeen)) {
-      const page = await this.ctx.history.streamPage(this.channel.id, start.range, cursor);
-      if (page.messages.length === 0) break;
-      for (const message of page.messages) {
-        if (!(await this.socket.drained(buffered)) || this.disposed) return;
-        if (!streaming.own.has(message.offset)) this.sendStored(message, true);
-        cursor = message.offset;
-      }
-    }
-    this.streamedUpTo = cursor;
-    this.streaming = undefined;
+    await catchUpThenGoLive({
+      get cursor() {
+        return cursor;
+      },
+      liveThrough: () => Math.max(liveAfter, streaming.liveSeen),
+      readPage: async () => {
+        const page = await this.deps.history.streamPage(this.row.id, start.range, cursor);
+        if (page.entries.length === 0) return 'ended';
+        for (const { message, frames } of page.entries) {
+          if (!(await this.socket.drained(buffered)) || this.disposed) return 'stopped';
+          if (!streaming.own.has(message.offset)) this.sendStored(message, true, frames);
+          cursor = message.offset;
+        }
+        return 'read';
+      },
+      goLive: () => {
+        this.streamedUpTo = cursor;
+        this.streaming = undefined;
+      },
+    });
   }
 
-  deliverBroadcast(message: StoredMessage): void {
+  deliverBroadcast(message: StoredMessage, frames: SharedFrames): void {
     if (this.streaming) {
       this.streaming.liveSeen = message.offset;
       return;
     }
     if (message.offset <= this.streamedUpTo) return;
-    this.sendStored(message, false);
+    this.sendStored(message, false, frames);
   }
 
   passBroadcast(message: StoredMessage): void {
@@ -138,6 +186,16 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
       return;
     }
     this.push(MESSAGE_DELETED_EVENT, { id: deleted.id, offset: deleted.offset } satisfies MessageDeleted, null);
+  }
+
+  /** The id of the joined channel (realtime.channels.id). */
+  get channelId(): string {
+    return this.row.id;
+  }
+
+  /** The channel's row as of the last check of access. */
+  get record(): Channel {
+    return this.row;
   }
 
   /** What the policies on realtime.messages admitted this client to (null: not admitted by them). */
@@ -169,7 +227,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   sendPresenceDiff(diff: { joins: PresenceMap; leaves: PresenceMap }): void {
     if (!this.receivesPresence) return;
     this.push(FeatureEvent.presenceDiff, diff, null);
-    this.ctx.metrics.messagesOut.inc({ kind: 'presence_diff' });
+    this.deps.metrics.messagesOut.inc({ kind: 'presence_diff' });
   }
 
   /** Sends a `system` message on this channel, with any `extra` fields after the usual ones. */
@@ -202,7 +260,7 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   accessCheckDone(outcome: { type: ChannelType; checkedThrough?: number } | undefined): void {
     this.accessChecks--;
     if (outcome) {
-      if (outcome.type !== this.channel.type) this.channel = { ...this.channel, type: outcome.type };
+      if (outcome.type !== this.row.type) this.row = { ...this.row, type: outcome.type };
       if (outcome.checkedThrough !== undefined) this.accessCheckedThrough = Math.max(this.accessCheckedThrough, outcome.checkedThrough);
     }
     this.releaseHeld();
@@ -221,9 +279,9 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
       const first = this.accessHeld[0];
       if (!first || !this.accessAllows(first.message.offset)) return;
       this.accessHeld.shift();
-      this.send(first.message, first.replayed);
+      this.send(first.message, first.replayed, first.frames);
     }
-    this.ctx.access.stopsHolding(this);
+    this.deps.access.stopsHolding(this);
   }
 
   /** Shuts the channel down from the server side: a system error, then `phx_close`. */
@@ -248,17 +306,17 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
     this.disposed = true;
     this.cancelExpiry();
     this.accessHeld.length = 0;
-    this.ctx.access.unregister(this);
-    this.ctx.broadcasts.unsubscribe(this.channel.id, this);
-    if (this.options.presence) this.ctx.presence.unsubscribe(this.channel.id, this);
+    this.deps.access.unregister(this);
+    this.deps.broadcasts.unsubscribe(this.row.id, this);
+    if (this.options.presence) this.deps.presence.unsubscribe(this.row.id, this);
     this.socket.removeChannel(this);
-    this.ctx.metrics.channels.dec();
+    this.deps.metrics.channels.dec();
     void this.changes
       ?.close()
-      .catch((error: unknown) => this.ctx.logger.error({ code: LogCode.postgresChangesCloseFailed, err: error }, 'closing a postgres_changes subscription failed'));
+      .catch((error: unknown) => this.deps.logger.error({ code: LogCode.postgresChangesCloseFailed, err: error }, 'closing a postgres_changes subscription failed'));
     if (options.endPresence && this.presenceTracked) {
-      endSessions(this.ctx.pool, [this.socket.id], this.channel.id).catch((error: unknown) => {
-        this.ctx.logger.error({ code: LogCode.presenceEndFailed, err: error, channel: this.channel.slug }, 'ending presence failed');
+      endSessions(this.deps.pool, [this.socket.id], this.row.id).catch((error: unknown) => {
+        this.deps.logger.error({ code: LogCode.presenceEndFailed, err: error, channel: this.row.slug }, 'ending presence failed');
       });
     }
   }
@@ -268,10 +326,10 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   }
 
   /** Sends a stored message now when access allows it and nothing waits before it; else it waits. */
-  private sendStored(message: StoredMessage, replayed: boolean): void {
-    if (this.accessHeld.length === 0 && this.accessAllows(message.offset)) return this.send(message, replayed);
-    if (this.accessHeld.length === 0) this.ctx.access.startsHolding(this);
-    this.accessHeld.push({ message, replayed });
+  private sendStored(message: StoredMessage, replayed: boolean, frames: SharedFrames): void {
+    if (this.accessHeld.length === 0 && this.accessAllows(message.offset)) return this.send(message, replayed, frames);
+    if (this.accessHeld.length === 0) this.deps.access.startsHolding(this);
+    this.accessHeld.push({ message, replayed, frames });
   }
 
   /**
@@ -281,14 +339,14 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
    */
   private accessAllows(offset: number): boolean {
     if (this.accessChecks > 0) return false;
-    if (this.channel.type !== 'private') return true;
-    return offset <= this.accessCheckedThrough || offset <= this.ctx.access.notifiedThrough(this.channel.id);
+    if (this.row.type !== 'private') return true;
+    return offset <= this.accessCheckedThrough || offset <= this.deps.access.notifiedThrough(this.row.id);
   }
 
-  private send(message: StoredMessage, replayed: boolean): void {
+  private send(message: StoredMessage, replayed: boolean, frames: SharedFrames): void {
     if (this.grants && !this.grants.broadcast.read) return;
-    if (replayed) this.socket.sendReplayed(this.topic, this.joinRef, message);
-    else this.socket.sendBroadcast(this.broadcastHead, message);
+    if (replayed) this.socket.sendReplayed(this.topic, this.joinRef, message, frames);
+    else this.socket.sendBroadcast(this.broadcastHead, message, frames);
   }
 
   /** Presence reaches this client unless the policies that admitted it do not let it read presence. */
@@ -310,12 +368,12 @@ export class JoinedChannel implements BroadcastSubscriber, PresenceSubscriber, E
   private scheduleExpiry(): void {
     this.cancelExpiry();
     const expiresAt = this.identity.expiresAt;
-    if (expiresAt !== null) this.expirySecond = this.ctx.expiries.schedule(this, expiresAt);
+    if (expiresAt !== null) this.expirySecond = this.deps.expiries.schedule(this, expiresAt);
   }
 
   private cancelExpiry(): void {
     if (this.expirySecond === undefined) return;
-    this.ctx.expiries.cancel(this, this.expirySecond);
+    this.deps.expiries.cancel(this, this.expirySecond);
     this.expirySecond = undefined;
   }
 }

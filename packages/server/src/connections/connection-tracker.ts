@@ -1,12 +1,34 @@
 // Keeps realtime.connections current for this process: new rows, last-seen and disconnects in batches,
 // a sweeper that marks stale connections and ends presence held by dead ones, and one idle check for all sockets.
-import { cleanupStaleConnections, endSessions, recordConnections, recordDisconnections, sweepSessions, touchConnections, type ConnectionRecord } from '@nself/db';
+import {
+  cleanupStaleConnections,
+  endSessions,
+  recordConnections,
+  recordDisconnections,
+  sweepSessions,
+  touchConnections,
+  type ConnectionRecord,
+  type Leadership,
+  type Pool,
+} from '@nself/db';
 import type { ClientSocket } from '../socket/client-socket.js';
-import type { ServerContext } from '../context.js';
+import type { ServerConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import { LogCode } from '../log-codes.js';
 
 /** How long a new connection's row waits for others to be inserted with it. */
 const RECORD_BATCH_MS = 10;
+
+/** Where the tracker writes, how often, and what it reports. */
+export interface ConnectionTrackerDeps {
+  readonly config: Pick<ServerConfig, 'touchIntervalMs' | 'sweepIntervalMs' | 'staleAfterSeconds' | 'limits'>;
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Whether this process runs the sweeps (one process per database does). */
+  readonly sweepLeadership: Pick<Leadership, 'leading'>;
+}
 
 /** The live sockets of this process and their bookkeeping in the database. */
 export class ConnectionTracker {
@@ -18,27 +40,27 @@ export class ConnectionTracker {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idleTimer: NodeJS.Timeout;
 
-  constructor(private readonly ctx: ServerContext) {
-    this.touchTimer = setInterval(() => void this.touch(), ctx.config.touchIntervalMs);
+  constructor(private readonly deps: ConnectionTrackerDeps) {
+    this.touchTimer = setInterval(() => void this.touch(), deps.config.touchIntervalMs);
     this.touchTimer.unref();
-    this.sweepTimer = setInterval(() => void this.sweep(), ctx.config.sweepIntervalMs);
+    this.sweepTimer = setInterval(() => void this.sweep(), deps.config.sweepIntervalMs);
     this.sweepTimer.unref();
     // One timer for every socket: a silent one is closed within a quarter of the idle timeout after it expires.
-    this.idleTimer = setInterval(() => this.closeIdle(), Math.max(50, Math.floor(ctx.config.limits.idleTimeoutMs / 4)));
+    this.idleTimer = setInterval(() => this.closeIdle(), Math.max(50, Math.floor(deps.config.limits.idleTimeoutMs / 4)));
     this.idleTimer.unref();
   }
 
   /** Counts a newly opened socket. */
   add(socket: ClientSocket): void {
     this.sockets.add(socket);
-    this.ctx.metrics.connections.set(this.sockets.size);
+    this.deps.metrics.connections.set(this.sockets.size);
   }
 
   /** Records a closed socket: its presence ends and its row is marked disconnected (batched). */
   closed(socket: ClientSocket): void {
     this.sockets.delete(socket);
-    this.ctx.metrics.connections.set(this.sockets.size);
-    this.forget(socket.id);
+    this.deps.metrics.connections.set(this.sockets.size);
+    this.recordDisconnect(socket.id);
   }
 
   /**
@@ -52,7 +74,7 @@ export class ConnectionTracker {
   }
 
   /** Records a connection that is gone, whether or not its socket was ever opened. */
-  forget(connectionId: string): void {
+  recordDisconnect(connectionId: string): void {
     this.closing.add(connectionId);
     this.scheduleFlush();
   }
@@ -80,8 +102,8 @@ export class ConnectionTracker {
   }
 
   private async writeDisconnects(ids: readonly string[]): Promise<void> {
-    await endSessions(this.ctx.pool, ids);
-    await recordDisconnections(this.ctx.pool, ids);
+    await endSessions(this.deps.pool, ids);
+    await recordDisconnections(this.deps.pool, ids);
   }
 
   private async flush(): Promise<void> {
@@ -89,14 +111,14 @@ export class ConnectionTracker {
     const ids = [...this.closing];
     this.closing.clear();
     try {
-      await recordConnections(this.ctx.pool, opened);
+      await recordConnections(this.deps.pool, opened);
     } catch (error) {
-      this.ctx.logger.error({ code: LogCode.connectionsRecordFailed, err: error, connections: opened.length }, 'recording new connections failed');
+      this.deps.logger.error({ code: LogCode.connectionsRecordFailed, err: error, connections: opened.length }, 'recording new connections failed');
     }
     try {
       if (ids.length > 0) await this.writeDisconnects(ids);
     } catch (error) {
-      this.ctx.logger.error({ code: LogCode.connectionsDisconnectFailed, err: error, connections: ids.length }, 'recording disconnections failed; the sweeper will catch up');
+      this.deps.logger.error({ code: LogCode.connectionsDisconnectFailed, err: error, connections: ids.length }, 'recording disconnections failed; the sweeper will catch up');
     } finally {
       this.flushing = undefined;
       if (this.closing.size > 0 || this.opening.length > 0) this.flushing = this.flush();
@@ -111,24 +133,24 @@ export class ConnectionTracker {
   private async touch(): Promise<void> {
     try {
       await touchConnections(
-        this.ctx.pool,
+        this.deps.pool,
         [...this.sockets].map((socket) => socket.id),
       );
     } catch (error) {
-      this.ctx.logger.warn({ code: LogCode.connectionsTouchFailed, err: error }, 'refreshing connection last-seen failed');
+      this.deps.logger.warn({ code: LogCode.connectionsTouchFailed, err: error }, 'refreshing connection last-seen failed');
     }
   }
 
   /** Marks stale connections and ends presence held by dead ones; only in the process leading the sweeps. */
   private async sweep(): Promise<void> {
-    if (!this.ctx.sweepLeadership.leading) return;
-    this.ctx.metrics.sweeps.inc({ kind: 'connections' });
+    if (!this.deps.sweepLeadership.leading) return;
+    this.deps.metrics.sweeps.inc({ kind: 'connections' });
     try {
-      await cleanupStaleConnections(this.ctx.pool, this.ctx.config.staleAfterSeconds);
-      const swept = await sweepSessions(this.ctx.pool, this.ctx.config.staleAfterSeconds);
-      if (swept > 0) this.ctx.logger.info({ code: LogCode.presenceStaleSwept, users: swept }, 'presence of stale connections turned offline');
+      await cleanupStaleConnections(this.deps.pool, this.deps.config.staleAfterSeconds);
+      const swept = await sweepSessions(this.deps.pool, this.deps.config.staleAfterSeconds);
+      if (swept > 0) this.deps.logger.info({ code: LogCode.presenceStaleSwept, users: swept }, 'presence of stale connections turned offline');
     } catch (error) {
-      this.ctx.logger.warn({ code: LogCode.connectionsSweepFailed, err: error }, 'sweeping stale connections failed');
+      this.deps.logger.warn({ code: LogCode.connectionsSweepFailed, err: error }, 'sweeping stale connections failed');
     }
   }
 }

@@ -2,11 +2,17 @@
 import type { IncomingMessage } from 'node:http';
 import { findChannel, isUserError, parseTimestamp, readHistory, type Message as StoredMessage } from '@nself/db';
 import { JoinError, RestError, type HistoryMessage, type HistoryPageBody } from '@nself/protocol';
-import { mayReadMessages } from '../channel/channel-access.js';
-import type { ServerContext } from '../context.js';
-import { HISTORY_PAGE_BYTES } from '../broadcast/history-reads.js';
+import { mayReadMessages, type AccessCheckDeps } from '../channel/channel-access.js';
+import type { Authenticator } from '../auth/auth.js';
+import { HISTORY_PAGE_BYTES, type HistoryReads } from '../broadcast/history-reads.js';
 import { authenticate } from './rest-broadcast.js';
 import type { RestAnswer } from './rest-json.js';
+
+/** Who may read (the token's check and the channel's access), and the turns that reads of history take. */
+export interface HistoryRouteDeps extends AccessCheckDeps {
+  readonly auth: Pick<Authenticator, 'verify'>;
+  readonly history: Pick<HistoryReads, 'run'>;
+}
 
 /** Page size when `limit` is not given, and the largest one accepted. */
 const HISTORY_PAGE = { default: 100, max: 1000 } as const;
@@ -21,15 +27,15 @@ export const HISTORY_PATH = /^\/api\/channels\/([^/]+)\/messages$/;
  * page (null at the end) and the log's `earliest_offset` and `latest_offset`. Private channels answer
  * those a join would admit: members, the service role, and roles the policies let read broadcasts. Reads take turns with the server's other history reads.
  */
-export async function channelHistory(ctx: ServerContext, request: IncomingMessage, channelName: string, query: URLSearchParams): Promise<RestAnswer> {
-  const identity = await authenticate(ctx, request);
+export async function channelHistory(deps: HistoryRouteDeps, request: IncomingMessage, channelName: string, query: URLSearchParams): Promise<RestAnswer> {
+  const identity = await authenticate(deps, request);
   if (!identity) return RestError.unauthorized;
   const params = readParams(query);
   if ('error' in params) return { status: 422, body: { error: params.error } };
-  const channel = await findChannel(ctx.pool, channelName);
+  const channel = await findChannel(deps.pool, channelName);
   if (!channel) return { status: 404, body: { error: `no channel "${channelName}"; give its name, slug or id` } };
-  if (!(await mayReadMessages(ctx, channel, identity))) return { status: 403, body: { error: JoinError.unauthorized(channelName) } };
-  const page = await ctx.history.run(() => readHistory(ctx.pool, channel.id, { ...params, maxBytes: HISTORY_PAGE_BYTES }));
+  if (!(await mayReadMessages(deps, channel, identity))) return { status: 403, body: { error: JoinError.unauthorized(channelName) } };
+  const page = await deps.history.run(() => readHistory(deps.pool, channel.id, { ...params, maxBytes: HISTORY_PAGE_BYTES }));
   const body: HistoryPageBody = {
     channel: channel.slug,
     messages: page.messages.map(messageBody),

@@ -9,12 +9,21 @@ import { checkEventName, checkTopic, isPayloadOverLimit, isUserError } from '@ns
 import { isJsonObject, RestError } from '@nself/protocol';
 import type { Identity } from '../auth/auth.js';
 import { isRefusal } from '../refusal.js';
-import type { OutgoingBroadcast } from '../broadcast/broadcast-feed.js';
-import { resolveChannel } from '../channel/channel-access.js';
-import type { ServerContext } from '../context.js';
+import type { BroadcastFeed, OutgoingBroadcast } from '../broadcast/broadcast-feed.js';
+import { resolveChannel, type ChannelLookupDeps } from '../channel/channel-access.js';
+import type { Authenticator } from '../auth/auth.js';
+import type { CallerRates } from './caller-rates.js';
+import type { ServerConfig } from '../config.js';
 import { refusedJsonBody, type RestAnswer } from './rest-json.js';
 
-/** An HTTP answer: status, and a JSON body or none. */
+/** Who may call (the token's check), and what a REST broadcast is checked against, limited by and stored in. */
+export interface RestBroadcastDeps extends ChannelLookupDeps {
+  readonly config: Pick<ServerConfig, 'limits'>;
+  readonly auth: Pick<Authenticator, 'verify' | 'developmentMode'>;
+  /** REST broadcast messages per caller per second. */
+  readonly restRates: Pick<CallerRates, 'take'>;
+  readonly broadcasts: Pick<BroadcastFeed, 'sendAll'>;
+}
 
 interface Outgoing {
   /** How problems name this message's fields: `messages[1].` in a batch, nothing for a single message. */
@@ -34,10 +43,10 @@ const TOO_MANY_MESSAGES = 'Too many messages to broadcast, please reduce the bat
 const RATE_EXCEEDED = 'You have exceeded your rate limit';
 
 /** Handles `POST /api/broadcast` with `{"messages":[{topic, event, payload, private?}]}`. */
-export async function batchBroadcast(ctx: ServerContext, request: IncomingMessage, body: Buffer): Promise<RestAnswer> {
-  const identity = await authenticate(ctx, request);
+export async function batchBroadcast(deps: RestBroadcastDeps, request: IncomingMessage, body: Buffer): Promise<RestAnswer> {
+  const identity = await authenticate(deps, request);
   if (!identity) return RestError.unauthorized;
-  const refused = refusedJsonBody(ctx, request, body, '');
+  const refused = refusedJsonBody(deps, request, body, '');
   if (refused) return refused;
   let parsed: unknown;
   try {
@@ -47,7 +56,7 @@ export async function batchBroadcast(ctx: ServerContext, request: IncomingMessag
   }
   const messages = isJsonObject(parsed) ? parsed['messages'] : undefined;
   if (!Array.isArray(messages) || messages.length === 0) return invalid({ messages: ['must be a non-empty list of {topic, event, payload}'] });
-  const { maxBatchMessages } = ctx.config.limits;
+  const { maxBatchMessages } = deps.config.limits;
   if (messages.length > maxBatchMessages) {
     return { status: 429, body: { message: TOO_MANY_MESSAGES, max_messages: maxBatchMessages } };
   }
@@ -65,14 +74,14 @@ export async function batchBroadcast(ctx: ServerContext, request: IncomingMessag
     if (typeof topic !== 'string' || typeof event !== 'string' || event === '') continue;
     outgoing.push({ at: `messages[${index}].`, topic, event, payload: entry['payload'] ?? {}, binary: null, private: entry['private'] === true });
   }
-  return deliver(ctx, request, identity, outgoing, problems);
+  return deliver(deps, request, identity, outgoing, problems);
 }
 
 /** Handles `POST /api/broadcast/:topic/events/:event` with a JSON or binary body. */
-export async function singleBroadcast(ctx: ServerContext, request: IncomingMessage, body: Buffer, topic: string, event: string, query: URLSearchParams): Promise<RestAnswer> {
-  const identity = await authenticate(ctx, request);
+export async function singleBroadcast(deps: RestBroadcastDeps, request: IncomingMessage, body: Buffer, topic: string, event: string, query: URLSearchParams): Promise<RestAnswer> {
+  const identity = await authenticate(deps, request);
   if (!identity) return RestError.unauthorized;
-  const refused = refusedJsonBody(ctx, request, body, 'payload');
+  const refused = refusedJsonBody(deps, request, body, 'payload');
   if (refused) return refused;
   const type = (request.headers['content-type'] ?? 'application/json').split(';')[0]?.trim().toLowerCase();
   let payload: unknown = null;
@@ -89,7 +98,7 @@ export async function singleBroadcast(ctx: ServerContext, request: IncomingMessa
     return RestError.unsupportedMediaType;
   }
   if (event === '') return invalid({ event: ['must not be empty'] });
-  return deliver(ctx, request, identity, [{ at: '', topic, event, payload, binary, private: query.get('private') === 'true' }], {});
+  return deliver(deps, request, identity, [{ at: '', topic, event, payload, binary, private: query.get('private') === 'true' }], {});
 }
 
 /**
@@ -97,23 +106,23 @@ export async function singleBroadcast(ctx: ServerContext, request: IncomingMessa
  * then the channels the request would create; only when all pass are the channels created and the
  * messages stored, in one transaction.
  */
-async function deliver(ctx: ServerContext, request: IncomingMessage, identity: Identity, outgoing: readonly Outgoing[], problems: Problems): Promise<RestAnswer> {
-  const { limits } = ctx.config;
+async function deliver(deps: RestBroadcastDeps, request: IncomingMessage, identity: Identity, outgoing: readonly Outgoing[], problems: Problems): Promise<RestAnswer> {
+  const { limits } = deps.config;
   // Development mode reads tokens without checking them, so their user is no one's to count by there.
-  const anonymous = identity.userId === null || ctx.auth.developmentMode;
+  const anonymous = identity.userId === null || deps.auth.developmentMode;
   const caller = anonymous ? `address:${request.socket.remoteAddress ?? ''}` : `user:${identity.userId}`;
-  if (!ctx.restRates.take(caller, Math.max(1, outgoing.length))) {
+  if (!deps.restRates.take(caller, Math.max(1, outgoing.length))) {
     return { status: 429, body: { message: RATE_EXCEEDED, max_messages_per_second: limits.maxRestMessagesPerSecond } };
   }
   const slugs = outgoing.map((message) => {
-    const found = messageProblems(ctx, message);
+    const found = messageProblems(deps, message);
     for (const [name, problem] of Object.entries(found)) problems[`${message.at}${name}`] = [problem];
     return found['topic'] === undefined ? message.topic : undefined;
   });
   if (Object.keys(problems).length > 0) return invalid(problems);
 
   const wanted = [...new Set(slugs.filter((slug, index): slug is string => slug !== undefined && !outgoing[index]?.private))];
-  const existing = await Promise.all(wanted.map((slug) => ctx.channels.find(slug)));
+  const existing = await Promise.all(wanted.map((slug) => deps.channels.find(slug)));
   const missing = wanted.filter((_slug, index) => existing[index] === null);
   if (missing.length > limits.maxRestNewChannels) {
     return invalid({
@@ -126,7 +135,7 @@ async function deliver(ctx: ServerContext, request: IncomingMessage, identity: I
 
   const toStore: OutgoingBroadcast[] = [];
   for (const message of outgoing) {
-    const lookup = await resolveChannel(ctx, message.topic, identity, message.private, 'send');
+    const lookup = await resolveChannel(deps, message.topic, identity, message.private, 'send');
     if (lookup.kind === 'invalid') return invalid({ [`${message.at}topic`]: [`"${message.topic}" is not a valid channel name`] });
     // Private messages the token may not send are dropped silently (still 202), as Supabase does.
     if (lookup.kind === 'unauthorized') continue;
@@ -134,7 +143,7 @@ async function deliver(ctx: ServerContext, request: IncomingMessage, identity: I
   }
   if (toStore.length === 0) return { status: 202 };
   try {
-    await ctx.broadcasts.sendAll(toStore);
+    await deps.broadcasts.sendAll(toStore);
   } catch (error) {
     if (isPayloadOverLimit(error)) return RestError.payloadTooLarge;
     throw error;
@@ -143,17 +152,17 @@ async function deliver(ctx: ServerContext, request: IncomingMessage, identity: I
 }
 
 /** What is wrong with one message, by field (`topic`, `event`, `payload`); empty when it can be stored. */
-function messageProblems(ctx: ServerContext, message: Outgoing): Record<string, string> {
+function messageProblems(deps: RestBroadcastDeps, message: Outgoing): Record<string, string> {
   const problems: Record<string, string> = {};
   const topicProblem = userErrorOf(() => checkTopic(message.topic));
   if (topicProblem) problems['topic'] = topicProblem;
   const eventProblem = userErrorOf(() => checkEventName(message.event));
   if (eventProblem) problems['event'] = eventProblem;
   if (message.binary) {
-    if (message.binary.length > ctx.config.limits.maxPayloadBytes) problems['payload'] = RestError.payloadTooLarge.body.errors.payload[0];
+    if (message.binary.length > deps.config.limits.maxPayloadBytes) problems['payload'] = RestError.payloadTooLarge.body.errors.payload[0];
     return problems;
   }
-  if (Buffer.byteLength(JSON.stringify(message.payload)) > ctx.config.limits.maxPayloadBytes) problems['payload'] = RestError.payloadTooLarge.body.errors.payload[0];
+  if (Buffer.byteLength(JSON.stringify(message.payload)) > deps.config.limits.maxPayloadBytes) problems['payload'] = RestError.payloadTooLarge.body.errors.payload[0];
   return problems;
 }
 
@@ -169,12 +178,12 @@ function userErrorOf(check: () => unknown): string | undefined {
 }
 
 /** The caller's identity from `Authorization: Bearer`, else the `apikey` header or query; undefined when refused. */
-export async function authenticate(ctx: ServerContext, request: IncomingMessage): Promise<Identity | undefined> {
+export async function authenticate(deps: { readonly auth: Pick<Authenticator, 'verify'> }, request: IncomingMessage): Promise<Identity | undefined> {
   const bearer = request.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
   const apikey = headerValue(request.headers['apikey']) ?? new URL(request.url ?? '/', 'http://localhost').searchParams.get('apikey') ?? undefined;
   const token = [bearer, apikey].find((value) => value && !value.startsWith('sb_'));
   try {
-    return await ctx.auth.verify(token);
+    return await deps.auth.verify(token);
   } catch (error) {
     if (isRefusal(error, 'InvalidToken')) return undefined;
     throw error;

@@ -4,10 +4,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { passesMembership } from '../channel/channel-access.js';
-import type { ServerContext } from '../context.js';
 import { authenticate } from '../http/rest-broadcast.js';
 import type { RestAnswer } from '../http/rest-json.js';
-import { readInspectorState } from './inspector-state.js';
+import { readInspectorState, type InspectorStateDeps } from './inspector-state.js';
+import type { Authenticator } from '../auth/auth.js';
 
 /** Where the build puts the page (index.html, inspector.js, style.css): the same folder whether this module runs from src/ or dist/. */
 const PAGE_DIRECTORY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'inspector-page');
@@ -21,9 +21,12 @@ const PAGE_FILES: Record<string, [file: string, type: string]> = {
 
 const STATE_PATH = '/inspector/api/state';
 
+/** What the inspector's routes read: its state's sources, and the tokens of those who ask for it. */
+export type InspectorDeps = InspectorStateDeps & { readonly auth: Pick<Authenticator, 'developmentMode' | 'verify'> };
+
 /** Answers a GET under /inspector; false when `route` is not one of its routes. */
 export async function inspectorRoute(
-  ctx: ServerContext,
+  deps: InspectorDeps,
   request: IncomingMessage,
   response: ServerResponse,
   route: string,
@@ -35,17 +38,17 @@ export async function inspectorRoute(
     return true;
   }
   if (route !== STATE_PATH) return false;
-  const refusal = await inspectorRefusal(ctx, request);
-  const answer: RestAnswer = refusal ?? { status: 200, body: await readInspectorState(ctx, joinedChannels) };
+  const refusal = await inspectorRefusal(deps, request);
+  const answer: RestAnswer = refusal ?? { status: 200, body: await readInspectorState(deps, joinedChannels) };
   response.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   response.end(JSON.stringify(answer.body));
   return true;
 }
 
 /** Why the request may not read the inspector's data (401 without a valid token, 403 for another role); undefined when it may. */
-async function inspectorRefusal(ctx: ServerContext, request: IncomingMessage): Promise<RestAnswer | undefined> {
-  if (ctx.auth.developmentMode) return undefined;
-  const identity = await authenticate(ctx, request);
+async function inspectorRefusal(deps: InspectorDeps, request: IncomingMessage): Promise<RestAnswer | undefined> {
+  if (deps.auth.developmentMode) return undefined;
+  const identity = await authenticate(deps, request);
   if (!identity) return { status: 401, body: { error: 'the inspector needs a valid service-role token (Authorization: Bearer <token>, role "service_role")' } };
   if (!passesMembership(identity)) return { status: 403, body: { error: `the inspector is for the service role; this token's role is "${identity.role}"` } };
   return undefined;

@@ -1,6 +1,8 @@
 // What the inspector's page polls: channels and their rates, table subscriptions and capture lag, connections, and this process's figures.
 import { channelActivity, listConnections, listSubscriptions, pendingChanges, readSlotHealth, tableActivity, type ChannelType } from '@nself/db';
-import type { ServerContext } from '../context.js';
+import type { Pool } from '@nself/db';
+import type { Authenticator } from '../auth/auth.js';
+import type { Metrics } from '../metrics.js';
 import { readServerFigures, type ServerFigures } from './server-figures.js';
 
 /** Rates are counted over this many seconds. */
@@ -53,15 +55,23 @@ export interface InspectorState {
 }
 
 /** Reads the state; `joinedChannels` gives the channels each connection of this process has joined, by connection id. */
-export async function readInspectorState(ctx: ServerContext, joinedChannels: () => ReadonlyMap<string, readonly string[]>): Promise<InspectorState> {
+/** What the inspector's state is read from: the database, this process's metrics and identity, and whether it runs in development mode. */
+export interface InspectorStateDeps {
+  readonly pool: Pool;
+  readonly metrics: Metrics;
+  readonly serverId: string;
+  readonly auth: Pick<Authenticator, 'developmentMode'>;
+}
+
+export async function readInspectorState(deps: InspectorStateDeps, joinedChannels: () => ReadonlyMap<string, readonly string[]>): Promise<InspectorState> {
   const [channels, subscriptions, tables, slot, pending, connections, server] = await Promise.all([
-    channelActivity(ctx.pool, RATE_WINDOW_SECONDS),
-    listSubscriptions(ctx.pool),
-    tableActivity(ctx.pool, RATE_WINDOW_SECONDS),
-    readSlotHealth(ctx.pool),
-    pendingChanges(ctx.pool),
-    listConnections(ctx.pool),
-    readServerFigures(ctx.metrics),
+    channelActivity(deps.pool, RATE_WINDOW_SECONDS),
+    listSubscriptions(deps.pool),
+    tableActivity(deps.pool, RATE_WINDOW_SECONDS),
+    readSlotHealth(deps.pool),
+    pendingChanges(deps.pool),
+    listConnections(deps.pool),
+    readServerFigures(deps.metrics),
   ]);
   const joined = joinedChannels();
   const rates = new Map(tables.map((table) => [`${table.schema}.${table.table}`, table.changesPerSecond]));
@@ -69,7 +79,7 @@ export async function readInspectorState(ctx: ServerContext, joinedChannels: () 
   return {
     time: new Date().toISOString(),
     windowSeconds: RATE_WINDOW_SECONDS,
-    server: { ...server, id: ctx.serverId, developmentMode: ctx.auth.developmentMode },
+    server: { ...server, id: deps.serverId, developmentMode: deps.auth.developmentMode },
     channels: channels.map((channel) => ({ ...channel, lastSentAt: channel.lastSentAt?.toISOString() ?? null })),
     tables: [
       ...subscriptions.map((subscription) => ({

@@ -1,11 +1,24 @@
 // Client presence pushes: track (status online, away or offline; online by default) and untrack.
 import { isJsonObject, JoinError, PushError, SystemMessage, type Message } from '@nself/protocol';
 import { endSessions, PRESENCE_STATUSES, trackSession } from '@nself/db';
-import { mayWrite } from '../channel/channel-access.js';
+import { mayWrite, type AccessCheckDeps } from '../channel/channel-access.js';
 import type { JoinedChannel } from '../channel/joined-channel.js';
 import type { ClientSocket } from '../socket/client-socket.js';
-import type { ServerContext } from '../context.js';
+import type { Authenticator } from '../auth/auth.js';
+import type { ServerConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { PresenceFeed } from './presence-feed.js';
 import { LogCode } from '../log-codes.js';
+
+/** What a presence push is checked against and stored in. */
+export interface PresenceHandlerDeps extends AccessCheckDeps {
+  readonly config: Pick<ServerConfig, 'limits'>;
+  readonly logger: Logger;
+  readonly presence: Pick<PresenceFeed, 'admitTrack'>;
+  readonly auth: Pick<Authenticator, 'developmentMode'>;
+  /** Identifies this process in realtime.presence_sessions. */
+  readonly serverId: string;
+}
 
 /**
  * Tracks or untracks this connection's presence in the channel; a track that would make the channel's
@@ -13,12 +26,12 @@ import { LogCode } from '../log-codes.js';
  * the join's presence key; the stored presence of the token's user (see `storedUserOf`) takes it as
  * metadata, and its `status`, when one of online, away or offline, as status.
  */
-export async function handlePresence(ctx: ServerContext, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
+export async function handlePresence(deps: PresenceHandlerDeps, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
   if (!socket.messages.take()) return channel.shutdown(SystemMessage.tooManyMessages);
   const body = isJsonObject(message.payload) ? message.payload : {};
   const event = typeof body['event'] === 'string' ? body['event'].toLowerCase() : '';
   if (event === 'untrack') {
-    if (channel.tracked && !(await stored(ctx, socket, message, () => endSessions(ctx.pool, [socket.id], channel.channel.id)))) return;
+    if (channel.tracked && !(await stored(deps, socket, message, () => endSessions(deps.pool, [socket.id], channel.channelId)))) return;
     channel.setTracked(false);
     return socket.reply(message, 'ok', {});
   }
@@ -26,22 +39,22 @@ export async function handlePresence(ctx: ServerContext, socket: ClientSocket, c
   const payload = body['payload'] ?? {};
   if (!isJsonObject(payload)) return socket.reply(message, 'error', { reason: PushError.presencePayloadNotMap });
   const bytes = Buffer.byteLength(JSON.stringify(payload));
-  if (bytes > ctx.config.limits.maxPresenceBytes) return channel.shutdown(SystemMessage.trackSizeExceeded);
-  if (!(await mayWrite(ctx, channel.channel, channel.identity, channel.policyGrants, 'presence'))) return socket.reply(message, 'error', {});
+  if (bytes > deps.config.limits.maxPresenceBytes) return channel.shutdown(SystemMessage.trackSizeExceeded);
+  if (!(await mayWrite(deps, channel.record, channel.identity, channel.policyGrants, 'presence'))) return socket.reply(message, 'error', {});
   const requested = payload['status'];
   const status = typeof requested === 'string' && (PRESENCE_STATUSES as readonly string[]).includes(requested) ? requested : 'online';
-  const { maxPresenceStateBytes } = ctx.config.limits;
+  const { maxPresenceStateBytes } = deps.config.limits;
   let admitted = false;
-  const tracked = await stored(ctx, socket, message, async () => {
-    admitted = await ctx.presence.admitTrack(channel.channel.id, socket.id, bytes + META_OVERHEAD_BYTES, maxPresenceStateBytes, () =>
-      trackSession(ctx.pool, {
+  const tracked = await stored(deps, socket, message, async () => {
+    admitted = await deps.presence.admitTrack(channel.channelId, socket.id, bytes + META_OVERHEAD_BYTES, maxPresenceStateBytes, () =>
+      trackSession(deps.pool, {
         connectionId: socket.id,
-        channelId: channel.channel.id,
-        userId: storedUserOf(ctx, channel),
+        channelId: channel.channelId,
+        userId: storedUserOf(deps, channel),
         presenceKey: channel.options.presenceKey,
         status,
         metadata: payload,
-        serverId: ctx.serverId,
+        serverId: deps.serverId,
       }),
     );
   });
@@ -59,17 +72,17 @@ const META_OVERHEAD_BYTES = 64;
  * in development mode, where no token is verified and any client may claim any user anyway: there
  * the presence key stands for the user, so `presence online` lists anonymous clients by their key.
  */
-function storedUserOf(ctx: ServerContext, channel: JoinedChannel): string | null {
-  return channel.identity.userId ?? (ctx.auth.developmentMode ? channel.options.presenceKey : null);
+function storedUserOf(deps: PresenceHandlerDeps, channel: JoinedChannel): string | null {
+  return channel.identity.userId ?? (deps.auth.developmentMode ? channel.options.presenceKey : null);
 }
 
 /** Runs a presence write; when the database fails, replies with an error and returns false. */
-async function stored(ctx: ServerContext, socket: ClientSocket, message: Message, write: () => Promise<void>): Promise<boolean> {
+async function stored(deps: PresenceHandlerDeps, socket: ClientSocket, message: Message, write: () => Promise<void>): Promise<boolean> {
   try {
     await write();
     return true;
   } catch (error) {
-    ctx.logger.error({ code: LogCode.presenceStoreFailed, err: error, topic: message.topic }, 'storing presence failed');
+    deps.logger.error({ code: LogCode.presenceStoreFailed, err: error, topic: message.topic }, 'storing presence failed');
     socket.reply(message, 'error', { reason: JoinError.unableToConnect });
     return false;
   }

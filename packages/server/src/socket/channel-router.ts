@@ -1,14 +1,16 @@
 // Routes each client message to its handler: heartbeat, join, leave, broadcast, presence, access_token.
 import { ChannelEvent, CloseCode, FeatureEvent, JoinError, PHOENIX_TOPIC, SystemMessage, type Message } from '@nself/protocol';
-import { handleBroadcast } from '../broadcast/broadcast-handler.js';
+import { handleBroadcast, type BroadcastHandlerDeps } from '../broadcast/broadcast-handler.js';
 import type { ClientSocket, Dispatch } from './client-socket.js';
-import type { ServerContext } from '../context.js';
-import { handleJoin, handleLeave } from '../channel/join-handler.js';
-import { handlePresence } from '../presence/presence-handler.js';
-import { handleAccessToken } from '../channel/token-handler.js';
+import { handleJoin, handleLeave, type JoinDeps } from '../channel/join-handler.js';
+import { handlePresence, type PresenceHandlerDeps } from '../presence/presence-handler.js';
+import { handleAccessToken, type TokenHandlerDeps } from '../channel/token-handler.js';
+
+/** What the handlers of client messages use, together. */
+export type RouterDeps = JoinDeps & BroadcastHandlerDeps & PresenceHandlerDeps & TokenHandlerDeps;
 
 /** Builds the dispatcher a socket calls for every decoded message. */
-export function createRouter(ctx: ServerContext): Dispatch {
+export function createRouter(deps: RouterDeps): Dispatch {
   return async (socket, message, refusal) => {
     if (message.topic === PHOENIX_TOPIC) {
       if (message.event !== ChannelEvent.heartbeat) return;
@@ -20,17 +22,17 @@ export function createRouter(ctx: ServerContext): Dispatch {
       else socket.reply(message, 'ok', {});
       return;
     }
-    await socket.serialize(message.topic, () => (refusal === undefined ? route(ctx, socket, message) : refuse(socket, message, refusal)));
+    await socket.serialize(message.topic, () => (refusal === undefined ? route(deps, socket, message) : refuse(socket, message, refusal)));
   };
 }
 
-async function route(ctx: ServerContext, socket: ClientSocket, message: Message): Promise<void> {
-  if (message.event === ChannelEvent.join) return handleJoin(ctx, socket, message);
+async function route(deps: RouterDeps, socket: ClientSocket, message: Message): Promise<void> {
+  if (message.event === ChannelEvent.join) return handleJoin(deps, socket, message);
   const channel = socket.channels.get(message.topic);
   if (!channel) {
     if (message.event === ChannelEvent.leave) return handleLeave(socket, message);
     // During a shutdown every channel is already closed: the client is told to send again elsewhere.
-    if (message.ref !== null) socket.reply(message, 'error', { reason: ctx.shuttingDown ? JoinError.restarting : JoinError.unmatchedTopic });
+    if (message.ref !== null) socket.reply(message, 'error', { reason: deps.shuttingDown ? JoinError.restarting : JoinError.unmatchedTopic });
     return;
   }
   // A message of an older incarnation of this channel is stale; messages without a join_ref are kept.
@@ -39,11 +41,11 @@ async function route(ctx: ServerContext, socket: ClientSocket, message: Message)
     case ChannelEvent.leave:
       return handleLeave(socket, message);
     case FeatureEvent.broadcast:
-      return handleBroadcast(ctx, socket, channel, message);
+      return handleBroadcast(deps, socket, channel, message);
     case FeatureEvent.presence:
-      return handlePresence(ctx, socket, channel, message);
+      return handlePresence(deps, socket, channel, message);
     case ChannelEvent.accessToken:
-      return handleAccessToken(ctx, channel, message);
+      return handleAccessToken(deps, channel, message);
     default:
       return;
   }

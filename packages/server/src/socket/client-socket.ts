@@ -19,10 +19,11 @@ import {
 import { stringifyExact, type Message as StoredMessage } from '@nself/db';
 import type { Identity } from '../auth/auth.js';
 import type { JoinedChannel } from '../channel/joined-channel.js';
-import type { ServerContext } from '../context.js';
-import { receivedKind } from '../metrics.js';
+import type { ServerConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import { receivedKind, type Metrics } from '../metrics.js';
 import { RateWindow } from './rate-window.js';
-import { encodedOnce, sharedHead, type SharedHead } from './shared-frames.js';
+import { sharedHead, type SharedFrames, type SharedHead } from './shared-frames.js';
 import { TickCorkedWriter } from './tick-corking.js';
 import { serverFrame } from './websocket-frame.js';
 import { LogCode } from '../log-codes.js';
@@ -40,6 +41,13 @@ export interface SocketInfo {
  * it is answered with that reason instead of being handled.
  */
 export type Dispatch = (socket: ClientSocket, message: Message, refusal?: string) => Promise<void>;
+
+/** What a socket reports to and is bounded by. */
+export interface ClientSocketDeps {
+  readonly config: Pick<ServerConfig, 'limits'>;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
 
 /** Told when a socket has closed and cleaned up. */
 export interface SocketRegistry {
@@ -61,8 +69,7 @@ function onClose(this: WebSocket): void {
 }
 
 function onError(this: WebSocket, error: Error): void {
-  const client = clients.get(this);
-  client?.ctx.logger.debug({ err: error, connectionId: client.id }, 'socket error');
+  clients.get(this)?.failed(error);
 }
 
 /** A connected client and the channels it joined. */
@@ -105,12 +112,12 @@ export class ClientSocket {
     /** The connection `ws` writes to (the upgraded HTTP socket). */
     private readonly transport: Duplex,
     readonly info: SocketInfo,
-    readonly ctx: ServerContext,
+    private readonly deps: ClientSocketDeps,
     private readonly dispatch: Dispatch,
     private readonly registry: SocketRegistry,
   ) {
     this.writer = new TickCorkedWriter(transport);
-    this.jsonLimits = { maxDepth: ctx.config.limits.maxJsonDepth };
+    this.jsonLimits = { maxDepth: deps.config.limits.maxJsonDepth };
     clients.set(ws, this);
     ws.on('message', onMessage);
     ws.on('close', onClose);
@@ -119,19 +126,19 @@ export class ClientSocket {
 
   /** Joins allowed per second (the window is created on the first join). */
   get joins(): RateWindow {
-    this.joinWindow ??= new RateWindow(this.ctx.config.limits.maxJoinsPerSecond);
+    this.joinWindow ??= new RateWindow(this.deps.config.limits.maxJoinsPerSecond);
     return this.joinWindow;
   }
 
   /** Broadcast and presence messages allowed per second (created on the first such message). */
   get messages(): RateWindow {
-    this.messageWindow ??= new RateWindow(this.ctx.config.limits.maxMessagesPerSecond);
+    this.messageWindow ??= new RateWindow(this.deps.config.limits.maxMessagesPerSecond);
     return this.messageWindow;
   }
 
   /** Heartbeats allowed per second (created on the first heartbeat). */
   get heartbeats(): RateWindow {
-    this.heartbeatWindow ??= new RateWindow(this.ctx.config.limits.maxHeartbeatsPerSecond);
+    this.heartbeatWindow ??= new RateWindow(this.deps.config.limits.maxHeartbeatsPerSecond);
     return this.heartbeatWindow;
   }
 
@@ -145,7 +152,7 @@ export class ClientSocket {
    * the socket is at its limit. The returned release is to be called once the channel is added or the join ends.
    */
   reserveChannel(): (() => void) | undefined {
-    if (this.joined.size + this.pendingJoins >= this.ctx.config.limits.maxChannelsPerConnection) return undefined;
+    if (this.joined.size + this.pendingJoins >= this.deps.config.limits.maxChannelsPerConnection) return undefined;
     this.pendingJoins++;
     let released = false;
     return () => {
@@ -162,7 +169,7 @@ export class ClientSocket {
     try {
       text = encodeText(message, this.info.version);
     } catch (error) {
-      this.ctx.logger.warn(
+      this.deps.logger.warn(
         { code: LogCode.messageUnencodable, err: error, connectionId: this.id, topic: message.topic, event: message.event },
         'skipping a message that cannot be encoded',
       );
@@ -173,14 +180,13 @@ export class ClientSocket {
 
   /**
    * Sends a push (no ref) whose frame is the same for every socket of `head`'s protocol version that
-   * sends one built on `source` with this head (a broadcast, one table change for a group of
-   * subscribers): `payloadOf` and the encoding run once, and the same bytes go to each socket.
+   * is handed `frames`, the delivery of one source (a broadcast, one table change for a group of
+   * subscribers): `payloadOf` and the encoding run once per variant, and the same bytes go to each socket.
    * `head` must be of this socket's protocol version.
    */
-  sendShared(source: object, head: SharedHead, payloadOf: () => unknown, stringify?: (value: unknown) => string): void {
+  sendShared(frames: SharedFrames, head: SharedHead, payloadOf: () => unknown, stringify?: (value: unknown) => string): void {
     if (!this.canSend()) return;
-    const frame = encodedOnce(
-      source,
+    const frame = frames.encodedOnce(
       head.variant,
       () =>
         serverFrame(
@@ -211,22 +217,23 @@ export class ClientSocket {
 
   /**
    * Sends a live stored broadcast with its `meta` (see BroadcastMeta). Its frame is encoded once per head
-   * (protocol version and topic) and shared by every socket that sends it; the broadcast feed counts
-   * these deliveries in the metrics. `head` must be of this socket's protocol version.
+   * (protocol version and topic) in `frames`, the feed's delivery of the message, and shared by every
+   * socket of that delivery; the broadcast feed counts these deliveries in the metrics. `head` must be
+   * of this socket's protocol version.
    */
-  sendBroadcast(head: SharedHead, message: StoredMessage): void {
-    this.sendStored(head, message, false);
+  sendBroadcast(head: SharedHead, message: StoredMessage, frames: SharedFrames): void {
+    this.sendStored(head, message, false, frames);
   }
 
   /**
    * Sends a broadcast replayed on a resume (meta marked `replayed`) and counts it. Clients that rejoin
-   * with the same range share the read of it, and those of one protocol version and join ref share
-   * each replayed frame too.
+   * with the same range share the read of it and its `frames`, and those of one protocol version and
+   * join ref share each replayed frame too.
    */
-  sendReplayed(topic: string, joinRef: string | null, message: StoredMessage): void {
+  sendReplayed(topic: string, joinRef: string | null, message: StoredMessage, frames: SharedFrames): void {
     const head = sharedHead(this.info.version, topic, FeatureEvent.broadcast, joinRef);
-    this.sendStored({ ...head, variant: `${head.variant}\u0000replayed` }, message, true);
-    this.ctx.metrics.messagesOut.inc({ kind: 'broadcast' });
+    this.sendStored({ ...head, variant: `${head.variant}\u0000replayed` }, message, true, frames);
+    this.deps.metrics.messagesOut.inc({ kind: 'broadcast' });
   }
 
   /**
@@ -269,7 +276,7 @@ export class ClientSocket {
 
   /** Closes the socket when nothing came from the client for longer than the idle timeout (called by the server's idle sweep). */
   closeIfIdle(now: number): void {
-    if (now - this.lastReceivedAt > this.ctx.config.limits.idleTimeoutMs) this.close(CloseCode.idleTimeout, 'heartbeat timeout');
+    if (now - this.lastReceivedAt > this.deps.config.limits.idleTimeoutMs) this.close(CloseCode.idleTimeout, 'heartbeat timeout');
   }
 
   /** Drops the connection at once (the end of a shutdown's grace period). */
@@ -288,9 +295,9 @@ export class ClientSocket {
     const next = previous.then(task, task);
     const settled = next.catch(() => undefined);
     queues.set(topic, settled);
-    if (++this.inFlight > this.ctx.config.limits.maxMessagesInFlight && !this.ws.isPaused) this.ws.pause();
+    if (++this.inFlight > this.deps.config.limits.maxMessagesInFlight && !this.ws.isPaused) this.ws.pause();
     void settled.then(() => {
-      if (--this.inFlight <= this.ctx.config.limits.maxMessagesInFlight / 2 && this.ws.isPaused && !this.closed) this.ws.resume();
+      if (--this.inFlight <= this.deps.config.limits.maxMessagesInFlight / 2 && this.ws.isPaused && !this.closed) this.ws.resume();
       if (queues.get(topic) !== settled) return;
       queues.delete(topic);
       if (queues.size === 0 && this.queues === queues) this.queues = undefined;
@@ -299,15 +306,14 @@ export class ClientSocket {
   }
 
   /** A stored broadcast as a shared frame: JSON as text, bytes as a kind-4 binary frame (V2 only; V1 clients cannot receive bytes). */
-  private sendStored(head: SharedHead, message: StoredMessage, replayed: boolean): void {
+  private sendStored(head: SharedHead, message: StoredMessage, replayed: boolean, frames: SharedFrames): void {
     const bytes = message.payloadBinary;
     if (!bytes) {
-      this.sendShared(message, head, () => broadcastPayload(message, replayed), stringifyExact);
+      this.sendShared(frames, head, () => broadcastPayload(message, replayed), stringifyExact);
       return;
     }
     if (head.version !== '2.0.0' || !this.canSend()) return;
-    const frame = encodedOnce(
-      message,
+    const frame = frames.encodedOnce(
       head.variant,
       () =>
         serverFrame(
@@ -330,7 +336,7 @@ export class ClientSocket {
    * is skipped by every socket of the variant, and later messages flow on.
    */
   private unencodable(error: unknown, head: SharedHead, message?: StoredMessage): void {
-    this.ctx.logger.warn(
+    this.deps.logger.warn(
       {
         code: LogCode.messageUnencodable,
         err: error,
@@ -373,8 +379,8 @@ export class ClientSocket {
 
   /** The bytes still queued from earlier ticks (what this tick corked is on its way) must be under the cap. */
   private hasRoom(): boolean {
-    if (this.ws.bufferedAmount - this.writer.held <= this.ctx.config.limits.maxSendBufferBytes) return true;
-    this.ctx.logger.warn({ code: LogCode.slowReaderClosed, connectionId: this.id, buffered: this.ws.bufferedAmount }, 'closing a slow reader');
+    if (this.ws.bufferedAmount - this.writer.held <= this.deps.config.limits.maxSendBufferBytes) return true;
+    this.deps.logger.warn({ code: LogCode.slowReaderClosed, connectionId: this.id, buffered: this.ws.bufferedAmount }, 'closing a slow reader');
     this.close(CloseCode.slowConsumer, 'slow consumer');
     return false;
   }
@@ -397,13 +403,13 @@ export class ClientSocket {
         refusal = error.reason;
       } else {
         const reason = error instanceof MalformedMessageError ? error.message : String(error);
-        this.ctx.logger.warn({ code: LogCode.malformedMessage, connectionId: this.id, reason }, 'dropping a malformed message');
+        this.deps.logger.warn({ code: LogCode.malformedMessage, connectionId: this.id, reason }, 'dropping a malformed message');
         return;
       }
     }
-    this.ctx.metrics.messagesIn.inc({ kind: receivedKind(message.event) });
+    this.deps.metrics.messagesIn.inc({ kind: receivedKind(message.event) });
     this.dispatch(this, message, refusal).catch((error: unknown) => {
-      this.ctx.logger.error({ code: LogCode.messageFailed, err: error, connectionId: this.id, topic: message.topic, event: message.event }, 'handling a message failed');
+      this.deps.logger.error({ code: LogCode.messageFailed, err: error, connectionId: this.id, topic: message.topic, event: message.event }, 'handling a message failed');
     });
   }
 
@@ -417,6 +423,11 @@ export class ClientSocket {
       event: FeatureEvent.broadcast,
       payload: { type: 'broadcast', event: push.event, payload: push.payload, ...(Object.keys(push.meta).length ? { meta: push.meta } : {}) },
     };
+  }
+
+  /** An error of the connection (its close follows, which cleans up): noted for debugging. */
+  failed(error: Error): void {
+    this.deps.logger.debug({ err: error, connectionId: this.id }, 'socket error');
   }
 
   /** Runs once the socket has closed: its channels stop and the registry forgets it. */

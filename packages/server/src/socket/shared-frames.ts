@@ -1,4 +1,4 @@
-// Frames that many sockets receive alike (a broadcast, a table change), encoded once per variant instead of once per recipient.
+// Frames that many sockets receive alike (a broadcast, a table change), encoded once per variant of each delivery instead of once per recipient.
 
 import type { ProtocolVersion } from '@nself/protocol';
 
@@ -8,7 +8,7 @@ export interface SharedHead {
   readonly topic: string;
   readonly event: string;
   readonly joinRef: string | null;
-  /** Names everything besides the source that the frame depends on (see `encodedOnce`). */
+  /** Names everything besides the source that the frame depends on (see `SharedFrames.encodedOnce`). */
   readonly variant: string;
 }
 
@@ -20,32 +20,33 @@ export function sharedHead(version: ProtocolVersion, topic: string, event: strin
 /** Marks a variant whose encoding failed, so that it is neither retried nor reported again. */
 const UNENCODABLE = Symbol('unencodable');
 
-const encodings = new WeakMap<object, Map<string, Buffer | Uint8Array | typeof UNENCODABLE>>();
-
 /**
- * The frame `encode` builds for `source` in the variant `variant` (protocol version, topic, …),
- * encoded on the first call and returned as is to every later caller with the same source object and
- * variant. `variant` must name everything besides `source` that the frame depends on. The cache lives
- * as long as `source` does. When `encode` throws, `failed` is told once and every caller gets
- * undefined: a frame that cannot be built is skipped, never a reason to stop sending.
+ * The frames of one delivery of a source (a stored broadcast, a table change event) to many sockets,
+ * by variant (protocol version, topic, …). Whoever delivers the source makes one and hands it, with the
+ * source, to every socket it sends to; it lives as long as that delivery does.
  */
-export function encodedOnce<T extends Buffer | Uint8Array>(source: object, variant: string, encode: () => T, failed: (error: unknown) => void): T | undefined {
-  let variants = encodings.get(source);
-  if (!variants) {
-    variants = new Map();
-    encodings.set(source, variants);
+export class SharedFrames {
+  private readonly frames = new Map<string, Buffer | Uint8Array | typeof UNENCODABLE>();
+
+  /**
+   * The frame `encode` builds in the variant `variant`, encoded on the first call and returned as is to
+   * every later caller with the same variant. `variant` must name everything besides the delivery's
+   * source that the frame depends on. When `encode` throws, `failed` is told once and every caller
+   * gets undefined: a frame that cannot be built is skipped, never a reason to stop sending.
+   */
+  encodedOnce<T extends Buffer | Uint8Array>(variant: string, encode: () => T, failed: (error: unknown) => void): T | undefined {
+    const known = this.frames.get(variant) as T | typeof UNENCODABLE | undefined;
+    if (known === UNENCODABLE) return undefined;
+    if (known) return known;
+    let frame: T;
+    try {
+      frame = encode();
+    } catch (error) {
+      this.frames.set(variant, UNENCODABLE);
+      failed(error);
+      return undefined;
+    }
+    this.frames.set(variant, frame);
+    return frame;
   }
-  const known = variants.get(variant) as T | typeof UNENCODABLE | undefined;
-  if (known === UNENCODABLE) return undefined;
-  if (known) return known;
-  let frame: T;
-  try {
-    frame = encode();
-  } catch (error) {
-    variants.set(variant, UNENCODABLE);
-    failed(error);
-    return undefined;
-  }
-  variants.set(variant, frame);
-  return frame;
 }

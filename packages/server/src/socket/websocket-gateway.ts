@@ -6,14 +6,28 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSIONS } from '@nself/protocol';
 import { LogCode } from '../log-codes.js';
 import { isRefusal, tokenConnectError } from '../refusal.js';
-import { createRouter } from './channel-router.js';
-import { ClientSocket, type SocketInfo } from './client-socket.js';
+import { createRouter, type RouterDeps } from './channel-router.js';
+import { ClientSocket, type ClientSocketDeps, type SocketInfo } from './client-socket.js';
 import type { ConnectionTracker } from '../connections/connection-tracker.js';
-import type { ServerContext } from '../context.js';
+import type { Authenticator } from '../auth/auth.js';
+import type { ServerConfig } from '../config.js';
+import type { Logger } from '../logger.js';
 import { originRefusal } from './origin-policy.js';
 
 /** Paths that upgrade to the Supabase protocol; `/websocket` and `/` serve clients given just `ws://host:port`. */
 export const WEBSOCKET_PATHS = ['/realtime/v1/websocket', '/socket/websocket', '/websocket', '/'];
+
+/** What an upgrade is checked by, and what the sockets it opens use. */
+export type GatewayDeps = RouterDeps &
+  ClientSocketDeps & {
+    readonly config: Pick<ServerConfig, 'limits' | 'allowedOrigins'>;
+    readonly auth: Pick<Authenticator, 'verify' | 'developmentMode'>;
+    readonly logger: Logger;
+    /** Identifies this process in realtime.connections. */
+    readonly serverId: string;
+    /** Set once shutdown begins: upgrades are refused. */
+    readonly shuttingDown: boolean;
+  };
 
 /** Accepts upgrades and turns each into a ClientSocket. */
 export class WebSocketGateway {
@@ -21,16 +35,16 @@ export class WebSocketGateway {
   private readonly dispatch;
 
   constructor(
-    private readonly ctx: ServerContext,
+    private readonly deps: GatewayDeps,
     private readonly tracker: ConnectionTracker,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
-      maxPayload: ctx.config.limits.maxFrameBytes,
+      maxPayload: deps.config.limits.maxFrameBytes,
       perMessageDeflate: false,
       handleProtocols: () => false,
     });
-    this.dispatch = createRouter(ctx);
+    this.dispatch = createRouter(deps);
   }
 
   /** Handles the HTTP server's `upgrade` event. */
@@ -40,7 +54,7 @@ export class WebSocketGateway {
     if (!WEBSOCKET_PATHS.includes(url.pathname.replace(/\/+$/, '') || '/')) {
       return this.refuse(request, socket, 404, `no WebSocket endpoint at ${url.pathname}; use /realtime/v1/websocket`);
     }
-    const refusal = originRefusal(request.headers.origin, this.ctx.config.allowedOrigins, this.ctx.auth.developmentMode);
+    const refusal = originRefusal(request.headers.origin, this.deps.config.allowedOrigins, this.deps.auth.developmentMode);
     if (refusal) return this.refuse(request, socket, refusal.status, refusal.error);
     // A repeated `vsn` counts by its last value, as Phoenix servers read query strings: phoenix's client
     // appends its own after an app's params (`?vsn=1.0.0&vsn=2.0.0`) and then speaks the last.
@@ -49,12 +63,12 @@ export class WebSocketGateway {
     if (version === undefined) {
       return this.refuse(request, socket, 400, `unsupported vsn "${requested}"; expected one of: ${PROTOCOL_VERSIONS.join(', ')}`);
     }
-    if (this.ctx.shuttingDown) return this.refuse(request, socket, 503, 'Realtime is restarting, please standby');
+    if (this.deps.shuttingDown) return this.refuse(request, socket, 503, 'Realtime is restarting, please standby');
     const header = request.headers['x-api-key'];
     const token = (Array.isArray(header) ? header[0] : header) || url.searchParams.get('apikey') || undefined;
     let identity;
     try {
-      identity = await this.ctx.auth.verify(token?.startsWith('sb_') && this.ctx.auth.developmentMode ? undefined : token);
+      identity = await this.deps.auth.verify(token?.startsWith('sb_') && this.deps.auth.developmentMode ? undefined : token);
     } catch (error) {
       if (!isRefusal(error, 'InvalidToken')) throw error;
       const { status, error: text } = tokenConnectError(error);
@@ -64,12 +78,12 @@ export class WebSocketGateway {
     this.tracker.record({
       connectionId: info.id,
       userId: identity.userId,
-      serverId: this.ctx.serverId,
+      serverId: this.deps.serverId,
       remoteAddress: request.socket.remoteAddress ?? null,
       userAgent: firstHeader(request.headers['user-agent']),
     });
     if (socket.destroyed) {
-      this.tracker.forget(info.id);
+      this.tracker.recordDisconnect(info.id);
       return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.open(ws, socket, info));
@@ -77,7 +91,7 @@ export class WebSocketGateway {
 
   /** Answers the upgrade with `status` and `{"error"}`, and logs the refusal with its reason (connection.refused). */
   private refuse(request: IncomingMessage, socket: Duplex, status: number, error: string): void {
-    this.ctx.logger.info(
+    this.deps.logger.info(
       { code: LogCode.connectionRefused, status, reason: error, path: request.url?.split('?')[0], remoteAddress: request.socket.remoteAddress },
       `connection refused: ${error}`,
     );
@@ -85,8 +99,8 @@ export class WebSocketGateway {
   }
 
   private open(ws: WebSocket, socket: Duplex, info: SocketInfo): void {
-    this.tracker.add(new ClientSocket(ws, socket, info, this.ctx, this.dispatch, this.tracker));
-    this.ctx.logger.debug({ connectionId: info.id, userId: info.identity.userId, vsn: info.version }, 'client connected');
+    this.tracker.add(new ClientSocket(ws, socket, info, this.deps, this.dispatch, this.tracker));
+    this.deps.logger.debug({ connectionId: info.id, userId: info.identity.userId, vsn: info.version }, 'client connected');
   }
 }
 

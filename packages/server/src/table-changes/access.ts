@@ -1,10 +1,9 @@
 // Per-subscriber access to captured rows: the columns a role may select, and which rows its row-level security lets it see.
 import { escapeIdentifier } from 'pg';
-import { stringifyExact, type Pool, type PoolClient } from '@nself/db';
-import { RecentAnswers } from '../recent-answers.js';
+import { stringifyExact, type Pool, type PoolClient, type TableDescription } from '@nself/db';
+import { PromiseCache } from '../promise-cache.js';
 import { Refusal } from '../refusal.js';
 import type { Audience } from './audience.js';
-import type { TableInfo } from './catalog.js';
 import { rowPolicy, type RowPolicy } from './policies.js';
 
 /** The columns and rows a role may read of one table. */
@@ -23,12 +22,12 @@ const KEPT_ANSWERS = 1_000;
  * applied to that change.
  */
 export class AccessChecker {
-  private readonly answers = new RecentAnswers<{ readonly version: string; readonly table: TableInfo; readonly access: Promise<RoleAccess> }>(KEPT_ANSWERS);
+  private readonly answers = new PromiseCache<{ readonly version: string; readonly table: TableDescription; readonly access: Promise<RoleAccess> }>(KEPT_ANSWERS);
 
   constructor(private readonly pool: Pool) {}
 
   /** Columns of `table` the audience may select (none when it has no USAGE on the schema). */
-  async readableColumns(audience: Audience, table: TableInfo): Promise<ReadonlySet<string>> {
+  async readableColumns(audience: Audience, table: TableDescription): Promise<ReadonlySet<string>> {
     if (audience.service) return new Set(table.columns.map((column) => column.name));
     let rows: { name: string }[];
     try {
@@ -51,7 +50,7 @@ export class AccessChecker {
   }
 
   /** Throws a TableAccessDenied Refusal unless the audience may select from `table` and the server may act as its role. */
-  async assertCanRead(audience: Audience, table: TableInfo): Promise<void> {
+  async assertCanRead(audience: Audience, table: TableDescription): Promise<void> {
     if (audience.service) return;
     const readable = await this.readableColumns(audience, table);
     if (readable.size === 0) {
@@ -66,7 +65,7 @@ export class AccessChecker {
    * under the same version for the same description of the table is reused; without it, the catalog
    * is asked now.
    */
-  roleAccess(audience: Audience, table: TableInfo, version: string | null): Promise<RoleAccess> {
+  roleAccess(audience: Audience, table: TableDescription, version: string | null): Promise<RoleAccess> {
     if (version === null) return this.readRoleAccess(audience, table);
     const key = `${table.oid}\u0000${audience.service ? '' : audience.role}`;
     const known = this.answers.get(key);
@@ -76,7 +75,7 @@ export class AccessChecker {
     return access;
   }
 
-  private async readRoleAccess(audience: Audience, table: TableInfo): Promise<RoleAccess> {
+  private async readRoleAccess(audience: Audience, table: TableDescription): Promise<RoleAccess> {
     if (audience.service) return { shown: await this.readableColumns(audience, table), policy: { kind: 'bypass' } };
     const [shown, policy] = await Promise.all([this.readableColumns(audience, table), rowPolicy(this.pool, audience.role, table.oid)]);
     return { shown, policy };
@@ -88,7 +87,7 @@ export class AccessChecker {
    * role and with the token's claims set, in one query for the whole batch: a row is judged as it was
    * written, even if it has changed or gone since. Returns the indexes of the visible records.
    */
-  async visibleRecords(audience: Audience, table: TableInfo, policy: RowPolicy, records: readonly Record<string, unknown>[]): Promise<Set<number>> {
+  async visibleRecords(audience: Audience, table: TableDescription, policy: RowPolicy, records: readonly Record<string, unknown>[]): Promise<Set<number>> {
     if (policy.kind === 'bypass') return new Set(records.map((_, index) => index));
     if (policy.kind === 'deny' || records.length === 0) return new Set();
     const rows = await this.asRole(

@@ -1,8 +1,7 @@
 // Evaluates binding filters in PostgreSQL, with each value cast to its column's type, for a batch of rows at once.
 import { escapeIdentifier } from 'pg';
-import { stringifyExact, type Queryable } from '@nself/db';
+import { stringifyExact, type Queryable, type TableDescription } from '@nself/db';
 import type { BindingFilterCondition, BindingFilterOperator } from '@nself/protocol';
-import type { TableInfo } from './catalog.js';
 
 const COMPARISONS: Record<Exclude<BindingFilterOperator, 'in' | 'is' | keyof typeof PATTERNS>, string> = {
   eq: '=',
@@ -25,7 +24,7 @@ const IS_TESTS: Record<string, string> = { null: 'IS NULL', true: 'IS TRUE', fal
  */
 export async function evaluateFilters(
   db: Queryable,
-  table: TableInfo,
+  table: TableDescription,
   rows: readonly Record<string, unknown>[],
   filters: readonly (readonly BindingFilterCondition[])[],
 ): Promise<boolean[][]> {
@@ -48,17 +47,17 @@ export async function evaluateFilters(
  * Checks that every condition can be evaluated on `table`: each value must be valid input for its
  * column's type and the operator must exist for it. Throws PostgreSQL's error otherwise.
  */
-export async function checkFilterValues(db: Queryable, table: TableInfo, conditions: readonly BindingFilterCondition[]): Promise<void> {
+export async function checkFilterValues(db: Queryable, table: TableDescription, conditions: readonly BindingFilterCondition[]): Promise<void> {
   await evaluateFilters(db, table, [{}], [conditions]);
 }
 
 /** One condition as SQL over the row `r`, its values bound in `params`; `not.` wraps it in NOT. */
-function conditionSql(table: TableInfo, condition: BindingFilterCondition, params: unknown[]): string {
+function conditionSql(table: TableDescription, condition: BindingFilterCondition, params: unknown[]): string {
   const test = positiveSql(table, condition, params);
   return condition.negated ? `(NOT ${test})` : test;
 }
 
-function positiveSql(table: TableInfo, condition: BindingFilterCondition, params: unknown[]): string {
+function positiveSql(table: TableDescription, condition: BindingFilterCondition, params: unknown[]): string {
   const column = escapeIdentifier(condition.column);
   const left = `r.${column}`;
   const { operator } = condition;

@@ -1,11 +1,10 @@
 // Makes sure the tables a join watches are captured, with at least the events it needs, as `nself realtime subscribe` would.
-import { findSubscription, subscribe, UserError, watchForWal, type CaptureEvent, type Pool, type SubscriptionInfo } from '@nself/db';
-import type { TableInfo } from './catalog.js';
+import { findSubscription, subscribe, UserError, watchForWal, type CaptureEvent, type Pool, type SubscriptionInfo, type TableDescription } from '@nself/db';
 import { isSystemSchema } from './plan.js';
 
 /** A table and the events a subscription needs from it. */
 export interface CaptureNeed {
-  readonly info: TableInfo;
+  readonly info: TableDescription;
   readonly events: ReadonlySet<CaptureEvent>;
 }
 

@@ -1,14 +1,15 @@
 // Fans one batch of changes out to subscriptions: bindings and filters matched, access checked once per audience, frames sent in order.
-import type { Change } from '@nself/db';
+import type { Change, TableDescription } from '@nself/db';
 import type { Metrics } from '../metrics.js';
 import type { AccessChecker, RoleAccess } from './access.js';
 import { SERVICE_ROLE, type Audience } from './audience.js';
-import type { TableCatalog, TableInfo } from './catalog.js';
+import type { TableCatalog } from './catalog.js';
 import { judgeFilters, type JudgeContext } from './filter-judge.js';
 import { changeData, type ChangeView } from './frame.js';
 import { tableKey, type ResolvedBinding } from './plan.js';
 import type { ChangeEvent, TableSubscription } from './subscription.js';
 import { isTransient } from './transient.js';
+import { SharedFrames } from '../socket/shared-frames.js';
 import { LogCode } from '../log-codes.js';
 
 /** What delivering needs from the server. */
@@ -34,6 +35,8 @@ interface Outgoing {
   readonly change: Change;
   readonly subscription: TableSubscription;
   readonly event: ChangeEvent;
+  /** The delivery of `event`: every subscription sent the same event shares its frames. */
+  readonly frames: SharedFrames;
 }
 
 /**
@@ -100,9 +103,9 @@ async function deliverTo(ctx: DeliveryContext, changes: readonly Change[], subsc
         }),
       );
     }
-    // Subscribers that see a change alike (the same view, bindings and select) share one event object,
-    // so its frame is built and encoded once.
-    const events = new Map<ChangeView, Map<string, ChangeEvent>>();
+    // Subscribers that see a change alike (the same view, bindings and select) share one event object
+    // and its frames, so its frame is built and encoded once per variant.
+    const events = new Map<ChangeView, Map<string, { event: ChangeEvent; frames: SharedFrames }>>();
     for (const match of matches) {
       const view = views.get(match.subscription.audience.key)?.get(match.index);
       if (!view) continue;
@@ -110,25 +113,25 @@ async function deliverTo(ctx: DeliveryContext, changes: readonly Change[], subsc
       const ids = match.bindings.map((binding) => binding.id);
       const selected = selectedColumns(match.bindings);
       const key = `${match.index}|${ids.join(',')}|${selected?.join('\u0000') ?? ''}`;
-      const alike = events.get(view) ?? new Map<string, ChangeEvent>();
+      const alike = events.get(view) ?? new Map<string, { event: ChangeEvent; frames: SharedFrames }>();
       events.set(view, alike);
-      let event = alike.get(key);
-      if (!event) {
-        event = { ids, data: changeData(change, info, selected ? narrowToSelect(view, selected, info) : view) };
-        alike.set(key, event);
+      let shared = alike.get(key);
+      if (!shared) {
+        shared = { event: { ids, data: changeData(change, info, selected ? narrowToSelect(view, selected, info) : view) }, frames: new SharedFrames() };
+        alike.set(key, shared);
       }
-      outgoing.push({ change, subscription: match.subscription, event });
+      outgoing.push({ change, subscription: match.subscription, ...shared });
     }
   }
   outgoing.sort((a, b) => a.change.position - b.change.position);
-  for (const frame of outgoing) frame.subscription.deliver(frame.change.position, frame.event);
+  for (const frame of outgoing) frame.subscription.deliver(frame.change.position, frame.event, frame.frames);
   if (outgoing.length > 0) ctx.metrics?.messagesOut.inc({ kind: 'postgres_changes' }, outgoing.length);
   observeLatencies(ctx.metrics, outgoing);
   for (const subscription of subscriptions) subscription.cursor = Math.max(subscription.cursor, upTo);
 }
 
 /** The `system` error of a binding whose filter could not be judged in time. */
-function overBudgetNotice(binding: ResolvedBinding, info: TableInfo, budgetMs: number): string {
+function overBudgetNotice(binding: ResolvedBinding, info: TableDescription, budgetMs: number): string {
   return (
     `Unable to deliver table changes to binding [event: ${binding.event}, schema: ${info.schema}, table: ${info.table}, filters: [${binding.filterKey}]]: ` +
     `judging its filter took longer than ${budgetMs} ms; the changes of this batch were withheld from it`
@@ -159,7 +162,7 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string
 }
 
 /** The distinct filters of the interested bindings on `info`, by filter key. */
-function filtersOf(interested: readonly TableSubscription[], info: TableInfo): Map<string, ResolvedBinding['conditions']> {
+function filtersOf(interested: readonly TableSubscription[], info: TableDescription): Map<string, ResolvedBinding['conditions']> {
   const filters = new Map<string, ResolvedBinding['conditions']>();
   for (const subscription of interested) {
     for (const binding of subscription.bindings) {
@@ -176,7 +179,7 @@ function filtersOf(interested: readonly TableSubscription[], info: TableInfo): M
  */
 async function rowSecuredAudiences(
   ctx: DeliveryContext,
-  info: TableInfo,
+  info: TableDescription,
   changes: readonly Change[],
   interested: readonly TableSubscription[],
   accessOf: (audience: Audience) => Promise<RoleAccess>,
@@ -219,7 +222,7 @@ async function viewsFor(
   ctx: DeliveryContext,
   audience: Audience,
   accessOf: () => Promise<RoleAccess>,
-  info: TableInfo,
+  info: TableDescription,
   changes: readonly Change[],
   indexes: readonly number[],
   viewOf: (shown: ReadonlySet<string>, oldKeysOnly: boolean) => ChangeView,
@@ -255,7 +258,7 @@ async function viewsFor(
 }
 
 /** The captured old row is whole as far as the table declares it: REPLICA IDENTITY FULL. */
-function completeOldRow(info: TableInfo): boolean {
+function completeOldRow(info: TableDescription): boolean {
   return info.identityColumns.length === info.columns.length;
 }
 
@@ -266,7 +269,7 @@ function selectedColumns(bindings: readonly ResolvedBinding[]): string[] | null 
 }
 
 /** The view narrowed to the selected columns and the primary key. */
-function narrowToSelect(view: ChangeView, selected: readonly string[], info: TableInfo): ChangeView {
+function narrowToSelect(view: ChangeView, selected: readonly string[], info: TableDescription): ChangeView {
   const wanted = new Set([...info.primaryKey, ...selected]);
   return { ...view, shown: new Set([...view.shown].filter((name) => wanted.has(name))) };
 }

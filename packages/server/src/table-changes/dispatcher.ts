@@ -3,6 +3,7 @@ import { ChangeFeed, currentPosition, readChanges, type Change, type ChangeRow, 
 import { deliverBatch, type DeliveryContext } from './delivery.js';
 import { isTransient } from './transient.js';
 import type { TableSubscription } from './subscription.js';
+import { catchUpThenGoLive } from '../log-tail.js';
 import { LogCode } from '../log-codes.js';
 
 const CATCH_UP_PAGE = 500;
@@ -98,23 +99,29 @@ export class ChangeDispatcher {
 
   private async catchUp(subscription: TableSubscription): Promise<void> {
     await this.start();
-    while (!subscription.closed) {
-      const target = this.claimed;
-      if (subscription.cursor >= target) {
-        this.live.add(subscription);
-        return;
-      }
-      try {
-        const page = await readChanges(this.ctx.pool, { after: subscription.cursor, tables: subscription.tables, limit: CATCH_UP_PAGE });
-        const within = page.filter((change) => change.position <= target);
-        const lastRead = page.at(-1)?.position;
-        const upTo = page.length === CATCH_UP_PAGE && lastRead !== undefined && lastRead <= target ? lastRead : target;
-        await deliverBatch(this.ctx, within, [subscription], upTo);
-      } catch (error) {
-        if (!isTransient(error)) throw error;
-        this.ctx.logger.warn({ code: LogCode.tableCatchUpRetry, err: error }, 'catching up a table change subscription: database unreachable, retrying');
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
-      }
-    }
+    await catchUpThenGoLive({
+      get cursor() {
+        return subscription.cursor;
+      },
+      liveThrough: () => this.claimed,
+      readPage: async (target) => {
+        if (subscription.closed) return 'stopped';
+        try {
+          const page = await readChanges(this.ctx.pool, { after: subscription.cursor, tables: subscription.tables, limit: CATCH_UP_PAGE });
+          const within = page.filter((change) => change.position <= target);
+          const lastRead = page.at(-1)?.position;
+          const upTo = page.length === CATCH_UP_PAGE && lastRead !== undefined && lastRead <= target ? lastRead : target;
+          await deliverBatch(this.ctx, within, [subscription], upTo);
+        } catch (error) {
+          if (!isTransient(error)) throw error;
+          this.ctx.logger.warn({ code: LogCode.tableCatchUpRetry, err: error }, 'catching up a table change subscription: database unreachable, retrying');
+          await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        }
+        return 'read';
+      },
+      goLive: () => {
+        if (!subscription.closed) this.live.add(subscription);
+      },
+    });
   }
 }

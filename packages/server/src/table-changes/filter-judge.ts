@@ -1,9 +1,8 @@
 // Judges a batch of changes against the subscribers' filters, each statement within a time budget, so a costly filter holds up only the bindings that use it.
-import type { Change, Pool } from '@nself/db';
+import type { Change, Pool, TableDescription } from '@nself/db';
 import type { BindingFilterCondition } from '@nself/protocol';
 import type { Logger } from '../logger.js';
 import { isRefusal, Refusal } from '../refusal.js';
-import type { TableInfo } from './catalog.js';
 import { evaluateFilters } from './binding-filter-sql.js';
 import { filterWeight } from './filter-weight.js';
 import { isTransient } from './transient.js';
@@ -44,7 +43,7 @@ export interface FilterVerdicts {
  */
 export async function judgeFilters(
   ctx: JudgeContext,
-  table: TableInfo,
+  table: TableDescription,
   changes: readonly Change[],
   filters: ReadonlyMap<string, readonly BindingFilterCondition[]>,
 ): Promise<FilterVerdicts> {
@@ -95,7 +94,7 @@ function packed(keys: readonly string[], weightOf: (key: string) => number): str
 
 async function judgeChunk(
   ctx: JudgeContext,
-  table: TableInfo,
+  table: TableDescription,
   rows: readonly Record<string, unknown>[],
   keys: readonly string[],
   filters: ReadonlyMap<string, readonly BindingFilterCondition[]>,
@@ -141,7 +140,7 @@ async function judgeChunk(
 /** `evaluateFilters` in a read-only transaction whose statements may take at most the budget. */
 async function evaluateWithinBudget(
   ctx: JudgeContext,
-  table: TableInfo,
+  table: TableDescription,
   rows: readonly Record<string, unknown>[],
   filters: readonly (readonly BindingFilterCondition[])[],
 ): Promise<boolean[][]> {

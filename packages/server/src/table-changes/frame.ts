@@ -1,7 +1,6 @@
 // The `data` of a postgres_changes event in Supabase's shape, cut to the columns one subscriber may see.
-import { stringifyExact, type Change } from '@nself/db';
+import { stringifyExact, type Change, type TableDescription } from '@nself/db';
 import type { PostgresChangeData, RowEvent } from '@nself/protocol';
-import type { TableInfo } from './catalog.js';
 
 /** How one subscriber sees one change. */
 export interface ChangeView {
@@ -26,10 +25,11 @@ export const PAYLOAD_TOO_LARGE = 'Error 413: Payload Too Large';
  * a primary key carries no values and the error NO_PRIMARY_KEY, and a change larger than
  * MAX_CHANGE_BYTES keeps only values of at most SHORT_VALUE_BYTES, with the error PAYLOAD_TOO_LARGE.
  */
-export function changeData(change: Change, table: TableInfo, view: ChangeView): PostgresChangeData {
+export function changeData(change: Change, table: TableDescription, view: ChangeView): PostgresChangeData {
   const type = change.operation as RowEvent;
-  const columns = table.columns.filter((column) => view.shown.has(column.name));
-  const bytea = new Set(columns.filter((column) => column.type === 'bytea').map((column) => column.name));
+  const shown = table.columns.filter((column) => view.shown.has(column.name));
+  const columns = shown.map((column) => ({ name: column.name, type: column.typeName }));
+  const bytea = new Set(shown.filter((column) => column.typeName === 'bytea').map((column) => column.name));
   const oldColumns = new Set((view.oldKeysOnly ? table.primaryKey : table.identityColumns).filter((name) => view.shown.has(name)));
   const keyless = table.primaryKey.length === 0 && type !== 'DELETE';
   const tooLarge = !keyless && exceedsSendableSize(change);

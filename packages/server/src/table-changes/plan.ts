@@ -1,5 +1,5 @@
 // Turns a join's bindings into a checked plan: the tables they cover, the events each needs, their filters.
-import { resolveTable, UserError, type Pool } from '@nself/db';
+import { resolveTable, tablesOfSchema, UserError, type Pool, type TableDescription } from '@nself/db';
 import {
   ALL_ROW_EVENTS,
   BINDING_EVENTS,
@@ -16,7 +16,7 @@ import type { IdentifiedBinding } from './postgres-changes.js';
 import { isRefusal, Refusal } from '../refusal.js';
 import type { AccessChecker } from './access.js';
 import type { Audience } from './audience.js';
-import { tablesOfSchema, type TableCatalog, type TableInfo } from './catalog.js';
+import type { TableCatalog } from './catalog.js';
 import { checkFilterValues } from './binding-filter-sql.js';
 
 /** A binding ready for matching: event upper-cased, `table` null for every table of the schema. */
@@ -35,7 +35,7 @@ export interface ResolvedBinding {
 /** What a subscription covers: its bindings and, per table, the events capture must record. */
 export interface SubscriptionPlan {
   readonly bindings: readonly ResolvedBinding[];
-  readonly tables: ReadonlyMap<string, { readonly info: TableInfo; readonly events: ReadonlySet<CaptureEvent> }>;
+  readonly tables: ReadonlyMap<string, { readonly info: TableDescription; readonly events: ReadonlySet<CaptureEvent> }>;
 }
 
 /**
@@ -85,7 +85,7 @@ export async function planSubscription(ctx: PlanContext, bindings: readonly Iden
     throw subscriptionRefusal(`too many postgres_changes bindings: ${bindings.length}. Maximum ${ctx.limits.maxBindingsPerJoin} per join`);
   }
   const resolved: ResolvedBinding[] = [];
-  const tables = new Map<string, { info: TableInfo; events: Set<CaptureEvent> }>();
+  const tables = new Map<string, { info: TableDescription; events: Set<CaptureEvent> }>();
   for (const binding of bindings) {
     try {
       const { result, infos } = await resolveBinding(ctx, binding, audience);
@@ -112,7 +112,7 @@ export function tableKey(schema: string, table: string): string {
   return `${schema}\u0000${table}`;
 }
 
-async function resolveBinding(ctx: PlanContext, binding: IdentifiedBinding, audience: Audience): Promise<{ result: ResolvedBinding; infos: TableInfo[] }> {
+async function resolveBinding(ctx: PlanContext, binding: IdentifiedBinding, audience: Audience): Promise<{ result: ResolvedBinding; infos: TableDescription[] }> {
   const event = bindingEventOf(binding.event);
   if (event === undefined) throw new UserError(`event "${binding.event}" is not one of ${BINDING_EVENTS.join(', ')}`);
   if (binding.schema === '*' || binding.schema.trim() === '') throw new UserError('schema must name one schema, such as public');
@@ -124,7 +124,7 @@ async function resolveBinding(ctx: PlanContext, binding: IdentifiedBinding, audi
   if (wildcard && (conditions.length > 0 || select)) throw new UserError('filter and select need a table; they are not accepted with every table of a schema');
   const base = { id: binding.id, event, schema: binding.schema, conditions, filterKey: binding.filter?.trim() ?? '', select };
   if (wildcard) {
-    const infos: TableInfo[] = [];
+    const infos: TableDescription[] = [];
     for (const name of await tablesOfSchema(ctx.pool, binding.schema)) {
       const info = await ctx.catalog.describe(name);
       if (info && (audience.service || (await ctx.access.readableColumns(audience, info)).size > 0)) infos.push(info);

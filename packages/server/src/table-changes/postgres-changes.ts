@@ -1,6 +1,7 @@
 // The seam for `postgres_changes` bindings: a join's bindings are handed to an extension that delivers table changes.
 import { bindingId, isJsonObject, type PostgresChangesBinding, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
 import type { Identity } from '../auth/auth.js';
+import type { SharedFrames } from '../socket/shared-frames.js';
 import { Refusal } from '../refusal.js';
 
 /** A binding with the id echoed in the join reply and repeated in each event's `ids`. */
@@ -18,9 +19,10 @@ export interface PostgresChangesRequest {
   readonly resumeAfter?: number;
   /**
    * Sends one change to the channel: `{ids, data}`, as Supabase sends a change. Channels handed the same
-   * object share its encoded frame, so the object must not be changed after it was pushed.
+   * `frames` (one per change object delivered) share its encoded frame, so the object must not be
+   * changed after it was pushed; without `frames` the channel encodes it on its own.
    */
-  readonly push: (change: { ids: number[]; data: unknown }) => void;
+  readonly push: (change: { ids: number[]; data: unknown }, frames?: SharedFrames) => void;
   /**
    * Sends a `system` message of the postgres_changes extension (e.g. "Subscribed to PostgreSQL" once
    * events flow, with the log `position` delivery starts after).

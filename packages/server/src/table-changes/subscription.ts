@@ -4,6 +4,7 @@ import { ALL_ROW_EVENTS } from '@nself/protocol';
 import type { Audience } from './audience.js';
 import { filterWeight } from './filter-weight.js';
 import type { ResolvedBinding } from './plan.js';
+import type { SharedFrames } from '../socket/shared-frames.js';
 
 /** An event frame's payload: the matching binding ids and the change data. */
 export interface ChangeEvent {
@@ -25,7 +26,8 @@ export class TableSubscription {
     /** The tables resolved at join, read directly when catching up. */
     readonly tables: readonly TableName[],
     start: number,
-    private readonly send: (event: ChangeEvent) => void,
+    /** Sends an event; subscriptions handed the same event get the same `frames`, so its frame is encoded once per variant. */
+    private readonly send: (event: ChangeEvent, frames: SharedFrames) => void,
     /** Tells the subscriber about trouble delivering to it (a `system` error). */
     readonly report: (message: string) => void,
   ) {
@@ -50,9 +52,9 @@ export class TableSubscription {
   }
 
   /** Sends one change, unless the subscription was closed meanwhile. */
-  deliver(position: number, event: ChangeEvent): void {
+  deliver(position: number, event: ChangeEvent, frames: SharedFrames): void {
     if (this.closed || position <= this.cursor) return;
     this.cursor = position;
-    this.send(event);
+    this.send(event, frames);
   }
 }

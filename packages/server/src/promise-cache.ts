@@ -1,7 +1,7 @@
-// A bounded memory of answers still being worked out or already given: the oldest is forgotten beyond the bound, a failed one at once.
+// A bounded cache of promised answers by key, pending or settled: the oldest entry is dropped beyond the bound, one whose answer rejects at once.
 
 /** Entries by key, newest last; `E` is whatever the caller keeps with the promised answer. */
-export class RecentAnswers<E> {
+export class PromiseCache<E> {
   private readonly entries = new Map<string, E>();
 
   constructor(private readonly limit: number) {}
