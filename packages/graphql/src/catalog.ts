@@ -49,7 +49,7 @@ export async function readCatalog(db: Queryable, schemas: readonly string[], rol
                FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                 AND ($2::text IS NULL OR has_column_privilege($2, c.oid, a.attnum, 'SELECT'))) AS columns,
-            (SELECT array_agg(a.attname ORDER BY k.ord)
+            (SELECT array_agg(a.attname::text ORDER BY k.ord)
                FROM pg_constraint pk, unnest(pk.conkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
               WHERE pk.conrelid = c.oid AND pk.contype = 'p' AND a.attrelid = c.oid AND a.attnum = k.attnum) AS primary_key,
             (SELECT coalesce(json_agg(json_build_object(

@@ -7,3 +7,8 @@ export * from './errors.js';
 export * from './live.js';
 export * from './schema.js';
 export * from './stream.js';
+export * from './connection-auth.js';
+export * from './operations.js';
+export * from './socket-base.js';
+export * from './transport-ws.js';
+export * from './legacy-ws.js';

@@ -46,6 +46,8 @@ import { startRetentionSweeper } from './retention-sweeper.js';
 import { registerSlotGauges, startSlotWatch } from './table-changes/slot-monitor.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './socket/websocket-gateway.js';
+import { GraphQLService } from './graphql/graphql-service.js';
+import { isGraphQLPath, refuseGraphQLUpgrade } from './graphql/graphql-upgrade.js';
 import { LogCode } from './log-codes.js';
 
 /** Options of `startServer`: the environment's configuration, with any field overridden. */
@@ -160,10 +162,15 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const retention = startRetentionSweeper(ctx);
   const slotWatch = startSlotWatch(pool, logger, config.slotStaleSeconds);
   const gateway = new WebSocketGateway(ctx, tracker);
-  const routes = createRoutes(ctx, () => isDatabaseReachable(pool));
+  const graphql = new GraphQLService(ctx);
+  const routes = createRoutes(ctx, () => isDatabaseReachable(pool), graphql);
   // The routes answer every failure themselves (a 500 at worst), so their promise never rejects.
   const http = createServer((request, response) => void routes(request, response));
   http.on('upgrade', (request, socket, head) => {
+    if (isGraphQLPath(request)) {
+      if (!refuseGraphQLUpgrade(ctx, request, socket)) graphql.handleUpgrade(request, socket, head);
+      return;
+    }
     gateway.handleUpgrade(request, socket, head).catch((error: unknown) => {
       logger.error({ code: LogCode.upgradeFailed, err: error }, 'WebSocket upgrade failed');
       socket.destroy();
@@ -179,6 +186,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     await retention.stop();
     slotWatch.stop();
     gateway.wss.close();
+    graphql.close(CloseCode.goingAway, 'server shutting down');
     await ctx.postgresChanges?.close?.();
     await listener.stop();
     await pool.end();
@@ -232,6 +240,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         ),
       );
       for (const socket of sockets) socket.close(CloseCode.goingAway, 'server shutting down');
+      graphql.close(CloseCode.goingAway, 'server shutting down');
       await Promise.race([allClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
       for (const socket of tracker.sockets) socket.terminate();
       await tracker.settle();

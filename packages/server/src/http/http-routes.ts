@@ -1,6 +1,7 @@
-// HTTP routes: health, ping, readiness, metrics, REST broadcast, channel history and moderation, also under the /realtime/v1 prefix, with CORS.
+// HTTP routes: health, ping, readiness, metrics, GraphQL queries, REST broadcast, channel history and moderation, also under the /realtime/v1 prefix, with CORS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerContext } from '../context.js';
+import { GRAPHQL_PATHS, type GraphQLService } from '../graphql/graphql-service.js';
 import { channelHistory, HISTORY_PATH } from './history-routes.js';
 import { CHANNEL_PATH, deleteChannel, deleteMessage, MEMBER_PATH, MESSAGE_PATH, patchChannel, putMember, removeMember } from './moderation-routes.js';
 import { originRefusal } from '../socket/origin-policy.js';
@@ -13,12 +14,12 @@ const MAX_BODY_BYTES_SLACK = 64 * 1024;
 const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
-  'access-control-allow-headers': 'authorization, apikey, x-api-key, content-type, x-client-info',
+  'access-control-allow-headers': 'authorization, apikey, x-api-key, content-type, x-client-info, x-hasura-role, x-hasura-admin-secret',
   'access-control-max-age': '86400',
 };
 
 /** Builds the request handler of the HTTP server. `ready()` tells whether the database answers. */
-export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) {
+export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>, graphql: GraphQLService) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const path = url.pathname.startsWith(PREFIX) ? url.pathname.slice(PREFIX.length) || '/' : url.pathname;
@@ -40,6 +41,11 @@ export function createRoutes(ctx: ServerContext, ready: () => Promise<boolean>) 
         return;
       }
       if (method !== 'GET' && ctx.shuttingDown) return send(response, { status: 503, body: { message: 'Realtime is restarting, please standby' } });
+      if (method === 'POST' && GRAPHQL_PATHS.includes(path.replace(/\/+$/, ''))) {
+        const body = await readBody(request, ctx.config.limits.maxFrameBytes);
+        if (!body) return send(response, tooLarge());
+        return send(response, await graphql.answerHttp(request, body));
+      }
       if (method === 'POST' && path === '/api/broadcast') {
         const body = await readBody(request, ctx.config.limits.maxPayloadBytes * 10 + MAX_BODY_BYTES_SLACK);
         if (!body) return send(response, tooLarge());
