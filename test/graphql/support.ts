@@ -84,6 +84,8 @@ export function wsClient(
     webSocketImpl: WebSocket,
     retryAttempts: 0,
     lazy: false,
+    // Closes are recorded below, where tests look for them.
+    onNonLazyError: () => undefined,
     connectionParams: () => ({ headers: { ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}), ...options.headers } }),
     on: { closed: (event) => closes.push({ code: (event as { code: number }).code, reason: (event as { reason: string }).reason }) },
   });

@@ -138,13 +138,17 @@ export class GraphQLEngine {
 
   /** Runs a query (or one evaluation of a live query) as the session, in one read-only transaction. */
   run(session: Session, prepared: PreparedOperation): Promise<ExecutionResult> {
-    return this.asSession(session, (client) =>
-      this.executeWith(prepared, async (info) => {
+    return this.asSession(session, (client) => {
+      // Root fields resolve concurrently; their statements take turns on the one connection.
+      let turn: Promise<unknown> = Promise.resolve();
+      return this.executeWith(prepared, async (info) => {
         const statement = new Compiler(info).compile();
-        const { rows } = await client.query<{ data: unknown }>(statement.text, statement.values);
+        const query = turn.then(() => client.query<{ data: unknown }>(statement.text, statement.values));
+        turn = query.catch(() => undefined);
+        const { rows } = await query;
         return rows[0]?.data ?? null;
-      }),
-    ).catch((error: unknown) => ({ errors: [error instanceof GraphQLError ? error : graphqlError((error as Error).message, 'unexpected')] }));
+      });
+    }).catch((error: unknown) => ({ errors: [error instanceof GraphQLError ? error : graphqlError((error as Error).message, 'unexpected')] }));
   }
 
   /** Runs `work` in a read-only transaction as the session's role, with its claims and session variables set. */
@@ -154,12 +158,12 @@ export class GraphQLEngine {
     try {
       await client.query('BEGIN READ ONLY');
       try {
+        // One round trip: the claims, then the role (set last, as set_config('role') is SET LOCAL ROLE).
         await client.query(
           `SELECT set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.sub', $2, true), set_config('hasura.user', $3, true),
-                  set_config('request.jwt.claim.role', coalesce($4, current_user), true)`,
+                  set_config('request.jwt.claim.role', coalesce($4, current_user), true), CASE WHEN $4 IS NOT NULL THEN set_config('role', $4, true) END`,
           [JSON.stringify(session.claims), session.userId ?? '', JSON.stringify(session.variables), session.role],
         );
-        if (session.role !== null) await client.query(`SET LOCAL ROLE ${pg.escapeIdentifier(session.role)}`);
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (code === '22023' || code === '42704') throw graphqlError(`the role "${session.role}" does not exist in the database`, 'access-denied');

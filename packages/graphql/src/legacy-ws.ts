@@ -17,6 +17,8 @@ interface Message {
  */
 export class LegacyWsSocket extends GraphQLSocket {
   private acknowledged = false;
+  /** Set while `connection_init` is being verified: `start` messages wait for it, as clients send them without waiting for the ack. */
+  private initialising: Promise<void> | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
 
   constructor(
@@ -48,7 +50,7 @@ export class LegacyWsSocket extends GraphQLSocket {
           );
           return;
         }
-        void this.initialise(headersOfPayload(message.payload)).then((refusal) => {
+        this.initialising = this.initialise(headersOfPayload(message.payload)).then((refusal) => {
           if (refusal !== undefined) {
             this.send({ type: 'connection_error', payload: { message: `Connection initialization failed: ${refusal}` } });
             return this.close(4400, `Connection initialization failed: ${refusal}`.slice(0, 120));
@@ -62,6 +64,10 @@ export class LegacyWsSocket extends GraphQLSocket {
       case 'connection_terminate':
         return this.close(1000, 'Normal Closure');
       case 'start': {
+        if (this.initialising && !this.acknowledged) {
+          void this.initialising.then(() => this.acknowledged && this.receive(text));
+          return;
+        }
         const payload = message.payload as Record<string, unknown> | null | undefined;
         if (id === undefined) return this.send({ type: 'error', payload: { message: 'start needs an "id"' } });
         if (!this.acknowledged) return this.send({ type: 'error', id, payload: { message: 'the connection is not initialised: send connection_init first' } });
