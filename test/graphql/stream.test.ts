@@ -1,0 +1,104 @@
+// `_stream` subscriptions: every row past the cursor exactly once, while concurrent writers commit out of order.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pg from 'pg';
+import { hasuraToken, record, useGraphQLServer, wsClient } from './support.js';
+import { waitFor } from '../helpers/wait.js';
+
+const env = useGraphQLServer(
+  (role) => `
+    CREATE TABLE messages (id bigserial PRIMARY KEY, writer int NOT NULL, body text NOT NULL);
+    CREATE TABLE other (id serial PRIMARY KEY);
+    GRANT USAGE ON SCHEMA public TO ${role};
+    GRANT SELECT ON messages TO ${role};
+    INSERT INTO messages (writer, body) SELECT 0, 'before ' || n FROM generate_series(1, 250) AS n;
+  `,
+);
+
+const WRITERS = 8;
+const ROWS = 10_000;
+const ROWS_PER_TRANSACTION = 10;
+
+/** Inserts `rows` rows as writer `writer`, a few per transaction, holding each transaction open a random moment after its ids were taken, so commits overtake each other. */
+async function write(url: string, writer: number, rows: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (let done = 0; done < rows; done += ROWS_PER_TRANSACTION) {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO messages (writer, body) SELECT $1::int, 'w' || $1::int || ' #' || n FROM generate_series($2::int, $3::int) AS n`, [
+        writer,
+        done,
+        done + ROWS_PER_TRANSACTION - 1,
+      ]);
+      if (Math.random() < 0.3) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+      await client.query('COMMIT');
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+test(`a _stream of ${ROWS} rows from ${WRITERS} concurrent writers committing out of order: every row once, each result at most batch_size rows`, async (t) => {
+  const client = wsClient(env.graphqlUrl, await hasuraToken('reader', env.role));
+  try {
+    const stream = record<{ messages_stream: { id: number; writer: number }[] }>(
+      client,
+      `subscription Feed($batch: Int!) {
+        messages_stream(batch_size: $batch, cursor: {initial_value: {id: 0}, ordering: ASC}, where: {writer: {_neq: -1}}) { id writer }
+      }`,
+      { batch: 100 },
+    );
+    // The writers start with the subscription, so rows commit while the rows already there are being read.
+    await Promise.all(Array.from({ length: WRITERS }, (_, writer) => write(env.db.url, writer + 1, ROWS / WRITERS)));
+    await env.db.pool.query('INSERT INTO other DEFAULT VALUES');
+    const expected = 250 + ROWS;
+    const received = () => stream.results.flatMap((result) => result.data?.messages_stream ?? []);
+    await waitFor(
+      () => received().length >= expected || stream.errors.length > 0,
+      () => `all ${expected} rows (received ${received().length})`,
+      60_000,
+    );
+    assert.deepEqual(stream.errors, []);
+    const ids = received().map((row) => Number(row.id));
+    const { rows } = await env.db.pool.query<{ id: string }>('SELECT id FROM messages ORDER BY id');
+    assert.equal(new Set(ids).size, ids.length, 'no row was sent twice');
+    assert.deepEqual(
+      [...ids].sort((a, b) => a - b),
+      rows.map((row) => Number(row.id)),
+      'every row was sent',
+    );
+    assert.ok(
+      stream.results.every((result) => (result.data?.messages_stream.length ?? 0) <= 100),
+      'no result holds more than batch_size rows',
+    );
+    assert.deepEqual(
+      ids.slice(0, 250),
+      rows.slice(0, 250).map((row) => Number(row.id)),
+      'the rows already there come first, in cursor order',
+    );
+    const overtaken = ids.filter((id, index) => index > 0 && id < (ids[index - 1] as number)).length;
+    t.diagnostic(`${overtaken} rows arrived after a row with a greater id (their writers committed later): a cursor on the column alone would have skipped them`);
+    assert.ok(overtaken > 0, 'the writers committed out of order at least once, so the test covers that case');
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('a _stream sends nothing for rows before the initial cursor value and stops on complete', async () => {
+  const client = wsClient(env.graphqlUrl, await hasuraToken('reader', env.role));
+  try {
+    const { rows } = await env.db.pool.query<{ max: string }>('SELECT max(id) FROM messages');
+    const last = Number(rows[0]?.max);
+    const stream = record<{ messages_stream: { id: number }[] }>(client, `subscription { messages_stream(batch_size: 10, cursor: {initial_value: {id: ${last}}}) { id } }`);
+    const { rows: inserted } = await env.db.pool.query<{ id: string }>(`INSERT INTO messages (writer, body) VALUES (9, 'after') RETURNING id`);
+    await waitFor(() => stream.results.length === 1, 'the new row');
+    assert.deepEqual(stream.results[0]?.data, { messages_stream: [{ id: Number(inserted[0]?.id) }] });
+    stream.stop();
+    await env.db.pool.query(`INSERT INTO messages (writer, body) VALUES (9, 'not sent')`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(stream.results.length, 1, 'nothing after complete');
+  } finally {
+    await client.dispose();
+  }
+});
