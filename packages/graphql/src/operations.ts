@@ -26,7 +26,7 @@ export interface OperationSink {
 
 /**
  * Starts `request` as `session`. Resolves with a function that stops it (for a query, nothing to
- * stop). A subscription must have exactly one root field, as Hasura requires.
+ * stop). A subscription has exactly one root field (validation sees to it, as Hasura requires).
  */
 export async function startOperation(deps: OperationDeps, session: Session, request: GraphQLRequest, sink: OperationSink): Promise<() => void> {
   const prepared = await deps.engine.prepare(session, request);
@@ -39,16 +39,15 @@ export async function startOperation(deps: OperationDeps, session: Session, requ
     sink.complete();
     return () => undefined;
   }
-  const roots = prepared.operation.selectionSet.selections;
-  if (roots.length !== 1 || roots[0]?.kind !== 'Field') {
-    sink.error([graphqlError('subscriptions must select one top level field', 'validation-failed')]);
-    return () => undefined;
-  }
-  const fieldName = roots[0].name.value;
-  const root = prepared.schema.getSubscriptionType();
+  // Validation allowed one root field (through fragments too); a dry execution says whether it is a `_stream`.
+  let stream = false;
+  await deps.engine.executeWith(prepared, (info) => {
+    stream = isStreamField(info);
+    return null;
+  });
   const next = (result: ExecutionResult) => sink.next(result);
   try {
-    if (root && isStreamField({ fieldName, parentType: root })) return await startStream(deps.engine, deps.changes, session, prepared, { next });
+    if (stream) return await startStream(deps.engine, deps.changes, session, prepared, { next });
     return await deps.live.subscribe(session, prepared, { next });
   } catch (error) {
     sink.error([(error as GraphQLError).extensions ? (error as GraphQLError) : graphqlError((error as Error).message, 'unexpected')]);
