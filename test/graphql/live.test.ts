@@ -95,6 +95,34 @@ test('graphql-ws: a live query sends the first result, then a new one on INSERT,
   }
 });
 
+/** A metric's value from the server's /metrics. */
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`${env.server.url}/metrics`)).text();
+  return Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1]);
+}
+
+test('subscribers of the same live query share one evaluation per change; other variables make another live query', async () => {
+  const clients = await Promise.all([1, 2, 3].map(async () => wsClient(env.graphqlUrl, await hasuraToken('frank', env.role))));
+  const query = 'subscription Mine($not: String!) { todos(where: {title: {_neq: $not}}) { id title } }';
+  try {
+    const same = clients.map((client) => record<Todos>(client, query, { not: 'x' }));
+    const other = record<Todos>(clients[0] as (typeof clients)[0], query, { not: 'y' });
+    for (const recorded of [...same, other]) await nthResult(recorded, 1, 'the first result');
+    await waitFor(async () => (await metric('realtime_graphql_live_queries')) === 2, 'two distinct live queries');
+    const runsBefore = await metric('realtime_graphql_live_query_runs_total');
+    await env.db.pool.query(`INSERT INTO todos (owner, title) VALUES ('frank', 'shared')`);
+    for (const recorded of [...same, other]) await nthResult(recorded, 2, 'the insert');
+    assert.deepEqual(
+      same.map((recorded) => recorded.results[1]?.data?.todos.map((todo) => todo.title)),
+      [['shared'], ['shared'], ['shared']],
+    );
+    assert.equal((await metric('realtime_graphql_live_query_runs_total')) - runsBefore, 2, 'one evaluation per distinct live query');
+  } finally {
+    await Promise.all(clients.map((client) => client.dispose()));
+  }
+  await waitFor(async () => (await metric('realtime_graphql_live_queries')) === 0, 'no live query left once its subscribers are gone');
+});
+
 test('Apollo Client with GraphQLWsLink receives live results as Nhost apps wire it', async () => {
   const accessToken = await hasuraToken('carol', env.role);
   const wsLink = new GraphQLWsLink(wsClient(env.graphqlUrl.replace(/^http/, 'ws'), accessToken));

@@ -15,6 +15,8 @@ const TOKEN_TIMES = new Set(['exp', 'iat', 'nbf', 'jti', 'auth_time']);
 export interface LiveQueryOptions {
   /** Changes arriving within this many ms of the first are answered by one re-run. */
   readonly batchMs: number;
+  /** Told of each evaluation, and of the number of distinct live queries when it changes (for metrics). */
+  readonly observe?: { evaluated(): void; groups(count: number): void };
 }
 
 /**
@@ -41,8 +43,12 @@ export class LiveQueries {
     const key = groupKey(session, prepared);
     let group = this.groups.get(key);
     if (!group) {
-      group = new LiveGroup(this.engine, this.changes, session, prepared, this.options, () => this.groups.delete(key));
+      group = new LiveGroup(this.engine, this.changes, session, prepared, this.options, () => {
+        this.groups.delete(key);
+        this.options.observe?.groups(this.groups.size);
+      });
       this.groups.set(key, group);
+      this.options.observe?.groups(this.groups.size);
     }
     return group.add(sink);
   }
@@ -120,6 +126,7 @@ class LiveGroup {
     try {
       do {
         this.dirty = false;
+        this.options.observe?.evaluated();
         const result = await this.engine.run(this.session, this.prepared);
         const json = JSON.stringify(result);
         if (this.ended) break;

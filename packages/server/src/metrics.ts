@@ -14,6 +14,12 @@ export interface Metrics {
   readonly listenerReconnects: Counter;
   /** 1 while this process consumes the replication slot (the elected WAL consumer), else 0. */
   readonly walConsumerLeading: Gauge;
+  /** Open GraphQL WebSocket connections. */
+  readonly graphqlSockets: Gauge;
+  /** Distinct GraphQL live queries (subscribers of the same query, variables, role and claims share one). */
+  readonly graphqlLiveQueries: Gauge;
+  /** Evaluations of GraphQL live queries: one per batch of changes per distinct live query, however many subscribe. */
+  readonly graphqlLiveQueryRuns: Counter;
 }
 
 /** Events clients send that the server handles: the `kind` of a received message is one of these or `other`. */
@@ -58,5 +64,12 @@ export function createMetrics(): Metrics {
     }),
     listenerReconnects: new Counter({ name: 'realtime_listener_reconnects_total', help: 'Reconnections of the database listener', registers: [registry] }),
     walConsumerLeading: new Gauge({ name: 'realtime_wal_consumer_leading', help: 'Whether this process consumes the replication slot (1) or not (0)', registers: [registry] }),
+    graphqlSockets: new Gauge({ name: 'realtime_graphql_sockets', help: 'Open GraphQL WebSocket connections', registers: [registry] }),
+    graphqlLiveQueries: new Gauge({ name: 'realtime_graphql_live_queries', help: 'Distinct GraphQL live queries being kept up to date', registers: [registry] }),
+    graphqlLiveQueryRuns: new Counter({
+      name: 'realtime_graphql_live_query_runs_total',
+      help: 'Evaluations of GraphQL live queries after changes to the tables they read',
+      registers: [registry],
+    }),
   };
 }

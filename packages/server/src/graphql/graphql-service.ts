@@ -48,7 +48,10 @@ export class GraphQLService {
     const changes = graphqlChangeSource(ctx.pool, ctx.postgresChanges);
     this.deps = {
       engine: this.engine,
-      live: new LiveQueries(this.engine, changes, { batchMs: LIVE_QUERY_BATCH_MS }),
+      live: new LiveQueries(this.engine, changes, {
+        batchMs: LIVE_QUERY_BATCH_MS,
+        observe: { evaluated: () => ctx.metrics.graphqlLiveQueryRuns.inc(), groups: (count) => ctx.metrics.graphqlLiveQueries.set(count) },
+      }),
       changes,
       authorize: this.authorize,
       initTimeoutMs: INIT_TIMEOUT_MS,
@@ -95,9 +98,11 @@ export class GraphQLService {
       const text = { send: (data: string) => ws.send(data), close: (code: number, reason: string) => ws.close(code, reason) };
       const session: GraphQLSocket = ws.protocol === TRANSPORT_WS ? new TransportWsSocket(text, this.deps) : new LegacyWsSocket(text, this.deps, LEGACY_KEEP_ALIVE_MS);
       this.sockets.add(ws);
+      this.ctx.metrics.graphqlSockets.set(this.sockets.size);
       ws.on('message', (data, isBinary) => (isBinary ? ws.close(4400, 'Invalid message received: binary frame') : session.receive(data.toString())));
       ws.on('close', () => {
         this.sockets.delete(ws);
+        this.ctx.metrics.graphqlSockets.set(this.sockets.size);
         session.disconnected();
       });
       ws.on('error', () => ws.terminate());
