@@ -49,10 +49,10 @@ test('graphql-ws: a live query sends the first result, then a new one on INSERT,
       let id = 0;
       latencies.push(
         await commitToResult(
-          async () =>
-            ({
-              rows: [{ id }],
-            } = await env.db.pool.query<{ id: number }>(`INSERT INTO todos (owner, title) VALUES ('alice', 'write tests') RETURNING id`)),
+          async () => {
+            const { rows } = await env.db.pool.query<{ id: number }>(`INSERT INTO todos (owner, title) VALUES ('alice', 'write tests') RETURNING id`);
+            id = rows[0]?.id ?? 0;
+          },
           () => ofAlice.results.length === count + 1,
         ),
       );
@@ -118,7 +118,7 @@ test('subscribers of the same live query share one evaluation per change; other 
     );
     assert.equal((await metric('realtime_graphql_live_query_runs_total')) - runsBefore, 2, 'one evaluation per distinct live query');
   } finally {
-    await Promise.all(clients.map((client) => client.dispose()));
+    for (const client of clients) await client.dispose();
   }
   await waitFor(async () => (await metric('realtime_graphql_live_queries')) === 0, 'no live query left once its subscribers are gone');
 });

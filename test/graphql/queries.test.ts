@@ -90,7 +90,7 @@ test("a user's token gives its role's schema: columns and tables it may not sele
   });
   const hidden = await postGraphQL(env.graphqlUrl, { query: '{ posts { secret } payroll { id } }' }, headers);
   assert.deepEqual(
-    (hidden.body.errors as { message: string; extensions: { code: string } }[]).map((error) => [error.message, error.extensions.code]),
+    (hidden.body.errors ?? []).map((error) => [error.message, error.extensions.code]),
     [
       ['Cannot query field "secret" on type "posts".', 'validation-failed'],
       ['Cannot query field "payroll" on type "query_root".', 'validation-failed'],
@@ -102,10 +102,10 @@ test('bad requests are answered with Hasura-shaped GraphQL errors, not a crash',
   const admin = { 'x-hasura-admin-secret': ADMIN_SECRET };
   const syntax = await postGraphQL(env.graphqlUrl, { query: '{ posts { id ' }, admin);
   assert.equal(syntax.status, 200);
-  assert.match((syntax.body.errors?.[0] as { message: string }).message, /Syntax Error/);
-  assert.deepEqual((syntax.body.errors?.[0] as { extensions: unknown }).extensions, { path: '$', code: 'validation-failed' });
+  assert.match(syntax.body.errors?.[0]?.message ?? '', /Syntax Error/);
+  assert.deepEqual(syntax.body.errors?.[0]?.extensions, { path: '$', code: 'validation-failed' });
   const badValue = await postGraphQL(env.graphqlUrl, { query: '{ posts(where: {stars: {_eq: "many"}}) { id } }' }, admin);
-  assert.equal((badValue.body.errors?.[0] as { extensions: { code: string } }).extensions.code, 'validation-failed');
+  assert.equal(badValue.body.errors?.[0]?.extensions.code, 'validation-failed');
   const mutation = await postGraphQL(env.graphqlUrl, { query: 'mutation { insert_posts(objects: []) { affected_rows } }' }, admin);
   assert.ok(mutation.body.errors?.length, 'a mutation is refused with errors');
   const wrongSecret = await postGraphQL(env.graphqlUrl, { query: '{ posts { id } }' }, { 'x-hasura-admin-secret': 'nope' });
@@ -113,7 +113,7 @@ test('bad requests are answered with Hasura-shaped GraphQL errors, not a crash',
   const expired = await postGraphQL(env.graphqlUrl, { query: '{ posts { id } }' }, { authorization: `Bearer ${await hasuraToken('u1', env.role, { expiresInSeconds: -10 })}` });
   assert.deepEqual(expired.body, { errors: [{ message: 'Could not verify JWT: JWTExpired', extensions: { path: '$', code: 'invalid-jwt' } }] });
   const noToken = await postGraphQL(env.graphqlUrl, { query: '{ posts { id } }' });
-  assert.equal((noToken.body.errors?.[0] as { extensions: { code: string } }).extensions.code, 'invalid-jwt');
+  assert.equal(noToken.body.errors?.[0]?.extensions.code, 'invalid-jwt');
   const notJson = await fetch(env.graphqlUrl, { method: 'POST', body: '{', headers: admin });
   assert.equal(notJson.status, 400);
   const role = await postGraphQL(env.graphqlUrl, { query: '{ posts { id } }' }, { authorization: `Bearer ${await hasuraToken('u1', env.role)}`, 'x-hasura-role': 'admin' });

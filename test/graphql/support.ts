@@ -4,7 +4,8 @@ import { after, before } from 'node:test';
 import pg from 'pg';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import type { FormattedExecutionResult as ExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
 import type { RunningServer, StartOptions } from '@nself/server';
 import { adminUrl, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer } from '../helpers/server.js';
@@ -66,10 +67,16 @@ export async function hasuraToken(userId: string, role: string, options: { expir
     .sign(new TextEncoder().encode(JWT_SECRET));
 }
 
+/** A GraphQL answer as the server sends it: data, and errors in Hasura's shape. */
+export interface Answer {
+  readonly data?: Record<string, unknown> | null;
+  readonly errors?: { message: string; extensions: { code: string; path: string } }[];
+}
+
 /** POSTs a GraphQL request with `headers`; the HTTP status and the JSON body. */
-export async function postGraphQL(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: ExecutionResult & Record<string, unknown> }> {
+export async function postGraphQL(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Answer }> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as ExecutionResult & Record<string, unknown> };
+  return { status: response.status, body: (await response.json()) as Answer };
 }
 
 /** A graphql-ws client (graphql-transport-ws) on `url` presenting `accessToken` as Nhost apps do; `closes` records close events. */
@@ -94,7 +101,7 @@ export function wsClient(
 
 /** A subscription whose results are recorded; `errors` and `done` tell how it ended. */
 export interface Recorded<T> {
-  readonly results: ExecutionResult<T>[];
+  readonly results: ExecutionResult<T, unknown>[];
   readonly errors: unknown[];
   done: boolean;
   stop(): void;
@@ -117,11 +124,11 @@ export function record<T = Record<string, unknown>>(client: Client, query: strin
 }
 
 /** Waits until `recorded` has `count` results; returns the last. */
-export async function nthResult<T>(recorded: Recorded<T>, count: number, what: string): Promise<ExecutionResult<T>> {
+export async function nthResult<T>(recorded: Recorded<T>, count: number, what: string): Promise<ExecutionResult<T, unknown>> {
   await waitFor(
     () => recorded.results.length >= count || recorded.errors.length > 0,
     () => `${what} (results so far: ${JSON.stringify(recorded.results)})`,
   );
   if (recorded.errors.length > 0) throw new Error(`${what}: the subscription failed: ${JSON.stringify(recorded.errors)}`);
-  return recorded.results[count - 1] as ExecutionResult<T>;
+  return recorded.results[count - 1] as ExecutionResult<T, unknown>;
 }

@@ -7,6 +7,7 @@ import {
   GraphQLIncludeDirective,
   GraphQLObjectType,
   GraphQLSkipDirective,
+  Kind,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLField,
@@ -66,12 +67,12 @@ export class Compiler {
     const relation = meaning.relation;
     const type = getNamedType(field.type) as GraphQLObjectType;
     let text: string;
-    if (meaning.kind === 'select') text = `SELECT ${this.list(relation, type, node.selectionSet, args as ListArgs, null)} AS data`;
+    if (meaning.kind === 'select') text = `SELECT ${this.list(relation, type, node.selectionSet, args, null)} AS data`;
     else if (meaning.kind === 'by_pk') {
       const alias = this.alias();
       const key = relation.info.primaryKey.map((column) => `${alias}.${pg.escapeIdentifier(column)} = ${this.bind(args[column])}`).join(' AND ');
       text = `SELECT (SELECT ${this.object(type, node.selectionSet, alias)} FROM ${this.from(relation)} AS ${alias} WHERE ${key} LIMIT 1) AS data`;
-    } else if (meaning.kind === 'aggregate') text = this.aggregate(relation, type, node.selectionSet, args as ListArgs);
+    } else if (meaning.kind === 'aggregate') text = this.aggregate(relation, type, node.selectionSet, args);
     else throw new Error('a _stream field is compiled with compileStream');
     return { text, values: this.values, tables: [...this.tables.values()] };
   }
@@ -248,13 +249,13 @@ export class Compiler {
     const visit = (set: SelectionSetNode | undefined) => {
       for (const selection of set?.selections ?? []) {
         if (!this.included(selection)) continue;
-        if (selection.kind === 'Field') {
+        if (selection.kind === Kind.FIELD) {
           const key = selection.alias?.value ?? selection.name.value;
           const field = type.getFields()[selection.name.value];
           if (!field || seen.has(key)) continue;
           seen.add(key);
           collected.push({ key, node: selection, field });
-        } else if (selection.kind === 'InlineFragment') visit(selection.selectionSet);
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet);
         else {
           const fragment: FragmentDefinitionNode | undefined = this.info.fragments[selection.name.value];
           if (fragment) visit(fragment.selectionSet);

@@ -2,6 +2,8 @@
 import {
   execute,
   GraphQLError,
+  Kind,
+  OperationTypeNode,
   parse,
   validate,
   type DocumentNode,
@@ -44,7 +46,7 @@ export interface PreparedOperation {
 }
 
 /** What the root field resolver does in one execution. */
-export type RootAction = (info: GraphQLResolveInfo) => Promise<unknown> | unknown;
+export type RootAction = (info: GraphQLResolveInfo) => unknown;
 
 /** Options of the engine. */
 export interface EngineOptions {
@@ -96,13 +98,14 @@ export class GraphQLEngine {
     const schema = await this.schemaFor(session.role);
     const invalid = validate(schema, document);
     if (invalid.length > 0) return { errors: invalid.map((error) => graphqlError(error.message, 'validation-failed')) };
-    const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === 'OperationDefinition');
+    const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);
     const operation = request.operationName ? operations.find((candidate) => candidate.name?.value === request.operationName) : operations.length === 1 ? operations[0] : undefined;
     if (!operation) {
       const message = request.operationName ? `no operation named "${request.operationName}" in the document` : 'the document has several operations; name one in "operationName"';
       return { errors: [graphqlError(message, 'validation-failed')] };
     }
-    if (operation.operation === 'mutation') return { errors: [graphqlError('mutations are not served here: this server answers queries and subscriptions', 'validation-failed')] };
+    if (operation.operation === OperationTypeNode.MUTATION)
+      return { errors: [graphqlError('mutations are not served here: this server answers queries and subscriptions', 'validation-failed')] };
     return { schema, document, operation, request };
   }
 

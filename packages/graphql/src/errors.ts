@@ -10,7 +10,7 @@ export function graphqlError(message: string, code: string, path = '$'): GraphQL
 export function hasuraErrors(result: ExecutionResult): ExecutionResult {
   if (!result.errors) return result;
   const errors = result.errors.map((error) => {
-    const original = error.originalError as (Error & { code?: unknown; extensions?: { code?: unknown } }) | undefined;
+    const original: (Error & { code?: unknown }) | undefined = error.originalError;
     if (original instanceof GraphQLError && typeof original.extensions['code'] === 'string') return original;
     const code = typeof original?.code === 'string' ? databaseCode(original.code) : typeof error.extensions['code'] === 'string' ? error.extensions['code'] : 'unexpected';
     return new GraphQLError(error.message, { path: error.path ?? undefined, extensions: { path: `$${(error.path ?? []).map((part) => `.${part}`).join('')}`, code } });

@@ -98,7 +98,8 @@ class LiveGroup {
   private async start(): Promise<void> {
     try {
       const { tables, errors } = await this.engine.tablesOf(this.prepared);
-      if (errors.length > 0) throw errors[0];
+      const [failure] = errors;
+      if (failure) throw failure;
       this.stopWatch = await this.changes.watch(tables, () => this.changed());
       if (this.ended) this.stopWatch();
     } catch (error) {

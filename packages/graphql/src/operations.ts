@@ -1,5 +1,5 @@
 // Starts one operation a socket asked for: a query answered once, a live query, or a `_stream`, each as the connection's session.
-import { type ExecutionResult, type GraphQLError } from 'graphql';
+import { OperationTypeNode, type ExecutionResult, type GraphQLError } from 'graphql';
 import type { ChangeSource } from './changes.js';
 import type { GraphQLEngine, GraphQLRequest, Session } from './engine.js';
 import { isStreamField } from './engine.js';
@@ -34,7 +34,7 @@ export async function startOperation(deps: OperationDeps, session: Session, requ
     sink.error(prepared.errors);
     return () => undefined;
   }
-  if (prepared.operation.operation === 'query') {
+  if (prepared.operation.operation === OperationTypeNode.QUERY) {
     sink.next(await deps.engine.run(session, prepared));
     sink.complete();
     return () => undefined;

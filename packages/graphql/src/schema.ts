@@ -246,8 +246,8 @@ class SchemaTypes {
   }
 
   boolExp(model: RelationModel): GraphQLInputObjectType {
-    let type = this.boolExps.get(model);
-    if (type) return type;
+    const known = this.boolExps.get(model);
+    if (known) return known;
     const self: GraphQLInputObjectType = new GraphQLInputObjectType({
       name: `${model.typeName}_bool_exp`,
       description: `Boolean expression to filter rows from "${model.info.schema}.${model.info.name}"; all conditions must hold`,

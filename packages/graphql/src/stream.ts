@@ -31,12 +31,12 @@ export async function startStream(engine: GraphQLEngine, changes: ChangeSource, 
 
 async function streamShape(engine: GraphQLEngine, prepared: PreparedOperation): Promise<StreamShape> {
   let shape: StreamShape | undefined;
-  let failure: unknown;
+  let failure: Error | undefined;
   await engine.executeWith(prepared, (info) => {
     try {
       shape = new Compiler(info).streamShape();
     } catch (error) {
-      failure = error;
+      failure = error instanceof Error ? error : new Error(String(error));
     }
     return null;
   });
@@ -123,7 +123,8 @@ class Stream {
         return data.filter((_, index) => fresh[index]);
       }),
     );
-    if (result.errors) throw result.errors[0];
+    const [failure] = result.errors ?? [];
+    if (failure) throw failure;
     return { result, cursors };
   }
 

@@ -147,7 +147,7 @@ export const SETTINGS = {
     (raw) => (raw === undefined ? 'anon' : raw.trim() || null),
   ),
   REALTIME_GRAPHQL_SCHEMAS: custom<readonly string[]>(
-    '`public`',
+    'public',
     'comma-separated schema names',
     {
       description: 'the schemas whose tables and views the GraphQL endpoint (`/v1/graphql`) exposes to each role, as far as its grants allow ([docs/nhost.md](docs/nhost.md))',

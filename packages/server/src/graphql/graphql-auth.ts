@@ -49,7 +49,7 @@ export function createGraphQLAuthorize(options: GraphQLAuthOptions): Authorize {
     try {
       identity = await options.auth.verify(bearer);
     } catch (error) {
-      if (isRefusal(error, 'InvalidToken')) throw new Error(`Could not verify JWT: ${JWT_PROBLEMS[error.detail[0].problem]}`);
+      if (isRefusal(error, 'InvalidToken')) throw new Error(`Could not verify JWT: ${JWT_PROBLEMS[error.detail[0].problem]}`, { cause: error });
       throw error;
     }
     const hasura = hasuraClaims(identity.claims[HASURA_CLAIMS]);
@@ -61,7 +61,7 @@ export function createGraphQLAuthorize(options: GraphQLAuthOptions): Authorize {
     const role = requestedRole ?? defaultRole;
     if (role !== defaultRole && !allowed.includes(role)) throw new Error(`Your requested role "${role}" is not in allowed roles`);
     const userId = typeof variables['x-hasura-user-id'] === 'string' ? variables['x-hasura-user-id'] : identity.userId;
-    return sessionOf(role, identity.claims as Record<string, unknown>, userId, identity.expiresAt, variables);
+    return sessionOf(role, identity.claims, userId, identity.expiresAt, variables);
   };
 }
 

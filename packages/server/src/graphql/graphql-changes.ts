@@ -5,8 +5,9 @@ import type { PostgresChangesExtension } from '../table-changes/postgres-changes
 
 /** The ChangeSource of the server's table change extension. */
 export function graphqlChangeSource(pool: Pool, extension: PostgresChangesExtension | undefined): ChangeSource {
-  const { watchTables, currentPosition } = extension ?? {};
-  if (!extension || !watchTables || !currentPosition) {
+  const watchTables = extension?.watchTables?.bind(extension);
+  const currentPosition = extension?.currentPosition?.bind(extension);
+  if (!watchTables || !currentPosition) {
     const missing = async (): Promise<never> => {
       throw new Error('GraphQL subscriptions need table change capture, which this server runs without');
     };
@@ -14,9 +15,9 @@ export function graphqlChangeSource(pool: Pool, extension: PostgresChangesExtens
   }
   return {
     async watch(tables, onChanges) {
-      return watchTables.call(extension, await baseTables(pool, tables), onChanges);
+      return watchTables(await baseTables(pool, tables), onChanges);
     },
-    position: () => currentPosition.call(extension),
+    position: currentPosition,
   };
 }
 

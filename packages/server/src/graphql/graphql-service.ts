@@ -1,6 +1,7 @@
 // The GraphQL endpoint: queries over HTTP POST and both GraphQL WebSocket subprotocols at /v1/graphql, /graphql and /v1.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { OperationTypeNode } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   graphqlError,
@@ -85,7 +86,7 @@ export class GraphQLService {
         return { errors: [graphqlError('expected {"query": "...", "variables": {...}, "operationName": "..."}', 'parse-failed')] };
       const prepared = await this.engine.prepare(caller.session, item as GraphQLRequest);
       if ('errors' in prepared) return { errors: prepared.errors };
-      if (prepared.operation.operation === 'subscription')
+      if (prepared.operation.operation === OperationTypeNode.SUBSCRIPTION)
         return { errors: [graphqlError('subscriptions need a WebSocket at this path (graphql-transport-ws or graphql-ws)', 'validation-failed')] };
       return this.engine.run(caller.session, prepared);
     };
