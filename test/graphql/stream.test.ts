@@ -1,8 +1,7 @@
 // `_stream` subscriptions: every row past the cursor exactly once, while concurrent writers commit out of order.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import pg from 'pg';
-import { hasuraToken, record, useGraphQLServer, wsClient } from './support.js';
+import { hasuraToken, insertAsWriters, record, useGraphQLServer, wsClient } from './support.js';
 import { waitFor } from '../helpers/wait.js';
 
 const env = useGraphQLServer(
@@ -17,27 +16,6 @@ const env = useGraphQLServer(
 
 const WRITERS = 8;
 const ROWS = 10_000;
-const ROWS_PER_TRANSACTION = 10;
-
-/** Inserts `rows` rows as writer `writer`, a few per transaction, holding each transaction open a random moment after its ids were taken, so commits overtake each other. */
-async function write(url: string, writer: number, rows: number): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    for (let done = 0; done < rows; done += ROWS_PER_TRANSACTION) {
-      await client.query('BEGIN');
-      await client.query(`INSERT INTO messages (writer, body) SELECT $1::int, 'w' || $1::int || ' #' || n FROM generate_series($2::int, $3::int) AS n`, [
-        writer,
-        done,
-        done + ROWS_PER_TRANSACTION - 1,
-      ]);
-      if (Math.random() < 0.3) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
-      await client.query('COMMIT');
-    }
-  } finally {
-    await client.end();
-  }
-}
 
 test(`a _stream of ${ROWS} rows from ${WRITERS} concurrent writers committing out of order: every row once, each result at most batch_size rows`, async (t) => {
   const client = wsClient(env.graphqlUrl, await hasuraToken('reader', env.role));
@@ -50,7 +28,7 @@ test(`a _stream of ${ROWS} rows from ${WRITERS} concurrent writers committing ou
       { batch: 100 },
     );
     // The writers start with the subscription, so rows commit while the rows already there are being read.
-    await Promise.all(Array.from({ length: WRITERS }, (_, writer) => write(env.db.url, writer + 1, ROWS / WRITERS)));
+    await insertAsWriters(env.db.url, WRITERS, ROWS);
     await env.db.pool.query('INSERT INTO other DEFAULT VALUES');
     const expected = 250 + ROWS;
     const received = () => stream.results.flatMap((result) => result.data?.messages_stream ?? []);

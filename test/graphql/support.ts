@@ -132,3 +132,34 @@ export async function nthResult<T>(recorded: Recorded<T>, count: number, what: s
   if (recorded.errors.length > 0) throw new Error(`${what}: the subscription failed: ${JSON.stringify(recorded.errors)}`);
   return recorded.results[count - 1] as ExecutionResult<T, unknown>;
 }
+
+const ROWS_PER_TRANSACTION = 10;
+
+/**
+ * Inserts `rows` rows into `messages (writer, body)` from `writers` connections at once, a few rows per
+ * transaction, each transaction sometimes held open a moment after its ids were taken, so that
+ * commits overtake each other.
+ */
+export async function insertAsWriters(url: string, writers: number, rows: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: writers }, async (_, index) => {
+      const writer = index + 1;
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        for (let done = 0; done < rows / writers; done += ROWS_PER_TRANSACTION) {
+          await client.query('BEGIN');
+          await client.query(`INSERT INTO messages (writer, body) SELECT $1::int, 'w' || $1::int || ' #' || n FROM generate_series($2::int, $3::int) AS n`, [
+            writer,
+            done,
+            done + ROWS_PER_TRANSACTION - 1,
+          ]);
+          if (Math.random() < 0.3) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+          await client.query('COMMIT');
+        }
+      } finally {
+        await client.end();
+      }
+    }),
+  );
+}
