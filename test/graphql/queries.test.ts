@@ -116,6 +116,9 @@ test('bad requests are answered with Hasura-shaped GraphQL errors, not a crash',
   assert.equal(noToken.body.errors?.[0]?.extensions.code, 'invalid-jwt');
   const notJson = await fetch(env.graphqlUrl, { method: 'POST', body: '{', headers: admin });
   assert.equal(notJson.status, 400);
+  const missingRole = await postGraphQL(env.graphqlUrl, { query: '{ posts { id } }' }, { authorization: `Bearer ${await hasuraToken('u1', 'no_such_role_here')}` });
+  assert.deepEqual(missingRole.body.errors?.[0]?.extensions, { path: '$', code: 'access-denied' });
+  assert.match(missingRole.body.errors?.[0]?.message ?? '', /the role "no_such_role_here" does not exist in the database/);
   const role = await postGraphQL(env.graphqlUrl, { query: '{ posts { id } }' }, { authorization: `Bearer ${await hasuraToken('u1', env.role)}`, 'x-hasura-role': 'admin' });
   assert.deepEqual(role.body.errors?.[0], { message: 'Your requested role "admin" is not in allowed roles', extensions: { path: '$', code: 'access-denied' } });
 });

@@ -20,6 +20,6 @@ export interface ChangeSource {
    * Resolves with a function that ends the watch.
    */
   watch(tables: readonly TableRef[], onChanges: (changes: readonly CommittedChange[]) => void): Promise<() => void>;
-  /** Numbers every change committed so far and returns the newest position. */
+  /** Resolves with the newest position once every change committed before the call is in the change log (numbered). */
   position(): Promise<number>;
 }

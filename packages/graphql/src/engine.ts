@@ -95,7 +95,13 @@ export class GraphQLEngine {
     } catch (error) {
       return { errors: [graphqlError((error as GraphQLError).message, 'validation-failed')] };
     }
-    const schema = await this.schemaFor(session.role);
+    let schema: GraphQLSchema;
+    try {
+      schema = await this.schemaFor(session.role);
+    } catch (error) {
+      if (error instanceof GraphQLError) return { errors: [error] };
+      throw error;
+    }
     const invalid = validate(schema, document);
     if (invalid.length > 0) return { errors: invalid.map((error) => graphqlError(error.message, 'validation-failed')) };
     const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);

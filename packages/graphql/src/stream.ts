@@ -10,7 +10,9 @@ import type { ResultSink } from './live.js';
  * 1. the table is watched first, so every row committed after that arrives as a change;
  * 2. the rows already there are read in pages past the cursor value, in cursor order; each page's
  *    cursor values are remembered;
- * 3. the change log is numbered up to now (position S): every row of a page committed at or before S;
+ * 3. the server waits until every change committed so far is in the change log (up to position S),
+ *    so every row of a page has a position at or before S (on the WAL path too, where the slot's
+ *    consumer numbers changes a moment after they commit);
  * 4. the changes that arrived meanwhile and after, in commit order: each inserted row is looked up as
  *    the session (so `where`, grants and row security apply) and sent unless a page already sent it.
  *    Changes past S cannot be in a page, so the remembered values are dropped once the feed passes S.

@@ -6,8 +6,8 @@ import type { PostgresChangesExtension } from '../table-changes/postgres-changes
 /** The ChangeSource of the server's table change extension. */
 export function graphqlChangeSource(pool: Pool, extension: PostgresChangesExtension | undefined): ChangeSource {
   const watchTables = extension?.watchTables?.bind(extension);
-  const currentPosition = extension?.currentPosition?.bind(extension);
-  if (!watchTables || !currentPosition) {
+  const caughtUpPosition = extension?.caughtUpPosition?.bind(extension);
+  if (!watchTables || !caughtUpPosition) {
     const missing = async (): Promise<never> => {
       throw new Error('GraphQL subscriptions need table change capture, which this server runs without');
     };
@@ -17,7 +17,7 @@ export function graphqlChangeSource(pool: Pool, extension: PostgresChangesExtens
     async watch(tables, onChanges) {
       return watchTables(await baseTables(pool, tables), onChanges);
     },
-    position: currentPosition,
+    position: caughtUpPosition,
   };
 }
 

@@ -1,6 +1,6 @@
 // The postgres_changes extension of the server: checks a join's bindings, sets up capture, and subscribes the channel.
 import { SystemMessage } from '@nself/protocol';
-import { CAPTURE_EVENTS, currentPosition, UserError, WalConsumer, type Change, type NotificationListener, type Pool, type TableName, type WalTrouble } from '@nself/db';
+import { CAPTURE_EVENTS, caughtUp, UserError, WalConsumer, type Change, type NotificationListener, type Pool, type TableName, type WalTrouble } from '@nself/db';
 import type { Identity } from '../auth/auth.js';
 import type { Limits } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -144,8 +144,8 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
       if (captureAdded) dispatcher.refresh();
       return dispatcher.watch(tables, onChanges);
     },
-    currentPosition(): Promise<number> {
-      return currentPosition(options.pool);
+    caughtUpPosition(): Promise<number> {
+      return caughtUp(options.pool);
     },
     async close(): Promise<void> {
       await dispatcher.stop();

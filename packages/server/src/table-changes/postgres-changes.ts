@@ -44,8 +44,8 @@ export interface PostgresChangesExtension {
    * feed's position, in position order (GraphQL live queries and streams). Resolves with the function that stops it.
    */
   watchTables?(tables: readonly TableName[], onChanges: (changes: readonly Change[]) => void): Promise<() => void>;
-  /** Numbers every change committed so far and returns the newest log position. */
-  currentPosition?(): Promise<number>;
+  /** Resolves with the newest log position once every change committed before the call is in the log (on the WAL path, once the slot's consumer has logged it). */
+  caughtUpPosition?(): Promise<number>;
   /** Stops delivering (server shutdown). */
   close?(): Promise<void>;
 }
