@@ -136,7 +136,7 @@ export async function nthResult<T>(recorded: Recorded<T>, count: number, what: s
 const ROWS_PER_TRANSACTION = 10;
 
 /**
- * Inserts `rows` rows into `messages (writer, body)` from `writers` connections at once, a few rows per
+ * Inserts exactly `rows` rows into `messages (writer, body)` from `writers` connections at once, a few rows per
  * transaction, each transaction sometimes held open a moment after its ids were taken, so that
  * commits overtake each other.
  */
@@ -147,12 +147,13 @@ export async function insertAsWriters(url: string, writers: number, rows: number
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
-        for (let done = 0; done < rows / writers; done += ROWS_PER_TRANSACTION) {
+        const own = Math.floor(rows / writers) + (index < rows % writers ? 1 : 0);
+        for (let done = 0; done < own; done += ROWS_PER_TRANSACTION) {
           await client.query('BEGIN');
           await client.query(`INSERT INTO messages (writer, body) SELECT $1::int, 'w' || $1::int || ' #' || n FROM generate_series($2::int, $3::int) AS n`, [
             writer,
             done,
-            done + ROWS_PER_TRANSACTION - 1,
+            Math.min(done + ROWS_PER_TRANSACTION, own) - 1,
           ]);
           if (Math.random() < 0.3) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
           await client.query('COMMIT');
