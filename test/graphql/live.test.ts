@@ -5,13 +5,14 @@ import WebSocket from 'ws';
 import { ApolloClient, InMemoryCache, gql } from '@apollo/client';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { SubscriptionClient } from 'subscriptions-transport-ws';
-import { hasuraToken, nthResult, record, useGraphQLServer, wsClient } from './support.js';
+import { ADMIN_SECRET, hasuraToken, nthResult, record, useGraphQLServer, wsClient } from './support.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const env = useGraphQLServer(
   (role) => `
     CREATE TABLE todos (id serial PRIMARY KEY, owner text NOT NULL, title text NOT NULL, done boolean NOT NULL DEFAULT false);
     CREATE TABLE unrelated (id serial PRIMARY KEY, note text);
+    CREATE VIEW open_todo_titles AS SELECT id, title FROM todos WHERE NOT done;
     GRANT USAGE ON SCHEMA public TO ${role};
     GRANT SELECT ON todos, unrelated TO ${role};
     ALTER TABLE todos ENABLE ROW LEVEL SECURITY;
@@ -167,6 +168,20 @@ test('the legacy subscriptions-transport-ws client (graphql-ws subprotocol) rece
   } finally {
     subscription.unsubscribe();
     client.close();
+  }
+});
+
+test('a live query on a view is re-run when a table the view reads changes', async () => {
+  const client = wsClient(env.graphqlUrl, undefined, { headers: { 'x-hasura-admin-secret': ADMIN_SECRET } });
+  try {
+    const live = record<{ open_todo_titles: { title: string }[] }>(client, 'subscription { open_todo_titles(where: {title: {_like: "view %"}}) { title } }');
+    assert.deepEqual((await nthResult(live, 1, 'the first result')).data, { open_todo_titles: [] });
+    const { rows } = await env.db.pool.query<{ id: number }>(`INSERT INTO todos (owner, title) VALUES ('gina', 'view me') RETURNING id`);
+    assert.deepEqual((await nthResult(live, 2, 'the row through the view')).data, { open_todo_titles: [{ title: 'view me' }] });
+    await env.db.pool.query('UPDATE todos SET done = true WHERE id = $1', [rows[0]?.id]);
+    assert.deepEqual((await nthResult(live, 3, 'the row leaving the view')).data, { open_todo_titles: [] });
+  } finally {
+    await client.dispose();
   }
 });
 

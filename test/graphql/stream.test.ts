@@ -32,7 +32,7 @@ test(`a _stream of ${ROWS} rows from ${WRITERS} concurrent writers committing ou
       const { rows } = await env.db.pool.query<{ count: string }>('SELECT count(*) FROM messages');
       const expected = Number(rows[0]?.count);
       await waitFor(
-        () => received().length >= expected || stream.errors.length > 0,
+        () => received().length >= expected || stream.errors.length > 0 || stream.results.some((result) => result.errors),
         () => `${expected} rows (received ${received().length})`,
         60_000,
       );
@@ -46,6 +46,10 @@ test(`a _stream of ${ROWS} rows from ${WRITERS} concurrent writers committing ou
     await receivedAll();
     await sleep(200);
     assert.deepEqual(stream.errors, []);
+    assert.deepEqual(
+      stream.results.flatMap((result) => result.errors ?? []),
+      [],
+    );
     const ids = received().map((row) => Number(row.id));
     const { rows } = await env.db.pool.query<{ id: string }>('SELECT id FROM messages ORDER BY id');
     assert.equal(rows.length, 2_000 + ROWS);
