@@ -35,7 +35,7 @@ test('trigger capture: a live query follows INSERT, UPDATE and DELETE, and a _st
     await waitFor(
       () => expected.every((id) => received().includes(id)) || stream.errors.length > 0,
       () => `every row (received ${received().length} of ${expected.length})`,
-      30_000,
+      60_000,
     );
     const ids = received();
     assert.equal(new Set(ids).size, ids.length, 'no row twice');
