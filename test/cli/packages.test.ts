@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../helpers/cli.js';
 import { freePort } from '../helpers/server-process.js';
 import { waitFor } from '../helpers/wait.js';
 
-const PACKAGES = ['protocol', 'db', 'server', 'cli', 'client', 'react'] as const;
+const PACKAGES = ['protocol', 'db', 'graphql', 'server', 'cli', 'client', 'react'] as const;
 
 let db: TestDatabase;
 let scratch: string;

@@ -47,6 +47,8 @@ test('each default shown is the value a setting takes when unset', () => {
     'REALTIME_JWT_PUBLIC_KEY',
     'REALTIME_JWKS_URL',
     'HASURA_GRAPHQL_JWT_SECRET',
+    'HASURA_GRAPHQL_ADMIN_SECRET',
+    'HASURA_GRAPHQL_UNAUTHORIZED_ROLE',
     'REALTIME_LOG_FILE',
     'REALTIME_MAX_PRESENCE_STATE_BYTES',
     'REALTIME_ALLOWED_ORIGINS',
@@ -58,6 +60,9 @@ test('each default shown is the value a setting takes when unset', () => {
   }
   assert.equal(readSetting({}, 'REALTIME_ANONYMOUS_ROLE'), 'anon');
   assert.deepEqual(readSetting({}, 'REALTIME_ALLOWED_ORIGINS'), []);
+  assert.equal(readSetting({}, 'HASURA_GRAPHQL_ADMIN_SECRET'), undefined);
+  assert.equal(readSetting({}, 'HASURA_GRAPHQL_UNAUTHORIZED_ROLE'), undefined);
+  assert.deepEqual(readSetting({ REALTIME_GRAPHQL_SCHEMAS: ' public, app ' }, 'REALTIME_GRAPHQL_SCHEMAS'), ['public', 'app']);
   assert.equal(loadConfig({}).limits.maxPresenceStateBytes, 1_048_576);
   assert.equal(resolveWorkerCount(readSetting({}, 'REALTIME_WORKERS'), {}).count, 1);
   assert.equal(resolveWorkerCount(readSetting({}, 'REALTIME_WORKERS'), { NODE_ENV: 'production' }).count, availableParallelism());

@@ -49,6 +49,12 @@ export interface ServerConfig {
    * `*` allows any. With a JWT secret and none listed, every origin may connect. @default []
    */
   readonly allowedOrigins: readonly string[];
+  /** The schemas whose relations GraphQL exposes. @default ["public"] */
+  readonly graphqlSchemas: readonly string[];
+  /** Hasura's admin secret for GraphQL (`x-hasura-admin-secret`); undefined: none is accepted. */
+  readonly graphqlAdminSecret: string | undefined;
+  /** The role GraphQL clients without a token act as; undefined: they are refused (except in development mode). */
+  readonly graphqlUnauthorizedRole: string | undefined;
   /** A replication slot no consumer has read for longer than this is reported as an error, about once a minute, in seconds. @default 300 */
   readonly slotStaleSeconds: number;
 }
@@ -131,6 +137,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     anonymousRole: readSetting(env, 'REALTIME_ANONYMOUS_ROLE'),
     allowedOrigins: readSetting(env, 'REALTIME_ALLOWED_ORIGINS'),
     slotStaleSeconds: readSetting(env, 'REALTIME_SLOT_STALE_SECONDS'),
+    graphqlSchemas: readSetting(env, 'REALTIME_GRAPHQL_SCHEMAS'),
+    graphqlAdminSecret: readSetting(env, 'HASURA_GRAPHQL_ADMIN_SECRET'),
+    graphqlUnauthorizedRole: readSetting(env, 'HASURA_GRAPHQL_UNAUTHORIZED_ROLE'),
     limits: {
       maxFrameBytes: readSetting(env, 'REALTIME_MAX_FRAME_BYTES'),
       maxPayloadBytes: readSetting(env, 'REALTIME_MAX_PAYLOAD_BYTES'),

@@ -61,6 +61,8 @@ export const LogCode = {
   tableOfferFailed: 'table_changes.offer_failed',
   tableFilterFailed: 'table_changes.filter_failed',
   tableAccessCheckFailed: 'table_changes.access_check_failed',
+  tableWatcherFailed: 'table_changes.watcher_failed',
+  graphqlOperationFailed: 'graphql.operation_failed',
 } as const;
 
 export type LogCode = (typeof LogCode)[keyof typeof LogCode];

@@ -18,6 +18,12 @@ export interface Metrics {
   readonly sweepLeading: Gauge;
   /** Sweeps run by this process, by kind. */
   readonly sweeps: Counter<'kind'>;
+  /** Open GraphQL WebSocket connections. */
+  readonly graphqlSockets: Gauge;
+  /** Distinct GraphQL live queries (subscribers of the same query, variables, role and claims share one). */
+  readonly graphqlLiveQueries: Gauge;
+  /** Evaluations of GraphQL live queries: one per batch of changes per distinct live query, however many subscribe. */
+  readonly graphqlLiveQueryRuns: Counter;
 }
 
 /** Events clients send that the server handles: the `kind` of a received message is one of these or `other`. */
@@ -67,6 +73,13 @@ export function createMetrics(): Metrics {
       name: 'realtime_sweeps_total',
       help: 'Sweeps run by this process: retention, connections (stale connections and presence)',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    graphqlSockets: new Gauge({ name: 'realtime_graphql_sockets', help: 'Open GraphQL WebSocket connections', registers: [registry] }),
+    graphqlLiveQueries: new Gauge({ name: 'realtime_graphql_live_queries', help: 'Distinct GraphQL live queries being kept up to date', registers: [registry] }),
+    graphqlLiveQueryRuns: new Counter({
+      name: 'realtime_graphql_live_query_runs_total',
+      help: 'Evaluations of GraphQL live queries after changes to the tables they read',
       registers: [registry],
     }),
   };

@@ -48,6 +48,8 @@ import { startRetentionSweeper } from './retention-sweeper.js';
 import { registerSlotGauges, startSlotWatch } from './table-changes/slot-monitor.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './socket/websocket-gateway.js';
+import { GraphQLService } from './graphql/graphql-service.js';
+import { isGraphQLPath, refuseGraphQLUpgrade } from './graphql/graphql-upgrade.js';
 import { LogCode } from './log-codes.js';
 import { answerMetricsRequests } from './workers/cluster-metrics.js';
 
@@ -186,14 +188,20 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const slotWatch = startSlotWatch(pool, logger, config.slotStaleSeconds, () => sweepLeadership.leading);
   const gateway = new WebSocketGateway(services, tracker);
   const stopAnsweringMetrics = answerMetricsRequests(metrics.registry);
+  const graphql = new GraphQLService(services);
   const routes = createRoutes(
     services,
     () => isDatabaseReachable(pool),
     () => new Map([...tracker.sockets].map((socket) => [socket.id, [...socket.channels.keys()].map((topic) => topic.replace(/^realtime:/, ''))])),
+    graphql,
   );
   // The routes answer every failure themselves (a 500 at worst), so their promise never rejects.
   const http = createServer((request, response) => void routes(request, response));
   http.on('upgrade', (request, socket, head) => {
+    if (isGraphQLPath(request)) {
+      if (!refuseGraphQLUpgrade(services, request, socket)) graphql.handleUpgrade(request, socket, head);
+      return;
+    }
     gateway.handleUpgrade(request, socket, head).catch((error: unknown) => {
       logger.error({ code: LogCode.upgradeFailed, err: error }, 'WebSocket upgrade failed');
       socket.destroy();
@@ -211,6 +219,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     slotWatch.stop();
     await sweepLeadership.stop();
     gateway.wss.close();
+    graphql.close(CloseCode.goingAway, 'server shutting down');
     await services.postgresChanges?.close?.();
     await listener.stop();
     await pool.end();
@@ -268,6 +277,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         ),
       );
       for (const socket of sockets) socket.close(CloseCode.goingAway, 'server shutting down');
+      graphql.close(CloseCode.goingAway, 'server shutting down');
       await Promise.race([allClosed, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS))]);
       for (const socket of tracker.sockets) socket.terminate();
       await tracker.settle();

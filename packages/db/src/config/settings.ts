@@ -169,6 +169,28 @@ export const SETTINGS = {
     },
     (raw) => (raw === undefined ? 'anon' : raw.trim() || null),
   ),
+  REALTIME_GRAPHQL_SCHEMAS: custom<readonly string[]>(
+    'public',
+    'comma-separated schema names',
+    {
+      description: 'the schemas whose tables and views the GraphQL endpoint (`/v1/graphql`) exposes to each role, as far as its grants allow ([docs/nhost.md](docs/nhost.md))',
+    },
+    (raw) => {
+      const names = (raw ?? 'public')
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== '');
+      return names.length > 0 ? names : ['public'];
+    },
+  ),
+  HASURA_GRAPHQL_ADMIN_SECRET: text('none', 'a secret', {
+    description:
+      "a client sending it in `x-hasura-admin-secret` queries GraphQL as the server's own database user (or as the role in `x-hasura-role`), as Hasura's admin secret does; without it no admin secret is accepted ([docs/nhost.md](docs/nhost.md))",
+  }),
+  HASURA_GRAPHQL_UNAUTHORIZED_ROLE: text('none', 'a role name', {
+    description:
+      "the role GraphQL clients without a token act as, as in Hasura; without it such clients are refused (in development mode they act as the server's own user) ([docs/nhost.md](docs/nhost.md))",
+  }),
   REALTIME_CAPTURE: choice('auto', CAPTURE_CHOICES, {
     caseless: true,
     description:

@@ -1,4 +1,4 @@
-// HTTP routes: health, ping, readiness, metrics, the inspector, REST broadcast, channel history and moderation, also under the /realtime/v1 prefix, with CORS.
+// HTTP routes: health, ping, readiness, metrics, the inspector, GraphQL queries, REST broadcast, channel history and moderation, also under the /realtime/v1 prefix, with CORS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stringifyExact } from '@nself/db';
 import type { Authenticator } from '../auth/auth.js';
@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { channelHistory, HISTORY_PATH, type HistoryRouteDeps } from './history-routes.js';
 import { CHANNEL_PATH, deleteChannel, deleteMessage, MEMBER_PATH, MESSAGE_PATH, patchChannel, putMember, removeMember, type ModerationDeps } from './moderation-routes.js';
+import { GRAPHQL_PATHS, type GraphQLService } from '../graphql/graphql-service.js';
 import { originRefusal } from '../socket/origin-policy.js';
 import { batchBroadcast, singleBroadcast, type RestBroadcastDeps } from './rest-broadcast.js';
 import type { RestAnswer } from './rest-json.js';
@@ -19,7 +20,7 @@ const MAX_BODY_BYTES_SLACK = 64 * 1024;
 const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
-  'access-control-allow-headers': 'authorization, apikey, x-api-key, content-type, x-client-info',
+  'access-control-allow-headers': 'authorization, apikey, x-api-key, content-type, x-client-info, x-hasura-role, x-hasura-admin-secret',
   'access-control-max-age': '86400',
 };
 
@@ -38,9 +39,14 @@ export type RoutesDeps = RestBroadcastDeps &
 
 /**
  * Builds the request handler of the HTTP server. `ready()` tells whether the database answers; `joinedChannels` gives
- * the channels joined by each connection of this process, by its id (for the inspector).
+ * the channels joined by each connection of this process, by its id (for the inspector); `graphql` answers GraphQL queries over HTTP.
  */
-export function createRoutes(deps: RoutesDeps, ready: () => Promise<boolean>, joinedChannels: () => ReadonlyMap<string, readonly string[]>) {
+export function createRoutes(
+  deps: RoutesDeps,
+  ready: () => Promise<boolean>,
+  joinedChannels: () => ReadonlyMap<string, readonly string[]>,
+  graphql: Pick<GraphQLService, 'answerHttp'>,
+) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const path = url.pathname.startsWith(PREFIX) ? url.pathname.slice(PREFIX.length) || '/' : url.pathname;
@@ -64,6 +70,11 @@ export function createRoutes(deps: RoutesDeps, ready: () => Promise<boolean>, jo
       }
       if (method === 'GET' && path.startsWith('/inspector') && (await inspectorRoute(deps, request, response, path, joinedChannels))) return;
       if (method !== 'GET' && deps.shuttingDown) return send(response, { status: 503, body: { message: 'Realtime is restarting, please standby' } });
+      if (method === 'POST' && GRAPHQL_PATHS.includes(path.replace(/\/+$/, ''))) {
+        const body = await readBody(request, deps.config.limits.maxFrameBytes);
+        if (!body) return send(response, tooLarge());
+        return send(response, await graphql.answerHttp(request, body));
+      }
       if (method === 'POST' && path === '/api/broadcast') {
         const body = await readBody(request, deps.config.limits.maxPayloadBytes * 10 + MAX_BODY_BYTES_SLACK);
         if (!body) return send(response, tooLarge());

@@ -1,12 +1,19 @@
 // The one change feed of a server process, fanned out to every table change subscription, with catch-up for late joiners.
-import { ChangeFeed, currentPosition, readChanges, type Change, type ChangeRow, type NotificationListener } from '@nself/db';
+import { ChangeFeed, currentPosition, readChanges, type Change, type ChangeRow, type NotificationListener, type TableName } from '@nself/db';
 import { deliverBatch, type DeliveryContext } from './delivery.js';
 import { isTransient } from './transient.js';
+import { tableKey } from './plan.js';
 import type { TableSubscription } from './subscription.js';
 import { catchUpThenGoLive } from '../log-tail.js';
 import { LogCode } from '../log-codes.js';
 
 const CATCH_UP_PAGE = 500;
+
+/** A watcher of whole tables: the keys of its tables (`tableKey`) and where their changes go. */
+interface TableWatcher {
+  readonly tables: ReadonlySet<string>;
+  readonly onChanges: (changes: readonly Change[]) => void;
+}
 const RETRY_MS = 500;
 
 /**
@@ -23,6 +30,8 @@ export class ChangeDispatcher {
   private readonly live = new Set<TableSubscription>();
   /** Every subscription added and not removed, live or catching up. */
   private readonly subscribed = new Set<TableSubscription>();
+  /** Watchers of whole tables (GraphQL live queries and streams): every change of their tables, no filters, no access checks. */
+  private readonly watchers = new Set<TableWatcher>();
 
   constructor(private readonly ctx: DeliveryContext & { readonly databaseUrl: string; readonly listener?: NotificationListener | undefined; readonly changesAtCommit: boolean }) {}
 
@@ -40,7 +49,7 @@ export class ChangeDispatcher {
         onChanges: (changes) => this.dispatch(changes),
         onError: (error) => this.ctx.logger.warn({ code: LogCode.tableFeedInterrupted, err: error }, 'table change feed interrupted; it reconnects and re-reads from its position'),
       });
-      if (this.subscribed.size === 0) this.feed.askForAnnouncements(false);
+      if (this.subscribed.size === 0 && this.watchers.size === 0) this.feed.askForAnnouncements(false);
     })().catch((error: unknown) => {
       this.starting = undefined;
       throw error;
@@ -79,7 +88,21 @@ export class ChangeDispatcher {
     subscription.closed = true;
     this.live.delete(subscription);
     this.subscribed.delete(subscription);
-    if (this.subscribed.size === 0) this.feed?.askForAnnouncements(false);
+    if (this.subscribed.size === 0 && this.watchers.size === 0) this.feed?.askForAnnouncements(false);
+  }
+
+  /**
+   * Hands `onChanges` every change of `tables` in each batch the feed delivers from now on (positions
+   * past the newest batch already delivered), in position order. Returns the function that stops it.
+   */
+  watch(tables: readonly TableName[], onChanges: (changes: readonly Change[]) => void): () => void {
+    const watcher: TableWatcher = { tables: new Set(tables.map((table) => tableKey(table.schema, table.table))), onChanges };
+    this.watchers.add(watcher);
+    this.feed?.askForAnnouncements(true);
+    return () => {
+      this.watchers.delete(watcher);
+      if (this.subscribed.size === 0 && this.watchers.size === 0) this.feed?.askForAnnouncements(false);
+    };
   }
 
   /** Stops the feed. */
@@ -93,6 +116,15 @@ export class ChangeDispatcher {
   private async dispatch(changes: readonly Change[]): Promise<void> {
     const last = changes.at(-1)?.position ?? this.claimed;
     this.claimed = Math.max(this.claimed, last);
+    for (const watcher of [...this.watchers]) {
+      const theirs = changes.filter((change) => watcher.tables.has(tableKey(change.schema, change.table)));
+      if (theirs.length === 0) continue;
+      try {
+        watcher.onChanges(theirs);
+      } catch (error) {
+        this.ctx.logger.error({ code: LogCode.tableWatcherFailed, err: error }, 'a table watcher failed on a batch of changes');
+      }
+    }
     const subscriptions = [...this.live];
     await deliverBatch(this.ctx, changes, subscriptions, last);
   }

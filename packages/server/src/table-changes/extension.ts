@@ -1,6 +1,6 @@
 // The postgres_changes extension of the server: checks a join's bindings, sets up capture, and subscribes the channel.
 import { SystemMessage } from '@nself/protocol';
-import { UserError, WalConsumer, type NotificationListener, type Pool, type WalTrouble } from '@nself/db';
+import { CAPTURE_EVENTS, caughtUp, UserError, WalConsumer, type Change, type NotificationListener, type Pool, type TableName, type WalTrouble } from '@nself/db';
 import type { Identity } from '../auth/auth.js';
 import type { Limits } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -8,7 +8,7 @@ import type { Metrics } from '../metrics.js';
 import type { PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription } from './postgres-changes.js';
 import { AccessChecker } from './access.js';
 import { audienceOf, type Audience } from './audience.js';
-import { CaptureSetup, type CapturePathName } from './capture-setup.js';
+import { CaptureSetup, type CaptureNeed, type CapturePathName } from './capture-setup.js';
 import { TableCatalog } from './catalog.js';
 import { ChangeDispatcher } from './dispatcher.js';
 import { isRefusal } from '../refusal.js';
@@ -131,6 +131,21 @@ export function createTableChanges(options: TableChangesOptions): TableChanges {
           dispatcher.remove(subscription);
         },
       };
+    },
+    async watchTables(tables: readonly TableName[], onChanges: (changes: readonly Change[]) => void): Promise<() => void> {
+      const needs: CaptureNeed[] = [];
+      for (const table of tables) {
+        const info = await catalog.describe(table);
+        if (!info) throw new UserError(`${table.schema}.${table.table} is not a table whose changes can be captured`);
+        needs.push({ info, events: new Set(CAPTURE_EVENTS) });
+      }
+      const captureAdded = await capture.ensure(needs);
+      await dispatcher.start();
+      if (captureAdded) dispatcher.refresh();
+      return dispatcher.watch(tables, onChanges);
+    },
+    caughtUpPosition(): Promise<number> {
+      return caughtUp(options.pool);
     },
     async close(): Promise<void> {
       await dispatcher.stop();

@@ -1,5 +1,6 @@
 // The seam for `postgres_changes` bindings: a join's bindings are handed to an extension that delivers table changes.
 import { bindingId, isJsonObject, type PostgresChangesBinding, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
+import type { Change, TableName } from '@nself/db';
 import type { Identity } from '../auth/auth.js';
 import type { SharedFrames } from '../socket/shared-frames.js';
 import { Refusal } from '../refusal.js';
@@ -40,6 +41,13 @@ export interface PostgresChangesSubscription {
 /** Delivers table changes for `postgres_changes` bindings; the server calls it after the join reply. */
 export interface PostgresChangesExtension {
   subscribe(request: PostgresChangesRequest): Promise<PostgresChangesSubscription>;
+  /**
+   * Captures `tables` where they are not yet, then hands `onChanges` every change of theirs past the
+   * feed's position, in position order (GraphQL live queries and streams). Resolves with the function that stops it.
+   */
+  watchTables?(tables: readonly TableName[], onChanges: (changes: readonly Change[]) => void): Promise<() => void>;
+  /** Resolves with the newest log position once every change committed before the call is in the log (on the WAL path, once the slot's consumer has logged it). */
+  caughtUpPosition?(): Promise<number>;
   /** Stops delivering (server shutdown). */
   close?(): Promise<void>;
 }

@@ -1,0 +1,216 @@
+// Runs GraphQL operations: the role's schema, parsing and validation, and each root field's one statement in a transaction as the role.
+import {
+  execute,
+  GraphQLError,
+  Kind,
+  OperationTypeNode,
+  parse,
+  validate,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLFieldResolver,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
+import pg from 'pg';
+import type { Pool, PoolClient } from '@nself/db';
+import { readCatalog } from './catalog.js';
+import { Compiler, meaningOf, type TableRef } from './compile.js';
+import { buildSchema } from './schema.js';
+import { graphqlError, hasuraErrors } from './errors.js';
+
+/** Who runs an operation: a PostgreSQL role (null: the server's own user, for the admin secret) and the claims policies read. */
+export interface Session {
+  readonly role: string | null;
+  /** The token's claims, set as `request.jwt.claims`. */
+  readonly claims: Record<string, unknown>;
+  /** Hasura's session variables (`x-hasura-role`, `x-hasura-user-id`, …), set as `hasura.user`. */
+  readonly variables: Record<string, string>;
+  readonly userId: string | null;
+}
+
+/** A GraphQL request as clients send it. */
+export interface GraphQLRequest {
+  readonly query: string;
+  readonly variables?: Record<string, unknown> | null;
+  readonly operationName?: string | null;
+}
+
+/** A request parsed and validated against the session's schema. */
+export interface PreparedOperation {
+  readonly schema: GraphQLSchema;
+  readonly document: DocumentNode;
+  readonly operation: OperationDefinitionNode;
+  readonly request: GraphQLRequest;
+}
+
+/** What the root field resolver does in one execution. */
+export type RootAction = (info: GraphQLResolveInfo) => unknown;
+
+/** Options of the engine. */
+export interface EngineOptions {
+  /** The schemas whose tables and views are exposed. */
+  readonly schemas: readonly string[];
+  /** How long a role's schema is reused before the catalog is read again, in ms. */
+  readonly schemaTtlMs?: number;
+}
+
+const DEFAULT_SCHEMA_TTL_MS = 5_000;
+
+/** Schemas per role, operations prepared against them, and statements run as the session's role. */
+export class GraphQLEngine {
+  private readonly schemas = new Map<string, { readonly at: number; readonly schema: Promise<GraphQLSchema> }>();
+
+  constructor(
+    readonly pool: Pool,
+    private readonly options: EngineOptions,
+  ) {}
+
+  /** The schema of `role`: the relations it may select, read from the catalog at most every few seconds. */
+  schemaFor(role: string | null): Promise<GraphQLSchema> {
+    const key = role ?? '';
+    const known = this.schemas.get(key);
+    if (known && Date.now() - known.at < (this.options.schemaTtlMs ?? DEFAULT_SCHEMA_TTL_MS)) return known.schema;
+    const schema = readCatalog(this.pool, this.options.schemas, role)
+      .then((relations) => buildSchema(relations, resolveRoot))
+      .catch((error: unknown) => {
+        this.schemas.delete(key);
+        const code = (error as { code?: string }).code;
+        if (code === '42704' || code === '22023')
+          throw graphqlError(`the role "${role}" does not exist in the database; create it and grant it SELECT on the tables it may read`, 'access-denied');
+        throw error;
+      });
+    this.schemas.set(key, { at: Date.now(), schema });
+    return schema;
+  }
+
+  /** Parses and validates `request` for `session`; GraphQL errors (Hasura-shaped) when it is not a valid operation. */
+  async prepare(session: Session, request: GraphQLRequest): Promise<PreparedOperation | { errors: GraphQLError[] }> {
+    if (typeof request.query !== 'string' || request.query.trim() === '')
+      return { errors: [graphqlError('the request has no "query": expected {"query": "...", "variables": {...}}', 'validation-failed')] };
+    let document: DocumentNode;
+    try {
+      document = parse(request.query);
+    } catch (error) {
+      return { errors: [graphqlError((error as GraphQLError).message, 'validation-failed')] };
+    }
+    let schema: GraphQLSchema;
+    try {
+      schema = await this.schemaFor(session.role);
+    } catch (error) {
+      if (error instanceof GraphQLError) return { errors: [error] };
+      throw error;
+    }
+    const invalid = validate(schema, document);
+    if (invalid.length > 0) return { errors: invalid.map((error) => graphqlError(error.message, 'validation-failed')) };
+    const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);
+    const operation = request.operationName ? operations.find((candidate) => candidate.name?.value === request.operationName) : operations.length === 1 ? operations[0] : undefined;
+    if (!operation) {
+      const message = request.operationName ? `no operation named "${request.operationName}" in the document` : 'the document has several operations; name one in "operationName"';
+      return { errors: [graphqlError(message, 'validation-failed')] };
+    }
+    if (operation.operation === OperationTypeNode.MUTATION)
+      return { errors: [graphqlError('mutations are not served here: this server answers queries and subscriptions', 'validation-failed')] };
+    return { schema, document, operation, request };
+  }
+
+  /** Executes a prepared operation with `action` resolving each root field (the other fields read the root field's JSON by response key). */
+  async executeWith(prepared: PreparedOperation, action: RootAction): Promise<ExecutionResult> {
+    const result = await execute({
+      schema: prepared.schema,
+      document: prepared.document,
+      operationName: prepared.operation.name?.value ?? null,
+      variableValues: prepared.request.variables ?? null,
+      contextValue: action,
+      fieldResolver: readByResponseKey,
+    });
+    return hasuraErrors(result);
+  }
+
+  /** The relations `prepared` reads, found by compiling its root fields without running them; the errors compiling raised. */
+  async tablesOf(prepared: PreparedOperation): Promise<{ tables: TableRef[]; errors: GraphQLError[] }> {
+    const tables = new Map<string, TableRef>();
+    const errors: GraphQLError[] = [];
+    await this.executeWith(prepared, (info) => {
+      try {
+        const compiler = new Compiler(info);
+        const statement = isStreamField(info) ? compiler.compileStream({ kind: 'page', after: null }) : compiler.compile();
+        for (const table of statement.tables) tables.set(`${table.schema}.${table.table}`, table);
+      } catch (error) {
+        errors.push(error instanceof GraphQLError ? error : graphqlError((error as Error).message, 'unexpected'));
+      }
+      return null;
+    });
+    return { tables: [...tables.values()], errors };
+  }
+
+  /** Runs a query (or one evaluation of a live query) as the session, in one read-only transaction. */
+  run(session: Session, prepared: PreparedOperation): Promise<ExecutionResult> {
+    return this.asSession(session, (client) => {
+      // Root fields resolve concurrently; their statements take turns on the one connection.
+      let turn: Promise<unknown> = Promise.resolve();
+      return this.executeWith(prepared, async (info) => {
+        const statement = new Compiler(info).compile();
+        const query = turn.then(() => client.query<{ data: unknown }>(statement.text, statement.values));
+        turn = query.catch(() => undefined);
+        const { rows } = await query;
+        return rows[0]?.data ?? null;
+      });
+    }).catch((error: unknown) => ({ errors: [error instanceof GraphQLError ? error : graphqlError((error as Error).message, 'unexpected')] }));
+  }
+
+  /** Runs `work` in a read-only transaction as the session's role, with its claims and session variables set. */
+  async asSession<T>(session: Session, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN READ ONLY');
+      try {
+        // One round trip: the claims, then the role (set last, as set_config('role') is SET LOCAL ROLE).
+        await client.query(
+          `SELECT set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.sub', $2, true), set_config('hasura.user', $3, true),
+                  set_config('request.jwt.claim.role', coalesce($4, current_user), true), CASE WHEN $4 IS NOT NULL THEN set_config('role', $4, true) END`,
+          [JSON.stringify(session.claims), session.userId ?? '', JSON.stringify(session.variables), session.role],
+        );
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === '22023' || code === '42704') throw graphqlError(`the role "${session.role}" does not exist in the database`, 'access-denied');
+        if (code === '42501')
+          throw graphqlError(
+            `the server's database user may not act as role "${session.role}"; GRANT ${pg.escapeIdentifier(session.role ?? '')} TO the server's user`,
+            'access-denied',
+          );
+        throw error;
+      }
+      return await work(client);
+    } catch (error) {
+      if ((error as { code?: string }).code === undefined) throw error;
+      throw databaseError(error as Error & { code: string });
+    } finally {
+      await client.query('ROLLBACK').catch((error: unknown) => {
+        broken = error instanceof Error ? error : new Error(String(error));
+      });
+      client.release(broken);
+    }
+  }
+}
+
+/** The resolver of every root field: the execution's action. */
+const resolveRoot: GraphQLFieldResolver<unknown, unknown> = (_source, _args, action, info) => (action as RootAction)(info);
+
+/** Every other field reads its response key from the JSON its root field's statement built. */
+const readByResponseKey: GraphQLFieldResolver<unknown, unknown> = (source, _args, _context, info) => (source as Record<string, unknown> | null)?.[info.path.key as string];
+
+/** True for a `_stream` root field of a subscription. */
+export function isStreamField(info: Pick<GraphQLResolveInfo, 'fieldName' | 'parentType'>): boolean {
+  const field = info.parentType.getFields()[info.fieldName];
+  return field !== undefined && meaningOf(field).kind === 'stream';
+}
+
+/** A database error as a GraphQL error, coded as Hasura codes them. */
+function databaseError(error: Error & { code: string }): GraphQLError {
+  if (error instanceof GraphQLError) return error;
+  const code = error.code === '42501' ? 'access-denied' : error.code.startsWith('22') ? 'data-exception' : error.code.startsWith('23') ? 'constraint-violation' : 'unexpected';
+  return graphqlError(error.message, code);
+}

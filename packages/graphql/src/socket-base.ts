@@ -1,0 +1,150 @@
+// What both GraphQL WebSocket subprotocols share: the caller's session, its token's expiry, in-band token updates and the running operations.
+import type { ExecutionResult, GraphQLError } from 'graphql';
+import { sameCaller, type Authorize, type Authorized } from './connection-auth.js';
+import type { GraphQLRequest } from './engine.js';
+import { startOperation, type OperationDeps } from './operations.js';
+
+/** The socket a protocol writes to. */
+export interface TextSocket {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+/** What a GraphQL socket needs from the server. */
+export interface GraphQLSocketDeps extends OperationDeps {
+  readonly authorize: Authorize;
+  /** The socket is closed if `connection_init` has not arrived after this many ms. */
+  readonly initTimeoutMs: number;
+  /** Logs an operation that failed unexpectedly. */
+  readonly onUnexpected: (error: unknown) => void;
+}
+
+/** Close code and reason when the token of an open socket expires. */
+export const TOKEN_EXPIRED = { code: 4403, reason: 'Forbidden: Could not verify JWT: JWTExpired' } as const;
+
+/** Longest timer node allows; expiries further away are checked again when it fires. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Outcome of an in-band token update. */
+export type TokenUpdate = { readonly accepted: true; readonly expiresAt: number | null } | { readonly accepted: false; readonly message: string };
+
+/** One client socket speaking a GraphQL subprotocol. */
+export abstract class GraphQLSocket {
+  protected caller: Authorized | undefined;
+  private readonly operations = new Map<string, { stop: (() => void) | undefined; stopped: boolean }>();
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly initTimer: NodeJS.Timeout;
+  protected closed = false;
+
+  constructor(
+    protected readonly socket: TextSocket,
+    protected readonly deps: GraphQLSocketDeps,
+  ) {
+    this.initTimer = setTimeout(() => this.close(4408, 'Connection initialisation timeout'), deps.initTimeoutMs);
+  }
+
+  /** Handles one text frame from the client. */
+  abstract receive(text: string): void;
+
+  /** The socket closed: every operation stops. */
+  disconnected(): void {
+    this.closed = true;
+    clearTimeout(this.initTimer);
+    clearTimeout(this.expiryTimer);
+    for (const id of [...this.operations.keys()]) this.stop(id);
+  }
+
+  protected close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.socket.close(code, reason);
+    this.disconnected();
+  }
+
+  protected send(message: Record<string, unknown>): void {
+    if (!this.closed) this.socket.send(JSON.stringify(message));
+  }
+
+  /** Verifies the `connection_init` payload's credentials; the message of the error when they are refused. */
+  protected async initialise(headers: Record<string, string>): Promise<string | undefined> {
+    clearTimeout(this.initTimer);
+    try {
+      this.caller = await this.deps.authorize(headers);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    this.watchExpiry();
+    return undefined;
+  }
+
+  /** Replaces the token of an open socket by a newer one for the same caller (the in-band token update). */
+  protected async updateToken(headers: Record<string, string>): Promise<TokenUpdate> {
+    if (!this.caller) return { accepted: false, message: 'the connection is not initialised' };
+    let renewed: Authorized;
+    try {
+      renewed = await this.deps.authorize(headers);
+    } catch (error) {
+      return { accepted: false, message: (error as Error).message };
+    }
+    if (!sameCaller(this.caller.session, renewed.session))
+      return { accepted: false, message: 'the new token is for another role, user or session variables; open a new connection for it' };
+    this.caller = renewed;
+    this.watchExpiry();
+    return { accepted: true, expiresAt: renewed.expiresAt };
+  }
+
+  protected isRunning(id: string): boolean {
+    return this.operations.has(id);
+  }
+
+  /** Starts operation `id`; its results go to `sink` until it stops. */
+  protected start(id: string, request: GraphQLRequest, sink: { next(result: ExecutionResult): void; error(errors: readonly GraphQLError[]): void; complete(): void }): void {
+    const caller = this.caller;
+    if (!caller) return;
+    const state: { stop: (() => void) | undefined; stopped: boolean } = { stop: undefined, stopped: false };
+    this.operations.set(id, state);
+    const live = () => !state.stopped && this.operations.get(id) === state;
+    startOperation(this.deps, caller.session, request, {
+      next: (result) => live() && sink.next(result),
+      error: (errors) => {
+        if (!live()) return;
+        this.operations.delete(id);
+        sink.error(errors);
+      },
+      complete: () => {
+        if (!live()) return;
+        this.operations.delete(id);
+        sink.complete();
+      },
+    }).then(
+      (stop) => {
+        if (state.stopped) stop();
+        else state.stop = stop;
+      },
+      (error: unknown) => {
+        this.deps.onUnexpected(error);
+        if (live()) this.close(4500, 'Internal server error');
+      },
+    );
+  }
+
+  /** Stops operation `id`; true when it was running. */
+  protected stop(id: string): boolean {
+    const state = this.operations.get(id);
+    if (!state) return false;
+    state.stopped = true;
+    this.operations.delete(id);
+    state.stop?.();
+    return true;
+  }
+
+  private watchExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const expiresAt = this.caller?.expiresAt;
+    if (expiresAt === null || expiresAt === undefined) return;
+    const wait = expiresAt * 1000 - Date.now();
+    this.expiryTimer = setTimeout(
+      () => (wait > MAX_TIMER_MS ? this.watchExpiry() : this.close(TOKEN_EXPIRED.code, TOKEN_EXPIRED.reason)),
+      Math.min(Math.max(wait, 0), MAX_TIMER_MS),
+    );
+  }
+}

@@ -1,0 +1,144 @@
+// `_stream` subscriptions: the rows past the cursor in pages, then each new row in commit order, none skipped or repeated when writers commit out of order.
+import type { ExecutionResult } from 'graphql';
+import type { ChangeSource, CommittedChange } from './changes.js';
+import { Compiler, type StreamRead, type StreamShape } from './compile.js';
+import type { GraphQLEngine, PreparedOperation, Session } from './engine.js';
+import type { ResultSink } from './live.js';
+
+/**
+ * Starts a stream. The order of its steps is what keeps every row once:
+ * 1. the table is watched first, so every row committed after that arrives as a change;
+ * 2. the rows already there are read in pages past the cursor value, in cursor order; each page's
+ *    cursor values are remembered;
+ * 3. the server waits until every change committed so far is in the change log (up to position S),
+ *    so every row of a page has a position at or before S (on the WAL path too, where the slot's
+ *    consumer numbers changes a moment after they commit);
+ * 4. the changes that arrived meanwhile and after, in commit order: each inserted row is looked up as
+ *    the session (so `where`, grants and row security apply) and sent unless a page already sent it.
+ *    Changes past S cannot be in a page, so the remembered values are dropped once the feed passes S.
+ * A row that commits late with a cursor value below one already sent is still sent: the change log's
+ * commit order decides what is new, not the column alone.
+ */
+export async function startStream(engine: GraphQLEngine, changes: ChangeSource, session: Session, prepared: PreparedOperation, sink: ResultSink): Promise<() => void> {
+  const shape = await streamShape(engine, prepared);
+  const stream = new Stream(engine, session, prepared, shape, sink);
+  const { schema, name } = shape.relation.info;
+  const stopWatch = await changes.watch([{ schema, table: name }], (batch) => stream.offer(batch));
+  stream.begin(changes).catch(() => undefined);
+  return () => {
+    stream.stop();
+    stopWatch();
+  };
+}
+
+async function streamShape(engine: GraphQLEngine, prepared: PreparedOperation): Promise<StreamShape> {
+  let shape: StreamShape | undefined;
+  let failure: Error | undefined;
+  await engine.executeWith(prepared, (info) => {
+    try {
+      shape = new Compiler(info).streamShape();
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+    }
+    return null;
+  });
+  if (!shape) throw failure ?? new Error('the subscription has no _stream field');
+  return shape;
+}
+
+class Stream {
+  /** Cursor values (as text) sent from pages, until the feed passes `pagesEnd`. */
+  private sentFromPages: Set<string> | undefined = new Set();
+  private pagesEnd = Number.POSITIVE_INFINITY;
+  private readonly waiting: CommittedChange[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private live = false;
+  private stopped = false;
+
+  constructor(
+    private readonly engine: GraphQLEngine,
+    private readonly session: Session,
+    private readonly prepared: PreparedOperation,
+    private readonly shape: StreamShape,
+    private readonly sink: ResultSink,
+  ) {}
+
+  /** Sends the rows already there, then the changes that arrived meanwhile. */
+  async begin(changes: ChangeSource): Promise<void> {
+    try {
+      let after: string | null = null;
+      for (;;) {
+        const page = await this.read({ kind: 'page', after });
+        if (this.stopped) return;
+        if (page.cursors.length > 0) this.sink.next(page.result);
+        for (const cursor of page.cursors) this.sentFromPages?.add(cursor);
+        if (page.cursors.length < this.shape.batchSize) break;
+        after = page.cursors.at(-1) as string;
+      }
+      this.pagesEnd = await changes.position();
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.live = true;
+    this.enqueue(this.waiting.splice(0));
+  }
+
+  offer(batch: readonly CommittedChange[]): void {
+    if (this.live) this.enqueue(batch);
+    else this.waiting.push(...batch);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private enqueue(batch: readonly CommittedChange[]): void {
+    this.queue = this.queue.then(() => this.deliver(batch)).catch((error: unknown) => this.fail(error));
+  }
+
+  /** Looks up the rows `batch` inserted, in commit order, and sends them in results of at most batch_size rows. */
+  private async deliver(batch: readonly CommittedChange[]): Promise<void> {
+    const column = this.shape.column.name;
+    const values = batch.filter((change) => change.operation === 'INSERT').map((change) => cursorText(change.new?.[column]));
+    for (let start = 0; start < values.length && !this.stopped; start += this.shape.batchSize) {
+      const chunk = values.slice(start, start + this.shape.batchSize).filter((value): value is string => value !== null);
+      if (chunk.length === 0) continue;
+      const page = await this.read({ kind: 'lookup', cursorValues: chunk });
+      if (page.cursors.length > 0 && !this.stopped) this.sink.next(page.result);
+    }
+    const newest = batch.at(-1)?.position ?? 0;
+    if (newest > this.pagesEnd) this.sentFromPages = undefined;
+  }
+
+  /** One read as the session: the result to send (rows a page already sent left out) and the cursor values of its rows. */
+  private async read(read: StreamRead): Promise<{ result: ExecutionResult; cursors: string[] }> {
+    let cursors: string[] = [];
+    const result = await this.engine.asSession(this.session, (client) =>
+      this.engine.executeWith(this.prepared, async (info) => {
+        const statement = new Compiler(info).compileStream(read);
+        const { rows } = await client.query<{ data: unknown[]; cursors: string[] }>(statement.text, statement.values);
+        const data = rows[0]?.data ?? [];
+        const found = rows[0]?.cursors ?? [];
+        const fresh = found.map((cursor) => read.kind === 'page' || !this.sentFromPages?.has(cursor));
+        cursors = found.filter((_, index) => fresh[index]);
+        return data.filter((_, index) => fresh[index]);
+      }),
+    );
+    const [failure] = result.errors ?? [];
+    if (failure) throw failure;
+    return { result, cursors };
+  }
+
+  private fail(error: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.sink.next({ errors: [error as never] });
+  }
+}
+
+/** A cursor value from the change log as text PostgreSQL can read back as the column's type. */
+function cursorText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}

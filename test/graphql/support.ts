@@ -1,0 +1,166 @@
+// For GraphQL tests: a server with a JWT secret and an admin secret on a fresh database with a role for users, Hasura-claims tokens, and the real clients.
+import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
+import pg from 'pg';
+import { SignJWT } from 'jose';
+import WebSocket from 'ws';
+import type { FormattedExecutionResult as ExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import type { RunningServer, StartOptions } from '@nself/server';
+import { adminUrl, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startTestServer } from '../helpers/server.js';
+import { JWT_SECRET } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
+
+export const ADMIN_SECRET = 'graphql-test-admin-secret';
+
+/** A server for one test file, and the database role (as a Hasura role) its users' tokens name. */
+export interface GraphQLServer {
+  readonly db: TestDatabase;
+  readonly server: RunningServer;
+  /** The Hasura role users act as: a database role made for the file. */
+  readonly role: string;
+  /** `http://127.0.0.1:<port>/v1/graphql`, as `nhost.graphql.url` would be. */
+  readonly graphqlUrl: string;
+}
+
+/** Starts a server with a JWT secret and the admin secret, makes a role, then runs `setupSql(role)` on the database. */
+export function useGraphQLServer(setupSql: (role: string) => string, options: StartOptions = {}): GraphQLServer {
+  const role = `gql_user_${randomBytes(4).toString('hex')}`;
+  const state: { db?: TestDatabase; server?: RunningServer } = {};
+  before(async () => {
+    state.db = await createTestDatabase({ migrated: true });
+    state.server = await startTestServer(state.db, { jwtSecret: JWT_SECRET, graphqlAdminSecret: ADMIN_SECRET, ...options });
+    await state.db.pool.query(`CREATE ROLE ${role} NOLOGIN`);
+    await state.db.pool.query(setupSql(role));
+  });
+  after(async () => {
+    await state.server?.close();
+    await state.db?.drop();
+    const admin = new pg.Client({ connectionString: adminUrl() });
+    await admin.connect();
+    await admin.query(`DROP ROLE IF EXISTS ${role}`).finally(() => admin.end());
+  });
+  return {
+    role,
+    get db() {
+      return state.db as TestDatabase;
+    },
+    get server() {
+      return state.server as RunningServer;
+    },
+    get graphqlUrl() {
+      return `${(state.server as RunningServer).url.replace('localhost', '127.0.0.1')}/v1/graphql`;
+    },
+  };
+}
+
+/** A token as Nhost's auth service issues it: `sub` and Hasura claims for `role`, expiring in `expiresInSeconds`. */
+export async function hasuraToken(userId: string, role: string, options: { expiresInSeconds?: number } = {}): Promise<string> {
+  return new SignJWT({
+    'https://hasura.io/jwt/claims': { 'x-hasura-default-role': role, 'x-hasura-allowed-roles': [role], 'x-hasura-user-id': userId, 'x-hasura-user-is-anonymous': 'false' },
+  })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (options.expiresInSeconds ?? 3600))
+    .sign(new TextEncoder().encode(JWT_SECRET));
+}
+
+/** A GraphQL answer as the server sends it: data, and errors in Hasura's shape. */
+export interface Answer {
+  readonly data?: Record<string, unknown> | null;
+  readonly errors?: { message: string; extensions: { code: string; path: string } }[];
+}
+
+/** POSTs a GraphQL request with `headers`; the HTTP status and the JSON body. */
+export async function postGraphQL(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Answer }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as Answer };
+}
+
+/** A graphql-ws client (graphql-transport-ws) on `url` presenting `accessToken` as Nhost apps do; `closes` records close events. */
+export function wsClient(
+  url: string,
+  accessToken: string | undefined,
+  options: { headers?: Record<string, string> } = {},
+): Client & { closes: { code: number; reason: string }[] } {
+  const closes: { code: number; reason: string }[] = [];
+  const client = createClient({
+    url: url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: false,
+    // Closes are recorded below, where tests look for them.
+    onNonLazyError: () => undefined,
+    connectionParams: () => ({ headers: { ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}), ...options.headers } }),
+    on: { closed: (event) => closes.push({ code: (event as { code: number }).code, reason: (event as { reason: string }).reason }) },
+  });
+  return Object.assign(client, { closes });
+}
+
+/** A subscription whose results are recorded; `errors` and `done` tell how it ended. */
+export interface Recorded<T> {
+  readonly results: ExecutionResult<T, unknown>[];
+  readonly errors: unknown[];
+  done: boolean;
+  stop(): void;
+}
+
+/** Subscribes with the graphql-ws client and records every result. */
+export function record<T = Record<string, unknown>>(client: Client, query: string, variables?: Record<string, unknown>): Recorded<T> {
+  const recorded: Recorded<T> = { results: [], errors: [], done: false, stop: () => undefined };
+  recorded.stop = client.subscribe<T>(
+    { query, ...(variables ? { variables } : {}) },
+    {
+      next: (result) => recorded.results.push(result),
+      error: (error) => recorded.errors.push(error),
+      complete: () => {
+        recorded.done = true;
+      },
+    },
+  );
+  return recorded;
+}
+
+/** Waits until `recorded` has `count` results; returns the last. */
+export async function nthResult<T>(recorded: Recorded<T>, count: number, what: string): Promise<ExecutionResult<T, unknown>> {
+  await waitFor(
+    () => recorded.results.length >= count || recorded.errors.length > 0,
+    () => `${what} (results so far: ${JSON.stringify(recorded.results)})`,
+  );
+  if (recorded.errors.length > 0) throw new Error(`${what}: the subscription failed: ${JSON.stringify(recorded.errors)}`);
+  return recorded.results[count - 1] as ExecutionResult<T, unknown>;
+}
+
+const ROWS_PER_TRANSACTION = 10;
+
+/**
+ * Inserts exactly `rows` rows into `messages (writer, body)` from `writers` connections at once, a few rows per
+ * transaction, each transaction sometimes held open a moment after its ids were taken, so that
+ * commits overtake each other.
+ */
+export async function insertAsWriters(url: string, writers: number, rows: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: writers }, async (_, index) => {
+      const writer = index + 1;
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const own = Math.floor(rows / writers) + (index < rows % writers ? 1 : 0);
+        for (let done = 0; done < own; done += ROWS_PER_TRANSACTION) {
+          await client.query('BEGIN');
+          await client.query(`INSERT INTO messages (writer, body) SELECT $1::int, 'w' || $1::int || ' #' || n FROM generate_series($2::int, $3::int) AS n`, [
+            writer,
+            done,
+            Math.min(done + ROWS_PER_TRANSACTION, own) - 1,
+          ]);
+          if (Math.random() < 0.3) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+          await client.query('COMMIT');
+        }
+      } finally {
+        await client.end();
+      }
+    }),
+  );
+}
