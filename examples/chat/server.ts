@@ -1,4 +1,5 @@
-// Chat example: runs the realtime server and serves a chat page that loads @nself/client as plain ES modules.
+// Chat example: serves a chat page that loads @nself/client as plain ES modules, using the realtime server already
+// running on REALTIME_PORT (as after `npm start`) or starting one.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -25,10 +26,13 @@ const TYPES: Record<string, string> = {
 
 async function main(): Promise<void> {
   const port = Number(process.env.CHAT_PORT ?? 3200);
-  let realtimeUrl = process.env.REALTIME_URL;
+  const realtimePort = Number(process.env.REALTIME_PORT ?? 3100);
+  let realtimeUrl = process.env.REALTIME_URL ?? (await runningRealtime(realtimePort));
   let stopRealtime = async (): Promise<void> => undefined;
-  if (!realtimeUrl) {
-    const realtime = await startServer({ port: Number(process.env.REALTIME_PORT ?? 3100), databaseUrl: await resolveDatabaseUrl() });
+  if (realtimeUrl) {
+    process.stdout.write(`chat example: using the realtime server at ${realtimeUrl}\n`);
+  } else {
+    const realtime = await startServer({ port: realtimePort, databaseUrl: await resolveDatabaseUrl() });
     realtimeUrl = `ws://localhost:${realtime.port}`;
     stopRealtime = () => realtime.close();
   }
@@ -45,6 +49,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** The address of a realtime server already answering on `port` (its `/api/ping` says Success), else undefined. */
+async function runningRealtime(port: number): Promise<string | undefined> {
+  if (port === 0) return undefined;
+  try {
+    const response = await fetch(`http://localhost:${port}/api/ping`, { signal: AbortSignal.timeout(1_000) });
+    const body = response.ok ? ((await response.json()) as { message?: unknown }) : undefined;
+    return body?.message === 'Success' ? `ws://localhost:${port}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function serve(request: IncomingMessage, response: ServerResponse, page: string): Promise<void> {

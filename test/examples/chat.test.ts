@@ -7,7 +7,7 @@ import { REPO_ROOT } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { launchBrowser } from '../react/browser.js';
 import { waitFor } from '../helpers/wait.js';
-import { freePort } from '../helpers/server-process.js';
+import { freePort, startServerProcess } from '../helpers/server-process.js';
 
 let db: TestDatabase;
 let example: ChildProcess;
@@ -92,4 +92,33 @@ test('a page that reloads shows the room’s stored messages, oldest first, then
   assert.equal(await carol.locator('#messages li.history').count(), 3);
   await carol.close();
   await dave.close();
+});
+
+test('with a realtime server already running on REALTIME_PORT (as after npm start), the example uses it instead of failing on the taken port', async () => {
+  const realtime = await startServerProcess(db.url, await freePort());
+  const chatPort = await freePort();
+  const second = spawn(process.execPath, ['--conditions=nself-source', '--import', 'tsx', 'examples/chat/server.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, DATABASE_URL: db.url, CHAT_PORT: String(chatPort), REALTIME_PORT: String(realtime.port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  second.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  second.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  try {
+    await waitFor(
+      () => /open http:\/\/localhost:\d+/.test(output) || second.exitCode !== null,
+      () => `the example to start (output: ${output})`,
+      60_000,
+    );
+    assert.equal(second.exitCode, null, `the example exited: ${output}`);
+    assert.match(output, new RegExp(`using the realtime server at ws://localhost:${realtime.port}`));
+    const page = await (await fetch(`http://localhost:${chatPort}/`)).text();
+    assert.match(page, new RegExp(`ws://localhost:${realtime.port}`), 'the page connects to the running server');
+  } finally {
+    const exited = new Promise((resolve) => second.once('exit', resolve));
+    second.kill('SIGTERM');
+    await exited;
+    await realtime.stop();
+  }
 });
