@@ -1,6 +1,5 @@
 // What the inspector's page polls: channels and their rates, table subscriptions and capture lag, connections, and this process's figures.
-import { channelActivity, listConnections, listSubscriptions, pendingChanges, readSlotHealth, tableActivity, type ChannelType } from '@nself/db';
-import type { Pool } from '@nself/db';
+import { channelActivity, listConnections, listSubscriptions, pendingChanges, readSlotHealth, tableActivity, type ChannelActivity, type Pool } from '@nself/db';
 import type { Authenticator } from '../auth/auth.js';
 import type { Metrics } from '../metrics.js';
 import { readServerFigures, type ServerFigures } from './server-figures.js';
@@ -13,15 +12,7 @@ export interface InspectorState {
   readonly time: string;
   readonly windowSeconds: number;
   readonly server: ServerFigures & { readonly id: string; readonly developmentMode: boolean };
-  readonly channels: readonly {
-    readonly slug: string;
-    readonly type: ChannelType;
-    readonly members: number;
-    readonly online: number;
-    readonly lastOffset: number;
-    readonly messagesPerSecond: number;
-    readonly lastSentAt: string | null;
-  }[];
+  readonly channels: readonly (Omit<ChannelActivity, 'lastSentAt'> & { readonly lastSentAt: string | null })[];
   readonly tables: readonly {
     readonly table: string;
     /** How its changes are captured (`wal`, `notify`, `poll`); null for a table of a watched schema with no subscription of its own. */
