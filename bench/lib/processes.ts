@@ -5,10 +5,11 @@ import { availableParallelism } from 'node:os';
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU sets: the server under test gets its own core when there are two or more. */
+/** CPU sets: the server under test gets its own core when there are two or more; a server of several workers may use every core. */
 export const CPU = {
   server: availableParallelism() >= 2 ? '1' : '0',
   load: '0',
+  all: `0-${availableParallelism() - 1}`,
 } as const;
 
 /** Seconds of CPU (user + system) a process has used so far, read from /proc. */
