@@ -1,6 +1,6 @@
 // B9: one server process against several worker processes on one port: the most deliveries per second each keeps under a delivery p99 bound, for fan-out (B4's shape) and for stored broadcasts over many channels (B7's).
 import { availableParallelism } from 'node:os';
-import { alternate, medianOf, sleep } from './lib/alternate.js';
+import { alternate, sleep } from './lib/alternate.js';
 import { createBenchDatabase } from './lib/database.js';
 import { LoadClients } from './lib/load-clients.js';
 import { readOptions } from './lib/options.js';
