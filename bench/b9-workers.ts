@@ -7,6 +7,7 @@ import { readOptions } from './lib/options.js';
 import { CPU } from './lib/processes.js';
 import { openPublisher, publishPaced, type Publisher } from './lib/publishers.js';
 import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
+import { bucketBound, histogramIn, observedBetween, scrapeServer } from './lib/server-metrics.js';
 import { startService, type Target } from './lib/services.js';
 import { median, nowMs } from './lib/stats.js';
 
@@ -49,6 +50,9 @@ interface Step {
   readonly cores: number;
   readonly cpuPerDeliveryUs: number;
   readonly loadDelayP99Ms: number;
+  /** The server's own measure, from the statement that stores a broadcast to its frames written: the upper bounds of the buckets holding the p50 and the p99, in ms. */
+  readonly serverP50Ms: number;
+  readonly serverP99Ms: number;
   readonly problems: number;
 }
 
@@ -70,6 +74,7 @@ const CASES: readonly Case[] = [
     firstRate: options.stored,
   },
 ];
+const SERVER_LATENCY = 'realtime_delivery_latency_seconds';
 const WORKERS: Record<Side, number> = { one: 1, many: options.many };
 const LABELS: Record<Side, string> = { one: '1 worker', many: `${options.many} workers` };
 
@@ -120,6 +125,7 @@ async function climb(target: Target, usage: () => { cpu: number }, kase: Case): 
     for (let index = 0; index < options.steps; index += 1) {
       const rate = rateOf(kase, index);
       await clients.reset((sent[kase.topics[0] ?? ''] ?? 0) + 1);
+      const storedBefore = histogramIn(await scrapeServer(target), SERVER_LATENCY);
       const before = usage().cpu;
       const begun = nowMs();
       await publishPaced(publisher, kase.topics, rate, options.seconds * 1000, options.payload, sent);
@@ -127,6 +133,7 @@ async function climb(target: Target, usage: () => { cpu: number }, kase: Case): 
       // From the first publish to the last delivery: a server that falls behind delivers fewer per second than were published.
       const seconds = (nowMs() - begun) / 1000;
       const cpu = usage().cpu - before;
+      const server = observedBetween(storedBefore, histogramIn(await scrapeServer(target), SERVER_LATENCY));
       const report = await clients.report(sent);
       const step: Step = {
         rate,
@@ -136,10 +143,14 @@ async function climb(target: Target, usage: () => { cpu: number }, kase: Case): 
         cores: cpu / seconds,
         cpuPerDeliveryUs: (cpu / Math.max(1, report.check.received)) * 1e6,
         loadDelayP99Ms: report.loadLoopDelayP99Ms,
+        serverP50Ms: bucketBound(server, 0.5) * 1000,
+        serverP99Ms: bucketBound(server, 0.99) * 1000,
         problems: report.check.gaps + report.check.duplicates + report.check.missing,
       };
       steps.push(step);
-      process.stderr.write(`    ${kase.name} ${rate} msg/s: ${fmt(step.deliveriesPerSecond, 0)} deliveries/s, p99 ${fmt(step.p99, 1)} ms, ${fmt(step.cores, 2)} cores\n`);
+      process.stderr.write(
+        `    ${kase.name} ${rate} msg/s: ${fmt(step.deliveriesPerSecond, 0)} deliveries/s, p99 ${fmt(step.p99, 1)} ms (server ≤ ${fmt(step.serverP99Ms, 0)} ms), ${fmt(step.cores, 2)} cores\n`,
+      );
       if (step.problems > 0 || step.p99 > options.bound * GIVE_UP_FACTOR || step.deliveriesPerSecond < FALLING_BEHIND * rate * kase.perTopic) break;
     }
   } finally {
@@ -220,6 +231,31 @@ try {
       ladder(side, kase.name),
     ]),
   }));
+  const stepsAt = (side: Side, name: CaseName, rate: number) => (runs.get(side) ?? []).flatMap((climbs) => (climbs.get(name) ?? []).filter((step) => step.rate === rate));
+  const curveCells = (side: Side, name: CaseName, rate: number) => {
+    const steps = stepsAt(side, name, rate);
+    if (steps.length === 0) return ['–', '–', '–'];
+    const at = (pick: (step: Step) => number, digits: number) => fmt(median(steps.map(pick)), digits);
+    return [
+      at((step) => step.deliveriesPerSecond, 0),
+      `${at((step) => step.p99, 0)} (≤ ${at((step) => step.serverP99Ms, 0)})`,
+      `${at((step) => step.cpuPerDeliveryUs, 1)} (${at((step) => step.cores, 2)})`,
+    ];
+  };
+  const curves = CASES.map((kase) => ({
+    title: `${kase.name}, every rate step side by side (medians over the repetitions that reached it)`,
+    columns: [
+      'published',
+      ...(['one', 'many'] as Side[]).flatMap((side) => [
+        `${LABELS[side]}: deliveries / s`,
+        `${LABELS[side]}: p99 ms (server's own ≤ ms)`,
+        `${LABELS[side]}: server CPU µs per delivery (cores)`,
+      ]),
+    ],
+    rows: Array.from({ length: options.steps }, (_, index) => rateOf(kase, index))
+      .filter((rate) => stepsAt('one', kase.name, rate).length + stepsAt('many', kase.name, rate).length > 0)
+      .map((rate) => [`${rate} msg/s`, ...curveCells('one', kase.name, rate), ...curveCells('many', kase.name, rate)]),
+  }));
   const targets: TargetCheck[] = CASES.map((kase) => ({
     target: `${kase.name}: ${options.many} workers ≥ 1.6× the deliveries per second of 1 worker, delivery p99 ≤ ${options.bound} ms`,
     measured: ratio(capacity('many', kase.name), capacity('one', kase.name)),
@@ -233,11 +269,11 @@ try {
     options,
     targets,
     deliveryProblems: problems,
-    tables,
+    tables: [...tables, ...curves],
     notes: [
       `Method: each side is one \`nself realtime start\` with REALTIME_WORKERS=1 or ${options.many}, started in turn (1, ${options.many}, ${options.many}, 1, …). On each, every case climbs a ladder of publish rates (paced, numbered, timestamped broadcasts; history on, so every broadcast is stored before it is delivered). A step's deliveries per second count from its first publish to its last delivery, so a server that falls behind scores what it delivered, not what was sent; its p99 is publish to receipt over every delivery of the step. The climb stops once a step delivers under ${FALLING_BEHIND * 100} % of what was published, has a p99 over ${GIVE_UP_FACTOR}× the bound, or loses a message. A side's figure is its step with the most deliveries per second whose p99 stayed ≤ ${options.bound} ms with nothing lost (median over repetitions); the ratio compares those, the same latency bound on both sides. The ladder column shows each repetition's steps as rate:p99, "!" marking a step with gaps, duplicates or missing messages.`,
       `Placement: the server (primary and workers) may run on every core (taskset ${CPU.all}) on both sides; the load processes are pinned to CPU 0 and PostgreSQL floats. On a 2-core machine the load generator and PostgreSQL share the cores the workers use, so the ratio here is a floor: "server cores in use" shows how much CPU the server got, and "server CPU µs per delivery" what a delivery costs it, which is what sets the rate on a machine with cores to spare.`,
-      'Server CPU counts the primary process and every worker (its children), read from /proc; PostgreSQL is not counted.',
+      "Server CPU counts the primary process and every worker (its children), read from /proc; PostgreSQL is not counted. The server's own latency is `realtime_delivery_latency_seconds` of the whole server (from the statement that stores a broadcast to its frames written; the upper bound of the histogram bucket holding the p99): the rest of the client's p99 is the kernel and the load processes.",
       'Per-connection message and join limits are raised for this run only, so that a few publisher connections can carry the load.',
     ],
   });
