@@ -37,6 +37,7 @@ export function writePerformanceDoc(results: readonly BenchResult[], context: Ru
       ? previous.slice(notesAt + 1)
       : `${NOTES_HEADING}\n\n(What was profiled and optimised, and what each change bought, goes here; the bench command keeps this section.)\n`;
   const cpu = cpus();
+  const earlier = results.filter((result) => new Date(result.date) < context.startedAt && !context.failures.includes(result.id)).map((result) => result.id);
   const summary = markdownTable({
     title: 'summary',
     columns: ['benchmark', 'targets met', 'delivery problems', 'run at'],
@@ -68,6 +69,7 @@ export function writePerformanceDoc(results: readonly BenchResult[], context: Ru
     `- PostgreSQL: ${context.database}.`,
     `- Run: ${context.startedAt.toISOString().replace('T', ' ').slice(0, 16)} to ${context.finishedAt.toISOString().replace('T', ' ').slice(11, 16)} UTC; load average ${context.loadBefore.toFixed(1)} before and ${context.loadAfter.toFixed(1)} after (other work shared the machine: compare ratios, not absolute figures).`,
     ...(context.failures.length > 0 ? [`- Failed in this run (figures below are from an earlier run, see their dates): ${context.failures.join(', ')}.`] : []),
+    ...(earlier.length > 0 ? [`- Not run this time (figures from earlier runs, perhaps on another machine: see their dates): ${earlier.join(', ')}.`] : []),
     '',
     '## Summary',
     '',
