@@ -190,8 +190,8 @@ try {
     title: `${kase.title}; rates from ${kase.firstRate} msg/s up ${options.growth} % a step, ${options.seconds} s each, bound p99 ≤ ${options.bound} ms (medians of ${options.reps})`,
     columns: [
       'server',
-      'rate of the best step under the bound, msg/s',
-      'deliveries / s',
+      'rate of the best step under the bound, msg/s (repetitions that had one)',
+      'deliveries / s (a repetition with no step under the bound counts 0)',
       '÷ 1 worker',
       'p50 / p99 ms there',
       'server cores in use there',

@@ -16,7 +16,7 @@ const BENCHMARKS: ReadonlyArray<readonly [id: string, script: string, args: read
   ['B6', 'b6-presence.ts', ['--members', '200', '--seconds', '3']],
   ['B7', 'b7-history-replay.ts', ['--clients', '200', '--seconds', '2']],
   ['B8', 'b8-slow-consumers.ts', ['--rate', '50', '--seconds', '4']],
-  ['B9', 'b9-workers.ts', ['--reps', '2', '--seconds', '2']],
+  ['B9', 'b9-workers.ts', ['--seconds', '2']],
   ['B10', 'b10-bus-ceiling.ts', ['--seconds', '2']],
 ];
 
