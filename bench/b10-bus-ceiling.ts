@@ -8,6 +8,7 @@ import { createBenchDatabase, type BenchDatabase } from './lib/database.js';
 import { readOptions } from './lib/options.js';
 import { pgbenchAvailable, runPgbenchCounted } from './lib/pgbench.js';
 import { fmt, publishResult, type Table } from './lib/report.js';
+import { median } from './lib/stats.js';
 import { onTeardown, teardown } from './lib/teardown.js';
 import { measureWriterCost, type Run as WriterRun } from './lib/writer-cost.js';
 
@@ -129,7 +130,7 @@ async function runBus(db: BenchDatabase, listener: Listener, workload: Workload,
   return { tps, notifiedPerSecond: (listener.received - receivedBefore) / seconds, flushesPerSecond: flushes / seconds };
 }
 
-/** The bus workloads, synchronous_commit on (as shipped) and off, alternating. */
+/** The bus workloads, synchronous_commit on (as shipped) and off, round after round (the order of workloads reversed every other round); figures are medians of the rounds. */
 async function measureBus(): Promise<Table> {
   const db = await createBenchDatabase(2);
   onTeardown(() => db.drop());
@@ -137,27 +138,57 @@ async function measureBus(): Promise<Table> {
   for (let client = 0; client < options.connections; client += 1) await createChannel(db.pool, { name: `bus${client}` });
   const listener = await Listener.start(db.url);
   onTeardown(() => listener.close());
-  const rows: Array<Array<string | number>> = [];
-  for (const [index, workload] of WORKLOADS.entries()) {
+  const scripts = WORKLOADS.map((workload, index) => {
     const scriptFile = path.join(scratch, `workload${index}.sql`);
     writeFileSync(scriptFile, workload.script);
-    const sync = await runBus(db, listener, workload, scriptFile, false);
-    const async = await runBus(db, listener, workload, scriptFile, true);
-    process.stderr.write(`  ${workload.label}: ${fmt(sync.tps, 0)} TPS (synchronous_commit off: ${fmt(async.tps, 0)})\n`);
-    const perFlush = (run: BusRun) => (Number.isFinite(run.flushesPerSecond) && run.flushesPerSecond > 0 ? fmt(run.tps / run.flushesPerSecond, 1) : 'n/a');
-    rows.push([
-      workload.label,
-      fmt(sync.tps, 0),
-      workload.rowsPerTransaction > 0 ? fmt(sync.tps * workload.rowsPerTransaction, 0) : '–',
-      workload.notificationsPerTransaction > 0 ? fmt(sync.notifiedPerSecond, 0) : '–',
-      fmt(sync.flushesPerSecond, 0),
-      perFlush(sync),
-      fmt(async.tps, 0),
-      workload.rowsPerTransaction > 0 ? fmt(async.tps * workload.rowsPerTransaction, 0) : '–',
-    ]);
+    return scriptFile;
+  });
+  const runs = WORKLOADS.map(() => ({ sync: [] as BusRun[], async: [] as BusRun[] }));
+  for (let round = 0; round < options.reps; round += 1) {
+    const order = WORKLOADS.map((_, index) => index);
+    for (const index of round % 2 === 0 ? order : order.reverse()) {
+      const workload = WORKLOADS[index];
+      const scriptFile = scripts[index];
+      const sideRuns = runs[index];
+      if (!workload || !scriptFile || !sideRuns) continue;
+      const sync = await runBus(db, listener, workload, scriptFile, false);
+      const async = await runBus(db, listener, workload, scriptFile, true);
+      sideRuns.sync.push(sync);
+      sideRuns.async.push(async);
+      process.stderr.write(`  round ${round + 1}/${options.reps}, ${workload.label}: ${fmt(sync.tps, 0)} TPS (synchronous_commit off: ${fmt(async.tps, 0)})\n`);
+    }
   }
+  const rows = WORKLOADS.map((workload, index) => {
+    const { sync, async } = runs[index] ?? { sync: [], async: [] };
+    const of = (list: readonly BusRun[], pick: (run: BusRun) => number) => median(list.map(pick));
+    const perFlush = of(sync, (run) => (run.flushesPerSecond > 0 ? run.tps / run.flushesPerSecond : Number.NaN));
+    return [
+      workload.label,
+      fmt(
+        of(sync, (run) => run.tps),
+        0,
+      ),
+      workload.rowsPerTransaction > 0 ? fmt(of(sync, (run) => run.tps) * workload.rowsPerTransaction, 0) : '–',
+      workload.notificationsPerTransaction > 0
+        ? fmt(
+            of(sync, (run) => run.notifiedPerSecond),
+            0,
+          )
+        : '–',
+      fmt(
+        of(sync, (run) => run.flushesPerSecond),
+        0,
+      ),
+      fmt(perFlush, 1),
+      fmt(
+        of(async, (run) => run.tps),
+        0,
+      ),
+      workload.rowsPerTransaction > 0 ? fmt(of(async, (run) => run.tps) * workload.rowsPerTransaction, 0) : '–',
+    ];
+  });
   return {
-    title: `${options.connections} connections (pgbench) for ${options.seconds} s each, one LISTEN connection counting the notifications`,
+    title: `${options.connections} connections (pgbench) for ${options.seconds} s each, one LISTEN connection counting the notifications (medians of ${options.reps})`,
     columns: [
       'workload (one per transaction)',
       'transactions / s',
@@ -174,25 +205,42 @@ async function measureBus(): Promise<Table> {
 
 /** Table changes carried through an nself server to a live subscriber, trigger and WAL paths, from the writer-cost measurement. */
 async function measureChanges(): Promise<Table> {
-  const cost = await measureWriterCost({ seconds: options.seconds, rounds: 1, asyncCommit: false }, (line) => process.stderr.write(`  ${line}\n`));
+  const cost = await measureWriterCost({ seconds: options.seconds, rounds: options.reps, asyncCommit: false }, (line) => process.stderr.write(`  ${line}\n`));
   const writers = 8;
-  const carried = (run: WriterRun | undefined) => (run?.delivery ? run.delivery.received / (run.seconds + run.delivery.catchUpS) : Number.NaN);
-  const row = (label: string, run: WriterRun | undefined, delivered: boolean) => [
-    label,
-    fmt(run ? run.written / run.seconds : Number.NaN, 0),
-    delivered ? fmt(carried(run), 0) : '–',
-    delivered && run?.delivery ? fmt(run.delivery.catchUpS, 1) : '–',
-    run?.cpu ? fmt((run.cpu.walsenders / run.seconds) * 100, 0) : 'n/a',
-    run?.cpu ? fmt((run.cpu.server / run.seconds) * 100, 0) : 'n/a',
-  ];
+  const carried = (run: WriterRun) => (run.delivery ? run.delivery.received / (run.seconds + run.delivery.catchUpS) : Number.NaN);
+  const row = (label: string, runs: readonly WriterRun[], delivered: boolean) => {
+    const of = (pick: (run: WriterRun) => number) => median(runs.map(pick));
+    return [
+      label,
+      fmt(
+        of((run) => run.written / run.seconds),
+        0,
+      ),
+      delivered ? fmt(of(carried), 0) : '–',
+      delivered
+        ? fmt(
+            of((run) => run.delivery?.catchUpS ?? Number.NaN),
+            1,
+          )
+        : '–',
+      fmt(
+        of((run) => (run.cpu ? (run.cpu.walsenders / run.seconds) * 100 : Number.NaN)),
+        0,
+      ),
+      fmt(
+        of((run) => (run.cpu ? (run.cpu.server / run.seconds) * 100 : Number.NaN)),
+        0,
+      ),
+    ];
+  };
   return {
-    title: `table changes: ${writers} pgbench writers of single-row INSERTs (about 250 bytes) for ${options.seconds} s, ${cost.postgres}; the capture paths with an nself server and one postgres_changes subscriber counting every change`,
+    title: `table changes (medians of ${options.reps}): ${writers} pgbench writers of single-row INSERTs (about 250 bytes) for ${options.seconds} s, ${cost.postgres}; the capture paths with an nself server and one postgres_changes subscriber counting every change`,
     columns: ['setup', 'written / s', 'delivered / s (until the last arrived)', 'last change after the writers, s', 'walsender CPU %', 'server CPU %'],
     rows: [
-      row('no capture', cost.runs('none', writers)[0], false),
-      row('bare pg_notify trigger', cost.runs('notify', writers)[0], false),
-      row('trigger path (REALTIME_CAPTURE=trigger)', cost.runs('trigger', writers)[0], true),
-      row('WAL path (wal_level=logical)', cost.runs('wal', writers)[0], true),
+      row('no capture', cost.runs('none', writers), false),
+      row('bare pg_notify trigger', cost.runs('notify', writers), false),
+      row('trigger path (REALTIME_CAPTURE=trigger)', cost.runs('trigger', writers), true),
+      row('WAL path (wal_level=logical)', cost.runs('wal', writers), true),
     ],
   };
 }
