@@ -1,4 +1,4 @@
-// `npm run bench`: runs B1 to B8 at a small size (options after `--` are passed to every benchmark), then regenerates docs/performance.md.
+// `npm run bench`: runs B1 to B10 at a small size (options after `--` are passed to every benchmark), then regenerates docs/performance.md.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { createBenchDatabase } from './lib/database.js';
@@ -16,13 +16,15 @@ const BENCHMARKS: ReadonlyArray<readonly [id: string, script: string, args: read
   ['B6', 'b6-presence.ts', ['--members', '200', '--seconds', '3']],
   ['B7', 'b7-history-replay.ts', ['--clients', '200', '--seconds', '2']],
   ['B8', 'b8-slow-consumers.ts', ['--rate', '50', '--seconds', '4']],
+  ['B9', 'b9-workers.ts', ['--seconds', '2']],
+  ['B10', 'b10-bus-ceiling.ts', ['--seconds', '2']],
 ];
 
 const only = process.argv
   .slice(2)
-  .filter((arg) => /^B\d$/i.test(arg))
+  .filter((arg) => /^B\d+$/i.test(arg))
   .map((arg) => arg.toUpperCase());
-const extra = process.argv.slice(2).filter((arg) => !/^B\d$/i.test(arg));
+const extra = process.argv.slice(2).filter((arg) => !/^B\d+$/i.test(arg));
 const probe = await createBenchDatabase(1);
 const database = `PostgreSQL ${probe.version} (${probe.embedded ? 'embedded, under .nself/bench' : `DATABASE_URL, ${probe.server}`})`;
 await probe.drop();

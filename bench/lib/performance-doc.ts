@@ -24,7 +24,7 @@ export function readResults(): BenchResult[] {
   if (!existsSync(resultsDir)) return [];
   return readdirSync(resultsDir)
     .filter((file) => /^B\d+\.json$/.test(file))
-    .sort()
+    .sort((a, b) => Number(a.slice(1, -5)) - Number(b.slice(1, -5)))
     .map((file) => JSON.parse(readFileSync(path.join(resultsDir, file), 'utf8')) as BenchResult);
 }
 
@@ -37,6 +37,7 @@ export function writePerformanceDoc(results: readonly BenchResult[], context: Ru
       ? previous.slice(notesAt + 1)
       : `${NOTES_HEADING}\n\n(What was profiled and optimised, and what each change bought, goes here; the bench command keeps this section.)\n`;
   const cpu = cpus();
+  const earlier = results.filter((result) => new Date(result.date) < context.startedAt && !context.failures.includes(result.id)).map((result) => result.id);
   const summary = markdownTable({
     title: 'summary',
     columns: ['benchmark', 'targets met', 'delivery problems', 'run at'],
@@ -58,9 +59,9 @@ export function writePerformanceDoc(results: readonly BenchResult[], context: Ru
     '',
     '- Our server runs as it ships: `nself realtime start` in its own process, auth on (HS256 JWTs, `NODE_ENV=production`), history stored in PostgreSQL. Only per-connection rate limits are raised where a few load-generator connections must carry the load of many clients (each benchmark says so).',
     '- Baselines: raw `pg` LISTEN fed by a bare `pg_notify` trigger, alone and fanned out by a bare `ws` server that LISTENs itself (B1, B2); a bare `ws` server writing one pre-serialised frame to every socket; Socket.IO rooms; nginx with the nchan module (Debian packages `nginx`, `libnginx-mod-nchan`; skipped with a note when missing).',
-    '- Clients speak the real protocols over raw `ws` (Phoenix `phx_join`, broadcast, presence, postgres_changes and heartbeats for ours; Engine.IO/Socket.IO frames; nchan WebSocket subscribers), spread over load-generator processes. Servers are pinned to CPU 1 and load generators to CPU 0 with `taskset`; CPU time and RSS come from `/proc`.',
+    '- Clients speak the real protocols over raw `ws` (Phoenix `phx_join`, broadcast, presence, postgres_changes and heartbeats for ours; Engine.IO/Socket.IO frames; nchan WebSocket subscribers), spread over load-generator processes. Servers are pinned to CPU 1 and load generators to CPU 0 with `taskset` (B9 lets a server of several worker processes use every core); CPU time and RSS come from `/proc`, for a server of several workers summed over the primary process and its workers.',
     '- Every message carries a sequence number and its send time (`performance.timeOrigin + performance.now()`); every delivery is checked for gaps, duplicates and missing messages, and latency is send (or INSERT) to receipt on the same host clock.',
-    "- `npm run bench` runs all eight at a small size; each command's options scale it up.",
+    "- `npm run bench` runs all ten at a small size (`npm run bench -- B4 B7` only those; `npm run bench:workers` is B9, `npm run bench:bus` is B10); each command's options scale it up.",
     '',
     '## Machine',
     '',
@@ -68,6 +69,7 @@ export function writePerformanceDoc(results: readonly BenchResult[], context: Ru
     `- PostgreSQL: ${context.database}.`,
     `- Run: ${context.startedAt.toISOString().replace('T', ' ').slice(0, 16)} to ${context.finishedAt.toISOString().replace('T', ' ').slice(11, 16)} UTC; load average ${context.loadBefore.toFixed(1)} before and ${context.loadAfter.toFixed(1)} after (other work shared the machine: compare ratios, not absolute figures).`,
     ...(context.failures.length > 0 ? [`- Failed in this run (figures below are from an earlier run, see their dates): ${context.failures.join(', ')}.`] : []),
+    ...(earlier.length > 0 ? [`- Not run this time (figures from earlier runs, perhaps on another machine: see their dates): ${earlier.join(', ')}.`] : []),
     '',
     '## Summary',
     '',

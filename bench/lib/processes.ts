@@ -5,10 +5,15 @@ import { availableParallelism } from 'node:os';
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU sets: the server under test gets its own core when there are two or more. */
+/**
+ * CPU sets (taskset lists): the server under test gets its own core when there are two or more, a
+ * server of several workers every core; BENCH_SERVER_CPUS, BENCH_LOAD_CPUS and BENCH_WORKERS_CPUS
+ * set them on a larger machine (e.g. BENCH_LOAD_CPUS=4-7 BENCH_WORKERS_CPUS=0-3).
+ */
 export const CPU = {
-  server: availableParallelism() >= 2 ? '1' : '0',
-  load: '0',
+  server: process.env.BENCH_SERVER_CPUS ?? (availableParallelism() >= 2 ? '1' : '0'),
+  load: process.env.BENCH_LOAD_CPUS ?? '0',
+  all: process.env.BENCH_WORKERS_CPUS ?? `0-${availableParallelism() - 1}`,
 } as const;
 
 /** Seconds of CPU (user + system) a process has used so far, read from /proc. */

@@ -46,11 +46,17 @@ export function nchanAvailable(): boolean {
   return existsSync(NGINX) && existsSync(NCHAN_MODULE);
 }
 
-/** How a service is started: nself needs `databaseUrl`; any may get extra environment (nself: limits; bare ws: BARE_WS_LISTEN) and a higher open-file limit. */
+/**
+ * How a service is started: nself needs `databaseUrl`; any may get extra environment (nself: limits;
+ * bare ws: BARE_WS_LISTEN) and a higher open-file limit. nself runs `workers` processes (REALTIME_WORKERS,
+ * default 1) on the CPUs `cpus` (a taskset list; default the server's CPU, or every CPU with more than one worker).
+ */
 export interface ServiceOptions {
   readonly databaseUrl?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly openFiles?: number;
+  readonly workers?: number;
+  readonly cpus?: string;
 }
 
 /** Starts a server of `kind`. */
@@ -75,10 +81,10 @@ function service(kind: ServiceKind, child: ChildProcess, target: Target, pids: (
   return { target, label: SERVICE_LABELS[kind], usage: () => usage(pids()), stop: () => stopChild(child) };
 }
 
-async function startNself({ databaseUrl, env, openFiles }: ServiceOptions): Promise<Service> {
+async function startNself({ databaseUrl, env, openFiles, workers = 1, cpus }: ServiceOptions): Promise<Service> {
   if (!databaseUrl) throw new Error('the nself server needs a database');
   const child = spawnPinned(
-    CPU.server,
+    cpus ?? (workers > 1 ? CPU.all : CPU.server),
     process.execPath,
     [path.join(repositoryRoot, 'packages', 'cli', 'bin', 'nself.js'), 'realtime', 'start', '--port', '0', '--host', '127.0.0.1'],
     {
@@ -89,6 +95,7 @@ async function startNself({ databaseUrl, env, openFiles }: ServiceOptions): Prom
         REALTIME_LOG_LEVEL: 'info',
         REALTIME_LOG_FILE: path.join(tmpdir(), `nself-bench-${process.pid}.log`),
         NODE_ENV: 'production',
+        REALTIME_WORKERS: String(workers),
         ...env,
       },
       ...(openFiles !== undefined ? { openFiles } : {}),
@@ -100,7 +107,8 @@ async function startNself({ databaseUrl, env, openFiles }: ServiceOptions): Prom
   });
   child.stdout?.resume();
   const clientToken = await nselfToken('bench-user');
-  return service('nself', child, { kind: 'nself', port, token: clientToken }, () => [pidOf(child)]);
+  // With workers, the primary's children (node's cluster workers) do the work: count them all.
+  return service('nself', child, { kind: 'nself', port, token: clientToken }, () => [pidOf(child), ...childrenOf(pidOf(child))]);
 }
 
 /** Signs a client token for the nself server started by `startService` (e.g. one per presence member); role `authenticated` unless given. */
@@ -155,6 +163,7 @@ http {
 `;
 }
 
+/** The processes `pid` started that still run (from /proc). */
 function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
