@@ -1,6 +1,6 @@
 // The legacy `graphql-ws` subprotocol (subscriptions-transport-ws): connection_init/ack/error, ka, start/data/error/complete/stop, connection_terminate.
 import { headersOfPayload } from './connection-auth.js';
-import { GraphQLSocket, type GraphQLSocketDeps, type TextSocket } from './socket-base.js';
+import { GraphQLSocket, MAX_OPERATION_ID_LENGTH, type GraphQLSocketDeps, type TextSocket } from './socket-base.js';
 
 /** The subprotocol name a client asks for in Sec-WebSocket-Protocol. */
 export const LEGACY_WS = 'graphql-ws';
@@ -70,6 +70,7 @@ export class LegacyWsSocket extends GraphQLSocket {
         }
         const payload = message.payload as Record<string, unknown> | null | undefined;
         if (id === undefined) return this.send({ type: 'error', payload: { message: 'start needs an "id"' } });
+        if (id.length > MAX_OPERATION_ID_LENGTH) return this.send({ type: 'error', payload: { message: `start: "id" is longer than ${MAX_OPERATION_ID_LENGTH} characters` } });
         if (!this.acknowledged) return this.send({ type: 'error', id, payload: { message: 'the connection is not initialised: send connection_init first' } });
         if (!payload || typeof payload['query'] !== 'string') return this.send({ type: 'error', id, payload: { message: 'start needs a payload with a "query"' } });
         this.stop(id);

@@ -2,6 +2,7 @@
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import { sameCaller, type Authorize, type Authorized } from './connection-auth.js';
 import type { GraphQLRequest } from './engine.js';
+import { graphqlError } from './errors.js';
 import { startOperation, type OperationDeps } from './operations.js';
 
 /** The socket a protocol writes to. */
@@ -22,6 +23,9 @@ export interface GraphQLSocketDeps extends OperationDeps {
 /** Close code and reason when the token of an open socket expires. */
 export const TOKEN_EXPIRED = { code: 4403, reason: 'Forbidden: Could not verify JWT: JWTExpired' } as const;
 
+/** Longest operation id accepted, in characters (ids are kept while their operation runs). */
+export const MAX_OPERATION_ID_LENGTH = 256;
+
 /** Longest timer node allows; expiries further away are checked again when it fires. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -35,6 +39,8 @@ export abstract class GraphQLSocket {
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly initTimer: NodeJS.Timeout;
   protected closed = false;
+  /** Start of the current one-second window of operation starts, and the starts in it. */
+  private rateWindow = { start: 0, count: 0 };
 
   constructor(
     protected readonly socket: TextSocket,
@@ -56,7 +62,7 @@ export abstract class GraphQLSocket {
 
   protected close(code: number, reason: string): void {
     if (this.closed) return;
-    this.socket.close(code, reason);
+    this.socket.close(code, closeReason(reason));
     this.disconnected();
   }
 
@@ -100,6 +106,8 @@ export abstract class GraphQLSocket {
   protected start(id: string, request: GraphQLRequest, sink: { next(result: ExecutionResult): void; error(errors: readonly GraphQLError[]): void; complete(): void }): void {
     const caller = this.caller;
     if (!caller) return;
+    const refusal = this.startRefusal();
+    if (refusal) return sink.error([refusal]);
     const state: { stop: (() => void) | undefined; stopped: boolean } = { stop: undefined, stopped: false };
     this.operations.set(id, state);
     const live = () => !state.stopped && this.operations.get(id) === state;
@@ -127,6 +135,24 @@ export abstract class GraphQLSocket {
     );
   }
 
+  /** The error of an operation over the socket's limits: operations running at once, or started this second. */
+  private startRefusal(): GraphQLError | undefined {
+    const { maxOperationsPerConnection, maxOperationsPerSecond } = this.deps.engine.limits;
+    if (this.operations.size >= maxOperationsPerConnection)
+      return graphqlError(
+        `this connection already runs ${maxOperationsPerConnection} operations (REALTIME_GRAPHQL_MAX_OPERATIONS_PER_CONNECTION); complete one first or open another connection`,
+        'operation-limit-exceeded',
+      );
+    const now = Date.now();
+    if (now - this.rateWindow.start >= 1000) this.rateWindow = { start: now, count: 0 };
+    if (++this.rateWindow.count > maxOperationsPerSecond)
+      return graphqlError(
+        `this connection started more than ${maxOperationsPerSecond} operations in a second (REALTIME_GRAPHQL_MAX_OPERATIONS_PER_SECOND); retry later`,
+        'rate-limited',
+      );
+    return undefined;
+  }
+
   /** Stops operation `id`; true when it was running. */
   protected stop(id: string): boolean {
     const state = this.operations.get(id);
@@ -147,4 +173,11 @@ export abstract class GraphQLSocket {
       Math.min(Math.max(wait, 0), MAX_TIMER_MS),
     );
   }
+}
+
+/** `reason` cut to the 123 bytes a close frame carries, on a character boundary. */
+function closeReason(reason: string): string {
+  let cut = reason;
+  while (Buffer.byteLength(cut) > 123) cut = cut.slice(0, -1);
+  return cut;
 }

@@ -1,6 +1,6 @@
 // The `graphql-transport-ws` subprotocol: connection_init/ack, ping/pong, subscribe/next/error/complete, and its close codes.
 import { headersOfPayload } from './connection-auth.js';
-import { GraphQLSocket } from './socket-base.js';
+import { GraphQLSocket, MAX_OPERATION_ID_LENGTH } from './socket-base.js';
 
 /** The subprotocol name a client asks for in Sec-WebSocket-Protocol. */
 export const TRANSPORT_WS = 'graphql-transport-ws';
@@ -54,6 +54,7 @@ export class TransportWsSocket extends GraphQLSocket {
         if (typeof id !== 'string' || id === '' || !isObject(payload) || typeof payload['query'] !== 'string') {
           return this.close(4400, 'Invalid message received: subscribe needs an "id" and a payload with a "query"');
         }
+        if (id.length > MAX_OPERATION_ID_LENGTH) return this.close(4400, `Invalid message received: "id" is longer than ${MAX_OPERATION_ID_LENGTH} characters`);
         if (this.isRunning(id)) return this.close(4409, `Subscriber for ${id} already exists`);
         const variables = isObject(payload['variables']) ? payload['variables'] : null;
         const operationName = typeof payload['operationName'] === 'string' ? payload['operationName'] : null;
