@@ -19,7 +19,7 @@ import pg from 'pg';
 import type { Pool, PoolClient } from '@nself/db';
 import { readCatalog } from './catalog.js';
 import { Compiler, meaningOf, type Statement, type TableRef } from './compile.js';
-import { DEFAULT_GRAPHQL_LIMITS, rowLimitError, shapeError, statementTimeoutError, type GraphQLLimits } from './limits.js';
+import { rowLimitError, shapeError, statementTimeoutError, type GraphQLLimits } from './limits.js';
 import { buildSchema } from './schema.js';
 import { graphqlError, hasuraErrors } from './errors.js';
 
@@ -57,8 +57,8 @@ export interface EngineOptions {
   readonly schemas: readonly string[];
   /** How long a role's schema is reused before the catalog is read again, in ms. */
   readonly schemaTtlMs?: number;
-  /** Bounds on operations and their statements; the defaults when not given. */
-  readonly limits?: GraphQLLimits;
+  /** Bounds on operations, their statements and the sockets running them (the server's settings). */
+  readonly limits: GraphQLLimits;
 }
 
 const DEFAULT_SCHEMA_TTL_MS = 5_000;
@@ -74,7 +74,7 @@ export class GraphQLEngine {
     readonly pool: Pool,
     private readonly options: EngineOptions,
   ) {
-    this.limits = options.limits ?? DEFAULT_GRAPHQL_LIMITS;
+    this.limits = options.limits;
     this.readByResponseKey = (source, _args, _context, info) => this.checkRows((source as Record<string, unknown> | null)?.[info.path.key as string], info);
   }
 

@@ -22,22 +22,10 @@ export interface GraphQLLimits {
   readonly maxOperationsPerSecond: number;
 }
 
-/** The defaults, as the server's settings give them. */
-export const DEFAULT_GRAPHQL_LIMITS: GraphQLLimits = {
-  maxDepth: 10,
-  maxRootFields: 20,
-  maxFields: 1000,
-  maxRows: 10_000,
-  statementTimeoutMs: 10_000,
-  maxBatch: 10,
-  maxOperationsPerConnection: 100,
-  maxOperationsPerSecond: 100,
-};
-
 /**
- * The error of an operation whose shape passes the limits, or undefined. Fragments are followed (a
+ * The error of an operation whose shape is over the limits, or undefined when it is within them. Fragments are followed (a
  * fragment already being followed is not entered again, so cycles end) and the walk stops at the
- * first limit passed, so a document of fragments that multiply costs no more than the limit.
+ * first limit crossed, so a document of fragments that multiply costs no more than the limit.
  */
 export function shapeError(
   document: DocumentNode,
