@@ -8,7 +8,17 @@ import { JWT_SECRET } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 import { ADMIN_SECRET, hasuraToken, postGraphQL, record, useGraphQLServer, wsClient, type Answer } from './support.js';
 
-const LIMITS = { maxDepth: 4, maxRootFields: 5, maxFields: 60, maxRows: 100, statementTimeoutMs: 500, maxBatch: 3, maxOperationsPerConnection: 3, maxOperationsPerSecond: 1000 };
+const LIMITS = {
+  maxTokens: 50_000,
+  maxDepth: 4,
+  maxRootFields: 5,
+  maxFields: 60,
+  maxRows: 100,
+  statementTimeoutMs: 500,
+  maxBatch: 3,
+  maxOperationsPerConnection: 3,
+  maxOperationsPerSecond: 1000,
+};
 
 const env = useGraphQLServer(
   (role) => `
@@ -78,6 +88,27 @@ test('alias floods are refused: more root fields than REALTIME_GRAPHQL_MAX_ROOT_
   assert.match(JSON.stringify(deep.errors), /REALTIME_GRAPHQL_MAX_DEPTH/);
   assert.deepEqual(client.closes, []);
   await client.dispose();
+});
+
+test('a document of more tokens than REALTIME_GRAPHQL_MAX_TOKENS is refused without being parsed whole; JSON nested deeper than REALTIME_MAX_JSON_DEPTH is refused', async () => {
+  const started = Date.now();
+  const huge = await postGraphQL(env.graphqlUrl, { query: `{ authors(limit: 1) { ${'id '.repeat(300_000)} } }` }, admin);
+  assert.deepEqual(onlyError(huge.body), {
+    code: 'validation-failed',
+    message: 'the document has more than 50000 tokens (REALTIME_GRAPHQL_MAX_TOKENS); send a smaller one',
+  });
+  assert.ok(Date.now() - started < 1_000, `refused in ${Date.now() - started} ms`);
+  const deepVariables = { query: 'query ($v: jsonb) { authors(limit: 1) { id } }', variables: { v: JSON.parse(`${'['.repeat(500)}${']'.repeat(500)}`) as unknown } };
+  const http = await postGraphQL(env.graphqlUrl, deepVariables, admin);
+  assert.equal(http.status, 400);
+  assert.match(onlyError(http.body).message, /^the body is refused: nests deeper than 100 levels of arrays and objects at \$\.variables\.v/);
+  const transport = await rawSocket(env.server, ['graphql-transport-ws']);
+  transport.send({ type: 'connection_init', payload: { headers: { Authorization: `Bearer ${await hasuraToken('u', env.role)}` } } });
+  await waitFor(() => transport.frames.some((frame) => frame.type === 'connection_ack'), 'connection_ack');
+  transport.send({ type: 'subscribe', id: '1', payload: deepVariables });
+  const closed = await transport.closed;
+  assert.equal(closed.code, 4400);
+  assert.match(closed.reason, /^Invalid message received: nests deeper than 100 levels/);
 });
 
 test('a batch of more than REALTIME_GRAPHQL_MAX_BATCH requests is refused with 400; a batch within it is answered in order', async () => {
@@ -190,6 +221,7 @@ test('malformed frames get the protocol close codes (graphql-transport-ws) or er
     ['an unknown type', { type: 'explode' }],
     ['a numeric id', { type: 'subscribe', id: 1, payload: { query: '{ authors(limit: 1) { id } }' } }],
     ['a query that is not a string', { type: 'subscribe', id: '1', payload: { query: { nested: true } } }],
+    ['JSON nested too deep', `{"type": "subscribe", "id": "1", "payload": {"query": "{ authors { id } }", "variables": {"v": ${'['.repeat(1000)}${']'.repeat(1000)}}}}`],
     ['a huge id', { type: 'subscribe', id: 'i'.repeat(100_000), payload: { query: '{ authors(limit: 1) { id } }' } }],
   ];
   for (const [what, frame] of cases) {

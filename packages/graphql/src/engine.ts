@@ -124,9 +124,12 @@ export class GraphQLEngine {
       return { errors: [graphqlError('the request has no "query": expected {"query": "...", "variables": {...}}', 'validation-failed')] };
     let document: DocumentNode;
     try {
-      document = parse(request.query);
+      document = parse(request.query, { maxTokens: this.limits.maxTokens });
     } catch (error) {
-      return { errors: [graphqlError((error as GraphQLError).message, 'validation-failed')] };
+      const message = (error as GraphQLError).message;
+      if (message.endsWith('Parsing aborted.'))
+        return { errors: [graphqlError(`the document has more than ${this.limits.maxTokens} tokens (REALTIME_GRAPHQL_MAX_TOKENS); send a smaller one`, 'validation-failed')] };
+      return { errors: [graphqlError(message, 'validation-failed')] };
     }
     // The shape is checked before validation, whose cost grows faster than the number of fields.
     for (const definition of document.definitions) {

@@ -35,12 +35,9 @@ export class LegacyWsSocket extends GraphQLSocket {
   }
 
   receive(text: string): void {
-    let message: Message;
-    try {
-      message = JSON.parse(text) as Message;
-    } catch {
-      return this.send({ type: 'error', payload: { message: 'Message must be JSON-parseable.' } });
-    }
+    const frame = this.parseFrame(text);
+    if ('refusal' in frame) return this.send({ type: 'error', payload: { message: frame.refusal === 'not JSON' ? 'Message must be JSON-parseable.' : frame.refusal } });
+    const message = frame.message as Message | null;
     const id = typeof message?.id === 'string' || typeof message?.id === 'number' ? String(message.id) : undefined;
     switch (message?.type) {
       case 'connection_init':

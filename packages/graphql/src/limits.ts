@@ -4,6 +4,8 @@ import { graphqlError } from './errors.js';
 
 /** Bounds on what one operation, one socket and one HTTP request may ask of the server. */
 export interface GraphQLLimits {
+  /** Tokens the parser reads of one document before it gives up. */
+  readonly maxTokens: number;
   /** Deepest nesting of selections (`{ users { posts { title } } }` is 3). */
   readonly maxDepth: number;
   /** Root fields, aliases included, in one operation. */

@@ -1,5 +1,6 @@
 // What both GraphQL WebSocket subprotocols share: the caller's session, its token's expiry, in-band token updates and the running operations.
 import type { ExecutionResult, GraphQLError } from 'graphql';
+import { checkJsonText, JsonValueError } from '@nself/protocol';
 import { sameCaller, type Authorize, type Authorized } from './connection-auth.js';
 import type { GraphQLRequest } from './engine.js';
 import { graphqlError } from './errors.js';
@@ -16,6 +17,8 @@ export interface GraphQLSocketDeps extends OperationDeps {
   readonly authorize: Authorize;
   /** The socket is closed if `connection_init` has not arrived after this many ms. */
   readonly initTimeoutMs: number;
+  /** Deepest nesting of arrays and objects a frame may have. */
+  readonly maxJsonDepth: number;
   /** Logs an operation that failed unexpectedly. */
   readonly onUnexpected: (error: unknown) => void;
 }
@@ -68,6 +71,23 @@ export abstract class GraphQLSocket {
 
   protected send(message: Record<string, unknown>): void {
     if (!this.closed) this.socket.send(JSON.stringify(message));
+  }
+
+  /** The message of a frame, or why it is refused: not JSON, or JSON over the limits (too deep, numbers or strings that would not be kept as sent). */
+  protected parseFrame(text: string): { readonly message: unknown } | { readonly refusal: string } {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return { refusal: 'not JSON' };
+    }
+    try {
+      checkJsonText(text, { maxDepth: this.deps.maxJsonDepth });
+    } catch (error) {
+      if (error instanceof JsonValueError) return { refusal: `${error.problem} at ${error.path}` };
+      throw error;
+    }
+    return { message };
   }
 
   /** Verifies the `connection_init` payload's credentials; the message of the error when they are refused. */

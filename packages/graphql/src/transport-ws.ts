@@ -21,12 +21,9 @@ export class TransportWsSocket extends GraphQLSocket {
   private acknowledged = false;
 
   receive(text: string): void {
-    let message: Message;
-    try {
-      message = JSON.parse(text) as Message;
-    } catch {
-      return this.close(4400, 'Invalid message received: not JSON');
-    }
+    const frame = this.parseFrame(text);
+    if ('refusal' in frame) return this.close(4400, `Invalid message received: ${frame.refusal}`);
+    const message = frame.message as Message;
     if (message === null || typeof message !== 'object' || typeof message.type !== 'string') return this.close(4400, 'Invalid message received: no "type"');
     switch (message.type) {
       case 'connection_init':

@@ -142,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     slotStaleSeconds: readSetting(env, 'REALTIME_SLOT_STALE_SECONDS'),
     graphqlSchemas: readSetting(env, 'REALTIME_GRAPHQL_SCHEMAS'),
     graphqlLimits: {
+      maxTokens: readSetting(env, 'REALTIME_GRAPHQL_MAX_TOKENS'),
       maxDepth: readSetting(env, 'REALTIME_GRAPHQL_MAX_DEPTH'),
       maxRootFields: readSetting(env, 'REALTIME_GRAPHQL_MAX_ROOT_FIELDS'),
       maxFields: readSetting(env, 'REALTIME_GRAPHQL_MAX_FIELDS'),

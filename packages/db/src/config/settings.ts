@@ -183,6 +183,10 @@ export const SETTINGS = {
       return names.length > 0 ? names : ['public'];
     },
   ),
+  REALTIME_GRAPHQL_MAX_TOKENS: integer(10_000, 100, 10_000_000, {
+    description:
+      'tokens (names, punctuation, values) in one GraphQL document; the parser stops at the limit and the request is refused with a `validation-failed` error, so a huge document costs no more to refuse than the limit',
+  }),
   REALTIME_GRAPHQL_MAX_DEPTH: integer(10, 2, 1_000, {
     description:
       'deepest nesting of selections in one GraphQL operation, fragments included (`{ users { posts { title } } }` is 3); deeper is refused with a `validation-failed` error before any SQL runs',

@@ -17,7 +17,7 @@ import {
   type GraphQLSocketDeps,
 } from '@nself/graphql';
 import type { Pool } from '@nself/db';
-import { CloseCode } from '@nself/protocol';
+import { checkJsonText, CloseCode, JsonValueError } from '@nself/protocol';
 import type { Authenticator } from '../auth/auth.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -72,6 +72,7 @@ export class GraphQLService {
       changes,
       authorize: this.authorize,
       initTimeoutMs: INIT_TIMEOUT_MS,
+      maxJsonDepth: server.config.limits.maxJsonDepth,
       onUnexpected: (error) => server.logger.error({ code: LogCode.graphqlOperationFailed, err: error }, 'a GraphQL operation failed'),
     };
     this.wss = new WebSocketServer({
@@ -90,6 +91,12 @@ export class GraphQLService {
       parsed = JSON.parse(body.toString('utf8'));
     } catch {
       return { status: 400, body: { errors: [graphqlError('the body is not JSON; expected {"query": "...", "variables": {...}}', 'parse-failed')] } };
+    }
+    try {
+      checkJsonText(body.toString('utf8'), { maxDepth: this.server.config.limits.maxJsonDepth });
+    } catch (error) {
+      if (!(error instanceof JsonValueError)) throw error;
+      return { status: 400, body: { errors: [graphqlError(`the body is refused: ${error.problem} at ${error.path}`, 'parse-failed')] } };
     }
     let caller;
     try {
