@@ -55,7 +55,14 @@ export class Compiler {
   private readonly tables = new Map<string, TableRef>();
   private aliases = 0;
 
-  constructor(private readonly info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'variableValues' | 'fragments' | 'parentType' | 'fieldName'>) {}
+  /**
+   * `maxRows` bounds every list: a list reads at most one row more than it (whatever its `limit`), so
+   * a list longer than `maxRows` is seen and refused without reading the rest of the table.
+   */
+  constructor(
+    private readonly info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'variableValues' | 'fragments' | 'parentType' | 'fieldName'>,
+    private readonly maxRows: number,
+  ) {}
 
   /** The statement of the root field, whose one row has `data`. */
   compile(): Statement {
@@ -94,8 +101,8 @@ export class Compiler {
         extensions: { code: 'validation-failed', path: '$.selectionSet.cursor' },
       });
     }
-    if (!Number.isInteger(args.batch_size) || args.batch_size < 1) {
-      throw new GraphQLError(`${field.name}: batch_size must be a positive integer, got ${args.batch_size}`, {
+    if (!Number.isInteger(args.batch_size) || args.batch_size < 1 || args.batch_size > this.maxRows) {
+      throw new GraphQLError(`${field.name}: batch_size must be a whole number from 1 to ${this.maxRows} (REALTIME_GRAPHQL_MAX_ROWS), got ${args.batch_size}`, {
         extensions: { code: 'validation-failed', path: '$.selectionSet.batch_size' },
       });
     }
@@ -156,15 +163,22 @@ export class Compiler {
         parts.push(pg.escapeLiteral(key), jsonObject(counts));
       }
     }
-    const rows = this.rows(relation, alias, args, [`${alias}.*`, ...nodeColumns].join(', '));
+    // Counts see every row; a `nodes` list is bounded as any list (more rows than the bound is refused, so counts are never cut short).
+    const rows = this.rows(relation, alias, nodeColumns.length > 0 ? this.bounded(args) : args, [`${alias}.*`, ...nodeColumns].join(', '));
     return `SELECT ${jsonObject(parts)} AS data FROM (${rows}) AS ${group}`;
   }
 
   /** JSON array of the rows of `relation` (joined to the outer row by `join`), as `type` selects them. */
   private list(relation: RelationModel, type: GraphQLObjectType, selectionSet: SelectionSetNode | undefined, args: ListArgs, join: ((alias: string) => string) | null): string {
     const alias = this.alias();
-    const rows = this.rows(relation, alias, args, `${this.object(type, selectionSet, alias)} AS j`, join?.(alias));
+    const rows = this.rows(relation, alias, this.bounded(args), `${this.object(type, selectionSet, alias)} AS j`, join?.(alias));
     return `(SELECT coalesce(json_agg(_s.j), '[]'::json) FROM (${rows}) AS _s)`;
+  }
+
+  /** `args` with its limit at most one past `maxRows`. */
+  private bounded(args: ListArgs): ListArgs {
+    const limit = args.limit === null || args.limit === undefined ? this.maxRows + 1 : Math.min(args.limit, this.maxRows + 1);
+    return { ...args, limit };
   }
 
   /** SELECT `output` FROM the relation as `alias`, with Hasura's list arguments. */

@@ -1,7 +1,9 @@
 // Runs GraphQL operations: the role's schema, parsing and validation, and each root field's one statement in a transaction as the role.
 import {
   execute,
+  getNamedType,
   GraphQLError,
+  isObjectType,
   Kind,
   OperationTypeNode,
   parse,
@@ -16,7 +18,8 @@ import {
 import pg from 'pg';
 import type { Pool, PoolClient } from '@nself/db';
 import { readCatalog } from './catalog.js';
-import { Compiler, meaningOf, type TableRef } from './compile.js';
+import { Compiler, meaningOf, type Statement, type TableRef } from './compile.js';
+import { rowLimitError, shapeError, statementTimeoutError, type GraphQLLimits } from './limits.js';
 import { buildSchema } from './schema.js';
 import { graphqlError, hasuraErrors } from './errors.js';
 
@@ -54,6 +57,8 @@ export interface EngineOptions {
   readonly schemas: readonly string[];
   /** How long a role's schema is reused before the catalog is read again, in ms. */
   readonly schemaTtlMs?: number;
+  /** Bounds on operations, their statements and the sockets running them (the server's settings). */
+  readonly limits: GraphQLLimits;
 }
 
 const DEFAULT_SCHEMA_TTL_MS = 5_000;
@@ -61,11 +66,39 @@ const DEFAULT_SCHEMA_TTL_MS = 5_000;
 /** Schemas per role, operations prepared against them, and statements run as the session's role. */
 export class GraphQLEngine {
   private readonly schemas = new Map<string, { readonly at: number; readonly schema: Promise<GraphQLSchema> }>();
+  readonly limits: GraphQLLimits;
+  /** Every field below a root field reads its response key from the root field's JSON; a list of rows longer than `maxRows` is an error. */
+  private readonly readByResponseKey: GraphQLFieldResolver<unknown, unknown>;
 
   constructor(
     readonly pool: Pool,
     private readonly options: EngineOptions,
-  ) {}
+  ) {
+    this.limits = options.limits;
+    this.readByResponseKey = (source, _args, _context, info) => this.checkRows((source as Record<string, unknown> | null)?.[info.path.key as string], info);
+  }
+
+  /** A compiler for the root field `info`, its lists bounded by `maxRows`. */
+  compiler(info: ConstructorParameters<typeof Compiler>[0]): Compiler {
+    return new Compiler(info, this.limits.maxRows);
+  }
+
+  /** Runs `statement` on `client`; a statement cancelled by the timeout is a GraphQL error naming it. */
+  async query<Row extends Record<string, unknown>>(client: PoolClient, statement: Statement): Promise<Row[]> {
+    try {
+      return (await client.query<Row>(statement.text, statement.values)).rows;
+    } catch (error) {
+      if ((error as { code?: string }).code === QUERY_CANCELED) throw statementTimeoutError(this.limits.statementTimeoutMs);
+      throw error;
+    }
+  }
+
+  /** `value`, or a row-limit error when it is a list of rows longer than `maxRows`. */
+  checkRows(value: unknown, info: Pick<GraphQLResolveInfo, 'returnType' | 'path'>): unknown {
+    if (Array.isArray(value) && value.length > this.limits.maxRows && isObjectType(getNamedType(info.returnType)))
+      throw rowLimitError(this.limits.maxRows, responsePath(info.path));
+    return value;
+  }
 
   /** The schema of `role`: the relations it may select, read from the catalog at most every few seconds. */
   schemaFor(role: string | null): Promise<GraphQLSchema> {
@@ -91,9 +124,17 @@ export class GraphQLEngine {
       return { errors: [graphqlError('the request has no "query": expected {"query": "...", "variables": {...}}', 'validation-failed')] };
     let document: DocumentNode;
     try {
-      document = parse(request.query);
+      document = parse(request.query, { maxTokens: this.limits.maxTokens });
     } catch (error) {
-      return { errors: [graphqlError((error as GraphQLError).message, 'validation-failed')] };
+      const message = (error as GraphQLError).message;
+      if (message.endsWith('Parsing aborted.'))
+        return { errors: [graphqlError(`the document has more than ${this.limits.maxTokens} tokens (REALTIME_GRAPHQL_MAX_TOKENS); send a smaller one`, 'validation-failed')] };
+      return { errors: [graphqlError(message, 'validation-failed')] };
+    }
+    // The shape is checked before validation, whose cost grows faster than the number of fields.
+    for (const definition of document.definitions) {
+      const tooLarge = definition.kind === Kind.OPERATION_DEFINITION ? shapeError(document, definition, this.limits) : undefined;
+      if (tooLarge) return { errors: [tooLarge] };
     }
     let schema: GraphQLSchema;
     try {
@@ -123,7 +164,7 @@ export class GraphQLEngine {
       operationName: prepared.operation.name?.value ?? null,
       variableValues: prepared.request.variables ?? null,
       contextValue: action,
-      fieldResolver: readByResponseKey,
+      fieldResolver: this.readByResponseKey,
     });
     return hasuraErrors(result);
   }
@@ -134,7 +175,7 @@ export class GraphQLEngine {
     const errors: GraphQLError[] = [];
     await this.executeWith(prepared, (info) => {
       try {
-        const compiler = new Compiler(info);
+        const compiler = this.compiler(info);
         const statement = isStreamField(info) ? compiler.compileStream({ kind: 'page', after: null }) : compiler.compile();
         for (const table of statement.tables) tables.set(`${table.schema}.${table.table}`, table);
       } catch (error) {
@@ -151,11 +192,11 @@ export class GraphQLEngine {
       // Root fields resolve concurrently; their statements take turns on the one connection.
       let turn: Promise<unknown> = Promise.resolve();
       return this.executeWith(prepared, async (info) => {
-        const statement = new Compiler(info).compile();
-        const query = turn.then(() => client.query<{ data: unknown }>(statement.text, statement.values));
+        const statement = this.compiler(info).compile();
+        const query = turn.then(() => this.query<{ data: unknown }>(client, statement));
         turn = query.catch(() => undefined);
-        const { rows } = await query;
-        return rows[0]?.data ?? null;
+        const rows = await query;
+        return this.checkRows(rows[0]?.data ?? null, info);
       });
     }).catch((error: unknown) => ({ errors: [error instanceof GraphQLError ? error : graphqlError((error as Error).message, 'unexpected')] }));
   }
@@ -167,11 +208,12 @@ export class GraphQLEngine {
     try {
       await client.query('BEGIN READ ONLY');
       try {
-        // One round trip: the claims, then the role (set last, as set_config('role') is SET LOCAL ROLE).
+        // One round trip: the statement timeout, the claims, then the role (set last, as set_config('role') is SET LOCAL ROLE).
         await client.query(
-          `SELECT set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.sub', $2, true), set_config('hasura.user', $3, true),
-                  set_config('request.jwt.claim.role', coalesce($4, current_user), true), CASE WHEN $4 IS NOT NULL THEN set_config('role', $4, true) END`,
-          [JSON.stringify(session.claims), session.userId ?? '', JSON.stringify(session.variables), session.role],
+          `SELECT set_config('statement_timeout', $5, true), set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.sub', $2, true),
+                  set_config('hasura.user', $3, true), set_config('request.jwt.claim.role', coalesce($4, current_user), true),
+                  CASE WHEN $4 IS NOT NULL THEN set_config('role', $4, true) END`,
+          [JSON.stringify(session.claims), session.userId ?? '', JSON.stringify(session.variables), session.role, `${this.limits.statementTimeoutMs}ms`],
         );
       } catch (error) {
         const code = (error as { code?: string }).code;
@@ -186,7 +228,7 @@ export class GraphQLEngine {
       return await work(client);
     } catch (error) {
       if ((error as { code?: string }).code === undefined) throw error;
-      throw databaseError(error as Error & { code: string });
+      throw databaseError(error as Error & { code: string }, this.limits.statementTimeoutMs);
     } finally {
       await client.query('ROLLBACK').catch((error: unknown) => {
         broken = error instanceof Error ? error : new Error(String(error));
@@ -199,8 +241,15 @@ export class GraphQLEngine {
 /** The resolver of every root field: the execution's action. */
 const resolveRoot: GraphQLFieldResolver<unknown, unknown> = (_source, _args, action, info) => (action as RootAction)(info);
 
-/** Every other field reads its response key from the JSON its root field's statement built. */
-const readByResponseKey: GraphQLFieldResolver<unknown, unknown> = (source, _args, _context, info) => (source as Record<string, unknown> | null)?.[info.path.key as string];
+/** SQLSTATE of a statement cancelled (here: by the statement timeout). */
+const QUERY_CANCELED = '57014';
+
+/** The response keys and indexes from the root to `path`. */
+function responsePath(path: GraphQLResolveInfo['path'] | undefined): (string | number)[] {
+  const keys: (string | number)[] = [];
+  for (let at = path; at; at = at.prev) keys.unshift(at.key);
+  return keys;
+}
 
 /** True for a `_stream` root field of a subscription. */
 export function isStreamField(info: Pick<GraphQLResolveInfo, 'fieldName' | 'parentType'>): boolean {
@@ -208,9 +257,10 @@ export function isStreamField(info: Pick<GraphQLResolveInfo, 'fieldName' | 'pare
   return field !== undefined && meaningOf(field).kind === 'stream';
 }
 
-/** A database error as a GraphQL error, coded as Hasura codes them. */
-function databaseError(error: Error & { code: string }): GraphQLError {
+/** A database error as a GraphQL error, coded as Hasura codes them; a cancelled statement names the timeout. */
+function databaseError(error: Error & { code: string }, statementTimeoutMs: number): GraphQLError {
   if (error instanceof GraphQLError) return error;
+  if (error.code === QUERY_CANCELED) return statementTimeoutError(statementTimeoutMs);
   const code = error.code === '42501' ? 'access-denied' : error.code.startsWith('22') ? 'data-exception' : error.code.startsWith('23') ? 'constraint-violation' : 'unexpected';
   return graphqlError(error.message, code);
 }

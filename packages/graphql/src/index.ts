@@ -4,6 +4,7 @@ export * from './changes.js';
 export * from './compile.js';
 export * from './engine.js';
 export * from './errors.js';
+export * from './limits.js';
 export * from './live.js';
 export * from './schema.js';
 export * from './stream.js';

@@ -1,6 +1,6 @@
 // The legacy `graphql-ws` subprotocol (subscriptions-transport-ws): connection_init/ack/error, ka, start/data/error/complete/stop, connection_terminate.
 import { headersOfPayload } from './connection-auth.js';
-import { GraphQLSocket, type GraphQLSocketDeps, type TextSocket } from './socket-base.js';
+import { GraphQLSocket, MAX_OPERATION_ID_LENGTH, type GraphQLSocketDeps, type TextSocket } from './socket-base.js';
 
 /** The subprotocol name a client asks for in Sec-WebSocket-Protocol. */
 export const LEGACY_WS = 'graphql-ws';
@@ -35,12 +35,9 @@ export class LegacyWsSocket extends GraphQLSocket {
   }
 
   receive(text: string): void {
-    let message: Message;
-    try {
-      message = JSON.parse(text) as Message;
-    } catch {
-      return this.send({ type: 'error', payload: { message: 'Message must be JSON-parseable.' } });
-    }
+    const frame = this.parseFrame(text);
+    if ('refusal' in frame) return this.send({ type: 'error', payload: { message: frame.refusal === 'not JSON' ? 'Message must be JSON-parseable.' : frame.refusal } });
+    const message = frame.message as Message | null;
     const id = typeof message?.id === 'string' || typeof message?.id === 'number' ? String(message.id) : undefined;
     switch (message?.type) {
       case 'connection_init':
@@ -70,6 +67,7 @@ export class LegacyWsSocket extends GraphQLSocket {
         }
         const payload = message.payload as Record<string, unknown> | null | undefined;
         if (id === undefined) return this.send({ type: 'error', payload: { message: 'start needs an "id"' } });
+        if (id.length > MAX_OPERATION_ID_LENGTH) return this.send({ type: 'error', payload: { message: `start: "id" is longer than ${MAX_OPERATION_ID_LENGTH} characters` } });
         if (!this.acknowledged) return this.send({ type: 'error', id, payload: { message: 'the connection is not initialised: send connection_init first' } });
         if (!payload || typeof payload['query'] !== 'string') return this.send({ type: 'error', id, payload: { message: 'start needs a payload with a "query"' } });
         this.stop(id);

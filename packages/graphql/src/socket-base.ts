@@ -1,7 +1,9 @@
 // What both GraphQL WebSocket subprotocols share: the caller's session, its token's expiry, in-band token updates and the running operations.
 import type { ExecutionResult, GraphQLError } from 'graphql';
+import { checkJsonText, JsonValueError } from '@nself/protocol';
 import { sameCaller, type Authorize, type Authorized } from './connection-auth.js';
 import type { GraphQLRequest } from './engine.js';
+import { graphqlError } from './errors.js';
 import { startOperation, type OperationDeps } from './operations.js';
 
 /** The socket a protocol writes to. */
@@ -15,12 +17,17 @@ export interface GraphQLSocketDeps extends OperationDeps {
   readonly authorize: Authorize;
   /** The socket is closed if `connection_init` has not arrived after this many ms. */
   readonly initTimeoutMs: number;
+  /** Deepest nesting of arrays and objects a frame may have. */
+  readonly maxJsonDepth: number;
   /** Logs an operation that failed unexpectedly. */
   readonly onUnexpected: (error: unknown) => void;
 }
 
 /** Close code and reason when the token of an open socket expires. */
 export const TOKEN_EXPIRED = { code: 4403, reason: 'Forbidden: Could not verify JWT: JWTExpired' } as const;
+
+/** Longest operation id accepted, in characters (ids are kept while their operation runs). */
+export const MAX_OPERATION_ID_LENGTH = 256;
 
 /** Longest timer node allows; expiries further away are checked again when it fires. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -35,6 +42,8 @@ export abstract class GraphQLSocket {
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly initTimer: NodeJS.Timeout;
   protected closed = false;
+  /** Start of the current one-second window of operation starts, and the starts in it. */
+  private rateWindow = { start: 0, count: 0 };
 
   constructor(
     protected readonly socket: TextSocket,
@@ -56,12 +65,29 @@ export abstract class GraphQLSocket {
 
   protected close(code: number, reason: string): void {
     if (this.closed) return;
-    this.socket.close(code, reason);
+    this.socket.close(code, closeReason(reason));
     this.disconnected();
   }
 
   protected send(message: Record<string, unknown>): void {
     if (!this.closed) this.socket.send(JSON.stringify(message));
+  }
+
+  /** The message of a frame, or why it is refused: not JSON, or JSON over the limits (too deep, numbers or strings that would not be kept as sent). */
+  protected parseFrame(text: string): { readonly message: unknown } | { readonly refusal: string } {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return { refusal: 'not JSON' };
+    }
+    try {
+      checkJsonText(text, { maxDepth: this.deps.maxJsonDepth });
+    } catch (error) {
+      if (error instanceof JsonValueError) return { refusal: `${error.problem} at ${error.path}` };
+      throw error;
+    }
+    return { message };
   }
 
   /** Verifies the `connection_init` payload's credentials; the message of the error when they are refused. */
@@ -100,6 +126,8 @@ export abstract class GraphQLSocket {
   protected start(id: string, request: GraphQLRequest, sink: { next(result: ExecutionResult): void; error(errors: readonly GraphQLError[]): void; complete(): void }): void {
     const caller = this.caller;
     if (!caller) return;
+    const refusal = this.startRefusal();
+    if (refusal) return sink.error([refusal]);
     const state: { stop: (() => void) | undefined; stopped: boolean } = { stop: undefined, stopped: false };
     this.operations.set(id, state);
     const live = () => !state.stopped && this.operations.get(id) === state;
@@ -127,6 +155,24 @@ export abstract class GraphQLSocket {
     );
   }
 
+  /** The error of an operation over the socket's limits: operations running at once, or started this second. */
+  private startRefusal(): GraphQLError | undefined {
+    const { maxOperationsPerConnection, maxOperationsPerSecond } = this.deps.engine.limits;
+    if (this.operations.size >= maxOperationsPerConnection)
+      return graphqlError(
+        `this connection already runs ${maxOperationsPerConnection} operations (REALTIME_GRAPHQL_MAX_OPERATIONS_PER_CONNECTION); complete one first or open another connection`,
+        'operation-limit-exceeded',
+      );
+    const now = Date.now();
+    if (now - this.rateWindow.start >= 1000) this.rateWindow = { start: now, count: 0 };
+    if (++this.rateWindow.count > maxOperationsPerSecond)
+      return graphqlError(
+        `this connection started more than ${maxOperationsPerSecond} operations in a second (REALTIME_GRAPHQL_MAX_OPERATIONS_PER_SECOND); retry later`,
+        'rate-limited',
+      );
+    return undefined;
+  }
+
   /** Stops operation `id`; true when it was running. */
   protected stop(id: string): boolean {
     const state = this.operations.get(id);
@@ -147,4 +193,11 @@ export abstract class GraphQLSocket {
       Math.min(Math.max(wait, 0), MAX_TIMER_MS),
     );
   }
+}
+
+/** `reason` cut to the 123 bytes a close frame carries, on a character boundary. */
+function closeReason(reason: string): string {
+  let cut = reason;
+  while (Buffer.byteLength(cut) > 123) cut = cut.slice(0, -1);
+  return cut;
 }

@@ -1,7 +1,7 @@
 // `_stream` subscriptions: the rows past the cursor in pages, then each new row in commit order, none skipped or repeated when writers commit out of order.
 import type { ExecutionResult } from 'graphql';
 import type { ChangeSource, CommittedChange } from './changes.js';
-import { Compiler, type StreamRead, type StreamShape } from './compile.js';
+import type { StreamRead, StreamShape } from './compile.js';
 import type { GraphQLEngine, PreparedOperation, Session } from './engine.js';
 import type { ResultSink } from './live.js';
 
@@ -36,7 +36,7 @@ async function streamShape(engine: GraphQLEngine, prepared: PreparedOperation): 
   let failure: Error | undefined;
   await engine.executeWith(prepared, (info) => {
     try {
-      shape = new Compiler(info).streamShape();
+      shape = engine.compiler(info).streamShape();
     } catch (error) {
       failure = error instanceof Error ? error : new Error(String(error));
     }
@@ -116,8 +116,8 @@ class Stream {
     let cursors: string[] = [];
     const result = await this.engine.asSession(this.session, (client) =>
       this.engine.executeWith(this.prepared, async (info) => {
-        const statement = new Compiler(info).compileStream(read);
-        const { rows } = await client.query<{ data: unknown[]; cursors: string[] }>(statement.text, statement.values);
+        const statement = this.engine.compiler(info).compileStream(read);
+        const rows = await this.engine.query<{ data: unknown[]; cursors: string[] }>(client, statement);
         const data = rows[0]?.data ?? [];
         const found = rows[0]?.cursors ?? [];
         const fresh = found.map((cursor) => read.kind === 'page' || !this.sentFromPages?.has(cursor));

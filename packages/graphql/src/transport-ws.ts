@@ -1,6 +1,6 @@
 // The `graphql-transport-ws` subprotocol: connection_init/ack, ping/pong, subscribe/next/error/complete, and its close codes.
 import { headersOfPayload } from './connection-auth.js';
-import { GraphQLSocket } from './socket-base.js';
+import { GraphQLSocket, MAX_OPERATION_ID_LENGTH } from './socket-base.js';
 
 /** The subprotocol name a client asks for in Sec-WebSocket-Protocol. */
 export const TRANSPORT_WS = 'graphql-transport-ws';
@@ -21,12 +21,9 @@ export class TransportWsSocket extends GraphQLSocket {
   private acknowledged = false;
 
   receive(text: string): void {
-    let message: Message;
-    try {
-      message = JSON.parse(text) as Message;
-    } catch {
-      return this.close(4400, 'Invalid message received: not JSON');
-    }
+    const frame = this.parseFrame(text);
+    if ('refusal' in frame) return this.close(4400, `Invalid message received: ${frame.refusal}`);
+    const message = frame.message as Message;
     if (message === null || typeof message !== 'object' || typeof message.type !== 'string') return this.close(4400, 'Invalid message received: no "type"');
     switch (message.type) {
       case 'connection_init':
@@ -54,6 +51,7 @@ export class TransportWsSocket extends GraphQLSocket {
         if (typeof id !== 'string' || id === '' || !isObject(payload) || typeof payload['query'] !== 'string') {
           return this.close(4400, 'Invalid message received: subscribe needs an "id" and a payload with a "query"');
         }
+        if (id.length > MAX_OPERATION_ID_LENGTH) return this.close(4400, `Invalid message received: "id" is longer than ${MAX_OPERATION_ID_LENGTH} characters`);
         if (this.isRunning(id)) return this.close(4409, `Subscriber for ${id} already exists`);
         const variables = isObject(payload['variables']) ? payload['variables'] : null;
         const operationName = typeof payload['operationName'] === 'string' ? payload['operationName'] : null;

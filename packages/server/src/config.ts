@@ -1,4 +1,5 @@
 // The server's configuration, assembled from the settings @nself/db declares, with the checks that span several settings.
+import type { GraphQLLimits } from '@nself/graphql';
 import { logFilePath, prettyLogs, readJwtKeys, readSetting, UserError, type CaptureChoice, type LogLevel } from '@nself/db';
 
 /** Everything the server needs to run; `loadConfig` builds it from the environment. */
@@ -49,6 +50,8 @@ export interface ServerConfig {
    * `*` allows any. With a JWT secret and none listed, every origin may connect. @default []
    */
   readonly allowedOrigins: readonly string[];
+  /** Bounds on GraphQL operations, statements, sockets and batches (docs/security.md). */
+  readonly graphqlLimits: GraphQLLimits;
   /** The schemas whose relations GraphQL exposes. @default ["public"] */
   readonly graphqlSchemas: readonly string[];
   /** Hasura's admin secret for GraphQL (`x-hasura-admin-secret`); undefined: none is accepted. */
@@ -138,6 +141,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     allowedOrigins: readSetting(env, 'REALTIME_ALLOWED_ORIGINS'),
     slotStaleSeconds: readSetting(env, 'REALTIME_SLOT_STALE_SECONDS'),
     graphqlSchemas: readSetting(env, 'REALTIME_GRAPHQL_SCHEMAS'),
+    graphqlLimits: {
+      maxTokens: readSetting(env, 'REALTIME_GRAPHQL_MAX_TOKENS'),
+      maxDepth: readSetting(env, 'REALTIME_GRAPHQL_MAX_DEPTH'),
+      maxRootFields: readSetting(env, 'REALTIME_GRAPHQL_MAX_ROOT_FIELDS'),
+      maxFields: readSetting(env, 'REALTIME_GRAPHQL_MAX_FIELDS'),
+      maxRows: readSetting(env, 'REALTIME_GRAPHQL_MAX_ROWS'),
+      statementTimeoutMs: readSetting(env, 'REALTIME_GRAPHQL_STATEMENT_TIMEOUT_MS'),
+      maxBatch: readSetting(env, 'REALTIME_GRAPHQL_MAX_BATCH'),
+      maxOperationsPerConnection: readSetting(env, 'REALTIME_GRAPHQL_MAX_OPERATIONS_PER_CONNECTION'),
+      maxOperationsPerSecond: readSetting(env, 'REALTIME_GRAPHQL_MAX_OPERATIONS_PER_SECOND'),
+    },
     graphqlAdminSecret: readSetting(env, 'HASURA_GRAPHQL_ADMIN_SECRET'),
     graphqlUnauthorizedRole: readSetting(env, 'HASURA_GRAPHQL_UNAUTHORIZED_ROLE'),
     limits: {

@@ -18,6 +18,7 @@ import {
   type Pool,
 } from '@nself/db';
 import { CloseCode } from '@nself/protocol';
+import type { GraphQLLimits } from '@nself/graphql';
 import { AccessWatch, type AccessNotification } from './channel/access-watch.js';
 import { Authenticator } from './auth/auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast/broadcast-feed.js';
@@ -54,8 +55,9 @@ import { LogCode } from './log-codes.js';
 import { answerMetricsRequests } from './workers/cluster-metrics.js';
 
 /** Options of `startServer`: the environment's configuration, with any field overridden. */
-export interface StartOptions extends Partial<Omit<ServerConfig, 'limits'>> {
+export interface StartOptions extends Partial<Omit<ServerConfig, 'limits' | 'graphqlLimits'>> {
   readonly limits?: Partial<Limits>;
+  readonly graphqlLimits?: Partial<GraphQLLimits>;
   /** Environment to read the configuration from. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
   /** How the number of processes was chosen, said in the start line of a server of one process (`nself realtime start`). */
@@ -299,7 +301,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
 }
 
 function configure(options: StartOptions): ServerConfig {
-  const { limits, env, postgresChanges: _extension, workersChosenBy: _workers, ...overrides } = options;
+  const { limits, graphqlLimits, env, postgresChanges: _extension, workersChosenBy: _workers, ...overrides } = options;
   const environment = env ?? process.env;
   const base = loadConfig(environment);
   // An explicit undefined jwtSecret or databaseUrl means none: development mode, the embedded PostgreSQL.
@@ -309,7 +311,12 @@ function configure(options: StartOptions): ServerConfig {
     limits?.maxSendBufferBytes !== undefined && limits.maxPresenceStateBytes === undefined && readSetting(environment, 'REALTIME_MAX_PRESENCE_STATE_BYTES') === undefined
       ? { maxPresenceStateBytes: defaultPresenceStateBytes(limits.maxSendBufferBytes) }
       : {};
-  const config = { ...base, ...Object.fromEntries(given), limits: { ...base.limits, ...limits, ...presenceCap } } as ServerConfig;
+  const config = {
+    ...base,
+    ...Object.fromEntries(given),
+    limits: { ...base.limits, ...limits, ...presenceCap },
+    graphqlLimits: { ...base.graphqlLimits, ...graphqlLimits },
+  } as ServerConfig;
   // The secret may come from the options: the default address and the secret check follow the one used.
   checkSecretStrength(config.jwtSecret, environment);
   checkPresenceStateLimit(config.limits);

@@ -183,6 +183,34 @@ export const SETTINGS = {
       return names.length > 0 ? names : ['public'];
     },
   ),
+  REALTIME_GRAPHQL_MAX_TOKENS: integer(10_000, 100, 10_000_000, {
+    description:
+      'tokens (names, punctuation, values) in one GraphQL document; the parser stops at the limit and the request is refused with a `validation-failed` error, so a huge document costs no more to refuse than the limit',
+  }),
+  REALTIME_GRAPHQL_MAX_DEPTH: integer(10, 2, 1_000, {
+    description:
+      'deepest nesting of selections in one GraphQL operation, fragments included (`{ users { posts { title } } }` is 3); deeper is refused with a `validation-failed` error before any SQL runs',
+  }),
+  REALTIME_GRAPHQL_MAX_ROOT_FIELDS: integer(20, 1, 10_000, {
+    description: 'root fields (aliases included) in one GraphQL operation, each one SQL statement; more is refused with a `validation-failed` error before any SQL runs',
+  }),
+  REALTIME_GRAPHQL_MAX_FIELDS: integer(1000, 1, 1_000_000, {
+    description: 'fields one GraphQL operation selects in all, aliases and fragment uses counted each time; more is refused with a `validation-failed` error before any SQL runs',
+  }),
+  REALTIME_GRAPHQL_MAX_ROWS: integer(10_000, 1, 100_000_000, {
+    description:
+      'rows one list of a GraphQL result may hold (a root field, an array relationship, aggregate `nodes`, a stream batch); a list that would hold more is answered with a `row-limit-exceeded` error naming it, never cut short: ask for fewer with `limit` or `where` ([docs/nhost.md](docs/nhost.md#limits))',
+  }),
+  REALTIME_GRAPHQL_STATEMENT_TIMEOUT_MS: integer(10_000, 10, 3_600_000, {
+    description: "longest one GraphQL statement may run (its transaction's `statement_timeout`), in ms; longer is cancelled and answered with a `statement-timeout` error",
+  }),
+  REALTIME_GRAPHQL_MAX_BATCH: integer(10, 1, 10_000, { description: 'requests in one batched GraphQL `POST` (a JSON list); more is refused with 400 before any runs' }),
+  REALTIME_GRAPHQL_MAX_OPERATIONS_PER_CONNECTION: integer(100, 1, 100_000, {
+    description: 'GraphQL operations (subscriptions, and queries in progress) one WebSocket may run at once; one more is answered with an `error` message for its id',
+  }),
+  REALTIME_GRAPHQL_MAX_OPERATIONS_PER_SECOND: integer(100, 1, 1_000_000, {
+    description: 'GraphQL operations one WebSocket may start per second; more are answered with an `error` message for their id',
+  }),
   HASURA_GRAPHQL_ADMIN_SECRET: text('none', 'a secret', {
     description:
       "a client sending it in `x-hasura-admin-secret` queries GraphQL as the server's own database user (or as the role in `x-hasura-role`), as Hasura's admin secret does; without it no admin secret is accepted ([docs/nhost.md](docs/nhost.md))",

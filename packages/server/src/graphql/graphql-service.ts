@@ -17,6 +17,7 @@ import {
   type GraphQLSocketDeps,
 } from '@nself/graphql';
 import type { Pool } from '@nself/db';
+import { checkJsonText, CloseCode, JsonValueError } from '@nself/protocol';
 import type { Authenticator } from '../auth/auth.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -43,7 +44,7 @@ export interface GraphQLHttpAnswer {
 /** What the GraphQL endpoint reads and reports to: the database, its settings, tokens, the change feed, metrics and the log. */
 export interface GraphQLServiceDeps {
   readonly pool: Pool;
-  readonly config: Pick<ServerConfig, 'graphqlSchemas' | 'graphqlAdminSecret' | 'graphqlUnauthorizedRole' | 'limits'>;
+  readonly config: Pick<ServerConfig, 'graphqlSchemas' | 'graphqlLimits' | 'graphqlAdminSecret' | 'graphqlUnauthorizedRole' | 'limits'>;
   readonly auth: Authenticator;
   readonly postgresChanges: PostgresChangesExtension | undefined;
   readonly metrics: Pick<Metrics, 'graphqlSockets' | 'graphqlLiveQueries' | 'graphqlLiveQueryRuns'>;
@@ -59,7 +60,7 @@ export class GraphQLService {
   private readonly sockets = new Set<WebSocket>();
 
   constructor(private readonly server: GraphQLServiceDeps) {
-    this.engine = new GraphQLEngine(server.pool, { schemas: server.config.graphqlSchemas });
+    this.engine = new GraphQLEngine(server.pool, { schemas: server.config.graphqlSchemas, limits: server.config.graphqlLimits });
     this.authorize = createGraphQLAuthorize({ auth: server.auth, adminSecret: server.config.graphqlAdminSecret, unauthorizedRole: server.config.graphqlUnauthorizedRole });
     const changes = graphqlChangeSource(server.pool, server.postgresChanges);
     this.deps = {
@@ -71,6 +72,7 @@ export class GraphQLService {
       changes,
       authorize: this.authorize,
       initTimeoutMs: INIT_TIMEOUT_MS,
+      maxJsonDepth: server.config.limits.maxJsonDepth,
       onUnexpected: (error) => server.logger.error({ code: LogCode.graphqlOperationFailed, err: error }, 'a GraphQL operation failed'),
     };
     this.wss = new WebSocketServer({
@@ -90,12 +92,24 @@ export class GraphQLService {
     } catch {
       return { status: 400, body: { errors: [graphqlError('the body is not JSON; expected {"query": "...", "variables": {...}}', 'parse-failed')] } };
     }
+    try {
+      checkJsonText(body.toString('utf8'), { maxDepth: this.server.config.limits.maxJsonDepth });
+    } catch (error) {
+      if (!(error instanceof JsonValueError)) throw error;
+      return { status: 400, body: { errors: [graphqlError(`the body is refused: ${error.problem} at ${error.path}`, 'parse-failed')] } };
+    }
     let caller;
     try {
       caller = await this.authorize(lowerCaseHeaders(request));
     } catch (error) {
       return { status: 200, body: { errors: [graphqlError((error as Error).message, authErrorCode((error as Error).message))] } };
     }
+    const { maxBatch } = this.server.config.graphqlLimits;
+    if (Array.isArray(parsed) && parsed.length > maxBatch)
+      return {
+        status: 400,
+        body: { errors: [graphqlError(`the batch has ${parsed.length} requests; at most ${maxBatch} are accepted (REALTIME_GRAPHQL_MAX_BATCH)`, 'batch-limit-exceeded')] },
+      };
     const run = async (item: unknown) => {
       if (item === null || typeof item !== 'object' || Array.isArray(item))
         return { errors: [graphqlError('expected {"query": "...", "variables": {...}, "operationName": "..."}', 'parse-failed')] };
@@ -105,17 +119,29 @@ export class GraphQLService {
         return { errors: [graphqlError('subscriptions need a WebSocket at this path (graphql-transport-ws or graphql-ws)', 'validation-failed')] };
       return this.engine.run(caller.session, prepared);
     };
-    return { status: 200, body: Array.isArray(parsed) ? await Promise.all(parsed.map(run)) : await run(parsed) };
+    if (!Array.isArray(parsed)) return { status: 200, body: await run(parsed) };
+    // A batch's requests run one after another, so one POST holds one database connection at a time.
+    const answers = [];
+    for (const item of parsed) answers.push(await run(item));
+    return { status: 200, body: answers };
   }
 
   /** Upgrades a request at a GraphQL path to a socket speaking the subprotocol it asked for. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      const text = { send: (data: string) => ws.send(data), close: (code: number, reason: string) => ws.close(code, reason) };
+      const text = { send: (data: string) => this.sendOrCloseSlowReader(ws, data), close: (code: number, reason: string) => ws.close(code, reason) };
       const session: GraphQLSocket = ws.protocol === TRANSPORT_WS ? new TransportWsSocket(text, this.deps) : new LegacyWsSocket(text, this.deps, LEGACY_KEEP_ALIVE_MS);
       this.sockets.add(ws);
       this.server.metrics.graphqlSockets.set(this.sockets.size);
-      ws.on('message', (data, isBinary) => (isBinary ? ws.close(4400, 'Invalid message received: binary frame') : session.receive(data.toString())));
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) return ws.close(4400, 'Invalid message received: binary frame');
+        try {
+          session.receive(data.toString());
+        } catch (error) {
+          this.deps.onUnexpected(error);
+          ws.close(4500, 'Internal server error');
+        }
+      });
       ws.on('close', () => {
         this.sockets.delete(ws);
         this.server.metrics.graphqlSockets.set(this.sockets.size);
@@ -123,6 +149,17 @@ export class GraphQLService {
       });
       ws.on('error', () => ws.terminate());
     });
+  }
+
+  /**
+   * Sends `data` unless the socket's unsent bytes are over the send buffer cap: a client that does not
+   * read is closed as a slow reader (4008) rather than letting its backlog grow in the server's memory.
+   */
+  private sendOrCloseSlowReader(ws: WebSocket, data: string): void {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount <= this.server.config.limits.maxSendBufferBytes) return ws.send(data);
+    this.server.logger.warn({ code: LogCode.slowReaderClosed, buffered: ws.bufferedAmount, protocol: ws.protocol }, 'closing a slow GraphQL reader');
+    ws.close(CloseCode.slowConsumer, 'slow consumer');
   }
 
   /** Closes every GraphQL socket (server shutdown). */
