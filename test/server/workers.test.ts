@@ -74,6 +74,8 @@ test('clients spread over the workers receive one broadcast, one presence diff a
     assert.ok(sample(perWorker, 'realtime_connections', `worker="${worker}"`) >= 1, `worker ${worker} holds a connection:\n${perWorker}`);
   }
   assert.equal(sample(await metrics('/metrics'), 'realtime_connections'), 4, 'the server view sums the workers');
+  const inspector = (await (await fetch(`http://127.0.0.1:${server.port}/inspector/api/state`)).json()) as { server: { connections: number } };
+  assert.equal(inspector.server.connections, 4, 'the inspector shows the whole server, whichever worker answers');
 
   await channels[0]?.send({ type: 'broadcast', event: 'hello', payload: { text: 'from one worker' } });
   await channels[1]?.track({ online: true });

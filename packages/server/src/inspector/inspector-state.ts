@@ -49,7 +49,7 @@ export interface InspectorState {
 /** What the inspector's state is read from: the database, this process's metrics and identity, and whether it runs in development mode. */
 export interface InspectorStateDeps {
   readonly pool: Pool;
-  readonly metrics: Metrics;
+  readonly metrics: Pick<Metrics, 'registry'>;
   readonly serverId: string;
   readonly auth: Pick<Authenticator, 'developmentMode'>;
 }
@@ -62,7 +62,7 @@ export async function readInspectorState(deps: InspectorStateDeps, joinedChannel
     readSlotHealth(deps.pool),
     pendingChanges(deps.pool),
     listConnections(deps.pool),
-    readServerFigures(deps.metrics),
+    readServerFigures(deps.metrics.registry),
   ]);
   const joined = joinedChannels();
   const rates = new Map(tables.map((table) => [`${table.schema}.${table.table}`, table.changesPerSecond]));

@@ -1,6 +1,7 @@
-// This process's own figures for the inspector, read from its metrics: connections, channels, message totals, latency histograms, memory.
-import type { Counter, Histogram } from 'prom-client';
-import type { Metrics } from '../metrics.js';
+// The server's figures for the inspector, read from its metrics (every worker's, summed): connections, channels, message totals,
+// latency histograms; and the answering process's memory and uptime.
+import type { MetricValueWithName, Registry } from 'prom-client';
+import { serverMetricsJson, type Metric } from '../workers/cluster-metrics.js';
 
 /** A latency histogram: the upper bound of each bucket (seconds) and how many observations fell in it (not cumulative). */
 export interface LatencyHistogram {
@@ -12,7 +13,7 @@ export interface LatencyHistogram {
   readonly sumSeconds: number;
 }
 
-/** What the inspector shows of the process; totals are counters, the page turns them into rates. */
+/** What the inspector shows of the server; totals are counters, the page turns them into rates. Memory and uptime are the answering process's. */
 export interface ServerFigures {
   readonly connections: number;
   readonly channels: number;
@@ -24,39 +25,38 @@ export interface ServerFigures {
   readonly latency: { readonly broadcast: LatencyHistogram; readonly tableChange: LatencyHistogram; readonly join: LatencyHistogram };
 }
 
-/** Reads the process's figures now. */
-export async function readServerFigures(metrics: Metrics): Promise<ServerFigures> {
+/** Reads the server's figures now. */
+export async function readServerFigures(registry: Registry): Promise<ServerFigures> {
+  const metrics = new Map((await serverMetricsJson(registry)).map((metric) => [metric.name, metric]));
   const memory = process.memoryUsage();
   return {
-    connections: await gaugeValue(metrics.connections),
-    channels: await gaugeValue(metrics.channels),
-    messagesIn: await counterTotal(metrics.messagesIn),
-    messagesOut: await counterTotal(metrics.messagesOut),
+    connections: total(metrics.get('realtime_connections')),
+    channels: total(metrics.get('realtime_channels')),
+    messagesIn: total(metrics.get('realtime_messages_in_total')),
+    messagesOut: total(metrics.get('realtime_messages_out_total')),
     rssBytes: memory.rss,
     heapUsedBytes: memory.heapUsed,
     uptimeSeconds: Math.round(process.uptime()),
     latency: {
-      broadcast: await histogram(metrics.deliveryLatency),
-      tableChange: await histogram(metrics.changeDeliveryLatency),
-      join: await histogram(metrics.joinDuration),
+      broadcast: histogram(metrics.get('realtime_delivery_latency_seconds')),
+      tableChange: histogram(metrics.get('realtime_change_delivery_latency_seconds')),
+      join: histogram(metrics.get('realtime_join_duration_seconds')),
     },
   };
 }
 
-async function gaugeValue(gauge: Metrics['connections']): Promise<number> {
-  return (await gauge.get()).values[0]?.value ?? 0;
-}
-
-async function counterTotal(counter: Counter<string>): Promise<number> {
-  return (await counter.get()).values.reduce((total, entry) => total + entry.value, 0);
+/** A gauge's or counter's values summed over their labels; 0 when the metric is absent. */
+function total(metric: Metric | undefined): number {
+  return (metric?.values ?? []).reduce((sum, entry) => sum + entry.value, 0);
 }
 
 /** Sums a histogram over its labels and turns its cumulative buckets into per-bucket counts. */
-async function histogram(metric: Histogram<string>): Promise<LatencyHistogram> {
+function histogram(metric: Metric | undefined): LatencyHistogram {
   const cumulative = new Map<number, number>();
   let count = 0;
   let sumSeconds = 0;
-  for (const entry of (await metric.get()).values) {
+  // A histogram's values name their series (`…_bucket`, `…_count`, `…_sum`).
+  for (const entry of (metric?.values ?? []) as MetricValueWithName<string>[]) {
     if (entry.metricName?.endsWith('_bucket')) {
       const bound = Number(entry.labels['le']);
       cumulative.set(bound, (cumulative.get(bound) ?? 0) + entry.value);

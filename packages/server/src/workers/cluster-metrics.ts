@@ -7,14 +7,15 @@ import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type
 /** Which view of the metrics: the server's totals, or each worker's own, labelled `worker`. */
 export type MetricsView = 'server' | 'per-worker';
 
-type Metric = MetricObjectWithValues<MetricValue<string>>;
+/** One metric with its values, as prom-client gives it (`registry.getMetricsAsJSON()`). */
+export type Metric = MetricObjectWithValues<MetricValue<string>>;
 
 /** Messages between the primary and its workers, told apart from others by `nselfMetrics`. */
 type MetricsMessage =
   | { readonly nselfMetrics: 'collect'; readonly id: string }
   | { readonly nselfMetrics: 'collected'; readonly id: string; readonly metrics: Metric[] }
-  | { readonly nselfMetrics: 'gather'; readonly id: string; readonly view: MetricsView }
-  | { readonly nselfMetrics: 'gathered'; readonly id: string; readonly text: string };
+  | { readonly nselfMetrics: 'gather'; readonly id: string; readonly view: MetricsView; readonly format: 'text' | 'json' }
+  | { readonly nselfMetrics: 'gathered'; readonly id: string; readonly text: string; readonly metrics?: Metric[] };
 
 /** How long the primary waits for a worker's metrics; a worker that does not answer in time is left out of that scrape. */
 const COLLECT_TIMEOUT_MS = 2_000;
@@ -26,8 +27,19 @@ function isMetricsMessage(message: unknown): message is MetricsMessage {
 /** The Prometheus text of `registry` alone (one process), or, in a worker, of the whole server in `view`. */
 export async function metricsText(registry: Registry, view: MetricsView): Promise<string> {
   if (!cluster.isWorker || !process.send) return registry.metrics();
+  return (await askPrimary(view, 'text')).text;
+}
+
+/** The metrics of `registry` alone (one process), or, in a worker, the whole server's totals, as prom-client's JSON. */
+export async function serverMetricsJson(registry: Registry): Promise<Metric[]> {
+  if (!cluster.isWorker || !process.send) return registry.getMetricsAsJSON();
+  return (await askPrimary('server', 'json')).metrics ?? [];
+}
+
+/** Asks the primary to gather every worker's metrics in `view`. */
+function askPrimary(view: MetricsView, format: 'text' | 'json'): Promise<{ text: string; metrics?: Metric[] }> {
   const id = randomUUID();
-  return new Promise<string>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       process.off('message', onMessage);
       reject(new Error('the primary process did not gather the workers’ metrics in time'));
@@ -36,10 +48,10 @@ export async function metricsText(registry: Registry, view: MetricsView): Promis
       if (!isMetricsMessage(message) || message.nselfMetrics !== 'gathered' || message.id !== id) return;
       clearTimeout(timer);
       process.off('message', onMessage);
-      resolve(message.text);
+      resolve(message);
     };
     process.on('message', onMessage);
-    process.send?.({ nselfMetrics: 'gather', id, view } satisfies MetricsMessage);
+    process.send?.({ nselfMetrics: 'gather', id, view, format } satisfies MetricsMessage);
   });
 }
 
@@ -59,17 +71,23 @@ export function serveMetrics(workers: () => ReadonlyMap<number, Worker>): (worke
   return (asking, message) => {
     if (!isMetricsMessage(message) || message.nselfMetrics !== 'gather') return;
     void gather(workers(), message.view).then(
-      (text) => asking.isConnected() && asking.send({ nselfMetrics: 'gathered', id: message.id, text } satisfies MetricsMessage),
+      async (registry) => {
+        const answer: MetricsMessage =
+          message.format === 'json'
+            ? { nselfMetrics: 'gathered', id: message.id, text: '', metrics: await registry.getMetricsAsJSON() }
+            : { nselfMetrics: 'gathered', id: message.id, text: await registry.metrics() };
+        if (asking.isConnected()) asking.send(answer);
+      },
       () => undefined,
     );
   };
 }
 
-async function gather(workers: ReadonlyMap<number, Worker>, view: MetricsView): Promise<string> {
+async function gather(workers: ReadonlyMap<number, Worker>, view: MetricsView): Promise<Registry> {
   const collected = await Promise.all([...workers].map(async ([index, worker]) => ({ index, metrics: await collect(worker) })));
   const answered = collected.filter((entry): entry is { index: number; metrics: Metric[] } => entry.metrics !== undefined);
   const sets = view === 'server' ? answered.map((entry) => entry.metrics) : answered.map((entry) => labelled(entry.metrics, String(entry.index)));
-  return AggregatorRegistry.aggregate(sets).metrics();
+  return AggregatorRegistry.aggregate(sets);
 }
 
 /** One worker's metrics, or undefined when it does not answer in time. */
