@@ -5,6 +5,7 @@ import { ClusterCpu } from './lib/cluster-cpu.js';
 import { createBenchDatabase } from './lib/database.js';
 import { GraphQLClients, LIVE_TABLE } from './lib/graphql-clients.js';
 import { readOptions } from './lib/options.js';
+import { gaugeIn, scrapeServer } from './lib/server-metrics.js';
 import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
 import { hasuraClaimsToken, startService } from './lib/services.js';
 import { median, medianSummary, nowMs, type LatencySummary } from './lib/stats.js';
@@ -35,7 +36,11 @@ interface Run {
   readonly serverCpuMsPerChange: number;
   readonly databaseCpuMsPerChange: number;
   readonly loadDelayP99Ms: number;
+  /** Live-query runs per second of writing, as the server counted them. */
+  readonly runsPerSecond: number;
 }
+
+const RUNS = 'realtime_graphql_live_query_runs_total';
 
 const started = Date.now();
 const db = await createBenchDatabase(2);
@@ -60,11 +65,13 @@ try {
       if (opened.opened < options.queries) throw new Error(`${options.queries - opened.opened} live queries failed: ${opened.failures.join('; ')}`);
       await sleep(1_000);
       await clients.reset();
+      const runsBefore = gaugeIn(await scrapeServer(service.target), RUNS);
       const cpuBefore = service.usage().cpu;
       const stopCluster = cluster?.start([db.name]);
       const written = await insertPaced(db.url, options.rate, options.seconds * 1000, options.shapes);
       const cpuAfter = service.usage().cpu;
       const database = await stopCluster?.();
+      const runsPerSecond = (gaugeIn(await scrapeServer(service.target), RUNS) - runsBefore) / options.seconds;
       // Each INSERT changes the result of one shape's live queries.
       await clients.drain(written * (options.queries / options.shapes), 2_500);
       const { rows } = await db.pool.query<{ shape: number; id: number }>(`SELECT shape, max(id) AS id FROM public.${id(LIVE_TABLE)} GROUP BY shape`);
@@ -78,6 +85,7 @@ try {
         serverCpuMsPerChange: ((cpuAfter - cpuBefore) * 1000) / written,
         databaseCpuMsPerChange: database ? ((database.otherBackends + database.walsenders) * 1000) / written : Number.NaN,
         loadDelayP99Ms: report.loadLoopDelayP99Ms,
+        runsPerSecond,
       };
     } finally {
       await clients.closeAll();
@@ -101,6 +109,10 @@ try {
         medianOf(sideRuns, (run) => run.written * perShape),
         0,
       )}`,
+      fmt(
+        medianOf(sideRuns, (run) => run.runsPerSecond),
+        0,
+      ),
       fmt(
         medianOf(sideRuns, (run) => run.serverCpuMsPerChange),
         2,
@@ -149,6 +161,7 @@ try {
           'p99 ms',
           'max ms',
           'new rows received / written × clients of the shape',
+          'live-query runs / s',
           'server CPU ms per change',
           'PostgreSQL CPU ms per change',
           'load processes: event-loop delay p99 ms',
@@ -162,7 +175,7 @@ try {
     notes: [
       `Each live query is \`${LIVE_TABLE}(where: {shape: {_eq: K}}, order_by: {id: desc}, limit: 1) { id sent_at }\` for one of ${options.shapes} shapes K (each its own query text), so ${perShape} clients share each; the clients are the \`graphql-ws\` library over WebSocket with a Hasura-claims JWT (role \`${ROLE}\`), spread over ${options.workers} load processes. The writer INSERTs one row at a time, the shapes in turn, with its clock in \`sent_at\`; latency runs from that moment to a client having the result that shows the row (the commit included).`,
       'Both sides are the same server (`nself realtime start`, one process pinned to the server CPU), started afresh for each run with REALTIME_GRAPHQL_LIVE_QUERIES set. Pushed: a live query re-runs when a change to its table commits (changes within 5 ms answered by one run), its subscribers share the run, and a result is sent only when it differs. Polled: every distinct live query re-runs once a second and sends only a changed result, as Hasura does (Hasura also merges queries that differ only in their variables into one SQL statement; these differ in their text, so it would not).',
-      'Pushed live queries watch the table, not the rows: every INSERT re-runs all the distinct live queries on the table, of which one result changed. Polling runs each distinct query once a second whatever was written. So the pushed cost grows with writes × distinct queries and the polled cost with distinct queries alone; the CPU columns show where the two cross for this workload.',
+      'Pushed live queries watch the table, not the rows: every INSERT re-runs all the distinct live queries on the table, of which one result changed. Polling runs each distinct query once a second whatever was written. So the pushed cost grows with writes × distinct queries and the polled cost with distinct queries alone; the CPU columns give both for this workload. "Live-query runs / s" is the server\'s own count (`realtime_graphql_live_query_runs_total`) over the writing window: changes arriving while a query runs are answered by one more run, so under load the pushed side runs fewer than writes × distinct queries.',
       'CPU per change is CPU time over the writing window divided by the INSERTs: the server process from /proc, and the PostgreSQL backends of the bench database (the server\'s queries and its change capture; the writer\'s own backend left out) sampled from /proc; "n/a" when PostgreSQL is not on this host.',
       'Polled clients miss rows: when two INSERTs of a shape fall within one poll, the client sees only the newer one, so "received" is below the rows written. "Stale at the end" counts live queries whose last result was not their shape\'s newest row once the run was drained (must be 0).',
     ],
