@@ -51,7 +51,10 @@ async function handle(request: GraphQLWorkerRequest): Promise<GraphQLWorkerReply
         loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
       };
     case 'close':
-      await Promise.all(held.splice(0).map((entry) => (entry.stop(), entry.client.dispose())));
+      for (const entry of held.splice(0)) {
+        entry.stop();
+        await entry.client.dispose();
+      }
       return { ok: true };
   }
 }
