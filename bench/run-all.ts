@@ -1,4 +1,4 @@
-// `npm run bench`: runs B1 to B10 at a small size (options after `--` are passed to every benchmark), then regenerates docs/performance.md.
+// `npm run bench`: runs B1 to B11 at a small size (options after `--` are passed to every benchmark), then regenerates docs/performance.md.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { createBenchDatabase } from './lib/database.js';
@@ -18,6 +18,7 @@ const BENCHMARKS: ReadonlyArray<readonly [id: string, script: string, args: read
   ['B8', 'b8-slow-consumers.ts', ['--rate', '50', '--seconds', '4']],
   ['B9', 'b9-workers.ts', ['--seconds', '2']],
   ['B10', 'b10-bus-ceiling.ts', ['--seconds', '2']],
+  ['B11', 'b11-graphql-live.ts', ['--seconds', '10']],
 ];
 
 const only = process.argv

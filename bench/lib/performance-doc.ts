@@ -61,7 +61,7 @@ export function writePerformanceDoc(results: readonly BenchResult[], context: Ru
     '- Baselines: raw `pg` LISTEN fed by a bare `pg_notify` trigger, alone and fanned out by a bare `ws` server that LISTENs itself (B1, B2); a bare `ws` server writing one pre-serialised frame to every socket; Socket.IO rooms; nginx with the nchan module (Debian packages `nginx`, `libnginx-mod-nchan`; skipped with a note when missing).',
     '- Clients speak the real protocols over raw `ws` (Phoenix `phx_join`, broadcast, presence, postgres_changes and heartbeats for ours; Engine.IO/Socket.IO frames; nchan WebSocket subscribers), spread over load-generator processes. Servers are pinned to CPU 1 and load generators to CPU 0 with `taskset` (B9 lets a server of several worker processes use every core); CPU time and RSS come from `/proc`, for a server of several workers summed over the primary process and its workers.',
     '- Every message carries a sequence number and its send time (`performance.timeOrigin + performance.now()`); every delivery is checked for gaps, duplicates and missing messages, and latency is send (or INSERT) to receipt on the same host clock.',
-    "- `npm run bench` runs all ten at a small size (`npm run bench -- B4 B7` only those; `npm run bench:workers` is B9, `npm run bench:bus` is B10); each command's options scale it up.",
+    "- `npm run bench` runs all eleven at a small size (`npm run bench -- B4 B7` only those; `npm run bench:workers` is B9, `npm run bench:bus` is B10, `npm run bench:graphql` is B11); each command's options scale it up.",
     '',
     '## Machine',
     '',

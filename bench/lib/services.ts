@@ -7,6 +7,7 @@ import path from 'node:path';
 import { findFreePort } from '@nself/db';
 import { CPU, pidOf, spawnPinned, stopChild, usage, waitForLine } from './processes.js';
 import { benchDir, repositoryRoot } from './paths.js';
+import { SignJWT } from 'jose';
 import { token } from '../../test/helpers/tokens.js';
 
 /** The kinds of server a benchmark can start. */
@@ -114,6 +115,16 @@ async function startNself({ databaseUrl, env, openFiles, workers = 1, cpus }: Se
 /** Signs a client token for the nself server started by `startService` (e.g. one per presence member); role `authenticated` unless given. */
 export function nselfToken(userId: string, role?: string): Promise<string> {
   return token(userId, { secret: JWT_SECRET, role, expiresInSeconds: 24 * 60 * 60 });
+}
+
+/** Signs a token as Nhost's auth service issues it, for the nself server started by `startService`: `sub` and Hasura claims for `role`. */
+export function hasuraClaimsToken(userId: string, role: string): Promise<string> {
+  return new SignJWT({ 'https://hasura.io/jwt/claims': { 'x-hasura-default-role': role, 'x-hasura-allowed-roles': [role], 'x-hasura-user-id': userId } })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 24 * 60 * 60)
+    .sign(new TextEncoder().encode(JWT_SECRET));
 }
 
 async function startNodeServer(kind: 'ws' | 'socketio', script: string, { env, openFiles }: ServiceOptions): Promise<Service> {

@@ -1,6 +1,6 @@
 // The server's configuration, assembled from the settings @nself/db declares, with the checks that span several settings.
 import type { GraphQLLimits } from '@nself/graphql';
-import { logFilePath, prettyLogs, readJwtKeys, readSetting, UserError, type CaptureChoice, type LogLevel } from '@nself/db';
+import { logFilePath, prettyLogs, readJwtKeys, readSetting, UserError, type CaptureChoice, type GraphQLLiveQueryTrigger, type LogLevel } from '@nself/db';
 
 /** Everything the server needs to run; `loadConfig` builds it from the environment. */
 export interface ServerConfig {
@@ -58,6 +58,8 @@ export interface ServerConfig {
   readonly graphqlAdminSecret: string | undefined;
   /** The role GraphQL clients without a token act as; undefined: they are refused (except in development mode). */
   readonly graphqlUnauthorizedRole: string | undefined;
+  /** What re-runs a GraphQL live query: committed changes to the tables it reads, or a timer once a second (Hasura's way). @default "changes" */
+  readonly graphqlLiveQueries: GraphQLLiveQueryTrigger;
   /** A replication slot no consumer has read for longer than this is reported as an error, about once a minute, in seconds. @default 300 */
   readonly slotStaleSeconds: number;
 }
@@ -154,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     },
     graphqlAdminSecret: readSetting(env, 'HASURA_GRAPHQL_ADMIN_SECRET'),
     graphqlUnauthorizedRole: readSetting(env, 'HASURA_GRAPHQL_UNAUTHORIZED_ROLE'),
+    graphqlLiveQueries: readSetting(env, 'REALTIME_GRAPHQL_LIVE_QUERIES'),
     limits: {
       maxFrameBytes: readSetting(env, 'REALTIME_MAX_FRAME_BYTES'),
       maxPayloadBytes: readSetting(env, 'REALTIME_MAX_PAYLOAD_BYTES'),

@@ -21,6 +21,10 @@ export interface HasuraJwtKey {
 /** More worker processes than this would be a typo, not a machine. */
 const MAX_WORKERS = 256;
 
+/** What re-runs a GraphQL live query: committed changes to the tables it reads, or a one-second timer. */
+export const GRAPHQL_LIVE_QUERY_TRIGGERS = ['changes', 'poll'] as const;
+export type GraphQLLiveQueryTrigger = (typeof GRAPHQL_LIVE_QUERY_TRIGGERS)[number];
+
 const ORIGIN_FORM = 'http(s)://host[:port] such as https://app.example.com, or *';
 
 /**
@@ -210,6 +214,11 @@ export const SETTINGS = {
   }),
   REALTIME_GRAPHQL_MAX_OPERATIONS_PER_SECOND: integer(100, 1, 1_000_000, {
     description: 'GraphQL operations one WebSocket may start per second; more are answered with an `error` message for their id',
+  }),
+  REALTIME_GRAPHQL_LIVE_QUERIES: choice('changes', GRAPHQL_LIVE_QUERY_TRIGGERS, {
+    caseless: true,
+    description:
+      'what re-runs a GraphQL live query: `changes` re-runs it when a change to a table it reads commits (through table change capture, within a few ms); `poll` re-runs every live query once a second and sends a result only when it changed, as Hasura does: the fallback for tables whose changes are not captured ([docs/nhost.md](docs/nhost.md))',
   }),
   HASURA_GRAPHQL_ADMIN_SECRET: text('none', 'a secret', {
     description:

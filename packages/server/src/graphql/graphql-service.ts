@@ -32,6 +32,8 @@ export const GRAPHQL_PATHS = ['/v1/graphql', '/graphql', '/v1'];
 
 /** Changes arriving within this many ms of the first re-run a live query once. */
 const LIVE_QUERY_BATCH_MS = 5;
+/** With REALTIME_GRAPHQL_LIVE_QUERIES=poll, every live query re-runs this often (Hasura's interval). */
+const LIVE_QUERY_POLL_MS = 1_000;
 const INIT_TIMEOUT_MS = 10_000;
 const LEGACY_KEEP_ALIVE_MS = 5_000;
 
@@ -44,7 +46,7 @@ export interface GraphQLHttpAnswer {
 /** What the GraphQL endpoint reads and reports to: the database, its settings, tokens, the change feed, metrics and the log. */
 export interface GraphQLServiceDeps {
   readonly pool: Pool;
-  readonly config: Pick<ServerConfig, 'graphqlSchemas' | 'graphqlLimits' | 'graphqlAdminSecret' | 'graphqlUnauthorizedRole' | 'limits'>;
+  readonly config: Pick<ServerConfig, 'graphqlSchemas' | 'graphqlLimits' | 'graphqlAdminSecret' | 'graphqlUnauthorizedRole' | 'graphqlLiveQueries' | 'limits'>;
   readonly auth: Authenticator;
   readonly postgresChanges: PostgresChangesExtension | undefined;
   readonly metrics: Pick<Metrics, 'graphqlSockets' | 'graphqlLiveQueries' | 'graphqlLiveQueryRuns'>;
@@ -67,6 +69,7 @@ export class GraphQLService {
       engine: this.engine,
       live: new LiveQueries(this.engine, changes, {
         batchMs: LIVE_QUERY_BATCH_MS,
+        ...(server.config.graphqlLiveQueries === 'poll' ? { pollMs: LIVE_QUERY_POLL_MS } : {}),
         observe: { evaluated: () => server.metrics.graphqlLiveQueryRuns.inc(), groups: (count) => server.metrics.graphqlLiveQueries.set(count) },
       }),
       changes,
