@@ -1,14 +1,12 @@
 // For GraphQL tests: a server with a JWT secret and an admin secret on a fresh database with a role for users, Hasura-claims tokens, and the real clients.
-import { randomBytes } from 'node:crypto';
-import { after, before } from 'node:test';
 import pg from 'pg';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import type { FormattedExecutionResult as ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import type { RunningServer, StartOptions } from '@nself/server';
-import { adminUrl, createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { startTestServer } from '../helpers/server.js';
+import type { TestDatabase } from '../helpers/database.js';
+import { useRoleServer } from '../server/postgres-changes-support.js';
 import { JWT_SECRET } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -26,31 +24,17 @@ export interface GraphQLServer {
 
 /** Starts a server with a JWT secret and the admin secret, makes a role, then runs `setupSql(role)` on the database. */
 export function useGraphQLServer(setupSql: (role: string) => string, options: StartOptions = {}): GraphQLServer {
-  const role = `gql_user_${randomBytes(4).toString('hex')}`;
-  const state: { db?: TestDatabase; server?: RunningServer } = {};
-  before(async () => {
-    state.db = await createTestDatabase({ migrated: true });
-    state.server = await startTestServer(state.db, { jwtSecret: JWT_SECRET, graphqlAdminSecret: ADMIN_SECRET, ...options });
-    await state.db.pool.query(`CREATE ROLE ${role} NOLOGIN`);
-    await state.db.pool.query(setupSql(role));
-  });
-  after(async () => {
-    await state.server?.close();
-    await state.db?.drop();
-    const admin = new pg.Client({ connectionString: adminUrl() });
-    await admin.connect();
-    await admin.query(`DROP ROLE IF EXISTS ${role}`).finally(() => admin.end());
-  });
+  const env = useRoleServer('gql_user', setupSql, { graphqlAdminSecret: ADMIN_SECRET, ...options });
   return {
-    role,
+    role: env.role,
     get db() {
-      return state.db as TestDatabase;
+      return env.db;
     },
     get server() {
-      return state.server as RunningServer;
+      return env.server;
     },
     get graphqlUrl() {
-      return `${(state.server as RunningServer).url.replace('localhost', '127.0.0.1')}/v1/graphql`;
+      return `${env.server.url.replace('localhost', '127.0.0.1')}/v1/graphql`;
     },
   };
 }
