@@ -7,6 +7,8 @@
 //
 // Other `--options` go to node's test runner (e.g. --test-name-pattern=…). NSELF_TEST_CONCURRENCY sets how
 // many files run at once (default: the number of cores, at least 2); the files in RUN_ALONE run afterwards, one at a time.
+// NSELF_TEST_CHECKS=skip leaves out the typecheck and lint of a full run. Test databases asked for `{ migrated: true }`
+// are copied from a template database migrated once per version of packages/db/sql (test/helpers/database.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -84,15 +86,31 @@ function npmRun(script) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
+/** Runs npm scripts side by side (each is mostly one core's work), stopping the run when one fails. */
+async function npmRunTogether(scripts) {
+  const statuses = await Promise.all(
+    scripts.map(
+      (script) =>
+        new Promise((resolve) => {
+          spawn('npm', ['run', '--silent', script], { cwd: root, stdio: 'inherit' }).on('close', (code) => resolve(code ?? 1));
+        }),
+    ),
+  );
+  const failed = statuses.find((status) => status !== 0);
+  if (failed !== undefined) process.exit(failed);
+}
+
 const files = [...new Set(paths.length > 0 ? paths.flatMap(testsAt) : allTests())].sort();
 if (files.length === 0) throw new Error(`no *.test.ts files in ${paths.join(', ')}`);
 
 // Test files import the packages' sources, but the `nself` binary and server processes they start run the build.
+const phaseStarted = Date.now();
 npmRun('build');
-if (paths.length === 0 && !watch) {
-  npmRun('typecheck');
-  npmRun('lint');
+// NSELF_TEST_CHECKS=skip leaves out the typecheck and lint of a full run (CI runs them once, before the first of its runs).
+if (paths.length === 0 && !watch && process.env.NSELF_TEST_CHECKS !== 'skip') {
+  await npmRunTogether(['typecheck', 'lint']);
 }
+const checksSeconds = (Date.now() - phaseStarted) / 1000;
 
 // Imported after the build: run without the source condition, this script gets @nself/db from dist.
 const { ensureEmbeddedPostgres, describeDatabase } = await import('@nself/db');
@@ -103,11 +121,14 @@ if (!adminUrl) {
   target = 'embedded PostgreSQL';
 }
 process.stdout.write(`# database: ${target} (${describeDatabase(adminUrl)})\n# test files: ${files.length}\n`);
+const { prepareMigratedTemplate } = await import('../test/helpers/database.ts');
+const template = await prepareMigratedTemplate(adminUrl);
 
 const nodeOptions = [`--conditions=${SOURCE_CONDITION}`, '--import', 'tsx'];
 const env = {
   ...process.env,
   NSELF_TEST_ADMIN_URL: adminUrl,
+  NSELF_TEST_TEMPLATE: template,
   DATABASE_URL: '',
   // tsx reads the tsconfig of the directory it starts in, and the repository root has none (JSX needs one).
   TSX_TSCONFIG_PATH: path.join(root, 'test', 'tsconfig.json'),
@@ -179,5 +200,5 @@ if (durations.length > 1) {
   );
 }
 const counted = ['tests', 'pass', 'fail', 'cancelled', 'skipped', 'todo'].map((name) => `${name} ${totals[name] ?? 0}`).join(', ');
-process.stdout.write(`# all files: ${counted}; ${seconds(Date.now() - started)} with ${concurrency} file(s) at once\n`);
+process.stdout.write(`# all files: ${counted}; ${seconds(Date.now() - started)} with ${concurrency} file(s) at once (build and checks before: ${checksSeconds.toFixed(1)} s)\n`);
 process.exit(runs.every((run) => run.ok) ? 0 : 1);

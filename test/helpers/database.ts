@@ -1,7 +1,14 @@
 // Fresh databases for tests and benchmarks on a PostgreSQL server, dropped afterwards with the slots and origins they made.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate, walSlotName } from '@nself/db';
+
+/** The realtime schema's SQL: a template database is made from it once per version of these files. */
+const SQL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'packages', 'db', 'sql');
+const TEMPLATE_PREFIX = 'nself_template_';
 
 export interface TestDatabase {
   /** Name of the database. */
@@ -38,10 +45,19 @@ export function createTestDatabase(options: DatabaseOptions = {}): Promise<TestD
 /** Creates an empty database on the server of `serverUrl` (a superuser's connection string). */
 export async function createDatabase(serverUrl: string, options: DatabaseOptions = {}): Promise<TestDatabase> {
   const name = `${options.prefix ?? 'nself_test'}_${randomBytes(6).toString('hex')}`;
+  const template = options.migrated ? process.env.NSELF_TEST_TEMPLATE : undefined;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
+  let copied = false;
   try {
-    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+    if (template && serverUrl === process.env.NSELF_TEST_ADMIN_URL) {
+      // A run of another checkout may have dropped the template (a different schema): then migrate as usual.
+      copied = await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`).then(
+        () => true,
+        () => false,
+      );
+    }
+    if (!copied) await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
   } finally {
     await admin.end();
   }
@@ -51,7 +67,7 @@ export async function createDatabase(serverUrl: string, options: DatabaseOptions
   // pool.end() resolves once its clients are asked to end, not once they have: the DROP … WITH (FORCE)
   // below may terminate one still closing, whose error the pool then re-emits.
   pool.on('error', () => undefined);
-  if (options.migrated) await migrate(pool);
+  if (options.migrated && !copied) await migrate(pool);
   return {
     name,
     url: url.toString(),
@@ -72,6 +88,60 @@ export async function createDatabase(serverUrl: string, options: DatabaseOptions
       }
     },
   };
+}
+
+/**
+ * Makes (once per version of the schema's SQL files) a database with the realtime schema installed, and
+ * returns its name: test databases copied from it (CREATE DATABASE … TEMPLATE) start migrated without
+ * running the migrations each time. Templates of other versions are dropped where no one is copying them.
+ */
+export async function prepareMigratedTemplate(serverUrl: string): Promise<string> {
+  const name = `${TEMPLATE_PREFIX}${sqlDigest(SQL_DIR).slice(0, 16)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    // Runs of several checkouts may start at once: one builds, the others wait and reuse.
+    await admin.query('SELECT pg_advisory_lock(hashtext($1))', ['nself realtime test template']);
+    const { rows } = await admin.query<{ datname: string; datistemplate: boolean }>('SELECT datname, datistemplate FROM pg_database WHERE datname LIKE $1', [
+      `${TEMPLATE_PREFIX}%`,
+    ]);
+    for (const row of rows) {
+      if (row.datname === name && row.datistemplate) continue;
+      await admin
+        .query(`ALTER DATABASE ${pg.escapeIdentifier(row.datname)} IS_TEMPLATE false`)
+        .then(() => admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(row.datname)}`))
+        .catch(() => undefined);
+    }
+    if (!rows.some((row) => row.datname === name && row.datistemplate)) {
+      await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+      const url = new URL(serverUrl);
+      url.pathname = `/${name}`;
+      const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+      try {
+        await migrate(pool);
+      } finally {
+        await pool.end();
+      }
+      await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+    }
+    return name;
+  } finally {
+    await admin.end();
+  }
+}
+
+/** sha256 over the names and contents of every file under `dir`. */
+function sqlDigest(dir: string): string {
+  const hash = createHash('sha256');
+  const visit = (folder: string): void => {
+    for (const entry of readdirSync(folder).sort()) {
+      const full = path.join(folder, entry);
+      if (statSync(full).isDirectory()) visit(full);
+      else hash.update(`${path.relative(dir, full)}\0`).update(readFileSync(full));
+    }
+  };
+  visit(dir);
+  return hash.digest('hex');
 }
 
 /**
