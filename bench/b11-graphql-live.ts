@@ -18,10 +18,14 @@ const options = readOptions('node --import tsx bench/b11-graphql-live.ts [option
   workers: { fallback: 2, help: 'load-generator processes', min: 1 },
 });
 
-type Side = 'changes' | 'poll';
+type Side = 'changes' | 'poll' | 'baseline';
+/** A checkout of an earlier version (built) whose pushed live queries run as a third side, for a before/after comparison in one run. */
+const BASELINE = process.env['B11_BASELINE'];
+const SIDES: Side[] = BASELINE ? ['changes', 'baseline', 'poll'] : ['changes', 'poll'];
 const SIDE_LABELS: Record<Side, string> = {
   changes: 'pushed by change capture (REALTIME_GRAPHQL_LIVE_QUERIES=changes)',
   poll: 're-run every second, Hasura-style (REALTIME_GRAPHQL_LIVE_QUERIES=poll)',
+  baseline: `pushed, the build at B11_BASELINE (${BASELINE})`,
 };
 /** The role in the clients' Hasura claims. */
 const ROLE = 'authenticated';
@@ -58,8 +62,12 @@ const token = await hasuraClaimsToken('bench-user', ROLE);
 const shapes = Array.from({ length: options.queries }, (_, index) => index % options.shapes);
 
 try {
-  const runs = await alternate<Side, Run>(['changes', 'poll'], options.reps, async (side) => {
-    const service = await startService('nself', { databaseUrl: db.url, env: { REALTIME_GRAPHQL_LIVE_QUERIES: side } });
+  const runs = await alternate<Side, Run>(SIDES, options.reps, async (side) => {
+    const service = await startService('nself', {
+      databaseUrl: db.url,
+      env: { REALTIME_GRAPHQL_LIVE_QUERIES: side === 'poll' ? 'poll' : 'changes' },
+      ...(side === 'baseline' && BASELINE ? { root: BASELINE } : {}),
+    });
     try {
       const opened = await clients.open(`ws://127.0.0.1:${service.target.port}/v1/graphql`, token, shapes);
       if (opened.opened < options.queries) throw new Error(`${options.queries - opened.opened} live queries failed: ${opened.failures.join('; ')}`);
@@ -94,7 +102,7 @@ try {
   });
 
   const perShape = options.queries / options.shapes;
-  const rows = (['changes', 'poll'] as Side[]).map((side) => {
+  const rows = SIDES.map((side) => {
     const sideRuns = runs.get(side) ?? [];
     const latency = medianSummary(sideRuns.map((run) => run.latency));
     return [
@@ -174,8 +182,8 @@ try {
     deliveryProblems: stale,
     notes: [
       `Each live query is \`${LIVE_TABLE}(where: {shape: {_eq: K}}, order_by: {id: desc}, limit: 1) { id sent_at }\` for one of ${options.shapes} shapes K (each its own query text), so ${perShape} clients share each; the clients are the \`graphql-ws\` library over WebSocket with a Hasura-claims JWT (role \`${ROLE}\`), spread over ${options.workers} load processes. The writer INSERTs one row at a time, the shapes in turn, with its clock in \`sent_at\`; latency runs from that moment to a client having the result that shows the row (the commit included).`,
-      'Both sides are the same server (`nself realtime start`, one process pinned to the server CPU), started afresh for each run with REALTIME_GRAPHQL_LIVE_QUERIES set. Pushed: a live query re-runs when a change to its table commits (changes within 5 ms answered by one run), its subscribers share the run, and a result is sent only when it differs. Polled: every distinct live query re-runs once a second and sends only a changed result, as Hasura does (Hasura also merges queries that differ only in their variables into one SQL statement; these differ in their text, so it would not).',
-      'Pushed live queries watch the table, not the rows: every INSERT re-runs all the distinct live queries on the table, of which one result changed. Polling runs each distinct query once a second whatever was written. So the pushed cost grows with writes × distinct queries and the polled cost with distinct queries alone; the CPU columns give both for this workload. "Live-query runs / s" is the server\'s own count (`realtime_graphql_live_query_runs_total`) over the writing window: changes arriving while a query runs are answered by one more run, so under load the pushed side runs fewer than writes × distinct queries.',
+      'Both sides are the same server (`nself realtime start`, one process pinned to the server CPU), started afresh for each run with REALTIME_GRAPHQL_LIVE_QUERIES set. Pushed: a live query re-runs when a change to its table that can affect its result commits (changes within 5 ms answered by one run), its subscribers share the run, and a result is sent only when it differs. Polled: every distinct live query re-runs once a second and sends only a changed result, as Hasura does (Hasura also merges queries that differ only in their variables into one SQL statement; these differ in their text, so it would not).',
+      'A pushed live query runs again only on a change that can affect its result: the server tests the changed row against the query\'s `where` (here `shape = K`), so an INSERT re-runs the one distinct query of its shape, not all of them (docs/nhost.md, "Which changes re-run a live query"). With B11_BASELINE set, a third side runs the pushed live queries of the build at that path in the same alternation (for the before/after figures of a change). Polling runs each distinct query once a second whatever was written. So the pushed cost grows with the writes and the queries each write can affect, the polled cost with the distinct queries alone; the CPU columns give both for this workload. "Live-query runs / s" is the server\'s own count (`realtime_graphql_live_query_runs_total`) over the writing window: changes arriving while a query runs are answered by one more run, so under load the pushed side runs fewer than the writes it is affected by.',
       'CPU per change is CPU time over the writing window divided by the INSERTs: the server process from /proc, and the PostgreSQL backends of the bench database (the server\'s queries and its change capture; the writer\'s own backend left out) sampled from /proc; "n/a" when PostgreSQL is not on this host.',
       'Polled clients miss rows: when two INSERTs of a shape fall within one poll, the client sees only the newer one, so "received" is below the rows written. "Stale at the end" counts live queries whose last result was not their shape\'s newest row once the run was drained (must be 0).',
     ],

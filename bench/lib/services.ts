@@ -58,6 +58,8 @@ export interface ServiceOptions {
   readonly openFiles?: number;
   readonly workers?: number;
   readonly cpus?: string;
+  /** nself: the checkout whose build to run (this one by default), to compare with an earlier build. */
+  readonly root?: string;
 }
 
 /** Starts a server of `kind`. */
@@ -82,12 +84,12 @@ function service(kind: ServiceKind, child: ChildProcess, target: Target, pids: (
   return { target, label: SERVICE_LABELS[kind], usage: () => usage(pids()), stop: () => stopChild(child) };
 }
 
-async function startNself({ databaseUrl, env, openFiles, workers = 1, cpus }: ServiceOptions): Promise<Service> {
+async function startNself({ databaseUrl, env, openFiles, workers = 1, cpus, root = repositoryRoot }: ServiceOptions): Promise<Service> {
   if (!databaseUrl) throw new Error('the nself server needs a database');
   const child = spawnPinned(
     cpus ?? (workers > 1 ? CPU.all : CPU.server),
     process.execPath,
-    [path.join(repositoryRoot, 'packages', 'cli', 'bin', 'nself.js'), 'realtime', 'start', '--port', '0', '--host', '127.0.0.1'],
+    [path.join(root, 'packages', 'cli', 'bin', 'nself.js'), 'realtime', 'start', '--port', '0', '--host', '127.0.0.1'],
     {
       env: {
         ...process.env,

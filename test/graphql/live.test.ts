@@ -5,16 +5,19 @@ import WebSocket from 'ws';
 import { ApolloClient, InMemoryCache, gql } from '@apollo/client';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { SubscriptionClient } from 'subscriptions-transport-ws';
-import { ADMIN_SECRET, hasuraToken, nthResult, record, useGraphQLServer, wsClient } from './support.js';
+import { ADMIN_SECRET, followRoomOne, hasuraToken, metric as metricOf, nthResult, record, useGraphQLServer, wsClient } from './support.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const env = useGraphQLServer(
   (role) => `
     CREATE TABLE todos (id serial PRIMARY KEY, owner text NOT NULL, title text NOT NULL, done boolean NOT NULL DEFAULT false);
     CREATE TABLE unrelated (id serial PRIMARY KEY, note text);
+    CREATE TABLE chat (id serial PRIMARY KEY, room int NOT NULL, body text NOT NULL);
+    CREATE TABLE chat_full (id serial PRIMARY KEY, room int NOT NULL, body text NOT NULL);
+    ALTER TABLE chat_full REPLICA IDENTITY FULL;
     CREATE VIEW open_todo_titles AS SELECT id, title FROM todos WHERE NOT done;
     GRANT USAGE ON SCHEMA public TO ${role};
-    GRANT SELECT ON todos, unrelated TO ${role};
+    GRANT SELECT ON todos, unrelated, chat, chat_full TO ${role};
     ALTER TABLE todos ENABLE ROW LEVEL SECURITY;
     CREATE POLICY own_todos ON todos FOR SELECT TO ${role}
       USING (owner = current_setting('request.jwt.claims', true)::json -> 'https://hasura.io/jwt/claims' ->> 'x-hasura-user-id');
@@ -97,10 +100,7 @@ test('graphql-ws: a live query sends the first result, then a new one on INSERT,
 });
 
 /** A metric's value from the server's /metrics. */
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${env.server.url}/metrics`)).text();
-  return Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1]);
-}
+const metric = (name: string) => metricOf(env, name);
 
 test('subscribers of the same live query share one evaluation per change; other variables make another live query', async () => {
   const clients = await Promise.all([1, 2, 3].map(async () => wsClient(env.graphqlUrl, await hasuraToken('frank', env.role))));
@@ -122,6 +122,14 @@ test('subscribers of the same live query share one evaluation per change; other 
     for (const client of clients) await client.dispose();
   }
   await waitFor(async () => (await metric('realtime_graphql_live_queries')) === 0, 'no live query left once its subscribers are gone');
+});
+
+test('a live query with where: {room: {_eq: 1}} neither runs nor sends on INSERTs to room 2, and follows rows into, out of and deleted from room 1', async () => {
+  await followRoomOne(env, 'chat', 'key');
+});
+
+test('with REPLICA IDENTITY FULL the old row is whole: UPDATEs and DELETEs in room 2 do not run the live query either', async () => {
+  await followRoomOne(env, 'chat_full', 'whole');
 });
 
 test('Apollo Client with GraphQLWsLink receives live results as Nhost apps wire it', async () => {

@@ -1,4 +1,5 @@
 // For GraphQL tests: a server with a JWT secret and an admin secret on a fresh database with a role for users, Hasura-claims tokens, and the real clients.
+import assert from 'node:assert/strict';
 import pg from 'pg';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
@@ -147,4 +148,55 @@ export async function insertAsWriters(url: string, writers: number, rows: number
       }
     }),
   );
+}
+
+/** A metric's value from the server's /metrics. */
+export async function metric(env: GraphQLServer, name: string): Promise<number> {
+  const text = await (await fetch(`${env.server.url}/metrics`)).text();
+  return Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1]);
+}
+
+/**
+ * Follows `table (id serial, room int, body text)` with a live query of room 1: it must neither send
+ * nor even run on writes to room 2 (INSERTs; with `oldRows: 'whole'`, UPDATEs and DELETEs too, which
+ * a key-only old row cannot rule out), and must follow a row inserted into room 1, moved in, moved
+ * out and deleted.
+ */
+export async function followRoomOne(env: GraphQLServer, table: string, oldRows: 'whole' | 'key'): Promise<void> {
+  type Rows = Record<string, { id: number; body: string }[]>;
+  const client = wsClient(env.graphqlUrl, await hasuraToken('reader', env.role));
+  const write = async (text: string, values: unknown[] = []) => (await env.db.pool.query<{ id: number }>(text, values)).rows.map((row) => row.id);
+  const runs = () => metric(env, 'realtime_graphql_live_query_runs_total');
+  const skips = () => metric(env, 'realtime_graphql_live_query_skips_total');
+  try {
+    const live = record<Rows>(client, `subscription { ${table}(where: {room: {_eq: 1}}, order_by: {id: asc}) { id body } }`);
+    assert.deepEqual((await nthResult(live, 1, 'the first result')).data, { [table]: [] });
+    const [runsBefore, skipsBefore] = [await runs(), await skips()];
+    const [a, b] = await write(`INSERT INTO ${table} (room, body) VALUES (2, 'a'), (2, 'b') RETURNING id`);
+    let skippable = 2;
+    if (oldRows === 'whole') {
+      await write(`UPDATE ${table} SET body = 'a2' WHERE id = $1`, [a]);
+      await write(`DELETE FROM ${table} WHERE id = $1`, [b]);
+      skippable += 2;
+    }
+    await waitFor(async () => (await skips()) - skipsBefore >= skippable, `${skippable} writes to room 2 skipped`);
+    assert.equal((await runs()) - runsBefore, 0, 'the live query did not run for writes to room 2');
+    assert.equal(live.results.length, 1, 'nothing sent for writes to room 2');
+
+    const [c] = await write(`INSERT INTO ${table} (room, body) VALUES (1, 'c') RETURNING id`);
+    assert.deepEqual((await nthResult(live, 2, 'the row inserted into room 1')).data, { [table]: [{ id: c, body: 'c' }] });
+    await write(`UPDATE ${table} SET room = 1 WHERE id = $1`, [a]);
+    assert.deepEqual((await nthResult(live, 3, 'the row moved into room 1')).data, {
+      [table]: [
+        { id: a, body: oldRows === 'whole' ? 'a2' : 'a' },
+        { id: c, body: 'c' },
+      ],
+    });
+    await write(`UPDATE ${table} SET room = 2 WHERE id = $1`, [c]);
+    assert.deepEqual((await nthResult(live, 4, 'the row moved out of room 1')).data, { [table]: [{ id: a, body: oldRows === 'whole' ? 'a2' : 'a' }] });
+    await write(`DELETE FROM ${table} WHERE id = $1`, [a]);
+    assert.deepEqual((await nthResult(live, 5, 'the matching row deleted')).data, { [table]: [] });
+  } finally {
+    await client.dispose();
+  }
 }

@@ -1,14 +1,15 @@
 // GraphQL live queries and streams on the trigger capture path (REALTIME_CAPTURE=trigger), as on the write-ahead log.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hasuraToken, insertAsWriters, nthResult, record, useGraphQLServer, wsClient } from './support.js';
+import { followRoomOne, hasuraToken, insertAsWriters, nthResult, record, useGraphQLServer, wsClient } from './support.js';
 import { waitFor } from '../helpers/wait.js';
 
 const env = useGraphQLServer(
   (role) => `
     CREATE TABLE messages (id bigserial PRIMARY KEY, writer int NOT NULL, body text NOT NULL);
+    CREATE TABLE chat (id serial PRIMARY KEY, room int NOT NULL, body text NOT NULL);
     GRANT USAGE ON SCHEMA public TO ${role};
-    GRANT SELECT ON messages TO ${role};
+    GRANT SELECT ON messages, chat TO ${role};
   `,
   { capture: 'trigger' },
 );
@@ -47,4 +48,8 @@ test('trigger capture: a live query follows INSERT, UPDATE and DELETE, and a _st
   } finally {
     await client.dispose();
   }
+});
+
+test('trigger capture logs whole old rows: a live query of room 1 runs on no write to room 2 (INSERT, UPDATE, DELETE) and follows rows into, out of and deleted from room 1', async () => {
+  await followRoomOne(env, 'chat', 'whole');
 });

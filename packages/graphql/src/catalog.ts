@@ -9,6 +9,8 @@ export interface ColumnInfo {
   /** The type as SQL writes it (format_type), to cast bound text to. */
   readonly sqlType: string;
   readonly nullable: boolean;
+  /** Whether the column's collation is deterministic (equal text is equal bytes); null for types without a collation. */
+  readonly deterministicCollation: boolean | null;
 }
 
 /** A foreign key from `columns` of one relation to `references` of another. */
@@ -23,6 +25,8 @@ export interface ForeignKey {
 export interface RelationInfo {
   readonly schema: string;
   readonly name: string;
+  /** A table (or partitioned table), whose changes are captured under its own name; false for views, materialized views and foreign tables. */
+  readonly isTable: boolean;
   readonly columns: readonly ColumnInfo[];
   /** Primary key columns (empty for views and tables without one). */
   readonly primaryKey: readonly string[];
@@ -32,7 +36,8 @@ export interface RelationInfo {
 interface CatalogRow {
   schema: string;
   name: string;
-  columns: { name: string; type_name: string; sql_type: string; nullable: boolean }[];
+  is_table: boolean;
+  columns: { name: string; type_name: string; sql_type: string; nullable: boolean; deterministic: boolean | null }[];
   primary_key: string[] | null;
   foreign_keys: { columns: string[]; target_schema: string; target_name: string; references: string[] }[];
 }
@@ -44,9 +49,10 @@ interface CatalogRow {
  */
 export async function readCatalog(db: Queryable, schemas: readonly string[], role: string | null): Promise<RelationInfo[]> {
   const { rows } = await db.query<CatalogRow>(
-    `SELECT n.nspname AS schema, c.relname AS name,
-            (SELECT json_agg(json_build_object('name', a.attname, 'type_name', t.typname, 'sql_type', format_type(a.atttypid, a.atttypmod), 'nullable', NOT a.attnotnull) ORDER BY a.attnum)
-               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+    `SELECT n.nspname AS schema, c.relname AS name, c.relkind IN ('r', 'p') AS is_table,
+            (SELECT json_agg(json_build_object('name', a.attname, 'type_name', t.typname, 'sql_type', format_type(a.atttypid, a.atttypmod), 'nullable', NOT a.attnotnull,
+                                               'deterministic', co.collisdeterministic) ORDER BY a.attnum)
+               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_collation co ON co.oid = a.attcollation
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                 AND ($2::text IS NULL OR has_column_privilege($2, c.oid, a.attnum, 'SELECT'))) AS columns,
             (SELECT array_agg(a.attname::text ORDER BY k.ord)
@@ -70,7 +76,14 @@ export async function readCatalog(db: Queryable, schemas: readonly string[], rol
     .map((row) => ({
       schema: row.schema,
       name: row.name,
-      columns: row.columns.map((column) => ({ name: column.name, typeName: column.type_name, sqlType: column.sql_type, nullable: column.nullable })),
+      isTable: row.is_table,
+      columns: row.columns.map((column) => ({
+        name: column.name,
+        typeName: column.type_name,
+        sqlType: column.sql_type,
+        nullable: column.nullable,
+        deterministicCollation: column.deterministic,
+      })),
       primaryKey: row.primary_key ?? [],
       foreignKeys: row.foreign_keys.map((fk) => ({ columns: fk.columns, targetSchema: fk.target_schema, targetName: fk.target_name, references: fk.references })),
     }));

@@ -10,6 +10,8 @@ export interface CommittedChange {
   readonly table: string;
   /** The row after the change (INSERT, UPDATE), else null. */
   readonly new: Record<string, unknown> | null;
+  /** The row before the change (UPDATE, DELETE), else null: whole, or only its key columns (docs/capture.md, "What the log holds"). */
+  readonly old: Record<string, unknown> | null;
 }
 
 /** The server's change feed, seen from GraphQL. */

@@ -30,6 +30,8 @@ export interface Statement {
   readonly values: unknown[];
   /** Every relation the statement reads. */
   readonly tables: readonly TableRef[];
+  /** How many times the statement reads each relation (at the root, through each relationship or relationship condition), keyed by `tableKey`. */
+  readonly reads: ReadonlyMap<string, number>;
 }
 
 /** How a `_stream` root field reads: a page past a cursor value, or the rows whose cursor values the change log named. */
@@ -53,6 +55,7 @@ const PAIRS_PER_CALL = 50;
 export class Compiler {
   private readonly values: unknown[] = [];
   private readonly tables = new Map<string, TableRef>();
+  private readonly reads = new Map<string, number>();
   private aliases = 0;
 
   /**
@@ -81,7 +84,7 @@ export class Compiler {
       text = `SELECT (SELECT ${this.object(type, node.selectionSet, alias)} FROM ${this.from(relation)} AS ${alias} WHERE ${key} LIMIT 1) AS data`;
     } else if (meaning.kind === 'aggregate') text = this.aggregate(relation, type, node.selectionSet, args);
     else throw new Error('a _stream field is compiled with compileStream');
-    return { text, values: this.values, tables: [...this.tables.values()] };
+    return { text, values: this.values, tables: [...this.tables.values()], reads: this.reads };
   }
 
   /** The arguments of a `_stream` root field, checked. */
@@ -139,7 +142,7 @@ export class Compiler {
                WHERE ${conditions.join(' AND ')} ORDER BY _k.n`;
     }
     const text = `SELECT coalesce(json_agg(_s.j), '[]'::json) AS data, coalesce(json_agg(_s.c), '[]'::json) AS cursors FROM (${rows}) AS _s`;
-    return { text, values: this.values, tables: [...this.tables.values()] };
+    return { text, values: this.values, tables: [...this.tables.values()], reads: this.reads };
   }
 
   private aggregate(relation: RelationModel, type: GraphQLObjectType, selectionSet: SelectionSetNode | undefined, args: ListArgs): string {
@@ -286,7 +289,10 @@ export class Compiler {
   }
 
   private from(relation: RelationModel): string {
-    this.tables.set(`${relation.info.schema}.${relation.info.name}`, { schema: relation.info.schema, table: relation.info.name });
+    const table = { schema: relation.info.schema, table: relation.info.name };
+    const key = tableKey(table);
+    this.tables.set(key, table);
+    this.reads.set(key, (this.reads.get(key) ?? 0) + 1);
     return `${pg.escapeIdentifier(relation.info.schema)}.${pg.escapeIdentifier(relation.info.name)}`;
   }
 
@@ -312,6 +318,11 @@ const COMPARISONS: Record<string, string> = {
   _ilike: 'ILIKE',
   _nilike: 'NOT ILIKE',
 };
+
+/** A key naming one relation, for maps of relations. */
+export function tableKey(table: TableRef): string {
+  return JSON.stringify([table.schema, table.table]);
+}
 
 /** What a field of the schema stands for. */
 export function meaningOf(field: GraphQLField<unknown, unknown>): FieldMeaning {

@@ -18,7 +18,8 @@ import {
 import pg from 'pg';
 import type { Pool, PoolClient } from '@nself/db';
 import { readCatalog } from './catalog.js';
-import { Compiler, meaningOf, type Statement, type TableRef } from './compile.js';
+import { fieldReads, type FieldReads } from './change-filter.js';
+import { Compiler, meaningOf, tableKey, type Statement, type TableRef } from './compile.js';
 import { rowLimitError, shapeError, statementTimeoutError, type GraphQLLimits } from './limits.js';
 import { buildSchema } from './schema.js';
 import { graphqlError, hasuraErrors } from './errors.js';
@@ -169,21 +170,26 @@ export class GraphQLEngine {
     return hasuraErrors(result);
   }
 
-  /** The relations `prepared` reads, found by compiling its root fields without running them; the errors compiling raised. */
-  async tablesOf(prepared: PreparedOperation): Promise<{ tables: TableRef[]; errors: GraphQLError[] }> {
+  /**
+   * The relations `prepared` reads and what changes to them can do to each root field's result, found
+   * by compiling its root fields without running them; the errors compiling raised.
+   */
+  async tablesOf(prepared: PreparedOperation): Promise<{ tables: TableRef[]; fields: FieldReads[]; errors: GraphQLError[] }> {
     const tables = new Map<string, TableRef>();
+    const fields: FieldReads[] = [];
     const errors: GraphQLError[] = [];
     await this.executeWith(prepared, (info) => {
       try {
         const compiler = this.compiler(info);
         const statement = isStreamField(info) ? compiler.compileStream({ kind: 'page', after: null }) : compiler.compile();
-        for (const table of statement.tables) tables.set(`${table.schema}.${table.table}`, table);
+        for (const table of statement.tables) tables.set(tableKey(table), table);
+        fields.push(fieldReads(info, statement));
       } catch (error) {
         errors.push(error instanceof GraphQLError ? error : graphqlError((error as Error).message, 'unexpected'));
       }
       return null;
     });
-    return { tables: [...tables.values()], errors };
+    return { tables: [...tables.values()], fields, errors };
   }
 
   /** Runs a query (or one evaluation of a live query) as the session, in one read-only transaction. */

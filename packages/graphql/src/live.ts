@@ -1,6 +1,7 @@
-// Live queries: re-run when a change to a table they read commits (or on a timer, Hasura's way), batched, shared by subscribers of the same query, sent only when the result differs.
+// Live queries: re-run when a committed change can affect their result (or on a timer, Hasura's way), batched, shared by subscribers of the same query, sent only when the result differs.
 import type { ExecutionResult } from 'graphql';
-import type { ChangeSource } from './changes.js';
+import { ChangeFilter } from './change-filter.js';
+import type { ChangeSource, CommittedChange } from './changes.js';
 import type { GraphQLEngine, PreparedOperation, Session } from './engine.js';
 
 /** Where results of one subscription go. */
@@ -17,8 +18,11 @@ export interface LiveQueryOptions {
   readonly batchMs: number;
   /** Set: re-run every live query this often instead of on changes, sending only results that differ (Hasura's way; needs no change capture). */
   readonly pollMs?: number;
-  /** Told of each evaluation, and of the number of distinct live queries when it changes (for metrics). */
-  readonly observe?: { evaluated(): void; groups(count: number): void };
+  /**
+   * Told of each evaluation, of changes to tables a live query reads that could not change its result
+   * (so it did not run), and of the number of distinct live queries when it changes (for metrics).
+   */
+  readonly observe?: { evaluated(): void; skipped(changes: number): void; groups(count: number): void };
 }
 
 /**
@@ -99,10 +103,11 @@ class LiveGroup {
 
   private async start(): Promise<void> {
     try {
-      const { tables, errors } = await this.engine.tablesOf(this.prepared);
+      const { tables, fields, errors } = await this.engine.tablesOf(this.prepared);
       const [failure] = errors;
       if (failure) throw failure;
-      this.stopWatch = this.options.pollMs === undefined ? await this.changes.watch(tables, () => this.changed()) : this.poll(this.options.pollMs);
+      const filter = new ChangeFilter(fields);
+      this.stopWatch = this.options.pollMs === undefined ? await this.changes.watch(tables, (changes) => this.changed(filter, changes)) : this.poll(this.options.pollMs);
       if (this.ended) this.stopWatch();
     } catch (error) {
       this.end();
@@ -119,8 +124,13 @@ class LiveGroup {
     return () => clearInterval(timer);
   }
 
-  private changed(): void {
+  /** Schedules a re-run when one of `changes` may change the result (a change that cannot is not worth a query). */
+  private changed(filter: ChangeFilter, changes: readonly CommittedChange[]): void {
     if (this.ended) return;
+    if (!changes.some((change) => filter.mayAffect(change))) {
+      this.options.observe?.skipped(changes.length);
+      return;
+    }
     if (this.running) {
       this.dirty = true;
       return;

@@ -24,6 +24,7 @@ export interface Metrics {
   readonly graphqlLiveQueries: Gauge;
   /** Evaluations of GraphQL live queries: one per batch of changes per distinct live query, however many subscribe. */
   readonly graphqlLiveQueryRuns: Counter;
+  readonly graphqlLiveQuerySkips: Counter;
 }
 
 /** Events clients send that the server handles: the `kind` of a received message is one of these or `other`. */
@@ -80,6 +81,11 @@ export function createMetrics(): Metrics {
     graphqlLiveQueryRuns: new Counter({
       name: 'realtime_graphql_live_query_runs_total',
       help: 'Evaluations of GraphQL live queries after changes to the tables they read',
+      registers: [registry],
+    }),
+    graphqlLiveQuerySkips: new Counter({
+      name: 'realtime_graphql_live_query_skips_total',
+      help: 'Changes to a table a GraphQL live query reads that could not change its result, so it did not run (counted per live query)',
       registers: [registry],
     }),
   };

@@ -218,7 +218,7 @@ export const SETTINGS = {
   REALTIME_GRAPHQL_LIVE_QUERIES: choice('changes', GRAPHQL_LIVE_QUERY_TRIGGERS, {
     caseless: true,
     description:
-      'what re-runs a GraphQL live query: `changes` re-runs it when a change to a table it reads commits (through table change capture, within a few ms); `poll` re-runs every live query once a second and sends a result only when it changed, as Hasura does: the fallback for tables whose changes are not captured ([docs/nhost.md](docs/nhost.md))',
+      'what re-runs a GraphQL live query: `changes` re-runs it when a committed change to a table it reads can affect its result (the changed row can meet its `where`; through table change capture, within a few ms); `poll` re-runs every live query once a second and sends a result only when it changed, as Hasura does: the fallback for tables whose changes are not captured ([docs/nhost.md](docs/nhost.md))',
   }),
   HASURA_GRAPHQL_ADMIN_SECRET: text('none', 'a secret', {
     description:

@@ -49,7 +49,7 @@ export interface GraphQLServiceDeps {
   readonly config: Pick<ServerConfig, 'graphqlSchemas' | 'graphqlLimits' | 'graphqlAdminSecret' | 'graphqlUnauthorizedRole' | 'graphqlLiveQueries' | 'limits'>;
   readonly auth: Authenticator;
   readonly postgresChanges: PostgresChangesExtension | undefined;
-  readonly metrics: Pick<Metrics, 'graphqlSockets' | 'graphqlLiveQueries' | 'graphqlLiveQueryRuns'>;
+  readonly metrics: Pick<Metrics, 'graphqlSockets' | 'graphqlLiveQueries' | 'graphqlLiveQueryRuns' | 'graphqlLiveQuerySkips'>;
   readonly logger: Logger;
 }
 
@@ -70,7 +70,11 @@ export class GraphQLService {
       live: new LiveQueries(this.engine, changes, {
         batchMs: LIVE_QUERY_BATCH_MS,
         ...(server.config.graphqlLiveQueries === 'poll' ? { pollMs: LIVE_QUERY_POLL_MS } : {}),
-        observe: { evaluated: () => server.metrics.graphqlLiveQueryRuns.inc(), groups: (count) => server.metrics.graphqlLiveQueries.set(count) },
+        observe: {
+          evaluated: () => server.metrics.graphqlLiveQueryRuns.inc(),
+          skipped: (changes) => server.metrics.graphqlLiveQuerySkips.inc(changes),
+          groups: (count) => server.metrics.graphqlLiveQueries.set(count),
+        },
       }),
       changes,
       authorize: this.authorize,
