@@ -1,6 +1,6 @@
 // Reads of channel logs for joins and REST history: a few at a time, identical ones shared, each page bounded in rows and bytes.
 import { readStreamPage, type Message as StoredMessage, type Pool, type StreamRange } from '@nself/db';
-import { SharedFrames } from '../socket/shared-frames.js';
+import { SharedFrames } from '../shared-frames.js';
 import { sharedLoads } from '../batches.js';
 
 /** The payload bytes at which a page of history ends (REST pages, resume and replay streams, the broadcast feed's reads). */

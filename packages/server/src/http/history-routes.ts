@@ -5,7 +5,7 @@ import { JoinError, RestError, type HistoryMessage, type HistoryPageBody } from 
 import { mayReadMessages, type AccessCheckDeps } from '../channel/channel-access.js';
 import type { Authenticator } from '../auth/auth.js';
 import { HISTORY_PAGE_BYTES, type HistoryReads } from '../broadcast/history-reads.js';
-import { authenticate } from './rest-broadcast.js';
+import { authenticate } from '../auth/request-identity.js';
 import type { RestAnswer } from './rest-json.js';
 
 /** Who may read (the token's check and the channel's access), and the turns that reads of history take. */
