@@ -1,5 +1,5 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
-import { endSessions, type Channel, type ChannelType, type Message as StoredMessage, type Pool, type StreamRange, type TopicGrants } from '@nself/db';
+import { endSessions, type Channel, type ChannelType, type Message as StoredMessage, type Pool, type TopicGrants } from '@nself/db';
 import {
   ChannelEvent,
   FeatureEvent,
@@ -14,7 +14,7 @@ import {
 import type { AccessWatch, WatchedChannel } from './access-watch.js';
 import type { Identity } from '../auth/auth.js';
 import type { BroadcastFeed, BroadcastSubscriber } from '../broadcast/broadcast-feed.js';
-import type { HistoryReads } from '../broadcast/history-reads.js';
+import type { HistoryReads, StreamRange } from '../broadcast/history-reads.js';
 import type { ServerConfig } from '../config.js';
 import type { ExpiryWatch, Expiring } from './expiry-watch.js';
 import type { Logger } from '../logger.js';
