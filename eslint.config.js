@@ -9,8 +9,8 @@ const JAVASCRIPT = ['**/*.js', '**/*.mjs'];
 
 /**
  * A package's sources import another package only by its name (`@nself/db`), never by a relative path into
- * its folder, and in packages/server/src the feature folders import each other but nothing outside src/.
- * Both come to one rule: a relative import in packages/<name>/src never leaves that src/. A file N folders
+ * its folder, and in packages/server/src the feature folders import nothing outside src/ (which of them may
+ * import which is packages/server/test/feature-layers.test.ts's rule). Both come to one rule: a relative import in packages/<name>/src never leaves that src/. A file N folders
  * below src/ leaves it with N `../`, so each depth gets its own pattern.
  */
 function importBoundary(depth) {

@@ -1,6 +1,7 @@
 // The channel logs as a broadcast feed uses them, behind one small interface: PostgreSQL's here, a memory of them in unit tests.
 import type pg from 'pg';
-import { appendMessages, appendMessagesOfChannels, replayPage, type IdentifiedMessage, type Message, type ReplayOptions, type ReplayPage } from './messages.js';
+import { appendMessages, appendMessagesOfChannels, type IdentifiedMessage, type Message } from './messages.js';
+import { readLogPage, type LogPage, type LogPageQuery } from './channel-log.js';
 
 /** Stores broadcasts with consecutive offsets per channel, and reads a channel's messages back after an offset. */
 export interface BroadcastLog {
@@ -9,7 +10,7 @@ export interface BroadcastLog {
   /** Stores messages of several channels in one transaction, all or none; resolves with them stored, in the order given. */
   appendAcrossChannels(messages: readonly IdentifiedMessage[]): Promise<Message[]>;
   /** A page of a channel's stored messages, oldest first, bounded by `limit` and `maxBytes`, as one snapshot sees them. */
-  readPage(channelId: string, options: ReplayOptions): Promise<ReplayPage>;
+  readPage(channelId: string, query: LogPageQuery): Promise<LogPage>;
 }
 
 /** The channel logs of realtime.messages. */
@@ -17,6 +18,6 @@ export function postgresBroadcastLog(pool: pg.Pool): BroadcastLog {
   return {
     append: (channelId, messages) => appendMessages(pool, channelId, messages),
     appendAcrossChannels: (messages) => appendMessagesOfChannels(pool, messages),
-    readPage: (channelId, options) => replayPage(pool, channelId, options),
+    readPage: (channelId, query) => readLogPage(pool, channelId, query),
   };
 }

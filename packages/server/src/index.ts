@@ -9,4 +9,4 @@ export type { Identity } from './auth/auth.js';
 export type { IdentifiedBinding, PostgresChangesExtension, PostgresChangesRequest, PostgresChangesSubscription } from './table-changes/postgres-changes.js';
 export { WEBSOCKET_PATHS } from './socket/websocket-gateway.js';
 export type { InspectorState } from './inspector/inspector-state.js';
-export { SharedFrames } from './socket/shared-frames.js';
+export { SharedFrames } from './shared-frames.js';

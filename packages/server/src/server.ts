@@ -49,10 +49,11 @@ import { startRetentionSweeper } from './retention-sweeper.js';
 import { registerSlotGauges, startSlotWatch } from './table-changes/slot-monitor.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './socket/websocket-gateway.js';
+import type { ClientSocket } from './socket/client-socket.js';
 import { GraphQLService } from './graphql/graphql-service.js';
 import { isGraphQLPath, refuseGraphQLUpgrade } from './graphql/graphql-upgrade.js';
 import { LogCode } from './log-codes.js';
-import { answerMetricsRequests } from './workers/cluster-metrics.js';
+import { answerMetricsRequests } from './cluster-metrics.js';
 
 /** Options of `startServer`: the environment's configuration, with any field overridden. */
 export interface StartOptions extends Partial<Omit<ServerConfig, 'limits' | 'graphqlLimits'>> {
@@ -185,7 +186,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     throw error;
   }
   await sweepLeadership.start();
-  const tracker = new ConnectionTracker(services);
+  const tracker = new ConnectionTracker<ClientSocket>(services);
   const retention = startRetentionSweeper(services);
   const slotWatch = startSlotWatch(pool, logger, config.slotStaleSeconds, () => sweepLeadership.leading);
   const gateway = new WebSocketGateway(services, tracker);

@@ -1,6 +1,6 @@
 // A memory of channel logs for unit tests of the broadcast feed: offsets as PostgreSQL gives them, retention, and reads held at their snapshot.
 import { randomUUID } from 'node:crypto';
-import type { BroadcastLog, IdentifiedMessage, Message, ReplayOptions, ReplayPage } from '@nself/db';
+import type { BroadcastLog, IdentifiedMessage, LogPage, LogPageQuery, Message } from '@nself/db';
 
 export class MemoryBroadcastLog implements BroadcastLog {
   private readonly logs = new Map<string, Message[]>();
@@ -21,10 +21,10 @@ export class MemoryBroadcastLog implements BroadcastLog {
     return Promise.resolve(messages.map((message) => this.store(message)));
   }
 
-  readPage(channelId: string, options: ReplayOptions): Promise<ReplayPage> {
+  readPage(channelId: string, query: LogPageQuery): Promise<LogPage> {
     this.reads += 1;
-    const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    const messages = (this.logs.get(channelId) ?? []).filter((message) => message.offset > (options.afterOffset ?? 0)).slice(0, limit);
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    const messages = (this.logs.get(channelId) ?? []).filter((message) => message.offset > (query.afterOffset ?? 0)).slice(0, limit);
     const page = { messages, full: messages.length === limit };
     if (!this.held) return Promise.resolve(page);
     const held = this.held;

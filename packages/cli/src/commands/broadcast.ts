@@ -1,6 +1,6 @@
 // `nself realtime broadcast|messages|replay|events`: send to a channel's log and read it back.
 import type { Command } from 'commander';
-import { appendMessage, eventCounts, parseTimestamp, readSetting, recentMessages, replayMessages, requireChannel, trimChannelLogs, UserError, type Message } from '@nself/db';
+import { appendMessage, eventCounts, parseTimestamp, readLogPage, readSetting, requireChannel, trimChannelLogs, UserError, type Message } from '@nself/db';
 import { asListing, missingArgument, parseJsonObjectArgument, parseNumberArgument, readStandardInput, resolveOutput, withExamples, type OutputOptions } from '../args.js';
 import { database } from '../context.js';
 import { printRows, say, type Row } from '../output.js';
@@ -68,7 +68,7 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
     printRows(
       format,
       MESSAGE_COLUMNS,
-      (await recentMessages(db, channel.id, limit)).map((m) => messageRow(m, channel.slug)),
+      (await readLogPage(db, channel.id, { from: 'newest', limit })).messages.map((m) => messageRow(m, channel.slug)),
     );
   });
 
@@ -98,7 +98,7 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
     const limit = options.limit === undefined ? undefined : parseNumberArgument(options.limit, '--limit', { min: 1, integer: true });
     const db = await database();
     const channel = await requireChannel(db, idOrSlug);
-    const messages = await replayMessages(db, channel.id, { since, afterOffset, limit });
+    const { messages } = await readLogPage(db, channel.id, { since, afterOffset, limit });
     printRows(
       format,
       MESSAGE_COLUMNS,

@@ -1,6 +1,6 @@
 // `nself realtime listen <channel>`: prints a channel's broadcasts as they are stored, in offset order, each once,
 // after an offset (`--from`) or from now; woken by the channel's notifications, and reading its log at least once a second.
-import { BROADCAST_NOTIFY_CHANNEL, NotificationListener, replayPage, stringifyExact, type Channel, type Message, type Pool } from '@nself/db';
+import { BROADCAST_NOTIFY_CHANNEL, NotificationListener, readLogPage, stringifyExact, type Channel, type Message, type Pool } from '@nself/db';
 import { say } from '../output.js';
 
 const PAGE = 500;
@@ -33,7 +33,7 @@ export async function listenToChannel(pool: Pool, channel: Channel, options: Cha
   if (options.seconds !== undefined) setTimeout(stop, options.seconds * 1000).unref();
   try {
     while (running) {
-      const page = await replayPage(pool, channel.id, { afterOffset: offset, limit: PAGE });
+      const page = await readLogPage(pool, channel.id, { afterOffset: offset, limit: PAGE });
       for (const message of page.messages) {
         say(render(message, options.json));
         offset = message.offset;

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { BroadcastLog, Message as StoredMessage } from '@nself/db';
 import { KeyedBatches, type Waiting } from '../batches.js';
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
-import { SharedFrames } from '../socket/shared-frames.js';
+import { SharedFrames } from '../shared-frames.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { LogCode } from '../log-codes.js';

@@ -1,6 +1,6 @@
 // Reads of channel logs for joins and REST history: a few at a time, identical ones shared, each page bounded in rows and bytes.
-import { readStreamPage, type Message as StoredMessage, type Pool, type StreamRange } from '@nself/db';
-import { SharedFrames } from '../socket/shared-frames.js';
+import { readLogPage, type Message as StoredMessage, type Pool } from '@nself/db';
+import { SharedFrames } from '../shared-frames.js';
 import { sharedLoads } from '../batches.js';
 
 /** The payload bytes at which a page of history ends (REST pages, resume and replay streams, the broadcast feed's reads). */
@@ -30,6 +30,15 @@ class Gate {
   }
 }
 
+/**
+ * Which stored messages a join streams, after a cursor: every message after `anyTimeAfter`, and at or
+ * below it those sent at or after `since` (Supabase's replay window; none without `since`).
+ */
+export interface StreamRange {
+  readonly anyTimeAfter: number;
+  readonly since: Date | undefined;
+}
+
 /** A page of a join's stream: each message with its frames, shared by the joins that read the page together. */
 export interface StreamPage {
   readonly entries: ReadonlyArray<{ readonly message: StoredMessage; readonly frames: SharedFrames }>;
@@ -51,7 +60,9 @@ export class HistoryReads {
   streamPage(channelId: string, range: StreamRange, cursor: number): Promise<StreamPage> {
     const key = [channelId, cursor, range.anyTimeAfter, range.since?.getTime() ?? ''].join('\u0000');
     return this.pages.request(key, async () => {
-      const page = await this.run(() => readStreamPage(this.pool, channelId, range, cursor, { limit: STREAM_PAGE_ROWS, maxBytes: HISTORY_PAGE_BYTES }));
+      const page = await this.run(() =>
+        readLogPage(this.pool, channelId, { afterOffset: cursor, since: range.since, sinceOnlyUpTo: range.anyTimeAfter, limit: STREAM_PAGE_ROWS, maxBytes: HISTORY_PAGE_BYTES }),
+      );
       return { entries: page.messages.map((message) => ({ message, frames: new SharedFrames() })) };
     });
   }

@@ -5,14 +5,13 @@ import { CloseCode, FeatureEvent, JoinError, subTopicOf, type JoinReply, type Me
 import { stringifyExact } from '@nself/db';
 import { assertNotExpired, type Identity } from '../auth/auth.js';
 import { resolveChannel, type ChannelLookupDeps } from './channel-access.js';
-import { JoinedChannel, type JoinedChannelDeps } from './joined-channel.js';
-import type { ClientSocket } from '../socket/client-socket.js';
+import { JoinedChannel, type JoinedChannelDeps, type MessageSocket } from './joined-channel.js';
 import type { Authenticator } from '../auth/auth.js';
 import type { PostgresChangesExtension } from '../table-changes/postgres-changes.js';
 import { streamStart, type JoinHistory, type JoinHistoryReads } from './join-history.js';
 import { readJoinPayload, type JoinRequest } from './join-payload.js';
 import { isRefusal, tokenJoinReason } from '../refusal.js';
-import { SharedFrames, sharedHead } from '../socket/shared-frames.js';
+import { SharedFrames, sharedHead } from '../shared-frames.js';
 import { LogCode } from '../log-codes.js';
 
 /** What a join reads, checks and starts: besides the channel lookup and the joined channel's own parts, the token check and the table changes. */
@@ -26,7 +25,7 @@ export interface JoinDeps extends ChannelLookupDeps, JoinedChannelDeps {
 }
 
 /** Handles a `phx_join`: replies ok and starts delivery, or replies with the reason it was refused. */
-export async function handleJoin(deps: JoinDeps, socket: ClientSocket, message: Message): Promise<void> {
+export async function handleJoin(deps: JoinDeps, socket: MessageSocket, message: Message): Promise<void> {
   // Access changes notified while the join checks access are re-checked once the channel is registered.
   const accessSince = deps.access.beginJoin();
   try {
@@ -36,7 +35,7 @@ export async function handleJoin(deps: JoinDeps, socket: ClientSocket, message: 
   }
 }
 
-async function join(deps: JoinDeps, socket: ClientSocket, message: Message, accessSince: number): Promise<void> {
+async function join(deps: JoinDeps, socket: MessageSocket, message: Message, accessSince: number): Promise<void> {
   const arrivedAt = performance.now();
   const refuse = (reason: string) => refuseJoin(deps, socket, message, reason);
   const subTopic = subTopicOf(message.topic);
@@ -59,7 +58,7 @@ async function join(deps: JoinDeps, socket: ClientSocket, message: Message, acce
 }
 
 /** Replies to a join with the reason it was refused, and logs it (join.refused). */
-function refuseJoin(deps: Pick<JoinDeps, 'logger'>, socket: ClientSocket, message: Message, reason: string): void {
+function refuseJoin(deps: Pick<JoinDeps, 'logger'>, socket: MessageSocket, message: Message, reason: string): void {
   deps.logger.info({ code: LogCode.joinRefused, topic: message.topic, reason, connectionId: socket.info.id, userId: socket.info.identity.userId }, `join refused: ${reason}`);
   socket.reply(message, 'error', { reason });
 }
@@ -70,7 +69,7 @@ function refuseJoin(deps: Pick<JoinDeps, 'logger'>, socket: ClientSocket, messag
  */
 async function joinChannel(
   deps: JoinDeps,
-  socket: ClientSocket,
+  socket: MessageSocket,
   message: Message,
   subTopic: string,
   releaseChannel: () => void,
@@ -158,13 +157,13 @@ async function joinChannel(
 }
 
 /** Handles a `phx_leave`: ok reply, then `phx_close`. */
-export function handleLeave(socket: ClientSocket, message: Message): void {
+export function handleLeave(socket: MessageSocket, message: Message): void {
   const channel = socket.channels.get(message.topic);
   socket.reply(message, 'ok', {});
   channel?.close();
 }
 
-async function subscribeChanges(deps: JoinDeps, socket: ClientSocket, channel: JoinedChannel, request: JoinRequest): Promise<void> {
+async function subscribeChanges(deps: JoinDeps, socket: MessageSocket, channel: JoinedChannel, request: JoinRequest): Promise<void> {
   const head = sharedHead(socket.info.version, channel.topic, FeatureEvent.postgresChanges, null);
   try {
     const subscription = await deps.postgresChanges?.subscribe({

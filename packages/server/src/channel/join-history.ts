@@ -1,8 +1,8 @@
 // What a join receives from the channel's log before the live stream: a resume after an offset and/or Supabase's replay window,
 // measured before the reply (joins asking the same of the same channel at once share the read) and then streamed in pages.
-import { readLogBounds, readReplayWindow, type LogBounds, type Pool, type ReplayWindow, type StreamRange } from '@nself/db';
+import { readLogBounds, readReplayWindow, type LogBounds, type Pool, type ReplayWindow } from '@nself/db';
 import { ResumeError, type HistoryReports, type ReplayReport, type ResumeReport } from '@nself/protocol';
-import type { HistoryReads } from '../broadcast/history-reads.js';
+import type { HistoryReads, StreamRange } from '../broadcast/history-reads.js';
 import { sharedLoads } from '../batches.js';
 import { replayLimit, type ReplayOption } from './replay-option.js';
 

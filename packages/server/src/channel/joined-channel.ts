@@ -1,5 +1,5 @@
 // One joined channel of one socket: its identity, options and subscriptions, and how it is shut down.
-import { endSessions, type Channel, type ChannelType, type Message as StoredMessage, type Pool, type StreamRange, type TopicGrants } from '@nself/db';
+import { endSessions, type Channel, type ChannelType, type Message as StoredMessage, type Pool, type TopicGrants } from '@nself/db';
 import {
   ChannelEvent,
   FeatureEvent,
@@ -14,14 +14,14 @@ import {
 import type { AccessWatch, WatchedChannel } from './access-watch.js';
 import type { Identity } from '../auth/auth.js';
 import type { BroadcastFeed, BroadcastSubscriber } from '../broadcast/broadcast-feed.js';
-import type { HistoryReads } from '../broadcast/history-reads.js';
+import type { HistoryReads, StreamRange } from '../broadcast/history-reads.js';
 import type { ServerConfig } from '../config.js';
 import type { ExpiryWatch, Expiring } from './expiry-watch.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { PostgresChangesSubscription } from '../table-changes/postgres-changes.js';
 import type { PresenceFeed, PresenceMap, PresenceSubscriber } from '../presence/presence-feed.js';
-import { SharedFrames, sharedHead, type SharedHead } from '../socket/shared-frames.js';
+import { SharedFrames, sharedHead, type SharedHead } from '../shared-frames.js';
 import { catchUpThenGoLive } from '../log-tail.js';
 import { LogCode } from '../log-codes.js';
 
@@ -65,6 +65,24 @@ export interface ChannelSocket {
   /** Resolves true once the socket's send buffer holds at most `bytes`, false when it closed first. */
   drained(bytes: number): Promise<boolean>;
   removeChannel(channel: JoinedChannel): void;
+}
+
+/**
+ * What the handlers of a client's channel messages (join, leave, broadcast, presence) need of the socket the
+ * message arrived on: the client socket is one, and declaring it here keeps channel/ from importing socket/.
+ */
+export interface MessageSocket extends ChannelSocket {
+  readonly info: { readonly id: string; readonly version: ProtocolVersion; readonly identity: Identity };
+  /** The socket's rate windows of joins and of messages: `take()` counts one, false when over the limit. */
+  readonly joins: { take(): boolean };
+  readonly messages: { take(): boolean };
+  readonly channels: ReadonlyMap<string, JoinedChannel>;
+  /** Holds one of the socket's channel places until released; undefined when every place is taken. */
+  reserveChannel(): (() => void) | undefined;
+  addChannel(channel: JoinedChannel): void;
+  reply(request: Message, status: 'ok' | 'error', response: unknown): void;
+  close(code: number, reason: string): void;
+  sendShared(frames: SharedFrames, head: SharedHead, payloadOf: () => unknown, stringify?: (value: unknown) => string): void;
 }
 
 /** A channel joined on a socket. */

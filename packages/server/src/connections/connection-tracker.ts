@@ -11,7 +11,6 @@ import {
   type Leadership,
   type Pool,
 } from '@nself/db';
-import type { ClientSocket } from '../socket/client-socket.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -30,9 +29,15 @@ export interface ConnectionTrackerDeps {
   readonly sweepLeadership: Pick<Leadership, 'leading'>;
 }
 
-/** The live sockets of this process and their bookkeeping in the database. */
-export class ConnectionTracker {
-  readonly sockets = new Set<ClientSocket>();
+/** What the tracker needs of a client socket: its connection id, and closing it when silent too long. */
+export interface TrackedSocket {
+  readonly id: string;
+  closeIfIdle(now: number): void;
+}
+
+/** The live sockets of this process (of the client socket's type, which the server reads back) and their bookkeeping in the database. */
+export class ConnectionTracker<Socket extends TrackedSocket = TrackedSocket> {
+  readonly sockets = new Set<Socket>();
   private readonly opening: ConnectionRecord[] = [];
   private readonly closing = new Set<string>();
   private flushing: Promise<void> | undefined;
@@ -51,13 +56,13 @@ export class ConnectionTracker {
   }
 
   /** Counts a newly opened socket. */
-  add(socket: ClientSocket): void {
+  add(socket: Socket): void {
     this.sockets.add(socket);
     this.deps.metrics.connections.set(this.sockets.size);
   }
 
   /** Records a closed socket: its presence ends and its row is marked disconnected (batched). */
-  closed(socket: ClientSocket): void {
+  closed(socket: Socket): void {
     this.sockets.delete(socket);
     this.deps.metrics.connections.set(this.sockets.size);
     this.recordDisconnect(socket.id);

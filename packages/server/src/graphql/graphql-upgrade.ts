@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Authenticator } from '../auth/auth.js';
 import type { ServerConfig } from '../config.js';
-import { originRefusal } from '../socket/origin-policy.js';
+import { originRefusal } from '../origin-policy.js';
 import { GRAPHQL_PATHS } from './graphql-service.js';
 
 /** True when `request` is for the GraphQL endpoint. */

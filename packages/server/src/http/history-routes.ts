@@ -1,11 +1,11 @@
 // REST history: GET /api/channels/:channel/messages reads a channel's log by offset or time, one page at a time.
 import type { IncomingMessage } from 'node:http';
-import { findChannel, isUserError, parseTimestamp, readHistory, type Message as StoredMessage } from '@nself/db';
+import { findChannel, isUserError, parseTimestamp, readBoundedLogPage, type Message as StoredMessage } from '@nself/db';
 import { JoinError, RestError, type HistoryMessage, type HistoryPageBody } from '@nself/protocol';
 import { mayReadMessages, type AccessCheckDeps } from '../channel/channel-access.js';
 import type { Authenticator } from '../auth/auth.js';
 import { HISTORY_PAGE_BYTES, type HistoryReads } from '../broadcast/history-reads.js';
-import { authenticate } from './rest-broadcast.js';
+import { authenticate } from '../auth/request-identity.js';
 import type { RestAnswer } from './rest-json.js';
 
 /** Who may read (the token's check and the channel's access), and the turns that reads of history take. */
@@ -35,11 +35,15 @@ export async function channelHistory(deps: HistoryRouteDeps, request: IncomingMe
   const channel = await findChannel(deps.pool, channelName);
   if (!channel) return { status: 404, body: { error: `no channel "${channelName}"; give its name, slug or id` } };
   if (!(await mayReadMessages(deps, channel, identity))) return { status: 403, body: { error: JoinError.unauthorized(channelName) } };
-  const page = await deps.history.run(() => readHistory(deps.pool, channel.id, { ...params, maxBytes: HISTORY_PAGE_BYTES }));
+  const page = await deps.history.run(() =>
+    readBoundedLogPage(deps.pool, channel.id, { afterOffset: params.after, since: params.since, limit: params.limit, maxBytes: HISTORY_PAGE_BYTES }),
+  );
+  // The bounds are of the page's snapshot, so a page that ends below `latest` (at its limit or its bytes) always has a next page.
+  const last = page.messages.at(-1)?.offset;
   const body: HistoryPageBody = {
     channel: channel.slug,
     messages: page.messages.map(messageBody),
-    next_after: page.nextAfter,
+    next_after: page.full && last !== undefined && last < page.latest ? last : null,
     earliest_offset: page.earliest,
     latest_offset: page.latest,
     // Explicit when messages right after `after` were deleted by retention: nothing is skipped silently.

@@ -8,11 +8,11 @@ import type { Metrics } from '../metrics.js';
 import { channelHistory, HISTORY_PATH, type HistoryRouteDeps } from './history-routes.js';
 import { CHANNEL_PATH, deleteChannel, deleteMessage, MEMBER_PATH, MESSAGE_PATH, patchChannel, putMember, removeMember, type ModerationDeps } from './moderation-routes.js';
 import { GRAPHQL_PATHS, type GraphQLService } from '../graphql/graphql-service.js';
-import { originRefusal } from '../socket/origin-policy.js';
+import { originRefusal } from '../origin-policy.js';
 import { batchBroadcast, singleBroadcast, type RestBroadcastDeps } from './rest-broadcast.js';
 import type { RestAnswer } from './rest-json.js';
 import { LogCode } from '../log-codes.js';
-import { metricsText } from '../workers/cluster-metrics.js';
+import { metricsText } from '../cluster-metrics.js';
 import { inspectorRoute, type InspectorDeps } from '../inspector/inspector-routes.js';
 
 const PREFIX = '/realtime/v1';

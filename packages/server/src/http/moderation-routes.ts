@@ -5,7 +5,7 @@ import { deleteChannelAs, deleteMessageAs, findChannel, ModerationRefusal, remov
 import { isJsonObject, RestError } from '@nself/protocol';
 import { passesMembership } from '../channel/channel-access.js';
 import type { Authenticator } from '../auth/auth.js';
-import { authenticate } from './rest-broadcast.js';
+import { authenticate } from '../auth/request-identity.js';
 import type { RestAnswer } from './rest-json.js';
 
 /** `PATCH` and `DELETE /api/channels/:channel` */

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { checkEventName, checkTopic, isPayloadOverLimit, isUserError } from '@nself/db';
 import { isJsonObject, RestError } from '@nself/protocol';
 import type { Identity } from '../auth/auth.js';
-import { isRefusal } from '../refusal.js';
+import { authenticate } from '../auth/request-identity.js';
 import type { BroadcastFeed, OutgoingBroadcast } from '../broadcast/broadcast-feed.js';
 import { resolveChannel, type ChannelLookupDeps } from '../channel/channel-access.js';
 import type { Authenticator } from '../auth/auth.js';
@@ -175,23 +175,6 @@ function userErrorOf(check: () => unknown): string | undefined {
     if (isUserError(error)) return error.message;
     throw error;
   }
-}
-
-/** The caller's identity from `Authorization: Bearer`, else the `apikey` header or query; undefined when refused. */
-export async function authenticate(deps: { readonly auth: Pick<Authenticator, 'verify'> }, request: IncomingMessage): Promise<Identity | undefined> {
-  const bearer = request.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
-  const apikey = headerValue(request.headers['apikey']) ?? new URL(request.url ?? '/', 'http://localhost').searchParams.get('apikey') ?? undefined;
-  const token = [bearer, apikey].find((value) => value && !value.startsWith('sb_'));
-  try {
-    return await deps.auth.verify(token);
-  } catch (error) {
-    if (isRefusal(error, 'InvalidToken')) return undefined;
-    throw error;
-  }
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 function invalid(problems: Problems): RestAnswer {

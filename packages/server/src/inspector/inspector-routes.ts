@@ -4,8 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { passesMembership } from '../channel/channel-access.js';
-import { authenticate } from '../http/rest-broadcast.js';
-import type { RestAnswer } from '../http/rest-json.js';
+import { authenticate } from '../auth/request-identity.js';
 import { readInspectorState, type InspectorStateDeps } from './inspector-state.js';
 import type { Authenticator } from '../auth/auth.js';
 
@@ -20,6 +19,12 @@ const PAGE_FILES: Record<string, [file: string, type: string]> = {
 };
 
 const STATE_PATH = '/inspector/api/state';
+
+/** The state route's answer: its status and JSON body. */
+interface StateAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
 
 /** What the inspector's routes read: its state's sources, and the tokens of those who ask for it. */
 export type InspectorDeps = InspectorStateDeps & { readonly auth: Pick<Authenticator, 'developmentMode' | 'verify'> };
@@ -39,14 +44,14 @@ export async function inspectorRoute(
   }
   if (route !== STATE_PATH) return false;
   const refusal = await inspectorRefusal(deps, request);
-  const answer: RestAnswer = refusal ?? { status: 200, body: await readInspectorState(deps, joinedChannels) };
+  const answer: StateAnswer = refusal ?? { status: 200, body: await readInspectorState(deps, joinedChannels) };
   response.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   response.end(JSON.stringify(answer.body));
   return true;
 }
 
 /** Why the request may not read the inspector's data (401 without a valid token, 403 for another role); undefined when it may. */
-async function inspectorRefusal(deps: InspectorDeps, request: IncomingMessage): Promise<RestAnswer | undefined> {
+async function inspectorRefusal(deps: InspectorDeps, request: IncomingMessage): Promise<StateAnswer | undefined> {
   if (deps.auth.developmentMode) return undefined;
   const identity = await authenticate(deps, request);
   if (!identity) return { status: 401, body: { error: 'the inspector needs a valid service-role token (Authorization: Bearer <token>, role "service_role")' } };

@@ -1,7 +1,7 @@
 // The server's figures for the inspector, read from its metrics (every worker's, summed): connections, channels, message totals,
 // latency histograms; and the answering process's memory and uptime.
 import type { MetricValueWithName, Registry } from 'prom-client';
-import { serverMetricsJson, type Metric } from '../workers/cluster-metrics.js';
+import { serverMetricsJson, type Metric } from '../cluster-metrics.js';
 
 /** A latency histogram: the upper bound of each bucket (seconds) and how many observations fell in it (not cumulative). */
 export interface LatencyHistogram {

@@ -1,9 +1,9 @@
 // Routes each client message to its handler: heartbeat, join, leave, broadcast, presence, access_token.
 import { ChannelEvent, CloseCode, FeatureEvent, JoinError, PHOENIX_TOPIC, SystemMessage, type Message } from '@nself/protocol';
-import { handleBroadcast, type BroadcastHandlerDeps } from '../broadcast/broadcast-handler.js';
+import { handleBroadcast, type BroadcastHandlerDeps } from '../channel/broadcast-handler.js';
 import type { ClientSocket, Dispatch } from './client-socket.js';
 import { handleJoin, handleLeave, type JoinDeps } from '../channel/join-handler.js';
-import { handlePresence, type PresenceHandlerDeps } from '../presence/presence-handler.js';
+import { handlePresence, type PresenceHandlerDeps } from '../channel/presence-handler.js';
 import { handleAccessToken, type TokenHandlerDeps } from '../channel/token-handler.js';
 
 /** What the handlers of client messages use, together. */

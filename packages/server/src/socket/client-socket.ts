@@ -23,7 +23,7 @@ import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { receivedKind, type Metrics } from '../metrics.js';
 import { RateWindow } from './rate-window.js';
-import { sharedHead, type SharedFrames, type SharedHead } from './shared-frames.js';
+import { sharedHead, type SharedFrames, type SharedHead } from '../shared-frames.js';
 import { TickCorkedWriter } from './tick-corking.js';
 import { serverFrame } from './websocket-frame.js';
 import { LogCode } from '../log-codes.js';

@@ -12,7 +12,7 @@ import type { ConnectionTracker } from '../connections/connection-tracker.js';
 import type { Authenticator } from '../auth/auth.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import { originRefusal } from './origin-policy.js';
+import { originRefusal } from '../origin-policy.js';
 
 /** Paths that upgrade to the Supabase protocol; `/websocket` and `/` serve clients given just `ws://host:port`. */
 export const WEBSOCKET_PATHS = ['/realtime/v1/websocket', '/socket/websocket', '/websocket', '/'];
@@ -36,7 +36,7 @@ export class WebSocketGateway {
 
   constructor(
     private readonly deps: GatewayDeps,
-    private readonly tracker: ConnectionTracker,
+    private readonly tracker: ConnectionTracker<ClientSocket>,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,

@@ -9,7 +9,7 @@ import { changeData, type ChangeView } from './frame.js';
 import { tableKey, type ResolvedBinding } from './plan.js';
 import type { ChangeEvent, TableSubscription } from './subscription.js';
 import { isTransient } from './transient.js';
-import { SharedFrames } from '../socket/shared-frames.js';
+import { SharedFrames } from '../shared-frames.js';
 import { LogCode } from '../log-codes.js';
 
 /** What delivering needs from the server. */

@@ -2,7 +2,7 @@
 import { bindingId, isJsonObject, type PostgresChangesBinding, type SystemPayload, type SystemPayloadExtras } from '@nself/protocol';
 import type { Change, TableName } from '@nself/db';
 import type { Identity } from '../auth/auth.js';
-import type { SharedFrames } from '../socket/shared-frames.js';
+import type { SharedFrames } from '../shared-frames.js';
 import { Refusal } from '../refusal.js';
 
 /** A binding with the id echoed in the join reply and repeated in each event's `ids`. */

@@ -4,7 +4,7 @@ import { ALL_ROW_EVENTS } from '@nself/protocol';
 import type { Audience } from './audience.js';
 import { filterWeight } from './filter-weight.js';
 import type { ResolvedBinding } from './plan.js';
-import type { SharedFrames } from '../socket/shared-frames.js';
+import type { SharedFrames } from '../shared-frames.js';
 
 /** An event frame's payload: the matching binding ids and the change data. */
 export interface ChangeEvent {

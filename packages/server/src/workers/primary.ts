@@ -7,7 +7,7 @@ import { releaseEmbeddedPostgres, resolveDatabaseUrl, UserError } from '@nself/d
 import { loadConfig } from '../config.js';
 import { createLogger, WORKER_INDEX_VARIABLE, type Logger } from '../logger.js';
 import { LogCode } from '../log-codes.js';
-import { serveMetrics } from './cluster-metrics.js';
+import { serveMetrics } from '../cluster-metrics.js';
 
 /** Options of `runWorkers`. */
 export interface WorkersOptions {

@@ -1,13 +1,12 @@
 // Client presence pushes: track (status online, away or offline; online by default) and untrack.
 import { isJsonObject, JoinError, PushError, SystemMessage, type Message } from '@nself/protocol';
 import { endSessions, PRESENCE_STATUSES, trackSession } from '@nself/db';
-import { mayWrite, type AccessCheckDeps } from '../channel/channel-access.js';
-import type { JoinedChannel } from '../channel/joined-channel.js';
-import type { ClientSocket } from '../socket/client-socket.js';
+import { mayWrite, type AccessCheckDeps } from './channel-access.js';
+import type { JoinedChannel, MessageSocket } from './joined-channel.js';
 import type { Authenticator } from '../auth/auth.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import type { PresenceFeed } from './presence-feed.js';
+import type { PresenceFeed } from '../presence/presence-feed.js';
 import { LogCode } from '../log-codes.js';
 
 /** What a presence push is checked against and stored in. */
@@ -26,7 +25,7 @@ export interface PresenceHandlerDeps extends AccessCheckDeps {
  * the join's presence key; the stored presence of the token's user (see `storedUserOf`) takes it as
  * metadata, and its `status`, when one of online, away or offline, as status.
  */
-export async function handlePresence(deps: PresenceHandlerDeps, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
+export async function handlePresence(deps: PresenceHandlerDeps, socket: MessageSocket, channel: JoinedChannel, message: Message): Promise<void> {
   if (!socket.messages.take()) return channel.shutdown(SystemMessage.tooManyMessages);
   const body = isJsonObject(message.payload) ? message.payload : {};
   const event = typeof body['event'] === 'string' ? body['event'].toLowerCase() : '';
@@ -77,7 +76,7 @@ function storedUserOf(deps: PresenceHandlerDeps, channel: JoinedChannel): string
 }
 
 /** Runs a presence write; when the database fails, replies with an error and returns false. */
-async function stored(deps: PresenceHandlerDeps, socket: ClientSocket, message: Message, write: () => Promise<void>): Promise<boolean> {
+async function stored(deps: PresenceHandlerDeps, socket: MessageSocket, message: Message, write: () => Promise<void>): Promise<boolean> {
   try {
     await write();
     return true;

@@ -1,10 +1,9 @@
 // Client broadcasts on a joined channel: rate and size limits, write access, storing, `self` and `ack`.
 import { eventNameProblem, isPayloadOverLimit } from '@nself/db';
 import { isJsonObject, JoinError, PushError, SystemMessage, type BroadcastAck, type Message } from '@nself/protocol';
-import { mayWrite, type AccessCheckDeps } from '../channel/channel-access.js';
-import type { JoinedChannel } from '../channel/joined-channel.js';
-import type { ClientSocket } from '../socket/client-socket.js';
-import type { BroadcastFeed } from './broadcast-feed.js';
+import { mayWrite, type AccessCheckDeps } from './channel-access.js';
+import type { JoinedChannel, MessageSocket } from './joined-channel.js';
+import type { BroadcastFeed } from '../broadcast/broadcast-feed.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { LogCode } from '../log-codes.js';
@@ -22,7 +21,7 @@ export interface BroadcastHandlerDeps extends AccessCheckDeps {
  * may be bytes). With `ack` the reply comes once the message is stored, and carries its `offset`. Sends to a private channel
  * by a client neither a member nor let write by the policies on realtime.messages are dropped without a reply, as Supabase does. Resolves once the broadcast is queued for storing.
  */
-export async function handleBroadcast(deps: BroadcastHandlerDeps, socket: ClientSocket, channel: JoinedChannel, message: Message): Promise<void> {
+export async function handleBroadcast(deps: BroadcastHandlerDeps, socket: MessageSocket, channel: JoinedChannel, message: Message): Promise<void> {
   if (!socket.messages.take()) return channel.shutdown(SystemMessage.tooManyMessages);
   const body = isJsonObject(message.payload) ? message.payload : {};
   const event = body['event'];
