@@ -24,7 +24,7 @@ export interface TableRef {
   readonly table: string;
 }
 
-/** A statement and its bound values; `data` is the root field's JSON. */
+/** A statement and its bound values; `data` is the root field's JSON (for `compile`, with `bytes`, its size). */
 export interface Statement {
   readonly text: string;
   readonly values: unknown[];
@@ -58,13 +58,15 @@ export class Compiler {
   /**
    * `maxRows` bounds every list: a list reads at most one row more than it (whatever its `limit`), so
    * a list longer than `maxRows` is seen and refused without reading the rest of the table.
+   * A root field's JSON over `maxResultBytes` is measured and left in the database.
    */
   constructor(
     private readonly info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'variableValues' | 'fragments' | 'parentType' | 'fieldName'>,
     private readonly maxRows: number,
+    private readonly maxResultBytes: number,
   ) {}
 
-  /** The statement of the root field, whose one row has `data`. */
+  /** The statement of the root field, whose one row has `data` (null when it is over `maxResultBytes`) and `bytes`, the size of its JSON. */
   compile(): Statement {
     const field = this.info.parentType.getFields()[this.info.fieldName] as GraphQLField<unknown, unknown>;
     const meaning = meaningOf(field);
@@ -81,7 +83,10 @@ export class Compiler {
       text = `SELECT (SELECT ${this.object(type, node.selectionSet, alias)} FROM ${this.from(relation)} AS ${alias} WHERE ${key} LIMIT 1) AS data`;
     } else if (meaning.kind === 'aggregate') text = this.aggregate(relation, type, node.selectionSet, args);
     else throw new Error('a _stream field is compiled with compileStream');
-    return { text, values: this.values, tables: [...this.tables.values()] };
+    // OFFSET 0 keeps each subquery whole, so the JSON is built once, measured once, and sent only when within the bound.
+    const measured = `SELECT CASE WHEN _m.bytes <= ${this.bind(this.maxResultBytes)} THEN _m.data END AS data, _m.bytes
+                        FROM (SELECT _r.data, octet_length(_r.data::text) AS bytes FROM (${text} OFFSET 0) AS _r OFFSET 0) AS _m`;
+    return { text: measured, values: this.values, tables: [...this.tables.values()] };
   }
 
   /** The arguments of a `_stream` root field, checked. */

@@ -3,6 +3,7 @@ import type { ExecutionResult } from 'graphql';
 import type { ChangeSource, CommittedChange } from './changes.js';
 import type { StreamRead, StreamShape } from './compile.js';
 import type { GraphQLEngine, PreparedOperation, Session } from './engine.js';
+import { graphqlError } from './errors.js';
 import type { ResultSink } from './live.js';
 
 /**
@@ -18,17 +19,34 @@ import type { ResultSink } from './live.js';
  *    Changes past S cannot be in a page, so the remembered values are dropped once the feed passes S.
  * A row that commits late with a cursor value below one already sent is still sent: the change log's
  * commit order decides what is new, not the column alone.
+ * A stream that fails (a statement error, or more inserted rows waiting than `maxStreamBacklog`) sends
+ * one result with the error and completes, its watch ended.
  */
-export async function startStream(engine: GraphQLEngine, changes: ChangeSource, session: Session, prepared: PreparedOperation, sink: ResultSink): Promise<() => void> {
+export async function startStream(engine: GraphQLEngine, changes: ChangeSource, session: Session, prepared: PreparedOperation, sink: StreamSink): Promise<() => void> {
   const shape = await streamShape(engine, prepared);
-  const stream = new Stream(engine, session, prepared, shape, sink);
-  const { schema, name } = shape.relation.info;
-  const stopWatch = await changes.watch([{ schema, table: name }], (batch) => stream.offer(batch));
-  stream.begin(changes).catch(() => undefined);
-  return () => {
+  let stopWatch: () => void = () => undefined;
+  const stop = () => {
     stream.stop();
     stopWatch();
   };
+  const stream = new Stream(engine, session, prepared, shape, {
+    next: (result) => sink.next(result),
+    complete: () => {
+      stop();
+      sink.complete();
+    },
+  });
+  const { schema, name } = shape.relation.info;
+  stopWatch = await changes.watch([{ schema, table: name }], (batch) => stream.offer(batch));
+  if (stream.ended) stopWatch();
+  stream.begin(changes).catch(() => undefined);
+  return stop;
+}
+
+/** Where a stream's results go, and how it ends after an error. */
+export interface StreamSink extends ResultSink {
+  /** The stream ended (after a result with its error); nothing follows. */
+  complete(): void;
 }
 
 async function streamShape(engine: GraphQLEngine, prepared: PreparedOperation): Promise<StreamShape> {
@@ -54,13 +72,15 @@ class Stream {
   private queue: Promise<void> = Promise.resolve();
   private live = false;
   private stopped = false;
+  /** Inserted rows offered and not yet looked up and sent. */
+  private backlog = 0;
 
   constructor(
     private readonly engine: GraphQLEngine,
     private readonly session: Session,
     private readonly prepared: PreparedOperation,
     private readonly shape: StreamShape,
-    private readonly sink: ResultSink,
+    private readonly sink: StreamSink,
   ) {}
 
   /** Sends the rows already there, then the changes that arrived meanwhile. */
@@ -84,13 +104,30 @@ class Stream {
     this.enqueue(this.waiting.splice(0));
   }
 
+  /** Takes changes to deliver in order; a stream more than REALTIME_GRAPHQL_MAX_STREAM_BACKLOG inserted rows behind ends with an error rather than holding them all. */
   offer(batch: readonly CommittedChange[]): void {
+    if (this.stopped) return;
+    this.backlog += inserts(batch);
+    const { maxStreamBacklog } = this.engine.limits;
+    if (this.backlog > maxStreamBacklog) {
+      this.fail(
+        graphqlError(
+          `the stream fell more than ${maxStreamBacklog} inserted rows behind (REALTIME_GRAPHQL_MAX_STREAM_BACKLOG) and was ended; subscribe again from the last cursor value received`,
+          'stream-backlog-exceeded',
+        ),
+      );
+      return;
+    }
     if (this.live) this.enqueue(batch);
     else this.waiting.push(...batch);
   }
 
   stop(): void {
     this.stopped = true;
+  }
+
+  get ended(): boolean {
+    return this.stopped;
   }
 
   private enqueue(batch: readonly CommittedChange[]): void {
@@ -107,6 +144,7 @@ class Stream {
       const page = await this.read({ kind: 'lookup', cursorValues: chunk });
       if (page.cursors.length > 0 && !this.stopped) this.sink.next(page.result);
     }
+    this.backlog -= inserts(batch);
     const newest = batch.at(-1)?.position ?? 0;
     if (newest > this.pagesEnd) this.sentFromPages = undefined;
   }
@@ -134,7 +172,12 @@ class Stream {
     if (this.stopped) return;
     this.stopped = true;
     this.sink.next({ errors: [error as never] });
+    this.sink.complete();
   }
+}
+
+function inserts(batch: readonly CommittedChange[]): number {
+  return batch.reduce((count, change) => count + (change.operation === 'INSERT' ? 1 : 0), 0);
 }
 
 /** A cursor value from the change log as text PostgreSQL can read back as the column's type. */

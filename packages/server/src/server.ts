@@ -48,9 +48,10 @@ import { PresenceFeed, type PresenceNotification } from './presence/presence-fee
 import { startRetentionSweeper } from './retention-sweeper.js';
 import { registerSlotGauges, startSlotWatch } from './table-changes/slot-monitor.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
-import { WebSocketGateway } from './socket/websocket-gateway.js';
+import { refuseUpgrade, WebSocketGateway } from './socket/websocket-gateway.js';
 import { GraphQLService } from './graphql/graphql-service.js';
 import { isGraphQLPath, refuseGraphQLUpgrade } from './graphql/graphql-upgrade.js';
+import { ConnectionSlots } from './socket/connection-slots.js';
 import { LogCode } from './log-codes.js';
 import { answerMetricsRequests } from './workers/cluster-metrics.js';
 
@@ -199,7 +200,13 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   );
   // The routes answer every failure themselves (a 500 at worst), so their promise never rejects.
   const http = createServer((request, response) => void routes(request, response));
+  const slots = new ConnectionSlots(config.limits.maxConnections);
   http.on('upgrade', (request, socket, head) => {
+    if (!slots.take(socket)) {
+      const error = `the server holds its most connections, ${config.limits.maxConnections} (REALTIME_MAX_CONNECTIONS); retry later`;
+      logger.info({ code: LogCode.connectionRefused, status: 503, reason: error, path: request.url?.split('?')[0], remoteAddress: request.socket.remoteAddress }, error);
+      return refuseUpgrade(socket, 503, error);
+    }
     if (isGraphQLPath(request)) {
       if (!refuseGraphQLUpgrade(services, request, socket)) graphql.handleUpgrade(request, socket, head);
       return;

@@ -95,7 +95,7 @@ export class WebSocketGateway {
       { code: LogCode.connectionRefused, status, reason: error, path: request.url?.split('?')[0], remoteAddress: request.socket.remoteAddress },
       `connection refused: ${error}`,
     );
-    refuse(socket, status, error);
+    refuseUpgrade(socket, status, error);
   }
 
   private open(ws: WebSocket, socket: Duplex, info: SocketInfo): void {
@@ -107,7 +107,8 @@ export class WebSocketGateway {
 /** The error listener of a raw socket (errors end it; the WebSocket layer reports what matters): shared, so it keeps no upgrade state alive. */
 function ignoreError(): void {}
 
-function refuse(socket: Duplex, status: number, error: string): void {
+/** Answers an upgrade request with `status` and `{"error"}`, and ends the socket. */
+export function refuseUpgrade(socket: Duplex, status: number, error: string): void {
   const body = JSON.stringify({ error });
   const reason =
     { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ??
