@@ -16,7 +16,7 @@ import {
 } from 'graphql';
 import pg from 'pg';
 import type { ColumnInfo } from './catalog.js';
-import type { FieldMeaning, RelationModel, Relationship } from './schema.js';
+import { AGGREGATE_FUNCTIONS, aggregateOrderName, type FieldMeaning, type RelationModel, type Relationship } from './schema.js';
 
 /** A relation a statement reads. */
 export interface TableRef {
@@ -44,7 +44,9 @@ export interface StreamShape {
 }
 
 type BoolExp = Record<string, unknown>;
-type ListArgs = { where?: BoolExp | null; order_by?: Record<string, string>[] | null; limit?: number | null; offset?: number | null; distinct_on?: string[] | null };
+/** One `order_by` object: a column's direction, an object relationship's own `order_by`, or `<relationship>_aggregate` of an array relationship. */
+type OrderBy = { [name: string]: string | OrderBy | null | undefined };
+type ListArgs = { where?: BoolExp | null; order_by?: OrderBy[] | null; limit?: number | null; offset?: number | null; distinct_on?: string[] | null };
 
 /** The most key/value pairs one json_build_object call takes (PostgreSQL allows 100 arguments). */
 const PAIRS_PER_CALL = 50;
@@ -158,14 +160,24 @@ export class Compiler {
         nodeColumns.push(`${this.object(getNamedType(field.type) as GraphQLObjectType, node.selectionSet, alias)} AS ${nodeColumn}`);
         parts.push(pg.escapeLiteral(key), `coalesce(json_agg(${group}.${nodeColumn}), '[]'::json)`);
       } else if (field.name === 'aggregate') {
-        const counts: string[] = [];
-        for (const count of this.fields(getNamedType(field.type) as GraphQLObjectType, node.selectionSet)) {
-          const countArgs = getArgumentValues(count.field, count.node, this.info.variableValues) as { columns?: string[] | null; distinct?: boolean | null };
-          const columns = (countArgs.columns ?? []).map((column) => `${group}.${pg.escapeIdentifier(column)}`);
-          const counted = columns.length === 0 ? '*' : `${countArgs.distinct ? 'DISTINCT ' : ''}${columns.length === 1 ? columns[0] : `(${columns.join(', ')})`}`;
-          counts.push(pg.escapeLiteral(count.key), `count(${counted})`);
+        const values: string[] = [];
+        for (const value of this.fields(getNamedType(field.type) as GraphQLObjectType, node.selectionSet)) {
+          if (value.field.name === 'count') {
+            const countArgs = getArgumentValues(value.field, value.node, this.info.variableValues) as { columns?: string[] | null; distinct?: boolean | null };
+            const columns = (countArgs.columns ?? []).map((column) => `${group}.${pg.escapeIdentifier(column)}`);
+            const counted = columns.length === 0 ? '*' : `${countArgs.distinct ? 'DISTINCT ' : ''}${columns.length === 1 ? columns[0] : `(${columns.join(', ')})`}`;
+            values.push(pg.escapeLiteral(value.key), `count(${counted})`);
+          } else if (AGGREGATE_FUNCTIONS.has(value.field.name)) {
+            // The function is one of a fixed list (the field's name); each column is the schema's own.
+            const perColumn: string[] = [];
+            for (const column of this.fields(getNamedType(value.field.type) as GraphQLObjectType, value.node.selectionSet)) {
+              const meaning = meaningOf(column.field);
+              if (meaning.kind === 'column') perColumn.push(pg.escapeLiteral(column.key), `${value.field.name}(${group}.${pg.escapeIdentifier(meaning.column.name)})`);
+            }
+            values.push(pg.escapeLiteral(value.key), jsonObject(perColumn));
+          }
         }
-        parts.push(pg.escapeLiteral(key), jsonObject(counts));
+        parts.push(pg.escapeLiteral(key), jsonObject(values));
       }
     }
     // Counts see every row; a `nodes` list is bounded as any list (more rows than the bound is refused, so counts are never cut short).
@@ -190,8 +202,7 @@ export class Compiler {
   private rows(relation: RelationModel, alias: string, args: ListArgs, output: string, join?: string): string {
     const where = [this.where(relation, alias, args.where ?? null), ...(join ? [join] : [])].join(' AND ');
     const distinct = (args.distinct_on ?? []).map((column) => `${alias}.${pg.escapeIdentifier(column)}`);
-    const ordering = (args.order_by ?? []).flatMap((entry) => Object.entries(entry).filter(([, direction]) => direction !== null && direction !== undefined));
-    const orderBy = ordering.map(([column, direction]) => `${alias}.${pg.escapeIdentifier(column)} ${direction}`);
+    const orderBy = (args.order_by ?? []).flatMap((entry) => this.orderTerms(relation, alias, entry).map(({ expression, direction }) => `${expression} ${direction}`));
     // DISTINCT ON needs its columns first in ORDER BY; Hasura asks the same of order_by.
     const leading = distinct.filter((expression) => !orderBy.some((order) => order.startsWith(`${expression} `)));
     const order = [...leading, ...orderBy];
@@ -201,6 +212,45 @@ export class Compiler {
       args.limit !== null && args.limit !== undefined ? `LIMIT ${this.bind(args.limit)}` : '',
       args.offset !== null && args.offset !== undefined ? `OFFSET ${this.bind(args.offset)}` : '',
     ].join(' ');
+  }
+
+  /**
+   * The ORDER BY terms of one `order_by` object over the row `alias`: a column; a column (or deeper
+   * relationship) of the one row an object relationship points to; or the count or an aggregate of
+   * the rows of an array relationship. Directions come from the `order_by` enum's values.
+   */
+  private orderTerms(relation: RelationModel, alias: string, entry: OrderBy): { expression: string; direction: string }[] {
+    const terms: { expression: string; direction: string }[] = [];
+    for (const [name, value] of Object.entries(entry)) {
+      if (value === null || value === undefined) continue;
+      if (relation.columns.has(name)) {
+        terms.push({ expression: `${alias}.${pg.escapeIdentifier(name)}`, direction: value as string });
+        continue;
+      }
+      const object = relation.relationships.get(name);
+      if (object?.kind === 'object') {
+        const inner = this.alias();
+        const from = `FROM ${this.from(object.target)} AS ${inner} WHERE ${joinCondition(object, alias, inner)}`;
+        for (const term of this.orderTerms(object.target, inner, value as OrderBy))
+          terms.push({ expression: `(SELECT ${term.expression} ${from} LIMIT 1)`, direction: term.direction });
+        continue;
+      }
+      const array = [...relation.relationships].find(([relationshipName, relationship]) => relationship.kind === 'array' && aggregateOrderName(relationshipName) === name)?.[1];
+      if (!array) continue;
+      for (const [aggregate, order] of Object.entries(value as OrderBy)) {
+        if (order === null || order === undefined) continue;
+        const inner = this.alias();
+        const from = `FROM ${this.from(array.target)} AS ${inner} WHERE ${joinCondition(array, alias, inner)}`;
+        if (aggregate === 'count') terms.push({ expression: `(SELECT count(*) ${from})`, direction: order as string });
+        else if (AGGREGATE_FUNCTIONS.has(aggregate)) {
+          for (const [column, direction] of Object.entries(order as OrderBy)) {
+            if (direction === null || direction === undefined || !array.target.columns.has(column)) continue;
+            terms.push({ expression: `(SELECT ${aggregate}(${inner}.${pg.escapeIdentifier(column)}) ${from})`, direction: direction as string });
+          }
+        }
+      }
+    }
+    return terms;
   }
 
   /** json_build_object of the fields `selectionSet` selects of the row `alias`, keyed by response key. */
