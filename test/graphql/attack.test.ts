@@ -371,7 +371,7 @@ test('a _stream more than REALTIME_GRAPHQL_MAX_STREAM_BACKLOG inserted rows behi
       last?.errors?.map((error) => [error.message, (error.extensions as { code: string }).code]),
       [
         [
-          'the stream fell more than 50 inserted rows behind (REALTIME_GRAPHQL_MAX_STREAM_BACKLOG) and was ended; subscribe again from the last cursor value received',
+          'the stream fell more than 50 inserted or updated rows behind (REALTIME_GRAPHQL_MAX_STREAM_BACKLOG) and was ended; subscribe again from the last cursor value received',
           'stream-backlog-exceeded',
         ],
       ],

@@ -32,8 +32,14 @@ export interface Statement {
   readonly tables: readonly TableRef[];
 }
 
-/** How a `_stream` root field reads: a page past a cursor value, or the rows whose cursor values the change log named. */
-export type StreamRead = { readonly kind: 'page'; readonly after: string | null } | { readonly kind: 'lookup'; readonly cursorValues: readonly string[] };
+/**
+ * How a `_stream` root field reads: a page past a cursor value, or the rows whose cursor values the
+ * change log named (with `pastCursor`, only those whose value is past it). `furthest` is the furthest
+ * cursor value sent so far (null: none), which the read's own rows may move on.
+ */
+export type StreamRead = { readonly furthest: string | null } & (
+  { readonly kind: 'page'; readonly after: string | null } | { readonly kind: 'lookup'; readonly cursorValues: readonly string[]; readonly pastCursor: string | null }
+);
 
 /** A `_stream` field's arguments, read once. */
 export interface StreamShape {
@@ -119,8 +125,9 @@ export class Compiler {
 
   /**
    * The statement of a `_stream` root field: its one row has `data`, the rows as JSON in cursor
-   * order (a page) or in the order of `cursorValues` (a lookup), and `cursors`, each row's cursor
-   * value as text. Only rows past the initial cursor value are read.
+   * order (a page) or in the order of `cursorValues` (a lookup), `cursors`, each row's cursor
+   * value as text, and `furthest`, the furthest of `read.furthest` and the rows' cursor values (by the
+   * column's own ordering, so any sortable type works). Only rows past the initial cursor value are read.
    */
   compileStream(read: StreamRead): Statement {
     const shape = this.streamShape();
@@ -138,14 +145,18 @@ export class Compiler {
     let rows: string;
     if (read.kind === 'page') {
       if (read.after !== null) conditions.push(`${column} ${past} ${this.bind(read.after)}`);
-      rows = `SELECT ${this.object(type, node.selectionSet, alias)} AS j, ${column}::text AS c FROM ${this.from(shape.relation)} AS ${alias}
+      rows = `SELECT ${this.object(type, node.selectionSet, alias)} AS j, ${column}::text AS c, ${column} AS v FROM ${this.from(shape.relation)} AS ${alias}
                 WHERE ${conditions.join(' AND ')} ORDER BY ${column} ${direction} LIMIT ${this.bind(shape.batchSize)}`;
     } else {
-      rows = `SELECT ${this.object(type, node.selectionSet, alias)} AS j, ${column}::text AS c
+      if (read.pastCursor !== null) conditions.push(`${column} ${past} ${this.bind(read.pastCursor)}::${shape.column.sqlType}`);
+      rows = `SELECT ${this.object(type, node.selectionSet, alias)} AS j, ${column}::text AS c, ${column} AS v
                 FROM unnest(${this.bind(read.cursorValues)}::text[]) WITH ORDINALITY AS _k(v, n) JOIN ${this.from(shape.relation)} AS ${alias} ON ${column} = _k.v::${shape.column.sqlType}
                WHERE ${conditions.join(' AND ')} ORDER BY _k.n`;
     }
-    const text = `SELECT coalesce(json_agg(_s.j), '[]'::json) AS data, coalesce(json_agg(_s.c), '[]'::json) AS cursors FROM (${rows}) AS _s`;
+    const furthest = `(SELECT _f.v FROM (SELECT _s.v FROM _s UNION ALL SELECT ${this.bind(read.furthest)}::${shape.column.sqlType}) AS _f
+                        ORDER BY _f.v ${direction === 'ASC' ? 'DESC' : 'ASC'} NULLS LAST LIMIT 1)::text`;
+    const text = `WITH _s AS (${rows})
+                  SELECT coalesce(json_agg(_s.j), '[]'::json) AS data, coalesce(json_agg(_s.c), '[]'::json) AS cursors, ${furthest} AS furthest FROM _s`;
     return { text, values: this.values, tables: [...this.tables.values()] };
   }
 

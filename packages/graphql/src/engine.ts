@@ -204,7 +204,7 @@ export class GraphQLEngine {
     await this.executeWith(prepared, (info) => {
       try {
         const compiler = this.compiler(info);
-        const statement = isStreamField(info) ? compiler.compileStream({ kind: 'page', after: null }) : compiler.compile();
+        const statement = isStreamField(info) ? compiler.compileStream({ kind: 'page', after: null, furthest: null }) : compiler.compile();
         for (const table of statement.tables) tables.set(`${table.schema}.${table.table}`, table);
       } catch (error) {
         errors.push(error instanceof GraphQLError ? error : graphqlError((error as Error).message, 'unexpected'));

@@ -20,7 +20,7 @@ export interface GraphQLLimits {
   readonly maxResultBytes: number;
   /** HTTP requests per second per caller (token user, or client address without one). */
   readonly maxRequestsPerSecond: number;
-  /** Inserted rows one `_stream` may have waiting to be sent before it ends with an error. */
+  /** Inserted or updated rows one `_stream` may have waiting to be sent before it ends with an error. */
   readonly maxStreamBacklog: number;
   /** Longest one statement may run, in ms. */
   readonly statementTimeoutMs: number;

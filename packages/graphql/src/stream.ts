@@ -1,4 +1,4 @@
-// `_stream` subscriptions: the rows past the cursor in pages, then each new row in commit order, none skipped or repeated when writers commit out of order.
+// `_stream` subscriptions: the rows past the cursor in pages, then each new row in commit order (none skipped or repeated when writers commit out of order) and each row updated past the cursor.
 import type { ExecutionResult } from 'graphql';
 import type { ChangeSource, CommittedChange } from './changes.js';
 import type { StreamRead, StreamShape } from './compile.js';
@@ -19,7 +19,10 @@ import type { ResultSink } from './live.js';
  *    Changes past S cannot be in a page, so the remembered values are dropped once the feed passes S.
  * A row that commits late with a cursor value below one already sent is still sent: the change log's
  * commit order decides what is new, not the column alone.
- * A stream that fails (a statement error, or more inserted rows waiting than `maxStreamBacklog`) sends
+ * An updated row is sent when its new cursor value is past the furthest one sent, as Hasura's polling
+ * past its cursor would send it (a stream on `updated_at` sees rows as they change); an update that
+ * leaves the cursor value behind is not sent.
+ * A stream that fails (a statement error, or more rows waiting than `maxStreamBacklog`) sends
  * one result with the error and completes, its watch ended.
  */
 export async function startStream(engine: GraphQLEngine, changes: ChangeSource, session: Session, prepared: PreparedOperation, sink: StreamSink): Promise<() => void> {
@@ -72,8 +75,10 @@ class Stream {
   private queue: Promise<void> = Promise.resolve();
   private live = false;
   private stopped = false;
-  /** Inserted rows offered and not yet looked up and sent. */
+  /** Inserted and updated rows offered and not yet looked up and sent. */
   private backlog = 0;
+  /** The furthest cursor value sent (as text), null before the first row: an updated row is sent when its value moves past it. */
+  private furthest: string | null = null;
 
   constructor(
     private readonly engine: GraphQLEngine,
@@ -88,7 +93,7 @@ class Stream {
     try {
       let after: string | null = null;
       for (;;) {
-        const page = await this.read({ kind: 'page', after });
+        const page = await this.read({ kind: 'page', after, furthest: this.furthest });
         if (this.stopped) return;
         if (page.cursors.length > 0) this.sink.next(page.result);
         for (const cursor of page.cursors) this.sentFromPages?.add(cursor);
@@ -104,15 +109,15 @@ class Stream {
     this.enqueue(this.waiting.splice(0));
   }
 
-  /** Takes changes to deliver in order; a stream more than REALTIME_GRAPHQL_MAX_STREAM_BACKLOG inserted rows behind ends with an error rather than holding them all. */
+  /** Takes changes to deliver in order; a stream more than REALTIME_GRAPHQL_MAX_STREAM_BACKLOG rows behind ends with an error rather than holding them all. */
   offer(batch: readonly CommittedChange[]): void {
     if (this.stopped) return;
-    this.backlog += inserts(batch);
+    this.backlog += rowsToLookUp(batch);
     const { maxStreamBacklog } = this.engine.limits;
     if (this.backlog > maxStreamBacklog) {
       this.fail(
         graphqlError(
-          `the stream fell more than ${maxStreamBacklog} inserted rows behind (REALTIME_GRAPHQL_MAX_STREAM_BACKLOG) and was ended; subscribe again from the last cursor value received`,
+          `the stream fell more than ${maxStreamBacklog} inserted or updated rows behind (REALTIME_GRAPHQL_MAX_STREAM_BACKLOG) and was ended; subscribe again from the last cursor value received`,
           'stream-backlog-exceeded',
         ),
       );
@@ -134,19 +139,25 @@ class Stream {
     this.queue = this.queue.then(() => this.deliver(batch)).catch((error: unknown) => this.fail(error));
   }
 
-  /** Looks up the rows `batch` inserted, in commit order, and sends them in results of at most batch_size rows. */
+  /**
+   * Looks up the rows `batch` inserted, in commit order, then the rows it updated whose cursor value
+   * moved past the furthest one sent (the rows Hasura's polling past its cursor would send), and
+   * sends them in results of at most batch_size rows.
+   */
   private async deliver(batch: readonly CommittedChange[]): Promise<void> {
-    const column = this.shape.column.name;
-    const values = batch.filter((change) => change.operation === 'INSERT').map((change) => cursorText(change.new?.[column]));
-    for (let start = 0; start < values.length && !this.stopped; start += this.shape.batchSize) {
-      const chunk = values.slice(start, start + this.shape.batchSize).filter((value): value is string => value !== null);
-      if (chunk.length === 0) continue;
-      const page = await this.read({ kind: 'lookup', cursorValues: chunk });
-      if (page.cursors.length > 0 && !this.stopped) this.sink.next(page.result);
-    }
-    this.backlog -= inserts(batch);
+    await this.lookUp(cursorValues(batch, 'INSERT', this.shape.column.name), false);
+    await this.lookUp(cursorValues(batch, 'UPDATE', this.shape.column.name), true);
+    this.backlog -= rowsToLookUp(batch);
     const newest = batch.at(-1)?.position ?? 0;
     if (newest > this.pagesEnd) this.sentFromPages = undefined;
+  }
+
+  private async lookUp(values: readonly string[], pastFurthest: boolean): Promise<void> {
+    for (let start = 0; start < values.length && !this.stopped; start += this.shape.batchSize) {
+      const chunk = values.slice(start, start + this.shape.batchSize);
+      const page = await this.read({ kind: 'lookup', cursorValues: chunk, pastCursor: pastFurthest ? this.furthest : null, furthest: this.furthest });
+      if (page.cursors.length > 0 && !this.stopped) this.sink.next(page.result);
+    }
   }
 
   /** One read as the session: the result to send (rows a page already sent left out) and the cursor values of its rows. */
@@ -155,7 +166,8 @@ class Stream {
     const result = await this.engine.asSession(this.session, (client) =>
       this.engine.executeWith(this.prepared, async (info) => {
         const statement = this.engine.compiler(info).compileStream(read);
-        const rows = await this.engine.query<{ data: unknown[]; cursors: string[] }>(client, statement);
+        const rows = await this.engine.query<{ data: unknown[]; cursors: string[]; furthest: string | null }>(client, statement);
+        this.furthest = rows[0]?.furthest ?? this.furthest;
         const data = rows[0]?.data ?? [];
         const found = rows[0]?.cursors ?? [];
         const fresh = found.map((cursor) => read.kind === 'page' || !this.sentFromPages?.has(cursor));
@@ -176,8 +188,15 @@ class Stream {
   }
 }
 
-function inserts(batch: readonly CommittedChange[]): number {
-  return batch.reduce((count, change) => count + (change.operation === 'INSERT' ? 1 : 0), 0);
+/** The rows of `batch` a stream looks up: those inserted or updated. */
+function rowsToLookUp(batch: readonly CommittedChange[]): number {
+  return batch.reduce((count, change) => count + (change.operation === 'INSERT' || change.operation === 'UPDATE' ? 1 : 0), 0);
+}
+
+/** The distinct cursor values of the rows `batch` changed by `operation`, in commit order. */
+function cursorValues(batch: readonly CommittedChange[], operation: 'INSERT' | 'UPDATE', column: string): string[] {
+  const values = batch.filter((change) => change.operation === operation).map((change) => cursorText(change.new?.[column]));
+  return [...new Set(values.filter((value): value is string => value !== null))];
 }
 
 /** A cursor value from the change log as text PostgreSQL can read back as the column's type. */

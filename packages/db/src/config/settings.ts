@@ -227,7 +227,7 @@ export const SETTINGS = {
   }),
   REALTIME_GRAPHQL_MAX_STREAM_BACKLOG: integer(100_000, 1, 100_000_000, {
     description:
-      'inserted rows one `_stream` subscription may have waiting to be looked up and sent; a stream that falls further behind ends with a `stream-backlog-exceeded` error (resubscribe from the last cursor value received)',
+      'inserted or updated rows one `_stream` subscription may have waiting to be looked up and sent; a stream that falls further behind ends with a `stream-backlog-exceeded` error (resubscribe from the last cursor value received)',
   }),
   REALTIME_GRAPHQL_MAX_OPERATIONS_PER_CONNECTION: integer(100, 1, 100_000, {
     description: 'GraphQL operations (subscriptions, and queries in progress) one WebSocket may run at once; one more is answered with an `error` message for its id',
