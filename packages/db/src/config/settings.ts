@@ -215,7 +215,7 @@ export const SETTINGS = {
   }),
   REALTIME_GRAPHQL_MAX_RESULT_BYTES: integer(67_108_864, 1024, 1_000_000_000, {
     description:
-      "bytes of JSON one GraphQL result may hold (each root field's JSON is measured in the database before it is sent to the server); more is answered with a `result-limit-exceeded` error ([docs/nhost.md](docs/nhost.md#limits))",
+      "bytes of JSON one GraphQL result may hold (each root field's JSON is measured in the database, and one over the bound is never sent to the server); more is answered with a `result-limit-exceeded` error ([docs/nhost.md](docs/nhost.md#limits))",
   }),
   REALTIME_GRAPHQL_STATEMENT_TIMEOUT_MS: integer(10_000, 10, 3_600_000, {
     description: "longest one GraphQL statement may run (its transaction's `statement_timeout`), in ms; longer is cancelled and answered with a `statement-timeout` error",
