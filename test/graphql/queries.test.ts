@@ -129,6 +129,36 @@ test("_aggregate has Hasura's sum, avg, min, max, stddev and variance, typed and
   assert.deepEqual(types('max'), { id: 'Int', author_id: 'Int', title: 'String', stars: 'Int', owner: 'String', secret: 'String' });
 });
 
+test('<relationship>_aggregate inside a row aggregates its related rows, with the list arguments, as the role sees them', async () => {
+  const query = `{
+    authors(order_by: {id: asc}) {
+      name
+      posts_aggregate(where: {stars: {_gte: 3}}, order_by: {stars: desc}) { aggregate { count max { stars } } nodes { title } }
+    }
+  }`;
+  const admin = await postGraphQL(env.graphqlUrl, { query }, { 'x-hasura-admin-secret': ADMIN_SECRET });
+  assert.deepEqual(admin.body, {
+    data: {
+      authors: [
+        { name: 'ada', posts_aggregate: { aggregate: { count: 2, max: { stars: 5 } }, nodes: [{ title: 'engines' }, { title: 'notes' }] } },
+        { name: 'alan', posts_aggregate: { aggregate: { count: 1, max: { stars: 4 } }, nodes: [{ title: 'machines' }] } },
+      ],
+    },
+  });
+  const user = await postGraphQL(env.graphqlUrl, { query }, { Authorization: `Bearer ${await hasuraToken('u1', env.role)}` });
+  // The role may select some of posts' columns only: the aggregates read those, never `*`.
+  const root = await postGraphQL(
+    env.graphqlUrl,
+    { query: '{ posts_aggregate { aggregate { count sum { stars } } } }' },
+    { Authorization: `Bearer ${await hasuraToken('u1', env.role)}` },
+  );
+  assert.deepEqual(root.body, { data: { posts_aggregate: { aggregate: { count: 2, sum: { stars: 8 } } } } });
+  assert.deepEqual((user.body.data?.['authors'] as unknown[] | undefined)?.[1] ?? user.body, {
+    name: 'alan',
+    posts_aggregate: { aggregate: { count: 0, max: { stars: null } }, nodes: [] },
+  });
+});
+
 test('order_by follows object relationships and orders by aggregates of array relationships, as the role sees the related rows', async () => {
   const admin = { 'x-hasura-admin-secret': ADMIN_SECRET };
   const { body } = await postGraphQL(

@@ -16,7 +16,7 @@ import {
 } from 'graphql';
 import pg from 'pg';
 import type { ColumnInfo } from './catalog.js';
-import { AGGREGATE_FUNCTIONS, aggregateOrderName, type FieldMeaning, type RelationModel, type Relationship } from './schema.js';
+import { AGGREGATE_FUNCTIONS, aggregateFieldName, type FieldMeaning, type RelationModel, type Relationship } from './schema.js';
 
 /** A relation a statement reads. */
 export interface TableRef {
@@ -89,7 +89,7 @@ export class Compiler {
       const alias = this.alias();
       const key = relation.info.primaryKey.map((column) => `${alias}.${pg.escapeIdentifier(column)} = ${this.bind(args[column])}`).join(' AND ');
       text = `SELECT (SELECT ${this.object(type, node.selectionSet, alias)} FROM ${this.from(relation)} AS ${alias} WHERE ${key} LIMIT 1) AS data`;
-    } else if (meaning.kind === 'aggregate') text = this.aggregate(relation, type, node.selectionSet, args);
+    } else if (meaning.kind === 'aggregate') text = this.aggregate(relation, type, node.selectionSet, args, null);
     else throw new Error('a _stream field is compiled with compileStream');
     // OFFSET 0 keeps each subquery whole, so the JSON is built once, measured once, and sent only when within the bound.
     const measured = `SELECT CASE WHEN _m.bytes <= ${this.bind(this.maxResultBytes)} THEN _m.data END AS data, _m.bytes
@@ -160,9 +160,16 @@ export class Compiler {
     return { text, values: this.values, tables: [...this.tables.values()] };
   }
 
-  private aggregate(relation: RelationModel, type: GraphQLObjectType, selectionSet: SelectionSetNode | undefined, args: ListArgs): string {
+  /** The statement of an aggregate of the rows of `relation` (joined to the outer row by `join`), whose one row has `data`. */
+  private aggregate(
+    relation: RelationModel,
+    type: GraphQLObjectType,
+    selectionSet: SelectionSetNode | undefined,
+    args: ListArgs,
+    join: ((alias: string) => string) | null,
+  ): string {
     const alias = this.alias();
-    const group = '_g';
+    const group = this.alias();
     const nodeColumns: string[] = [];
     const parts: string[] = [];
     for (const { key, node, field } of this.fields(type, selectionSet)) {
@@ -192,7 +199,9 @@ export class Compiler {
       }
     }
     // Counts see every row; a `nodes` list is bounded as any list (more rows than the bound is refused, so counts are never cut short).
-    const rows = this.rows(relation, alias, nodeColumns.length > 0 ? this.bounded(args) : args, [`${alias}.*`, ...nodeColumns].join(', '));
+    // The schema's columns, not `*`: a role granted some columns only may not select the others.
+    const columns = [...relation.columns.keys()].map((column) => `${alias}.${pg.escapeIdentifier(column)}`);
+    const rows = this.rows(relation, alias, nodeColumns.length > 0 ? this.bounded(args) : args, [...columns, ...nodeColumns].join(', '), join?.(alias));
     return `SELECT ${jsonObject(parts)} AS data FROM (${rows}) AS ${group}`;
   }
 
@@ -246,7 +255,7 @@ export class Compiler {
           terms.push({ expression: `(SELECT ${term.expression} ${from} LIMIT 1)`, direction: term.direction });
         continue;
       }
-      const array = [...relation.relationships].find(([relationshipName, relationship]) => relationship.kind === 'array' && aggregateOrderName(relationshipName) === name)?.[1];
+      const array = [...relation.relationships].find(([relationshipName, relationship]) => relationship.kind === 'array' && aggregateFieldName(relationshipName) === name)?.[1];
       if (!array) continue;
       for (const [aggregate, order] of Object.entries(value as OrderBy)) {
         if (order === null || order === undefined) continue;
@@ -282,6 +291,11 @@ export class Compiler {
           const args = getArgumentValues(field, node, this.info.variableValues) as ListArgs;
           pairs.push(pg.escapeLiteral(key), this.list(target, targetType, node.selectionSet, args, join));
         }
+      } else if (meaning.kind === 'relationship_aggregate') {
+        const { relationship } = meaning;
+        const args = getArgumentValues(field, node, this.info.variableValues) as ListArgs;
+        const join = (inner: string) => joinCondition(relationship, alias, inner);
+        pairs.push(pg.escapeLiteral(key), `(${this.aggregate(relationship.target, getNamedType(field.type) as GraphQLObjectType, node.selectionSet, args, join)})`);
       }
     }
     return jsonObject(pairs);

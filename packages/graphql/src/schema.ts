@@ -38,7 +38,7 @@ export interface RelationModel {
 /** What a field of the schema stands for, kept in the field's `extensions.nself`. */
 export type FieldMeaning =
   | { readonly kind: 'column'; readonly column: ColumnInfo }
-  | { readonly kind: 'relationship'; readonly relationship: Relationship }
+  | { readonly kind: 'relationship' | 'relationship_aggregate'; readonly relationship: Relationship }
   | { readonly kind: 'select' | 'by_pk' | 'aggregate' | 'stream'; readonly relation: RelationModel };
 
 /** The root field resolver every root field uses; the execution context decides what it does. */
@@ -73,8 +73,8 @@ function aggregateColumns(model: RelationModel, name: string): ColumnInfo[] {
   return [...model.columns.values()].filter((column) => types.has(column.typeName));
 }
 
-/** The name of the `order_by` field that orders by an aggregate of the array relationship `name`. */
-export function aggregateOrderName(name: string): string {
+/** The name of the field of an array relationship `name`'s aggregate (a row's field, and its `order_by` field). */
+export function aggregateFieldName(name: string): string {
   return `${name}_aggregate`;
 }
 
@@ -166,6 +166,7 @@ class SchemaTypes {
   private readonly selectColumns = new Map<RelationModel, GraphQLEnumType>();
   private readonly comparisons = new Map<GraphQLScalarType, GraphQLInputObjectType>();
   private readonly aggregateOrderBys = new Map<RelationModel, GraphQLInputObjectType>();
+  private readonly aggregates = new Map<RelationModel, GraphQLObjectType>();
 
   constructor(private readonly scalars: ScalarRegistry) {}
 
@@ -191,6 +192,13 @@ class SchemaTypes {
                   args: this.listArguments(relationship.target),
                   extensions: meaning,
                 };
+          const aggregateName = aggregateFieldName(name);
+          if (relationship.kind === 'array' && !model.columns.has(aggregateName) && !model.relationships.has(aggregateName))
+            fields[aggregateName] = {
+              type: new GraphQLNonNull(this.aggregateType(relationship.target)),
+              args: this.listArguments(relationship.target),
+              extensions: { nself: { kind: 'relationship_aggregate', relationship } satisfies FieldMeaning },
+            };
         }
         return fields;
       },
@@ -220,6 +228,8 @@ class SchemaTypes {
 
   /** `<table>_aggregate`: `aggregate` (count, and Hasura's `sum`, `avg`, `min`, `max`, … for the columns each applies to) and `nodes`. */
   aggregateType(model: RelationModel): GraphQLObjectType {
+    const known = this.aggregates.get(model);
+    if (known) return known;
     const aggregateFields: Record<string, GraphQLFieldConfig<unknown, unknown>> = {
       count: {
         type: new GraphQLNonNull(GraphQLInt),
@@ -243,13 +253,15 @@ class SchemaTypes {
         }),
       };
     }
-    return new GraphQLObjectType({
+    const type = new GraphQLObjectType({
       name: `${model.typeName}_aggregate`,
       fields: {
         aggregate: { type: new GraphQLObjectType({ name: `${model.typeName}_aggregate_fields`, fields: aggregateFields }) },
         nodes: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(this.objectType(model)))) },
       },
     });
+    this.aggregates.set(model, type);
+    return type;
   }
 
   streamCursorType(model: RelationModel): GraphQLInputObjectType {
@@ -283,7 +295,7 @@ class SchemaTypes {
         fields: () => {
           const fields: GraphQLInputFieldConfigMap = Object.fromEntries([...model.columns.keys()].map((name) => [name, { type: ORDER_BY }]));
           for (const [name, relationship] of model.relationships) {
-            const aggregateName = aggregateOrderName(name);
+            const aggregateName = aggregateFieldName(name);
             if (relationship.kind === 'object') fields[name] = { type: this.orderBy(relationship.target) };
             else if (!model.columns.has(aggregateName) && !model.relationships.has(aggregateName)) fields[aggregateName] = { type: this.aggregateOrderBy(relationship.target) };
           }
