@@ -104,17 +104,22 @@ test('a _stream sends a row updated past the furthest cursor value sent, as Hasu
       'subscription { docs_stream(batch_size: 10, cursor: {initial_value: {rev: 0}, ordering: ASC}) { id rev body } }',
     );
     await waitFor(() => stream.results.length === 1, 'the rows already there');
-    const writes = [
-      "UPDATE docs SET body = 'edited' WHERE id = 1", // the cursor does not move: not sent
-      "UPDATE docs SET rev = 10, body = 'moved' WHERE id = 1", // past 3: sent
-      'UPDATE docs SET rev = 5 WHERE id = 2', // past its own old value but not past 10: not sent
-      "INSERT INTO docs VALUES (4, 11, 'new')",
-      'UPDATE docs SET rev = 12 WHERE id = 3',
-    ];
-    for (const write of writes) await env.db.pool.query(write);
+    // One transaction: its changes reach the stream together and are still read in commit order.
+    await env.db.pool.query(`BEGIN;
+      UPDATE docs SET body = 'edited' WHERE id = 1; -- the cursor does not move: not sent for itself
+      UPDATE docs SET rev = 10, body = 'moved' WHERE id = 1; -- past 3: sent
+      INSERT INTO docs VALUES (4, 11, 'new');
+      UPDATE docs SET rev = 12 WHERE id = 3;
+      COMMIT`);
     await waitFor(
       () => stream.results.length >= 4,
       () => `the moved, inserted and moved rows (results: ${JSON.stringify(stream.results)})`,
+    );
+    await env.db.pool.query('UPDATE docs SET rev = 5 WHERE id = 2'); // past its old value, not past 12: not sent
+    await env.db.pool.query("UPDATE docs SET rev = 13, body = 'last' WHERE id = 2");
+    await waitFor(
+      () => stream.results.length >= 5,
+      () => `the last move (results: ${JSON.stringify(stream.results)})`,
     );
     await sleep(300);
     assert.deepEqual(
@@ -128,6 +133,7 @@ test('a _stream sends a row updated past the furthest cursor value sent, as Hasu
         [{ id: 1, rev: 10, body: 'moved' }],
         [{ id: 4, rev: 11, body: 'new' }],
         [{ id: 3, rev: 12, body: 'c' }],
+        [{ id: 2, rev: 13, body: 'last' }],
       ],
     );
   } finally {

@@ -140,13 +140,16 @@ class Stream {
   }
 
   /**
-   * Looks up the rows `batch` inserted, in commit order, then the rows it updated whose cursor value
+   * Looks up, in commit order, the rows `batch` inserted and the rows it updated whose cursor value
    * moved past the furthest one sent (the rows Hasura's polling past its cursor would send), and
-   * sends them in results of at most batch_size rows.
+   * sends them in results of at most batch_size rows. Each run of inserts or of updates is read
+   * together; the runs keep their order, as each one moves the furthest value the next compares with.
    */
   private async deliver(batch: readonly CommittedChange[]): Promise<void> {
-    await this.lookUp(cursorValues(batch, 'INSERT', this.shape.column.name), false);
-    await this.lookUp(cursorValues(batch, 'UPDATE', this.shape.column.name), true);
+    for (const run of operationRuns(batch)) {
+      if (this.stopped) break;
+      await this.lookUp(cursorValues(run.changes, this.shape.column.name), run.operation === 'UPDATE');
+    }
     this.backlog -= rowsToLookUp(batch);
     const newest = batch.at(-1)?.position ?? 0;
     if (newest > this.pagesEnd) this.sentFromPages = undefined;
@@ -193,9 +196,21 @@ function rowsToLookUp(batch: readonly CommittedChange[]): number {
   return batch.reduce((count, change) => count + (change.operation === 'INSERT' || change.operation === 'UPDATE' ? 1 : 0), 0);
 }
 
-/** The distinct cursor values of the rows `batch` changed by `operation`, in commit order. */
-function cursorValues(batch: readonly CommittedChange[], operation: 'INSERT' | 'UPDATE', column: string): string[] {
-  const values = batch.filter((change) => change.operation === operation).map((change) => cursorText(change.new?.[column]));
+/** The inserts and updates of `batch` as runs of consecutive changes of one kind, in commit order (deletes left out). */
+function operationRuns(batch: readonly CommittedChange[]): { operation: string; changes: CommittedChange[] }[] {
+  const runs: { operation: string; changes: CommittedChange[] }[] = [];
+  for (const change of batch) {
+    if (change.operation !== 'INSERT' && change.operation !== 'UPDATE') continue;
+    const last = runs.at(-1);
+    if (last?.operation === change.operation) last.changes.push(change);
+    else runs.push({ operation: change.operation, changes: [change] });
+  }
+  return runs;
+}
+
+/** The distinct cursor values of the rows `changes` left, in commit order. */
+function cursorValues(changes: readonly CommittedChange[], column: string): string[] {
+  const values = changes.map((change) => cursorText(change.new?.[column]));
   return [...new Set(values.filter((value): value is string => value !== null))];
 }
 
