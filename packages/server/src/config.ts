@@ -66,7 +66,7 @@ export interface ServerConfig {
 
 /** Limits per connection and per message; each has a safe default and an environment variable. */
 export interface Limits {
-  /** WebSocket connections this process holds, both protocols counted together (one more upgrade is refused with 503). @default 10000 */
+  /** WebSocket connections this process holds, both protocols counted together (one more upgrade is refused with 503). @default 100000 */
   readonly maxConnections: number;
   /** Largest WebSocket frame accepted, in bytes (larger closes with 1009). @default 1048576 */
   readonly maxFrameBytes: number;

@@ -114,7 +114,7 @@ export const SETTINGS = {
     description:
       "largest presence one channel holds, in bytes of its metas' JSON (the `presence_state` every joiner receives); a track that would pass it is refused with `PresenceStateFull`; must be below `REALTIME_MAX_SEND_BUFFER_BYTES`",
   }),
-  REALTIME_MAX_CONNECTIONS: integer(10_000, 1, 10_000_000, {
+  REALTIME_MAX_CONNECTIONS: integer(100_000, 1, 10_000_000, {
     description:
       'WebSocket connections one server process holds, Supabase-protocol and GraphQL sockets counted together; one more upgrade is refused with 503 before any token is read (with `REALTIME_WORKERS`, each worker holds this many)',
   }),
