@@ -48,7 +48,7 @@ import { PresenceFeed, type PresenceNotification } from './presence/presence-fee
 import { startRetentionSweeper } from './retention-sweeper.js';
 import { registerSlotGauges, startSlotWatch } from './table-changes/slot-monitor.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
-import { refuseUpgrade, WebSocketGateway } from './socket/websocket-gateway.js';
+import { ignoreError, refuseUpgrade, WebSocketGateway } from './socket/websocket-gateway.js';
 import { GraphQLService } from './graphql/graphql-service.js';
 import { isGraphQLPath, refuseGraphQLUpgrade } from './graphql/graphql-upgrade.js';
 import { ConnectionSlots } from './socket/connection-slots.js';
@@ -202,6 +202,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const http = createServer((request, response) => void routes(request, response));
   const slots = new ConnectionSlots(config.limits.maxConnections);
   http.on('upgrade', (request, socket, head) => {
+    // Node drops its own error listener from a socket it hands over for an upgrade: a reset before the answer must not throw.
+    socket.on('error', ignoreError);
     if (!slots.take(socket)) {
       const error = `the server holds its most connections, ${config.limits.maxConnections} (REALTIME_MAX_CONNECTIONS); retry later`;
       logger.info({ code: LogCode.connectionRefused, status: 503, reason: error, path: request.url?.split('?')[0], remoteAddress: request.socket.remoteAddress }, error);

@@ -18,8 +18,4 @@ export class ConnectionSlots {
     socket.once('close', () => this.taken--);
     return true;
   }
-
-  get size(): number {
-    return this.taken;
-  }
 }

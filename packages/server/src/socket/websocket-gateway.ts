@@ -105,7 +105,7 @@ export class WebSocketGateway {
 }
 
 /** The error listener of a raw socket (errors end it; the WebSocket layer reports what matters): shared, so it keeps no upgrade state alive. */
-function ignoreError(): void {}
+export function ignoreError(): void {}
 
 /** Answers an upgrade request with `status` and `{"error"}`, and ends the socket. */
 export function refuseUpgrade(socket: Duplex, status: number, error: string): void {
