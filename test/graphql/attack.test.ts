@@ -339,6 +339,16 @@ test('nested lists past REALTIME_GRAPHQL_MAX_RESULT_ROWS in all, or JSON past RE
   );
   assert.equal(onlyError(together.body).code, 'result-limit-exceeded');
 
+  // A stream's results count the same way: 20 posts with 100 posts each ends it with the error.
+  const client = wsClient(env.graphqlUrl, await hasuraToken('u', env.role));
+  const stream = record(client, 'subscription { posts_stream(batch_size: 20, cursor: {initial_value: {id: 0}}) { author { posts(limit: 100) { id } } } }');
+  await waitFor(() => stream.done || stream.errors.length > 0, 'the stream ended');
+  assert.deepEqual(
+    stream.results.map((result) => [result.data ?? null, result.errors?.map((error) => (error.extensions as { code: string }).code)]),
+    [[null, ['result-limit-exceeded']]],
+  );
+  await client.dispose();
+
   const small = await postGraphQL(env.graphqlUrl, { query: '{ wide { id } }' }, admin);
   assert.deepEqual(small.body, { data: { wide: [{ id: 1 }] } });
   const large = await postGraphQL(env.graphqlUrl, { query: '{ wide { id pad } }' }, admin);

@@ -108,7 +108,7 @@ export class GraphQLEngine {
    * `value`, counted against the execution's result rows when it is a list of rows; an error when that
    * list is longer than `maxRows`, or brings the result's rows past `maxResultRows` (nested lists multiply).
    */
-  private checkRows(value: unknown, info: Pick<GraphQLResolveInfo, 'returnType' | 'path'>, execution: Execution): unknown {
+  checkRows(value: unknown, info: Pick<GraphQLResolveInfo, 'returnType' | 'path'>, execution: Execution): unknown {
     if (!Array.isArray(value) || !isObjectType(getNamedType(info.returnType))) return value;
     if (value.length > this.limits.maxRows) throw rowLimitError(this.limits.maxRows, responsePath(info.path));
     execution.rows += value.length;

@@ -167,7 +167,7 @@ class Stream {
   private async read(read: StreamRead): Promise<{ result: ExecutionResult; cursors: string[] }> {
     let cursors: string[] = [];
     const result = await this.engine.asSession(this.session, (client) =>
-      this.engine.executeWith(this.prepared, async (info) => {
+      this.engine.executeWith(this.prepared, async (info, execution) => {
         const statement = this.engine.compiler(info).compileStream(read);
         const rows = await this.engine.query<{ data: unknown[]; cursors: string[]; furthest: string | null }>(client, statement);
         this.furthest = rows[0]?.furthest ?? this.furthest;
@@ -175,7 +175,11 @@ class Stream {
         const found = rows[0]?.cursors ?? [];
         const fresh = found.map((cursor) => read.kind === 'page' || !this.sentFromPages?.has(cursor));
         cursors = found.filter((_, index) => fresh[index]);
-        return data.filter((_, index) => fresh[index]);
+        return this.engine.checkRows(
+          data.filter((_, index) => fresh[index]),
+          info,
+          execution,
+        );
       }),
     );
     const [failure] = result.errors ?? [];
