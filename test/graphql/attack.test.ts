@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import type { RunningServer } from '@nself/server';
 import { startTestServer } from '../helpers/server.js';
-import { JWT_SECRET } from '../helpers/tokens.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { upgrade } from '../server/support.js';
 import { waitFor } from '../helpers/wait.js';
 import { ADMIN_SECRET, hasuraToken, postGraphQL, record, useGraphQLServer, wsClient, type Answer } from './support.js';
 
@@ -18,6 +19,9 @@ const LIMITS = {
   maxBatch: 3,
   maxOperationsPerConnection: 3,
   maxOperationsPerSecond: 1000,
+  maxResultRows: 1000,
+  maxResultBytes: 2_000_000,
+  maxStreamBacklog: 50,
 };
 
 const env = useGraphQLServer(
@@ -29,8 +33,10 @@ const env = useGraphQLServer(
     CREATE VIEW slow AS SELECT 1 AS id FROM pg_sleep(3);
     CREATE TABLE blobs (id int PRIMARY KEY, version int NOT NULL, pad text NOT NULL);
     INSERT INTO blobs VALUES (1, 0, '');
+    CREATE TABLE wide (id int PRIMARY KEY, pad text NOT NULL);
+    INSERT INTO wide VALUES (1, repeat('x', 3000000));
     GRANT USAGE ON SCHEMA public TO ${role};
-    GRANT SELECT ON authors, posts, slow, blobs TO ${role};
+    GRANT SELECT ON authors, posts, slow, blobs, wide TO ${role};
   `,
   { graphqlLimits: LIMITS },
 );
@@ -304,6 +310,135 @@ test('per socket: operations past REALTIME_GRAPHQL_MAX_OPERATIONS_PER_SECOND are
     await healthy.dispose();
   } finally {
     await tight.close();
+  }
+});
+
+test('nested lists past REALTIME_GRAPHQL_MAX_RESULT_ROWS in all, or JSON past REALTIME_GRAPHQL_MAX_RESULT_BYTES, are an error naming the setting, never a cut result', async () => {
+  // 100 posts, each with its author's 100 posts: every list is within REALTIME_GRAPHQL_MAX_ROWS, the result is 10,100 rows.
+  const product = await postGraphQL(env.graphqlUrl, { query: '{ posts(limit: 100) { author { posts(limit: 100) { id } } } }' }, admin);
+  assert.equal(product.status, 200);
+  assert.equal(product.body.data, null);
+  const error = onlyError(product.body);
+  assert.equal(error.code, 'result-limit-exceeded');
+  assert.match(
+    error.message,
+    /^the result has more than 1000 rows in all its lists \(REALTIME_GRAPHQL_MAX_RESULT_ROWS\), passed at posts\.\d+\.author\.posts; nested lists multiply/,
+  );
+  // 9 + 9 × 100 rows is within the bound and answered whole.
+  const within = await postGraphQL(env.graphqlUrl, { query: '{ posts(limit: 9, order_by: {id: asc}) { author { posts(limit: 100) { id } } } }' }, admin);
+  const posts = within.body.data?.['posts'] as { author: { posts: unknown[] } }[];
+  assert.deepEqual(
+    posts.map((post) => post.author.posts.length),
+    Array(9).fill(100),
+  );
+  // Root fields count together.
+  const together = await postGraphQL(
+    env.graphqlUrl,
+    { query: '{ a: posts(limit: 100) { author { posts(limit: 5) { id } } } b: posts(limit: 100) { author { posts(limit: 5) { id } } } }' },
+    admin,
+  );
+  assert.equal(onlyError(together.body).code, 'result-limit-exceeded');
+
+  // A stream's results count the same way: 20 posts with 100 posts each ends it with the error.
+  const client = wsClient(env.graphqlUrl, await hasuraToken('u', env.role));
+  const stream = record(client, 'subscription { posts_stream(batch_size: 20, cursor: {initial_value: {id: 0}}) { author { posts(limit: 100) { id } } } }');
+  await waitFor(() => stream.done || stream.errors.length > 0, 'the stream ended');
+  assert.deepEqual(
+    stream.results.map((result) => [result.data ?? null, result.errors?.map((error) => (error.extensions as { code: string }).code)]),
+    [[null, ['result-limit-exceeded']]],
+  );
+  await client.dispose();
+
+  const small = await postGraphQL(env.graphqlUrl, { query: '{ wide { id } }' }, admin);
+  assert.deepEqual(small.body, { data: { wide: [{ id: 1 }] } });
+  const large = await postGraphQL(env.graphqlUrl, { query: '{ wide { id pad } }' }, admin);
+  assert.deepEqual(large.body.errors, [
+    {
+      message: 'the result is larger than 2000000 bytes of JSON (REALTIME_GRAPHQL_MAX_RESULT_BYTES), passed at wide; select fewer rows or columns',
+      extensions: { code: 'result-limit-exceeded', path: '$.wide' },
+    },
+  ]);
+  assert.equal(large.body.data, null);
+});
+
+test('a _stream more than REALTIME_GRAPHQL_MAX_STREAM_BACKLOG inserted rows behind ends with an error and completes; a stream within it goes on', async () => {
+  const client = wsClient(env.graphqlUrl, await hasuraToken('u', env.role));
+  try {
+    const { rows } = await env.db.pool.query<{ max: number }>('SELECT max(id) AS max FROM posts');
+    const cursor = Number(rows[0]?.max);
+    const stream = record<{ posts_stream: { id: number }[] }>(client, `subscription { posts_stream(batch_size: 10, cursor: {initial_value: {id: ${cursor}}}) { id } }`);
+    await env.db.pool.query(`INSERT INTO posts (author_id, title) VALUES (2, 'one')`);
+    await waitFor(() => stream.results.length === 1, 'the first new row');
+    assert.deepEqual(stream.results[0]?.data, { posts_stream: [{ id: cursor + 1 }] });
+    await env.db.pool.query(`INSERT INTO posts (author_id, title) SELECT 2, 'burst ' || n FROM generate_series(1, 1000) AS n`);
+    await waitFor(
+      () => stream.done || stream.errors.length > 0,
+      () => `the stream ended (results: ${stream.results.length})`,
+    );
+    assert.deepEqual(stream.errors, []);
+    const last = stream.results.at(-1);
+    assert.deepEqual(
+      last?.errors?.map((error) => [error.message, (error.extensions as { code: string }).code]),
+      [
+        [
+          'the stream fell more than 50 inserted or updated rows behind (REALTIME_GRAPHQL_MAX_STREAM_BACKLOG) and was ended; subscribe again from the last cursor value received',
+          'stream-backlog-exceeded',
+        ],
+      ],
+    );
+    assert.deepEqual(client.closes, [], 'the socket stays open');
+    const again = await postGraphQL(env.graphqlUrl, { query: '{ posts_aggregate { aggregate { count } } }' }, admin);
+    assert.deepEqual(again.body, { data: { posts_aggregate: { aggregate: { count: 1151 } } } });
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('REALTIME_MAX_CONNECTIONS bounds Supabase-protocol and GraphQL sockets together (503 for one more of either); REALTIME_GRAPHQL_MAX_REQUESTS_PER_SECOND answers POSTs over it with 429', async () => {
+  const bounded = await startTestServer(env.db, {
+    jwtSecret: JWT_SECRET,
+    graphqlAdminSecret: ADMIN_SECRET,
+    limits: { maxConnections: 2 },
+    graphqlLimits: { ...LIMITS, maxRequestsPerSecond: 5 },
+  });
+  try {
+    const base = bounded.url.replace('localhost', '127.0.0.1').replace(/^http/, 'ws');
+    const apikey = await token('supabase-user');
+    const supabaseSocket = new WebSocket(`${base}/realtime/v1/websocket?vsn=2.0.0&apikey=${apikey}`);
+    await new Promise((resolve, reject) => supabaseSocket.once('open', resolve).once('error', reject));
+    const graphqlSocket = await rawSocket(bounded, ['graphql-transport-ws']);
+    const refusal = { status: 503, body: { error: 'the server holds its most connections, 2 (REALTIME_MAX_CONNECTIONS); retry later' } };
+    assert.deepEqual(await upgrade(bounded, '/v1/graphql', { 'sec-websocket-protocol': 'graphql-transport-ws' }), refusal);
+    assert.deepEqual(await upgrade(bounded, `/realtime/v1/websocket?vsn=2.0.0&apikey=${apikey}`), refusal);
+    supabaseSocket.close();
+    const reopened = await waitFor(() => rawSocket(bounded, ['graphql-transport-ws']).catch(() => undefined), 'a GraphQL socket in the slot the closed Supabase socket freed');
+    assert.equal(reopened.ws.readyState, WebSocket.OPEN);
+    assert.equal(graphqlSocket.ws.readyState, WebSocket.OPEN);
+    reopened.ws.close();
+    graphqlSocket.ws.close();
+
+    const url = `${bounded.url.replace('localhost', '127.0.0.1')}/v1/graphql`;
+    const user = { Authorization: `Bearer ${await hasuraToken('busy', env.role)}` };
+    const answers = await Promise.all(Array.from({ length: 8 }, () => postGraphQL(url, { query: '{ authors(limit: 1, order_by: {id: asc}) { id } }' }, user)));
+    const limited = answers.filter((answer) => answer.status === 429);
+    assert.equal(limited.length, 3, JSON.stringify(answers.map((answer) => answer.status)));
+    assert.deepEqual(limited[0]?.body, {
+      errors: [
+        {
+          message: 'more than 5 GraphQL requests in a second from this caller (REALTIME_GRAPHQL_MAX_REQUESTS_PER_SECOND); retry later',
+          extensions: { code: 'rate-limited', path: '$' },
+        },
+      ],
+    });
+    const other = await postGraphQL(url, { query: '{ authors(limit: 1, order_by: {id: asc}) { id } }' }, { Authorization: `Bearer ${await hasuraToken('calm', env.role)}` });
+    assert.deepEqual(other, { status: 200, body: { data: { authors: [{ id: 1 }] } } }, 'another user has its own bound');
+    const batcher = { Authorization: `Bearer ${await hasuraToken('batcher', env.role)}` };
+    const item = { query: '{ authors(limit: 1, order_by: {id: asc}) { id } }' };
+    assert.equal((await postGraphQL(url, [item, item, item], batcher)).status, 200);
+    const batch = await postGraphQL(url, [item, item, item], batcher);
+    assert.equal(batch.status, 429, 'each request of a batch counts');
+  } finally {
+    await bounded.close();
   }
 });
 

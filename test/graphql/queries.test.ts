@@ -77,6 +77,118 @@ test('_by_pk, _aggregate with count and nodes, _in, _nin, _is_null, _or, _not an
   });
 });
 
+test("_aggregate has Hasura's sum, avg, min, max, stddev and variance, typed and named as Hasura names them", async () => {
+  const admin = { 'x-hasura-admin-secret': ADMIN_SECRET };
+  const { body } = await postGraphQL(
+    env.graphqlUrl,
+    {
+      query: `{
+        posts_aggregate {
+          aggregate {
+            __typename count total: sum { stars } avg { stars } min { stars } max { stars author_id }
+            stddev_samp { stars } var_pop { stars } variance { stars } stddev { stars } stddev_pop { stars } var_samp { stars }
+          }
+        }
+        lower: posts_aggregate(where: {stars: {_gte: 3}}) { aggregate { min { title } max { title } } }
+        none: posts_aggregate(where: {id: {_gt: 100}}) { aggregate { count sum { stars } avg { stars } max { title } } }
+        sum: __type(name: "posts_sum_fields") { fields { name type { name } } }
+        avg: __type(name: "posts_avg_fields") { fields { name type { name } } }
+        max: __type(name: "posts_max_fields") { fields { name type { name } } }
+      }`,
+    },
+    admin,
+  );
+  const aggregate = (body.data?.['posts_aggregate'] as { aggregate: Record<string, unknown> }).aggregate;
+  // The stars are 5, 3, 4 and 1.
+  assert.deepEqual(
+    { ...aggregate, stddev_samp: undefined, variance: undefined, stddev: undefined, var_samp: undefined },
+    {
+      __typename: 'posts_aggregate_fields',
+      count: 4,
+      total: { stars: 13 },
+      avg: { stars: 3.25 },
+      min: { stars: 1 },
+      max: { stars: 5, author_id: 2 },
+      stddev_samp: undefined,
+      var_pop: { stars: 2.1875 },
+      variance: undefined,
+      stddev: undefined,
+      stddev_pop: { stars: Math.sqrt(2.1875) },
+      var_samp: undefined,
+    },
+  );
+  const sampleVariance = 8.75 / 3;
+  for (const name of ['variance', 'var_samp']) assert.ok(Math.abs((aggregate[name] as { stars: number }).stars - sampleVariance) < 1e-9, name);
+  for (const name of ['stddev', 'stddev_samp']) assert.ok(Math.abs((aggregate[name] as { stars: number }).stars - Math.sqrt(sampleVariance)) < 1e-9, name);
+  assert.deepEqual(body.data?.['lower'], { aggregate: { min: { title: 'engines' }, max: { title: 'notes' } } });
+  assert.deepEqual(body.data?.['none'], { aggregate: { count: 0, sum: { stars: null }, avg: { stars: null }, max: { title: null } } });
+  const types = (name: string) =>
+    Object.fromEntries((body.data?.[name] as { fields: { name: string; type: { name: string } }[] }).fields.map((field) => [field.name, field.type.name]));
+  assert.deepEqual(types('sum'), { id: 'Int', author_id: 'Int', stars: 'Int' });
+  assert.deepEqual(types('avg'), { id: 'Float', author_id: 'Float', stars: 'Float' });
+  assert.deepEqual(types('max'), { id: 'Int', author_id: 'Int', title: 'String', stars: 'Int', owner: 'String', secret: 'String' });
+});
+
+test('<relationship>_aggregate inside a row aggregates its related rows, with the list arguments, as the role sees them', async () => {
+  const query = `{
+    authors(order_by: {id: asc}) {
+      name
+      posts_aggregate(where: {stars: {_gte: 3}}, order_by: {stars: desc}) { aggregate { count max { stars } } nodes { title } }
+    }
+  }`;
+  const admin = await postGraphQL(env.graphqlUrl, { query }, { 'x-hasura-admin-secret': ADMIN_SECRET });
+  assert.deepEqual(admin.body, {
+    data: {
+      authors: [
+        { name: 'ada', posts_aggregate: { aggregate: { count: 2, max: { stars: 5 } }, nodes: [{ title: 'engines' }, { title: 'notes' }] } },
+        { name: 'alan', posts_aggregate: { aggregate: { count: 1, max: { stars: 4 } }, nodes: [{ title: 'machines' }] } },
+      ],
+    },
+  });
+  const user = await postGraphQL(env.graphqlUrl, { query }, { Authorization: `Bearer ${await hasuraToken('u1', env.role)}` });
+  // The role may select some of posts' columns only: the aggregates read those, never `*`.
+  const root = await postGraphQL(
+    env.graphqlUrl,
+    { query: '{ posts_aggregate { aggregate { count sum { stars } } } }' },
+    { Authorization: `Bearer ${await hasuraToken('u1', env.role)}` },
+  );
+  assert.deepEqual(root.body, { data: { posts_aggregate: { aggregate: { count: 2, sum: { stars: 8 } } } } });
+  assert.deepEqual((user.body.data?.['authors'] as unknown[] | undefined)?.[1] ?? user.body, {
+    name: 'alan',
+    posts_aggregate: { aggregate: { count: 0, max: { stars: null } }, nodes: [] },
+  });
+});
+
+test('order_by follows object relationships and orders by aggregates of array relationships, as the role sees the related rows', async () => {
+  const admin = { 'x-hasura-admin-secret': ADMIN_SECRET };
+  const { body } = await postGraphQL(
+    env.graphqlUrl,
+    {
+      query: `{
+        by_author: posts(order_by: [{author: {name: desc}}, {stars: asc}]) { title }
+        by_best_post: authors(order_by: {posts_aggregate: {max: {stars: asc}}}) { name }
+        by_total_stars: authors(order_by: {posts_aggregate: {sum: {stars: desc}}}) { name }
+        nested: authors(order_by: {id: asc}) { posts(order_by: {author: {id: desc}, stars: desc}) { stars } }
+      }`,
+    },
+    admin,
+  );
+  assert.deepEqual(body, {
+    data: {
+      by_author: [{ title: 'Morphogenesis' }, { title: 'machines' }, { title: 'notes' }, { title: 'engines' }],
+      by_best_post: [{ name: 'alan' }, { name: 'ada' }],
+      by_total_stars: [{ name: 'ada' }, { name: 'alan' }],
+      nested: [{ posts: [{ stars: 5 }, { stars: 3 }] }, { posts: [{ stars: 4 }, { stars: 1 }] }],
+    },
+  });
+  // Row-level security lets u1 see only its own posts (ada's two): alan has none to count.
+  const user = { Authorization: `Bearer ${await hasuraToken('u1', env.role)}` };
+  const counted = await postGraphQL(env.graphqlUrl, { query: '{ authors(order_by: [{posts_aggregate: {count: desc}}, {id: desc}]) { name } }' }, user);
+  assert.deepEqual(counted.body, { data: { authors: [{ name: 'ada' }, { name: 'alan' }] } });
+  const fewest = await postGraphQL(env.graphqlUrl, { query: '{ authors(order_by: [{posts_aggregate: {count: asc}}, {id: asc}]) { name } }' }, user);
+  assert.deepEqual(fewest.body, { data: { authors: [{ name: 'alan' }, { name: 'ada' }] } });
+});
+
 test("a user's token gives its role's schema: columns and tables it may not select are not there, and row-level security hides other users' rows", async () => {
   const headers = { authorization: `Bearer ${await hasuraToken('u1', env.role)}` };
   const own = await postGraphQL(env.graphqlUrl, { query: '{ posts(order_by: {id: asc}) { id owner } }' }, headers);

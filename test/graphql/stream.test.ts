@@ -8,8 +8,10 @@ const env = useGraphQLServer(
   (role) => `
     CREATE TABLE messages (id bigserial PRIMARY KEY, writer int NOT NULL, body text NOT NULL);
     CREATE TABLE other (id serial PRIMARY KEY);
+    CREATE TABLE docs (id int PRIMARY KEY, rev int NOT NULL, body text NOT NULL);
+    INSERT INTO docs VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 3, 'c');
     GRANT USAGE ON SCHEMA public TO ${role};
-    GRANT SELECT ON messages TO ${role};
+    GRANT SELECT ON messages, docs TO ${role};
     INSERT INTO messages (writer, body) SELECT 0, 'before ' || n FROM generate_series(1, 2000) AS n;
   `,
 );
@@ -89,6 +91,51 @@ test('a _stream sends nothing for rows before the initial cursor value and stops
     await env.db.pool.query(`INSERT INTO messages (writer, body) VALUES (9, 'not sent')`);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(stream.results.length, 1, 'nothing after complete');
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('a _stream sends a row updated past the furthest cursor value sent, as Hasura does; updates that leave the cursor behind are not sent', async () => {
+  const client = wsClient(env.graphqlUrl, await hasuraToken('reader', env.role));
+  try {
+    const stream = record<{ docs_stream: { id: number; rev: number; body: string }[] }>(
+      client,
+      'subscription { docs_stream(batch_size: 10, cursor: {initial_value: {rev: 0}, ordering: ASC}) { id rev body } }',
+    );
+    await waitFor(() => stream.results.length === 1, 'the rows already there');
+    // One transaction: its changes reach the stream together and are still read in commit order.
+    await env.db.pool.query(`BEGIN;
+      UPDATE docs SET body = 'edited' WHERE id = 1; -- the cursor does not move: not sent for itself
+      UPDATE docs SET rev = 10, body = 'moved' WHERE id = 1; -- past 3: sent
+      INSERT INTO docs VALUES (4, 11, 'new');
+      UPDATE docs SET rev = 12 WHERE id = 3;
+      COMMIT`);
+    await waitFor(
+      () => stream.results.length >= 4,
+      () => `the moved, inserted and moved rows (results: ${JSON.stringify(stream.results)})`,
+    );
+    await env.db.pool.query('UPDATE docs SET rev = 5 WHERE id = 2'); // past its old value, not past 12: not sent
+    await env.db.pool.query("UPDATE docs SET rev = 13, body = 'last' WHERE id = 2");
+    await waitFor(
+      () => stream.results.length >= 5,
+      () => `the last move (results: ${JSON.stringify(stream.results)})`,
+    );
+    await sleep(300);
+    assert.deepEqual(
+      stream.results.map((result) => result.data?.docs_stream),
+      [
+        [
+          { id: 1, rev: 1, body: 'a' },
+          { id: 2, rev: 2, body: 'b' },
+          { id: 3, rev: 3, body: 'c' },
+        ],
+        [{ id: 1, rev: 10, body: 'moved' }],
+        [{ id: 4, rev: 11, body: 'new' }],
+        [{ id: 3, rev: 12, body: 'c' }],
+        [{ id: 2, rev: 13, body: 'last' }],
+      ],
+    );
   } finally {
     await client.dispose();
   }

@@ -16,7 +16,7 @@ import {
 } from 'graphql';
 import pg from 'pg';
 import type { ColumnInfo } from './catalog.js';
-import type { FieldMeaning, RelationModel, Relationship } from './schema.js';
+import { AGGREGATE_FUNCTIONS, aggregateFieldName, type FieldMeaning, type RelationModel, type Relationship } from './schema.js';
 
 /** A relation a statement reads. */
 export interface TableRef {
@@ -24,7 +24,7 @@ export interface TableRef {
   readonly table: string;
 }
 
-/** A statement and its bound values; `data` is the root field's JSON. */
+/** A statement and its bound values; `data` is the root field's JSON (for `compile`, with `bytes`, its size). */
 export interface Statement {
   readonly text: string;
   readonly values: unknown[];
@@ -34,8 +34,14 @@ export interface Statement {
   readonly reads: ReadonlyMap<string, number>;
 }
 
-/** How a `_stream` root field reads: a page past a cursor value, or the rows whose cursor values the change log named. */
-export type StreamRead = { readonly kind: 'page'; readonly after: string | null } | { readonly kind: 'lookup'; readonly cursorValues: readonly string[] };
+/**
+ * How a `_stream` root field reads: a page past a cursor value, or the rows whose cursor values the
+ * change log named (with `pastCursor`, only those whose value is past it). `furthest` is the furthest
+ * cursor value sent so far (null: none), which the read's own rows may move on.
+ */
+export type StreamRead = { readonly furthest: string | null } & (
+  { readonly kind: 'page'; readonly after: string | null } | { readonly kind: 'lookup'; readonly cursorValues: readonly string[]; readonly pastCursor: string | null }
+);
 
 /** A `_stream` field's arguments, read once. */
 export interface StreamShape {
@@ -46,7 +52,9 @@ export interface StreamShape {
 }
 
 type BoolExp = Record<string, unknown>;
-type ListArgs = { where?: BoolExp | null; order_by?: Record<string, string>[] | null; limit?: number | null; offset?: number | null; distinct_on?: string[] | null };
+/** One `order_by` object: a column's direction, an object relationship's own `order_by`, or `<relationship>_aggregate` of an array relationship. */
+type OrderBy = { [name: string]: string | OrderBy | null | undefined };
+type ListArgs = { where?: BoolExp | null; order_by?: OrderBy[] | null; limit?: number | null; offset?: number | null; distinct_on?: string[] | null };
 
 /** The most key/value pairs one json_build_object call takes (PostgreSQL allows 100 arguments). */
 const PAIRS_PER_CALL = 50;
@@ -61,13 +69,15 @@ export class Compiler {
   /**
    * `maxRows` bounds every list: a list reads at most one row more than it (whatever its `limit`), so
    * a list longer than `maxRows` is seen and refused without reading the rest of the table.
+   * A root field's JSON over `maxResultBytes` is measured and left in the database.
    */
   constructor(
     private readonly info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'variableValues' | 'fragments' | 'parentType' | 'fieldName'>,
     private readonly maxRows: number,
+    private readonly maxResultBytes: number,
   ) {}
 
-  /** The statement of the root field, whose one row has `data`. */
+  /** The statement of the root field, whose one row has `data` (null when it is over `maxResultBytes`) and `bytes`, the size of its JSON. */
   compile(): Statement {
     const field = this.info.parentType.getFields()[this.info.fieldName] as GraphQLField<unknown, unknown>;
     const meaning = meaningOf(field);
@@ -82,9 +92,12 @@ export class Compiler {
       const alias = this.alias();
       const key = relation.info.primaryKey.map((column) => `${alias}.${pg.escapeIdentifier(column)} = ${this.bind(args[column])}`).join(' AND ');
       text = `SELECT (SELECT ${this.object(type, node.selectionSet, alias)} FROM ${this.from(relation)} AS ${alias} WHERE ${key} LIMIT 1) AS data`;
-    } else if (meaning.kind === 'aggregate') text = this.aggregate(relation, type, node.selectionSet, args);
+    } else if (meaning.kind === 'aggregate') text = this.aggregate(relation, type, node.selectionSet, args, null);
     else throw new Error('a _stream field is compiled with compileStream');
-    return { text, values: this.values, tables: [...this.tables.values()], reads: this.reads };
+    // OFFSET 0 keeps each subquery whole, so the JSON is built once, measured once, and sent only when within the bound.
+    const measured = `SELECT CASE WHEN _m.bytes <= ${this.bind(this.maxResultBytes)} THEN _m.data END AS data, _m.bytes
+                        FROM (SELECT _r.data, octet_length(_r.data::text) AS bytes FROM (${text} OFFSET 0) AS _r OFFSET 0) AS _m`;
+    return { text: measured, values: this.values, tables: [...this.tables.values()], reads: this.reads };
   }
 
   /** The arguments of a `_stream` root field, checked. */
@@ -115,8 +128,9 @@ export class Compiler {
 
   /**
    * The statement of a `_stream` root field: its one row has `data`, the rows as JSON in cursor
-   * order (a page) or in the order of `cursorValues` (a lookup), and `cursors`, each row's cursor
-   * value as text. Only rows past the initial cursor value are read.
+   * order (a page) or in the order of `cursorValues` (a lookup), `cursors`, each row's cursor
+   * value as text, and `furthest`, the furthest of `read.furthest` and the rows' cursor values (by the
+   * column's own ordering, so any sortable type works). Only rows past the initial cursor value are read.
    */
   compileStream(read: StreamRead): Statement {
     const shape = this.streamShape();
@@ -134,20 +148,31 @@ export class Compiler {
     let rows: string;
     if (read.kind === 'page') {
       if (read.after !== null) conditions.push(`${column} ${past} ${this.bind(read.after)}`);
-      rows = `SELECT ${this.object(type, node.selectionSet, alias)} AS j, ${column}::text AS c FROM ${this.from(shape.relation)} AS ${alias}
+      rows = `SELECT ${this.object(type, node.selectionSet, alias)} AS j, ${column}::text AS c, ${column} AS v FROM ${this.from(shape.relation)} AS ${alias}
                 WHERE ${conditions.join(' AND ')} ORDER BY ${column} ${direction} LIMIT ${this.bind(shape.batchSize)}`;
     } else {
-      rows = `SELECT ${this.object(type, node.selectionSet, alias)} AS j, ${column}::text AS c
+      if (read.pastCursor !== null) conditions.push(`${column} ${past} ${this.bind(read.pastCursor)}::${shape.column.sqlType}`);
+      rows = `SELECT ${this.object(type, node.selectionSet, alias)} AS j, ${column}::text AS c, ${column} AS v
                 FROM unnest(${this.bind(read.cursorValues)}::text[]) WITH ORDINALITY AS _k(v, n) JOIN ${this.from(shape.relation)} AS ${alias} ON ${column} = _k.v::${shape.column.sqlType}
                WHERE ${conditions.join(' AND ')} ORDER BY _k.n`;
     }
-    const text = `SELECT coalesce(json_agg(_s.j), '[]'::json) AS data, coalesce(json_agg(_s.c), '[]'::json) AS cursors FROM (${rows}) AS _s`;
+    const furthest = `(SELECT _f.v FROM (SELECT _s.v FROM _s UNION ALL SELECT ${this.bind(read.furthest)}::${shape.column.sqlType}) AS _f
+                        ORDER BY _f.v ${direction === 'ASC' ? 'DESC' : 'ASC'} NULLS LAST LIMIT 1)::text`;
+    const text = `WITH _s AS (${rows})
+                  SELECT coalesce(json_agg(_s.j), '[]'::json) AS data, coalesce(json_agg(_s.c), '[]'::json) AS cursors, ${furthest} AS furthest FROM _s`;
     return { text, values: this.values, tables: [...this.tables.values()], reads: this.reads };
   }
 
-  private aggregate(relation: RelationModel, type: GraphQLObjectType, selectionSet: SelectionSetNode | undefined, args: ListArgs): string {
+  /** The statement of an aggregate of the rows of `relation` (joined to the outer row by `join`), whose one row has `data`. */
+  private aggregate(
+    relation: RelationModel,
+    type: GraphQLObjectType,
+    selectionSet: SelectionSetNode | undefined,
+    args: ListArgs,
+    join: ((alias: string) => string) | null,
+  ): string {
     const alias = this.alias();
-    const group = '_g';
+    const group = this.alias();
     const nodeColumns: string[] = [];
     const parts: string[] = [];
     for (const { key, node, field } of this.fields(type, selectionSet)) {
@@ -156,18 +181,30 @@ export class Compiler {
         nodeColumns.push(`${this.object(getNamedType(field.type) as GraphQLObjectType, node.selectionSet, alias)} AS ${nodeColumn}`);
         parts.push(pg.escapeLiteral(key), `coalesce(json_agg(${group}.${nodeColumn}), '[]'::json)`);
       } else if (field.name === 'aggregate') {
-        const counts: string[] = [];
-        for (const count of this.fields(getNamedType(field.type) as GraphQLObjectType, node.selectionSet)) {
-          const countArgs = getArgumentValues(count.field, count.node, this.info.variableValues) as { columns?: string[] | null; distinct?: boolean | null };
-          const columns = (countArgs.columns ?? []).map((column) => `${group}.${pg.escapeIdentifier(column)}`);
-          const counted = columns.length === 0 ? '*' : `${countArgs.distinct ? 'DISTINCT ' : ''}${columns.length === 1 ? columns[0] : `(${columns.join(', ')})`}`;
-          counts.push(pg.escapeLiteral(count.key), `count(${counted})`);
+        const values: string[] = [];
+        for (const value of this.fields(getNamedType(field.type) as GraphQLObjectType, node.selectionSet)) {
+          if (value.field.name === 'count') {
+            const countArgs = getArgumentValues(value.field, value.node, this.info.variableValues) as { columns?: string[] | null; distinct?: boolean | null };
+            const columns = (countArgs.columns ?? []).map((column) => `${group}.${pg.escapeIdentifier(column)}`);
+            const counted = columns.length === 0 ? '*' : `${countArgs.distinct ? 'DISTINCT ' : ''}${columns.length === 1 ? columns[0] : `(${columns.join(', ')})`}`;
+            values.push(pg.escapeLiteral(value.key), `count(${counted})`);
+          } else if (AGGREGATE_FUNCTIONS.has(value.field.name)) {
+            // The function is one of a fixed list (the field's name); each column is the schema's own.
+            const perColumn: string[] = [];
+            for (const column of this.fields(getNamedType(value.field.type) as GraphQLObjectType, value.node.selectionSet)) {
+              const meaning = meaningOf(column.field);
+              if (meaning.kind === 'column') perColumn.push(pg.escapeLiteral(column.key), `${value.field.name}(${group}.${pg.escapeIdentifier(meaning.column.name)})`);
+            }
+            values.push(pg.escapeLiteral(value.key), jsonObject(perColumn));
+          }
         }
-        parts.push(pg.escapeLiteral(key), jsonObject(counts));
+        parts.push(pg.escapeLiteral(key), jsonObject(values));
       }
     }
     // Counts see every row; a `nodes` list is bounded as any list (more rows than the bound is refused, so counts are never cut short).
-    const rows = this.rows(relation, alias, nodeColumns.length > 0 ? this.bounded(args) : args, [`${alias}.*`, ...nodeColumns].join(', '));
+    // The schema's columns, not `*`: a role granted some columns only may not select the others.
+    const columns = [...relation.columns.keys()].map((column) => `${alias}.${pg.escapeIdentifier(column)}`);
+    const rows = this.rows(relation, alias, nodeColumns.length > 0 ? this.bounded(args) : args, [...columns, ...nodeColumns].join(', '), join?.(alias));
     return `SELECT ${jsonObject(parts)} AS data FROM (${rows}) AS ${group}`;
   }
 
@@ -188,8 +225,7 @@ export class Compiler {
   private rows(relation: RelationModel, alias: string, args: ListArgs, output: string, join?: string): string {
     const where = [this.where(relation, alias, args.where ?? null), ...(join ? [join] : [])].join(' AND ');
     const distinct = (args.distinct_on ?? []).map((column) => `${alias}.${pg.escapeIdentifier(column)}`);
-    const ordering = (args.order_by ?? []).flatMap((entry) => Object.entries(entry).filter(([, direction]) => direction !== null && direction !== undefined));
-    const orderBy = ordering.map(([column, direction]) => `${alias}.${pg.escapeIdentifier(column)} ${direction}`);
+    const orderBy = (args.order_by ?? []).flatMap((entry) => this.orderTerms(relation, alias, entry).map(({ expression, direction }) => `${expression} ${direction}`));
     // DISTINCT ON needs its columns first in ORDER BY; Hasura asks the same of order_by.
     const leading = distinct.filter((expression) => !orderBy.some((order) => order.startsWith(`${expression} `)));
     const order = [...leading, ...orderBy];
@@ -199,6 +235,45 @@ export class Compiler {
       args.limit !== null && args.limit !== undefined ? `LIMIT ${this.bind(args.limit)}` : '',
       args.offset !== null && args.offset !== undefined ? `OFFSET ${this.bind(args.offset)}` : '',
     ].join(' ');
+  }
+
+  /**
+   * The ORDER BY terms of one `order_by` object over the row `alias`: a column; a column (or deeper
+   * relationship) of the one row an object relationship points to; or the count or an aggregate of
+   * the rows of an array relationship. Directions come from the `order_by` enum's values.
+   */
+  private orderTerms(relation: RelationModel, alias: string, entry: OrderBy): { expression: string; direction: string }[] {
+    const terms: { expression: string; direction: string }[] = [];
+    for (const [name, value] of Object.entries(entry)) {
+      if (value === null || value === undefined) continue;
+      if (relation.columns.has(name)) {
+        terms.push({ expression: `${alias}.${pg.escapeIdentifier(name)}`, direction: value as string });
+        continue;
+      }
+      const object = relation.relationships.get(name);
+      if (object?.kind === 'object') {
+        const inner = this.alias();
+        const from = `FROM ${this.from(object.target)} AS ${inner} WHERE ${joinCondition(object, alias, inner)}`;
+        for (const term of this.orderTerms(object.target, inner, value as OrderBy))
+          terms.push({ expression: `(SELECT ${term.expression} ${from} LIMIT 1)`, direction: term.direction });
+        continue;
+      }
+      const array = [...relation.relationships].find(([relationshipName, relationship]) => relationship.kind === 'array' && aggregateFieldName(relationshipName) === name)?.[1];
+      if (!array) continue;
+      for (const [aggregate, order] of Object.entries(value as OrderBy)) {
+        if (order === null || order === undefined) continue;
+        const inner = this.alias();
+        const from = `FROM ${this.from(array.target)} AS ${inner} WHERE ${joinCondition(array, alias, inner)}`;
+        if (aggregate === 'count') terms.push({ expression: `(SELECT count(*) ${from})`, direction: order as string });
+        else if (AGGREGATE_FUNCTIONS.has(aggregate)) {
+          for (const [column, direction] of Object.entries(order as OrderBy)) {
+            if (direction === null || direction === undefined || !array.target.columns.has(column)) continue;
+            terms.push({ expression: `(SELECT ${aggregate}(${inner}.${pg.escapeIdentifier(column)}) ${from})`, direction: direction as string });
+          }
+        }
+      }
+    }
+    return terms;
   }
 
   /** json_build_object of the fields `selectionSet` selects of the row `alias`, keyed by response key. */
@@ -219,6 +294,11 @@ export class Compiler {
           const args = getArgumentValues(field, node, this.info.variableValues) as ListArgs;
           pairs.push(pg.escapeLiteral(key), this.list(target, targetType, node.selectionSet, args, join));
         }
+      } else if (meaning.kind === 'relationship_aggregate') {
+        const { relationship } = meaning;
+        const args = getArgumentValues(field, node, this.info.variableValues) as ListArgs;
+        const join = (inner: string) => joinCondition(relationship, alias, inner);
+        pairs.push(pg.escapeLiteral(key), `(${this.aggregate(relationship.target, getNamedType(field.type) as GraphQLObjectType, node.selectionSet, args, join)})`);
       }
     }
     return jsonObject(pairs);

@@ -20,7 +20,7 @@ import type { Pool, PoolClient } from '@nself/db';
 import { readCatalog } from './catalog.js';
 import { fieldReads, type FieldReads } from './change-filter.js';
 import { Compiler, meaningOf, tableKey, type Statement, type TableRef } from './compile.js';
-import { rowLimitError, shapeError, statementTimeoutError, type GraphQLLimits } from './limits.js';
+import { resultBytesError, resultRowsError, rowLimitError, shapeError, statementTimeoutError, type GraphQLLimits } from './limits.js';
 import { buildSchema } from './schema.js';
 import { graphqlError, hasuraErrors } from './errors.js';
 
@@ -49,8 +49,19 @@ export interface PreparedOperation {
   readonly request: GraphQLRequest;
 }
 
-/** What the root field resolver does in one execution. */
-export type RootAction = (info: GraphQLResolveInfo) => unknown;
+/** What the root field resolver does in one execution; `execution` is for the engine's own bounds. */
+export type RootAction = (info: GraphQLResolveInfo, execution: Execution) => unknown;
+
+/** One execution's context: what its root fields do, and how much of the result bounds it has used. */
+export interface Execution {
+  readonly action: RootAction;
+  /** Rows of every list resolved so far. */
+  rows: number;
+  /** Bytes of JSON of every root field read so far. */
+  bytes: number;
+  /** The error of the first result bound crossed: the result is refused whole, as a shorter one would mislead. */
+  overLimit: GraphQLError | undefined;
+}
 
 /** Options of the engine. */
 export interface EngineOptions {
@@ -68,7 +79,7 @@ const DEFAULT_SCHEMA_TTL_MS = 5_000;
 export class GraphQLEngine {
   private readonly schemas = new Map<string, { readonly at: number; readonly schema: Promise<GraphQLSchema> }>();
   readonly limits: GraphQLLimits;
-  /** Every field below a root field reads its response key from the root field's JSON; a list of rows longer than `maxRows` is an error. */
+  /** Every field below a root field reads its response key from the root field's JSON; a list of rows past `maxRows` or `maxResultRows` is an error. */
   private readonly readByResponseKey: GraphQLFieldResolver<unknown, unknown>;
 
   constructor(
@@ -76,12 +87,12 @@ export class GraphQLEngine {
     private readonly options: EngineOptions,
   ) {
     this.limits = options.limits;
-    this.readByResponseKey = (source, _args, _context, info) => this.checkRows((source as Record<string, unknown> | null)?.[info.path.key as string], info);
+    this.readByResponseKey = (source, _args, context, info) => this.checkRows((source as Record<string, unknown> | null)?.[info.path.key as string], info, context as Execution);
   }
 
-  /** A compiler for the root field `info`, its lists bounded by `maxRows`. */
+  /** A compiler for the root field `info`, its lists bounded by `maxRows` and its JSON measured against `maxResultBytes`. */
   compiler(info: ConstructorParameters<typeof Compiler>[0]): Compiler {
-    return new Compiler(info, this.limits.maxRows);
+    return new Compiler(info, this.limits.maxRows, this.limits.maxResultBytes);
   }
 
   /** Runs `statement` on `client`; a statement cancelled by the timeout is a GraphQL error naming it. */
@@ -94,11 +105,23 @@ export class GraphQLEngine {
     }
   }
 
-  /** `value`, or a row-limit error when it is a list of rows longer than `maxRows`. */
-  checkRows(value: unknown, info: Pick<GraphQLResolveInfo, 'returnType' | 'path'>): unknown {
-    if (Array.isArray(value) && value.length > this.limits.maxRows && isObjectType(getNamedType(info.returnType)))
-      throw rowLimitError(this.limits.maxRows, responsePath(info.path));
+  /**
+   * `value`, counted against the execution's result rows when it is a list of rows; an error when that
+   * list is longer than `maxRows`, or brings the result's rows past `maxResultRows` (nested lists multiply).
+   */
+  checkRows(value: unknown, info: Pick<GraphQLResolveInfo, 'returnType' | 'path'>, execution: Execution): unknown {
+    if (!Array.isArray(value) || !isObjectType(getNamedType(info.returnType))) return value;
+    if (value.length > this.limits.maxRows) throw rowLimitError(this.limits.maxRows, responsePath(info.path));
+    execution.rows += value.length;
+    if (execution.rows > this.limits.maxResultRows) throw (execution.overLimit ??= resultRowsError(this.limits.maxResultRows, responsePath(info.path)));
     return value;
+  }
+
+  /** The `data` of a root field's row; an error when its JSON, with the root fields read before it, is over `maxResultBytes`. */
+  private checkBytes(row: { data: unknown; bytes: number | null } | undefined, info: Pick<GraphQLResolveInfo, 'path'>, execution: Execution): unknown {
+    execution.bytes += row?.bytes ?? 0;
+    if (execution.bytes > this.limits.maxResultBytes) throw (execution.overLimit ??= resultBytesError(this.limits.maxResultBytes, responsePath(info.path)));
+    return row?.data ?? null;
   }
 
   /** The schema of `role`: the relations it may select, read from the catalog at most every few seconds. */
@@ -157,16 +180,21 @@ export class GraphQLEngine {
     return { schema, document, operation, request };
   }
 
-  /** Executes a prepared operation with `action` resolving each root field (the other fields read the root field's JSON by response key). */
+  /**
+   * Executes a prepared operation with `action` resolving each root field (the other fields read the root field's JSON by response key).
+   * A result over `maxResultRows` or `maxResultBytes` is refused whole: no data, only the error.
+   */
   async executeWith(prepared: PreparedOperation, action: RootAction): Promise<ExecutionResult> {
+    const execution: Execution = { action, rows: 0, bytes: 0, overLimit: undefined };
     const result = await execute({
       schema: prepared.schema,
       document: prepared.document,
       operationName: prepared.operation.name?.value ?? null,
       variableValues: prepared.request.variables ?? null,
-      contextValue: action,
+      contextValue: execution,
       fieldResolver: this.readByResponseKey,
     });
+    if (execution.overLimit) return { data: null, errors: [execution.overLimit] };
     return hasuraErrors(result);
   }
 
@@ -181,7 +209,7 @@ export class GraphQLEngine {
     await this.executeWith(prepared, (info) => {
       try {
         const compiler = this.compiler(info);
-        const statement = isStreamField(info) ? compiler.compileStream({ kind: 'page', after: null }) : compiler.compile();
+        const statement = isStreamField(info) ? compiler.compileStream({ kind: 'page', after: null, furthest: null }) : compiler.compile();
         for (const table of statement.tables) tables.set(tableKey(table), table);
         fields.push(fieldReads(info, statement));
       } catch (error) {
@@ -197,12 +225,12 @@ export class GraphQLEngine {
     return this.asSession(session, (client) => {
       // Root fields resolve concurrently; their statements take turns on the one connection.
       let turn: Promise<unknown> = Promise.resolve();
-      return this.executeWith(prepared, async (info) => {
+      return this.executeWith(prepared, async (info, execution) => {
         const statement = this.compiler(info).compile();
-        const query = turn.then(() => this.query<{ data: unknown }>(client, statement));
+        const query = turn.then(() => this.query<{ data: unknown; bytes: number | null }>(client, statement));
         turn = query.catch(() => undefined);
         const rows = await query;
-        return this.checkRows(rows[0]?.data ?? null, info);
+        return this.checkRows(this.checkBytes(rows[0], info, execution), info, execution);
       });
     }).catch((error: unknown) => ({ errors: [error instanceof GraphQLError ? error : graphqlError((error as Error).message, 'unexpected')] }));
   }
@@ -245,7 +273,7 @@ export class GraphQLEngine {
 }
 
 /** The resolver of every root field: the execution's action. */
-const resolveRoot: GraphQLFieldResolver<unknown, unknown> = (_source, _args, action, info) => (action as RootAction)(info);
+const resolveRoot: GraphQLFieldResolver<unknown, unknown> = (_source, _args, context, info) => (context as Execution).action(info, context as Execution);
 
 /** SQLSTATE of a statement cancelled (here: by the statement timeout). */
 const QUERY_CANCELED = '57014';

@@ -14,6 +14,14 @@ export interface GraphQLLimits {
   readonly maxFields: number;
   /** Rows one list of a result may hold; more is an error, never a shorter list. */
   readonly maxRows: number;
+  /** Rows of all the lists of one result together; more is an error, never a shorter result. */
+  readonly maxResultRows: number;
+  /** Bytes of JSON one result may hold. */
+  readonly maxResultBytes: number;
+  /** HTTP requests per second per caller (token user, or client address without one). */
+  readonly maxRequestsPerSecond: number;
+  /** Inserted or updated rows one `_stream` may have waiting to be sent before it ends with an error. */
+  readonly maxStreamBacklog: number;
   /** Longest one statement may run, in ms. */
   readonly statementTimeoutMs: number;
   /** Requests in one batched HTTP POST. */
@@ -97,6 +105,26 @@ export function rowLimitError(maxRows: number, path: readonly (string | number)[
   return graphqlError(
     `${where} has more than ${maxRows} rows (REALTIME_GRAPHQL_MAX_ROWS); ask for fewer with "limit" (at most ${maxRows}) or a narrower "where", or page with "offset"`,
     'row-limit-exceeded',
+    `$.${where}`,
+  );
+}
+
+/** The error of a result whose lists, together, hold more than `maxResultRows` rows, raised at the list at `path` that crossed it. */
+export function resultRowsError(maxResultRows: number, path: readonly (string | number)[]): GraphQLError {
+  const where = path.join('.');
+  return graphqlError(
+    `the result has more than ${maxResultRows} rows in all its lists (REALTIME_GRAPHQL_MAX_RESULT_ROWS), passed at ${where}; nested lists multiply: give the nested relationships a "limit" or a narrower "where"`,
+    'result-limit-exceeded',
+    `$.${where}`,
+  );
+}
+
+/** The error of a result larger than `maxResultBytes` of JSON, at the root field `path` that crossed it. */
+export function resultBytesError(maxResultBytes: number, path: readonly (string | number)[]): GraphQLError {
+  const where = path.join('.');
+  return graphqlError(
+    `the result is larger than ${maxResultBytes} bytes of JSON (REALTIME_GRAPHQL_MAX_RESULT_BYTES), passed at ${where}; select fewer rows or columns`,
+    'result-limit-exceeded',
     `$.${where}`,
   );
 }

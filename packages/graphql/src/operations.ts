@@ -20,7 +20,7 @@ export interface OperationSink {
   next(result: ExecutionResult): void;
   /** The operation could not start: GraphQL errors; nothing follows. */
   error(errors: readonly GraphQLError[]): void;
-  /** A query is done (subscriptions end only when stopped). */
+  /** A query is done, or a `_stream` ended after an error result (live queries end only when stopped). */
   complete(): void;
 }
 
@@ -47,7 +47,7 @@ export async function startOperation(deps: OperationDeps, session: Session, requ
   });
   const next = (result: ExecutionResult) => sink.next(result);
   try {
-    if (stream) return await startStream(deps.engine, deps.changes, session, prepared, { next });
+    if (stream) return await startStream(deps.engine, deps.changes, session, prepared, { next, complete: () => sink.complete() });
     return await deps.live.subscribe(session, prepared, { next });
   } catch (error) {
     sink.error([(error as GraphQLError).extensions ? (error as GraphQLError) : graphqlError((error as Error).message, 'unexpected')]);

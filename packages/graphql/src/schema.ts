@@ -2,6 +2,7 @@
 import {
   GraphQLBoolean,
   GraphQLEnumType,
+  GraphQLFloat,
   GraphQLInputObjectType,
   GraphQLInt,
   GraphQLList,
@@ -37,7 +38,7 @@ export interface RelationModel {
 /** What a field of the schema stands for, kept in the field's `extensions.nself`. */
 export type FieldMeaning =
   | { readonly kind: 'column'; readonly column: ColumnInfo }
-  | { readonly kind: 'relationship'; readonly relationship: Relationship }
+  | { readonly kind: 'relationship' | 'relationship_aggregate'; readonly relationship: Relationship }
   | { readonly kind: 'select' | 'by_pk' | 'aggregate' | 'stream'; readonly relation: RelationModel };
 
 /** The root field resolver every root field uses; the execution context decides what it does. */
@@ -56,6 +57,26 @@ const ORDER_BY = new GraphQLEnumType({
     desc_nulls_last: { value: 'DESC NULLS LAST' },
   },
 });
+
+/** Hasura's aggregates over numeric columns, each named as its SQL function: `sum` keeps the column's type, the others are Float. */
+const NUMERIC_AGGREGATES = ['sum', 'avg', 'stddev', 'stddev_pop', 'stddev_samp', 'var_pop', 'var_samp', 'variance'] as const;
+/** Hasura's aggregates over comparable columns (numbers, text, dates and times), keeping the column's type. */
+const COMPARABLE_AGGREGATES = ['max', 'min'] as const;
+/** Every aggregate function besides count: the field names the compiler may put in SQL as functions. */
+export const AGGREGATE_FUNCTIONS: ReadonlySet<string> = new Set([...NUMERIC_AGGREGATES, ...COMPARABLE_AGGREGATES]);
+const NUMERIC_TYPES = new Set(['int2', 'int4', 'int8', 'float4', 'float8', 'numeric']);
+const COMPARABLE_TYPES = new Set([...NUMERIC_TYPES, 'text', 'varchar', 'bpchar', 'citext', 'date', 'time', 'timetz', 'timestamp', 'timestamptz', 'interval']);
+
+/** The columns of `model` the aggregate `name` applies to. */
+function aggregateColumns(model: RelationModel, name: string): ColumnInfo[] {
+  const types = (NUMERIC_AGGREGATES as readonly string[]).includes(name) ? NUMERIC_TYPES : COMPARABLE_TYPES;
+  return [...model.columns.values()].filter((column) => types.has(column.typeName));
+}
+
+/** The name of the field of an array relationship `name`'s aggregate (a row's field, and its `order_by` field). */
+export function aggregateFieldName(name: string): string {
+  return `${name}_aggregate`;
+}
 
 const CURSOR_ORDERING = new GraphQLEnumType({ name: 'cursor_ordering', description: 'ordering argument of a cursor', values: { ASC: { value: 'ASC' }, DESC: { value: 'DESC' } } });
 
@@ -144,6 +165,8 @@ class SchemaTypes {
   private readonly orderBys = new Map<RelationModel, GraphQLInputObjectType>();
   private readonly selectColumns = new Map<RelationModel, GraphQLEnumType>();
   private readonly comparisons = new Map<GraphQLScalarType, GraphQLInputObjectType>();
+  private readonly aggregateOrderBys = new Map<RelationModel, GraphQLInputObjectType>();
+  private readonly aggregates = new Map<RelationModel, GraphQLObjectType>();
 
   constructor(private readonly scalars: ScalarRegistry) {}
 
@@ -169,6 +192,13 @@ class SchemaTypes {
                   args: this.listArguments(relationship.target),
                   extensions: meaning,
                 };
+          const aggregateName = aggregateFieldName(name);
+          if (relationship.kind === 'array' && !model.columns.has(aggregateName) && !model.relationships.has(aggregateName))
+            fields[aggregateName] = {
+              type: new GraphQLNonNull(this.aggregateType(relationship.target)),
+              args: this.listArguments(relationship.target),
+              extensions: { nself: { kind: 'relationship_aggregate', relationship } satisfies FieldMeaning },
+            };
         }
         return fields;
       },
@@ -196,20 +226,42 @@ class SchemaTypes {
     };
   }
 
+  /** `<table>_aggregate`: `aggregate` (count, and Hasura's `sum`, `avg`, `min`, `max`, … for the columns each applies to) and `nodes`. */
   aggregateType(model: RelationModel): GraphQLObjectType {
-    const fields = new GraphQLObjectType({
-      name: `${model.typeName}_aggregate_fields`,
+    const known = this.aggregates.get(model);
+    if (known) return known;
+    const aggregateFields: Record<string, GraphQLFieldConfig<unknown, unknown>> = {
+      count: {
+        type: new GraphQLNonNull(GraphQLInt),
+        args: { columns: { type: new GraphQLList(new GraphQLNonNull(this.selectColumn(model))) }, distinct: { type: GraphQLBoolean } },
+      },
+    };
+    for (const name of AGGREGATE_FUNCTIONS) {
+      const columns = aggregateColumns(model, name);
+      if (columns.length === 0) continue;
+      const float = name !== 'sum' && !(COMPARABLE_AGGREGATES as readonly string[]).includes(name);
+      aggregateFields[name] = {
+        type: new GraphQLObjectType({
+          name: `${model.typeName}_${name}_fields`,
+          description: `${name} of the columns of "${model.info.schema}.${model.info.name}" it applies to`,
+          fields: Object.fromEntries(
+            columns.map((column) => [
+              column.name,
+              { type: float ? GraphQLFloat : this.scalars.of(column.typeName), extensions: { nself: { kind: 'column', column } satisfies FieldMeaning } },
+            ]),
+          ),
+        }),
+      };
+    }
+    const type = new GraphQLObjectType({
+      name: `${model.typeName}_aggregate`,
       fields: {
-        count: {
-          type: new GraphQLNonNull(GraphQLInt),
-          args: { columns: { type: new GraphQLList(new GraphQLNonNull(this.selectColumn(model))) }, distinct: { type: GraphQLBoolean } },
-        },
+        aggregate: { type: new GraphQLObjectType({ name: `${model.typeName}_aggregate_fields`, fields: aggregateFields }) },
+        nodes: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(this.objectType(model)))) },
       },
     });
-    return new GraphQLObjectType({
-      name: `${model.typeName}_aggregate`,
-      fields: { aggregate: { type: fields }, nodes: { type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(this.objectType(model)))) } },
-    });
+    this.aggregates.set(model, type);
+    return type;
   }
 
   streamCursorType(model: RelationModel): GraphQLInputObjectType {
@@ -233,14 +285,42 @@ class SchemaTypes {
     return type;
   }
 
+  /** `<table>_order_by`: its columns, its object relationships' `order_by`, and `<relationship>_aggregate` of its array relationships. */
   orderBy(model: RelationModel): GraphQLInputObjectType {
     let type = this.orderBys.get(model);
     if (!type) {
       type = new GraphQLInputObjectType({
         name: `${model.typeName}_order_by`,
-        fields: Object.fromEntries([...model.columns.keys()].map((name) => [name, { type: ORDER_BY }])),
+        description: `ordering options when selecting data from "${model.info.schema}.${model.info.name}"`,
+        fields: () => {
+          const fields: GraphQLInputFieldConfigMap = Object.fromEntries([...model.columns.keys()].map((name) => [name, { type: ORDER_BY }]));
+          for (const [name, relationship] of model.relationships) {
+            const aggregateName = aggregateFieldName(name);
+            if (relationship.kind === 'object') fields[name] = { type: this.orderBy(relationship.target) };
+            else if (!model.columns.has(aggregateName) && !model.relationships.has(aggregateName)) fields[aggregateName] = { type: this.aggregateOrderBy(relationship.target) };
+          }
+          return fields;
+        },
       });
       this.orderBys.set(model, type);
+    }
+    return type;
+  }
+
+  /** `<table>_aggregate_order_by`: order by the count of related rows, or an aggregate of one of their columns. */
+  private aggregateOrderBy(model: RelationModel): GraphQLInputObjectType {
+    let type = this.aggregateOrderBys.get(model);
+    if (!type) {
+      const fields: GraphQLInputFieldConfigMap = { count: { type: ORDER_BY } };
+      for (const name of AGGREGATE_FUNCTIONS) {
+        const columns = aggregateColumns(model, name);
+        if (columns.length === 0) continue;
+        fields[name] = {
+          type: new GraphQLInputObjectType({ name: `${model.typeName}_${name}_order_by`, fields: Object.fromEntries(columns.map((column) => [column.name, { type: ORDER_BY }])) }),
+        };
+      }
+      type = new GraphQLInputObjectType({ name: `${model.typeName}_aggregate_order_by`, description: `order by aggregate values of table "${model.info.name}"`, fields });
+      this.aggregateOrderBys.set(model, type);
     }
     return type;
   }

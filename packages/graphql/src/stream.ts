@@ -1,8 +1,9 @@
-// `_stream` subscriptions: the rows past the cursor in pages, then each new row in commit order, none skipped or repeated when writers commit out of order.
+// `_stream` subscriptions: the rows past the cursor in pages, then each new row in commit order (none skipped or repeated when writers commit out of order) and each row updated past the cursor.
 import type { ExecutionResult } from 'graphql';
 import type { ChangeSource, CommittedChange } from './changes.js';
 import type { StreamRead, StreamShape } from './compile.js';
 import type { GraphQLEngine, PreparedOperation, Session } from './engine.js';
+import { graphqlError } from './errors.js';
 import type { ResultSink } from './live.js';
 
 /**
@@ -18,17 +19,37 @@ import type { ResultSink } from './live.js';
  *    Changes past S cannot be in a page, so the remembered values are dropped once the feed passes S.
  * A row that commits late with a cursor value below one already sent is still sent: the change log's
  * commit order decides what is new, not the column alone.
+ * An updated row is sent when its new cursor value is past the furthest one sent, as Hasura's polling
+ * past its cursor would send it (a stream on `updated_at` sees rows as they change); an update that
+ * leaves the cursor value behind is not sent.
+ * A stream that fails (a statement error, or more rows waiting than `maxStreamBacklog`) sends
+ * one result with the error and completes, its watch ended.
  */
-export async function startStream(engine: GraphQLEngine, changes: ChangeSource, session: Session, prepared: PreparedOperation, sink: ResultSink): Promise<() => void> {
+export async function startStream(engine: GraphQLEngine, changes: ChangeSource, session: Session, prepared: PreparedOperation, sink: StreamSink): Promise<() => void> {
   const shape = await streamShape(engine, prepared);
-  const stream = new Stream(engine, session, prepared, shape, sink);
-  const { schema, name } = shape.relation.info;
-  const stopWatch = await changes.watch([{ schema, table: name }], (batch) => stream.offer(batch));
-  stream.begin(changes).catch(() => undefined);
-  return () => {
+  let stopWatch: () => void = () => undefined;
+  const stop = () => {
     stream.stop();
     stopWatch();
   };
+  const stream = new Stream(engine, session, prepared, shape, {
+    next: (result) => sink.next(result),
+    complete: () => {
+      stop();
+      sink.complete();
+    },
+  });
+  const { schema, name } = shape.relation.info;
+  stopWatch = await changes.watch([{ schema, table: name }], (batch) => stream.offer(batch));
+  if (stream.ended) stopWatch();
+  stream.begin(changes).catch(() => undefined);
+  return stop;
+}
+
+/** Where a stream's results go, and how it ends after an error. */
+export interface StreamSink extends ResultSink {
+  /** The stream ended (after a result with its error); nothing follows. */
+  complete(): void;
 }
 
 async function streamShape(engine: GraphQLEngine, prepared: PreparedOperation): Promise<StreamShape> {
@@ -54,13 +75,17 @@ class Stream {
   private queue: Promise<void> = Promise.resolve();
   private live = false;
   private stopped = false;
+  /** Inserted and updated rows offered and not yet looked up and sent. */
+  private backlog = 0;
+  /** The furthest cursor value sent (as text), null before the first row: an updated row is sent when its value moves past it. */
+  private furthest: string | null = null;
 
   constructor(
     private readonly engine: GraphQLEngine,
     private readonly session: Session,
     private readonly prepared: PreparedOperation,
     private readonly shape: StreamShape,
-    private readonly sink: ResultSink,
+    private readonly sink: StreamSink,
   ) {}
 
   /** Sends the rows already there, then the changes that arrived meanwhile. */
@@ -68,7 +93,7 @@ class Stream {
     try {
       let after: string | null = null;
       for (;;) {
-        const page = await this.read({ kind: 'page', after });
+        const page = await this.read({ kind: 'page', after, furthest: this.furthest });
         if (this.stopped) return;
         if (page.cursors.length > 0) this.sink.next(page.result);
         for (const cursor of page.cursors) this.sentFromPages?.add(cursor);
@@ -84,7 +109,20 @@ class Stream {
     this.enqueue(this.waiting.splice(0));
   }
 
+  /** Takes changes to deliver in order; a stream more than REALTIME_GRAPHQL_MAX_STREAM_BACKLOG rows behind ends with an error rather than holding them all. */
   offer(batch: readonly CommittedChange[]): void {
+    if (this.stopped) return;
+    this.backlog += rowsToLookUp(batch);
+    const { maxStreamBacklog } = this.engine.limits;
+    if (this.backlog > maxStreamBacklog) {
+      this.fail(
+        graphqlError(
+          `the stream fell more than ${maxStreamBacklog} inserted or updated rows behind (REALTIME_GRAPHQL_MAX_STREAM_BACKLOG) and was ended; subscribe again from the last cursor value received`,
+          'stream-backlog-exceeded',
+        ),
+      );
+      return;
+    }
     if (this.live) this.enqueue(batch);
     else this.waiting.push(...batch);
   }
@@ -93,36 +131,55 @@ class Stream {
     this.stopped = true;
   }
 
+  get ended(): boolean {
+    return this.stopped;
+  }
+
   private enqueue(batch: readonly CommittedChange[]): void {
     this.queue = this.queue.then(() => this.deliver(batch)).catch((error: unknown) => this.fail(error));
   }
 
-  /** Looks up the rows `batch` inserted, in commit order, and sends them in results of at most batch_size rows. */
+  /**
+   * Looks up, in commit order, the rows `batch` inserted and the rows it updated whose cursor value
+   * moved past the furthest one sent (the rows Hasura's polling past its cursor would send), and
+   * sends them in results of at most batch_size rows. Each run of inserts or of updates is read
+   * together; the runs keep their order, as each one moves the furthest value the next compares with.
+   */
   private async deliver(batch: readonly CommittedChange[]): Promise<void> {
-    const column = this.shape.column.name;
-    const values = batch.filter((change) => change.operation === 'INSERT').map((change) => cursorText(change.new?.[column]));
-    for (let start = 0; start < values.length && !this.stopped; start += this.shape.batchSize) {
-      const chunk = values.slice(start, start + this.shape.batchSize).filter((value): value is string => value !== null);
-      if (chunk.length === 0) continue;
-      const page = await this.read({ kind: 'lookup', cursorValues: chunk });
-      if (page.cursors.length > 0 && !this.stopped) this.sink.next(page.result);
+    for (const run of operationRuns(batch)) {
+      if (this.stopped) break;
+      await this.lookUp(cursorValues(run.changes, this.shape.column.name), run.operation === 'UPDATE');
     }
+    this.backlog -= rowsToLookUp(batch);
     const newest = batch.at(-1)?.position ?? 0;
     if (newest > this.pagesEnd) this.sentFromPages = undefined;
+  }
+
+  private async lookUp(values: readonly string[], pastFurthest: boolean): Promise<void> {
+    for (let start = 0; start < values.length && !this.stopped; start += this.shape.batchSize) {
+      const chunk = values.slice(start, start + this.shape.batchSize);
+      const page = await this.read({ kind: 'lookup', cursorValues: chunk, pastCursor: pastFurthest ? this.furthest : null, furthest: this.furthest });
+      if (page.cursors.length > 0 && !this.stopped) this.sink.next(page.result);
+    }
   }
 
   /** One read as the session: the result to send (rows a page already sent left out) and the cursor values of its rows. */
   private async read(read: StreamRead): Promise<{ result: ExecutionResult; cursors: string[] }> {
     let cursors: string[] = [];
     const result = await this.engine.asSession(this.session, (client) =>
-      this.engine.executeWith(this.prepared, async (info) => {
+      this.engine.executeWith(this.prepared, async (info, execution) => {
         const statement = this.engine.compiler(info).compileStream(read);
-        const rows = await this.engine.query<{ data: unknown[]; cursors: string[] }>(client, statement);
+        const rows = await this.engine.query<{ data: unknown[]; cursors: string[]; furthest: string | null }>(client, statement);
+        this.furthest = rows[0]?.furthest ?? this.furthest;
         const data = rows[0]?.data ?? [];
         const found = rows[0]?.cursors ?? [];
         const fresh = found.map((cursor) => read.kind === 'page' || !this.sentFromPages?.has(cursor));
         cursors = found.filter((_, index) => fresh[index]);
-        return data.filter((_, index) => fresh[index]);
+        return this.engine.checkRows(
+          data.filter((_, index) => fresh[index]),
+          info,
+          execution,
+        );
       }),
     );
     const [failure] = result.errors ?? [];
@@ -134,7 +191,31 @@ class Stream {
     if (this.stopped) return;
     this.stopped = true;
     this.sink.next({ errors: [error as never] });
+    this.sink.complete();
   }
+}
+
+/** The rows of `batch` a stream looks up: those inserted or updated. */
+function rowsToLookUp(batch: readonly CommittedChange[]): number {
+  return batch.reduce((count, change) => count + (change.operation === 'INSERT' || change.operation === 'UPDATE' ? 1 : 0), 0);
+}
+
+/** The inserts and updates of `batch` as runs of consecutive changes of one kind, in commit order (deletes left out). */
+function operationRuns(batch: readonly CommittedChange[]): { operation: string; changes: CommittedChange[] }[] {
+  const runs: { operation: string; changes: CommittedChange[] }[] = [];
+  for (const change of batch) {
+    if (change.operation !== 'INSERT' && change.operation !== 'UPDATE') continue;
+    const last = runs.at(-1);
+    if (last?.operation === change.operation) last.changes.push(change);
+    else runs.push({ operation: change.operation, changes: [change] });
+  }
+  return runs;
+}
+
+/** The distinct cursor values of the rows `changes` left, in commit order. */
+function cursorValues(changes: readonly CommittedChange[], column: string): string[] {
+  const values = changes.map((change) => cursorText(change.new?.[column]));
+  return [...new Set(values.filter((value): value is string => value !== null))];
 }
 
 /** A cursor value from the change log as text PostgreSQL can read back as the column's type. */

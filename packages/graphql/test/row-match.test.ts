@@ -170,7 +170,7 @@ test('a change is skipped only when neither its new row nor its old row can meet
 function readsOf(relations: RelationInfo[], query: string, variables: Record<string, unknown> = {}): FieldReads[] {
   const found: FieldReads[] = [];
   const schema = buildSchema(relations, (_source, _args, _context, info: GraphQLResolveInfo) => {
-    found.push(fieldReads(info, new Compiler(info, 100).compile()));
+    found.push(fieldReads(info, new Compiler(info, 100, 1_000_000).compile()));
     return null;
   });
   const document = parse(query);

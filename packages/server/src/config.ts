@@ -66,6 +66,8 @@ export interface ServerConfig {
 
 /** Limits per connection and per message; each has a safe default and an environment variable. */
 export interface Limits {
+  /** WebSocket connections this process holds, both protocols counted together (one more upgrade is refused with 503). @default 100000 */
+  readonly maxConnections: number;
   /** Largest WebSocket frame accepted, in bytes (larger closes with 1009). @default 1048576 */
   readonly maxFrameBytes: number;
   /** Largest broadcast payload, in bytes. @default 262144 */
@@ -153,11 +155,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       maxBatch: readSetting(env, 'REALTIME_GRAPHQL_MAX_BATCH'),
       maxOperationsPerConnection: readSetting(env, 'REALTIME_GRAPHQL_MAX_OPERATIONS_PER_CONNECTION'),
       maxOperationsPerSecond: readSetting(env, 'REALTIME_GRAPHQL_MAX_OPERATIONS_PER_SECOND'),
+      maxResultRows: readSetting(env, 'REALTIME_GRAPHQL_MAX_RESULT_ROWS'),
+      maxResultBytes: readSetting(env, 'REALTIME_GRAPHQL_MAX_RESULT_BYTES'),
+      maxRequestsPerSecond: readSetting(env, 'REALTIME_GRAPHQL_MAX_REQUESTS_PER_SECOND'),
+      maxStreamBacklog: readSetting(env, 'REALTIME_GRAPHQL_MAX_STREAM_BACKLOG'),
     },
     graphqlAdminSecret: readSetting(env, 'HASURA_GRAPHQL_ADMIN_SECRET'),
     graphqlUnauthorizedRole: readSetting(env, 'HASURA_GRAPHQL_UNAUTHORIZED_ROLE'),
     graphqlLiveQueries: readSetting(env, 'REALTIME_GRAPHQL_LIVE_QUERIES'),
     limits: {
+      maxConnections: readSetting(env, 'REALTIME_MAX_CONNECTIONS'),
       maxFrameBytes: readSetting(env, 'REALTIME_MAX_FRAME_BYTES'),
       maxPayloadBytes: readSetting(env, 'REALTIME_MAX_PAYLOAD_BYTES'),
       maxPresenceBytes: readSetting(env, 'REALTIME_MAX_PRESENCE_BYTES'),

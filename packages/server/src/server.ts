@@ -22,7 +22,7 @@ import type { GraphQLLimits } from '@nself/graphql';
 import { AccessWatch, type AccessNotification } from './channel/access-watch.js';
 import { Authenticator } from './auth/auth.js';
 import { BroadcastFeed, type BroadcastNotification } from './broadcast/broadcast-feed.js';
-import { CallerRates } from './http/caller-rates.js';
+import { CallerRates } from './caller-rates.js';
 import { ChannelDirectory } from './channel/channel-directory.js';
 import {
   checkPresenceStateLimit,
@@ -49,9 +49,11 @@ import { startRetentionSweeper } from './retention-sweeper.js';
 import { registerSlotGauges, startSlotWatch } from './table-changes/slot-monitor.js';
 import { createTableChanges, type TableChangesOptions } from './table-changes/index.js';
 import { WebSocketGateway } from './socket/websocket-gateway.js';
+import { ignoreError, refuseUpgrade } from './upgrade-refusal.js';
 import type { ClientSocket } from './socket/client-socket.js';
 import { GraphQLService } from './graphql/graphql-service.js';
 import { isGraphQLPath, refuseGraphQLUpgrade } from './graphql/graphql-upgrade.js';
+import { ConnectionSlots } from './socket/connection-slots.js';
 import { LogCode } from './log-codes.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
 
@@ -200,7 +202,15 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   );
   // The routes answer every failure themselves (a 500 at worst), so their promise never rejects.
   const http = createServer((request, response) => void routes(request, response));
+  const slots = new ConnectionSlots(config.limits.maxConnections);
   http.on('upgrade', (request, socket, head) => {
+    // Node drops its own error listener from a socket it hands over for an upgrade: a reset before the answer must not throw.
+    socket.on('error', ignoreError);
+    if (!slots.take(socket)) {
+      const error = `the server holds its most connections, ${config.limits.maxConnections} (REALTIME_MAX_CONNECTIONS); retry later`;
+      logger.info({ code: LogCode.connectionRefused, status: 503, reason: error, path: request.url?.split('?')[0], remoteAddress: request.socket.remoteAddress }, error);
+      return refuseUpgrade(socket, 503, error);
+    }
     if (isGraphQLPath(request)) {
       if (!refuseGraphQLUpgrade(services, request, socket)) graphql.handleUpgrade(request, socket, head);
       return;

@@ -114,6 +114,10 @@ export const SETTINGS = {
     description:
       "largest presence one channel holds, in bytes of its metas' JSON (the `presence_state` every joiner receives); a track that would pass it is refused with `PresenceStateFull`; must be below `REALTIME_MAX_SEND_BUFFER_BYTES`",
   }),
+  REALTIME_MAX_CONNECTIONS: integer(100_000, 1, 10_000_000, {
+    description:
+      'WebSocket connections one server process holds, Supabase-protocol and GraphQL sockets counted together; one more upgrade is refused with 503 before any token is read (with `REALTIME_WORKERS`, each worker holds this many)',
+  }),
   REALTIME_MAX_CHANNELS_PER_CONNECTION: integer(100, 1, 100_000, {
     description: "channels one connection may join, answered with Supabase's `ChannelRateLimitReached`",
   }),
@@ -205,10 +209,26 @@ export const SETTINGS = {
     description:
       'rows one list of a GraphQL result may hold (a root field, an array relationship, aggregate `nodes`, a stream batch); a list that would hold more is answered with a `row-limit-exceeded` error naming it, never cut short: ask for fewer with `limit` or `where` ([docs/nhost.md](docs/nhost.md#limits))',
   }),
+  REALTIME_GRAPHQL_MAX_RESULT_ROWS: integer(100_000, 1, 1_000_000_000, {
+    description:
+      'rows of all the lists of one GraphQL result together (nested array relationships multiply: 100 authors with 1,000 posts each is 100,100 rows); more is answered with a `result-limit-exceeded` error, never a shorter result ([docs/nhost.md](docs/nhost.md#limits))',
+  }),
+  REALTIME_GRAPHQL_MAX_RESULT_BYTES: integer(67_108_864, 1024, 1_000_000_000, {
+    description:
+      "bytes of JSON one GraphQL result may hold (each root field's JSON is measured in the database, and one over the bound is never sent to the server); more is answered with a `result-limit-exceeded` error ([docs/nhost.md](docs/nhost.md#limits))",
+  }),
   REALTIME_GRAPHQL_STATEMENT_TIMEOUT_MS: integer(10_000, 10, 3_600_000, {
     description: "longest one GraphQL statement may run (its transaction's `statement_timeout`), in ms; longer is cancelled and answered with a `statement-timeout` error",
   }),
   REALTIME_GRAPHQL_MAX_BATCH: integer(10, 1, 10_000, { description: 'requests in one batched GraphQL `POST` (a JSON list); more is refused with 400 before any runs' }),
+  REALTIME_GRAPHQL_MAX_REQUESTS_PER_SECOND: integer(100, 1, 1_000_000, {
+    description:
+      'GraphQL requests per second over HTTP `POST` per caller, by token user or by client address when the request has no user (each request of a batch counts); more is answered with 429 and a `rate-limited` error',
+  }),
+  REALTIME_GRAPHQL_MAX_STREAM_BACKLOG: integer(100_000, 1, 100_000_000, {
+    description:
+      'inserted or updated rows one `_stream` subscription may have waiting to be looked up and sent; a stream that falls further behind ends with a `stream-backlog-exceeded` error (resubscribe from the last cursor value received)',
+  }),
   REALTIME_GRAPHQL_MAX_OPERATIONS_PER_CONNECTION: integer(100, 1, 100_000, {
     description: 'GraphQL operations (subscriptions, and queries in progress) one WebSocket may run at once; one more is answered with an `error` message for its id',
   }),

@@ -24,6 +24,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { PostgresChangesExtension } from '../table-changes/postgres-changes.js';
 import { LogCode } from '../log-codes.js';
+import { CallerRates } from '../caller-rates.js';
 import { createGraphQLAuthorize } from './graphql-auth.js';
 import { graphqlChangeSource } from './graphql-changes.js';
 
@@ -60,8 +61,10 @@ export class GraphQLService {
   private readonly deps: GraphQLSocketDeps;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
+  private readonly httpRates: CallerRates;
 
   constructor(private readonly server: GraphQLServiceDeps) {
+    this.httpRates = new CallerRates(server.config.graphqlLimits.maxRequestsPerSecond);
     this.engine = new GraphQLEngine(server.pool, { schemas: server.config.graphqlSchemas, limits: server.config.graphqlLimits });
     this.authorize = createGraphQLAuthorize({ auth: server.auth, adminSecret: server.config.graphqlAdminSecret, unauthorizedRole: server.config.graphqlUnauthorizedRole });
     const changes = graphqlChangeSource(server.pool, server.postgresChanges);
@@ -105,11 +108,12 @@ export class GraphQLService {
       if (!(error instanceof JsonValueError)) throw error;
       return { status: 400, body: { errors: [graphqlError(`the body is refused: ${error.problem} at ${error.path}`, 'parse-failed')] } };
     }
+    const units = Array.isArray(parsed) ? Math.max(1, parsed.length) : 1;
     let caller;
     try {
       caller = await this.authorize(lowerCaseHeaders(request));
     } catch (error) {
-      return { status: 200, body: { errors: [graphqlError((error as Error).message, authErrorCode((error as Error).message))] } };
+      return this.overRate(request, null, 1) ?? { status: 200, body: { errors: [graphqlError((error as Error).message, authErrorCode((error as Error).message))] } };
     }
     const { maxBatch } = this.server.config.graphqlLimits;
     if (Array.isArray(parsed) && parsed.length > maxBatch)
@@ -117,6 +121,8 @@ export class GraphQLService {
         status: 400,
         body: { errors: [graphqlError(`the batch has ${parsed.length} requests; at most ${maxBatch} are accepted (REALTIME_GRAPHQL_MAX_BATCH)`, 'batch-limit-exceeded')] },
       };
+    const overRate = this.overRate(request, caller.session.userId, units);
+    if (overRate) return overRate;
     const run = async (item: unknown) => {
       if (item === null || typeof item !== 'object' || Array.isArray(item))
         return { errors: [graphqlError('expected {"query": "...", "variables": {...}, "operationName": "..."}', 'parse-failed')] };
@@ -131,6 +137,27 @@ export class GraphQLService {
     const answers = [];
     for (const item of parsed) answers.push(await run(item));
     return { status: 200, body: answers };
+  }
+
+  /**
+   * The 429 answer when the caller has made more than REALTIME_GRAPHQL_MAX_REQUESTS_PER_SECOND requests
+   * this second (each of a batch counted), else undefined. Callers are counted by token user, so that
+   * the clients behind one proxy do not share a bound; requests without a user (or in development mode,
+   * where tokens are not checked) are counted by client address.
+   */
+  private overRate(request: IncomingMessage, userId: string | null, units: number): GraphQLHttpAnswer | undefined {
+    const anonymous = userId === null || this.server.auth.developmentMode;
+    const caller = anonymous ? `address:${request.socket.remoteAddress ?? ''}` : `user:${userId}`;
+    if (this.httpRates.take(caller, units)) return undefined;
+    const { maxRequestsPerSecond } = this.server.config.graphqlLimits;
+    return {
+      status: 429,
+      body: {
+        errors: [
+          graphqlError(`more than ${maxRequestsPerSecond} GraphQL requests in a second from this caller (REALTIME_GRAPHQL_MAX_REQUESTS_PER_SECOND); retry later`, 'rate-limited'),
+        ],
+      },
+    };
   }
 
   /** Upgrades a request at a GraphQL path to a socket speaking the subprotocol it asked for. */

@@ -12,7 +12,7 @@ import { authenticate } from '../auth/request-identity.js';
 import type { BroadcastFeed, OutgoingBroadcast } from '../broadcast/broadcast-feed.js';
 import { resolveChannel, type ChannelLookupDeps } from '../channel/channel-access.js';
 import type { Authenticator } from '../auth/auth.js';
-import type { CallerRates } from './caller-rates.js';
+import type { CallerRates } from '../caller-rates.js';
 import type { ServerConfig } from '../config.js';
 import { refusedJsonBody, type RestAnswer } from './rest-json.js';
 

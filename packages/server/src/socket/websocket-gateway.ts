@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSIONS } from '@nself/protocol';
 import { LogCode } from '../log-codes.js';
+import { ignoreError, refuseUpgrade } from '../upgrade-refusal.js';
 import { isRefusal, tokenConnectError } from '../refusal.js';
 import { createRouter, type RouterDeps } from './channel-router.js';
 import { ClientSocket, type ClientSocketDeps, type SocketInfo } from './client-socket.js';
@@ -95,24 +96,13 @@ export class WebSocketGateway {
       { code: LogCode.connectionRefused, status, reason: error, path: request.url?.split('?')[0], remoteAddress: request.socket.remoteAddress },
       `connection refused: ${error}`,
     );
-    refuse(socket, status, error);
+    refuseUpgrade(socket, status, error);
   }
 
   private open(ws: WebSocket, socket: Duplex, info: SocketInfo): void {
     this.tracker.add(new ClientSocket(ws, socket, info, this.deps, this.dispatch, this.tracker));
     this.deps.logger.debug({ connectionId: info.id, userId: info.identity.userId, vsn: info.version }, 'client connected');
   }
-}
-
-/** The error listener of a raw socket (errors end it; the WebSocket layer reports what matters): shared, so it keeps no upgrade state alive. */
-function ignoreError(): void {}
-
-function refuse(socket: Duplex, status: number, error: string): void {
-  const body = JSON.stringify({ error });
-  const reason =
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ??
-    'Error';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function firstHeader(value: string | string[] | undefined): string | null {
