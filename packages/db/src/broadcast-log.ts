@@ -1,6 +1,6 @@
 // The channel logs as a broadcast feed uses them, behind one small interface: PostgreSQL's here, a memory of them in unit tests.
 import type pg from 'pg';
-import { appendMessages, appendMessagesOfChannels, replayPage, type IdentifiedMessage, type Message, type ReplayOptions, type ReplayPage } from './messages.js';
+import { appendMessages, appendMessagesOfChannels, replayPage, type AppendOptions, type IdentifiedMessage, type Message, type ReplayOptions, type ReplayPage } from './messages.js';
 
 /** Stores broadcasts with consecutive offsets per channel, and reads a channel's messages back after an offset. */
 export interface BroadcastLog {
@@ -12,11 +12,11 @@ export interface BroadcastLog {
   readPage(channelId: string, options: ReplayOptions): Promise<ReplayPage>;
 }
 
-/** The channel logs of realtime.messages. */
-export function postgresBroadcastLog(pool: pg.Pool): BroadcastLog {
+/** The channel logs of realtime.messages; `options` says how the appends announce their messages. */
+export function postgresBroadcastLog(pool: pg.Pool, options: AppendOptions = {}): BroadcastLog {
   return {
-    append: (channelId, messages) => appendMessages(pool, channelId, messages),
-    appendAcrossChannels: (messages) => appendMessagesOfChannels(pool, messages),
+    append: (channelId, messages) => appendMessages(pool, channelId, messages, options),
+    appendAcrossChannels: (messages) => appendMessagesOfChannels(pool, messages, options),
     readPage: (channelId, options) => replayPage(pool, channelId, options),
   };
 }
