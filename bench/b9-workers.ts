@@ -1,4 +1,4 @@
-// B9: one server process against several worker processes on one port: the most deliveries per second each keeps under a delivery p99 bound, for fan-out (B4's shape) and for stored broadcasts over many channels (B7's).
+// B9: one server process against several worker processes on one port (and several whose broadcast notifications carry the messages): the most deliveries per second each keeps under a delivery p99 bound, for fan-out (B4's shape) and for stored broadcasts over many channels (B7's).
 import { availableParallelism } from 'node:os';
 import { alternate, sleep } from './lib/alternate.js';
 import { createBenchDatabase } from './lib/database.js';
@@ -7,7 +7,7 @@ import { readOptions } from './lib/options.js';
 import { CPU } from './lib/processes.js';
 import { openPublisher, publishPaced, type Publisher } from './lib/publishers.js';
 import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
-import { bucketBound, histogramIn, observedBetween, scrapeServer } from './lib/server-metrics.js';
+import { bucketBound, gaugeIn, histogramIn, observedBetween, scrapeServer } from './lib/server-metrics.js';
 import { startService, type Target } from './lib/services.js';
 import { median, nowMs } from './lib/stats.js';
 
@@ -27,7 +27,9 @@ const options = readOptions('node --import tsx bench/b9-workers.ts [options]', {
   workers: { fallback: 2, help: 'load-generator processes', min: 1 },
 });
 
-type Side = 'one' | 'many';
+/** 1 worker; several; several with REALTIME_BROADCAST_NOTIFY_PAYLOADS (other workers deliver from the notification, no read-back). */
+type Side = 'one' | 'many' | 'carried';
+const SIDES: readonly Side[] = ['one', 'many', 'carried'];
 type CaseName = 'fan-out' | 'stored';
 
 /** One workload: who subscribes to what, who publishes, and the first rate of its ladder. */
@@ -75,8 +77,15 @@ const CASES: readonly Case[] = [
   },
 ];
 const SERVER_LATENCY = 'realtime_delivery_latency_seconds';
-const WORKERS: Record<Side, number> = { one: 1, many: options.many };
-const LABELS: Record<Side, string> = { one: '1 worker', many: `${options.many} workers` };
+const WORKERS: Record<Side, number> = { one: 1, many: options.many, carried: options.many };
+const LABELS: Record<Side, string> = { one: '1 worker', many: `${options.many} workers`, carried: `${options.many} workers, messages in notifications` };
+const SIDE_ENV: Record<Side, Record<string, string>> = { one: {}, many: {}, carried: { REALTIME_BROADCAST_NOTIFY_PAYLOADS: 'on' } };
+/** What one side's whole run cost the broadcast feeds: reads of channel logs, and broadcasts taken from notifications instead. */
+interface FeedWork {
+  readonly logReads: number;
+  readonly carried: number;
+  readonly delivered: number;
+}
 
 const started = Date.now();
 const db = await createBenchDatabase();
@@ -166,11 +175,21 @@ function best(steps: readonly Step[]): Step | undefined {
 }
 
 try {
-  const runs = await alternate<Side, Map<CaseName, Step[]>>(['one', 'many'], options.reps, async (side) => {
-    const service = await startService('nself', { databaseUrl: db.url, env: nselfEnv, workers: WORKERS[side], cpus: CPU.all });
+  const feedWork = new Map<Side, FeedWork[]>();
+  const runs = await alternate<Side, Map<CaseName, Step[]>>(SIDES, options.reps, async (side) => {
+    const service = await startService('nself', { databaseUrl: db.url, env: { ...nselfEnv, ...SIDE_ENV[side] }, workers: WORKERS[side], cpus: CPU.all });
     try {
       const climbs = new Map<CaseName, Step[]>();
       for (const kase of CASES) climbs.set(kase.name, await climb(service.target, () => service.usage(), kase));
+      const scrape = await scrapeServer(service.target);
+      feedWork.set(side, [
+        ...(feedWork.get(side) ?? []),
+        {
+          logReads: gaugeIn(scrape, 'realtime_broadcast_log_reads_total'),
+          carried: gaugeIn(scrape, 'realtime_broadcasts_carried_total'),
+          delivered: gaugeIn(scrape, 'realtime_messages_out_total{kind="broadcast"}'),
+        },
+      ]);
       return climbs;
     } finally {
       await service.stop();
@@ -200,7 +219,7 @@ try {
       'most deliveries / s of any step, whatever its p99',
       'ladder per repetition (msg/s:p99 ms)',
     ],
-    rows: (['one', 'many'] as Side[]).map((side) => [
+    rows: SIDES.map((side) => [
       LABELS[side],
       fmt(
         atBest(side, kase.name, (step) => step.rate),
@@ -246,21 +265,30 @@ try {
     title: `${kase.name}, every rate step side by side (medians over the repetitions that reached it)`,
     columns: [
       'published',
-      ...(['one', 'many'] as Side[]).flatMap((side) => [
-        `${LABELS[side]}: deliveries / s`,
-        `${LABELS[side]}: p99 ms (server's own ≤ ms)`,
-        `${LABELS[side]}: server CPU µs per delivery (cores)`,
-      ]),
+      ...SIDES.flatMap((side) => [`${LABELS[side]}: deliveries / s`, `${LABELS[side]}: p99 ms (server's own ≤ ms)`, `${LABELS[side]}: server CPU µs per delivery (cores)`]),
     ],
     rows: Array.from({ length: options.steps }, (_, index) => rateOf(kase, index))
-      .filter((rate) => stepsAt('one', kase.name, rate).length + stepsAt('many', kase.name, rate).length > 0)
-      .map((rate) => [`${rate} msg/s`, ...curveCells('one', kase.name, rate), ...curveCells('many', kase.name, rate)]),
+      .filter((rate) => SIDES.some((side) => stepsAt(side, kase.name, rate).length > 0))
+      .map((rate) => [`${rate} msg/s`, ...SIDES.flatMap((side) => curveCells(side, kase.name, rate))]),
   }));
-  const targets: TargetCheck[] = CASES.map((kase) => ({
-    target: `${kase.name}: ${options.many} workers ≥ 1.6× the deliveries per second of 1 worker, delivery p99 ≤ ${options.bound} ms`,
-    measured: ratio(capacity('many', kase.name), capacity('one', kase.name)),
-    met: capacity('one', kase.name) > 0 ? capacity('many', kase.name) >= 1.6 * capacity('one', kase.name) : null,
-  }));
+  const workOf = (side: Side, pick: (work: FeedWork) => number) => fmt(median((feedWork.get(side) ?? []).map(pick)), 0);
+  const feedTable = {
+    title: `broadcast feeds over a side's whole run, both cases (medians of ${options.reps})`,
+    columns: [
+      'server',
+      'reads of channel logs (realtime_broadcast_log_reads_total)',
+      'broadcasts taken from notifications (realtime_broadcasts_carried_total)',
+      'broadcast deliveries',
+    ],
+    rows: SIDES.map((side) => [LABELS[side], workOf(side, (work) => work.logReads), workOf(side, (work) => work.carried), workOf(side, (work) => work.delivered)]),
+  };
+  const targets: TargetCheck[] = CASES.flatMap((kase) =>
+    (['many', 'carried'] as const).map((side) => ({
+      target: `${kase.name}: ${LABELS[side]} ≥ 1.6× the deliveries per second of 1 worker, delivery p99 ≤ ${options.bound} ms`,
+      measured: ratio(capacity(side, kase.name), capacity('one', kase.name)),
+      met: capacity('one', kase.name) > 0 ? capacity(side, kase.name) >= 1.6 * capacity('one', kase.name) : null,
+    })),
+  );
   publishResult({
     id: 'B9',
     title: 'worker processes: deliveries per second under a latency bound, 1 worker against several',
@@ -269,9 +297,9 @@ try {
     options,
     targets,
     deliveryProblems: problems,
-    tables: [...tables, ...curves],
+    tables: [...tables, ...curves, feedTable],
     notes: [
-      `Method: each side is one \`nself realtime start\` with REALTIME_WORKERS=1 or ${options.many}, started in turn (1, ${options.many}, ${options.many}, 1, …). On each, every case climbs a ladder of publish rates (paced, numbered, timestamped broadcasts; history on, so every broadcast is stored before it is delivered). A step's deliveries per second count from its first publish to its last delivery, so a server that falls behind scores what it delivered, not what was sent; its p99 is publish to receipt over every delivery of the step. The climb stops once a step delivers under ${FALLING_BEHIND * 100} % of what was published, has a p99 over ${GIVE_UP_FACTOR}× the bound, or loses a message. A side's figure is its step with the most deliveries per second whose p99 stayed ≤ ${options.bound} ms with nothing lost (median over repetitions); the ratio compares those, the same latency bound on both sides. The ladder column shows each repetition's steps as rate:p99, "!" marking a step with gaps, duplicates or missing messages.`,
+      `Method: each side is one \`nself realtime start\` with REALTIME_WORKERS=1 or ${options.many} (the third side also with REALTIME_BROADCAST_NOTIFY_PAYLOADS=on: each broadcast's notification carries it, so the other workers deliver it without reading it back), the sides started in turn. On each, every case climbs a ladder of publish rates (paced, numbered, timestamped broadcasts; history on, so every broadcast is stored before it is delivered). A step's deliveries per second count from its first publish to its last delivery, so a server that falls behind scores what it delivered, not what was sent; its p99 is publish to receipt over every delivery of the step. The climb stops once a step delivers under ${FALLING_BEHIND * 100} % of what was published, has a p99 over ${GIVE_UP_FACTOR}× the bound, or loses a message. A side's figure is its step with the most deliveries per second whose p99 stayed ≤ ${options.bound} ms with nothing lost (median over repetitions); the ratio compares those, the same latency bound on both sides. The ladder column shows each repetition's steps as rate:p99, "!" marking a step with gaps, duplicates or missing messages.`,
       `Placement: the server (primary and workers) may run on every core (taskset ${CPU.all}) on both sides; the load processes are pinned to CPU ${CPU.load} and PostgreSQL floats (BENCH_WORKERS_CPUS and BENCH_LOAD_CPUS set these on a larger machine). On a 2-core machine the load generator and PostgreSQL share the cores the workers use, so the ratio here is a floor: "server cores in use" shows how much CPU the server got, and "server CPU µs per delivery" what a delivery costs it, which is what sets the rate on a machine with cores to spare.`,
       "Server CPU counts the primary process and every worker (its children), read from /proc; PostgreSQL is not counted. The server's own latency is `realtime_delivery_latency_seconds` of the whole server (from the statement that stores a broadcast to its frames written; the upper bound of the histogram bucket holding the p99): the rest of the client's p99 is the kernel and the load processes.",
       'Per-connection message and join limits are raised for this run only, so that a few publisher connections can carry the load.',

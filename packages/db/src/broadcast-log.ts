@@ -1,6 +1,6 @@
 // The channel logs as a broadcast feed uses them, behind one small interface: PostgreSQL's here, a memory of them in unit tests.
 import type pg from 'pg';
-import { appendMessages, appendMessagesOfChannels, type IdentifiedMessage, type Message } from './messages.js';
+import { appendMessages, appendMessagesOfChannels, type AppendOptions, type IdentifiedMessage, type Message } from './messages.js';
 import { readLogPage, type LogPage, type LogPageQuery } from './channel-log.js';
 
 /** Stores broadcasts with consecutive offsets per channel, and reads a channel's messages back after an offset. */
@@ -13,11 +13,11 @@ export interface BroadcastLog {
   readPage(channelId: string, query: LogPageQuery): Promise<LogPage>;
 }
 
-/** The channel logs of realtime.messages. */
-export function postgresBroadcastLog(pool: pg.Pool): BroadcastLog {
+/** The channel logs of realtime.messages; `options` says how the appends announce their messages. */
+export function postgresBroadcastLog(pool: pg.Pool, options: AppendOptions = {}): BroadcastLog {
   return {
-    append: (channelId, messages) => appendMessages(pool, channelId, messages),
-    appendAcrossChannels: (messages) => appendMessagesOfChannels(pool, messages),
+    append: (channelId, messages) => appendMessages(pool, channelId, messages, options),
+    appendAcrossChannels: (messages) => appendMessagesOfChannels(pool, messages, options),
     readPage: (channelId, query) => readLogPage(pool, channelId, query),
   };
 }

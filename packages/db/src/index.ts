@@ -17,6 +17,7 @@ export * from './topic-policies.js';
 export * from './messages.js';
 export * from './channel-log.js';
 export * from './broadcast-log.js';
+export * from './broadcast-note.js';
 export * from './presence.js';
 export * from './presence-sessions.js';
 export * from './connections.js';

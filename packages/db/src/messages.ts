@@ -14,7 +14,10 @@ export interface NewMessage {
   readonly payloadBinary?: Buffer | null;
 }
 
-/** The channel on which every stored (or deleted) message is announced: its id, channel and offset, never its payload. */
+/**
+ * The channel on which every stored (or deleted) message is announced: its id, channel and offset, and
+ * the message itself only when its append asked for that (`AppendOptions.carry`, see broadcast-note.ts).
+ */
 export const BROADCAST_NOTIFY_CHANNEL = 'realtime:broadcast';
 
 /**
@@ -32,19 +35,31 @@ export async function appendMessage(db: Queryable, message: NewMessage): Promise
   return toMessage(rows[0] as MessageRow);
 }
 
+/** How appends announce their messages on `realtime:broadcast`. */
+export interface AppendOptions {
+  /** Each notification carries its message when it fits (realtime.carried_note), so other server processes need not read it back. */
+  readonly carry?: boolean;
+}
+
 /**
  * Appends `messages` to one channel in one statement (`realtime.append_messages`): consecutive offsets
  * in array order, one NOTIFY each, all or none. Each message brings its own `id`, so a caller can
  * recognise it before the reply arrives. Returns them in offset order.
  */
-export async function appendMessages(db: Queryable, channelId: string, messages: ReadonlyArray<Omit<NewMessage, 'channelId'> & { readonly id: string }>): Promise<Message[]> {
-  const { rows } = await db.query<MessageRow>(`SELECT ${COLUMNS} FROM realtime.append_messages($1, $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::bytea[])`, [
+export async function appendMessages(
+  db: Queryable,
+  channelId: string,
+  messages: ReadonlyArray<Omit<NewMessage, 'channelId'> & { readonly id: string }>,
+  options: AppendOptions = {},
+): Promise<Message[]> {
+  const { rows } = await db.query<MessageRow>(`SELECT ${COLUMNS} FROM realtime.append_messages($1, $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::bytea[], $7)`, [
     channelId,
     messages.map((message) => message.id),
     messages.map((message) => checkEventName(message.event)),
     messages.map((message) => (message.payload === undefined || message.payload === null ? null : JSON.stringify(message.payload))),
     messages.map((message) => message.sender ?? null),
     messages.map((message) => message.payloadBinary ?? null),
+    options.carry === true,
   ]);
   return rows.map(toMessage);
 }
@@ -57,7 +72,7 @@ export type IdentifiedMessage = NewMessage & { readonly id: string };
  * messages get consecutive offsets in the order given (channels are locked in id order, so two such
  * batches never deadlock). Returns the stored messages in the order given.
  */
-export async function appendMessagesOfChannels(pool: pg.Pool, messages: readonly IdentifiedMessage[]): Promise<Message[]> {
+export async function appendMessagesOfChannels(pool: pg.Pool, messages: readonly IdentifiedMessage[], options: AppendOptions = {}): Promise<Message[]> {
   const byChannel = new Map<string, IdentifiedMessage[]>();
   for (const message of messages) byChannel.set(message.channelId, [...(byChannel.get(message.channelId) ?? []), message]);
   const client = await pool.connect();
@@ -66,7 +81,7 @@ export async function appendMessagesOfChannels(pool: pg.Pool, messages: readonly
   try {
     await client.query('BEGIN');
     for (const channelId of [...byChannel.keys()].sort()) {
-      for (const message of await appendMessages(client, channelId, byChannel.get(channelId) ?? [])) stored.set(message.id, message);
+      for (const message of await appendMessages(client, channelId, byChannel.get(channelId) ?? [], options)) stored.set(message.id, message);
     }
     await client.query('COMMIT');
   } catch (error) {

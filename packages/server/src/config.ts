@@ -36,6 +36,11 @@ export interface ServerConfig {
   readonly retentionHours: number;
   /** How often the server trims logs past their retention, in ms. @default 300000 */
   readonly retentionIntervalMs: number;
+  /**
+   * The notifications of broadcasts this server stores carry the messages, and the broadcast feed
+   * delivers carried messages without reading them back (docs/deployment.md). @default false
+   */
+  readonly broadcastNotifyPayloads: boolean;
   /** Notify-mode writers position and announce their changes at commit while the server runs (docs/capture.md). @default true */
   readonly changesAtCommit: boolean;
   /** How table changes are captured: from the write-ahead log where possible (`auto`), only from it (`wal`), or by triggers (`trigger`). @default "auto" */
@@ -139,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     replayMax: readSetting(env, 'REALTIME_REPLAY_MAX'),
     retentionHours: readSetting(env, 'REALTIME_RETENTION_HOURS'),
     retentionIntervalMs: readSetting(env, 'REALTIME_RETENTION_INTERVAL_MS'),
+    broadcastNotifyPayloads: readSetting(env, 'REALTIME_BROADCAST_NOTIFY_PAYLOADS'),
     changesAtCommit: readSetting(env, 'REALTIME_CHANGES_AT_COMMIT'),
     capture: readSetting(env, 'REALTIME_CAPTURE'),
     anonymousRole: readSetting(env, 'REALTIME_ANONYMOUS_ROLE'),

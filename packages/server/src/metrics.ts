@@ -9,6 +9,10 @@ export interface Metrics {
   readonly messagesIn: Counter<'kind'>;
   readonly messagesOut: Counter<'kind'>;
   readonly deliveryLatency: Histogram;
+  /** Reads of a channel's log by the broadcast feed: a join's first read, and every notification without its message, gap, reconnect or full page. */
+  readonly broadcastLogReads: Counter;
+  /** Broadcasts stored by other processes that the feed took from their notification rather than reading them back. */
+  readonly broadcastsCarried: Counter;
   readonly changeDeliveryLatency: Histogram;
   readonly joinDuration: Histogram<'history'>;
   readonly listenerReconnects: Counter;
@@ -52,6 +56,16 @@ export function createMetrics(): Metrics {
       name: 'realtime_delivery_latency_seconds',
       help: 'Time from a broadcast being stored to its delivery to subscribers',
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    broadcastLogReads: new Counter({
+      name: 'realtime_broadcast_log_reads_total',
+      help: "Reads of a channel's stored broadcasts by this process's broadcast feed, to deliver what notifications did not carry",
+      registers: [registry],
+    }),
+    broadcastsCarried: new Counter({
+      name: 'realtime_broadcasts_carried_total',
+      help: 'Broadcasts stored by other processes that were delivered from their notification, without reading them back',
       registers: [registry],
     }),
     changeDeliveryLatency: new Histogram({

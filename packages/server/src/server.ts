@@ -14,6 +14,7 @@ import {
   resolveDatabaseUrl,
   setUpCapturePath,
   UserError,
+  type BroadcastNote,
   type CapturePath,
   type Pool,
 } from '@nself/db';
@@ -21,7 +22,7 @@ import { CloseCode } from '@nself/protocol';
 import type { GraphQLLimits } from '@nself/graphql';
 import { AccessWatch, type AccessNotification } from './channel/access-watch.js';
 import { Authenticator } from './auth/auth.js';
-import { BroadcastFeed, type BroadcastNotification } from './broadcast/broadcast-feed.js';
+import { BroadcastFeed } from './broadcast/broadcast-feed.js';
 import { CallerRates } from './caller-rates.js';
 import { ChannelDirectory } from './channel/channel-directory.js';
 import {
@@ -137,7 +138,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     serverId,
     auth,
     channels: new ChannelDirectory(pool),
-    broadcasts: new BroadcastFeed(postgresBroadcastLog(pool), logger, metrics),
+    broadcasts: new BroadcastFeed(postgresBroadcastLog(pool, { carry: config.broadcastNotifyPayloads }), logger, metrics, config.broadcastNotifyPayloads),
     presence: new PresenceFeed(pool, logger),
     access: new AccessWatch(pool, logger),
     history,
@@ -165,7 +166,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     {
       onNotification: (channel, payload) => {
         if (channel === BROADCAST_NOTIFY_CHANNEL) {
-          const note = payload as BroadcastNotification;
+          const note = payload as BroadcastNote;
           if (note.deleted) return services.broadcasts.deleted(note);
           services.access.witness(note.channel_id, Number(note.offset));
           services.broadcasts.notify(note);

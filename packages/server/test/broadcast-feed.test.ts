@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import type { Message } from '@nself/db';
+import { ExactNumber, stringifyExact, type BroadcastNote, type Message } from '@nself/db';
 import { BroadcastFeed, type BroadcastSubscriber } from '../src/broadcast/broadcast-feed.js';
 import { createMetrics } from '../src/metrics.js';
 import { MemoryBroadcastLog } from './memory-broadcast-log.js';
@@ -12,6 +12,7 @@ const CHANNEL = 'channel-1';
 /** A subscriber recording the offsets delivered to it, and those it was passed over for (its own sends without `self`). */
 class Recorder implements BroadcastSubscriber {
   readonly delivered: number[] = [];
+  readonly messages: Message[] = [];
   readonly passed: number[] = [];
   readonly deleted: number[] = [];
   deleteBroadcast(deleted: { offset: number }): void {
@@ -19,15 +20,17 @@ class Recorder implements BroadcastSubscriber {
   }
   deliverBroadcast(message: Message): void {
     this.delivered.push(message.offset);
+    this.messages.push(message);
   }
   passBroadcast(message: Message): void {
     this.passed.push(message.offset);
   }
 }
 
-function setUp(): { log: MemoryBroadcastLog; feed: BroadcastFeed } {
+function setUp(takeCarried = false): { log: MemoryBroadcastLog; feed: BroadcastFeed; metrics: ReturnType<typeof createMetrics> } {
   const log = new MemoryBroadcastLog();
-  return { log, feed: new BroadcastFeed(log, pino({ level: 'silent' }), createMetrics()) };
+  const metrics = createMetrics();
+  return { log, feed: new BroadcastFeed(log, pino({ level: 'silent' }), metrics, takeCarried), metrics };
 }
 
 /** Lets the feed's reads and deliveries run to the end. */
@@ -37,6 +40,26 @@ async function settle(): Promise<void> {
 
 function notify(feed: BroadcastFeed, message: Message): void {
   feed.notify({ id: message.id, channel_id: message.channelId, offset: message.offset });
+}
+
+/** The notification realtime.carried_note writes for `message`: its place and the message, the payload as the log's JSON text. */
+function carriedNote(message: Message, payloadText = stringifyExact(message.payload)): BroadcastNote {
+  return {
+    id: message.id,
+    channel_id: message.channelId,
+    offset: message.offset,
+    message: {
+      event: message.event,
+      sender: message.sender,
+      sent_at: `${message.sentAt.toISOString().replace('T', ' ').replace('Z', '')}000+00`,
+      payload: message.payload === null ? null : payloadText,
+      payload_binary: message.payloadBinary?.toString('base64') ?? null,
+    },
+  };
+}
+
+async function counterValue(metrics: ReturnType<typeof createMetrics>, name: 'broadcastLogReads' | 'broadcastsCarried'): Promise<number> {
+  return (await metrics[name].get()).values[0]?.value ?? 0;
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index);
@@ -154,4 +177,103 @@ test('a message deleted before the feed delivered it is never delivered, even by
   await settle();
   assert.deepEqual(viewer.delivered, [1, 3]);
   assert.deepEqual(viewer.deleted, [1], 'only the delivered one is announced');
+});
+
+test('messages carried by their notifications are delivered in order without reading the log, exactly as a read would give them', async () => {
+  const { log, feed, metrics } = setUp(true);
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const readsAfterJoin = log.reads;
+  const messages = range(1, 3).map(() => log.appendElsewhere(CHANNEL));
+  const exact = messages[1] as Message;
+  // The log's JSON text of a number a JavaScript number cannot hold.
+  feed.notify(carriedNote(messages[0] as Message));
+  feed.notify(carriedNote(exact, '{"big": 9007199254740993, "event": "note"}'));
+  feed.notify(carriedNote(messages[2] as Message));
+  await settle();
+  assert.deepEqual(viewer.delivered, [1, 2, 3]);
+  assert.equal(log.reads, readsAfterJoin, 'no read after the join');
+  assert.equal(stringifyExact(viewer.messages[1]?.payload), '{"big":9007199254740993,"event":"note"}');
+  assert.ok((viewer.messages[1]?.payload as { big: unknown }).big instanceof ExactNumber);
+  assert.equal(viewer.messages[0]?.sentAt.getTime(), messages[0]?.sentAt.getTime());
+  assert.equal(viewer.messages[0]?.id, messages[0]?.id);
+  assert.equal(await counterValue(metrics, 'broadcastsCarried'), 3);
+  assert.equal(await counterValue(metrics, 'broadcastLogReads'), readsAfterJoin);
+});
+
+test('a carried message after a gap waits: the gap is read from the log, then delivery goes on in offset order', async () => {
+  const { log, feed } = setUp(true);
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const readsAfterJoin = log.reads;
+  const [first, , third] = range(1, 3).map(() => log.appendElsewhere(CHANNEL));
+  feed.notify(carriedNote(first as Message));
+  feed.notify(carriedNote(third as Message)); // the notification of offset 2 was lost
+  await settle();
+  assert.deepEqual(viewer.delivered, [1, 2, 3]);
+  assert.equal(log.reads, readsAfterJoin + 1, 'one read for the gap');
+});
+
+test('a carried message already delivered, or notified twice, is delivered once', async () => {
+  const { log, feed, metrics } = setUp(true);
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const readsAfterJoin = log.reads;
+  const [first, second] = [log.appendElsewhere(CHANNEL), log.appendElsewhere(CHANNEL)];
+  for (const message of [first, first, second, first, second]) feed.notify(carriedNote(message));
+  notify(feed, first);
+  await settle();
+  assert.deepEqual(viewer.delivered, [1, 2]);
+  assert.equal(log.reads, readsAfterJoin);
+  assert.equal(await counterValue(metrics, 'broadcastsCarried'), 2, 'duplicates are not counted');
+});
+
+test('notifications of both forms mix: those without their message (too large, or from SQL) are read back, in order with the carried ones', async () => {
+  const { log, feed } = setUp(true);
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const readsAfterJoin = log.reads;
+  const messages = range(1, 5).map(() => log.appendElsewhere(CHANNEL));
+  feed.notify(carriedNote(messages[0] as Message));
+  notify(feed, messages[1] as Message);
+  feed.notify(carriedNote(messages[2] as Message));
+  notify(feed, messages[3] as Message);
+  feed.notify(carriedNote(messages[4] as Message));
+  await settle();
+  assert.deepEqual(viewer.delivered, [1, 2, 3, 4, 5]);
+  assert.ok(log.reads > readsAfterJoin, 'what was not carried is read');
+});
+
+test('without taking carried messages, a notification is only a position: what it says is never delivered, the log is', async () => {
+  const { log, feed, metrics } = setUp(false);
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const stored = log.appendElsewhere(CHANNEL);
+  feed.notify(carriedNote({ ...stored, event: 'forged', payload: { forged: true } }));
+  await settle();
+  assert.deepEqual(
+    viewer.messages.map((message) => message.event),
+    ['note'],
+  );
+  assert.equal(await counterValue(metrics, 'broadcastsCarried'), 0);
+});
+
+test('a carried message that is not what realtime.carried_note writes is read back instead', async () => {
+  const { log, feed } = setUp(true);
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const readsAfterJoin = log.reads;
+  const stored = log.appendElsewhere(CHANNEL);
+  const note = carriedNote(stored);
+  feed.notify({ ...note, message: { ...(note.message as NonNullable<BroadcastNote['message']>), payload: '{not json' } });
+  await settle();
+  assert.deepEqual(viewer.delivered, [1]);
+  assert.deepEqual(viewer.messages[0]?.payload, { event: 'note' });
+  assert.equal(log.reads, readsAfterJoin + 1);
 });

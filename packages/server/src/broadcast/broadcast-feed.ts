@@ -1,17 +1,19 @@
 // Delivers each channel's stored broadcasts to this process's subscribers, once each and in offset order.
 //
-// Every broadcast is stored by realtime.append_message, which gives it the channel's next offset and
-// sends a NOTIFY with the message's id and offset only (any database login may LISTEN). This process
-// learns of a message from that NOTIFY (any source, any process) and reads it back from
-// realtime.messages, or, for its own clients' sends, has it right after the INSERT commits. Per
-// channel it keeps the last offset it delivered; a message is delivered only when it is the next
-// offset, and what is missing is read back in one page per channel for every notification that came
-// meanwhile (offsets commit in order, so a notified offset N means all below N are readable), bounded
-// in rows and bytes; after the listener reconnects every channel is read from its last offset. A
-// sender that did not ask for `self` is recorded against the message id before the commit, so
-// whichever path delivers the message first, the sender never gets it back.
+// Every broadcast is stored by realtime.append_message(s), which gives it the channel's next offset and
+// sends a NOTIFY with the message's id and offset (any database login may LISTEN), and, from this
+// server's appends with REALTIME_BROADCAST_NOTIFY_PAYLOADS, the message itself when it fits. This
+// process learns of a message from that NOTIFY (any source, any process) and reads it back from
+// realtime.messages unless the notification carried it, or, for its own clients' sends, has it right
+// after the INSERT commits. Per channel it keeps the last offset it delivered; a message is delivered
+// only when it is the next offset (a carried one too: one that arrives ahead of a gap waits for it),
+// and what is missing is read back in one page per channel for every notification that came meanwhile
+// (offsets commit in order, so a notified offset N means all below N are readable), bounded in rows
+// and bytes; after the listener reconnects every channel is read from its last offset. A sender that
+// did not ask for `self` is recorded against the message id before the commit, so whichever path
+// delivers the message first, the sender never gets it back.
 import { randomUUID } from 'node:crypto';
-import type { BroadcastLog, Message as StoredMessage } from '@nself/db';
+import { carriedMessage, type BroadcastLog, type BroadcastNote, type Message as StoredMessage } from '@nself/db';
 import { KeyedBatches, type Waiting } from '../batches.js';
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
 import { SharedFrames } from '../shared-frames.js';
@@ -27,15 +29,6 @@ export interface BroadcastSubscriber {
   passBroadcast?(message: StoredMessage): void;
   /** Told that a message delivered to it was deleted (by a moderator). */
   deleteBroadcast?(deleted: { readonly id: string; readonly offset: number }): void;
-}
-
-/** What the NOTIFY on `realtime:broadcast` says: where a stored message is, never what it says (realtime.message_note). */
-export interface BroadcastNotification {
-  readonly id: string;
-  readonly channel_id: string;
-  readonly offset: number;
-  /** Set when the message was deleted (realtime.delete_message) rather than stored. */
-  readonly deleted?: true;
 }
 
 /** A broadcast to store, from a client of this process, the REST endpoint, or the server itself. */
@@ -100,11 +93,16 @@ export class BroadcastFeed {
   private readonly settledWaiters: Array<() => void> = [];
   private writesClosed = false;
 
-  /** `log` stores and reads back the channels' messages (PostgreSQL's realtime.messages in a server). */
+  /**
+   * `log` stores and reads back the channels' messages (PostgreSQL's realtime.messages in a server).
+   * With `takeCarried`, messages that notifications carry are delivered without reading them back;
+   * without it such notifications count as positions only (a login that may NOTIFY cannot inject messages).
+   */
   constructor(
     private readonly log: BroadcastLog,
     private readonly logger: Logger,
-    private readonly metrics: Pick<Metrics, 'messagesOut' | 'deliveryLatency'>,
+    private readonly metrics: Pick<Metrics, 'messagesOut' | 'deliveryLatency' | 'broadcastLogReads' | 'broadcastsCarried'>,
+    private readonly takeCarried = false,
   ) {}
 
   /**
@@ -237,9 +235,15 @@ export class BroadcastFeed {
     return true;
   }
 
-  /** Handles a `realtime:broadcast` notification: the message is read back with the channel's next read. */
-  notify(note: BroadcastNotification): void {
-    this.accept(this.feeds.get(note.channel_id), null, Number(note.offset));
+  /**
+   * Handles a `realtime:broadcast` notification: the message it carries is delivered at its turn (after
+   * the channel's last delivered offset, any gap before it read from the log first); one it does not
+   * carry is read back with the channel's next read.
+   */
+  notify(note: BroadcastNote): void {
+    const feed = this.feeds.get(note.channel_id);
+    const carried = feed && this.takeCarried ? carriedMessage(note) : undefined;
+    if (this.accept(feed, carried ?? null, Number(note.offset)) && carried) this.metrics.broadcastsCarried.inc();
   }
 
   /**
@@ -247,7 +251,7 @@ export class BroadcastFeed {
    * the message are told; one not yet delivered here never will be, even by a read that began before
    * the deletion.
    */
-  deleted(note: BroadcastNotification): void {
+  deleted(note: BroadcastNote): void {
     const feed = this.feeds.get(note.channel_id);
     if (!feed) return;
     const offset = Number(note.offset);
@@ -273,10 +277,12 @@ export class BroadcastFeed {
     }
   }
 
-  private accept(feed: ChannelFeed | undefined, message: StoredMessage | null, offset = message?.offset ?? 0): void {
-    if (!feed || offset <= feed.lastOffset || feed.pending.get(offset)) return;
+  /** Takes news of a message (its row, or only its offset); false when it is old news: delivered, or its row already here. */
+  private accept(feed: ChannelFeed | undefined, message: StoredMessage | null, offset = message?.offset ?? 0): boolean {
+    if (!feed || offset <= feed.lastOffset || feed.pending.get(offset)) return false;
     feed.pending.set(offset, message);
     void this.drain(feed);
+    return true;
   }
 
   private async drain(feed: ChannelFeed): Promise<void> {
@@ -310,6 +316,7 @@ export class BroadcastFeed {
       if (!feed.readLog && feed.pending.size === 0) return;
       feed.readLog = false;
       const notifiedBefore = [...feed.pending.keys()];
+      this.metrics.broadcastLogReads.inc();
       const page = await this.log.readPage(feed.channelId, { afterOffset: feed.lastOffset, limit: FETCH_LIMIT, maxBytes: FETCH_BYTES });
       const rows = page.messages;
       if (rows.length === 0) {

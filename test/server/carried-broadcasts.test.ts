@@ -1,0 +1,100 @@
+// REALTIME_BROADCAST_NOTIFY_PAYLOADS: two servers on one database, each delivering the other's broadcasts from their notifications (no read of the log), in order, framed as its own, and under the same access checks.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { addMember, createChannel, removeMember } from '@nself/db';
+import type { RunningServer } from '@nself/server';
+import { RawClient, type Frame } from './raw-client.js';
+import { JWT_SECRET, token } from '../helpers/tokens.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { startTestServer, useTestServer } from '../helpers/server.js';
+
+let other: RunningServer;
+let anonKey: string;
+const env = useTestServer({ jwtSecret: JWT_SECRET, broadcastNotifyPayloads: true }, async (db) => {
+  other = await startTestServer(db, { jwtSecret: JWT_SECRET, broadcastNotifyPayloads: true });
+  anonKey = await token(undefined, { role: 'anon' });
+});
+
+after(async () => {
+  await other?.close();
+});
+
+/** The value of counter `name` in a server's /metrics. */
+async function counter(server: RunningServer, name: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split('\n').find((entry) => entry.startsWith(`${name} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+async function rawJoin(server: RunningServer, topic: string, user?: string, isPrivate = false): Promise<RawClient> {
+  const raw = await RawClient.open(server, `vsn=2.0.0&apikey=${anonKey}`);
+  const reply = await raw.join(`realtime:${topic}`, '1', { private: isPrivate, broadcast: { self: true, ack: false } }, user ? { access_token: await token(user) } : {});
+  assert.equal((reply[4] as { status: string }).status, 'ok', `joining ${topic}: ${JSON.stringify(reply)}`);
+  return raw;
+}
+
+const broadcastTexts = (raw: RawClient) => raw.texts.filter((text) => text.includes('"broadcast"') && !text.includes('phx_reply'));
+
+test("each server delivers the other's broadcasts from their notifications, in order, in frames the same byte for byte as the sender's server sends", async () => {
+  const sender = await rawJoin(env.server, 'carried-room');
+  const receiver = await rawJoin(other, 'carried-room');
+  try {
+    const readsBefore = await counter(other, 'realtime_broadcast_log_reads_total');
+    const carriedBefore = await counter(other, 'realtime_broadcasts_carried_total');
+    const count = 40;
+    for (let index = 0; index < count; index++) {
+      sender.send([null, null, 'realtime:carried-room', 'broadcast', { type: 'broadcast', event: 'tick', payload: { index, b: 'b', a: [1.5, 'é', null] } }]);
+    }
+    await waitFor(() => broadcastTexts(receiver).length === count && broadcastTexts(sender).length === count, 'every broadcast at both clients', 10_000);
+    assert.deepEqual(broadcastTexts(receiver), broadcastTexts(sender), "the other server's frames are the sender's server's");
+    const indexes = receiver.frames.filter((frame: Frame) => frame[3] === 'broadcast').map((frame) => (frame[4]['payload'] as { index: number }).index);
+    assert.deepEqual(
+      indexes,
+      Array.from({ length: count }, (_, index) => index),
+    );
+    assert.equal((await counter(other, 'realtime_broadcasts_carried_total')) - carriedBefore, count, 'every one taken from its notification');
+    assert.equal(await counter(other, 'realtime_broadcast_log_reads_total'), readsBefore, 'none read back');
+  } finally {
+    await sender.close();
+    await receiver.close();
+  }
+});
+
+test('a large broadcast, whose notification cannot carry it, is read back, and delivery goes on in order', async () => {
+  const sender = await rawJoin(env.server, 'carried-large');
+  const receiver = await rawJoin(other, 'carried-large');
+  try {
+    const readsBefore = await counter(other, 'realtime_broadcast_log_reads_total');
+    for (const text of ['small', 'x'.repeat(9_000), 'small again']) {
+      sender.send([null, null, 'realtime:carried-large', 'broadcast', { type: 'broadcast', event: 'note', payload: { text } }]);
+    }
+    await waitFor(() => broadcastTexts(receiver).length === 3, 'the three broadcasts');
+    assert.deepEqual(broadcastTexts(receiver), broadcastTexts(sender));
+    assert.ok((await counter(other, 'realtime_broadcast_log_reads_total')) > readsBefore, 'the large one was read');
+  } finally {
+    await sender.close();
+    await receiver.close();
+  }
+});
+
+test('a member removed from a private channel gets nothing sent after the removal, whichever server stored it', async () => {
+  const vault = await createChannel(env.db.pool, { name: 'carried-vault', type: 'private' });
+  for (const userId of ['alice', 'bob']) await addMember(env.db.pool, { channelId: vault.id, userId });
+  const bob = await rawJoin(env.server, 'carried-vault', 'bob', true);
+  const alice = await rawJoin(other, 'carried-vault', 'alice', true);
+  const send = (n: number) => bob.send([null, null, 'realtime:carried-vault', 'broadcast', { type: 'broadcast', event: 'note', payload: { n } }]);
+  const received = (raw: RawClient) => raw.frames.filter((frame) => frame[3] === 'broadcast').map((frame) => (frame[4]['payload'] as { n: number }).n);
+  try {
+    send(1);
+    await waitFor(() => received(alice).length === 1, 'alice receiving the first note');
+    await removeMember(env.db.pool, vault, 'alice');
+    send(2);
+    await waitFor(() => received(bob).length === 2, 'bob receiving the second note');
+    await waitFor(() => alice.frames.some((frame) => frame[3] === 'phx_close'), "alice's channel closed");
+    await sleep(300);
+    assert.deepEqual(received(alice), [1], 'nothing after the removal');
+  } finally {
+    await alice.close();
+    await bob.close();
+  }
+});
