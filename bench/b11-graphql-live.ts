@@ -1,8 +1,9 @@
 // B11: GraphQL live queries pushed by change capture against the same queries re-run every second (Hasura's method): commit-to-client latency and CPU per change.
 import pg from 'pg';
 import { alternate, medianOf, sleep } from './lib/alternate.js';
+import { baselineNote, createBaselineDatabase, readBaseline } from './lib/baseline.js';
 import { ClusterCpu } from './lib/cluster-cpu.js';
-import { createBenchDatabase } from './lib/database.js';
+import { createBenchDatabase, type BenchDatabase } from './lib/database.js';
 import { GraphQLClients, LIVE_TABLE } from './lib/graphql-clients.js';
 import { readOptions } from './lib/options.js';
 import { gaugeIn, scrapeServer } from './lib/server-metrics.js';
@@ -19,13 +20,13 @@ const options = readOptions('node --import tsx bench/b11-graphql-live.ts [option
 });
 
 type Side = 'changes' | 'poll' | 'baseline';
-/** A checkout of an earlier version (built) whose pushed live queries run as a third side, for a before/after comparison in one run. */
-const BASELINE = process.env['B11_BASELINE'];
+/** A built checkout of another version (BENCH_BASELINE) whose pushed live queries run as a third side, for a before/after comparison in one run. */
+const BASELINE = readBaseline();
 const SIDES: Side[] = BASELINE ? ['changes', 'baseline', 'poll'] : ['changes', 'poll'];
 const SIDE_LABELS: Record<Side, string> = {
   changes: 'pushed by change capture (REALTIME_GRAPHQL_LIVE_QUERIES=changes)',
   poll: 're-run every second, Hasura-style (REALTIME_GRAPHQL_LIVE_QUERIES=poll)',
-  baseline: `pushed, the build at B11_BASELINE (${BASELINE})`,
+  baseline: `pushed, ${BASELINE?.label ?? 'baseline'} (REALTIME_GRAPHQL_LIVE_QUERIES=changes)`,
 };
 /** The role in the clients' Hasura claims. */
 const ROLE = 'authenticated';
@@ -47,15 +48,13 @@ interface Run {
 const RUNS = 'realtime_graphql_live_query_runs_total';
 
 const started = Date.now();
-const db = await createBenchDatabase(2);
 const id = pg.escapeIdentifier;
-await db.pool.query(`CREATE TABLE public.${id(LIVE_TABLE)} (id serial PRIMARY KEY, shape int NOT NULL, sent_at double precision NOT NULL)`);
-await db.pool.query(`CREATE INDEX ON public.${id(LIVE_TABLE)} (shape, id DESC)`);
-await db.pool.query(`DO $$ BEGIN CREATE ROLE ${id(ROLE)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
-await db.pool.query(`GRANT USAGE ON SCHEMA public TO ${id(ROLE)}`);
-await db.pool.query(`GRANT SELECT ON public.${id(LIVE_TABLE)} TO ${id(ROLE)}`);
-// One row per shape, so every live query starts with a row.
-await db.pool.query(`INSERT INTO public.${id(LIVE_TABLE)} (shape, sent_at) SELECT n, 0 FROM generate_series(0, $1::int - 1) AS n`, [options.shapes]);
+const db = await createBenchDatabase(2);
+await createLiveTable(db);
+const baselineDb = BASELINE ? await createBaselineDatabase(2) : undefined;
+if (baselineDb) await createLiveTable(baselineDb);
+/** Each side's database: the baseline's build installs its own schema in one of its own. */
+const databaseOf = (side: Side): BenchDatabase => (side === 'baseline' && baselineDb ? baselineDb : db);
 const cluster = await ClusterCpu.find(db.pool);
 const clients = GraphQLClients.start(options.workers);
 const token = await hasuraClaimsToken('bench-user', ROLE);
@@ -63,10 +62,11 @@ const shapes = Array.from({ length: options.queries }, (_, index) => index % opt
 
 try {
   const runs = await alternate<Side, Run>(SIDES, options.reps, async (side) => {
+    const sideDb = databaseOf(side);
     const service = await startService('nself', {
-      databaseUrl: db.url,
+      databaseUrl: sideDb.url,
       env: { REALTIME_GRAPHQL_LIVE_QUERIES: side === 'poll' ? 'poll' : 'changes' },
-      ...(side === 'baseline' && BASELINE ? { root: BASELINE } : {}),
+      ...(side === 'baseline' && BASELINE ? { root: BASELINE.root } : {}),
     });
     try {
       const opened = await clients.open(`ws://127.0.0.1:${service.target.port}/v1/graphql`, token, shapes);
@@ -75,14 +75,14 @@ try {
       await clients.reset();
       const runsBefore = gaugeIn(await scrapeServer(service.target), RUNS);
       const cpuBefore = service.usage().cpu;
-      const stopCluster = cluster?.start([db.name]);
-      const written = await insertPaced(db.url, options.rate, options.seconds * 1000, options.shapes);
+      const stopCluster = cluster?.start([sideDb.name]);
+      const written = await insertPaced(sideDb.url, options.rate, options.seconds * 1000, options.shapes);
       const cpuAfter = service.usage().cpu;
       const database = await stopCluster?.();
       const runsPerSecond = (gaugeIn(await scrapeServer(service.target), RUNS) - runsBefore) / options.seconds;
       // Each INSERT changes the result of one shape's live queries.
       await clients.drain(written * (options.queries / options.shapes), 2_500);
-      const { rows } = await db.pool.query<{ shape: number; id: number }>(`SELECT shape, max(id) AS id FROM public.${id(LIVE_TABLE)} GROUP BY shape`);
+      const { rows } = await sideDb.pool.query<{ shape: number; id: number }>(`SELECT shape, max(id) AS id FROM public.${id(LIVE_TABLE)} GROUP BY shape`);
       const report = await clients.report(Object.fromEntries(rows.map((row) => [row.shape, row.id])));
       if (report.errors.length > 0) throw new Error(`live queries failed: ${report.errors.join('; ')}`);
       return {
@@ -183,7 +183,8 @@ try {
     notes: [
       `Each live query is \`${LIVE_TABLE}(where: {shape: {_eq: K}}, order_by: {id: desc}, limit: 1) { id sent_at }\` for one of ${options.shapes} shapes K (each its own query text), so ${perShape} clients share each; the clients are the \`graphql-ws\` library over WebSocket with a Hasura-claims JWT (role \`${ROLE}\`), spread over ${options.workers} load processes. The writer INSERTs one row at a time, the shapes in turn, with its clock in \`sent_at\`; latency runs from that moment to a client having the result that shows the row (the commit included).`,
       'Both sides are the same server (`nself realtime start`, one process pinned to the server CPU), started afresh for each run with REALTIME_GRAPHQL_LIVE_QUERIES set. Pushed: a live query re-runs when a change to its table that can affect its result commits (changes within 5 ms answered by one run), its subscribers share the run, and a result is sent only when it differs. Polled: every distinct live query re-runs once a second and sends only a changed result, as Hasura does (Hasura also merges queries that differ only in their variables into one SQL statement; these differ in their text, so it would not).',
-      'A pushed live query runs again only on a change that can affect its result: the server tests the changed row against the query\'s `where` (here `shape = K`), so an INSERT re-runs the one distinct query of its shape, not all of them (docs/nhost.md, "Which changes re-run a live query"). With B11_BASELINE set, a third side runs the pushed live queries of the build at that path in the same alternation (for the before/after figures of a change). Polling runs each distinct query once a second whatever was written. So the pushed cost grows with the writes and the queries each write can affect, the polled cost with the distinct queries alone; the CPU columns give both for this workload. "Live-query runs / s" is the server\'s own count (`realtime_graphql_live_query_runs_total`) over the writing window: changes arriving while a query runs are answered by one more run, so under load the pushed side runs fewer than the writes it is affected by.',
+      'A pushed live query runs again only on a change that can affect its result: the server tests the changed row against the query\'s `where` (here `shape = K`), so an INSERT re-runs the one distinct query of its shape, not all of them (docs/nhost.md, "Which changes re-run a live query"). With BENCH_BASELINE set, a third side runs the pushed live queries of the build at that path in the same alternation (for the before/after figures of a change). Polling runs each distinct query once a second whatever was written. So the pushed cost grows with the writes and the queries each write can affect, the polled cost with the distinct queries alone; the CPU columns give both for this workload. "Live-query runs / s" is the server\'s own count (`realtime_graphql_live_query_runs_total`) over the writing window: changes arriving while a query runs are answered by one more run, so under load the pushed side runs fewer than the writes it is affected by.',
+      ...(BASELINE ? [baselineNote(BASELINE)] : []),
       'CPU per change is CPU time over the writing window divided by the INSERTs: the server process from /proc, and the PostgreSQL backends of the bench database (the server\'s queries and its change capture; the writer\'s own backend left out) sampled from /proc; "n/a" when PostgreSQL is not on this host.',
       'Polled clients miss rows: when two INSERTs of a shape fall within one poll, the client sees only the newer one, so "received" is below the rows written. "Stale at the end" counts live queries whose last result was not their shape\'s newest row once the run was drained (must be 0).',
     ],
@@ -191,6 +192,17 @@ try {
 } finally {
   await clients.stop();
   await db.drop();
+  await baselineDb?.drop();
+}
+
+/** The live queries' table with one row per shape (so every live query starts with a row), readable by the clients' role. */
+async function createLiveTable({ pool }: BenchDatabase): Promise<void> {
+  await pool.query(`CREATE TABLE public.${id(LIVE_TABLE)} (id serial PRIMARY KEY, shape int NOT NULL, sent_at double precision NOT NULL)`);
+  await pool.query(`CREATE INDEX ON public.${id(LIVE_TABLE)} (shape, id DESC)`);
+  await pool.query(`DO $$ BEGIN CREATE ROLE ${id(ROLE)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+  await pool.query(`GRANT USAGE ON SCHEMA public TO ${id(ROLE)}`);
+  await pool.query(`GRANT SELECT ON public.${id(LIVE_TABLE)} TO ${id(ROLE)}`);
+  await pool.query(`INSERT INTO public.${id(LIVE_TABLE)} (shape, sent_at) SELECT n, 0 FROM generate_series(0, $1::int - 1) AS n`, [options.shapes]);
 }
 
 /** INSERTs one row every 1/rate s for `durationMs`, the shapes in turn, each with the writer's clock; resolves with the rows written. */

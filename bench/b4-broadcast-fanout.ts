@@ -1,5 +1,6 @@
 // B4: broadcast fan-out, deliveries per server CPU-second and latency, nself against bare ws, Socket.IO rooms and nginx + nchan.
 import { alternate, medianOf, sleep } from './lib/alternate.js';
+import { baselineNote, createBaselineDatabase, readBaseline } from './lib/baseline.js';
 import { createBenchDatabase } from './lib/database.js';
 import { LoadClients } from './lib/load-clients.js';
 import { readOptions } from './lib/options.js';
@@ -17,6 +18,9 @@ const options = readOptions('node --import tsx bench/b4-broadcast-fanout.ts [opt
   workers: { fallback: 2, help: 'load-generator processes', min: 1 },
 });
 
+/** The servers compared; 'baseline' is nself built in the BENCH_BASELINE checkout. */
+type Side = ServiceKind | 'baseline';
+
 interface Run {
   readonly deliveries: number;
   readonly cpu: number;
@@ -31,25 +35,33 @@ interface Run {
 const SERVER_LATENCY = 'realtime_delivery_latency_seconds';
 
 const started = Date.now();
+const baseline = readBaseline();
 const db = await createBenchDatabase();
+const baselineDb = baseline ? await createBaselineDatabase() : undefined;
 const clients = await LoadClients.start(options.workers);
-const sides: ServiceKind[] = ['nself', 'ws', 'socketio', ...(nchanAvailable() ? ['nchan' as const] : [])];
+const sides: Side[] = ['nself', ...(baseline ? ['baseline' as const] : []), 'ws', 'socketio', ...(nchanAvailable() ? ['nchan' as const] : [])];
+const labelOf = (side: Side) => (side === 'baseline' ? (baseline?.label ?? side) : SERVICE_LABELS[side]);
 const topic = 'fanout';
 const nselfEnv = { REALTIME_MAX_MESSAGES_PER_SECOND: '1000000' };
 
 /** One run: subscribers join, the publisher sends at `rate` for the set time, then deliveries are counted. */
-async function measure(side: ServiceKind, rate: number): Promise<Run> {
-  const service = await startService(side, { databaseUrl: db.url, env: nselfEnv });
+async function measure(side: Side, rate: number): Promise<Run> {
+  const kind = side === 'baseline' ? 'nself' : side;
+  const service = await startService(kind, {
+    databaseUrl: side === 'baseline' && baselineDb ? baselineDb.url : db.url,
+    env: nselfEnv,
+    ...(side === 'baseline' && baseline ? { root: baseline.root } : {}),
+  });
   try {
     const opened = await clients.open(
       service.target,
       Array.from({ length: options.subscribers }, () => ({ topic })),
     );
-    if (opened.failed > 0) throw new Error(`${opened.failed} subscribers could not join ${SERVICE_LABELS[side]}: ${opened.failures.join('; ')}`);
+    if (opened.failed > 0) throw new Error(`${opened.failed} subscribers could not join ${labelOf(side)}: ${opened.failures.join('; ')}`);
     const publisher = await openPublisher(service.target, [topic]);
     await sleep(300);
     await clients.reset(1);
-    const storedBefore = side === 'nself' ? histogramIn(await scrapeServer(service.target), SERVER_LATENCY) : undefined;
+    const storedBefore = kind === 'nself' ? histogramIn(await scrapeServer(service.target), SERVER_LATENCY) : undefined;
     const before = service.usage();
     const sent = await publishPaced(publisher, [topic], rate, options.seconds * 1000, options.payload);
     await clients.drain((sent[topic] ?? 0) * options.subscribers);
@@ -78,7 +90,7 @@ function serverBounds(runs: readonly Run[]): string {
 
 try {
   const runs = await alternate(sides, options.reps, (side) => measure(side, options.rate));
-  const perCpu = (side: ServiceKind) => medianOf(runs.get(side), (run) => run.deliveries / Math.max(run.cpu, 0.01));
+  const perCpu = (side: Side) => medianOf(runs.get(side), (run) => run.deliveries / Math.max(run.cpu, 0.01));
   const ours = perCpu('nself');
   const maxRate = ours / options.subscribers;
   const halfRate = Math.max(1, Math.min(5000, Math.floor(maxRate / 2)));
@@ -88,7 +100,7 @@ try {
   const rows = sides.map((side) => {
     const sideRuns = runs.get(side);
     return [
-      SERVICE_LABELS[side],
+      labelOf(side),
       fmt(
         medianOf(sideRuns, (run) => run.deliveries),
         0,
@@ -107,7 +119,7 @@ try {
         2,
       ),
       side === 'nself' ? '1.00×' : ratio(ours, perCpu(side)),
-      side === 'nself' ? serverBounds(sideRuns ?? []) : '–',
+      side === 'nself' || side === 'baseline' ? serverBounds(sideRuns ?? []) : '–',
       fmt(median((sideRuns ?? []).map((run) => run.loadDelayP99Ms)), 1),
       sideRuns?.reduce((sum, run) => sum + run.problems, 0) ?? 0,
     ];
@@ -149,10 +161,12 @@ try {
     notes: [
       "Server CPU is the server process only (for nginx: master and worker). nself also stores every broadcast in PostgreSQL (history on); the database's own CPU is not counted here.",
       `The maximum rate is the CPU-bound estimate (deliveries per CPU-second ÷ subscribers = ${fmt(maxRate, 0)} msg/s); the half-rate run measured p50 ${fmt(half.latency.p50, 2)} ms, p99 ${fmt(half.latency.p99, 2)} ms (the server: ${serverBounds([half])} from store to delivery).`,
+      ...(baseline ? [`${baselineNote(baseline)} The half-rate run is this checkout's alone.`] : []),
       '"Server: stored to delivered" is what the server measured (`realtime_delivery_latency_seconds`, from the statement that stores a broadcast to its frames written to every subscriber, the commit included; over all repetitions, each figure the upper bound of its histogram bucket); the rest of the latency is the kernel and the load processes, whose event-loop delay (p99 over the run) shows how late they were to read what arrived.',
     ],
   });
 } finally {
   await clients.stop();
   await db.drop();
+  await baselineDb?.drop();
 }

@@ -1,6 +1,7 @@
 // B7: stored broadcasts per second, and many clients rejoining at once with replay from their last offset, against raw pg doing the same INSERT+NOTIFY and SELECTs.
 import pg from 'pg';
 import { alternate, medianOf, sleep } from './lib/alternate.js';
+import { baselineNote, createBaselineDatabase, readBaseline } from './lib/baseline.js';
 import { createBenchDatabase } from './lib/database.js';
 import { LoadClients } from './lib/load-clients.js';
 import { readOptions } from './lib/options.js';
@@ -22,7 +23,9 @@ const options = readOptions('node --import tsx bench/b7-history-replay.ts [optio
   workers: { fallback: 2, help: 'load-generator processes', min: 1 },
 });
 
-type Side = 'nself' | 'ws' | 'raw';
+/** 'baseline' is nself built in the BENCH_BASELINE checkout, measured as the 'nself' side is. */
+type Side = 'nself' | 'baseline' | 'ws' | 'raw';
+type NselfSide = 'nself' | 'baseline';
 
 /** One replay phase of the nself side: the clients drop, miss broadcasts, and rejoin with resume. */
 interface Rejoin {
@@ -49,7 +52,9 @@ interface Run {
 }
 
 const started = Date.now();
+const baseline = readBaseline();
 const db = await createBenchDatabase(25);
+const baselineDb = baseline ? await createBaselineDatabase(1) : undefined;
 const clients = await LoadClients.start(options.workers);
 const topics = Array.from({ length: Math.max(1, Math.floor(options.clients / 10)) }, (_, index) => `replay${index}`);
 const nselfEnv = { REALTIME_MAX_MESSAGES_PER_SECOND: '1000000', REALTIME_MAX_JOINS_PER_SECOND: '1000000' };
@@ -185,10 +190,15 @@ async function rawReplay(): Promise<LatencySummary> {
 }
 
 try {
-  const runs = await alternate<Side, Run>(['nself', 'ws', 'raw'], options.reps, async (side) => {
+  const sides: Side[] = ['nself', ...(baseline ? ['baseline' as const] : []), 'ws', 'raw'];
+  const runs = await alternate<Side, Run>(sides, options.reps, async (side) => {
     if (side === 'raw') return { stored: await rawStore(), rejoins: [], connects: [], rawReplay: await rawReplay() };
     if (side === 'ws') return { stored: Number.NaN, rejoins: [], connects: await bareConnects(), rawReplay: undefined };
-    const service = await startService('nself', { databaseUrl: db.url, env: nselfEnv });
+    const service = await startService('nself', {
+      databaseUrl: side === 'baseline' && baselineDb ? baselineDb.url : db.url,
+      env: nselfEnv,
+      ...(side === 'baseline' && baseline ? { root: baseline.root } : {}),
+    });
     try {
       const stored = await storeAsFastAsPossible(service.target);
       await sleep(500);
@@ -200,10 +210,10 @@ try {
     }
   });
   const stored = (side: Side) => medianOf(runs.get(side), (run) => run.stored);
-  const nselfRuns = runs.get('nself') ?? [];
+  const nselfSides: NselfSide[] = baseline ? ['nself', 'baseline'] : ['nself'];
   const phases = options.spread > 0 ? [0, 1] : [0];
-  const phase = (index: number) => nselfRuns.flatMap((run) => run.rejoins[index] ?? []);
-  const replayOf = (index: number) => medianSummary(phase(index).map((rejoin) => rejoin.replay));
+  const phase = (index: number, side: NselfSide = 'nself') => (runs.get(side) ?? []).flatMap((run) => run.rejoins[index] ?? []);
+  const replayOf = (index: number, side: NselfSide = 'nself') => medianSummary(phase(index, side).map((rejoin) => rejoin.replay));
   const rawReplaySummary = medianSummary((runs.get('raw') ?? []).flatMap((run) => run.rawReplay ?? []));
   const bareRow = (index: number) => {
     const connect = medianSummary((runs.get('ws') ?? []).flatMap((run) => run.connects[index] ?? []));
@@ -222,7 +232,8 @@ try {
     ];
   };
   const spreadLabel = `rejoining evenly within ${fmt(options.spread / 1000, 1)} s`;
-  const problems = nselfRuns.reduce((sum, run) => sum + run.rejoins.reduce((total, rejoin) => total + rejoin.problems, 0), 0);
+  const problemsOf = (side: NselfSide) => (runs.get(side) ?? []).reduce((sum, run) => sum + run.rejoins.reduce((total, rejoin) => total + rejoin.problems, 0), 0);
+  const problems = nselfSides.reduce((sum, side) => sum + problemsOf(side), 0);
   const targets: TargetCheck[] = [
     { target: '≥ 5,000 stored broadcasts/s', measured: `${fmt(stored('nself'), 0)}/s`, met: stored('nself') >= 5000 },
     { target: 'stored broadcasts ≥ 0.8× raw INSERT + NOTIFY', measured: ratio(stored('nself'), stored('raw')), met: stored('nself') >= 0.8 * stored('raw') },
@@ -230,24 +241,25 @@ try {
     ...(options.spread > 0
       ? [{ target: `${options.clients} clients ${spreadLabel} (PERFORMANCE-ANCHORS' B7): p99 ≤ 200 ms`, measured: `${fmt(replayOf(1).p99, 1)} ms`, met: replayOf(1).p99 <= 200 }]
       : []),
-    { target: 'no gap or duplicate across the replay/live seam', measured: `${problems}`, met: problems === 0 },
+    { target: 'no gap or duplicate across the replay/live seam', measured: `${problemsOf('nself')}`, met: problemsOf('nself') === 0 },
   ];
-  const nselfRow = (index: number) => {
-    const connect = medianSummary(phase(index).map((rejoin) => rejoin.connect));
-    const joins = phase(index).map((rejoin) => rejoin.serverJoins);
-    const replay = replayOf(index);
+  const nselfRow = (index: number, side: NselfSide) => {
+    const connect = medianSummary(phase(index, side).map((rejoin) => rejoin.connect));
+    const joins = phase(index, side).map((rejoin) => rejoin.serverJoins);
+    const replay = replayOf(index, side);
+    const name = side === 'baseline' ? (baseline?.label ?? side) : 'nself';
     return [
-      index === 0 ? 'nself (broadcast with ack; rejoin at once with resume)' : `nself, ${spreadLabel}`,
-      index === 0 ? fmt(stored('nself'), 0) : '–',
-      index === 0 ? ratio(stored('nself'), stored('raw')) : '–',
+      index === 0 ? `${name} (broadcast with ack; rejoin at once with resume)` : `${name}, ${spreadLabel}`,
+      index === 0 ? fmt(stored(side), 0) : '–',
+      index === 0 ? ratio(stored(side), stored('raw')) : '–',
       fmt(replay.p50, 1),
       fmt(replay.p99, 1),
       fmt(replay.max, 1),
       `${fmt(connect.p50, 1)} / ${fmt(connect.p99, 1)}`,
       `${fmt(meanOf(combined(joins)) * 1000, 1)} / ≤ ${fmt(bucketBound(combined(joins), 0.99) * 1000, 0)}`,
-      `${fmt(median(phase(index).map((rejoin) => rejoin.serverLoopDelay.p99)), 0)} / ${fmt(median(phase(index).map((rejoin) => rejoin.serverLoopDelay.max)), 0)}`,
-      fmt(median(phase(index).map((rejoin) => rejoin.loadDelayP99Ms)), 1),
-      phase(index).reduce((sum, rejoin) => sum + rejoin.problems, 0),
+      `${fmt(median(phase(index, side).map((rejoin) => rejoin.serverLoopDelay.p99)), 0)} / ${fmt(median(phase(index, side).map((rejoin) => rejoin.serverLoopDelay.max)), 0)}`,
+      fmt(median(phase(index, side).map((rejoin) => rejoin.loadDelayP99Ms)), 1),
+      phase(index, side).reduce((sum, rejoin) => sum + rejoin.problems, 0),
     ];
   };
   publishResult({
@@ -275,7 +287,7 @@ try {
           'gaps+dups+missing',
         ],
         rows: [
-          ...phases.flatMap((index) => [nselfRow(index), bareRow(index)]),
+          ...phases.flatMap((index) => [...nselfSides.map((side) => nselfRow(index, side)), bareRow(index)]),
           [
             'raw pg (INSERT + pg_notify; replay SELECT … LIMIT 25)',
             fmt(stored('raw'), 0),
@@ -298,9 +310,11 @@ try {
       'The bare ws rows time the same number of clients connecting to a bare `ws` server (no token, join or replay), at once and spread alike, from the same load processes: what this machine gives the connects alone.',
       "The raw side runs the replay SELECT of every client at once through a pool of 20 connections (the server's pool size), timing each from submission.",
       'Per-connection message and join limits are raised for this run only, so that a few publisher connections can carry the load.',
+      ...(baseline ? [baselineNote(baseline)] : []),
     ],
   });
 } finally {
   await clients.stop();
   await db.drop();
+  await baselineDb?.drop();
 }

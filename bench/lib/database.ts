@@ -22,10 +22,13 @@ async function serverUrl(): Promise<{ url: string; embedded: boolean }> {
   return { url: instance.url, embedded: true };
 }
 
-/** Creates a fresh database with the realtime schema installed and a pool of `poolSize` on it. */
-export async function createBenchDatabase(poolSize = 10): Promise<BenchDatabase> {
+/**
+ * Creates a fresh database with a pool of `poolSize` on it, with this checkout's realtime schema installed
+ * unless `migrated` is false (a server of another build then installs its own as it starts).
+ */
+export async function createBenchDatabase(poolSize = 10, { migrated = true }: { migrated?: boolean } = {}): Promise<BenchDatabase> {
   const { url: adminUrl, embedded } = await serverUrl();
-  const db = await createDatabase(adminUrl, { prefix: 'nself_bench', migrated: true, poolSize });
+  const db = await createDatabase(adminUrl, { prefix: 'nself_bench', migrated, poolSize });
   const { rows } = await db.pool.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
   return { ...db, server: describeDatabase(adminUrl), embedded, version: String(rows[0]?.v ?? '').slice(0, 2) };
 }

@@ -62,6 +62,7 @@ export function writePerformanceDoc(results: readonly BenchResult[], context: Ru
     '- Clients speak the real protocols over raw `ws` (Phoenix `phx_join`, broadcast, presence, postgres_changes and heartbeats for ours; Engine.IO/Socket.IO frames; nchan WebSocket subscribers), spread over load-generator processes. Servers are pinned to CPU 1 and load generators to CPU 0 with `taskset` (B9 lets a server of several worker processes use every core); CPU time and RSS come from `/proc`, for a server of several workers summed over the primary process and its workers.',
     '- Every message carries a sequence number and its send time (`performance.timeOrigin + performance.now()`); every delivery is checked for gaps, duplicates and missing messages, and latency is send (or INSERT) to receipt on the same host clock.',
     "- `npm run bench` runs all eleven at a small size (`npm run bench -- B4 B7` only those; `npm run bench:workers` is B9, `npm run bench:bus` is B10, `npm run bench:graphql` is B11); each command's options scale it up.",
+    '- Before and after a change: with `BENCH_BASELINE` naming another built checkout (`npm install` builds it), B4, B7 and B11 run that checkout\'s server as one more side, "nself at <commit>" (its short commit), in the same alternation and with the same settings as this checkout\'s, on a database of its own with the schema it installs; its rows stand beside ours in the tables (CONTRIBUTING.md, "Benchmarks").',
     '',
     '## Machine',
     '',
