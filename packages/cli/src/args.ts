@@ -1,6 +1,6 @@
 // Parsing and checking command-line arguments: numbers, JSON, output format, stdin, one-line usage errors.
 import { Command } from 'commander';
-import { checkJsonObject, readSetting, UserError } from '@nself/db';
+import { checkJsonObject, readSetting, UserError } from '@nself/db/values';
 import { checkJsonText, JsonValueError } from '@nself/protocol';
 import { jsonSyntaxErrorPosition } from './json-position.js';
 import type { OutputFormat } from './output.js';

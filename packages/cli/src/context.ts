@@ -1,10 +1,21 @@
 // What every command needs: the database pool, opened once on first use and closed at exit, with the embedded PostgreSQL
 // running only while the command needs it unless something asked to keep it running.
 import path from 'node:path';
-import { currentVersion, findProjectStateDir, latestVersion, openPool, readSetting, releaseEmbeddedPostgres, resolveDatabaseUrl, UserError, type Pool } from '@nself/db';
+import type { Pool } from '@nself/db';
+import { findProjectStateDir, readSetting, UserError } from '@nself/db/values';
 
+let operationsPromise: Promise<typeof import('@nself/db')> | undefined;
 let urlPromise: Promise<string> | undefined;
 let poolPromise: Promise<Pool> | undefined;
+
+/**
+ * @nself/db's database operations (the pg driver, the embedded PostgreSQL, every query), loaded on first use:
+ * `--help`, `--version` and commands that touch no database start without them.
+ */
+export function databaseOperations(): Promise<typeof import('@nself/db')> {
+  operationsPromise ??= import('@nself/db');
+  return operationsPromise;
+}
 
 /**
  * The connection string for this invocation: DATABASE_URL, else the embedded PostgreSQL, started if it is not running
@@ -12,6 +23,7 @@ let poolPromise: Promise<Pool> | undefined;
  */
 export function databaseUrl(): Promise<string> {
   urlPromise ??= (async () => {
+    const { resolveDatabaseUrl } = await databaseOperations();
     announceNewEmbeddedDatabase();
     return resolveDatabaseUrl(process.env, 'while-used');
   })();
@@ -20,13 +32,17 @@ export function databaseUrl(): Promise<string> {
 
 /** The pool for this invocation, without any schema check (for `init` and `status`). */
 export function connection(): Promise<Pool> {
-  poolPromise ??= (async () => openPool(await databaseUrl(), { max: 4 }))();
+  poolPromise ??= (async () => {
+    const { openPool } = await databaseOperations();
+    return openPool(await databaseUrl(), { max: 4 });
+  })();
   return poolPromise;
 }
 
 /** The pool for this invocation, once the realtime schema is known to be installed and current. */
 export async function database(): Promise<Pool> {
   const pool = await connection();
+  const { currentVersion, latestVersion } = await databaseOperations();
   const [installed, latest] = await Promise.all([currentVersion(pool), latestVersion()]);
   if (installed === 0) throw new UserError('the realtime schema is not installed; run `nself realtime init` first');
   if (installed < latest) {
@@ -50,9 +66,11 @@ export function announceNewEmbeddedDatabase(): void {
 
 /** Closes the pool if one was opened, and ends this command's use of the embedded PostgreSQL (stopping it if it started it). */
 export async function closeDatabase(): Promise<void> {
+  if (operationsPromise === undefined) return;
   const pool = await poolPromise?.catch(() => undefined);
   poolPromise = undefined;
   urlPromise = undefined;
   await pool?.end();
+  const { releaseEmbeddedPostgres } = await operationsPromise;
   await releaseEmbeddedPostgres();
 }

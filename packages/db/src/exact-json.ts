@@ -1,7 +1,6 @@
 // Row JSON read and written without rounding: numbers a JavaScript number cannot hold (int8 beyond 2^53, long numerics) keep their digits.
 import { randomBytes } from 'node:crypto';
 import { isSafeNumber, parse as parseLossless } from 'lossless-json';
-import pg from 'pg';
 
 /**
  * A JSON number kept as the text PostgreSQL printed, because a JavaScript number would change it
@@ -60,14 +59,3 @@ function holdsExactNumber(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   return Object.values(value).some(holdsExactNumber);
 }
-
-const JSON_OID = 114;
-const JSONB_OID = 3802;
-
-/** Type parsers for a query whose json and jsonb columns are rows: parsed with `parseExactJson`. */
-export const EXACT_JSON_TYPES = {
-  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
-    if (oid === JSON_OID || oid === JSONB_OID) return parseExactJson;
-    return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
-  },
-};
