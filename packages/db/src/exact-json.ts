@@ -1,6 +1,6 @@
-// Row JSON read and written without rounding: numbers a JavaScript number cannot hold (int8 beyond 2^53, long numerics) keep their digits.
+// Row JSON written without rounding: numbers a JavaScript number cannot hold (int8 beyond 2^53, long numerics) keep their digits
+// (exact-json-parse.ts reads them; this half loads no parser or driver).
 import { randomBytes } from 'node:crypto';
-import { isSafeNumber, parse as parseLossless } from 'lossless-json';
 
 /**
  * A JSON number kept as the text PostgreSQL printed, because a JavaScript number would change it
@@ -21,18 +21,6 @@ export class ExactNumber {
   toJSON(): number {
     return Number(this.text);
   }
-}
-
-/** A run of digits long enough that the number holding it may not fit a JavaScript number exactly. */
-const LONG_DIGITS = /\d{16}/;
-
-/**
- * Parses JSON text as JSON.parse does, except that numbers a JavaScript number cannot hold become
- * ExactNumbers. Text without 16 digits in a row cannot hold one and takes JSON.parse's fast path.
- */
-export function parseExactJson(text: string): unknown {
-  if (!LONG_DIGITS.test(text)) return JSON.parse(text);
-  return parseLossless(text, null, (digits) => (isSafeNumber(digits) ? Number(digits) : new ExactNumber(digits)));
 }
 
 /** Stands for an ExactNumber inside JSON.stringify's output until its digits replace it; random per process, so no value can forge it. */

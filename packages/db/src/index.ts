@@ -27,4 +27,4 @@ export * from './history.js';
 export * from './retention.js';
 export * from './row-security.js';
 export * from './exact-json.js';
-export * from './exact-json-types.js';
+export * from './exact-json-parse.js';

@@ -1,7 +1,7 @@
 // The broadcast log: appending messages with their channel offset, and reading them back.
 import type pg from 'pg';
 import type { Queryable } from './queryable.js';
-import { EXACT_JSON_TYPES } from './exact-json-types.js';
+import { EXACT_JSON_TYPES } from './exact-json-parse.js';
 import { checkEventName } from './validation.js';
 
 /** One message of a channel's log. */

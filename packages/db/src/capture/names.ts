@@ -1,6 +1,6 @@
 // Names for table capture: parsing `schema.table` as SQL does, the seed's function, trigger and channel names, and the capture modes.
 import { createHash } from 'node:crypto';
-import { CAPTURE_EVENTS, type CaptureEvent } from '@nself/protocol';
+import { CAPTURE_EVENTS, type CaptureEvent } from '@nself/protocol/table-events';
 import { UserError } from '../errors.js';
 
 /** How changes of a table are announced besides the log row. */
