@@ -4,17 +4,22 @@ import path from 'node:path';
 import type { Pool } from '@nself/db';
 import { findProjectStateDir, readSetting, UserError } from '@nself/db/values';
 
-let operationsPromise: Promise<typeof import('@nself/db')> | undefined;
+let operationsPromise: Promise<typeof import('@nself/db/data')> | undefined;
 let urlPromise: Promise<string> | undefined;
 let poolPromise: Promise<Pool> | undefined;
 
 /**
- * @nself/db's database operations (the pg driver, the embedded PostgreSQL, every query), loaded on first use:
- * `--help`, `--version` and commands that touch no database start without them.
+ * @nself/db's data operations (the pg driver, the embedded PostgreSQL, channels, messages, presence …), loaded on
+ * first use: `--help`, `--version` and commands that touch no database start without them.
  */
-export function databaseOperations(): Promise<typeof import('@nself/db')> {
-  operationsPromise ??= import('@nself/db');
+export function databaseOperations(): Promise<typeof import('@nself/db/data')> {
+  operationsPromise ??= import('@nself/db/data');
   return operationsPromise;
+}
+
+/** All of @nself/db, with change capture, the WAL slot and notification listeners, for the commands that use them. */
+export function allDatabaseOperations(): Promise<typeof import('@nself/db')> {
+  return import('@nself/db');
 }
 
 /**
@@ -66,6 +71,7 @@ export function announceNewEmbeddedDatabase(): void {
 
 /** Closes the pool if one was opened, and ends this command's use of the embedded PostgreSQL (stopping it if it started it). */
 export async function closeDatabase(): Promise<void> {
+  // Connections and the embedded PostgreSQL are reached only through the data operations: unloaded, nothing is open.
   if (operationsPromise === undefined) return;
   const pool = await poolPromise?.catch(() => undefined);
   poolPromise = undefined;

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import type { Change, CaptureMode, TableName } from '@nself/db';
 import { CAPTURE_MODES, stringifyExact, UserError } from '@nself/db/values';
 import { addOutputOptions, parseNumberArgument, outputFormat, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
-import { database, databaseOperations } from '../context.js';
+import { database, allDatabaseOperations } from '../context.js';
 import { printRows, say, terminalText } from '../output.js';
 import { listenToChannel } from './listen-channel.js';
 
@@ -28,7 +28,7 @@ export function registerCaptureCommands(realtime: Command): void {
       'nself realtime subscribe public.metrics --capture poll',
     ],
   ).action(async (tableText: string, eventsText: string | undefined, filter: string | undefined, options: { capture: CaptureMode }) => {
-    const { parseEvents, parseTableName, subscribe, triggerName } = await databaseOperations();
+    const { parseEvents, parseTableName, subscribe, triggerName } = await allDatabaseOperations();
     const events = eventsText === undefined ? undefined : parseEvents(eventsText);
     // An operator's subscription keeps the seed's NOTIFY payload with the rows, for psql LISTEN (docs/capture.md).
     const result = await subscribe(await database(), {
@@ -64,7 +64,7 @@ export function registerCaptureCommands(realtime: Command): void {
       .argument('<table-or-id>', 'schema.table or the subscription id'),
     ['nself realtime unsubscribe public.users', 'nself realtime unsubscribe 3f0e…-uuid'],
   ).action(async (target: string) => {
-    const { unsubscribe } = await databaseOperations();
+    const { unsubscribe } = await allDatabaseOperations();
     const removed = await unsubscribe(await database(), target);
     say(`Unsubscribed ${removed.table}: removed its triggers, function realtime.${removed.functionName}() and subscription ${removed.id}.\n`);
   });
@@ -80,7 +80,7 @@ export function registerCaptureCommands(realtime: Command): void {
   ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const format = outputFormat(options, takeFormatWord([jsonWord]).word);
     const pool = await database();
-    const { currentPosition, listSubscriptions } = await databaseOperations();
+    const { currentPosition, listSubscriptions } = await allDatabaseOperations();
     await currentPosition(pool);
     await printRows(
       format,
@@ -137,7 +137,7 @@ interface ListenOptions {
 }
 
 async function listen(tableText: string, options: ListenOptions): Promise<void> {
-  const { ChangeFeed, WalConsumer, displayTableName, findChannel, findSubscription, parseTableName, resolveTable } = await databaseOperations();
+  const { ChangeFeed, WalConsumer, displayTableName, findChannel, findSubscription, parseTableName, resolveTable } = await allDatabaseOperations();
   const pool = await database();
   let name: TableName | undefined;
   try {

@@ -2,7 +2,7 @@
 // after an offset (`--from`) or from now; woken by the channel's notifications, and reading its log at least once a second.
 import type { Channel, Message, Pool } from '@nself/db';
 import { stringifyExact } from '@nself/db/values';
-import { databaseOperations } from '../context.js';
+import { allDatabaseOperations } from '../context.js';
 import { say } from '../output.js';
 
 const PAGE = 500;
@@ -18,7 +18,7 @@ export interface ChannelListenOptions {
 export async function listenToChannel(pool: Pool, channel: Channel, options: ChannelListenOptions, announce: (text: string) => void): Promise<number> {
   let offset = options.from === 'now' ? channel.lastOffset : options.from;
   let wake: () => void = () => undefined;
-  const { BROADCAST_NOTIFY_CHANNEL, NotificationListener, replayPage } = await databaseOperations();
+  const { BROADCAST_NOTIFY_CHANNEL, NotificationListener, replayPage } = await allDatabaseOperations();
   const listener = new NotificationListener({ connection: pool.options, onLost: () => wake() });
   await listener.listen(BROADCAST_NOTIFY_CHANNEL, (payload) => {
     if (payload?.includes(channel.id)) wake();

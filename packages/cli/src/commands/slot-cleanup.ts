@@ -1,12 +1,12 @@
 // `nself realtime cleanup --slots`: drops the database's replication slot when no server reads it, and says what that means.
 import { formatBytes } from '@nself/db/values';
-import { database, databaseOperations } from '../context.js';
+import { database, allDatabaseOperations } from '../context.js';
 import { say } from '../output.js';
 
 /** Drops the slot (refused while a consumer reads it) and prints what was dropped and what follows. */
 export async function cleanupSlots(): Promise<void> {
   const db = await database();
-  const { dropWalSlot, readSlotHealth } = await databaseOperations();
+  const { dropWalSlot, readSlotHealth } = await allDatabaseOperations();
   const { slot } = await readSlotHealth(db);
   const dropped = await dropWalSlot(db);
   if (!dropped) {

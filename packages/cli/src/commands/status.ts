@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { SchemaCounts, SlotHealth } from '@nself/db';
 import { describeDatabase, formatBytes, maskPassword, readSetting } from '@nself/db/values';
 import { asListing, resolveOutput, type OutputOptions } from '../args.js';
-import { connection, databaseUrl, databaseOperations } from '../context.js';
+import { connection, databaseUrl, databaseOperations, allDatabaseOperations } from '../context.js';
 import { renderJson, say } from '../output.js';
 
 const HEALTH_TIMEOUT_MS = 1000;
@@ -51,7 +51,7 @@ async function collectStatus(staleSeconds: number): Promise<StatusReport> {
 }
 
 async function inspectDatabase(latest: number, staleSeconds: number): Promise<Omit<StatusReport, 'server'>> {
-  const { currentVersion, readSlotHealth, schemaCounts, slotWarnings } = await databaseOperations();
+  const { currentVersion, readSlotHealth, schemaCounts, slotWarnings } = await allDatabaseOperations();
   let target = 'the configured database';
   let url: string | null = null;
   const embedded = !readSetting(process.env, 'DATABASE_URL');

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { readSetting, SETTINGS, UserError } from '@nself/db/values';
 import { asListing, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
-import { connection, database, databaseOperations } from '../context.js';
+import { connection, database, databaseOperations, allDatabaseOperations } from '../context.js';
 import { renderJson, renderTable, say, type Row } from '../output.js';
 import { registerLogsCommand } from './logs.js';
 import { cleanupSlots } from './slot-cleanup.js';
@@ -16,7 +16,7 @@ export function registerSystemCommands(realtime: Command): void {
     .addHelpText('after', '\nExamples:\n  $ nself realtime init\n  $ nself realtime init --rls\n')
     .action(async (options: { rls?: boolean }) => {
       const pool = await connection();
-      const { ROW_SECURITY_TABLES, enableRowSecurity, migrate, publishForWal } = await databaseOperations();
+      const { ROW_SECURITY_TABLES, enableRowSecurity, migrate, publishForWal } = await allDatabaseOperations();
       const result = await migrate(pool);
       if (result.applied.length === 0 && result.functions.length === 0) {
         say(`Realtime schema is up to date (version ${result.toVersion}); nothing to do.\n`);
@@ -84,7 +84,7 @@ export function registerSystemCommands(realtime: Command): void {
     'nself realtime stats --json',
   ]).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
-    const { collectStats } = await databaseOperations();
+    const { collectStats } = await allDatabaseOperations();
     const sections = await collectStats(await database());
     if (format === 'json') {
       say(renderJson(Object.fromEntries(sections.map((section) => [section.name, section.rows]))));
