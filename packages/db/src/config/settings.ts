@@ -7,6 +7,7 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** What an operator asks for (REALTIME_CAPTURE): the WAL path where the database allows it, only it, or triggers. */
 export const CAPTURE_CHOICES = ['auto', 'wal', 'trigger'] as const;
 export type CaptureChoice = (typeof CAPTURE_CHOICES)[number];
