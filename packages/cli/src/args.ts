@@ -1,7 +1,7 @@
 // Parsing and checking command-line arguments: numbers, JSON, output format, stdin, one-line usage errors.
 import { Command } from 'commander';
-import { checkJsonObject, readSetting, UserError } from '@nself/db';
-import { checkJsonText, JsonValueError } from '@nself/protocol';
+import { checkJsonObject, readSetting, UserError } from '@nself/db/values';
+import { checkJsonText, JsonValueError } from '@nself/protocol/json-limits';
 import { jsonSyntaxErrorPosition } from './json-position.js';
 import type { OutputFormat } from './output.js';
 

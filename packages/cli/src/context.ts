@@ -1,10 +1,26 @@
 // What every command needs: the database pool, opened once on first use and closed at exit, with the embedded PostgreSQL
 // running only while the command needs it unless something asked to keep it running.
 import path from 'node:path';
-import { currentVersion, findProjectStateDir, latestVersion, openPool, readSetting, releaseEmbeddedPostgres, resolveDatabaseUrl, UserError, type Pool } from '@nself/db';
+import type { Pool } from '@nself/db';
+import { findProjectStateDir, readSetting, UserError } from '@nself/db/values';
 
+let operationsPromise: Promise<typeof import('@nself/db/data')> | undefined;
 let urlPromise: Promise<string> | undefined;
 let poolPromise: Promise<Pool> | undefined;
+
+/**
+ * @nself/db's data operations (the pg driver, the embedded PostgreSQL, channels, messages, presence …), loaded on
+ * first use: `--help`, `--version` and commands that touch no database start without them.
+ */
+export function databaseOperations(): Promise<typeof import('@nself/db/data')> {
+  operationsPromise ??= import('@nself/db/data');
+  return operationsPromise;
+}
+
+/** All of @nself/db, with change capture, the WAL slot and notification listeners, for the commands that use them. */
+export function allDatabaseOperations(): Promise<typeof import('@nself/db')> {
+  return import('@nself/db');
+}
 
 /**
  * The connection string for this invocation: DATABASE_URL, else the embedded PostgreSQL, started if it is not running
@@ -12,6 +28,7 @@ let poolPromise: Promise<Pool> | undefined;
  */
 export function databaseUrl(): Promise<string> {
   urlPromise ??= (async () => {
+    const { resolveDatabaseUrl } = await databaseOperations();
     announceNewEmbeddedDatabase();
     return resolveDatabaseUrl(process.env, 'while-used');
   })();
@@ -20,13 +37,17 @@ export function databaseUrl(): Promise<string> {
 
 /** The pool for this invocation, without any schema check (for `init` and `status`). */
 export function connection(): Promise<Pool> {
-  poolPromise ??= (async () => openPool(await databaseUrl(), { max: 4 }))();
+  poolPromise ??= (async () => {
+    const { openPool } = await databaseOperations();
+    return openPool(await databaseUrl(), { max: 4 });
+  })();
   return poolPromise;
 }
 
 /** The pool for this invocation, once the realtime schema is known to be installed and current. */
 export async function database(): Promise<Pool> {
   const pool = await connection();
+  const { currentVersion, latestVersion } = await databaseOperations();
   const [installed, latest] = await Promise.all([currentVersion(pool), latestVersion()]);
   if (installed === 0) throw new UserError('the realtime schema is not installed; run `nself realtime init` first');
   if (installed < latest) {
@@ -50,9 +71,12 @@ export function announceNewEmbeddedDatabase(): void {
 
 /** Closes the pool if one was opened, and ends this command's use of the embedded PostgreSQL (stopping it if it started it). */
 export async function closeDatabase(): Promise<void> {
+  // Connections and the embedded PostgreSQL are reached only through the data operations: unloaded, nothing is open.
+  if (operationsPromise === undefined) return;
   const pool = await poolPromise?.catch(() => undefined);
   poolPromise = undefined;
   urlPromise = undefined;
   await pool?.end();
+  const { releaseEmbeddedPostgres } = await operationsPromise;
   await releaseEmbeddedPostgres();
 }

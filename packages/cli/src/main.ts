@@ -1,7 +1,7 @@
 // The `nself` command line: `nself realtime <command>`, with every command registered from ./commands.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { isUserError } from '@nself/db';
+import { isUserError } from '@nself/db/values';
 import { closeDatabase } from './context.js';
 import { terminalText } from './output.js';
 import { registerCommands } from './commands/index.js';

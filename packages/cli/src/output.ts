@@ -1,6 +1,5 @@
 // Prints command results: psql-like aligned tables, or JSON when asked for.
-import stringWidth from 'string-width';
-import { ExactNumber, stringifyExact, UNPRINTABLE_CHARACTERS } from '@nself/db';
+import { ExactNumber, stringifyExact, UNPRINTABLE_CHARACTERS } from '@nself/db/values';
 
 export type Cell = string | number | boolean | null | undefined | Date | object;
 export type Row = Record<string, Cell>;
@@ -63,11 +62,25 @@ export function formatTimestamp(date: Date): string {
     .replace(/\.\d+Z$/, 'Z');
 }
 
+/** Text whose terminal width is its length: printable ASCII only. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * How many terminal columns each text takes: its length when all of them are printable ASCII, else string-width's count
+ * (wide CJK characters and emoji take two), loaded only then since loading it is a good part of a command's start-up.
+ */
+async function terminalWidth(texts: readonly string[]): Promise<(text: string) => number> {
+  if (texts.every((text) => PRINTABLE_ASCII.test(text))) return (text) => text.length;
+  const { default: stringWidth } = await import('string-width');
+  return stringWidth;
+}
+
 /** A psql-like aligned table with a `(N rows)` footer, measured in terminal columns (wide CJK characters and emoji take two). */
-export function renderTable(columns: readonly string[], rows: readonly Row[]): string {
+export async function renderTable(columns: readonly string[], rows: readonly Row[]): Promise<string> {
   const cells = rows.map((row) => columns.map((column) => formatCell(row[column])));
-  const widths = columns.map((column, i) => Math.max(stringWidth(column), ...cells.map((line) => stringWidth(line[i] ?? ''))));
-  const pad = (text: string, width: number) => text + ' '.repeat(Math.max(0, width - stringWidth(text)));
+  const columnsOf = await terminalWidth([...columns, ...cells.flat()]);
+  const widths = columns.map((column, i) => Math.max(columnsOf(column), ...cells.map((line) => columnsOf(line[i] ?? ''))));
+  const pad = (text: string, width: number) => text + ' '.repeat(Math.max(0, width - columnsOf(text)));
   const lines = [
     columns
       .map((column, i) => ` ${pad(column, widths[i] ?? 0)} `)
@@ -94,6 +107,6 @@ export function renderJson(value: unknown): string {
 }
 
 /** Prints rows in the requested format. */
-export function printRows(format: OutputFormat, columns: readonly string[], rows: readonly Row[]): void {
-  process.stdout.write(format === 'json' ? renderJson(rows) : renderTable(columns, rows));
+export async function printRows(format: OutputFormat, columns: readonly string[], rows: readonly Row[]): Promise<void> {
+  process.stdout.write(format === 'json' ? renderJson(rows) : await renderTable(columns, rows));
 }

@@ -1,7 +1,7 @@
 // The `realtime:broadcast` notification: where a stored message is, and, from appends that carry it, the message itself as a read of the log would give it.
 import pg from 'pg';
-import { parseExactJson } from './exact-json.js';
-import type { Message } from './messages.js';
+import { parseExactJson } from './exact-json-parse.js';
+import type { Message } from './message-row.js';
 
 /** A stored message as realtime.carried_note writes it into its notification. */
 export interface CarriedMessage {

@@ -1,6 +1,6 @@
 // Reading a channel's log (realtime.messages): pages bounded in rows and bytes, by offset or time, from either end; the log's bounds; what it holds by time.
 import type { Queryable } from './queryable.js';
-import { EXACT_JSON_TYPES } from './exact-json.js';
+import { EXACT_JSON_TYPES } from './exact-json-parse.js';
 import { MESSAGE_COLUMNS, toMessage, type Message, type MessageRow } from './message-row.js';
 
 /** Which messages of a channel's log a page holds, and where it stops. */

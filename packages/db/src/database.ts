@@ -2,6 +2,7 @@
 import pg from 'pg';
 import { readSetting } from './config/read.js';
 import { ensureEmbeddedPostgres, type EmbeddedLifetime } from './embedded.js';
+import { describeDatabase } from './database-url.js';
 import { UserError } from './errors.js';
 
 export type Pool = pg.Pool;
@@ -12,29 +13,6 @@ export async function resolveDatabaseUrl(env: NodeJS.ProcessEnv = process.env, l
   const configured = readSetting(env, 'DATABASE_URL');
   if (configured) return configured;
   return (await ensureEmbeddedPostgres(undefined, lifetime)).url;
-}
-
-/** A connection string for display: its password replaced by `***`. */
-export function maskPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (!parsed.password) return url;
-    parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the configured DATABASE_URL (not a valid URL)';
-  }
-}
-
-/** Describes a connection string for messages: host, port and database, never the password. */
-export function describeDatabase(url: string): string {
-  try {
-    const parsed = new URL(url);
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || parsed.username || 'postgres';
-    return `${parsed.hostname || 'localhost'}:${parsed.port || '5432'}, database "${database}"`;
-  } catch {
-    return 'the configured DATABASE_URL';
-  }
 }
 
 /** Opens a pool and checks that the database answers, turning failures into one readable line. */

@@ -1,7 +1,6 @@
-// Row JSON read and written without rounding: numbers a JavaScript number cannot hold (int8 beyond 2^53, long numerics) keep their digits.
+// Row JSON written without rounding: numbers a JavaScript number cannot hold (int8 beyond 2^53, long numerics) keep their digits
+// (exact-json-parse.ts reads them; this half loads no parser or driver).
 import { randomBytes } from 'node:crypto';
-import { isSafeNumber, parse as parseLossless } from 'lossless-json';
-import pg from 'pg';
 
 /**
  * A JSON number kept as the text PostgreSQL printed, because a JavaScript number would change it
@@ -22,18 +21,6 @@ export class ExactNumber {
   toJSON(): number {
     return Number(this.text);
   }
-}
-
-/** A run of digits long enough that the number holding it may not fit a JavaScript number exactly. */
-const LONG_DIGITS = /\d{16}/;
-
-/**
- * Parses JSON text as JSON.parse does, except that numbers a JavaScript number cannot hold become
- * ExactNumbers. Text without 16 digits in a row cannot hold one and takes JSON.parse's fast path.
- */
-export function parseExactJson(text: string): unknown {
-  if (!LONG_DIGITS.test(text)) return JSON.parse(text);
-  return parseLossless(text, null, (digits) => (isSafeNumber(digits) ? Number(digits) : new ExactNumber(digits)));
 }
 
 /** Stands for an ExactNumber inside JSON.stringify's output until its digits replace it; random per process, so no value can forge it. */
@@ -60,14 +47,3 @@ function holdsExactNumber(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   return Object.values(value).some(holdsExactNumber);
 }
-
-const JSON_OID = 114;
-const JSONB_OID = 3802;
-
-/** Type parsers for a query whose json and jsonb columns are rows: parsed with `parseExactJson`. */
-export const EXACT_JSON_TYPES = {
-  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
-    if (oid === JSON_OID || oid === JSONB_OID) return parseExactJson;
-    return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
-  },
-};

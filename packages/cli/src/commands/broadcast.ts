@@ -1,8 +1,9 @@
 // `nself realtime broadcast|messages|replay|events`: send to a channel's log and read it back.
 import type { Command } from 'commander';
-import { appendMessage, eventCounts, parseTimestamp, readLogPage, readSetting, requireChannel, trimChannelLogs, UserError, type Message } from '@nself/db';
+import type { Message } from '@nself/db';
+import { readSetting, UserError } from '@nself/db/values';
 import { asListing, missingArgument, parseJsonObjectArgument, parseNumberArgument, readStandardInput, resolveOutput, withExamples, type OutputOptions } from '../args.js';
-import { database } from '../context.js';
+import { database, databaseOperations } from '../context.js';
 import { printRows, say, type Row } from '../output.js';
 
 const MESSAGE_COLUMNS = ['offset', 'event_type', 'sender', 'payload', 'sent_at'];
@@ -45,6 +46,7 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
     const payload = parseJsonObjectArgument(payloadText === '-' ? await readStandardInput() : payloadText, 'payload');
     checkPayloadSize(payload);
     const db = await database();
+    const { appendMessage, requireChannel } = await databaseOperations();
     const channel = await requireChannel(db, target);
     const message = await appendMessage(db, { channelId: channel.id, event, payload, sender: sender ?? null });
     say(`Broadcast ${message.event} to channel "${channel.slug}" at offset ${message.offset} (message ${message.id}).\n`);
@@ -64,8 +66,9 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
     } = resolveOutput([limitArg, jsonWord], options);
     const limit = parseNumberArgument(limitText ?? String(DEFAULT_LIMIT), 'limit', { min: 1, integer: true });
     const db = await database();
+    const { readLogPage, requireChannel } = await databaseOperations();
     const channel = await requireChannel(db, idOrSlug);
-    printRows(
+    await printRows(
       format,
       MESSAGE_COLUMNS,
       (await readLogPage(db, channel.id, { from: 'newest', limit })).messages.map((m) => messageRow(m, channel.slug)),
@@ -93,13 +96,14 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
       format,
     } = resolveOutput([sinceArg, jsonWord], options);
     if (sinceText === undefined && options.after === undefined) throw missingArgument(replay, 'since');
+    const { parseTimestamp, readLogPage, requireChannel } = await databaseOperations();
     const since = sinceText === undefined ? undefined : parseTimestamp(sinceText);
     const afterOffset = options.after === undefined ? undefined : parseNumberArgument(options.after, '--after', { min: 0, integer: true });
     const limit = options.limit === undefined ? undefined : parseNumberArgument(options.limit, '--limit', { min: 1, integer: true });
     const db = await database();
     const channel = await requireChannel(db, idOrSlug);
     const { messages } = await readLogPage(db, channel.id, { since, afterOffset, limit });
-    printRows(
+    await printRows(
       format,
       MESSAGE_COLUMNS,
       messages.map((m) => messageRow(m, channel.slug)),
@@ -120,9 +124,10 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
     } = resolveOutput([hoursArg, jsonWord], options);
     const hours = parseNumberArgument(hoursText ?? String(DEFAULT_EVENT_HOURS), 'hours', { min: 0 });
     const db = await database();
+    const { eventCounts, requireChannel } = await databaseOperations();
     const channel = await requireChannel(db, idOrSlug);
     const counts = await eventCounts(db, channel.id, hours);
-    printRows(
+    await printRows(
       format,
       EVENT_COLUMNS,
       counts.map((count) => ({ event_type: count.event, count: count.count, last_sent: count.lastSentAt })),
@@ -133,6 +138,7 @@ still takes messages: nself realtime broadcast cleanup some.event '{}'
 /** `broadcast cleanup [hours]`: trims the channel logs only. */
 async function cleanupMessages(hoursText: string | undefined): Promise<void> {
   const hours = hoursText === undefined ? readSetting(process.env, 'REALTIME_RETENTION_HOURS') : parseNumberArgument(hoursText, 'hours', { min: 0 });
+  const { trimChannelLogs } = await databaseOperations();
   const deleted = await trimChannelLogs(await database(), hours);
   say(`Deleted ${deleted} ${deleted === 1 ? 'message' : 'messages'} older than ${hours} hours.\n`);
 }

@@ -1,28 +1,9 @@
 // Table change capture commands: subscribe, unsubscribe, subscriptions, listen.
 import { Command, Option } from 'commander';
-import {
-  CAPTURE_MODES,
-  ChangeFeed,
-  WalConsumer,
-  currentPosition,
-  findSubscription,
-  listSubscriptions,
-  parseEvents,
-  parseTableName,
-  resolveTable,
-  stringifyExact,
-  subscribe,
-  triggerName,
-  unsubscribe,
-  displayTableName,
-  findChannel,
-  UserError,
-  type Change,
-  type CaptureMode,
-  type TableName,
-} from '@nself/db';
+import type { Change, CaptureMode, TableName } from '@nself/db';
+import { CAPTURE_MODES, stringifyExact, UserError } from '@nself/db/values';
 import { addOutputOptions, parseNumberArgument, outputFormat, takeFormatWord, withExamples, type OutputOptions } from '../args.js';
-import { database } from '../context.js';
+import { database, allDatabaseOperations } from '../context.js';
 import { printRows, say, terminalText } from '../output.js';
 import { listenToChannel } from './listen-channel.js';
 
@@ -47,6 +28,7 @@ export function registerCaptureCommands(realtime: Command): void {
       'nself realtime subscribe public.metrics --capture poll',
     ],
   ).action(async (tableText: string, eventsText: string | undefined, filter: string | undefined, options: { capture: CaptureMode }) => {
+    const { parseEvents, parseTableName, subscribe, triggerName } = await allDatabaseOperations();
     const events = eventsText === undefined ? undefined : parseEvents(eventsText);
     // An operator's subscription keeps the seed's NOTIFY payload with the rows, for psql LISTEN (docs/capture.md).
     const result = await subscribe(await database(), {
@@ -82,6 +64,7 @@ export function registerCaptureCommands(realtime: Command): void {
       .argument('<table-or-id>', 'schema.table or the subscription id'),
     ['nself realtime unsubscribe public.users', 'nself realtime unsubscribe 3f0e…-uuid'],
   ).action(async (target: string) => {
+    const { unsubscribe } = await allDatabaseOperations();
     const removed = await unsubscribe(await database(), target);
     say(`Unsubscribed ${removed.table}: removed its triggers, function realtime.${removed.functionName}() and subscription ${removed.id}.\n`);
   });
@@ -97,8 +80,9 @@ export function registerCaptureCommands(realtime: Command): void {
   ).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const format = outputFormat(options, takeFormatWord([jsonWord]).word);
     const pool = await database();
+    const { currentPosition, listSubscriptions } = await allDatabaseOperations();
     await currentPosition(pool);
-    printRows(
+    await printRows(
       format,
       LIST_COLUMNS,
       (await listSubscriptions(pool)).map((s) => ({
@@ -153,6 +137,7 @@ interface ListenOptions {
 }
 
 async function listen(tableText: string, options: ListenOptions): Promise<void> {
+  const { ChangeFeed, WalConsumer, displayTableName, findChannel, findSubscription, parseTableName, resolveTable } = await allDatabaseOperations();
   const pool = await database();
   let name: TableName | undefined;
   try {

@@ -1,26 +1,10 @@
 // `nself realtime channel …`: create, list, get, delete channels and manage their members.
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import {
-  CHANNEL_TYPES,
-  MEMBER_ROLES,
-  addMember,
-  channelDetails,
-  checkChannelMetadata,
-  checkChoice,
-  createChannel,
-  deleteChannel,
-  listChannels,
-  listMembers,
-  removeMember,
-  requireChannel,
-  updateChannelAs,
-  UserError,
-  type ChannelDetails,
-  type ChannelSummary,
-} from '@nself/db';
+import type { ChannelDetails, ChannelSummary } from '@nself/db';
+import { CHANNEL_TYPES, MEMBER_ROLES, checkChannelMetadata, checkChoice, UserError } from '@nself/db/values';
 import { addOutputOptions, asListing, outputFormat, parseJsonObjectArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
-import { database } from '../context.js';
+import { database, databaseOperations } from '../context.js';
 import { printRows, renderJson, say, type Row } from '../output.js';
 
 const LIST_COLUMNS = ['id', 'slug', 'name', 'type', 'members', 'online', 'created_at'];
@@ -56,6 +40,7 @@ export function registerChannelCommands(realtime: Command): void {
     checkChoice(type, CHANNEL_TYPES, 'channel type');
     const metadata = metadataText === undefined ? {} : parseJsonObjectArgument(metadataText, 'metadata');
     const db = await database();
+    const { channelDetails, createChannel } = await databaseOperations();
     const { id, tookOverJoinChannel } = await createChannel(db, { name, type, metadata });
     const created = await channelDetails(db, id);
     if (format === 'json') say(renderJson(channelRow(created)));
@@ -80,8 +65,9 @@ export function registerChannelCommands(realtime: Command): void {
       format,
     } = resolveOutput([typeArg, jsonWord], options);
     if (type !== undefined) checkChoice(type, CHANNEL_TYPES, 'channel type');
+    const { listChannels } = await databaseOperations();
     const channels = await listChannels(await database(), type === undefined ? {} : { type });
-    printRows(format, LIST_COLUMNS, channels.map(channelRow));
+    await printRows(format, LIST_COLUMNS, channels.map(channelRow));
   });
 
   asListing(channel.command('get').description('Show one channel, by slug or id').argument('<channel>', 'channel slug or id'), [
@@ -90,9 +76,10 @@ export function registerChannelCommands(realtime: Command): void {
   ]).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
     const db = await database();
+    const { channelDetails, requireChannel } = await databaseOperations();
     const found = await channelDetails(db, (await requireChannel(db, idOrSlug)).id);
     if (format === 'json') say(renderJson(channelRow(found)));
-    else printRows(format, DETAIL_COLUMNS, [channelRow(found)]);
+    else await printRows(format, DETAIL_COLUMNS, [channelRow(found)]);
   });
 
   withExamples(
@@ -108,6 +95,7 @@ export function registerChannelCommands(realtime: Command): void {
       throw new UserError(`invalid confirmation "${confirm}"; pass "true" to delete without asking`);
     }
     const db = await database();
+    const { channelDetails, deleteChannel, requireChannel } = await databaseOperations();
     const target = await channelDetails(db, (await requireChannel(db, idOrSlug)).id);
     const what = `channel "${target.slug}" with ${target.messages} messages and ${target.members} members`;
     if (confirm !== 'true' && !options.yes && !(await confirmOnTerminal(`Delete ${what}? [y/N] `, target.slug))) {
@@ -124,8 +112,9 @@ export function registerChannelCommands(realtime: Command): void {
   ]).action(async (idOrSlug: string, jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
     const db = await database();
+    const { listMembers, requireChannel } = await databaseOperations();
     const members = await listMembers(db, (await requireChannel(db, idOrSlug)).id);
-    printRows(
+    await printRows(
       format,
       MEMBER_COLUMNS,
       members.map((member) => ({
@@ -148,6 +137,7 @@ export function registerChannelCommands(realtime: Command): void {
   ).action(async (idOrSlug: string, userId: string, role: string) => {
     checkChoice(role, MEMBER_ROLES, 'role');
     const db = await database();
+    const { addMember, requireChannel } = await databaseOperations();
     const target = await requireChannel(db, idOrSlug);
     const change = await addMember(db, { channelId: target.id, userId, role });
     const message =
@@ -163,6 +153,7 @@ export function registerChannelCommands(realtime: Command): void {
     'nself realtime channel leave general user-123',
   ]).action(async (idOrSlug: string, userId: string) => {
     const db = await database();
+    const { removeMember, requireChannel } = await databaseOperations();
     const target = await requireChannel(db, idOrSlug);
     await removeMember(db, target, userId);
     say(`Removed ${userId} from channel "${target.slug}".\n`);
@@ -188,6 +179,7 @@ export function registerChannelCommands(realtime: Command): void {
     const metadata = metadataArgument === undefined ? undefined : checkChannelMetadata(parseJsonObjectArgument(metadataArgument, 'metadata'));
     if (type === undefined && metadata === undefined) throw new UserError(`give a type (${CHANNEL_TYPES.join(', ')}), metadata JSON, or both`);
     const db = await database();
+    const { requireChannel, updateChannelAs } = await databaseOperations();
     const target = await requireChannel(db, idOrSlug);
     await updateChannelAs(db, { kind: 'operator' }, target.slug, { ...(type ? { type } : {}), ...(metadata ? { metadata } : {}) });
     const changed = [type ? `type ${type}` : '', metadata ? `metadata ${JSON.stringify(metadata)}` : ''].filter(Boolean).join(' and ');

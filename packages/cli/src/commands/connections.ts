@@ -1,8 +1,7 @@
 // `nself realtime connections`: the WebSocket connections that servers record.
 import type { Command } from 'commander';
-import { listConnections } from '@nself/db';
 import { asListing, resolveOutput, type OutputOptions } from '../args.js';
-import { database } from '../context.js';
+import { database, databaseOperations } from '../context.js';
 import { printRows } from '../output.js';
 
 const COLUMNS = ['user_id', 'connection_id', 'status', 'connected_at', 'seconds_since_seen'];
@@ -14,8 +13,9 @@ export function registerConnectionCommands(realtime: Command): void {
     ['nself realtime connections', 'nself realtime connections --json', 'nself realtime connections --all'],
   ).action(async (jsonWord: string | undefined, options: OutputOptions & { all?: boolean }) => {
     const { format } = resolveOutput([jsonWord], options);
+    const { listConnections } = await databaseOperations();
     const connections = await listConnections(await database(), { all: options.all === true });
-    printRows(
+    await printRows(
       format,
       COLUMNS,
       connections.map((connection) => ({

@@ -1,9 +1,10 @@
 // `nself realtime db url | psql | start | stop`: reaching the database from the command line, and the embedded PostgreSQL's lifetime.
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { defaultStateDir, describeDatabase, ensureEmbeddedPostgres, maskPassword, readSetting, stopEmbeddedPostgres, UserError } from '@nself/db';
+import type { EmbeddedInstance } from '@nself/db';
+import { defaultStateDir, describeDatabase, maskPassword, readSetting, UserError } from '@nself/db/values';
 import { withExamples } from '../args.js';
-import { announceNewEmbeddedDatabase, databaseUrl } from '../context.js';
+import { announceNewEmbeddedDatabase, databaseUrl, databaseOperations } from '../context.js';
 import { say } from '../output.js';
 
 /** Registers the `db` command group. */
@@ -57,6 +58,7 @@ export function registerDatabaseCommands(realtime: Command): void {
   db.command('stop')
     .description('Stop the embedded PostgreSQL (servers using it lose their database)')
     .action(async () => {
+      const { stopEmbeddedPostgres } = await databaseOperations();
       refuseExternal('stop');
       const stateDir = defaultStateDir();
       say(
@@ -77,8 +79,9 @@ function refuseExternal(action: 'start' | 'stop'): void {
   );
 }
 
-async function startEmbedded(): ReturnType<typeof ensureEmbeddedPostgres> {
+async function startEmbedded(): Promise<EmbeddedInstance> {
   announceNewEmbeddedDatabase();
+  const { ensureEmbeddedPostgres } = await databaseOperations();
   return ensureEmbeddedPostgres(defaultStateDir(), 'kept');
 }
 

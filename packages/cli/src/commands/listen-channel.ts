@@ -1,6 +1,8 @@
 // `nself realtime listen <channel>`: prints a channel's broadcasts as they are stored, in offset order, each once,
 // after an offset (`--from`) or from now; woken by the channel's notifications, and reading its log at least once a second.
-import { BROADCAST_NOTIFY_CHANNEL, NotificationListener, readLogPage, stringifyExact, type Channel, type Message, type Pool } from '@nself/db';
+import type { Channel, Message, Pool } from '@nself/db';
+import { stringifyExact } from '@nself/db/values';
+import { allDatabaseOperations } from '../context.js';
 import { say } from '../output.js';
 
 const PAGE = 500;
@@ -16,6 +18,7 @@ export interface ChannelListenOptions {
 export async function listenToChannel(pool: Pool, channel: Channel, options: ChannelListenOptions, announce: (text: string) => void): Promise<number> {
   let offset = options.from === 'now' ? channel.lastOffset : options.from;
   let wake: () => void = () => undefined;
+  const { BROADCAST_NOTIFY_CHANNEL, NotificationListener, readLogPage } = await allDatabaseOperations();
   const listener = new NotificationListener({ connection: pool.options, onLost: () => wake() });
   await listener.listen(BROADCAST_NOTIFY_CHANNEL, (payload) => {
     if (payload?.includes(channel.id)) wake();

@@ -2,7 +2,7 @@
 import { open, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { Command } from 'commander';
-import { logFilePath, prettyLogs, UserError } from '@nself/db';
+import { logFilePath, prettyLogs, UserError } from '@nself/db/values';
 import { parseNumberArgument, withExamples } from '../args.js';
 
 const DEFAULT_LINES = 100;

@@ -1,8 +1,7 @@
 // `nself realtime message delete`: the operator deletes a message from a channel's log; live subscribers are told.
 import type { Command } from 'commander';
-import { deleteMessageAs, requireChannel } from '@nself/db';
 import { parseNumberArgument, withExamples } from '../args.js';
-import { database } from '../context.js';
+import { database, databaseOperations } from '../context.js';
 import { say } from '../output.js';
 
 /** Registers the `message` group. */
@@ -18,6 +17,7 @@ export function registerMessageCommands(realtime: Command): void {
   ).action(async (idOrSlug: string, offsetText: string) => {
     const offset = parseNumberArgument(offsetText, 'offset', { min: 1, integer: true });
     const db = await database();
+    const { deleteMessageAs, requireChannel } = await databaseOperations();
     const channel = await requireChannel(db, idOrSlug);
     await deleteMessageAs(db, { kind: 'operator' }, channel.slug, offset);
     say(`Deleted the message at offset ${offset} of channel "${channel.slug}".\n`);

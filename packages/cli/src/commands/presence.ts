@@ -1,25 +1,9 @@
 // `nself realtime presence …`: track, query and clean up who is online, away or offline.
 import type { Command } from 'commander';
-import {
-  PRESENCE_STATUSES,
-  checkChoice,
-  cleanupStalePresence,
-  countPresent,
-  getPresence,
-  listPresent,
-  presenceStats,
-  readSetting,
-  requireChannel,
-  setOffline,
-  SETTINGS,
-  trackPresence,
-  UserError,
-  type Channel,
-  type Presence,
-  type Queryable,
-} from '@nself/db';
+import type { Channel, Presence, Queryable } from '@nself/db';
+import { PRESENCE_STATUSES, checkChoice, readSetting, SETTINGS, UserError } from '@nself/db/values';
 import { asListing, parseJsonObjectArgument, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
-import { database } from '../context.js';
+import { database, databaseOperations } from '../context.js';
 import { printRows, renderJson, say, type Row } from '../output.js';
 
 const PRESENCE_COLUMNS = ['user_id', 'channel', 'status', 'metadata', 'last_seen_at', 'seconds_ago'];
@@ -54,6 +38,7 @@ export function registerPresenceCommands(realtime: Command): void {
     checkChoice(status, PRESENCE_STATUSES, 'status');
     const metadata = metadataText === undefined ? undefined : parseJsonObjectArgument(metadataText, 'metadata');
     const db = await database();
+    const { requireChannel, trackPresence } = await databaseOperations();
     const channel = channelArg === undefined || channelArg === GLOBAL ? null : await requireChannel(db, channelArg);
     const tracked = await trackPresence(db, { userId, channelId: channel?.id ?? null, status, metadata });
     say(`${tracked.userId} is ${tracked.status} ${where(channel)}.\n`);
@@ -73,9 +58,10 @@ export function registerPresenceCommands(realtime: Command): void {
     } = resolveOutput([channelArg, jsonWord], options);
     const db = await database();
     const channel = await optionalChannel(db, channelText);
+    const { getPresence } = await databaseOperations();
     const rows = await getPresence(db, userId, channel?.id);
     if (rows.length === 0) throw new UserError(`no presence recorded for user "${userId}"${channel ? ` in channel "${channel.slug}"` : ''}`);
-    printRows(format, PRESENCE_COLUMNS, rows.map(presenceRow));
+    await printRows(format, PRESENCE_COLUMNS, rows.map(presenceRow));
   });
 
   asListing(
@@ -88,7 +74,8 @@ export function registerPresenceCommands(realtime: Command): void {
     } = resolveOutput([channelArg, jsonWord], options);
     const db = await database();
     const channel = await optionalChannel(db, channelText);
-    printRows(format, PRESENCE_COLUMNS, (await listPresent(db, channel?.id)).map(presenceRow));
+    const { listPresent } = await databaseOperations();
+    await printRows(format, PRESENCE_COLUMNS, (await listPresent(db, channel?.id)).map(presenceRow));
   });
 
   asListing(presence.command('count').description('Count the users present (online or away) in a channel, or anywhere').argument('[channel]', 'channel slug or id'), [
@@ -101,6 +88,7 @@ export function registerPresenceCommands(realtime: Command): void {
     } = resolveOutput([channelArg, jsonWord], options);
     const db = await database();
     const channel = await optionalChannel(db, channelText);
+    const { countPresent } = await databaseOperations();
     const online = await countPresent(db, channel?.id);
     say(format === 'json' ? renderJson({ channel: channel?.slug ?? null, online }) : `${online}\n`);
   });
@@ -115,6 +103,7 @@ export function registerPresenceCommands(realtime: Command): void {
   ).action(async (userId: string, channelText: string | undefined) => {
     const db = await database();
     const channel = await optionalChannel(db, channelText);
+    const { setOffline } = await databaseOperations();
     const changed = await setOffline(db, userId, channel?.id);
     if (changed === 0) throw new UserError(`no presence recorded for user "${userId}"${channel ? ` in channel "${channel.slug}"` : ''}`);
     const scope = channel ? `in channel "${channel.slug}"` : `everywhere (${changed} presence ${changed === 1 ? 'row' : 'rows'})`;
@@ -126,8 +115,9 @@ export function registerPresenceCommands(realtime: Command): void {
     'nself realtime presence stats --json',
   ]).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
+    const { presenceStats } = await databaseOperations();
     const stats = await presenceStats(await database());
-    printRows(format, STATS_COLUMNS, [
+    await printRows(format, STATS_COLUMNS, [
       {
         online: stats.online,
         away: stats.away,
@@ -146,6 +136,7 @@ export function registerPresenceCommands(realtime: Command): void {
     ['nself realtime presence cleanup', 'nself realtime presence cleanup 600'],
   ).action(async (timeoutText: string | undefined) => {
     const timeout = timeoutText === undefined ? readSetting(process.env, 'REALTIME_STALE_AFTER_SECONDS') : parseNumberArgument(timeoutText, 'timeout-seconds', { min: 0 });
+    const { cleanupStalePresence } = await databaseOperations();
     const changed = await cleanupStalePresence(await database(), timeout);
     say(`Set ${changed} stale presence ${changed === 1 ? 'row' : 'rows'} offline (unseen for ${timeout} seconds).\n`);
   });
@@ -153,6 +144,7 @@ export function registerPresenceCommands(realtime: Command): void {
 
 /** The channel named by an optional argument, or null when it is absent. */
 async function optionalChannel(db: Queryable, idOrSlug: string | undefined): Promise<Channel | null> {
+  const { requireChannel } = await databaseOperations();
   return idOrSlug === undefined ? null : requireChannel(db, idOrSlug);
 }
 

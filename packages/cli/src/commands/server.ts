@@ -1,6 +1,6 @@
 // `nself realtime start`: runs the realtime server (one process, or several workers on one port) in the foreground until SIGINT or SIGTERM.
 import type { Command } from 'commander';
-import { readFlag, readSetting } from '@nself/db';
+import { readFlag, readSetting } from '@nself/db/values';
 import { withExamples } from '../args.js';
 
 /** Registers `start`. */

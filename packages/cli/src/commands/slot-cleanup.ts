@@ -1,11 +1,12 @@
 // `nself realtime cleanup --slots`: drops the database's replication slot when no server reads it, and says what that means.
-import { dropWalSlot, formatBytes, readSlotHealth } from '@nself/db';
-import { database } from '../context.js';
+import { formatBytes } from '@nself/db/values';
+import { database, allDatabaseOperations } from '../context.js';
 import { say } from '../output.js';
 
 /** Drops the slot (refused while a consumer reads it) and prints what was dropped and what follows. */
 export async function cleanupSlots(): Promise<void> {
   const db = await database();
+  const { dropWalSlot, readSlotHealth } = await allDatabaseOperations();
   const { slot } = await readSlotHealth(db);
   const dropped = await dropWalSlot(db);
   if (!dropped) {

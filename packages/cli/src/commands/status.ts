@@ -1,20 +1,9 @@
 // `nself realtime status`: database reachability, schema version, server health, row counts, and the table changes' capture path and slot.
 import type { Command } from 'commander';
-import {
-  currentVersion,
-  describeDatabase,
-  formatBytes,
-  latestVersion,
-  maskPassword,
-  readSetting,
-  readSlotHealth,
-  schemaCounts,
-  slotWarnings,
-  type SchemaCounts,
-  type SlotHealth,
-} from '@nself/db';
+import type { SchemaCounts, SlotHealth } from '@nself/db';
+import { describeDatabase, formatBytes, maskPassword, readSetting } from '@nself/db/values';
 import { asListing, resolveOutput, type OutputOptions } from '../args.js';
-import { connection, databaseUrl } from '../context.js';
+import { connection, databaseUrl, databaseOperations, allDatabaseOperations } from '../context.js';
 import { renderJson, say } from '../output.js';
 
 const HEALTH_TIMEOUT_MS = 1000;
@@ -54,6 +43,7 @@ export function healthcheckUrl(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Everything `status` reports; a slot unread for longer than `staleSeconds` is a warning. */
 async function collectStatus(staleSeconds: number): Promise<StatusReport> {
+  const { latestVersion } = await databaseOperations();
   const latest = await latestVersion();
   const url = healthcheckUrl();
   const [databaseState, running] = await Promise.all([inspectDatabase(latest, staleSeconds), serverAnswers(url)]);
@@ -61,6 +51,7 @@ async function collectStatus(staleSeconds: number): Promise<StatusReport> {
 }
 
 async function inspectDatabase(latest: number, staleSeconds: number): Promise<Omit<StatusReport, 'server'>> {
+  const { currentVersion, readSlotHealth, schemaCounts, slotWarnings } = await allDatabaseOperations();
   let target = 'the configured database';
   let url: string | null = null;
   const embedded = !readSetting(process.env, 'DATABASE_URL');

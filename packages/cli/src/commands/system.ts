@@ -1,21 +1,8 @@
 // System commands: init (apply the schema's migrations and changed function files), status, logs, cleanup (of old data, or of the replication slot) and stats.
 import type { Command } from 'commander';
-import {
-  cleanupStaleConnections,
-  cleanupStalePresence,
-  collectStats,
-  enableRowSecurity,
-  migrate,
-  ROW_SECURITY_TABLES,
-  publishForWal,
-  readSetting,
-  SETTINGS,
-  trimChangeLog,
-  trimChannelLogs,
-  UserError,
-} from '@nself/db';
+import { readSetting, SETTINGS, UserError } from '@nself/db/values';
 import { asListing, parseNumberArgument, resolveOutput, withExamples, type OutputOptions } from '../args.js';
-import { connection, database } from '../context.js';
+import { connection, database, databaseOperations, allDatabaseOperations } from '../context.js';
 import { renderJson, renderTable, say, type Row } from '../output.js';
 import { registerLogsCommand } from './logs.js';
 import { cleanupSlots } from './slot-cleanup.js';
@@ -29,6 +16,7 @@ export function registerSystemCommands(realtime: Command): void {
     .addHelpText('after', '\nExamples:\n  $ nself realtime init\n  $ nself realtime init --rls\n')
     .action(async (options: { rls?: boolean }) => {
       const pool = await connection();
+      const { ROW_SECURITY_TABLES, enableRowSecurity, migrate, publishForWal } = await allDatabaseOperations();
       const result = await migrate(pool);
       if (result.applied.length === 0 && result.functions.length === 0) {
         say(`Realtime schema is up to date (version ${result.toVersion}); nothing to do.\n`);
@@ -75,6 +63,7 @@ export function registerSystemCommands(realtime: Command): void {
     }
     const hours = hoursText === undefined ? readSetting(process.env, 'REALTIME_RETENTION_HOURS') : parseNumberArgument(hoursText, 'hours', { min: 0 });
     const db = await database();
+    const { cleanupStaleConnections, cleanupStalePresence, trimChangeLog, trimChannelLogs } = await databaseOperations();
     const messages = await trimChannelLogs(db, hours);
     const changes = await trimChangeLog(db, hours);
     const staleSeconds = readSetting(process.env, 'REALTIME_STALE_AFTER_SECONDS');
@@ -95,12 +84,14 @@ export function registerSystemCommands(realtime: Command): void {
     'nself realtime stats --json',
   ]).action(async (jsonWord: string | undefined, options: OutputOptions) => {
     const { format } = resolveOutput([jsonWord], options);
+    const { collectStats } = await allDatabaseOperations();
     const sections = await collectStats(await database());
     if (format === 'json') {
       say(renderJson(Object.fromEntries(sections.map((section) => [section.name, section.rows]))));
       return;
     }
-    say(sections.map((section) => `${section.title}\n${renderTable(section.columns, section.rows as readonly Row[])}`).join('\n'));
+    const tables = await Promise.all(sections.map(async (section) => `${section.title}\n${await renderTable(section.columns, section.rows as readonly Row[])}`));
+    say(tables.join('\n'));
   });
 }
 

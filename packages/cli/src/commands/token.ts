@@ -1,7 +1,6 @@
 // `nself realtime token <user>`: mints a client token signed with the server's shared secret, for development and tests.
 import type { Command } from 'commander';
-import { SignJWT } from 'jose';
-import { readJwtKeys, readSetting, UserError } from '@nself/db';
+import { readJwtKeys, readSetting, UserError } from '@nself/db/values';
 import { parseNumberArgument, withExamples } from '../args.js';
 import { say } from '../output.js';
 
@@ -29,6 +28,8 @@ export function registerTokenCommand(realtime: Command): void {
         'no shared secret to sign with: set REALTIME_JWT_SECRET (the server then verifies tokens with it); with public keys the tokens come from your auth service, and in development mode the server takes any token unverified',
       );
     }
+    // Loaded here, and only its signing module: all of jose takes longer to load than the rest of this command.
+    const { SignJWT } = await import('jose/jwt/sign');
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ role: options.role })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })

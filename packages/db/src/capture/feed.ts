@@ -1,6 +1,6 @@
 // The change feed: committed table changes in position order, exactly once, surviving lost connections.
 import type pg from 'pg';
-import { EXACT_JSON_TYPES } from '../exact-json.js';
+import { EXACT_JSON_TYPES } from '../exact-json-parse.js';
 import { NotificationListener, type NotificationHandler } from '../notification-listener.js';
 import type { Queryable } from '../queryable.js';
 import { describeTable, type TableColumn } from './table-description.js';

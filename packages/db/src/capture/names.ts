@@ -1,7 +1,11 @@
-// Names for table capture: parsing `schema.table` as SQL does, and the seed's function, trigger and channel names.
+// Names for table capture: parsing `schema.table` as SQL does, the seed's function, trigger and channel names, and the capture modes.
 import { createHash } from 'node:crypto';
-import { CAPTURE_EVENTS, type CaptureEvent } from '@nself/protocol';
+import { CAPTURE_EVENTS, type CaptureEvent } from '@nself/protocol/table-events';
 import { UserError } from '../errors.js';
+
+/** How changes of a table are announced besides the log row. */
+export const CAPTURE_MODES = ['notify', 'poll'] as const;
+export type CaptureMode = (typeof CAPTURE_MODES)[number];
 
 /** A table as PostgreSQL knows it: exact schema and table names, case and all. */
 export interface TableName {

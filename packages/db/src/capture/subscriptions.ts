@@ -7,7 +7,8 @@ import { parseCaptureFilter, type CaptureFilter } from './capture-filter.js';
 import { validateCaptureFilter } from './capture-filter-sql.js';
 import { resolveTable } from './lookup.js';
 import { CAPTURE_EVENTS, displayTableName, notifyChannel, parseTableName, triggerFunctionName, type CaptureEvent, type TableName } from './names.js';
-import { installCapture, installedEvents, removeCapture, type CaptureMode } from './triggers.js';
+import type { CaptureMode } from './names.js';
+import { installCapture, installedEvents, removeCapture } from './triggers.js';
 
 /** What `subscribe` asks for. Events default to all four; capture defaults to notify; rows are not notified unless asked. */
 export interface SubscribeRequest {

@@ -4,11 +4,7 @@ import type { Queryable } from '../queryable.js';
 import type { CaptureFilter } from './capture-filter.js';
 import { whenCondition } from './capture-filter-sql.js';
 import type { TableDescription } from './table-description.js';
-import { CAPTURE_EVENTS, triggerName, type CaptureEvent, type TableName } from './names.js';
-
-/** How changes of a table are announced besides the log row. */
-export const CAPTURE_MODES = ['notify', 'poll'] as const;
-export type CaptureMode = (typeof CAPTURE_MODES)[number];
+import { CAPTURE_EVENTS, triggerName, type CaptureEvent, type CaptureMode, type TableName } from './names.js';
 
 /** Everything needed to generate the triggers of one subscription. */
 export interface CaptureSpec {

@@ -1,5 +1,4 @@
 // Every setting of the server and the CLI, declared once: variable, flag, default, accepted values and meaning.
-import { CAPTURE_CHOICES } from '../capture/wal/setup.js';
 import { UserError } from '../errors.js';
 import { boolean, choice, custom, decimal, derivedInteger, integer, text, type Setting } from './setting.js';
 
@@ -8,6 +7,10 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** What an operator asks for (REALTIME_CAPTURE): the WAL path where the database allows it, only it, or triggers. */
+export const CAPTURE_CHOICES = ['auto', 'wal', 'trigger'] as const;
+export type CaptureChoice = (typeof CAPTURE_CHOICES)[number];
 
 const HASURA_FORM = '{"type":"HS256","key":"<secret>"}, {"type":"RS256","key":"<PEM public key>"} or {"jwk_url":"https://…/jwks.json"}';
 const HASURA_TYPES = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'Ed25519', 'EdDSA'];

@@ -1,7 +1,7 @@
 // Writes decoded WAL changes to realtime.changes in one statement per batch: positions, rows as to_jsonb gives them, the announcement.
 import { createHash } from 'node:crypto';
 import { escapeIdentifier } from 'pg';
-import { EXACT_JSON_TYPES } from '../../exact-json.js';
+import { EXACT_JSON_TYPES } from '../../exact-json-parse.js';
 import type { Queryable } from '../../queryable.js';
 import type { ChangeRow } from '../feed.js';
 import type { CaptureEvent } from '../names.js';

@@ -1,15 +1,12 @@
 // Decides between the WAL and trigger capture paths, and sets up the WAL path: publication, slot, event trigger.
 import pg, { escapeIdentifier, escapeLiteral } from 'pg';
+import type { CaptureChoice } from '../../config/settings.js';
 import { UserError } from '../../errors.js';
 import type { Queryable } from '../../queryable.js';
 
 /** The publication every WAL consumer of a database reads: all tables, partitions under their root. */
 export const WAL_PUBLICATION = 'nself_realtime';
 const EVENT_TRIGGER = 'nself_realtime_replica_identity';
-
-/** What an operator asks for (REALTIME_CAPTURE): the WAL path where the database allows it, only it, or triggers. */
-export const CAPTURE_CHOICES = ['auto', 'wal', 'trigger'] as const;
-export type CaptureChoice = (typeof CAPTURE_CHOICES)[number];
 
 /** Which capture path runs, and why. */
 export interface CapturePath {

@@ -1,5 +1,6 @@
 // How the replication slot of a database stands: the capture path and why, the slot's lag in bytes and seconds, and what an operator must hear.
 import type { Queryable } from '../../queryable.js';
+import { formatBytes } from './bytes.js';
 import { WAL_LEVEL_FIX, WAL_PUBLICATION } from './setup.js';
 
 /** The replication slot of the database, as pg_replication_slots and the consumer's record show it. */
@@ -137,18 +138,6 @@ export function slotWarnings(health: SlotHealth, staleSeconds: number): string[]
     );
   }
   return warnings;
-}
-
-/** Bytes for people: `512 B`, `1.5 KiB`, `20.0 MiB`. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 function numberOrNull(text: string | null): number | null {
