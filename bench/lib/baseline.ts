@@ -47,7 +47,7 @@ export function createBaselineDatabase(poolSize?: number): Promise<BenchDatabase
 
 /** A result note saying which build each nself side ran. */
 export function baselineNote(baseline: Baseline): string {
-  return `"${baseline.label}" is the server built in ${baseline.root} (BENCH_BASELINE), started with the same settings and run in the same alternation as this checkout's (commit ${commitOf(repositoryRoot)}), on a database of its own on the same PostgreSQL with the schema it installs, for the before/after figures of a change.`;
+  return `"${baseline.label}" is the server of another checkout of this repository, built (BENCH_BASELINE), started with the same settings and run in the same alternation as this checkout's (commit ${commitOf(repositoryRoot)}), on a database of its own on the same PostgreSQL with the schema it installs, for the before/after figures of a change.`;
 }
 
 /** The checkout's short commit, "+modified" when its tracked files differ from it; the directory's name when it is not a git checkout. */
