@@ -1,4 +1,4 @@
-// B9: one server process against several worker processes on one port (and several whose broadcast notifications carry the messages): the most deliveries per second each keeps under a delivery p99 bound, for fan-out (B4's shape) and for stored broadcasts over many channels (B7's).
+// B9: one server process against several worker processes on one port (as shipped, broadcast notifications carrying the messages sealed; and with that off, every worker reading each message back): the most deliveries per second each keeps under a delivery p99 bound, for fan-out (B4's shape) and for stored broadcasts over many channels (B7's).
 import { availableParallelism } from 'node:os';
 import { alternate, sleep } from './lib/alternate.js';
 import { createBenchDatabase } from './lib/database.js';
@@ -14,7 +14,7 @@ import { median, nowMs } from './lib/stats.js';
 const options = readOptions('node --import tsx bench/b9-workers.ts [options]', {
   many: { fallback: Math.max(2, availableParallelism()), help: 'worker processes of the larger side (the other runs 1)', min: 2 },
   bound: { fallback: 100, help: 'delivery p99 bound in ms: a rate step counts only when its p99 stays under it', min: 1 },
-  steps: { fallback: 7, help: 'rate steps at most per case (each one --growth percent above the last)', min: 1 },
+  steps: { fallback: 10, help: 'rate steps at most per case (each one --growth percent above the last)', min: 1 },
   growth: { fallback: 60, help: 'percent by which each rate step exceeds the last', min: 1 },
   seconds: { fallback: 3, help: 'seconds of publishing per rate step', min: 1 },
   subscribers: { fallback: 300, help: 'fan-out: subscribers on the one channel', min: 1 },
@@ -27,9 +27,9 @@ const options = readOptions('node --import tsx bench/b9-workers.ts [options]', {
   workers: { fallback: 2, help: 'load-generator processes', min: 1 },
 });
 
-/** 1 worker; several; several with REALTIME_BROADCAST_NOTIFY_PAYLOADS (other workers deliver from the notification, no read-back). */
-type Side = 'one' | 'many' | 'carried';
-const SIDES: readonly Side[] = ['one', 'many', 'carried'];
+/** 1 worker; several as shipped (other workers deliver from the sealed notification, no read-back); several with REALTIME_BROADCAST_NOTIFY_PAYLOADS off (each reads every message back). */
+type Side = 'one' | 'many' | 'readBack';
+const SIDES: readonly Side[] = ['one', 'many', 'readBack'];
 type CaseName = 'fan-out' | 'stored';
 
 /** One workload: who subscribes to what, who publishes, and the first rate of its ladder. */
@@ -77,9 +77,9 @@ const CASES: readonly Case[] = [
   },
 ];
 const SERVER_LATENCY = 'realtime_delivery_latency_seconds';
-const WORKERS: Record<Side, number> = { one: 1, many: options.many, carried: options.many };
-const LABELS: Record<Side, string> = { one: '1 worker', many: `${options.many} workers`, carried: `${options.many} workers, messages in notifications` };
-const SIDE_ENV: Record<Side, Record<string, string>> = { one: {}, many: {}, carried: { REALTIME_BROADCAST_NOTIFY_PAYLOADS: 'on' } };
+const WORKERS: Record<Side, number> = { one: 1, many: options.many, readBack: options.many };
+const LABELS: Record<Side, string> = { one: '1 worker', many: `${options.many} workers`, readBack: `${options.many} workers, messages read back` };
+const SIDE_ENV: Record<Side, Record<string, string>> = { one: {}, many: {}, readBack: { REALTIME_BROADCAST_NOTIFY_PAYLOADS: 'off' } };
 /** What one side's whole run cost the broadcast feeds: reads of channel logs, and broadcasts taken from notifications instead. */
 interface FeedWork {
   readonly logReads: number;
@@ -283,7 +283,7 @@ try {
     rows: SIDES.map((side) => [LABELS[side], workOf(side, (work) => work.logReads), workOf(side, (work) => work.carried), workOf(side, (work) => work.delivered)]),
   };
   const targets: TargetCheck[] = CASES.flatMap((kase) =>
-    (['many', 'carried'] as const).map((side) => ({
+    (['many', 'readBack'] as const).map((side) => ({
       target: `${kase.name}: ${LABELS[side]} ≥ 1.6× the deliveries per second of 1 worker, delivery p99 ≤ ${options.bound} ms`,
       measured: ratio(capacity(side, kase.name), capacity('one', kase.name)),
       met: capacity('one', kase.name) > 0 ? capacity(side, kase.name) >= 1.6 * capacity('one', kase.name) : null,
@@ -299,7 +299,7 @@ try {
     deliveryProblems: problems,
     tables: [...tables, ...curves, feedTable],
     notes: [
-      `Method: each side is one \`nself realtime start\` with REALTIME_WORKERS=1 or ${options.many} (the third side also with REALTIME_BROADCAST_NOTIFY_PAYLOADS=on: each broadcast's notification carries it, so the other workers deliver it without reading it back), the sides started in turn. On each, every case climbs a ladder of publish rates (paced, numbered, timestamped broadcasts; history on, so every broadcast is stored before it is delivered). A step's deliveries per second count from its first publish to its last delivery, so a server that falls behind scores what it delivered, not what was sent; its p99 is publish to receipt over every delivery of the step. The climb stops once a step delivers under ${FALLING_BEHIND * 100} % of what was published, has a p99 over ${GIVE_UP_FACTOR}× the bound, or loses a message. A side's figure is its step with the most deliveries per second whose p99 stayed ≤ ${options.bound} ms with nothing lost (median over repetitions); the ratio compares those, the same latency bound on both sides. The ladder column shows each repetition's steps as rate:p99, "!" marking a step with gaps, duplicates or missing messages.`,
+      `Method: each side is one \`nself realtime start\` with REALTIME_WORKERS=1 or ${options.many} (as shipped, each broadcast's notification carries it sealed, so the other workers deliver it without reading it back; the third side with REALTIME_BROADCAST_NOTIFY_PAYLOADS=off, where each worker reads every message back from the log), the sides started in turn. On each, every case climbs a ladder of publish rates (paced, numbered, timestamped broadcasts; history on, so every broadcast is stored before it is delivered). A step's deliveries per second count from its first publish to its last delivery, so a server that falls behind scores what it delivered, not what was sent; its p99 is publish to receipt over every delivery of the step. The climb stops once a step delivers under ${FALLING_BEHIND * 100} % of what was published, has a p99 over ${GIVE_UP_FACTOR}× the bound, or loses a message. A side's figure is its step with the most deliveries per second whose p99 stayed ≤ ${options.bound} ms with nothing lost (median over repetitions); the ratio compares those, the same latency bound on both sides. The ladder column shows each repetition's steps as rate:p99, "!" marking a step with gaps, duplicates or missing messages.`,
       `Placement: the server (primary and workers) may run on every core (taskset ${CPU.all}) on both sides; the load processes are pinned to CPU ${CPU.load} and PostgreSQL floats (BENCH_WORKERS_CPUS and BENCH_LOAD_CPUS set these on a larger machine). On a 2-core machine the load generator and PostgreSQL share the cores the workers use, so the ratio here is a floor: "server cores in use" shows how much CPU the server got, and "server CPU µs per delivery" what a delivery costs it, which is what sets the rate on a machine with cores to spare.`,
       "Server CPU counts the primary process and every worker (its children), read from /proc; PostgreSQL is not counted. The server's own latency is `realtime_delivery_latency_seconds` of the whole server (from the statement that stores a broadcast to its frames written; the upper bound of the histogram bucket holding the p99): the rest of the client's p99 is the kernel and the load processes.",
       'Per-connection message and join limits are raised for this run only, so that a few publisher connections can carry the load.',

@@ -13,6 +13,8 @@ export interface Metrics {
   readonly broadcastLogReads: Counter;
   /** Broadcasts stored by other processes that the feed took from their notification rather than reading them back. */
   readonly broadcastsCarried: Counter;
+  /** Notifications whose sealed message did not open: forged, altered, copied to another place, or sealed with a key this process does not have. */
+  readonly broadcastNotesRefused: Counter;
   readonly changeDeliveryLatency: Histogram;
   readonly joinDuration: Histogram<'history'>;
   readonly listenerReconnects: Counter;
@@ -66,6 +68,11 @@ export function createMetrics(): Metrics {
     broadcastsCarried: new Counter({
       name: 'realtime_broadcasts_carried_total',
       help: 'Broadcasts stored by other processes that were delivered from their notification, without reading them back',
+      registers: [registry],
+    }),
+    broadcastNotesRefused: new Counter({
+      name: 'realtime_broadcast_notes_refused_total',
+      help: "Broadcast notifications whose sealed message did not open with the server's key (forged, altered or copied to another place); the message was read from the log instead",
       registers: [registry],
     }),
     changeDeliveryLatency: new Histogram({

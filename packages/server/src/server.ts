@@ -23,6 +23,7 @@ import type { GraphQLLimits } from '@nself/graphql';
 import { AccessWatch, type AccessNotification } from './channel/access-watch.js';
 import { Authenticator } from './auth/auth.js';
 import { BroadcastFeed } from './broadcast/broadcast-feed.js';
+import { loadBroadcastSeal } from './broadcast/broadcast-seal.js';
 import { CallerRates } from './caller-rates.js';
 import { ChannelDirectory } from './channel/channel-directory.js';
 import {
@@ -129,6 +130,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     },
   });
   const history = new HistoryReads(pool);
+  const seal = config.broadcastNotifyPayloads ? await loadBroadcastSeal(pool, logger) : undefined;
   // What the parts of the server share; each takes the fields it uses (its own Deps type) from this one object.
   const services = {
     config,
@@ -138,7 +140,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     serverId,
     auth,
     channels: new ChannelDirectory(pool),
-    broadcasts: new BroadcastFeed(postgresBroadcastLog(pool, { carry: config.broadcastNotifyPayloads }), logger, metrics, config.broadcastNotifyPayloads),
+    broadcasts: new BroadcastFeed(postgresBroadcastLog(pool, { seal }), logger, metrics, seal),
     presence: new PresenceFeed(pool, logger),
     access: new AccessWatch(pool, logger),
     history,

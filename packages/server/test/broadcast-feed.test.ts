@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { ExactNumber, stringifyExact, type BroadcastNote, type Message } from '@nself/db';
+import { randomBytes } from 'node:crypto';
+import { ExactNumber, NoteSeal, stringifyExact, type BroadcastNote, type Message } from '@nself/db';
 import { BroadcastFeed, type BroadcastSubscriber } from '../src/broadcast/broadcast-feed.js';
 import { createMetrics } from '../src/metrics.js';
 import { MemoryBroadcastLog } from './memory-broadcast-log.js';
@@ -27,10 +28,14 @@ class Recorder implements BroadcastSubscriber {
   }
 }
 
-function setUp(takeCarried = false): { log: MemoryBroadcastLog; feed: BroadcastFeed; metrics: ReturnType<typeof createMetrics> } {
+/** The key of the server processes in these tests, and of a stranger's. */
+const seal = new NoteSeal(new Map([[1, randomBytes(32)]]));
+const strangersSeal = new NoteSeal(new Map([[1, randomBytes(32)]]));
+
+function setUp(sealed = false): { log: MemoryBroadcastLog; feed: BroadcastFeed; metrics: ReturnType<typeof createMetrics> } {
   const log = new MemoryBroadcastLog();
   const metrics = createMetrics();
-  return { log, feed: new BroadcastFeed(log, pino({ level: 'silent' }), metrics, takeCarried), metrics };
+  return { log, feed: new BroadcastFeed(log, pino({ level: 'silent' }), metrics, sealed ? seal : undefined), metrics };
 }
 
 /** Lets the feed's reads and deliveries run to the end. */
@@ -42,23 +47,12 @@ function notify(feed: BroadcastFeed, message: Message): void {
   feed.notify({ id: message.id, channel_id: message.channelId, offset: message.offset });
 }
 
-/** The notification realtime.carried_note writes for `message`: its place and the message, the payload as the log's JSON text. */
-function carriedNote(message: Message, payloadText = stringifyExact(message.payload)): BroadcastNote {
-  return {
-    id: message.id,
-    channel_id: message.channelId,
-    offset: message.offset,
-    message: {
-      event: message.event,
-      sender: message.sender,
-      sent_at: `${message.sentAt.toISOString().replace('T', ' ').replace('Z', '')}000+00`,
-      payload: message.payload === null ? null : payloadText,
-      payload_binary: message.payloadBinary?.toString('base64') ?? null,
-    },
-  };
+/** The notification a server writes for `message` it stored: its place and the message sealed, the payload as the log's JSON text. */
+function carriedNote(message: Message, payloadText = stringifyExact(message.payload), by = seal): BroadcastNote {
+  return JSON.parse(by.note({ message, payloadText: message.payload === null ? null : payloadText })) as BroadcastNote;
 }
 
-async function counterValue(metrics: ReturnType<typeof createMetrics>, name: 'broadcastLogReads' | 'broadcastsCarried'): Promise<number> {
+async function counterValue(metrics: ReturnType<typeof createMetrics>, name: 'broadcastLogReads' | 'broadcastsCarried' | 'broadcastNotesRefused'): Promise<number> {
   return (await metrics[name].get()).values[0]?.value ?? 0;
 }
 
@@ -248,13 +242,13 @@ test('notifications of both forms mix: those without their message (too large, o
   assert.ok(log.reads > readsAfterJoin, 'what was not carried is read');
 });
 
-test('without taking carried messages, a notification is only a position: what it says is never delivered, the log is', async () => {
+test('without the seal, a notification is only a position: what it carries is never delivered, the log is', async () => {
   const { log, feed, metrics } = setUp(false);
   const viewer = new Recorder();
   feed.subscribe(CHANNEL, viewer, 0);
   await settle();
   const stored = log.appendElsewhere(CHANNEL);
-  feed.notify(carriedNote({ ...stored, event: 'forged', payload: { forged: true } }));
+  feed.notify(carriedNote({ ...stored, event: 'other', payload: { other: true } }));
   await settle();
   assert.deepEqual(
     viewer.messages.map((message) => message.event),
@@ -263,17 +257,45 @@ test('without taking carried messages, a notification is only a position: what i
   assert.equal(await counterValue(metrics, 'broadcastsCarried'), 0);
 });
 
-test('a carried message that is not what realtime.carried_note writes is read back instead', async () => {
-  const { log, feed } = setUp(true);
+test("a note that does not open (another key, copied to another offset, altered) is counted and read back; the log's messages are delivered", async () => {
+  const { log, feed, metrics } = setUp(true);
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const readsAfterJoin = log.reads;
+  const [first, second, third] = range(1, 3).map(() => log.appendElsewhere(CHANNEL)) as [Message, Message, Message];
+  feed.notify(carriedNote({ ...first, event: 'forged', payload: { forged: 1 } }, undefined, strangersSeal));
+  await settle();
+  // A genuine note of offset 1, sent again as offset 2: its message must not stand in for offset 2's.
+  feed.notify({ ...carriedNote({ ...first, payload: { copied: true } }), offset: 2 });
+  await settle();
+  const altered = carriedNote(third);
+  const bytes = Buffer.from(altered.sealed as string, 'base64');
+  bytes[bytes.length - 20] = (bytes[bytes.length - 20] as number) ^ 1;
+  feed.notify({ ...altered, sealed: bytes.toString('base64') });
+  await settle();
+  assert.deepEqual(viewer.delivered, [1, 2, 3]);
+  assert.deepEqual(
+    viewer.messages.map((message) => [message.id, message.payload]),
+    [first, second, third].map((message) => [message.id, message.payload]),
+  );
+  assert.equal(await counterValue(metrics, 'broadcastNotesRefused'), 3);
+  assert.equal(await counterValue(metrics, 'broadcastsCarried'), 0);
+  assert.ok(log.reads > readsAfterJoin, 'the messages were read from the log');
+});
+
+test('a message too large for its notification is announced by its place alone, and read back', async () => {
+  const { log, feed, metrics } = setUp(true);
   const viewer = new Recorder();
   feed.subscribe(CHANNEL, viewer, 0);
   await settle();
   const readsAfterJoin = log.reads;
   const stored = log.appendElsewhere(CHANNEL);
-  const note = carriedNote(stored);
-  feed.notify({ ...note, message: { ...(note.message as NonNullable<BroadcastNote['message']>), payload: '{not json' } });
+  const note = carriedNote({ ...stored, payload: { text: 'x'.repeat(6_000) } });
+  assert.deepEqual(Object.keys(note).sort(), ['channel_id', 'id', 'offset']);
+  feed.notify(note);
   await settle();
   assert.deepEqual(viewer.delivered, [1]);
-  assert.deepEqual(viewer.messages[0]?.payload, { event: 'note' });
   assert.equal(log.reads, readsAfterJoin + 1);
+  assert.equal(await counterValue(metrics, 'broadcastNotesRefused'), 0);
 });

@@ -2,11 +2,12 @@
 -- channel in array order with consecutive offsets, as realtime.append_message would one after another
 -- in one transaction (the channel row is locked once), and returns them in offset order. The ids are
 -- the caller's, so it can recognise its own messages in notifications that arrive before the reply.
--- A payload over the limit fails the whole call before anything is stored. With p_carry, each
--- notification carries its message when it fits (realtime.carried_note); else it says where it is.
+-- A payload over the limit fails the whole call before anything is stored. Each message is announced
+-- on `realtime:broadcast` by where it is (realtime.message_note), unless p_announce is false: the server
+-- then announces them itself, sealed, before it commits (packages/db/src/note-seal.ts).
 CREATE OR REPLACE FUNCTION realtime.append_messages(
   p_channel_id uuid, p_ids uuid[], p_events text[], p_payloads jsonb[], p_senders text[], p_payloads_binary bytea[],
-  p_carry boolean DEFAULT false
+  p_announce boolean DEFAULT true
 ) RETURNS SETOF realtime.messages
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -34,8 +35,9 @@ BEGIN
      ORDER BY m.n
     RETURNING *
   LOOP
-    PERFORM pg_notify('realtime:broadcast',
-      coalesce(CASE WHEN p_carry THEN realtime.carried_note(v_message) END, realtime.message_note(v_message, v_slug)));
+    IF p_announce THEN
+      PERFORM pg_notify('realtime:broadcast', realtime.message_note(v_message, v_slug));
+    END IF;
     RETURN NEXT v_message;
   END LOOP;
 END

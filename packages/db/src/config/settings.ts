@@ -171,9 +171,9 @@ export const SETTINGS = {
   }),
   REALTIME_RETENTION_INTERVAL_MS: integer(300_000, 100, 86_400_000, { description: 'how often the server trims logs past their retention, in ms' }),
   REALTIME_REPLAY_MAX: integer(25, 1, 100_000, { description: 'most messages one `config.broadcast.replay` join receives' }),
-  REALTIME_BROADCAST_NOTIFY_PAYLOADS: boolean(false, {
+  REALTIME_BROADCAST_NOTIFY_PAYLOADS: boolean(true, {
     description:
-      "the notification of each broadcast this server stores carries the message itself (when it fits in 7,000 bytes), so the server's other worker processes and servers deliver it without reading it back from the log; any database login may LISTEN and read those payloads, and could NOTIFY messages of its own that every server with this setting delivers: turn it on only where every role that can log in to the database is trusted with every channel ([docs/deployment.md](docs/deployment.md#broadcasts-in-their-notifications))",
+      "the notification of each broadcast this server stores carries the message itself (when it fits in 7,000 bytes), sealed (AES-256-GCM) with a key in `realtime.broadcast_note_keys` that only the server's role can read, so the server's other worker processes and servers deliver it without reading it back from the log; a database login that LISTENs sees only where each message is, and a note it forges or copies does not open ([docs/deployment.md](docs/deployment.md#broadcasts-in-their-notifications))",
   }),
   REALTIME_ANONYMOUS_ROLE: custom<string | null>(
     '`anon`',

@@ -1,7 +1,10 @@
-// REALTIME_BROADCAST_NOTIFY_PAYLOADS: two servers on one database, each delivering the other's broadcasts from their notifications (no read of the log), in order, framed as its own, and under the same access checks.
+// REALTIME_BROADCAST_NOTIFY_PAYLOADS (on by default): two servers on one database, each delivering the other's broadcasts from their sealed notifications (no read of the log), in order, framed as its own, under the same access checks, and nothing a database login NOTIFYs.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
-import { addMember, createChannel, removeMember } from '@nself/db';
+import pg from 'pg';
+import { addMember, BROADCAST_NOTIFY_CHANNEL, createChannel, removeMember, type BroadcastNote } from '@nself/db';
+import { adminUrl } from '../helpers/database.js';
 import type { RunningServer } from '@nself/server';
 import { RawClient, type Frame } from './raw-client.js';
 import { JWT_SECRET, token } from '../helpers/tokens.js';
@@ -10,13 +13,19 @@ import { startTestServer, useTestServer } from '../helpers/server.js';
 
 let other: RunningServer;
 let anonKey: string;
-const env = useTestServer({ jwtSecret: JWT_SECRET, broadcastNotifyPayloads: true }, async (db) => {
-  other = await startTestServer(db, { jwtSecret: JWT_SECRET, broadcastNotifyPayloads: true });
+const spy = `rt_note_spy_${randomBytes(4).toString('hex')}`;
+const password = randomBytes(12).toString('hex');
+const env = useTestServer({ jwtSecret: JWT_SECRET }, async (db) => {
+  other = await startTestServer(db, { jwtSecret: JWT_SECRET });
   anonKey = await token(undefined, { role: 'anon' });
+  await db.pool.query(`CREATE ROLE ${spy} LOGIN PASSWORD '${password}'`);
 });
 
 after(async () => {
   await other?.close();
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  await admin.query(`DROP ROLE IF EXISTS ${spy}`).finally(() => admin.end());
 });
 
 /** The value of counter `name` in a server's /metrics. */
@@ -94,6 +103,50 @@ test('a member removed from a private channel gets nothing sent after the remova
     await sleep(300);
     assert.deepEqual(received(alice), [1], 'nothing after the removal');
   } finally {
+    await alice.close();
+    await bob.close();
+  }
+});
+
+test('a database login that LISTENs reads no message, and what it NOTIFYs (a genuine note copied ahead, a clear message, a forged seal) delivers nothing', async () => {
+  const vault = await createChannel(env.db.pool, { name: 'sealed-vault', type: 'private' });
+  for (const userId of ['alice', 'bob']) await addMember(env.db.pool, { channelId: vault.id, userId });
+  const bob = await rawJoin(env.server, 'sealed-vault', 'bob', true);
+  const alice = await rawJoin(other, 'sealed-vault', 'alice', true);
+  const url = new URL(env.db.url);
+  url.username = spy;
+  url.password = password;
+  const login = new pg.Client({ connectionString: url.toString() });
+  await login.connect();
+  const heard: string[] = [];
+  login.on('notification', (note) => heard.push(note.payload ?? ''));
+  await login.query(`LISTEN ${pg.escapeIdentifier(BROADCAST_NOTIFY_CHANNEL)}`);
+  const received = (raw: RawClient) => raw.frames.filter((frame) => frame[3] === 'broadcast').map((frame) => (frame[4]['payload'] as { n: unknown }).n);
+  const send = (n: number) => bob.send([null, null, 'realtime:sealed-vault', 'broadcast', { type: 'broadcast', event: 'memo', payload: { n, secret: 'vault-secret-789' } }]);
+  try {
+    const refusedBefore = await counter(other, 'realtime_broadcast_notes_refused_total');
+    send(1);
+    await waitFor(() => received(alice).length === 1 && heard.length === 1, 'the first memo at alice, and its note at the login');
+    assert.ok(!heard[0]?.includes('vault-secret-789') && !heard[0]?.includes('memo'), `the note hides the message: ${heard[0]}`);
+    const genuine = JSON.parse(heard[0] as string) as BroadcastNote;
+    assert.equal(typeof genuine.sealed, 'string');
+    const inject = (note: object) => login.query('SELECT pg_notify($1, $2)', [BROADCAST_NOTIFY_CHANNEL, JSON.stringify(note)]);
+    await inject({ ...genuine, offset: genuine.offset + 1 });
+    await inject({
+      id: genuine.id,
+      channel_id: genuine.channel_id,
+      offset: genuine.offset + 2,
+      message: { event: 'memo', sender: null, sent_at: '2026-01-01 00:00:00.000000+00', payload: '{"n": "forged"}', payload_binary: null },
+    });
+    await inject({ ...genuine, offset: genuine.offset + 3, sealed: randomBytes(80).toString('base64') });
+    await waitFor(async () => (await counter(other, 'realtime_broadcast_notes_refused_total')) - refusedBefore === 2, 'the copied and the forged seal refused');
+    send(2);
+    send(3);
+    await waitFor(() => received(alice).length >= 3 && received(bob).length === 3, 'the real memos');
+    await sleep(200);
+    assert.deepEqual(received(alice), [1, 2, 3], 'only what bob sent, once each');
+  } finally {
+    await login.end();
     await alice.close();
     await bob.close();
   }
