@@ -5,6 +5,7 @@ import { createBenchDatabase } from './lib/database.js';
 import { LoadClients } from './lib/load-clients.js';
 import { readOptions } from './lib/options.js';
 import { CPU } from './lib/processes.js';
+import { machineBusySeconds } from './lib/machine-cpu.js';
 import { openPublisher, publishPaced, type Publisher } from './lib/publishers.js';
 import { fmt, publishResult, ratio, type TargetCheck } from './lib/report.js';
 import { bucketBound, gaugeIn, histogramIn, observedBetween, scrapeServer } from './lib/server-metrics.js';
@@ -51,6 +52,8 @@ interface Step {
   /** Server CPU seconds (primary and workers) per second of publishing: cores in use. */
   readonly cores: number;
   readonly cpuPerDeliveryUs: number;
+  /** The machine's busy CPU seconds per second of the step: server, PostgreSQL and load processes together. */
+  readonly machineCores: number;
   readonly loadDelayP99Ms: number;
   /** The server's own measure, from the statement that stores a broadcast to its frames written: the upper bounds of the buckets holding the p50 and the p99, in ms. */
   readonly serverP50Ms: number;
@@ -136,6 +139,7 @@ async function climb(target: Target, usage: () => { cpu: number }, kase: Case): 
       await clients.reset((sent[kase.topics[0] ?? ''] ?? 0) + 1);
       const storedBefore = histogramIn(await scrapeServer(target), SERVER_LATENCY);
       const before = usage().cpu;
+      const machineBefore = machineBusySeconds();
       const begun = nowMs();
       await publishPaced(publisher, kase.topics, rate, options.seconds * 1000, options.payload, sent);
       await clients.drain(rate * options.seconds * kase.perTopic, 1_500, 30_000);
@@ -151,6 +155,7 @@ async function climb(target: Target, usage: () => { cpu: number }, kase: Case): 
         p99: report.latency.p99,
         cores: cpu / seconds,
         cpuPerDeliveryUs: (cpu / Math.max(1, report.check.received)) * 1e6,
+        machineCores: (machineBusySeconds() - machineBefore) / seconds,
         loadDelayP99Ms: report.loadLoopDelayP99Ms,
         serverP50Ms: bucketBound(server, 0.5) * 1000,
         serverP99Ms: bucketBound(server, 0.99) * 1000,
@@ -158,7 +163,7 @@ async function climb(target: Target, usage: () => { cpu: number }, kase: Case): 
       };
       steps.push(step);
       process.stderr.write(
-        `    ${kase.name} ${rate} msg/s: ${fmt(step.deliveriesPerSecond, 0)} deliveries/s, p99 ${fmt(step.p99, 1)} ms (server ≤ ${fmt(step.serverP99Ms, 0)} ms), ${fmt(step.cores, 2)} cores\n`,
+        `    ${kase.name} ${rate} msg/s: ${fmt(step.deliveriesPerSecond, 0)} deliveries/s, p99 ${fmt(step.p99, 1)} ms (server ≤ ${fmt(step.serverP99Ms, 0)} ms), ${fmt(step.cores, 2)} cores, machine ${fmt(step.machineCores, 2)} of ${availableParallelism()}\n`,
       );
       if (step.problems > 0 || step.p99 > options.bound * GIVE_UP_FACTOR || step.deliveriesPerSecond < FALLING_BEHIND * rate * kase.perTopic) break;
     }
@@ -216,6 +221,7 @@ try {
       'server cores in use there',
       'server CPU µs per delivery there',
       'load processes: event-loop delay p99 ms',
+      `machine's cores busy there (of ${availableParallelism()})`,
       'most deliveries / s of any step, whatever its p99',
       'ladder per repetition (msg/s:p99 ms)',
     ],
@@ -245,6 +251,10 @@ try {
       fmt(
         atBest(side, kase.name, (step) => step.loadDelayP99Ms),
         1,
+      ),
+      fmt(
+        atBest(side, kase.name, (step) => step.machineCores),
+        2,
       ),
       peak(side, kase.name),
       ladder(side, kase.name),
