@@ -19,7 +19,7 @@ export * from './messages.js';
 export * from './channel-log.js';
 export * from './broadcast-log.js';
 export * from './broadcast-note.js';
-export * from './note-seal.js';
+export * from './note-keys.js';
 export * from './presence.js';
 export * from './presence-sessions.js';
 export * from './connections.js';

@@ -37,9 +37,9 @@ export interface ServerConfig {
   /** How often the server trims logs past their retention, in ms. @default 300000 */
   readonly retentionIntervalMs: number;
   /**
-   * The notifications of broadcasts this server stores carry the messages, sealed with a key only the
-   * server's role can read, and the broadcast feed delivers those that open without reading them back
-   * (docs/deployment.md). @default true
+   * The notifications of broadcasts this server stores on public channels carry the messages, signed
+   * with a key only the server's role can read, and the broadcast feed delivers those whose signature
+   * verifies without reading them back (docs/deployment.md). @default true
    */
   readonly broadcastNotifyPayloads: boolean;
   /** Notify-mode writers position and announce their changes at commit while the server runs (docs/capture.md). @default true */

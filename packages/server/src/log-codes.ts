@@ -29,7 +29,7 @@ export const LogCode = {
   broadcastStoreFailed: 'broadcast.store_failed',
   broadcastDeliveryRetry: 'broadcast.delivery_retry',
   broadcastSubscriberFailed: 'broadcast.subscriber_delivery_failed',
-  broadcastSealUnavailable: 'broadcast.seal_unavailable',
+  broadcastKeysUnavailable: 'broadcast.keys_unavailable',
   presenceStoreFailed: 'presence.store_failed',
   presenceEndFailed: 'presence.end_failed',
   presenceReadFailed: 'presence.read_failed',

@@ -23,7 +23,7 @@ import type { GraphQLLimits } from '@nself/graphql';
 import { AccessWatch, type AccessNotification } from './channel/access-watch.js';
 import { Authenticator } from './auth/auth.js';
 import { BroadcastFeed } from './broadcast/broadcast-feed.js';
-import { loadBroadcastSeal } from './broadcast/broadcast-seal.js';
+import { loadBroadcastKeys } from './broadcast/broadcast-keys.js';
 import { CallerRates } from './caller-rates.js';
 import { ChannelDirectory } from './channel/channel-directory.js';
 import {
@@ -130,7 +130,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     },
   });
   const history = new HistoryReads(pool);
-  const seal = config.broadcastNotifyPayloads ? await loadBroadcastSeal(pool, logger) : undefined;
+  const noteKeys = config.broadcastNotifyPayloads ? await loadBroadcastKeys(pool, logger) : undefined;
   // What the parts of the server share; each takes the fields it uses (its own Deps type) from this one object.
   const services = {
     config,
@@ -140,7 +140,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     serverId,
     auth,
     channels: new ChannelDirectory(pool),
-    broadcasts: new BroadcastFeed(postgresBroadcastLog(pool, { seal }), logger, metrics, seal),
+    broadcasts: new BroadcastFeed(postgresBroadcastLog(pool, { carry: noteKeys !== undefined }), logger, metrics, noteKeys),
     presence: new PresenceFeed(pool, logger),
     access: new AccessWatch(pool, logger),
     history,

@@ -2,12 +2,13 @@
 -- channel in array order with consecutive offsets, as realtime.append_message would one after another
 -- in one transaction (the channel row is locked once), and returns them in offset order. The ids are
 -- the caller's, so it can recognise its own messages in notifications that arrive before the reply.
--- A payload over the limit fails the whole call before anything is stored. Each message is announced
--- on `realtime:broadcast` by where it is (realtime.message_note), unless p_announce is false: the server
--- then announces them itself, sealed, before it commits (packages/db/src/note-seal.ts).
+-- A payload over the limit fails the whole call before anything is stored. With p_carry, on a public
+-- channel, once a server has made the signing key, each notification carries its message, signed,
+-- when it fits (realtime.carried_note); else, and always on private and presence channels, whose
+-- messages no database login may read, it says where the message is.
 CREATE OR REPLACE FUNCTION realtime.append_messages(
   p_channel_id uuid, p_ids uuid[], p_events text[], p_payloads jsonb[], p_senders text[], p_payloads_binary bytea[],
-  p_announce boolean DEFAULT true
+  p_carry boolean DEFAULT false
 ) RETURNS SETOF realtime.messages
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -15,6 +16,8 @@ DECLARE
   v_bytes integer[];
   v_first bigint;
   v_slug text;
+  v_type text;
+  v_key realtime.broadcast_note_keys;
   v_message realtime.messages;
 BEGIN
   IF v_count = 0 THEN RETURN; END IF;
@@ -24,9 +27,12 @@ BEGIN
      ORDER BY m.n);
   UPDATE realtime.channels SET last_offset = last_offset + v_count
    WHERE id = p_channel_id
-   RETURNING last_offset - v_count, slug INTO v_first, v_slug;
+   RETURNING last_offset - v_count, slug, type INTO v_first, v_slug, v_type;
   IF v_first IS NULL THEN
     RAISE EXCEPTION 'channel % does not exist', p_channel_id USING ERRCODE = 'no_data_found';
+  END IF;
+  IF p_carry AND v_type = 'public' THEN
+    SELECT * INTO v_key FROM realtime.broadcast_note_keys ORDER BY id DESC LIMIT 1;
   END IF;
   FOR v_message IN
     INSERT INTO realtime.messages (id, channel_id, channel_offset, event_type, payload, payload_binary, sender_id, payload_bytes)
@@ -35,9 +41,8 @@ BEGIN
      ORDER BY m.n
     RETURNING *
   LOOP
-    IF p_announce THEN
-      PERFORM pg_notify('realtime:broadcast', realtime.message_note(v_message, v_slug));
-    END IF;
+    PERFORM pg_notify('realtime:broadcast',
+      coalesce(CASE WHEN v_key.id IS NOT NULL THEN realtime.carried_note(v_message, v_key) END, realtime.message_note(v_message, v_slug)));
     RETURN NEXT v_message;
   END LOOP;
 END

@@ -173,7 +173,7 @@ export const SETTINGS = {
   REALTIME_REPLAY_MAX: integer(25, 1, 100_000, { description: 'most messages one `config.broadcast.replay` join receives' }),
   REALTIME_BROADCAST_NOTIFY_PAYLOADS: boolean(true, {
     description:
-      "the notification of each broadcast this server stores carries the message itself (when it fits in 7,000 bytes), sealed (AES-256-GCM) with a key in `realtime.broadcast_note_keys` that only the server's role can read, so the server's other worker processes and servers deliver it without reading it back from the log; a database login that LISTENs sees only where each message is, and a note it forges or copies does not open ([docs/deployment.md](docs/deployment.md#broadcasts-in-their-notifications))",
+      "the notification of each broadcast this server stores on a public channel carries the message itself (when it fits in 7,000 bytes), signed (HMAC-SHA256) with a key in `realtime.broadcast_note_keys` that only the server's role can read, so the server's other worker processes and servers deliver it without reading it back from the log; a note a database login forges, alters or copies does not verify and delivers nothing; private and presence channels' notifications say only where each message is ([docs/deployment.md](docs/deployment.md#broadcasts-in-their-notifications))",
   }),
   REALTIME_ANONYMOUS_ROLE: custom<string | null>(
     '`anon`',

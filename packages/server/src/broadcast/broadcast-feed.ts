@@ -1,11 +1,11 @@
 // Delivers each channel's stored broadcasts to this process's subscribers, once each and in offset order.
 //
-// Every broadcast is stored by realtime.append_message(s), which gives it the channel's next offset, and
-// announced by a NOTIFY with the message's id and offset (any database login may LISTEN); a server's
-// own appends (REALTIME_BROADCAST_NOTIFY_PAYLOADS) add the message itself when it fits, sealed with a
-// key only the server's role can read (@nself/db's NoteSeal). This process learns of a message from that
-// NOTIFY (any source, any process) and reads it back from realtime.messages unless the notification
-// carried it sealed and it opened, or, for its own clients' sends, has it right
+// Every broadcast is stored by realtime.append_message(s), which gives it the channel's next offset and
+// sends a NOTIFY with the message's id and offset (any database login may LISTEN), and, from a server's
+// appends to a public channel (REALTIME_BROADCAST_NOTIFY_PAYLOADS), the message itself when it fits,
+// signed with a key only the server's role can read (@nself/db's NoteKeys). This process learns of a
+// message from that NOTIFY (any source, any process) and reads it back from realtime.messages unless the
+// notification carried it and its signature verified, or, for its own clients' sends, has it right
 // after the INSERT commits. Per channel it keeps the last offset it delivered; a message is delivered
 // only when it is the next offset (a carried one too: one that arrives ahead of a gap waits for it),
 // and what is missing is read back in one page per channel for every notification that came meanwhile
@@ -14,7 +14,7 @@
 // did not ask for `self` is recorded against the message id before the commit, so whichever path
 // delivers the message first, the sender never gets it back.
 import { randomUUID } from 'node:crypto';
-import type { BroadcastLog, BroadcastNote, NoteSeal, Message as StoredMessage } from '@nself/db';
+import type { BroadcastLog, BroadcastNote, NoteKeys, Message as StoredMessage } from '@nself/db';
 import { KeyedBatches, type Waiting } from '../batches.js';
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
 import { SharedFrames } from '../shared-frames.js';
@@ -96,15 +96,15 @@ export class BroadcastFeed {
 
   /**
    * `log` stores and reads back the channels' messages (PostgreSQL's realtime.messages in a server).
-   * With `seal`, messages that notifications carry sealed are delivered without reading them back when
-   * they open; a note that does not open (forged, altered, copied elsewhere) counts as a position only,
-   * as every note does without `seal`: a login that may NOTIFY cannot inject messages.
+   * With `noteKeys`, messages that notifications carry are delivered without reading them back when
+   * their signature verifies; a note that does not (forged, altered, copied elsewhere) counts as a
+   * position only, as every note does without `noteKeys`: a login that may NOTIFY cannot inject messages.
    */
   constructor(
     private readonly log: BroadcastLog,
     private readonly logger: Logger,
     private readonly metrics: Pick<Metrics, 'messagesOut' | 'deliveryLatency' | 'broadcastLogReads' | 'broadcastsCarried' | 'broadcastNotesRefused'>,
-    private readonly seal?: NoteSeal,
+    private readonly noteKeys?: NoteKeys,
   ) {}
 
   /**
@@ -245,7 +245,7 @@ export class BroadcastFeed {
   notify(note: BroadcastNote): void {
     const feed = this.feeds.get(note.channel_id);
     if (!feed) return;
-    const opened = this.seal?.open(note);
+    const opened = this.noteKeys?.open(note);
     const carried = opened?.carried ? opened.message : undefined;
     if (opened?.carried && !carried) this.metrics.broadcastNotesRefused.inc();
     if (this.accept(feed, carried ?? null, Number(note.offset)) && carried) this.metrics.broadcastsCarried.inc();

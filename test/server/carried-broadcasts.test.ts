@@ -1,4 +1,4 @@
-// REALTIME_BROADCAST_NOTIFY_PAYLOADS (on by default): two servers on one database, each delivering the other's broadcasts from their sealed notifications (no read of the log), in order, framed as its own, under the same access checks, and nothing a database login NOTIFYs.
+// REALTIME_BROADCAST_NOTIFY_PAYLOADS (on by default): two servers on one database, each delivering the other's public broadcasts from their signed notifications (no read of the log), in order, framed as its own, under the same access checks, and nothing a database login NOTIFYs.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
@@ -108,11 +108,12 @@ test('a member removed from a private channel gets nothing sent after the remova
   }
 });
 
-test('a database login that LISTENs reads no message, and what it NOTIFYs (a genuine note copied ahead, a clear message, a forged seal) delivers nothing', async () => {
-  const vault = await createChannel(env.db.pool, { name: 'sealed-vault', type: 'private' });
+test('a database login that LISTENs reads no private message, and what it NOTIFYs (a genuine note copied ahead, a made-up message, a bad signature) delivers nothing', async () => {
+  const vault = await createChannel(env.db.pool, { name: 'signed-vault', type: 'private' });
   for (const userId of ['alice', 'bob']) await addMember(env.db.pool, { channelId: vault.id, userId });
-  const bob = await rawJoin(env.server, 'sealed-vault', 'bob', true);
-  const alice = await rawJoin(other, 'sealed-vault', 'alice', true);
+  const bobInVault = await rawJoin(env.server, 'signed-vault', 'bob', true);
+  const sender = await rawJoin(env.server, 'signed-lobby');
+  const receiver = await rawJoin(other, 'signed-lobby');
   const url = new URL(env.db.url);
   url.username = spy;
   url.password = password;
@@ -122,32 +123,31 @@ test('a database login that LISTENs reads no message, and what it NOTIFYs (a gen
   login.on('notification', (note) => heard.push(note.payload ?? ''));
   await login.query(`LISTEN ${pg.escapeIdentifier(BROADCAST_NOTIFY_CHANNEL)}`);
   const received = (raw: RawClient) => raw.frames.filter((frame) => frame[3] === 'broadcast').map((frame) => (frame[4]['payload'] as { n: unknown }).n);
-  const send = (n: number) => bob.send([null, null, 'realtime:sealed-vault', 'broadcast', { type: 'broadcast', event: 'memo', payload: { n, secret: 'vault-secret-789' } }]);
+  const send = (n: number) => sender.send([null, null, 'realtime:signed-lobby', 'broadcast', { type: 'broadcast', event: 'memo', payload: { n } }]);
   try {
+    bobInVault.send([null, null, 'realtime:signed-vault', 'broadcast', { type: 'broadcast', event: 'memo', payload: { secret: 'vault-secret-789' } }]);
+    await waitFor(() => heard.length === 1, "the vault message's note at the login");
+    assert.deepEqual(Object.keys(JSON.parse(heard[0] as string) as object).sort(), ['channel_id', 'id', 'offset'], `a private channel's note says where, not what: ${heard[0]}`);
+
     const refusedBefore = await counter(other, 'realtime_broadcast_notes_refused_total');
     send(1);
-    await waitFor(() => received(alice).length === 1 && heard.length === 1, 'the first memo at alice, and its note at the login');
-    assert.ok(!heard[0]?.includes('vault-secret-789') && !heard[0]?.includes('memo'), `the note hides the message: ${heard[0]}`);
-    const genuine = JSON.parse(heard[0] as string) as BroadcastNote;
-    assert.equal(typeof genuine.sealed, 'string');
+    await waitFor(() => received(receiver).length === 1 && heard.length === 2, 'the first memo at the other server, and its note at the login');
+    const genuine = JSON.parse(heard[1] as string) as BroadcastNote;
+    assert.equal(typeof genuine.mac, 'string', 'a public channel’s note carries its message, signed');
     const inject = (note: object) => login.query('SELECT pg_notify($1, $2)', [BROADCAST_NOTIFY_CHANNEL, JSON.stringify(note)]);
     await inject({ ...genuine, offset: genuine.offset + 1 });
-    await inject({
-      id: genuine.id,
-      channel_id: genuine.channel_id,
-      offset: genuine.offset + 2,
-      message: { event: 'memo', sender: null, sent_at: '2026-01-01 00:00:00.000000+00', payload: '{"n": "forged"}', payload_binary: null },
-    });
-    await inject({ ...genuine, offset: genuine.offset + 3, sealed: randomBytes(80).toString('base64') });
-    await waitFor(async () => (await counter(other, 'realtime_broadcast_notes_refused_total')) - refusedBefore === 2, 'the copied and the forged seal refused');
+    await inject({ ...genuine, offset: genuine.offset + 2, mac: undefined, message: { ...genuine.message, payload: '{"n": "made up"}' } });
+    await inject({ ...genuine, offset: genuine.offset + 3, mac: randomBytes(32).toString('hex') });
+    await waitFor(async () => (await counter(other, 'realtime_broadcast_notes_refused_total')) - refusedBefore === 3, 'the three notes refused');
     send(2);
     send(3);
-    await waitFor(() => received(alice).length >= 3 && received(bob).length === 3, 'the real memos');
+    await waitFor(() => received(receiver).length >= 3 && received(sender).length === 3, 'the real memos');
     await sleep(200);
-    assert.deepEqual(received(alice), [1, 2, 3], 'only what bob sent, once each');
+    assert.deepEqual(received(receiver), [1, 2, 3], 'only what was sent, once each');
   } finally {
     await login.end();
-    await alice.close();
-    await bob.close();
+    await bobInVault.close();
+    await sender.close();
+    await receiver.close();
   }
 });
