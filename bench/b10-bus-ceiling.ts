@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { createChannel } from '@nself/db';
+import { createChannel, loadNoteKeys } from '@nself/db';
 import { createBenchDatabase, type BenchDatabase } from './lib/database.js';
 import { readOptions } from './lib/options.js';
 import { pgbenchAvailable, runPgbenchCounted } from './lib/pgbench.js';
@@ -79,10 +79,10 @@ class Listener {
   }
 }
 
-/** Appends `count` broadcasts of the client's own channel in one call, as the server's group commit does. */
-function appendScript(count: number): string {
+/** Appends `count` broadcasts of the client's own (public) channel in one call, as the server's group commit does; with `carry`, each notification carries its message, signed. */
+function appendScript(count: number, carry = false): string {
   const fill = (value: string, type: string) => `array_fill(${value}::${type}, ARRAY[${count}])`;
-  return `SELECT count(*) FROM realtime.append_messages((SELECT id FROM realtime.channels WHERE slug = 'bus' || :client_id), ARRAY(SELECT gen_random_uuid() FROM generate_series(1, ${count})), ${fill("'m'", 'text')}, ${fill(`'${PAYLOAD}'`, 'jsonb')}, ${fill('NULL', 'text')}, ${fill('NULL', 'bytea')});\n`;
+  return `SELECT count(*) FROM realtime.append_messages((SELECT id FROM realtime.channels WHERE slug = 'bus' || :client_id), ARRAY(SELECT gen_random_uuid() FROM generate_series(1, ${count})), ${fill("'m'", 'text')}, ${fill(`'${PAYLOAD}'`, 'jsonb')}, ${fill('NULL', 'text')}, ${fill('NULL', 'bytea')}, ${carry});\n`;
 }
 
 const WORKLOADS: readonly Workload[] = [
@@ -103,6 +103,12 @@ const WORKLOADS: readonly Workload[] = [
   {
     label: `realtime.append_messages, ${options.batch} broadcasts per call`,
     script: appendScript(options.batch),
+    rowsPerTransaction: options.batch,
+    notificationsPerTransaction: options.batch,
+  },
+  {
+    label: `the same, each message carried in its notification and signed (as the server stores a public channel's)`,
+    script: appendScript(options.batch, true),
     rowsPerTransaction: options.batch,
     notificationsPerTransaction: options.batch,
   },
@@ -136,6 +142,8 @@ async function measureBus(): Promise<Table> {
   onTeardown(() => db.drop());
   await db.pool.query('CREATE TABLE public.bus_rows (id bigserial PRIMARY KEY, body text NOT NULL)');
   for (let client = 0; client < options.connections; client += 1) await createChannel(db.pool, { name: `bus${client}` });
+  // The key a server makes at its first start, which signs the carried workload's notifications.
+  await loadNoteKeys(db.pool);
   const listener = await Listener.start(db.url);
   onTeardown(() => listener.close());
   const scripts = WORKLOADS.map((workload, index) => {

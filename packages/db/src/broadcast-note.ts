@@ -8,7 +8,7 @@ export interface BroadcastNote {
   readonly deleted?: true;
   /** The id of the key whose HMAC `mac` is (realtime.broadcast_note_keys). */
   readonly key?: number;
-  /** HMAC-SHA256 over the place and the message (note-keys.ts `signedText`), in hex. */
+  /** HMAC-SHA256 of the rest of the note's text (note-keys.ts `signedBody`), in hex. */
   readonly mac?: string;
   /** The message itself, when its append carried it and it fit in the notification. */
   readonly message?: CarriedMessage;
@@ -20,7 +20,7 @@ export interface CarriedMessage {
   readonly sender: string | null;
   /** `YYYY-MM-DD HH:MM:SS.ffffff+00`, PostgreSQL's own text of a timestamptz. */
   readonly sent_at: string;
-  /** The payload's jsonb text, as realtime.messages returns it; null for a binary-only message. */
-  readonly payload: string | null;
+  /** The payload as the jsonb's own text says it (parsed with parseExactJson, as a read of the log parses it); null for a binary-only message. */
+  readonly payload: unknown;
   readonly payload_binary: string | null;
 }

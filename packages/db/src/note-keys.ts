@@ -1,8 +1,7 @@
 // The keys that sign the messages broadcast notifications carry (realtime.carried_note), and the check of a carried message against them.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import pg from 'pg';
-import type { BroadcastNote, CarriedMessage } from './broadcast-note.js';
-import { parseExactJson } from './exact-json-parse.js';
+import type { BroadcastNote } from './broadcast-note.js';
 import type { Message } from './message-row.js';
 import type { Queryable } from './queryable.js';
 
@@ -11,62 +10,66 @@ const HMAC_BLOCK_BYTES = 64;
 const TIMESTAMPTZ_OID = 1184;
 const parseTimestamp = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text') as (text: string) => Date;
 
-/** What a note's signature covers, as realtime.carried_note and realtime.note_mac_field build it. */
-export function signedText(place: Pick<BroadcastNote, 'id' | 'channel_id' | 'offset'>, keyId: number, message: CarriedMessage): string {
-  const fields = [place.id, place.channel_id, String(place.offset), String(keyId), message.event, message.sender, message.sent_at, message.payload, message.payload_binary];
-  return `realtime:broadcast${fields.map((field) => (field === null ? '-' : `${Buffer.byteLength(field)}:${field}`)).join('')}`;
+/** A signed note's text begins with its MAC: `{"mac":"<64 hex digits>",`, then the rest of the note. */
+const MAC_PREFIX = '{"mac":"';
+const MAC_HEX_DIGITS = 64;
+const BODY_START = MAC_PREFIX.length + MAC_HEX_DIGITS + 2;
+
+/** What a note's MAC covers: its text without the MAC, as realtime.carried_note signs it (`{` and all after the MAC's comma). */
+export function signedBody(noteText: string): string | undefined {
+  if (!noteText.startsWith(MAC_PREFIX) || noteText.slice(BODY_START - 2, BODY_START) !== '",') return undefined;
+  return `{${noteText.slice(BODY_START)}`;
 }
 
-/** HMAC-SHA256 of `text` under `secret`, in hex, as realtime.carried_note computes it. */
-export function noteMac(secret: Buffer, text: string): string {
+/** HMAC-SHA256 of `text` under `secret`, in hex. */
+function noteMac(secret: Buffer, text: string): string {
   return createHmac('sha256', secret).update(text).digest('hex');
 }
 
 /**
  * The database's note keys, to check the messages notifications carry: a carried message is taken only
- * when its signature verifies under the key it names, over its place (id, channel, offset) and every
- * field, so a note altered, copied to another offset or channel, or made up by a login without the
- * key is refused.
+ * when the note's MAC verifies under the key it names, over the whole rest of the note (its place: id,
+ * channel, offset, key; and the message), so a note altered, copied to another offset or channel, or
+ * made up by a login without the key is refused.
  */
 export class NoteKeys {
   constructor(private readonly secrets: ReadonlyMap<number, Buffer>) {}
 
   /**
-   * The message a note carries, exactly as reading it from realtime.messages would give it;
-   * `carried: false` for a note that carries none, `message: undefined` for one that does not verify.
+   * The message a note carries, exactly as reading it from realtime.messages would give it. `text` is
+   * the notification as sent and `note` its parse (with parseExactJson, so that the payload's numbers
+   * are exact); `carried: false` for a note that carries none, `message: undefined` for one that does
+   * not verify.
    */
-  open(note: BroadcastNote): { readonly carried: false } | { readonly carried: true; readonly message: Message | undefined } {
+  open(text: string, note: BroadcastNote): { readonly carried: false } | { readonly carried: true; readonly message: Message | undefined } {
     if (note.message === undefined && note.mac === undefined) return { carried: false };
-    return { carried: true, message: this.verified(note) };
+    return { carried: true, message: this.verified(text, note) };
   }
 
-  private verified(note: BroadcastNote): Message | undefined {
-    const { key, mac, message: carried } = note;
-    const secret = typeof key === 'number' ? this.secrets.get(key) : undefined;
-    const offset = Number(note.offset);
-    if (!secret || typeof mac !== 'string' || typeof carried !== 'object' || carried === null) return undefined;
-    if (typeof note.id !== 'string' || typeof note.channel_id !== 'string' || !Number.isSafeInteger(offset)) return undefined;
-    const { event, sender, sent_at: sentAt, payload, payload_binary: binary } = carried as unknown as Record<string, unknown>;
-    if (typeof event !== 'string' || typeof sentAt !== 'string' || !isTextOrNull(sender) || !isTextOrNull(payload) || !isTextOrNull(binary)) return undefined;
-    const expected = Buffer.from(noteMac(secret, signedText(note, key as number, { event, sender, sent_at: sentAt, payload, payload_binary: binary })), 'hex');
-    const given = Buffer.from(mac, 'hex');
+  private verified(text: string, note: BroadcastNote): Message | undefined {
+    const secret = typeof note.key === 'number' ? this.secrets.get(note.key) : undefined;
+    const body = signedBody(text);
+    if (!secret || body === undefined || typeof note.mac !== 'string') return undefined;
+    const expected = Buffer.from(noteMac(secret, body));
+    const given = Buffer.from(note.mac);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    const offset = Number(note.offset);
+    const carried: unknown = note.message;
+    if (typeof carried !== 'object' || carried === null || typeof note.id !== 'string' || typeof note.channel_id !== 'string' || !Number.isSafeInteger(offset)) return undefined;
+    const { event, sender, sent_at: sentAt, payload, payload_binary: binary } = carried as Record<string, unknown>;
+    if (typeof event !== 'string' || typeof sentAt !== 'string' || !isTextOrNull(sender) || !isTextOrNull(binary)) return undefined;
     const sentAtDate = parseTimestamp(sentAt);
     if (!(sentAtDate instanceof Date) || Number.isNaN(sentAtDate.getTime())) return undefined;
-    try {
-      return {
-        id: note.id,
-        channelId: note.channel_id,
-        offset,
-        event,
-        payload: payload === null ? null : parseExactJson(payload),
-        payloadBinary: binary === null ? null : Buffer.from(binary, 'base64'),
-        sender,
-        sentAt: sentAtDate,
-      };
-    } catch {
-      return undefined;
-    }
+    return {
+      id: note.id,
+      channelId: note.channel_id,
+      offset,
+      event,
+      payload: payload ?? null,
+      payloadBinary: binary === null ? null : Buffer.from(binary, 'base64'),
+      sender,
+      sentAt: sentAtDate,
+    };
   }
 }
 

@@ -1,6 +1,6 @@
 // The server's notifications on the process's one LISTEN connection: realtime:broadcast, realtime:presence and
 // realtime:access, parsed and handed on in the order they arrive; after a reconnect, what may have been missed is read back.
-import { BROADCAST_NOTIFY_CHANNEL, NotificationListener } from '@nself/db';
+import { BROADCAST_NOTIFY_CHANNEL, NotificationListener, parseExactJson } from '@nself/db';
 import type { Logger } from './logger.js';
 import { LogCode } from './log-codes.js';
 
@@ -8,7 +8,8 @@ export const PRESENCE_CHANNEL = 'realtime:presence';
 export const ACCESS_CHANNEL = 'realtime:access';
 
 export interface ListenerHandlers {
-  onNotification(channel: string, payload: unknown): void;
+  /** `payload` parsed (a broadcast note's with exact numbers, for the message it may carry), `text` as sent. */
+  onNotification(channel: string, payload: unknown, text: string): void;
   /** Called after a reconnect (not the first connect) once LISTEN is active again. */
   onReconnected(): void;
 }
@@ -32,12 +33,12 @@ export async function listenToServerChannels(listener: NotificationListener, han
     await listener.listen(channel, (payload) => {
       let parsed: unknown;
       try {
-        parsed = JSON.parse(payload ?? 'null');
+        parsed = channel === BROADCAST_NOTIFY_CHANNEL ? parseExactJson(payload ?? 'null') : JSON.parse(payload ?? 'null');
       } catch {
         logger.warn({ code: LogCode.notificationNotJson, channel }, 'ignoring a notification that is not JSON');
         return;
       }
-      handlers.onNotification(channel, parsed);
+      handlers.onNotification(channel, parsed, payload ?? '');
     });
   }
 }

@@ -166,12 +166,12 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   await listenToServerChannels(
     listener,
     {
-      onNotification: (channel, payload) => {
+      onNotification: (channel, payload, text) => {
         if (channel === BROADCAST_NOTIFY_CHANNEL) {
           const note = payload as BroadcastNote;
           if (note.deleted) return services.broadcasts.deleted(note);
           services.access.witness(note.channel_id, Number(note.offset));
-          services.broadcasts.notify(note);
+          services.broadcasts.notify(note, text);
         } else if (channel === PRESENCE_CHANNEL) services.presence.notify(payload as PresenceNotification);
         else if (channel === ACCESS_CHANNEL) services.access.notify(payload as AccessNotification);
       },

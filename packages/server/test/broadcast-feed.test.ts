@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { randomBytes } from 'node:crypto';
-import { ExactNumber, NoteKeys, noteMac, signedText, stringifyExact, type BroadcastNote, type CarriedMessage, type Message } from '@nself/db';
+import { createHmac, randomBytes } from 'node:crypto';
+import { ExactNumber, NoteKeys, parseExactJson, stringifyExact, type BroadcastNote, type Message } from '@nself/db';
 import { BroadcastFeed, type BroadcastSubscriber } from '../src/broadcast/broadcast-feed.js';
 import { createMetrics } from '../src/metrics.js';
 import { MemoryBroadcastLog } from './memory-broadcast-log.js';
@@ -44,20 +44,28 @@ async function settle(): Promise<void> {
 }
 
 function notify(feed: BroadcastFeed, message: Message): void {
-  feed.notify({ id: message.id, channel_id: message.channelId, offset: message.offset });
+  deliverNote(feed, JSON.stringify({ id: message.id, channel_id: message.channelId, offset: message.offset }));
 }
 
-/** The notification realtime.carried_note writes for `message`: its place and the message, the payload as the log's JSON text, signed with `key`. */
-function carriedNote(message: Message, payloadText = stringifyExact(message.payload), key = secret): BroadcastNote {
-  const place = { id: message.id, channel_id: message.channelId, offset: message.offset };
-  const carried: CarriedMessage = {
+/** Hands the feed a notification as the listener does: its text and its parse. */
+function deliverNote(feed: BroadcastFeed, text: string): void {
+  feed.notify(parseExactJson(text) as BroadcastNote, text);
+}
+
+/** The notification realtime.carried_note writes for `message`: the MAC under `key`, then its place and the message, the payload as the log's JSON text. */
+function carriedNote(message: Message, payloadText = stringifyExact(message.payload), key = secret): string {
+  const carried = {
     event: message.event,
     sender: message.sender,
     sent_at: `${message.sentAt.toISOString().replace('T', ' ').replace('Z', '')}000+00`,
-    payload: message.payload === null ? null : payloadText,
+    payload: '<payload>',
     payload_binary: message.payloadBinary?.toString('base64') ?? null,
   };
-  return { ...place, key: 1, mac: noteMac(key, signedText(place, 1, carried)), message: carried };
+  const body = JSON.stringify({ id: message.id, channel_id: message.channelId, offset: message.offset, key: 1, message: carried }).replace(
+    '"<payload>"',
+    message.payload === null ? 'null' : payloadText,
+  );
+  return `{"mac":"${createHmac('sha256', key).update(body).digest('hex')}",${body.slice(1)}`;
 }
 
 async function counterValue(metrics: ReturnType<typeof createMetrics>, name: 'broadcastLogReads' | 'broadcastsCarried' | 'broadcastNotesRefused'): Promise<number> {
@@ -190,9 +198,9 @@ test('messages carried by their notifications are delivered in order without rea
   const messages = range(1, 3).map(() => log.appendElsewhere(CHANNEL));
   const exact = messages[1] as Message;
   // The log's JSON text of a number a JavaScript number cannot hold.
-  feed.notify(carriedNote(messages[0] as Message));
-  feed.notify(carriedNote(exact, '{"big": 9007199254740993, "event": "note"}'));
-  feed.notify(carriedNote(messages[2] as Message));
+  deliverNote(feed, carriedNote(messages[0] as Message));
+  deliverNote(feed, carriedNote(exact, '{"big": 9007199254740993, "event": "note"}'));
+  deliverNote(feed, carriedNote(messages[2] as Message));
   await settle();
   assert.deepEqual(viewer.delivered, [1, 2, 3]);
   assert.equal(log.reads, readsAfterJoin, 'no read after the join');
@@ -211,8 +219,8 @@ test('a carried message after a gap waits: the gap is read from the log, then de
   await settle();
   const readsAfterJoin = log.reads;
   const [first, , third] = range(1, 3).map(() => log.appendElsewhere(CHANNEL));
-  feed.notify(carriedNote(first as Message));
-  feed.notify(carriedNote(third as Message)); // the notification of offset 2 was lost
+  deliverNote(feed, carriedNote(first as Message));
+  deliverNote(feed, carriedNote(third as Message)); // the notification of offset 2 was lost
   await settle();
   assert.deepEqual(viewer.delivered, [1, 2, 3]);
   assert.equal(log.reads, readsAfterJoin + 1, 'one read for the gap');
@@ -225,7 +233,7 @@ test('a carried message already delivered, or notified twice, is delivered once'
   await settle();
   const readsAfterJoin = log.reads;
   const [first, second] = [log.appendElsewhere(CHANNEL), log.appendElsewhere(CHANNEL)];
-  for (const message of [first, first, second, first, second]) feed.notify(carriedNote(message));
+  for (const message of [first, first, second, first, second]) deliverNote(feed, carriedNote(message));
   notify(feed, first);
   await settle();
   assert.deepEqual(viewer.delivered, [1, 2]);
@@ -240,11 +248,11 @@ test('notifications of both forms mix: those without their message (too large, o
   await settle();
   const readsAfterJoin = log.reads;
   const messages = range(1, 5).map(() => log.appendElsewhere(CHANNEL));
-  feed.notify(carriedNote(messages[0] as Message));
+  deliverNote(feed, carriedNote(messages[0] as Message));
   notify(feed, messages[1] as Message);
-  feed.notify(carriedNote(messages[2] as Message));
+  deliverNote(feed, carriedNote(messages[2] as Message));
   notify(feed, messages[3] as Message);
-  feed.notify(carriedNote(messages[4] as Message));
+  deliverNote(feed, carriedNote(messages[4] as Message));
   await settle();
   assert.deepEqual(viewer.delivered, [1, 2, 3, 4, 5]);
   assert.ok(log.reads > readsAfterJoin, 'what was not carried is read');
@@ -256,7 +264,7 @@ test('without the keys, a notification is only a position: what it carries is ne
   feed.subscribe(CHANNEL, viewer, 0);
   await settle();
   const stored = log.appendElsewhere(CHANNEL);
-  feed.notify(carriedNote({ ...stored, event: 'other', payload: { other: true } }));
+  deliverNote(feed, carriedNote({ ...stored, event: 'other', payload: { other: true } }));
   await settle();
   assert.deepEqual(
     viewer.messages.map((message) => message.event),
@@ -272,16 +280,16 @@ test("a note that does not verify (another key, copied to another offset, altere
   await settle();
   const readsAfterJoin = log.reads;
   const [first, second, third, fourth] = range(1, 4).map(() => log.appendElsewhere(CHANNEL)) as [Message, Message, Message, Message];
-  feed.notify(carriedNote({ ...first, event: 'forged', payload: { forged: 1 } }, undefined, strangersSecret));
+  deliverNote(feed, carriedNote({ ...first, event: 'forged', payload: { forged: 1 } }, undefined, strangersSecret));
   await settle();
   // A genuine note of offset 1, sent again as offset 2: its message must not stand in for offset 2's.
-  feed.notify({ ...carriedNote({ ...first, payload: { copied: true } }), offset: 2 });
+  deliverNote(feed, carriedNote({ ...first, payload: { copied: true } }).replace('"offset":1,', '"offset":2,'));
   await settle();
-  const altered = carriedNote(third);
-  feed.notify({ ...altered, message: { ...(altered.message as CarriedMessage), payload: '{"event": "altered"}' } });
+  deliverNote(feed, carriedNote(third).replace('"payload":{"event":"note"}', '"payload":{"event":"altered"}'));
   await settle();
-  const { mac: _mac, ...unsigned } = carriedNote({ ...fourth, payload: { unsigned: true } });
-  feed.notify(unsigned);
+  const unsigned = parseExactJson(carriedNote({ ...fourth, payload: { unsigned: true } })) as Record<string, unknown>;
+  delete unsigned['mac'];
+  deliverNote(feed, JSON.stringify(unsigned));
   await settle();
   assert.deepEqual(viewer.delivered, [1, 2, 3, 4]);
   assert.deepEqual(

@@ -238,14 +238,14 @@ export class BroadcastFeed {
   }
 
   /**
-   * Handles a `realtime:broadcast` notification: the message it carries is delivered at its turn (after
+   * Handles a `realtime:broadcast` notification (`text` as sent, `note` its parse): the message it carries is delivered at its turn (after
    * the channel's last delivered offset, any gap before it read from the log first); one it does not
    * carry is read back with the channel's next read.
    */
-  notify(note: BroadcastNote): void {
+  notify(note: BroadcastNote, text: string): void {
     const feed = this.feeds.get(note.channel_id);
     if (!feed) return;
-    const opened = this.noteKeys?.open(note);
+    const opened = this.noteKeys?.open(text, note);
     const carried = opened?.carried ? opened.message : undefined;
     if (opened?.carried && !carried) this.metrics.broadcastNotesRefused.inc();
     if (this.accept(feed, carried ?? null, Number(note.offset)) && carried) this.metrics.broadcastsCarried.inc();
