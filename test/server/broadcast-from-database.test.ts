@@ -1,8 +1,11 @@
 // Conformance: Supabase's Broadcast from Database, realtime.send and realtime.broadcast_changes, reaching supabase-js subscribers.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import pg from 'pg';
 import { addMember, createChannel } from '@nself/db';
 import { subscribe, supabase } from './support.js';
+import { adminUrl } from '../helpers/database.js';
 import { useTestServer } from '../helpers/server.js';
 import { JWT_SECRET, token } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
@@ -20,6 +23,16 @@ const env = useTestServer({ jwtSecret: JWT_SECRET }, async (db) => {
   `);
   const channel = await createChannel(db.pool, { name: 'todos:home', type: 'private' });
   await addMember(db.pool, { channelId: channel.id, userId: 'ann' });
+});
+
+/** An application role that is not the schema's owner, as `authenticated` is on Supabase. */
+const appRole = `rt_app_${randomBytes(4).toString('hex')}`;
+
+after(async () => {
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  await admin.query(`DROP OWNED BY ${appRole}`).catch(() => undefined);
+  await admin.query(`DROP ROLE IF EXISTS ${appRole}`).finally(() => admin.end());
 });
 
 type Received = { event: string; payload: Record<string, unknown>; meta?: { id?: string } };
@@ -126,6 +139,52 @@ test("the service role sends over REST to a private topic (existing or not), byp
     const { rows } = await env.db.pool.query("SELECT type FROM realtime.channels WHERE slug = 'todos:new-list'");
     assert.deepEqual(rows, [{ type: 'private' }], "the service role's private send made a private channel");
   } finally {
+    await client.removeAllChannels();
+  }
+});
+
+test("an application's role sends with realtime.send what the policies on realtime.messages let it insert, as on Supabase; without a policy it gets the warning", async () => {
+  await env.db.pool.query(`CREATE ROLE ${appRole} NOLOGIN`);
+  const { client, received, joined } = await listen('carol', 'app-room', false);
+  /** Runs realtime.send as the application's role; returns the warnings it raised. */
+  const sendAsApp = async (topic: string, text: string): Promise<string[]> => {
+    const db = await env.db.pool.connect();
+    const warnings: string[] = [];
+    const onNotice = (notice: { message?: string }) => warnings.push(notice.message ?? '');
+    db.on('notice', onNotice);
+    try {
+      await db.query('BEGIN');
+      await db.query(`SET LOCAL ROLE ${appRole}`);
+      await db.query('SELECT realtime.send($1::jsonb, $2, $3, false)', [JSON.stringify({ text }), 'chat', topic]);
+      await db.query('COMMIT');
+    } finally {
+      db.off('notice', onNotice);
+      db.release();
+    }
+    return warnings;
+  };
+  try {
+    assert.equal(joined.status, 'SUBSCRIBED');
+    assert.match((await sendAsApp('app-room', 'no policy yet')).join('\n'), /ErrorSendingBroadcastMessage: new row violates row-level security policy/);
+    await env.db.pool.query(
+      `CREATE POLICY app_sends_to_app_room ON realtime.messages FOR INSERT TO ${appRole} WITH CHECK (realtime.topic() = 'app-room' AND extension = 'broadcast')`,
+    );
+    assert.deepEqual(await sendAsApp('app-room', 'allowed'), []);
+    assert.match((await sendAsApp('other-room', 'not allowed')).join('\n'), /row-level security/);
+    await waitFor(() => received.length === 1, 'the allowed broadcast');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(
+      received.map((message) => message.payload['text']),
+      ['allowed'],
+    );
+    const { rows } = await env.db.pool.query<{ slug: string }>("SELECT slug FROM realtime.channels WHERE slug IN ('app-room', 'other-room')");
+    assert.deepEqual(
+      rows.map((row) => row.slug),
+      ['app-room'],
+      'a refused send makes no channel',
+    );
+  } finally {
+    await env.db.pool.query('DROP POLICY IF EXISTS app_sends_to_app_room ON realtime.messages');
     await client.removeAllChannels();
   }
 });
