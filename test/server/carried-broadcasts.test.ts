@@ -127,7 +127,11 @@ test('a database login that LISTENs reads no private message, and what it NOTIFY
   try {
     bobInVault.send([null, null, 'realtime:signed-vault', 'broadcast', { type: 'broadcast', event: 'memo', payload: { secret: 'vault-secret-789' } }]);
     await waitFor(() => heard.length === 1, "the vault message's note at the login");
-    assert.deepEqual(Object.keys(JSON.parse(heard[0] as string) as object).sort(), ['channel_id', 'id', 'offset'], `a private channel's note says where, not what: ${heard[0]}`);
+    assert.deepEqual(
+      Object.keys(JSON.parse(heard[0] as string) as object).sort(),
+      ['channel_id', 'id', 'key', 'mac', 'offset'],
+      `a private channel's note says where, not what: ${heard[0]}`,
+    );
 
     const refusedBefore = await counter(other, 'realtime_broadcast_notes_refused_total');
     send(1);

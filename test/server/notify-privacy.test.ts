@@ -96,7 +96,7 @@ test('a database login without SELECT hears no row of a table the server capture
       );
     }
     for (const note of notes.filter((n) => n.channel === 'realtime:broadcast')) {
-      assert.deepEqual(Object.keys(JSON.parse(note.payload)).sort(), ['channel_id', 'id', 'offset']);
+      assert.deepEqual(Object.keys(JSON.parse(note.payload)).sort(), ['channel_id', 'id', 'key', 'mac', 'offset']);
     }
     await assert.rejects(spyClient.query('SELECT secret FROM realtime.broadcast_note_keys'), { code: '42501' }, 'nor the key that signs public channels’ notes');
     for (const note of notes.filter((n) => n.channel === 'realtime:table:public.payroll')) {

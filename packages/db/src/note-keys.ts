@@ -27,50 +27,48 @@ function noteMac(secret: Buffer, text: string): string {
 }
 
 /**
- * The database's note keys, to check the messages notifications carry: a carried message is taken only
- * when the note's MAC verifies under the key it names, over the whole rest of the note (its place: id,
- * channel, offset, key; and the message), so a note altered, copied to another offset or channel, or
- * made up by a login without the key is refused.
+ * The database's note keys, to check notifications: a note is taken as a server's only when its MAC
+ * verifies under the key it names, over the whole rest of the note (its place: id, channel, offset,
+ * key; and the message it may carry), so a note altered, copied to another offset or channel, or made
+ * up by a login without the key is not.
  */
 export class NoteKeys {
   constructor(private readonly secrets: ReadonlyMap<number, Buffer>) {}
 
-  /**
-   * The message a note carries, exactly as reading it from realtime.messages would give it. `text` is
-   * the notification as sent and `note` its parse (with parseExactJson, so that the payload's numbers
-   * are exact); `carried: false` for a note that carries none, `message: undefined` for one that does
-   * not verify.
-   */
-  open(text: string, note: BroadcastNote): { readonly carried: false } | { readonly carried: true; readonly message: Message | undefined } {
-    if (note.message === undefined && note.mac === undefined) return { carried: false };
-    return { carried: true, message: this.verified(text, note) };
-  }
-
-  private verified(text: string, note: BroadcastNote): Message | undefined {
+  /** Whether a note's MAC verifies under the key it names: a note made by a server's or the schema owner's SQL, whether it says where a message is or carries it. */
+  verifies(text: string, note: BroadcastNote): boolean {
     const secret = typeof note.key === 'number' ? this.secrets.get(note.key) : undefined;
     const body = signedBody(text);
-    if (!secret || body === undefined || typeof note.mac !== 'string') return undefined;
+    if (!secret || body === undefined || typeof note.mac !== 'string') return false;
     const expected = Buffer.from(noteMac(secret, body));
     const given = Buffer.from(note.mac);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    const offset = Number(note.offset);
-    const carried: unknown = note.message;
-    if (typeof carried !== 'object' || carried === null || typeof note.id !== 'string' || typeof note.channel_id !== 'string' || !Number.isSafeInteger(offset)) return undefined;
-    const { event, sender, sent_at: sentAt, payload, payload_binary: binary } = carried as Record<string, unknown>;
-    if (typeof event !== 'string' || typeof sentAt !== 'string' || !isTextOrNull(sender) || !isTextOrNull(binary)) return undefined;
-    const sentAtDate = parseTimestamp(sentAt);
-    if (!(sentAtDate instanceof Date) || Number.isNaN(sentAtDate.getTime())) return undefined;
-    return {
-      id: note.id,
-      channelId: note.channel_id,
-      offset,
-      event,
-      payload: payload ?? null,
-      payloadBinary: binary === null ? null : Buffer.from(binary, 'base64'),
-      sender,
-      sentAt: sentAtDate,
-    };
+    return given.length === expected.length && timingSafeEqual(given, expected);
   }
+}
+
+/**
+ * The message a note carries, exactly as reading it from realtime.messages would give it (`note` parsed
+ * with parseExactJson, so the payload's numbers are exact); undefined when it carries none or anything
+ * in it is not what realtime.carried_note writes. Take it only from a note that `NoteKeys.verifies`.
+ */
+export function carriedMessage(note: BroadcastNote): Message | undefined {
+  const offset = Number(note.offset);
+  const carried: unknown = note.message;
+  if (typeof carried !== 'object' || carried === null || typeof note.id !== 'string' || typeof note.channel_id !== 'string' || !Number.isSafeInteger(offset)) return undefined;
+  const { event, sender, sent_at: sentAt, payload, payload_binary: binary } = carried as Record<string, unknown>;
+  if (typeof event !== 'string' || typeof sentAt !== 'string' || !isTextOrNull(sender) || !isTextOrNull(binary)) return undefined;
+  const sentAtDate = parseTimestamp(sentAt);
+  if (!(sentAtDate instanceof Date) || Number.isNaN(sentAtDate.getTime())) return undefined;
+  return {
+    id: note.id,
+    channelId: note.channel_id,
+    offset,
+    event,
+    payload: payload ?? null,
+    payloadBinary: binary === null ? null : Buffer.from(binary, 'base64'),
+    sender,
+    sentAt: sentAtDate,
+  };
 }
 
 function isTextOrNull(value: unknown): value is string | null {

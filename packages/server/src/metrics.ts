@@ -13,7 +13,7 @@ export interface Metrics {
   readonly broadcastLogReads: Counter;
   /** Broadcasts stored by other processes that the feed took from their notification rather than reading them back. */
   readonly broadcastsCarried: Counter;
-  /** Notifications whose carried message's signature did not verify: forged, altered, copied to another place, or signed with a key this process does not have. */
+  /** Broadcast notifications whose MAC did not verify: forged, altered, copied to another place, or signed with a key this process does not have. */
   readonly broadcastNotesRefused: Counter;
   readonly changeDeliveryLatency: Histogram;
   readonly joinDuration: Histogram<'history'>;
@@ -72,7 +72,7 @@ export function createMetrics(): Metrics {
     }),
     broadcastNotesRefused: new Counter({
       name: 'realtime_broadcast_notes_refused_total',
-      help: "Broadcast notifications whose carried message's signature did not verify with the server's key (forged, altered or copied to another place); the message was read from the log instead",
+      help: "Broadcast notifications whose MAC did not verify with the database's note key (made up, altered or copied to another place by a login that may NOTIFY): taken as positions only, the messages read from the log",
       registers: [registry],
     }),
     changeDeliveryLatency: new Histogram({

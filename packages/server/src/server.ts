@@ -130,7 +130,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     },
   });
   const history = new HistoryReads(pool);
-  const noteKeys = config.broadcastNotifyPayloads ? await loadBroadcastKeys(pool, logger) : undefined;
+  const noteKeys = await loadBroadcastKeys(pool, logger);
   // What the parts of the server share; each takes the fields it uses (its own Deps type) from this one object.
   const services = {
     config,
@@ -140,7 +140,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     serverId,
     auth,
     channels: new ChannelDirectory(pool),
-    broadcasts: new BroadcastFeed(postgresBroadcastLog(pool, { carry: noteKeys !== undefined }), logger, metrics, noteKeys),
+    broadcasts: new BroadcastFeed(postgresBroadcastLog(pool, { carry: config.broadcastNotifyPayloads && noteKeys !== undefined }), logger, metrics, noteKeys),
     presence: new PresenceFeed(pool, logger),
     access: new AccessWatch(pool, logger),
     history,
@@ -170,8 +170,10 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         if (channel === BROADCAST_NOTIFY_CHANNEL) {
           const note = payload as BroadcastNote;
           if (note.deleted) return services.broadcasts.deleted(note);
-          services.access.witness(note.channel_id, Number(note.offset));
-          services.broadcasts.notify(note, text);
+          // A note no server made (a login may NOTIFY) must not tell the access watch that a message was seen.
+          const authentic = services.broadcasts.authentic(note, text);
+          if (authentic) services.access.witness(note.channel_id, Number(note.offset));
+          services.broadcasts.notify(note, authentic);
         } else if (channel === PRESENCE_CHANNEL) services.presence.notify(payload as PresenceNotification);
         else if (channel === ACCESS_CHANNEL) services.access.notify(payload as AccessNotification);
       },

@@ -43,13 +43,16 @@ async function settle(): Promise<void> {
   for (let round = 0; round < 20; round++) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/** The notification that says where `message` is, as realtime.message_note writes it once the key exists. */
 function notify(feed: BroadcastFeed, message: Message): void {
-  deliverNote(feed, JSON.stringify({ id: message.id, channel_id: message.channelId, offset: message.offset }));
+  const body = JSON.stringify({ id: message.id, channel_id: message.channelId, offset: message.offset, key: 1 });
+  deliverNote(feed, `{"mac":"${createHmac('sha256', secret).update(body).digest('hex')}",${body.slice(1)}`);
 }
 
 /** Hands the feed a notification as the listener does: its text and its parse. */
 function deliverNote(feed: BroadcastFeed, text: string): void {
-  feed.notify(parseExactJson(text) as BroadcastNote, text);
+  const note = parseExactJson(text) as BroadcastNote;
+  feed.notify(note, feed.authentic(note, text));
 }
 
 /** The notification realtime.carried_note writes for `message`: the MAC under `key`, then its place and the message, the payload as the log's JSON text. */
@@ -299,4 +302,21 @@ test("a note that does not verify (another key, copied to another offset, altere
   assert.equal(await counterValue(metrics, 'broadcastNotesRefused'), 4);
   assert.equal(await counterValue(metrics, 'broadcastsCarried'), 0);
   assert.ok(log.reads > readsAfterJoin, 'the messages were read from the log');
+});
+
+test("with the keys, a position no server signed (a login's NOTIFY) is not authentic, so it cannot tell the access watch a message was seen; it is counted and still only starts a read", async () => {
+  const { log, feed, metrics } = setUp(true);
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  const stored = log.appendElsewhere(CHANNEL);
+  const unsigned = JSON.stringify({ id: stored.id, channel_id: CHANNEL, offset: 1_000_000 });
+  assert.equal(feed.authentic(parseExactJson(unsigned) as BroadcastNote, unsigned), false);
+  const body = JSON.stringify({ id: stored.id, channel_id: CHANNEL, offset: 1_000_000, key: 1 });
+  const signedByStranger = `{"mac":"${createHmac('sha256', strangersSecret).update(body).digest('hex')}",${body.slice(1)}`;
+  assert.equal(feed.authentic(parseExactJson(signedByStranger) as BroadcastNote, signedByStranger), false);
+  assert.equal(await counterValue(metrics, 'broadcastNotesRefused'), 2);
+  deliverNote(feed, unsigned);
+  await settle();
+  assert.deepEqual(viewer.delivered, [1], 'the log says what is there');
 });

@@ -14,7 +14,7 @@
 // did not ask for `self` is recorded against the message id before the commit, so whichever path
 // delivers the message first, the sender never gets it back.
 import { randomUUID } from 'node:crypto';
-import type { BroadcastLog, BroadcastNote, NoteKeys, Message as StoredMessage } from '@nself/db';
+import { carriedMessage, type BroadcastLog, type BroadcastNote, type NoteKeys, type Message as StoredMessage } from '@nself/db';
 import { KeyedBatches, type Waiting } from '../batches.js';
 import { HISTORY_PAGE_BYTES } from './history-reads.js';
 import { SharedFrames } from '../shared-frames.js';
@@ -97,7 +97,7 @@ export class BroadcastFeed {
   /**
    * `log` stores and reads back the channels' messages (PostgreSQL's realtime.messages in a server).
    * With `noteKeys`, messages that notifications carry are delivered without reading them back when
-   * their signature verifies; a note that does not (forged, altered, copied elsewhere) counts as a
+   * the note's MAC verifies; a note that does not (forged, altered, copied elsewhere) counts as a
    * position only, as every note does without `noteKeys`: a login that may NOTIFY cannot inject messages.
    */
   constructor(
@@ -238,16 +238,28 @@ export class BroadcastFeed {
   }
 
   /**
-   * Handles a `realtime:broadcast` notification (`text` as sent, `note` its parse): the message it carries is delivered at its turn (after
-   * the channel's last delivered offset, any gap before it read from the log first); one it does not
-   * carry is read back with the channel's next read.
+   * Whether a `realtime:broadcast` notification (`text` as sent, `note` its parse) is a server's: its
+   * MAC verifies under the database's note keys. Without keys every note counts as one (and none is
+   * taken for its message). One that does not verify is counted in
+   * `realtime_broadcast_notes_refused_total`: a login that may NOTIFY sent it, or a path that could not
+   * read the key.
    */
-  notify(note: BroadcastNote, text: string): void {
+  authentic(note: BroadcastNote, text: string): boolean {
+    if (!this.noteKeys) return true;
+    if (this.noteKeys.verifies(text, note)) return true;
+    this.metrics.broadcastNotesRefused.inc();
+    return false;
+  }
+
+  /**
+   * Handles a `realtime:broadcast` notification: the message an `authentic` one carries is delivered at
+   * its turn (after the channel's last delivered offset, any gap before it read from the log first);
+   * any other is a position only, read back with the channel's next read.
+   */
+  notify(note: BroadcastNote, authentic: boolean): void {
     const feed = this.feeds.get(note.channel_id);
     if (!feed) return;
-    const opened = this.noteKeys?.open(text, note);
-    const carried = opened?.carried ? opened.message : undefined;
-    if (opened?.carried && !carried) this.metrics.broadcastNotesRefused.inc();
+    const carried = authentic && this.noteKeys ? carriedMessage(note) : undefined;
     if (this.accept(feed, carried ?? null, Number(note.offset)) && carried) this.metrics.broadcastsCarried.inc();
   }
 

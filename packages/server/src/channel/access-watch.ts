@@ -9,7 +9,8 @@
 // that follow them. A broadcast of a private channel reaches a joined channel only once (a) no re-check of
 // its access is in flight and (b) the message is known to have committed before the last check of its
 // access (the join's, or a full re-check after a reconnect, read the channel's last offset in the same
-// snapshot) or its own `realtime:broadcast` notification has arrived, so every access change committed
+// snapshot) or its own `realtime:broadcast` notification (one whose MAC verifies, when the server has the
+// database's note keys: a login may NOTIFY) has arrived, so every access change committed
 // before it has been seen. A message stored after a member's removal therefore never reaches that member,
 // whichever path (notification, this process's own send, a read back) brings it. A join's check races the
 // notifications that arrive while it runs: those are recorded, and the joined channel is re-checked when it
