@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { addMember, BROADCAST_NOTIFY_CHANNEL, createChannel, removeMember, type BroadcastNote } from '@nself/db';
+import { addMember, BROADCAST_NOTIFY_CHANNEL, createChannel, removeMember, type BroadcastNote, type Channel } from '@nself/db';
 import { adminUrl } from '../helpers/database.js';
 import type { RunningServer } from '@nself/server';
 import { RawClient, type Frame } from './raw-client.js';
@@ -40,6 +40,16 @@ async function rawJoin(server: RunningServer, topic: string, user?: string, isPr
   const reply = await raw.join(`realtime:${topic}`, '1', { private: isPrivate, broadcast: { self: true, ack: false } }, user ? { access_token: await token(user) } : {});
   assert.equal((reply[4] as { status: string }).status, 'ok', `joining ${topic}: ${JSON.stringify(reply)}`);
   return raw;
+}
+
+/** The `n` of each broadcast payload a client received, in order. */
+const receivedN = (raw: RawClient) => raw.frames.filter((frame) => frame[3] === 'broadcast').map((frame) => (frame[4]['payload'] as { n?: unknown }).n);
+
+/** A private channel whose members are alice and bob. */
+async function aliceAndBobs(name: string): Promise<Channel> {
+  const vault = await createChannel(env.db.pool, { name, type: 'private' });
+  for (const userId of ['alice', 'bob']) await addMember(env.db.pool, { channelId: vault.id, userId });
+  return vault;
 }
 
 const broadcastTexts = (raw: RawClient) => raw.texts.filter((text) => text.includes('"broadcast"') && !text.includes('phx_reply'));
@@ -87,21 +97,19 @@ test('a large broadcast, whose notification cannot carry it, is read back, and d
 });
 
 test('a member removed from a private channel gets nothing sent after the removal, whichever server stored it', async () => {
-  const vault = await createChannel(env.db.pool, { name: 'carried-vault', type: 'private' });
-  for (const userId of ['alice', 'bob']) await addMember(env.db.pool, { channelId: vault.id, userId });
+  const vault = await aliceAndBobs('carried-vault');
   const bob = await rawJoin(env.server, 'carried-vault', 'bob', true);
   const alice = await rawJoin(other, 'carried-vault', 'alice', true);
   const send = (n: number) => bob.send([null, null, 'realtime:carried-vault', 'broadcast', { type: 'broadcast', event: 'note', payload: { n } }]);
-  const received = (raw: RawClient) => raw.frames.filter((frame) => frame[3] === 'broadcast').map((frame) => (frame[4]['payload'] as { n: number }).n);
   try {
     send(1);
-    await waitFor(() => received(alice).length === 1, 'alice receiving the first note');
+    await waitFor(() => receivedN(alice).length === 1, 'alice receiving the first note');
     await removeMember(env.db.pool, vault, 'alice');
     send(2);
-    await waitFor(() => received(bob).length === 2, 'bob receiving the second note');
+    await waitFor(() => receivedN(bob).length === 2, 'bob receiving the second note');
     await waitFor(() => alice.frames.some((frame) => frame[3] === 'phx_close'), "alice's channel closed");
     await sleep(300);
-    assert.deepEqual(received(alice), [1], 'nothing after the removal');
+    assert.deepEqual(receivedN(alice), [1], 'nothing after the removal');
   } finally {
     await alice.close();
     await bob.close();
@@ -109,8 +117,7 @@ test('a member removed from a private channel gets nothing sent after the remova
 });
 
 test('a database login that LISTENs reads no private message, and what it NOTIFYs (a genuine note copied ahead, a made-up message, a bad signature) delivers nothing', async () => {
-  const vault = await createChannel(env.db.pool, { name: 'signed-vault', type: 'private' });
-  for (const userId of ['alice', 'bob']) await addMember(env.db.pool, { channelId: vault.id, userId });
+  await aliceAndBobs('signed-vault');
   const bobInVault = await rawJoin(env.server, 'signed-vault', 'bob', true);
   const sender = await rawJoin(env.server, 'signed-lobby');
   const receiver = await rawJoin(other, 'signed-lobby');
@@ -122,7 +129,6 @@ test('a database login that LISTENs reads no private message, and what it NOTIFY
   const heard: string[] = [];
   login.on('notification', (note) => heard.push(note.payload ?? ''));
   await login.query(`LISTEN ${pg.escapeIdentifier(BROADCAST_NOTIFY_CHANNEL)}`);
-  const received = (raw: RawClient) => raw.frames.filter((frame) => frame[3] === 'broadcast').map((frame) => (frame[4]['payload'] as { n: unknown }).n);
   const send = (n: number) => sender.send([null, null, 'realtime:signed-lobby', 'broadcast', { type: 'broadcast', event: 'memo', payload: { n } }]);
   try {
     bobInVault.send([null, null, 'realtime:signed-vault', 'broadcast', { type: 'broadcast', event: 'memo', payload: { secret: 'vault-secret-789' } }]);
@@ -135,7 +141,7 @@ test('a database login that LISTENs reads no private message, and what it NOTIFY
 
     const refusedBefore = await counter(other, 'realtime_broadcast_notes_refused_total');
     send(1);
-    await waitFor(() => received(receiver).length === 1 && heard.length === 2, 'the first memo at the other server, and its note at the login');
+    await waitFor(() => receivedN(receiver).length === 1 && heard.length === 2, 'the first memo at the other server, and its note at the login');
     const genuine = JSON.parse(heard[1] as string) as BroadcastNote;
     assert.equal(typeof genuine.mac, 'string', 'a public channel’s note carries its message, signed');
     const inject = (note: object) => login.query('SELECT pg_notify($1, $2)', [BROADCAST_NOTIFY_CHANNEL, JSON.stringify(note)]);
@@ -145,9 +151,9 @@ test('a database login that LISTENs reads no private message, and what it NOTIFY
     await waitFor(async () => (await counter(other, 'realtime_broadcast_notes_refused_total')) - refusedBefore === 3, 'the three notes refused');
     send(2);
     send(3);
-    await waitFor(() => received(receiver).length >= 3 && received(sender).length === 3, 'the real memos');
+    await waitFor(() => receivedN(receiver).length >= 3 && receivedN(sender).length === 3, 'the real memos');
     await sleep(200);
-    assert.deepEqual(received(receiver), [1, 2, 3], 'only what was sent, once each');
+    assert.deepEqual(receivedN(receiver), [1, 2, 3], 'only what was sent, once each');
   } finally {
     await login.end();
     await bobInVault.close();

@@ -15,8 +15,9 @@ export interface NewMessage {
 }
 
 /**
- * The channel on which every stored (or deleted) message is announced: its id, channel and offset, and
- * the message itself only when its append asked for that (`AppendOptions.carry`, see broadcast-note.ts).
+ * The channel on which every stored (or deleted) message is announced: its id, channel and offset, signed
+ * once a server has made the database's note key, and the message itself when its append asked for
+ * that on a public channel (`AppendOptions.carry`, see broadcast-note.ts and note-keys.ts).
  */
 export const BROADCAST_NOTIFY_CHANNEL = 'realtime:broadcast';
 

@@ -43,6 +43,17 @@ async function settle(): Promise<void> {
   for (let round = 0; round < 20; round++) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/** A feed (with the keys or without) that `viewer` has joined, once the join's catch-up read is done; `readsAfterJoin` is the log's reads by then. */
+async function joined(
+  keyed = false,
+): Promise<{ log: MemoryBroadcastLog; feed: BroadcastFeed; metrics: ReturnType<typeof createMetrics>; viewer: Recorder; readsAfterJoin: number }> {
+  const { log, feed, metrics } = setUp(keyed);
+  const viewer = new Recorder();
+  feed.subscribe(CHANNEL, viewer, 0);
+  await settle();
+  return { log, feed, metrics, viewer, readsAfterJoin: log.reads };
+}
+
 /** The notification that says where `message` is, as realtime.message_note writes it once the key exists. */
 function notify(feed: BroadcastFeed, message: Message): void {
   const body = JSON.stringify({ id: message.id, channel_id: message.channelId, offset: message.offset, key: 1 });
@@ -78,10 +89,7 @@ async function counterValue(metrics: ReturnType<typeof createMetrics>, name: 'br
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index);
 
 test('notifications arriving out of order, or twice, deliver every message once and in offset order', async () => {
-  const { log, feed } = setUp();
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
+  const { log, feed, viewer } = await joined();
   const [first, second, third] = [log.appendElsewhere(CHANNEL), log.appendElsewhere(CHANNEL), log.appendElsewhere(CHANNEL)];
   for (const message of [third, first, third, second, first]) notify(feed, message);
   await settle();
@@ -116,10 +124,7 @@ test('the sender of a broadcast without `self` is passed over, however its notif
 });
 
 test('sends to one channel while a write is in flight are stored together, with offsets in the order of the calls', async () => {
-  const { log, feed } = setUp();
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
+  const { log, feed, viewer } = await joined();
   const sends = range(1, 5).map((index) => feed.send({ channelId: CHANNEL, event: `e${index}`, payload: { index }, binary: null, sender: null }));
   const stored = await Promise.all(sends);
   assert.deepEqual(
@@ -147,10 +152,7 @@ test('offsets that retention deleted are skipped, and delivery goes on from the 
 });
 
 test('after the listener reconnects, messages whose notifications were lost are read and delivered, across pages', async () => {
-  const { log, feed } = setUp();
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
+  const { log, feed, viewer } = await joined();
   for (let index = 0; index < 2_500; index++) log.appendElsewhere(CHANNEL);
   feed.catchUp();
   await settle();
@@ -173,10 +175,7 @@ test("a subscriber joining a channel the feed already follows receives what come
 });
 
 test('a message deleted before the feed delivered it is never delivered, even by a read that began before the deletion; one delivered already is announced', async () => {
-  const { log, feed } = setUp();
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
+  const { log, feed, viewer } = await joined();
   const first = log.appendElsewhere(CHANNEL);
   notify(feed, first);
   await settle();
@@ -193,11 +192,7 @@ test('a message deleted before the feed delivered it is never delivered, even by
 });
 
 test('messages carried by their notifications are delivered in order without reading the log, exactly as a read would give them', async () => {
-  const { log, feed, metrics } = setUp(true);
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
-  const readsAfterJoin = log.reads;
+  const { log, feed, metrics, viewer, readsAfterJoin } = await joined(true);
   const messages = range(1, 3).map(() => log.appendElsewhere(CHANNEL));
   const exact = messages[1] as Message;
   // The log's JSON text of a number a JavaScript number cannot hold.
@@ -216,11 +211,7 @@ test('messages carried by their notifications are delivered in order without rea
 });
 
 test('a carried message after a gap waits: the gap is read from the log, then delivery goes on in offset order', async () => {
-  const { log, feed } = setUp(true);
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
-  const readsAfterJoin = log.reads;
+  const { log, feed, viewer, readsAfterJoin } = await joined(true);
   const [first, , third] = range(1, 3).map(() => log.appendElsewhere(CHANNEL));
   deliverNote(feed, carriedNote(first as Message));
   deliverNote(feed, carriedNote(third as Message)); // the notification of offset 2 was lost
@@ -230,11 +221,7 @@ test('a carried message after a gap waits: the gap is read from the log, then de
 });
 
 test('a carried message already delivered, or notified twice, is delivered once', async () => {
-  const { log, feed, metrics } = setUp(true);
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
-  const readsAfterJoin = log.reads;
+  const { log, feed, metrics, viewer, readsAfterJoin } = await joined(true);
   const [first, second] = [log.appendElsewhere(CHANNEL), log.appendElsewhere(CHANNEL)];
   for (const message of [first, first, second, first, second]) deliverNote(feed, carriedNote(message));
   notify(feed, first);
@@ -245,11 +232,7 @@ test('a carried message already delivered, or notified twice, is delivered once'
 });
 
 test('notifications of both forms mix: those without their message (too large, or from SQL) are read back, in order with the carried ones', async () => {
-  const { log, feed } = setUp(true);
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
-  const readsAfterJoin = log.reads;
+  const { log, feed, viewer, readsAfterJoin } = await joined(true);
   const messages = range(1, 5).map(() => log.appendElsewhere(CHANNEL));
   deliverNote(feed, carriedNote(messages[0] as Message));
   notify(feed, messages[1] as Message);
@@ -262,10 +245,7 @@ test('notifications of both forms mix: those without their message (too large, o
 });
 
 test('without the keys, a notification is only a position: what it carries is never delivered, the log is', async () => {
-  const { log, feed, metrics } = setUp(false);
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
+  const { log, feed, metrics, viewer } = await joined(false);
   const stored = log.appendElsewhere(CHANNEL);
   deliverNote(feed, carriedNote({ ...stored, event: 'other', payload: { other: true } }));
   await settle();
@@ -277,11 +257,7 @@ test('without the keys, a notification is only a position: what it carries is ne
 });
 
 test("a note that does not verify (another key, copied to another offset, altered, unsigned) is counted and read back; the log's messages are delivered", async () => {
-  const { log, feed, metrics } = setUp(true);
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
-  const readsAfterJoin = log.reads;
+  const { log, feed, metrics, viewer, readsAfterJoin } = await joined(true);
   const [first, second, third, fourth] = range(1, 4).map(() => log.appendElsewhere(CHANNEL)) as [Message, Message, Message, Message];
   deliverNote(feed, carriedNote({ ...first, event: 'forged', payload: { forged: 1 } }, undefined, strangersSecret));
   await settle();
@@ -305,10 +281,7 @@ test("a note that does not verify (another key, copied to another offset, altere
 });
 
 test("with the keys, a position no server signed (a login's NOTIFY) is not authentic, so it cannot tell the access watch a message was seen; it is counted and still only starts a read", async () => {
-  const { log, feed, metrics } = setUp(true);
-  const viewer = new Recorder();
-  feed.subscribe(CHANNEL, viewer, 0);
-  await settle();
+  const { log, feed, metrics, viewer } = await joined(true);
   const stored = log.appendElsewhere(CHANNEL);
   const unsigned = JSON.stringify({ id: stored.id, channel_id: CHANNEL, offset: 1_000_000 });
   assert.equal(feed.authentic(parseExactJson(unsigned) as BroadcastNote, unsigned), false);

@@ -8,19 +8,18 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_bytes integer := realtime.checked_payload_bytes(p_payload, p_payload_binary);
   v_offset bigint;
-  v_slug text;
   v_message realtime.messages;
 BEGIN
   UPDATE realtime.channels SET last_offset = last_offset + 1
    WHERE id = p_channel_id
-   RETURNING last_offset, slug INTO v_offset, v_slug;
+   RETURNING last_offset INTO v_offset;
   IF v_offset IS NULL THEN
     RAISE EXCEPTION 'channel % does not exist', p_channel_id USING ERRCODE = 'no_data_found';
   END IF;
   INSERT INTO realtime.messages (channel_id, channel_offset, event_type, payload, payload_binary, sender_id, payload_bytes)
   VALUES (p_channel_id, v_offset, p_event, p_payload, p_payload_binary, p_sender, v_bytes)
   RETURNING * INTO v_message;
-  PERFORM pg_notify('realtime:broadcast', realtime.message_note(v_message, v_slug));
+  PERFORM pg_notify('realtime:broadcast', realtime.message_note(v_message, realtime.note_key()));
   RETURN v_message;
 END
 $$;

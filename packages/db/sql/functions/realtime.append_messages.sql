@@ -15,9 +15,9 @@ DECLARE
   v_count integer := cardinality(p_ids);
   v_bytes integer[];
   v_first bigint;
-  v_slug text;
   v_type text;
-  v_key realtime.broadcast_note_keys;
+  v_key realtime.broadcast_note_keys := realtime.note_key();
+  v_carry boolean;
   v_message realtime.messages;
 BEGIN
   IF v_count = 0 THEN RETURN; END IF;
@@ -27,13 +27,11 @@ BEGIN
      ORDER BY m.n);
   UPDATE realtime.channels SET last_offset = last_offset + v_count
    WHERE id = p_channel_id
-   RETURNING last_offset - v_count, slug, type INTO v_first, v_slug, v_type;
+   RETURNING last_offset - v_count, type INTO v_first, v_type;
   IF v_first IS NULL THEN
     RAISE EXCEPTION 'channel % does not exist', p_channel_id USING ERRCODE = 'no_data_found';
   END IF;
-  IF p_carry AND v_type = 'public' THEN
-    SELECT * INTO v_key FROM realtime.broadcast_note_keys ORDER BY id DESC LIMIT 1;
-  END IF;
+  v_carry := p_carry AND v_type = 'public' AND v_key.id IS NOT NULL;
   FOR v_message IN
     INSERT INTO realtime.messages (id, channel_id, channel_offset, event_type, payload, payload_binary, sender_id, payload_bytes)
     SELECT m.id, p_channel_id, v_first + m.n, m.event, m.payload, m.payload_binary, m.sender, v_bytes[m.n]
@@ -42,7 +40,7 @@ BEGIN
     RETURNING *
   LOOP
     PERFORM pg_notify('realtime:broadcast',
-      coalesce(CASE WHEN v_key.id IS NOT NULL THEN realtime.carried_note(v_message, v_key) END, realtime.message_note(v_message, v_slug)));
+      coalesce(CASE WHEN v_carry THEN realtime.carried_note(v_message, v_key) END, realtime.message_note(v_message, v_key)));
     RETURN NEXT v_message;
   END LOOP;
 END

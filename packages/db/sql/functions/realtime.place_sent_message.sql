@@ -29,7 +29,7 @@ BEGIN
   NEW.payload_bytes := realtime.checked_payload_bytes(NEW.payload, NEW.payload_binary);
   UPDATE realtime.channels SET last_offset = last_offset + 1 WHERE id = v_channel.id RETURNING last_offset INTO NEW.channel_offset;
   NEW.channel_id := v_channel.id;
-  PERFORM pg_notify('realtime:broadcast', realtime.message_note(NEW, v_channel.slug));
+  PERFORM pg_notify('realtime:broadcast', realtime.message_note(NEW, realtime.note_key()));
   RETURN NEW;
 END
 $$;

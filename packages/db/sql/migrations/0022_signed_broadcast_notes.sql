@@ -10,5 +10,7 @@ CREATE TABLE realtime.broadcast_note_keys (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 REVOKE ALL ON realtime.broadcast_note_keys FROM PUBLIC;
--- realtime.carried_note takes the key: a new signature.
+-- realtime.carried_note and realtime.message_note take the key (message_note no longer the channel's
+-- slug, which it never used): new signatures.
 DROP FUNCTION IF EXISTS realtime.carried_note(realtime.messages);
+DROP FUNCTION IF EXISTS realtime.message_note(realtime.messages, text);
