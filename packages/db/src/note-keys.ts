@@ -1,4 +1,4 @@
-// The keys that sign `realtime:broadcast` notifications (realtime.signed_note), the check of a note against them, and the message a signed note carries.
+// The keys that sign `realtime:broadcast` notifications, the check of a note against them, and the message a signed note carries.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import pg from 'pg';
 import type { BroadcastNote } from './broadcast-note.js';

@@ -1,5 +1,5 @@
 -- The newest key of realtime.broadcast_note_keys, which signs `realtime:broadcast` notifications
--- (realtime.signed_note); a row of NULLs when there is none yet (the first server to start makes it) or
+-- ; a row of NULLs when there is none yet (the first server to start makes it) or
 -- the caller may not read the table. Read once per statement that stores messages, not per message.
 CREATE OR REPLACE FUNCTION realtime.note_key() RETURNS realtime.broadcast_note_keys
 LANGUAGE plpgsql STABLE AS $$
